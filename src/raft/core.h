@@ -1,0 +1,191 @@
+#pragma once
+
+// The Raft consensus core: a pure, single-threaded, deterministic state machine.
+//
+// It owns no thread, socket, file or clock. The application drives it with
+//   tick()            one unit of logical time (10 ms in a server),
+//   step(message)     a message from a peer,
+//   propose(commands) new commands, on the leader,
+// and then collects its output with ready(), which says what to persist, what to send and
+// what to apply. The application must, in this order: persist Ready::entries and
+// Ready::hard_state (one sync), send Ready::messages, apply Ready::committed, then call
+// advance(). No other call may come between ready() and advance().
+//
+// Modelled on etcd-io/raft; every rule cites the section of the Raft paper (Ongaro &
+// Ousterhout, "In Search of an Understandable Consensus Algorithm") or thesis it enforces.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "raft/log.h"
+#include "raft/progress.h"
+#include "raft/rng.h"
+#include "raft/types.h"
+
+namespace nomad::raft {
+
+// Deliberate protocol violations, switched on only by tests that prove the simulation's
+// invariants checker can catch real bugs. Never set in a server.
+struct PlantedBugs {
+  bool grant_second_vote = false;           // vote again in a term already voted in
+  bool commit_previous_term_by_count = false;  // ignore the current-term commit rule
+  bool truncate_on_stale_append = false;   // cut the log after prev_index unconditionally
+};
+
+struct Config {
+  NodeId id = kNoNode;
+  std::vector<NodeId> voters;  // every voting member, this node included
+
+  // An election starts after a random number of ticks in [election_ticks, 2*election_ticks)
+  // without hearing from a leader; a leader sends heartbeats every heartbeat_ticks.
+  int election_ticks = 15;
+  int heartbeat_ticks = 5;
+
+  bool pre_vote = true;      // §9.6 of the thesis: do not disrupt a healthy leader
+  bool check_quorum = true;  // §6.2: a leader that lost its majority steps down
+
+  size_t max_entries_per_append = 4096;
+  size_t max_inflight_appends = 256;
+  size_t max_committed_per_ready = 8192;
+
+  uint64_t seed = 1;  // election-timeout randomness; the same seed replays the same run
+
+  PlantedBugs bugs;
+};
+
+// What a restarting node read back from stable storage.
+struct RestoredState {
+  HardState hard_state;
+  std::vector<Entry> entries;  // contiguous, starting right after the snapshot
+  Index snapshot_index = 0;
+  Term snapshot_term = 0;
+  // Entries up to here are already reflected in the state machine the application restored.
+  Index applied = 0;
+};
+
+struct Ready {
+  // Persist when set. Must be durable before any of `messages` is sent.
+  std::optional<HardState> hard_state;
+  // Append to the stable log, first discarding any stored entries at or after
+  // entries.front().index (a conflicting suffix the core has replaced).
+  std::vector<Entry> entries;
+  // Send after the above is durable.
+  std::vector<Message> messages;
+  // Apply to the state machine in order; each is handed out exactly once.
+  std::vector<Entry> committed;
+
+  bool empty() const {
+    return !hard_state && entries.empty() && messages.empty() && committed.empty();
+  }
+};
+
+struct ProposeResult {
+  bool accepted = false;
+  Term term = 0;
+  Index first_index = 0;  // index of the first proposed entry when accepted
+  Index last_index = 0;
+  NodeId leader_hint = kNoNode;  // when refused: the leader this node knows of, if any
+};
+
+class Core {
+ public:
+  explicit Core(Config config, RestoredState restored = {});
+
+  // Advances logical time by one tick: drives election timeouts, heartbeats and the
+  // check-quorum window.
+  void tick();
+
+  // Feeds a message from a peer. Messages not addressed to this node, from non-members or
+  // internally inconsistent ones are dropped; returns false then, with the reason in *why.
+  bool step(const Message& message, std::string* why = nullptr);
+
+  // Appends commands to the log when this node is a leader (all or none of them).
+  ProposeResult propose(std::vector<std::string> commands);
+  ProposeResult propose(std::string command);
+
+  // Asks the leader to hand leadership to `target` (§3.10 of the thesis). Returns false if this
+  // node is not leader or the target is not a voter.
+  bool transfer_leadership(NodeId target);
+
+  bool has_ready() const;
+  Ready ready();
+  void advance();
+
+  // Observers.
+  NodeId id() const { return config_.id; }
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  NodeId vote() const { return vote_; }
+  NodeId leader_id() const { return leader_; }
+  Index commit_index() const { return log_.committed(); }
+  Index applied_index() const { return log_.applied(); }
+  const RaftLog& log() const { return log_; }
+  const Config& config() const { return config_; }
+  // The leader's view of each peer (empty on other roles).
+  const std::map<NodeId, Progress>& progress() const { return progress_; }
+  HardState hard_state() const { return {term_, vote_, log_.committed()}; }
+  size_t quorum() const { return config_.voters.size() / 2 + 1; }
+
+ private:
+  // Role transitions (core.cc).
+  void become_follower(Term term, NodeId leader);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void reset(Term term);
+  void reset_election_timer();
+  bool is_voter(NodeId id) const;
+  void send(Message message);
+
+  // Elections (election.cc).
+  void tick_election();
+  void campaign(bool pre_vote, bool transfer);
+  void handle_vote_request(const Message& m);
+  void handle_vote_response(const Message& m);
+  bool in_leader_lease() const;
+
+  // Leader side of replication (replication.cc).
+  void tick_heartbeat();
+  void send_append(NodeId to, bool even_if_empty);
+  void broadcast_append();
+  void broadcast_heartbeat();
+  void handle_append_response(const Message& m);
+  void handle_heartbeat_response(const Message& m);
+  bool maybe_commit();
+  bool check_quorum_active();
+
+  // Follower side of replication (follower.cc).
+  void handle_append(const Message& m);
+  void handle_heartbeat(const Message& m);
+  void handle_timeout_now(const Message& m);
+  bool validate_append(const Message& m, std::string* why) const;
+
+  Config config_;
+  Rng rng_;
+  RaftLog log_;
+
+  Term term_ = 0;
+  NodeId vote_ = kNoNode;
+  NodeId leader_ = kNoNode;
+  Role role_ = Role::kFollower;
+
+  int election_elapsed_ = 0;    // ticks since the last valid leader contact or election start
+  int heartbeat_elapsed_ = 0;   // leader: ticks since the last heartbeat
+  int randomized_election_timeout_ = 0;
+
+  std::map<NodeId, bool> votes_;            // candidate: responses this round
+  std::map<NodeId, Progress> progress_;     // leader: every voter except this node
+  NodeId transfer_target_ = kNoNode;        // leader: transfer in progress
+  int transfer_elapsed_ = 0;
+
+  std::vector<Message> outbox_;
+  HardState persisted_hard_state_;  // last hard state handed out through ready()
+  bool ready_outstanding_ = false;
+  Index ready_stable_to_ = 0;   // stable index after the outstanding ready is persisted
+  Index ready_applied_to_ = 0;  // applied index after the outstanding ready is applied
+};
+
+}  // namespace nomad::raft

@@ -1,0 +1,84 @@
+// The follower's side of replication (§5.3): the AppendEntries consistency check, conflict
+// truncation, the follower commit rule and the fast-backtracking hint.
+
+#include <algorithm>
+
+#include "raft/core.h"
+
+namespace nomad::raft {
+
+bool Core::validate_append(const Message& m, std::string* why) const {
+  auto fail = [why](const char* reason) {
+    if (why) *why = reason;
+    return false;
+  };
+  Index expected = m.index + 1;
+  Term previous_term = m.log_term;
+  for (const Entry& e : m.entries) {
+    if (e.index != expected++) return fail("append entries are not contiguous from index + 1");
+    if (e.term < previous_term) return fail("append entry terms decrease");
+    if (e.term > m.term) return fail("append entry term is later than the message term");
+    previous_term = e.term;
+  }
+  if (m.log_term > m.term) return fail("append previous term is later than the message term");
+  return true;
+}
+
+void Core::handle_append(const Message& m) {
+  // A candidate that hears from a leader of its own term lost the election (§5.2).
+  if (role_ != Role::kFollower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+
+  Message response{.type = MessageType::kAppendResponse, .to = m.from};
+  if (m.index < log_.committed()) {
+    // Everything up to our commit index is known to match the leader's log; entries below it
+    // may even be compacted. Tell the leader where we really are.
+    response.index = log_.committed();
+    send(std::move(response));
+    return;
+  }
+
+  if (!log_.matches(m.index, m.log_term)) {
+    // Consistency check failed (§5.3). Hint where our log diverges so the leader can skip a
+    // whole term per round trip.
+    response.reject = true;
+    response.index = m.index;
+    if (m.index > log_.last_index()) {
+      response.conflict_index = log_.last_index() + 1;
+    } else {
+      response.conflict_term = *log_.term_at(m.index);
+      response.conflict_index = log_.first_index_of_term_at(m.index);
+    }
+    send(std::move(response));
+    return;
+  }
+
+  if (config_.bugs.truncate_on_stale_append) {
+    // Planted bug: the naive "delete everything after prev_index", which loses acknowledged
+    // entries when an older AppendEntries arrives after a newer one.
+    log_.truncate_after(m.index);
+  }
+
+  if (auto conflict = log_.find_conflict(m.entries); conflict && *conflict <= log_.committed()) {
+    // Only a faulty or forged leader asks to overwrite a committed entry: refuse, keep ours.
+    return;
+  }
+  log_.merge(m.entries);
+  Index last_new = m.index + m.entries.size();
+  // Commit no further than the entries this message proves we share with the leader.
+  log_.commit_to(std::min(m.commit, last_new));
+  response.index = last_new;
+  send(std::move(response));
+}
+
+void Core::handle_heartbeat(const Message& m) {
+  if (role_ != Role::kFollower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+  // The leader caps m.commit at what it knows we hold.
+  log_.commit_to(std::min(m.commit, log_.last_index()));
+  send({.type = MessageType::kHeartbeatResponse, .to = m.from});
+}
+
+}  // namespace nomad::raft

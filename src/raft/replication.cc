@@ -1,0 +1,179 @@
+// The leader's side of log replication (§5.3): heartbeats, flow control per follower,
+// fast backtracking on rejection, the commit rule (§5.4.2) and check-quorum (§6.2 thesis).
+
+#include <algorithm>
+#include <cassert>
+
+#include "raft/core.h"
+
+namespace nomad::raft {
+
+void Core::tick_heartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+
+  if (election_elapsed_ >= config_.election_ticks) {
+    election_elapsed_ = 0;
+    if (config_.check_quorum && !check_quorum_active()) {
+      // A leader cut off from its majority must stop taking writes: another leader may
+      // already be committing in a later term.
+      become_follower(term_, kNoNode);
+      return;
+    }
+  }
+  if (transfer_target_ != kNoNode && ++transfer_elapsed_ >= config_.election_ticks) {
+    transfer_target_ = kNoNode;  // the target never took over; resume accepting proposals
+  }
+  if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
+    heartbeat_elapsed_ = 0;
+    broadcast_heartbeat();
+  }
+}
+
+bool Core::check_quorum_active() {
+  size_t active = 1;  // this node
+  for (auto& [id, p] : progress_) {
+    if (p.recent_active) ++active;
+    p.recent_active = false;
+  }
+  return active >= quorum();
+}
+
+void Core::send_append(NodeId to, bool even_if_empty) {
+  Progress& p = progress_.at(to);
+  if (p.state == ReplicationState::kProbe && p.probe_sent) return;
+  if (p.state == ReplicationState::kReplicate &&
+      p.inflight.size() >= config_.max_inflight_appends) {
+    return;
+  }
+  Index prev = p.next - 1;
+  auto prev_term = log_.term_at(prev);
+  assert(prev_term);  // compaction below a follower's next is the snapshot issue's concern
+  std::vector<Entry> entries =
+      log_.slice(p.next, log_.last_index(), config_.max_entries_per_append);
+  if (entries.empty() && !even_if_empty) return;
+  Index last_sent = entries.empty() ? prev : entries.back().index;
+  if (p.state == ReplicationState::kReplicate) {
+    // Optimistic pipelining: assume delivery and keep streaming without waiting a round trip.
+    if (!entries.empty()) {
+      p.next = last_sent + 1;
+      p.inflight.push_back(last_sent);
+    }
+  } else {
+    p.probe_sent = true;
+  }
+  send({.type = MessageType::kAppend,
+        .to = to,
+        .index = prev,
+        .log_term = *prev_term,
+        .entries = std::move(entries),
+        .commit = log_.committed()});
+}
+
+void Core::broadcast_append() {
+  for (auto& [id, p] : progress_) send_append(id, /*even_if_empty=*/true);
+}
+
+void Core::broadcast_heartbeat() {
+  for (auto& [id, p] : progress_) {
+    // Never tell a follower to commit beyond what it is known to hold.
+    send({.type = MessageType::kHeartbeat,
+          .to = id,
+          .commit = std::min(p.match, log_.committed())});
+  }
+}
+
+void Core::handle_append_response(const Message& m) {
+  if (role_ != Role::kLeader) return;
+  Progress& p = progress_.at(m.from);
+  p.recent_active = true;
+
+  if (m.reject) {
+    // Stale answers (to an append older than what the follower has since acknowledged, or to
+    // a probe we are no longer waiting for) carry no news.
+    if (m.index <= p.match) return;
+    if (p.state == ReplicationState::kProbe && m.index != p.next - 1) return;
+    // Fast backtracking: skip a whole conflicting term per round trip instead of one entry.
+    Index next = m.conflict_index;
+    if (m.conflict_term != 0) {
+      if (auto last = log_.last_index_of_term(m.conflict_term)) next = *last + 1;
+    }
+    next = std::clamp<Index>(next, p.match + 1, std::max<Index>(m.index, p.match + 1));
+    p.next = next;
+    p.state = ReplicationState::kProbe;
+    p.probe_sent = false;
+    p.inflight.clear();
+    send_append(m.from, /*even_if_empty=*/true);
+    return;
+  }
+
+  bool progressed = m.index > p.match;
+  if (progressed) {
+    p.match = m.index;
+    p.next = std::max(p.next, m.index + 1);
+  }
+  p.free_inflight_to(m.index);
+  if (p.state == ReplicationState::kProbe) {
+    p.state = ReplicationState::kReplicate;
+    p.probe_sent = false;
+    p.next = p.match + 1;
+    p.inflight.clear();
+  }
+  if (progressed && maybe_commit()) {
+    broadcast_append();  // carries the new commit index to every follower
+  } else {
+    send_append(m.from, /*even_if_empty=*/false);
+  }
+  if (transfer_target_ == m.from && p.match == log_.last_index()) {
+    send({.type = MessageType::kTimeoutNow, .to = m.from});
+  }
+}
+
+void Core::handle_heartbeat_response(const Message& m) {
+  if (role_ != Role::kLeader) return;
+  Progress& p = progress_.at(m.from);
+  p.recent_active = true;
+  if (p.state == ReplicationState::kProbe) {
+    p.probe_sent = false;  // the last probe may have been lost: try again
+  } else if (p.inflight.size() >= config_.max_inflight_appends) {
+    p.inflight.pop_front();  // let one more through so a lost append cannot stall us forever
+  }
+  if (p.match < log_.last_index()) {
+    // An empty append in kReplicate acts as a probe: a follower missing entries rejects it
+    // and we fall back to kProbe with its conflict hint.
+    send_append(m.from, /*even_if_empty=*/true);
+  }
+}
+
+bool Core::maybe_commit() {
+  std::vector<Index> matches;
+  matches.reserve(config_.voters.size());
+  matches.push_back(log_.stable());  // our own entries count once durable
+  for (auto& [id, p] : progress_) matches.push_back(p.match);
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  Index candidate = matches[quorum() - 1];
+  if (candidate <= log_.committed()) return false;
+  // Only an entry of the current term is committed by counting replicas; earlier entries
+  // commit with it (§5.4.2, Figure 8): counting an old-term entry could commit something a
+  // later leader overwrites.
+  if (log_.term_at(candidate) != term_ && !config_.bugs.commit_previous_term_by_count) {
+    return false;
+  }
+  log_.commit_to(candidate);
+  return true;
+}
+
+bool Core::transfer_leadership(NodeId target) {
+  if (role_ != Role::kLeader || target == config_.id || !is_voter(target)) return false;
+  transfer_target_ = target;
+  transfer_elapsed_ = 0;
+  const Progress& p = progress_.at(target);
+  if (p.match == log_.last_index()) {
+    send({.type = MessageType::kTimeoutNow, .to = target});
+  } else {
+    send_append(target, /*even_if_empty=*/false);
+  }
+  return true;
+}
+
+}  // namespace nomad::raft

@@ -1,0 +1,92 @@
+#pragma once
+
+// Plain data that crosses the boundary of the consensus core: log entries, the state that
+// must be durable, and the messages nodes exchange. No behaviour lives here.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nomad::raft {
+
+using NodeId = uint64_t;
+using Term = uint64_t;
+using Index = uint64_t;
+
+// NodeId 0 means "nobody": no vote cast, no leader known.
+inline constexpr NodeId kNoNode = 0;
+
+enum class EntryType : uint8_t {
+  kNormal = 0,  // an application command
+  kNoop = 1,    // appended by every new leader so it can commit entries of earlier terms
+};
+
+struct Entry {
+  Term term = 0;
+  Index index = 0;
+  EntryType type = EntryType::kNormal;
+  std::string data{};
+
+  bool operator==(const Entry&) const = default;
+};
+
+// What must be on stable storage before any message that depends on it is sent.
+struct HardState {
+  Term term = 0;
+  NodeId vote = kNoNode;
+  Index commit = 0;
+
+  bool operator==(const HardState&) const = default;
+};
+
+enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
+
+const char* role_name(Role role);
+
+enum class MessageType : uint8_t {
+  kPreVote,         // "would you vote for me in term+1?"; changes no one's term
+  kPreVoteResponse,
+  kVote,            // RequestVote
+  kVoteResponse,
+  kAppend,          // AppendEntries carrying entries (possibly none when probing)
+  kAppendResponse,
+  kHeartbeat,       // leader liveness plus commit index; carries no entries
+  kHeartbeatResponse,
+  kTimeoutNow,      // leadership transfer: "start an election now"
+};
+
+const char* message_type_name(MessageType type);
+
+struct Message {
+  MessageType type = MessageType::kAppend;
+  NodeId from = kNoNode;
+  NodeId to = kNoNode;
+  Term term = 0;
+
+  // kAppend: index and term of the entry preceding `entries` (the consistency check).
+  // kVote / kPreVote: index and term of the candidate's last entry.
+  // kAppendResponse (accepted): the highest index now known to match the leader.
+  Index index = 0;
+  Term log_term = 0;
+
+  std::vector<Entry> entries{};
+
+  // kAppend / kHeartbeat: the leader's commit index (capped for heartbeats to what the
+  // follower is known to hold).
+  Index commit = 0;
+
+  // Responses: true when the request was refused.
+  bool reject = false;
+
+  // kAppendResponse with reject: the fast-backtracking hint. conflict_term is the term of
+  // the follower's entry at the probed index (0 when its log is too short) and
+  // conflict_index the first index the follower holds for that term (or its last index + 1).
+  Term conflict_term = 0;
+  Index conflict_index = 0;
+
+  // kVote / kPreVote sent because the leader asked for a leadership transfer: voters grant
+  // it even though they heard from that leader recently.
+  bool transfer = false;
+};
+
+}  // namespace nomad::raft
