@@ -16,7 +16,8 @@ void Core::tick_election() {
 }
 
 bool Core::in_leader_lease() const {
-  return config_.check_quorum && leader_ != kNoNode && role_ == Role::kFollower &&
+  // Followers and the leader itself: both know a leader was alive within the lease.
+  return config_.check_quorum && leader_ != kNoNode &&
          election_elapsed_ < config_.election_ticks;
 }
 

@@ -1,0 +1,87 @@
+#include "storage/record.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "storage/crc32c.h"
+
+namespace nomad::storage {
+namespace {
+
+void put_u32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+uint32_t get_u32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
+bool all_zero(std::string_view data) {
+  return std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
+}
+
+bool known_type(uint8_t type) {
+  return type >= static_cast<uint8_t>(RecordType::kSegmentHeader) &&
+         type <= static_cast<uint8_t>(RecordType::kEntry);
+}
+
+}  // namespace
+
+void append_record(RecordType type, std::string_view payload, std::string* out) {
+  char header[kRecordHeaderSize] = {};
+  put_u32(header, static_cast<uint32_t>(payload.size()));
+  header[4] = static_cast<char>(type);
+  put_u32(header + 8, crc32c(payload.data(), payload.size()));
+  put_u32(header + 12, crc32c(header, 12));
+  out->append(header, kRecordHeaderSize);
+  out->append(payload);
+}
+
+ReadResult read_record(std::string_view data, size_t offset) {
+  ReadResult r;
+  std::string_view rest = data.substr(offset);
+  if (rest.empty()) return r;  // kEnd
+  auto fail = [&r](ReadStatus status, std::string problem) {
+    r.status = status;
+    r.problem = std::move(problem);
+    return r;
+  };
+  // A crash while appending leaves a short file or zero-filled space after the last record.
+  if (rest.size() < kRecordHeaderSize) {
+    return fail(ReadStatus::kTorn, "incomplete record header");
+  }
+  const char* h = rest.data();
+  if (get_u32(h + 12) != crc32c(h, 12)) {
+    if (all_zero(rest)) return fail(ReadStatus::kTorn, "zero-filled tail");
+    return fail(ReadStatus::kCorrupt, "record header checksum mismatch");
+  }
+  uint32_t length = get_u32(h);
+  auto type = static_cast<uint8_t>(h[4]);
+  if (length > kMaxRecordPayload) {
+    return fail(ReadStatus::kCorrupt, "record length " + std::to_string(length) + " exceeds limit");
+  }
+  if (!known_type(type)) {
+    return fail(ReadStatus::kCorrupt, "unknown record type " + std::to_string(type) +
+                                          " (written by a newer nomad-lite?)");
+  }
+  if (rest.size() < kRecordHeaderSize + length) {
+    return fail(ReadStatus::kTorn, "record payload cut short");
+  }
+  std::string_view payload = rest.substr(kRecordHeaderSize, length);
+  size_t end = kRecordHeaderSize + length;
+  if (get_u32(h + 8) != crc32c(payload.data(), payload.size())) {
+    // Damage in the last record of a file, with nothing but zeros after it, is a write that
+    // did not finish; anything followed by data is corruption.
+    if (all_zero(rest.substr(end))) return fail(ReadStatus::kTorn, "last record checksum mismatch");
+    return fail(ReadStatus::kCorrupt, "record payload checksum mismatch");
+  }
+  r.status = ReadStatus::kRecord;
+  r.type = static_cast<RecordType>(type);
+  r.payload = payload;
+  r.next_offset = offset + end;
+  return r;
+}
+
+}  // namespace nomad::storage

@@ -1,0 +1,85 @@
+#pragma once
+
+// The append-only, segmented write-ahead log that makes the Raft log and hard state durable.
+//
+// A node writes every Ready's entries and hard state with write() and makes them durable with
+// one sync() (group commit: one fdatasync for however many entries the Ready carried).
+// Segment files are named <sequence>.wal (16 hex digits) and roll over at
+// WalOptions::segment_bytes; each begins with a header naming the node and the current hard
+// state, so older segments can be deleted once a snapshot covers them.
+//
+// An entry whose index is at or below the last one written replaces that suffix on replay:
+// that is how a follower's truncation of a conflicting suffix is recorded without rewriting.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "raft/types.h"
+
+namespace nomad::storage {
+
+struct WalOptions {
+  raft::NodeId node_id = raft::kNoNode;
+  uint64_t segment_bytes = 64ull << 20;
+  bool fsync = true;  // off only in tests that measure nothing durable
+};
+
+// What a restarting node reads back.
+struct WalContents {
+  raft::HardState hard_state;
+  std::vector<raft::Entry> entries;  // contiguous, starting right after the snapshot index
+  std::vector<std::string> warnings;  // e.g. a torn tail that was cut off
+};
+
+class Wal {
+ public:
+  // Opens the WAL in `dir` (created if missing) and reads it back into *contents. Entries at
+  // or below `snapshot_index` are already covered by a snapshot and are skipped. On damage
+  // that a crash cannot explain, returns nullptr and a Status that names the file, the offset
+  // and what to do.
+  static std::unique_ptr<Wal> open(const std::string& dir, const WalOptions& options,
+                                   raft::Index snapshot_index, WalContents* contents,
+                                   Status* status);
+  ~Wal();
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+
+  // Buffers and writes the entries, then the hard state (in that order, so a hard state is
+  // never durable without the entries its commit index refers to). Not durable until sync().
+  Status write(const std::optional<raft::HardState>& hard_state,
+               const std::vector<raft::Entry>& entries);
+  // Makes everything written so far durable.
+  Status sync();
+  // Deletes the oldest segments whose entries all lie at or below `index`.
+  Status release_to(raft::Index index);
+
+  size_t segment_count() const { return segments_.size(); }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Segment {
+    uint64_t sequence = 0;
+    std::string path;
+    raft::Index max_index = 0;  // highest entry index written into it
+  };
+
+  Wal(std::string dir, WalOptions options);
+  Status recover(raft::Index snapshot_index, WalContents* contents);
+  Status start_segment();
+  Status write_buffer();
+
+  std::string dir_;
+  WalOptions options_;
+  std::vector<Segment> segments_;  // oldest first; the last one is open for appending
+  int fd_ = -1;
+  uint64_t current_bytes_ = 0;
+  bool dir_sync_pending_ = false;
+  raft::HardState hard_state_;
+  raft::Index last_index_ = 0;
+  std::string buffer_;
+};
+
+}  // namespace nomad::storage

@@ -1,0 +1,259 @@
+#include "storage/wal.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "storage/file_util.h"
+#include "storage/record.h"
+#include "temp_dir.h"
+
+namespace nomad::storage {
+namespace {
+
+using raft::Entry;
+using raft::HardState;
+using testing::TempDir;
+
+std::vector<Entry> make_entries(raft::Index from, raft::Index to, raft::Term term) {
+  std::vector<Entry> out;
+  for (raft::Index i = from; i <= to; ++i) {
+    out.push_back({term, i, raft::EntryType::kNormal, "cmd-" + std::to_string(i)});
+  }
+  return out;
+}
+
+struct Opened {
+  std::unique_ptr<Wal> wal;
+  WalContents contents;
+  Status status;
+};
+
+Opened open_wal(const std::string& dir, raft::Index snapshot_index = 0,
+                uint64_t segment_bytes = 64 << 20, raft::NodeId node = 1) {
+  Opened o;
+  o.wal = Wal::open(dir, {.node_id = node, .segment_bytes = segment_bytes}, snapshot_index,
+                    &o.contents, &o.status);
+  return o;
+}
+
+std::vector<std::string> segment_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (auto& f : std::filesystem::directory_iterator(dir)) out.push_back(f.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
+}
+
+std::string read(const std::string& path) {
+  std::string data;
+  EXPECT_TRUE(read_file(path, &data).is_ok());
+  return data;
+}
+
+TEST(Wal, EntriesAndHardStateSurviveAReopen) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    ASSERT_TRUE(o.wal->write(HardState{2, 3, 0}, make_entries(1, 10, 2)).is_ok());
+    ASSERT_TRUE(o.wal->write(HardState{2, 3, 7}, make_entries(11, 12, 2)).is_ok());
+    ASSERT_TRUE(o.wal->sync().is_ok());
+  }
+  auto o = open_wal(dir.path());
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.hard_state, (HardState{2, 3, 7}));
+  EXPECT_EQ(o.contents.entries, make_entries(1, 12, 2));
+  EXPECT_TRUE(o.contents.warnings.empty());
+}
+
+TEST(Wal, AnEntryAtAnEarlierIndexReplacesTheSuffixOnReplay) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(1, 5, 1)).is_ok());
+    // A follower learned that entries 4.. conflict with the leader's log.
+    ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(4, 4, 2)).is_ok());
+  }
+  auto o = open_wal(dir.path());
+  ASSERT_TRUE(o.status.is_ok());
+  auto expected = make_entries(1, 3, 1);
+  expected.push_back(make_entries(4, 4, 2)[0]);
+  EXPECT_EQ(o.contents.entries, expected);
+}
+
+TEST(Wal, ATornLastRecordIsCutOffWithAWarningNamingFileAndOffset) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 3}, make_entries(1, 3, 1)).is_ok());
+    ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(4, 4, 1)).is_ok());
+  }
+  std::string path = segment_files(dir.path()).back();
+  std::string data = read(path);
+  size_t cut = data.size() - 10;  // half of the last entry record
+  write_file(path, data.substr(0, cut));
+
+  auto o = open_wal(dir.path());
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.entries, make_entries(1, 3, 1));
+  ASSERT_EQ(o.contents.warnings.size(), 1u);
+  EXPECT_NE(o.contents.warnings[0].find(path), std::string::npos);
+  EXPECT_NE(o.contents.warnings[0].find("offset"), std::string::npos);
+
+  // New writes land after the cut and survive the next restart.
+  ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(4, 5, 2)).is_ok());
+  o.wal.reset();
+  auto again = open_wal(dir.path());
+  ASSERT_TRUE(again.status.is_ok());
+  EXPECT_EQ(again.contents.entries.size(), 5u);
+  EXPECT_EQ(again.contents.entries.back().term, 2u);
+}
+
+TEST(Wal, AFlippedByteBeforeTheTailRefusesToStartNamingThePlace) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 0}, make_entries(1, 50, 1)).is_ok());
+  }
+  std::string path = segment_files(dir.path()).back();
+  std::string data = read(path);
+  data[data.size() / 2] ^= 0x20;
+  write_file(path, data);
+
+  auto o = open_wal(dir.path());
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find(path), std::string::npos) << o.status.message();
+  EXPECT_NE(o.status.message().find("offset"), std::string::npos);
+  EXPECT_NE(o.status.message().find("Restore"), std::string::npos);
+}
+
+TEST(Wal, AZeroLengthLastSegmentIsRemovedAndTheRestRecovered) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 2}, make_entries(1, 2, 1)).is_ok());
+  }
+  // A crash right after a new segment file was created.
+  write_file(dir.file("0000000000000002.wal"), "");
+  auto o = open_wal(dir.path());
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.entries.size(), 2u);
+  EXPECT_EQ(o.contents.warnings.size(), 1u);
+}
+
+TEST(Wal, AZeroLengthSegmentInTheMiddleIsAnError) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path(), 0, /*segment_bytes=*/200);
+    for (raft::Index i = 1; i <= 30; ++i) {
+      ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(i, i, 1)).is_ok());
+    }
+  }
+  auto files = segment_files(dir.path());
+  ASSERT_GE(files.size(), 3u);
+  write_file(files[1], "");
+  auto o = open_wal(dir.path());
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find(files[1]), std::string::npos) << o.status.message();
+}
+
+TEST(Wal, AMissingSegmentIsAnErrorNamingIt) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path(), 0, /*segment_bytes=*/200);
+    for (raft::Index i = 1; i <= 30; ++i) {
+      ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(i, i, 1)).is_ok());
+    }
+  }
+  auto files = segment_files(dir.path());
+  ASSERT_GE(files.size(), 3u);
+  std::filesystem::remove(files[1]);
+  auto o = open_wal(dir.path());
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find("missing"), std::string::npos) << o.status.message();
+}
+
+TEST(Wal, ASnapshotNewerThanTheLogLeavesNoEntries) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 5}, make_entries(1, 5, 1)).is_ok());
+  }
+  auto o = open_wal(dir.path(), /*snapshot_index=*/9);
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_TRUE(o.contents.entries.empty());
+}
+
+TEST(Wal, EntriesCoveredByTheSnapshotAreSkipped) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 5}, make_entries(1, 8, 1)).is_ok());
+  }
+  auto o = open_wal(dir.path(), /*snapshot_index=*/5);
+  ASSERT_TRUE(o.status.is_ok());
+  EXPECT_EQ(o.contents.entries, make_entries(6, 8, 1));
+}
+
+TEST(Wal, AnUnknownRecordTypeRefusesToStart) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 0}, make_entries(1, 2, 1)).is_ok());
+  }
+  std::string path = segment_files(dir.path()).back();
+  std::string data = read(path);
+  append_record(static_cast<RecordType>(42), "from the future", &data);
+  write_file(path, data);
+  auto o = open_wal(dir.path());
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find("unknown record type 42"), std::string::npos);
+}
+
+TEST(Wal, ADirectoryOfAnotherNodeIsRefused) {
+  TempDir dir;
+  { auto o = open_wal(dir.path(), 0, 64 << 20, /*node=*/1); }
+  auto o = open_wal(dir.path(), 0, 64 << 20, /*node=*/2);
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find("belongs to node 1, not node 2"), std::string::npos)
+      << o.status.message();
+}
+
+TEST(Wal, SegmentsRollOverAndCoveredOnesAreReleasedWithoutLosingTheHardState) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path(), 0, /*segment_bytes=*/300);
+    for (raft::Index i = 1; i <= 40; ++i) {
+      ASSERT_TRUE(o.wal->write(HardState{3, 2, i}, make_entries(i, i, 3)).is_ok());
+    }
+    ASSERT_TRUE(o.wal->sync().is_ok());
+    size_t before = o.wal->segment_count();
+    ASSERT_GT(before, 4u);
+    ASSERT_TRUE(o.wal->release_to(30).is_ok());
+    EXPECT_LT(o.wal->segment_count(), before);
+    EXPECT_EQ(segment_files(dir.path()).size(), o.wal->segment_count());
+  }
+  auto o = open_wal(dir.path(), /*snapshot_index=*/30);
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.hard_state, (HardState{3, 2, 40}));
+  EXPECT_EQ(o.contents.entries, make_entries(31, 40, 3));
+}
+
+TEST(Wal, ACommitIndexBeyondTheLogIsAnError) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 9}, make_entries(1, 2, 1)).is_ok());
+  }
+  auto o = open_wal(dir.path());
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find("commit index 9"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace nomad::storage
