@@ -4,7 +4,10 @@ ASAN_DIR ?= build-asan
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-unit test-asan run cluster clean format
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps build test test-unit test-asan test-fuzz bench run cluster clean format
 
 all: build
 
@@ -17,16 +20,31 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# Unit tests and the simulation, then the core's tests again under ASan/UBSan.
-test: test-unit test-asan
+# Unit tests and the simulation, the core's and storage's tests again under ASan/UBSan, and
+# a short libFuzzer run over the WAL reader.
+test: test-unit test-asan test-fuzz
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
 test-asan: deps
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DNOMAD_SANITIZE=ON -DNOMAD_SIM_SEEDS=150
-	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim
+	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim storage-tests \
+	  storage-crash-tests wal-crash-writer
 	cd $(ASAN_DIR) && ctest --output-on-failure -j$(JOBS)
+
+test-fuzz: deps
+	CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOMAD_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target wal-reader-fuzz make-seed-corpus
+	$(FUZZ_DIR)/make-seed-corpus $(FUZZ_DIR)/corpus
+	@echo "wal-reader-fuzz: fuzzing the WAL reader for $(FUZZ_SECONDS) s"
+	@$(FUZZ_DIR)/wal-reader-fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  $(FUZZ_DIR)/corpus > $(FUZZ_DIR)/fuzz.log 2>&1 \
+	  || { tail -n 60 $(FUZZ_DIR)/fuzz.log; echo "wal-reader-fuzz: FAILED"; exit 1; }
+	@grep -E 'stat::number_of_executed_units|Done' $(FUZZ_DIR)/fuzz.log | tail -n 2
+
+bench: build
+	$(BUILD_DIR)/wal-bench
 
 run: build
 	@echo "nomad-lite: the server is not built yet (see the open issues); 'make test' runs the" \

@@ -13,13 +13,12 @@
 
 #include "storage/file_util.h"
 #include "storage/record.h"
-#include "wal.pb.h"
+#include "storage/segment.h"
+#include "proto/wal.pb.h"
 
 namespace nomad::storage {
 namespace fs = std::filesystem;
 namespace {
-
-constexpr uint32_t kFormatVersion = 1;
 
 std::string segment_name(uint64_t sequence) {
   char name[32];
@@ -32,15 +31,6 @@ bool parse_segment_name(const std::string& name, uint64_t* sequence) {
   char* end = nullptr;
   *sequence = strtoull(name.c_str(), &end, 16);
   return end == name.c_str() + 16;
-}
-
-const char* kDamageAdvice =
-    "The log is damaged before its end, so committed entries may be lost; nomad-lite will not "
-    "start on it. Restore this node's data directory from a backup, or move it aside and "
-    "start the node empty so that its peers send it a fresh copy.";
-
-std::string where(const std::string& path, size_t offset) {
-  return path + " at offset " + std::to_string(offset);
 }
 
 void encode_hard_state(const raft::HardState& hs, std::string* out) {
@@ -85,7 +75,7 @@ Status Wal::recover(raft::Index snapshot_index, WalContents* contents) {
   std::vector<std::pair<uint64_t, std::string>> files;
   std::error_code ec;
   for (const auto& item : fs::directory_iterator(dir_, ec)) {
-    uint64_t sequence;
+    uint64_t sequence = 0;
     if (parse_segment_name(item.path().filename().string(), &sequence)) {
       files.emplace_back(sequence, item.path().string());
     }
@@ -93,9 +83,9 @@ Status Wal::recover(raft::Index snapshot_index, WalContents* contents) {
   if (ec) return Status::error("cannot list WAL directory " + dir_ + ": " + ec.message());
   std::sort(files.begin(), files.end());
 
-  raft::Index base = snapshot_index;  // entries hold indices base+1 ...
-  std::vector<raft::Entry>& entries = contents->entries;
-  bool have_hard_state = false;
+  SegmentReplay replay;
+  replay.node_id = options_.node_id;
+  replay.base = snapshot_index;
 
   for (size_t f = 0; f < files.size(); ++f) {
     const auto& [sequence, path] = files[f];
@@ -108,84 +98,24 @@ Status Wal::recover(raft::Index snapshot_index, WalContents* contents) {
     std::string data;
     if (Status s = read_file(path, &data); !s) return s;
 
-    Segment segment{sequence, path, 0};
-    size_t offset = 0;
-    bool saw_header = false;
-    while (true) {
-      ReadResult r = read_record(data, offset);
-      if (r.status == ReadStatus::kEnd) break;
-      if (r.status == ReadStatus::kTorn && last_file) {
-        contents->warnings.push_back("WAL " + where(path, offset) + ": " + r.problem +
-                                     "; cut off " + std::to_string(data.size() - offset) +
-                                     " bytes of an unfinished write");
-        if (Status s = truncate_file(path, offset); !s) return s;
-        break;
-      }
-      if (r.status != ReadStatus::kRecord) {
-        return Status::error("WAL " + where(path, offset) + ": " + r.problem + ". " +
-                             kDamageAdvice);
-      }
-      auto bad = [&](const std::string& what) {
-        return Status::error("WAL " + where(path, offset) + ": " + what + ". " + kDamageAdvice);
-      };
-      if (!saw_header) {
-        wal::SegmentHeader header;
-        if (r.type != RecordType::kSegmentHeader || !header.ParseFromString(std::string(r.payload))) {
-          return bad("segment does not start with a header");
-        }
-        if (header.version() != kFormatVersion) {
-          return Status::error("WAL " + path + " has format version " +
-                               std::to_string(header.version()) + "; this nomad-lite reads " +
-                               std::to_string(kFormatVersion) + ". Use a matching release.");
-        }
-        if (header.node_id() != options_.node_id) {
-          return Status::error("WAL " + path + " belongs to node " +
-                               std::to_string(header.node_id()) + ", not node " +
-                               std::to_string(options_.node_id) +
-                               ": check --node-id, or give this node its own --data-dir");
-        }
-        if (header.sequence() != sequence) return bad("segment header names another sequence");
-        saw_header = true;
-      } else if (r.type == RecordType::kHardState) {
-        wal::HardState pb;
-        if (!pb.ParseFromString(std::string(r.payload))) return bad("unreadable hard state");
-        contents->hard_state = {pb.term(), pb.vote(), pb.commit()};
-        have_hard_state = true;
-      } else if (r.type == RecordType::kEntry) {
-        wal::Entry pb;
-        if (!pb.ParseFromString(std::string(r.payload)) || pb.type() > 1) {
-          return bad("unreadable entry");
-        }
-        raft::Index index = pb.index();
-        segment.max_index = std::max(segment.max_index, index);
-        if (index <= base) {
-          // Covered by the snapshot.
-        } else if (index > base + entries.size() + 1) {
-          return bad("entry " + std::to_string(index) + " follows entry " +
-                     std::to_string(base + entries.size()) + " (a gap in the log)");
-        } else {
-          // At or below the last index: the follower replaced a conflicting suffix.
-          entries.resize(index - base - 1);
-          entries.push_back({pb.term(), index, static_cast<raft::EntryType>(pb.type()),
-                             std::move(*pb.mutable_data())});
-        }
-      } else {
-        return bad("unexpected record type in the middle of a segment");
-      }
-      offset = r.next_offset;
+    replay.max_index = 0;
+    SegmentOutcome outcome = replay_segment(data, path, sequence, last_file, &replay);
+    if (!outcome.status) return outcome.status;
+    if (outcome.torn_at) {
+      if (Status s = truncate_file(path, *outcome.torn_at); !s) return s;
     }
-    if (!saw_header) {
-      if (!last_file) return Status::error("WAL " + path + " is empty. " + kDamageAdvice);
-      // Created but never written: the crash came right after the file was made.
-      contents->warnings.push_back("WAL " + path + " was empty (crash while creating it); removed");
+    if (outcome.empty) {
       fs::remove(path, ec);
       continue;
     }
-    segments_.push_back(segment);
+    segments_.push_back({sequence, path, replay.max_index});
   }
 
-  raft::Index last = base + entries.size();
-  if (have_hard_state && contents->hard_state.commit > last) {
+  raft::Index last = replay.base + replay.entries.size();
+  contents->hard_state = replay.hard_state;
+  contents->entries = std::move(replay.entries);
+  contents->warnings = std::move(replay.warnings);
+  if (contents->hard_state.commit > last) {
     return Status::error("WAL in " + dir_ + " records commit index " +
                          std::to_string(contents->hard_state.commit) +
                          " but its log ends at " + std::to_string(last) + ". " + kDamageAdvice);

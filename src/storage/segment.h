@@ -1,0 +1,42 @@
+#pragma once
+
+// Replaying one WAL segment file's bytes into the recovered log. Kept free of file I/O so the
+// fuzz target can feed it arbitrary bytes.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "raft/types.h"
+
+namespace nomad::storage {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Said after every error that means committed data may be damaged.
+extern const char* const kDamageAdvice;
+
+// The log as rebuilt so far, carried from one segment to the next.
+struct SegmentReplay {
+  raft::NodeId node_id = raft::kNoNode;  // the node that must have written the segments
+  raft::Index base = 0;                  // snapshot index: entries hold base+1, base+2, ...
+  std::vector<raft::Entry> entries;
+  raft::HardState hard_state;
+  std::vector<std::string> warnings;
+  raft::Index max_index = 0;  // highest entry index in the segment just replayed
+};
+
+struct SegmentOutcome {
+  Status status;                  // an error: damage a crash cannot explain
+  std::optional<size_t> torn_at;  // cut the file here: a crash's unfinished write
+  bool empty = false;             // no header at all: a file created just before a crash
+};
+
+// Replays `data`, the bytes of segment `sequence` stored at `path` (used in messages).
+// Only the last segment may end in a torn write or be empty.
+SegmentOutcome replay_segment(std::string_view data, const std::string& path, uint64_t sequence,
+                              bool last_segment, SegmentReplay* replay);
+
+}  // namespace nomad::storage
