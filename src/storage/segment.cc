@@ -19,16 +19,21 @@ std::string where(const std::string& path, size_t offset) {
 }
 
 Status check_header(const wal::SegmentHeader& header, const std::string& path, uint64_t sequence,
-                    raft::NodeId node_id) {
+                    const SegmentReplay& replay) {
   if (header.version() != kFormatVersion) {
     return Status::error("WAL " + path + " has format version " +
                          std::to_string(header.version()) + "; this nomad-lite reads " +
                          std::to_string(kFormatVersion) + ". Use a matching release.");
   }
-  if (header.node_id() != node_id) {
+  if (header.node_id() != replay.node_id) {
     return Status::error("WAL " + path + " belongs to node " + std::to_string(header.node_id()) +
-                         ", not node " + std::to_string(node_id) +
+                         ", not node " + std::to_string(replay.node_id) +
                          ": check --node-id, or give this node its own --data-dir");
+  }
+  if (header.cluster() != replay.cluster) {
+    return Status::error("WAL " + path + " belongs to cluster '" + header.cluster() +
+                         "', not '" + replay.cluster +
+                         "': check --peers, or give this node its own --data-dir");
   }
   if (header.sequence() != sequence) {
     return Status::error("WAL " + path + " has a header for segment " +
@@ -65,7 +70,7 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
       if (r.type != RecordType::kSegmentHeader || !header.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
         return bad("segment does not start with a header");
       }
-      outcome.status = check_header(header, path, sequence, replay->node_id);
+      outcome.status = check_header(header, path, sequence, *replay);
       if (!outcome.status) return outcome;
       saw_header = true;
     } else if (r.type == RecordType::kHardState) {

@@ -21,6 +21,7 @@ extern const char* const kDamageAdvice;
 // The log as rebuilt so far, carried from one segment to the next.
 struct SegmentReplay {
   raft::NodeId node_id = raft::kNoNode;  // the node that must have written the segments
+  std::string cluster;                   // ... as a member of this cluster
   raft::Index base = 0;                  // snapshot index: entries hold base+1, base+2, ...
   std::vector<raft::Entry> entries;
   raft::HardState hard_state;

@@ -85,6 +85,7 @@ Status Wal::recover(raft::Index snapshot_index, WalContents* contents) {
 
   SegmentReplay replay;
   replay.node_id = options_.node_id;
+  replay.cluster = options_.cluster;
   replay.base = snapshot_index;
 
   for (size_t f = 0; f < files.size(); ++f) {
@@ -143,6 +144,7 @@ Status Wal::start_segment() {
   header.set_version(kFormatVersion);
   header.set_sequence(sequence);
   header.set_node_id(options_.node_id);
+  header.set_cluster(options_.cluster);
   append_record(RecordType::kSegmentHeader, header.SerializeAsString(), &buffer_);
   // Every segment repeats the hard state, so deleting older segments never loses it.
   encode_hard_state(hard_state_, &buffer_);

@@ -23,6 +23,8 @@ namespace nomad::storage {
 
 struct WalOptions {
   raft::NodeId node_id = raft::kNoNode;
+  // Names the cluster; a directory written for another cluster is refused.
+  std::string cluster{};
   uint64_t segment_bytes = 64ull << 20;
   bool fsync = true;  // off only in tests that measure nothing durable
 };

@@ -224,6 +224,22 @@ TEST(Wal, ADirectoryOfAnotherNodeIsRefused) {
       << o.status.message();
 }
 
+TEST(Wal, ADirectoryOfAnotherClusterIsRefused) {
+  TempDir dir;
+  {
+    WalContents contents;
+    Status status;
+    auto wal = Wal::open(dir.path(), {.node_id = 1, .cluster = "1,2,3"}, 0, &contents, &status);
+    ASSERT_TRUE(wal) << status.message();
+  }
+  WalContents contents;
+  Status status;
+  auto wal = Wal::open(dir.path(), {.node_id = 1, .cluster = "1,2,4"}, 0, &contents, &status);
+  EXPECT_EQ(wal, nullptr);
+  EXPECT_NE(status.message().find("belongs to cluster '1,2,3', not '1,2,4'"), std::string::npos)
+      << status.message();
+}
+
 TEST(Wal, SegmentsRollOverAndCoveredOnesAreReleasedWithoutLosingTheHardState) {
   TempDir dir;
   {
