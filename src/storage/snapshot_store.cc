@@ -1,0 +1,134 @@
+#include "storage/snapshot_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "storage/crc32c.h"
+#include "storage/file_util.h"
+
+namespace nomad::storage {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr char kMagic[] = "NLSNAP1\n";
+constexpr size_t kMagicSize = 8;
+constexpr size_t kHeaderSize = kMagicSize + 8 + 8 + 8 + 4;
+
+void put_u64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t get_u64(const char* p, int bytes = 8) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
+std::string file_name(raft::Index index, raft::Term term) {
+  char name[64];
+  snprintf(name, sizeof(name), "snap-%016llx-%016llx.snap", static_cast<unsigned long long>(index),
+           static_cast<unsigned long long>(term));
+  return name;
+}
+
+bool parse_name(const std::string& name, raft::Index* index) {
+  unsigned long long i = 0, t = 0;
+  char tail[8] = {};
+  if (name.size() != 43 || sscanf(name.c_str(), "snap-%16llx-%16llx.%4s", &i, &t, tail) != 3 ||
+      std::string(tail) != "snap") {
+    return false;
+  }
+  *index = i;
+  return true;
+}
+
+// Snapshot files in `dir`, oldest first.
+std::vector<std::pair<raft::Index, std::string>> list(const std::string& dir) {
+  std::vector<std::pair<raft::Index, std::string>> out;
+  std::error_code ec;
+  for (const auto& item : fs::directory_iterator(dir, ec)) {
+    raft::Index index = 0;
+    if (parse_name(item.path().filename().string(), &index)) {
+      out.emplace_back(index, item.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+Status SnapshotStore::save(const Snapshot& snapshot, bool fsync) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return Status::error("cannot create snapshot directory " + dir_ + ": " + ec.message());
+
+  std::string bytes(kMagic, kMagicSize);
+  put_u64(&bytes, snapshot.index);
+  put_u64(&bytes, snapshot.term);
+  put_u64(&bytes, snapshot.data.size());
+  uint32_t crc = crc32c(snapshot.data.data(), snapshot.data.size());
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  bytes += snapshot.data;
+
+  std::string final_path = (fs::path(dir_) / file_name(snapshot.index, snapshot.term)).string();
+  std::string temp_path = final_path + ".tmp";
+  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::error("cannot create " + temp_path + ": " + strerror(errno));
+  Status s = write_all(fd, bytes, temp_path);
+  if (s && fsync && ::fsync(fd) != 0) {
+    s = Status::error("cannot fsync " + temp_path + ": " + strerror(errno));
+  }
+  ::close(fd);
+  if (!s) return s;
+  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
+    return Status::error("cannot rename " + temp_path + ": " + strerror(errno));
+  }
+  if (fsync) {
+    if (Status d = sync_directory(dir_); !d) return d;
+  }
+  for (const auto& [index, path] : list(dir_)) {
+    if (index < snapshot.index) fs::remove(path, ec);
+  }
+  return Status::ok();
+}
+
+Status SnapshotStore::load_latest(std::optional<Snapshot>* out) const {
+  out->reset();
+  std::error_code ec;
+  if (!fs::exists(dir_, ec)) return Status::ok();
+  auto files = list(dir_);
+  if (files.empty()) return Status::ok();
+  const std::string& path = files.back().second;
+  std::string bytes;
+  if (Status s = read_file(path, &bytes); !s) return s;
+  auto damaged = [&path](const std::string& what) {
+    return Status::error("snapshot " + path + " is damaged (" + what +
+                         "). Restore this node's data directory from a backup, or move it aside "
+                         "and start the node empty so that its peers send it a fresh copy.");
+  };
+  if (bytes.size() < kHeaderSize || bytes.compare(0, kMagicSize, kMagic) != 0) {
+    return damaged("bad header");
+  }
+  Snapshot snap;
+  snap.index = get_u64(bytes.data() + kMagicSize);
+  snap.term = get_u64(bytes.data() + kMagicSize + 8);
+  uint64_t length = get_u64(bytes.data() + kMagicSize + 16);
+  auto crc = static_cast<uint32_t>(get_u64(bytes.data() + kMagicSize + 24, 4));
+  if (length != bytes.size() - kHeaderSize) return damaged("length mismatch");
+  snap.data = bytes.substr(kHeaderSize);
+  if (crc32c(snap.data.data(), snap.data.size()) != crc) return damaged("checksum mismatch");
+  if (file_name(snap.index, snap.term) != fs::path(path).filename().string()) {
+    return damaged("header does not match the file name");
+  }
+  *out = std::move(snap);
+  return Status::ok();
+}
+
+}  // namespace nomad::storage

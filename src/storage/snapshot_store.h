@@ -1,0 +1,42 @@
+#pragma once
+
+// Durable snapshots of the replicated state machine. A snapshot is written to a temporary
+// file, fsynced, renamed into place and the directory fsynced, so a crash leaves either the
+// old snapshot or the new one, never half of one. Older snapshots are deleted once a newer
+// one is durable.
+//
+// File: snap-<index>-<term>.snap (16 hex digits each), holding
+//   "NLSNAP1\n" | u64 index | u64 term | u64 data length | u32 CRC-32C of data | data
+
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+#include "raft/types.h"
+
+namespace nomad::storage {
+
+struct Snapshot {
+  raft::Index index = 0;  // last log index the state covers
+  raft::Term term = 0;    // term of that entry
+  std::string data;       // the state machine's serialized state
+};
+
+class SnapshotStore {
+ public:
+  explicit SnapshotStore(std::string dir) : dir_(std::move(dir)) {}
+
+  // Makes `snapshot` durable and removes older ones.
+  Status save(const Snapshot& snapshot, bool fsync = true);
+
+  // Reads the newest snapshot into *out (nullopt if there is none). A damaged newest
+  // snapshot is an error: the WAL it replaced may already be gone.
+  Status load_latest(std::optional<Snapshot>* out) const;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace nomad::storage
