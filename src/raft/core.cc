@@ -162,8 +162,12 @@ bool Core::step(const Message& m, std::string* why) {
       // A deposed leader that was cut off learns the new term from this and steps down;
       // with pre-vote and check-quorum nothing else would ever tell it.
       send({.type = MessageType::kAppendResponse, .to = m.from});
-    } else if (m.type == MessageType::kPreVote) {
-      send({.type = MessageType::kPreVoteResponse, .to = m.from, .term = term_, .reject = true});
+    } else if (m.type == MessageType::kPreVote || m.type == MessageType::kVote) {
+      // "Reply false if term < currentTerm" (Figure 2); our term tells the candidate it is
+      // behind.
+      MessageType type = m.type == MessageType::kVote ? MessageType::kVoteResponse
+                                                     : MessageType::kPreVoteResponse;
+      send({.type = type, .to = m.from, .term = term_, .reject = true});
     }
     return true;  // every other stale message is ignored (§5.1)
   }

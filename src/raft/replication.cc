@@ -87,6 +87,9 @@ void Core::handle_append_response(const Message& m) {
   if (role_ != Role::kLeader) return;
   Progress& p = progress_.at(m.from);
   p.recent_active = true;
+  // No correct follower speaks of an index past our log (every ack and every probed index
+  // comes from an append we sent this term); believing one would point next past our log.
+  if (m.index > log_.last_index()) return;
 
   if (m.reject) {
     // Stale answers (to an append older than what the follower has since acknowledged, or to

@@ -1,0 +1,481 @@
+#pragma once
+
+// A tiny deterministic harness for the consensus core's unit tests: a few Cores, each with an
+// in-memory "disk" and state machine, and a fake network whose messages a test delivers, drops
+// or inspects by hand. No threads and no clock: time passes only when a test ticks a node.
+//
+// The harness follows the Ready contract exactly (persist entries and hard state, then send
+// the messages, then apply the committed entries, then advance()) and checks what the core
+// hands out against it. A violation is reported with ADD_FAILURE in whatever test caused it:
+//   - the term never decreases and the vote never changes within a term (one vote per term);
+//   - a vote request or a granted vote leaves only after the vote it depends on is on disk;
+//   - an acknowledged append covers only entries already on disk;
+//   - a committed entry is never overwritten on disk;
+//   - committed entries are applied in index order, each once, and equal what is on disk.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "raft/core.h"
+
+namespace nomad::raft::test {
+
+// ---- building blocks ---------------------------------------------------------------------
+
+// Entries with the given terms at indexes first, first+1, ... (payload "e<index>").
+inline std::vector<Entry> entries_with_terms(const std::vector<Term>& terms, Index first = 1) {
+  std::vector<Entry> out;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    Index index = first + i;
+    out.push_back(Entry{terms[i], index, EntryType::kNormal, "e" + std::to_string(index)});
+  }
+  return out;
+}
+
+// Terms vector: `count` copies of `term`, appended to `terms`.
+inline std::vector<Term> repeat(std::vector<Term> terms, Term term, size_t count) {
+  terms.insert(terms.end(), count, term);
+  return terms;
+}
+
+inline RestoredState restored(Term term, const std::vector<Term>& log_terms, Index commit = 0,
+                              NodeId vote = kNoNode) {
+  RestoredState r;
+  r.hard_state = HardState{term, vote, commit};
+  r.entries = entries_with_terms(log_terms);
+  return r;
+}
+
+inline Message vote_request(NodeId from, NodeId to, Term term, Index last_index, Term last_term,
+                            bool pre_vote = false) {
+  Message m;
+  m.type = pre_vote ? MessageType::kPreVote : MessageType::kVote;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  m.index = last_index;
+  m.log_term = last_term;
+  return m;
+}
+
+inline Message append_request(NodeId from, NodeId to, Term term, Index prev_index, Term prev_term,
+                              std::vector<Entry> entries, Index commit) {
+  Message m;
+  m.type = MessageType::kAppend;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  m.index = prev_index;
+  m.log_term = prev_term;
+  m.entries = std::move(entries);
+  m.commit = commit;
+  return m;
+}
+
+inline Message message(MessageType type, NodeId from, NodeId to, Term term) {
+  Message m;
+  m.type = type;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  return m;
+}
+
+inline bool is_election_message(const Message& m) {
+  return m.type == MessageType::kPreVote || m.type == MessageType::kPreVoteResponse ||
+         m.type == MessageType::kVote || m.type == MessageType::kVoteResponse;
+}
+
+inline std::vector<Message> of_type(const std::vector<Message>& ms, MessageType type,
+                                    NodeId to = kNoNode) {
+  std::vector<Message> out;
+  for (const auto& m : ms) {
+    if (m.type == type && (to == kNoNode || m.to == to)) out.push_back(m);
+  }
+  return out;
+}
+
+inline std::vector<std::string> commands(size_t count, const std::string& prefix = "cmd") {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+// ---- one node: a Core, its disk and its state machine -------------------------------------
+
+struct Disk {
+  HardState hard_state;
+  std::vector<Entry> entries;  // entries[i].index == i + 1 (no snapshots in these tests)
+};
+
+class Node {
+ public:
+  Node(Config config, RestoredState restored) : config_(std::move(config)) {
+    disk_.hard_state = restored.hard_state;
+    disk_.entries = restored.entries;
+    applied_index_ = restored.applied;
+    core_ = std::make_unique<Core>(config_, std::move(restored));
+  }
+
+  Core& core() { return *core_; }
+  const Disk& disk() const { return disk_; }
+  // Every entry this node's state machine applied, in order (since the node was built).
+  const std::vector<Entry>& applied() const { return applied_; }
+  Index applied_index() const { return applied_index_; }
+
+  // One ready()/advance() cycle, following the contract. Returns the Ready it handled (empty
+  // when the core had nothing).
+  Ready cycle() {
+    if (!core_->has_ready()) return Ready{};
+    Ready rd = core_->ready();
+    persist(rd);
+    check_messages(rd.messages);
+    apply(rd.committed);
+    core_->advance();
+    return rd;
+  }
+
+  // Cycles until the core has nothing more to hand out; returns every message to send.
+  std::vector<Message> drain() {
+    std::vector<Message> out;
+    for (int i = 0; core_->has_ready(); ++i) {
+      if (i == 1000) {
+        ADD_FAILURE() << "node " << config_.id << ": has_ready() stays true after 1000 cycles";
+        break;
+      }
+      Ready rd = cycle();
+      out.insert(out.end(), rd.messages.begin(), rd.messages.end());
+    }
+    return out;
+  }
+
+  // A crash and restart: everything not on disk is lost; the state machine is kept (as if it
+  // were durable) and the core is told how far it got.
+  void restart() {
+    RestoredState r;
+    r.hard_state = disk_.hard_state;
+    r.entries = disk_.entries;
+    r.applied = applied_index_;
+    core_ = std::make_unique<Core>(config_, std::move(r));
+  }
+
+ private:
+  void persist(const Ready& rd) {
+    const NodeId id = config_.id;
+    const Index old_commit = disk_.hard_state.commit;
+    if (rd.hard_state) {
+      const HardState& old = disk_.hard_state;
+      const HardState& hs = *rd.hard_state;
+      if (hs.term < old.term) {
+        ADD_FAILURE() << "node " << id << ": term went back from " << old.term << " to " << hs.term;
+      }
+      if (hs.term == old.term && old.vote != kNoNode && hs.vote != old.vote) {
+        ADD_FAILURE() << "node " << id << ": voted for " << hs.vote << " after voting for "
+                      << old.vote << " in term " << hs.term;
+      }
+      if (hs.commit < old.commit) {
+        ADD_FAILURE() << "node " << id << ": persisted commit went back from " << old.commit
+                      << " to " << hs.commit;
+      }
+      disk_.hard_state = hs;
+    }
+    if (!rd.entries.empty()) {
+      Index first = rd.entries.front().index;
+      if (first == 0 || first > disk_.entries.size() + 1) {
+        ADD_FAILURE() << "node " << id << ": Ready entries start at " << first
+                      << " but the disk ends at " << disk_.entries.size();
+        return;
+      }
+      if (first <= old_commit && first <= disk_.entries.size()) {
+        // Overwriting a committed entry is only harmless if it is rewritten unchanged.
+        for (const Entry& e : rd.entries) {
+          if (e.index > old_commit || e.index > disk_.entries.size()) break;
+          if (!(disk_.entries[e.index - 1] == e)) {
+            ADD_FAILURE() << "node " << id << ": committed entry " << e.index
+                          << " overwritten on disk";
+          }
+        }
+      }
+      disk_.entries.resize(first - 1);
+      for (const Entry& e : rd.entries) {
+        if (e.index != disk_.entries.size() + 1) {
+          ADD_FAILURE() << "node " << id << ": Ready entries not contiguous at " << e.index;
+          return;
+        }
+        disk_.entries.push_back(e);
+      }
+    }
+  }
+
+  void check_messages(const std::vector<Message>& messages) const {
+    const NodeId id = config_.id;
+    const HardState& hs = disk_.hard_state;
+    for (const Message& m : messages) {
+      if (m.from != id) {
+        ADD_FAILURE() << "node " << id << ": sends a message claiming to be from " << m.from;
+      }
+      if (m.type == MessageType::kVote && (hs.term != m.term || hs.vote != id)) {
+        ADD_FAILURE() << "node " << id << ": requests votes for term " << m.term
+                      << " before persisting its own vote (disk: term " << hs.term << ", vote "
+                      << hs.vote << ")";
+      }
+      if (m.type == MessageType::kVoteResponse && !m.reject &&
+          (hs.term != m.term || hs.vote != m.to)) {
+        ADD_FAILURE() << "node " << id << ": grants its vote to " << m.to << " in term " << m.term
+                      << " before persisting it (disk: term " << hs.term << ", vote " << hs.vote
+                      << ")";
+      }
+      if (m.type == MessageType::kAppendResponse && !m.reject && m.index > disk_.entries.size()) {
+        ADD_FAILURE() << "node " << id << ": acknowledges index " << m.index << " but only "
+                      << disk_.entries.size() << " entries are on disk";
+      }
+    }
+  }
+
+  void apply(const std::vector<Entry>& committed) {
+    const NodeId id = config_.id;
+    for (const Entry& e : committed) {
+      if (e.index != applied_index_ + 1) {
+        ADD_FAILURE() << "node " << id << ": applies index " << e.index << " after "
+                      << applied_index_;
+      }
+      if (e.index > disk_.hard_state.commit) {
+        ADD_FAILURE() << "node " << id << ": applies index " << e.index
+                      << " beyond the persisted commit " << disk_.hard_state.commit;
+      }
+      if (e.index == 0 || e.index > disk_.entries.size() || !(disk_.entries[e.index - 1] == e)) {
+        ADD_FAILURE() << "node " << id << ": applies entry " << e.index
+                      << " that differs from the one on disk";
+      }
+      applied_index_ = e.index;
+      applied_.push_back(e);
+    }
+  }
+
+  Config config_;
+  std::unique_ptr<Core> core_;
+  Disk disk_;
+  Index applied_index_ = 0;
+  std::vector<Entry> applied_;
+};
+
+// ---- a cluster on a fake network -----------------------------------------------------------
+
+struct ClusterOptions {
+  size_t nodes = 3;  // ids 1..nodes, all voters
+  uint64_t seed = 1;
+  std::function<void(Config&)> tweak;        // applied to every node's Config
+  std::map<NodeId, RestoredState> restored;  // per node; absent means a fresh node
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options = {}) {
+    std::vector<NodeId> voters;
+    for (NodeId id = 1; id <= options.nodes; ++id) voters.push_back(id);
+    for (NodeId id : voters) {
+      Config config;
+      config.id = id;
+      config.voters = voters;
+      config.seed = options.seed * 1000 + id;
+      if (options.tweak) options.tweak(config);
+      RestoredState r;
+      if (auto it = options.restored.find(id); it != options.restored.end()) r = it->second;
+      nodes_.emplace(id, std::make_unique<Node>(config, std::move(r)));
+    }
+  }
+
+  Node& node(NodeId id) { return *nodes_.at(id); }
+  Core& core(NodeId id) { return nodes_.at(id)->core(); }
+  std::vector<NodeId> ids() const {
+    std::vector<NodeId> out;
+    for (const auto& [id, n] : nodes_) out.push_back(id);
+    return out;
+  }
+
+  // ---- network ----
+
+  // Messages sent and not yet delivered, oldest first. Tests may inspect or edit it.
+  std::deque<Message>& pending() { return pending_; }
+  // Every message delivered so far, in order.
+  const std::vector<Message>& trace() const { return trace_; }
+  // Called just before a message is stepped into its target.
+  std::function<void(const Message&)> before_deliver;
+
+  void cut(NodeId a, NodeId b) {
+    cuts_.insert({a, b});
+    cuts_.insert({b, a});
+  }
+  void isolate(NodeId id) {
+    for (NodeId other : ids()) {
+      if (other != id) cut(id, other);
+    }
+  }
+  void heal() { cuts_.clear(); }
+  bool connected(NodeId from, NodeId to) const { return !cuts_.count({from, to}); }
+
+  // Queues messages for delivery; those across a cut are lost.
+  void send(const std::vector<Message>& messages) {
+    for (const Message& m : messages) {
+      if (connected(m.from, m.to)) pending_.push_back(m);
+    }
+  }
+
+  // Steps one message into its target now (cuts do not apply). Returns what step() returned.
+  bool deliver(const Message& m, std::string* why = nullptr) {
+    if (before_deliver) before_deliver(m);
+    trace_.push_back(m);
+    return core(m.to).step(m, why);
+  }
+
+  // Removes the pending messages matching `pred` and returns them, undelivered.
+  std::vector<Message> take(const std::function<bool(const Message&)>& pred) {
+    std::vector<Message> out;
+    std::deque<Message> keep;
+    for (Message& m : pending_) {
+      if (pred(m)) {
+        out.push_back(std::move(m));
+      } else {
+        keep.push_back(std::move(m));
+      }
+    }
+    pending_ = std::move(keep);
+    return out;
+  }
+  // Delivers the pending messages matching `pred`, in order (those across a cut are lost).
+  size_t deliver_where(const std::function<bool(const Message&)>& pred) {
+    size_t delivered = 0;
+    for (const Message& m : take(pred)) {
+      if (!connected(m.from, m.to)) continue;
+      deliver(m);
+      ++delivered;
+    }
+    return delivered;
+  }
+  void drop_all() { pending_.clear(); }
+
+  // ---- ready processing ----
+
+  // One ready()/advance() cycle on `id`; its messages go to the network.
+  Ready cycle(NodeId id) {
+    Ready rd = node(id).cycle();
+    send(rd.messages);
+    return rd;
+  }
+  // Drains `id`; returns the messages it sent (also queued on the network).
+  std::vector<Message> process(NodeId id) {
+    std::vector<Message> out = node(id).drain();
+    send(out);
+    return out;
+  }
+  void process_all() {
+    for (NodeId id : ids()) process(id);
+  }
+
+  // Processes every node and delivers every message until the cluster is quiet. Ticks nothing,
+  // so it always ends; a cluster that keeps talking after many rounds is a failure.
+  void stabilize() {
+    process_all();
+    for (int round = 0; !pending_.empty(); ++round) {
+      if (round == 1000) {
+        ADD_FAILURE() << "cluster still sending messages after 1000 rounds";
+        return;
+      }
+      deliver_where([](const Message&) { return true; });
+      process_all();
+    }
+  }
+
+  // ---- time ----
+
+  // One tick on `id`, then its Ready is processed (messages queued, not delivered).
+  void tick(NodeId id) {
+    core(id).tick();
+    process(id);
+  }
+  // `ticks` rounds of: every node ticks once, then the cluster stabilizes.
+  void tick_all(int ticks) {
+    for (int i = 0; i < ticks; ++i) {
+      for (NodeId id : ids()) core(id).tick();
+      stabilize();
+    }
+  }
+  // Ticks `id` alone (without processing its Ready) until `pred` holds; returns the number of
+  // ticks it took, or -1 if it did not happen within max_ticks.
+  int tick_until(NodeId id, const std::function<bool()>& pred, int max_ticks) {
+    for (int i = 1; i <= max_ticks; ++i) {
+      core(id).tick();
+      if (pred()) return i;
+    }
+    return -1;
+  }
+  bool tick_until_role(NodeId id, Role role, int max_ticks = 1000) {
+    return tick_until(
+               id, [&] { return core(id).role() == role; }, max_ticks) > 0;
+  }
+
+  // Makes `id` time out and campaign, then delivers only election traffic until it leads.
+  // Other messages (the new leader's appends) are left pending for the test to handle.
+  bool elect(NodeId id) {
+    process_all();
+    Core& c = core(id);
+    if (c.role() == Role::kFollower &&
+        tick_until(
+            id, [&] { return c.role() != Role::kFollower; }, 10000) < 0) {
+      return false;
+    }
+    for (int round = 0; round < 100 && c.role() != Role::kLeader; ++round) {
+      process_all();
+      deliver_where(is_election_message);
+    }
+    process_all();
+    return c.role() == Role::kLeader;
+  }
+
+  // State Machine Safety (Figure 3): no two nodes ever applied different entries at the same
+  // index. Tests call it after scenarios where a follower held a divergent log.
+  void expect_state_machine_safety() {
+    for (NodeId a : ids()) {
+      for (NodeId b : ids()) {
+        if (a >= b) continue;
+        const auto& x = node(a).applied();
+        const auto& y = node(b).applied();
+        // applied() starts where each node's state machine started (index 1 in these tests).
+        for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
+          EXPECT_EQ(x[i].index, y[i].index);
+          EXPECT_TRUE(x[i] == y[i]) << "nodes " << a << " and " << b
+                                    << " applied different entries at index " << x[i].index;
+        }
+      }
+    }
+  }
+
+  // The leader with the highest term, or kNoNode.
+  NodeId leader() {
+    NodeId best = kNoNode;
+    for (NodeId id : ids()) {
+      if (core(id).role() == Role::kLeader &&
+          (best == kNoNode || core(id).term() > core(best).term())) {
+        best = id;
+      }
+    }
+    return best;
+  }
+
+ private:
+  std::map<NodeId, std::unique_ptr<Node>> nodes_;
+  std::deque<Message> pending_;
+  std::vector<Message> trace_;
+  std::set<std::pair<NodeId, NodeId>> cuts_;
+};
+
+}  // namespace nomad::raft::test
