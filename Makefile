@@ -28,7 +28,7 @@ test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
 test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DNOMAD_SANITIZE=ON -DNOMAD_SIM_SEEDS=150
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DNOMAD_SANITIZE=ON -DNOMAD_SIM_SEEDS=400
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim storage-tests \
 	  storage-crash-tests wal-crash-writer
 	cd $(ASAN_DIR) && ctest --output-on-failure -j$(JOBS)

@@ -28,12 +28,19 @@ const char* message_type_name(MessageType type) {
     case MessageType::kHeartbeat: return "Heartbeat";
     case MessageType::kHeartbeatResponse: return "HeartbeatResponse";
     case MessageType::kTimeoutNow: return "TimeoutNow";
+    case MessageType::kSnapshot: return "Snapshot";
+    case MessageType::kSnapshotResponse: return "SnapshotResponse";
   }
   return "Unknown";
 }
 
 const char* replication_state_name(ReplicationState state) {
-  return state == ReplicationState::kProbe ? "probe" : "replicate";
+  switch (state) {
+    case ReplicationState::kProbe: return "probe";
+    case ReplicationState::kReplicate: return "replicate";
+    case ReplicationState::kSnapshot: return "snapshot";
+  }
+  return "unknown";
 }
 
 Core::Core(Config config, RestoredState restored)
@@ -47,6 +54,7 @@ Core::Core(Config config, RestoredState restored)
   term_ = restored.hard_state.term;
   vote_ = restored.hard_state.vote;
   persisted_hard_state_ = hard_state();
+  snapshot_ = {restored.snapshot_index, restored.snapshot_term, std::move(restored.snapshot_data)};
   become_follower(term_, kNoNode);
 }
 
@@ -141,6 +149,9 @@ bool Core::step(const Message& m, std::string* why) {
   if (m.to != config_.id) return drop("message addressed to another node");
   if (m.from == config_.id || !is_voter(m.from)) return drop("message from a non-member");
   if (m.type == MessageType::kAppend && !validate_append(m, why)) return false;
+  if (m.type == MessageType::kSnapshot && (m.index == 0 || m.log_term == 0 || m.log_term > m.term)) {
+    return drop("snapshot chunk names an impossible snapshot");
+  }
 
   if (m.term > term_) {
     bool is_vote_request = m.type == MessageType::kVote || m.type == MessageType::kPreVote;
@@ -154,11 +165,13 @@ bool Core::step(const Message& m, std::string* why) {
     } else if (m.type == MessageType::kPreVoteResponse && !m.reject) {
       // A granted pre-vote carries the term we would campaign in, not the voter's own term.
     } else {
-      bool from_leader = m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat;
+      bool from_leader = m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
+                         m.type == MessageType::kSnapshot;
       become_follower(m.term, from_leader ? m.from : kNoNode);
     }
   } else if (m.term < term_) {
-    if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat) {
+    if (m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
+        m.type == MessageType::kSnapshot) {
       // A deposed leader that was cut off learns the new term from this and steps down;
       // with pre-vote and check-quorum nothing else would ever tell it.
       send({.type = MessageType::kAppendResponse, .to = m.from});
@@ -196,6 +209,12 @@ bool Core::step(const Message& m, std::string* why) {
     case MessageType::kTimeoutNow:
       handle_timeout_now(m);
       break;
+    case MessageType::kSnapshot:
+      handle_snapshot(m);
+      break;
+    case MessageType::kSnapshotResponse:
+      handle_snapshot_response(m);
+      break;
   }
   return true;
 }
@@ -227,14 +246,25 @@ ProposeResult Core::propose(std::vector<std::string> commands) {
   return result;
 }
 
+bool Core::compact(Index index, std::shared_ptr<const std::string> data) {
+  assert(!ready_outstanding_);
+  if (index <= log_.snapshot_index() || index > log_.applied()) return false;
+  Term term = *log_.term_at(index);
+  log_.compact(index);
+  snapshot_ = {index, term, std::move(data)};
+  return true;
+}
+
 bool Core::has_ready() const {
-  return !outbox_.empty() || log_.stable() < log_.last_index() ||
+  return snapshot_to_install_ || !outbox_.empty() || log_.stable() < log_.last_index() ||
          log_.applied() < log_.committed() || hard_state() != persisted_hard_state_;
 }
 
 Ready Core::ready() {
   assert(!ready_outstanding_);
   Ready r;
+  r.snapshot = std::move(snapshot_to_install_);
+  snapshot_to_install_.reset();
   if (hard_state() != persisted_hard_state_) r.hard_state = hard_state();
   r.entries = log_.slice(log_.stable() + 1, log_.last_index(), SIZE_MAX);
   r.messages = std::move(outbox_);

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,10 +51,18 @@ struct Config {
   size_t max_entries_per_append = 4096;
   size_t max_inflight_appends = 256;
   size_t max_committed_per_ready = 8192;
+  size_t snapshot_chunk_bytes = 1 << 20;  // InstallSnapshot sends the snapshot in such chunks
 
   uint64_t seed = 1;  // election-timeout randomness; the same seed replays the same run
 
   PlantedBugs bugs;
+};
+
+// A snapshot of the application's state machine covering the log up to `index`.
+struct Snapshot {
+  Index index = 0;
+  Term term = 0;
+  std::shared_ptr<const std::string> data;
 };
 
 // What a restarting node read back from stable storage.
@@ -62,11 +71,17 @@ struct RestoredState {
   std::vector<Entry> entries;  // contiguous, starting right after the snapshot
   Index snapshot_index = 0;
   Term snapshot_term = 0;
+  // The snapshot's bytes, which the leader sends to followers that fell behind it.
+  std::shared_ptr<const std::string> snapshot_data;
   // Entries up to here are already reflected in the state machine the application restored.
   Index applied = 0;
 };
 
 struct Ready {
+  // A snapshot received from the leader, to be handled before everything else: make it
+  // durable, record in the log that the log now starts after it, and restore the state
+  // machine from it. `committed` continues after it.
+  std::optional<Snapshot> snapshot;
   // Persist when set. Must be durable before any of `messages` is sent.
   std::optional<HardState> hard_state;
   // Append to the stable log, first discarding any stored entries at or after
@@ -78,7 +93,7 @@ struct Ready {
   std::vector<Entry> committed;
 
   bool empty() const {
-    return !hard_state && entries.empty() && messages.empty() && committed.empty();
+    return !snapshot && !hard_state && entries.empty() && messages.empty() && committed.empty();
   }
 };
 
@@ -109,6 +124,12 @@ class Core {
   // Asks the leader to hand leadership to `target` (§3.10 of the thesis). Returns false if this
   // node is not leader or the target is not a voter.
   bool transfer_leadership(NodeId target);
+
+  // The application took a snapshot of its state machine at `index` (<= applied index):
+  // entries up to it are discarded, and the snapshot is what followers that need them get.
+  // Returns false, changing nothing, if `index` is not in (snapshot index, applied index].
+  bool compact(Index index, std::shared_ptr<const std::string> data);
+  const Snapshot& snapshot() const { return snapshot_; }
 
   bool has_ready() const;
   Ready ready();
@@ -156,11 +177,14 @@ class Core {
   void handle_heartbeat_response(const Message& m);
   bool maybe_commit();
   bool check_quorum_active();
+  void send_snapshot_chunk(NodeId to);
+  void handle_snapshot_response(const Message& m);
 
   // Follower side of replication (follower.cc).
   void handle_append(const Message& m);
   void handle_heartbeat(const Message& m);
   void handle_timeout_now(const Message& m);
+  void handle_snapshot(const Message& m);
   bool validate_append(const Message& m, std::string* why) const;
 
   Config config_;
@@ -180,6 +204,13 @@ class Core {
   std::map<NodeId, Progress> progress_;     // leader: every voter except this node
   NodeId transfer_target_ = kNoNode;        // leader: transfer in progress
   int transfer_elapsed_ = 0;
+
+  Snapshot snapshot_;  // the latest snapshot: compacted locally or installed from the leader
+  // A snapshot arriving from the leader, chunk by chunk.
+  Index incoming_index_ = 0;
+  Term incoming_term_ = 0;
+  std::string incoming_bytes_;
+  std::optional<Snapshot> snapshot_to_install_;  // handed out by the next ready()
 
   std::vector<Message> outbox_;
   HardState persisted_hard_state_;  // last hard state handed out through ready()

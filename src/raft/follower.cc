@@ -81,4 +81,46 @@ void Core::handle_heartbeat(const Message& m) {
   send({.type = MessageType::kHeartbeatResponse, .to = m.from});
 }
 
+void Core::handle_snapshot(const Message& m) {
+  if (role_ != Role::kFollower) become_follower(term_, m.from);
+  leader_ = m.from;
+  election_elapsed_ = 0;
+
+  Message response{.type = MessageType::kSnapshotResponse, .to = m.from, .index = m.index};
+  if (m.index <= log_.committed() || log_.matches(m.index, m.log_term)) {
+    // We already hold everything the snapshot covers: no need to install it.
+    log_.commit_to(std::min(m.index, log_.last_index()));
+    response.done = true;
+    send(std::move(response));
+    return;
+  }
+  if (m.offset == 0) {
+    incoming_index_ = m.index;
+    incoming_term_ = m.log_term;
+    incoming_bytes_.clear();
+  }
+  if (incoming_index_ != m.index || incoming_term_ != m.log_term ||
+      m.offset != incoming_bytes_.size()) {
+    // A chunk out of order (a lost or duplicated message): say where we are.
+    response.reject = true;
+    response.offset = incoming_index_ == m.index ? incoming_bytes_.size() : 0;
+    send(std::move(response));
+    return;
+  }
+  incoming_bytes_ += m.chunk;
+  response.offset = incoming_bytes_.size();
+  if (m.done) {
+    // Our log does not contain the snapshot's last entry, so nothing in it can be trusted
+    // to match the leader's: it is replaced as a whole (§7).
+    log_.reset_to_snapshot(m.index, m.log_term);
+    snapshot_ = {m.index, m.log_term,
+                 std::make_shared<const std::string>(std::move(incoming_bytes_))};
+    snapshot_to_install_ = snapshot_;
+    incoming_bytes_.clear();
+    incoming_index_ = 0;
+    response.done = true;
+  }
+  send(std::move(response));
+}
+
 }  // namespace nomad::raft

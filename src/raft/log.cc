@@ -99,6 +99,22 @@ std::optional<Index> RaftLog::last_index_of_term(Term term) const {
   return std::nullopt;
 }
 
+void RaftLog::compact(Index index) {
+  if (index <= snapshot_index_) return;
+  assert(index <= applied_);
+  snapshot_term_ = *term_at(index);
+  entries_.erase(entries_.begin(),
+                 entries_.begin() + static_cast<std::ptrdiff_t>(index - snapshot_index_));
+  snapshot_index_ = index;
+}
+
+void RaftLog::reset_to_snapshot(Index index, Term term) {
+  entries_.clear();
+  snapshot_index_ = index;
+  snapshot_term_ = term;
+  committed_ = applied_ = stable_ = index;
+}
+
 void RaftLog::commit_to(Index index) {
   if (index > committed_) {
     assert(index <= last_index());

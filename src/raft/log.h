@@ -64,6 +64,12 @@ class RaftLog {
   Index applied() const { return applied_; }
   Index stable() const { return stable_; }
 
+  // Discards entries up to `index` (<= applied), now covered by a snapshot.
+  void compact(Index index);
+  // Replaces the whole log with a snapshot received from the leader: the log then starts right
+  // after `index`, which counts as committed, applied and stable.
+  void reset_to_snapshot(Index index, Term term);
+
   void commit_to(Index index);  // never moves backwards
   void applied_to(Index index);
   void stable_to(Index index);

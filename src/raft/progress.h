@@ -3,6 +3,7 @@
 // The leader's view of one follower's replication (etcd calls it Progress). Soft state: a new
 // leader rebuilds it from scratch.
 
+#include <cstdint>
 #include <deque>
 
 #include "raft/types.h"
@@ -16,6 +17,9 @@ enum class ReplicationState : uint8_t {
   // The follower's log matches ours up to `match`: stream entries without waiting, bounded by
   // the in-flight window.
   kReplicate,
+  // The entries the follower needs were compacted away: send the snapshot, one chunk at a
+  // time, then resume with kProbe after it.
+  kSnapshot,
 };
 
 const char* replication_state_name(ReplicationState state);
@@ -27,6 +31,8 @@ struct Progress {
   bool probe_sent = false;  // kProbe: an append is outstanding, wait before sending another
   bool recent_active = false;  // heard from within the current check-quorum window
   std::deque<Index> inflight;  // kReplicate: last index of each unacknowledged append
+  Index snapshot_index = 0;    // kSnapshot: the snapshot being sent
+  uint64_t snapshot_offset = 0;  // kSnapshot: bytes the follower has acknowledged
 
   // Acknowledges every in-flight append up to and including `index`.
   void free_inflight_to(Index index) {

@@ -46,9 +46,18 @@ void Core::send_append(NodeId to, bool even_if_empty) {
       p.inflight.size() >= config_.max_inflight_appends) {
     return;
   }
+  if (p.state == ReplicationState::kSnapshot) return;  // one chunk at a time, paced by answers
   Index prev = p.next - 1;
   auto prev_term = log_.term_at(prev);
-  assert(prev_term);  // compaction below a follower's next is the snapshot issue's concern
+  if (!prev_term) {
+    // The entries this follower needs were compacted away: it gets the snapshot instead.
+    p.state = ReplicationState::kSnapshot;
+    p.snapshot_index = snapshot_.index;
+    p.snapshot_offset = 0;
+    p.inflight.clear();
+    send_snapshot_chunk(to);
+    return;
+  }
   std::vector<Entry> entries =
       log_.slice(p.next, log_.last_index(), config_.max_entries_per_append);
   if (entries.empty() && !even_if_empty) return;
@@ -87,6 +96,11 @@ void Core::handle_append_response(const Message& m) {
   if (role_ != Role::kLeader) return;
   Progress& p = progress_.at(m.from);
   p.recent_active = true;
+  if (p.state == ReplicationState::kSnapshot) {
+    // Only an answer showing the follower already holds the snapshot's entries ends it.
+    if (m.reject || m.index < p.snapshot_index || m.index > log_.last_index()) return;
+    p.state = ReplicationState::kProbe;
+  }
   // No correct follower speaks of an index past our log (every ack and every probed index
   // comes from an append we sent this term); believing one would point next past our log.
   if (m.index > log_.last_index()) return;
@@ -136,6 +150,10 @@ void Core::handle_heartbeat_response(const Message& m) {
   if (role_ != Role::kLeader) return;
   Progress& p = progress_.at(m.from);
   p.recent_active = true;
+  if (p.state == ReplicationState::kSnapshot) {
+    send_snapshot_chunk(m.from);  // the last chunk or its answer may have been lost
+    return;
+  }
   if (p.state == ReplicationState::kProbe) {
     p.probe_sent = false;  // the last probe may have been lost: try again
   } else if (p.inflight.size() >= config_.max_inflight_appends) {
@@ -146,6 +164,49 @@ void Core::handle_heartbeat_response(const Message& m) {
     // and we fall back to kProbe with its conflict hint.
     send_append(m.from, /*even_if_empty=*/true);
   }
+}
+
+void Core::send_snapshot_chunk(NodeId to) {
+  Progress& p = progress_.at(to);
+  if (p.snapshot_index != snapshot_.index) {
+    // We compacted again since this transfer began: send the newer snapshot from the start.
+    p.snapshot_index = snapshot_.index;
+    p.snapshot_offset = 0;
+  }
+  // Without the bytes (an application that restored a snapshot but did not hand them over)
+  // there is nothing correct to send; an empty one would wipe the follower's state.
+  if (!snapshot_.data) return;
+  const std::string& data = *snapshot_.data;
+  uint64_t offset = std::min<uint64_t>(p.snapshot_offset, data.size());
+  size_t length = std::min<size_t>(config_.snapshot_chunk_bytes, data.size() - offset);
+  send({.type = MessageType::kSnapshot,
+        .to = to,
+        .index = snapshot_.index,
+        .log_term = snapshot_.term,
+        .offset = offset,
+        .chunk = data.substr(offset, length),
+        .done = offset + length == data.size()});
+}
+
+void Core::handle_snapshot_response(const Message& m) {
+  if (role_ != Role::kLeader) return;
+  Progress& p = progress_.at(m.from);
+  p.recent_active = true;
+  if (p.state != ReplicationState::kSnapshot || m.index != p.snapshot_index) return;
+  if (m.done) {
+    // The follower's log now starts after the snapshot: continue with entries.
+    p.match = std::max(p.match, m.index);
+    p.next = p.match + 1;
+    p.state = ReplicationState::kProbe;
+    p.probe_sent = false;
+    if (maybe_commit()) broadcast_append();
+    send_append(m.from, /*even_if_empty=*/true);
+    return;
+  }
+  if (!snapshot_.data || m.offset > snapshot_.data->size()) return;  // no correct follower holds more than we sent
+  bool progressed = m.offset > p.snapshot_offset;
+  p.snapshot_offset = m.offset;
+  if (progressed || m.reject) send_snapshot_chunk(m.from);
 }
 
 bool Core::maybe_commit() {

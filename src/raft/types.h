@@ -53,6 +53,8 @@ enum class MessageType : uint8_t {
   kHeartbeat,       // leader liveness plus commit index; carries no entries
   kHeartbeatResponse,
   kTimeoutNow,      // leadership transfer: "start an election now"
+  kSnapshot,        // InstallSnapshot: one chunk of the leader's snapshot
+  kSnapshotResponse,
 };
 
 const char* message_type_name(MessageType type);
@@ -87,6 +89,14 @@ struct Message {
   // kVote / kPreVote sent because the leader asked for a leadership transfer: voters grant
   // it even though they heard from that leader recently.
   bool transfer = false;
+
+  // kSnapshot: `index` and `log_term` name the snapshot's last entry; `chunk` holds its bytes
+  // from `offset` on; `done` marks the last chunk.
+  // kSnapshotResponse: `index` names the snapshot; `offset` is how many bytes the follower
+  // holds (where the next chunk must start); `done` says it is installed (or not needed).
+  uint64_t offset = 0;
+  std::string chunk{};
+  bool done = false;
 };
 
 }  // namespace nomad::raft

@@ -24,7 +24,7 @@ bool all_zero(std::string_view data) {
 
 bool known_type(uint8_t type) {
   return type >= static_cast<uint8_t>(RecordType::kSegmentHeader) &&
-         type <= static_cast<uint8_t>(RecordType::kEntry);
+         type <= static_cast<uint8_t>(RecordType::kSnapshotInstalled);
 }
 
 }  // namespace

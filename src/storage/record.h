@@ -16,6 +16,7 @@ enum class RecordType : uint8_t {
   kSegmentHeader = 1,  // first record of every segment file
   kHardState = 2,
   kEntry = 3,
+  kSnapshotInstalled = 4,  // the log restarts after a snapshot received from the leader
 };
 
 inline constexpr size_t kRecordHeaderSize = 16;

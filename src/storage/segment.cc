@@ -99,6 +99,13 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
         replay->entries.push_back({pb.term(), index, static_cast<raft::EntryType>(pb.type()),
                                    std::move(*pb.mutable_data())});
       }
+    } else if (r.type == RecordType::kSnapshotInstalled) {
+      wal::SnapshotInstalled pb;
+      if (!pb.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
+        return bad("unreadable snapshot record");
+      }
+      replay->entries.clear();
+      replay->base = std::max<raft::Index>(replay->base, pb.index());
     } else {
       return bad("a second segment header");
     }

@@ -173,6 +173,17 @@ Status Wal::write(const std::optional<raft::HardState>& hard_state,
   return write_buffer();
 }
 
+Status Wal::write_snapshot_installed(raft::Index index, raft::Term term) {
+  wal::SnapshotInstalled pb;
+  pb.set_index(index);
+  pb.set_term(term);
+  append_record(RecordType::kSnapshotInstalled, pb.SerializeAsString(), &buffer_);
+  // Segments before this one hold only void entries now.
+  segments_.back().max_index = std::max(segments_.back().max_index, index);
+  last_index_ = index;
+  return write_buffer();
+}
+
 Status Wal::write_buffer() {
   if (Status s = write_all(fd_, buffer_, segments_.back().path); !s) return s;
   current_bytes_ += buffer_.size();

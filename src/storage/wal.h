@@ -53,6 +53,10 @@ class Wal {
   // never durable without the entries its commit index refers to). Not durable until sync().
   Status write(const std::optional<raft::HardState>& hard_state,
                const std::vector<raft::Entry>& entries);
+  // Records that the node installed a snapshot received from the leader: on replay every
+  // entry written before is void and the log continues after `index`. Write it only after
+  // the snapshot itself is durable.
+  Status write_snapshot_installed(raft::Index index, raft::Term term);
   // Makes everything written so far durable.
   Status sync();
   // Deletes the oldest segments whose entries all lie at or below `index`.

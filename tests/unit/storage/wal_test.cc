@@ -200,6 +200,21 @@ TEST(Wal, EntriesCoveredByTheSnapshotAreSkipped) {
   EXPECT_EQ(o.contents.entries, make_entries(6, 8, 1));
 }
 
+TEST(Wal, AnInstalledSnapshotVoidsEarlierEntriesOnReplay) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    // Divergent entries of an old term, then a snapshot from the leader at index 20.
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 2}, make_entries(1, 6, 1)).is_ok());
+    ASSERT_TRUE(o.wal->write_snapshot_installed(20, 4).is_ok());
+    ASSERT_TRUE(o.wal->write(HardState{4, 0, 20}, make_entries(21, 22, 4)).is_ok());
+  }
+  auto o = open_wal(dir.path(), /*snapshot_index=*/20);
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.entries, make_entries(21, 22, 4));
+  EXPECT_EQ(o.contents.hard_state.commit, 20u);
+}
+
 TEST(Wal, AnUnknownRecordTypeRefusesToStart) {
   TempDir dir;
   {
