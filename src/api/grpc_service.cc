@@ -1,0 +1,89 @@
+#include "api/grpc_service.h"
+
+namespace nomad::api {
+
+grpc::StatusCode to_grpc_code(Code code) {
+  switch (code) {
+    case Code::kOk: return grpc::StatusCode::OK;
+    case Code::kInvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
+    case Code::kNotFound: return grpc::StatusCode::NOT_FOUND;
+    case Code::kNotLeader: return grpc::StatusCode::FAILED_PRECONDITION;
+    case Code::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
+    case Code::kResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Code::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
+    case Code::kInternal: return grpc::StatusCode::INTERNAL;
+  }
+  return grpc::StatusCode::UNKNOWN;
+}
+
+namespace {
+
+// Finishes a call with `error`; a follower's refusal carries who the leader is, so clients
+// can retry there without parsing the message.
+void finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+            const Error& error) {
+  if (error.code == Code::kOk) {
+    reactor->Finish(grpc::Status::OK);
+    return;
+  }
+  if (error.code == Code::kNotLeader) {
+    context->AddTrailingMetadata("leader-id", std::to_string(error.leader_id));
+    context->AddTrailingMetadata("leader-addr", error.leader_address);
+  }
+  reactor->Finish(grpc::Status(to_grpc_code(error.code), error.message));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
+    grpc::CallbackServerContext* context, const nomad_lite::SubmitJobRequest* request,
+    nomad_lite::SubmitJobResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_.submit_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
+    if (out.ok()) *response->mutable_job() = std::move(out.value);
+    finish(context, reactor, out.error);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GrpcSchedulerService::CancelJob(grpc::CallbackServerContext* context,
+                                                          const nomad_lite::CancelJobRequest* request,
+                                                          nomad_lite::CancelJobResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_.cancel_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
+    if (out.ok()) *response->mutable_job() = std::move(out.value);
+    finish(context, reactor, out.error);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GrpcSchedulerService::GetJobStatus(
+    grpc::CallbackServerContext* context, const nomad_lite::GetJobStatusRequest* request,
+    nomad_lite::GetJobStatusResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto out = service_.get_job(*request);
+  if (out.ok()) *response->mutable_job() = std::move(out.value);
+  finish(context, reactor, out.error);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GrpcSchedulerService::ListJobs(grpc::CallbackServerContext* context,
+                                                         const nomad_lite::ListJobsRequest* request,
+                                                         nomad_lite::ListJobsResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  auto out = service_.list_jobs(*request);
+  if (out.ok()) *response = std::move(out.value);
+  finish(context, reactor, out.error);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* GrpcSchedulerService::GetClusterStatus(
+    grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest*,
+    nomad_lite::GetClusterStatusResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  *response = service_.cluster_status();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace nomad::api

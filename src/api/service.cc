@@ -1,0 +1,192 @@
+#include "api/service.h"
+
+#include <chrono>
+#include <random>
+
+#include "jobs/job_store.h"
+
+namespace nomad::api {
+namespace {
+
+Error make_error(Code code, std::string message) { return {code, std::move(message), 0, {}}; }
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Random 128-bit ids in UUID form: unique without coordination, so the leader can name the
+// job before it is committed.
+std::string new_job_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  uint64_t a = rng(), b = rng();
+  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
+  char buf[40];
+  snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+           static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
+           static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+bool valid_env_name(const std::string& name) {
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void Service::propose(const nomad_lite::Command& command,
+                      std::function<void(Outcome<nomad_lite::Job>)> done) {
+  node_.propose(command.SerializeAsString(), [done = std::move(done)](node::ProposeOutcome o) {
+    Outcome<nomad_lite::Job> out;
+    using C = node::ProposeOutcome::Code;
+    switch (o.code) {
+      case C::kApplied:
+        if (o.result.status.is_ok()) {
+          out.value = std::move(o.result.job);
+        } else {
+          out.error = make_error(Code::kFailedPrecondition, o.result.status.message());
+          out.value = std::move(o.result.job);
+        }
+        break;
+      case C::kNotLeader:
+        if (o.leader_id == 0) {
+          out.error = make_error(Code::kUnavailable, "no leader is elected yet; retry shortly");
+        } else {
+          out.error = {Code::kNotLeader,
+                       "this node is not the leader; the leader is node " +
+                           std::to_string(o.leader_id) + " at " + o.leader_address,
+                       o.leader_id, o.leader_address};
+        }
+        break;
+      case C::kRetry:
+        out.error = make_error(Code::kUnavailable,
+                               "leadership changed before the request committed; it may or may "
+                               "not have been applied: retry (with the same idempotency key)");
+        break;
+      case C::kOverloaded:
+        out.error = make_error(Code::kResourceExhausted,
+                               "too many requests are waiting to commit; back off and retry");
+        break;
+      case C::kShutdown:
+        out.error = make_error(Code::kUnavailable, "the node is shutting down; retry elsewhere");
+        break;
+    }
+    done(std::move(out));
+  });
+}
+
+void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
+                         std::function<void(Outcome<nomad_lite::Job>)> done) {
+  auto reject = [&](std::string message) {
+    done({make_error(Code::kInvalidArgument, std::move(message)), {}});
+  };
+  if (request.command().find_first_not_of(" \t\r\n") == std::string::npos) {
+    return reject("command is empty: give the shell command to run");
+  }
+  if (request.command().size() > kMaxCommandBytes) {
+    return reject("command is " + std::to_string(request.command().size()) +
+                  " bytes; the limit is " + std::to_string(kMaxCommandBytes));
+  }
+  if (request.command().find('\0') != std::string::npos) {
+    return reject("command contains a NUL byte");
+  }
+  if (request.retries() > 100) return reject("retries is " + std::to_string(request.retries()) + "; the limit is 100");
+  if (request.idempotency_key().size() > 256) return reject("idempotency key is longer than 256 bytes");
+  for (const auto& [name, value] : request.env()) {
+    if (!valid_env_name(name)) {
+      return reject("environment variable name '" + name +
+                    "' is not valid (letters, digits and _, not starting with a digit)");
+    }
+  }
+  nomad_lite::Command command;
+  auto* submit = command.mutable_submit();
+  nomad_lite::Job* job = submit->mutable_job();
+  job->set_id(new_job_id());
+  job->set_command(request.command());
+  job->set_status(nomad_lite::JOB_STATUS_PENDING);
+  job->set_created_at_ms(now_ms());
+  job->set_timeout_ms(request.timeout_ms());
+  job->set_retries(request.retries());
+  *job->mutable_env() = request.env();
+  submit->set_idempotency_key(request.idempotency_key());
+  propose(command, std::move(done));
+}
+
+void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
+                         std::function<void(Outcome<nomad_lite::Job>)> done) {
+  if (request.job_id().empty()) {
+    return done({make_error(Code::kInvalidArgument, "job id is empty"), {}});
+  }
+  // Check what this node knows first, so a typo gets NOT_FOUND rather than a log entry.
+  bool known = node_.read_jobs([&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
+  if (!known) return done({make_error(Code::kNotFound, "no job " + request.job_id()), {}});
+  nomad_lite::Command command;
+  command.mutable_cancel()->set_job_id(request.job_id());
+  command.mutable_cancel()->set_at_ms(now_ms());
+  propose(command, std::move(done));
+}
+
+Outcome<nomad_lite::Job> Service::get_job(const nomad_lite::GetJobStatusRequest& request) const {
+  Outcome<nomad_lite::Job> out;
+  bool found = node_.read_jobs([&](const jobs::JobStore& s) {
+    const nomad_lite::Job* job = s.find(request.job_id());
+    if (job) out.value = *job;
+    return job != nullptr;
+  });
+  if (!found) out.error = make_error(Code::kNotFound, "no job " + request.job_id());
+  return out;
+}
+
+Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
+    const nomad_lite::ListJobsRequest& request) const {
+  Outcome<nomad_lite::ListJobsResponse> out;
+  jobs::ListQuery query;
+  query.status = request.status();
+  query.command_contains = request.query();
+  query.limit = request.limit() == 0 ? 100 : std::min<size_t>(request.limit(), kMaxListLimit);
+  if (!request.page_token().empty()) {
+    char* end = nullptr;
+    query.before_submit_index = strtoull(request.page_token().c_str(), &end, 10);
+    if (*end != '\0' || query.before_submit_index == 0) {
+      out.error = make_error(Code::kInvalidArgument,
+                             "page token '" + request.page_token() +
+                                 "' is not one this server gave out; start without one");
+      return out;
+    }
+  }
+  jobs::ListPage page = node_.read_jobs([&](const jobs::JobStore& s) { return s.list(query); });
+  for (auto& job : page.jobs) *out.value.add_jobs() = std::move(job);
+  if (page.next_before) out.value.set_next_page_token(std::to_string(page.next_before));
+  out.value.set_total(page.total);
+  return out;
+}
+
+nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
+  node::ClusterView v = node_.cluster_view();
+  nomad_lite::GetClusterStatusResponse r;
+  r.set_node_id(v.node_id);
+  r.set_role(v.role);
+  r.set_term(v.term);
+  r.set_leader_id(v.leader_id);
+  r.set_leader_address(v.leader_address);
+  r.set_commit_index(v.commit_index);
+  r.set_applied_index(v.applied_index);
+  for (const auto& p : v.nodes) {
+    auto* n = r.add_nodes();
+    n->set_id(p.id);
+    n->set_address(p.address);
+    n->set_role(p.role);
+    n->set_alive(p.alive);
+    n->set_match_index(p.match_index);
+    n->set_last_contact_ms(p.last_contact_ms);
+  }
+  return r;
+}
+
+}  // namespace nomad::api

@@ -1,0 +1,64 @@
+#pragma once
+
+// The transport-neutral client API: validation, limits, the leader check and reads, in one
+// place. The gRPC adapter (and the HTTP one) only translate requests and errors.
+
+#include <functional>
+#include <string>
+
+#include "node/node.h"
+#include "proto/nomad_lite.pb.h"
+
+namespace nomad::api {
+
+enum class Code {
+  kOk,
+  kInvalidArgument,    // the request is wrong: fix it, do not retry as is
+  kNotFound,
+  kNotLeader,          // retry at leader_address
+  kUnavailable,        // no leader known, or the outcome is unknown: retry later
+  kResourceExhausted,  // too much load: back off and retry
+  kFailedPrecondition, // the request cannot apply in the current state (e.g. job finished)
+  kInternal,
+};
+
+struct Error {
+  Code code = Code::kOk;
+  std::string message;
+  uint64_t leader_id = 0;       // kNotLeader: the leader, when known
+  std::string leader_address;
+};
+
+template <class T>
+struct Outcome {
+  Error error;
+  T value;
+  bool ok() const { return error.code == Code::kOk; }
+};
+
+inline constexpr size_t kMaxCommandBytes = 64 * 1024;
+inline constexpr size_t kMaxListLimit = 1000;
+
+class Service {
+ public:
+  explicit Service(node::Node& node) : node_(node) {}
+
+  // Answers once the new job is committed and applied (or with an error).
+  void submit_job(const nomad_lite::SubmitJobRequest& request,
+                  std::function<void(Outcome<nomad_lite::Job>)> done);
+  void cancel_job(const nomad_lite::CancelJobRequest& request,
+                  std::function<void(Outcome<nomad_lite::Job>)> done);
+
+  // Reads come from this node's applied state: any node answers.
+  Outcome<nomad_lite::Job> get_job(const nomad_lite::GetJobStatusRequest& request) const;
+  Outcome<nomad_lite::ListJobsResponse> list_jobs(const nomad_lite::ListJobsRequest& request) const;
+  nomad_lite::GetClusterStatusResponse cluster_status() const;
+
+ private:
+  void propose(const nomad_lite::Command& command,
+               std::function<void(Outcome<nomad_lite::Job>)> done);
+
+  node::Node& node_;
+};
+
+}  // namespace nomad::api

@@ -1,0 +1,374 @@
+#include "node/node.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <random>
+
+namespace nomad::node {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Messages a leader sends may leave before its own fsync (Raft thesis §10.2.1): they depend
+// on nothing this Ready persists, and the leader counts its own copy of new entries only once
+// they are durable. Everything else (votes, acknowledgements) must wait for the fsync.
+bool may_leave_before_fsync(const raft::Message& m) {
+  return m.type == raft::MessageType::kAppend || m.type == raft::MessageType::kHeartbeat ||
+         m.type == raft::MessageType::kSnapshot;
+}
+
+std::string cluster_name(const ServerConfig& config) {
+  std::vector<uint64_t> ids{config.node_id};
+  for (const auto& p : config.peers) ids.push_back(p.id);
+  std::sort(ids.begin(), ids.end());
+  std::string out;
+  for (uint64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out;
+}
+
+Status check_writable(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::error("cannot create data directory " + dir + ": " + ec.message());
+  std::string probe = dir + "/.write-test";
+  FILE* f = fopen(probe.c_str(), "w");
+  if (!f) return Status::error("data directory " + dir + " is not writable: " + strerror(errno));
+  fclose(f);
+  std::filesystem::remove(probe, ec);
+  return Status::ok();
+}
+
+}  // namespace
+
+Node::Node(ServerConfig config) : config_(std::move(config)) {}
+
+Node::~Node() { stop(); }
+
+std::string Node::address_of(raft::NodeId id) const {
+  if (id == config_.node_id) return config_.advertise_address();
+  for (const auto& p : config_.peers) {
+    if (p.id == id) return p.address();
+  }
+  return {};
+}
+
+Status Node::start() {
+  const std::string dir = config_.effective_data_dir();
+  if (Status s = check_writable(dir); !s) return s;
+
+  snapshots_ = std::make_unique<storage::SnapshotStore>(dir + "/snap");
+  std::optional<storage::Snapshot> snapshot;
+  if (Status s = snapshots_->load_latest(&snapshot); !s) return s;
+
+  storage::WalContents contents;
+  Status status;
+  wal_ = storage::Wal::open(dir + "/wal",
+                            {.node_id = config_.node_id,
+                             .cluster = cluster_name(config_),
+                             .fsync = config_.fsync},
+                            snapshot ? snapshot->index : 0, &contents, &status);
+  if (!wal_) return status;
+  for (const auto& w : contents.warnings) spdlog::warn("{}", w);
+
+  raft::RestoredState restored;
+  restored.hard_state = contents.hard_state;
+  restored.entries = std::move(contents.entries);
+  if (snapshot) {
+    restored.snapshot_index = restored.applied = snapshot->index;
+    restored.snapshot_term = snapshot->term;
+    if (Status s = jobs_.restore(snapshot->data); !s) {
+      return Status::error("snapshot in " + snapshots_->dir() + ": " + s.message());
+    }
+    restored.snapshot_data = std::make_shared<const std::string>(std::move(snapshot->data));
+  }
+  spdlog::info("node {}: recovered term {}, commit {}, {} log entries after snapshot {}",
+               config_.node_id, restored.hard_state.term, restored.hard_state.commit,
+               restored.entries.size(), restored.snapshot_index);
+
+  raft::Config rc;
+  rc.id = config_.node_id;
+  rc.voters.push_back(config_.node_id);
+  for (const auto& p : config_.peers) rc.voters.push_back(p.id);
+  auto ticks = [&](std::chrono::milliseconds d) {
+    return std::max<int>(1, static_cast<int>(d.count() / std::max<int64_t>(1, config_.tick.count())));
+  };
+  rc.election_ticks = ticks(config_.election_timeout);
+  rc.heartbeat_ticks = ticks(config_.heartbeat_interval);
+  rc.seed = std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32);
+  last_term_ = restored.hard_state.term;
+  core_ = std::make_unique<raft::Core>(rc, std::move(restored));
+
+  transport_ = std::make_unique<transport::PeerTransport>(config_.node_id, config_.peers);
+  transport_->start();
+  publish_view();
+  loop_ = std::thread([this] { run(); });
+  return Status::ok();
+}
+
+void Node::stop() {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  if (transport_) transport_->stop();
+}
+
+void Node::propose(std::string command, ProposeCallback done) {
+  ProposeOutcome refused;
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) {
+      refused.code = ProposeOutcome::Code::kShutdown;
+    } else if (waiting_ >= config_.max_pending_proposals) {
+      refused.code = ProposeOutcome::Code::kOverloaded;
+    } else {
+      ++waiting_;
+      proposals_.push_back({std::move(command), std::move(done)});
+      if (proposals_.size() == 1) queue_cv_.notify_one();
+      return;
+    }
+  }
+  done(refused);
+}
+
+void Node::receive(raft::Message message) {
+  std::lock_guard lock(queue_mu_);
+  inbox_.push_back(std::move(message));
+  if (inbox_.size() == 1) queue_cv_.notify_one();
+}
+
+void Node::run() {
+  auto next_tick = Clock::now() + config_.tick;
+  std::vector<Proposal> proposals;
+  std::vector<raft::Message> inbox;
+  while (true) {
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait_until(lock, next_tick, [&] {
+        return stopping_ || !proposals_.empty() || !inbox_.empty();
+      });
+      if (stopping_) break;
+      proposals.swap(proposals_);
+      inbox.swap(inbox_);
+    }
+    auto now = Clock::now();
+    if (!inbox.empty()) {
+      std::lock_guard lock(view_mu_);
+      for (const auto& m : inbox) last_heard_[m.from] = now;
+    }
+    for (const auto& m : inbox) {
+      std::string why;
+      if (!core_->step(m, &why)) spdlog::warn("dropped a message from node {}: {}", m.from, why);
+    }
+    inbox.clear();
+    handle_proposals(proposals);
+    proposals.clear();
+    if (now >= next_tick) {
+      core_->tick();
+      next_tick += config_.tick;
+      if (next_tick < now) next_tick = now + config_.tick;  // we fell behind: do not burst
+    }
+    while (core_->has_ready()) handle_ready();
+
+    bool was_leader = last_role_ == raft::Role::kLeader;
+    if (core_->role() != last_role_ || core_->term() != last_term_) {
+      if (was_leader) fail_waiters(ProposeOutcome::Code::kRetry);
+      spdlog::info("node {}: {} in term {}, leader {}", config_.node_id,
+                   raft::role_name(core_->role()), core_->term(), core_->leader_id());
+      last_role_ = core_->role();
+      last_term_ = core_->term();
+    }
+    maybe_snapshot();
+    publish_view();
+  }
+  fail_waiters(ProposeOutcome::Code::kShutdown);
+  std::vector<Proposal> left;
+  {
+    std::lock_guard lock(queue_mu_);
+    left.swap(proposals_);
+    waiting_ -= left.size();
+  }
+  for (auto& p : left) p.done({.code = ProposeOutcome::Code::kShutdown});
+}
+
+ProposeOutcome Node::not_leader() const {
+  ProposeOutcome out;
+  out.code = ProposeOutcome::Code::kNotLeader;
+  out.leader_id = core_->leader_id();
+  if (out.leader_id != raft::kNoNode) out.leader_address = address_of(out.leader_id);
+  return out;
+}
+
+void Node::handle_proposals(std::vector<Proposal>& proposals) {
+  if (proposals.empty()) return;
+  raft::ProposeResult r;
+  if (core_->role() == raft::Role::kLeader) {
+    std::vector<std::string> commands;
+    commands.reserve(proposals.size());
+    for (auto& p : proposals) commands.push_back(std::move(p.command));
+    r = core_->propose(std::move(commands));
+  }
+  if (!r.accepted) {
+    ProposeOutcome refused = not_leader();
+    {
+      std::lock_guard lock(queue_mu_);
+      waiting_ -= proposals.size();
+    }
+    for (auto& p : proposals) p.done(refused);
+    return;
+  }
+  for (size_t i = 0; i < proposals.size(); ++i) {
+    waiters_[r.first_index + i] = {r.term, std::move(proposals[i].done)};
+  }
+}
+
+void Node::handle_ready() {
+  raft::Ready rd = core_->ready();
+  auto fatal = [](const Status& s) {
+    // Without durable storage this node cannot keep Raft's promises: stop it rather than lie.
+    spdlog::critical("storage failure, stopping: {}", s.message());
+    std::_Exit(1);
+  };
+  if (rd.snapshot) {
+    storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data};
+    if (Status s = snapshots_->save(snap, config_.fsync); !s) fatal(s);
+    if (Status s = wal_->write_snapshot_installed(snap.index, snap.term); !s) fatal(s);
+    std::unique_lock lock(jobs_mu_);
+    if (Status s = jobs_.restore(snap.data); !s) fatal(s);
+    spdlog::info("node {}: installed snapshot at index {} from the leader", config_.node_id,
+                 snap.index);
+  }
+  std::vector<raft::Message> later;
+  if (core_->role() == raft::Role::kLeader) {
+    std::vector<raft::Message> now;
+    for (auto& m : rd.messages) (may_leave_before_fsync(m) ? now : later).push_back(std::move(m));
+    transport_->send(std::move(now));
+  } else {
+    later = std::move(rd.messages);
+  }
+  if (rd.hard_state || !rd.entries.empty()) {
+    if (Status s = wal_->write(rd.hard_state, rd.entries); !s) fatal(s);
+    if (Status s = wal_->sync(); !s) fatal(s);
+  }
+  transport_->send(std::move(later));
+  apply(rd.committed);
+  core_->advance();
+}
+
+void Node::apply(const std::vector<raft::Entry>& committed) {
+  if (committed.empty()) return;
+  std::vector<jobs::ApplyResult> results;
+  results.reserve(committed.size());
+  {
+    std::unique_lock lock(jobs_mu_);
+    for (const auto& e : committed) results.push_back(jobs_.apply(e));
+  }
+  size_t completed = 0;
+  for (size_t i = 0; i < committed.size(); ++i) {
+    auto it = waiters_.find(committed[i].index);
+    if (it == waiters_.end()) continue;
+    ProposeOutcome out;
+    if (it->second.term == committed[i].term) {
+      out.result = std::move(results[i]);
+    } else {
+      out.code = ProposeOutcome::Code::kRetry;  // another leader's entry took this index
+    }
+    it->second.done(std::move(out));
+    waiters_.erase(it);
+    ++completed;
+  }
+  if (completed) {
+    std::lock_guard lock(queue_mu_);
+    waiting_ -= completed;
+  }
+}
+
+void Node::fail_waiters(ProposeOutcome::Code code) {
+  if (waiters_.empty()) return;
+  size_t n = waiters_.size();
+  for (auto& [index, w] : waiters_) w.done({.code = code});
+  waiters_.clear();
+  std::lock_guard lock(queue_mu_);
+  waiting_ -= n;
+}
+
+void Node::maybe_snapshot() {
+  if (config_.snapshot_entries == 0) return;
+  raft::Index applied = core_->applied_index();
+  if (applied < core_->snapshot().index + config_.snapshot_entries) return;
+  auto term = core_->log().term_at(applied);
+  if (!term) return;
+  // Only this thread writes the job store, so it can be read here without the lock.
+  auto data = std::make_shared<const std::string>(jobs_.snapshot());
+  auto started = Clock::now();
+  if (Status s = snapshots_->save({applied, *term, *data}, config_.fsync); !s) {
+    spdlog::error("snapshot at index {} failed, will retry: {}", applied, s.message());
+    return;
+  }
+  core_->compact(applied, data);
+  if (Status s = wal_->release_to(applied); !s) spdlog::warn("{}", s.message());
+  spdlog::info("node {}: snapshot at index {} ({} bytes) in {} ms", config_.node_id, applied,
+               data->size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+}
+
+void Node::publish_view() {
+  ClusterView v;
+  v.node_id = config_.node_id;
+  v.role = raft::role_name(core_->role());
+  v.term = core_->term();
+  v.leader_id = core_->leader_id();
+  v.leader_address = v.leader_id ? address_of(v.leader_id) : "";
+  v.commit_index = core_->commit_index();
+  v.applied_index = core_->applied_index();
+  std::vector<raft::NodeId> ids{config_.node_id};
+  for (const auto& p : config_.peers) ids.push_back(p.id);
+  std::sort(ids.begin(), ids.end());
+  for (raft::NodeId id : ids) {
+    PeerView p;
+    p.id = id;
+    p.address = address_of(id);
+    if (id == config_.node_id) {
+      p.role = v.role;
+      p.alive = true;
+      p.match_index = core_->log().stable();
+      p.last_contact_ms = 0;
+    } else {
+      p.role = id == v.leader_id ? "leader" : (v.leader_id ? "follower" : "unknown");
+      auto it = core_->progress().find(id);
+      if (it != core_->progress().end()) p.match_index = it->second.match;
+    }
+    v.nodes.push_back(std::move(p));
+  }
+  std::lock_guard lock(view_mu_);
+  view_ = std::move(v);
+}
+
+ClusterView Node::cluster_view() const {
+  std::lock_guard lock(view_mu_);
+  ClusterView v = view_;
+  auto now = Clock::now();
+  // Alive: heard from, or successfully written to, within a few election timeouts.
+  const int64_t alive_window = std::max<int64_t>(3 * config_.election_timeout.count(), 500);
+  for (auto& p : v.nodes) {
+    if (p.id == v.node_id) continue;
+    int64_t heard = -1;
+    if (auto it = last_heard_.find(p.id); it != last_heard_.end()) {
+      heard = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second).count();
+    }
+    int64_t sent = transport_ ? transport_->millis_since_sent(p.id) : -1;
+    int64_t contact = heard < 0 ? sent : (sent < 0 ? heard : std::min(heard, sent));
+    p.last_contact_ms = contact;
+    p.alive = contact >= 0 && contact <= alive_window;
+  }
+  return v;
+}
+
+}  // namespace nomad::node

@@ -1,0 +1,145 @@
+#pragma once
+
+// A cluster member: the loop that owns the Raft core and wires it to storage, the peer
+// transport and the job store (DESIGN.md section 1).
+//
+// One thread (the loop) owns the core. Everything else talks to it through a queue:
+// proposals from the API, messages from peers. Each turn of the loop feeds those to the core,
+// ticks it, then handles every Ready: persist (one fsync), send, apply, advance. A proposal's
+// callback runs once its entry is applied, or fails as soon as this node stops being leader:
+// a client never hears "done" for something that is not committed.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/status.h"
+#include "jobs/job_store.h"
+#include "node/server_config.h"
+#include "raft/core.h"
+#include "storage/snapshot_store.h"
+#include "storage/wal.h"
+#include "transport/peer_transport.h"
+
+namespace nomad::node {
+
+// How a proposal ended.
+struct ProposeOutcome {
+  enum class Code {
+    kApplied,     // committed and applied: `result` says what it did
+    kNotLeader,   // this node is not the leader; leader_id / leader_address say who is, if known
+    kRetry,       // leadership changed before the entry committed: it may or may not apply
+    kOverloaded,  // too many proposals waiting
+    kShutdown,
+  };
+  Code code = Code::kApplied;
+  jobs::ApplyResult result{};
+  raft::NodeId leader_id = raft::kNoNode;
+  std::string leader_address{};
+};
+
+using ProposeCallback = std::function<void(ProposeOutcome)>;
+
+struct PeerView {
+  raft::NodeId id = raft::kNoNode;
+  std::string address;
+  std::string role;  // as this node knows it
+  bool alive = false;
+  raft::Index match_index = 0;  // leader's view only
+  int64_t last_contact_ms = -1;
+};
+
+struct ClusterView {
+  raft::NodeId node_id = raft::kNoNode;
+  std::string role;
+  raft::Term term = 0;
+  raft::NodeId leader_id = raft::kNoNode;
+  std::string leader_address{};
+  raft::Index commit_index = 0;
+  raft::Index applied_index = 0;
+  std::vector<PeerView> nodes;  // every voter, this node included
+};
+
+class Node {
+ public:
+  explicit Node(ServerConfig config);
+  ~Node();
+
+  // Opens the data directory and recovers from it, then starts the loop. An error names what
+  // is wrong with the data directory.
+  Status start();
+  void stop();
+
+  // Thread-safe. `done` runs on the loop thread: keep it short.
+  void propose(std::string command, ProposeCallback done);
+  void receive(raft::Message message);
+
+  ClusterView cluster_view() const;
+
+  // Runs `read` with the job store under a shared lock.
+  template <class F>
+  auto read_jobs(F&& read) const {
+    std::shared_lock lock(jobs_mu_);
+    return read(jobs_);
+  }
+
+  const ServerConfig& config() const { return config_; }
+  std::string address_of(raft::NodeId id) const;
+
+ private:
+  struct Proposal {
+    std::string command;
+    ProposeCallback done;
+  };
+  struct Waiter {
+    raft::Term term;
+    ProposeCallback done;
+  };
+
+  void run();
+  void handle_proposals(std::vector<Proposal>& proposals);
+  void handle_ready();
+  void apply(const std::vector<raft::Entry>& committed);
+  void fail_waiters(ProposeOutcome::Code code);
+  void maybe_snapshot();
+  void publish_view();
+  ProposeOutcome not_leader() const;
+
+  ServerConfig config_;
+  std::unique_ptr<raft::Core> core_;
+  std::unique_ptr<storage::Wal> wal_;
+  std::unique_ptr<storage::SnapshotStore> snapshots_;
+  std::unique_ptr<transport::PeerTransport> transport_;
+
+  mutable std::shared_mutex jobs_mu_;
+  jobs::JobStore jobs_;
+
+  // The queue into the loop.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Proposal> proposals_;
+  std::vector<raft::Message> inbox_;
+  size_t waiting_ = 0;  // proposals queued or waiting for commit
+  bool stopping_ = false;
+
+  // Loop-thread state.
+  std::map<raft::Index, Waiter> waiters_;
+  raft::Role last_role_ = raft::Role::kFollower;
+  raft::Term last_term_ = 0;
+  std::thread loop_;
+
+  // Published by the loop for readers.
+  mutable std::mutex view_mu_;
+  ClusterView view_;
+  std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_heard_;
+};
+
+}  // namespace nomad::node

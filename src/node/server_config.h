@@ -1,0 +1,44 @@
+#pragma once
+
+// Everything `nomad-lite server` is configured with. The CLI fills it from flags; run_server
+// validates what flags alone cannot (ports in use, an unusable data directory).
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/peers.h"
+
+namespace nomad::node {
+
+struct ServerConfig {
+  uint64_t node_id = 1;
+  std::string bind = "127.0.0.1";  // address the gRPC and dashboard ports listen on
+  uint16_t port = 50051;           // gRPC: client API and peer traffic
+  uint16_t dashboard_port = 0;     // 0: no dashboard / REST API
+  std::string advertise;           // host:port peers and clients reach this node at; default bind:port
+  std::vector<PeerAddress> peers;  // every other voter
+  std::string data_dir;            // default ./data/node-<id>
+  std::chrono::milliseconds election_timeout{150};  // minimum; randomized up to twice that
+  std::chrono::milliseconds heartbeat_interval{50};
+  std::chrono::milliseconds tick{10};
+  std::string log_level = "info";
+  int worker_slots = -1;           // -1: number of cores; 0: this node runs no jobs
+  uint64_t snapshot_entries = 10000;  // take a snapshot after this many applied entries
+  size_t max_pending_proposals = 50000;  // beyond this, submissions get RESOURCE_EXHAUSTED
+  bool fsync = true;
+
+  std::string advertise_address() const {
+    return advertise.empty() ? bind + ":" + std::to_string(port) : advertise;
+  }
+  std::string effective_data_dir() const {
+    return data_dir.empty() ? "./data/node-" + std::to_string(node_id) : data_dir;
+  }
+};
+
+// Runs a server until SIGINT or SIGTERM. Returns the process exit code: 0 after a clean
+// shutdown, 2 for a configuration problem (printed as one line on stderr), 1 otherwise.
+int run_server(const ServerConfig& config);
+
+}  // namespace nomad::node

@@ -1,0 +1,170 @@
+#include "transport/peer_transport.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+#include "transport/convert.h"
+
+namespace nomad::transport {
+
+using Clock = std::chrono::steady_clock;
+
+// One peer: a queue and the thread that drains it into a stream.
+class PeerClient {
+ public:
+  PeerClient(raft::NodeId self, PeerAddress peer) : self_(self), peer_(std::move(peer)) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 256 << 20);
+    args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, 256 << 20);
+    // Reconnect quickly after a peer restarts: failover time depends on it.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    auto channel =
+        grpc::CreateCustomChannel(peer_.address(), grpc::InsecureChannelCredentials(), args);
+    stub_ = nomad_lite::RaftService::NewStub(channel);
+  }
+
+  ~PeerClient() { stop(); }
+
+  void start() { thread_ = std::thread([this] { run(); }); }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+      if (context_) context_->TryCancel();
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void enqueue(std::vector<raft::Message> messages) {
+    {
+      std::lock_guard lock(mu_);
+      if (queued_ > kMaxQueued) return;  // peer far behind or down: drop, Raft will resend
+      for (auto& m : messages) {
+        queue_.push_back(std::move(m));
+        ++queued_;
+      }
+    }
+    cv_.notify_one();
+  }
+
+  int64_t millis_since_sent() const {
+    auto last = last_sent_.load();
+    if (last == 0) return -1;
+    auto now = Clock::now().time_since_epoch().count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::duration(now - last))
+        .count();
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 100000;
+
+  void run() {
+    std::unique_ptr<grpc::ClientWriter<nomad_lite::RaftBatch>> writer;
+    nomad_lite::StreamClosed closed;
+    auto backoff = std::chrono::milliseconds(20);
+    while (true) {
+      std::deque<raft::Message> batch;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) break;
+        batch.swap(queue_);
+        queued_ = 0;
+      }
+      if (!writer) {
+        std::lock_guard lock(mu_);
+        context_ = std::make_unique<grpc::ClientContext>();
+        writer = stub_->Stream(context_.get(), &closed);
+      }
+      nomad_lite::RaftBatch wire;
+      for (const auto& m : batch) to_wire(m, wire.add_messages());
+      if (writer->Write(wire)) {
+        last_sent_.store(Clock::now().time_since_epoch().count());
+        backoff = std::chrono::milliseconds(20);
+        continue;
+      }
+      // The stream broke (peer down or restarted): drop this batch, reconnect after a pause.
+      writer->WritesDone();
+      grpc::Status status = writer->Finish();
+      writer.reset();
+      spdlog::debug("stream to node {} at {} closed: {}", peer_.id, peer_.address(),
+                    status.error_message());
+      std::unique_lock lock(mu_);
+      context_.reset();
+      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+      queue_.clear();  // stale by now; the core resends from current state
+      queued_ = 0;
+    }
+    if (writer) {
+      writer->WritesDone();
+      writer->Finish();
+    }
+  }
+
+  raft::NodeId self_;
+  PeerAddress peer_;
+  std::unique_ptr<nomad_lite::RaftService::Stub> stub_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<raft::Message> queue_;
+  size_t queued_ = 0;
+  bool stopping_ = false;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::atomic<Clock::rep> last_sent_{0};
+};
+
+PeerTransport::PeerTransport(raft::NodeId self, const std::vector<PeerAddress>& peers) {
+  for (const auto& p : peers) clients_[p.id] = std::make_unique<PeerClient>(self, p);
+}
+
+PeerTransport::~PeerTransport() { stop(); }
+
+void PeerTransport::start() {
+  for (auto& [id, c] : clients_) c->start();
+}
+
+void PeerTransport::stop() {
+  for (auto& [id, c] : clients_) c->stop();
+}
+
+void PeerTransport::send(std::vector<raft::Message> messages) {
+  std::map<raft::NodeId, std::vector<raft::Message>> by_peer;
+  for (auto& m : messages) by_peer[m.to].push_back(std::move(m));
+  for (auto& [to, list] : by_peer) {
+    auto it = clients_.find(to);
+    if (it != clients_.end()) it->second->enqueue(std::move(list));
+  }
+}
+
+int64_t PeerTransport::millis_since_sent(raft::NodeId peer) const {
+  auto it = clients_.find(peer);
+  return it == clients_.end() ? -1 : it->second->millis_since_sent();
+}
+
+grpc::Status RaftServiceImpl::Stream(grpc::ServerContext* context,
+                                     grpc::ServerReader<nomad_lite::RaftBatch>* reader,
+                                     nomad_lite::StreamClosed*) {
+  nomad_lite::RaftBatch batch;
+  while (reader->Read(&batch)) {
+    for (const auto& wire : batch.messages()) {
+      raft::Message m;
+      std::string why;
+      if (!from_wire(wire, &m, &why)) {
+        spdlog::warn("dropped a message from {}: {}", context->peer(), why);
+        continue;
+      }
+      deliver_(std::move(m));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace nomad::transport

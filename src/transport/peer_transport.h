@@ -1,0 +1,62 @@
+#pragma once
+
+// Raft messages between nodes over gRPC. Each node keeps one long-lived client stream to each
+// peer (RaftService.Stream) and writes every message for that peer to it in order, so
+// replication is pipelined: no request waits for the previous one's answer. Answers come back
+// on the peer's own stream to us.
+//
+// Sending never blocks the node loop: messages queue per peer and a thread per peer writes
+// them. A peer that cannot be reached loses its messages; Raft retransmits what matters.
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/peers.h"
+#include "proto/nomad_lite.grpc.pb.h"
+#include "raft/types.h"
+
+namespace nomad::transport {
+
+class PeerClient;
+
+class PeerTransport {
+ public:
+  PeerTransport(raft::NodeId self, const std::vector<PeerAddress>& peers);
+  ~PeerTransport();
+
+  void start();
+  void stop();
+
+  void send(std::vector<raft::Message> messages);
+
+  // Milliseconds since a write to `peer` last went through; -1 if never.
+  int64_t millis_since_sent(raft::NodeId peer) const;
+
+ private:
+  std::map<raft::NodeId, std::unique_ptr<PeerClient>> clients_;
+};
+
+// The receiving side: hands every well-formed message to `deliver`.
+class RaftServiceImpl final : public nomad_lite::RaftService::Service {
+ public:
+  using Deliver = std::function<void(raft::Message)>;
+  explicit RaftServiceImpl(Deliver deliver) : deliver_(std::move(deliver)) {}
+
+  grpc::Status Stream(grpc::ServerContext* context,
+                      grpc::ServerReader<nomad_lite::RaftBatch>* reader,
+                      nomad_lite::StreamClosed* response) override;
+
+ private:
+  Deliver deliver_;
+};
+
+}  // namespace nomad::transport

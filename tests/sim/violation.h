@@ -1,0 +1,33 @@
+#pragma once
+
+// What the simulation can find wrong with a run.
+
+#include <string>
+
+#include "sim_time.h"
+
+namespace nomad::sim {
+
+enum class ViolationKind {
+  kElectionSafety,         // two leaders in one term (over the whole history)
+  kLogMatching,            // two logs share an (index, term) but differ at or before it
+  kLeaderAppendOnly,       // a leader removed or rewrote an entry of its own log
+  kLeaderCompleteness,     // a leader of a later term lacks a committed entry
+  kCommittedEntryLost,     // a node's log (in memory or on disk) lost a committed entry
+  kAcknowledgedEntryLost,  // a follower dropped an entry it acknowledged in its current term
+  kStateMachineSafety,     // two nodes committed or applied different entries at one index
+  kApplyOrder,             // a node applied out of order, skipped an entry or applied it twice
+  kCommitRegressed,        // a commit index moved backwards, or restarted below what was persisted
+  kStorageContract,        // a Ready that cannot be persisted as documented (gap, bad commit)
+  kLiveness,               // after healing, no leader or acknowledged writes not applied everywhere
+};
+
+const char* violation_kind_name(ViolationKind kind);
+
+struct Violation {
+  ViolationKind kind = ViolationKind::kElectionSafety;
+  Time at = 0;
+  std::string details;
+};
+
+}  // namespace nomad::sim
