@@ -204,9 +204,15 @@ void Core::handle_snapshot_response(const Message& m) {
     return;
   }
   if (!snapshot_.data || m.offset > snapshot_.data->size()) return;  // no correct follower holds more than we sent
-  bool progressed = m.offset > p.snapshot_offset;
+  // The chunk at snapshot_offset is already on its way (if it was lost, the next heartbeat
+  // answer re-sends it). Send only when the follower is somewhere else: it acknowledged more,
+  // or it refused a chunk while holding a different amount (it restarted, or an answer was
+  // lost). A refusal at the offset we are sending from answers a duplicate; sending again for
+  // it would keep one more copy in flight for the rest of the transfer, one per heartbeat.
+  bool moved = m.reject ? m.offset != p.snapshot_offset : m.offset > p.snapshot_offset;
+  if (!moved) return;
   p.snapshot_offset = m.offset;
-  if (progressed || m.reject) send_snapshot_chunk(m.from);
+  send_snapshot_chunk(m.from);
 }
 
 bool Core::maybe_commit() {

@@ -20,7 +20,7 @@ class PeerClient {
     // Reconnect quickly after a peer restarts: failover time depends on it.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 300);
     auto channel =
         grpc::CreateCustomChannel(peer_.address(), grpc::InsecureChannelCredentials(), args);
     stub_ = nomad_lite::RaftService::NewStub(channel);
@@ -80,6 +80,9 @@ class PeerClient {
       if (!writer) {
         std::lock_guard lock(mu_);
         context_ = std::make_unique<grpc::ClientContext>();
+        // Wait for the peer to be reachable instead of failing fast: retrying fail-fast calls
+        // in a loop cancels each connection attempt before it completes.
+        context_->set_wait_for_ready(true);
         writer = stub_->Stream(context_.get(), &closed);
       }
       nomad_lite::RaftBatch wire;
@@ -98,7 +101,7 @@ class PeerClient {
       std::unique_lock lock(mu_);
       context_.reset();
       cv_.wait_for(lock, backoff, [&] { return stopping_; });
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
       queue_.clear();  // stale by now; the core resends from current state
       queued_ = 0;
     }

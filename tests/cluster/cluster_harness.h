@@ -118,8 +118,6 @@ class TestCluster {
       m.port = free_port();
       m.data_dir = root_ + "/node-" + std::to_string(id);
       m.log = root_ + "/node-" + std::to_string(id) + ".log";
-      m.stub = nomad_lite::SchedulerService::NewStub(
-          grpc::CreateChannel(m.address(), grpc::InsecureChannelCredentials()));
       members_[id] = std::move(m);
     }
   }
@@ -127,7 +125,7 @@ class TestCluster {
   ~TestCluster() {
     for (auto& [id, m] : members_) kill(id, SIGKILL);
     std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
+    if (!getenv("NOMAD_KEEP_TEST_DIRS")) std::filesystem::remove_all(root_, ec);
   }
 
   void start_all() {
@@ -148,6 +146,14 @@ class TestCluster {
 
   void start(uint64_t id) {
     Member& m = members_.at(id);
+    // A fresh channel per incarnation: one that saw the old process die may keep failing.
+    grpc::ChannelArguments channel_args;
+    channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+    channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+    channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+    channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    m.stub = nomad_lite::SchedulerService::NewStub(grpc::CreateCustomChannel(
+        m.address(), grpc::InsecureChannelCredentials(), channel_args));
     auto args = server_args(id);
     pid_t pid = fork();
     if (pid == 0) {
@@ -178,6 +184,9 @@ class TestCluster {
   std::optional<nomad_lite::GetClusterStatusResponse> status(uint64_t id) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+    // Wait for the connection rather than fail fast: polling with fail-fast calls cancels the
+    // connection attempt each time ("tcp handshaker shutdown") and never gets through.
+    ctx.set_wait_for_ready(true);
     nomad_lite::GetClusterStatusResponse r;
     if (!members_.at(id).stub->GetClusterStatus(&ctx, {}, &r).ok()) return std::nullopt;
     return r;
@@ -196,10 +205,15 @@ class TestCluster {
     return leader;
   }
 
-  uint64_t wait_for_leader(std::chrono::milliseconds timeout = 15s) {
+  // Waits until the running nodes agree on a leader other than `not_this` (a node just
+  // killed, which survivors may still name for an election timeout).
+  uint64_t wait_for_leader(std::chrono::milliseconds timeout = 15s, uint64_t not_this = 0) {
     uint64_t leader = 0;
-    wait_until([&] { return (leader = agreed_leader()) != 0; }, timeout);
-    return leader;
+    wait_until([&] {
+      leader = agreed_leader();
+      return leader != 0 && leader != not_this;
+    }, timeout);
+    return leader == not_this ? 0 : leader;
   }
 
   grpc::Status submit(uint64_t id, const std::string& command, nomad_lite::Job* job,
@@ -221,7 +235,8 @@ class TestCluster {
     std::string token;
     do {
       grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+      ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+      ctx.set_wait_for_ready(true);
       nomad_lite::ListJobsRequest req;
       req.set_limit(1000);
       req.set_page_token(token);

@@ -121,7 +121,7 @@ TEST(Cluster, KillingTheLeaderElectsANewOneAndKeepsEveryAcknowledgedJob) {
   ASSERT_NE(leader, 0u);
   auto ids = submit_many(c, leader, 30, "before");
   c.kill(leader, SIGKILL);
-  uint64_t next = c.wait_for_leader();
+  uint64_t next = c.wait_for_leader(15s, /*not_this=*/leader);
   ASSERT_NE(next, 0u) << "no new leader after the old one died; logs in " << c.root();
   EXPECT_NE(next, leader);
   auto more = submit_many(c, next, 10, "after");

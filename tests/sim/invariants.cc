@@ -33,8 +33,8 @@ const char* violation_kind_name(ViolationKind kind) {
       return "apply_order";
     case ViolationKind::kCommitRegressed:
       return "commit_regressed";
-    case ViolationKind::kStorageContract:
-      return "storage_contract";
+    case ViolationKind::kPersistenceContract:
+      return "persistence_contract";
     case ViolationKind::kLiveness:
       return "liveness";
   }
@@ -64,8 +64,8 @@ void InvariantChecker::report(ViolationKind kind, std::string details) {
 
 void InvariantChecker::after_event(const SimNode& node, Index may_change_from) {
   if (failed() || !node.up()) return;
-  // By default look at the last entry: a new leader or a restart may have replaced it.
   check_election_safety(node);
+  // By default look from the last entry on: a new leader may have replaced it.
   Index from = may_change_from != 0 ? may_change_from : track(node).log.size();
   sync_log(node, std::max<Index>(from, 1));
   check_commit(node);
@@ -132,13 +132,14 @@ void InvariantChecker::align_snapshot(const SimNode& node) {
   // The snapshot replaced entries this node held (an installed snapshot): from the first one
   // that differs, the shadow takes the committed prefix.
   Index i = 1;
-  while (i <= snap && i <= shadow.size() && shadow[i - 1].chain_hash == committed_[i - 1].chain_hash) {
+  while (i <= snap && i <= shadow.size() &&
+         shadow[i - 1].chain_hash == committed_[i - 1].chain_hash) {
     ++i;
   }
   if (i <= shadow.size() && i <= t.commit) {
-    fail(ViolationKind::kCommittedEntryLost,
-         name + " lost committed entry " + at(i, shadow[i - 1].term) + " to a snapshot at " +
-             std::to_string(snap));
+    fail(ViolationKind::kCommittedEntryLost, name + " lost committed entry " +
+                                                 at(i, shadow[i - 1].term) + " to a snapshot at " +
+                                                 std::to_string(snap));
     return;
   }
   shadow.resize(i - 1);
@@ -159,8 +160,7 @@ bool InvariantChecker::check_snapshot(const SimNode& node, const raft::Snapshot&
              std::to_string(snapshot.data ? snapshot.data->size() : 0) + " bytes)");
     return false;
   }
-  if (snapshot.index > committed_.size() ||
-      committed_[snapshot.index - 1].term != snapshot.term ||
+  if (snapshot.index > committed_.size() || committed_[snapshot.index - 1].term != snapshot.term ||
       committed_[snapshot.index - 1].chain_hash != state->hash) {
     fail(ViolationKind::kStateMachineSafety,
          name + " " + what + " " + at(snapshot.index, snapshot.term) +
@@ -387,10 +387,10 @@ void InvariantChecker::before_persist(const SimNode& node, const raft::Ready& re
   if (ready.snapshot) {
     if (!check_snapshot(node, *ready.snapshot, "installs a snapshot at")) return;
     if (ready.snapshot->index < disk.hard_state.commit) {
-      fail(ViolationKind::kCommittedEntryLost,
-           name + " installs a snapshot at " + std::to_string(ready.snapshot->index) +
-               " over a log persisted as committed up to " +
-               std::to_string(disk.hard_state.commit));
+      fail(ViolationKind::kCommittedEntryLost, name + " installs a snapshot at " +
+                                                   std::to_string(ready.snapshot->index) +
+                                                   " over a log persisted as committed up to " +
+                                                   std::to_string(disk.hard_state.commit));
       return;
     }
     base = ready.snapshot->index;
@@ -401,15 +401,14 @@ void InvariantChecker::before_persist(const SimNode& node, const raft::Ready& re
   if (!ready.entries.empty()) {
     first = ready.entries.front().index;
     if (first <= base || first > stored_last + 1) {
-      fail(ViolationKind::kStorageContract,
-           name + " Ready entries start at " + std::to_string(first) +
-               " but its disk log holds (" + std::to_string(base) + ", " +
-               std::to_string(stored_last) + "]");
+      fail(ViolationKind::kPersistenceContract,
+           name + " Ready entries start at " + std::to_string(first) + " but its disk log holds (" +
+               std::to_string(base) + ", " + std::to_string(stored_last) + "]");
       return;
     }
     for (size_t k = 0; k < ready.entries.size(); ++k) {
       if (ready.entries[k].index != first + k) {
-        fail(ViolationKind::kStorageContract,
+        fail(ViolationKind::kPersistenceContract,
              name + " Ready entries are not contiguous: " + describe_entries(ready.entries));
         return;
       }
@@ -439,19 +438,19 @@ void InvariantChecker::before_persist(const SimNode& node, const raft::Ready& re
   if (ready.hard_state) {
     const raft::HardState& hs = *ready.hard_state;
     if (hs.term < disk.hard_state.term) {
-      fail(ViolationKind::kStorageContract, name + " persists term " + std::to_string(hs.term) +
-                                                " after term " +
-                                                std::to_string(disk.hard_state.term));
+      fail(ViolationKind::kPersistenceContract, name + " persists term " + std::to_string(hs.term) +
+                                                    " after term " +
+                                                    std::to_string(disk.hard_state.term));
       return;
     }
     if (hs.commit < disk.hard_state.commit) {
-      fail(ViolationKind::kCommitRegressed,
-           name + " persists commit index " + std::to_string(hs.commit) + " after " +
-               std::to_string(disk.hard_state.commit));
+      fail(ViolationKind::kCommitRegressed, name + " persists commit index " +
+                                                std::to_string(hs.commit) + " after " +
+                                                std::to_string(disk.hard_state.commit));
       return;
     }
     if (hs.commit > new_last) {
-      fail(ViolationKind::kStorageContract,
+      fail(ViolationKind::kPersistenceContract,
            name + " persists commit index " + std::to_string(hs.commit) +
                " beyond its persisted log, which ends at " + std::to_string(new_last));
       return;
@@ -478,6 +477,8 @@ void InvariantChecker::after_compact(const SimNode& node) {
 }
 
 void InvariantChecker::after_send(const SimNode& node, const raft::Message& message) {
+  if (failed()) return;
+  check_durable_before_sent(node, message);
   if (message.type != raft::MessageType::kAppendResponse || message.reject) return;
   NodeTrack& t = track(node);
   // An answer generated in an earlier term may be overtaken by a new leader's truncation
@@ -496,6 +497,31 @@ void InvariantChecker::after_send(const SimNode& node, const raft::Message& mess
     t.acked_index = 0;
   }
   t.acked_index = std::max(t.acked_index, message.index);
+}
+
+void InvariantChecker::check_durable_before_sent(const SimNode& node,
+                                                 const raft::Message& message) {
+  using raft::MessageType;
+  // Pre-vote messages speak of a term nobody has entered yet; everything else is sent in a
+  // term that must already be durable, or a restart could take the node back to an older
+  // term and let it act twice in the newer one.
+  const raft::HardState& hs = node.disk().hard_state;
+  const std::string name = node_name(node.id());
+  if (message.type != MessageType::kPreVote && message.type != MessageType::kPreVoteResponse &&
+      message.term > hs.term) {
+    fail(ViolationKind::kPersistenceContract, name + " sends " + describe_message(message) +
+                                                  " but its persisted term is " +
+                                                  std::to_string(hs.term));
+    return;
+  }
+  // One vote per term, durable before it is granted (§5.2, Figure 2).
+  if (message.type == MessageType::kVoteResponse && !message.reject && hs.term == message.term &&
+      hs.vote != message.to) {
+    fail(ViolationKind::kPersistenceContract,
+         name + " grants its vote in term " + std::to_string(message.term) + " to " +
+             node_name(message.to) + " but its persisted vote is " +
+             (hs.vote == raft::kNoNode ? std::string("none") : node_name(hs.vote)));
+  }
 }
 
 void InvariantChecker::before_apply(const SimNode& node, const Entry& entry) {
@@ -547,10 +573,10 @@ void InvariantChecker::full_check() {
     // A crashed node: what it will restart from must agree with the committed record.
     const SimDisk& disk = node.disk();
     if (disk.hard_state.commit > disk.last_index()) {
-      fail(ViolationKind::kStorageContract,
-           node_name(node.id()) + " persisted commit index " +
-               std::to_string(disk.hard_state.commit) +
-               " beyond its persisted log, which ends at " + std::to_string(disk.last_index()));
+      fail(ViolationKind::kPersistenceContract, node_name(node.id()) + " persisted commit index " +
+                                                    std::to_string(disk.hard_state.commit) +
+                                                    " beyond its persisted log, which ends at " +
+                                                    std::to_string(disk.last_index()));
       return;
     }
     Index from = disk.snapshot_index + 1;

@@ -96,7 +96,7 @@ class InvariantChecker {
     raft::Term term = 0;
     uint64_t data_hash = 0;
     uint64_t chain_hash = 0;  // of the committed prefix up to here: a state machine's state
-    std::string entry;  // describe_entry(), for messages
+    std::string entry;        // describe_entry(), for messages
     // An upper bound on the term in which the entry was committed: the lowest term of a node
     // seen holding it as committed. Leaders of later terms must have it (Leader Completeness).
     raft::Term commit_term = 0;
@@ -130,6 +130,8 @@ class InvariantChecker {
   // entries, rewrites by a leader and Log Matching failures.
   void sync_log(const SimNode& node, raft::Index from);
   void check_election_safety(const SimNode& node);
+  // A message may only be sent once the term and vote it speaks for are on disk.
+  void check_durable_before_sent(const SimNode& node, const raft::Message& message);
   void check_commit(const SimNode& node);
   // Leader Completeness for a node that just became leader; remembers who leads.
   void check_leader(const SimNode& node);

@@ -184,6 +184,17 @@ TEST(Checker, ReportsASnapshotThatIsNotTheCommittedPrefixAsStateMachineSafety) {
   EXPECT_EQ(kind_of(checker), ViolationKind::kStateMachineSafety);
 }
 
+TEST(Checker, ReportsAVoteGrantedBeforeItIsDurableAsPersistenceContract) {
+  std::vector<SimNode> nodes = cluster(3);
+  write_disk(nodes[0], {}, {2, 0, 0});  // term 2 on disk, no vote yet
+  InvariantChecker checker(nodes);
+  nodes[0].start(1);
+  checker.after_start(nodes[0]);
+  raft::Message grant{.type = raft::MessageType::kVoteResponse, .from = 1, .to = 3, .term = 2};
+  checker.after_send(nodes[0], grant);
+  EXPECT_EQ(kind_of(checker), ViolationKind::kPersistenceContract);
+}
+
 TEST(Checker, ReportsAcknowledgingEntriesNotOnDiskAsAcknowledgedEntryLost) {
   std::vector<SimNode> nodes = cluster(2);
   write_disk(nodes[0], {entry(1, 1, "a")}, {1, 2, 0});

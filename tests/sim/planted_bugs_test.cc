@@ -57,7 +57,7 @@ TEST(PlantedBugs, CommitPreviousTermByCountIsCaughtAsALeaderMissingACommittedEnt
   // its own no-op is on a majority, calls it committed, and is cut off; a node holding a
   // conflicting entry of a later term then wins and would overwrite it. The leader-churn
   // profile (new leaders struck down, one entry per append) builds those tails on purpose;
-  // the default mix only gets there in about one seed in forty.
+  // the default mix only gets there in about one seed in thirty.
   expect_caught_as("commit_previous_term_by_count",
                    {ViolationKind::kLeaderCompleteness, ViolationKind::kCommittedEntryLost,
                     ViolationKind::kStateMachineSafety},

@@ -133,9 +133,10 @@ void print_summary(const SimResult& r) {
   std::cout << "raft-sim: seed " << r.seed << " (" << r.nodes << " nodes) "
             << (r.ok() ? "ok" : "FAILED") << ": " << s.events << " events, " << s.messages_sent
             << " messages (" << s.messages_dropped << " dropped), " << s.crashes << " crashes, "
-            << s.partitions << " partitions, " << s.leader_terms << " terms with a leader, "
-            << s.committed << " committed, " << s.clients.acked << "/" << s.clients.proposed
-            << " proposals acknowledged";
+            << s.partitions << " partitions, " << s.compactions << " compactions, "
+            << s.snapshots_installed << " snapshots installed, " << s.leader_terms
+            << " terms with a leader, " << s.committed << " committed, " << s.clients.acked << "/"
+            << s.clients.proposed << " proposals acknowledged";
   if (r.ok()) {
     std::cout << ", recovered " << nomad::sim::format_time(s.recovery_time) << " after healing";
   }

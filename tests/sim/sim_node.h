@@ -28,9 +28,7 @@ struct SimDisk {
 
   raft::Index last_index() const { return snapshot_index + entries.size(); }
   // snapshot_index < index <= last_index()
-  const raft::Entry& at(raft::Index index) const {
-    return entries[index - snapshot_index - 1];
-  }
+  const raft::Entry& at(raft::Index index) const { return entries[index - snapshot_index - 1]; }
 };
 
 class SimNode {

@@ -251,6 +251,7 @@ void Simulation::process_ready(SimNode& n) {
       return;
     }
     clients_.snapshot_installed(n.id(), ready.snapshot->index);
+    ++stats_.snapshots_installed;
   }
   for (Message& m : ready.messages) {
     checker_.after_send(n, m);
@@ -271,6 +272,7 @@ void Simulation::maybe_compact(SimNode& n) {
   if (scenario_.compact_every == 0 || checker_.failed()) return;
   if (n.applied_index() < n.core().snapshot().index + scenario_.compact_every) return;
   if (!n.compact(scenario_.snapshot_padding)) return;
+  ++stats_.compactions;
   if (tracing()) {
     trace(node_name(n.id()) + " compacts its log into a snapshot at " +
           std::to_string(n.core().snapshot().index) + "@" +

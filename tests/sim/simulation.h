@@ -2,7 +2,8 @@
 
 // One seed of the deterministic cluster simulation: N nodes running raft::Core over a lossy,
 // reordering, partitionable network, with crashes that lose whatever was not persisted,
-// clients proposing throughout, and the invariants checked after every event. After the fault
+// log compaction and InstallSnapshot, clients proposing throughout, and the invariants
+// checked after every event. After the fault
 // phase everything heals and the cluster must elect a leader and deliver every acknowledged
 // write to every node (liveness). Everything follows from the seed.
 
@@ -37,6 +38,8 @@ struct SimStats {
   uint64_t messages_dropped = 0;  // lost, cut off by a partition, or the target was down
   uint64_t crashes = 0;
   uint64_t partitions = 0;
+  uint64_t compactions = 0;
+  uint64_t snapshots_installed = 0;
   size_t leader_terms = 0;  // terms that had a leader
   raft::Index committed = 0;
   ClientStats clients;

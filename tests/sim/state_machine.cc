@@ -46,8 +46,8 @@ std::optional<StateMachine> StateMachine::restore(const std::string& data) {
   uint64_t applied = 0;
   uint64_t hash = 0;
   int consumed = 0;
-  if (std::sscanf(data.c_str(), "state %" SCNu64 " %" SCNx64 " %n", &applied, &hash,
-                  &consumed) != 2 ||
+  if (std::sscanf(data.c_str(), "state %" SCNu64 " %" SCNx64 " %n", &applied, &hash, &consumed) !=
+          2 ||
       consumed == 0) {
     return std::nullopt;
   }

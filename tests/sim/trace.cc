@@ -55,8 +55,8 @@ std::string describe_message(const raft::Message& m) {
       }
       break;
     case MessageType::kSnapshot:
-      out += " last " + id(m.index, m.log_term) + " offset " + std::to_string(m.offset) + " chunk " +
-             std::to_string(m.chunk.size()) + " bytes";
+      out += " last " + id(m.index, m.log_term) + " offset " + std::to_string(m.offset) +
+             " chunk " + std::to_string(m.chunk.size()) + " bytes";
       if (m.done) out += " done";
       break;
     case MessageType::kSnapshotResponse:

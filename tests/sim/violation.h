@@ -18,8 +18,11 @@ enum class ViolationKind {
   kStateMachineSafety,     // two nodes committed or applied different entries at one index
   kApplyOrder,             // a node applied out of order, skipped an entry or applied it twice
   kCommitRegressed,        // a commit index moved backwards, or restarted below what was persisted
-  kStorageContract,        // a Ready that cannot be persisted as documented (gap, bad commit)
-  kLiveness,               // after healing, no leader or acknowledged writes not applied everywhere
+  // The core's output breaks the persistence contract: a Ready with a gap or a commit index
+  // beyond its log, or a message (a granted vote, an answer in a new term) sent before the
+  // state it depends on is durable.
+  kPersistenceContract,
+  kLiveness,  // after healing, no leader or acknowledged writes not applied everywhere
 };
 
 const char* violation_kind_name(ViolationKind kind);

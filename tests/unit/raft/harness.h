@@ -11,7 +11,12 @@
 //   - a vote request or a granted vote leaves only after the vote it depends on is on disk;
 //   - an acknowledged append covers only entries already on disk;
 //   - a committed entry is never overwritten on disk;
-//   - committed entries are applied in index order, each once, and equal what is on disk.
+//   - committed entries are applied in index order, each once, and equal what is on disk;
+//   - a snapshot is acknowledged only once it is on disk, and installing one never changes
+//     what the state machine already applied (it only extends it).
+//
+// The state machine is the list of applied entries' payloads (one string per index, "" for a
+// no-op), so two nodes' states compare with ==; its snapshot is that list serialized.
 
 #include <gtest/gtest.h>
 
@@ -20,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -110,27 +116,135 @@ inline std::vector<std::string> commands(size_t count, const std::string& prefix
   return out;
 }
 
+// ---- snapshots ------------------------------------------------------------------------------
+
+// The state machine's snapshot format: each payload as "<length>:<bytes>".
+inline std::string serialize_state(const std::vector<std::string>& state) {
+  std::string out;
+  for (const std::string& s : state) out += std::to_string(s.size()) + ":" + s;
+  return out;
+}
+
+// The inverse of serialize_state; nullopt for bytes it did not produce.
+inline std::optional<std::vector<std::string>> parse_state(const std::string& data) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t colon = data.find(':', pos);
+    if (colon == std::string::npos || colon == pos) return std::nullopt;
+    size_t length = 0;
+    for (size_t i = pos; i < colon; ++i) {
+      if (data[i] < '0' || data[i] > '9') return std::nullopt;
+      length = length * 10 + static_cast<size_t>(data[i] - '0');
+    }
+    if (length > data.size() - colon - 1) return std::nullopt;
+    out.push_back(data.substr(colon + 1, length));
+    pos = colon + 1 + length;
+  }
+  return out;
+}
+
+// A node restored from a snapshot covering [1, snapshot_index] (a state of payloads "s<i>")
+// in snapshot_term, followed by entries with `log_terms`, already applied up to the snapshot.
+inline RestoredState restored_with_snapshot(Term term, Index snapshot_index, Term snapshot_term,
+                                            const std::vector<Term>& log_terms, Index commit = 0,
+                                            NodeId vote = kNoNode) {
+  std::vector<std::string> state;
+  for (Index i = 1; i <= snapshot_index; ++i) state.push_back("s" + std::to_string(i));
+  RestoredState r;
+  r.hard_state = HardState{term, vote, std::max(commit, snapshot_index)};
+  r.entries = entries_with_terms(log_terms, snapshot_index + 1);
+  r.snapshot_index = snapshot_index;
+  r.snapshot_term = snapshot_term;
+  r.snapshot_data = std::make_shared<const std::string>(serialize_state(state));
+  r.applied = snapshot_index;
+  return r;
+}
+
+inline Message snapshot_chunk(NodeId from, NodeId to, Term term, Index index, Term log_term,
+                              uint64_t offset, std::string chunk, bool done) {
+  Message m;
+  m.type = MessageType::kSnapshot;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  m.index = index;
+  m.log_term = log_term;
+  m.offset = offset;
+  m.chunk = std::move(chunk);
+  m.done = done;
+  return m;
+}
+
 // ---- one node: a Core, its disk and its state machine -------------------------------------
 
 struct Disk {
   HardState hard_state;
-  std::vector<Entry> entries;  // entries[i].index == i + 1 (no snapshots in these tests)
+  // The latest snapshot (index 0: none) and the log after it:
+  // entries[i].index == snapshot.index + i + 1.
+  Snapshot snapshot;
+  std::vector<Entry> entries;
+
+  Index last_index() const { return snapshot.index + entries.size(); }
+  // The entry at `index`, or nullptr when it is compacted or beyond the log.
+  const Entry* at(Index index) const {
+    if (index <= snapshot.index || index > last_index()) return nullptr;
+    return &entries[index - snapshot.index - 1];
+  }
 };
 
 class Node {
  public:
   Node(Config config, RestoredState restored) : config_(std::move(config)) {
     disk_.hard_state = restored.hard_state;
+    disk_.snapshot = {restored.snapshot_index, restored.snapshot_term, restored.snapshot_data};
     disk_.entries = restored.entries;
-    applied_index_ = restored.applied;
+    // The state machine starts from the snapshot, plus the restored entries it already applied.
+    restore_state_from_snapshot();
+    for (const Entry& e : restored.entries) {
+      if (e.index > restored.applied) break;
+      state_.push_back(e.data);
+      applied_index_ = e.index;
+    }
     core_ = std::make_unique<Core>(config_, std::move(restored));
   }
 
   Core& core() { return *core_; }
   const Disk& disk() const { return disk_; }
-  // Every entry this node's state machine applied, in order (since the node was built).
+  // Every entry this node applied through Ready::committed, in order (since the node was
+  // built; entries that arrived inside a snapshot are not in it).
   const std::vector<Entry>& applied() const { return applied_; }
   Index applied_index() const { return applied_index_; }
+  // The state machine: the payload of every entry from index 1 to applied_index().
+  const std::vector<std::string>& state() const { return state_; }
+  // Every Ready::snapshot this node was handed, in order.
+  const std::vector<Snapshot>& installed_snapshots() const { return installed_snapshots_; }
+
+  // The application takes a snapshot of its state machine at `index` and compacts the core's
+  // log and its disk to it. Returns what Core::compact() returned; changes nothing if false.
+  bool compact(Index index) {
+    if (index > state_.size()) {
+      // Beyond what was applied: there is no state to snapshot, and the core must refuse.
+      if (core_->compact(index, nullptr)) {
+        ADD_FAILURE() << "node " << config_.id << ": compacted to " << index
+                      << " beyond the applied index " << state_.size();
+      }
+      return false;
+    }
+    auto data = std::make_shared<const std::string>(serialize_state(
+        std::vector<std::string>(state_.begin(), state_.begin() + static_cast<long>(index))));
+    if (!core_->compact(index, data)) return false;
+    if (index <= disk_.snapshot.index || index > disk_.last_index()) {
+      ADD_FAILURE() << "node " << config_.id << ": compacted to " << index
+                    << " outside the disk's log (" << disk_.snapshot.index << ", "
+                    << disk_.last_index() << "]";
+      return true;
+    }
+    disk_.entries.erase(disk_.entries.begin(),
+                        disk_.entries.begin() + static_cast<long>(index - disk_.snapshot.index));
+    disk_.snapshot = {index, core_->snapshot().term, std::move(data)};
+    return true;
+  }
 
   // One ready()/advance() cycle, following the contract. Returns the Ready it handled (empty
   // when the core had nothing).
@@ -161,16 +275,73 @@ class Node {
   // A crash and restart: everything not on disk is lost; the state machine is kept (as if it
   // were durable) and the core is told how far it got.
   void restart() {
-    RestoredState r;
-    r.hard_state = disk_.hard_state;
-    r.entries = disk_.entries;
+    RestoredState r = read_disk();
     r.applied = applied_index_;
     core_ = std::make_unique<Core>(config_, std::move(r));
   }
 
+  // A crash and restart of a node whose state machine lives in memory: it is rebuilt from the
+  // snapshot on disk, and the committed entries after the snapshot are applied again.
+  void restart_from_snapshot() {
+    RestoredState r = read_disk();
+    r.applied = disk_.snapshot.index;
+    restore_state_from_snapshot();
+    core_ = std::make_unique<Core>(config_, std::move(r));
+  }
+
  private:
+  RestoredState read_disk() const {
+    RestoredState r;
+    r.hard_state = disk_.hard_state;
+    r.entries = disk_.entries;
+    r.snapshot_index = disk_.snapshot.index;
+    r.snapshot_term = disk_.snapshot.term;
+    r.snapshot_data = disk_.snapshot.data;
+    return r;
+  }
+
+  void restore_state_from_snapshot() {
+    state_.clear();
+    applied_index_ = disk_.snapshot.index;
+    if (disk_.snapshot.index == 0) return;
+    if (!disk_.snapshot.data) {
+      // Restored without the snapshot's bytes: the content is unknown, only its length.
+      state_.assign(disk_.snapshot.index, "?");
+      return;
+    }
+    auto state = parse_state(*disk_.snapshot.data);
+    if (!state || state->size() != disk_.snapshot.index) {
+      ADD_FAILURE() << "node " << config_.id << ": snapshot at " << disk_.snapshot.index
+                    << " does not hold a state of that many entries";
+      state_.assign(disk_.snapshot.index, "?");
+      return;
+    }
+    state_ = std::move(*state);
+  }
+
+  // Ready::snapshot: make it durable, drop the log it replaces, reset the state machine.
+  void install(const Snapshot& snapshot) {
+    const NodeId id = config_.id;
+    installed_snapshots_.push_back(snapshot);
+    if (snapshot.index <= applied_index_ || snapshot.index <= disk_.snapshot.index) {
+      ADD_FAILURE() << "node " << id << ": handed a snapshot at " << snapshot.index
+                    << " but it already applied " << applied_index_ << " and holds a snapshot at "
+                    << disk_.snapshot.index;
+    }
+    const std::vector<std::string> before = state_;
+    disk_.snapshot = snapshot;
+    disk_.entries.clear();
+    restore_state_from_snapshot();
+    if (state_.size() < before.size() ||
+        !std::equal(before.begin(), before.end(), state_.begin())) {
+      ADD_FAILURE() << "node " << id << ": the snapshot at " << snapshot.index
+                    << " contradicts what the state machine already applied";
+    }
+  }
+
   void persist(const Ready& rd) {
     const NodeId id = config_.id;
+    if (rd.snapshot) install(*rd.snapshot);
     const Index old_commit = disk_.hard_state.commit;
     if (rd.hard_state) {
       const HardState& old = disk_.hard_state;
@@ -190,24 +361,25 @@ class Node {
     }
     if (!rd.entries.empty()) {
       Index first = rd.entries.front().index;
-      if (first == 0 || first > disk_.entries.size() + 1) {
+      if (first <= disk_.snapshot.index || first > disk_.last_index() + 1) {
         ADD_FAILURE() << "node " << id << ": Ready entries start at " << first
-                      << " but the disk ends at " << disk_.entries.size();
+                      << " but the disk holds (" << disk_.snapshot.index << ", "
+                      << disk_.last_index() << "]";
         return;
       }
-      if (first <= old_commit && first <= disk_.entries.size()) {
+      if (first <= old_commit) {
         // Overwriting a committed entry is only harmless if it is rewritten unchanged.
         for (const Entry& e : rd.entries) {
-          if (e.index > old_commit || e.index > disk_.entries.size()) break;
-          if (!(disk_.entries[e.index - 1] == e)) {
+          if (e.index > old_commit || !disk_.at(e.index)) break;
+          if (!(*disk_.at(e.index) == e)) {
             ADD_FAILURE() << "node " << id << ": committed entry " << e.index
                           << " overwritten on disk";
           }
         }
       }
-      disk_.entries.resize(first - 1);
+      disk_.entries.resize(first - 1 - disk_.snapshot.index);
       for (const Entry& e : rd.entries) {
-        if (e.index != disk_.entries.size() + 1) {
+        if (e.index != disk_.last_index() + 1) {
           ADD_FAILURE() << "node " << id << ": Ready entries not contiguous at " << e.index;
           return;
         }
@@ -234,9 +406,13 @@ class Node {
                       << " before persisting it (disk: term " << hs.term << ", vote " << hs.vote
                       << ")";
       }
-      if (m.type == MessageType::kAppendResponse && !m.reject && m.index > disk_.entries.size()) {
-        ADD_FAILURE() << "node " << id << ": acknowledges index " << m.index << " but only "
-                      << disk_.entries.size() << " entries are on disk";
+      if (m.type == MessageType::kAppendResponse && !m.reject && m.index > disk_.last_index()) {
+        ADD_FAILURE() << "node " << id << ": acknowledges index " << m.index
+                      << " but the disk ends at " << disk_.last_index();
+      }
+      if (m.type == MessageType::kSnapshotResponse && m.done && m.index > disk_.last_index()) {
+        ADD_FAILURE() << "node " << id << ": reports the snapshot at " << m.index
+                      << " installed but the disk ends at " << disk_.last_index();
       }
     }
   }
@@ -252,12 +428,14 @@ class Node {
         ADD_FAILURE() << "node " << id << ": applies index " << e.index
                       << " beyond the persisted commit " << disk_.hard_state.commit;
       }
-      if (e.index == 0 || e.index > disk_.entries.size() || !(disk_.entries[e.index - 1] == e)) {
+      if (!disk_.at(e.index) || !(*disk_.at(e.index) == e)) {
         ADD_FAILURE() << "node " << id << ": applies entry " << e.index
-                      << " that differs from the one on disk";
+                      << " that differs from the one on disk (or is covered by its snapshot "
+                      << disk_.snapshot.index << ")";
       }
       applied_index_ = e.index;
       applied_.push_back(e);
+      state_.push_back(e.data);
     }
   }
 
@@ -266,6 +444,8 @@ class Node {
   Disk disk_;
   Index applied_index_ = 0;
   std::vector<Entry> applied_;
+  std::vector<std::string> state_;
+  std::vector<Snapshot> installed_snapshots_;
 };
 
 // ---- a cluster on a fake network -----------------------------------------------------------
@@ -442,19 +622,32 @@ class Cluster {
   }
 
   // State Machine Safety (Figure 3): no two nodes ever applied different entries at the same
-  // index. Tests call it after scenarios where a follower held a divergent log.
+  // index, and of any two state machines one is a prefix of the other. Tests call it after
+  // scenarios where a follower held a divergent log or installed a snapshot.
   void expect_state_machine_safety() {
+    std::map<NodeId, std::map<Index, Entry>> by_index;
+    for (NodeId a : ids()) {
+      for (const Entry& e : node(a).applied()) {
+        auto [it, inserted] = by_index[a].emplace(e.index, e);
+        // A node whose state machine was rebuilt applies some entries again: the same ones.
+        EXPECT_TRUE(inserted || it->second == e)
+            << "node " << a << " applied two different entries at index " << e.index;
+      }
+    }
     for (NodeId a : ids()) {
       for (NodeId b : ids()) {
         if (a >= b) continue;
-        const auto& x = node(a).applied();
-        const auto& y = node(b).applied();
-        // applied() starts where each node's state machine started (index 1 in these tests).
-        for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) {
-          EXPECT_EQ(x[i].index, y[i].index);
-          EXPECT_TRUE(x[i] == y[i]) << "nodes " << a << " and " << b
-                                    << " applied different entries at index " << x[i].index;
+        for (const auto& [index, e] : by_index[a]) {
+          auto it = by_index[b].find(index);
+          if (it == by_index[b].end()) continue;
+          EXPECT_TRUE(it->second == e)
+              << "nodes " << a << " and " << b << " applied different entries at index " << index;
         }
+        const auto& x = node(a).state();
+        const auto& y = node(b).state();
+        EXPECT_TRUE(std::equal(
+            x.begin(), x.begin() + static_cast<long>(std::min(x.size(), y.size())), y.begin()))
+            << "the state machines of nodes " << a << " and " << b << " diverge";
       }
     }
   }

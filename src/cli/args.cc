@@ -1,0 +1,428 @@
+#include "cli/args.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <sstream>
+
+#include "api/json.h"
+#include "cli/address.h"
+#include "common/peers.h"
+#include "common/shell_quote.h"
+
+namespace nomad::cli {
+namespace {
+
+// Flags that need checking beyond their type are bound to plain strings and converted after
+// CLI11 has parsed, so that each mistake gets a message in our own words.
+struct ServerFlags {
+  CLI::App* app = nullptr;
+  node::ServerConfig config;
+  std::string peers;
+  std::string election_timeout = "150ms";
+  std::string heartbeat_interval = "50ms";
+};
+
+struct SubmitFlags {
+  CLI::App* app = nullptr;
+  std::string cmd;
+  std::string timeout;
+  uint32_t retries = 0;
+  std::vector<std::string> env;
+  std::string idempotency_key;
+};
+
+struct JobIdFlags {
+  CLI::App* app = nullptr;
+  std::string positional;
+  std::string flag;
+};
+
+struct ListFlags {
+  CLI::App* app = nullptr;
+  std::string status;
+  uint32_t limit = 0;
+};
+
+struct BenchFlags {
+  CLI::App* app = nullptr;
+  BenchOptions options;
+  std::string duration = "60s";
+};
+
+struct Flags {
+  std::string addr = kDefaultAddress;
+  std::string output = "table";
+  ServerFlags server;
+  SubmitFlags job_submit, submit_alias;
+  JobIdFlags job_status, job_cancel, status_alias;
+  ListFlags job_list, list_alias;
+  CLI::App* cluster = nullptr;
+  BenchFlags bench;
+};
+
+void add_server_flags(CLI::App* app, ServerFlags* f) {
+  f->app = app;
+  auto& c = f->config;
+  app->add_option("--node-id", c.node_id, "This node's id, unique in the cluster")
+      ->capture_default_str();
+  app->add_option("--port", c.port, "gRPC port (client API and peers)")->capture_default_str();
+  app->add_option("--dashboard-port", c.dashboard_port, "Dashboard and REST API port (0: none)");
+  app->add_option("--peers", f->peers, "The other nodes: \"id:host:port,...\"");
+  app->add_option("--data-dir", c.data_dir, "Data directory (default ./data/node-<id>)");
+  app->add_option("--bind", c.bind, "Address the ports listen on")->capture_default_str();
+  app->add_option("--advertise", c.advertise,
+                  "host:port peers and clients reach this node at (default bind:port)");
+  app->add_option("--election-timeout", f->election_timeout,
+                  "Minimum election timeout, randomized up to twice that")
+      ->capture_default_str();
+  app->add_option("--heartbeat-interval", f->heartbeat_interval, "Leader heartbeat interval")
+      ->capture_default_str();
+  app->add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
+  app->add_option("--worker-slots", c.worker_slots,
+                  "Jobs this node runs at once (default: one per core; 0: none)");
+  app->add_option("--snapshot-entries", c.snapshot_entries,
+                  "Take a snapshot after this many applied entries")
+      ->capture_default_str();
+  app->fallthrough(false);  // --addr and -o mean nothing to a server
+}
+
+void add_submit_flags(CLI::App* app, SubmitFlags* f) {
+  f->app = app;
+  app->add_option("-c,--cmd", f->cmd, "The command, as one string (or the words after --)");
+  app->add_option("--timeout", f->timeout,
+                  "Kill the job after this long, e.g. 30s (default: none)");
+  app->add_option("--retries", f->retries, "Run a failed job again up to N times");
+  app->add_option("--env", f->env, "Environment variable K=V for the job (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_option("--idempotency-key", f->idempotency_key,
+                  "Submissions with the same key create one job (default: random)");
+  app->footer("Example: nomad-lite job submit --timeout 30s -- sh -c 'echo a; echo b'");
+}
+
+void add_job_id_flags(CLI::App* app, JobIdFlags* f) {
+  f->app = app;
+  app->add_option("ID", f->positional, "The job's id (or a unique prefix of it)");
+  app->add_option("-j,--job-id", f->flag, "The job's id (the seed's spelling)");
+}
+
+void add_list_flags(CLI::App* app, ListFlags* f) {
+  f->app = app;
+  app->add_option("--status", f->status,
+                  "Only jobs with this status: pending, running, completed, failed, cancelled");
+  app->add_option("--limit", f->limit, "Print at most N jobs (default: every match)");
+}
+
+void add_bench_flags(CLI::App* app, BenchFlags* f) {
+  f->app = app;
+  auto& o = f->options;
+  app->add_option("--clients", o.clients, "SubmitJob calls kept in flight")->capture_default_str();
+  app->add_option("--requests", o.requests, "Stop after this many submissions")
+      ->capture_default_str();
+  app->add_option("--payload", o.payload, "Bytes of each job's command")->capture_default_str();
+  app->add_option("--duration", f->duration, "Stop after this long at most")->capture_default_str();
+  app->add_option("--channels", o.channels,
+                  "Connections per server (default: one per 64 clients, at most 4)");
+}
+
+void build_app(CLI::App& app, Flags* f) {
+  app.require_subcommand(1);
+  app.fallthrough();  // `job list -o json` as well as `-o json job list`
+  app.add_option("--addr", f->addr,
+                 "Server(s) to talk to, comma separated; a follower forwards to the leader")
+      ->envname("NOMAD_LITE_ADDR")
+      ->capture_default_str();
+  app.add_option("-o,--output", f->output, "Output format: table or json")->capture_default_str();
+  app.footer("A server also starts without the word 'server': nomad-lite --node-id 1 --port 50051");
+
+  add_server_flags(app.add_subcommand("server", "Run a node of the cluster"), &f->server);
+
+  CLI::App* job = app.add_subcommand("job", "Submit, inspect and cancel jobs");
+  job->require_subcommand(1);
+  add_submit_flags(job->add_subcommand("submit", "Submit a job"), &f->job_submit);
+  add_job_id_flags(job->add_subcommand("status", "Show one job"), &f->job_status);
+  add_list_flags(job->add_subcommand("list", "List jobs"), &f->job_list);
+  add_job_id_flags(job->add_subcommand("cancel", "Cancel a job"), &f->job_cancel);
+
+  f->cluster = app.add_subcommand("cluster", "Show the cluster's nodes and leader");
+  f->cluster->require_subcommand(0, 1);
+  f->cluster->add_subcommand("status", "Show the cluster's nodes and leader");
+
+  CLI::App* bench = app.add_subcommand("bench", "Measure the cluster");
+  bench->require_subcommand(1);
+  add_bench_flags(bench->add_subcommand("submit", "Committed submissions per second"), &f->bench);
+
+  const char* seed = "Forms of the original nomad-lite";
+  add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
+  add_list_flags(app.add_subcommand("list", "= job list")->group(seed), &f->list_alias);
+  add_job_id_flags(app.add_subcommand("status", "= job status")->group(seed), &f->status_alias);
+}
+
+Status finish_server(ServerFlags& f, node::ServerConfig* out) {
+  node::ServerConfig c = f.config;
+  if (c.node_id == 0) return Status::error("--node-id: 0 is not a node id (use a number from 1)");
+  if (c.port == 0) return Status::error("--port: 0 is not a port (use 1-65535)");
+  if (c.dashboard_port != 0 && c.dashboard_port == c.port) {
+    return Status::error("--dashboard-port: " + std::to_string(c.port) +
+                         " is already the gRPC --port");
+  }
+  if (c.bind.empty()) return Status::error("--bind: empty address");
+  if (!c.advertise.empty()) {
+    size_t colon = c.advertise.rfind(':');
+    std::string port = colon == std::string::npos ? "" : c.advertise.substr(colon + 1);
+    if (colon == 0 || port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), ::isdigit) || std::stoi(port) < 1 ||
+        std::stoi(port) > 65535) {
+      return Status::error("--advertise: '" + c.advertise + "' is not host:port");
+    }
+  }
+  if (Status s = parse_peers(f.peers, c.node_id, &c.peers); !s) return s;
+  std::string why;
+  auto election = parse_duration(f.election_timeout, &why);
+  if (!election) return Status::error("--election-timeout: " + why);
+  auto heartbeat = parse_duration(f.heartbeat_interval, &why);
+  if (!heartbeat) return Status::error("--heartbeat-interval: " + why);
+  if (election->count() <= 0 || heartbeat->count() <= 0) {
+    return Status::error("--election-timeout and --heartbeat-interval must be longer than 0");
+  }
+  if (*heartbeat >= *election) {
+    return Status::error("--heartbeat-interval (" + format_duration(*heartbeat) +
+                         ") must be shorter than --election-timeout (" +
+                         format_duration(*election) + ")");
+  }
+  c.election_timeout = *election;
+  c.heartbeat_interval = *heartbeat;
+  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
+    return Status::error("--log-level: '" + c.log_level +
+                         "' is not one of trace, debug, info, warn, error");
+  }
+  if (c.worker_slots < -1) return Status::error("--worker-slots: must be 0 or more");
+  if (c.snapshot_entries == 0) return Status::error("--snapshot-entries: must be 1 or more");
+  *out = std::move(c);
+  return Status::ok();
+}
+
+Status finish_submit(SubmitFlags& f, const std::vector<std::string>& words, bool saw_dashes,
+                     SubmitOptions* out) {
+  if (!f.cmd.empty() && saw_dashes) {
+    return Status::error("give the command either with --cmd or after --, not both");
+  }
+  if (saw_dashes && words.empty()) return Status::error("no command after --");
+  out->command = saw_dashes ? shell_join(words) : f.cmd;
+  if (out->command.empty()) {
+    return Status::error(
+        "no command given: write it after -- (job submit -- echo hello) or with --cmd");
+  }
+  if (!f.timeout.empty()) {
+    std::string why;
+    auto timeout = parse_duration(f.timeout, &why);
+    if (!timeout) return Status::error("--timeout: " + why);
+    out->timeout = *timeout;
+  }
+  out->retries = f.retries;
+  for (const auto& item : f.env) {
+    size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::error("--env: '" + item + "' is not K=V");
+    }
+    out->env[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  out->idempotency_key = f.idempotency_key;
+  return Status::ok();
+}
+
+Status finish_job_id(const JobIdFlags& f, std::string* out) {
+  if (!f.positional.empty() && !f.flag.empty() && f.positional != f.flag) {
+    return Status::error("two job ids given ('" + f.positional + "' and --job-id '" + f.flag +
+                         "')");
+  }
+  *out = f.positional.empty() ? f.flag : f.positional;
+  if (out->empty()) {
+    std::string path;
+    for (const CLI::App* app = f.app; app != nullptr; app = app->get_parent()) {
+      path = app->get_name() + (path.empty() ? "" : " ") + path;
+    }
+    return Status::error("which job? give its id: " + path + " ID");
+  }
+  return Status::ok();
+}
+
+Status finish_list(const ListFlags& f, ListOptions* out) {
+  if (!f.status.empty()) {
+    auto status = api::parse_job_status(f.status);
+    if (!status) {
+      return Status::error("--status: '" + f.status +
+                           "' is not one of pending, running, completed, failed, cancelled");
+    }
+    out->status = *status;
+  }
+  out->limit = f.limit;
+  return Status::ok();
+}
+
+Status finish_bench(const BenchFlags& f, BenchOptions* out) {
+  *out = f.options;
+  if (out->clients < 1) return Status::error("--clients: must be 1 or more");
+  if (out->requests < 1) return Status::error("--requests: must be 1 or more");
+  if (out->channels < 0) return Status::error("--channels: must be 1 or more");
+  std::string why;
+  auto duration = parse_duration(f.duration, &why);
+  if (!duration) return Status::error("--duration: " + why);
+  out->duration = *duration;
+  return Status::ok();
+}
+
+Status finish_client(const Flags& f, ClientOptions* out) {
+  if (f.output == "json") {
+    out->output = OutputFormat::kJson;
+  } else if (f.output == "table") {
+    out->output = OutputFormat::kTable;
+  } else {
+    return Status::error("-o: '" + f.output + "' is not an output format (table or json)");
+  }
+  return parse_addresses(f.addr, &out->addresses);
+}
+
+// Which command the parsed subcommands name, and its options checked and converted.
+Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, Invocation* inv) {
+  if (f.server.app->parsed()) {
+    inv->command = Command::kServer;
+    if (saw_dashes) return Status::error("unexpected '--' after the server's flags");
+    return finish_server(f.server, &inv->server);
+  }
+  if (Status s = finish_client(f, &inv->client); !s) return s;
+  SubmitFlags* submit = f.job_submit.app->parsed()     ? &f.job_submit
+                        : f.submit_alias.app->parsed() ? &f.submit_alias
+                                                       : nullptr;
+  if (submit) {
+    inv->command = Command::kJobSubmit;
+    return finish_submit(*submit, words, saw_dashes, &inv->submit);
+  }
+  if (saw_dashes) return Status::error("'--' and the words after it belong to job submit");
+  if (f.job_status.app->parsed() || f.status_alias.app->parsed()) {
+    inv->command = Command::kJobStatus;
+    return finish_job_id(f.job_status.app->parsed() ? f.job_status : f.status_alias, &inv->job_id);
+  }
+  if (f.job_cancel.app->parsed()) {
+    inv->command = Command::kJobCancel;
+    return finish_job_id(f.job_cancel, &inv->job_id);
+  }
+  if (f.job_list.app->parsed() || f.list_alias.app->parsed()) {
+    inv->command = Command::kJobList;
+    return finish_list(f.job_list.app->parsed() ? f.job_list : f.list_alias, &inv->list);
+  }
+  if (f.cluster->parsed()) {
+    inv->command = Command::kClusterStatus;
+    return Status::ok();
+  }
+  if (f.bench.app->parsed()) {
+    inv->command = Command::kBenchSubmit;
+    return finish_bench(f.bench, &inv->bench);
+  }
+  return Status::error("no command given");
+}
+
+// "nomad-lite job submit": the subcommands CLI11 got to, for hints in error messages.
+std::string command_path(const CLI::App& app) {
+  std::string path = app.get_name();
+  const CLI::App* current = &app;
+  while (!current->get_subcommands().empty()) {
+    current = current->get_subcommands().front();
+    path += " " + current->get_name();
+  }
+  return path;
+}
+
+// CLI11's messages, reworded where they would confuse: extras come out in reverse order,
+// and an unknown flag before any subcommand is reported as a missing subcommand.
+std::string describe_parse_error(const CLI::App& app, const Flags& flags,
+                                 const CLI::ParseError& e) {
+  std::vector<std::string> extras = app.remaining(true);
+  bool extras_error = dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr;
+  if (!extras.empty() && (extras_error || dynamic_cast<const CLI::RequiredError*>(&e))) {
+    std::string words;
+    for (const auto& word : extras) words += (words.empty() ? "" : " ") + word;
+    if (extras.front().size() > 1 && extras.front()[0] == '-') {
+      return "unknown option '" + extras.front() + "'";
+    }
+    std::string message = "unexpected argument '" + words + "'";
+    if (flags.job_submit.app->parsed() || flags.submit_alias.app->parsed()) {
+      message += "; put the job's command after -- (nomad-lite job submit -- echo hello)";
+    }
+    return message;
+  }
+  std::string message = e.what();
+  const std::string conversion = "Could not convert: ";
+  if (dynamic_cast<const CLI::ConversionError*>(&e) && message.rfind(conversion, 0) == 0) {
+    // "Could not convert: --port = 70000"
+    std::string rest = message.substr(conversion.size());
+    size_t eq = rest.find(" = ");
+    if (eq != std::string::npos) {
+      return rest.substr(0, eq) + ": '" + rest.substr(eq + 3) +
+             "' is not a number in the allowed range";
+    }
+  }
+  return message;
+}
+
+}  // namespace
+
+ParsedArgs parse_args(const std::vector<std::string>& args) {
+  ParsedArgs result;
+  if (args.empty()) {
+    result.exit_code = 2;
+    result.error = "nomad-lite: no command given (see nomad-lite --help)";
+    return result;
+  }
+
+  CLI::App app("nomad-lite: a distributed job scheduler (server, client and benchmark)",
+               "nomad-lite");
+  Flags flags;
+  build_app(app, &flags);
+
+  // The words after the first "--" are a job's command; CLI11 never sees them.
+  auto dashes = std::find(args.begin(), args.end(), "--");
+  bool saw_dashes = dashes != args.end();
+  std::vector<std::string> words(saw_dashes ? dashes + 1 : args.end(), args.end());
+  std::vector<std::string> line(args.begin(), dashes);
+
+  // The seed's form: `nomad-lite --node-id 1 --port 50051 ...` starts a server.
+  if (!line.empty() && line[0].size() > 1 && line[0][0] == '-' && line[0] != "-h" &&
+      line[0] != "--help" &&
+      flags.server.app->get_option_no_throw(line[0].substr(0, line[0].find('='))) != nullptr) {
+    line.insert(line.begin(), "server");
+  }
+
+  std::reverse(line.begin(), line.end());  // CLI11 consumes the vector from its back
+  Invocation invocation;
+  try {
+    app.parse(line);
+  } catch (const CLI::CallForHelp& e) {
+    std::ostringstream out, err;
+    result.exit_code = app.exit(e, out, err);
+    result.out = out.str();
+    return result;
+  } catch (const CLI::CallForAllHelp& e) {
+    std::ostringstream out, err;
+    result.exit_code = app.exit(e, out, err);
+    result.out = out.str();
+    return result;
+  } catch (const CLI::ParseError& e) {
+    result.exit_code = 2;
+    result.error = "nomad-lite: " + describe_parse_error(app, flags, e) + " (see " +
+                   command_path(app) + " --help)";
+    std::replace(result.error.begin(), result.error.end(), '\n', ' ');
+    return result;
+  }
+  if (Status s = finish(flags, words, saw_dashes, &invocation); !s) {
+    result.exit_code = 2;
+    result.error = "nomad-lite: " + s.message();
+    return result;
+  }
+  result.invocation = std::move(invocation);
+  return result;
+}
+
+}  // namespace nomad::cli

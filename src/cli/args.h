@@ -1,0 +1,77 @@
+#pragma once
+
+// The command line of `nomad-lite`, parsed into what to run. Parsing does no I/O and starts
+// nothing, so every form (and every mistake) can be tested on its own.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/duration.h"
+#include "node/server_config.h"
+#include "proto/nomad_lite.pb.h"
+
+namespace nomad::cli {
+
+enum class Command {
+  kServer,
+  kJobSubmit,
+  kJobStatus,
+  kJobList,
+  kJobCancel,
+  kClusterStatus,
+  kBenchSubmit,
+};
+
+enum class OutputFormat { kTable, kJson };
+
+struct ClientOptions {
+  std::vector<std::string> addresses;  // "host:port", tried in this order
+  OutputFormat output = OutputFormat::kTable;
+};
+
+struct SubmitOptions {
+  std::string command;  // what /bin/sh -c runs
+  Millis timeout{0};    // 0: none
+  uint32_t retries = 0;
+  std::map<std::string, std::string> env;  // from --env K=V
+  std::string idempotency_key;             // empty: the CLI picks a random one per submission
+};
+
+struct ListOptions {
+  nomad_lite::JobStatus status = nomad_lite::JOB_STATUS_UNSPECIFIED;  // UNSPECIFIED: all
+  uint32_t limit = 0;                                                 // 0: every match
+};
+
+struct BenchOptions {
+  int clients = 16;  // SubmitJob calls kept in flight
+  uint64_t requests = 10000;
+  size_t payload = 100;     // bytes of each command
+  Millis duration{60'000};  // stop issuing new calls after this long
+  int channels = 0;         // connections per server; 0: one per 64 clients, at most 4
+};
+
+struct Invocation {
+  Command command = Command::kServer;
+  node::ServerConfig server;  // kServer
+  ClientOptions client;       // every other command
+  SubmitOptions submit;       // kJobSubmit
+  std::string job_id;         // kJobStatus, kJobCancel
+  ListOptions list;           // kJobList
+  BenchOptions bench;         // kBenchSubmit
+};
+
+struct ParsedArgs {
+  std::optional<Invocation> invocation;  // set: run it
+  int exit_code = 0;                     // otherwise: exit with this code
+  std::string out;                       // ... after printing this on stdout (help),
+  std::string error;                     // ... or this single line on stderr (exit code 2)
+};
+
+// `args` is the command line without the program name. NOMAD_LITE_ADDR is read from the
+// environment when --addr is not given.
+ParsedArgs parse_args(const std::vector<std::string>& args);
+
+}  // namespace nomad::cli

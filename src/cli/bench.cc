@@ -1,0 +1,248 @@
+#include "cli/bench.h"
+
+#include <grpcpp/alarm.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+
+namespace nomad::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kCallTimeout = std::chrono::seconds(10);
+constexpr auto kUnavailableBudget = std::chrono::seconds(5);
+constexpr int kMaxRedirects = 5;
+
+// Rounded to `decimals` places, so that the JSON shows 12.345, not 12.345000000000001.
+double round_to(double value, int decimals) {
+  double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
+
+class SubmitBench {
+ public:
+  SubmitBench(const BenchOptions& options, std::vector<std::string> addresses)
+      : options_(options),
+        addresses_(std::move(addresses)),
+        leader_(addresses_.front()),
+        command_(bench_command(options.payload)),
+        key_prefix_(random_idempotency_key()),
+        channels_per_address_(options.channels > 0 ? options.channels
+                                                   : std::clamp(options.clients / 64, 1, 4)) {}
+
+  BenchReport run() {
+    start_ = Clock::now();
+    stop_issuing_at_ = start_ + options_.duration;
+    for (int i = 0; i < options_.clients; ++i) {
+      uint64_t sequence;
+      std::string target;
+      {
+        std::lock_guard lock(mu_);
+        if (!reserve_locked(&sequence, &target)) break;
+      }
+      start_call(sequence, target);
+    }
+    std::unique_lock lock(mu_);
+    if (in_flight_ == 0) done_ = true;
+    done_cv_.wait(lock, [&] { return done_; });
+    report_.seconds = std::chrono::duration<double>(finished_ - start_).count();
+    if (report_.seconds <= 0)
+      report_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    return std::move(report_);
+  }
+
+  const std::string& first_error() const { return first_error_; }
+
+ private:
+  struct Call {
+    nomad_lite::SubmitJobRequest request;
+    nomad_lite::SubmitJobResponse response;
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::Alarm> alarm;
+    std::string target;
+    Clock::time_point started;
+    Clock::time_point give_up{};  // set at the first UNAVAILABLE
+    int redirects = 0;
+    int retries = 0;
+  };
+
+  // Takes the next submission if the budget allows. MUST hold mu_.
+  bool reserve_locked(uint64_t* sequence, std::string* target) {
+    if (issued_ >= options_.requests || Clock::now() >= stop_issuing_at_) return false;
+    *sequence = ++issued_;
+    ++in_flight_;
+    *target = leader_;
+    return true;
+  }
+
+  void start_call(uint64_t sequence, const std::string& target) {
+    auto* call = new Call;
+    call->request.set_command(command_);
+    call->request.set_idempotency_key(key_prefix_ + "-" + std::to_string(sequence));
+    call->target = target;
+    call->started = Clock::now();
+    send(call);
+  }
+
+  nomad_lite::SchedulerService::Stub* stub(const std::string& address) {
+    std::lock_guard lock(mu_);
+    auto& stubs = stubs_[address];
+    if (stubs.empty()) {
+      for (int i = 0; i < channels_per_address_; ++i) {
+        stubs.push_back(nomad_lite::SchedulerService::NewStub(make_channel(address, i)));
+      }
+    }
+    return stubs[next_stub_++ % stubs.size()].get();
+  }
+
+  void send(Call* call) {
+    call->context = std::make_unique<grpc::ClientContext>();
+    call->context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    stub(call->target)
+        ->async()
+        ->SubmitJob(call->context.get(), &call->request, &call->response,
+                    [this, call](grpc::Status status) { on_done(call, std::move(status)); });
+  }
+
+  void on_done(Call* call, grpc::Status status) {
+    std::string leader = leader_address_hint(*call->context, status);
+    if (!status.ok() && !leader.empty() && call->redirects < kMaxRedirects) {
+      {
+        std::lock_guard lock(mu_);
+        leader_ = leader;
+      }
+      ++call->redirects;
+      call->target = leader;
+      send(call);
+      return;
+    }
+    auto now = Clock::now();
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      // Retried for a few seconds, but never past the run's --duration.
+      if (call->retries == 0) call->give_up = std::min(now + kUnavailableBudget, stop_issuing_at_);
+      if (now < call->give_up) {
+        retry_later(call);
+        return;
+      }
+    }
+    finish(call, status, now);
+  }
+
+  // The server is down or knows no leader: move on to the next address (every later call
+  // with it) and try again after a short backoff.
+  void retry_later(Call* call) {
+    {
+      std::lock_guard lock(mu_);
+      if (leader_ == call->target) {
+        auto it = std::find(addresses_.begin(), addresses_.end(), leader_);
+        size_t next =
+            it == addresses_.end() ? 0 : (it - addresses_.begin() + 1) % addresses_.size();
+        leader_ = addresses_[next];
+      }
+      call->target = leader_;
+    }
+    ++call->retries;
+    auto backoff = std::chrono::milliseconds(std::min(10 << std::min(call->retries, 5), 200));
+    call->redirects = 0;
+    call->alarm = std::make_unique<grpc::Alarm>();
+    call->alarm->Set(std::chrono::system_clock::now() + backoff,
+                     [this, call](bool) { send(call); });
+  }
+
+  void finish(Call* call, const grpc::Status& status, Clock::time_point now) {
+    uint64_t sequence = 0;
+    std::string target;
+    bool next = false;
+    {
+      std::lock_guard lock(mu_);
+      if (status.ok()) {
+        ++report_.ops;
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - call->started);
+        report_.latencies_us.push_back(static_cast<uint32_t>(us.count()));
+      } else {
+        ++report_.errors;
+        if (first_error_.empty()) first_error_ = describe(status);
+      }
+      --in_flight_;
+      next = reserve_locked(&sequence, &target);
+      if (!next && in_flight_ == 0) {
+        done_ = true;
+        finished_ = now;
+        done_cv_.notify_all();
+      }
+    }
+    delete call;
+    if (next) start_call(sequence, target);
+  }
+
+  const BenchOptions options_;
+  const std::vector<std::string> addresses_;
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  std::string leader_;  // where new calls go: the leader once a follower named it
+  const std::string command_;
+  const std::string key_prefix_;
+  const int channels_per_address_;
+  std::map<std::string, std::vector<std::unique_ptr<nomad_lite::SchedulerService::Stub>>> stubs_;
+  size_t next_stub_ = 0;
+  Clock::time_point start_, stop_issuing_at_, finished_;
+  uint64_t issued_ = 0;
+  uint64_t in_flight_ = 0;
+  bool done_ = false;
+  BenchReport report_;
+  std::string first_error_;
+};
+
+}  // namespace
+
+std::string bench_command(size_t payload) {
+  if (payload < 4) return "true";
+  if (payload < 6) return "true" + std::string(payload - 4, ' ');
+  return "true #" + std::string(payload - 6, 'x');
+}
+
+nlohmann::ordered_json bench_json(BenchReport report) {
+  auto& latencies = report.latencies_us;
+  std::sort(latencies.begin(), latencies.end());
+  auto percentile_ms = [&](double p) {
+    if (latencies.empty()) return 0.0;
+    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(latencies.size())));
+    return round_to(latencies[std::clamp<size_t>(rank, 1, latencies.size()) - 1] / 1000.0, 3);
+  };
+  double rate = report.seconds > 0 ? static_cast<double>(report.ops) / report.seconds : 0.0;
+  return nlohmann::ordered_json{
+      {"ops", report.ops},
+      {"errors", report.errors},
+      {"seconds", round_to(report.seconds, 3)},
+      {"ops_per_sec", round_to(rate, 1)},
+      {"p50_ms", percentile_ms(0.50)},
+      {"p90_ms", percentile_ms(0.90)},
+      {"p99_ms", percentile_ms(0.99)},
+      {"p999_ms", percentile_ms(0.999)},
+  };
+}
+
+int run_bench(const BenchOptions& options, const std::vector<std::string>& addresses,
+              std::ostream& out, std::ostream& err) {
+  SubmitBench bench(options, addresses);
+  BenchReport report = bench.run();
+  uint64_t ops = report.ops, errors = report.errors;
+  out << bench_json(std::move(report)).dump() << std::endl;
+  if (errors > 0) {
+    err << "nomad-lite: bench: " << errors
+        << " submissions failed; the first: " << bench.first_error() << "\n";
+  }
+  return ops > 0 ? 0 : 1;
+}
+
+}  // namespace nomad::cli

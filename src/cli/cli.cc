@@ -1,0 +1,34 @@
+#include "cli/cli.h"
+
+#include <iostream>
+
+#include "cli/args.h"
+#include "cli/bench.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "node/server_config.h"
+
+namespace nomad::cli {
+
+int run_cli(int argc, char** argv) {
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  ParsedArgs parsed = parse_args(args);
+  if (!parsed.invocation) {
+    std::cout << parsed.out;
+    if (!parsed.error.empty()) std::cerr << parsed.error << "\n";
+    return parsed.exit_code;
+  }
+  const Invocation& invocation = *parsed.invocation;
+  switch (invocation.command) {
+    case Command::kServer:
+      return node::run_server(invocation.server);
+    case Command::kBenchSubmit:
+      return run_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
+    default: {
+      Client client(invocation.client.addresses);
+      return run_client_command(invocation, client, std::cout, std::cerr);
+    }
+  }
+}
+
+}  // namespace nomad::cli

@@ -1,0 +1,176 @@
+#include "cli/client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace nomad::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* code_name(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "ERROR";
+  }
+}
+
+std::string find_metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata,
+                          const char* key) {
+  auto it = metadata.find(key);
+  return it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+Client::Client(std::vector<std::string> addresses, RetryPolicy policy)
+    : addresses_(std::move(addresses)), policy_(policy) {
+  if (!addresses_.empty()) target_ = addresses_.front();
+  next_address_ = addresses_.size() > 1 ? 1 : 0;
+}
+
+std::shared_ptr<grpc::Channel> make_channel(const std::string& address, int index) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  args.SetInt("nomad.channel_index", index);  // distinct arguments: a connection of its own
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+std::string leader_address_hint(const grpc::ClientContext& context, const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) return "";
+  std::string address = find_metadata(context.GetServerTrailingMetadata(), "leader-addr");
+  if (address.empty()) address = find_metadata(context.GetServerInitialMetadata(), "leader-addr");
+  return address;
+}
+
+std::string describe(const grpc::Status& status) {
+  std::string message = status.error_message();
+  std::replace(message.begin(), message.end(), '\n', ' ');
+  if (message.empty()) return code_name(status.error_code());
+  return message + " (" + code_name(status.error_code()) + ")";
+}
+
+nomad_lite::SchedulerService::Stub& Client::stub(const std::string& address) {
+  auto& slot = stubs_[address];
+  if (!slot) slot = nomad_lite::SchedulerService::NewStub(make_channel(address));
+  return *slot;
+}
+
+grpc::Status Client::call(const Rpc& rpc) {
+  const auto give_up = Clock::now() + policy_.unavailable_budget;
+  Millis backoff = policy_.initial_backoff;
+  int redirects = 0;
+  size_t failures_this_round = 0;
+  std::string target = target_;
+  while (true) {
+    grpc::ClientContext context;
+    // gRPC takes deadlines on the system clock only.
+    context.set_deadline(std::chrono::system_clock::now() + policy_.call_timeout);
+    grpc::Status status = rpc(stub(target), &context);
+    if (status.ok()) {
+      target_ = target;
+      return status;
+    }
+    std::string leader = leader_address_hint(context, status);
+    if (!leader.empty()) {
+      if (leader == target || redirects >= policy_.max_redirects) {
+        return grpc::Status(status.error_code(), status.error_message() + " (redirected " +
+                                                     std::to_string(redirects) +
+                                                     " times, last to " + target + ")");
+      }
+      ++redirects;
+      target = leader;
+      continue;
+    }
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      // The leader is overloaded: the same server again, a little later.
+      if (Clock::now() + backoff >= give_up) return status;
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, policy_.max_backoff);
+      continue;
+    }
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+    if (Clock::now() + backoff >= give_up) {
+      return grpc::Status(status.error_code(), "no leader reachable at " + target + " within " +
+                                                   format_duration(policy_.unavailable_budget) +
+                                                   ": " + status.error_message());
+    }
+    // Try the next address; after a whole round of failures, wait before the next round.
+    redirects = 0;
+    if (++failures_this_round >= addresses_.size()) {
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, policy_.max_backoff);
+      failures_this_round = 0;
+    }
+    target = addresses_[next_address_];
+    next_address_ = (next_address_ + 1) % addresses_.size();
+  }
+}
+
+grpc::Status Client::submit_job(const nomad_lite::SubmitJobRequest& request,
+                                nomad_lite::SubmitJobResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.SubmitJob(context, request, response); });
+}
+
+grpc::Status Client::get_job_status(const nomad_lite::GetJobStatusRequest& request,
+                                    nomad_lite::GetJobStatusResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.GetJobStatus(context, request, response); });
+}
+
+grpc::Status Client::list_jobs(const nomad_lite::ListJobsRequest& request,
+                               nomad_lite::ListJobsResponse* response) {
+  return call([&](auto& stub, auto* context) { return stub.ListJobs(context, request, response); });
+}
+
+grpc::Status Client::cancel_job(const nomad_lite::CancelJobRequest& request,
+                                nomad_lite::CancelJobResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.CancelJob(context, request, response); });
+}
+
+grpc::Status Client::get_cluster_status(const nomad_lite::GetClusterStatusRequest& request,
+                                        nomad_lite::GetClusterStatusResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.GetClusterStatus(context, request, response); });
+}
+
+}  // namespace nomad::cli

@@ -1,0 +1,75 @@
+#pragma once
+
+// A synchronous client of SchedulerService that finds the leader by itself: a write sent to
+// a follower comes back FAILED_PRECONDITION with the leader's address in the trailing
+// metadata (`leader-addr`), and the client sends the same request there. While no server
+// answers, or none knows a leader yet (UNAVAILABLE), it retries with backoff for a few
+// seconds, trying every given address in turn; an overloaded leader (RESOURCE_EXHAUSTED)
+// is asked again after a backoff. Submissions carry an idempotency key, so a retry of one
+// whose answer was lost cannot create a second job.
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/duration.h"
+#include "proto/nomad_lite.grpc.pb.h"
+
+namespace nomad::cli {
+
+struct RetryPolicy {
+  Millis unavailable_budget{5000};  // keep retrying UNAVAILABLE (and overload) this long
+  Millis call_timeout{10'000};      // deadline of each attempt
+  int max_redirects = 5;            // leader hops per call
+  Millis initial_backoff{50};
+  Millis max_backoff{500};
+};
+
+class Client {
+ public:
+  explicit Client(std::vector<std::string> addresses, RetryPolicy policy = {});
+
+  grpc::Status submit_job(const nomad_lite::SubmitJobRequest& request,
+                          nomad_lite::SubmitJobResponse* response);
+  grpc::Status get_job_status(const nomad_lite::GetJobStatusRequest& request,
+                              nomad_lite::GetJobStatusResponse* response);
+  grpc::Status list_jobs(const nomad_lite::ListJobsRequest& request,
+                         nomad_lite::ListJobsResponse* response);
+  grpc::Status cancel_job(const nomad_lite::CancelJobRequest& request,
+                          nomad_lite::CancelJobResponse* response);
+  grpc::Status get_cluster_status(const nomad_lite::GetClusterStatusRequest& request,
+                                  nomad_lite::GetClusterStatusResponse* response);
+
+  // The server ("host:port") that answered the last successful call; later calls go there
+  // first, so that a client that found the leader keeps talking to it.
+  const std::string& current_target() const { return target_; }
+
+ private:
+  using Rpc =
+      std::function<grpc::Status(nomad_lite::SchedulerService::Stub&, grpc::ClientContext*)>;
+  grpc::Status call(const Rpc& rpc);
+  nomad_lite::SchedulerService::Stub& stub(const std::string& address);
+
+  std::vector<std::string> addresses_;
+  RetryPolicy policy_;
+  std::string target_;
+  size_t next_address_ = 0;  // the address tried after target_ fails
+  std::map<std::string, std::unique_ptr<nomad_lite::SchedulerService::Stub>> stubs_;
+};
+
+// A channel to `address` whose reconnect backoff is short (gRPC's default waits a second
+// or more before it tries a refused address again, longer than a leader election takes).
+// `index` gives otherwise identical channels their own connection.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& address, int index = 0);
+
+// The `leader-addr` a follower attached to its FAILED_PRECONDITION answer, or "".
+std::string leader_address_hint(const grpc::ClientContext& context, const grpc::Status& status);
+
+// One line for people: "job 'x' not found (NOT_FOUND)".
+std::string describe(const grpc::Status& status);
+
+}  // namespace nomad::cli

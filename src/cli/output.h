@@ -1,0 +1,35 @@
+#pragma once
+
+// What the client commands print: the JSON objects of api/json.h with `-o json`, aligned
+// tables and detail blocks for people otherwise. `now_ms` (Unix milliseconds) makes ages
+// such as "5m" reproducible in tests.
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "proto/nomad_lite.pb.h"
+
+namespace nomad::cli {
+
+// One job: the JSON object, or a "Field  value" block.
+void print_job(std::ostream& out, const nomad_lite::Job& job, OutputFormat format, int64_t now_ms);
+
+// {"jobs": [...]}, or a table: ID (short), STATUS, EXIT, NODE, AGE, COMMAND (truncated).
+void print_jobs(std::ostream& out, const std::vector<nomad_lite::Job>& jobs, OutputFormat format,
+                int64_t now_ms);
+
+// The cluster object, or the leader and term followed by a table of the nodes.
+void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse& status,
+                   OutputFormat format);
+
+// "42s", "5m", "3h", "2d": the largest whole unit; "0s" for the future.
+std::string format_age(int64_t elapsed_ms);
+
+// For each id, its shortest prefix of at least `min_length` characters that no other of
+// `ids` shares (the whole id if it needs that).
+std::vector<std::string> short_ids(const std::vector<std::string>& ids, size_t min_length = 8);
+
+}  // namespace nomad::cli

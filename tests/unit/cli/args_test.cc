@@ -1,0 +1,270 @@
+#include "cli/args.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+namespace nomad::cli {
+namespace {
+
+// NOMAD_LITE_ADDR set for the lifetime of one test (unset when `value` is null).
+class ScopedAddrEnv {
+ public:
+  explicit ScopedAddrEnv(const char* value) {
+    if (const char* old = getenv("NOMAD_LITE_ADDR")) saved_ = old;
+    if (value) {
+      setenv("NOMAD_LITE_ADDR", value, 1);
+    } else {
+      unsetenv("NOMAD_LITE_ADDR");
+    }
+  }
+  ~ScopedAddrEnv() {
+    if (saved_.empty()) {
+      unsetenv("NOMAD_LITE_ADDR");
+    } else {
+      setenv("NOMAD_LITE_ADDR", saved_.c_str(), 1);
+    }
+  }
+
+ private:
+  std::string saved_;
+};
+
+Invocation parse_ok(const std::vector<std::string>& args) {
+  ParsedArgs parsed = parse_args(args);
+  EXPECT_TRUE(parsed.invocation.has_value()) << parsed.error;
+  EXPECT_TRUE(parsed.error.empty()) << parsed.error;
+  return parsed.invocation.value_or(Invocation{});
+}
+
+// A usage error: exit code 2 and one line on stderr that contains `expected`.
+void expect_usage_error(const std::vector<std::string>& args, const std::string& expected) {
+  ParsedArgs parsed = parse_args(args);
+  EXPECT_FALSE(parsed.invocation.has_value());
+  EXPECT_EQ(parsed.exit_code, 2);
+  EXPECT_EQ(parsed.error.find('\n'), std::string::npos) << parsed.error;
+  EXPECT_EQ(parsed.error.rfind("nomad-lite: ", 0), 0u) << parsed.error;
+  EXPECT_NE(parsed.error.find(expected), std::string::npos)
+      << "error '" << parsed.error << "' does not mention '" << expected << "'";
+}
+
+TEST(ServerArgs, TheSeedsBareFormStartsAServer) {
+  Invocation inv = parse_ok({"--node-id", "1", "--port", "50051", "--dashboard-port", "8081",
+                             "--peers", "2:127.0.0.1:50052,3:127.0.0.1:50053"});
+  ASSERT_EQ(inv.command, Command::kServer);
+  EXPECT_EQ(inv.server.node_id, 1u);
+  EXPECT_EQ(inv.server.port, 50051);
+  EXPECT_EQ(inv.server.dashboard_port, 8081);
+  ASSERT_EQ(inv.server.peers.size(), 2u);
+  EXPECT_EQ(inv.server.peers[0].id, 2u);
+  EXPECT_EQ(inv.server.peers[0].address(), "127.0.0.1:50052");
+  EXPECT_EQ(inv.server.peers[1].address(), "127.0.0.1:50053");
+}
+
+TEST(ServerArgs, BareFormAcceptsFlagEqualsValue) {
+  Invocation inv = parse_ok({"--node-id=3", "--port=50053"});
+  ASSERT_EQ(inv.command, Command::kServer);
+  EXPECT_EQ(inv.server.node_id, 3u);
+  EXPECT_EQ(inv.server.port, 50053);
+}
+
+TEST(ServerArgs, DefaultsMatchTheDesign) {
+  Invocation inv = parse_ok({"server"});
+  ASSERT_EQ(inv.command, Command::kServer);
+  EXPECT_EQ(inv.server.node_id, 1u);
+  EXPECT_EQ(inv.server.port, 50051);
+  EXPECT_EQ(inv.server.dashboard_port, 0);
+  EXPECT_EQ(inv.server.bind, "127.0.0.1");
+  EXPECT_TRUE(inv.server.peers.empty());
+  EXPECT_EQ(inv.server.election_timeout, Millis(150));
+  EXPECT_EQ(inv.server.heartbeat_interval, Millis(50));
+  EXPECT_EQ(inv.server.log_level, "info");
+  EXPECT_EQ(inv.server.worker_slots, -1);
+  EXPECT_EQ(inv.server.effective_data_dir(), "./data/node-1");
+}
+
+TEST(ServerArgs, EveryFlagReachesTheConfig) {
+  Invocation inv = parse_ok({"server",     "--node-id",
+                             "2",          "--port",
+                             "6000",       "--dashboard-port",
+                             "6001",       "--data-dir",
+                             "/tmp/x",     "--bind",
+                             "0.0.0.0",    "--advertise",
+                             "node2:6000", "--election-timeout",
+                             "1s",         "--heartbeat-interval",
+                             "100ms",      "--log-level",
+                             "debug",      "--worker-slots",
+                             "0",          "--snapshot-entries",
+                             "500"});
+  const auto& c = inv.server;
+  EXPECT_EQ(c.node_id, 2u);
+  EXPECT_EQ(c.port, 6000);
+  EXPECT_EQ(c.dashboard_port, 6001);
+  EXPECT_EQ(c.data_dir, "/tmp/x");
+  EXPECT_EQ(c.bind, "0.0.0.0");
+  EXPECT_EQ(c.advertise_address(), "node2:6000");
+  EXPECT_EQ(c.election_timeout, Millis(1000));
+  EXPECT_EQ(c.heartbeat_interval, Millis(100));
+  EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.worker_slots, 0);
+  EXPECT_EQ(c.snapshot_entries, 500u);
+}
+
+TEST(ServerArgs, MalformedFlagsAreOneLineAndExitCode2) {
+  expect_usage_error({"--node-id", "2", "--peers", "2:127.0.0.1:50052"}, "own id 2");
+  expect_usage_error({"--node-id", "1", "--peers", "2:a:1,2:b:2"}, "appears twice");
+  expect_usage_error({"--peers", "2:127.0.0.1"}, "'2:127.0.0.1'");
+  expect_usage_error({"server", "--election-timeout", "150"}, "unit is missing");
+  expect_usage_error({"server", "--heartbeat-interval", "soon"}, "--heartbeat-interval");
+  expect_usage_error({"server", "--election-timeout", "100ms", "--heartbeat-interval", "100ms"},
+                     "must be shorter than --election-timeout");
+  expect_usage_error({"server", "--port", "70000"}, "--port: '70000'");
+  expect_usage_error({"server", "--port", "0"}, "--port");
+  expect_usage_error({"server", "--node-id", "0"}, "--node-id");
+  expect_usage_error({"server", "--node-id", "one"}, "--node-id: 'one'");
+  expect_usage_error({"server", "--log-level", "loud"}, "'loud'");
+  expect_usage_error({"server", "--advertise", "nohost"}, "--advertise");
+  expect_usage_error({"server", "--frobnicate"}, "unknown option '--frobnicate'");
+  expect_usage_error({"--node-id", "1", "--frobnicate"}, "unknown option '--frobnicate'");
+  // A client's flags mean nothing to a server.
+  expect_usage_error({"server", "--addr", "x:1"}, "--addr");
+}
+
+TEST(ClientArgs, TheSeedsFormsWorkWordForWord) {
+  ScopedAddrEnv env(nullptr);
+  Invocation cluster = parse_ok({"--addr", "http://127.0.0.1:50051", "cluster"});
+  EXPECT_EQ(cluster.command, Command::kClusterStatus);
+  EXPECT_EQ(cluster.client.addresses, std::vector<std::string>{"127.0.0.1:50051"});
+
+  Invocation submit =
+      parse_ok({"--addr", "http://127.0.0.1:50051", "submit", "--cmd", "echo hello"});
+  EXPECT_EQ(submit.command, Command::kJobSubmit);
+  EXPECT_EQ(submit.submit.command, "echo hello");
+
+  Invocation list = parse_ok({"--addr", "http://127.0.0.1:50051", "list"});
+  EXPECT_EQ(list.command, Command::kJobList);
+
+  Invocation status = parse_ok({"--addr", "http://127.0.0.1:50051", "status", "--job-id", "abc"});
+  EXPECT_EQ(status.command, Command::kJobStatus);
+  EXPECT_EQ(status.job_id, "abc");
+
+  // clap gave the seed's flags short forms too.
+  EXPECT_EQ(parse_ok({"submit", "-c", "date"}).submit.command, "date");
+  EXPECT_EQ(parse_ok({"status", "-j", "xyz"}).job_id, "xyz");
+}
+
+TEST(ClientArgs, JobCommands) {
+  ScopedAddrEnv env(nullptr);
+  Invocation status = parse_ok({"job", "status", "abc"});
+  EXPECT_EQ(status.command, Command::kJobStatus);
+  EXPECT_EQ(status.job_id, "abc");
+  Invocation cancel = parse_ok({"job", "cancel", "def"});
+  EXPECT_EQ(cancel.command, Command::kJobCancel);
+  EXPECT_EQ(cancel.job_id, "def");
+  EXPECT_EQ(parse_ok({"cluster", "status"}).command, Command::kClusterStatus);
+
+  Invocation list = parse_ok({"job", "list", "--status", "failed", "--limit", "5"});
+  EXPECT_EQ(list.command, Command::kJobList);
+  EXPECT_EQ(list.list.status, nomad_lite::JOB_STATUS_FAILED);
+  EXPECT_EQ(list.list.limit, 5u);
+  Invocation all = parse_ok({"job", "list"});
+  EXPECT_EQ(all.list.status, nomad_lite::JOB_STATUS_UNSPECIFIED);
+  EXPECT_EQ(all.list.limit, 0u);
+  EXPECT_EQ(all.client.addresses, std::vector<std::string>{"127.0.0.1:50051"});
+  EXPECT_EQ(all.client.output, OutputFormat::kTable);
+}
+
+TEST(ClientArgs, WordsAfterDashesAreJoinedWithShellQuoting) {
+  Invocation inv = parse_ok({"job", "submit", "--", "sh", "-c", "echo a; echo b"});
+  ASSERT_EQ(inv.command, Command::kJobSubmit);
+  EXPECT_EQ(inv.submit.command, "sh -c 'echo a; echo b'");
+  // Flags after -- belong to the job's command, not to nomad-lite.
+  EXPECT_EQ(parse_ok({"job", "submit", "--", "ls", "-la", "--timeout", "x"}).submit.command,
+            "ls -la --timeout x");
+  EXPECT_EQ(parse_ok({"submit", "--", "echo", "it's"}).submit.command, "echo 'it'\\''s'");
+}
+
+TEST(ClientArgs, SubmitOptions) {
+  Invocation inv = parse_ok({"job", "submit", "--timeout", "30s", "--retries", "2", "--env", "A=1",
+                             "--env", "B=x=y", "--idempotency-key", "k1", "--", "true"});
+  EXPECT_EQ(inv.submit.command, "true");
+  EXPECT_EQ(inv.submit.timeout, Millis(30'000));
+  EXPECT_EQ(inv.submit.retries, 2u);
+  EXPECT_EQ(inv.submit.env, (std::map<std::string, std::string>{{"A", "1"}, {"B", "x=y"}}));
+  EXPECT_EQ(inv.submit.idempotency_key, "k1");
+  Invocation plain = parse_ok({"job", "submit", "--", "true"});
+  EXPECT_EQ(plain.submit.timeout, Millis(0));
+  EXPECT_TRUE(plain.submit.idempotency_key.empty());  // the CLI picks one per submission
+}
+
+TEST(ClientArgs, SubmitMistakes) {
+  expect_usage_error({"job", "submit", "echo", "hi"}, "after --");
+  expect_usage_error({"job", "submit"}, "no command");
+  expect_usage_error({"job", "submit", "--"}, "no command after --");
+  expect_usage_error({"job", "submit", "--cmd", "a", "--", "b"}, "not both");
+  expect_usage_error({"job", "submit", "--timeout", "30", "--", "true"}, "--timeout");
+  expect_usage_error({"job", "submit", "--env", "NOVALUE", "--", "true"}, "'NOVALUE' is not K=V");
+  expect_usage_error({"job", "list", "--", "x"}, "belong to job submit");
+}
+
+TEST(ClientArgs, OtherMistakes) {
+  expect_usage_error({}, "no command");
+  expect_usage_error({"job"}, "nomad-lite job --help");
+  expect_usage_error({"job", "status"}, "give its id");
+  expect_usage_error({"job", "status", "a", "--job-id", "b"}, "two job ids");
+  expect_usage_error({"job", "list", "--status", "done"}, "'done'");
+  expect_usage_error({"job", "list", "--limit", "many"}, "--limit");
+  expect_usage_error({"-o", "yaml", "list"}, "'yaml'");
+  expect_usage_error({"--addr", "https://a:1", "list"}, "TLS");
+  expect_usage_error({"--bogus"}, "unknown option '--bogus'");
+  expect_usage_error({"jobs"}, "'jobs'");
+}
+
+TEST(ClientArgs, GlobalOptionsGoBeforeOrAfterTheSubcommand) {
+  ScopedAddrEnv env(nullptr);
+  Invocation before = parse_ok({"-o", "json", "--addr", "10.0.0.1:7000", "job", "list"});
+  Invocation after = parse_ok({"job", "list", "-o", "json", "--addr", "10.0.0.1:7000"});
+  for (const auto& inv : {before, after}) {
+    EXPECT_EQ(inv.client.output, OutputFormat::kJson);
+    EXPECT_EQ(inv.client.addresses, std::vector<std::string>{"10.0.0.1:7000"});
+  }
+}
+
+TEST(ClientArgs, AddressComesFromTheEnvironmentUnlessGiven) {
+  ScopedAddrEnv env("http://h1:1,h2:2");
+  EXPECT_EQ(parse_ok({"list"}).client.addresses, (std::vector<std::string>{"h1:1", "h2:2"}));
+  EXPECT_EQ(parse_ok({"--addr", "h3:3", "list"}).client.addresses,
+            std::vector<std::string>{"h3:3"});
+}
+
+TEST(ClientArgs, HelpGoesToStdoutWithExitCode0) {
+  ParsedArgs top = parse_args({"--help"});
+  EXPECT_FALSE(top.invocation);
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("server"), std::string::npos);
+  EXPECT_NE(top.out.find("job"), std::string::npos);
+  ParsedArgs submit = parse_args({"job", "submit", "--help"});
+  EXPECT_EQ(submit.exit_code, 0);
+  EXPECT_NE(submit.out.find("--timeout"), std::string::npos);
+  ParsedArgs server = parse_args({"server", "-h"});
+  EXPECT_NE(server.out.find("--election-timeout"), std::string::npos);
+}
+
+TEST(BenchArgs, OptionsAndDefaults) {
+  ScopedAddrEnv env(nullptr);
+  Invocation inv = parse_ok({"bench", "submit", "--addr", "a:1,b:2,c:3", "--clients", "256",
+                             "--requests", "100000", "--payload", "200", "--duration", "30s"});
+  ASSERT_EQ(inv.command, Command::kBenchSubmit);
+  EXPECT_EQ(inv.client.addresses, (std::vector<std::string>{"a:1", "b:2", "c:3"}));
+  EXPECT_EQ(inv.bench.clients, 256);
+  EXPECT_EQ(inv.bench.requests, 100000u);
+  EXPECT_EQ(inv.bench.payload, 200u);
+  EXPECT_EQ(inv.bench.duration, Millis(30'000));
+  Invocation defaults = parse_ok({"bench", "submit"});
+  EXPECT_EQ(defaults.bench.payload, 100u);
+  EXPECT_EQ(defaults.bench.duration, Millis(60'000));
+  expect_usage_error({"bench", "submit", "--clients", "0"}, "--clients");
+  expect_usage_error({"bench", "submit", "--duration", "1"}, "--duration");
+}
+
+}  // namespace
+}  // namespace nomad::cli

@@ -1,0 +1,140 @@
+#include "api/json.h"
+
+#include <gtest/gtest.h>
+
+namespace nomad::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr int64_t kMay1st2024 = 1714566896789;  // 2024-05-01T12:34:56.789Z
+
+nomad_lite::Job finished_job() {
+  nomad_lite::Job job;
+  job.set_id("j-1");
+  job.set_command("exit 3");
+  job.set_status(nomad_lite::JOB_STATUS_FAILED);
+  job.set_reason("exit_code");
+  job.set_exit_code(3);
+  job.set_node_id(2);
+  job.set_attempt(1);
+  job.set_created_at_ms(kMay1st2024);
+  job.set_started_at_ms(kMay1st2024 + 11);
+  job.set_finished_at_ms(kMay1st2024 + 1000);
+  job.set_timeout_ms(30'000);
+  job.set_retries(2);
+  (*job.mutable_env())["A"] = "1";
+  return job;
+}
+
+TEST(JobJson, FieldNamesAndValues) {
+  json j = job_to_json(finished_job());
+  EXPECT_EQ(j["id"], "j-1");
+  EXPECT_EQ(j["command"], "exit 3");
+  EXPECT_EQ(j["status"], "failed");
+  EXPECT_EQ(j["reason"], "exit_code");
+  EXPECT_EQ(j["exit_code"], 3);
+  EXPECT_EQ(j["node_id"], 2);
+  EXPECT_EQ(j["attempt"], 1);
+  EXPECT_EQ(j["created_at"], "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(j["started_at"], "2024-05-01T12:34:56.800Z");
+  EXPECT_EQ(j["finished_at"], "2024-05-01T12:34:57.789Z");
+  EXPECT_EQ(j["timeout"], "30s");
+  EXPECT_EQ(j["retries"], 2);
+  EXPECT_EQ(j["env"], (json{{"A", "1"}}));
+}
+
+TEST(JobJson, AbsentValuesAreNullNotZero) {
+  nomad_lite::Job job;
+  job.set_id("j-2");
+  job.set_command("sleep 1");
+  job.set_status(nomad_lite::JOB_STATUS_PENDING);
+  job.set_created_at_ms(kMay1st2024);
+  json j = job_to_json(job);
+  EXPECT_EQ(j["status"], "pending");
+  for (const char* key : {"reason", "pending_reason", "exit_code", "node_id", "started_at",
+                          "finished_at", "timeout"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_TRUE(j[key].is_null()) << key << " = " << j[key];
+  }
+  EXPECT_EQ(j["env"], json::object());
+  EXPECT_EQ(j["attempt"], 0);
+}
+
+TEST(JobJson, ExitCodeZeroIsAValueNotNull) {
+  nomad_lite::Job job;
+  job.set_status(nomad_lite::JOB_STATUS_COMPLETED);
+  job.set_exit_code(0);
+  json j = job_to_json(job);
+  EXPECT_EQ(j["status"], "completed");
+  ASSERT_FALSE(j["exit_code"].is_null());
+  EXPECT_EQ(j["exit_code"], 0);
+}
+
+TEST(JobStatusNames, RoundTripAndLowerCase) {
+  for (auto status : {nomad_lite::JOB_STATUS_PENDING, nomad_lite::JOB_STATUS_RUNNING,
+                      nomad_lite::JOB_STATUS_COMPLETED, nomad_lite::JOB_STATUS_FAILED,
+                      nomad_lite::JOB_STATUS_CANCELLED}) {
+    EXPECT_EQ(parse_job_status(job_status_name(status)), status);
+  }
+  EXPECT_EQ(job_status_name(nomad_lite::JOB_STATUS_CANCELLED), "cancelled");
+  EXPECT_EQ(parse_job_status("canceled"), nomad_lite::JOB_STATUS_CANCELLED);
+  EXPECT_EQ(parse_job_status("Failed"), std::nullopt);
+  EXPECT_EQ(parse_job_status("unknown"), std::nullopt);
+}
+
+TEST(Timestamps, Rfc3339UtcWithMilliseconds) {
+  EXPECT_EQ(format_timestamp(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_timestamp(kMay1st2024), "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(format_timestamp(5), "1970-01-01T00:00:00.005Z");
+  EXPECT_EQ(format_timestamp(-1), "1969-12-31T23:59:59.999Z");
+}
+
+TEST(ClusterJson, FieldsAndNulls) {
+  nomad_lite::GetClusterStatusResponse status;
+  status.set_node_id(2);
+  status.set_role("follower");
+  status.set_term(7);
+  status.set_leader_id(1);
+  status.set_leader_address("127.0.0.1:50051");
+  status.set_commit_index(40);
+  status.set_applied_index(39);
+  auto* leader = status.add_nodes();
+  leader->set_id(1);
+  leader->set_address("127.0.0.1:50051");
+  leader->set_role("leader");
+  leader->set_alive(true);
+  leader->set_last_contact_ms(12);
+  auto* never = status.add_nodes();
+  never->set_id(3);
+  never->set_address("127.0.0.1:50053");
+  never->set_role("follower");
+  never->set_last_contact_ms(-1);
+
+  json j = cluster_to_json(status);
+  EXPECT_EQ(j["node_id"], 2);
+  EXPECT_EQ(j["role"], "follower");
+  EXPECT_EQ(j["leader_id"], 1);
+  EXPECT_EQ(j["leader_address"], "127.0.0.1:50051");
+  EXPECT_EQ(j["term"], 7);
+  EXPECT_EQ(j["commit_index"], 40);
+  EXPECT_EQ(j["applied_index"], 39);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  EXPECT_EQ(j["nodes"][0], (json{{"id", 1},
+                                 {"address", "127.0.0.1:50051"},
+                                 {"role", "leader"},
+                                 {"alive", true},
+                                 {"match_index", 0},
+                                 {"last_contact_ms", 12}}));
+  EXPECT_FALSE(j["nodes"][1]["alive"]);
+  EXPECT_TRUE(j["nodes"][1]["last_contact_ms"].is_null());
+
+  status.set_leader_id(0);
+  status.clear_leader_address();
+  json no_leader = cluster_to_json(status);
+  EXPECT_TRUE(no_leader["leader_id"].is_null());
+  EXPECT_TRUE(no_leader["leader_address"].is_null());
+}
+
+}  // namespace
+}  // namespace nomad::api
