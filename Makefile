@@ -5,6 +5,7 @@ JOBS ?= 2
 CMAKE_FLAGS ?=
 
 FUZZ_DIR ?= build-fuzz
+ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 30
 
 .PHONY: all deps build test test-unit test-asan test-fuzz bench run cluster clean format
@@ -27,11 +28,16 @@ test: test-unit test-asan test-fuzz
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
+# The consensus core, the simulation and storage again under AddressSanitizer and UBSan.
 test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DNOMAD_SANITIZE=ON -DNOMAD_SIM_SEEDS=400
+	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DNOMAD_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim storage-tests \
 	  storage-crash-tests wal-crash-writer
-	cd $(ASAN_DIR) && ctest --output-on-failure -j$(JOBS)
+	$(ASAN_DIR)/raft-tests --gtest_brief=1
+	$(ASAN_DIR)/storage-tests --gtest_brief=1
+	$(ASAN_DIR)/storage-crash-tests --gtest_brief=1
+	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 3 --start-seed 500001
+	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 5 --start-seed 600001
 
 test-fuzz: deps
 	CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOMAD_FUZZ=ON
