@@ -6,22 +6,15 @@
 
 #include "api/json.h"
 #include "cli/address.h"
-#include "common/peers.h"
+#include "cli/server_flags.h"
 #include "common/shell_quote.h"
 
 namespace nomad::cli {
 namespace {
 
 // Flags that need checking beyond their type are bound to plain strings and converted after
-// CLI11 has parsed, so that each mistake gets a message in our own words.
-struct ServerFlags {
-  CLI::App* app = nullptr;
-  node::ServerConfig config;
-  std::string peers;
-  std::string election_timeout = "150ms";
-  std::string heartbeat_interval = "50ms";
-};
-
+// CLI11 has parsed, so that each mistake gets a message in our own words (the server's flags:
+// server_flags.h).
 struct SubmitFlags {
   CLI::App* app = nullptr;
   std::string cmd;
@@ -60,33 +53,9 @@ struct Flags {
   BenchFlags bench;
 };
 
-void add_server_flags(CLI::App* app, ServerFlags* f) {
-  f->app = app;
-  auto& c = f->config;
-  app->add_option("--node-id", c.node_id, "This node's id, unique in the cluster")
-      ->capture_default_str();
-  app->add_option("--port", c.port, "gRPC port (client API and peers)")->capture_default_str();
-  app->add_option("--dashboard-port", c.dashboard_port, "Dashboard and REST API port (0: none)");
-  app->add_option("--peers", f->peers, "The other nodes: \"id:host:port,...\"");
-  app->add_option("--data-dir", c.data_dir, "Data directory (default ./data/node-<id>)");
-  app->add_option("--bind", c.bind, "Address the ports listen on")->capture_default_str();
-  app->add_option("--advertise", c.advertise,
-                  "host:port peers and clients reach this node at (default bind:port)");
-  app->add_option("--election-timeout", f->election_timeout,
-                  "Minimum election timeout, randomized up to twice that")
-      ->capture_default_str();
-  app->add_option("--heartbeat-interval", f->heartbeat_interval, "Leader heartbeat interval")
-      ->capture_default_str();
-  app->add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
-      ->capture_default_str();
-  app->add_option("--worker-slots", c.worker_slots,
-                  "Jobs this node runs at once (default: one per core; 0: none)");
-  app->add_option("--snapshot-entries", c.snapshot_entries,
-                  "Take a snapshot after this many applied entries")
-      ->capture_default_str();
-  app->fallthrough(false);  // --addr and -o mean nothing to a server
-}
-
+constexpr const char* kClientFooter =
+    "Client options (before or after the command): --addr HOST:PORT[,HOST:PORT...] (env "
+    "NOMAD_LITE_ADDR), -o table|json";
 void add_submit_flags(CLI::App* app, SubmitFlags* f) {
   f->app = app;
   app->add_option("-c,--cmd", f->cmd, "The command, as one string (or the words after --)");
@@ -98,7 +67,8 @@ void add_submit_flags(CLI::App* app, SubmitFlags* f) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--idempotency-key", f->idempotency_key,
                   "Submissions with the same key create one job (default: random)");
-  app->footer("Example: nomad-lite job submit --timeout 30s -- sh -c 'echo a; echo b'");
+  app->footer(std::string(kClientFooter) +
+              "\nExample: nomad-lite job submit --timeout 30s -- sh -c 'echo a; echo b'");
 }
 
 void add_job_id_flags(CLI::App* app, JobIdFlags* f) {
@@ -134,8 +104,9 @@ void build_app(CLI::App& app, Flags* f) {
       ->envname("NOMAD_LITE_ADDR")
       ->capture_default_str();
   app.add_option("-o,--output", f->output, "Output format: table or json")->capture_default_str();
-  app.footer("A server also starts without the word 'server': nomad-lite --node-id 1 --port 50051");
 
+  // Subcommands copy the footer they are created with: the client commands show this one.
+  app.footer(kClientFooter);
   add_server_flags(app.add_subcommand("server", "Run a node of the cluster"), &f->server);
 
   CLI::App* job = app.add_subcommand("job", "Submit, inspect and cancel jobs");
@@ -157,51 +128,7 @@ void build_app(CLI::App& app, Flags* f) {
   add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
   add_list_flags(app.add_subcommand("list", "= job list")->group(seed), &f->list_alias);
   add_job_id_flags(app.add_subcommand("status", "= job status")->group(seed), &f->status_alias);
-}
-
-Status finish_server(ServerFlags& f, node::ServerConfig* out) {
-  node::ServerConfig c = f.config;
-  if (c.node_id == 0) return Status::error("--node-id: 0 is not a node id (use a number from 1)");
-  if (c.port == 0) return Status::error("--port: 0 is not a port (use 1-65535)");
-  if (c.dashboard_port != 0 && c.dashboard_port == c.port) {
-    return Status::error("--dashboard-port: " + std::to_string(c.port) +
-                         " is already the gRPC --port");
-  }
-  if (c.bind.empty()) return Status::error("--bind: empty address");
-  if (!c.advertise.empty()) {
-    size_t colon = c.advertise.rfind(':');
-    std::string port = colon == std::string::npos ? "" : c.advertise.substr(colon + 1);
-    if (colon == 0 || port.empty() || port.size() > 5 ||
-        !std::all_of(port.begin(), port.end(), ::isdigit) || std::stoi(port) < 1 ||
-        std::stoi(port) > 65535) {
-      return Status::error("--advertise: '" + c.advertise + "' is not host:port");
-    }
-  }
-  if (Status s = parse_peers(f.peers, c.node_id, &c.peers); !s) return s;
-  std::string why;
-  auto election = parse_duration(f.election_timeout, &why);
-  if (!election) return Status::error("--election-timeout: " + why);
-  auto heartbeat = parse_duration(f.heartbeat_interval, &why);
-  if (!heartbeat) return Status::error("--heartbeat-interval: " + why);
-  if (election->count() <= 0 || heartbeat->count() <= 0) {
-    return Status::error("--election-timeout and --heartbeat-interval must be longer than 0");
-  }
-  if (*heartbeat >= *election) {
-    return Status::error("--heartbeat-interval (" + format_duration(*heartbeat) +
-                         ") must be shorter than --election-timeout (" +
-                         format_duration(*election) + ")");
-  }
-  c.election_timeout = *election;
-  c.heartbeat_interval = *heartbeat;
-  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};
-  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
-    return Status::error("--log-level: '" + c.log_level +
-                         "' is not one of trace, debug, info, warn, error");
-  }
-  if (c.worker_slots < -1) return Status::error("--worker-slots: must be 0 or more");
-  if (c.snapshot_entries == 0) return Status::error("--snapshot-entries: must be 1 or more");
-  *out = std::move(c);
-  return Status::ok();
+  app.footer(std::string(kClientFooter) + "\n" + kServerFooter);
 }
 
 Status finish_submit(SubmitFlags& f, const std::vector<std::string>& words, bool saw_dashes,

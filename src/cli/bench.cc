@@ -160,6 +160,11 @@ class SubmitBench {
   }
 
   void finish(Call* call, const grpc::Status& status, Clock::time_point now) {
+    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - call->started);
+    // Deleted before run() can wake up and destroy the channels: a ClientContext holds a
+    // channel reference, and dropping the last one on a gRPC callback thread shuts down the
+    // callback completion queue from one of its own threads (a crash in gRPC 1.51).
+    delete call;
     uint64_t sequence = 0;
     std::string target;
     bool next = false;
@@ -167,8 +172,7 @@ class SubmitBench {
       std::lock_guard lock(mu_);
       if (status.ok()) {
         ++report_.ops;
-        auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - call->started);
-        report_.latencies_us.push_back(static_cast<uint32_t>(us.count()));
+        report_.latencies_us.push_back(static_cast<uint32_t>(latency.count()));
       } else {
         ++report_.errors;
         if (first_error_.empty()) first_error_ = describe(status);
@@ -181,7 +185,6 @@ class SubmitBench {
         done_cv_.notify_all();
       }
     }
-    delete call;
     if (next) start_call(sequence, target);
   }
 

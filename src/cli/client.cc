@@ -128,9 +128,12 @@ grpc::Status Client::call(const Rpc& rpc) {
     }
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
     if (Clock::now() + backoff >= give_up) {
-      return grpc::Status(status.error_code(), "no leader reachable at " + target + " within " +
+      std::string tried;
+      for (const auto& address : addresses_) tried += (tried.empty() ? "" : ", ") + address;
+      return grpc::Status(status.error_code(), "no leader reachable within " +
                                                    format_duration(policy_.unavailable_budget) +
-                                                   ": " + status.error_message());
+                                                   " (tried " + tried + "); last answer from " +
+                                                   target + ": " + status.error_message());
     }
     // Try the next address; after a whole round of failures, wait before the next round.
     redirects = 0;

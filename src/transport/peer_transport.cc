@@ -62,7 +62,7 @@ class PeerClient {
   }
 
  private:
-  static constexpr size_t kMaxQueued = 100000;
+  static constexpr size_t kMaxQueued = 10000;
 
   void run() {
     std::unique_ptr<grpc::ClientWriter<nomad_lite::RaftBatch>> writer;
@@ -78,12 +78,19 @@ class PeerClient {
         queued_ = 0;
       }
       if (!writer) {
-        std::lock_guard lock(mu_);
-        context_ = std::make_unique<grpc::ClientContext>();
+        auto context = std::make_unique<grpc::ClientContext>();
         // Wait for the peer to be reachable instead of failing fast: retrying fail-fast calls
         // in a loop cancels each connection attempt before it completes.
-        context_->set_wait_for_ready(true);
-        writer = stub_->Stream(context_.get(), &closed);
+        context->set_wait_for_ready(true);
+        grpc::ClientContext* raw = context.get();
+        {
+          std::lock_guard lock(mu_);
+          if (stopping_) break;
+          context_ = std::move(context);  // published first, so stop() can cancel the wait
+        }
+        // Blocks while the peer is unreachable: never hold mu_ here, or enqueue() (called by
+        // the node loop) would block behind it.
+        writer = stub_->Stream(raw, &closed);
       }
       nomad_lite::RaftBatch wire;
       for (const auto& m : batch) to_wire(m, wire.add_messages());

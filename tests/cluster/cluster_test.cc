@@ -162,6 +162,53 @@ TEST(Cluster, AResubmissionWithTheSameIdempotencyKeyReturnsTheFirstJob) {
   EXPECT_EQ(c.job_ids(leader)->size(), 1u);
 }
 
+// Every submission `bench submit` counted as acknowledged is on every surviving node, even when
+// the leader is killed with SIGKILL in the middle of the run.
+TEST(Cluster, BenchAcknowledgedJobsSurviveKillingTheLeaderMidRun) {
+  TestCluster c(3);
+  c.start_all();
+  uint64_t leader = c.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  std::string addrs;
+  for (uint64_t id : c.ids()) addrs += (addrs.empty() ? "" : ",") + c.member(id).address();
+
+  std::string out = c.root() + "/bench.json";
+  pid_t bench = fork();
+  if (bench == 0) {
+    int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDOUT_FILENO);
+    execl(NOMAD_LITE_BIN, NOMAD_LITE_BIN, "bench", "submit", "--addr", addrs.c_str(),
+          "--clients", "16", "--requests", "4000", "--duration", "40s", nullptr);
+    _exit(127);
+  }
+  // Kill the leader once the run is well under way.
+  ASSERT_TRUE(wait_until([&] {
+    auto s = c.status(leader);
+    return s && s->commit_index() > 400;
+  }, 20s));
+  c.kill(leader, SIGKILL);
+  int status = 0;
+  waitpid(bench, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "bench did not exit normally";
+
+  RunResult report = run_command({"/bin/cat", out});
+  auto pos = report.out.find("\"ops\":");
+  ASSERT_NE(pos, std::string::npos) << report.out;
+  long acknowledged = std::stol(report.out.substr(pos + 6));
+  EXPECT_GT(acknowledged, 400) << report.out;
+
+  uint64_t next = c.wait_for_leader(15s, leader);
+  ASSERT_NE(next, 0u);
+  for (uint64_t id : c.ids()) {
+    if (!c.running(id)) continue;
+    EXPECT_TRUE(wait_until([&] {
+      auto listed = c.job_ids(id);
+      return listed && static_cast<long>(listed->size()) >= acknowledged;
+    }, 20s)) << "node " << id << " lists fewer jobs than bench acknowledged (" << acknowledged
+             << ")";
+  }
+}
+
 TEST(Server, MalformedFlagsGiveOneLineAndExitCode2) {
   auto check = [](std::vector<std::string> args, const std::string& expected) {
     args.insert(args.begin(), NOMAD_LITE_BIN);

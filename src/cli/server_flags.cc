@@ -1,0 +1,85 @@
+#include "cli/server_flags.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "common/duration.h"
+#include "common/peers.h"
+
+namespace nomad::cli {
+
+void add_server_flags(CLI::App* app, ServerFlags* f) {
+  f->app = app;
+  auto& c = f->config;
+  app->add_option("--node-id", c.node_id, "This node's id, unique in the cluster")
+      ->capture_default_str();
+  app->add_option("--port", c.port, "gRPC port (client API and peers)")->capture_default_str();
+  app->add_option("--dashboard-port", c.dashboard_port, "Dashboard and REST API port (0: none)");
+  app->add_option("--peers", f->peers, "The other nodes: \"id:host:port,...\"");
+  app->add_option("--data-dir", c.data_dir, "Data directory (default ./data/node-<id>)");
+  app->add_option("--bind", c.bind, "Address the ports listen on")->capture_default_str();
+  app->add_option("--advertise", c.advertise,
+                  "host:port peers and clients reach this node at (default bind:port)");
+  app->add_option("--election-timeout", f->election_timeout,
+                  "Minimum election timeout, randomized up to twice that")
+      ->capture_default_str();
+  app->add_option("--heartbeat-interval", f->heartbeat_interval, "Leader heartbeat interval")
+      ->capture_default_str();
+  app->add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
+  app->add_option("--worker-slots", c.worker_slots,
+                  "Jobs this node runs at once (default: one per core; 0: none)");
+  app->add_option("--snapshot-entries", c.snapshot_entries,
+                  "Take a snapshot after this many applied entries")
+      ->capture_default_str();
+  app->fallthrough(false);  // --addr and -o mean nothing to a server
+  app->footer(kServerFooter);
+}
+
+Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
+  node::ServerConfig c = f.config;
+  if (c.node_id == 0) return Status::error("--node-id: 0 is not a node id (use a number from 1)");
+  if (c.port == 0) return Status::error("--port: 0 is not a port (use 1-65535)");
+  if (c.dashboard_port != 0 && c.dashboard_port == c.port) {
+    return Status::error("--dashboard-port: " + std::to_string(c.port) +
+                         " is already the gRPC --port");
+  }
+  if (c.bind.empty()) return Status::error("--bind: empty address");
+  if (!c.advertise.empty()) {
+    size_t colon = c.advertise.rfind(':');
+    std::string port = colon == std::string::npos ? "" : c.advertise.substr(colon + 1);
+    bool digits = !port.empty() && port.size() <= 5 &&
+                  std::all_of(port.begin(), port.end(),
+                              [](unsigned char ch) { return std::isdigit(ch) != 0; });
+    if (colon == 0 || !digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
+      return Status::error("--advertise: '" + c.advertise + "' is not host:port");
+    }
+  }
+  if (Status s = parse_peers(f.peers, c.node_id, &c.peers); !s) return s;
+  std::string why;
+  auto election = parse_duration(f.election_timeout, &why);
+  if (!election) return Status::error("--election-timeout: " + why);
+  auto heartbeat = parse_duration(f.heartbeat_interval, &why);
+  if (!heartbeat) return Status::error("--heartbeat-interval: " + why);
+  if (election->count() <= 0 || heartbeat->count() <= 0) {
+    return Status::error("--election-timeout and --heartbeat-interval must be longer than 0");
+  }
+  if (*heartbeat >= *election) {
+    return Status::error("--heartbeat-interval (" + format_duration(*heartbeat) +
+                         ") must be shorter than --election-timeout (" +
+                         format_duration(*election) + ")");
+  }
+  c.election_timeout = *election;
+  c.heartbeat_interval = *heartbeat;
+  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
+    return Status::error("--log-level: '" + c.log_level +
+                         "' is not one of trace, debug, info, warn, error");
+  }
+  if (c.worker_slots < -1) return Status::error("--worker-slots: must be 0 or more");
+  if (c.snapshot_entries == 0) return Status::error("--snapshot-entries: must be 1 or more");
+  *out = std::move(c);
+  return Status::ok();
+}
+
+}  // namespace nomad::cli

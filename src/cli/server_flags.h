@@ -1,0 +1,32 @@
+#pragma once
+
+// The flags of `nomad-lite server`, bound to a CLI11 subcommand and then checked into a
+// node::ServerConfig. Used by args.cc only.
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "common/status.h"
+#include "node/server_config.h"
+
+namespace nomad::cli {
+
+struct ServerFlags {
+  CLI::App* app = nullptr;
+  node::ServerConfig config;
+  std::string peers;
+  std::string election_timeout = "150ms";
+  std::string heartbeat_interval = "50ms";
+};
+
+inline constexpr const char* kServerFooter =
+    "A server also starts without the word 'server': nomad-lite --node-id 1 --port 50051";
+
+// Adds the server's flags to `app` (the `server` subcommand), bound to *f.
+void add_server_flags(CLI::App* app, ServerFlags* f);
+
+// Checks what the flags' types alone do not (ids, ports, peers, durations, log level) and
+// fills *out. The error names the flag and what is wrong with it.
+Status finish_server(const ServerFlags& f, node::ServerConfig* out);
+
+}  // namespace nomad::cli
