@@ -56,6 +56,7 @@ struct Flags {
 constexpr const char* kClientFooter =
     "Client options (before or after the command): --addr HOST:PORT[,HOST:PORT...] (env "
     "NOMAD_LITE_ADDR), -o table|json";
+
 void add_submit_flags(CLI::App* app, SubmitFlags* f) {
   f->app = app;
   app->add_option("-c,--cmd", f->cmd, "The command, as one string (or the words after --)");
@@ -100,7 +101,7 @@ void build_app(CLI::App& app, Flags* f) {
   app.require_subcommand(1);
   app.fallthrough();  // `job list -o json` as well as `-o json job list`
   app.add_option("--addr", f->addr,
-                 "Server(s) to talk to, comma separated; a follower forwards to the leader")
+                 "Server(s) to talk to, comma separated; writes find the leader by themselves")
       ->envname("NOMAD_LITE_ADDR")
       ->capture_default_str();
   app.add_option("-o,--output", f->output, "Output format: table or json")->capture_default_str();
@@ -131,7 +132,7 @@ void build_app(CLI::App& app, Flags* f) {
   app.footer(std::string(kClientFooter) + "\n" + kServerFooter);
 }
 
-Status finish_submit(SubmitFlags& f, const std::vector<std::string>& words, bool saw_dashes,
+Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words, bool saw_dashes,
                      SubmitOptions* out) {
   if (!f.cmd.empty() && saw_dashes) {
     return Status::error("give the command either with --cmd or after --, not both");
@@ -326,12 +327,7 @@ ParsedArgs parse_args(const std::vector<std::string>& args) {
   Invocation invocation;
   try {
     app.parse(line);
-  } catch (const CLI::CallForHelp& e) {
-    std::ostringstream out, err;
-    result.exit_code = app.exit(e, out, err);
-    result.out = out.str();
-    return result;
-  } catch (const CLI::CallForAllHelp& e) {
+  } catch (const CLI::Success& e) {  // --help
     std::ostringstream out, err;
     result.exit_code = app.exit(e, out, err);
     result.out = out.str();

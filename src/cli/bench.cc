@@ -3,7 +3,6 @@
 #include <grpcpp/alarm.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -56,8 +55,9 @@ class SubmitBench {
     if (in_flight_ == 0) done_ = true;
     done_cv_.wait(lock, [&] { return done_; });
     report_.seconds = std::chrono::duration<double>(finished_ - start_).count();
-    if (report_.seconds <= 0)
+    if (report_.seconds <= 0) {  // nothing was issued at all
       report_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    }
     return std::move(report_);
   }
 

@@ -144,6 +144,11 @@ void Node::receive(raft::Message message) {
   if (inbox_.size() == 1) queue_cv_.notify_one();
 }
 
+void Node::note_contact(raft::NodeId peer) {
+  std::lock_guard lock(view_mu_);
+  last_heard_[peer] = Clock::now();
+}
+
 void Node::run() {
   auto next_tick = Clock::now() + config_.tick;
   std::vector<Proposal> proposals;
@@ -159,10 +164,6 @@ void Node::run() {
       inbox.swap(inbox_);
     }
     auto now = Clock::now();
-    if (!inbox.empty()) {
-      std::lock_guard lock(view_mu_);
-      for (const auto& m : inbox) last_heard_[m.from] = now;
-    }
     for (const auto& m : inbox) {
       std::string why;
       if (!core_->step(m, &why)) spdlog::warn("dropped a message from node {}: {}", m.from, why);
@@ -355,7 +356,7 @@ ClusterView Node::cluster_view() const {
   std::lock_guard lock(view_mu_);
   ClusterView v = view_;
   auto now = Clock::now();
-  // Alive: heard from, or successfully written to, within a few election timeouts.
+  // Alive: heard from (keepalives come every 200 ms) within a few election timeouts.
   const int64_t alive_window = std::max<int64_t>(3 * config_.election_timeout.count(), 500);
   for (auto& p : v.nodes) {
     if (p.id == v.node_id) continue;
@@ -363,10 +364,8 @@ ClusterView Node::cluster_view() const {
     if (auto it = last_heard_.find(p.id); it != last_heard_.end()) {
       heard = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second).count();
     }
-    int64_t sent = transport_ ? transport_->millis_since_sent(p.id) : -1;
-    int64_t contact = heard < 0 ? sent : (sent < 0 ? heard : std::min(heard, sent));
-    p.last_contact_ms = contact;
-    p.alive = contact >= 0 && contact <= alive_window;
+    p.last_contact_ms = heard;
+    p.alive = heard >= 0 && heard <= alive_window;
   }
   return v;
 }

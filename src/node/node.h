@@ -81,6 +81,8 @@ class Node {
   // Thread-safe. `done` runs on the loop thread: keep it short.
   void propose(std::string command, ProposeCallback done);
   void receive(raft::Message message);
+  // A peer showed it is up (any traffic from it, keepalives included).
+  void note_contact(raft::NodeId peer);
 
   ClusterView cluster_view() const;
 

@@ -44,7 +44,8 @@ int run_server(const ServerConfig& config) {
   Node node(config);
   api::Service service(node);
   api::GrpcSchedulerService scheduler(service);
-  transport::RaftServiceImpl raft([&node](raft::Message m) { node.receive(std::move(m)); });
+  transport::RaftServiceImpl raft([&node](raft::Message m) { node.receive(std::move(m)); },
+                                  [&node](raft::NodeId peer) { node.note_contact(peer); });
 
   std::string listen = config.bind + ":" + std::to_string(config.port);
   int bound_port = 0;

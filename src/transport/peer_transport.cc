@@ -53,14 +53,6 @@ class PeerClient {
     cv_.notify_one();
   }
 
-  int64_t millis_since_sent() const {
-    auto last = last_sent_.load();
-    if (last == 0) return -1;
-    auto now = Clock::now().time_since_epoch().count();
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::duration(now - last))
-        .count();
-  }
-
  private:
   static constexpr size_t kMaxQueued = 10000;
 
@@ -72,7 +64,7 @@ class PeerClient {
       std::deque<raft::Message> batch;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        cv_.wait_for(lock, kKeepaliveInterval, [&] { return stopping_ || !queue_.empty(); });
         if (stopping_) break;
         batch.swap(queue_);
         queued_ = 0;
@@ -92,10 +84,10 @@ class PeerClient {
         // the node loop) would block behind it.
         writer = stub_->Stream(raw, &closed);
       }
-      nomad_lite::RaftBatch wire;
+      nomad_lite::RaftBatch wire;  // empty after an idle interval: a keepalive
+      wire.set_from(self_);
       for (const auto& m : batch) to_wire(m, wire.add_messages());
       if (writer->Write(wire)) {
-        last_sent_.store(Clock::now().time_since_epoch().count());
         backoff = std::chrono::milliseconds(20);
         continue;
       }
@@ -128,7 +120,6 @@ class PeerClient {
   size_t queued_ = 0;
   bool stopping_ = false;
   std::unique_ptr<grpc::ClientContext> context_;
-  std::atomic<Clock::rep> last_sent_{0};
 };
 
 PeerTransport::PeerTransport(raft::NodeId self, const std::vector<PeerAddress>& peers) {
@@ -154,16 +145,12 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
   }
 }
 
-int64_t PeerTransport::millis_since_sent(raft::NodeId peer) const {
-  auto it = clients_.find(peer);
-  return it == clients_.end() ? -1 : it->second->millis_since_sent();
-}
-
 grpc::Status RaftServiceImpl::Stream(grpc::ServerContext* context,
                                      grpc::ServerReader<nomad_lite::RaftBatch>* reader,
                                      nomad_lite::StreamClosed*) {
   nomad_lite::RaftBatch batch;
   while (reader->Read(&batch)) {
+    if (batch.from() != 0) contact_(batch.from());
     for (const auto& wire : batch.messages()) {
       raft::Message m;
       std::string why;

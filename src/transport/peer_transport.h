@@ -7,6 +7,8 @@
 //
 // Sending never blocks the node loop: messages queue per peer and a thread per peer writes
 // them. A peer that cannot be reached loses its messages; Raft retransmits what matters.
+// A stream idle for kKeepaliveInterval carries an empty batch, so every node knows which
+// others are up, whatever their Raft roles (followers exchange no Raft messages).
 
 #include <grpcpp/grpcpp.h>
 
@@ -28,6 +30,8 @@ namespace nomad::transport {
 
 class PeerClient;
 
+inline constexpr std::chrono::milliseconds kKeepaliveInterval{200};
+
 class PeerTransport {
  public:
   PeerTransport(raft::NodeId self, const std::vector<PeerAddress>& peers);
@@ -38,9 +42,6 @@ class PeerTransport {
 
   void send(std::vector<raft::Message> messages);
 
-  // Milliseconds since a write to `peer` last went through; -1 if never.
-  int64_t millis_since_sent(raft::NodeId peer) const;
-
  private:
   std::map<raft::NodeId, std::unique_ptr<PeerClient>> clients_;
 };
@@ -49,7 +50,10 @@ class PeerTransport {
 class RaftServiceImpl final : public nomad_lite::RaftService::Service {
  public:
   using Deliver = std::function<void(raft::Message)>;
-  explicit RaftServiceImpl(Deliver deliver) : deliver_(std::move(deliver)) {}
+  using Contact = std::function<void(raft::NodeId)>;
+  // `contact` hears of every batch, keepalives included: the sender is up.
+  RaftServiceImpl(Deliver deliver, Contact contact)
+      : deliver_(std::move(deliver)), contact_(std::move(contact)) {}
 
   grpc::Status Stream(grpc::ServerContext* context,
                       grpc::ServerReader<nomad_lite::RaftBatch>* reader,
@@ -57,6 +61,7 @@ class RaftServiceImpl final : public nomad_lite::RaftService::Service {
 
  private:
   Deliver deliver_;
+  Contact contact_;
 };
 
 }  // namespace nomad::transport
