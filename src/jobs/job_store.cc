@@ -39,37 +39,40 @@ ApplyResult JobStore::submit(const nomad_lite::SubmitJobCommand& command, raft::
   if (!command.idempotency_key().empty()) {
     // A retried submission (say, after a leader change) gets the job it created the first time.
     auto it = idempotency_keys_.find(command.idempotency_key());
-    if (it != idempotency_keys_.end()) return {Status::ok(), jobs_.at(it->second)};
+    if (it != idempotency_keys_.end()) return {Status::ok(), *jobs_.at(it->second)};
   }
   if (jobs_.count(command.job().id())) {
     return {Status::error("job id " + command.job().id() + " already exists"), {}};
   }
-  nomad_lite::Job job = command.job();
-  job.set_status(nomad_lite::JOB_STATUS_PENDING);
-  job.set_submit_index(index);
-  by_submit_index_[index] = job.id();
-  if (!command.idempotency_key().empty()) idempotency_keys_[command.idempotency_key()] = job.id();
-  jobs_[job.id()] = job;
-  return {Status::ok(), std::move(job)};
+  auto job = std::make_shared<nomad_lite::Job>(command.job());
+  job->set_status(nomad_lite::JOB_STATUS_PENDING);
+  job->set_submit_index(index);
+  by_submit_index_[index] = job->id();
+  if (!command.idempotency_key().empty()) idempotency_keys_[command.idempotency_key()] = job->id();
+  jobs_[job->id()] = job;
+  return {Status::ok(), *job};
 }
 
 ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
   auto it = jobs_.find(command.job_id());
   if (it == jobs_.end()) return {Status::error("no job " + command.job_id()), {}};
-  nomad_lite::Job& job = it->second;
-  if (is_final(job.status())) {
-    return {Status::error("job " + job.id() + " already finished (" + status_name(job.status()) +
+  const nomad_lite::Job& current = *it->second;
+  if (is_final(current.status())) {
+    return {Status::error("job " + current.id() + " already finished (" +
+                          status_name(current.status()) +
                           "); only pending or running jobs can be cancelled"),
-            job};
+            current};
   }
-  job.set_status(nomad_lite::JOB_STATUS_CANCELLED);
-  job.set_finished_at_ms(command.at_ms());
-  return {Status::ok(), job};
+  auto job = std::make_shared<nomad_lite::Job>(current);
+  job->set_status(nomad_lite::JOB_STATUS_CANCELLED);
+  job->set_finished_at_ms(command.at_ms());
+  it->second = job;
+  return {Status::ok(), *job};
 }
 
 const nomad_lite::Job* JobStore::find(const std::string& id) const {
   auto it = jobs_.find(id);
-  return it == jobs_.end() ? nullptr : &it->second;
+  return it == jobs_.end() ? nullptr : it->second.get();
 }
 
 ListPage JobStore::list(const ListQuery& query) const {
@@ -80,7 +83,7 @@ ListPage JobStore::list(const ListQuery& query) const {
             job.command().find(query.command_contains) != std::string::npos);
   };
   for (auto it = by_submit_index_.rbegin(); it != by_submit_index_.rend(); ++it) {
-    const nomad_lite::Job& job = jobs_.at(it->second);
+    const nomad_lite::Job& job = *jobs_.at(it->second);
     if (!matches(job)) continue;
     ++page.total;
     if (query.before_submit_index != 0 && it->first >= query.before_submit_index) continue;
@@ -93,10 +96,19 @@ ListPage JobStore::list(const ListQuery& query) const {
   return page;
 }
 
-std::string JobStore::snapshot() const {
+JobStoreImage JobStore::image() const {
+  JobStoreImage image;
+  image.jobs.reserve(by_submit_index_.size());
+  for (const auto& [index, id] : by_submit_index_) image.jobs.push_back(jobs_.at(id));
+  image.idempotency_keys.assign(idempotency_keys_.begin(), idempotency_keys_.end());
+  return image;
+}
+
+std::string JobStoreImage::serialize() const {
   nomad_lite::JobStoreSnapshot snap;
-  for (const auto& [index, id] : by_submit_index_) *snap.add_jobs() = jobs_.at(id);
-  for (const auto& [key, id] : idempotency_keys_) {
+  snap.mutable_jobs()->Reserve(static_cast<int>(jobs.size()));
+  for (const auto& job : jobs) *snap.add_jobs() = *job;
+  for (const auto& [key, id] : idempotency_keys) {
     auto* k = snap.add_keys();
     k->set_key(key);
     k->set_job_id(id);
@@ -111,8 +123,9 @@ Status JobStore::restore(const std::string& data) {
   by_submit_index_.clear();
   idempotency_keys_.clear();
   for (auto& job : *snap.mutable_jobs()) {
-    by_submit_index_[job.submit_index()] = job.id();
-    jobs_[job.id()] = std::move(job);
+    std::string id = job.id();  // read before the move below
+    by_submit_index_[job.submit_index()] = id;
+    jobs_[id] = std::make_shared<const nomad_lite::Job>(std::move(job));
   }
   for (const auto& k : snap.keys()) idempotency_keys_[k.key()] = k.job_id();
   return Status::ok();

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +36,15 @@ struct ListPage {
   uint64_t total = 0;                 // matches over all pages
 };
 
+// The state of the store at one moment, taken cheaply on the loop thread (jobs are shared,
+// never changed in place) and serialized elsewhere.
+struct JobStoreImage {
+  std::vector<std::shared_ptr<const nomad_lite::Job>> jobs;  // in submission order
+  std::vector<std::pair<std::string, std::string>> idempotency_keys;
+
+  std::string serialize() const;
+};
+
 class JobStore {
  public:
   ApplyResult apply(const raft::Entry& entry);
@@ -43,14 +53,16 @@ class JobStore {
   ListPage list(const ListQuery& query) const;
   size_t size() const { return jobs_.size(); }
 
-  std::string snapshot() const;
+  JobStoreImage image() const;
+  std::string snapshot() const { return image().serialize(); }
   Status restore(const std::string& data);
 
  private:
   ApplyResult submit(const nomad_lite::SubmitJobCommand& command, raft::Index index);
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
 
-  std::unordered_map<std::string, nomad_lite::Job> jobs_;
+  // Copy-on-write: a change replaces the pointer, so an image taken earlier stays intact.
+  std::unordered_map<std::string, std::shared_ptr<const nomad_lite::Job>> jobs_;
   std::map<uint64_t, std::string> by_submit_index_;  // submission order
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
 };

@@ -117,6 +117,7 @@ void Node::stop() {
   }
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  if (snapshot_writer_.joinable()) snapshot_writer_.join();
   if (transport_) transport_->stop();
 }
 
@@ -157,12 +158,13 @@ void Node::run() {
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait_until(lock, next_tick, [&] {
-        return stopping_ || !proposals_.empty() || !inbox_.empty();
+        return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_;
       });
       if (stopping_) break;
       proposals.swap(proposals_);
       inbox.swap(inbox_);
     }
+    finish_snapshot();
     auto now = Clock::now();
     for (const auto& m : inbox) {
       std::string why;
@@ -301,23 +303,48 @@ void Node::fail_waiters(ProposeOutcome::Code code) {
 }
 
 void Node::maybe_snapshot() {
-  if (config_.snapshot_entries == 0) return;
+  if (config_.snapshot_entries == 0 || snapshot_in_progress_) return;
   raft::Index applied = core_->applied_index();
   if (applied < core_->snapshot().index + config_.snapshot_entries) return;
   auto term = core_->log().term_at(applied);
   if (!term) return;
-  // Only this thread writes the job store, so it can be read here without the lock.
-  auto data = std::make_shared<const std::string>(jobs_.snapshot());
-  auto started = Clock::now();
-  if (Status s = snapshots_->save({applied, *term, *data}, config_.fsync); !s) {
-    spdlog::error("snapshot at index {} failed, will retry: {}", applied, s.message());
+  // Only this thread writes the job store, so it can be read here without the lock. The image
+  // shares the (immutable) jobs; serializing and fsyncing tens of megabytes happens on another
+  // thread, so the loop keeps committing meanwhile.
+  auto image = std::make_shared<jobs::JobStoreImage>(jobs_.image());
+  if (snapshot_writer_.joinable()) snapshot_writer_.join();
+  snapshot_in_progress_ = true;
+  snapshot_writer_ = std::thread([this, applied, term = *term, image] {
+    auto data = std::make_shared<const std::string>(image->serialize());
+    Status s = snapshots_->save({applied, term, *data}, config_.fsync);
+    {
+      std::lock_guard lock(queue_mu_);
+      snapshot_done_ = SnapshotDone{applied, term, data, s};
+    }
+    queue_cv_.notify_one();
+  });
+}
+
+void Node::finish_snapshot() {
+  std::optional<SnapshotDone> done;
+  {
+    std::lock_guard lock(queue_mu_);
+    done.swap(snapshot_done_);
+  }
+  if (!done) return;
+  snapshot_in_progress_ = false;
+  if (!done->status) {
+    spdlog::error("snapshot at index {} failed, will retry: {}", done->index,
+                  done->status.message());
     return;
   }
-  core_->compact(applied, data);
-  if (Status s = wal_->release_to(applied); !s) spdlog::warn("{}", s.message());
-  spdlog::info("node {}: snapshot at index {} ({} bytes) in {} ms", config_.node_id, applied,
-               data->size(),
-               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  // Compact only once the snapshot is durable; a snapshot installed from the leader in the
+  // meantime may already cover more (compact() then changes nothing).
+  if (core_->compact(done->index, done->data)) {
+    if (Status s = wal_->release_to(done->index); !s) spdlog::warn("{}", s.message());
+  }
+  spdlog::info("node {}: snapshot at index {} ({} bytes)", config_.node_id, done->index,
+               done->data->size());
 }
 
 void Node::publish_view() {

@@ -112,6 +112,7 @@ class Node {
   void apply(const std::vector<raft::Entry>& committed);
   void fail_waiters(ProposeOutcome::Code code);
   void maybe_snapshot();
+  void finish_snapshot();
   void publish_view();
   ProposeOutcome not_leader() const;
 
@@ -131,6 +132,17 @@ class Node {
   std::vector<raft::Message> inbox_;
   size_t waiting_ = 0;  // proposals queued or waiting for commit
   bool stopping_ = false;
+
+  // A snapshot written by snapshot_writer_ and reported back to the loop through the queue.
+  struct SnapshotDone {
+    raft::Index index = 0;
+    raft::Term term = 0;
+    std::shared_ptr<const std::string> data;
+    Status status;
+  };
+  std::optional<SnapshotDone> snapshot_done_;  // guarded by queue_mu_
+  std::thread snapshot_writer_;
+  bool snapshot_in_progress_ = false;  // loop thread
 
   // Loop-thread state.
   std::map<raft::Index, Waiter> waiters_;

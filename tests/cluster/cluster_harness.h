@@ -109,7 +109,9 @@ class TestCluster {
     std::string address() const { return "127.0.0.1:" + std::to_string(port); }
   };
 
-  explicit TestCluster(size_t nodes) {
+  // `extra_args` are added to every server's command line.
+  explicit TestCluster(size_t nodes, std::vector<std::string> extra_args = {})
+      : extra_args_(std::move(extra_args)) {
     root_ = (std::filesystem::temp_directory_path() / "nomad-cluster-XXXXXX").string();
     root_ = mkdtemp(root_.data());
     for (uint64_t id = 1; id <= nodes; ++id) {
@@ -139,9 +141,11 @@ class TestCluster {
       if (other == id) continue;
       peers += (peers.empty() ? "" : ",") + std::to_string(other) + ":" + o.address();
     }
-    return {NOMAD_LITE_BIN, "server", "--node-id", std::to_string(id), "--port",
-            std::to_string(m.port), "--peers", peers, "--data-dir", m.data_dir,
-            "--worker-slots", "0"};
+    std::vector<std::string> args = {NOMAD_LITE_BIN, "server", "--node-id", std::to_string(id),
+                                     "--port", std::to_string(m.port), "--peers", peers,
+                                     "--data-dir", m.data_dir, "--worker-slots", "0"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    return args;
   }
 
   void start(uint64_t id) {
@@ -257,6 +261,7 @@ class TestCluster {
   }
 
  private:
+  std::vector<std::string> extra_args_;
   std::string root_;
   std::map<uint64_t, Member> members_;
 };
