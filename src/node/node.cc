@@ -181,12 +181,20 @@ void Node::run() {
     while (core_->has_ready()) handle_ready();
 
     bool was_leader = last_role_ == raft::Role::kLeader;
-    if (core_->role() != last_role_ || core_->term() != last_term_) {
-      if (was_leader) fail_waiters(ProposeOutcome::Code::kRetry);
+    if (core_->role() != last_role_ || core_->term() != last_term_ ||
+        core_->leader_id() != last_leader_) {
+      if (was_leader && (core_->role() != last_role_ || core_->term() != last_term_)) {
+        fail_waiters(ProposeOutcome::Code::kRetry);
+      }
+      std::string leader = core_->leader_id() == raft::kNoNode
+                               ? std::string("unknown")
+                               : "node " + std::to_string(core_->leader_id()) + " at " +
+                                     address_of(core_->leader_id());
       spdlog::info("node {}: {} in term {}, leader {}", config_.node_id,
-                   raft::role_name(core_->role()), core_->term(), core_->leader_id());
+                   raft::role_name(core_->role()), core_->term(), leader);
       last_role_ = core_->role();
       last_term_ = core_->term();
+      last_leader_ = core_->leader_id();
     }
     maybe_snapshot();
     publish_view();

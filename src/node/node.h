@@ -148,6 +148,7 @@ class Node {
   std::map<raft::Index, Waiter> waiters_;
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
+  raft::NodeId last_leader_ = raft::kNoNode;
   std::thread loop_;
 
   // Published by the loop for readers.
