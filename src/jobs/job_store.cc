@@ -1,5 +1,7 @@
 #include "jobs/job_store.h"
 
+#include <algorithm>
+
 namespace nomad::jobs {
 
 const char* status_name(nomad_lite::JobStatus status) {
@@ -18,6 +20,12 @@ bool is_final(nomad_lite::JobStatus status) {
          status == nomad_lite::JOB_STATUS_CANCELLED;
 }
 
+int64_t retry_backoff_ms(uint32_t next_attempt) {
+  // 1 s, 2 s, 4 s, ... at most 30 s.
+  uint32_t shift = next_attempt >= 2 ? std::min<uint32_t>(next_attempt - 2, 5) : 0;
+  return std::min<int64_t>(int64_t{1000} << shift, 30'000);
+}
+
 ApplyResult JobStore::apply(const raft::Entry& entry) {
   if (entry.type != raft::EntryType::kNormal) return {};
   nomad_lite::Command command;
@@ -30,8 +38,56 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
       return submit(command.submit(), entry.index);
     case nomad_lite::Command::kCancel:
       return cancel(command.cancel());
+    case nomad_lite::Command::kUpdates:
+      return updates(command.updates());
+    case nomad_lite::Command::kRemove:
+      return remove(command.remove());
     default:
       return {Status::error("unknown command at index " + std::to_string(entry.index)), {}};
+  }
+}
+
+std::shared_ptr<nomad_lite::Job> JobStore::edit(const std::string& id) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return nullptr;
+  unindex(*it->second);
+  return std::make_shared<nomad_lite::Job>(*it->second);
+}
+
+void JobStore::put(std::shared_ptr<nomad_lite::Job> job) {
+  index(*job);
+  changes_.push_back(job->id());
+  jobs_[job->id()] = std::move(job);
+}
+
+void JobStore::index(const nomad_lite::Job& job) {
+  switch (job.status()) {
+    case nomad_lite::JOB_STATUS_PENDING:
+      pending_[{-job.priority(), job.submit_index()}] = job.id();
+      break;
+    case nomad_lite::JOB_STATUS_RUNNING:
+      running_[job.node_id()].insert(job.id());
+      break;
+    default:
+      finished_.insert({job.finished_at_ms(), job.id()});
+  }
+}
+
+void JobStore::unindex(const nomad_lite::Job& job) {
+  switch (job.status()) {
+    case nomad_lite::JOB_STATUS_PENDING:
+      pending_.erase({-job.priority(), job.submit_index()});
+      break;
+    case nomad_lite::JOB_STATUS_RUNNING: {
+      auto it = running_.find(job.node_id());
+      if (it != running_.end()) {
+        it->second.erase(job.id());
+        if (it->second.empty()) running_.erase(it);
+      }
+      break;
+    }
+    default:
+      finished_.erase({job.finished_at_ms(), job.id()});
   }
 }
 
@@ -47,10 +103,12 @@ ApplyResult JobStore::submit(const nomad_lite::SubmitJobCommand& command, raft::
   auto job = std::make_shared<nomad_lite::Job>(command.job());
   job->set_status(nomad_lite::JOB_STATUS_PENDING);
   job->set_submit_index(index);
+  job->set_idempotency_key(command.idempotency_key());
   by_submit_index_[index] = job->id();
   if (!command.idempotency_key().empty()) idempotency_keys_[command.idempotency_key()] = job->id();
-  jobs_[job->id()] = job;
-  return {Status::ok(), *job};
+  ApplyResult result{Status::ok(), *job};
+  put(std::move(job));
+  return result;
 }
 
 ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
@@ -63,16 +121,200 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
                           "); only pending or running jobs can be cancelled"),
             current};
   }
-  auto job = std::make_shared<nomad_lite::Job>(current);
+  auto job = edit(command.job_id());
   job->set_status(nomad_lite::JOB_STATUS_CANCELLED);
   job->set_finished_at_ms(command.at_ms());
-  it->second = job;
-  return {Status::ok(), *job};
+  job->set_pending_reason("");
+  if (job->attempts_size() > 0) {
+    // The worker sees the job is final and kills the process; its report then only adds the
+    // attempt's exit details.
+    auto* attempt = job->mutable_attempts(job->attempts_size() - 1);
+    if (attempt->status() == nomad_lite::JOB_STATUS_RUNNING) {
+      attempt->set_status(nomad_lite::JOB_STATUS_CANCELLED);
+      attempt->set_finished_at_ms(command.at_ms());
+    }
+  }
+  ApplyResult result{Status::ok(), *job};
+  put(std::move(job));
+  return result;
+}
+
+ApplyResult JobStore::updates(const nomad_lite::JobUpdates& updates) {
+  for (const auto& s : updates.slots()) node_slots_[s.node_id()] = s.slots();
+  for (const auto& a : updates.assign()) assign(a, updates.at_ms());
+  for (const auto& s : updates.started()) started(s);
+  for (const auto& f : updates.finished()) finished(f);
+  return {};
+}
+
+void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
+  const nomad_lite::Job* current = find(a.job_id());
+  // Only a pending job gets its next attempt; anything else is a stale or repeated proposal.
+  if (!current || current->status() != nomad_lite::JOB_STATUS_PENDING ||
+      a.attempt() != static_cast<uint32_t>(current->attempts_size()) + 1) {
+    return;
+  }
+  auto job = edit(a.job_id());
+  auto* attempt = job->add_attempts();
+  attempt->set_number(a.attempt());
+  attempt->set_node_id(a.node_id());
+  attempt->set_status(nomad_lite::JOB_STATUS_RUNNING);
+  attempt->set_assigned_at_ms(at_ms);
+  job->set_status(nomad_lite::JOB_STATUS_RUNNING);
+  job->set_attempt(a.attempt());
+  job->set_node_id(a.node_id());
+  job->set_started_at_ms(0);
+  job->set_pending_reason("");
+  job->set_not_before_ms(0);
+  put(std::move(job));
+}
+
+namespace {
+
+// The job's current attempt if the report is about it, else null (a stale report).
+const nomad_lite::Attempt* current_attempt(const nomad_lite::Job* job, uint32_t number,
+                                           uint64_t node) {
+  if (!job || job->attempts_size() == 0) return nullptr;
+  const auto& last = job->attempts(job->attempts_size() - 1);
+  if (last.number() != number || last.node_id() != node) return nullptr;
+  return &last;
+}
+
+}  // namespace
+
+void JobStore::started(const nomad_lite::JobStarted& s) {
+  const auto* attempt = current_attempt(find(s.job_id()), s.attempt(), s.node_id());
+  if (!attempt || attempt->started_at_ms() != 0) return;
+  auto job = edit(s.job_id());
+  job->mutable_attempts(job->attempts_size() - 1)->set_started_at_ms(s.at_ms());
+  job->set_started_at_ms(s.at_ms());
+  put(std::move(job));
+}
+
+void JobStore::finished(const nomad_lite::JobFinished& f) {
+  const nomad_lite::Job* current = find(f.job_id());
+  const auto* last = current_attempt(current, f.attempt(), f.node_id());
+  if (!last) return;
+  bool running = last->status() == nomad_lite::JOB_STATUS_RUNNING;
+  bool cancelled_without_details = last->status() == nomad_lite::JOB_STATUS_CANCELLED &&
+                                   !last->has_exit_code() && last->signal() == 0;
+  if (!running && !cancelled_without_details) return;  // already reported
+
+  auto job = edit(f.job_id());
+  auto* attempt = job->mutable_attempts(job->attempts_size() - 1);
+  if (f.has_exit_code()) attempt->set_exit_code(f.exit_code());
+  attempt->set_signal(f.signal());
+  attempt->set_error(f.error());
+  if (attempt->started_at_ms() == 0 && f.reason() != "lost" && f.reason() != "spawn_error") {
+    attempt->set_started_at_ms(f.at_ms());
+  }
+  job->set_stdout_tail(f.stdout_tail());
+  job->set_stderr_tail(f.stderr_tail());
+  job->set_stdout_truncated(f.stdout_truncated());
+  job->set_stderr_truncated(f.stderr_truncated());
+  if (f.has_exit_code()) {
+    job->set_exit_code(f.exit_code());
+  } else {
+    job->clear_exit_code();
+  }
+  job->set_signal(f.signal());
+  job->set_error(f.error());
+
+  if (job->status() == nomad_lite::JOB_STATUS_CANCELLED) {
+    // The process of a cancelled job ended: only its details are recorded.
+    put(std::move(job));
+    return;
+  }
+
+  std::string reason = f.reason();
+  if (reason == "killed") reason = "lost";  // killed without a cancel: the node gave it up
+  bool success = reason.empty() && f.has_exit_code() && f.exit_code() == 0;
+  if (reason.empty()) reason = "exit_code";
+  attempt->set_finished_at_ms(f.at_ms());
+  attempt->set_status(success ? nomad_lite::JOB_STATUS_COMPLETED : nomad_lite::JOB_STATUS_FAILED);
+  if (!success) attempt->set_reason(reason);
+
+  // Lost attempts are always retried once; any failure is retried while --retries allows.
+  uint32_t allowed = 1 + (reason == "lost" ? std::max<uint32_t>(job->retries(), 1) : job->retries());
+  uint32_t used = static_cast<uint32_t>(job->attempts_size());
+  if (success) {
+    job->set_status(nomad_lite::JOB_STATUS_COMPLETED);
+    job->set_reason("");
+    job->set_finished_at_ms(f.at_ms());
+  } else if (used < allowed) {
+    job->set_status(nomad_lite::JOB_STATUS_PENDING);
+    job->set_node_id(0);
+    job->set_not_before_ms(reason == "lost" ? 0 : f.at_ms() + retry_backoff_ms(used + 1));
+  } else {
+    job->set_status(nomad_lite::JOB_STATUS_FAILED);
+    job->set_reason(reason);
+    job->set_finished_at_ms(f.at_ms());
+  }
+  put(std::move(job));
+}
+
+ApplyResult JobStore::remove(const nomad_lite::RemoveJobs& command) {
+  for (const auto& id : command.job_ids()) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || !is_final(it->second->status())) continue;  // only finished jobs
+    unindex(*it->second);
+    by_submit_index_.erase(it->second->submit_index());
+    if (!it->second->idempotency_key().empty()) {
+      idempotency_keys_.erase(it->second->idempotency_key());
+    }
+    changes_.push_back(id);
+    jobs_.erase(it);
+  }
+  return {};
+}
+
+size_t JobStore::running_on(uint64_t node) const {
+  auto it = running_.find(node);
+  return it == running_.end() ? 0 : it->second.size();
+}
+
+const std::set<std::string>* JobStore::running_jobs_on(uint64_t node) const {
+  auto it = running_.find(node);
+  return it == running_.end() ? nullptr : &it->second;
+}
+
+std::string JobStore::pending_reason(const nomad_lite::Job& job, int64_t now_ms) const {
+  if (job.status() != nomad_lite::JOB_STATUS_PENDING) return "";
+  if (job.not_before_ms() > now_ms) {
+    const auto& last = job.attempts(job.attempts_size() - 1);
+    return "attempt " + std::to_string(last.number()) + " failed (" + last.reason() +
+           "); retrying in " + std::to_string((job.not_before_ms() - now_ms + 999) / 1000) + "s";
+  }
+  uint64_t slots = 0, nodes = 0;
+  for (const auto& [node, n] : node_slots_) {
+    slots += n;
+    nodes += n > 0;
+  }
+  if (node_slots_.empty()) return "waiting for a worker to report to the leader";
+  if (slots == 0) return "no node runs jobs: every node has --worker-slots 0";
+  uint64_t busy = 0;
+  for (const auto& [node, ids] : running_) busy += ids.size();
+  if (busy >= slots) {
+    return "waiting for a free slot: all " + std::to_string(slots) + " slots on " +
+           std::to_string(nodes) + " nodes are busy";
+  }
+  return "waiting to be placed";
+}
+
+std::vector<std::string> JobStore::take_changes() {
+  std::vector<std::string> out;
+  out.swap(changes_);
+  return out;
 }
 
 const nomad_lite::Job* JobStore::find(const std::string& id) const {
   auto it = jobs_.find(id);
   return it == jobs_.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<const nomad_lite::Job> JobStore::find_shared(const std::string& id) const {
+  auto it = jobs_.find(id);
+  return it == jobs_.end() ? nullptr : it->second;
 }
 
 ListPage JobStore::list(const ListQuery& query) const {
@@ -101,6 +343,7 @@ JobStoreImage JobStore::image() const {
   image.jobs.reserve(by_submit_index_.size());
   for (const auto& [index, id] : by_submit_index_) image.jobs.push_back(jobs_.at(id));
   image.idempotency_keys.assign(idempotency_keys_.begin(), idempotency_keys_.end());
+  image.node_slots = node_slots_;
   return image;
 }
 
@@ -113,21 +356,35 @@ std::string JobStoreImage::serialize() const {
     k->set_key(key);
     k->set_job_id(id);
   }
+  for (const auto& [node, slots] : node_slots) {
+    auto* n = snap.add_nodes();
+    n->set_node_id(node);
+    n->set_slots(slots);
+  }
   return snap.SerializeAsString();
 }
 
 Status JobStore::restore(const std::string& data) {
   nomad_lite::JobStoreSnapshot snap;
   if (!snap.ParseFromString(data)) return Status::error("unreadable job store snapshot");
+  for (const auto& [id, job] : jobs_) changes_.push_back(id);  // jobs that may be gone now
   jobs_.clear();
   by_submit_index_.clear();
   idempotency_keys_.clear();
+  node_slots_.clear();
+  pending_.clear();
+  running_.clear();
+  finished_.clear();
   for (auto& job : *snap.mutable_jobs()) {
     std::string id = job.id();  // read before the move below
     by_submit_index_[job.submit_index()] = id;
-    jobs_[id] = std::make_shared<const nomad_lite::Job>(std::move(job));
+    auto ptr = std::make_shared<const nomad_lite::Job>(std::move(job));
+    index(*ptr);
+    changes_.push_back(id);
+    jobs_[id] = std::move(ptr);
   }
   for (const auto& k : snap.keys()) idempotency_keys_[k.key()] = k.job_id();
+  for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
   return Status::ok();
 }
 

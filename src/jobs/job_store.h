@@ -3,10 +3,15 @@
 // The replicated state machine: every node applies the same committed commands in the same
 // order and so holds the same jobs. Only the node loop thread mutates it; readers hold the
 // node's shared lock.
+//
+// A job's life (DESIGN.md section 5): pending → running (an attempt is assigned to a node)
+// → completed | failed | cancelled, or back to pending when a failed attempt is retried.
+// Reports name (job id, attempt): one about an attempt that is no longer current is ignored.
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,30 +46,80 @@ struct ListPage {
 struct JobStoreImage {
   std::vector<std::shared_ptr<const nomad_lite::Job>> jobs;  // in submission order
   std::vector<std::pair<std::string, std::string>> idempotency_keys;
+  std::map<uint64_t, uint32_t> node_slots;
 
   std::string serialize() const;
 };
+
+// A pending job in placement order: higher priority first, then first submitted first.
+struct QueueKey {
+  int32_t neg_priority;
+  uint64_t submit_index;
+  bool operator<(const QueueKey& o) const {
+    return neg_priority != o.neg_priority ? neg_priority < o.neg_priority
+                                          : submit_index < o.submit_index;
+  }
+};
+
+// Backoff before attempt `next_attempt` of a job whose previous attempt failed.
+int64_t retry_backoff_ms(uint32_t next_attempt);
 
 class JobStore {
  public:
   ApplyResult apply(const raft::Entry& entry);
 
   const nomad_lite::Job* find(const std::string& id) const;
+  std::shared_ptr<const nomad_lite::Job> find_shared(const std::string& id) const;
   ListPage list(const ListQuery& query) const;
   size_t size() const { return jobs_.size(); }
+
+  // Placement inputs.
+  const std::map<QueueKey, std::string>& pending_queue() const { return pending_; }
+  size_t running_on(uint64_t node) const;
+  const std::set<std::string>* running_jobs_on(uint64_t node) const;
+  const std::map<uint64_t, uint32_t>& node_slots() const { return node_slots_; }
+  // Why a pending job waits, from this node's applied state.
+  std::string pending_reason(const nomad_lite::Job& job, int64_t now_ms) const;
+
+  // Retention: finished jobs, oldest finish first.
+  const std::set<std::pair<int64_t, std::string>>& finished_order() const { return finished_; }
+
+  // Ids of the jobs changed by apply()/restore() since the last call.
+  std::vector<std::string> take_changes();
 
   JobStoreImage image() const;
   std::string snapshot() const { return image().serialize(); }
   Status restore(const std::string& data);
 
  private:
+  using JobPtr = std::shared_ptr<const nomad_lite::Job>;
+
   ApplyResult submit(const nomad_lite::SubmitJobCommand& command, raft::Index index);
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
+  ApplyResult updates(const nomad_lite::JobUpdates& updates);
+  ApplyResult remove(const nomad_lite::RemoveJobs& command);
+  void assign(const nomad_lite::AssignJob& a, int64_t at_ms);
+  void started(const nomad_lite::JobStarted& s);
+  void finished(const nomad_lite::JobFinished& f);
 
   // Copy-on-write: a change replaces the pointer, so an image taken earlier stays intact.
-  std::unordered_map<std::string, std::shared_ptr<const nomad_lite::Job>> jobs_;
+  // edit() takes the job out of the derived indexes; put() stores it and indexes it again.
+  std::shared_ptr<nomad_lite::Job> edit(const std::string& id);
+  void put(std::shared_ptr<nomad_lite::Job> job);
+  void index(const nomad_lite::Job& job);
+  void unindex(const nomad_lite::Job& job);
+
+  std::unordered_map<std::string, JobPtr> jobs_;
   std::map<uint64_t, std::string> by_submit_index_;  // submission order
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
+  std::map<uint64_t, uint32_t> node_slots_;
+
+  // Derived from jobs_, rebuilt on restore.
+  std::map<QueueKey, std::string> pending_;
+  std::map<uint64_t, std::set<std::string>> running_;  // node -> jobs running there
+  std::set<std::pair<int64_t, std::string>> finished_;  // (finished_at_ms, id)
+
+  std::vector<std::string> changes_;
 };
 
 const char* status_name(nomad_lite::JobStatus status);  // "pending", "running", ...

@@ -1,0 +1,37 @@
+#pragma once
+
+// Placement, run by the leader whenever something changes (a submission or a finish is
+// applied, a worker reports, a retry's backoff ends): no polling loop. Pure: it reads the
+// applied state and the leader's soft view of the workers and returns the assignments to
+// propose.
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "jobs/job_store.h"
+
+namespace nomad::jobs {
+
+// The leader's view of one node's worker.
+struct WorkerView {
+  uint64_t node_id = 0;
+  uint32_t slots = 0;
+  bool alive = false;      // reported within --worker-timeout
+  uint32_t in_flight = 0;  // assignments proposed to it and not yet applied
+};
+
+struct Placement {
+  std::vector<nomad_lite::AssignJob> assign;
+  int64_t next_wakeup_ms = 0;  // earliest end of a retry backoff among skipped jobs; 0: none
+};
+
+// Places pending jobs (highest priority, then oldest first) onto alive workers with free
+// slots, each onto the node with the most free slots (ties: the fewest running jobs, then
+// the lowest id), so load spreads across the cluster. `skip` holds jobs already being assigned.
+Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t now_ms,
+                const std::set<std::string>& skip, size_t max_assignments = 4096);
+
+}  // namespace nomad::jobs
