@@ -51,6 +51,7 @@ struct BenchOptions {
   size_t payload = 100;     // bytes of each command
   Millis duration{60'000};  // stop issuing new calls after this long
   int channels = 0;         // connections per server; 0: one per 64 clients, at most 4
+  std::string target = "nomad-lite";  // nomad-lite (SubmitJob) or etcd (KV.Put), bench_etcd.h
 };
 
 struct Invocation {

@@ -28,14 +28,52 @@ double round_to(double value, int decimals) {
   return std::round(value * scale) / scale;
 }
 
-class SubmitBench {
+// SubmitJob with a command of --payload bytes and a fresh idempotency key per request.
+class SubmitJobRpc : public BenchRpc {
  public:
-  SubmitBench(const BenchOptions& options, std::vector<std::string> addresses)
-      : options_(options),
+  explicit SubmitJobRpc(size_t payload)
+      : command_(bench_command(payload)), key_prefix_(random_idempotency_key()) {}
+
+  std::unique_ptr<Stub> make_stub(std::shared_ptr<grpc::Channel> channel) override {
+    auto stub = std::make_unique<SchedulerStub>();
+    stub->stub = nomad_lite::SchedulerService::NewStub(std::move(channel));
+    return stub;
+  }
+
+  std::unique_ptr<Request> make_request(uint64_t sequence) override {
+    auto request = std::make_unique<SubmitRequest>();
+    request->request.set_command(command_);
+    request->request.set_idempotency_key(key_prefix_ + "-" + std::to_string(sequence));
+    return request;
+  }
+
+  void send(Stub& stub, Request& request, grpc::ClientContext* context,
+            std::function<void(grpc::Status)> done) override {
+    auto& submit = static_cast<SubmitRequest&>(request);
+    static_cast<SchedulerStub&>(stub).stub->async()->SubmitJob(
+        context, &submit.request, &submit.response, std::move(done));
+  }
+
+ private:
+  struct SchedulerStub : Stub {
+    std::unique_ptr<nomad_lite::SchedulerService::Stub> stub;
+  };
+  struct SubmitRequest : Request {
+    nomad_lite::SubmitJobRequest request;
+    nomad_lite::SubmitJobResponse response;
+  };
+
+  const std::string command_;
+  const std::string key_prefix_;
+};
+
+class LoadRun {
+ public:
+  LoadRun(BenchRpc& rpc, const BenchOptions& options, std::vector<std::string> addresses)
+      : rpc_(rpc),
+        options_(options),
         addresses_(std::move(addresses)),
         leader_(addresses_.front()),
-        command_(bench_command(options.payload)),
-        key_prefix_(random_idempotency_key()),
         channels_per_address_(options.channels > 0 ? options.channels
                                                    : std::clamp(options.clients / 64, 1, 4)) {}
 
@@ -65,8 +103,7 @@ class SubmitBench {
 
  private:
   struct Call {
-    nomad_lite::SubmitJobRequest request;
-    nomad_lite::SubmitJobResponse response;
+    std::unique_ptr<BenchRpc::Request> request;
     std::unique_ptr<grpc::ClientContext> context;
     std::unique_ptr<grpc::Alarm> alarm;
     std::string target;
@@ -87,19 +124,18 @@ class SubmitBench {
 
   void start_call(uint64_t sequence, const std::string& target) {
     auto* call = new Call;
-    call->request.set_command(command_);
-    call->request.set_idempotency_key(key_prefix_ + "-" + std::to_string(sequence));
+    call->request = rpc_.make_request(sequence);
     call->target = target;
     call->started = Clock::now();
     send(call);
   }
 
-  nomad_lite::SchedulerService::Stub* stub(const std::string& address) {
+  BenchRpc::Stub* stub(const std::string& address) {
     std::lock_guard lock(mu_);
     auto& stubs = stubs_[address];
     if (stubs.empty()) {
       for (int i = 0; i < channels_per_address_; ++i) {
-        stubs.push_back(nomad_lite::SchedulerService::NewStub(make_channel(address, i)));
+        stubs.push_back(rpc_.make_stub(make_channel(address, i)));
       }
     }
     return stubs[next_stub_++ % stubs.size()].get();
@@ -108,10 +144,8 @@ class SubmitBench {
   void send(Call* call) {
     call->context = std::make_unique<grpc::ClientContext>();
     call->context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    stub(call->target)
-        ->async()
-        ->SubmitJob(call->context.get(), &call->request, &call->response,
-                    [this, call](grpc::Status status) { on_done(call, std::move(status)); });
+    rpc_.send(*stub(call->target), *call->request, call->context.get(),
+              [this, call](grpc::Status status) { on_done(call, std::move(status)); });
   }
 
   void on_done(Call* call, grpc::Status status) {
@@ -188,15 +222,14 @@ class SubmitBench {
     if (next) start_call(sequence, target);
   }
 
+  BenchRpc& rpc_;
   const BenchOptions options_;
   const std::vector<std::string> addresses_;
   std::mutex mu_;
   std::condition_variable done_cv_;
   std::string leader_;  // where new calls go: the leader once a follower named it
-  const std::string command_;
-  const std::string key_prefix_;
   const int channels_per_address_;
-  std::map<std::string, std::vector<std::unique_ptr<nomad_lite::SchedulerService::Stub>>> stubs_;
+  std::map<std::string, std::vector<std::unique_ptr<BenchRpc::Stub>>> stubs_;
   size_t next_stub_ = 0;
   Clock::time_point start_, stop_issuing_at_, finished_;
   uint64_t issued_ = 0;
@@ -235,17 +268,31 @@ nlohmann::ordered_json bench_json(BenchReport report) {
   };
 }
 
-int run_bench(const BenchOptions& options, const std::vector<std::string>& addresses,
-              std::ostream& out, std::ostream& err) {
-  SubmitBench bench(options, addresses);
-  BenchReport report = bench.run();
+BenchReport run_load(BenchRpc& rpc, const BenchOptions& options,
+                     const std::vector<std::string>& addresses, std::string* first_error) {
+  LoadRun load(rpc, options, addresses);
+  BenchReport report = load.run();
+  *first_error = load.first_error();
+  return report;
+}
+
+int print_bench_report(BenchReport report, const std::string& first_error,
+                       const std::string& what, std::ostream& out, std::ostream& err) {
   uint64_t ops = report.ops, errors = report.errors;
   out << bench_json(std::move(report)).dump() << std::endl;
   if (errors > 0) {
-    err << "nomad-lite: bench: " << errors
-        << " submissions failed; the first: " << bench.first_error() << "\n";
+    err << "nomad-lite: bench: " << errors << " " << what
+        << " failed; the first: " << first_error << "\n";
   }
   return ops > 0 ? 0 : 1;
+}
+
+int run_bench(const BenchOptions& options, const std::vector<std::string>& addresses,
+              std::ostream& out, std::ostream& err) {
+  SubmitJobRpc rpc(options.payload);
+  std::string first_error;
+  BenchReport report = run_load(rpc, options, addresses, &first_error);
+  return print_bench_report(std::move(report), first_error, "submissions", out, err);
 }
 
 }  // namespace nomad::cli

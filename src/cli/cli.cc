@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/bench.h"
+#include "cli/bench_etcd.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "node/server_config.h"
@@ -23,6 +24,9 @@ int run_cli(int argc, char** argv) {
     case Command::kServer:
       return node::run_server(invocation.server);
     case Command::kBenchSubmit:
+      if (invocation.bench.target == "etcd") {
+        return run_etcd_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
+      }
       return run_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
     default: {
       Client client(invocation.client.addresses);
