@@ -8,7 +8,7 @@ FUZZ_DIR ?= build-fuzz
 ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-unit test-asan test-fuzz bench run cluster clean format
+.PHONY: all deps build test test-unit test-asan test-fuzz bench bench-etcd run cluster clean format
 
 all: build
 
@@ -51,6 +51,11 @@ test-fuzz: deps
 
 bench: build
 	$(BUILD_DIR)/wal-bench
+
+# bench submit against a 3-node nomad-lite and a 3-node etcd on 127.0.0.1, in the same run
+# (installs etcd with apt-get if missing); prints a table of medians.
+bench-etcd:
+	NOMAD_BUILD_DIR=$(BUILD_DIR) ./scripts/bench-vs-etcd
 
 # One node with its data in data/node-1 (the dashboard on 8080 arrives with the dashboard issue).
 run: build
