@@ -86,4 +86,48 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::GetClusterStatus(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* GrpcSchedulerService::WaitJob(grpc::CallbackServerContext* context,
+                                                        const nomad_lite::WaitJobRequest* request,
+                                                        nomad_lite::WaitJobResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  service_.wait_job(*request, [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> out) {
+    if (out.ok()) *response = std::move(out.value);
+    finish(context, reactor, out.error);
+  });
+  return reactor;
+}
+
+namespace {
+
+grpc::Status to_grpc_status(const Error& error) {
+  if (error.code == Code::kOk) return grpc::Status::OK;
+  return grpc::Status(to_grpc_code(error.code), error.message);
+}
+
+}  // namespace
+
+grpc::Status GrpcSchedulerService::StreamJobLogs(grpc::ServerContext* context,
+                                                 const nomad_lite::JobLogsRequest* request,
+                                                 grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
+  return to_grpc_status(service_.stream_logs(
+      *request, [writer](const nomad_lite::LogChunk& c) { return writer->Write(c); },
+      [context] { return context->IsCancelled(); }));
+}
+
+grpc::Status GrpcInternalService::Report(grpc::ServerContext*, const nomad_lite::WorkerReport* request,
+                                         nomad_lite::WorkerReportAck* response) {
+  bool leader = node_.is_leader();
+  if (leader) node_.deliver_report(*request);
+  response->set_leader(leader);
+  return grpc::Status::OK;
+}
+
+grpc::Status GrpcInternalService::StreamLogs(grpc::ServerContext* context,
+                                             const nomad_lite::JobLogsRequest* request,
+                                             grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
+  return to_grpc_status(service_.stream_local_logs(
+      *request, [writer](const nomad_lite::LogChunk& c) { return writer->Write(c); },
+      [context] { return context->IsCancelled(); }));
+}
+
 }  // namespace nomad::api

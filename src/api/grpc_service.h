@@ -12,7 +12,17 @@ namespace nomad::api {
 
 grpc::StatusCode to_grpc_code(Code code);
 
-class GrpcSchedulerService final : public nomad_lite::SchedulerService::CallbackService {
+// Every call uses the callback API but StreamJobLogs, which blocks on files and peers and so
+// runs on gRPC's synchronous thread pool.
+using SchedulerBase = nomad_lite::SchedulerService::WithCallbackMethod_SubmitJob<
+    nomad_lite::SchedulerService::WithCallbackMethod_GetJobStatus<
+        nomad_lite::SchedulerService::WithCallbackMethod_ListJobs<
+            nomad_lite::SchedulerService::WithCallbackMethod_GetClusterStatus<
+                nomad_lite::SchedulerService::WithCallbackMethod_CancelJob<
+                    nomad_lite::SchedulerService::WithCallbackMethod_WaitJob<
+                        nomad_lite::SchedulerService::Service>>>>>>;
+
+class GrpcSchedulerService final : public SchedulerBase {
  public:
   explicit GrpcSchedulerService(api::Service& service) : service_(service) {}
 
@@ -31,9 +41,29 @@ class GrpcSchedulerService final : public nomad_lite::SchedulerService::Callback
   grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
                                       const nomad_lite::CancelJobRequest* request,
                                       nomad_lite::CancelJobResponse* response) override;
+  grpc::ServerUnaryReactor* WaitJob(grpc::CallbackServerContext* context,
+                                    const nomad_lite::WaitJobRequest* request,
+                                    nomad_lite::WaitJobResponse* response) override;
+  grpc::Status StreamJobLogs(grpc::ServerContext* context, const nomad_lite::JobLogsRequest* request,
+                             grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
  private:
   api::Service& service_;  // qualified: the base class has a nested Service too
+};
+
+// Node-to-node calls that are not Raft: worker reports to the leader, output for other nodes.
+class GrpcInternalService final : public nomad_lite::InternalService::Service {
+ public:
+  GrpcInternalService(api::Service& service, node::Node& node) : service_(service), node_(node) {}
+
+  grpc::Status Report(grpc::ServerContext* context, const nomad_lite::WorkerReport* request,
+                      nomad_lite::WorkerReportAck* response) override;
+  grpc::Status StreamLogs(grpc::ServerContext* context, const nomad_lite::JobLogsRequest* request,
+                          grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
+
+ private:
+  api::Service& service_;
+  node::Node& node_;
 };
 
 }  // namespace nomad::api

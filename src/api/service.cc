@@ -5,6 +5,10 @@
 
 #include "jobs/job_store.h"
 
+#include <grpcpp/grpcpp.h>
+
+#include <thread>
+
 namespace nomad::api {
 namespace {
 
@@ -113,6 +117,7 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_created_at_ms(now_ms());
   job->set_timeout_ms(request.timeout_ms());
   job->set_retries(request.retries());
+  job->set_priority(request.priority());
   *job->mutable_env() = request.env();
   submit->set_idempotency_key(request.idempotency_key());
   propose(command, std::move(done));
@@ -136,7 +141,10 @@ Outcome<nomad_lite::Job> Service::get_job(const nomad_lite::GetJobStatusRequest&
   Outcome<nomad_lite::Job> out;
   bool found = node_.read_jobs([&](const jobs::JobStore& s) {
     const nomad_lite::Job* job = s.find(request.job_id());
-    if (job) out.value = *job;
+    if (job) {
+      out.value = *job;
+      out.value.set_pending_reason(s.pending_reason(*job, now_ms()));
+    }
     return job != nullptr;
   });
   if (!found) out.error = make_error(Code::kNotFound, "no job " + request.job_id());
@@ -160,7 +168,12 @@ Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
       return out;
     }
   }
-  jobs::ListPage page = node_.read_jobs([&](const jobs::JobStore& s) { return s.list(query); });
+  jobs::ListPage page = node_.read_jobs([&](const jobs::JobStore& s) {
+    jobs::ListPage p = s.list(query);
+    int64_t now = now_ms();
+    for (auto& job : p.jobs) job.set_pending_reason(s.pending_reason(job, now));
+    return p;
+  });
   for (auto& job : page.jobs) *out.value.add_jobs() = std::move(job);
   if (page.next_before) out.value.set_next_page_token(std::to_string(page.next_before));
   out.value.set_total(page.total);
@@ -187,6 +200,133 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
     n->set_last_contact_ms(p.last_contact_ms);
   }
   return r;
+}
+
+}  // namespace nomad::api
+
+namespace nomad::api {
+namespace {
+
+const nomad_lite::Attempt* find_attempt(const nomad_lite::Job& job, uint32_t number) {
+  for (const auto& a : job.attempts()) {
+    if (a.number() == number) return &a;
+  }
+  return nullptr;
+}
+
+constexpr size_t kChunkBytes = 64 << 10;
+
+}  // namespace
+
+void Service::wait_job(const nomad_lite::WaitJobRequest& request,
+                       std::function<void(Outcome<nomad_lite::WaitJobResponse>)> done) {
+  if (request.job_id().empty()) {
+    return done({make_error(Code::kInvalidArgument, "job id is empty"), {}});
+  }
+  bool known = node_.read_jobs(
+      [&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
+  if (!known) return done({make_error(Code::kNotFound, "no job " + request.job_id()), {}});
+  uint64_t ms = request.timeout_ms() == 0 ? kMaxWaitMs : std::min(request.timeout_ms(), kMaxWaitMs);
+  node_.wait_job(request.job_id(),
+                 std::chrono::steady_clock::now() + std::chrono::milliseconds(ms),
+                 [done = std::move(done), id = request.job_id()](nomad_lite::Job job, bool final) {
+                   Outcome<nomad_lite::WaitJobResponse> out;
+                   if (final && job.id().empty()) {
+                     out.error = make_error(Code::kNotFound, "job " + id + " was removed");
+                   } else if (job.id().empty()) {
+                     out.error = make_error(Code::kUnavailable, "the node is shutting down");
+                   }
+                   *out.value.mutable_job() = std::move(job);
+                   out.value.set_done(final);
+                   done(std::move(out));
+                 });
+}
+
+Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
+                                 const ChunkWriter& write, const std::function<bool()>& cancelled) {
+  worker::AttemptKey key{request.job_id(), request.attempt()};
+  uint64_t offset = request.offset();
+  while (!cancelled()) {
+    auto r = node_.worker().executor().read_output(
+        key, request.stderr(), offset, kChunkBytes,
+        request.follow() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
+    if (!r.status) return make_error(Code::kNotFound, r.status.message());
+    if (!r.data.empty()) {
+      nomad_lite::LogChunk chunk;
+      chunk.set_offset(offset);
+      chunk.set_truncated(r.truncated);
+      offset += r.data.size();
+      chunk.set_data(std::move(r.data));
+      if (!write(chunk)) return {};
+      continue;
+    }
+    if (r.finished || !request.follow()) return {};
+  }
+  return {};
+}
+
+Error Service::stream_logs(const nomad_lite::JobLogsRequest& request, const ChunkWriter& write,
+                           const std::function<bool()>& cancelled) {
+  if (request.job_id().empty()) return make_error(Code::kInvalidArgument, "job id is empty");
+  // A followed job that is still pending has no output yet: wait for its first attempt.
+  nomad_lite::Job job;
+  while (true) {
+    bool found = node_.read_jobs([&](const jobs::JobStore& s) {
+      const nomad_lite::Job* j = s.find(request.job_id());
+      if (j) job = *j;
+      return j != nullptr;
+    });
+    if (!found) return make_error(Code::kNotFound, "no job " + request.job_id());
+    if (job.attempts_size() > 0 || !request.follow() || jobs::is_final(job.status())) break;
+    if (cancelled()) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (job.attempts_size() == 0) return {};  // never ran: no output
+  uint32_t number = request.attempt() ? request.attempt() : job.attempt();
+  const nomad_lite::Attempt* attempt = find_attempt(job, number);
+  if (!attempt) {
+    return make_error(Code::kNotFound, "job " + job.id() + " has no attempt " +
+                                           std::to_string(number) + " (it has " +
+                                           std::to_string(job.attempts_size()) + ")");
+  }
+  nomad_lite::JobLogsRequest local = request;
+  local.set_attempt(number);
+  if (attempt->node_id() == node_.config().node_id) {
+    Error e = stream_local_logs(local, write, cancelled);
+    if (e.code == Code::kOk) return e;
+  } else {
+    // The full output lives on the node that ran the attempt.
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(24));
+    auto reader = node_.internal_client().stream_logs(node_.address_of(attempt->node_id()),
+                                                      &context, local);
+    nomad_lite::LogChunk chunk;
+    bool any = false;
+    while (reader->Read(&chunk)) {
+      any = true;
+      if (!write(chunk) || cancelled()) {
+        context.TryCancel();
+        reader->Finish();
+        return {};
+      }
+    }
+    grpc::Status s = reader->Finish();
+    if (s.ok() || any) return {};
+  }
+  // The full output is out of reach: the cluster still has the last attempt's tail.
+  if (number != job.attempt() || !jobs::is_final(job.status())) {
+    return make_error(Code::kUnavailable,
+                      "the output of job " + job.id() + " attempt " + std::to_string(number) +
+                          " is on node " + std::to_string(attempt->node_id()) +
+                          ", which cannot be reached; try again when it is back");
+  }
+  nomad_lite::LogChunk chunk;
+  const std::string& tail = request.stderr() ? job.stderr_tail() : job.stdout_tail();
+  if (request.offset() < tail.size()) chunk.set_data(tail.substr(request.offset()));
+  chunk.set_tail_only(true);
+  chunk.set_truncated(request.stderr() ? job.stderr_truncated() : job.stdout_truncated());
+  write(chunk);
+  return {};
 }
 
 }  // namespace nomad::api

@@ -38,6 +38,7 @@ struct Outcome {
 
 inline constexpr size_t kMaxCommandBytes = 64 * 1024;
 inline constexpr size_t kMaxListLimit = 1000;
+inline constexpr uint64_t kMaxWaitMs = 60'000;
 
 class Service {
  public:
@@ -53,6 +54,20 @@ class Service {
   Outcome<nomad_lite::Job> get_job(const nomad_lite::GetJobStatusRequest& request) const;
   Outcome<nomad_lite::ListJobsResponse> list_jobs(const nomad_lite::ListJobsRequest& request) const;
   nomad_lite::GetClusterStatusResponse cluster_status() const;
+
+  // Answers once the job is final on this node, or after the request's timeout (done = false).
+  void wait_job(const nomad_lite::WaitJobRequest& request,
+                std::function<void(Outcome<nomad_lite::WaitJobResponse>)> done);
+
+  // Streams an attempt's output through `write` (false: the client went away) from wherever
+  // it is: this node's files, the node that ran it, or the replicated tail. Blocks; with
+  // `follow` it returns when the attempt ends.
+  using ChunkWriter = std::function<bool(const nomad_lite::LogChunk&)>;
+  Error stream_logs(const nomad_lite::JobLogsRequest& request, const ChunkWriter& write,
+                    const std::function<bool()>& cancelled);
+  // The same from this node's own files only (what other nodes ask for).
+  Error stream_local_logs(const nomad_lite::JobLogsRequest& request, const ChunkWriter& write,
+                          const std::function<bool()>& cancelled);
 
  private:
   void propose(const nomad_lite::Command& command,

@@ -29,6 +29,26 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
       ->capture_default_str();
   app->add_option("--worker-slots", c.worker_slots,
                   "Jobs this node runs at once (default: one per core; 0: none)");
+  app->add_option("--worker-timeout", f->worker_timeout,
+                  "A worker silent this long has its running jobs declared lost")
+      ->capture_default_str();
+  app->add_option("--kill-grace", f->kill_grace,
+                  "After SIGTERM (timeout, cancel), SIGKILL follows this much later")
+      ->capture_default_str();
+  app->add_option("--default-timeout", f->default_timeout,
+                  "Timeout of jobs submitted without --timeout (0s: none)")
+      ->capture_default_str();
+  app->add_option("--executor", c.executor,
+                  "raw: jobs run as plain processes; sandbox: under bubblewrap (read-only "
+                  "root, private /tmp, no network)")
+      ->capture_default_str();
+  app->add_option("--max-output", c.output_cap,
+                  "Bytes of stdout (and of stderr) kept per attempt; the rest is cut")
+      ->capture_default_str();
+  app->add_option("--retain-jobs", c.retain_jobs, "Finished jobs kept; older ones are removed")
+      ->capture_default_str();
+  app->add_option("--retain-for", f->retain_for, "Finished jobs older than this are removed")
+      ->capture_default_str();
   app->add_option("--snapshot-entries", c.snapshot_entries,
                   "Take a snapshot after this many applied entries")
       ->capture_default_str();
@@ -69,6 +89,25 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
                          ") must be shorter than --election-timeout (" +
                          format_duration(*election) + ")");
   }
+  struct Named {
+    const char* flag;
+    const std::string& text;
+    std::chrono::milliseconds* out;
+    bool zero_ok;
+  };
+  for (const Named& d : {Named{"--worker-timeout", f.worker_timeout, &c.worker_timeout, false},
+                         Named{"--kill-grace", f.kill_grace, &c.kill_grace, true},
+                         Named{"--default-timeout", f.default_timeout, &c.default_timeout, true},
+                         Named{"--retain-for", f.retain_for, &c.retain_for, false}}) {
+    auto v = parse_duration(d.text, &why);
+    if (!v) return Status::error(std::string(d.flag) + ": " + why);
+    if (!d.zero_ok && v->count() <= 0) return Status::error(std::string(d.flag) + ": must be longer than 0");
+    *d.out = *v;
+  }
+  if (c.executor != "raw" && c.executor != "sandbox") {
+    return Status::error("--executor: '" + c.executor + "' is not raw or sandbox");
+  }
+  if (c.output_cap < 1024) return Status::error("--max-output: must be at least 1024 bytes");
   c.election_timeout = *election;
   c.heartbeat_interval = *heartbeat;
   static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};

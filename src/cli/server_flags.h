@@ -17,6 +17,10 @@ struct ServerFlags {
   std::string peers;
   std::string election_timeout = "150ms";
   std::string heartbeat_interval = "50ms";
+  std::string worker_timeout = "5s";
+  std::string kill_grace = "5s";
+  std::string default_timeout = "0s";
+  std::string retain_for = "7d";
 };
 
 inline constexpr const char* kServerFooter =

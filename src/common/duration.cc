@@ -9,7 +9,7 @@ std::optional<Millis> parse_duration(std::string_view text, std::string* error) 
   auto fail = [&](const std::string& why) -> std::optional<Millis> {
     if (error) {
       *error = "'" + std::string(text) + "' is not a duration: " + why +
-               " (write it like 500ms, 30s, 2m or 1h)";
+               " (write it like 500ms, 30s, 2m, 1h or 7d)";
     }
     return std::nullopt;
   };
@@ -48,6 +48,8 @@ std::optional<Millis> parse_duration(std::string_view text, std::string* error) 
       scale = 60'000;
     } else if (unit == "h") {
       scale = 3'600'000;
+    } else if (unit == "d") {
+      scale = 86'400'000;
     } else if (unit.empty()) {
       return fail("a unit is missing");
     } else {

@@ -5,7 +5,9 @@
 namespace nomad::jobs {
 
 Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t now_ms,
-                const std::set<std::string>& skip, size_t max_assignments) {
+                const std::set<std::string>& skip, size_t max_assignments, uint64_t* cursor) {
+  uint64_t no_cursor = 0;
+  if (!cursor) cursor = &no_cursor;
   Placement out;
   struct Free {
     int64_t free;
@@ -19,10 +21,13 @@ Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t 
     int64_t free = static_cast<int64_t>(w.slots) - static_cast<int64_t>(running);
     if (free > 0) candidates.push_back({free, running, &w});
   }
-  auto better = [](const Free& a, const Free& b) {
+  // Distance after the cursor in id order, wrapping: the node right after the last one used
+  // comes first.
+  auto after_cursor = [cursor](uint64_t id) { return id - *cursor - 1; };  // unsigned wrap
+  auto better = [&](const Free& a, const Free& b) {
     if (a.free != b.free) return a.free > b.free;
     if (a.running != b.running) return a.running < b.running;
-    return a.worker->node_id < b.worker->node_id;
+    return after_cursor(a.worker->node_id) < after_cursor(b.worker->node_id);
   };
   for (const auto& [key, id] : store.pending_queue()) {
     if (candidates.empty() || out.assign.size() >= max_assignments) break;
@@ -40,6 +45,7 @@ Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t 
     a.set_job_id(id);
     a.set_attempt(static_cast<uint32_t>(job->attempts_size()) + 1);
     a.set_node_id(best->worker->node_id);
+    *cursor = best->worker->node_id;
     out.assign.push_back(std::move(a));
     best->free -= 1;
     best->running += 1;

@@ -104,6 +104,32 @@ Status Node::start() {
 
   transport_ = std::make_unique<transport::PeerTransport>(config_.node_id, config_.peers);
   transport_->start();
+
+  Coordinator::Options co;
+  co.self = config_.node_id;
+  co.nodes = rc.voters;
+  co.worker_timeout = config_.worker_timeout;
+  co.retain_jobs = config_.retain_jobs;
+  co.retain_for = config_.retain_for;
+  coordinator_ = std::make_unique<Coordinator>(co);
+
+  worker::WorkerOptions wo;
+  wo.node_id = config_.node_id;
+  wo.slots = config_.worker_slots < 0 ? std::max(1u, std::thread::hardware_concurrency())
+                                      : static_cast<uint32_t>(config_.worker_slots);
+  wo.default_timeout = config_.default_timeout;
+  wo.executor.root = std::filesystem::path(dir) / "jobs";
+  wo.executor.isolation =
+      config_.executor == "sandbox" ? worker::Isolation::kSandbox : worker::Isolation::kRaw;
+  wo.executor.kill_grace = config_.kill_grace;
+  wo.executor.output_cap = config_.output_cap;
+  worker_ = std::make_unique<worker::Worker>(
+      wo, [this](const nomad_lite::WorkerReport& r) { return send_report(r); });
+  worker_->start();
+  // Everything the log and snapshot already hold is news to the worker once the loop has
+  // caught up with it.
+  unseen_changes_ = jobs_.take_changes();
+
   publish_view();
   loop_ = std::thread([this] { run(); });
   return Status::ok();
@@ -118,7 +144,49 @@ void Node::stop() {
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
+  if (worker_) worker_->stop();
   if (transport_) transport_->stop();
+  for (auto& [id, w] : job_waits_) w.done({}, false);
+  job_waits_.clear();
+}
+
+bool Node::is_leader() const {
+  std::lock_guard lock(view_mu_);
+  return view_.role == "leader";
+}
+
+void Node::deliver_report(nomad_lite::WorkerReport report) {
+  std::lock_guard lock(queue_mu_);
+  if (stopping_) return;
+  reports_.push_back(std::move(report));
+  if (reports_.size() == 1) queue_cv_.notify_one();
+}
+
+void Node::wait_job(std::string id, std::chrono::steady_clock::time_point deadline,
+                    WaitCallback done) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_) {
+      new_waits_.push_back({std::move(id), deadline, std::move(done)});
+      if (new_waits_.size() == 1) queue_cv_.notify_one();
+      return;
+    }
+  }
+  done({}, false);
+}
+
+bool Node::send_report(const nomad_lite::WorkerReport& report) {
+  raft::NodeId leader;
+  {
+    std::lock_guard lock(view_mu_);
+    leader = view_.leader_id;
+  }
+  if (leader == raft::kNoNode) return false;
+  if (leader == config_.node_id) {
+    deliver_report(report);
+    return true;
+  }
+  return internal_.report(address_of(leader), report, std::chrono::seconds(1));
 }
 
 void Node::propose(std::string command, ProposeCallback done) {
@@ -154,15 +222,20 @@ void Node::run() {
   auto next_tick = Clock::now() + config_.tick;
   std::vector<Proposal> proposals;
   std::vector<raft::Message> inbox;
+  std::vector<nomad_lite::WorkerReport> reports;
+  std::vector<JobWait> waits;
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait_until(lock, next_tick, [&] {
-        return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_;
+        return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_ ||
+               !reports_.empty() || !new_waits_.empty();
       });
       if (stopping_) break;
       proposals.swap(proposals_);
       inbox.swap(inbox_);
+      reports.swap(reports_);
+      waits.swap(new_waits_);
     }
     finish_snapshot();
     auto now = Clock::now();
@@ -193,10 +266,28 @@ void Node::run() {
                                      address_of(core_->leader_id());
       spdlog::info("node {}: {} in term {}, leader {}", config_.node_id,
                    raft::role_name(core_->role()), core_->term(), leader);
+      if (core_->role() == raft::Role::kLeader && !was_leader) {
+        coordinator_->become_leader(now);
+      } else if (core_->role() != raft::Role::kLeader && was_leader) {
+        coordinator_->lose_leadership();
+      }
       last_role_ = core_->role();
       last_term_ = core_->term();
       last_leader_ = core_->leader_id();
     }
+    for (auto& r : reports) coordinator_->on_report(r, now);
+    reports.clear();
+    for (auto& w : waits) {
+      const nomad_lite::Job* job = jobs_.find(w.id);
+      if (!job || jobs::is_final(job->status())) {
+        w.done(job ? *job : nomad_lite::Job{}, true);
+      } else {
+        job_waits_.emplace(w.id, std::move(w));
+      }
+    }
+    waits.clear();
+    run_coordinator();
+    if (ticked) expire_job_waits(now);
     maybe_snapshot();
     // Readers see the view at most one tick old; rebuilding it on every wake-up under load
     // would put allocations on the loop's hot path for nothing.
@@ -274,6 +365,58 @@ void Node::handle_ready() {
   transport_->send(std::move(later));
   apply(rd.committed);
   core_->advance();
+  after_apply();
+}
+
+void Node::after_apply() {
+  std::vector<std::string> changed = jobs_.take_changes();
+  if (changed.empty()) return;
+  coordinator_->on_applied(changed);
+  for (const auto& id : changed) {
+    auto [first, last] = job_waits_.equal_range(id);
+    if (first == last) continue;
+    const nomad_lite::Job* job = jobs_.find(id);
+    if (job && !jobs::is_final(job->status())) continue;
+    for (auto it = first; it != last; ++it) it->second.done(job ? *job : nomad_lite::Job{}, true);
+    job_waits_.erase(first, last);
+  }
+  unseen_changes_.insert(unseen_changes_.end(), changed.begin(), changed.end());
+  // While the node replays entries it already knows are committed, the state is in the past:
+  // an attempt assigned to it may already have ended later in the log. The worker acts on
+  // the present only.
+  if (core_->applied_index() < core_->commit_index()) return;
+  std::sort(unseen_changes_.begin(), unseen_changes_.end());
+  unseen_changes_.erase(std::unique(unseen_changes_.begin(), unseen_changes_.end()),
+                        unseen_changes_.end());
+  worker_->on_applied(jobs_, unseen_changes_);
+  unseen_changes_.clear();
+}
+
+void Node::run_coordinator() {
+  if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return;
+  int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  std::vector<nomad_lite::Command> commands = coordinator_->collect(jobs_, Clock::now(), wall);
+  if (commands.empty()) return;
+  std::vector<std::string> data;
+  data.reserve(commands.size());
+  for (const auto& c : commands) data.push_back(c.SerializeAsString());
+  // No one waits for these: their effect shows in the applied state.
+  core_->propose(std::move(data));
+  while (core_->has_ready()) handle_ready();
+}
+
+void Node::expire_job_waits(Clock::time_point now) {
+  for (auto it = job_waits_.begin(); it != job_waits_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    const nomad_lite::Job* job = jobs_.find(it->first);
+    it->second.done(job ? *job : nomad_lite::Job{}, false);
+    it = job_waits_.erase(it);
+  }
 }
 
 void Node::apply(const std::vector<raft::Entry>& committed) {

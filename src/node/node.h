@@ -23,11 +23,14 @@
 
 #include "common/status.h"
 #include "jobs/job_store.h"
+#include "node/coordinator.h"
 #include "node/server_config.h"
 #include "raft/core.h"
 #include "storage/snapshot_store.h"
 #include "storage/wal.h"
+#include "transport/internal_client.h"
 #include "transport/peer_transport.h"
+#include "worker/worker.h"
 
 namespace nomad::node {
 
@@ -47,6 +50,9 @@ struct ProposeOutcome {
 };
 
 using ProposeCallback = std::function<void(ProposeOutcome)>;
+
+// A job waited for: `done` is true once it is final (or gone: then `job` has no id).
+using WaitCallback = std::function<void(nomad_lite::Job job, bool done)>;
 
 struct PeerView {
   raft::NodeId id = raft::kNoNode;
@@ -86,6 +92,14 @@ class Node {
 
   ClusterView cluster_view() const;
 
+  // A worker's report (from this node's worker or, over InternalService, another's). Thread-safe.
+  void deliver_report(nomad_lite::WorkerReport report);
+  bool is_leader() const;
+  // Calls `done` on the loop thread once the job is final, or with done = false at `deadline`.
+  void wait_job(std::string id, std::chrono::steady_clock::time_point deadline, WaitCallback done);
+  worker::Worker& worker() { return *worker_; }
+  transport::InternalClient& internal_client() { return internal_; }
+
   // Runs `read` with the job store under a shared lock.
   template <class F>
   auto read_jobs(F&& read) const {
@@ -115,6 +129,16 @@ class Node {
   void finish_snapshot();
   void publish_view();
   ProposeOutcome not_leader() const;
+  void after_apply();
+  void run_coordinator();
+  void expire_job_waits(std::chrono::steady_clock::time_point now);
+  bool send_report(const nomad_lite::WorkerReport& report);
+
+  struct JobWait {
+    std::string id;
+    std::chrono::steady_clock::time_point deadline;
+    WaitCallback done;
+  };
 
   ServerConfig config_;
   std::unique_ptr<raft::Core> core_;
@@ -130,6 +154,8 @@ class Node {
   std::condition_variable queue_cv_;
   std::vector<Proposal> proposals_;
   std::vector<raft::Message> inbox_;
+  std::vector<nomad_lite::WorkerReport> reports_;
+  std::vector<JobWait> new_waits_;
   size_t waiting_ = 0;  // proposals queued or waiting for commit
   bool stopping_ = false;
 
@@ -146,6 +172,11 @@ class Node {
 
   // Loop-thread state.
   std::map<raft::Index, Waiter> waiters_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::unique_ptr<worker::Worker> worker_;
+  std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
+  std::multimap<std::string, JobWait> job_waits_;
+  transport::InternalClient internal_;
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
   raft::NodeId last_leader_ = raft::kNoNode;

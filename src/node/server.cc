@@ -44,6 +44,7 @@ int run_server(const ServerConfig& config) {
   Node node(config);
   api::Service service(node);
   api::GrpcSchedulerService scheduler(service);
+  api::GrpcInternalService internal(service, node);
   transport::RaftServiceImpl raft([&node](raft::Message m) { node.receive(std::move(m)); },
                                   [&node](raft::NodeId peer) { node.note_contact(peer); });
 
@@ -57,6 +58,7 @@ int run_server(const ServerConfig& config) {
   builder.SetMaxSendMessageSize(256 << 20);
   builder.RegisterService(&scheduler);
   builder.RegisterService(&raft);
+  builder.RegisterService(&internal);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     return config_error("cannot listen on " + listen +

@@ -25,6 +25,13 @@ struct ServerConfig {
   std::chrono::milliseconds tick{10};
   std::string log_level = "info";
   int worker_slots = -1;           // -1: number of cores; 0: this node runs no jobs
+  std::chrono::milliseconds worker_timeout{5000};  // silent this long: its attempts are lost
+  std::chrono::milliseconds kill_grace{5000};      // SIGTERM, then SIGKILL after this
+  std::chrono::milliseconds default_timeout{0};    // for jobs without --timeout; 0: none
+  std::string executor = "raw";                    // raw or sandbox (bubblewrap)
+  uint64_t output_cap = 10 << 20;                  // bytes of stdout (and of stderr) kept per attempt
+  uint64_t retain_jobs = 100'000;                  // finished jobs kept
+  std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};
   uint64_t snapshot_entries = 10000;  // take a snapshot after this many applied entries
   size_t max_pending_proposals = 50000;  // beyond this, submissions get RESOURCE_EXHAUSTED
   bool fsync = true;

@@ -1,0 +1,210 @@
+#include "node/coordinator.h"
+
+#include <spdlog/spdlog.h>
+
+#include "jobs/scheduler.h"
+
+namespace nomad::node {
+namespace {
+
+// A proposal that has not shown up applied after this long was lost (say, with a leadership
+// change and back): it may be proposed again. Repeats are harmless; they are fenced at apply.
+constexpr auto kResendAfter = std::chrono::seconds(2);
+constexpr size_t kMaxRemovalsPerEntry = 1000;
+
+const nomad_lite::Attempt* current_attempt(const nomad_lite::Job* job) {
+  if (!job || job->attempts_size() == 0) return nullptr;
+  return &job->attempts(job->attempts_size() - 1);
+}
+
+}  // namespace
+
+void Coordinator::become_leader(Clock::time_point now) {
+  leading_ = true;
+  leader_since_ = now;
+  workers_.clear();
+  started_.clear();
+  finished_.clear();
+  started_sent_.clear();
+  finished_sent_.clear();
+  assigning_.clear();
+  slots_sent_.clear();
+  next_retention_ = now;
+  dirty_ = true;
+}
+
+void Coordinator::lose_leadership() {
+  leading_ = false;
+  workers_.clear();
+  started_.clear();
+  finished_.clear();
+  assigning_.clear();
+}
+
+bool Coordinator::worker_alive(uint64_t node, Clock::time_point now) const {
+  auto it = workers_.find(node);
+  return it != workers_.end() && it->second.reported &&
+         now - it->second.last_report <= options_.worker_timeout;
+}
+
+void Coordinator::on_report(const nomad_lite::WorkerReport& report, Clock::time_point now) {
+  if (!leading_) return;
+  Worker& w = workers_[report.node_id()];
+  if (!w.reported || w.slots != report.slots()) dirty_ = true;  // new capacity to place on
+  w.reported = true;
+  w.slots = report.slots();
+  w.last_report = now;
+  for (const auto& s : report.started()) started_[{s.job_id(), s.attempt()}] = s;
+  for (const auto& f : report.finished()) finished_[{f.job_id(), f.attempt()}] = f;
+}
+
+void Coordinator::on_applied(const std::vector<std::string>& changed) {
+  if (!leading_ || changed.empty()) return;
+  for (const auto& id : changed) assigning_.erase(id);
+  dirty_ = true;  // a finish frees a slot, a submission adds work
+}
+
+void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now,
+                              nomad_lite::JobUpdates* updates) {
+  // A report is proposed only while it still changes something: the worker resends it until
+  // it sees it applied, so most resends meet a job that has moved on.
+  for (auto it = started_.begin(); it != started_.end();) {
+    const auto* attempt = current_attempt(store.find(it->first.first));
+    bool useful = attempt && attempt->number() == it->first.second &&
+                  attempt->node_id() == it->second.node_id() && attempt->started_at_ms() == 0;
+    auto sent = started_sent_.find(it->first);
+    if (useful && (sent == started_sent_.end() || now - sent->second > kResendAfter)) {
+      *updates->add_started() = it->second;
+      started_sent_[it->first] = now;
+    } else if (!useful) {
+      started_sent_.erase(it->first);
+    }
+    it = started_.erase(it);
+  }
+  for (auto it = finished_.begin(); it != finished_.end();) {
+    const auto* attempt = current_attempt(store.find(it->first.first));
+    bool useful = attempt && attempt->number() == it->first.second &&
+                  attempt->node_id() == it->second.node_id() &&
+                  (attempt->status() == nomad_lite::JOB_STATUS_RUNNING ||
+                   (attempt->status() == nomad_lite::JOB_STATUS_CANCELLED &&
+                    !attempt->has_exit_code() && attempt->signal() == 0));
+    auto sent = finished_sent_.find(it->first);
+    if (useful && (sent == finished_sent_.end() || now - sent->second > kResendAfter)) {
+      *updates->add_finished() = it->second;
+      finished_sent_[it->first] = now;
+    } else if (!useful) {
+      finished_sent_.erase(it->first);
+    }
+    it = finished_.erase(it);
+  }
+}
+
+void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
+                           nomad_lite::JobUpdates* updates) {
+  for (uint64_t node : options_.nodes) {
+    const std::set<std::string>* running = store.running_jobs_on(node);
+    if (!running) continue;
+    auto w = workers_.find(node);
+    Clock::time_point heard = leader_since_;
+    if (w != workers_.end() && w->second.reported && w->second.last_report > heard) {
+      heard = w->second.last_report;
+    }
+    if (now - heard <= options_.worker_timeout) continue;
+    for (const auto& id : *running) {
+      const auto* attempt = current_attempt(store.find(id));
+      if (!attempt) continue;
+      AttemptId key{id, attempt->number()};
+      auto sent = finished_sent_.find(key);
+      if (sent != finished_sent_.end() && now - sent->second <= kResendAfter) continue;
+      nomad_lite::JobFinished* f = updates->add_finished();
+      f->set_job_id(id);
+      f->set_attempt(attempt->number());
+      f->set_node_id(node);
+      f->set_at_ms(wall_ms);
+      f->set_reason("lost");
+      f->set_error("node " + std::to_string(node) + " stopped reporting for " +
+                   std::to_string(options_.worker_timeout.count()) + " ms");
+      finished_sent_[key] = now;
+      spdlog::warn("job {} attempt {}: node {} is silent, declaring the attempt lost", id,
+                   attempt->number(), node);
+    }
+  }
+}
+
+void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point now,
+                                  int64_t wall_ms, nomad_lite::JobUpdates* updates) {
+  for (auto it = assigning_.begin(); it != assigning_.end();) {
+    it = now - it->second.second > kResendAfter ? assigning_.erase(it) : std::next(it);
+  }
+  if (!dirty_ && (next_placement_ == Clock::time_point{} || now < next_placement_)) return;
+  dirty_ = false;
+  next_placement_ = {};
+  if (store.pending_queue().empty()) return;
+
+  std::vector<jobs::WorkerView> views;
+  std::map<uint64_t, uint32_t> in_flight;
+  std::set<std::string> skip;
+  for (const auto& [id, a] : assigning_) {
+    ++in_flight[a.first];
+    skip.insert(id);
+  }
+  for (const auto& [node, w] : workers_) {
+    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node]});
+  }
+  jobs::Placement p = jobs::place(store, std::move(views), wall_ms, skip, 4096, &placement_cursor_);
+  for (auto& a : p.assign) {
+    assigning_[a.job_id()] = {a.node_id(), now};
+    *updates->add_assign() = std::move(a);
+  }
+  if (p.next_wakeup_ms != 0) {
+    next_placement_ = now + std::chrono::milliseconds(std::max<int64_t>(p.next_wakeup_ms - wall_ms, 1));
+  }
+}
+
+bool Coordinator::add_removals(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
+                               nomad_lite::RemoveJobs* remove) {
+  if (now < next_retention_) return false;
+  next_retention_ = now + std::chrono::seconds(1);
+  const auto& finished = store.finished_order();
+  size_t over = finished.size() > options_.retain_jobs ? finished.size() - options_.retain_jobs : 0;
+  int64_t cutoff = wall_ms - options_.retain_for.count();
+  for (const auto& [at, id] : finished) {
+    if (static_cast<size_t>(remove->job_ids_size()) >= kMaxRemovalsPerEntry) break;
+    if (over == 0 && at >= cutoff) break;
+    remove->add_job_ids(id);
+    if (over > 0) --over;
+  }
+  return remove->job_ids_size() > 0;
+}
+
+std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& store,
+                                                      Clock::time_point now, int64_t wall_ms) {
+  std::vector<nomad_lite::Command> out;
+  if (!leading_) return out;
+  nomad_lite::Command command;
+  nomad_lite::JobUpdates* updates = command.mutable_updates();
+  for (const auto& [node, w] : workers_) {
+    auto committed = store.node_slots().find(node);
+    bool known = committed != store.node_slots().end() && committed->second == w.slots;
+    auto sent = slots_sent_.find(node);
+    if (!known && (sent == slots_sent_.end() || sent->second != w.slots)) {
+      auto* s = updates->add_slots();
+      s->set_node_id(node);
+      s->set_slots(w.slots);
+      slots_sent_[node] = w.slots;
+    }
+  }
+  add_reports(store, now, updates);
+  add_lost(store, now, wall_ms, updates);
+  add_assignments(store, now, wall_ms, updates);
+  if (updates->slots_size() || updates->assign_size() || updates->started_size() ||
+      updates->finished_size()) {
+    updates->set_at_ms(wall_ms);
+    out.push_back(std::move(command));
+  }
+  nomad_lite::Command removal;
+  if (add_removals(store, now, wall_ms, removal.mutable_remove())) out.push_back(std::move(removal));
+  return out;
+}
+
+}  // namespace nomad::node

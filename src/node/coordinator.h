@@ -1,0 +1,85 @@
+#pragma once
+
+// The leader's side of running jobs: it hears every worker's reports, knows which workers
+// are alive, places pending jobs, turns reports into Raft commands, declares the attempts of
+// silent workers lost, and removes old finished jobs. All of this is soft state rebuilt by
+// each new leader; only the commands it proposes are durable. Runs on the node loop thread.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "jobs/job_store.h"
+#include "proto/nomad_lite.pb.h"
+
+namespace nomad::node {
+
+class Coordinator {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Options {
+    uint64_t self = 0;
+    std::vector<uint64_t> nodes;  // every voter, self included
+    std::chrono::milliseconds worker_timeout{5000};
+    uint64_t retain_jobs = 100'000;
+    std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};
+  };
+
+  explicit Coordinator(Options options) : options_(std::move(options)) {}
+
+  // A new leader gives every worker one timeout to report before declaring anything lost.
+  void become_leader(Clock::time_point now);
+  void lose_leadership();
+  bool leading() const { return leading_; }
+
+  void on_report(const nomad_lite::WorkerReport& report, Clock::time_point now);
+  // Jobs changed by applied entries: their proposals are no longer in flight.
+  void on_applied(const std::vector<std::string>& changed);
+
+  // The commands to propose now (none when there is nothing to do).
+  std::vector<nomad_lite::Command> collect(const jobs::JobStore& store, Clock::time_point now,
+                                           int64_t wall_ms);
+
+  // Workers the leader has heard from within the timeout (for status pages).
+  bool worker_alive(uint64_t node, Clock::time_point now) const;
+
+ private:
+  struct Worker {
+    uint32_t slots = 0;
+    bool reported = false;
+    Clock::time_point last_report{};
+  };
+  using AttemptId = std::pair<std::string, uint32_t>;
+
+  void add_reports(const jobs::JobStore& store, Clock::time_point now,
+                   nomad_lite::JobUpdates* updates);
+  void add_lost(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
+                nomad_lite::JobUpdates* updates);
+  void add_assignments(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
+                       nomad_lite::JobUpdates* updates);
+  bool add_removals(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
+                    nomad_lite::RemoveJobs* remove);
+
+  Options options_;
+  bool leading_ = false;
+  Clock::time_point leader_since_{};
+  std::map<uint64_t, Worker> workers_;
+
+  // Reports waiting to be proposed, keyed so that a resent report is proposed once.
+  std::map<AttemptId, nomad_lite::JobStarted> started_;
+  std::map<AttemptId, nomad_lite::JobFinished> finished_;
+  // Proposed and not yet seen applied: not proposed again until they expire.
+  std::map<AttemptId, Clock::time_point> started_sent_, finished_sent_;
+  std::map<std::string, std::pair<uint64_t, Clock::time_point>> assigning_;  // job -> node
+  std::map<uint64_t, uint32_t> slots_sent_;
+  Clock::time_point next_retention_{};
+  Clock::time_point next_placement_{};  // a retry's backoff ends then
+  bool dirty_ = true;                   // placement may have something to do
+  uint64_t placement_cursor_ = 0;       // the node that got the last assignment
+};
+
+}  // namespace nomad::node

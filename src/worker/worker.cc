@@ -1,0 +1,195 @@
+#include "worker/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+namespace nomad::worker {
+namespace {
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+const nomad_lite::Attempt* current_attempt(const nomad_lite::Job* job) {
+  if (!job || job->attempts_size() == 0) return nullptr;
+  return &job->attempts(job->attempts_size() - 1);
+}
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options, Sender send)
+    : options_(std::move(options)), send_(std::move(send)) {}
+
+Worker::~Worker() { stop(); }
+
+void Worker::start() {
+  executor_ = std::make_unique<Executor>(
+      options_.executor, [this](const AttemptKey& key, int64_t at) { started(key, at); },
+      [this](ExecResult r) { finished(std::move(r)); });
+  reporter_ = std::thread([this] { reporter(); });
+}
+
+void Worker::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (reporter_.joinable()) reporter_.join();
+  executor_.reset();  // kills what still runs: the new leader will see those attempts lost
+}
+
+void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed) {
+  for (const auto& id : changed) {
+    const nomad_lite::Job* job = store.find(id);
+    if (!job) {
+      // Removed by retention: its output goes too.
+      std::error_code ec;
+      std::filesystem::remove_all(options_.executor.root / id, ec);
+    }
+    const auto* attempt = current_attempt(job);
+    // Kill what this node runs for the job but should not any more.
+    for (auto it = mine_.lower_bound({id, 0}); it != mine_.end() && it->first == id;) {
+      bool current = attempt && attempt->number() == it->second &&
+                     attempt->node_id() == options_.node_id &&
+                     attempt->status() == nomad_lite::JOB_STATUS_RUNNING;
+      if (current) {
+        ++it;
+        continue;
+      }
+      executor_->kill({it->first, it->second});
+      // Forget it once the applied state shows the attempt ended (no restart can follow).
+      bool ended = !attempt || attempt->number() != it->second ||
+                   attempt->status() != nomad_lite::JOB_STATUS_RUNNING;
+      it = ended ? mine_.erase(it) : std::next(it);
+    }
+    prune_outbox(job, id);
+
+    if (!job || job->status() != nomad_lite::JOB_STATUS_RUNNING || !attempt ||
+        attempt->node_id() != options_.node_id || attempt->finished_at_ms() != 0) {
+      continue;
+    }
+    AttemptId key{id, attempt->number()};
+    if (mine_.count(key)) continue;
+    mine_.insert(key);
+    AttemptKey akey{id, attempt->number()};
+    if (executor_->was_started(akey)) {
+      // An earlier process of this node spawned it and died with it: it cannot be resumed,
+      // and running it again here would run this attempt twice.
+      nomad_lite::JobFinished f;
+      f.set_job_id(id);
+      f.set_attempt(attempt->number());
+      f.set_node_id(options_.node_id);
+      f.set_at_ms(wall_ms());
+      f.set_reason("lost");
+      f.set_error("node " + std::to_string(options_.node_id) + " restarted while the attempt ran");
+      std::lock_guard lock(mu_);
+      finished_[key] = {std::move(f)};
+      news_ = true;
+      cv_.notify_one();
+      continue;
+    }
+    ExecSpec spec;
+    spec.key = akey;
+    spec.command = job->command();
+    spec.env.insert(job->env().begin(), job->env().end());
+    spec.timeout = job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms())
+                                     : options_.default_timeout;
+    executor_->start(std::move(spec));
+  }
+}
+
+void Worker::prune_outbox(const nomad_lite::Job* job, const std::string& id) {
+  const auto* attempt = current_attempt(job);
+  std::lock_guard lock(mu_);
+  for (auto it = started_.lower_bound({id, 0}); it != started_.end() && it->first.first == id;) {
+    bool pending = attempt && attempt->number() == it->first.second &&
+                   attempt->status() == nomad_lite::JOB_STATUS_RUNNING &&
+                   attempt->started_at_ms() == 0;
+    it = pending ? std::next(it) : started_.erase(it);
+  }
+  for (auto it = finished_.lower_bound({id, 0}); it != finished_.end() && it->first.first == id;) {
+    bool pending = attempt && attempt->number() == it->first.second &&
+                   (attempt->status() == nomad_lite::JOB_STATUS_RUNNING ||
+                    (attempt->status() == nomad_lite::JOB_STATUS_CANCELLED &&
+                     !attempt->has_exit_code() && attempt->signal() == 0));
+    it = pending ? std::next(it) : finished_.erase(it);
+  }
+}
+
+void Worker::started(const AttemptKey& key, int64_t at_ms) {
+  nomad_lite::JobStarted s;
+  s.set_job_id(key.job_id);
+  s.set_attempt(key.attempt);
+  s.set_node_id(options_.node_id);
+  s.set_at_ms(at_ms);
+  std::lock_guard lock(mu_);
+  started_[{key.job_id, key.attempt}] = {std::move(s)};
+  news_ = true;
+  cv_.notify_one();
+}
+
+void Worker::finished(ExecResult r) {
+  nomad_lite::JobFinished f;
+  f.set_job_id(r.key.job_id);
+  f.set_attempt(r.key.attempt);
+  f.set_node_id(options_.node_id);
+  f.set_at_ms(r.finished_at_ms);
+  if (r.signal != 0 && r.reason.empty()) {
+    f.set_exit_code(128 + r.signal);  // as a shell reports a signalled command
+  } else if (r.exit_code) {
+    f.set_exit_code(*r.exit_code);
+  }
+  f.set_signal(r.signal);
+  f.set_reason(r.reason);
+  f.set_error(r.error);
+  f.set_stdout_tail(std::move(r.stdout_tail));
+  f.set_stderr_tail(std::move(r.stderr_tail));
+  f.set_stdout_truncated(r.stdout_truncated);
+  f.set_stderr_truncated(r.stderr_truncated);
+  std::lock_guard lock(mu_);
+  finished_[{r.key.job_id, r.key.attempt}] = {std::move(f)};
+  news_ = true;
+  cv_.notify_one();
+}
+
+void Worker::reporter() {
+  auto next = std::chrono::steady_clock::now();
+  while (true) {
+    nomad_lite::WorkerReport report;
+    bool heartbeat = false;
+    {
+      std::unique_lock lock(mu_);
+      bool news = cv_.wait_until(lock, next, [&] { return stopping_ || news_; });
+      if (stopping_) return;
+      news_ = false;
+      heartbeat = !news || std::chrono::steady_clock::now() >= next;
+      report.set_node_id(options_.node_id);
+      report.set_slots(options_.slots);
+      for (auto& [k, s] : started_) {
+        if (heartbeat || s.fresh) *report.add_started() = s.message;
+        s.fresh = false;
+      }
+      for (auto& [k, f] : finished_) {
+        if (heartbeat || f.fresh) *report.add_finished() = f.message;
+        f.fresh = false;
+      }
+    }
+    for (const auto& key : executor_->running()) {
+      auto* r = report.add_running();
+      r->set_job_id(key.job_id);
+      r->set_attempt(key.attempt);
+    }
+    if (!send_(report)) {
+      spdlog::debug("worker report not delivered (no leader reachable); will resend");
+    }
+    // News goes out at once; the heartbeat (which resends everything unconfirmed) keeps its pace.
+    if (heartbeat) next = std::chrono::steady_clock::now() + options_.report_interval;
+  }
+}
+
+}  // namespace nomad::worker

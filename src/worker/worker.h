@@ -1,0 +1,78 @@
+#pragma once
+
+// The worker on every node: it watches the applied job state for attempts placed on this
+// node and runs them with the Executor, kills attempts that became stale (cancelled,
+// reassigned), and reports to the leader: a heartbeat every 500 ms with what it runs, plus
+// every start and finish, resent until the worker sees them in its applied state.
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jobs/job_store.h"
+#include "proto/nomad_lite.pb.h"
+#include "worker/executor.h"
+
+namespace nomad::worker {
+
+struct WorkerOptions {
+  uint64_t node_id = 0;
+  uint32_t slots = 0;
+  std::chrono::milliseconds default_timeout{0};  // for jobs submitted without one; 0: none
+  std::chrono::milliseconds report_interval{500};
+  ExecutorOptions executor;
+};
+
+class Worker {
+ public:
+  // `send` delivers a report to the current leader; false if it could not.
+  using Sender = std::function<bool(const nomad_lite::WorkerReport&)>;
+  Worker(WorkerOptions options, Sender send);
+  ~Worker();
+
+  void start();
+  void stop();
+
+  // On the node loop thread, after entries were applied: `changed` names the jobs they touched.
+  void on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed);
+
+  Executor& executor() { return *executor_; }
+  const WorkerOptions& options() const { return options_; }
+
+ private:
+  using AttemptId = std::pair<std::string, uint32_t>;
+  void reporter();
+  void started(const AttemptKey& key, int64_t at_ms);
+  void finished(ExecResult result);
+  void prune_outbox(const nomad_lite::Job* job, const std::string& id);
+
+  WorkerOptions options_;
+  Sender send_;
+  std::unique_ptr<Executor> executor_;
+
+  std::set<AttemptId> mine_;  // attempts this process took on (loop thread)
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  // The outbox. `fresh` items have not been sent yet: they go out at once; the others are
+  // resent with each heartbeat until the applied state shows them.
+  template <class T>
+  struct Outgoing {
+    T message;
+    bool fresh = true;
+  };
+  std::map<AttemptId, Outgoing<nomad_lite::JobStarted>> started_;
+  std::map<AttemptId, Outgoing<nomad_lite::JobFinished>> finished_;
+  bool news_ = false;
+  bool stopping_ = false;
+  std::thread reporter_;
+};
+
+}  // namespace nomad::worker
