@@ -26,6 +26,16 @@ int64_t retry_backoff_ms(uint32_t next_attempt) {
   return std::min<int64_t>(int64_t{1000} << shift, 30'000);
 }
 
+namespace {
+
+// A pending job's place in the queue. QueueKey::neg_priority sorts higher priorities first;
+// ~priority (= -priority - 1) reverses the order like -priority would, but without the
+// overflow of -INT32_MIN (undefined; in practice it stayed INT32_MIN and put the lowest
+// priority first).
+QueueKey queue_key(const nomad_lite::Job& job) { return {~job.priority(), job.submit_index()}; }
+
+}  // namespace
+
 ApplyResult JobStore::apply(const raft::Entry& entry) {
   if (entry.type != raft::EntryType::kNormal) return {};
   nomad_lite::Command command;
@@ -63,7 +73,7 @@ void JobStore::put(std::shared_ptr<nomad_lite::Job> job) {
 void JobStore::index(const nomad_lite::Job& job) {
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
-      pending_[{-job.priority(), job.submit_index()}] = job.id();
+      pending_[queue_key(job)] = job.id();
       break;
     case nomad_lite::JOB_STATUS_RUNNING:
       running_[job.node_id()].insert(job.id());
@@ -76,7 +86,7 @@ void JobStore::index(const nomad_lite::Job& job) {
 void JobStore::unindex(const nomad_lite::Job& job) {
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
-      pending_.erase({-job.priority(), job.submit_index()});
+      pending_.erase(queue_key(job));
       break;
     case nomad_lite::JOB_STATUS_RUNNING: {
       auto it = running_.find(job.node_id());
@@ -206,7 +216,9 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   attempt->set_signal(f.signal());
   attempt->set_error(f.error());
   if (attempt->started_at_ms() == 0 && f.reason() != "lost" && f.reason() != "spawn_error") {
+    // The process ran but its start was never reported: the job mirrors its attempt.
     attempt->set_started_at_ms(f.at_ms());
+    job->set_started_at_ms(f.at_ms());
   }
   job->set_stdout_tail(f.stdout_tail());
   job->set_stderr_tail(f.stderr_tail());
