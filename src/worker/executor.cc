@@ -1,0 +1,253 @@
+// The public side of the Executor: requests queued for the executor thread, and what other
+// threads may read (running attempts, output files). The thread itself is executor_loop.cc.
+
+#include "worker/executor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include "worker/executor_state.h"
+
+namespace nomad::worker {
+
+namespace {
+
+// A limit as high as this process may set: without CAP_SYS_RESOURCE not above its hard limit.
+template <typename Resource>
+rlim_t settable_limit(Resource resource, rlim_t wanted) {
+  if (geteuid() == 0) return wanted;
+  struct rlimit current;
+  if (getrlimit(resource, &current) != 0 || current.rlim_max == RLIM_INFINITY) return wanted;
+  return std::min(wanted, current.rlim_max);
+}
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+}  // namespace
+
+bool valid_job_id(const std::string& job_id) {
+  return !job_id.empty() && job_id.size() <= 255 && job_id != "." && job_id != ".." &&
+         job_id.find('/') == std::string::npos && job_id.find('\0') == std::string::npos;
+}
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finished)
+    : options(std::move(opts)), on_started(std::move(started)), on_finished(std::move(finished)) {
+  std::error_code ec;
+  if (!options.root.empty()) {
+    auto absolute = std::filesystem::absolute(options.root, ec);
+    if (!ec) options.root = absolute.lexically_normal();
+  }
+  limits.open_files = settable_limit(RLIMIT_NOFILE, options.max_open_files);
+  limits.processes = settable_limit(RLIMIT_NPROC, options.max_processes);
+  limits.core_size = settable_limit(RLIMIT_CORE, options.max_core_size);
+  marker = truncation_marker(options.output_cap);
+  buffer.resize(64 << 10);
+
+  epoll_fd.reset(epoll_create1(EPOLL_CLOEXEC));
+  wake_fd.reset(above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)));
+  devnull_fd.reset(above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC)));
+  if (epoll_fd.get() < 0 || wake_fd.get() < 0 || devnull_fd.get() < 0) {
+    init_error = "the executor cannot start: " + errno_text(errno);
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = 0;  // process ids start at 1
+  if (epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), &ev) != 0) {
+    init_error = "the executor cannot start: " + errno_text(errno);
+  }
+}
+
+Executor::State::~State() = default;
+
+void Executor::State::wake() {
+  uint64_t one = 1;
+  ssize_t n = ::write(wake_fd.get(), &one, sizeof one);
+  (void)n;  // EAGAIN: the counter is already non-zero, the thread wakes anyway
+}
+
+Executor::Executor(ExecutorOptions options, StartedFn on_started, FinishedFn on_finished)
+    : state_(std::make_unique<State>(std::move(options), std::move(on_started),
+                                     std::move(on_finished))) {
+  if (!state_->init_error.empty()) {
+    spdlog::critical("{}", state_->init_error);
+    return;
+  }
+  state_->thread = std::thread([s = state_.get()] { s->run(); });
+}
+
+Executor::~Executor() {
+  if (state_->thread.joinable()) {
+    {
+      std::lock_guard lock(state_->mu);
+      state_->stopping = true;
+    }
+    state_->wake();
+    state_->thread.join();
+  }
+}
+
+void Executor::start(ExecSpec spec) {
+  State& s = *state_;
+  if (!s.init_error.empty()) {
+    // No thread to run the callback on: the caller's thread does, once.
+    ExecResult result;
+    result.key = spec.key;
+    result.reason = "spawn_error";
+    result.error = s.init_error;
+    result.started_at_ms = result.finished_at_ms = unix_now_ms();
+    if (s.on_finished) s.on_finished(std::move(result));
+    return;
+  }
+  bool duplicate = false;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopping) return;
+    duplicate = !s.attempts.emplace(spec.key, AttemptProgress{}).second;
+    if (!duplicate) s.requests.push_back({Request::Kind::kStart, std::move(spec)});
+  }
+  if (duplicate) {
+    spdlog::warn("executor: job {} attempt {} is already queued or running; not started again",
+                 spec.key.job_id, spec.key.attempt);
+    return;
+  }
+  s.wake();
+}
+
+void Executor::kill(const AttemptKey& key) {
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.stopping || !s.attempts.contains(key)) return;
+    ExecSpec spec;
+    spec.key = key;
+    s.requests.push_back({Request::Kind::kKill, std::move(spec)});
+  }
+  s.wake();
+}
+
+std::vector<AttemptKey> Executor::running() const {
+  std::lock_guard lock(state_->mu);
+  std::vector<AttemptKey> keys;
+  keys.reserve(state_->attempts.size());
+  for (const auto& [key, progress] : state_->attempts) keys.push_back(key);
+  return keys;
+}
+
+std::filesystem::path Executor::attempt_dir(const AttemptKey& key) const {
+  if (!valid_job_id(key.job_id)) return {};
+  return state_->options.root / key.job_id / std::to_string(key.attempt);
+}
+
+bool Executor::was_started(const AttemptKey& key) const {
+  std::filesystem::path dir = attempt_dir(key);
+  std::error_code ec;
+  return !dir.empty() && std::filesystem::is_directory(dir, ec);
+}
+
+Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stderr, uint64_t offset,
+                                           size_t max, std::chrono::milliseconds wait_for) const {
+  const State& s = *state_;
+  ReadResult result;
+  std::filesystem::path dir = attempt_dir(key);
+  if (dir.empty()) {
+    result.status = Status::error("'" + key.job_id + "' is not a valid job id");
+    return result;
+  }
+  const int stream = from_stderr ? 1 : 0;
+  bool running = false, capped = false;
+  {
+    std::unique_lock lock(s.mu);
+    const SteadyTime deadline =
+        std::chrono::steady_clock::now() + std::max(wait_for, std::chrono::milliseconds(0));
+    while (true) {
+      auto it = s.attempts.find(key);
+      running = it != s.attempts.end();
+      if (!running) break;
+      capped = it->second.capped[stream];
+      if (it->second.written[stream] > offset || max == 0 || s.stopping ||
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+      s.changed.wait_until(lock, deadline);
+    }
+  }
+
+  std::filesystem::path path = dir / (from_stderr ? "stderr" : "stdout");
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT && running) return result;  // queued, not spawned yet
+    result.status =
+        Status::error(errno == ENOENT ? "no output of job " + key.job_id + " attempt " +
+                                            std::to_string(key.attempt) + " on this node"
+                                      : "cannot read " + path.string() + ": " + errno_text(errno));
+    return result;
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) {
+    result.status = Status::error("cannot read " + path.string() + ": " + errno_text(errno));
+    return result;
+  }
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (offset < size && max > 0) {
+    result.data.resize(static_cast<size_t>(std::min<uint64_t>(max, size - offset)));
+    size_t got = 0;
+    while (got < result.data.size()) {
+      ssize_t n = pread(fd.get(), result.data.data() + got, result.data.size() - got,
+                        static_cast<off_t>(offset + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        result.status = Status::error("cannot read " + path.string() + ": " + errno_text(errno));
+        result.data.clear();
+        return result;
+      }
+      if (n == 0) break;
+      got += static_cast<size_t>(n);
+    }
+    result.data.resize(got);
+  }
+  result.finished = !running && offset + result.data.size() >= size;
+  if (running) {
+    result.truncated = capped;
+  } else if (size >= s.marker.size()) {
+    // Finished, maybe by an earlier process of this node: the file says whether it was cut.
+    std::string end(s.marker.size(), '\0');
+    ssize_t n = pread(fd.get(), end.data(), end.size(), static_cast<off_t>(size - end.size()));
+    result.truncated = n == static_cast<ssize_t>(end.size()) && end == s.marker;
+  }
+  return result;
+}
+
+void Executor::remove_output(const AttemptKey& key) {
+  State& s = *state_;
+  std::filesystem::path dir = attempt_dir(key);
+  if (dir.empty()) return;
+  {
+    std::lock_guard lock(s.mu);
+    if (s.attempts.contains(key)) return;
+  }
+  std::lock_guard fs_lock(s.fs_mu);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  if (ec) {
+    spdlog::warn("executor: cannot remove {}: {}", dir.string(), ec.message());
+    return;
+  }
+  std::filesystem::remove(dir.parent_path(), ec);  // fails, as it should, while not empty
+}
+
+}  // namespace nomad::worker

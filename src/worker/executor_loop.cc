@@ -1,0 +1,456 @@
+// The executor thread: spawns attempts, pumps their output into files, notices their exit
+// through a pidfd, and enforces timeouts and kills. It owns every process, pipe and timer;
+// other threads reach it through State::requests and the eventfd.
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <system_error>
+
+#include "common/duration.h"
+#include "worker/executor_state.h"
+
+namespace nomad::worker {
+
+namespace {
+
+constexpr const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr size_t kRequestsPerBatch = 64;  // then look at the pipes again
+constexpr int kReadsPerWakeup = 4;        // 256 KiB: a chatty job does not starve the others
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+std::string printable(const std::string& s) {
+  std::string out;
+  for (char c : s) out += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return out;
+}
+
+std::string signal_name(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+uint64_t event_data(uint64_t id, int kind) { return id << 2 | static_cast<uint64_t>(kind); }
+constexpr int kExitEvent = 0;  // 1 and 2: output on stdout and stderr
+
+// The whole environment of a job: nothing of the server's.
+Status job_environment(const ExecSpec& spec, const std::string& work,
+                       std::vector<std::string>* out) {
+  std::map<std::string, std::string> vars = {{"PATH", kPath}, {"HOME", work}, {"LANG", "C.UTF-8"}};
+  for (const auto& [name, value] : spec.env) {
+    if (name.empty() || name.find('=') != std::string::npos ||
+        name.find('\0') != std::string::npos) {
+      return Status::error("'" + printable(name) + "' is not a valid environment variable name");
+    }
+    if (value.find('\0') != std::string::npos) {
+      return Status::error("the value of environment variable " + name + " contains a NUL byte");
+    }
+    vars[name] = value;
+  }
+  vars["NOMAD_LITE_JOB_ID"] = spec.key.job_id;
+  vars["NOMAD_LITE_ATTEMPT"] = std::to_string(spec.key.attempt);
+  out->clear();
+  out->reserve(vars.size());
+  for (const auto& [name, value] : vars) out->push_back(name + "=" + value);
+  return Status::ok();
+}
+
+}  // namespace
+
+void Executor::State::run() {
+  epoll_event events[64];
+  while (true) {
+    int n = epoll_wait(epoll_fd.get(), events, 64, next_timeout_ms());
+    if (n < 0) {
+      if (errno != EINTR) spdlog::error("executor: epoll_wait: {}", errno_text(errno));
+      n = 0;
+    }
+    for (int i = 0; i < n; ++i) on_event(events[i].data.u64);
+    fire_deadlines();
+    if (!serve_requests()) break;
+  }
+  shut_down();
+}
+
+int Executor::State::next_timeout_ms() const {
+  if (more_requests) return 0;
+  if (deadlines.empty()) return -1;
+  auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadlines.begin()->first -
+                                                           std::chrono::steady_clock::now());
+  return static_cast<int>(std::clamp<int64_t>(wait.count(), 0, INT_MAX));
+}
+
+bool Executor::State::serve_requests() {
+  std::vector<Request> batch;
+  {
+    std::lock_guard lock(mu);
+    if (stopping) return false;
+    size_t n = std::min(requests.size(), kRequestsPerBatch);
+    batch.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(requests.front()));
+      requests.pop_front();
+    }
+    more_requests = !requests.empty();
+  }
+  for (Request& r : batch) {
+    if (r.kind == Request::Kind::kStart) {
+      spawn(std::move(r.spec));
+    } else if (auto it = process_ids.find(r.spec.key); it != process_ids.end()) {
+      terminate(*processes.at(it->second), "killed");
+    }
+  }
+  return true;
+}
+
+void Executor::State::spawn(ExecSpec spec) {
+  if (spec.command.find('\0') != std::string::npos) {
+    return report_unstarted(spec.key, "the command contains a NUL byte");
+  }
+  if (!valid_job_id(spec.key.job_id)) {
+    return report_unstarted(spec.key,
+                            "'" + printable(spec.key.job_id) + "' cannot name a directory");
+  }
+  const std::filesystem::path dir =
+      options.root / spec.key.job_id / std::to_string(spec.key.attempt);
+  const std::filesystem::path work = dir / "work";
+
+  SpawnRequest request;
+  request.cwd = work.string();
+  request.limits = limits;
+  if (Status s = job_environment(spec, request.cwd, &request.env); !s) {
+    return report_unstarted(spec.key, s.message());
+  }
+  if (options.isolation == Isolation::kSandbox) {
+    request.program = find_bwrap();
+    if (request.program.empty()) {
+      return report_unstarted(spec.key,
+                              "the sandbox executor needs bubblewrap (apt-get install bubblewrap)");
+    }
+    // Read-only host, private /dev, /proc and /tmp, writable work dir only, no network, its
+    // own pid namespace (everything in it dies with it), a new session (no TIOCSTI into a
+    // terminal of the server).
+    // clang-format off
+    request.argv = {request.program,
+                    "--ro-bind", "/", "/",
+                    "--dev", "/dev",
+                    "--proc", "/proc",
+                    "--tmpfs", "/tmp",
+                    "--bind", request.cwd, request.cwd,
+                    "--chdir", request.cwd,
+                    "--unshare-net", "--unshare-pid", "--unshare-ipc",
+                    "--die-with-parent", "--new-session",
+                    "--", options.shell, "-c", spec.command};
+    // clang-format on
+  } else {
+    request.program = options.shell;
+    request.argv = {options.shell, "-c", spec.command};
+  }
+
+  if (Status s = make_work_dir(dir, work); !s) return report_unstarted(spec.key, s.message());
+
+  auto p = std::make_unique<Process>();
+  p->id = next_id++;
+  p->key = spec.key;
+  p->timeout = spec.timeout;
+  UniqueFd write_ends[2];
+  for (int stream = 0; stream < 2; ++stream) {
+    p->out[stream] = std::make_unique<OutputSink>(options.output_cap, options.tail_bytes);
+    if (Status s = p->out[stream]->open(dir / (stream == 0 ? "stdout" : "stderr")); !s) {
+      return report_unstarted(spec.key, s.message());
+    }
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      return report_unstarted(spec.key, "cannot create a pipe: " + errno_text(errno));
+    }
+    p->pipes[stream].reset(fds[0]);
+    write_ends[stream].reset(above_stdio(fds[1]));
+    if (write_ends[stream].get() < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
+      return report_unstarted(spec.key, "cannot create a pipe: " + errno_text(errno));
+    }
+  }
+  request.stdin_fd = devnull_fd.get();
+  request.stdout_fd = write_ends[0].get();
+  request.stderr_fd = write_ends[1].get();
+
+  SpawnOutcome outcome = spawn_process(request);
+  write_ends[0].reset();
+  write_ends[1].reset();
+  if (outcome.pid <= 0) return report_unstarted(spec.key, outcome.error);
+  p->pid = outcome.pid;
+  p->started_at_ms = unix_now_ms();
+  const SteadyTime started = std::chrono::steady_clock::now();
+
+  p->pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, p->pid, 0)));
+  bool watched = p->pidfd.get() >= 0;
+  for (int kind = 0; watched && kind < 3; ++kind) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = event_data(p->id, kind);
+    int fd = kind == kExitEvent ? p->pidfd.get() : p->pipes[kind - 1].get();
+    watched = epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+  }
+  if (!watched) {
+    std::string why = errno_text(errno);
+    ::kill(-p->pid, SIGKILL);
+    siginfo_t info;
+    while (waitid(P_PID, p->pid, &info, WEXITED) != 0 && errno == EINTR) {
+    }
+    for (auto& pipe : p->pipes) {
+      if (pipe.get() >= 0) epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, pipe.get(), nullptr);
+    }
+    if (p->pidfd.get() >= 0) epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, p->pidfd.get(), nullptr);
+    return report_unstarted(spec.key, "cannot watch the job process: " + why);
+  }
+
+  Process& ref = *p;
+  process_ids[p->key] = p->id;
+  processes.emplace(p->id, std::move(p));
+  if (ref.timeout > std::chrono::milliseconds(0)) set_deadline(ref, started + ref.timeout);
+  if (on_started) on_started(ref.key, ref.started_at_ms);
+}
+
+Status Executor::State::make_work_dir(const std::filesystem::path& dir,
+                                      const std::filesystem::path& work) {
+  std::lock_guard fs_lock(fs_mu);
+  // Three mkdir calls in the common case (create_directories stats every component first).
+  const std::filesystem::path job_dir = dir.parent_path();
+  bool made = true;
+  for (const std::filesystem::path* d : {&job_dir, &dir, &work}) {
+    if (mkdir(d->c_str(), 0755) != 0 && errno != EEXIST) {
+      made = false;
+      break;
+    }
+  }
+  if (made) return Status::ok();
+  std::error_code ec;
+  std::filesystem::create_directories(work, ec);  // the root is missing, or a real error
+  if (ec) {
+    return Status::error("cannot create the work directory " + work.string() + ": " + ec.message());
+  }
+  return Status::ok();
+}
+
+void Executor::State::report_unstarted(const AttemptKey& key, std::string error) {
+  ExecResult result;
+  result.key = key;
+  result.reason = "spawn_error";
+  result.error = std::move(error);
+  result.started_at_ms = result.finished_at_ms = unix_now_ms();
+  spdlog::debug("executor: job {} attempt {}: {}", key.job_id, key.attempt, result.error);
+  {
+    std::lock_guard lock(mu);
+    attempts.erase(key);
+  }
+  changed.notify_all();
+  if (on_finished) on_finished(std::move(result));
+}
+
+std::string Executor::State::find_bwrap() const {
+  if (!options.bwrap.empty()) return access(options.bwrap.c_str(), X_OK) == 0 ? options.bwrap : "";
+  for (const char* candidate : {"/usr/bin/bwrap", "/usr/local/bin/bwrap", "/bin/bwrap"}) {
+    if (access(candidate, X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+void Executor::State::on_event(uint64_t data) {
+  if (data == 0) {
+    uint64_t count;
+    ssize_t n = ::read(wake_fd.get(), &count, sizeof count);
+    (void)n;  // the requests are served after the events in any case
+    return;
+  }
+  auto it = processes.find(data >> 2);
+  if (it == processes.end()) return;  // finished earlier in this batch
+  int kind = static_cast<int>(data & 3);
+  if (kind == kExitEvent) {
+    on_exit(*it->second);
+  } else {
+    on_output(*it->second, kind - 1);
+  }
+}
+
+void Executor::State::on_output(Process& p, int stream) {
+  for (int i = 0; i < kReadsPerWakeup && p.pipes[stream].get() >= 0; ++i) {
+    ssize_t n = ::read(p.pipes[stream].get(), buffer.data(), buffer.size());
+    if (n > 0) {
+      p.out[stream]->write(std::string_view(buffer.data(), static_cast<size_t>(n)));
+      if (static_cast<size_t>(n) < buffer.size()) break;  // the pipe is empty now
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    close_pipe(p, stream);  // end of file: every writer closed it
+  }
+  publish_progress(p);
+}
+
+void Executor::State::drain_available(Process& p, int stream) {
+  int fd = p.pipes[stream].get();
+  if (fd < 0) return;
+  // Only what is in the pipe now: a grandchild still holding it open may write forever.
+  int available = 0;
+  if (ioctl(fd, FIONREAD, &available) != 0) return;
+  while (available > 0) {
+    size_t want = std::min(buffer.size(), static_cast<size_t>(available));
+    ssize_t n = ::read(fd, buffer.data(), want);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    p.out[stream]->write(std::string_view(buffer.data(), static_cast<size_t>(n)));
+    available -= static_cast<int>(n);
+  }
+}
+
+void Executor::State::publish_progress(const Process& p) {
+  {
+    std::lock_guard lock(mu);
+    auto it = attempts.find(p.key);
+    if (it == attempts.end()) return;
+    AttemptProgress& progress = it->second;
+    bool same = true;
+    for (int stream = 0; stream < 2; ++stream) {
+      same = same && progress.written[stream] == p.out[stream]->written();
+      progress.written[stream] = p.out[stream]->written();
+      progress.capped[stream] = p.out[stream]->capped();
+    }
+    if (same) return;
+  }
+  changed.notify_all();
+}
+
+void Executor::State::close_pipe(Process& p, int stream) {
+  if (p.pipes[stream].get() < 0) return;
+  // Explicitly: a descriptor inherited by a fork elsewhere in the server would keep the pipe
+  // registered after close(), and its level-triggered events would spin.
+  epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, p.pipes[stream].get(), nullptr);
+  p.pipes[stream].reset();
+}
+
+void Executor::State::on_exit(Process& p) {
+  // A job we are stopping loses the rest of its process group too. Before reaping: until the
+  // leader is reaped its pid cannot be reused, so -pid still names this group.
+  if (!p.reason.empty()) ::kill(-p.pid, SIGKILL);
+  siginfo_t info{};
+  int rc;
+  while ((rc = waitid(P_PID, p.pid, &info, WEXITED)) != 0 && errno == EINTR) {
+  }
+  ExecResult result;
+  if (rc != 0) {
+    result.error = "the exit status is unknown: " + errno_text(errno);
+    spdlog::warn("executor: job {} attempt {}: {}", p.key.job_id, p.key.attempt, result.error);
+  } else if (info.si_code == CLD_EXITED) {
+    result.exit_code = info.si_status;
+  } else {
+    result.signal = info.si_status;
+  }
+  p.pid = -1;
+  // The process is gone: what it wrote is in the pipes. Grandchildren may hold them open; we
+  // take what is there and do not wait for them.
+  drain_available(p, 0);
+  drain_available(p, 1);
+  finish(p, std::move(result));
+}
+
+void Executor::State::finish(Process& p, ExecResult result) {
+  result.key = p.key;
+  result.reason = p.reason;
+  result.started_at_ms = p.started_at_ms;
+  result.finished_at_ms = unix_now_ms();
+  std::string grace = p.escalated ? " (SIGKILL after " + format_duration(options.kill_grace) +
+                                        ": SIGTERM did not stop it)"
+                                  : "";
+  if (p.reason == "timeout") {
+    result.error = "timed out after " + format_duration(p.timeout) + grace;
+  } else if (p.reason == "killed") {
+    result.error = "killed on request" + grace;
+  } else if (result.signal != 0) {
+    result.error = "terminated by " + signal_name(result.signal);
+  } else if (result.exit_code && *result.exit_code != 0) {
+    result.error = "exited with code " + std::to_string(*result.exit_code);
+  }
+  for (int stream = 0; stream < 2; ++stream) {
+    OutputSink& out = *p.out[stream];
+    if (!out.write_error().empty()) {
+      spdlog::warn("executor: job {} attempt {}: {}", p.key.job_id, p.key.attempt,
+                   out.write_error());
+    }
+    (stream == 0 ? result.stdout_tail : result.stderr_tail) = out.tail();
+    (stream == 0 ? result.stdout_truncated : result.stderr_truncated) = out.tail_truncated();
+    out.close();
+    close_pipe(p, stream);
+  }
+  epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, p.pidfd.get(), nullptr);
+  set_deadline(p, SteadyTime::max());
+
+  const AttemptKey key = p.key;
+  process_ids.erase(key);
+  processes.erase(p.id);  // p is gone
+  {
+    std::lock_guard lock(mu);
+    attempts.erase(key);
+  }
+  changed.notify_all();
+  if (on_finished) on_finished(std::move(result));
+}
+
+void Executor::State::terminate(Process& p, const std::string& reason) {
+  if (p.phase != Process::Phase::kRunning || p.pid <= 0) return;
+  p.reason = reason;
+  p.phase = Process::Phase::kTerminating;
+  ::kill(-p.pid, SIGTERM);
+  set_deadline(p, std::chrono::steady_clock::now() + options.kill_grace);
+}
+
+void Executor::State::set_deadline(Process& p, SteadyTime when) {
+  if (p.deadline != SteadyTime::max()) deadlines.erase({p.deadline, p.id});
+  p.deadline = when;
+  if (when != SteadyTime::max()) deadlines.insert({when, p.id});
+}
+
+void Executor::State::fire_deadlines() {
+  const SteadyTime now = std::chrono::steady_clock::now();
+  while (!deadlines.empty() && deadlines.begin()->first <= now) {
+    Process& p = *processes.at(deadlines.begin()->second);
+    set_deadline(p, SteadyTime::max());
+    if (p.phase == Process::Phase::kRunning) {
+      terminate(p, "timeout");
+    } else if (p.phase == Process::Phase::kTerminating) {
+      p.phase = Process::Phase::kKilling;
+      p.escalated = true;
+      ::kill(-p.pid, SIGKILL);
+    }
+  }
+}
+
+void Executor::State::shut_down() {
+  for (auto& [id, p] : processes) ::kill(-p->pid, SIGKILL);
+  for (auto& [id, p] : processes) {
+    siginfo_t info;
+    while (waitid(P_PID, p->pid, &info, WEXITED) != 0 && errno == EINTR) {
+    }
+  }
+  processes.clear();
+  process_ids.clear();
+  deadlines.clear();
+  {
+    std::lock_guard lock(mu);
+    attempts.clear();
+    requests.clear();
+  }
+  changed.notify_all();
+}
+
+}  // namespace nomad::worker

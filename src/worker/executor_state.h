@@ -1,0 +1,139 @@
+#pragma once
+
+// Internals of the Executor, shared by executor.cc (the public methods, callable from any
+// thread) and executor_loop.cc (the executor thread: spawning, the epoll loop, timers).
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "worker/executor.h"
+#include "worker/output.h"
+#include "worker/spawn.h"
+
+namespace nomad::worker {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// A file descriptor closed at scope exit.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// What other threads see of a queued or running attempt (under State::mu).
+struct AttemptProgress {
+  uint64_t written[2] = {0, 0};  // bytes in the stdout and stderr files
+  bool capped[2] = {false, false};
+};
+
+// A request from another thread to the executor thread, served in arrival order.
+struct Request {
+  enum class Kind { kStart, kKill };
+  Kind kind;
+  ExecSpec spec;  // kKill: only spec.key
+};
+
+// A spawned attempt, owned by the executor thread.
+struct Process {
+  enum class Phase {
+    kRunning,      // deadline: its timeout, if any
+    kTerminating,  // SIGTERM sent; deadline: SIGKILL after the grace period
+    kKilling,      // SIGKILL sent; no deadline
+  };
+
+  uint64_t id = 0;  // epoll events carry it: an event for a finished process finds nothing
+  AttemptKey key;
+  std::chrono::milliseconds timeout{0};
+  pid_t pid = -1;  // also the process group id; -1 once reaped
+  UniqueFd pidfd;
+  UniqueFd pipes[2];  // read ends of stdout and stderr, -1 once at end of file
+  std::unique_ptr<OutputSink> out[2];
+  int64_t started_at_ms = 0;
+  Phase phase = Phase::kRunning;
+  std::string reason;      // "timeout" or "killed" once we began stopping it
+  bool escalated = false;  // SIGKILL after the grace period was needed
+  SteadyTime deadline = SteadyTime::max();
+};
+
+struct Executor::State {
+  State(ExecutorOptions options, StartedFn on_started, FinishedFn on_finished);
+  ~State();
+
+  // --- callable from any thread ---
+  void wake();  // the executor thread serves requests promptly
+
+  // --- executor thread only ---
+  void run();
+  int next_timeout_ms() const;
+  bool serve_requests();  // false once stopping
+  void spawn(ExecSpec spec);
+  Status make_work_dir(const std::filesystem::path& dir, const std::filesystem::path& work);
+  void report_unstarted(const AttemptKey& key, std::string error);
+  void on_event(uint64_t data);
+  void on_output(Process& p, int stream);
+  void drain_available(Process& p, int stream);  // at exit: what is in the pipe now, no more
+  void publish_progress(const Process& p);
+  void on_exit(Process& p);
+  void finish(Process& p, ExecResult result);
+  void close_pipe(Process& p, int stream);
+  void terminate(Process& p, const std::string& reason);
+  void set_deadline(Process& p, SteadyTime when);
+  void fire_deadlines();
+  void shut_down();
+  std::string find_bwrap() const;
+
+  ExecutorOptions options;  // root made absolute
+  SpawnLimits limits;       // options' limits, lowered to what this process may set
+  StartedFn on_started;
+  FinishedFn on_finished;
+  std::string init_error;  // epoll or eventfd could not be created: every start fails
+  std::string marker;      // truncation_marker(options.output_cap)
+
+  // Shared with other threads.
+  mutable std::mutex mu;
+  mutable std::condition_variable changed;         // output written or an attempt finished
+  std::map<AttemptKey, AttemptProgress> attempts;  // queued or running
+  std::deque<Request> requests;
+  bool stopping = false;
+  bool more_requests = false;  // executor thread: requests left after the last batch
+  std::mutex fs_mu;            // creating attempt directories vs remove_output
+
+  UniqueFd epoll_fd, wake_fd, devnull_fd;
+  std::thread thread;
+
+  // Executor thread only.
+  std::unordered_map<uint64_t, std::unique_ptr<Process>> processes;
+  std::map<AttemptKey, uint64_t> process_ids;
+  std::set<std::pair<SteadyTime, uint64_t>> deadlines;
+  uint64_t next_id = 1;
+  std::vector<char> buffer;
+};
+
+bool valid_job_id(const std::string& job_id);
+int64_t unix_now_ms();
+
+}  // namespace nomad::worker

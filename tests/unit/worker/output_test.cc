@@ -1,0 +1,85 @@
+// OutputSink: the cap, its marker and the tail kept in memory.
+
+#include "worker/output.h"
+
+#include <gtest/gtest.h>
+
+#include "executor_harness.h"
+
+namespace nomad::worker::testing {
+namespace {
+
+TEST(TruncationMarker, NamesTheCapInTheLargestExactUnit) {
+  EXPECT_EQ(truncation_marker(10 << 20), "\n[nomad-lite: output truncated at 10 MiB]\n");
+  EXPECT_EQ(truncation_marker(64 << 10), "\n[nomad-lite: output truncated at 64 KiB]\n");
+  EXPECT_EQ(truncation_marker(1000), "\n[nomad-lite: output truncated at 1000 bytes]\n");
+  EXPECT_EQ(truncation_marker((1 << 20) + 1),
+            "\n[nomad-lite: output truncated at 1048577 bytes]\n");
+}
+
+TEST(OutputSink, OutputUpToTheCapExactlyHasNoMarker) {
+  TempRoot root;
+  OutputSink sink(10, 4);
+  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  sink.write("01234");
+  sink.write("56789");
+  EXPECT_FALSE(sink.capped());
+  EXPECT_EQ(sink.written(), 10u);
+  EXPECT_EQ(sink.tail(), "6789");
+  EXPECT_TRUE(sink.tail_truncated());
+  sink.close();
+  EXPECT_EQ(read_file(root.path() / "out"), "0123456789");
+}
+
+TEST(OutputSink, OneByteOverTheCapWritesTheMarkerOnceAndDropsTheRest) {
+  TempRoot root;
+  OutputSink sink(10, 100);
+  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  sink.write("0123456");
+  sink.write("789X");
+  sink.write("more that is dropped");
+  EXPECT_TRUE(sink.capped());
+  std::string expected = "0123456789" + truncation_marker(10);
+  EXPECT_EQ(sink.written(), expected.size());
+  EXPECT_EQ(sink.tail(), expected);
+  EXPECT_TRUE(sink.tail_truncated());
+  sink.close();
+  EXPECT_EQ(read_file(root.path() / "out"), expected);
+}
+
+TEST(OutputSink, TailFollowsManySmallWrites) {
+  TempRoot root;
+  OutputSink sink(1 << 20, 3);
+  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  std::string all;
+  for (int i = 0; i < 1000; ++i) {
+    std::string piece = std::to_string(i);
+    sink.write(piece);
+    all += piece;
+  }
+  EXPECT_EQ(sink.tail(), "999");
+  EXPECT_EQ(sink.written(), all.size());
+  sink.close();
+  EXPECT_EQ(read_file(root.path() / "out"), all);
+}
+
+TEST(OutputSink, ShortOutputIsNotTruncated) {
+  TempRoot root;
+  OutputSink sink(100, 10);
+  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  sink.write("hello");
+  EXPECT_EQ(sink.tail(), "hello");
+  EXPECT_FALSE(sink.tail_truncated());
+}
+
+TEST(OutputSink, OpenFailureIsAStatus) {
+  OutputSink sink(100, 10);
+  Status s = sink.open("/nonexistent-dir/out");
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("cannot create /nonexistent-dir/out"), std::string::npos);
+  sink.write("ignored");  // no crash
+  EXPECT_EQ(sink.written(), 0u);
+}
+
+}  // namespace
+}  // namespace nomad::worker::testing
