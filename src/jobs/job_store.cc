@@ -176,6 +176,15 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
   job->set_started_at_ms(0);
   job->set_pending_reason("");
   job->set_not_before_ms(0);
+  // The job's own result fields describe its current attempt: a new one starts clean (the
+  // earlier results stay in `attempts`).
+  job->clear_exit_code();
+  job->set_signal(0);
+  job->set_error("");
+  job->clear_stdout_tail();
+  job->clear_stderr_tail();
+  job->set_stdout_truncated(false);
+  job->set_stderr_truncated(false);
   put(std::move(job));
 }
 
@@ -194,7 +203,11 @@ const nomad_lite::Attempt* current_attempt(const nomad_lite::Job* job, uint32_t 
 
 void JobStore::started(const nomad_lite::JobStarted& s) {
   const auto* attempt = current_attempt(find(s.job_id()), s.attempt(), s.node_id());
-  if (!attempt || attempt->started_at_ms() != 0) return;
+  // A start reported after the attempt ended (say, after it was declared lost) changes nothing.
+  if (!attempt || attempt->started_at_ms() != 0 ||
+      attempt->status() != nomad_lite::JOB_STATUS_RUNNING) {
+    return;
+  }
   auto job = edit(s.job_id());
   job->mutable_attempts(job->attempts_size() - 1)->set_started_at_ms(s.at_ms());
   job->set_started_at_ms(s.at_ms());

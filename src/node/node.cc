@@ -295,12 +295,15 @@ void Node::run() {
   }
   fail_waiters(ProposeOutcome::Code::kShutdown);
   std::vector<Proposal> left;
+  std::vector<JobWait> left_waits;
   {
     std::lock_guard lock(queue_mu_);
     left.swap(proposals_);
+    left_waits.swap(new_waits_);
     waiting_ -= left.size();
   }
   for (auto& p : left) p.done({.code = ProposeOutcome::Code::kShutdown});
+  for (auto& w : left_waits) w.done({}, false);
 }
 
 ProposeOutcome Node::not_leader() const {
