@@ -15,6 +15,8 @@ json timestamp_or_null(int64_t unix_ms) {
   return unix_ms == 0 ? json(nullptr) : json(format_timestamp(unix_ms));
 }
 
+json signal_or_null(int32_t signal) { return signal == 0 ? json(nullptr) : json(signal); }
+
 }  // namespace
 
 std::string_view job_status_name(nomad_lite::JobStatus status) {
@@ -59,27 +61,94 @@ std::string format_timestamp(int64_t unix_ms) {
   return buffer;
 }
 
-nlohmann::json job_to_json(const nomad_lite::Job& job) {
+std::string valid_utf8(std::string_view bytes) {
+  static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(bytes.size());
+  size_t i = 0;
+  while (i < bytes.size()) {
+    auto lead = static_cast<unsigned char>(bytes[i]);
+    if (lead < 0x80) {
+      out += static_cast<char>(lead);
+      ++i;
+      continue;
+    }
+    size_t length = (lead & 0xE0) == 0xC0   ? 2
+                    : (lead & 0xF0) == 0xE0 ? 3
+                    : (lead & 0xF8) == 0xF0 ? 4
+                                            : 0;
+    uint32_t smallest = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+    bool ok = length != 0 && i + length <= bytes.size();
+    uint32_t code_point = lead & (0x7F >> length);
+    for (size_t k = 1; ok && k < length; ++k) {
+      auto next = static_cast<unsigned char>(bytes[i + k]);
+      ok = (next & 0xC0) == 0x80;
+      code_point = (code_point << 6) | (next & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
+    ok = ok && code_point >= smallest && code_point <= 0x10FFFF &&
+         !(code_point >= 0xD800 && code_point <= 0xDFFF);
+    if (ok) {
+      out.append(bytes.substr(i, length));
+      i += length;
+    } else {
+      out.append(kReplacement);
+      ++i;
+    }
+  }
+  return out;
+}
+
+nlohmann::json attempt_to_json(const nomad_lite::Attempt& attempt) {
+  return json{
+      {"number", attempt.number()},
+      {"node_id", attempt.node_id() == 0 ? json(nullptr) : json(attempt.node_id())},
+      {"status", job_status_name(attempt.status())},
+      {"reason", string_or_null(attempt.reason())},
+      {"exit_code", attempt.has_exit_code() ? json(attempt.exit_code()) : json(nullptr)},
+      {"signal", signal_or_null(attempt.signal())},
+      {"assigned_at", timestamp_or_null(attempt.assigned_at_ms())},
+      {"started_at", timestamp_or_null(attempt.started_at_ms())},
+      {"finished_at", timestamp_or_null(attempt.finished_at_ms())},
+      {"error", string_or_null(attempt.error())},
+  };
+}
+
+nlohmann::json job_to_json(const nomad_lite::Job& job, JobJson detail) {
   json env = json::object();
   for (const auto& [key, value] : job.env()) env[key] = value;
-  return json{
+  json attempts = json::array();
+  for (const auto& attempt : job.attempts()) attempts.push_back(attempt_to_json(attempt));
+  json j{
       {"id", job.id()},
       {"command", job.command()},
       {"status", job_status_name(job.status())},
       {"reason", string_or_null(job.reason())},
       {"pending_reason", string_or_null(job.pending_reason())},
+      {"error", string_or_null(job.error())},
       {"exit_code", job.has_exit_code() ? json(job.exit_code()) : json(nullptr)},
+      {"signal", signal_or_null(job.signal())},
       {"node_id", job.node_id() == 0 ? json(nullptr) : json(job.node_id())},
       {"attempt", job.attempt()},
+      {"priority", job.priority()},
       {"created_at", timestamp_or_null(job.created_at_ms())},
       {"started_at", timestamp_or_null(job.started_at_ms())},
       {"finished_at", timestamp_or_null(job.finished_at_ms())},
+      {"not_before", timestamp_or_null(job.not_before_ms())},
       {"timeout", job.timeout_ms() == 0
                       ? json(nullptr)
                       : json(format_duration(Millis(static_cast<int64_t>(job.timeout_ms()))))},
       {"retries", job.retries()},
       {"env", std::move(env)},
+      {"attempts", std::move(attempts)},
   };
+  if (detail == JobJson::kWithOutput) {
+    j["stdout_tail"] = valid_utf8(job.stdout_tail());
+    j["stderr_tail"] = valid_utf8(job.stderr_tail());
+    j["stdout_truncated"] = job.stdout_truncated();
+    j["stderr_truncated"] = job.stderr_truncated();
+  }
+  return j;
 }
 
 nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& status) {

@@ -23,10 +23,24 @@ std::optional<nomad_lite::JobStatus> parse_job_status(std::string_view name);
 // Unix milliseconds as RFC 3339 UTC with milliseconds: "2024-05-01T12:34:56.789Z".
 std::string format_timestamp(int64_t unix_ms);
 
-// {"id", "command", "status", "reason", "pending_reason", "exit_code", "node_id", "attempt",
-//  "created_at", "started_at", "finished_at", "timeout", "retries", "env"}. Values that are
-// not there yet (no exit code, no node, not started, no timeout, no reason) are null.
-nlohmann::json job_to_json(const nomad_lite::Job& job);
+// How much of a job to show: lists leave out the output tails (up to 64 KiB each).
+enum class JobJson { kSummary, kWithOutput };
+
+// {"id", "command", "status", "reason", "pending_reason", "error", "exit_code", "signal",
+//  "node_id", "attempt", "priority", "created_at", "started_at", "finished_at", "not_before",
+//  "timeout", "retries", "env", "attempts": [attempt_to_json...]}; kWithOutput adds
+// "stdout_tail", "stderr_tail" (text; bytes that are not UTF-8 become U+FFFD),
+// "stdout_truncated" and "stderr_truncated". Values that are not there yet (no exit code,
+// no signal, no node, not started, no timeout, no reason, no error) are null.
+nlohmann::json job_to_json(const nomad_lite::Job& job, JobJson detail = JobJson::kSummary);
+
+// {"number", "node_id", "status", "reason", "exit_code", "signal", "assigned_at",
+//  "started_at", "finished_at", "error"}, null where absent as in job_to_json.
+nlohmann::json attempt_to_json(const nomad_lite::Attempt& attempt);
+
+// `bytes` as valid UTF-8: every byte that does not belong to a well-formed sequence is
+// replaced by U+FFFD.
+std::string valid_utf8(std::string_view bytes);
 
 // {"node_id", "role", "leader_id", "leader_address", "term", "commit_index", "applied_index",
 //  "nodes": [{"id", "address", "role", "alive", "match_index", "last_contact_ms"}]}.

@@ -22,12 +22,27 @@ struct SubmitFlags {
   uint32_t retries = 0;
   std::vector<std::string> env;
   std::string idempotency_key;
+  int32_t priority = 0;
+  bool wait = false;
 };
 
 struct JobIdFlags {
   CLI::App* app = nullptr;
   std::string positional;
   std::string flag;
+};
+
+struct WaitFlags {
+  JobIdFlags id;
+  std::string timeout;
+};
+
+struct LogsFlags {
+  JobIdFlags id;
+  bool use_stderr = false;
+  bool follow = false;
+  uint32_t attempt = 0;
+  CLI::Option* attempt_option = nullptr;
 };
 
 struct ListFlags {
@@ -42,15 +57,24 @@ struct BenchFlags {
   std::string duration = "60s";
 };
 
+struct BenchJobsFlags {
+  CLI::App* app = nullptr;
+  BenchJobsOptions options;
+  std::string duration = "60s";
+};
+
 struct Flags {
   std::string addr = kDefaultAddress;
   std::string output = "table";
   ServerFlags server;
   SubmitFlags job_submit, submit_alias;
   JobIdFlags job_status, job_cancel, status_alias;
+  WaitFlags job_wait;
+  LogsFlags job_logs;
   ListFlags job_list, list_alias;
   CLI::App* cluster = nullptr;
   BenchFlags bench;
+  BenchJobsFlags bench_jobs;
 };
 
 constexpr const char* kClientFooter =
@@ -68,6 +92,9 @@ void add_submit_flags(CLI::App* app, SubmitFlags* f) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->add_option("--idempotency-key", f->idempotency_key,
                   "Submissions with the same key create one job (default: random)");
+  app->add_option("--priority", f->priority, "Higher runs first (default 0; may be negative)");
+  app->add_flag("--wait", f->wait,
+                "Wait for the job to end and exit with its exit code (as job wait)");
   app->footer(std::string(kClientFooter) +
               "\nExample: nomad-lite job submit --timeout 30s -- sh -c 'echo a; echo b'");
 }
@@ -76,6 +103,23 @@ void add_job_id_flags(CLI::App* app, JobIdFlags* f) {
   f->app = app;
   app->add_option("ID", f->positional, "The job's id (or a unique prefix of it)");
   app->add_option("-j,--job-id", f->flag, "The job's id (the seed's spelling)");
+}
+
+void add_wait_flags(CLI::App* app, WaitFlags* f) {
+  add_job_id_flags(app, &f->id);
+  app->add_option("--timeout", f->timeout,
+                  "Give up after this long, e.g. 10m, with exit code 3 (default: never)");
+  app->footer(std::string(kClientFooter) +
+              "\nExit code: the job's own; 124 timed out, 125 lost or could not start, 130 "
+              "cancelled, 128+N killed by signal N, 3 --timeout passed, 1 error");
+}
+
+void add_logs_flags(CLI::App* app, LogsFlags* f) {
+  add_job_id_flags(app, &f->id);
+  app->add_flag("--stderr", f->use_stderr, "The job's stderr instead of its stdout");
+  app->add_flag("-f,--follow", f->follow, "Keep printing output until the attempt ends");
+  f->attempt_option =
+      app->add_option("--attempt", f->attempt, "This attempt (1, 2, ...; default: the latest)");
 }
 
 void add_list_flags(CLI::App* app, ListFlags* f) {
@@ -100,6 +144,20 @@ void add_bench_flags(CLI::App* app, BenchFlags* f) {
       ->capture_default_str();
 }
 
+void add_bench_jobs_flags(CLI::App* app, BenchJobsFlags* f) {
+  f->app = app;
+  auto& o = f->options;
+  app->add_option("--clients", o.clients, "Jobs kept in flight (each: submit, then wait)")
+      ->capture_default_str();
+  app->add_option("--count", o.count, "Stop after this many jobs")->capture_default_str();
+  app->add_option("--command", o.command, "Each job's command")->capture_default_str();
+  app->add_option("--duration", f->duration,
+                  "Stop submitting after this long (jobs in flight get 30s more to end)")
+      ->capture_default_str();
+  app->add_option("--channels", o.channels,
+                  "Connections per server (default: one per 64 clients, at most 4)");
+}
+
 void build_app(CLI::App& app, Flags* f) {
   app.require_subcommand(1);
   app.fallthrough();  // `job list -o json` as well as `-o json job list`
@@ -119,6 +177,9 @@ void build_app(CLI::App& app, Flags* f) {
   add_job_id_flags(job->add_subcommand("status", "Show one job"), &f->job_status);
   add_list_flags(job->add_subcommand("list", "List jobs"), &f->job_list);
   add_job_id_flags(job->add_subcommand("cancel", "Cancel a job"), &f->job_cancel);
+  add_wait_flags(job->add_subcommand("wait", "Wait for a job to end; exit with its exit code"),
+                 &f->job_wait);
+  add_logs_flags(job->add_subcommand("logs", "Print a job's output"), &f->job_logs);
 
   f->cluster = app.add_subcommand("cluster", "Show the cluster's nodes and leader");
   f->cluster->require_subcommand(0, 1);
@@ -127,6 +188,8 @@ void build_app(CLI::App& app, Flags* f) {
   CLI::App* bench = app.add_subcommand("bench", "Measure the cluster");
   bench->require_subcommand(1);
   add_bench_flags(bench->add_subcommand("submit", "Committed submissions per second"), &f->bench);
+  add_bench_jobs_flags(bench->add_subcommand("jobs", "Jobs run end to end per second"),
+                       &f->bench_jobs);
 
   const char* seed = "Forms of the original nomad-lite";
   add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
@@ -161,6 +224,8 @@ Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words
     out->env[item.substr(0, eq)] = item.substr(eq + 1);
   }
   out->idempotency_key = f.idempotency_key;
+  out->priority = f.priority;
+  out->wait = f.wait;
   return Status::ok();
 }
 
@@ -177,6 +242,29 @@ Status finish_job_id(const JobIdFlags& f, std::string* out) {
     }
     return Status::error("which job? give its id: " + path + " ID");
   }
+  return Status::ok();
+}
+
+Status finish_wait(const WaitFlags& f, std::string* job_id, WaitOptions* out) {
+  if (Status s = finish_job_id(f.id, job_id); !s) return s;
+  if (!f.timeout.empty()) {
+    std::string why;
+    auto timeout = parse_duration(f.timeout, &why);
+    if (!timeout) return Status::error("--timeout: " + why);
+    if (timeout->count() <= 0) return Status::error("--timeout: must be more than 0s");
+    out->timeout = *timeout;
+  }
+  return Status::ok();
+}
+
+Status finish_logs(const LogsFlags& f, std::string* job_id, LogsOptions* out) {
+  if (Status s = finish_job_id(f.id, job_id); !s) return s;
+  if (f.attempt_option->count() > 0 && f.attempt == 0) {
+    return Status::error("--attempt: attempts are numbered from 1");
+  }
+  out->use_stderr = f.use_stderr;
+  out->follow = f.follow;
+  out->attempt = f.attempt;
   return Status::ok();
 }
 
@@ -198,6 +286,19 @@ Status finish_bench(const BenchFlags& f, BenchOptions* out) {
   if (out->clients < 1) return Status::error("--clients: must be 1 or more");
   if (out->requests < 1) return Status::error("--requests: must be 1 or more");
   if (out->channels < 0) return Status::error("--channels: must be 1 or more");
+  std::string why;
+  auto duration = parse_duration(f.duration, &why);
+  if (!duration) return Status::error("--duration: " + why);
+  out->duration = *duration;
+  return Status::ok();
+}
+
+Status finish_bench_jobs(const BenchJobsFlags& f, BenchJobsOptions* out) {
+  *out = f.options;
+  if (out->clients < 1) return Status::error("--clients: must be 1 or more");
+  if (out->count < 1) return Status::error("--count: must be 1 or more");
+  if (out->channels < 0) return Status::error("--channels: must be 1 or more");
+  if (out->command.empty()) return Status::error("--command: must not be empty");
   std::string why;
   auto duration = parse_duration(f.duration, &why);
   if (!duration) return Status::error("--duration: " + why);
@@ -240,6 +341,14 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
     inv->command = Command::kJobCancel;
     return finish_job_id(f.job_cancel, &inv->job_id);
   }
+  if (f.job_wait.id.app->parsed()) {
+    inv->command = Command::kJobWait;
+    return finish_wait(f.job_wait, &inv->job_id, &inv->wait);
+  }
+  if (f.job_logs.id.app->parsed()) {
+    inv->command = Command::kJobLogs;
+    return finish_logs(f.job_logs, &inv->job_id, &inv->logs);
+  }
   if (f.job_list.app->parsed() || f.list_alias.app->parsed()) {
     inv->command = Command::kJobList;
     return finish_list(f.job_list.app->parsed() ? f.job_list : f.list_alias, &inv->list);
@@ -251,6 +360,10 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   if (f.bench.app->parsed()) {
     inv->command = Command::kBenchSubmit;
     return finish_bench(f.bench, &inv->bench);
+  }
+  if (f.bench_jobs.app->parsed()) {
+    inv->command = Command::kBenchJobs;
+    return finish_bench_jobs(f.bench_jobs, &inv->bench_jobs);
   }
   return Status::error("no command given");
 }

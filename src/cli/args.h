@@ -21,8 +21,11 @@ enum class Command {
   kJobStatus,
   kJobList,
   kJobCancel,
+  kJobWait,
+  kJobLogs,
   kClusterStatus,
   kBenchSubmit,
+  kBenchJobs,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -38,6 +41,18 @@ struct SubmitOptions {
   uint32_t retries = 0;
   std::map<std::string, std::string> env;  // from --env K=V
   std::string idempotency_key;             // empty: the CLI picks a random one per submission
+  int32_t priority = 0;                    // higher runs first
+  bool wait = false;  // then wait for the job to end and exit with its code (as job wait)
+};
+
+struct WaitOptions {
+  Millis timeout{0};  // give up after this long (exit code 3); 0: never
+};
+
+struct LogsOptions {
+  bool use_stderr = false;  // --stderr: the job's stderr instead of its stdout
+  bool follow = false;      // -f: keep streaming until the attempt ends
+  uint32_t attempt = 0;     // 0: the current attempt
 };
 
 struct ListOptions {
@@ -54,14 +69,26 @@ struct BenchOptions {
   std::string target = "nomad-lite";  // nomad-lite (SubmitJob) or etcd (KV.Put), bench_etcd.h
 };
 
+struct BenchJobsOptions {
+  int clients = 16;  // jobs kept in flight, each submitted and then waited for
+  uint64_t count = 1000;
+  std::string command = "true";
+  Millis duration{60'000};  // stop submitting after this long
+  Millis drain{30'000};     // then wait this much longer for jobs in flight (no flag)
+  int channels = 0;         // connections per server; 0: one per 64 clients, at most 4
+};
+
 struct Invocation {
   Command command = Command::kServer;
   node::ServerConfig server;  // kServer
   ClientOptions client;       // every other command
   SubmitOptions submit;       // kJobSubmit
-  std::string job_id;         // kJobStatus, kJobCancel
+  std::string job_id;         // kJobStatus, kJobCancel, kJobWait, kJobLogs
   ListOptions list;           // kJobList
+  WaitOptions wait;           // kJobWait
+  LogsOptions logs;           // kJobLogs
   BenchOptions bench;         // kBenchSubmit
+  BenchJobsOptions bench_jobs;  // kBenchJobs
 };
 
 struct ParsedArgs {

@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/bench.h"
 #include "cli/bench_etcd.h"
+#include "cli/bench_jobs.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "node/server_config.h"
@@ -28,6 +29,9 @@ int run_cli(int argc, char** argv) {
         return run_etcd_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
       }
       return run_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
+    case Command::kBenchJobs:
+      return run_bench_jobs(invocation.bench_jobs, invocation.client.addresses, std::cout,
+                            std::cerr);
     default: {
       Client client(invocation.client.addresses);
       return run_client_command(invocation, client, std::cout, std::cerr);

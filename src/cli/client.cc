@@ -93,8 +93,8 @@ nomad_lite::SchedulerService::Stub& Client::stub(const std::string& address) {
   return *slot;
 }
 
-grpc::Status Client::call(const Rpc& rpc) {
-  const auto give_up = Clock::now() + policy_.unavailable_budget;
+grpc::Status Client::call(const Rpc& rpc, Limits limits) {
+  const auto give_up = Clock::now() + limits.unavailable_budget;
   Millis backoff = policy_.initial_backoff;
   int redirects = 0;
   size_t failures_this_round = 0;
@@ -102,7 +102,9 @@ grpc::Status Client::call(const Rpc& rpc) {
   while (true) {
     grpc::ClientContext context;
     // gRPC takes deadlines on the system clock only.
-    context.set_deadline(std::chrono::system_clock::now() + policy_.call_timeout);
+    if (limits.call_timeout.count() > 0) {
+      context.set_deadline(std::chrono::system_clock::now() + limits.call_timeout);
+    }
     grpc::Status status = rpc(stub(target), &context);
     if (status.ok()) {
       target_ = target;
@@ -131,7 +133,7 @@ grpc::Status Client::call(const Rpc& rpc) {
       std::string tried;
       for (const auto& address : addresses_) tried += (tried.empty() ? "" : ", ") + address;
       return grpc::Status(status.error_code(), "no leader reachable within " +
-                                                   format_duration(policy_.unavailable_budget) +
+                                                   format_duration(limits.unavailable_budget) +
                                                    " (tried " + tried + "); last answer from " +
                                                    target + ": " + status.error_message());
     }
@@ -174,6 +176,55 @@ grpc::Status Client::get_cluster_status(const nomad_lite::GetClusterStatusReques
                                         nomad_lite::GetClusterStatusResponse* response) {
   return call(
       [&](auto& stub, auto* context) { return stub.GetClusterStatus(context, request, response); });
+}
+
+grpc::Status Client::wait_job(const nomad_lite::WaitJobRequest& request,
+                              nomad_lite::WaitJobResponse* response, Millis unavailable_budget) {
+  // The server holds the call for up to the wait asked for: the deadline allows that and
+  // a margin for the answer to travel.
+  Millis wait = request.timeout_ms() == 0 ? kLongestWait
+                                          : Millis(static_cast<int64_t>(request.timeout_ms()));
+  return call(
+      [&](auto& stub, auto* context) { return stub.WaitJob(context, request, response); },
+      {std::min(wait, kLongestWait) + policy_.call_timeout, unavailable_budget});
+}
+
+grpc::Status Client::stream_job_logs(
+    nomad_lite::JobLogsRequest request,
+    const std::function<void(const nomad_lite::LogChunk&)>& on_chunk) {
+  uint64_t position = request.offset();  // the next byte wanted
+  bool resumed = false;
+  while (true) {
+    bool progressed = false;
+    grpc::Status status = call(
+        [&](auto& stub, auto* context) {
+          request.set_offset(position);
+          auto reader = stub.StreamJobLogs(context, request);
+          nomad_lite::LogChunk chunk;
+          while (reader->Read(&chunk)) {
+            if (resumed) {
+              // Bytes before `position` were passed on by an earlier stream already.
+              uint64_t end = chunk.offset() + chunk.data().size();
+              if (end <= position && !chunk.data().empty()) continue;
+              if (chunk.offset() < position) {
+                chunk.mutable_data()->erase(0, position - chunk.offset());
+                chunk.set_offset(position);
+              }
+            }
+            if (!chunk.data().empty()) position = chunk.offset() + chunk.data().size();
+            progressed = true;
+            on_chunk(chunk);
+            chunk.Clear();
+          }
+          grpc::Status finished = reader->Finish();
+          if (!finished.ok()) resumed = true;
+          return finished;
+        },
+        {Millis(0), policy_.unavailable_budget});
+    // A stream that delivered something before it broke gets a fresh retry budget.
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE && progressed) continue;
+    return status;
+  }
 }
 
 }  // namespace nomad::cli

@@ -21,6 +21,9 @@
 
 namespace nomad::cli {
 
+// The longest a server holds a WaitJob call (WaitJobRequest.timeout_ms 0 asks for this).
+inline constexpr Millis kLongestWait{60'000};
+
 struct RetryPolicy {
   Millis unavailable_budget{5000};  // keep retrying UNAVAILABLE (and overload) this long
   Millis call_timeout{10'000};      // deadline of each attempt
@@ -44,6 +47,19 @@ class Client {
   grpc::Status get_cluster_status(const nomad_lite::GetClusterStatusRequest& request,
                                   nomad_lite::GetClusterStatusResponse* response);
 
+  // One WaitJob call: the server answers when the job is final or after request.timeout_ms
+  // (0: its longest wait, 60 s) with done = false. Any node answers; while none does
+  // (UNAVAILABLE) the other addresses are tried for `unavailable_budget`.
+  grpc::Status wait_job(const nomad_lite::WaitJobRequest& request,
+                        nomad_lite::WaitJobResponse* response, Millis unavailable_budget);
+
+  // Streams a job's output, calling `on_chunk` for each chunk in order (no deadline: with
+  // request.follow it lasts as long as the attempt). A stream cut by UNAVAILABLE is resumed,
+  // at another address if need be, from the byte after the last one received; bytes the new
+  // stream sends again are dropped, so `on_chunk` sees every byte once.
+  grpc::Status stream_job_logs(nomad_lite::JobLogsRequest request,
+                               const std::function<void(const nomad_lite::LogChunk&)>& on_chunk);
+
   // The server ("host:port") that answered the last successful call; later calls go there
   // first, so that a client that found the leader keeps talking to it.
   const std::string& current_target() const { return target_; }
@@ -51,7 +67,14 @@ class Client {
  private:
   using Rpc =
       std::function<grpc::Status(nomad_lite::SchedulerService::Stub&, grpc::ClientContext*)>;
-  grpc::Status call(const Rpc& rpc);
+  struct Limits {
+    Millis call_timeout;        // deadline of each attempt; 0: none
+    Millis unavailable_budget;  // keep retrying UNAVAILABLE (and overload) this long
+  };
+  grpc::Status call(const Rpc& rpc) {
+    return call(rpc, {policy_.call_timeout, policy_.unavailable_budget});
+  }
+  grpc::Status call(const Rpc& rpc, Limits limits);
   nomad_lite::SchedulerService::Stub& stub(const std::string& address);
 
   std::vector<std::string> addresses_;

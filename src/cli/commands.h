@@ -1,7 +1,7 @@
 #pragma once
 
-// The client commands: job submit/status/list/cancel and cluster status, each one or a few
-// SchedulerService calls through a leader-following Client, printed by output.h.
+// The client commands: job submit/status/list/cancel/wait/logs and cluster status, each one
+// or a few SchedulerService calls through a leader-following Client, printed by output.h.
 
 #include <ostream>
 #include <string>
@@ -11,8 +11,9 @@
 
 namespace nomad::cli {
 
-// Runs a client command (not kServer, not kBenchSubmit). Prints the result on `out`; an
-// error as one line on `err`. Returns the exit code: 0, or 1 when the call failed.
+// Runs a client command (not kServer, not a benchmark). Prints the result on `out`; an
+// error as one line on `err`. Returns the exit code: 0, or 1 when the call failed; job wait
+// and job submit --wait return the job's exit code (job_wait.h).
 int run_client_command(const Invocation& invocation, Client& client, std::ostream& out,
                        std::ostream& err);
 

@@ -1,6 +1,8 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstring>
 
 #include "api/json.h"
 #include "cli/table.h"
@@ -10,6 +12,16 @@ namespace nomad::cli {
 namespace {
 
 constexpr size_t kCommandWidth = 50;
+constexpr size_t kErrorWidth = 60;
+
+// JSON text even when a command or an output tail is not valid UTF-8 (U+FFFD instead).
+std::string dump(const nlohmann::json& j) {
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string timestamp_or_dash(int64_t unix_ms) {
+  return unix_ms == 0 ? "-" : api::format_timestamp(unix_ms);
+}
 
 std::string when(int64_t unix_ms, int64_t now_ms) {
   return api::format_timestamp(unix_ms) + " (" + format_age(now_ms - unix_ms) + " ago)";
@@ -26,8 +38,16 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
   rows.push_back({"ID", job.id()});
   rows.push_back({"Command", job.command()});
   rows.push_back({"Status", status_text(job)});
-  if (!job.pending_reason().empty()) rows.push_back({"Waiting", job.pending_reason()});
+  if (!job.error().empty()) rows.push_back({"Error", job.error()});
+  bool pending = job.status() == nomad_lite::JOB_STATUS_PENDING;
+  if (pending && !job.pending_reason().empty()) rows.push_back({"Waiting", job.pending_reason()});
+  if (pending && job.not_before_ms() > now_ms) {
+    rows.push_back({"Retry at", api::format_timestamp(job.not_before_ms()) + " (in " +
+                                    format_age(job.not_before_ms() - now_ms) + ")"});
+  }
+  if (job.priority() != 0) rows.push_back({"Priority", std::to_string(job.priority())});
   if (job.has_exit_code()) rows.push_back({"Exit code", std::to_string(job.exit_code())});
+  if (job.signal() != 0) rows.push_back({"Signal", exit_text(false, 0, job.signal())});
   if (job.node_id() != 0) rows.push_back({"Node", std::to_string(job.node_id())});
   if (job.attempt() != 0) rows.push_back({"Attempt", std::to_string(job.attempt())});
   if (job.retries() != 0) rows.push_back({"Retries", std::to_string(job.retries())});
@@ -43,9 +63,40 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
     rows.push_back({"Finished", when(job.finished_at_ms(), now_ms)});
   }
   out << render_table(rows);
+  if (job.attempts().empty()) return;
+  std::vector<std::vector<std::string>> attempts = {
+      {"#", "NODE", "STATUS", "REASON", "EXIT", "STARTED", "FINISHED", "ERROR"}};
+  for (const auto& attempt : job.attempts()) {
+    attempts.push_back({
+        std::to_string(attempt.number()),
+        attempt.node_id() != 0 ? std::to_string(attempt.node_id()) : "-",
+        std::string(api::job_status_name(attempt.status())),
+        attempt.reason().empty() ? "-" : attempt.reason(),
+        exit_text(attempt.has_exit_code(), attempt.exit_code(), attempt.signal()),
+        timestamp_or_dash(attempt.started_at_ms()),
+        timestamp_or_dash(attempt.finished_at_ms()),
+        truncate(attempt.error(), kErrorWidth),
+    });
+  }
+  out << "\nAttempts:\n" << render_table(attempts);
 }
 
 }  // namespace
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string exit_text(bool has_exit_code, int32_t exit_code, int32_t signal) {
+  if (signal != 0) {
+    const char* name = sigabbrev_np(signal);  // "KILL"; null for numbers with no name
+    return name ? "SIG" + std::string(name) + " (" + std::to_string(signal) + ")"
+                : "signal " + std::to_string(signal);
+  }
+  return has_exit_code ? std::to_string(exit_code) : "-";
+}
 
 std::string format_age(int64_t elapsed_ms) {
   int64_t seconds = std::max<int64_t>(elapsed_ms, 0) / 1000;
@@ -77,9 +128,12 @@ std::vector<std::string> short_ids(const std::vector<std::string>& ids, size_t m
   return out;
 }
 
-void print_job(std::ostream& out, const nomad_lite::Job& job, OutputFormat format, int64_t now_ms) {
+void print_job(std::ostream& out, const nomad_lite::Job& job, OutputFormat format, int64_t now_ms,
+               bool with_output) {
   if (format == OutputFormat::kJson) {
-    out << api::job_to_json(job).dump(2) << "\n";
+    out << dump(api::job_to_json(job, with_output ? api::JobJson::kWithOutput
+                                                  : api::JobJson::kSummary))
+        << "\n";
   } else {
     print_job_detail(out, job, now_ms);
   }
@@ -90,7 +144,7 @@ void print_jobs(std::ostream& out, const std::vector<nomad_lite::Job>& jobs, Out
   if (format == OutputFormat::kJson) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& job : jobs) list.push_back(api::job_to_json(job));
-    out << nlohmann::json{{"jobs", std::move(list)}}.dump(2) << "\n";
+    out << dump(nlohmann::json{{"jobs", std::move(list)}}) << "\n";
     return;
   }
   if (jobs.empty()) {
@@ -106,7 +160,7 @@ void print_jobs(std::ostream& out, const std::vector<nomad_lite::Job>& jobs, Out
     rows.push_back({
         shown[i],
         status_text(job),
-        job.has_exit_code() ? std::to_string(job.exit_code()) : "-",
+        exit_text(job.has_exit_code(), job.exit_code(), job.signal()),
         job.node_id() != 0 ? std::to_string(job.node_id()) : "-",
         job.created_at_ms() != 0 ? format_age(now_ms - job.created_at_ms()) : "-",
         truncate(job.command(), kCommandWidth),
@@ -118,7 +172,7 @@ void print_jobs(std::ostream& out, const std::vector<nomad_lite::Job>& jobs, Out
 void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse& status,
                    OutputFormat format) {
   if (format == OutputFormat::kJson) {
-    out << api::cluster_to_json(status).dump(2) << "\n";
+    out << dump(api::cluster_to_json(status)) << "\n";
     return;
   }
   if (status.leader_id() != 0) {

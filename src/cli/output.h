@@ -14,8 +14,10 @@
 
 namespace nomad::cli {
 
-// One job: the JSON object, or a "Field  value" block.
-void print_job(std::ostream& out, const nomad_lite::Job& job, OutputFormat format, int64_t now_ms);
+// One job: the JSON object (with the replicated output tails if `with_output`), or a
+// "Field  value" block followed by a table of its attempts.
+void print_job(std::ostream& out, const nomad_lite::Job& job, OutputFormat format, int64_t now_ms,
+               bool with_output = false);
 
 // {"jobs": [...]}, or a table: ID (short), STATUS, EXIT, NODE, AGE, COMMAND (truncated).
 void print_jobs(std::ostream& out, const std::vector<nomad_lite::Job>& jobs, OutputFormat format,
@@ -24,6 +26,12 @@ void print_jobs(std::ostream& out, const std::vector<nomad_lite::Job>& jobs, Out
 // The cluster object, or the leader and term followed by a table of the nodes.
 void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse& status,
                    OutputFormat format);
+
+// The current time in Unix milliseconds.
+int64_t unix_now_ms();
+
+// How an attempt or a job ended, for tables: "3", "SIGKILL (9)", or "-".
+std::string exit_text(bool has_exit_code, int32_t exit_code, int32_t signal);
 
 // "42s", "5m", "3h", "2d": the largest whole unit; "0s" for the future.
 std::string format_age(int64_t elapsed_ms);

@@ -266,5 +266,91 @@ TEST(BenchArgs, OptionsAndDefaults) {
   expect_usage_error({"bench", "submit", "--duration", "1"}, "--duration");
 }
 
+TEST(ClientArgs, SubmitPriorityAndWait) {
+  Invocation inv = parse_ok({"job", "submit", "--priority", "5", "--wait", "--", "true"});
+  ASSERT_EQ(inv.command, Command::kJobSubmit);
+  EXPECT_EQ(inv.submit.priority, 5);
+  EXPECT_TRUE(inv.submit.wait);
+  EXPECT_EQ(parse_ok({"job", "submit", "--priority", "-3", "--", "true"}).submit.priority, -3);
+  EXPECT_EQ(parse_ok({"job", "submit", "--priority=-3", "--", "true"}).submit.priority, -3);
+  Invocation plain = parse_ok({"job", "submit", "--", "true"});
+  EXPECT_EQ(plain.submit.priority, 0);
+  EXPECT_FALSE(plain.submit.wait);
+  // The seed's form takes the same flags.
+  Invocation alias = parse_ok({"submit", "--cmd", "make", "--priority", "2", "--wait"});
+  EXPECT_EQ(alias.command, Command::kJobSubmit);
+  EXPECT_EQ(alias.submit.command, "make");
+  EXPECT_EQ(alias.submit.priority, 2);
+  EXPECT_TRUE(alias.submit.wait);
+  expect_usage_error({"job", "submit", "--priority", "high", "--", "true"}, "--priority");
+  expect_usage_error({"job", "submit", "--priority", "99999999999", "--", "true"}, "--priority");
+  expect_usage_error({"job", "submit", "--wait=maybe", "--", "true"}, "--wait");
+}
+
+TEST(ClientArgs, JobWait) {
+  Invocation inv = parse_ok({"job", "wait", "abc"});
+  ASSERT_EQ(inv.command, Command::kJobWait);
+  EXPECT_EQ(inv.job_id, "abc");
+  EXPECT_EQ(inv.wait.timeout, Millis(0));
+  Invocation limited = parse_ok({"job", "wait", "abc", "--timeout", "1m30s", "-o", "json"});
+  EXPECT_EQ(limited.wait.timeout, Millis(90'000));
+  EXPECT_EQ(limited.client.output, OutputFormat::kJson);
+  EXPECT_EQ(parse_ok({"job", "wait", "--job-id", "xyz"}).job_id, "xyz");
+  expect_usage_error({"job", "wait"}, "give its id: nomad-lite job wait ID");
+  expect_usage_error({"job", "wait", "abc", "--timeout", "30"}, "--timeout");
+  expect_usage_error({"job", "wait", "abc", "--timeout", "0s"}, "--timeout: must be more than 0s");
+  expect_usage_error({"job", "wait", "a", "b"}, "'b'");
+  ParsedArgs help = parse_args({"job", "wait", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("124"), std::string::npos) << help.out;
+}
+
+TEST(ClientArgs, JobLogs) {
+  Invocation inv = parse_ok({"job", "logs", "abc"});
+  ASSERT_EQ(inv.command, Command::kJobLogs);
+  EXPECT_EQ(inv.job_id, "abc");
+  EXPECT_FALSE(inv.logs.use_stderr);
+  EXPECT_FALSE(inv.logs.follow);
+  EXPECT_EQ(inv.logs.attempt, 0u);
+  Invocation all = parse_ok({"job", "logs", "abc", "--stderr", "-f", "--attempt", "2"});
+  EXPECT_TRUE(all.logs.use_stderr);
+  EXPECT_TRUE(all.logs.follow);
+  EXPECT_EQ(all.logs.attempt, 2u);
+  EXPECT_TRUE(parse_ok({"job", "logs", "--follow", "abc"}).logs.follow);
+  expect_usage_error({"job", "logs"}, "give its id");
+  expect_usage_error({"job", "logs", "abc", "--attempt", "0"},
+                     "--attempt: attempts are numbered from 1");
+  expect_usage_error({"job", "logs", "abc", "--attempt", "last"}, "--attempt");
+  expect_usage_error({"job", "logs", "abc", "--attempt", "-1"}, "--attempt");
+  expect_usage_error({"job", "logs", "abc", "--stdout"}, "unknown option '--stdout'");
+  expect_usage_error({"job", "logs", "abc", "--", "x"}, "belong to job submit");
+}
+
+TEST(BenchArgs, JobsOptionsAndDefaults) {
+  ScopedAddrEnv env(nullptr);
+  Invocation inv = parse_ok({"bench", "jobs", "--addr", "a:1,b:2,c:3", "--count", "500",
+                             "--clients", "32", "--command", "sleep 0", "--duration", "2m",
+                             "--channels", "2"});
+  ASSERT_EQ(inv.command, Command::kBenchJobs);
+  EXPECT_EQ(inv.client.addresses, (std::vector<std::string>{"a:1", "b:2", "c:3"}));
+  EXPECT_EQ(inv.bench_jobs.count, 500u);
+  EXPECT_EQ(inv.bench_jobs.clients, 32);
+  EXPECT_EQ(inv.bench_jobs.command, "sleep 0");
+  EXPECT_EQ(inv.bench_jobs.duration, Millis(120'000));
+  EXPECT_EQ(inv.bench_jobs.channels, 2);
+  Invocation defaults = parse_ok({"bench", "jobs"});
+  EXPECT_EQ(defaults.bench_jobs.count, 1000u);
+  EXPECT_EQ(defaults.bench_jobs.clients, 16);
+  EXPECT_EQ(defaults.bench_jobs.command, "true");
+  EXPECT_EQ(defaults.bench_jobs.duration, Millis(60'000));
+  EXPECT_EQ(defaults.bench_jobs.drain, Millis(30'000));
+  expect_usage_error({"bench", "jobs", "--count", "0"}, "--count");
+  expect_usage_error({"bench", "jobs", "--clients", "0"}, "--clients");
+  expect_usage_error({"bench", "jobs", "--channels", "-1"}, "--channels");
+  expect_usage_error({"bench", "jobs", "--command", ""}, "--command");
+  expect_usage_error({"bench", "jobs", "--duration", "1"}, "--duration");
+  expect_usage_error({"bench", "jobs", "--requests", "5"}, "unknown option '--requests'");
+}
+
 }  // namespace
 }  // namespace nomad::cli

@@ -53,12 +53,103 @@ TEST(JobJson, AbsentValuesAreNullNotZero) {
   json j = job_to_json(job);
   EXPECT_EQ(j["status"], "pending");
   for (const char* key : {"reason", "pending_reason", "exit_code", "node_id", "started_at",
-                          "finished_at", "timeout"}) {
+                          "finished_at", "timeout", "signal", "error", "not_before"}) {
     ASSERT_TRUE(j.contains(key)) << key;
     EXPECT_TRUE(j[key].is_null()) << key << " = " << j[key];
   }
   EXPECT_EQ(j["env"], json::object());
   EXPECT_EQ(j["attempt"], 0);
+  EXPECT_EQ(j["priority"], 0);
+  EXPECT_EQ(j["attempts"], json::array());
+  EXPECT_FALSE(j.contains("stdout_tail"));
+}
+
+// A job that ran twice: its first node was lost, the second attempt was killed at its
+// timeout.
+nomad_lite::Job retried_job() {
+  nomad_lite::Job job = finished_job();
+  job.set_reason("timeout");
+  job.clear_exit_code();
+  job.set_signal(9);
+  job.set_error("killed after 30s");
+  job.set_priority(7);
+  job.set_attempt(2);
+  job.set_node_id(3);
+  auto* lost = job.add_attempts();
+  lost->set_number(1);
+  lost->set_node_id(2);
+  lost->set_status(nomad_lite::JOB_STATUS_FAILED);
+  lost->set_reason("lost");
+  lost->set_assigned_at_ms(kMay1st2024 + 5);
+  lost->set_started_at_ms(kMay1st2024 + 11);
+  lost->set_finished_at_ms(kMay1st2024 + 500);
+  lost->set_error("node 2 stopped answering");
+  auto* timed_out = job.add_attempts();
+  timed_out->set_number(2);
+  timed_out->set_node_id(3);
+  timed_out->set_status(nomad_lite::JOB_STATUS_FAILED);
+  timed_out->set_reason("timeout");
+  timed_out->set_signal(9);
+  timed_out->set_started_at_ms(kMay1st2024 + 600);
+  timed_out->set_finished_at_ms(kMay1st2024 + 1000);
+  job.set_stdout_tail("out\n");
+  job.set_stderr_tail(std::string("bad \xff byte"));
+  job.set_stderr_truncated(true);
+  return job;
+}
+
+TEST(JobJson, AttemptsSignalPriorityAndError) {
+  json j = job_to_json(retried_job());
+  EXPECT_EQ(j["reason"], "timeout");
+  EXPECT_TRUE(j["exit_code"].is_null());
+  EXPECT_EQ(j["signal"], 9);
+  EXPECT_EQ(j["error"], "killed after 30s");
+  EXPECT_EQ(j["priority"], 7);
+  EXPECT_EQ(j["attempt"], 2);
+  EXPECT_EQ(j["node_id"], 3);
+  EXPECT_EQ(j["started_at"], "2024-05-01T12:34:56.800Z");
+  ASSERT_EQ(j["attempts"].size(), 2u);
+  EXPECT_EQ(j["attempts"][0], (json{{"number", 1},
+                                    {"node_id", 2},
+                                    {"status", "failed"},
+                                    {"reason", "lost"},
+                                    {"exit_code", nullptr},
+                                    {"signal", nullptr},
+                                    {"assigned_at", "2024-05-01T12:34:56.794Z"},
+                                    {"started_at", "2024-05-01T12:34:56.800Z"},
+                                    {"finished_at", "2024-05-01T12:34:57.289Z"},
+                                    {"error", "node 2 stopped answering"}}));
+  EXPECT_EQ(j["attempts"][1]["signal"], 9);
+  EXPECT_EQ(j["attempts"][1]["reason"], "timeout");
+  EXPECT_TRUE(j["attempts"][1]["error"].is_null());
+  EXPECT_TRUE(j["attempts"][1]["assigned_at"].is_null());
+  // Lists leave the output out.
+  for (const char* key : {"stdout_tail", "stderr_tail", "stdout_truncated", "stderr_truncated"}) {
+    EXPECT_FALSE(j.contains(key)) << key;
+  }
+}
+
+TEST(JobJson, OutputTailsOnlyWhenAskedForAndAlwaysUtf8) {
+  json j = job_to_json(retried_job(), JobJson::kWithOutput);
+  EXPECT_EQ(j["stdout_tail"], "out\n");
+  EXPECT_EQ(j["stderr_tail"], "bad \xEF\xBF\xBD byte");
+  EXPECT_EQ(j["stdout_truncated"], false);
+  EXPECT_EQ(j["stderr_truncated"], true);
+  EXPECT_NO_THROW(j.dump());
+  EXPECT_EQ(j["attempts"].size(), 2u);
+}
+
+TEST(JobJson, ValidUtf8ReplacesOnlyBadBytes) {
+  EXPECT_EQ(valid_utf8("plain"), "plain");
+  EXPECT_EQ(valid_utf8("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80"),
+            "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80");
+  const std::string bad = "\xEF\xBF\xBD";
+  EXPECT_EQ(valid_utf8("\xA9tail"), bad + "tail");          // a tail cut mid-character
+  EXPECT_EQ(valid_utf8("end\xE2\x82"), "end" + bad + bad);  // cut at the end
+  EXPECT_EQ(valid_utf8("\xC0\xAF"), bad + bad);             // overlong '/'
+  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), bad + bad + bad);   // a surrogate
+  EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80"), bad + bad + bad + bad);  // past U+10FFFF
+  EXPECT_EQ(valid_utf8(std::string("a\0b", 3)), std::string("a\0b", 3));
 }
 
 TEST(JobJson, ExitCodeZeroIsAValueNotNull) {

@@ -76,17 +76,20 @@ TEST(Output, JobListTable) {
   failed.set_reason("exit_code");
   failed.set_exit_code(3);
   failed.set_node_id(2);
+  nomad_lite::Job killed = job("99aa0000cccc", nomad_lite::JOB_STATUS_FAILED, "sleep 9", 3'000);
+  killed.set_signal(9);
   nomad_lite::Job pending =
       job("77aa0000bbbb", nomad_lite::JOB_STATUS_PENDING, std::string(80, 'x'), 5'000);
   std::ostringstream out;
-  print_jobs(out, {failed, pending}, OutputFormat::kTable, kNow);
+  print_jobs(out, {failed, killed, pending}, OutputFormat::kTable, kNow);
   auto rows = lines(out.str());
-  ASSERT_EQ(rows.size(), 3u);
-  EXPECT_EQ(rows[0], "ID        STATUS              EXIT  NODE  AGE  COMMAND");
-  EXPECT_EQ(rows[1], "5d5a6139  failed (exit_code)  3     2     1m   exit 3");
-  EXPECT_EQ(rows[2].substr(0, 44), "77aa0000  pending             -     -     5s");
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0], "ID        STATUS              EXIT         NODE  AGE  COMMAND");
+  EXPECT_EQ(rows[1], "5d5a6139  failed (exit_code)  3            2     1m   exit 3");
+  EXPECT_EQ(rows[2], "99aa0000  failed              SIGKILL (9)  -     3s   sleep 9");
+  EXPECT_EQ(rows[3].substr(0, 51), "77aa0000  pending             -            -     5s");
   // The command is cut to 50 characters.
-  EXPECT_EQ(rows[2].substr(rows[2].find("xxx")), std::string(47, 'x') + "...");
+  EXPECT_EQ(rows[3].substr(rows[3].find("xxx")), std::string(47, 'x') + "...");
 }
 
 TEST(Output, EmptyJobList) {
@@ -126,6 +129,98 @@ TEST(Output, JobDetailShowsWhatIsKnownOnly) {
   std::ostringstream json;
   print_job(json, j, OutputFormat::kJson, kNow);
   EXPECT_EQ(nlohmann::json::parse(json.str())["exit_code"], 0);
+}
+
+TEST(Output, JobDetailShowsAttemptsReasonAndError) {
+  nomad_lite::Job j = job("5d5a6139a9a63756", nomad_lite::JOB_STATUS_FAILED, "sleep 99", 60'000);
+  j.set_reason("timeout");
+  j.set_error("killed after 30s");
+  j.set_signal(9);
+  j.set_priority(5);
+  j.set_node_id(3);
+  j.set_attempt(2);
+  auto* lost = j.add_attempts();
+  lost->set_number(1);
+  lost->set_node_id(2);
+  lost->set_status(nomad_lite::JOB_STATUS_FAILED);
+  lost->set_reason("lost");
+  lost->set_started_at_ms(kNow - 50'000);
+  lost->set_finished_at_ms(kNow - 40'000);
+  lost->set_error("node 2 stopped answering");
+  auto* timed_out = j.add_attempts();
+  timed_out->set_number(2);
+  timed_out->set_node_id(3);
+  timed_out->set_status(nomad_lite::JOB_STATUS_FAILED);
+  timed_out->set_reason("timeout");
+  timed_out->set_signal(9);
+  timed_out->set_started_at_ms(kNow - 30'000);
+  timed_out->set_finished_at_ms(kNow);
+  auto* running = j.add_attempts();  // as a table would show one still running
+  running->set_number(3);
+  running->set_status(nomad_lite::JOB_STATUS_RUNNING);
+  running->set_exit_code(0);
+  std::ostringstream out;
+  print_job(out, j, OutputFormat::kTable, kNow);
+  std::string text = out.str();
+  EXPECT_NE(text.find("Status    failed (timeout)\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Error     killed after 30s\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Priority  5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("Signal    SIGKILL (9)\n"), std::string::npos) << text;
+  auto rows = lines(text.substr(text.find("\nAttempts:\n") + 1));
+  ASSERT_EQ(rows.size(), 5u) << text;
+  EXPECT_EQ(rows[1],
+            "#  NODE  STATUS   REASON   EXIT         STARTED                   FINISHED         "
+            "         ERROR");
+  EXPECT_EQ(rows[2],
+            "1  2     failed   lost     -            2024-05-01T12:34:06.789Z  "
+            "2024-05-01T12:34:16.789Z  node 2 stopped answering");
+  EXPECT_EQ(rows[3],
+            "2  3     failed   timeout  SIGKILL (9)  2024-05-01T12:34:26.789Z  "
+            "2024-05-01T12:34:56.789Z");
+  EXPECT_EQ(rows[4], "3  -     running  -        0            -                         -");
+}
+
+TEST(Output, PendingJobShowsWhyItWaits) {
+  nomad_lite::Job j = job("77aa0000bbbb", nomad_lite::JOB_STATUS_PENDING, "true", 1000);
+  j.set_pending_reason("no node has a free slot");
+  j.set_not_before_ms(kNow + 2000);
+  std::ostringstream out;
+  print_job(out, j, OutputFormat::kTable, kNow);
+  EXPECT_NE(out.str().find("Waiting   no node has a free slot\n"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("Retry at  2024-05-01T12:34:58.789Z (in 2s)\n"), std::string::npos)
+      << out.str();
+  EXPECT_EQ(out.str().find("Attempts"), std::string::npos) << out.str();
+  // Once it runs, why it waited is history.
+  j.set_status(nomad_lite::JOB_STATUS_RUNNING);
+  std::ostringstream running;
+  print_job(running, j, OutputFormat::kTable, kNow);
+  EXPECT_EQ(running.str().find("Waiting"), std::string::npos) << running.str();
+}
+
+TEST(Output, JobJsonHasTheTailsOnlyWhenAskedFor) {
+  nomad_lite::Job j = job("a", nomad_lite::JOB_STATUS_COMPLETED, "echo hi", 1000);
+  j.set_stdout_tail("hi\n");
+  std::ostringstream summary, detail, list;
+  print_job(summary, j, OutputFormat::kJson, kNow);
+  print_job(detail, j, OutputFormat::kJson, kNow, /*with_output=*/true);
+  print_jobs(list, {j}, OutputFormat::kJson, kNow);
+  EXPECT_FALSE(nlohmann::json::parse(summary.str()).contains("stdout_tail"));
+  EXPECT_EQ(nlohmann::json::parse(detail.str())["stdout_tail"], "hi\n");
+  EXPECT_FALSE(nlohmann::json::parse(list.str())["jobs"][0].contains("stdout_tail"));
+}
+
+TEST(Output, ACommandThatIsNotUtf8StillPrintsAsJson) {
+  nomad_lite::Job j = job("a", nomad_lite::JOB_STATUS_PENDING, "echo \xff", 1000);
+  std::ostringstream out;
+  EXPECT_NO_THROW(print_job(out, j, OutputFormat::kJson, kNow));
+  EXPECT_EQ(nlohmann::json::parse(out.str())["command"], "echo \xEF\xBF\xBD");
+}
+
+TEST(Output, ExitText) {
+  EXPECT_EQ(exit_text(true, 3, 0), "3");
+  EXPECT_EQ(exit_text(false, 0, 0), "-");
+  EXPECT_EQ(exit_text(false, 0, 15), "SIGTERM (15)");
+  EXPECT_EQ(exit_text(false, 0, 64), "signal 64");
 }
 
 TEST(Output, ClusterTableMarksTheLeader) {

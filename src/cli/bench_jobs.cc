@@ -1,0 +1,322 @@
+#include "cli/bench_jobs.h"
+
+#include <grpcpp/alarm.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
+#include "api/json.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "cli/job_wait.h"
+
+namespace nomad::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kCallTimeout = std::chrono::seconds(10);  // SubmitJob; WaitJob: its wait + this
+constexpr auto kUnavailableBudget = std::chrono::seconds(5);
+constexpr int kMaxRedirects = 5;
+
+double round_to(double value, int decimals) {
+  double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
+
+// One job's way through the cluster: SubmitJob (following the leader), then WaitJob until
+// the job is final. Each call keeps its own retry state.
+class JobsBench {
+ public:
+  JobsBench(const BenchJobsOptions& options, std::vector<std::string> addresses)
+      : options_(options),
+        addresses_(std::move(addresses)),
+        leader_(addresses_.front()),
+        key_prefix_(random_idempotency_key()),
+        channels_per_address_(options.channels > 0 ? options.channels
+                                                   : std::clamp(options.clients / 64, 1, 4)) {
+    for (const char* status : {"completed", "failed", "cancelled"}) report_.statuses[status] = 0;
+  }
+
+  JobsBenchReport run() {
+    start_ = Clock::now();
+    stop_issuing_at_ = start_ + options_.duration;
+    drain_deadline_ = stop_issuing_at_ + options_.drain;
+    for (int i = 0; i < options_.clients; ++i) {
+      uint64_t sequence;
+      std::string target;
+      {
+        std::lock_guard lock(mu_);
+        if (!reserve_locked(&sequence, &target)) break;
+      }
+      start_job(sequence, target);
+    }
+    std::unique_lock lock(mu_);
+    if (in_flight_ == 0) done_ = true;
+    done_cv_.wait(lock, [&] { return done_; });
+    report_.seconds = std::chrono::duration<double>(finished_ - start_).count();
+    if (report_.seconds <= 0) {
+      report_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    }
+    return std::move(report_);
+  }
+
+  const std::string& first_error() const { return first_error_; }
+
+ private:
+  struct Call {
+    bool waiting = false;  // false: submitting
+    nomad_lite::SubmitJobRequest submit;
+    nomad_lite::SubmitJobResponse submitted;
+    nomad_lite::WaitJobRequest wait;
+    nomad_lite::WaitJobResponse waited;
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::Alarm> alarm;
+    std::string target;
+    std::string acknowledged_by;  // the node that accepted the submission
+    Clock::time_point started;
+    Clock::time_point give_up{};  // set at the first UNAVAILABLE of a phase
+    int redirects = 0;
+    int retries = 0;
+  };
+
+  // Takes the next job if the budget allows. MUST hold mu_.
+  bool reserve_locked(uint64_t* sequence, std::string* target) {
+    if (issued_ >= options_.count || Clock::now() >= stop_issuing_at_) return false;
+    *sequence = ++issued_;
+    ++in_flight_;
+    *target = leader_;
+    return true;
+  }
+
+  void start_job(uint64_t sequence, const std::string& target) {
+    auto* call = new Call;
+    call->submit.set_command(options_.command);
+    call->submit.set_idempotency_key(key_prefix_ + "-" + std::to_string(sequence));
+    call->target = target;
+    call->started = Clock::now();
+    send(call);
+  }
+
+  nomad_lite::SchedulerService::Stub* stub(const std::string& address) {
+    std::lock_guard lock(mu_);
+    auto& stubs = stubs_[address];
+    if (stubs.empty()) {
+      for (int i = 0; i < channels_per_address_; ++i) {
+        stubs.push_back(nomad_lite::SchedulerService::NewStub(make_channel(address, i)));
+      }
+    }
+    return stubs[next_stub_++ % stubs.size()].get();
+  }
+
+  void send(Call* call) {
+    call->context = std::make_unique<grpc::ClientContext>();
+    auto now = std::chrono::system_clock::now();
+    if (!call->waiting) {
+      call->context->set_deadline(now + kCallTimeout);
+      stub(call->target)
+          ->async()
+          ->SubmitJob(call->context.get(), &call->submit, &call->submitted,
+                      [this, call](grpc::Status status) { on_submitted(call, std::move(status)); });
+      return;
+    }
+    // Never past the end of the run (at least 1 ms: 0 would ask for the longest wait).
+    auto left = std::chrono::duration_cast<Millis>(drain_deadline_ - Clock::now());
+    Millis wait = std::clamp(left, Millis(1), kLongestWait);
+    call->wait.set_timeout_ms(static_cast<uint64_t>(wait.count()));
+    call->context->set_deadline(now + wait + kCallTimeout);
+    call->waited.Clear();
+    stub(call->target)
+        ->async()
+        ->WaitJob(call->context.get(), &call->wait, &call->waited,
+                  [this, call](grpc::Status status) { on_waited(call, std::move(status)); });
+  }
+
+  void on_submitted(Call* call, grpc::Status status) {
+    std::string leader = leader_address_hint(*call->context, status);
+    if (!status.ok() && !leader.empty() && call->redirects < kMaxRedirects) {
+      {
+        std::lock_guard lock(mu_);
+        leader_ = leader;
+      }
+      ++call->redirects;
+      call->target = leader;
+      send(call);
+      return;
+    }
+    auto now = Clock::now();
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        retry_unavailable(call, now, stop_issuing_at_)) {
+      return;
+    }
+    if (!status.ok()) {
+      finish(call, status, now);
+      return;
+    }
+    const nomad_lite::Job& job = call->submitted.job();
+    if (job_is_final(job)) {
+      finish(call, status, now, job.status());
+      return;
+    }
+    call->waiting = true;
+    call->acknowledged_by = call->target;
+    call->retries = 0;
+    call->wait.set_job_id(job.id());
+    send(call);
+  }
+
+  void on_waited(Call* call, grpc::Status status) {
+    auto now = Clock::now();
+    if (status.ok()) {
+      call->retries = 0;
+      const nomad_lite::Job& job = call->waited.job();
+      if (call->waited.done() || job_is_final(job)) {
+        finish(call, status, now, job.status());
+      } else if (now < drain_deadline_) {
+        send(call);
+      } else {
+        finish(call,
+               grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                            "job " + job.id() + " still " +
+                                std::string(api::job_status_name(job.status())) +
+                                " at the end of the run"),
+               now);
+      }
+      return;
+    }
+    // A node asked instead of the one that acknowledged may not have applied the job yet.
+    bool retryable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                     status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                     (status.error_code() == grpc::StatusCode::NOT_FOUND &&
+                      call->target != call->acknowledged_by);
+    if (retryable && retry_unavailable(call, now, drain_deadline_)) return;
+    finish(call, status, now);
+  }
+
+  // Retries `call` after a short backoff while its budget (a few seconds, never past
+  // `limit`) lasts: a submission at the next address (and every later one with it), a wait
+  // at the next address. False when the budget is spent.
+  bool retry_unavailable(Call* call, Clock::time_point now, Clock::time_point limit) {
+    if (call->retries == 0) call->give_up = std::min(now + kUnavailableBudget, limit);
+    if (now >= call->give_up) return false;
+    {
+      std::lock_guard lock(mu_);
+      if (!call->waiting) {
+        if (leader_ == call->target) leader_ = next_address(leader_);
+        call->target = leader_;
+      } else if (call->retries % 2 == 1 || call->target != call->acknowledged_by) {
+        // A wait stays with its node for one retry (a slow answer), then moves on.
+        call->target = next_address(call->target);
+      }
+    }
+    ++call->retries;
+    auto backoff = std::chrono::milliseconds(std::min(10 << std::min(call->retries, 5), 200));
+    call->redirects = 0;
+    call->alarm = std::make_unique<grpc::Alarm>();
+    call->alarm->Set(std::chrono::system_clock::now() + backoff,
+                     [this, call](bool) { send(call); });
+    return true;
+  }
+
+  const std::string& next_address(const std::string& address) const {
+    auto it = std::find(addresses_.begin(), addresses_.end(), address);
+    size_t next = it == addresses_.end() ? 0 : (it - addresses_.begin() + 1) % addresses_.size();
+    return addresses_[next];
+  }
+
+  void finish(Call* call, const grpc::Status& status, Clock::time_point now,
+              nomad_lite::JobStatus final_status = nomad_lite::JOB_STATUS_UNSPECIFIED) {
+    auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - call->started);
+    // Deleted before run() can wake up and destroy the channels (see bench.cc).
+    delete call;
+    uint64_t sequence = 0;
+    std::string target;
+    bool next = false;
+    {
+      std::lock_guard lock(mu_);
+      if (status.ok()) {
+        ++report_.jobs;
+        ++report_.statuses[std::string(api::job_status_name(final_status))];
+        report_.latencies_us.push_back(
+            static_cast<uint32_t>(std::min<int64_t>(latency.count(), UINT32_MAX)));
+      } else {
+        ++report_.errors;
+        if (first_error_.empty()) first_error_ = describe(status);
+      }
+      --in_flight_;
+      next = reserve_locked(&sequence, &target);
+      if (!next && in_flight_ == 0) {
+        done_ = true;
+        finished_ = now;
+        done_cv_.notify_all();
+      }
+    }
+    if (next) start_job(sequence, target);
+  }
+
+  const BenchJobsOptions options_;
+  const std::vector<std::string> addresses_;
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  std::string leader_;  // where new submissions go: the leader once a follower named it
+  const std::string key_prefix_;
+  const int channels_per_address_;
+  std::map<std::string, std::vector<std::unique_ptr<nomad_lite::SchedulerService::Stub>>> stubs_;
+  size_t next_stub_ = 0;
+  Clock::time_point start_, stop_issuing_at_, drain_deadline_, finished_;
+  uint64_t issued_ = 0;
+  uint64_t in_flight_ = 0;
+  bool done_ = false;
+  JobsBenchReport report_;
+  std::string first_error_;
+};
+
+}  // namespace
+
+nlohmann::ordered_json bench_jobs_json(JobsBenchReport report) {
+  auto& latencies = report.latencies_us;
+  std::sort(latencies.begin(), latencies.end());
+  auto percentile_ms = [&](double p) {
+    if (latencies.empty()) return 0.0;
+    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(latencies.size())));
+    return round_to(latencies[std::clamp<size_t>(rank, 1, latencies.size()) - 1] / 1000.0, 3);
+  };
+  double rate = report.seconds > 0 ? static_cast<double>(report.jobs) / report.seconds : 0.0;
+  nlohmann::ordered_json statuses = nlohmann::ordered_json::object();
+  for (const char* status : {"completed", "failed", "cancelled"}) {
+    auto it = report.statuses.find(status);
+    statuses[status] = it == report.statuses.end() ? 0 : it->second;
+  }
+  for (const auto& [status, count] : report.statuses) {
+    if (!statuses.contains(status)) statuses[status] = count;
+  }
+  return nlohmann::ordered_json{
+      {"jobs", report.jobs},
+      {"errors", report.errors},
+      {"seconds", round_to(report.seconds, 3)},
+      {"jobs_per_sec", round_to(rate, 1)},
+      {"p50_ms", percentile_ms(0.50)},
+      {"p90_ms", percentile_ms(0.90)},
+      {"p99_ms", percentile_ms(0.99)},
+      {"statuses", std::move(statuses)},
+  };
+}
+
+int run_bench_jobs(const BenchJobsOptions& options, const std::vector<std::string>& addresses,
+                   std::ostream& out, std::ostream& err) {
+  JobsBench bench(options, addresses);
+  JobsBenchReport report = bench.run();
+  uint64_t jobs = report.jobs, errors = report.errors;
+  out << bench_jobs_json(std::move(report)).dump() << std::endl;
+  if (errors > 0) {
+    err << "nomad-lite: bench jobs: " << errors << " jobs failed to run or to finish in time; "
+        << "the first: " << bench.first_error() << "\n";
+  }
+  return jobs > 0 ? 0 : 1;
+}
+
+}  // namespace nomad::cli
