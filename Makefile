@@ -28,13 +28,16 @@ test: test-unit test-asan test-fuzz
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 
-# The consensus core, the simulation and storage again under AddressSanitizer and UBSan.
+# The consensus core, the simulation, storage, the job state machine and the executor again
+# under AddressSanitizer and UBSan.
 test-asan: deps
 	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DNOMAD_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim storage-tests \
-	  storage-crash-tests wal-crash-writer
+	  storage-crash-tests wal-crash-writer jobs-tests worker-tests
 	$(ASAN_DIR)/raft-tests --gtest_brief=1
 	$(ASAN_DIR)/storage-tests --gtest_brief=1
+	$(ASAN_DIR)/jobs-tests --gtest_brief=1
+	$(ASAN_DIR)/worker-tests --gtest_brief=1
 	$(ASAN_DIR)/storage-crash-tests --gtest_brief=1
 	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 3 --start-seed 500001
 	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 5 --start-seed 600001
@@ -57,7 +60,8 @@ bench: build
 bench-etcd:
 	NOMAD_BUILD_DIR=$(BUILD_DIR) ./scripts/bench-vs-etcd
 
-# One node with its data in data/node-1 (the dashboard on 8080 arrives with the dashboard issue).
+# One node with its data in data/node-1 (the dashboard on 8080 arrives with the dashboard issue);
+# it runs the jobs submitted to it.
 run: build
 	@mkdir -p data
 	$(BUILD_DIR)/nomad-lite server --node-id 1 --port 50051 --dashboard-port 8080 \
