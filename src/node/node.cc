@@ -373,7 +373,7 @@ void Node::handle_ready() {
 
 void Node::after_apply() {
   std::vector<std::string> changed = jobs_.take_changes();
-  if (changed.empty()) return;
+  if (changed.empty() && unseen_changes_.empty()) return;
   coordinator_->on_applied(changed);
   for (const auto& id : changed) {
     auto [first, last] = job_waits_.equal_range(id);
