@@ -49,8 +49,10 @@ bool Coordinator::worker_alive(uint64_t node, Clock::time_point now) const {
 
 void Coordinator::on_report(const nomad_lite::WorkerReport& report, Clock::time_point now) {
   if (!leading_) return;
+  // New capacity to place on: a worker first heard from, back after a silence, or resized.
+  bool was_alive = worker_alive(report.node_id(), now);
   Worker& w = workers_[report.node_id()];
-  if (!w.reported || w.slots != report.slots()) dirty_ = true;  // new capacity to place on
+  if (!was_alive || w.slots != report.slots()) dirty_ = true;
   w.reported = true;
   w.slots = report.slots();
   w.last_report = now;
@@ -71,7 +73,9 @@ void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now
   for (auto it = started_.begin(); it != started_.end();) {
     const auto* attempt = current_attempt(store.find(it->first.first));
     bool useful = attempt && attempt->number() == it->first.second &&
-                  attempt->node_id() == it->second.node_id() && attempt->started_at_ms() == 0;
+                  attempt->node_id() == it->second.node_id() &&
+                  attempt->status() == nomad_lite::JOB_STATUS_RUNNING &&
+                  attempt->started_at_ms() == 0;
     auto sent = started_sent_.find(it->first);
     if (useful && (sent == started_sent_.end() || now - sent->second > kResendAfter)) {
       *updates->add_started() = it->second;
@@ -134,7 +138,12 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
 void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point now,
                                   int64_t wall_ms, nomad_lite::JobUpdates* updates) {
   for (auto it = assigning_.begin(); it != assigning_.end();) {
-    it = now - it->second.second > kResendAfter ? assigning_.erase(it) : std::next(it);
+    if (now - it->second.second <= kResendAfter) {
+      ++it;
+      continue;
+    }
+    it = assigning_.erase(it);
+    dirty_ = true;  // the job may be placed again, even if nothing else happens
   }
   if (!dirty_ && (next_placement_ == Clock::time_point{} || now < next_placement_)) return;
   dirty_ = false;
@@ -192,6 +201,13 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
       s->set_node_id(node);
       s->set_slots(w.slots);
       slots_sent_[node] = w.slots;
+    }
+  }
+  // A proposal sent longer ago than kResendAfter counts as never sent: forget it, or the
+  // entries of reports that are not resent after they apply would pile up for the whole term.
+  for (auto* sent : {&started_sent_, &finished_sent_}) {
+    for (auto it = sent->begin(); it != sent->end();) {
+      it = now - it->second > kResendAfter ? sent->erase(it) : std::next(it);
     }
   }
   add_reports(store, now, updates);
