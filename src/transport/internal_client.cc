@@ -6,8 +6,14 @@ nomad_lite::InternalService::Stub* InternalClient::stub(const std::string& addre
   std::lock_guard lock(mu_);
   auto& s = stubs_[address];
   if (!s) {
+    grpc::ChannelArguments args;
+    // A node that comes back is reached again within a second: gRPC's default reconnect
+    // backoff grows to two minutes, and meanwhile every call would fail at once.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     s = nomad_lite::InternalService::NewStub(
-        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
   }
   return s.get();
 }
