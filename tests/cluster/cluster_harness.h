@@ -4,7 +4,9 @@
 // directory per node, start / SIGKILL / restart, and a gRPC client per node. Every wait is a
 // poll for a condition with a deadline.
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -12,11 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -97,6 +101,9 @@ inline RunResult run_command(const std::vector<std::string>& args,
   return r;
 }
 
+// Runs a command like run_command, but gives up (SIGKILL, exit code -1) after `timeout`.
+RunResult run_bounded(const std::vector<std::string>& args, std::chrono::milliseconds timeout);
+
 class TestCluster {
  public:
   struct Member {
@@ -143,7 +150,11 @@ class TestCluster {
     }
     std::vector<std::string> args = {NOMAD_LITE_BIN, "server", "--node-id", std::to_string(id),
                                      "--port", std::to_string(m.port), "--peers", peers,
-                                     "--data-dir", m.data_dir, "--worker-slots", "0"};
+                                     "--data-dir", m.data_dir};
+    // Nodes run no jobs unless the test asks for worker slots.
+    if (std::find(extra_args_.begin(), extra_args_.end(), "--worker-slots") == extra_args_.end()) {
+      args.insert(args.end(), {"--worker-slots", "0"});
+    }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     return args;
   }
@@ -252,6 +263,157 @@ class TestCluster {
     return ids;
   }
 
+  // --- jobs ----------------------------------------------------------------------------------
+
+  grpc::Status submit(uint64_t id, const nomad_lite::SubmitJobRequest& request,
+                      nomad_lite::Job* job) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    nomad_lite::SubmitJobResponse resp;
+    grpc::Status s = members_.at(id).stub->SubmitJob(&ctx, request, &resp);
+    if (job) *job = resp.job();
+    return s;
+  }
+
+  // Submits to whichever node leads, following refusals (leader-id metadata) and trying the
+  // next node when one does not answer, until acknowledged or `timeout` passes. Give the
+  // request an idempotency key: a retry after a lost answer must not create a second job.
+  // Reads no process state, so threads may call it while the test kills a node.
+  grpc::Status submit_to_leader(const nomad_lite::SubmitJobRequest& request, nomad_lite::Job* job,
+                                std::chrono::milliseconds timeout = 30s, uint64_t hint = 0) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<uint64_t> all = ids();
+    size_t next = 0;
+    uint64_t target = hint ? hint : all[0];
+    grpc::Status s;
+    while (true) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+      nomad_lite::SubmitJobResponse resp;
+      s = members_.at(target).stub->SubmitJob(&ctx, request, &resp);
+      if (s.ok()) {
+        if (job) *job = resp.job();
+        return s;
+      }
+      if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return s;
+      if (std::chrono::steady_clock::now() >= deadline) return s;
+      uint64_t leader = 0;
+      auto md = ctx.GetServerTrailingMetadata();
+      if (auto it = md.find("leader-id"); it != md.end()) {
+        leader = std::stoull(std::string(it->second.data(), it->second.size()));
+      }
+      if (leader != 0 && leader != target && members_.count(leader)) {
+        target = leader;
+      } else {
+        target = all[next++ % all.size()];
+        std::this_thread::sleep_for(20ms);  // polling interval between attempts
+      }
+    }
+  }
+
+  // The job as node `id` knows it.
+  std::optional<nomad_lite::Job> job(uint64_t id, const std::string& job_id) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+    ctx.set_wait_for_ready(true);
+    nomad_lite::GetJobStatusRequest req;
+    req.set_job_id(job_id);
+    nomad_lite::GetJobStatusResponse resp;
+    if (!members_.at(id).stub->GetJobStatus(&ctx, req, &resp).ok()) return std::nullopt;
+    return resp.job();
+  }
+
+  // The job as the first running node that answers knows it (the leader first when known).
+  std::optional<nomad_lite::Job> job_anywhere(const std::string& job_id, uint64_t prefer = 0) {
+    if (prefer && running(prefer)) {
+      if (auto j = job(prefer, job_id)) return j;
+    }
+    for (uint64_t id : ids()) {
+      if (id == prefer || !running(id)) continue;
+      if (auto j = job(id, job_id)) return j;
+    }
+    return std::nullopt;
+  }
+
+  // Polls until the job satisfies `pred` on some running node; returns its last state seen.
+  std::optional<nomad_lite::Job> wait_for_job(
+      const std::string& job_id, const std::function<bool(const nomad_lite::Job&)>& pred,
+      std::chrono::milliseconds timeout = 20s) {
+    std::optional<nomad_lite::Job> last;
+    bool ok = wait_until([&] {
+      auto j = job_anywhere(job_id);
+      if (j) last = j;
+      return j && pred(*j);
+    }, timeout);
+    if (!ok) return std::nullopt;
+    return last;
+  }
+
+  // Every job node `id` lists (all pages).
+  std::optional<std::vector<nomad_lite::Job>> jobs(uint64_t id,
+                                                   nomad_lite::JobStatus status =
+                                                       nomad_lite::JOB_STATUS_UNSPECIFIED) {
+    std::vector<nomad_lite::Job> out;
+    std::string token;
+    do {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+      ctx.set_wait_for_ready(true);
+      nomad_lite::ListJobsRequest req;
+      req.set_limit(1000);
+      req.set_status(status);
+      req.set_page_token(token);
+      nomad_lite::ListJobsResponse resp;
+      if (!members_.at(id).stub->ListJobs(&ctx, req, &resp).ok()) return std::nullopt;
+      for (const auto& j : resp.jobs()) out.push_back(j);
+      token = resp.next_page_token();
+    } while (!token.empty());
+    return out;
+  }
+
+  // A job's output as node `id` streams it (StreamJobLogs without follow).
+  struct Logs {
+    grpc::Status status;
+    std::string data;
+    bool tail_only = false;  // some chunk was only the replicated tail
+  };
+  Logs logs(uint64_t id, const std::string& job_id, bool from_stderr = false) {
+    Logs out;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    ctx.set_wait_for_ready(true);
+    nomad_lite::JobLogsRequest req;
+    req.set_job_id(job_id);
+    req.set_stderr(from_stderr);
+    auto reader = members_.at(id).stub->StreamJobLogs(&ctx, req);
+    nomad_lite::LogChunk chunk;
+    while (reader->Read(&chunk)) {
+      out.data += chunk.data();
+      out.tail_only = out.tail_only || chunk.tail_only();
+    }
+    out.status = reader->Finish();
+    return out;
+  }
+
+  // "http://host:port,..." of the running nodes (or of `only`), for the CLI's --addr.
+  std::string addr_flag(std::vector<uint64_t> only = {}) const {
+    if (only.empty()) {
+      for (const auto& [id, m] : members_) {
+        if (m.pid > 0) only.push_back(id);
+      }
+    }
+    std::string out;
+    for (uint64_t id : only) out += (out.empty() ? "" : ",") + ("http://" + members_.at(id).address());
+    return out;
+  }
+
+  // Runs the CLI binary against `nodes` (default: every running node), for at most `timeout`.
+  RunResult cli(std::vector<std::string> args, std::vector<uint64_t> nodes = {},
+                std::chrono::milliseconds timeout = 30s) const {
+    args.insert(args.begin(), {NOMAD_LITE_BIN, "--addr", addr_flag(std::move(nodes))});
+    return run_bounded(args, timeout);
+  }
+
   Member& member(uint64_t id) { return members_.at(id); }
   const std::string& root() const { return root_; }
   std::vector<uint64_t> ids() const {
@@ -265,5 +427,165 @@ class TestCluster {
   std::string root_;
   std::map<uint64_t, Member> members_;
 };
+
+inline bool is_final(nomad_lite::JobStatus s) {
+  return s == nomad_lite::JOB_STATUS_COMPLETED || s == nomad_lite::JOB_STATUS_FAILED ||
+         s == nomad_lite::JOB_STATUS_CANCELLED;
+}
+
+// Whole contents of a file ("" if it cannot be read).
+inline std::string read_file(const std::string& path) {
+  std::string data;
+  FILE* f = fopen(path.c_str(), "r");
+  if (!f) return data;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) data.append(buf, n);
+  fclose(f);
+  return data;
+}
+
+// Polls until `path` holds a whole line with a number (a job's `echo $$ > path`); 0 if not.
+inline pid_t wait_for_pid_file(const std::string& path, std::chrono::milliseconds timeout = 10s) {
+  pid_t pid = 0;
+  wait_until([&] {
+    std::string s = read_file(path);
+    if (s.empty() || s.back() != '\n') return false;
+    pid = static_cast<pid_t>(std::stol(s));
+    return pid > 0;
+  }, timeout);
+  return pid;
+}
+
+// Processes in process group `pgid` that are not zombies. (A zombie has ended: when nothing
+// reaps orphans, as in a container whose PID 1 does not, kill(-pgid, 0) still finds them.)
+inline std::vector<pid_t> live_processes_in_group(pid_t pgid) {
+  std::vector<pid_t> out;
+  DIR* proc = opendir("/proc");
+  if (!proc) return out;
+  while (dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    std::string stat = read_file("/proc/" + std::string(e->d_name) + "/stat");
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (sscanf(stat.c_str() + paren + 2, "%c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+    if (pgrp == pgid && state != 'Z' && state != 'X') out.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(proc);
+  return out;
+}
+
+// A child process whose stdout the test reads as it comes (stderr goes to a file).
+class Subprocess {
+ public:
+  explicit Subprocess(const std::vector<std::string>& args) {
+    err_path_ = (std::filesystem::temp_directory_path() / "nomad-sub-XXXXXX").string();
+    // Close-on-exec: a server forked meanwhile must not hold the pipe open (no EOF then).
+    int err_fd = mkostemp(err_path_.data(), O_CLOEXEC);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return;
+    std::vector<char*> argv;  // built before fork: the child only calls async-signal-safe functions
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      dup2(err_fd, STDERR_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    close(err_fd);
+    fd_ = fds[0];
+  }
+  ~Subprocess() {
+    if (pid_ > 0 && !exit_code_) {
+      ::kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (fd_ >= 0) close(fd_);
+    unlink(err_path_.c_str());
+  }
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  // Reads stdout until what was read contains `text`, end of file, or `timeout`.
+  bool read_until(const std::string& text, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (out_.find(text) == std::string::npos) {
+      if (!read_some(deadline)) break;
+    }
+    return out_.find(text) != std::string::npos;
+  }
+  // Reads stdout to end of file (or `timeout`); true at end of file.
+  bool read_to_eof(std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!eof_ && read_some(deadline)) {
+    }
+    return eof_;
+  }
+  // The exit code once the process has ended within `timeout` (128 + N for signal N).
+  std::optional<int> wait(std::chrono::milliseconds timeout) {
+    wait_until([&] {
+      int status = 0;
+      if (exit_code_) return true;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      return exit_code_.has_value();
+    }, timeout);
+    return exit_code_;
+  }
+  const std::string& out() const { return out_; }
+  std::string err() const { return read_file(err_path_); }
+
+ private:
+  bool read_some(std::chrono::steady_clock::time_point deadline) {
+    if (eof_ || fd_ < 0) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(left.count()));
+    if (r <= 0) return r < 0 && errno == EINTR;
+    char buf[4096];
+    ssize_t n = read(fd_, buf, sizeof(buf));
+    if (n < 0) return errno == EINTR;
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    out_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  bool eof_ = false;
+  std::string out_;
+  std::string err_path_;
+  std::optional<int> exit_code_;
+};
+
+inline RunResult run_bounded(const std::vector<std::string>& args,
+                             std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  Subprocess p(args);
+  RunResult r;
+  p.read_to_eof(timeout);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  r.exit_code = p.wait(std::max(left, std::chrono::milliseconds(100))).value_or(-1);
+  r.out = p.out();
+  r.err = p.err();
+  if (r.exit_code == -1) r.err += "\n[test: gave up on the command after its time limit]";
+  return r;
+}
 
 }  // namespace nomad::testing
