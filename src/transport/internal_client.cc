@@ -2,20 +2,20 @@
 
 namespace nomad::transport {
 
-nomad_lite::InternalService::Stub* InternalClient::stub(const std::string& address) {
+InternalClient::Peer& InternalClient::peer(const std::string& address) {
   std::lock_guard lock(mu_);
-  auto& s = stubs_[address];
-  if (!s) {
+  Peer& p = peers_[address];
+  if (!p.stub) {
     grpc::ChannelArguments args;
     // A node that comes back is reached again within a second: gRPC's default reconnect
     // backoff grows to two minutes, and meanwhile every call would fail at once.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    s = nomad_lite::InternalService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    p.channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    p.stub = nomad_lite::InternalService::NewStub(p.channel);
   }
-  return s.get();
+  return p;
 }
 
 bool InternalClient::report(const std::string& address, const nomad_lite::WorkerReport& report,
@@ -26,14 +26,17 @@ bool InternalClient::report(const std::string& address, const nomad_lite::Worker
   context.set_wait_for_ready(true);
   context.set_deadline(std::chrono::system_clock::now() + timeout);
   nomad_lite::WorkerReportAck ack;
-  grpc::Status status = stub(address)->Report(&context, report, &ack);
+  grpc::Status status = peer(address).stub->Report(&context, report, &ack);
   return status.ok() && ack.leader();
 }
 
 std::unique_ptr<grpc::ClientReader<nomad_lite::LogChunk>> InternalClient::stream_logs(
     const std::string& address, grpc::ClientContext* context,
     const nomad_lite::JobLogsRequest& request) {
-  return stub(address)->StreamLogs(context, request);
+  Peer& p = peer(address);
+  auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(1500);
+  p.channel->WaitForConnected(deadline);  // if it is not up by then, the call fails at once
+  return p.stub->StreamLogs(context, request);
 }
 
 }  // namespace nomad::transport

@@ -21,15 +21,21 @@ class InternalClient {
   bool report(const std::string& address, const nomad_lite::WorkerReport& report,
               std::chrono::milliseconds timeout);
 
+  // Waits up to 1.5 s for the connection first: a node that just came back is read from,
+  // rather than reported unreachable while the channel is still in its reconnect backoff.
   std::unique_ptr<grpc::ClientReader<nomad_lite::LogChunk>> stream_logs(
       const std::string& address, grpc::ClientContext* context,
       const nomad_lite::JobLogsRequest& request);
 
  private:
-  nomad_lite::InternalService::Stub* stub(const std::string& address);
+  struct Peer {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<nomad_lite::InternalService::Stub> stub;
+  };
+  Peer& peer(const std::string& address);
 
   std::mutex mu_;
-  std::map<std::string, std::unique_ptr<nomad_lite::InternalService::Stub>> stubs_;
+  std::map<std::string, Peer> peers_;
 };
 
 }  // namespace nomad::transport

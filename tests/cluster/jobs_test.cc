@@ -528,9 +528,8 @@ TEST(Jobs, ARestartedNodeKeepsItsJobsOutputAndRerunsNothing) {
     EXPECT_EQ(r.out, "out-" + std::to_string(i) + "\n");
     EXPECT_EQ(r.err.find("note:"), std::string::npos)
         << "served from the replicated tail, not the file: " << r.err;
-    // Through the other nodes, which fetch it from the restarted one. (They may serve the
-    // replicated tail for a while after the restart: see DISABLED_BUG_ below. Here: eventually
-    // the file.)
+    // Through the other nodes, which fetch it from the restarted one (the file, not the tail;
+    // how soon is APeerFetchesTheFullOutputAsSoonAsTheRunnerIsBack's concern).
     for (uint64_t via : jc.c.ids()) {
       if (via == victim) continue;
       auto t0 = std::chrono::steady_clock::now();
@@ -571,19 +570,10 @@ TEST(Jobs, ARestartedNodeKeepsItsJobsOutputAndRerunsNothing) {
   }
 }
 
-// KNOWN SERVER BUG, test disabled: it fails in most runs (not all: the bug is a timing
-// window), so it would make the suite flaky. Run it with
-//   cluster-tests --gtest_filter='*BUG_*' --gtest_also_run_disabled_tests
-// Bug (src/transport/internal_client.cc): a node fetches another node's job output over
-// InternalService.StreamLogs, a fail-fast call (no wait_for_ready) on a channel with gRPC's
-// default reconnect backoff (1 s initial, +-20%). After a call found the runner down, the
-// channel stays in TRANSIENT_FAILURE for that backoff, during which every call fails at once:
-// for up to ~1.2 s after the runner is back (up, caught up, serving its own files) the peer
-// still answers StreamJobLogs with only the replicated tail (tail_only; the CLI prints "node N
-// that ran this attempt is unreachable"), and for a job still running, UNAVAILABLE. Fix: a
-// short reconnect backoff on the internal channels (as the CLI client and this harness use),
-// or wait_for_ready with a short deadline on that call.
-TEST(Jobs, DISABLED_BUG_APeerFetchesTheFullOutputAsSoonAsTheRunnerIsBack) {
+// A node that fetched another's output while that one was down must read it again as soon as
+// it is back: the internal channels reconnect within a second, and a fetch waits briefly for
+// the connection (before, the peer answered with the replicated tail for a second or more).
+TEST(Jobs, APeerFetchesTheFullOutputAsSoonAsTheRunnerIsBack) {
   JobCluster jc;
   ASSERT_NE(jc.leader, 0u);
   Job job = jc.submit(request("echo from-the-file"));
