@@ -41,7 +41,6 @@ struct ChildPlan {
   const char* cwd;
   int stdio[3];
   struct rlimit open_files, processes, core_size;
-  struct sigaction default_action;
   sigset_t empty_mask;
   pid_t parent;
 };
@@ -63,9 +62,18 @@ struct ChildFailure {
                                                        ChildFailure* failure) {
   // Handlers of the server must not survive (they would run on the server's memory until
   // execve), and ignored signals (SIGPIPE in a gRPC server) would be inherited by the job.
-  // glibc's own signals (32, 33) give EINVAL, which does not matter.
+  // glibc's wrapper refuses its own signals (32, 33), so the raw system call resets every
+  // one: a server started with one of them ignored would pass that on to every job.
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  } kernel_default{SIG_DFL, 0, nullptr, 0};
   for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &plan->default_action, nullptr);
+    if (sig != SIGKILL && sig != SIGSTOP) {
+      syscall(SYS_rt_sigaction, sig, &kernel_default, nullptr, sizeof(kernel_default.mask));
+    }
   }
   if (setpgid(0, 0) != 0) child_fail(failure, kSetpgid);
   // The job dies with the executor thread (a crashed server) rather than running on unseen:
@@ -137,8 +145,6 @@ SpawnOutcome spawn_process(const SpawnRequest& request) {
   plan.open_files = {request.limits.open_files, request.limits.open_files};
   plan.processes = {request.limits.processes, request.limits.processes};
   plan.core_size = {request.limits.core_size, request.limits.core_size};
-  plan.default_action.sa_handler = SIG_DFL;
-  sigemptyset(&plan.default_action.sa_mask);
   sigemptyset(&plan.empty_mask);
   plan.parent = getpid();
 
