@@ -229,9 +229,11 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   attempt->set_signal(f.signal());
   attempt->set_error(f.error());
   if (attempt->started_at_ms() == 0 && f.reason() != "lost" && f.reason() != "spawn_error") {
-    // The process ran but its start was never reported: the job mirrors its attempt.
-    attempt->set_started_at_ms(f.at_ms());
-    job->set_started_at_ms(f.at_ms());
+    // The process ran but its start was never reported (a short job's start travels with its
+    // finish): the job mirrors its attempt.
+    int64_t started = f.started_at_ms() > 0 ? f.started_at_ms() : f.at_ms();
+    attempt->set_started_at_ms(started);
+    job->set_started_at_ms(started);
   }
   job->set_stdout_tail(f.stdout_tail());
   job->set_stderr_tail(f.stderr_tail());

@@ -139,6 +139,7 @@ void Worker::finished(ExecResult r) {
   f.set_attempt(r.key.attempt);
   f.set_node_id(options_.node_id);
   f.set_at_ms(r.finished_at_ms);
+  f.set_started_at_ms(r.started_at_ms);
   if (r.signal != 0 && r.reason.empty()) {
     f.set_exit_code(128 + r.signal);  // as a shell reports a signalled command
   } else if (r.exit_code) {
@@ -152,6 +153,9 @@ void Worker::finished(ExecResult r) {
   f.set_stdout_truncated(r.stdout_truncated);
   f.set_stderr_truncated(r.stderr_truncated);
   std::lock_guard lock(mu_);
+  // The finish carries the start time: a start not yet sent need not travel on its own.
+  auto unsent = started_.find({r.key.job_id, r.key.attempt});
+  if (unsent != started_.end() && unsent->second.fresh) started_.erase(unsent);
   finished_[{r.key.job_id, r.key.attempt}] = {std::move(f)};
   news_ = true;
   cv_.notify_one();
