@@ -188,26 +188,41 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
   put(std::move(job));
 }
 
+const nomad_lite::Attempt* last_attempt(const nomad_lite::Job* job) {
+  if (!job || job->attempts_size() == 0) return nullptr;
+  return &job->attempts(job->attempts_size() - 1);
+}
+
 namespace {
 
 // The job's current attempt if the report is about it, else null (a stale report).
-const nomad_lite::Attempt* current_attempt(const nomad_lite::Job* job, uint32_t number,
-                                           uint64_t node) {
-  if (!job || job->attempts_size() == 0) return nullptr;
-  const auto& last = job->attempts(job->attempts_size() - 1);
-  if (last.number() != number || last.node_id() != node) return nullptr;
-  return &last;
+const nomad_lite::Attempt* reported_attempt(const nomad_lite::Job* job, uint32_t number,
+                                            uint64_t node) {
+  const nomad_lite::Attempt* last = last_attempt(job);
+  if (!last || last->number() != number || last->node_id() != node) return nullptr;
+  return last;
 }
 
 }  // namespace
 
-void JobStore::started(const nomad_lite::JobStarted& s) {
-  const auto* attempt = current_attempt(find(s.job_id()), s.attempt(), s.node_id());
+bool would_apply(const nomad_lite::Job* job, const nomad_lite::JobStarted& report) {
+  const auto* attempt = reported_attempt(job, report.attempt(), report.node_id());
   // A start reported after the attempt ended (say, after it was declared lost) changes nothing.
-  if (!attempt || attempt->started_at_ms() != 0 ||
-      attempt->status() != nomad_lite::JOB_STATUS_RUNNING) {
-    return;
-  }
+  return attempt && attempt->started_at_ms() == 0 &&
+         attempt->status() == nomad_lite::JOB_STATUS_RUNNING;
+}
+
+bool would_apply(const nomad_lite::Job* job, const nomad_lite::JobFinished& report) {
+  const auto* attempt = reported_attempt(job, report.attempt(), report.node_id());
+  if (!attempt) return false;
+  // A cancelled attempt still takes its process's exit details, once.
+  return attempt->status() == nomad_lite::JOB_STATUS_RUNNING ||
+         (attempt->status() == nomad_lite::JOB_STATUS_CANCELLED && !attempt->has_exit_code() &&
+          attempt->signal() == 0);
+}
+
+void JobStore::started(const nomad_lite::JobStarted& s) {
+  if (!would_apply(find(s.job_id()), s)) return;
   auto job = edit(s.job_id());
   job->mutable_attempts(job->attempts_size() - 1)->set_started_at_ms(s.at_ms());
   job->set_started_at_ms(s.at_ms());
@@ -215,13 +230,7 @@ void JobStore::started(const nomad_lite::JobStarted& s) {
 }
 
 void JobStore::finished(const nomad_lite::JobFinished& f) {
-  const nomad_lite::Job* current = find(f.job_id());
-  const auto* last = current_attempt(current, f.attempt(), f.node_id());
-  if (!last) return;
-  bool running = last->status() == nomad_lite::JOB_STATUS_RUNNING;
-  bool cancelled_without_details = last->status() == nomad_lite::JOB_STATUS_CANCELLED &&
-                                   !last->has_exit_code() && last->signal() == 0;
-  if (!running && !cancelled_without_details) return;  // already reported
+  if (!would_apply(find(f.job_id()), f)) return;  // stale, or already reported
 
   auto job = edit(f.job_id());
   auto* attempt = job->mutable_attempts(job->attempts_size() - 1);

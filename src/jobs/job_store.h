@@ -122,6 +122,13 @@ class JobStore {
   std::vector<std::string> changes_;
 };
 
+// The job's current attempt (its last), or null.
+const nomad_lite::Attempt* last_attempt(const nomad_lite::Job* job);
+// Whether apply() would take this report for `job` (null: unknown job). Workers and the leader
+// use it to stop sending reports that would change nothing.
+bool would_apply(const nomad_lite::Job* job, const nomad_lite::JobStarted& report);
+bool would_apply(const nomad_lite::Job* job, const nomad_lite::JobFinished& report);
+
 const char* status_name(nomad_lite::JobStatus status);  // "pending", "running", ...
 bool is_final(nomad_lite::JobStatus status);
 

@@ -12,10 +12,6 @@ namespace {
 constexpr auto kResendAfter = std::chrono::seconds(2);
 constexpr size_t kMaxRemovalsPerEntry = 1000;
 
-const nomad_lite::Attempt* current_attempt(const nomad_lite::Job* job) {
-  if (!job || job->attempts_size() == 0) return nullptr;
-  return &job->attempts(job->attempts_size() - 1);
-}
 
 }  // namespace
 
@@ -71,11 +67,7 @@ void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now
   // A report is proposed only while it still changes something: the worker resends it until
   // it sees it applied, so most resends meet a job that has moved on.
   for (auto it = started_.begin(); it != started_.end();) {
-    const auto* attempt = current_attempt(store.find(it->first.first));
-    bool useful = attempt && attempt->number() == it->first.second &&
-                  attempt->node_id() == it->second.node_id() &&
-                  attempt->status() == nomad_lite::JOB_STATUS_RUNNING &&
-                  attempt->started_at_ms() == 0;
+    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
     auto sent = started_sent_.find(it->first);
     if (useful && (sent == started_sent_.end() || now - sent->second > kResendAfter)) {
       *updates->add_started() = it->second;
@@ -86,12 +78,7 @@ void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now
     it = started_.erase(it);
   }
   for (auto it = finished_.begin(); it != finished_.end();) {
-    const auto* attempt = current_attempt(store.find(it->first.first));
-    bool useful = attempt && attempt->number() == it->first.second &&
-                  attempt->node_id() == it->second.node_id() &&
-                  (attempt->status() == nomad_lite::JOB_STATUS_RUNNING ||
-                   (attempt->status() == nomad_lite::JOB_STATUS_CANCELLED &&
-                    !attempt->has_exit_code() && attempt->signal() == 0));
+    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
     auto sent = finished_sent_.find(it->first);
     if (useful && (sent == finished_sent_.end() || now - sent->second > kResendAfter)) {
       *updates->add_finished() = it->second;
@@ -115,7 +102,7 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
     }
     if (now - heard <= options_.worker_timeout) continue;
     for (const auto& id : *running) {
-      const auto* attempt = current_attempt(store.find(id));
+      const auto* attempt = jobs::last_attempt(store.find(id));
       if (!attempt) continue;
       AttemptId key{id, attempt->number()};
       auto sent = finished_sent_.find(key);
@@ -205,9 +192,13 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
   }
   // A proposal sent longer ago than kResendAfter counts as never sent: forget it, or the
   // entries of reports that are not resent after they apply would pile up for the whole term.
-  for (auto* sent : {&started_sent_, &finished_sent_}) {
-    for (auto it = sent->begin(); it != sent->end();) {
-      it = now - it->second > kResendAfter ? sent->erase(it) : std::next(it);
+  // Swept once a second, not on every turn of the loop.
+  if (now >= next_sweep_) {
+    next_sweep_ = now + std::chrono::seconds(1);
+    for (auto* sent : {&started_sent_, &finished_sent_}) {
+      for (auto it = sent->begin(); it != sent->end();) {
+        it = now - it->second > kResendAfter ? sent->erase(it) : std::next(it);
+      }
     }
   }
   add_reports(store, now, updates);

@@ -13,10 +13,6 @@ int64_t wall_ms() {
       .count();
 }
 
-const nomad_lite::Attempt* current_attempt(const nomad_lite::Job* job) {
-  if (!job || job->attempts_size() == 0) return nullptr;
-  return &job->attempts(job->attempts_size() - 1);
-}
 
 }  // namespace
 
@@ -51,7 +47,7 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
       std::error_code ec;
       std::filesystem::remove_all(options_.executor.root / id, ec);
     }
-    const auto* attempt = current_attempt(job);
+    const auto* attempt = jobs::last_attempt(job);
     // Kill what this node runs for the job but should not any more.
     for (auto it = mine_.lower_bound({id, 0}); it != mine_.end() && it->first == id;) {
       bool current = attempt && attempt->number() == it->second &&
@@ -104,20 +100,12 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
 }
 
 void Worker::prune_outbox(const nomad_lite::Job* job, const std::string& id) {
-  const auto* attempt = current_attempt(job);
   std::lock_guard lock(mu_);
   for (auto it = started_.lower_bound({id, 0}); it != started_.end() && it->first.first == id;) {
-    bool pending = attempt && attempt->number() == it->first.second &&
-                   attempt->status() == nomad_lite::JOB_STATUS_RUNNING &&
-                   attempt->started_at_ms() == 0;
-    it = pending ? std::next(it) : started_.erase(it);
+    it = jobs::would_apply(job, it->second.message) ? std::next(it) : started_.erase(it);
   }
   for (auto it = finished_.lower_bound({id, 0}); it != finished_.end() && it->first.first == id;) {
-    bool pending = attempt && attempt->number() == it->first.second &&
-                   (attempt->status() == nomad_lite::JOB_STATUS_RUNNING ||
-                    (attempt->status() == nomad_lite::JOB_STATUS_CANCELLED &&
-                     !attempt->has_exit_code() && attempt->signal() == 0));
-    it = pending ? std::next(it) : finished_.erase(it);
+    it = jobs::would_apply(job, it->second.message) ? std::next(it) : finished_.erase(it);
   }
 }
 
