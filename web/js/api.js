@@ -1,0 +1,79 @@
+// The REST API of docs/http-api.md. Every error answer is {"error": "..."}; ApiError carries
+// that text so the page can show the server's own words.
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function call(method, path, body, signal) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      signal,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, 'cannot reach this node: is it running?');
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    // A body that is not JSON: fall through to a message built from the status.
+  }
+  if (!response.ok) {
+    const message = data && typeof data.error === 'string' ? data.error : `HTTP ${response.status}`;
+    throw new ApiError(response.status, message);
+  }
+  return data;
+}
+
+export const api = {
+  cluster: (signal) => call('GET', '/api/cluster', undefined, signal),
+  listJobs(params, signal) {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) {
+      if (value !== '' && value !== null && value !== undefined) query.set(key, value);
+    }
+    return call('GET', `/api/jobs?${query}`, undefined, signal);
+  },
+  job: (id, signal) => call('GET', `/api/jobs/${encodeURIComponent(id)}`, undefined, signal),
+  submit: (request) => call('POST', '/api/jobs', request),
+  cancel: (id) => call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, {}),
+};
+
+// Streams one output stream of one attempt, calling onText with each decoded piece; with
+// follow it lasts until the attempt ends. Resolves when the server closes the answer.
+export async function streamLogs({ id, stream, attempt, follow, signal, onText }) {
+  const query = new URLSearchParams({ stream });
+  if (attempt) query.set('attempt', attempt);
+  if (follow) query.set('follow', '1');
+  let response;
+  try {
+    response = await fetch(`/api/jobs/${encodeURIComponent(id)}/logs?${query}`, { signal });
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, 'cannot reach this node: is it running?');
+  }
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try {
+      message = (await response.json()).error || message;
+    } catch {
+      // keep the status line
+    }
+    throw new ApiError(response.status, message);
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    if (value) onText(value);
+  }
+}

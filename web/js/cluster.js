@@ -1,0 +1,77 @@
+// The cluster panel: who leads, the Raft term and indexes of the node this page talks to, and
+// a card per node. Fed by `cluster` events; a quiet stream gets a fetch every few seconds so
+// "last contact" does not go stale on an idle cluster.
+
+import { el, fill, $ } from './dom.js';
+import { formatCount, formatDuration } from './format.js';
+
+const ROLE_LABELS = { leader: 'Leader', follower: 'Follower', candidate: 'Candidate', precandidate: 'Pre-candidate', 'pre-candidate': 'Pre-candidate' };
+const roleLabel = (role) => ROLE_LABELS[role] || (role ? role[0].toUpperCase() + role.slice(1) : 'Unknown');
+
+export class ClusterPanel {
+  constructor(root) {
+    this.root = root;
+    this.leaderLine = $('#leader-line', root);
+    this.facts = $('#cluster-facts', root);
+    this.nodes = $('#nodes', root);
+    this.cluster = null;
+    this.receivedAt = 0;
+  }
+
+  update(cluster) {
+    this.cluster = cluster;
+    this.receivedAt = Date.now();
+    this.render();
+  }
+
+  setStale(stale) {
+    this.root.classList.toggle('is-stale', stale);
+  }
+
+  render() {
+    const c = this.cluster;
+    if (!c) return;
+    const leader = c.leader_id ?? null;
+    this.root.dataset.leaderId = leader ?? '';
+    this.leaderLine.className = leader ? 'leader-line' : 'leader-line is-warning';
+    fill(this.leaderLine, leader
+      ? ['Leader: ', el('strong', { text: `node ${leader}` }), c.leader_address ? ` · ${c.leader_address}` : '']
+      : [el('strong', { text: 'No leader' }), ' · election in progress']);
+
+    const fact = (label, value, extra = {}) => el('div', { class: 'fact' },
+      el('dt', { text: label }), el('dd', { text: value, ...extra }));
+    fill(this.facts,
+      fact('Term', formatCount(c.term), { class: 'num', dataset: { fact: 'term' } }),
+      fact('Commit index', formatCount(c.commit_index), { class: 'num', dataset: { fact: 'commit' } }),
+      fact('Applied index', formatCount(c.applied_index), { class: 'num', dataset: { fact: 'applied' } }),
+      fact('Answered by', `node ${c.node_id} (${roleLabel(c.role).toLowerCase()})`));
+
+    // A follower does not know its peers' replication progress: show match indexes only when
+    // the leader answers.
+    const matchKnown = c.role === 'leader';
+    fill(this.nodes, (c.nodes || []).map((n) => this.nodeCard(n, c, leader, matchKnown)));
+  }
+
+  nodeCard(n, c, leader, matchKnown) {
+    const self = n.id === c.node_id;
+    const isLeader = n.id === leader;
+    const classes = ['node'];
+    if (isLeader) classes.push('is-leader');
+    if (!n.alive) classes.push('is-down');
+    if (self) classes.push('is-self');
+    const contact = self ? 'this node' : n.last_contact_ms === null || n.last_contact_ms === undefined
+      ? 'never' : `${formatDuration(n.last_contact_ms)} ago`;
+    const stat = (label, value, props = {}) => el('div', {}, el('dt', { text: label }), el('dd', { text: value, ...props }));
+    return el('li', { class: classes.join(' '), dataset: { nodeId: n.id, role: n.role, alive: n.alive } },
+      el('div', { class: 'node-head' },
+        el('span', { class: 'node-name', text: `Node ${n.id}` }),
+        el('span', { class: `role role-${isLeader ? 'leader' : 'other'}`, text: isLeader ? 'Leader' : roleLabel(n.role) }),
+        self ? el('span', { class: 'you', text: 'this page', title: 'This page is served by this node' }) : null),
+      el('div', { class: 'node-addr mono', text: n.address }),
+      el('dl', { class: 'node-stats' },
+        stat('Health', n.alive ? 'Alive' : 'Unreachable', { class: n.alive ? 'health ok' : 'health bad' }),
+        stat('Match index', matchKnown ? formatCount(n.match_index) : '—',
+          { class: 'num', title: matchKnown ? null : 'Known by the leader only' }),
+        stat('Last contact', contact)));
+  }
+}
