@@ -8,7 +8,7 @@ FUZZ_DIR ?= build-fuzz
 ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-unit test-asan test-fuzz bench bench-etcd run cluster clean format
+.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e bench bench-etcd run cluster clean format
 
 all: build
 
@@ -21,12 +21,24 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# Unit tests and the simulation, the core's and storage's tests again under ASan/UBSan, and
-# a short libFuzzer run over the WAL reader.
-test: test-unit test-asan test-fuzz
+# Unit tests and the simulation, the dashboard in a real browser, the core's and storage's
+# tests again under ASan/UBSan, and a short libFuzzer run over the WAL reader.
+test: test-unit test-e2e test-asan test-fuzz
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+# The dashboard in Debian's chromium (headless, via playwright-core) against 3-node clusters
+# of $(BUILD_DIR)/nomad-lite; screenshots and node logs in $(BUILD_DIR)/e2e. npm ci runs only
+# when the lock file changed, and prefers npm's cache to the network.
+E2E_DIR := tests/e2e
+
+$(E2E_DIR)/node_modules/.package-lock.json: $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json | deps
+	cd $(E2E_DIR) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+
+test-e2e: build $(E2E_DIR)/node_modules/.package-lock.json
+	cd $(E2E_DIR) && NOMAD_LITE_BIN=$(abspath $(BUILD_DIR))/nomad-lite E2E_OUT=$(abspath $(BUILD_DIR))/e2e \
+	  node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.

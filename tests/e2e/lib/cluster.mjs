@@ -1,0 +1,154 @@
+// A real nomad-lite cluster for a test: build/nomad-lite processes on 127.0.0.1 with free
+// ports, each with its dashboard, data in a temporary directory, logs under build/e2e/logs.
+// Every process is killed when the test ends, and again on exit if a test forgot to.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { binary, outDir } from './paths.mjs';
+import { http, waitFor } from './wait.mjs';
+
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+// Distinct free ports, all held open at once so none is handed out twice.
+async function freePorts(count) {
+  const servers = [];
+  try {
+    for (let i = 0; i < count; i += 1) {
+      const server = net.createServer();
+      await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+      servers.push(server);
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
+
+const isRunning = (node) => Boolean(node.process) && node.process.exitCode === null && node.process.signalCode === null;
+
+export class Cluster {
+  // name: used for the log directory (build/e2e/logs/<name>).
+  static async start(name, { size = 3, workerSlots = 2 } = {}) {
+    const ports = await freePorts(2 * size);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `nomad-e2e-${name}-`));
+    const logDir = path.join(outDir, 'logs', name);
+    fs.rmSync(logDir, { recursive: true, force: true });
+    fs.mkdirSync(logDir, { recursive: true });
+    const nodes = [];
+    for (let i = 0; i < size; i += 1) {
+      nodes.push({ id: i + 1, grpcPort: ports[2 * i], httpPort: ports[2 * i + 1] });
+    }
+    for (const node of nodes) {
+      node.url = `http://127.0.0.1:${node.httpPort}`;
+      node.args = [
+        'server',
+        '--node-id', String(node.id),
+        '--port', String(node.grpcPort),
+        '--dashboard-port', String(node.httpPort),
+        '--peers', nodes.filter((n) => n !== node).map((n) => `${n.id}:127.0.0.1:${n.grpcPort}`).join(','),
+        '--data-dir', path.join(dataDir, `node-${node.id}`),
+        '--worker-slots', String(workerSlots),
+      ];
+      node.log = path.join(logDir, `node-${node.id}.log`);
+    }
+    const cluster = new Cluster(nodes, dataDir);
+    try {
+      for (const node of nodes) cluster.launch(node);
+      await cluster.waitReady();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  constructor(nodes, dataDir) {
+    this.nodes = nodes;
+    this.dataDir = dataDir;
+  }
+
+  node(id) {
+    return this.nodes.find((n) => n.id === id);
+  }
+
+  launch(node) {
+    const log = fs.openSync(node.log, 'a');
+    const child = spawn(binary, node.args, { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    node.process = child;
+    node.exited = new Promise((resolve) => child.once('exit', resolve));
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    child.once('error', (error) => fs.appendFileSync(node.log, `spawn failed: ${error.message}\n`));
+  }
+
+  // Every live node serves its dashboard and one of them knows a leader.
+  async waitReady(timeoutMs = 20_000) {
+    const live = this.nodes.filter(isRunning);
+    await waitFor('every node to serve /health/live', async () => {
+      for (const node of live) {
+        if (!isRunning(node)) throw new Error(`node ${node.id} exited; see ${node.log}`);
+        if ((await http(`${node.url}/health/live`, { timeoutMs: 1000 })).status !== 200) return false;
+      }
+      return true;
+    }, { timeoutMs });
+    return this.waitLeader({ timeoutMs });
+  }
+
+  // The leader's id as a live node reports it, once every live node agrees on it;
+  // `not` excludes a leader that is known to be gone.
+  async waitLeader({ not = null, timeoutMs = 10_000 } = {}) {
+    const live = this.nodes.filter((n) => isRunning(n) && n.id !== not);
+    return waitFor(`a leader${not ? ` other than node ${not}` : ''} that every live node knows`, async () => {
+      const answers = await Promise.all(live.map((n) => http(`${n.url}/api/cluster`, { timeoutMs: 1000 })));
+      const leaders = new Set(answers.map((a) => (a.status === 200 ? a.body.leader_id : null)));
+      const [leader] = leaders;
+      return leaders.size === 1 && leader && leader !== not ? leader : null;
+    }, { timeoutMs });
+  }
+
+  async kill(id, signal = 'SIGKILL') {
+    const node = this.node(id);
+    if (isRunning(node)) node.process.kill(signal);
+    await node.exited;
+  }
+
+  async restart(id) {
+    const node = this.node(id);
+    if (isRunning(node)) throw new Error(`node ${id} is running`);
+    this.launch(node);
+    await waitFor(`node ${id} to serve again`, async () => {
+      if (!isRunning(node)) throw new Error(`node ${id} exited; see ${node.log}`);
+      return (await http(`${node.url}/health/live`, { timeoutMs: 1000 })).status === 200;
+    }, { timeoutMs: 15_000 });
+  }
+
+  // SIGTERM, SIGKILL what has not exited within a few seconds, then remove the data.
+  async stop() {
+    const alive = this.nodes.filter(isRunning);
+    for (const node of alive) node.process.kill('SIGTERM');
+    const deadline = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+    await Promise.race([Promise.all(alive.map((n) => n.exited)), deadline]);
+    for (const node of alive) {
+      if (isRunning(node)) node.process.kill('SIGKILL');
+    }
+    await Promise.all(alive.map((n) => n.exited));
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  // Submits through the REST API of the given node.
+  async submit(command, nodeId = 1, extra = {}) {
+    const answer = await http(`${this.node(nodeId).url}/api/jobs`, { method: 'POST', body: { command, ...extra } });
+    if (answer.status !== 201) throw new Error(`POST /api/jobs: ${answer.status} ${JSON.stringify(answer.body)}`);
+    return answer.body;
+  }
+}
