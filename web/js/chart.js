@@ -90,7 +90,7 @@ export class RateChart {
 
     if (visible.length < 2) {
       ctx.textAlign = 'center';
-      ctx.fillText('waiting for data…', pad.left + plotW / 2, pad.top + plotH / 2);
+      ctx.fillText('waiting for data…', pad.left + plotW / 2, pad.top + plotH * 0.25);
       return;
     }
     for (const { key, colorVar } of this.series) {

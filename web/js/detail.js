@@ -3,7 +3,7 @@
 
 import { api, streamLogs } from './api.js';
 import { el, fill, $ } from './dom.js';
-import { isFinal, parseTime, formatClock, formatAgo, formatDuration, jobDuration, signalName, failureText } from './format.js';
+import { isFinal, parseTime, formatClock, formatAgo, formatDuration, jobDuration, signalName, failureText, isNotOlder } from './format.js';
 import { statusBadge } from './jobs.js';
 import { OutputPane } from './output.js';
 
@@ -17,6 +17,7 @@ export class JobDetail {
     this.controller = null;  // aborts everything of the job shown
     this.logs = null;        // {attempt, mode: 'following'|'loading'|'complete'|'error', abort, retried}
     this.pickedAttempt = null;
+    this.early = null;       // the latest event for the job that came before the job itself
     this.panes = STREAMS.map((name) => new OutputPane(name));
   }
 
@@ -26,6 +27,7 @@ export class JobDetail {
     this.id = id;
     this.controller = new AbortController();
     this.pickedAttempt = null;
+    this.early = null;
     this.renderShell();
     this.load();
   }
@@ -42,7 +44,10 @@ export class JobDetail {
     try {
       const job = await api.job(id, this.controller.signal);
       if (id !== this.id) return;
-      this.setJob(job);
+      const early = this.early;
+      this.early = null;
+      const current = this.job && !isNotOlder(job, this.job) ? this.job : job;
+      this.setJob(early && isNotOlder(early, current) ? { ...current, ...early } : current);
     } catch (error) {
       if (error.name === 'AbortError' || id !== this.id) return;
       this.status.replaceChildren();
@@ -52,7 +57,12 @@ export class JobDetail {
 
   // A `job` event (a summary, without output tails) or an answer from the server.
   update(job) {
-    if (!this.job || job.id !== this.id) return;
+    if (job.id !== this.id) return;
+    if (!this.job) {
+      this.early = job;
+      return;
+    }
+    if (!isNotOlder(job, this.job)) return;
     const wasFinal = isFinal(this.job.status);
     this.setJob({ ...this.job, ...job });
     // The final record carries the replicated output tails: fetch it once for the fallback.

@@ -78,3 +78,15 @@ export function failureText(job) {
     default: return job.reason || '';
   }
 }
+
+// Jobs only move forward: attempt by attempt, pending -> running -> an end. An event that was
+// overtaken by a fetch (or the other way round) must not turn a job back; this orders states.
+const STAGE = { pending: 0, running: 1, completed: 2, failed: 2, cancelled: 2 };
+export function isNotOlder(next, current) {
+  if (!current) return true;
+  if ((next.attempt || 0) !== (current.attempt || 0)) return (next.attempt || 0) > (current.attempt || 0);
+  const a = STAGE[next.status] ?? 0, b = STAGE[current.status] ?? 0;
+  if (a !== b) return a > b;
+  // Same stage: the one that knows more (a start or finish time) wins; otherwise the newer.
+  return Boolean(next.finished_at) >= Boolean(current.finished_at) && Boolean(next.started_at) >= Boolean(current.started_at);
+}

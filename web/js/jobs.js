@@ -3,12 +3,13 @@
 
 import { api } from './api.js';
 import { el, fill, $, batched } from './dom.js';
-import { STATUSES, shortId, parseTime, formatAgo, formatClock, formatDuration, jobDuration, formatCount, isFinal, failureText } from './format.js';
+import { STATUSES, shortId, parseTime, formatAgo, formatClock, formatDuration, jobDuration, formatCount, isFinal, failureText, isNotOlder } from './format.js';
 
 const PAGE_SIZE = 50;
 // Live inserts past this many rows reload the first page instead, so the table stays small
 // however many jobs a busy cluster creates.
 const MAX_ROWS = 1000;
+const ABORTED = Symbol('aborted');
 
 // Newest first; ties (same millisecond) by id so the order is stable.
 function newerFirst(a, b) {
@@ -41,6 +42,8 @@ export class JobsList {
     this.total = 0;
     this.loaded = false;
     this.request = null;
+    this.reloading = false;
+    this.queued = [];       // events that arrived while the first page was loading
     this.scheduleRender = batched(() => this.render());
     this.scheduleReload = debounce(() => this.reload(), 1000);
 
@@ -82,8 +85,14 @@ export class JobsList {
 
   // The first page again, for the current filter (also after a `resync` or a reconnect).
   async reload() {
+    this.reloading = true;
     const page = await this.fetchPage(null);
-    if (!page) return;
+    if (page === ABORTED) return;  // a newer request took over
+    this.reloading = false;
+    if (!page) {
+      this.queued = [];
+      return;
+    }
     this.jobs.clear();
     this.order = [];
     this.fresh.clear();
@@ -91,14 +100,18 @@ export class JobsList {
     this.rows.clear();
     this.dirty.clear();
     this.addPage(page);
+    // What changed while the page was on its way; stale events are ignored by upsert.
+    const queued = this.queued;
+    this.queued = [];
+    for (const job of queued) this.upsert(job);
   }
 
   async loadMore() {
-    if (!this.nextToken) return;
+    if (!this.nextToken || this.reloading) return;
     this.more.disabled = true;
     const page = await this.fetchPage(this.nextToken);
     this.more.disabled = false;
-    if (page) this.addPage(page);
+    if (page && page !== ABORTED) this.addPage(page);
   }
 
   async fetchPage(token) {
@@ -109,7 +122,8 @@ export class JobsList {
     try {
       return await api.listJobs({ status: this.status, q: this.q, limit: PAGE_SIZE, page_token: token }, request.signal);
     } catch (error) {
-      if (error.name !== 'AbortError') this.showError(`Could not load jobs: ${error.message}`);
+      if (error.name === 'AbortError') return ABORTED;
+      this.showError(`Could not load jobs: ${error.message}`);
       return null;
     } finally {
       if (this.request === request) {
@@ -135,8 +149,14 @@ export class JobsList {
 
   // A `job` event: a new job, or a change to one.
   upsert(job) {
-    if (!this.loaded) return;
+    if (!this.loaded || this.reloading) {
+      // Bounded: the page being fetched is newer than what would be dropped.
+      if (this.queued.length >= MAX_ROWS) this.queued.shift();
+      this.queued.push(job);
+      return;
+    }
     const known = this.jobs.has(job.id);
+    if (known && !isNotOlder(job, this.jobs.get(job.id))) return;
     if (!this.matches(job)) {
       if (known) this.remove(job.id);
       return;
