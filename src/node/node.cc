@@ -363,7 +363,9 @@ void Node::handle_ready() {
   }
   if (rd.hard_state || !rd.entries.empty()) {
     if (Status s = wal_->write(rd.hard_state, rd.entries); !s) fatal(s);
-    if (Status s = wal_->sync(); !s) fatal(s);
+    if (rd.must_sync) {
+      if (Status s = wal_->sync(); !s) fatal(s);
+    }
   }
   transport_->send(std::move(later));
   apply(rd.committed);
@@ -374,6 +376,9 @@ void Node::handle_ready() {
 void Node::after_apply() {
   std::vector<std::string> changed = jobs_.take_changes();
   if (changed.empty() && unseen_changes_.empty()) return;
+  if (!changed.empty()) {
+    for (const auto& listener : jobs_listeners_) listener(changed);
+  }
   coordinator_->on_applied(changed);
   for (const auto& id : changed) {
     auto [first, last] = job_waits_.equal_range(id);

@@ -267,6 +267,9 @@ Ready Core::ready() {
   snapshot_to_install_.reset();
   if (hard_state() != persisted_hard_state_) r.hard_state = hard_state();
   r.entries = log_.slice(log_.stable() + 1, log_.last_index(), SIZE_MAX);
+  r.must_sync = !r.entries.empty() ||
+                (r.hard_state && (r.hard_state->term != persisted_hard_state_.term ||
+                                  r.hard_state->vote != persisted_hard_state_.vote));
   r.messages = std::move(outbox_);
   outbox_.clear();
   r.committed = log_.slice(log_.applied() + 1, log_.committed(), config_.max_committed_per_ready);

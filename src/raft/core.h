@@ -91,6 +91,10 @@ struct Ready {
   std::vector<Message> messages;
   // Apply to the state machine in order; each is handed out exactly once.
   std::vector<Entry> committed;
+  // Whether the write must be synced before `messages` leave: new entries, a new term or a
+  // new vote. A commit index alone need not be durable (a restarted node learns it again
+  // from the leader), so a Ready that only moves it costs no fsync.
+  bool must_sync = false;
 
   bool empty() const {
     return !snapshot && !hard_state && entries.empty() && messages.empty() && committed.empty();

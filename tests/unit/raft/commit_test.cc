@@ -55,6 +55,48 @@ TEST(CommitTest, CommitIndexIsHighestIndexReplicatedOnMajority) {
   for (NodeId id : c.ids()) EXPECT_EQ(c.core(id).commit_index(), b.last_index) << "node " << id;
 }
 
+// A Ready asks for a sync only when it persists something Raft's safety rests on: entries, a
+// new term, a vote. A commit index that moved alone is written but not synced, which saves
+// the leader one fsync per commit round.
+TEST(CommitTest, ReadyMustSyncOnlyForEntriesTermOrVote) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(1));
+  c.stabilize();
+
+  ASSERT_TRUE(c.core(1).propose("a").accepted);
+  Ready appended = c.node(1).cycle();
+  ASSERT_FALSE(appended.entries.empty());
+  EXPECT_TRUE(appended.must_sync) << "new entries must be durable";
+  c.send(appended.messages);
+
+  c.deliver_where([](const Message& m) { return is_append_to(m, 2); });
+  Ready follower = c.node(2).cycle();
+  ASSERT_FALSE(follower.entries.empty());
+  EXPECT_TRUE(follower.must_sync) << "the follower acknowledges only durable entries";
+  c.send(follower.messages);
+
+  c.deliver_where([](const Message& m) { return m.from == 2 && m.to == 1; });
+  Ready committed = c.node(1).cycle();
+  ASSERT_TRUE(committed.hard_state.has_value()) << "the commit index moved";
+  ASSERT_FALSE(committed.committed.empty());
+  EXPECT_TRUE(committed.entries.empty());
+  EXPECT_FALSE(committed.must_sync) << "only the commit index changed";
+
+}
+
+TEST(CommitTest, ReadyMustSyncForANewTermAndVote) {
+  ClusterOptions o;
+  o.tweak = [](Config& cfg) { cfg.pre_vote = false; };  // the campaign itself bumps the term
+  Cluster c(o);
+  Core& core = c.core(1);
+  for (int i = 0; i < 1000 && core.role() != Role::kCandidate; ++i) core.tick();
+  ASSERT_EQ(core.role(), Role::kCandidate);
+  Ready campaign = c.node(1).cycle();
+  ASSERT_TRUE(campaign.hard_state.has_value());
+  EXPECT_EQ(campaign.hard_state->vote, 1u);
+  EXPECT_TRUE(campaign.must_sync) << "a vote must be durable before the request leaves";
+}
+
 // The Figure 8 scenario (§5.4.2): "a leader cannot immediately conclude that an entry from a
 // previous term is committed once it is stored on a majority of servers". Node 1 leads in
 // term 4 with an uncommitted entry of term 2 at index 2; once a follower takes that entry,
