@@ -71,6 +71,7 @@ void JobStore::put(std::shared_ptr<nomad_lite::Job> job) {
 }
 
 void JobStore::index(const nomad_lite::Job& job) {
+  ++totals_.by_status[job.status()];
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
       pending_[queue_key(job)] = job.id();
@@ -84,6 +85,7 @@ void JobStore::index(const nomad_lite::Job& job) {
 }
 
 void JobStore::unindex(const nomad_lite::Job& job) {
+  --totals_.by_status[job.status()];
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
       pending_.erase(queue_key(job));
@@ -118,6 +120,7 @@ ApplyResult JobStore::submit(const nomad_lite::SubmitJobCommand& command, raft::
   if (!command.idempotency_key().empty()) idempotency_keys_[command.idempotency_key()] = job->id();
   ApplyResult result{Status::ok(), *job};
   put(std::move(job));
+  ++totals_.submitted;
   return result;
 }
 
@@ -146,6 +149,7 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
   }
   ApplyResult result{Status::ok(), *job};
   put(std::move(job));
+  ++totals_.finished;
   return result;
 }
 
@@ -277,6 +281,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     job->set_status(nomad_lite::JOB_STATUS_COMPLETED);
     job->set_reason("");
     job->set_finished_at_ms(f.at_ms());
+    ++totals_.finished;
   } else if (used < allowed) {
     job->set_status(nomad_lite::JOB_STATUS_PENDING);
     job->set_node_id(0);
@@ -285,6 +290,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     job->set_status(nomad_lite::JOB_STATUS_FAILED);
     job->set_reason(reason);
     job->set_finished_at_ms(f.at_ms());
+    ++totals_.finished;
   }
   put(std::move(job));
 }
@@ -380,6 +386,8 @@ JobStoreImage JobStore::image() const {
   for (const auto& [index, id] : by_submit_index_) image.jobs.push_back(jobs_.at(id));
   image.idempotency_keys.assign(idempotency_keys_.begin(), idempotency_keys_.end());
   image.node_slots = node_slots_;
+  image.jobs_submitted = totals_.submitted;
+  image.jobs_finished = totals_.finished;
   return image;
 }
 
@@ -397,6 +405,8 @@ std::string JobStoreImage::serialize() const {
     n->set_node_id(node);
     n->set_slots(slots);
   }
+  snap.set_jobs_submitted(jobs_submitted);
+  snap.set_jobs_finished(jobs_finished);
   return snap.SerializeAsString();
 }
 
@@ -411,6 +421,7 @@ Status JobStore::restore(const std::string& data) {
   pending_.clear();
   running_.clear();
   finished_.clear();
+  totals_ = {};
   for (auto& job : *snap.mutable_jobs()) {
     std::string id = job.id();  // read before the move below
     by_submit_index_[job.submit_index()] = id;
@@ -421,6 +432,9 @@ Status JobStore::restore(const std::string& data) {
   }
   for (const auto& k : snap.keys()) idempotency_keys_[k.key()] = k.job_id();
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
+  // An older snapshot has no totals: the jobs it holds are the best count there is.
+  totals_.submitted = snap.has_jobs_submitted() ? snap.jobs_submitted() : jobs_.size();
+  totals_.finished = snap.has_jobs_finished() ? snap.jobs_finished() : finished_.size();
   return Status::ok();
 }
 

@@ -8,6 +8,7 @@
 // → completed | failed | cancelled, or back to pending when a failed attempt is retried.
 // Reports name (job id, attempt): one about an attempt that is no longer current is ignored.
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -41,12 +42,22 @@ struct ListPage {
   uint64_t total = 0;                 // matches over all pages
 };
 
+// Counters for the dashboard's rates and totals.
+struct JobTotals {
+  uint64_t submitted = 0;  // jobs ever created (a repeated idempotency key creates none)
+  uint64_t finished = 0;   // jobs ever ended: completed, failed or cancelled
+  // Jobs held now, by status (index: nomad_lite::JobStatus).
+  std::array<uint64_t, nomad_lite::JobStatus_ARRAYSIZE> by_status{};
+};
+
 // The state of the store at one moment, taken cheaply on the loop thread (jobs are shared,
 // never changed in place) and serialized elsewhere.
 struct JobStoreImage {
   std::vector<std::shared_ptr<const nomad_lite::Job>> jobs;  // in submission order
   std::vector<std::pair<std::string, std::string>> idempotency_keys;
   std::map<uint64_t, uint32_t> node_slots;
+  uint64_t jobs_submitted = 0;
+  uint64_t jobs_finished = 0;
 
   std::string serialize() const;
 };
@@ -84,6 +95,8 @@ class JobStore {
   // Retention: finished jobs, oldest finish first.
   const std::set<std::pair<int64_t, std::string>>& finished_order() const { return finished_; }
 
+  const JobTotals& totals() const { return totals_; }
+
   // Ids of the jobs changed by apply()/restore() since the last call.
   std::vector<std::string> take_changes();
 
@@ -120,6 +133,7 @@ class JobStore {
   std::set<std::pair<int64_t, std::string>> finished_;  // (finished_at_ms, id)
 
   std::vector<std::string> changes_;
+  JobTotals totals_;
 };
 
 // The job's current attempt (its last), or null.
