@@ -110,6 +110,12 @@ class Node {
   const ServerConfig& config() const { return config_; }
   std::string address_of(raft::NodeId id) const;
 
+  // `listener` hears, on the loop thread after each apply, the ids of the jobs that changed or
+  // were removed. It must only take note and return: the loop commits nothing meanwhile.
+  // Add listeners before start().
+  using JobsListener = std::function<void(const std::vector<std::string>& ids)>;
+  void add_jobs_listener(JobsListener listener) { jobs_listeners_.push_back(std::move(listener)); }
+
  private:
   struct Proposal {
     std::string command;
@@ -176,6 +182,7 @@ class Node {
   std::unique_ptr<worker::Worker> worker_;
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
   std::multimap<std::string, JobWait> job_waits_;
+  std::vector<JobsListener> jobs_listeners_;  // fixed once the loop runs
   transport::InternalClient internal_;
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
