@@ -50,7 +50,8 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->add_option("--retain-for", f->retain_for, "Finished jobs older than this are removed")
       ->capture_default_str();
   app->add_option("--snapshot-entries", c.snapshot_entries,
-                  "Take a snapshot after this many applied entries")
+                  "Take a snapshot after this many applied entries, or after as many as there are "
+                  "jobs (up to 4 times this) when there are more")
       ->capture_default_str();
   app->fallthrough(false);  // --addr and -o mean nothing to a server
   app->footer(kServerFooter);

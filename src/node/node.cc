@@ -131,6 +131,7 @@ Status Node::start() {
   unseen_changes_ = jobs_.take_changes();
 
   publish_view();
+  answer_runner_ = std::make_unique<CallbackRunner>();
   loop_ = std::thread([this] { run(); });
   return Status::ok();
 }
@@ -143,6 +144,7 @@ void Node::stop() {
   }
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  answer_runner_.reset();  // answers everything the loop handed it
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   if (worker_) worker_->stop();
   if (transport_) transport_->stop();
@@ -435,7 +437,7 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
     std::unique_lock lock(jobs_mu_);
     for (const auto& e : committed) results.push_back(jobs_.apply(e));
   }
-  size_t completed = 0;
+  std::vector<CallbackRunner::Callback> answers;
   for (size_t i = 0; i < committed.size(); ++i) {
     auto it = waiters_.find(committed[i].index);
     if (it == waiters_.end()) continue;
@@ -445,13 +447,22 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
     } else {
       out.code = ProposeOutcome::Code::kRetry;  // another leader's entry took this index
     }
-    it->second.done(std::move(out));
+    answers.push_back([done = std::move(it->second.done), out = std::move(out)]() mutable {
+      done(std::move(out));
+    });
     waiters_.erase(it);
-    ++completed;
   }
-  if (completed) {
+  if (answers.empty()) return;
+  {
     std::lock_guard lock(queue_mu_);
-    waiting_ -= completed;
+    waiting_ -= answers.size();
+  }
+  // A lone answer costs the loop little and a hand-off would only add latency; many are
+  // answered on the runner's thread while the loop goes on replicating.
+  if (answers.size() <= kInlineAnswers) {
+    for (auto& a : answers) a();
+  } else {
+    answer_runner_->post(std::move(answers));
   }
 }
 
@@ -467,7 +478,12 @@ void Node::fail_waiters(ProposeOutcome::Code code) {
 void Node::maybe_snapshot() {
   if (config_.snapshot_entries == 0 || snapshot_in_progress_) return;
   raft::Index applied = core_->applied_index();
-  if (applied < core_->snapshot().index + config_.snapshot_entries) return;
+  // A snapshot writes every job, so taking one every N entries costs more per entry the more
+  // jobs there are. Waiting for as many entries as there are jobs keeps that cost flat; the
+  // cap bounds what a restart replays.
+  const uint64_t every = std::max<uint64_t>(
+      config_.snapshot_entries, std::min<uint64_t>(jobs_.size(), 4 * config_.snapshot_entries));
+  if (applied < core_->snapshot().index + every) return;
   auto term = core_->log().term_at(applied);
   if (!term) return;
   // Only this thread writes the job store, so it can be read here without the lock. The image

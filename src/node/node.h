@@ -23,6 +23,7 @@
 
 #include "common/status.h"
 #include "jobs/job_store.h"
+#include "node/callback_runner.h"
 #include "node/coordinator.h"
 #include "node/server_config.h"
 #include "raft/core.h"
@@ -84,7 +85,7 @@ class Node {
   Status start();
   void stop();
 
-  // Thread-safe. `done` runs on the loop thread: keep it short.
+  // Thread-safe. `done` runs on the loop thread or the answer runner's: keep it short.
   void propose(std::string command, ProposeCallback done);
   void receive(raft::Message message);
   // A peer showed it is up (any traffic from it, keepalives included).
@@ -178,6 +179,9 @@ class Node {
 
   // Loop-thread state.
   std::map<raft::Index, Waiter> waiters_;
+  // Answers to applied proposals run here when there are more than kInlineAnswers at once.
+  static constexpr size_t kInlineAnswers = 2;
+  std::unique_ptr<CallbackRunner> answer_runner_;
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<worker::Worker> worker_;
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
