@@ -45,7 +45,7 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
   }
   switch (command.kind_case()) {
     case nomad_lite::Command::kSubmit:
-      return submit(command.submit(), entry.index);
+      return submit(command.mutable_submit(), entry.index);
     case nomad_lite::Command::kCancel:
       return cancel(command.cancel());
     case nomad_lite::Command::kUpdates:
@@ -103,21 +103,23 @@ void JobStore::unindex(const nomad_lite::Job& job) {
   }
 }
 
-ApplyResult JobStore::submit(const nomad_lite::SubmitJobCommand& command, raft::Index index) {
-  if (!command.idempotency_key().empty()) {
+ApplyResult JobStore::submit(nomad_lite::SubmitJobCommand* command, raft::Index index) {
+  const std::string& key = command->idempotency_key();
+  if (!key.empty()) {
     // A retried submission (say, after a leader change) gets the job it created the first time.
-    auto it = idempotency_keys_.find(command.idempotency_key());
+    auto it = idempotency_keys_.find(key);
     if (it != idempotency_keys_.end()) return {Status::ok(), *jobs_.at(it->second)};
   }
-  if (jobs_.count(command.job().id())) {
-    return {Status::error("job id " + command.job().id() + " already exists"), {}};
+  if (jobs_.count(command->job().id())) {
+    return {Status::error("job id " + command->job().id() + " already exists"), {}};
   }
-  auto job = std::make_shared<nomad_lite::Job>(command.job());
+  // The command was parsed for this call only: its job moves into the store uncopied.
+  auto job = std::make_shared<nomad_lite::Job>(std::move(*command->mutable_job()));
   job->set_status(nomad_lite::JOB_STATUS_PENDING);
   job->set_submit_index(index);
-  job->set_idempotency_key(command.idempotency_key());
+  job->set_idempotency_key(key);
   by_submit_index_[index] = job->id();
-  if (!command.idempotency_key().empty()) idempotency_keys_[command.idempotency_key()] = job->id();
+  if (!key.empty()) idempotency_keys_[key] = job->id();
   ApplyResult result{Status::ok(), *job};
   put(std::move(job));
   ++totals_.submitted;

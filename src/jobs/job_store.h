@@ -107,7 +107,7 @@ class JobStore {
  private:
   using JobPtr = std::shared_ptr<const nomad_lite::Job>;
 
-  ApplyResult submit(const nomad_lite::SubmitJobCommand& command, raft::Index index);
+  ApplyResult submit(nomad_lite::SubmitJobCommand* command, raft::Index index);
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
   ApplyResult updates(const nomad_lite::JobUpdates& updates);
   ApplyResult remove(const nomad_lite::RemoveJobs& command);
