@@ -46,8 +46,8 @@ export class ClusterPanel {
       fact('Applied index', formatCount(c.applied_index), { class: 'num', dataset: { fact: 'applied' } }),
       fact('Answered by', `node ${c.node_id} (${roleLabel(c.role).toLowerCase()})`));
 
-    // A follower does not know its peers' replication progress: show match indexes only when
-    // the leader answers.
+    // Only the leader knows how far each node's log matches its own: a follower's page
+    // leaves the line out rather than show a number it does not have.
     const matchKnown = c.role === 'leader';
     fill(this.nodes, (c.nodes || []).map((n) => this.nodeCard(n, c, leader, matchKnown)));
   }
@@ -70,8 +70,7 @@ export class ClusterPanel {
       el('div', { class: 'node-addr mono', text: n.address }),
       el('dl', { class: 'node-stats' },
         stat('Health', n.alive ? 'Alive' : 'Unreachable', { class: n.alive ? 'health ok' : 'health bad' }),
-        stat('Match index', matchKnown ? formatCount(n.match_index) : '—',
-          { class: 'num', title: matchKnown ? null : 'Known by the leader only' }),
+        matchKnown ? stat('Match index', formatCount(n.match_index), { class: 'num' }) : null,
         stat('Last contact', contact)));
   }
 }

@@ -14,7 +14,7 @@ export function validate({ command, timeout, retries }) {
   const errors = {};
   if (!command.trim()) errors.command = 'Enter a shell command to run, for example: echo hello';
   else if (new TextEncoder().encode(command).length > MAX_COMMAND_BYTES) errors.command = 'The command is longer than 64 KiB.';
-  if (timeout && !DURATION.test(timeout)) errors.timeout = 'Write a duration such as 500ms, 30s, 2m or 1h30m.';
+  if (timeout && !DURATION.test(timeout)) errors.timeout = 'A duration: 500ms, 30s, 2m, 1h30m.';
   if (retries !== '' && !(/^\d+$/.test(retries) && Number(retries) <= MAX_RETRIES)) {
     errors.retries = `A whole number from 0 to ${MAX_RETRIES}.`;
   }
