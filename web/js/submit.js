@@ -91,8 +91,10 @@ export class SubmitForm {
       this.say('ok', 'Submitted job ', el('a', { class: 'mono', href: `#/jobs/${job.id}`, text: shortId(job.id), dataset: { jobId: job.id } }),
         ` (${job.status}).`);
     } catch (error) {
-      // The server names the field at the start of its message when one is at fault.
-      const field = Object.keys(this.fields).find((name) => error.message.toLowerCase().startsWith(name));
+      // The server names the field at the start of its message ("'timeout': ...") when one
+      // is at fault.
+      const opening = error.message.toLowerCase().replace(/^['"]/, '');
+      const field = Object.keys(this.fields).find((name) => opening.startsWith(name));
       if (field) this.showErrors({ [field]: error.message });
       this.say('error', error.status ? `The server refused the job: ${error.message}` : `Not submitted: ${error.message}`);
     } finally {
