@@ -3,7 +3,7 @@
 
 import { api, streamLogs } from './api.js';
 import { el, fill, $ } from './dom.js';
-import { isFinal, parseTime, formatClock, formatAgo, formatDuration, jobDuration, signalName, failureText, isNotOlder } from './format.js';
+import { isFinal, parseTime, formatClock, formatAgo, formatDuration, jobDuration, signalName, failureText, errorDetail, isNotOlder } from './format.js';
 import { statusBadge } from './jobs.js';
 import { OutputPane } from './output.js';
 
@@ -135,7 +135,8 @@ export class JobDetail {
     if (job.status === 'pending') callout = job.pending_reason ? `Waiting: ${job.pending_reason}` : 'Waiting to be placed on a node.';
     else if (job.status === 'failed') {
       kind = 'error';
-      callout = `Failed${job.reason ? `: ${failureText(job)}` : ''}${job.error ? ` (${job.error})` : ''}.`;
+      const detail = errorDetail(job);
+      callout = `Failed${job.reason ? `: ${failureText(job)}` : ''}${detail ? ` (${detail})` : ''}.`;
     } else if (job.status === 'cancelled') {
       kind = 'muted';
       callout = 'Cancelled.';
@@ -155,7 +156,6 @@ export class JobDetail {
     fill(this.facts,
       fact('Status', job.status, 'status'),
       job.reason ? fact('Reason', job.reason, 'reason') : null,
-      job.status === 'pending' && job.pending_reason ? fact('Pending because', job.pending_reason, 'pending_reason') : null,
       fact('Exit code', job.exit_code === null || job.exit_code === undefined ? null : String(job.exit_code), 'exit_code'),
       job.signal ? fact('Signal', signalName(job.signal), 'signal') : null,
       fact('Node', job.node_id ? `node ${job.node_id}` : null, 'node'),
@@ -167,7 +167,7 @@ export class JobDetail {
       fact('Finished', when(finished), 'finished'),
       fact('Ran for', started === null ? null
         : el('span', { text: formatDuration(jobDuration(job)), dataset: isFinal(job.status) ? {} : { since: started } }), 'duration'),
-      job.error ? fact('Error', job.error, 'error') : null,
+      errorDetail(job) ? fact('Error', job.error, 'error') : null,
       Object.keys(job.env || {}).length
         ? fact('Environment', Object.entries(job.env).map(([k, v]) => `${k}=${v}`).join(' '), 'env') : null);
 
@@ -192,7 +192,7 @@ export class JobDetail {
     const ended = a.status === 'failed' ? failureText(a)
       : a.signal ? `signal ${signalName(a.signal)}`
         : a.exit_code !== null && a.exit_code !== undefined ? `exit ${a.exit_code}` : '';
-    const outcome = [ended, a.error || ''].filter(Boolean).join(': ');
+    const outcome = [ended, errorDetail(a)].filter(Boolean).join(': ');
     const at = (ms) => el('td', { text: ms === null ? '—' : formatClock(ms), title: ms === null ? '' : formatAgo(ms) });
     return el('tr', { dataset: { attempt: a.number } },
       el('td', { class: 'num', text: String(a.number) }),

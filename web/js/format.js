@@ -90,3 +90,9 @@ export function isNotOlder(next, current) {
   // Same stage: the one that knows more (a start or finish time) wins; otherwise the newer.
   return Boolean(next.finished_at) >= Boolean(current.finished_at) && Boolean(next.started_at) >= Boolean(current.started_at);
 }
+
+// The error text of a job or attempt when it says more than failureText (for an exit code the
+// server's text only repeats it).
+export function errorDetail(job) {
+  return job.error && job.reason !== 'exit_code' ? job.error : '';
+}
