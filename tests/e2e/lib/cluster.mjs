@@ -11,9 +11,17 @@ import { binary, outDir } from './paths.mjs';
 import { http, waitFor } from './wait.mjs';
 
 const running = new Set();
-process.on('exit', () => {
+const killAll = () => {
   for (const child of running) child.kill('SIGKILL');
-});
+};
+process.on('exit', killAll);
+// A test run stopped from outside (Ctrl-C, the runner's timeout) takes its nodes with it.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
 
 // Distinct free ports, all held open at once so none is handed out twice.
 async function freePorts(count) {
