@@ -180,6 +180,24 @@ Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
   return out;
 }
 
+std::vector<Service::JobRef> Service::find_jobs(const std::vector<std::string>& ids) const {
+  std::vector<JobRef> out;
+  out.reserve(ids.size());
+  int64_t now = now_ms();
+  node_.read_jobs([&](const jobs::JobStore& s) {
+    for (const auto& id : ids) {
+      JobRef ref{id, s.find_shared(id), {}};
+      if (ref.job) ref.pending_reason = s.pending_reason(*ref.job, now);
+      out.push_back(std::move(ref));
+    }
+  });
+  return out;
+}
+
+jobs::JobTotals Service::job_totals() const {
+  return node_.read_jobs([](const jobs::JobStore& s) { return s.totals(); });
+}
+
 nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
   node::ClusterView v = node_.cluster_view();
   nomad_lite::GetClusterStatusResponse r;
@@ -246,12 +264,14 @@ Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
                                  const ChunkWriter& write, const std::function<bool()>& cancelled) {
   worker::AttemptKey key{request.job_id(), request.attempt()};
   uint64_t offset = request.offset();
+  int silent_polls = 0;
   while (!cancelled()) {
     auto r = node_.worker().executor().read_output(
         key, request.stderr(), offset, kChunkBytes,
         request.follow() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
     if (!r.status) return make_error(Code::kNotFound, r.status.message());
     if (!r.data.empty()) {
+      silent_polls = 0;
       nomad_lite::LogChunk chunk;
       chunk.set_offset(offset);
       chunk.set_truncated(r.truncated);
@@ -261,6 +281,13 @@ Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
       continue;
     }
     if (r.finished || !request.follow()) return {};
+    // An empty chunk every second of silence: a reader on another node, blocked waiting for
+    // the next chunk, gets to see that its own client went away.
+    if (++silent_polls % 2 == 0) {
+      nomad_lite::LogChunk chunk;
+      chunk.set_offset(offset);
+      if (!write(chunk)) return {};
+    }
   }
   return {};
 }

@@ -4,7 +4,9 @@
 // place. The gRPC adapter (and the HTTP one) only translate requests and errors.
 
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "node/node.h"
 #include "proto/nomad_lite.pb.h"
@@ -54,6 +56,17 @@ class Service {
   Outcome<nomad_lite::Job> get_job(const nomad_lite::GetJobStatusRequest& request) const;
   Outcome<nomad_lite::ListJobsResponse> list_jobs(const nomad_lite::ListJobsRequest& request) const;
   nomad_lite::GetClusterStatusResponse cluster_status() const;
+
+  // The jobs with these ids as this node knows them now (job null: removed), for the event
+  // stream. They share the store's immutable copies: no output tail is copied.
+  struct JobRef {
+    std::string id;
+    std::shared_ptr<const nomad_lite::Job> job;
+    std::string pending_reason;
+  };
+  std::vector<JobRef> find_jobs(const std::vector<std::string>& ids) const;
+  // Jobs submitted and finished since the state began, and held now by status.
+  jobs::JobTotals job_totals() const;
 
   // Answers once the job is final on this node, or after the request's timeout (done = false).
   void wait_job(const nomad_lite::WaitJobRequest& request,

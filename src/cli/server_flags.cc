@@ -45,6 +45,10 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->add_option("--max-output", c.output_cap,
                   "Bytes of stdout (and of stderr) kept per attempt; the rest is cut")
       ->capture_default_str();
+  app->add_option("--max-pending", c.max_pending_proposals,
+                  "Writes waiting to commit at most; beyond, a write is refused as overloaded "
+                  "(gRPC RESOURCE_EXHAUSTED, HTTP 429)")
+      ->capture_default_str();
   app->add_option("--retain-jobs", c.retain_jobs, "Finished jobs kept; older ones are removed")
       ->capture_default_str();
   app->add_option("--retain-for", f->retain_for, "Finished jobs older than this are removed")
@@ -105,6 +109,7 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
     if (!d.zero_ok && v->count() <= 0) return Status::error(std::string(d.flag) + ": must be longer than 0");
     *d.out = *v;
   }
+  if (c.max_pending_proposals == 0) return Status::error("--max-pending: 0 would refuse every write");
   if (c.executor != "raw" && c.executor != "sandbox") {
     return Status::error("--executor: '" + c.executor + "' is not raw or sandbox");
   }

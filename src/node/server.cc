@@ -8,6 +8,7 @@
 
 #include "api/grpc_service.h"
 #include "api/service.h"
+#include "http/http_server.h"
 #include "node/node.h"
 #include "node/server_config.h"
 #include "transport/peer_transport.h"
@@ -65,6 +66,16 @@ int run_server(const ServerConfig& config) {
                         ": the port is in use or the address is not local; pick another --port "
                         "or --bind");
   }
+  std::unique_ptr<http::HttpServer> dashboard;
+  if (config.dashboard_port != 0) {
+    dashboard = std::make_unique<http::HttpServer>(service);
+    if (Status s = dashboard->bind(config.bind, config.dashboard_port); !s) {
+      server->Shutdown();
+      return config_error(s.message());
+    }
+    node.add_jobs_listener(
+        [d = dashboard.get()](const std::vector<std::string>& ids) { d->jobs_changed(ids); });
+  }
   if (Status s = node.start(); !s) {
     server->Shutdown();
     return config_error(s.message());
@@ -78,14 +89,12 @@ int run_server(const ServerConfig& config) {
                  }
                  return out;
                }());
-  if (config.dashboard_port != 0) {
-    spdlog::warn("--dashboard-port {}: the dashboard is not part of this build yet",
-                 config.dashboard_port);
-  }
+  if (dashboard) dashboard->start();
 
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+  if (dashboard) dashboard->stop();  // ends event streams and followed output first
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   node.stop();
   spdlog::info("stopped");

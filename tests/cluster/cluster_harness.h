@@ -109,6 +109,7 @@ class TestCluster {
   struct Member {
     uint64_t id = 0;
     int port = 0;
+    int dashboard_port = 0;  // given with --dashboard-port when the cluster has dashboards
     pid_t pid = -1;
     std::string data_dir;
     std::string log;
@@ -116,15 +117,18 @@ class TestCluster {
     std::string address() const { return "127.0.0.1:" + std::to_string(port); }
   };
 
-  // `extra_args` are added to every server's command line.
-  explicit TestCluster(size_t nodes, std::vector<std::string> extra_args = {})
-      : extra_args_(std::move(extra_args)) {
+  // `extra_args` are added to every server's command line; with `dashboards`, every node
+  // serves the REST API on its own dashboard_port.
+  explicit TestCluster(size_t nodes, std::vector<std::string> extra_args = {},
+                       bool dashboards = false)
+      : extra_args_(std::move(extra_args)), dashboards_(dashboards) {
     root_ = (std::filesystem::temp_directory_path() / "nomad-cluster-XXXXXX").string();
     root_ = mkdtemp(root_.data());
     for (uint64_t id = 1; id <= nodes; ++id) {
       Member m;
       m.id = id;
       m.port = free_port();
+      m.dashboard_port = free_port();
       m.data_dir = root_ + "/node-" + std::to_string(id);
       m.log = root_ + "/node-" + std::to_string(id) + ".log";
       members_[id] = std::move(m);
@@ -155,6 +159,7 @@ class TestCluster {
     if (std::find(extra_args_.begin(), extra_args_.end(), "--worker-slots") == extra_args_.end()) {
       args.insert(args.end(), {"--worker-slots", "0"});
     }
+    if (dashboards_) args.insert(args.end(), {"--dashboard-port", std::to_string(m.dashboard_port)});
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     return args;
   }
@@ -424,6 +429,7 @@ class TestCluster {
 
  private:
   std::vector<std::string> extra_args_;
+  bool dashboards_ = false;
   std::string root_;
   std::map<uint64_t, Member> members_;
 };

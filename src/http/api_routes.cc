@@ -1,0 +1,59 @@
+// Reads and health checks: any node answers from its applied state.
+
+#include "api/json.h"
+#include "http/errors.h"
+#include "http/http_server.h"
+#include "http/request_parse.h"
+
+namespace nomad::http {
+
+using httplib::Request;
+using httplib::Response;
+using nlohmann::json;
+
+void HttpServer::add_api_routes() {
+  server_.Get("/api/cluster", [this](const Request&, Response& res) {
+    reply_json(res, 200, api::cluster_to_json(service_.cluster_status()));
+  });
+
+  server_.Get("/api/jobs", [this](const Request& req, Response& res) {
+    auto query = parse_list_query(req.params);
+    if (!query.ok()) return reply_error(res, query.error);
+    auto page = service_.list_jobs(query.value);
+    if (!page.ok()) return reply_error(res, page.error);
+    json jobs = json::array();
+    for (const auto& job : page.value.jobs()) jobs.push_back(api::job_to_json(job));
+    const std::string& token = page.value.next_page_token();
+    reply_json(res, 200,
+               {{"jobs", std::move(jobs)},
+                {"next_page_token", token.empty() ? json() : json(token)},
+                {"total", page.value.total()}});
+  });
+
+  server_.Get(R"(/api/jobs/([^/]+))", [this](const Request& req, Response& res) {
+    nomad_lite::GetJobStatusRequest get;
+    get.set_job_id(req.matches[1]);
+    auto job = service_.get_job(get);
+    if (!job.ok()) return reply_error(res, job.error);
+    reply_json(res, 200, api::job_to_json(job.value, api::JobJson::kWithOutput));
+  });
+
+  server_.Get("/health/live", [](const Request&, Response& res) {
+    reply_json(res, 200, {{"status", "ok"}});
+  });
+
+  server_.Get("/health/ready", [this](const Request&, Response& res) {
+    auto cluster = service_.cluster_status();
+    if (cluster.leader_id() != 0) {
+      return reply_json(res, 200, {{"status", "ready"}, {"leader_id", cluster.leader_id()}});
+    }
+    res.set_header("Retry-After", "1");
+    reply_json(res, 503,
+               {{"status", "no leader"},
+                {"leader_id", nullptr},
+                {"error", "no leader is known: an election is under way or a majority of the "
+                          "nodes is unreachable"}});
+  });
+}
+
+}  // namespace nomad::http

@@ -1,0 +1,107 @@
+#include "http/job_writer.h"
+
+#include <future>
+#include <random>
+#include <thread>
+
+#include "http/limits.h"
+#include "jobs/job_store.h"
+
+namespace nomad::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a write waits for a leader to be elected before answering 503.
+constexpr auto kLeaderlessWait = 2s;
+constexpr auto kRetryPause = 100ms;
+
+std::string new_idempotency_key() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  snprintf(buf, sizeof(buf), "http-%016llx%016llx", static_cast<unsigned long long>(rng()),
+           static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+api::Error unavailable(std::string message) {
+  return {api::Code::kUnavailable, std::move(message), 0, {}};
+}
+
+}  // namespace
+
+api::Outcome<nomad_lite::Job> JobWriter::write(
+    const std::function<void(Done)>& local,
+    const std::function<api::Outcome<nomad_lite::Job>(const std::string&)>& forward,
+    bool* retried) {
+  const auto start = Clock::now();
+  const auto deadline = start + kWriteDeadline;
+  api::Outcome<nomad_lite::Job> out;
+  for (int round = 0;; ++round) {
+    *retried = round > 0;
+    // The node answers every proposal (applied, refused, or failed when leadership moves);
+    // the deadline only guards against waiting forever on a node that is stuck.
+    auto answer = std::make_shared<std::promise<api::Outcome<nomad_lite::Job>>>();
+    auto future = answer->get_future();
+    local([answer](api::Outcome<nomad_lite::Job> o) { answer->set_value(std::move(o)); });
+    if (future.wait_until(deadline) == std::future_status::ready) {
+      out = future.get();
+    } else {
+      out.error = unavailable("the cluster did not answer in time; the request may or may not "
+                              "have been applied");
+      return out;
+    }
+    if (out.error.code == api::Code::kNotLeader) out = forward(out.error.leader_address);
+    if (out.error.code != api::Code::kUnavailable || stopping_) return out;
+    bool leaderless = service_.cluster_status().leader_id() == 0;
+    auto elapsed = Clock::now() - start;
+    if (elapsed + kRetryPause >= (leaderless ? kLeaderlessWait : kWriteDeadline - 1s)) return out;
+    std::this_thread::sleep_for(kRetryPause);  // backoff while a leader is elected
+  }
+}
+
+void JobWriter::await_local(const std::string& id, bool (*ready)(const nomad_lite::Job&)) {
+  auto deadline = Clock::now() + 1s;
+  nomad_lite::GetJobStatusRequest request;
+  request.set_job_id(id);
+  while (Clock::now() < deadline && !stopping_) {
+    auto job = service_.get_job(request);
+    if (job.ok() && ready(job.value)) return;
+    std::this_thread::sleep_for(5ms);  // the follower applies within a heartbeat or two
+  }
+}
+
+api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest request) {
+  bool made_up_key = request.idempotency_key().empty();
+  if (made_up_key) request.set_idempotency_key(new_idempotency_key());
+  bool retried = false;
+  auto out = write([&](Done done) { service_.submit_job(request, std::move(done)); },
+                   [&](const std::string& leader) { return forwarder_.submit(leader, request); },
+                   &retried);
+  if (out.ok()) {
+    await_local(out.value.id(), [](const nomad_lite::Job&) { return true; });
+  } else if (out.error.code == api::Code::kUnavailable && made_up_key) {
+    out.error.message += "; to retry without the risk of a second job, send \"idempotency_key\": \"" +
+                         request.idempotency_key() + "\"";
+  }
+  return out;
+}
+
+api::Outcome<nomad_lite::Job> JobWriter::cancel(const nomad_lite::CancelJobRequest& request) {
+  bool retried = false;
+  auto out = write([&](Done done) { service_.cancel_job(request, std::move(done)); },
+                   [&](const std::string& leader) { return forwarder_.cancel(leader, request); },
+                   &retried);
+  auto final_here = [](const nomad_lite::Job& job) { return jobs::is_final(job.status()); };
+  if (out.error.code == api::Code::kFailedPrecondition && retried) {
+    // An earlier round may have cancelled it before its answer was lost.
+    nomad_lite::GetJobStatusRequest get;
+    get.set_job_id(request.job_id());
+    auto job = service_.get_job(get);
+    if (job.ok() && job.value.status() == nomad_lite::JOB_STATUS_CANCELLED) return job;
+  }
+  if (out.ok()) await_local(out.value.id(), final_here);
+  return out;
+}
+
+}  // namespace nomad::http

@@ -1,0 +1,98 @@
+#include "http/leader_forwarder.h"
+
+namespace nomad::http {
+namespace {
+
+std::string metadata(const std::multimap<grpc::string_ref, grpc::string_ref>& md,
+                     const std::string& key) {
+  auto it = md.find(key);
+  return it == md.end() ? std::string() : std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+api::Error error_from_grpc(const grpc::Status& status, const grpc::ClientContext& context,
+                           const std::string& address) {
+  auto error = [&](api::Code code, std::string message) -> api::Error {
+    return {code, std::move(message), 0, {}};
+  };
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      return {};
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return error(api::Code::kInvalidArgument, status.error_message());
+    case grpc::StatusCode::NOT_FOUND:
+      return error(api::Code::kNotFound, status.error_message());
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return error(api::Code::kResourceExhausted, status.error_message());
+    case grpc::StatusCode::FAILED_PRECONDITION: {
+      std::string leader = metadata(context.GetServerTrailingMetadata(), "leader-addr");
+      if (leader.empty()) return error(api::Code::kFailedPrecondition, status.error_message());
+      api::Error e = error(api::Code::kNotLeader, status.error_message());
+      e.leader_address = leader;
+      std::string id = metadata(context.GetServerTrailingMetadata(), "leader-id");
+      e.leader_id = id.empty() ? 0 : std::strtoull(id.c_str(), nullptr, 10);
+      return e;
+    }
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return error(api::Code::kUnavailable,
+                   "the leader at " + address + " did not answer (" + status.error_message() +
+                       "); retry shortly");
+    default:
+      return error(api::Code::kInternal,
+                   "the leader at " + address + " failed: " + status.error_message());
+  }
+}
+
+nomad_lite::SchedulerService::Stub& LeaderForwarder::stub(const std::string& address) {
+  std::lock_guard lock(mu_);
+  auto& stub = stubs_[address];
+  if (!stub) {
+    grpc::ChannelArguments args;
+    // A leader that restarts is reached again within a second, not after gRPC's default
+    // backoff of up to two minutes.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    stub = nomad_lite::SchedulerService::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+  }
+  return *stub;
+}
+
+template <class Request, class Response>
+api::Outcome<nomad_lite::Job> LeaderForwarder::call(
+    std::string address, const Request& request,
+    grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*,
+                                                              const Request&, Response*)) {
+  api::Outcome<nomad_lite::Job> out;
+  for (int hop = 0; hop < 3; ++hop) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    // Wait for the connection within the deadline rather than fail while it is being made.
+    context.set_wait_for_ready(true);
+    Response response;
+    grpc::Status status = (stub(address).*method)(&context, request, &response);
+    out.error = error_from_grpc(status, context, address);
+    out.value = response.job();
+    if (out.error.code != api::Code::kNotLeader || out.error.leader_address == address) break;
+    address = out.error.leader_address;  // leadership moved meanwhile: follow it
+  }
+  if (out.error.code == api::Code::kNotLeader) {
+    out.error = {api::Code::kUnavailable, "the leader is changing; retry shortly", 0, {}};
+  }
+  return out;
+}
+
+api::Outcome<nomad_lite::Job> LeaderForwarder::submit(std::string address,
+                                                      const nomad_lite::SubmitJobRequest& request) {
+  return call(std::move(address), request, &nomad_lite::SchedulerService::Stub::SubmitJob);
+}
+
+api::Outcome<nomad_lite::Job> LeaderForwarder::cancel(std::string address,
+                                                      const nomad_lite::CancelJobRequest& request) {
+  return call(std::move(address), request, &nomad_lite::SchedulerService::Stub::CancelJob);
+}
+
+}  // namespace nomad::http

@@ -1,0 +1,49 @@
+#pragma once
+
+// Writes that reach a follower go to the leader from here, over the leader's client API
+// (gRPC), so a dashboard user never sees "not the leader". One channel per address, kept.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "api/service.h"
+#include "proto/nomad_lite.grpc.pb.h"
+
+namespace nomad::http {
+
+class LeaderForwarder {
+ public:
+  explicit LeaderForwarder(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+
+  // The answer of the node at `address` (host:port of its gRPC API). When it is no longer the
+  // leader either, the call follows its hint, up to two more hops. Submissions must carry an
+  // idempotency key: a forward that is retried then cannot create a second job.
+  api::Outcome<nomad_lite::Job> submit(std::string address,
+                                       const nomad_lite::SubmitJobRequest& request);
+  api::Outcome<nomad_lite::Job> cancel(std::string address,
+                                       const nomad_lite::CancelJobRequest& request);
+
+ private:
+  nomad_lite::SchedulerService::Stub& stub(const std::string& address);
+  template <class Request, class Response>
+  api::Outcome<nomad_lite::Job> call(
+      std::string address, const Request& request,
+      grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*,
+                                                                const Request&, Response*));
+
+  const std::chrono::milliseconds timeout_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<nomad_lite::SchedulerService::Stub>> stubs_;
+};
+
+// A gRPC answer as the client API's error (FAILED_PRECONDITION with a leader hint is
+// kNotLeader with that address).
+api::Error error_from_grpc(const grpc::Status& status, const grpc::ClientContext& context,
+                           const std::string& address);
+
+}  // namespace nomad::http

@@ -1,0 +1,75 @@
+#include "http/log_pump.h"
+
+namespace nomad::http {
+namespace {
+
+// Output waiting for the client beyond this stops the reading side until it drains.
+constexpr size_t kMaxBuffered = 1 << 20;
+
+}  // namespace
+
+LogPump::LogPump(api::Service& service, nomad_lite::JobLogsRequest request,
+                 std::function<bool()> client_gone) {
+  thread_ = std::thread([this, &service, request = std::move(request),
+                         client_gone = std::move(client_gone)] {
+    auto cancelled = [&] {
+      {
+        std::lock_guard lock(mu_);
+        if (cancelled_) return true;
+      }
+      return client_gone();
+    };
+    api::Error error = service.stream_logs(
+        request, [this](const nomad_lite::LogChunk& chunk) { return write(chunk.data()); },
+        cancelled);
+    {
+      std::lock_guard lock(mu_);
+      ended_ = true;
+      error_ = std::move(error);
+    }
+    cv_.notify_all();
+  });
+}
+
+LogPump::~LogPump() {
+  cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LogPump::cancel() {
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool LogPump::write(const std::string& data) {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return cancelled_ || buffered_.size() < kMaxBuffered; });
+  if (cancelled_) return false;
+  if (data.empty()) return true;
+  buffered_ += data;
+  lock.unlock();
+  cv_.notify_all();
+  return true;
+}
+
+LogPump::Batch LogPump::take(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !buffered_.empty() || ended_; });
+  Batch batch;
+  batch.data.swap(buffered_);
+  batch.ended = ended_;
+  if (ended_) batch.error = error_;
+  lock.unlock();
+  cv_.notify_all();  // room for the writer again
+  return batch;
+}
+
+void LogPump::wait_for_news(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !buffered_.empty() || ended_; });
+}
+
+}  // namespace nomad::http

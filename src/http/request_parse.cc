@@ -1,0 +1,204 @@
+#include "http/request_parse.h"
+
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "api/json.h"
+#include "common/duration.h"
+
+namespace nomad::http {
+namespace {
+
+using nlohmann::json;
+
+template <class T>
+api::Outcome<T> invalid(std::string message) {
+  api::Outcome<T> out;
+  out.error = {api::Code::kInvalidArgument, std::move(message), 0, {}};
+  return out;
+}
+
+// The single value of parameter `name`, or nullptr; *twice is set when it is given twice
+// (which one was meant is a guess).
+const std::string* single(const QueryParams& params, const std::string& name, bool* twice) {
+  auto [first, last] = params.equal_range(name);
+  if (first == last) return nullptr;
+  if (std::next(first) != last) *twice = true;
+  return &first->second;
+}
+
+std::string type_name(const json& value) {
+  if (value.is_string()) return "a string";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_number()) return "a number";
+  if (value.is_array()) return "an array";
+  if (value.is_object()) return "an object";
+  return "null";
+}
+
+// A whole number in [min, max] from a JSON value; an error message otherwise.
+template <class Int>
+std::string json_int(const json& value, const char* field, Int* out) {
+  constexpr auto lo = std::numeric_limits<Int>::min(), hi = std::numeric_limits<Int>::max();
+  std::string expected = std::string("'") + field + "' must be a whole number from " +
+                         std::to_string(lo) + " to " + std::to_string(hi);
+  if (value.is_number_unsigned()) {
+    auto v = value.get<uint64_t>();
+    if (v > static_cast<uint64_t>(hi)) return expected;
+    *out = static_cast<Int>(v);
+    return {};
+  }
+  if (value.is_number_integer()) {
+    auto v = value.get<int64_t>();
+    if (v < static_cast<int64_t>(lo) || v > static_cast<int64_t>(hi)) return expected;
+    *out = static_cast<Int>(v);
+    return {};
+  }
+  return expected + ", not " + type_name(value);
+}
+
+}  // namespace
+
+bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (max - digit) / 10) return false;
+    v = v * 10 + digit;
+  }
+  *out = v;
+  return true;
+}
+
+api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
+  using Out = nomad_lite::SubmitJobRequest;
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return invalid<Out>("the body is not valid JSON; send an object like "
+                        "{\"command\": \"echo hello\"}");
+  }
+  if (!doc.is_object()) {
+    return invalid<Out>("the body must be a JSON object like {\"command\": \"echo hello\"}, not " +
+                        type_name(doc));
+  }
+  api::Outcome<Out> out;
+  Out& r = out.value;
+  bool has_command = false;
+  for (const auto& [key, value] : doc.items()) {
+    if (value.is_null()) continue;  // null: not given
+    std::string error;
+    if (key == "command") {
+      if (!value.is_string()) return invalid<Out>("'command' must be a string, not " + type_name(value));
+      r.set_command(value.get<std::string>());
+      has_command = true;
+    } else if (key == "timeout") {
+      if (!value.is_string()) {
+        return invalid<Out>("'timeout' must be a duration string such as \"30s\" or \"5m\", not " +
+                            type_name(value));
+      }
+      std::string why;
+      auto d = parse_duration(value.get<std::string>(), &why);
+      if (!d) return invalid<Out>("'timeout': " + why);
+      r.set_timeout_ms(static_cast<uint64_t>(d->count()));
+    } else if (key == "retries") {
+      uint32_t retries = 0;
+      error = json_int(value, "retries", &retries);
+      r.set_retries(retries);
+    } else if (key == "priority") {
+      int32_t priority = 0;
+      error = json_int(value, "priority", &priority);
+      r.set_priority(priority);
+    } else if (key == "env") {
+      if (!value.is_object()) {
+        return invalid<Out>("'env' must be an object of strings like {\"NAME\": \"value\"}, not " +
+                            type_name(value));
+      }
+      for (const auto& [name, v] : value.items()) {
+        if (!v.is_string()) {
+          return invalid<Out>("'env' value of '" + name + "' must be a string, not " + type_name(v));
+        }
+        (*r.mutable_env())[name] = v.get<std::string>();
+      }
+    } else if (key == "idempotency_key") {
+      if (!value.is_string()) {
+        return invalid<Out>("'idempotency_key' must be a string, not " + type_name(value));
+      }
+      r.set_idempotency_key(value.get<std::string>());
+    } else {
+      return invalid<Out>("unknown field '" + key +
+                          "'; a job has command, timeout, retries, env, priority and "
+                          "idempotency_key");
+    }
+    if (!error.empty()) return invalid<Out>(error);
+  }
+  if (!has_command) return invalid<Out>("'command' is missing: give the shell command to run");
+  return out;
+}
+
+api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& params) {
+  using Out = nomad_lite::ListJobsRequest;
+  api::Outcome<Out> out;
+  bool twice = false;
+  if (const std::string* s = single(params, "status", &twice); s && !s->empty()) {
+    auto status = api::parse_job_status(*s);
+    if (!status) {
+      return invalid<Out>("status '" + *s +
+                          "' is not one of pending, running, completed, failed, cancelled");
+    }
+    out.value.set_status(*status);
+  }
+  if (const std::string* q = single(params, "q", &twice)) out.value.set_query(*q);
+  if (const std::string* l = single(params, "limit", &twice)) {
+    uint64_t limit = 0;
+    if (!parse_unsigned(*l, api::kMaxListLimit, &limit) || limit == 0) {
+      return invalid<Out>("limit '" + *l + "' must be a whole number from 1 to " +
+                          std::to_string(api::kMaxListLimit));
+    }
+    out.value.set_limit(static_cast<uint32_t>(limit));
+  }
+  if (const std::string* t = single(params, "page_token", &twice)) out.value.set_page_token(*t);
+  if (twice) return invalid<Out>("a query parameter is given more than once; give each once");
+  return out;
+}
+
+api::Outcome<nomad_lite::JobLogsRequest> parse_logs_query(const std::string& job_id,
+                                                          const QueryParams& params) {
+  using Out = nomad_lite::JobLogsRequest;
+  api::Outcome<Out> out;
+  out.value.set_job_id(job_id);
+  bool twice = false;
+  if (const std::string* s = single(params, "stream", &twice)) {
+    if (*s == "stderr") {
+      out.value.set_stderr(true);
+    } else if (*s != "stdout") {
+      return invalid<Out>("stream '" + *s + "' must be stdout or stderr");
+    }
+  }
+  if (const std::string* f = single(params, "follow", &twice)) {
+    if (*f == "1" || *f == "true") {
+      out.value.set_follow(true);
+    } else if (*f != "0" && *f != "false") {
+      return invalid<Out>("follow '" + *f + "' must be 1 or 0");
+    }
+  }
+  if (const std::string* a = single(params, "attempt", &twice)) {
+    uint64_t attempt = 0;
+    if (!parse_unsigned(*a, std::numeric_limits<uint32_t>::max(), &attempt) || attempt == 0) {
+      return invalid<Out>("attempt '" + *a + "' must be an attempt number: 1, 2, ...");
+    }
+    out.value.set_attempt(static_cast<uint32_t>(attempt));
+  }
+  if (const std::string* o = single(params, "offset", &twice)) {
+    uint64_t offset = 0;
+    if (!parse_unsigned(*o, std::numeric_limits<uint64_t>::max(), &offset)) {
+      return invalid<Out>("offset '" + *o + "' must be a byte count: 0, 1, ...");
+    }
+    out.value.set_offset(offset);
+  }
+  if (twice) return invalid<Out>("a query parameter is given more than once; give each once");
+  return out;
+}
+
+}  // namespace nomad::http

@@ -1,0 +1,34 @@
+#pragma once
+
+// REST requests as the client API's messages: the body of POST /api/jobs and the query
+// parameters of the job list and of job output. Only the shape is checked here (types, field
+// names, durations); what the values may be is api::Service's to decide, as for gRPC.
+// Errors are kInvalidArgument with a message that names the field.
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "api/service.h"
+#include "proto/nomad_lite.pb.h"
+
+namespace nomad::http {
+
+using QueryParams = std::multimap<std::string, std::string>;  // as httplib::Params
+
+// {"command": "...", "timeout"?: "30s", "retries"?: N, "env"?: {"K": "V"}, "priority"?: N,
+//  "idempotency_key"?: "..."}; null stands for an absent field; unknown fields are refused
+// (a misspelt option would otherwise be silently ignored).
+api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body);
+
+// status=S (empty: any), q=TEXT, limit=N (1..1000), page_token=T. Other parameters are ignored.
+api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& params);
+
+// stream=stdout|stderr, follow=1|0|true|false, attempt=N (from 1), offset=BYTES.
+api::Outcome<nomad_lite::JobLogsRequest> parse_logs_query(const std::string& job_id,
+                                                          const QueryParams& params);
+
+// A decimal number without sign or spaces that fits `max`; false otherwise.
+bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out);
+
+}  // namespace nomad::http
