@@ -36,7 +36,11 @@ let downSince = null;
 let retryAt = 0;
 let nodeLabel = 'this node';
 
+// A stream that ends once is reopened quietly (the server ends a stream that fell too far
+// behind, and a node may restart its listener); only when reopening fails too is the node
+// reported down.
 function setConnection(state, info) {
+  if (state === 'down' && info.attempt < 2) state = 'connecting';
   conn.dataset.state = state;
   document.body.classList.toggle('is-offline', state === 'down');
   cluster.setStale(state === 'down');
@@ -47,14 +51,15 @@ function setConnection(state, info) {
       setTimeout(() => banner.dataset.kind === 'ok' && hideBanner(), 4000);
     }
     downSince = null;
-    if (info.reconnected) resync();
+    // Changes are only sent while the stream is open: fetch the state once it is.
+    resync();
   } else if (state === 'down') {
     downSince ??= Date.now();
     retryAt = info.retryAt;
     fill($('#conn-text'), 'Disconnected');
     renderDownBanner();
   } else if (downSince === null) {
-    fill($('#conn-text'), 'Connecting…');
+    fill($('#conn-text'), info.everOpened ? 'Reconnecting…' : 'Connecting…');
   }
 }
 
@@ -169,6 +174,10 @@ setInterval(() => {
 }, 1000);
 
 route();
-jobs.reload();
-refreshCluster();
 stream.start();
+// Should the stream not open soon (a node at its limit of streams answers 503), show what
+// can be fetched anyway.
+setTimeout(() => {
+  if (!jobs.loaded && !jobs.reloading) jobs.reload();
+  if (!lastClusterAt) refreshCluster();
+}, 2000);

@@ -82,7 +82,17 @@ describe('dashboard of a 3-node cluster', () => {
   });
 
   test('output of a running job is followed live', async () => {
-    const id = await submitThroughForm('echo first; sleep 1.5; echo second >&2; echo third');
+    const id = await submitThroughForm('echo first; sleep 3; echo second >&2; echo third');
+    // The first attempt to follow stdout fails: the page must try again by itself.
+    let refused = 0;
+    await page.route(`**/api/jobs/${id}/logs?*`, (route) => {
+      const query = new URL(route.request().url()).searchParams;
+      if (query.get('stream') === 'stdout' && query.get('follow') === '1' && refused === 0) {
+        refused += 1;
+        return route.abort('connectionreset');
+      }
+      return route.continue();
+    });
     await page.goto(`${url()}/#/jobs/${id}`);
     await detail('running').waitFor();
     await waitFor('the first line while the job runs', async () => (await output('stdout').innerText()).includes('first'));
@@ -92,6 +102,8 @@ describe('dashboard of a 3-node cluster', () => {
     await detail('completed').waitFor();
     await waitFor('the rest of the output', async () =>
       (await output('stdout').innerText()).trim() === 'first\nthird' && (await output('stderr').innerText()).trim() === 'second');
+    assert.equal(refused, 1);
+    await page.unroute(`**/api/jobs/${id}/logs?*`);
   });
 
   test('a running sleep 60 is cancelled from its detail view', async () => {

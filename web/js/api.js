@@ -48,12 +48,14 @@ export const api = {
   cancel: (id) => call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, {}),
 };
 
-// Streams one output stream of one attempt, calling onText with each decoded piece; with
-// follow it lasts until the attempt ends. Resolves when the server closes the answer.
-export async function streamLogs({ id, stream, attempt, follow, signal, onText }) {
+// Streams one output stream of one attempt from byte `offset`, calling onText(text, bytes)
+// with each decoded piece and the bytes it came from; with follow it lasts until the attempt
+// ends. Resolves when the server ends the answer; an answer cut short rejects.
+export async function streamLogs({ id, stream, attempt, follow, offset = 0, signal, onText }) {
   const query = new URLSearchParams({ stream });
   if (attempt) query.set('attempt', attempt);
   if (follow) query.set('follow', '1');
+  if (offset) query.set('offset', offset);
   let response;
   try {
     response = await fetch(`/api/jobs/${encodeURIComponent(id)}/logs?${query}`, { signal });
@@ -70,10 +72,15 @@ export async function streamLogs({ id, stream, attempt, follow, signal, onText }
     }
     throw new ApiError(response.status, message);
   }
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return;
-    if (value) onText(value);
+    if (done) {
+      const rest = decoder.decode();
+      if (rest) onText(rest, 0);
+      return;
+    }
+    onText(decoder.decode(value, { stream: true }), value.byteLength);
   }
 }

@@ -8,6 +8,7 @@ import { statusBadge } from './jobs.js';
 import { OutputPane } from './output.js';
 
 const STREAMS = ['stdout', 'stderr'];
+const RESUME_TRIES = 3;
 
 export class JobDetail {
   constructor(root) {
@@ -269,7 +270,24 @@ export class JobDetail {
     const results = this.panes.map(async (pane) => {
       pane.setPlaceholder(follow ? 'Waiting for output…' : 'Loading…');
       pane.setState(follow ? 'live' : '', follow ? 'live' : '');
-      await streamLogs({ id, stream: pane.name, attempt: number, follow, signal: logs.abort.signal, onText: (t) => pane.append(t) });
+      // A followed stream that breaks while the attempt runs is picked up where it broke,
+      // a few times, a second apart.
+      for (let tries = 1; ; tries += 1) {
+        try {
+          await streamLogs({
+            id, stream: pane.name, attempt: number, follow, offset: pane.bytes,
+            signal: logs.abort.signal, onText: (text, bytes) => pane.append(text, bytes),
+          });
+          break;
+        } catch (error) {
+          const running = this.job && !isFinal(this.job.status);
+          if (error.name === 'AbortError' || !follow || !running || tries >= RESUME_TRIES) throw error;
+          pane.setState('reconnecting…', 'warning');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+          if (logs.abort.signal.aborted) throw error;
+          pane.setState('live', 'live');
+        }
+      }
       pane.finish('(no output)');
       pane.setState('');
     });

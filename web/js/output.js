@@ -10,6 +10,7 @@ export class OutputPane {
   constructor(name) {
     this.name = name;
     this.text = '';
+    this.bytes = 0;
     this.cut = false;
     this.state = el('span', { class: 'pane-state' });
     this.notice = el('p', { class: 'pane-notice', hidden: true });
@@ -23,6 +24,7 @@ export class OutputPane {
   // Empty the pane and show `message` (dimmed) until output arrives.
   setPlaceholder(message) {
     this.text = '';
+    this.bytes = 0;  // received so far: where to resume a broken stream
     this.cut = false;
     this.pre.textContent = message;
     this.pre.classList.toggle('is-placeholder', Boolean(message));
@@ -30,7 +32,8 @@ export class OutputPane {
     this.notice.hidden = true;
   }
 
-  append(chunk) {
+  append(chunk, bytes = 0) {
+    this.bytes += bytes;
     if (!chunk) return;
     const pinned = this.pre.scrollHeight - this.pre.scrollTop - this.pre.clientHeight < 24;
     if (!this.text) {
