@@ -72,7 +72,7 @@ bench: build
 bench-etcd:
 	NOMAD_BUILD_DIR=$(BUILD_DIR) ./scripts/bench-vs-etcd
 
-# One node with its data in data/node-1 (the dashboard on 8080 arrives with the dashboard issue);
+# One node with its data in data/node-1 and its dashboard on http://127.0.0.1:8080;
 # it runs the jobs submitted to it.
 run: build
 	@mkdir -p data
