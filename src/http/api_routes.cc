@@ -51,8 +51,9 @@ void HttpServer::add_api_routes() {
     reply_json(res, 503,
                {{"status", "no leader"},
                 {"leader_id", nullptr},
-                {"error", "no leader is known: an election is under way or a majority of the "
-                          "nodes is unreachable"}});
+                {"error",
+                 "no leader is known: an election is under way or a majority of the "
+                 "nodes is unreachable"}});
   });
 }
 

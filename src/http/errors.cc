@@ -6,14 +6,21 @@ namespace nomad::http {
 
 int http_status(api::Code code) {
   switch (code) {
-    case api::Code::kOk: return 200;
-    case api::Code::kInvalidArgument: return 400;
-    case api::Code::kNotFound: return 404;
-    case api::Code::kFailedPrecondition: return 409;
-    case api::Code::kResourceExhausted: return 429;
+    case api::Code::kOk:
+      return 200;
+    case api::Code::kInvalidArgument:
+      return 400;
+    case api::Code::kNotFound:
+      return 404;
+    case api::Code::kFailedPrecondition:
+      return 409;
+    case api::Code::kResourceExhausted:
+      return 429;
     case api::Code::kNotLeader:  // forwarding failed to reach the leader: retry later
-    case api::Code::kUnavailable: return 503;
-    case api::Code::kInternal: return 500;
+    case api::Code::kUnavailable:
+      return 503;
+    case api::Code::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -36,14 +43,20 @@ void reply_error(httplib::Response& res, const api::Error& error) {
 
 std::string default_error_message(int status) {
   switch (status) {
-    case 400: return "the request is malformed";
-    case 404: return "no such path; the API is under /api/ (see docs/http-api.md)";
-    case 405: return "this path does not take that method";
+    case 400:
+      return "the request is malformed";
+    case 404:
+      return "no such path; the API is under /api/ (see docs/http-api.md)";
+    case 405:
+      return "this path does not take that method";
     case 413:
       return "the request body is larger than " + std::to_string(kMaxBodyBytes) + " bytes";
-    case 414: return "the request URI is too long";
-    case 416: return "the requested range cannot be served";
-    default: return "the request failed (HTTP " + std::to_string(status) + ")";
+    case 414:
+      return "the request URI is too long";
+    case 416:
+      return "the requested range cannot be served";
+    default:
+      return "the request failed (HTTP " + std::to_string(status) + ")";
   }
 }
 

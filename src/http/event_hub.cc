@@ -86,8 +86,7 @@ bool indexes_moved(const json& a, const json& b) {
 
 }  // namespace
 
-EventHub::EventHub(EventSource& source, HubOptions options)
-    : source_(source), options_(options) {
+EventHub::EventHub(EventSource& source, HubOptions options) : source_(source), options_(options) {
   last_keep_alive_at_ = Clock::now();
   overflow_frame_ = make_event(
       "resync", {{"reason", "this client fell behind the event stream; refetch the jobs"}});
@@ -175,9 +174,9 @@ size_t EventHub::subscribers() const {
 
 std::vector<Frame> EventHub::cluster_frames(Clock::time_point now) {
   json cluster = source_.cluster();
-  bool send = !last_cluster_ || cluster_shape(cluster) != cluster_shape(*last_cluster_) ||
-              (indexes_moved(cluster, *last_cluster_) &&
-               now - last_cluster_at_ >= options_.cluster_every);
+  bool send =
+      !last_cluster_ || cluster_shape(cluster) != cluster_shape(*last_cluster_) ||
+      (indexes_moved(cluster, *last_cluster_) && now - last_cluster_at_ >= options_.cluster_every);
   if (!send) return {};
   last_cluster_ = cluster;
   last_cluster_at_ = now;

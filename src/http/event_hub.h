@@ -44,7 +44,7 @@ class EventSource {
 
 struct HubOptions {
   std::chrono::milliseconds window{100};
-  size_t max_jobs_per_window = 500;  // beyond: one `resync` instead
+  size_t max_jobs_per_window = 500;               // beyond: one `resync` instead
   std::chrono::milliseconds cluster_every{1000};  // while only the commit index moves
   std::chrono::milliseconds stats_every{1000};
   std::chrono::milliseconds keep_alive_every{15000};

@@ -18,8 +18,7 @@ std::vector<std::pair<std::string, std::optional<json>>> ServiceEventSource::job
     std::optional<json> summary;
     if (ref.job) {
       summary = api::job_to_json(*ref.job, api::JobJson::kSummary);
-      (*summary)["pending_reason"] =
-          ref.pending_reason.empty() ? json() : json(ref.pending_reason);
+      (*summary)["pending_reason"] = ref.pending_reason.empty() ? json() : json(ref.pending_reason);
     }
     out.emplace_back(std::move(ref.id), std::move(summary));
   }

@@ -65,7 +65,8 @@ void HttpServer::install_handlers() {
     }
     std::string allowed = allowed_methods(req.path);
     if (!allowed.empty() && !method_allowed(req.method, allowed)) {
-      res.set_header("Allow", allowed.find("GET") != std::string::npos ? allowed + ", HEAD" : allowed);
+      res.set_header("Allow",
+                     allowed.find("GET") != std::string::npos ? allowed + ", HEAD" : allowed);
       if (content_length(req) > 0) res.set_header("Connection", "close");
       reply_error(res, 405, req.method + " is not allowed on " + req.path + "; use " + allowed);
       return HandlerResponse::Handled;

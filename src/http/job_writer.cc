@@ -47,8 +47,9 @@ api::Outcome<nomad_lite::Job> JobWriter::write(
     if (future.wait_until(deadline) == std::future_status::ready) {
       out = future.get();
     } else {
-      out.error = unavailable("the cluster did not answer in time; the request may or may not "
-                              "have been applied");
+      out.error = unavailable(
+          "the cluster did not answer in time; the request may or may not "
+          "have been applied");
       return out;
     }
     if (out.error.code == api::Code::kNotLeader) out = forward(out.error.leader_address);
@@ -81,8 +82,9 @@ api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest req
   if (out.ok()) {
     await_local(out.value.id(), [](const nomad_lite::Job&) { return true; });
   } else if (out.error.code == api::Code::kUnavailable && made_up_key) {
-    out.error.message += "; to retry without the risk of a second job, send \"idempotency_key\": \"" +
-                         request.idempotency_key() + "\"";
+    out.error.message +=
+        "; to retry without the risk of a second job, send \"idempotency_key\": \"" +
+        request.idempotency_key() + "\"";
   }
   return out;
 }

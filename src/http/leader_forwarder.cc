@@ -36,9 +36,8 @@ api::Error error_from_grpc(const grpc::Status& status, const grpc::ClientContext
     }
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return error(api::Code::kUnavailable,
-                   "the leader at " + address + " did not answer (" + status.error_message() +
-                       "); retry shortly");
+      return error(api::Code::kUnavailable, "the leader at " + address + " did not answer (" +
+                                                status.error_message() + "); retry shortly");
     default:
       return error(api::Code::kInternal,
                    "the leader at " + address + " failed: " + status.error_message());
@@ -64,8 +63,8 @@ nomad_lite::SchedulerService::Stub& LeaderForwarder::stub(const std::string& add
 template <class Request, class Response>
 api::Outcome<nomad_lite::Job> LeaderForwarder::call(
     std::string address, const Request& request,
-    grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*,
-                                                              const Request&, Response*)) {
+    grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                               Response*)) {
   api::Outcome<nomad_lite::Job> out;
   for (int hop = 0; hop < 3; ++hop) {
     grpc::ClientContext context;

@@ -31,10 +31,9 @@ class LeaderForwarder {
  private:
   nomad_lite::SchedulerService::Stub& stub(const std::string& address);
   template <class Request, class Response>
-  api::Outcome<nomad_lite::Job> call(
-      std::string address, const Request& request,
-      grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*,
-                                                                const Request&, Response*));
+  api::Outcome<nomad_lite::Job> call(std::string address, const Request& request,
+                                     grpc::Status (nomad_lite::SchedulerService::Stub::*method)(
+                                         grpc::ClientContext*, const Request&, Response*));
 
   const std::chrono::milliseconds timeout_;
   std::mutex mu_;

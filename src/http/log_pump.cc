@@ -10,25 +10,25 @@ constexpr size_t kMaxBuffered = 1 << 20;
 
 LogPump::LogPump(api::Service& service, nomad_lite::JobLogsRequest request,
                  std::function<bool()> client_gone) {
-  thread_ = std::thread([this, &service, request = std::move(request),
-                         client_gone = std::move(client_gone)] {
-    auto cancelled = [&] {
-      {
-        std::lock_guard lock(mu_);
-        if (cancelled_) return true;
-      }
-      return client_gone();
-    };
-    api::Error error = service.stream_logs(
-        request, [this](const nomad_lite::LogChunk& chunk) { return write(chunk.data()); },
-        cancelled);
-    {
-      std::lock_guard lock(mu_);
-      ended_ = true;
-      error_ = std::move(error);
-    }
-    cv_.notify_all();
-  });
+  thread_ = std::thread(
+      [this, &service, request = std::move(request), client_gone = std::move(client_gone)] {
+        auto cancelled = [&] {
+          {
+            std::lock_guard lock(mu_);
+            if (cancelled_) return true;
+          }
+          return client_gone();
+        };
+        api::Error error = service.stream_logs(
+            request, [this](const nomad_lite::LogChunk& chunk) { return write(chunk.data()); },
+            cancelled);
+        {
+          std::lock_guard lock(mu_);
+          ended_ = true;
+          error_ = std::move(error);
+        }
+        cv_.notify_all();
+      });
 }
 
 LogPump::~LogPump() {

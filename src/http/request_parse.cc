@@ -76,8 +76,9 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
   using Out = nomad_lite::SubmitJobRequest;
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
-    return invalid<Out>("the body is not valid JSON; send an object like "
-                        "{\"command\": \"echo hello\"}");
+    return invalid<Out>(
+        "the body is not valid JSON; send an object like "
+        "{\"command\": \"echo hello\"}");
   }
   if (!doc.is_object()) {
     return invalid<Out>("the body must be a JSON object like {\"command\": \"echo hello\"}, not " +
@@ -90,7 +91,8 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
     if (value.is_null()) continue;  // null: not given
     std::string error;
     if (key == "command") {
-      if (!value.is_string()) return invalid<Out>("'command' must be a string, not " + type_name(value));
+      if (!value.is_string())
+        return invalid<Out>("'command' must be a string, not " + type_name(value));
       r.set_command(value.get<std::string>());
       has_command = true;
     } else if (key == "timeout") {
@@ -117,7 +119,8 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       }
       for (const auto& [name, v] : value.items()) {
         if (!v.is_string()) {
-          return invalid<Out>("'env' value of '" + name + "' must be a string, not " + type_name(v));
+          return invalid<Out>("'env' value of '" + name + "' must be a string, not " +
+                              type_name(v));
         }
         (*r.mutable_env())[name] = v.get<std::string>();
       }

@@ -37,7 +37,8 @@ bool method_allowed(std::string_view method, std::string_view allowed) {
   size_t pos = 0;
   while (pos < allowed.size()) {
     size_t comma = allowed.find(',', pos);
-    std::string_view one = allowed.substr(pos, comma == std::string_view::npos ? comma : comma - pos);
+    std::string_view one =
+        allowed.substr(pos, comma == std::string_view::npos ? comma : comma - pos);
     while (!one.empty() && one.front() == ' ') one.remove_prefix(1);
     if (one == method) return true;
     if (comma == std::string_view::npos) break;

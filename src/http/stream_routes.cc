@@ -38,8 +38,9 @@ void HttpServer::serve_logs(const Request& req, Response& res) {
   if (auto job = service_.get_job(get); !job.ok()) return reply_error(res, job.error);
   if (log_streams_.fetch_add(1) >= kMaxLogStreams) {
     --log_streams_;
-    return reply_error(res, 503, "too many outputs are being read at once (" +
-                                     std::to_string(kMaxLogStreams) + "); retry shortly");
+    return reply_error(res, 503,
+                       "too many outputs are being read at once (" +
+                           std::to_string(kMaxLogStreams) + "); retry shortly");
   }
   ConnectionProbe probe = ConnectionProbe::of(req);
   auto pump = std::make_shared<LogPump>(service_, std::move(request.value),
@@ -49,7 +50,8 @@ void HttpServer::serve_logs(const Request& req, Response& res) {
   const std::string type = "text/plain; charset=utf-8";
   if (first.ended) {
     --log_streams_;
-    if (first.error.code != api::Code::kOk && first.data.empty()) return reply_error(res, first.error);
+    if (first.error.code != api::Code::kOk && first.data.empty())
+      return reply_error(res, first.error);
     res.set_content(first.data, type);
     return;
   }
@@ -88,8 +90,9 @@ void HttpServer::serve_logs(const Request& req, Response& res) {
 void HttpServer::serve_events(const Request& req, Response& res) {
   std::shared_ptr<Subscription> subscription = hub_.subscribe();
   if (!subscription) {
-    return reply_error(res, 503, "too many event streams are open (" +
-                                     std::to_string(kMaxEventStreams) + "); retry later");
+    return reply_error(
+        res, 503,
+        "too many event streams are open (" + std::to_string(kMaxEventStreams) + "); retry later");
   }
   ConnectionProbe probe = ConnectionProbe::of(req);
   res.set_header("X-Accel-Buffering", "no");  // proxies must pass events on at once

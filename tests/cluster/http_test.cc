@@ -132,14 +132,17 @@ struct HttpCluster {
     return r.doc;
   }
   // Polls node `id` until the job satisfies `pred`; its last state seen.
-  json wait_job(uint64_t id, const std::string& job_id, const std::function<bool(const json&)>& pred,
+  json wait_job(uint64_t id, const std::string& job_id,
+                const std::function<bool(const json&)>& pred,
                 std::chrono::milliseconds timeout = 20s) {
     json last;
-    wait_until([&] {
-      Reply r = http(id).get("/api/jobs/" + job_id);
-      if (r.status == 200) last = r.doc;
-      return r.status == 200 && pred(r.doc);
-    }, timeout);
+    wait_until(
+        [&] {
+          Reply r = http(id).get("/api/jobs/" + job_id);
+          if (r.status == 200) last = r.doc;
+          return r.status == 200 && pred(r.doc);
+        },
+        timeout);
     return last;
   }
 
@@ -173,7 +176,8 @@ TEST(HttpApi, ServesTheClusterHealthJobsAndTheDashboard) {
     EXPECT_TRUE(r.doc["applied_index"].is_number());
     ASSERT_EQ(r.doc["nodes"].size(), 3u);
     for (const auto& n : r.doc["nodes"]) {
-      for (const char* field : {"id", "address", "role", "alive", "match_index", "last_contact_ms"}) {
+      for (const char* field :
+           {"id", "address", "role", "alive", "match_index", "last_contact_ms"}) {
         EXPECT_TRUE(n.contains(field)) << field;
       }
     }
@@ -186,9 +190,12 @@ TEST(HttpApi, ServesTheClusterHealthJobsAndTheDashboard) {
   }
 
   // A job with every option, through the leader.
-  Reply created = hc.http(hc.leader).post_json(
-      "/api/jobs", {{"command", "echo hello; echo oops >&2"}, {"timeout", "30s"}, {"retries", 1},
-                    {"env", {{"GREETING", "hi"}}}, {"priority", 3}});
+  Reply created =
+      hc.http(hc.leader).post_json("/api/jobs", {{"command", "echo hello; echo oops >&2"},
+                                                 {"timeout", "30s"},
+                                                 {"retries", 1},
+                                                 {"env", {{"GREETING", "hi"}}},
+                                                 {"priority", 3}});
   ASSERT_EQ(created.status, 201) << created;
   std::string id = created.doc["id"];
   EXPECT_EQ(created.header("Location"), "/api/jobs/" + id);
@@ -215,8 +222,8 @@ TEST(HttpApi, ServesTheClusterHealthJobsAndTheDashboard) {
   std::string token;
   int pages = 0;
   do {
-    Reply page = hc.http(hc.leader).get("/api/jobs?limit=2" +
-                                        (token.empty() ? "" : "&page_token=" + token));
+    Reply page =
+        hc.http(hc.leader).get("/api/jobs?limit=2" + (token.empty() ? "" : "&page_token=" + token));
     ASSERT_EQ(page.status, 200) << page;
     EXPECT_EQ(page.doc["total"], 5);
     EXPECT_LE(page.doc["jobs"].size(), 2u);
@@ -295,7 +302,11 @@ TEST(HttpApi, EveryErrorIsJsonWithItsStatus) {
       {"GET", "/api/jobs/" + finished + "/logs?stream=both", "", 400, "stream 'both'"},
       {"GET", "/api/jobs/" + finished + "/logs?attempt=0", "", 400, "attempt '0'"},
       {"GET", "/api/jobs/" + finished + "/logs?follow=maybe", "", 400, "follow 'maybe'"},
-      {"POST", "/api/jobs", R"({"command": "x"})", 403, "cross-origin",
+      {"POST",
+       "/api/jobs",
+       R"({"command": "x"})",
+       403,
+       "cross-origin",
        {{"Origin", "http://evil.example"}}},
       {"GET", "/api/jobs/no-such-job", "", 404, "no job no-such-job"},
       {"POST", "/api/jobs/no-such-job/cancel", "", 404, "no job no-such-job"},
@@ -330,9 +341,10 @@ TEST(HttpApi, EveryErrorIsJsonWithItsStatus) {
   }
 
   // What httplib's client will not send: a chunked body, and no HTTP at all. Still JSON.
-  std::string chunked = raw_exchange(
-      hc.port(1), "POST /api/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "5\r\n{\"a\":\r\n0\r\n\r\n");
+  std::string chunked =
+      raw_exchange(hc.port(1),
+                   "POST /api/jobs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "5\r\n{\"a\":\r\n0\r\n\r\n");
   EXPECT_TRUE(chunked.starts_with("HTTP/1.1 411")) << chunked;
   EXPECT_NE(chunked.find("Content-Length"), std::string::npos);
   std::string garbage = raw_exchange(hc.port(1), "NOT HTTP AT ALL\r\n\r\n");
@@ -412,16 +424,16 @@ TEST(HttpApi, APostToAFollowerIsForwardedToTheLeader) {
   ASSERT_NE(f1, 0u);
   ASSERT_NE(f2, 0u);
 
-  Reply created = hc.http(f1).post_json("/api/jobs", {{"command", "echo forwarded"},
-                                                      {"idempotency_key", "fwd-1"}});
+  Reply created = hc.http(f1).post_json(
+      "/api/jobs", {{"command", "echo forwarded"}, {"idempotency_key", "fwd-1"}});
   ASSERT_EQ(created.status, 201) << created;
   std::string id = created.doc["id"];
   // The follower that answered already has it; so does the leader.
   EXPECT_EQ(hc.http(f1).get("/api/jobs/" + id).status, 200);
   EXPECT_TRUE(hc.c.job(hc.leader, id).has_value());
   // The same key through the other follower is the same job, not a second one.
-  Reply again = hc.http(f2).post_json("/api/jobs", {{"command", "echo forwarded"},
-                                                    {"idempotency_key", "fwd-1"}});
+  Reply again = hc.http(f2).post_json(
+      "/api/jobs", {{"command", "echo forwarded"}, {"idempotency_key", "fwd-1"}});
   ASSERT_EQ(again.status, 201) << again;
   EXPECT_EQ(again.doc["id"], id);
   // Without a key: a new job each time.
@@ -434,8 +446,8 @@ TEST(HttpApi, APostToAFollowerIsForwardedToTheLeader) {
 
   // A cancel through a follower, of a running job and then of the same job again.
   std::string sleeper = hc.submit(f1, {{"command", "sleep 30"}})["id"];
-  ASSERT_TRUE(is_status(hc.wait_job(f1, sleeper, [](const json& j) { return is_status(j, "running"); }),
-                        "running"));
+  ASSERT_TRUE(is_status(
+      hc.wait_job(f1, sleeper, [](const json& j) { return is_status(j, "running"); }), "running"));
   Reply cancelled = hc.http(f2).post("/api/jobs/" + sleeper + "/cancel", "");
   ASSERT_EQ(cancelled.status, 200) << cancelled;
   EXPECT_EQ(cancelled.doc["status"], "cancelled");
@@ -454,7 +466,8 @@ TEST(HttpApi, APostToAFollowerIsForwardedToTheLeader) {
 TEST(HttpApi, OutputOfAFinishedJobAndFollowedOutputOfARunningOne) {
   HttpCluster hc;
   ASSERT_NE(hc.leader, 0u);
-  std::string done = hc.submit(hc.leader, {{"command", "printf 'line1\\nline2\\n'; echo e1 >&2"}})["id"];
+  std::string done =
+      hc.submit(hc.leader, {{"command", "printf 'line1\\nline2\\n'; echo e1 >&2"}})["id"];
   json finished = hc.wait_job(hc.leader, done, final_status);
   ASSERT_TRUE(is_status(finished, "completed")) << finished.dump();
   for (uint64_t id : hc.c.ids()) {  // the node that ran it and the others
@@ -468,8 +481,9 @@ TEST(HttpApi, OutputOfAFinishedJobAndFollowedOutputOfARunningOne) {
   // A job that prints, then waits for the test's go-ahead before printing again.
   std::string dir = hc.c.root() + "/follow";
   std::filesystem::create_directories(dir);
-  std::string running = hc.submit(hc.leader, {{"command", "echo first; while [ ! -e \"$DIR/go\" ]; "
-                                                          "do sleep 0.05; done; echo second"},
+  std::string running = hc.submit(hc.leader, {{"command",
+                                               "echo first; while [ ! -e \"$DIR/go\" ]; "
+                                               "do sleep 0.05; done; echo second"},
                                               {"env", {{"DIR", dir}}}})["id"];
   json started = hc.wait_job(hc.leader, running, [](const json& j) {
     return is_status(j, "running") && j["attempts"].size() == 1 &&
@@ -597,11 +611,13 @@ TEST(HttpApi, FiftyEventStreamsAllSeeANewJob) {
   EXPECT_TRUE(wait_until([&] { return count(saw) == 50; }, 30s))
       << count(saw) << " of 50 streams saw the new job";
   // Stats count it too.
-  EXPECT_TRUE(wait_until([&] {
-    json s = clients[0]->last_stats();
-    return s.is_object() && s.value("jobs_submitted", 0) >= 1 &&
-           s["by_status"].contains("completed") && s.contains("commit_index");
-  }, 10s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        json s = clients[0]->last_stats();
+        return s.is_object() && s.value("jobs_submitted", 0) >= 1 &&
+               s["by_status"].contains("completed") && s.contains("commit_index");
+      },
+      10s));
   for (auto& c : clients) c->stop();  // all at once, rather than one after the other
 }
 
@@ -649,10 +665,10 @@ TEST(HttpApi, ABusyDashboardPortIsOneLineAndExitCode2) {
   int port = ntohs(addr.sin_port);
   std::string dir = (std::filesystem::temp_directory_path() / "nomad-busy-XXXXXX").string();
   dir = mkdtemp(dir.data());
-  RunResult r = run_bounded({NOMAD_LITE_BIN, "server", "--node-id", "1", "--port",
-                             std::to_string(free_port()), "--dashboard-port", std::to_string(port),
-                             "--data-dir", dir + "/data"},
-                            20s);
+  RunResult r = run_bounded(
+      {NOMAD_LITE_BIN, "server", "--node-id", "1", "--port", std::to_string(free_port()),
+       "--dashboard-port", std::to_string(port), "--data-dir", dir + "/data"},
+      20s);
   close(busy);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(r.exit_code, 2) << r.err;

@@ -42,10 +42,13 @@ class FakeSource : public EventSource {
   }
 
   std::mutex mu;
-  json cluster_state = {{"role", "leader"}, {"term", 1}, {"leader_id", 1}, {"commit_index", 10},
-                        {"applied_index", 10},
-                        {"nodes", {{{"id", 1}, {"role", "leader"}, {"alive", true},
-                                    {"last_contact_ms", 0}}}}};
+  json cluster_state = {
+      {"role", "leader"},
+      {"term", 1},
+      {"leader_id", 1},
+      {"commit_index", 10},
+      {"applied_index", 10},
+      {"nodes", {{{"id", 1}, {"role", "leader"}, {"alive", true}, {"last_contact_ms", 0}}}}};
   std::map<std::string, json> jobs_state;
   int job_reads = 0;
 };

@@ -78,8 +78,11 @@ TEST(ParseSubmit, TakesTheExtremesOfTheNumberRanges) {
 }
 
 TEST(ParseListQuery, ReadsFiltersAndPaging) {
-  auto r = parse_list_query({{"status", "running"}, {"q", "make"}, {"limit", "25"},
-                             {"page_token", "17"}, {"_", "cache-buster"}});
+  auto r = parse_list_query({{"status", "running"},
+                             {"q", "make"},
+                             {"limit", "25"},
+                             {"page_token", "17"},
+                             {"_", "cache-buster"}});
   ASSERT_TRUE(r.ok()) << r.error.message;
   EXPECT_EQ(r.value.status(), nomad_lite::JOB_STATUS_RUNNING);
   EXPECT_EQ(r.value.query(), "make");
@@ -92,9 +95,9 @@ TEST(ParseListQuery, ReadsFiltersAndPaging) {
 
 TEST(ParseListQuery, RefusesBadParameters) {
   for (const QueryParams& params :
-       {QueryParams{{"status", "done"}}, QueryParams{{"limit", "0"}}, QueryParams{{"limit", "1001"}},
-        QueryParams{{"limit", "-1"}}, QueryParams{{"limit", "ten"}}, QueryParams{{"limit", ""}},
-        QueryParams{{"status", "running"}, {"status", "failed"}}}) {
+       {QueryParams{{"status", "done"}}, QueryParams{{"limit", "0"}},
+        QueryParams{{"limit", "1001"}}, QueryParams{{"limit", "-1"}}, QueryParams{{"limit", "ten"}},
+        QueryParams{{"limit", ""}}, QueryParams{{"status", "running"}, {"status", "failed"}}}) {
     auto r = parse_list_query(params);
     EXPECT_FALSE(r.ok()) << params.begin()->first << "=" << params.begin()->second;
     EXPECT_EQ(r.error.code, Code::kInvalidArgument);
@@ -106,8 +109,8 @@ TEST(ParseListQuery, RefusesBadParameters) {
 }
 
 TEST(ParseLogsQuery, ReadsStreamFollowAttemptAndOffset) {
-  auto r = parse_logs_query("job-1", {{"stream", "stderr"}, {"follow", "1"}, {"attempt", "2"},
-                                      {"offset", "1024"}});
+  auto r = parse_logs_query(
+      "job-1", {{"stream", "stderr"}, {"follow", "1"}, {"attempt", "2"}, {"offset", "1024"}});
   ASSERT_TRUE(r.ok()) << r.error.message;
   EXPECT_EQ(r.value.job_id(), "job-1");
   EXPECT_TRUE(r.value.stderr());
