@@ -95,6 +95,7 @@ int run_server(const ServerConfig& config) {
   sigwait(&signals, &received);
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
   if (dashboard) dashboard->stop();  // ends event streams and followed output first
+  raft.stop();                       // peers' streams into this node would hold Shutdown up
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   node.stop();
   spdlog::info("stopped");

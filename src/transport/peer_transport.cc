@@ -148,6 +148,11 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
 grpc::Status RaftServiceImpl::Stream(grpc::ServerContext* context,
                                      grpc::ServerReader<nomad_lite::RaftBatch>* reader,
                                      nomad_lite::StreamClosed*) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return {grpc::StatusCode::UNAVAILABLE, "node is shutting down"};
+    open_.push_back(context);
+  }
   nomad_lite::RaftBatch batch;
   while (reader->Read(&batch)) {
     if (batch.from() != 0) contact_(batch.from());
@@ -161,7 +166,15 @@ grpc::Status RaftServiceImpl::Stream(grpc::ServerContext* context,
       deliver_(std::move(m));
     }
   }
+  std::lock_guard lock(mu_);
+  std::erase(open_, context);
   return grpc::Status::OK;
+}
+
+void RaftServiceImpl::stop() {
+  std::lock_guard lock(mu_);
+  stopped_ = true;
+  for (grpc::ServerContext* context : open_) context->TryCancel();
 }
 
 }  // namespace nomad::transport

@@ -59,9 +59,16 @@ class RaftServiceImpl final : public nomad_lite::RaftService::Service {
                       grpc::ServerReader<nomad_lite::RaftBatch>* reader,
                       nomad_lite::StreamClosed* response) override;
 
+  // Ends every open stream and refuses new ones. A peer's stream stays open for as long as the
+  // peer runs, so without this grpc::Server::Shutdown would wait out its whole deadline.
+  void stop();
+
  private:
   Deliver deliver_;
   Contact contact_;
+  std::mutex mu_;
+  bool stopped_ = false;
+  std::vector<grpc::ServerContext*> open_;
 };
 
 }  // namespace nomad::transport

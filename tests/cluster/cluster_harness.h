@@ -190,13 +190,22 @@ class TestCluster {
   }
 
   // Sends `signal` and reaps the process.
-  void kill(uint64_t id, int signal) {
+  // Sends `signal` and waits for the process to end; returns its wait status (-1: not running).
+  int kill(uint64_t id, int signal) {
     Member& m = members_.at(id);
-    if (m.pid <= 0) return;
+    if (m.pid <= 0) return -1;
     ::kill(m.pid, signal);
     int status = 0;
     waitpid(m.pid, &status, 0);
     m.pid = -1;
+    return status;
+  }
+
+  // Closes this process's connections to every node (start() opens a node's again). A server
+  // gives an idle client connection up to its shutdown deadline to go away, and a client
+  // process that makes no calls may take that long to notice it should.
+  void close_clients() {
+    for (auto& [id, m] : members_) m.stub.reset();
   }
 
   bool running(uint64_t id) const { return members_.at(id).pid > 0; }
@@ -208,7 +217,8 @@ class TestCluster {
     // connection attempt each time ("tcp handshaker shutdown") and never gets through.
     ctx.set_wait_for_ready(true);
     nomad_lite::GetClusterStatusResponse r;
-    if (!members_.at(id).stub->GetClusterStatus(&ctx, {}, &r).ok()) return std::nullopt;
+    const auto& stub = members_.at(id).stub;
+    if (!stub || !stub->GetClusterStatus(&ctx, {}, &r).ok()) return std::nullopt;
     return r;
   }
 

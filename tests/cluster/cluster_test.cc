@@ -260,6 +260,23 @@ TEST(Server, APortInUseIsAClearErrorWithExitCode2) {
   EXPECT_NE(r.err.find("cannot listen"), std::string::npos) << r.err;
 }
 
+TEST(Server, SigtermStopsEveryNodeOfAClusterCleanlyAndPromptly) {
+  TestCluster c(3);
+  c.start_all();
+  uint64_t leader = c.wait_for_leader();
+  ASSERT_NE(leader, 0u);
+  // The peers' Raft streams into a node stay open for as long as they run: the node must end
+  // them itself rather than wait out gRPC's 2 s shutdown deadline.
+  c.close_clients();
+  for (uint64_t id : {leader, leader % 3 + 1}) {
+    auto sent = std::chrono::steady_clock::now();
+    int status = c.kill(id, SIGTERM);
+    auto took = std::chrono::steady_clock::now() - sent;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "node " << id << ": " << status;
+    EXPECT_LT(took, 1500ms) << "node " << id;
+  }
+}
+
 TEST(Server, ADataDirectoryOfAnotherNodeIsRefused) {
   TestCluster c(1);
   c.start_all();
