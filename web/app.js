@@ -98,12 +98,24 @@ function resync() {
   refreshCluster();
 }
 
+// An answer to a fetch that was sent before the latest `cluster` event is older than what the
+// panel shows (the event may be the leader change): it is dropped, or the panel would go back
+// to the old leader until the next refresh.
+let clusterEventSeq = 0;
+
 async function refreshCluster() {
+  const seqAtRequest = clusterEventSeq;
   try {
-    onCluster(await api.cluster());
+    const data = await api.cluster();
+    if (seqAtRequest === clusterEventSeq) onCluster(data);
   } catch {
     // The stream's own error handling reports an unreachable node.
   }
+}
+
+function onClusterEvent(data) {
+  clusterEventSeq += 1;
+  onCluster(data);
 }
 
 function onCluster(data) {
@@ -126,7 +138,7 @@ function onStats(stats) {
 
 const stream = new EventStream('/api/events', {
   state: setConnection,
-  cluster: onCluster,
+  cluster: onClusterEvent,
   job: (job) => {
     jobs.upsert(job);
     detail.update(job);

@@ -54,10 +54,9 @@ describe('dashboard of a 3-node cluster', () => {
   const output = (stream) => page.locator(`#view-detail pre.output[data-stream="${stream}"]`);
 
   test('shows the three nodes and highlights the leader', async () => {
-    const leader = await cluster.waitLeader();
     await page.locator('#conn[data-state="open"]').waitFor();
     await waitFor('three node cards', async () => (await page.locator('#nodes .node').count()) === 3);
-    await page.locator(`#cluster[data-leader-id="${leader}"]`).waitFor();
+    const leader = await cluster.leaderShownOn(page);
     assert.equal(await page.locator('#nodes .node.is-leader').count(), 1);
     assert.equal(await page.locator('#nodes .node.is-leader').getAttribute('data-node-id'), String(leader));
     assert.match(await page.locator('#leader-line').innerText(), new RegExp(`node ${leader}`));

@@ -148,6 +148,40 @@ export class Cluster {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }
 
+  // Leadership can move between asking the nodes and the page showing it (a busy machine can
+  // miss heartbeats and elect again): waits until the page's cluster panel names the leader
+  // every live node knows at that moment, and returns it.
+  async leaderShownOn(page, { not = null, timeoutMs = 15_000 } = {}) {
+    return waitFor(`the page to show the leader${not ? ` other than node ${not}` : ''} every live node knows`, async () => {
+      const leader = await this.waitLeader({ not, timeoutMs: 2000 });
+      const shown = await page.locator('#cluster').getAttribute('data-leader-id', { timeout: 1000 });
+      return shown === String(leader) ? leader : null;
+    }, { timeoutMs });
+  }
+
+  // The last lines of every node's log, to add to a failure's message.
+  logTails(lines = 25) {
+    return this.nodes.map((node) => {
+      let text = '';
+      try {
+        text = fs.readFileSync(node.log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      } catch (error) {
+        text = `(no log: ${error.message})`;
+      }
+      return `--- node ${node.id} (${node.log}) ---\n${text}`;
+    }).join('\n');
+  }
+
+  // Runs fn; a failure's message gets the nodes' log tails, since a CI run keeps nothing else.
+  async explained(fn) {
+    try {
+      return await fn();
+    } catch (error) {
+      error.message += `\n${this.logTails()}`;
+      throw error;
+    }
+  }
+
   // Submits through the REST API of the given node.
   async submit(command, nodeId = 1, extra = {}) {
     const answer = await http(`${this.node(nodeId).url}/api/jobs`, { method: 'POST', body: { command, ...extra } });
