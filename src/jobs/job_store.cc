@@ -1,6 +1,8 @@
 #include "jobs/job_store.h"
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 
 namespace nomad::jobs {
 
@@ -361,12 +363,24 @@ std::shared_ptr<const nomad_lite::Job> JobStore::find_shared(const std::string& 
   return it == jobs_.end() ? nullptr : it->second;
 }
 
+namespace {
+
+// ASCII case is ignored: searching "make" finds "Make" and "MAKE" (what a search box does).
+bool contains_ignoring_case(std::string_view text, std::string_view part) {
+  auto lower = [](unsigned char c) { return std::tolower(c); };
+  return std::search(text.begin(), text.end(), part.begin(), part.end(), [&](char a, char b) {
+           return lower(a) == lower(b);
+         }) != text.end();
+}
+
+}  // namespace
+
 ListPage JobStore::list(const ListQuery& query) const {
   ListPage page;
   auto matches = [&](const nomad_lite::Job& job) {
     return (query.status == nomad_lite::JOB_STATUS_UNSPECIFIED || job.status() == query.status) &&
            (query.command_contains.empty() ||
-            job.command().find(query.command_contains) != std::string::npos);
+            contains_ignoring_case(job.command(), query.command_contains));
   };
   for (auto it = by_submit_index_.rbegin(); it != by_submit_index_.rend(); ++it) {
     const nomad_lite::Job& job = *jobs_.at(it->second);

@@ -72,6 +72,10 @@ TEST(JobStore, ListingIsNewestFirstAndPagesCoverEveryMatchOnce) {
   ListQuery odd;
   odd.command_contains = "odd";
   EXPECT_EQ(store.list(odd).total, 13u);
+  odd.command_contains = "OdD";  // case is ignored
+  EXPECT_EQ(store.list(odd).total, 13u);
+  odd.command_contains = "oddx";
+  EXPECT_EQ(store.list(odd).total, 0u);
   store.apply(cancel_entry(26, "job-4"));
   ListQuery cancelled;
   cancelled.status = nomad_lite::JOB_STATUS_CANCELLED;
