@@ -100,7 +100,10 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   if (request.command().find('\0') != std::string::npos) {
     return reject("command contains a NUL byte");
   }
-  if (request.retries() > 100) return reject("retries is " + std::to_string(request.retries()) + "; the limit is 100");
+  if (request.retries() > kMaxRetries) {
+    return reject("retries is " + std::to_string(request.retries()) + "; the limit is " +
+                  std::to_string(kMaxRetries));
+  }
   if (request.idempotency_key().size() > 256) return reject("idempotency key is longer than 256 bytes");
   for (const auto& [name, value] : request.env()) {
     if (!valid_env_name(name)) {

@@ -40,6 +40,7 @@ struct Outcome {
 
 inline constexpr size_t kMaxCommandBytes = 64 * 1024;
 inline constexpr size_t kMaxListLimit = 1000;
+inline constexpr uint32_t kMaxRetries = 100;
 inline constexpr uint64_t kMaxWaitMs = 60'000;
 
 class Service {

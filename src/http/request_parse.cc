@@ -36,12 +36,14 @@ std::string type_name(const json& value) {
   return "null";
 }
 
-// A whole number in [min, max] from a JSON value; an error message otherwise.
+// A whole number that fits Int from a JSON value; an error message otherwise, which names
+// `shown_max` (the largest value the service takes) as the top of the range.
 template <class Int>
-std::string json_int(const json& value, const char* field, Int* out) {
+std::string json_int(const json& value, const char* field, Int* out,
+                     Int shown_max = std::numeric_limits<Int>::max()) {
   constexpr auto lo = std::numeric_limits<Int>::min(), hi = std::numeric_limits<Int>::max();
   std::string expected = std::string("'") + field + "' must be a whole number from " +
-                         std::to_string(lo) + " to " + std::to_string(hi);
+                         std::to_string(lo) + " to " + std::to_string(shown_max);
   if (value.is_number_unsigned()) {
     auto v = value.get<uint64_t>();
     if (v > static_cast<uint64_t>(hi)) return expected;
@@ -106,7 +108,7 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       r.set_timeout_ms(static_cast<uint64_t>(d->count()));
     } else if (key == "retries") {
       uint32_t retries = 0;
-      error = json_int(value, "retries", &retries);
+      error = json_int(value, "retries", &retries, api::kMaxRetries);
       r.set_retries(retries);
     } else if (key == "priority") {
       int32_t priority = 0;

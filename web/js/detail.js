@@ -201,7 +201,12 @@ export class JobDetail {
       el('td', {}, statusBadge(a)),
       el('td', { text: outcome || '—' }),
       at(assigned), at(started), at(finished),
-      el('td', { class: 'num', text: started === null ? '—' : formatDuration((finished ?? Date.now()) - started) }));
+      // A running attempt's time ticks with the page's clock (data-since), as "Ran for" does.
+      el('td', {
+        class: 'num',
+        text: started === null ? '—' : formatDuration((finished ?? Date.now()) - started),
+        dataset: started !== null && finished === null ? { since: started } : {},
+      }));
   }
 
   async cancel() {

@@ -59,7 +59,8 @@ TEST(ParseSubmit, RefusesMistypedFieldsNamingThem) {
   expect_refused(R"({"command": "a", "timeout": "30"})", "'timeout'");
   expect_refused(R"({"command": "a", "timeout": "soon"})", "'timeout'");
   expect_refused(R"({"command": "a", "retries": "2"})", "'retries' must be a whole number");
-  expect_refused(R"({"command": "a", "retries": -1})", "'retries' must be a whole number");
+  expect_refused(R"({"command": "a", "retries": -1})",
+                 "'retries' must be a whole number from 0 to 100");  // the service's limit
   expect_refused(R"({"command": "a", "retries": 1.5})", "'retries' must be a whole number");
   expect_refused(R"({"command": "a", "retries": 4294967296})", "'retries'");
   expect_refused(R"({"command": "a", "priority": 2147483648})", "'priority'");
