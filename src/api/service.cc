@@ -45,7 +45,8 @@ bool valid_env_name(const std::string& name) {
 }  // namespace
 
 void Service::propose(const nomad_lite::Command& command,
-                      std::function<void(Outcome<nomad_lite::Job>)> done) {
+                      std::function<void(Outcome<nomad_lite::Job>)> done,
+                      std::optional<node::Coordinator::Submitted> submitted) {
   node_.propose(command.SerializeAsString(), [done = std::move(done)](node::ProposeOutcome o) {
     Outcome<nomad_lite::Job> out;
     using C = node::ProposeOutcome::Code;
@@ -82,7 +83,7 @@ void Service::propose(const nomad_lite::Command& command,
         break;
     }
     done(std::move(out));
-  });
+  }, std::move(submitted));
 }
 
 void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
@@ -123,7 +124,7 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
   submit->set_idempotency_key(request.idempotency_key());
-  propose(command, std::move(done));
+  propose(command, std::move(done), node::Coordinator::Submitted{job->id(), request.idempotency_key()});
 }
 
 void Service::cancel_job(const nomad_lite::CancelJobRequest& request,

@@ -85,7 +85,8 @@ class Service {
 
  private:
   void propose(const nomad_lite::Command& command,
-               std::function<void(Outcome<nomad_lite::Job>)> done);
+               std::function<void(Outcome<nomad_lite::Job>)> done,
+               std::optional<node::Coordinator::Submitted> submitted = std::nullopt);
 
   node::Node& node_;
 };

@@ -86,6 +86,8 @@ class JobStore {
 
   // Placement inputs.
   const std::map<QueueKey, std::string>& pending_queue() const { return pending_; }
+  // A submission with this key was applied (a retry of it returns that job).
+  bool has_idempotency_key(const std::string& key) const { return idempotency_keys_.count(key) > 0; }
   size_t running_on(uint64_t node) const;
   const std::set<std::string>* running_jobs_on(uint64_t node) const;
   const std::map<uint64_t, uint32_t>& node_slots() const { return node_slots_; }

@@ -36,4 +36,12 @@ Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t 
                 const std::set<std::string>& skip, size_t max_assignments = 4096,
                 uint64_t* cursor = nullptr);
 
+// Places jobs whose submissions are being proposed right now (not in the store yet), in the
+// given order, each as attempt 1, by the same rule as place(); a job that finds no free slot
+// is left out (placed by place() once its submission is applied).
+std::vector<nomad_lite::AssignJob> place_submitted(const JobStore& store,
+                                                   std::vector<WorkerView> workers,
+                                                   const std::vector<std::string>& job_ids,
+                                                   uint64_t* cursor = nullptr);
+
 }  // namespace nomad::jobs

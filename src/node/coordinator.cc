@@ -137,17 +137,10 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
   next_placement_ = {};
   if (store.pending_queue().empty()) return;
 
-  std::vector<jobs::WorkerView> views;
-  std::map<uint64_t, uint32_t> in_flight;
   std::set<std::string> skip;
-  for (const auto& [id, a] : assigning_) {
-    ++in_flight[a.first];
-    skip.insert(id);
-  }
-  for (const auto& [node, w] : workers_) {
-    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node]});
-  }
-  jobs::Placement p = jobs::place(store, std::move(views), wall_ms, skip, 4096, &placement_cursor_);
+  for (const auto& [id, a] : assigning_) skip.insert(id);
+  jobs::Placement p =
+      jobs::place(store, worker_views(now), wall_ms, skip, 4096, &placement_cursor_);
   for (auto& a : p.assign) {
     assigning_[a.job_id()] = {a.node_id(), now};
     *updates->add_assign() = std::move(a);
@@ -155,6 +148,45 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
   if (p.next_wakeup_ms != 0) {
     next_placement_ = now + std::chrono::milliseconds(std::max<int64_t>(p.next_wakeup_ms - wall_ms, 1));
   }
+}
+
+std::vector<jobs::WorkerView> Coordinator::worker_views(Clock::time_point now) const {
+  std::map<uint64_t, uint32_t> in_flight;
+  for (const auto& [id, a] : assigning_) ++in_flight[a.first];
+  std::vector<jobs::WorkerView> views;
+  for (const auto& [node, w] : workers_) {
+    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node]});
+  }
+  return views;
+}
+
+std::optional<nomad_lite::Command> Coordinator::place_submitted(
+    const jobs::JobStore& store, const std::vector<Submitted>& submitted, Clock::time_point now,
+    int64_t wall_ms) {
+  if (!leading_ || submitted.empty()) return std::nullopt;
+  // Jobs already waiting go first (priority, then age): a newcomer placed now would jump them.
+  // Waiting jobs whose assignments are in flight are not waiting for a slot.
+  const auto& pending = store.pending_queue();
+  if (pending.size() > assigning_.size()) return std::nullopt;
+  for (const auto& [key, id] : pending) {
+    if (!assigning_.count(id)) return std::nullopt;
+  }
+  std::vector<std::string> ids;
+  for (const auto& s : submitted) {
+    // A retried submission applies as the job it created the first time: nothing to place.
+    if (!s.idempotency_key.empty() && store.has_idempotency_key(s.idempotency_key)) continue;
+    ids.push_back(s.job_id);
+  }
+  auto assigns = jobs::place_submitted(store, worker_views(now), ids, &placement_cursor_);
+  if (assigns.empty()) return std::nullopt;
+  nomad_lite::Command command;
+  nomad_lite::JobUpdates* updates = command.mutable_updates();
+  updates->set_at_ms(wall_ms);
+  for (auto& a : assigns) {
+    assigning_[a.job_id()] = {a.node_id(), now};
+    *updates->add_assign() = std::move(a);
+  }
+  return command;
 }
 
 bool Coordinator::add_removals(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,

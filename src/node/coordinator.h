@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "jobs/job_store.h"
+#include "jobs/scheduler.h"
 #include "proto/nomad_lite.pb.h"
 
 namespace nomad::node {
@@ -44,6 +46,19 @@ class Coordinator {
   std::vector<nomad_lite::Command> collect(const jobs::JobStore& store, Clock::time_point now,
                                            int64_t wall_ms);
 
+  // A submission the leader is proposing now.
+  struct Submitted {
+    std::string job_id;
+    std::string idempotency_key;
+  };
+  // When no other job waits for a slot, places the submitted jobs at once: the command
+  // returned goes into the log right behind their submissions, so a job's submission and its
+  // assignment commit in the same round instead of one after the other. Jobs that find no
+  // free slot are placed by collect() once their submissions apply.
+  std::optional<nomad_lite::Command> place_submitted(const jobs::JobStore& store,
+                                                     const std::vector<Submitted>& submitted,
+                                                     Clock::time_point now, int64_t wall_ms);
+
   // Workers the leader has heard from within the timeout (for status pages).
   bool worker_alive(uint64_t node, Clock::time_point now) const;
 
@@ -61,6 +76,8 @@ class Coordinator {
                 nomad_lite::JobUpdates* updates);
   void add_assignments(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                        nomad_lite::JobUpdates* updates);
+  // Every known worker, with the assignments proposed to it and not yet applied.
+  std::vector<jobs::WorkerView> worker_views(Clock::time_point now) const;
   bool add_removals(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                     nomad_lite::RemoveJobs* remove);
 

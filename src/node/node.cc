@@ -191,7 +191,8 @@ bool Node::send_report(const nomad_lite::WorkerReport& report) {
   return internal_.report(address_of(leader), report, std::chrono::seconds(1));
 }
 
-void Node::propose(std::string command, ProposeCallback done) {
+void Node::propose(std::string command, ProposeCallback done,
+                   std::optional<Coordinator::Submitted> submitted) {
   ProposeOutcome refused;
   {
     std::lock_guard lock(queue_mu_);
@@ -201,7 +202,7 @@ void Node::propose(std::string command, ProposeCallback done) {
       refused.code = ProposeOutcome::Code::kOverloaded;
     } else {
       ++waiting_;
-      proposals_.push_back({std::move(command), std::move(done)});
+      proposals_.push_back({std::move(command), std::move(done), std::move(submitted)});
       if (proposals_.size() == 1) queue_cv_.notify_one();
       return;
     }
@@ -319,10 +320,14 @@ ProposeOutcome Node::not_leader() const {
 void Node::handle_proposals(std::vector<Proposal>& proposals) {
   if (proposals.empty()) return;
   raft::ProposeResult r;
+  std::vector<Coordinator::Submitted> submitted;
   if (core_->role() == raft::Role::kLeader) {
     std::vector<std::string> commands;
     commands.reserve(proposals.size());
-    for (auto& p : proposals) commands.push_back(std::move(p.command));
+    for (auto& p : proposals) {
+      commands.push_back(std::move(p.command));
+      if (p.submitted) submitted.push_back(std::move(*p.submitted));
+    }
     r = core_->propose(std::move(commands));
   }
   if (!r.accepted) {
@@ -337,6 +342,18 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
   for (size_t i = 0; i < proposals.size(); ++i) {
     waiters_[r.first_index + i] = {r.term, std::move(proposals[i].done)};
   }
+  place_submitted(submitted);
+}
+
+void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted) {
+  if (submitted.empty() || !coordinator_->leading()) return;
+  int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  std::optional<nomad_lite::Command> assign =
+      coordinator_->place_submitted(jobs_, submitted, Clock::now(), wall);
+  // Right behind the submissions in the log, and in the same Ready: one fsync, one round.
+  if (assign) core_->propose({assign->SerializeAsString()});
 }
 
 void Node::handle_ready() {

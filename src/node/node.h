@@ -86,7 +86,9 @@ class Node {
   void stop();
 
   // Thread-safe. `done` runs on the loop thread or the answer runner's: keep it short.
-  void propose(std::string command, ProposeCallback done);
+  // A submission names its job (`submitted`), so the leader can place it in the same round.
+  void propose(std::string command, ProposeCallback done,
+               std::optional<Coordinator::Submitted> submitted = std::nullopt);
   void receive(raft::Message message);
   // A peer showed it is up (any traffic from it, keepalives included).
   void note_contact(raft::NodeId peer);
@@ -121,6 +123,7 @@ class Node {
   struct Proposal {
     std::string command;
     ProposeCallback done;
+    std::optional<Coordinator::Submitted> submitted;
   };
   struct Waiter {
     raft::Term term;
@@ -129,6 +132,8 @@ class Node {
 
   void run();
   void handle_proposals(std::vector<Proposal>& proposals);
+  // The leader places jobs it is submitting when nothing else waits (Coordinator::place_submitted).
+  void place_submitted(const std::vector<Coordinator::Submitted>& submitted);
   void handle_ready();
   void apply(const std::vector<raft::Entry>& committed);
   void fail_waiters(ProposeOutcome::Code code);

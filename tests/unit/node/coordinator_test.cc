@@ -279,6 +279,61 @@ TEST_F(CoordinatorTest, InFlightAssignmentsTakeSlots) {
   EXPECT_TRUE(assigns(collect(200)).empty()) << "the only slot is taken";
 }
 
+// --- placing jobs as they are submitted ---------------------------------------------------------
+
+TEST_F(CoordinatorTest, ASubmissionIsPlacedInTheSameRoundWhenNothingWaits) {
+  lead(0);
+  hear(1, 1, 0);
+  hear(2, 1, 0);
+  auto placed = coord_->place_submitted(store_, {{"j1", ""}, {"j2", ""}, {"j3", ""}}, at(0), wall(0));
+  ASSERT_TRUE(placed.has_value());
+  // Two free slots: j3 waits for its submission to apply and for a slot.
+  EXPECT_EQ(per_node(assigns({*placed})), (std::map<uint64_t, int>{{1, 1}, {2, 1}}));
+  EXPECT_EQ(assigns({*placed}).size(), 2u);
+  // The log holds the submissions, then the assignment: one commit runs them.
+  commit(Commands{submit_cmd("j1"), submit_cmd("j2"), submit_cmd("j3"), *placed});
+  EXPECT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_RUNNING);
+  EXPECT_EQ(job("j2").status(), nomad_lite::JOB_STATUS_RUNNING);
+  EXPECT_EQ(job("j3").status(), nomad_lite::JOB_STATUS_PENDING);
+  EXPECT_TRUE(assigns(collect(10)).empty()) << "placed twice, or onto a full node";
+  commit(finished_cmd("j1", 1, job("j1").node_id(), wall(20), 0));
+  EXPECT_EQ(assigns(collect(20)).size(), 1u);  // j3 gets the freed slot
+}
+
+TEST_F(CoordinatorTest, ASubmissionDoesNotJumpJobsThatWait) {
+  lead(0);
+  submit("old");  // no worker yet: it waits
+  hear(1, 2, 0);
+  EXPECT_FALSE(coord_->place_submitted(store_, {{"new", ""}}, at(0), wall(0)).has_value());
+  EXPECT_EQ(assigns(collect(0)), (std::vector<Assign>{{"old", 1, 1}}));
+  // Once every waiting job is being assigned, a newcomer may take a free slot at once.
+  auto placed = coord_->place_submitted(store_, {{"new", ""}}, at(1), wall(1));
+  ASSERT_TRUE(placed.has_value());
+  EXPECT_EQ(assigns({*placed}), (std::vector<Assign>{{"new", 1, 1}}));
+  EXPECT_FALSE(coord_->place_submitted(store_, {{"third", ""}}, at(2), wall(2)).has_value())
+      << "both slots are being assigned";
+}
+
+TEST_F(CoordinatorTest, ARetriedSubmissionIsNotPlacedAgain) {
+  lead(0);
+  hear(1, 4, 0);
+  submit("j1", Opt().key("k1"));
+  commit(collect(0));
+  ASSERT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_RUNNING);
+  // The retry carries a new id that never becomes a job: assigning it would hold a slot.
+  EXPECT_FALSE(coord_->place_submitted(store_, {{"j1-retry", "k1"}}, at(10), wall(10)).has_value());
+  EXPECT_TRUE(coord_->place_submitted(store_, {{"j2", "k2"}}, at(10), wall(10)).has_value());
+}
+
+TEST_F(CoordinatorTest, OnlyTheLeaderPlacesSubmissions) {
+  coord_ = std::make_unique<Coordinator>(defaults());
+  EXPECT_FALSE(coord_->place_submitted(store_, {{"j1", ""}}, at(0), wall(0)).has_value());
+  lead(0);
+  hear(1, 1, 0);
+  coord_->lose_leadership();
+  EXPECT_FALSE(coord_->place_submitted(store_, {{"j1", ""}}, at(0), wall(0)).has_value());
+}
+
 TEST_F(CoordinatorTest, AssignmentsUnappliedAfterTwoSecondsAreProposedAgain) {
   lead(0);
   hear(1, 4, 0);
