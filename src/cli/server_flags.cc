@@ -2,11 +2,21 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "common/duration.h"
 #include "common/peers.h"
 
 namespace nomad::cli {
+
+bool is_loopback(const std::string& address) {
+  if (address == "localhost" || address == "::1" || address == "[::1]") return true;
+  // 127.0.0.0/8, written as a dotted quad.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  char rest = 0;
+  return std::sscanf(address.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &rest) == 4 && a == 127 &&
+         b <= 255 && c <= 255 && d <= 255;
+}
 
 void add_server_flags(CLI::App* app, ServerFlags* f) {
   f->app = app;
@@ -18,6 +28,9 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->add_option("--peers", f->peers, "The other nodes: \"id:host:port,...\"");
   app->add_option("--data-dir", c.data_dir, "Data directory (default ./data/node-<id>)");
   app->add_option("--bind", c.bind, "Address the ports listen on")->capture_default_str();
+  app->add_flag("--insecure", c.insecure,
+                "Allow a --bind beyond loopback although anyone who reaches the ports can run "
+                "commands (no TLS or client tokens)");
   app->add_option("--advertise", c.advertise,
                   "host:port peers and clients reach this node at (default bind:port)");
   app->add_option("--election-timeout", f->election_timeout,
@@ -70,6 +83,14 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
                          " is already the gRPC --port");
   }
   if (c.bind.empty()) return Status::error("--bind: empty address");
+  if (!is_loopback(c.bind) && !c.insecure) {
+    return Status::error(
+        "--bind " + c.bind +
+        ": refusing to listen beyond this machine, since anyone who reaches the ports could run "
+        "shell commands on every node (there is no TLS or client authentication); keep the "
+        "default 127.0.0.1, or add --insecure on a network you trust");
+  }
+  c.insecure = c.insecure && !is_loopback(c.bind);  // on loopback there is nothing to warn of
   if (!c.advertise.empty()) {
     size_t colon = c.advertise.rfind(':');
     std::string port = colon == std::string::npos ? "" : c.advertise.substr(colon + 1);

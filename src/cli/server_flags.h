@@ -33,4 +33,7 @@ void add_server_flags(CLI::App* app, ServerFlags* f);
 // fills *out. The error names the flag and what is wrong with it.
 Status finish_server(const ServerFlags& f, node::ServerConfig* out);
 
+// 127.0.0.0/8, ::1 or localhost: an address only this machine reaches.
+bool is_loopback(const std::string& address);
+
 }  // namespace nomad::cli

@@ -89,6 +89,13 @@ int run_server(const ServerConfig& config) {
                  }
                  return out;
                }());
+  if (config.insecure) {
+    spdlog::warn("INSECURE: listening on {} (--insecure) with no TLS and no client "
+                 "authentication: anyone who reaches port {}{} can run shell commands on every "
+                 "node of this cluster",
+                 config.bind, config.port,
+                 config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
+  }
   if (dashboard) dashboard->start();
 
   int received = 0;

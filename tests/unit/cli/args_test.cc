@@ -88,7 +88,8 @@ TEST(ServerArgs, EveryFlagReachesTheConfig) {
                              "6000",       "--dashboard-port",
                              "6001",       "--data-dir",
                              "/tmp/x",     "--bind",
-                             "0.0.0.0",    "--advertise",
+                             "0.0.0.0",    "--insecure",
+                             "--advertise",
                              "node2:6000", "--election-timeout",
                              "1s",         "--heartbeat-interval",
                              "100ms",      "--log-level",
@@ -101,12 +102,29 @@ TEST(ServerArgs, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.dashboard_port, 6001);
   EXPECT_EQ(c.data_dir, "/tmp/x");
   EXPECT_EQ(c.bind, "0.0.0.0");
+  EXPECT_TRUE(c.insecure);
   EXPECT_EQ(c.advertise_address(), "node2:6000");
   EXPECT_EQ(c.election_timeout, Millis(1000));
   EXPECT_EQ(c.heartbeat_interval, Millis(100));
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.worker_slots, 0);
   EXPECT_EQ(c.snapshot_entries, 500u);
+}
+
+TEST(ServerArgs, ListeningBeyondLoopbackNeedsInsecure) {
+  // Anyone reaching the port could run commands: refused unless the user says so.
+  expect_usage_error({"server", "--bind", "0.0.0.0"}, "--bind 0.0.0.0: refusing to listen");
+  expect_usage_error({"server", "--bind", "192.168.1.10"}, "add --insecure");
+  expect_usage_error({"server", "--bind", "::"}, "--bind ::");
+  expect_usage_error({"server", "--bind", "127.0.0.1.example.com"}, "refusing");
+  for (const char* local : {"127.0.0.1", "127.10.0.2", "localhost", "::1"}) {
+    Invocation inv = parse_ok({"server", "--bind", local});
+    EXPECT_EQ(inv.server.bind, local);
+    EXPECT_FALSE(inv.server.insecure);
+  }
+  // On loopback --insecure changes nothing, so nothing is reported as insecure.
+  EXPECT_FALSE(parse_ok({"server", "--bind", "127.0.0.1", "--insecure"}).server.insecure);
+  EXPECT_TRUE(parse_ok({"server", "--bind", "0.0.0.0", "--insecure"}).server.insecure);
 }
 
 TEST(ServerArgs, MalformedFlagsAreOneLineAndExitCode2) {
