@@ -124,7 +124,8 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
   submit->set_idempotency_key(request.idempotency_key());
-  propose(command, std::move(done), node::Coordinator::Submitted{job->id(), request.idempotency_key()});
+  propose(command, std::move(done),
+          node::Coordinator::Submitted{job->id(), request.idempotency_key()});
 }
 
 void Service::cancel_job(const nomad_lite::CancelJobRequest& request,

@@ -83,14 +83,15 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
                          " is already the gRPC --port");
   }
   if (c.bind.empty()) return Status::error("--bind: empty address");
-  if (!is_loopback(c.bind) && !c.insecure) {
+  const bool loopback = is_loopback(c.bind);
+  if (!loopback && !c.insecure) {
     return Status::error(
         "--bind " + c.bind +
         ": refusing to listen beyond this machine, since anyone who reaches the ports could run "
         "shell commands on every node (there is no TLS or client authentication); keep the "
         "default 127.0.0.1, or add --insecure on a network you trust");
   }
-  c.insecure = c.insecure && !is_loopback(c.bind);  // on loopback there is nothing to warn of
+  c.insecure = c.insecure && !loopback;  // on loopback there is nothing to warn of
   if (!c.advertise.empty()) {
     size_t colon = c.advertise.rfind(':');
     std::string port = colon == std::string::npos ? "" : c.advertise.substr(colon + 1);

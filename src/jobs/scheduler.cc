@@ -9,9 +9,10 @@ namespace {
 // The workers with free slots, and the rule that picks one for the next job.
 class FreeSlots {
  public:
-  FreeSlots(const JobStore& store, std::vector<WorkerView>& workers, uint64_t* cursor)
-      : cursor_(cursor) {
-    for (auto& w : workers) {
+  // Without a cursor of the caller's, ties rotate from node 1 for this placement only.
+  FreeSlots(const JobStore& store, const std::vector<WorkerView>& workers, uint64_t* cursor)
+      : cursor_(cursor ? cursor : &own_cursor_) {
+    for (const auto& w : workers) {
       if (!w.alive || w.slots == 0) continue;
       size_t running = store.running_on(w.node_id) + w.in_flight;
       int64_t free = static_cast<int64_t>(w.slots) - static_cast<int64_t>(running);
@@ -48,6 +49,7 @@ class FreeSlots {
     uint64_t node_id;
   };
   std::vector<Free> candidates_;
+  uint64_t own_cursor_ = 0;
   uint64_t* cursor_;
 };
 
@@ -61,10 +63,9 @@ nomad_lite::AssignJob assignment(const std::string& job_id, uint32_t attempt, ui
 
 }  // namespace
 
-Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t now_ms,
+Placement place(const JobStore& store, const std::vector<WorkerView>& workers, int64_t now_ms,
                 const std::set<std::string>& skip, size_t max_assignments, uint64_t* cursor) {
-  uint64_t no_cursor = 0;
-  FreeSlots slots(store, workers, cursor ? cursor : &no_cursor);
+  FreeSlots slots(store, workers, cursor);
   Placement out;
   for (const auto& [key, id] : store.pending_queue()) {
     if (slots.empty() || out.assign.size() >= max_assignments) break;
@@ -84,11 +85,10 @@ Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t 
 }
 
 std::vector<nomad_lite::AssignJob> place_submitted(const JobStore& store,
-                                                   std::vector<WorkerView> workers,
+                                                   const std::vector<WorkerView>& workers,
                                                    const std::vector<std::string>& job_ids,
                                                    uint64_t* cursor) {
-  uint64_t no_cursor = 0;
-  FreeSlots slots(store, workers, cursor ? cursor : &no_cursor);
+  FreeSlots slots(store, workers, cursor);
   std::vector<nomad_lite::AssignJob> out;
   for (const auto& id : job_ids) {
     if (slots.empty()) break;

@@ -32,7 +32,7 @@ struct Placement {
 // slots, each onto the node with the most free slots (ties: the fewest running jobs, then
 // the next node after `*cursor` in id order, which then moves on), so load spreads across the
 // cluster even when jobs come one at a time. `skip` holds jobs already being assigned.
-Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t now_ms,
+Placement place(const JobStore& store, const std::vector<WorkerView>& workers, int64_t now_ms,
                 const std::set<std::string>& skip, size_t max_assignments = 4096,
                 uint64_t* cursor = nullptr);
 
@@ -40,7 +40,7 @@ Placement place(const JobStore& store, std::vector<WorkerView> workers, int64_t 
 // given order, each as attempt 1, by the same rule as place(); a job that finds no free slot
 // is left out (placed by place() once its submission is applied).
 std::vector<nomad_lite::AssignJob> place_submitted(const JobStore& store,
-                                                   std::vector<WorkerView> workers,
+                                                   const std::vector<WorkerView>& workers,
                                                    const std::vector<std::string>& job_ids,
                                                    uint64_t* cursor = nullptr);
 

@@ -13,6 +13,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Wall-clock milliseconds, as the coordinator stamps its commands.
+int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Messages a leader sends may leave before its own fsync (Raft thesis §10.2.1): they depend
 // on nothing this Ready persists, and the leader counts its own copy of new entries only once
 // they are durable. Everything else (votes, acknowledgements) must wait for the fsync.
@@ -346,12 +353,9 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
 }
 
 void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted) {
-  if (submitted.empty() || !coordinator_->leading()) return;
-  int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+  if (submitted.empty()) return;
   std::optional<nomad_lite::Command> assign =
-      coordinator_->place_submitted(jobs_, submitted, Clock::now(), wall);
+      coordinator_->place_submitted(jobs_, submitted, Clock::now(), wall_now_ms());
   // Right behind the submissions in the log, and in the same Ready: one fsync, one round.
   if (assign) core_->propose({assign->SerializeAsString()});
 }
@@ -421,10 +425,8 @@ void Node::after_apply() {
 
 void Node::run_coordinator() {
   if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return;
-  int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-  std::vector<nomad_lite::Command> commands = coordinator_->collect(jobs_, Clock::now(), wall);
+  std::vector<nomad_lite::Command> commands =
+      coordinator_->collect(jobs_, Clock::now(), wall_now_ms());
   if (commands.empty()) return;
   std::vector<std::string> data;
   data.reserve(commands.size());
