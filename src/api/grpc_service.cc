@@ -1,5 +1,8 @@
 #include "api/grpc_service.h"
 
+#include "api/peer_gate.h"
+#include "transport/security.h"
+
 namespace nomad::api {
 
 grpc::StatusCode to_grpc_code(Code code) {
@@ -12,6 +15,8 @@ grpc::StatusCode to_grpc_code(Code code) {
     case Code::kResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
     case Code::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
     case Code::kInternal: return grpc::StatusCode::INTERNAL;
+    case Code::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    case Code::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
   }
   return grpc::StatusCode::UNKNOWN;
 }
@@ -35,10 +40,19 @@ void finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reac
 
 }  // namespace
 
+bool GrpcSchedulerService::refused(grpc::CallbackServerContext* context,
+                                   grpc::ServerUnaryReactor* reactor, Role role) const {
+  Error error = service_.authorize(transport::caller_authorization(*context), role);
+  if (error.code == Code::kOk) return false;
+  finish(context, reactor, error);
+  return true;
+}
+
 grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
     grpc::CallbackServerContext* context, const nomad_lite::SubmitJobRequest* request,
     nomad_lite::SubmitJobResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (refused(context, reactor, Role::kSubmit)) return reactor;
   service_.submit_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
     if (out.ok()) *response->mutable_job() = std::move(out.value);
     finish(context, reactor, out.error);
@@ -50,6 +64,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::CancelJob(grpc::CallbackServerCo
                                                           const nomad_lite::CancelJobRequest* request,
                                                           nomad_lite::CancelJobResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (refused(context, reactor, Role::kSubmit)) return reactor;
   service_.cancel_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
     if (out.ok()) *response->mutable_job() = std::move(out.value);
     finish(context, reactor, out.error);
@@ -61,6 +76,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::GetJobStatus(
     grpc::CallbackServerContext* context, const nomad_lite::GetJobStatusRequest* request,
     nomad_lite::GetJobStatusResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (refused(context, reactor, Role::kRead)) return reactor;
   auto out = service_.get_job(*request);
   if (out.ok()) *response->mutable_job() = std::move(out.value);
   finish(context, reactor, out.error);
@@ -71,6 +87,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::ListJobs(grpc::CallbackServerCon
                                                          const nomad_lite::ListJobsRequest* request,
                                                          nomad_lite::ListJobsResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (refused(context, reactor, Role::kRead)) return reactor;
   auto out = service_.list_jobs(*request);
   if (out.ok()) *response = std::move(out.value);
   finish(context, reactor, out.error);
@@ -81,6 +98,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::GetClusterStatus(
     grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest*,
     nomad_lite::GetClusterStatusResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (refused(context, reactor, Role::kRead)) return reactor;
   *response = service_.cluster_status();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -90,6 +108,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::WaitJob(grpc::CallbackServerCont
                                                         const nomad_lite::WaitJobRequest* request,
                                                         nomad_lite::WaitJobResponse* response) {
   auto* reactor = context->DefaultReactor();
+  if (refused(context, reactor, Role::kRead)) return reactor;
   service_.wait_job(*request, [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> out) {
     if (out.ok()) *response = std::move(out.value);
     finish(context, reactor, out.error);
@@ -97,25 +116,21 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::WaitJob(grpc::CallbackServerCont
   return reactor;
 }
 
-namespace {
-
-grpc::Status to_grpc_status(const Error& error) {
-  if (error.code == Code::kOk) return grpc::Status::OK;
-  return grpc::Status(to_grpc_code(error.code), error.message);
-}
-
-}  // namespace
-
 grpc::Status GrpcSchedulerService::StreamJobLogs(grpc::ServerContext* context,
                                                  const nomad_lite::JobLogsRequest* request,
                                                  grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
+  Error error = service_.authorize(transport::caller_authorization(*context), Role::kRead);
+  if (error.code != Code::kOk) return to_grpc_status(error);
   return to_grpc_status(service_.stream_logs(
       *request, [writer](const nomad_lite::LogChunk& c) { return writer->Write(c); },
       [context] { return context->IsCancelled(); }));
 }
 
-grpc::Status GrpcInternalService::Report(grpc::ServerContext*, const nomad_lite::WorkerReport* request,
+grpc::Status GrpcInternalService::Report(grpc::ServerContext* context,
+                                         const nomad_lite::WorkerReport* request,
                                          nomad_lite::WorkerReportAck* response) {
+  auto caller = gate_.admit(*context);
+  if (!caller.ok()) return to_grpc_status(caller.error);
   bool leader = node_.is_leader();
   if (leader) node_.deliver_report(*request);
   response->set_leader(leader);
@@ -125,6 +140,8 @@ grpc::Status GrpcInternalService::Report(grpc::ServerContext*, const nomad_lite:
 grpc::Status GrpcInternalService::StreamLogs(grpc::ServerContext* context,
                                              const nomad_lite::JobLogsRequest* request,
                                              grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
+  auto caller = gate_.admit(*context);
+  if (!caller.ok()) return to_grpc_status(caller.error);
   return to_grpc_status(service_.stream_local_logs(
       *request, [writer](const nomad_lite::LogChunk& c) { return writer->Write(c); },
       [context] { return context->IsCancelled(); }));

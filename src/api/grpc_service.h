@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "api/peer_gate.h"
 #include "api/service.h"
 #include "proto/nomad_lite.grpc.pb.h"
 
@@ -48,13 +49,20 @@ class GrpcSchedulerService final : public SchedulerBase {
                              grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
  private:
+  // Finishes the call with UNAUTHENTICATED or PERMISSION_DENIED when its token may not do
+  // what needs `role`.
+  bool refused(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+               Role role) const;
+
   api::Service& service_;  // qualified: the base class has a nested Service too
 };
 
 // Node-to-node calls that are not Raft: worker reports to the leader, output for other nodes.
 class GrpcInternalService final : public nomad_lite::InternalService::Service {
  public:
-  GrpcInternalService(api::Service& service, node::Node& node) : service_(service), node_(node) {}
+  // Only other nodes may call (see PeerGate).
+  GrpcInternalService(api::Service& service, node::Node& node, const PeerGate& gate)
+      : service_(service), node_(node), gate_(gate) {}
 
   grpc::Status Report(grpc::ServerContext* context, const nomad_lite::WorkerReport* request,
                       nomad_lite::WorkerReportAck* response) override;
@@ -64,6 +72,7 @@ class GrpcInternalService final : public nomad_lite::InternalService::Service {
  private:
   api::Service& service_;
   node::Node& node_;
+  const PeerGate& gate_;
 };
 
 }  // namespace nomad::api

@@ -174,6 +174,10 @@ nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& statu
       {"commit_index", status.commit_index()},
       {"applied_index", status.applied_index()},
       {"nodes", std::move(nodes)},
+      {"security",
+       {{"tls", status.security().tls()},
+        {"tokens", status.security().tokens()},
+        {"insecure", status.security().insecure()}}},
   };
 }
 

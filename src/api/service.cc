@@ -44,6 +44,17 @@ bool valid_env_name(const std::string& name) {
 
 }  // namespace
 
+Error Service::authorize(std::string_view authorization, Role role) const {
+  AuthDecision d = auth_.authorize(authorization, role);
+  switch (d.refusal) {
+    case Refusal::kNone: return {};
+    case Refusal::kUnauthenticated: return make_error(Code::kUnauthenticated, std::move(d.message));
+    case Refusal::kPermissionDenied:
+      return make_error(Code::kPermissionDenied, std::move(d.message));
+  }
+  return make_error(Code::kInternal, "unknown refusal");
+}
+
 void Service::propose(const nomad_lite::Command& command,
                       std::function<void(Outcome<nomad_lite::Job>)> done,
                       std::optional<node::Coordinator::Submitted> submitted) {
@@ -222,6 +233,10 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
     n->set_match_index(p.match_index);
     n->set_last_contact_ms(p.last_contact_ms);
   }
+  const node::ServerConfig& config = node_.config();
+  r.mutable_security()->set_tls(!config.tls_ca.empty());
+  r.mutable_security()->set_tokens(auth_.enabled());
+  r.mutable_security()->set_insecure(config.insecure);
   return r;
 }
 

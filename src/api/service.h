@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "api/auth.h"
 #include "node/node.h"
 #include "proto/nomad_lite.pb.h"
 
@@ -22,6 +23,8 @@ enum class Code {
   kResourceExhausted,  // too much load: back off and retry
   kFailedPrecondition, // the request cannot apply in the current state (e.g. job finished)
   kInternal,
+  kUnauthenticated,    // no token, or a wrong one (--token-file)
+  kPermissionDenied,   // the token's role may not do this
 };
 
 struct Error {
@@ -45,7 +48,13 @@ inline constexpr uint64_t kMaxWaitMs = 60'000;
 
 class Service {
  public:
-  explicit Service(node::Node& node) : node_(node) {}
+  explicit Service(node::Node& node, Authenticator auth = {})
+      : node_(node), auth_(std::move(auth)) {}
+
+  // Whether a request carrying `authorization` ("Bearer TOKEN", or "" when it has none) may
+  // do what needs `role`. Always allowed when the server has no --token-file.
+  Error authorize(std::string_view authorization, Role role) const;
+  const Authenticator& authenticator() const { return auth_; }
 
   // Answers once the new job is committed and applied (or with an error).
   void submit_job(const nomad_lite::SubmitJobRequest& request,
@@ -89,6 +98,7 @@ class Service {
                std::optional<node::Coordinator::Submitted> submitted = std::nullopt);
 
   node::Node& node_;
+  Authenticator auth_;
 };
 
 }  // namespace nomad::api

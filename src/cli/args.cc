@@ -8,6 +8,7 @@
 #include "cli/address.h"
 #include "cli/server_flags.h"
 #include "common/shell_quote.h"
+#include "tls/identity.h"
 
 namespace nomad::cli {
 namespace {
@@ -63,9 +64,16 @@ struct BenchJobsFlags {
   std::string duration = "60s";
 };
 
+struct TlsInitFlags {
+  CLI::App* app = nullptr;
+  tls::DevPkiOptions options;
+  std::string hosts;
+};
+
 struct Flags {
   std::string addr = kDefaultAddress;
   std::string output = "table";
+  std::string ca_cert, cert, key, token;
   ServerFlags server;
   SubmitFlags job_submit, submit_alias;
   JobIdFlags job_status, job_cancel, status_alias;
@@ -75,11 +83,14 @@ struct Flags {
   CLI::App* cluster = nullptr;
   BenchFlags bench;
   BenchJobsFlags bench_jobs;
+  TlsInitFlags tls_init;
 };
 
 constexpr const char* kClientFooter =
     "Client options (before or after the command): --addr HOST:PORT[,HOST:PORT...] (env "
-    "NOMAD_LITE_ADDR), -o table|json";
+    "NOMAD_LITE_ADDR), -o table|json, --token T (env NOMAD_LITE_TOKEN), --ca-cert FILE (env "
+    "NOMAD_LITE_CACERT), --cert FILE and --key FILE (env NOMAD_LITE_CLIENT_CERT, "
+    "NOMAD_LITE_CLIENT_KEY)";
 
 void add_submit_flags(CLI::App* app, SubmitFlags* f) {
   f->app = app;
@@ -158,6 +169,19 @@ void add_bench_jobs_flags(CLI::App* app, BenchJobsFlags* f) {
                   "Connections per server (default: one per 64 clients, at most 4)");
 }
 
+void add_tls_init_flags(CLI::App* app, TlsInitFlags* f) {
+  f->app = app;
+  app->add_option("DIR", f->options.dir, "Directory to write into (made if missing)")->required();
+  app->add_option("--nodes", f->options.nodes, "Node certificates to make: node-1.pem ...")
+      ->capture_default_str();
+  app->add_option("--hosts", f->hosts,
+                  "More names and addresses the nodes are reached at, comma separated "
+                  "(localhost, 127.0.0.1 and ::1 are always in)");
+  app->add_flag("--force", f->options.force, "Overwrite files that exist");
+  app->fallthrough(false);
+  app->footer("Example: nomad-lite tls init certs --nodes 3 --hosts node1.example,10.0.0.5");
+}
+
 void build_app(CLI::App& app, Flags* f) {
   app.require_subcommand(1);
   app.fallthrough();  // `job list -o json` as well as `-o json job list`
@@ -166,6 +190,16 @@ void build_app(CLI::App& app, Flags* f) {
       ->envname("NOMAD_LITE_ADDR")
       ->capture_default_str();
   app.add_option("-o,--output", f->output, "Output format: table or json")->capture_default_str();
+  app.add_option("--token", f->token,
+                 "Bearer token for a server with --token-file (prefer the environment variable: "
+                 "a flag shows in ps)")
+      ->envname("NOMAD_LITE_TOKEN");
+  app.add_option("--ca-cert", f->ca_cert, "The cluster's CA (PEM): talk TLS and check the server")
+      ->envname("NOMAD_LITE_CACERT");
+  app.add_option("--cert", f->cert, "Client certificate (PEM) for a server with --tls-ca")
+      ->envname("NOMAD_LITE_CLIENT_CERT");
+  app.add_option("--key", f->key, "The private key of --cert (PEM)")
+      ->envname("NOMAD_LITE_CLIENT_KEY");
 
   // Subcommands copy the footer they are created with: the client commands show this one.
   app.footer(kClientFooter);
@@ -190,6 +224,12 @@ void build_app(CLI::App& app, Flags* f) {
   add_bench_flags(bench->add_subcommand("submit", "Committed submissions per second"), &f->bench);
   add_bench_jobs_flags(bench->add_subcommand("jobs", "Jobs run end to end per second"),
                        &f->bench_jobs);
+
+  CLI::App* tls = app.add_subcommand("tls", "Certificates for a cluster with TLS");
+  tls->require_subcommand(1);
+  add_tls_init_flags(tls->add_subcommand("init", "Make a development CA, node and client "
+                                                 "certificates and client tokens in DIR"),
+                     &f->tls_init);
 
   const char* seed = "Forms of the original nomad-lite";
   add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
@@ -306,7 +346,34 @@ Status finish_bench_jobs(const BenchJobsFlags& f, BenchJobsOptions* out) {
   return Status::ok();
 }
 
+Status finish_client_security(const Flags& f, transport::OutgoingSecurity* out) {
+  out->bearer_token = f.token;
+  if (f.cert.empty() != f.key.empty()) {
+    return Status::error("--cert and --key go together: give both, or neither");
+  }
+  if (!f.cert.empty() && f.ca_cert.empty()) {
+    return Status::error("--cert: give --ca-cert too, the CA that signed the server's certificate");
+  }
+  if (f.ca_cert.empty()) return Status::ok();
+  if (Status s = tls::read_pem_file(f.ca_cert, "--ca-cert", &out->tls.ca_pem); !s) return s;
+  if (f.cert.empty()) return Status::ok();
+  if (Status s = tls::read_pem_file(f.cert, "--cert", &out->tls.cert_pem); !s) return s;
+  if (Status s = tls::read_pem_file(f.key, "--key", &out->tls.key_pem); !s) return s;
+  return tls::check_key_matches_certificate(out->tls.cert_pem, out->tls.key_pem, "--cert " + f.cert,
+                                            "--key " + f.key);
+}
+
+Status finish_tls_init(const TlsInitFlags& f, tls::DevPkiOptions* out) {
+  *out = f.options;
+  std::stringstream hosts(f.hosts);
+  for (std::string host; std::getline(hosts, host, ',');) {
+    if (!host.empty()) out->hosts.push_back(host);
+  }
+  return Status::ok();
+}
+
 Status finish_client(const Flags& f, ClientOptions* out) {
+  if (Status s = finish_client_security(f, &out->security); !s) return s;
   if (f.output == "json") {
     out->output = OutputFormat::kJson;
   } else if (f.output == "table") {
@@ -323,6 +390,11 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
     inv->command = Command::kServer;
     if (saw_dashes) return Status::error("unexpected '--' after the server's flags");
     return finish_server(f.server, &inv->server);
+  }
+  if (f.tls_init.app->parsed()) {
+    inv->command = Command::kTlsInit;
+    if (saw_dashes) return Status::error("unexpected '--' after tls init");
+    return finish_tls_init(f.tls_init, &inv->tls_init);
   }
   if (Status s = finish_client(f, &inv->client); !s) return s;
   SubmitFlags* submit = f.job_submit.app->parsed()     ? &f.job_submit

@@ -12,6 +12,8 @@
 #include "common/duration.h"
 #include "node/server_config.h"
 #include "proto/nomad_lite.pb.h"
+#include "tls/dev_pki.h"
+#include "transport/security.h"
 
 namespace nomad::cli {
 
@@ -26,6 +28,7 @@ enum class Command {
   kClusterStatus,
   kBenchSubmit,
   kBenchJobs,
+  kTlsInit,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -33,6 +36,7 @@ enum class OutputFormat { kTable, kJson };
 struct ClientOptions {
   std::vector<std::string> addresses;  // "host:port", tried in this order
   OutputFormat output = OutputFormat::kTable;
+  transport::OutgoingSecurity security;  // --ca-cert, --cert, --key (read in), --token
 };
 
 struct SubmitOptions {
@@ -89,6 +93,7 @@ struct Invocation {
   LogsOptions logs;           // kJobLogs
   BenchOptions bench;         // kBenchSubmit
   BenchJobsOptions bench_jobs;  // kBenchJobs
+  tls::DevPkiOptions tls_init;  // kTlsInit
 };
 
 struct ParsedArgs {

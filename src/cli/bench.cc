@@ -12,6 +12,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "transport/security.h"
 
 namespace nomad::cli {
 namespace {
@@ -143,6 +144,7 @@ class LoadRun {
 
   void send(Call* call) {
     call->context = std::make_unique<grpc::ClientContext>();
+    transport::add_call_credentials(call->context.get());
     call->context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
     rpc_.send(*stub(call->target), *call->request, call->context.get(),
               [this, call](grpc::Status status) { on_done(call, std::move(status)); });

@@ -13,6 +13,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/job_wait.h"
+#include "transport/security.h"
 
 namespace nomad::cli {
 namespace {
@@ -115,6 +116,7 @@ class JobsBench {
 
   void send(Call* call) {
     call->context = std::make_unique<grpc::ClientContext>();
+    transport::add_call_credentials(call->context.get());
     auto now = std::chrono::system_clock::now();
     if (!call->waiting) {
       call->context->set_deadline(now + kCallTimeout);

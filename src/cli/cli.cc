@@ -8,7 +8,9 @@
 #include "cli/bench_jobs.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/tls_init.h"
 #include "node/server_config.h"
+#include "transport/security.h"
 
 namespace nomad::cli {
 
@@ -21,9 +23,14 @@ int run_cli(int argc, char** argv) {
     return parsed.exit_code;
   }
   const Invocation& invocation = *parsed.invocation;
+  if (invocation.command != Command::kServer) {
+    transport::set_outgoing_security(invocation.client.security);
+  }
   switch (invocation.command) {
     case Command::kServer:
       return node::run_server(invocation.server);
+    case Command::kTlsInit:
+      return run_tls_init(invocation.tls_init, std::cout, std::cerr);
     case Command::kBenchSubmit:
       if (invocation.bench.target == "etcd") {
         return run_etcd_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);

@@ -1,5 +1,7 @@
 #include "cli/client.h"
 
+#include "transport/security.h"
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -56,6 +58,20 @@ std::string find_metadata(const std::multimap<grpc::string_ref, grpc::string_ref
   return it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
 }
 
+// A server that takes no connection may want TLS (or other certificates) than we use: gRPC
+// reports only that the connection was shut down, so say what to check.
+std::string connection_hint(const grpc::Status& status) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return "";
+  if (status.error_message().find("handshake") == std::string::npos) return "";
+  if (!transport::outgoing_tls()) {
+    return "; if the server has --tls-ca, give its CA with --ca-cert and a client certificate "
+           "with --cert and --key (or NOMAD_LITE_CACERT, NOMAD_LITE_CLIENT_CERT, "
+           "NOMAD_LITE_CLIENT_KEY)";
+  }
+  return "; check that --ca-cert is the CA of the server's certificate and that --cert is "
+         "signed by the server's --tls-ca (and that the server uses TLS at all)";
+}
+
 }  // namespace
 
 Client::Client(std::vector<std::string> addresses, RetryPolicy policy)
@@ -70,7 +86,7 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& address, int inde
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   args.SetInt("nomad.channel_index", index);  // distinct arguments: a connection of its own
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, transport::channel_credentials(), args);
 }
 
 std::string leader_address_hint(const grpc::ClientContext& context, const grpc::Status& status) {
@@ -101,6 +117,7 @@ grpc::Status Client::call(const Rpc& rpc, Limits limits) {
   std::string target = target_;
   while (true) {
     grpc::ClientContext context;
+    transport::add_call_credentials(&context);
     // gRPC takes deadlines on the system clock only.
     if (limits.call_timeout.count() > 0) {
       context.set_deadline(std::chrono::system_clock::now() + limits.call_timeout);
@@ -135,7 +152,8 @@ grpc::Status Client::call(const Rpc& rpc, Limits limits) {
       return grpc::Status(status.error_code(), "no leader reachable within " +
                                                    format_duration(limits.unavailable_budget) +
                                                    " (tried " + tried + "); last answer from " +
-                                                   target + ": " + status.error_message());
+                                                   target + ": " + status.error_message() +
+                                                   connection_hint(status));
     }
     // Try the next address; after a whole round of failures, wait before the next round.
     redirects = 0;

@@ -29,8 +29,17 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->add_option("--data-dir", c.data_dir, "Data directory (default ./data/node-<id>)");
   app->add_option("--bind", c.bind, "Address the ports listen on")->capture_default_str();
   app->add_flag("--insecure", c.insecure,
-                "Allow a --bind beyond loopback although anyone who reaches the ports can run "
-                "commands (no TLS or client tokens)");
+                "Allow a --bind beyond loopback without TLS and a token file, although anyone "
+                "who reaches the ports could then run commands");
+  app->add_option("--tls-cert", c.tls_cert,
+                  "This node's certificate (PEM): TLS on both ports, mutual TLS with peers and "
+                  "clients (with --tls-key and --tls-ca; nomad-lite tls init makes them)");
+  app->add_option("--tls-key", c.tls_key, "The private key of --tls-cert (PEM)");
+  app->add_option("--tls-ca", c.tls_ca,
+                  "The CA (PEM) every peer's and gRPC client's certificate must chain to");
+  app->add_option("--token-file", c.token_file,
+                  "Client tokens, one per line as ROLE TOKEN (roles: read, submit, operator); "
+                  "without it no token is asked for");
   app->add_option("--advertise", c.advertise,
                   "host:port peers and clients reach this node at (default bind:port)");
   app->add_option("--election-timeout", f->election_timeout,
@@ -83,15 +92,23 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
                          " is already the gRPC --port");
   }
   if (c.bind.empty()) return Status::error("--bind: empty address");
+  const int tls_files = !c.tls_cert.empty() + !c.tls_key.empty() + !c.tls_ca.empty();
+  if (tls_files != 0 && tls_files != 3) {
+    return Status::error("--tls-cert, --tls-key and --tls-ca go together: give all three (nomad-lite "
+                         "tls init DIR makes a CA and a certificate for each node)");
+  }
+  const bool protected_ports = tls_files == 3 && !c.token_file.empty();
   const bool loopback = is_loopback(c.bind);
-  if (!loopback && !c.insecure) {
+  if (!loopback && !protected_ports && !c.insecure) {
     return Status::error(
         "--bind " + c.bind +
-        ": refusing to listen beyond this machine, since anyone who reaches the ports could run "
-        "shell commands on every node (there is no TLS or client authentication); keep the "
-        "default 127.0.0.1, or add --insecure on a network you trust");
+        ": refusing to listen beyond this machine without TLS and client tokens, since anyone "
+        "who reaches the ports could run shell commands on every node; give --tls-cert, "
+        "--tls-key, --tls-ca and --token-file (nomad-lite tls init DIR makes them all), keep "
+        "the default 127.0.0.1, or add --insecure on a network you trust");
   }
-  c.insecure = c.insecure && !loopback;  // on loopback there is nothing to warn of
+  // Only an exposed, unprotected node has anything to warn of.
+  c.insecure = c.insecure && !loopback && !protected_ports;
   if (!c.advertise.empty()) {
     size_t colon = c.advertise.rfind(':');
     std::string port = colon == std::string::npos ? "" : c.advertise.substr(colon + 1);

@@ -12,11 +12,11 @@ using httplib::Response;
 using nlohmann::json;
 
 void HttpServer::add_api_routes() {
-  server_.Get("/api/cluster", [this](const Request&, Response& res) {
+  server_->Get("/api/cluster", [this](const Request&, Response& res) {
     reply_json(res, 200, api::cluster_to_json(service_.cluster_status()));
   });
 
-  server_.Get("/api/jobs", [this](const Request& req, Response& res) {
+  server_->Get("/api/jobs", [this](const Request& req, Response& res) {
     auto query = parse_list_query(req.params);
     if (!query.ok()) return reply_error(res, query.error);
     auto page = service_.list_jobs(query.value);
@@ -30,7 +30,7 @@ void HttpServer::add_api_routes() {
                 {"total", page.value.total()}});
   });
 
-  server_.Get(R"(/api/jobs/([^/]+))", [this](const Request& req, Response& res) {
+  server_->Get(R"(/api/jobs/([^/]+))", [this](const Request& req, Response& res) {
     nomad_lite::GetJobStatusRequest get;
     get.set_job_id(req.matches[1]);
     auto job = service_.get_job(get);
@@ -38,11 +38,11 @@ void HttpServer::add_api_routes() {
     reply_json(res, 200, api::job_to_json(job.value, api::JobJson::kWithOutput));
   });
 
-  server_.Get("/health/live", [](const Request&, Response& res) {
+  server_->Get("/health/live", [](const Request&, Response& res) {
     reply_json(res, 200, {{"status", "ok"}});
   });
 
-  server_.Get("/health/ready", [this](const Request&, Response& res) {
+  server_->Get("/health/ready", [this](const Request&, Response& res) {
     auto cluster = service_.cluster_status();
     if (cluster.leader_id() != 0) {
       return reply_json(res, 200, {{"status", "ready"}, {"leader_id", cluster.leader_id()}});

@@ -21,6 +21,10 @@ int http_status(api::Code code) {
       return 503;
     case api::Code::kInternal:
       return 500;
+    case api::Code::kUnauthenticated:
+      return 401;
+    case api::Code::kPermissionDenied:
+      return 403;
   }
   return 500;
 }

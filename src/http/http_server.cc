@@ -21,24 +21,30 @@ uint64_t content_length(const Request& req) {
   return n;
 }
 
-HttpServer::HttpServer(api::Service& service, HubOptions hub_options)
+HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles https)
     : service_(service),
       source_(service),
       hub_(source_, hub_options),
       forwarder_(kForwardTimeout),
-      writer_(service, forwarder_, stopping_) {
-  server_.new_task_queue = [] { return new GrowingThreadPool(kMaxThreads); };
-  server_.set_payload_max_length(kMaxBodyBytes);
+      writer_(service, forwarder_, stopping_),
+      https_(https.enabled()) {
+  if (https_) {
+    server_ = std::make_unique<httplib::SSLServer>(https.cert_path.c_str(), https.key_path.c_str());
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  server_->new_task_queue = [] { return new GrowingThreadPool(kMaxThreads); };
+  server_->set_payload_max_length(kMaxBodyBytes);
   // Answers go out in more than one write (headers, then body): without this, Nagle holds the
   // second back until the browser's delayed ACK, 40 ms a file.
-  server_.set_tcp_nodelay(true);
+  server_->set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which would let a second server share a busy
   // port instead of failing to start.
-  server_.set_socket_options([](socket_t sock) {
+  server_->set_socket_options([](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
-  server_.set_default_headers({
+  server_->set_default_headers({
       {"X-Content-Type-Options", "nosniff"},
       {"Cache-Control", "no-cache"},
       // The dashboard runs only its own files: no inline script or style, no other origin.
@@ -59,7 +65,7 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options)
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::install_handlers() {
-  server_.set_pre_routing_handler([](const Request& req, Response& res) {
+  server_->set_pre_routing_handler([this](const Request& req, Response& res) {
     // A body sent in chunks has no length to check against the limit before it is read.
     if (req.has_header("Transfer-Encoding")) {
       res.set_header("Connection", "close");
@@ -78,9 +84,24 @@ void HttpServer::install_handlers() {
       // Browsers name the page's origin on every cross-site POST: without this check any web
       // page could submit shell commands to a dashboard on localhost.
       std::string origin = req.get_header_value("Origin");
-      if (origin != "http://" + req.get_header_value("Host")) {
+      std::string host = req.get_header_value("Host");
+      if (origin != "http://" + host && origin != "https://" + host) {
         if (content_length(req) > 0) res.set_header("Connection", "close");
         reply_error(res, 403, "cross-origin request refused (Origin " + origin + ")");
+        return HandlerResponse::Handled;
+      }
+    }
+    // The API needs a token when the server has a --token-file; the dashboard's own files and
+    // the health checks do not (the page asks for the token, probes carry none).
+    if (req.path.rfind("/api/", 0) == 0) {
+      api::Role role = req.method == "POST" ? api::Role::kSubmit : api::Role::kRead;
+      api::Error refused = service_.authorize(req.get_header_value("Authorization"), role);
+      if (refused.code != api::Code::kOk) {
+        if (content_length(req) > 0) res.set_header("Connection", "close");
+        if (refused.code == api::Code::kUnauthenticated) {
+          res.set_header("WWW-Authenticate", "Bearer realm=\"nomad-lite\"");
+        }
+        reply_error(res, refused);
         return HandlerResponse::Handled;
       }
     }
@@ -88,12 +109,12 @@ void HttpServer::install_handlers() {
   });
   // Statuses httplib sets by itself (unknown path, body too large, unparsable request) get a
   // JSON body too; an answer a handler already wrote is left alone.
-  server_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
     if (!res.body.empty()) return HandlerResponse::Unhandled;
     reply_error(res, res.status, default_error_message(res.status));
     return HandlerResponse::Handled;
   }));
-  server_.set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
+  server_->set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
       std::rethrow_exception(ep);
@@ -108,7 +129,12 @@ void HttpServer::install_handlers() {
 
 Status HttpServer::bind(const std::string& host, uint16_t port) {
   address_ = host + ":" + std::to_string(port);
-  if (!server_.bind_to_port(host, port)) {
+  if (!server_->is_valid()) {
+    return Status::error("cannot serve HTTPS on " + address_ +
+                         ": the certificate or key could not be loaded (check --tls-cert and "
+                         "--tls-key)");
+  }
+  if (!server_->bind_to_port(host, port)) {
     return Status::error("cannot listen on " + address_ +
                          " for the dashboard: the port is in use or the address is not local; "
                          "pick another --dashboard-port or --bind");
@@ -118,14 +144,14 @@ Status HttpServer::bind(const std::string& host, uint16_t port) {
 
 void HttpServer::start() {
   hub_.start();
-  listener_ = std::thread([this] { server_.listen_after_bind(); });
-  spdlog::info("dashboard and REST API on http://{}", address_);
+  listener_ = std::thread([this] { server_->listen_after_bind(); });
+  spdlog::info("dashboard and REST API on {}://{}", https_ ? "https" : "http", address_);
 }
 
 void HttpServer::stop() {
   if (stopping_.exchange(true)) return;
   hub_.stop();  // every event stream ends
-  server_.stop();
+  server_->stop();
   if (listener_.joinable()) listener_.join();
 }
 

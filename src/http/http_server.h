@@ -10,6 +10,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <string>
 #include <thread>
@@ -27,9 +28,16 @@ namespace nomad::http {
 // The request's Content-Length (0 when absent or unreadable).
 uint64_t content_length(const httplib::Request& req);
 
+// HTTPS when both are set: the node's certificate and key (PEM files).
+struct HttpsFiles {
+  std::string cert_path;
+  std::string key_path;
+  bool enabled() const { return !cert_path.empty(); }
+};
+
 class HttpServer {
  public:
-  explicit HttpServer(api::Service& service, HubOptions hub_options = {});
+  explicit HttpServer(api::Service& service, HubOptions hub_options = {}, HttpsFiles https = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -37,7 +45,8 @@ class HttpServer {
   // Job changes for the event stream: the node's jobs listener. Returns at once.
   void jobs_changed(const std::vector<std::string>& ids) { hub_.jobs_changed(ids); }
 
-  // Takes the port; an error names it when it is in use or the address is not local.
+  // Takes the port; an error names it when it is in use or the address is not local, or when
+  // the HTTPS certificate cannot be loaded.
   Status bind(const std::string& host, uint16_t port);
   // Serves on threads of its own until stop().
   void start();
@@ -61,7 +70,8 @@ class HttpServer {
   JobWriter writer_;
   std::atomic<size_t> log_streams_{0};
   std::string address_;  // host:port, for messages
-  httplib::Server server_;
+  bool https_ = false;
+  std::unique_ptr<httplib::Server> server_;  // an httplib::SSLServer with HTTPS
   std::thread listener_;
 };
 

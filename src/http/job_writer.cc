@@ -72,12 +72,13 @@ void JobWriter::await_local(const std::string& id, bool (*ready)(const nomad_lit
   }
 }
 
-api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest request) {
+api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest request,
+                                                const std::string& authorization) {
   bool made_up_key = request.idempotency_key().empty();
   if (made_up_key) request.set_idempotency_key(new_idempotency_key());
   bool retried = false;
   auto out = write([&](Done done) { service_.submit_job(request, std::move(done)); },
-                   [&](const std::string& leader) { return forwarder_.submit(leader, request); },
+                   [&](const std::string& leader) { return forwarder_.submit(leader, request, authorization); },
                    &retried);
   if (out.ok()) {
     await_local(out.value.id(), [](const nomad_lite::Job&) { return true; });
@@ -89,10 +90,11 @@ api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest req
   return out;
 }
 
-api::Outcome<nomad_lite::Job> JobWriter::cancel(const nomad_lite::CancelJobRequest& request) {
+api::Outcome<nomad_lite::Job> JobWriter::cancel(const nomad_lite::CancelJobRequest& request,
+                                                const std::string& authorization) {
   bool retried = false;
   auto out = write([&](Done done) { service_.cancel_job(request, std::move(done)); },
-                   [&](const std::string& leader) { return forwarder_.cancel(leader, request); },
+                   [&](const std::string& leader) { return forwarder_.cancel(leader, request, authorization); },
                    &retried);
   auto final_here = [](const nomad_lite::Job& job) { return jobs::is_final(job.status()); };
   if (out.error.code == api::Code::kFailedPrecondition && retried) {

@@ -20,9 +20,12 @@ class JobWriter {
   // The created job (or the one an earlier submission with the same key created). Once it is
   // answered, this node's own state has the job too (a follower waits up to a second to
   // apply it), so a read right after the write finds it.
-  api::Outcome<nomad_lite::Job> submit(nomad_lite::SubmitJobRequest request);
+  // `authorization` (the request's header) goes along when the write is forwarded.
+  api::Outcome<nomad_lite::Job> submit(nomad_lite::SubmitJobRequest request,
+                                       const std::string& authorization);
   // The cancelled job; kFailedPrecondition (409) when it had already finished.
-  api::Outcome<nomad_lite::Job> cancel(const nomad_lite::CancelJobRequest& request);
+  api::Outcome<nomad_lite::Job> cancel(const nomad_lite::CancelJobRequest& request,
+                                       const std::string& authorization);
 
  private:
   using Done = std::function<void(api::Outcome<nomad_lite::Job>)>;

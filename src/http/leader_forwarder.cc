@@ -1,5 +1,7 @@
 #include "http/leader_forwarder.h"
 
+#include "transport/security.h"
+
 namespace nomad::http {
 namespace {
 
@@ -34,6 +36,14 @@ api::Error error_from_grpc(const grpc::Status& status, const grpc::ClientContext
       e.leader_id = id.empty() ? 0 : std::strtoull(id.c_str(), nullptr, 10);
       return e;
     }
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      // This node took the token: the leader's --token-file differs from ours.
+      return error(status.error_code() == grpc::StatusCode::UNAUTHENTICATED
+                       ? api::Code::kUnauthenticated
+                       : api::Code::kPermissionDenied,
+                   "the leader at " + address + " refused the token (" + status.error_message() +
+                       "); every node needs the same --token-file");
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return error(api::Code::kUnavailable, "the leader at " + address + " did not answer (" +
@@ -55,14 +65,14 @@ nomad_lite::SchedulerService::Stub& LeaderForwarder::stub(const std::string& add
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     stub = nomad_lite::SchedulerService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+        grpc::CreateCustomChannel(address, transport::channel_credentials(), args));
   }
   return *stub;
 }
 
 template <class Request, class Response>
 api::Outcome<nomad_lite::Job> LeaderForwarder::call(
-    std::string address, const Request& request,
+    std::string address, const Request& request, const std::string& authorization,
     grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*, const Request&,
                                                                Response*)) {
   api::Outcome<nomad_lite::Job> out;
@@ -71,6 +81,7 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::call(
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
     // Wait for the connection within the deadline rather than fail while it is being made.
     context.set_wait_for_ready(true);
+    transport::add_authorization(&context, authorization);  // the user's, checked again there
     Response response;
     grpc::Status status = (stub(address).*method)(&context, request, &response);
     out.error = error_from_grpc(status, context, address);
@@ -85,13 +96,15 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::call(
 }
 
 api::Outcome<nomad_lite::Job> LeaderForwarder::submit(std::string address,
-                                                      const nomad_lite::SubmitJobRequest& request) {
-  return call(std::move(address), request, &nomad_lite::SchedulerService::Stub::SubmitJob);
+                                                      const nomad_lite::SubmitJobRequest& request,
+                                                      const std::string& authorization) {
+  return call(std::move(address), request, authorization, &nomad_lite::SchedulerService::Stub::SubmitJob);
 }
 
 api::Outcome<nomad_lite::Job> LeaderForwarder::cancel(std::string address,
-                                                      const nomad_lite::CancelJobRequest& request) {
-  return call(std::move(address), request, &nomad_lite::SchedulerService::Stub::CancelJob);
+                                                      const nomad_lite::CancelJobRequest& request,
+                                                      const std::string& authorization) {
+  return call(std::move(address), request, authorization, &nomad_lite::SchedulerService::Stub::CancelJob);
 }
 
 }  // namespace nomad::http

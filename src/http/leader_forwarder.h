@@ -23,15 +23,19 @@ class LeaderForwarder {
   // The answer of the node at `address` (host:port of its gRPC API). When it is no longer the
   // leader either, the call follows its hint, up to two more hops. Submissions must carry an
   // idempotency key: a forward that is retried then cannot create a second job.
+  // `authorization` is the request's own header: the leader checks the token again.
   api::Outcome<nomad_lite::Job> submit(std::string address,
-                                       const nomad_lite::SubmitJobRequest& request);
+                                       const nomad_lite::SubmitJobRequest& request,
+                                       const std::string& authorization);
   api::Outcome<nomad_lite::Job> cancel(std::string address,
-                                       const nomad_lite::CancelJobRequest& request);
+                                       const nomad_lite::CancelJobRequest& request,
+                                       const std::string& authorization);
 
  private:
   nomad_lite::SchedulerService::Stub& stub(const std::string& address);
   template <class Request, class Response>
   api::Outcome<nomad_lite::Job> call(std::string address, const Request& request,
+                                     const std::string& authorization,
                                      grpc::Status (nomad_lite::SchedulerService::Stub::*method)(
                                          grpc::ClientContext*, const Request&, Response*));
 

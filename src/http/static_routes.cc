@@ -10,7 +10,7 @@ using httplib::Request;
 using httplib::Response;
 
 void HttpServer::add_static_routes() {
-  server_.Get(".*", [](const Request& req, Response& res) {
+  server_->Get(".*", [](const Request& req, Response& res) {
     const web::Asset* asset = nullptr;
     if (!req.path.starts_with("/api/") && !req.path.starts_with("/health/")) {
       asset = web::find_asset(req.path);

@@ -25,9 +25,9 @@ constexpr auto kPoll = 500ms;
 }  // namespace
 
 void HttpServer::add_stream_routes() {
-  server_.Get(R"(/api/jobs/([^/]+)/logs)",
+  server_->Get(R"(/api/jobs/([^/]+)/logs)",
               [this](const Request& req, Response& res) { serve_logs(req, res); });
-  server_.Get("/api/events", [this](const Request& req, Response& res) { serve_events(req, res); });
+  server_->Get("/api/events", [this](const Request& req, Response& res) { serve_events(req, res); });
 }
 
 void HttpServer::serve_logs(const Request& req, Response& res) {

@@ -34,24 +34,24 @@ bool read_body(const Request& req, Response& res, const ContentReader& read, std
 }  // namespace
 
 void HttpServer::add_write_routes() {
-  server_.Post("/api/jobs", [this](const Request& req, Response& res, const ContentReader& read) {
+  server_->Post("/api/jobs", [this](const Request& req, Response& res, const ContentReader& read) {
     std::string body;
     if (!read_body(req, res, read, &body)) return;
     auto request = parse_submit(body);
     if (!request.ok()) return reply_error(res, request.error);
-    auto job = writer_.submit(std::move(request.value));
+    auto job = writer_.submit(std::move(request.value), req.get_header_value("Authorization"));
     if (!job.ok()) return reply_error(res, job.error);
     res.set_header("Location", "/api/jobs/" + job.value.id());
     reply_json(res, 201, api::job_to_json(job.value, api::JobJson::kWithOutput));
   });
 
-  server_.Post(R"(/api/jobs/([^/]+)/cancel)",
+  server_->Post(R"(/api/jobs/([^/]+)/cancel)",
                [this](const Request& req, Response& res, const ContentReader& read) {
                  std::string ignored;  // a cancel takes no options
                  if (!read_body(req, res, read, &ignored)) return;
                  nomad_lite::CancelJobRequest cancel;
                  cancel.set_job_id(req.matches[1]);
-                 auto job = writer_.cancel(cancel);
+                 auto job = writer_.cancel(cancel, req.get_header_value("Authorization"));
                  if (!job.ok()) return reply_error(res, job.error);
                  reply_json(res, 200, api::job_to_json(job.value, api::JobJson::kWithOutput));
                });

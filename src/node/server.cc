@@ -7,11 +7,14 @@
 #include <cstdio>
 
 #include "api/grpc_service.h"
+#include "api/peer_gate.h"
 #include "api/service.h"
 #include "http/http_server.h"
 #include "node/node.h"
 #include "node/server_config.h"
+#include "node/server_security.h"
 #include "transport/peer_transport.h"
+#include "transport/security.h"
 
 namespace nomad::node {
 namespace {
@@ -42,17 +45,30 @@ int run_server(const ServerConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  ServerSecurity security;
+  if (Status s = load_server_security(config, &security); !s) return config_error(s.message());
+  // What this node presents to its peers: its certificate, or without TLS an operator token.
+  transport::set_outgoing_security(
+      {security.tls, security.tls.enabled() ? std::string() : security.auth.peer_token()});
+
   Node node(config);
-  api::Service service(node);
+  api::Service service(node, security.auth);
+  const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);
-  api::GrpcInternalService internal(service, node);
-  transport::RaftServiceImpl raft([&node](raft::Message m) { node.receive(std::move(m)); },
-                                  [&node](raft::NodeId peer) { node.note_contact(peer); });
+  api::GrpcInternalService internal(service, node, peer_gate);
+  transport::RaftServiceImpl raft(
+      [&node](raft::Message m) { node.receive(std::move(m)); },
+      [&node](raft::NodeId peer) { node.note_contact(peer); },
+      [&peer_gate](const grpc::ServerContextBase& context, raft::NodeId* proven) {
+        auto caller = peer_gate.admit(context);
+        *proven = caller.value;
+        return api::to_grpc_status(caller.error);
+      });
 
   std::string listen = config.bind + ":" + std::to_string(config.port);
   int bound_port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(listen, transport::server_credentials(security.tls), &bound_port);
   // gRPC sets SO_REUSEPORT by default, which would let a second server share a busy port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(256 << 20);
@@ -68,7 +84,8 @@ int run_server(const ServerConfig& config) {
   }
   std::unique_ptr<http::HttpServer> dashboard;
   if (config.dashboard_port != 0) {
-    dashboard = std::make_unique<http::HttpServer>(service);
+    dashboard = std::make_unique<http::HttpServer>(
+        service, http::HubOptions{}, http::HttpsFiles{config.tls_cert, config.tls_key});
     if (Status s = dashboard->bind(config.bind, config.dashboard_port); !s) {
       server->Shutdown();
       return config_error(s.message());
@@ -89,11 +106,16 @@ int run_server(const ServerConfig& config) {
                  }
                  return out;
                }());
+  spdlog::info("security: {}, {}", security.tls.enabled() ? "TLS (mutual, gRPC and dashboard)" : "no TLS",
+               security.auth.enabled() ? "client tokens required" : "no client tokens");
   if (config.insecure) {
-    spdlog::warn("INSECURE: listening on {} (--insecure) with no TLS and no client "
-                 "authentication: anyone who reaches port {}{} can run shell commands on every "
-                 "node of this cluster",
-                 config.bind, config.port,
+    spdlog::warn("INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "
+                 "{}{} can run shell commands on every node of this cluster",
+                 config.bind,
+                 security.tls.enabled() ? "client tokens"
+                 : security.auth.enabled() ? "TLS (tokens travel in clear text)"
+                                           : "TLS or client tokens",
+                 config.port,
                  config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
   }
   if (dashboard) dashboard->start();

@@ -16,6 +16,8 @@ struct ServerConfig {
   uint64_t node_id = 1;
   std::string bind = "127.0.0.1";  // address the gRPC and dashboard ports listen on
   bool insecure = false;           // listening beyond loopback without TLS or tokens was asked for
+  std::string tls_cert, tls_key, tls_ca;  // PEM files; all three or none (see transport/security.h)
+  std::string token_file;          // client tokens and their roles (see api/auth.h); "" for none
   uint16_t port = 50051;           // gRPC: client API and peer traffic
   uint16_t dashboard_port = 0;     // 0: no dashboard / REST API
   std::string advertise;           // host:port peers and clients reach this node at; default bind:port

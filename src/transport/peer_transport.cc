@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "transport/convert.h"
+#include "transport/security.h"
 
 namespace nomad::transport {
 
@@ -21,8 +22,7 @@ class PeerClient {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 300);
-    auto channel =
-        grpc::CreateCustomChannel(peer_.address(), grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(peer_.address(), channel_credentials(), args);
     stub_ = nomad_lite::RaftService::NewStub(channel);
   }
 
@@ -74,6 +74,7 @@ class PeerClient {
         // Wait for the peer to be reachable instead of failing fast: retrying fail-fast calls
         // in a loop cancels each connection attempt before it completes.
         context->set_wait_for_ready(true);
+        add_call_credentials(context.get());
         grpc::ClientContext* raw = context.get();
         {
           std::lock_guard lock(mu_);
@@ -145,16 +146,37 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
   }
 }
 
+namespace {
+
+grpc::Status impersonation(grpc::ServerContext* context, raft::NodeId proven, raft::NodeId claimed) {
+  std::string message = "the certificate is node " + std::to_string(proven) +
+                        "'s but the message claims to come from node " + std::to_string(claimed);
+  spdlog::warn("closed a Raft stream from {}: {}", context->peer(), message);
+  return {grpc::StatusCode::PERMISSION_DENIED, message};
+}
+
+}  // namespace
+
 grpc::Status RaftServiceImpl::Stream(grpc::ServerContext* context,
                                      grpc::ServerReader<nomad_lite::RaftBatch>* reader,
                                      nomad_lite::StreamClosed*) {
+  raft::NodeId proven = 0;
+  if (grpc::Status admitted = admit_(*context, &proven); !admitted.ok()) {
+    spdlog::warn("refused a Raft stream from {}: {}", context->peer(), admitted.error_message());
+    return admitted;
+  }
   {
     std::lock_guard lock(mu_);
     if (stopped_) return {grpc::StatusCode::UNAVAILABLE, "node is shutting down"};
     open_.push_back(context);
   }
   nomad_lite::RaftBatch batch;
+  grpc::Status ended = grpc::Status::OK;
   while (reader->Read(&batch)) {
+    if (proven != 0 && batch.from() != proven) {
+      ended = impersonation(context, proven, batch.from());
+      break;
+    }
     if (batch.from() != 0) contact_(batch.from());
     for (const auto& wire : batch.messages()) {
       raft::Message m;
@@ -163,12 +185,17 @@ grpc::Status RaftServiceImpl::Stream(grpc::ServerContext* context,
         spdlog::warn("dropped a message from {}: {}", context->peer(), why);
         continue;
       }
+      if (proven != 0 && m.from != proven) {
+        ended = impersonation(context, proven, m.from);
+        break;
+      }
       deliver_(std::move(m));
     }
+    if (!ended.ok()) break;
   }
   std::lock_guard lock(mu_);
   std::erase(open_, context);
-  return grpc::Status::OK;
+  return ended;
 }
 
 void RaftServiceImpl::stop() {

@@ -51,9 +51,12 @@ class RaftServiceImpl final : public nomad_lite::RaftService::Service {
  public:
   using Deliver = std::function<void(raft::Message)>;
   using Contact = std::function<void(raft::NodeId)>;
+  // Decides whether a caller may send Raft messages at all; sets *proven to the node it proved
+  // to be (0: not known), and then every message must come from that node.
+  using Admit = std::function<grpc::Status(const grpc::ServerContextBase&, raft::NodeId* proven)>;
   // `contact` hears of every batch, keepalives included: the sender is up.
-  RaftServiceImpl(Deliver deliver, Contact contact)
-      : deliver_(std::move(deliver)), contact_(std::move(contact)) {}
+  RaftServiceImpl(Deliver deliver, Contact contact, Admit admit)
+      : deliver_(std::move(deliver)), contact_(std::move(contact)), admit_(std::move(admit)) {}
 
   grpc::Status Stream(grpc::ServerContext* context,
                       grpc::ServerReader<nomad_lite::RaftBatch>* reader,
@@ -66,6 +69,7 @@ class RaftServiceImpl final : public nomad_lite::RaftService::Service {
  private:
   Deliver deliver_;
   Contact contact_;
+  Admit admit_;
   std::mutex mu_;
   bool stopped_ = false;
   std::vector<grpc::ServerContext*> open_;

@@ -1,0 +1,40 @@
+#include "api/peer_gate.h"
+
+#include "api/grpc_service.h"
+#include "tls/identity.h"
+#include "transport/security.h"
+
+namespace nomad::api {
+
+grpc::Status to_grpc_status(const Error& error) {
+  if (error.code == Code::kOk) return grpc::Status::OK;
+  return grpc::Status(to_grpc_code(error.code), error.message);
+}
+
+Outcome<uint64_t> PeerGate::admit(const grpc::ServerContextBase& context) const {
+  Outcome<uint64_t> out;
+  if (tls_) {
+    // The TLS handshake already checked that the certificate chains to our CA.
+    tls::CertIdentity id = tls::identity_of_certificate(transport::caller_certificate(context));
+    if (id.kind != tls::CertIdentity::Kind::kNode) {
+      out.error = {Code::kPermissionDenied,
+                   "only nodes of this cluster may make this call: the client certificate does "
+                   "not name a node (urn:nomad-lite:node:<id>)",
+                   0,
+                   {}};
+      return out;
+    }
+    out.value = id.node_id;
+    return out;
+  }
+  if (!auth_.enabled()) return out;
+  AuthDecision d = auth_.authorize(transport::caller_authorization(context), Role::kOperator);
+  if (!d.ok()) {
+    out.error = {d.refusal == Refusal::kUnauthenticated ? Code::kUnauthenticated
+                                                        : Code::kPermissionDenied,
+                 "only nodes of this cluster may make this call: " + d.message, 0, {}};
+  }
+  return out;
+}
+
+}  // namespace nomad::api

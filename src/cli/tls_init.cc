@@ -1,0 +1,33 @@
+#include "cli/tls_init.h"
+
+#include <string>
+
+namespace nomad::cli {
+
+int run_tls_init(const tls::DevPkiOptions& options, std::ostream& out, std::ostream& err) {
+  if (Status s = tls::init_dev_pki(options); !s) {
+    err << "nomad-lite: tls init: " << s.message() << "\n";
+    return 1;
+  }
+  const std::string& d = options.dir;
+  out << "Wrote into " << d << "/:\n"
+      << "  ca.pem, ca-key.pem        the development CA (keep ca-key.pem private)\n";
+  for (int i = 1; i <= options.nodes; ++i) {
+    out << "  node-" << i << ".pem, node-" << i << "-key.pem  node " << i << "'s certificate\n";
+  }
+  out << "  client.pem, client-key.pem  a client certificate for the CLI\n"
+      << "  tokens                    client tokens: one operator, one submit, one read\n\n"
+      << "Start node 1 (likewise the others, with their own certificate):\n"
+      << "  nomad-lite server --node-id 1 --port 50051 --dashboard-port 8081 \\\n"
+      << "    --peers \"2:127.0.0.1:50052,3:127.0.0.1:50053\" \\\n"
+      << "    --tls-cert " << d << "/node-1.pem --tls-key " << d << "/node-1-key.pem --tls-ca " << d
+      << "/ca.pem \\\n"
+      << "    --token-file " << d << "/tokens\n\n"
+      << "Then use the CLI with:\n"
+      << "  export NOMAD_LITE_CACERT=" << d << "/ca.pem NOMAD_LITE_CLIENT_CERT=" << d
+      << "/client.pem NOMAD_LITE_CLIENT_KEY=" << d << "/client-key.pem\n"
+      << "  export NOMAD_LITE_TOKEN=$(awk '$1 == \"operator\" {print $2}' " << d << "/tokens)\n";
+  return 0;
+}
+
+}  // namespace nomad::cli
