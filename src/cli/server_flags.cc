@@ -1,11 +1,14 @@
 #include "cli/server_flags.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 
 #include "common/duration.h"
 #include "common/peers.h"
+#include "worker/spawn.h"
 
 namespace nomad::cli {
 
@@ -16,6 +19,26 @@ bool is_loopback(const std::string& address) {
   char rest = 0;
   return std::sscanf(address.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &rest) == 4 && a == 127 &&
          b <= 255 && c <= 255 && d <= 255;
+}
+
+Status check_job_user(const std::string& user, uid_t server_euid) {
+  if (user.empty()) return Status::error("--job-user: empty user name");
+  worker::Identity id;
+  if (Status s = worker::lookup_identity(user, &id); !s) {
+    return Status::error("--job-user '" + user + "': " + s.message() +
+                         (s.message() == "no such user" ? "; create it or pick another" : ""));
+  }
+  if (id.uid == 0) {
+    return Status::error("--job-user '" + user +
+                         "': that user is root (uid 0), so jobs would keep every privilege; pick "
+                         "an unprivileged user such as nobody");
+  }
+  if (server_euid != 0) {
+    return Status::error("--job-user needs the server to run as root (it is running as uid " +
+                         std::to_string(server_euid) +
+                         "); drop the flag or start the server as root");
+  }
+  return Status::ok();
 }
 
 void add_server_flags(CLI::App* app, ServerFlags* f) {
@@ -64,6 +87,9 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
                   "raw: jobs run as plain processes; sandbox: under bubblewrap (read-only "
                   "root, private /tmp, no network)")
       ->capture_default_str();
+  app->add_option("--job-user", c.job_user,
+                  "Run every job as this unprivileged user (e.g. nobody) with its groups; the "
+                  "server must run as root");
   app->add_option("--max-output", c.output_cap,
                   "Bytes of stdout (and of stderr) kept per attempt; the rest is cut")
       ->capture_default_str();
@@ -151,6 +177,9 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
   if (c.max_pending_proposals == 0) return Status::error("--max-pending: 0 would refuse every write");
   if (c.executor != "raw" && c.executor != "sandbox") {
     return Status::error("--executor: '" + c.executor + "' is not raw or sandbox");
+  }
+  if (!c.job_user.empty() || (f.app && f.app->count("--job-user") > 0)) {
+    if (Status s = check_job_user(c.job_user, geteuid()); !s) return s;
   }
   if (c.output_cap < 1024) return Status::error("--max-output: must be at least 1024 bytes");
   c.election_timeout = *election;

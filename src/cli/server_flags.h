@@ -3,6 +3,8 @@
 // The flags of `nomad-lite server`, bound to a CLI11 subcommand and then checked into a
 // node::ServerConfig. Used by args.cc only.
 
+#include <sys/types.h>
+
 #include <CLI/CLI.hpp>
 #include <string>
 
@@ -32,6 +34,10 @@ void add_server_flags(CLI::App* app, ServerFlags* f);
 // Checks what the flags' types alone do not (ids, ports, peers, durations, log level) and
 // fills *out. The error names the flag and what is wrong with it.
 Status finish_server(const ServerFlags& f, node::ServerConfig* out);
+
+// --job-user: the user exists, is not root, and the server (effective uid server_euid) is root,
+// as switching to another user needs.
+Status check_job_user(const std::string& user, uid_t server_euid);
 
 // 127.0.0.0/8, ::1 or localhost: an address only this machine reaches.
 bool is_loopback(const std::string& address);

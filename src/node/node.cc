@@ -130,6 +130,7 @@ Status Node::start() {
       config_.executor == "sandbox" ? worker::Isolation::kSandbox : worker::Isolation::kRaw;
   wo.executor.kill_grace = config_.kill_grace;
   wo.executor.output_cap = config_.output_cap;
+  wo.executor.job_user = config_.job_user;
   worker_ = std::make_unique<worker::Worker>(
       wo, [this](const nomad_lite::WorkerReport& r) { return send_report(r); });
   worker_->start();

@@ -32,6 +32,7 @@ struct ServerConfig {
   std::chrono::milliseconds kill_grace{5000};      // SIGTERM, then SIGKILL after this
   std::chrono::milliseconds default_timeout{0};    // for jobs without --timeout; 0: none
   std::string executor = "raw";                    // raw or sandbox (bubblewrap)
+  std::string job_user;  // jobs run as this user (the server must be root); "": the server's user
   uint64_t output_cap = 10 << 20;                  // bytes of stdout (and of stderr) kept per attempt
   uint64_t retain_jobs = 100'000;                  // finished jobs kept
   std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};

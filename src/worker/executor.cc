@@ -31,6 +31,27 @@ rlim_t settable_limit(Resource resource, rlim_t wanted) {
 
 std::string errno_text(int err) { return std::system_category().message(err); }
 
+// The first directory on the way to `path` (as far as it exists) that `user` may not search,
+// judged by the mode bits (ACLs are not read); "" when there is none.
+std::string first_unsearchable(const std::filesystem::path& path, const Identity& user) {
+  std::filesystem::path dir;
+  for (const auto& part : path) {
+    dir /= part;
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0) return "";  // made later by the server, 0755
+    if (!S_ISDIR(st.st_mode)) return "";
+    mode_t bit = S_IXOTH;
+    if (st.st_uid == user.uid) {
+      bit = S_IXUSR;
+    } else if (std::find(user.groups.begin(), user.groups.end(), st.st_gid) != user.groups.end() ||
+               st.st_gid == user.gid) {
+      bit = S_IXGRP;
+    }
+    if ((st.st_mode & bit) == 0) return dir.string();
+  }
+  return "";
+}
+
 }  // namespace
 
 bool valid_job_id(const std::string& job_id) {
@@ -69,6 +90,28 @@ Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finis
   ev.data.u64 = 0;  // process ids start at 1
   if (epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), &ev) != 0) {
     init_error = "the executor cannot start: " + errno_text(errno);
+    return;
+  }
+  if (!options.job_user.empty()) {
+    Identity user;
+    if (Status s = lookup_identity(options.job_user, &user); !s) {
+      init_error = "cannot run jobs as '" + options.job_user + "': " + s.message();
+      return;
+    }
+    // Jobs start in their work directory whatever its parents allow (the server enters it
+    // before switching user), but a job that names its path ($HOME, `cd $PWD`) and the
+    // sandbox, which binds it by path, need every parent searchable.
+    if (std::string blocked = first_unsearchable(options.root, user); !blocked.empty()) {
+      spdlog::warn(
+          "jobs run as {} cannot reach their work directories: {} is not searchable by that "
+          "user; {}",
+          user.name, blocked,
+          options.isolation == Isolation::kSandbox
+              ? "the sandbox cannot start them; use a --data-dir that user can reach"
+              : "they start in them, but $HOME and absolute paths into them fail; use a "
+                "--data-dir that user can reach");
+    }
+    run_as = std::move(user);
   }
 }
 

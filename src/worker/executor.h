@@ -6,7 +6,8 @@
 // reports what the callbacks say.
 //
 // Layout on disk, per attempt: <root>/<job_id>/<attempt>/{work/, stdout, stderr}. `work` is the
-// job's working directory and HOME.
+// job's working directory and HOME; with a job_user it belongs to that user, while everything
+// else stays the server's (the job writes its output through pipes, never to the files).
 //
 // One thread per Executor owns every process, pipe and timer (an epoll loop over the pipes,
 // a pidfd per process and an eventfd for requests). Public methods may be called from any
@@ -51,7 +52,8 @@ struct ExecutorOptions {
   uint64_t output_cap = 10 << 20;
   size_t tail_bytes = 64 << 10;  // kept in memory per stream for the ExecResult
   // Resource limits of every job (soft and hard). Without root a limit above the server's own
-  // hard limit is lowered to it. RLIMIT_NPROC is not enforced for root.
+  // hard limit is lowered to it. RLIMIT_NPROC is not enforced for root; with a job_user it
+  // counts every process of that user, across jobs.
   rlim_t max_open_files = 4096;
   rlim_t max_processes = 4096;
   rlim_t max_core_size = 0;
@@ -59,6 +61,10 @@ struct ExecutorOptions {
   std::string shell = "/bin/sh";
   // Bubblewrap for Isolation::kSandbox; empty: looked up in /usr/bin, /usr/local/bin, /bin.
   std::string bwrap;
+  // Every job (and bubblewrap, in the sandbox) runs as this user, with its groups; USER and
+  // LOGNAME name it. Looked up once, at construction. Needs a server running as root.
+  // Empty: jobs run as the server's own user.
+  std::string job_user;
 };
 
 struct ExecSpec {

@@ -45,10 +45,13 @@ std::string signal_name(int sig) {
 uint64_t event_data(uint64_t id, int kind) { return id << 2 | static_cast<uint64_t>(kind); }
 constexpr int kExitEvent = 0;  // 1 and 2: output on stdout and stderr
 
-// The whole environment of a job: nothing of the server's.
-Status job_environment(const ExecSpec& spec, const std::string& work,
+// The whole environment of a job: nothing of the server's. HOME is the work directory even
+// with a job user: a place the job can always write (nobody's home is /nonexistent), removed
+// with the job's output. --env values may override PATH, HOME, LANG, USER and LOGNAME.
+Status job_environment(const ExecSpec& spec, const std::string& work, const Identity* user,
                        std::vector<std::string>* out) {
   std::map<std::string, std::string> vars = {{"PATH", kPath}, {"HOME", work}, {"LANG", "C.UTF-8"}};
+  if (user) vars["USER"] = vars["LOGNAME"] = user->name;
   for (const auto& [name, value] : spec.env) {
     if (name.empty() || name.find('=') != std::string::npos ||
         name.find('\0') != std::string::npos) {
@@ -130,7 +133,9 @@ void Executor::State::spawn(ExecSpec spec) {
   SpawnRequest request;
   request.cwd = work.string();
   request.limits = limits;
-  if (Status s = job_environment(spec, request.cwd, &request.env); !s) {
+  request.run_as = run_as;
+  if (Status s = job_environment(spec, request.cwd, run_as ? &*run_as : nullptr, &request.env);
+      !s) {
     return report_unstarted(spec.key, s.message());
   }
   if (options.isolation == Isolation::kSandbox) {
@@ -141,7 +146,8 @@ void Executor::State::spawn(ExecSpec spec) {
     }
     // Read-only host, private /dev, /proc and /tmp, writable work dir only, no network, its
     // own pid namespace (everything in it dies with it), a new session (no TIOCSTI into a
-    // terminal of the server).
+    // terminal of the server). With a job user bubblewrap itself runs as that user and builds
+    // the sandbox in a user namespace of its own, in which the job keeps that uid.
     // clang-format off
     request.argv = {request.program,
                     "--ro-bind", "/", "/",
@@ -234,11 +240,19 @@ Status Executor::State::make_work_dir(const std::filesystem::path& dir,
       break;
     }
   }
-  if (made) return Status::ok();
-  std::error_code ec;
-  std::filesystem::create_directories(work, ec);  // the root is missing, or a real error
-  if (ec) {
-    return Status::error("cannot create the work directory " + work.string() + ": " + ec.message());
+  if (!made) {
+    std::error_code ec;
+    std::filesystem::create_directories(work, ec);  // the root is missing, or a real error
+    if (ec) {
+      return Status::error("cannot create the work directory " + work.string() + ": " +
+                           ec.message());
+    }
+  }
+  // Only `work` becomes the job user's: the attempt directory and the output files stay the
+  // server's, so the job cannot replace or truncate what it printed.
+  if (run_as && lchown(work.c_str(), run_as->uid, run_as->gid) != 0) {
+    return Status::error("cannot give the work directory " + work.string() + " to user " +
+                         run_as->name + ": " + errno_text(errno));
   }
   return Status::ok();
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -108,6 +109,7 @@ struct Executor::State {
 
   ExecutorOptions options;  // root made absolute
   SpawnLimits limits;       // options' limits, lowered to what this process may set
+  std::optional<Identity> run_as;  // options.job_user, looked up
   StartedFn on_started;
   FinishedFn on_finished;
   std::string init_error;  // epoll or eventfd could not be created: every start fails

@@ -16,22 +16,47 @@
 //   posix_spawn does too) rather than through a close-on-exec pipe: the parent cannot resume
 //   before the child has exec'd or exited, so the value is there when vfork returns, and the
 //   three extra system calls of a pipe are saved.
+// - Switching to the job's user (--job-user) is done in the child with raw system calls:
+//   glibc's setuid, setgid and setgroups in a threaded process signal every thread of the
+//   process so that all of them change (POSIX semantics), and in a vfork child that machinery
+//   would act on the server's threads, whose bookkeeping the child shares. glibc's own
+//   posix_spawn makes raw calls for the same reason. The switch comes after the working
+//   directory (entered with the server's rights, so a data directory below a private one
+//   still works) and the resource limits (raising one above the server's hard limit needs
+//   root), and before PR_SET_PDEATHSIG, which the kernel clears when the credentials change.
+//   Changing the credentials also marks the shared memory non-dumpable (fs.suid_dumpable), so
+//   no job of that user can ptrace the child before execve; the server stays so afterwards
+//   (no core dump of it, with the default suid_dumpable 0), which we leave as it is.
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <system_error>
 
 namespace nomad::worker {
 
 namespace {
 
-enum Stage : int { kNone = 0, kSetpgid, kParentGone, kChdir, kStdio, kLimits, kExec };
+enum Stage : int {
+  kNone = 0,
+  kSetpgid,
+  kParentGone,
+  kChdir,
+  kStdio,
+  kLimits,
+  kSetgroups,
+  kSetgid,
+  kSetuid,
+  kExec
+};
 
 // Everything the child needs, prepared before vfork.
 struct ChildPlan {
@@ -41,6 +66,11 @@ struct ChildPlan {
   const char* cwd;
   int stdio[3];
   struct rlimit open_files, processes, core_size;
+  bool switch_user;  // then groups, gid and uid below
+  const gid_t* groups;
+  size_t group_count;
+  gid_t gid;
+  uid_t uid;
   sigset_t empty_mask;
   pid_t parent;
 };
@@ -76,13 +106,6 @@ struct ChildFailure {
     }
   }
   if (setpgid(0, 0) != 0) child_fail(failure, kSetpgid);
-  // The job dies with the executor thread (a crashed server) rather than running on unseen:
-  // after a restart the node reports such an attempt lost and it may be run again elsewhere.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != plan->parent) {
-    errno = ESRCH;
-    child_fail(failure, kParentGone);
-  }
   if (chdir(plan->cwd) != 0) child_fail(failure, kChdir);
   for (int fd = 0; fd < 3; ++fd) {
     if (dup2(plan->stdio[fd], fd) < 0) child_fail(failure, kStdio);
@@ -91,6 +114,21 @@ struct ChildFailure {
       setrlimit(RLIMIT_NPROC, &plan->processes) != 0 ||
       setrlimit(RLIMIT_CORE, &plan->core_size) != 0) {
     child_fail(failure, kLimits);
+  }
+  // Groups first, then the group, then the user: after setuid nothing else may be changed.
+  if (plan->switch_user) {
+    if (syscall(SYS_setgroups, plan->group_count, plan->groups) != 0) {
+      child_fail(failure, kSetgroups);
+    }
+    if (syscall(SYS_setgid, plan->gid) != 0) child_fail(failure, kSetgid);
+    if (syscall(SYS_setuid, plan->uid) != 0) child_fail(failure, kSetuid);
+  }
+  // The job dies with the executor thread (a crashed server) rather than running on unseen:
+  // after a restart the node reports such an attempt lost and it may be run again elsewhere.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != plan->parent) {
+    errno = ESRCH;
+    child_fail(failure, kParentGone);
   }
   // Descriptors another server thread opened without O_CLOEXEC do not reach the job.
   syscall(SYS_close_range, 3u, ~0u, 0u);
@@ -115,6 +153,41 @@ void reap(pid_t pid) {
 }
 
 }  // namespace
+
+Status lookup_identity(const std::string& name, Identity* out) {
+  if (name.empty() || name.find('\0') != std::string::npos) return Status::error("no such user");
+  long suggested = sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(suggested > 0 ? static_cast<size_t>(suggested) : 16384);
+  struct passwd entry;
+  struct passwd* found = nullptr;
+  int rc;
+  while ((rc = getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
+         buffer.size() < (1u << 20)) {
+    buffer.resize(buffer.size() * 2);
+  }
+  // Not found is 0 with no entry, though some NSS modules report ENOENT or ESRCH.
+  if (!found && (rc == 0 || rc == ENOENT || rc == ESRCH)) return Status::error("no such user");
+  if (!found) return Status::error("cannot look up user '" + name + "': " + error_text(rc));
+  Identity id;
+  id.name = name;
+  id.uid = entry.pw_uid;
+  id.gid = entry.pw_gid;
+  id.groups.resize(16);
+  while (true) {
+    int count = static_cast<int>(id.groups.size());
+    if (getgrouplist(name.c_str(), id.gid, id.groups.data(), &count) >= 0) {
+      id.groups.resize(static_cast<size_t>(count));
+      break;
+    }
+    // Too small: count now says how many there are (glibc), or at least ask for twice as many.
+    if (id.groups.size() >= 65536) {
+      return Status::error("cannot look up the groups of user '" + name + "': too many");
+    }
+    id.groups.resize(std::max(static_cast<size_t>(count), id.groups.size() * 2));
+  }
+  *out = std::move(id);
+  return Status::ok();
+}
 
 int above_stdio(int fd) {
   if (fd < 0 || fd >= 3) return fd;
@@ -145,6 +218,13 @@ SpawnOutcome spawn_process(const SpawnRequest& request) {
   plan.open_files = {request.limits.open_files, request.limits.open_files};
   plan.processes = {request.limits.processes, request.limits.processes};
   plan.core_size = {request.limits.core_size, request.limits.core_size};
+  plan.switch_user = request.run_as.has_value();
+  if (request.run_as) {
+    plan.groups = request.run_as->groups.data();
+    plan.group_count = request.run_as->groups.size();
+    plan.gid = request.run_as->gid;
+    plan.uid = request.run_as->uid;
+  }
   sigemptyset(&plan.empty_mask);
   plan.parent = getpid();
 
@@ -175,6 +255,12 @@ SpawnOutcome spawn_process(const SpawnRequest& request) {
                       std::to_string(request.limits.open_files) + ", processes " +
                       std::to_string(request.limits.processes) + ", core size " +
                       std::to_string(request.limits.core_size) + "): " + why};
+    case kSetgroups:
+      return {-1, "cannot switch to user " + request.run_as->name + " (setgroups): " + why};
+    case kSetgid:
+      return {-1, "cannot switch to user " + request.run_as->name + " (setgid): " + why};
+    case kSetuid:
+      return {-1, "cannot switch to user " + request.run_as->name + " (setuid): " + why};
     default:
       return {-1, "cannot execute " + request.program + ": " + why};
   }

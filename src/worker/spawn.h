@@ -2,14 +2,17 @@
 
 // Starting one job process: vfork + setrlimit + execve (why not posix_spawn or fork: see
 // spawn.cc). The child gets its own process group, default signal dispositions and an empty
-// signal mask, the given stdio, working directory and resource limits, and no other file
-// descriptor of the server.
+// signal mask, the given stdio, working directory and resource limits, the given user and
+// groups, and no other file descriptor of the server.
 
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "common/status.h"
 
 namespace nomad::worker {
 
@@ -19,6 +22,19 @@ struct SpawnLimits {
   rlim_t core_size = 0;      // RLIMIT_CORE
 };
 
+// A user to run jobs as, looked up before vfork: the child cannot read /etc/passwd (NSS
+// allocates and locks).
+struct Identity {
+  std::string name;  // for messages and USER / LOGNAME
+  uid_t uid = 0;
+  gid_t gid = 0;              // the user's primary group
+  std::vector<gid_t> groups;  // supplementary groups, as getgrouplist gives them (gid included)
+};
+
+// The user `name` from the password database (getpwnam_r) with its groups (getgrouplist).
+// Errors: "no such user" when it does not exist, else what the lookup failed with.
+Status lookup_identity(const std::string& name, Identity* out);
+
 struct SpawnRequest {
   std::string program;            // absolute path: execve does no PATH search
   std::vector<std::string> argv;  // argv[0] included
@@ -26,6 +42,9 @@ struct SpawnRequest {
   std::string cwd;
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // each >= 3 (see above_stdio)
   SpawnLimits limits;
+  // Set: the child switches to it (setgroups, setgid, setuid) after the working directory and
+  // the limits are set, so the server needs root. Unset: the child keeps the server's.
+  std::optional<Identity> run_as;
 };
 
 struct SpawnOutcome {

@@ -1,6 +1,7 @@
 #include "worker/worker.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -22,6 +23,13 @@ Worker::Worker(WorkerOptions options, Sender send)
 Worker::~Worker() { stop(); }
 
 void Worker::start() {
+  if (options_.slots > 0 && options_.executor.job_user.empty() && geteuid() == 0) {
+    spdlog::warn(
+        "jobs run as root: every submitted command has full control of this machine; start "
+        "the server with --job-user nobody (or another unprivileged user) to run them as that");
+  } else if (options_.slots > 0 && !options_.executor.job_user.empty()) {
+    spdlog::info("jobs run as user {}", options_.executor.job_user);
+  }
   executor_ = std::make_unique<Executor>(
       options_.executor, [this](const AttemptKey& key, int64_t at) { started(key, at); },
       [this](ExecResult r) { finished(std::move(r)); });

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+#include "cli/server_flags.h"
 
 namespace nomad::cli {
 namespace {
@@ -125,6 +128,24 @@ TEST(ServerArgs, ListeningBeyondLoopbackNeedsInsecure) {
   // On loopback --insecure changes nothing, so nothing is reported as insecure.
   EXPECT_FALSE(parse_ok({"server", "--bind", "127.0.0.1", "--insecure"}).server.insecure);
   EXPECT_TRUE(parse_ok({"server", "--bind", "0.0.0.0", "--insecure"}).server.insecure);
+}
+
+TEST(ServerArgs, JobUserMustExistNotBeRootAndNeedsARootServer) {
+  expect_usage_error({"server", "--job-user", "nomad-lite-no-such-user"},
+                     "--job-user 'nomad-lite-no-such-user': no such user; create it or pick "
+                     "another");
+  expect_usage_error({"server", "--job-user", ""}, "--job-user: empty user name");
+  expect_usage_error({"server", "--job-user", "root"},
+                     "--job-user 'root': that user is root (uid 0), so jobs would keep every "
+                     "privilege");
+  EXPECT_EQ(parse_ok({"server"}).server.job_user, "");
+  // The tests run as root on CI; the check itself is given the server's uid.
+  EXPECT_EQ(check_job_user("nobody", 1000).message(),
+            "--job-user needs the server to run as root (it is running as uid 1000); drop the "
+            "flag or start the server as root");
+  EXPECT_TRUE(check_job_user("nobody", 0).is_ok());
+  if (geteuid() != 0) GTEST_SKIP() << "a server given --job-user must run as root";
+  EXPECT_EQ(parse_ok({"server", "--job-user", "nobody"}).server.job_user, "nobody");
 }
 
 TEST(ServerArgs, MalformedFlagsAreOneLineAndExitCode2) {
