@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -133,6 +134,64 @@ class TestCluster {
       m.log = root_ + "/node-" + std::to_string(id) + ".log";
       members_[id] = std::move(m);
     }
+    // The whole suite can run against clusters with TLS and tokens (ctest's *-secure runs).
+    if (getenv("NOMAD_TEST_SECURE")) enable_security(/*export_to_cli=*/true);
+  }
+
+  // Before start_all: every node gets its certificate from `nomad-lite tls init` and the
+  // token file, and this process's clients use the client certificate and the operator token.
+  // With export_to_cli, CLI processes the test runs get them too (NOMAD_LITE_* variables).
+  void enable_security(bool export_to_cli) {
+    pki_ = root_ + "/pki";
+    RunResult r = run_command({NOMAD_LITE_BIN, "tls", "init", pki_, "--nodes",
+                               std::to_string(members_.size())});
+    if (r.exit_code != 0) throw std::runtime_error("tls init failed: " + r.err);
+    std::string tokens = read_text(pki_ + "/tokens");
+    for (const char* role : {"operator", "submit", "read"}) {
+      size_t at = tokens.find(std::string("\n") + role + " ");
+      if (at == std::string::npos) throw std::runtime_error("tls init wrote no token for " + std::string(role));
+      size_t start = at + 2 + std::string(role).size();
+      tokens_[role] = tokens.substr(start, tokens.find('\n', start) - start);
+    }
+    client_credentials_ = tls_credentials(pki_ + "/ca.pem", pki_ + "/client.pem",
+                                          pki_ + "/client-key.pem", tokens_["operator"]);
+    if (export_to_cli) {
+      setenv("NOMAD_LITE_CACERT", (pki_ + "/ca.pem").c_str(), 1);
+      setenv("NOMAD_LITE_CLIENT_CERT", (pki_ + "/client.pem").c_str(), 1);
+      setenv("NOMAD_LITE_CLIENT_KEY", (pki_ + "/client-key.pem").c_str(), 1);
+      setenv("NOMAD_LITE_TOKEN", tokens_["operator"].c_str(), 1);
+    }
+  }
+  bool secure() const { return !pki_.empty(); }
+  const std::string& pki_dir() const { return pki_; }
+  // The token of `role` (operator, submit, read) from the token file.
+  const std::string& token(const std::string& role) const { return tokens_.at(role); }
+
+  static std::string read_text(const std::string& path) {
+    std::string text;
+    FILE* f = fopen(path.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    if (f) fclose(f);
+    return text;
+  }
+
+  // TLS with the given client certificate (none when cert is ""), and a bearer token on every
+  // call when `token` is not empty.
+  static std::shared_ptr<grpc::ChannelCredentials> tls_credentials(const std::string& ca,
+                                                                   const std::string& cert,
+                                                                   const std::string& key,
+                                                                   const std::string& token) {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = read_text(ca);
+    if (!cert.empty()) {
+      options.pem_cert_chain = read_text(cert);
+      options.pem_private_key = read_text(key);
+    }
+    auto channel = grpc::SslCredentials(options);
+    if (token.empty()) return channel;
+    return grpc::CompositeChannelCredentials(channel, grpc::AccessTokenCredentials(token));
   }
 
   ~TestCluster() {
@@ -160,6 +219,11 @@ class TestCluster {
       args.insert(args.end(), {"--worker-slots", "0"});
     }
     if (dashboards_) args.insert(args.end(), {"--dashboard-port", std::to_string(m.dashboard_port)});
+    if (secure()) {
+      std::string node = pki_ + "/node-" + std::to_string(id);
+      args.insert(args.end(), {"--tls-cert", node + ".pem", "--tls-key", node + "-key.pem",
+                               "--tls-ca", pki_ + "/ca.pem", "--token-file", pki_ + "/tokens"});
+    }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     return args;
   }
@@ -173,7 +237,7 @@ class TestCluster {
     channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
     channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     m.stub = nomad_lite::SchedulerService::NewStub(grpc::CreateCustomChannel(
-        m.address(), grpc::InsecureChannelCredentials(), channel_args));
+        m.address(), client_credentials_, channel_args));
     auto args = server_args(id);
     pid_t pid = fork();
     if (pid == 0) {
@@ -441,6 +505,10 @@ class TestCluster {
   std::vector<std::string> extra_args_;
   bool dashboards_ = false;
   std::string root_;
+  std::string pki_;  // with security: the files of tls init
+  std::map<std::string, std::string> tokens_;
+  std::shared_ptr<grpc::ChannelCredentials> client_credentials_ =
+      grpc::InsecureChannelCredentials();
   std::map<uint64_t, Member> members_;
 };
 
