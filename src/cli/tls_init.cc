@@ -1,5 +1,6 @@
 #include "cli/tls_init.h"
 
+#include <iomanip>
 #include <string>
 
 namespace nomad::cli {
@@ -10,13 +11,18 @@ int run_tls_init(const tls::DevPkiOptions& options, std::ostream& out, std::ostr
     return 1;
   }
   const std::string& d = options.dir;
-  out << "Wrote into " << d << "/:\n"
-      << "  ca.pem, ca-key.pem        the development CA (keep ca-key.pem private)\n";
+  auto row = [&out](const std::string& files, const std::string& what) {
+    out << "  " << std::left << std::setw(30) << files << what << "\n";
+  };
+  out << "Wrote into " << d << "/:\n";
+  row("ca.pem, ca-key.pem", "the development CA (keep ca-key.pem off the nodes)");
   for (int i = 1; i <= options.nodes; ++i) {
-    out << "  node-" << i << ".pem, node-" << i << "-key.pem  node " << i << "'s certificate\n";
+    std::string n = std::to_string(i);
+    row("node-" + n + ".pem, node-" + n + "-key.pem", "node " + n + "'s certificate");
   }
-  out << "  client.pem, client-key.pem  a client certificate for the CLI\n"
-      << "  tokens                    client tokens: one operator, one submit, one read\n\n"
+  row("client.pem, client-key.pem", "a client certificate for the CLI");
+  row("tokens", "client tokens: one operator, one submit, one read");
+  out << "\n"
       << "Start node 1 (likewise the others, with their own certificate):\n"
       << "  nomad-lite server --node-id 1 --port 50051 --dashboard-port 8081 \\\n"
       << "    --peers \"2:127.0.0.1:50052,3:127.0.0.1:50053\" \\\n"

@@ -21,6 +21,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -32,19 +34,25 @@ namespace nomad::testing {
 
 using namespace std::chrono_literals;
 
-// A port the kernel considers free right now (bind to port 0 and read it back).
+// A port that is free right now, below the kernel's ephemeral range (32768 and up): a port
+// the kernel hands out for port 0 may meanwhile become the local end of some outgoing
+// connection, of this or a concurrently running test, before the server binds it.
 inline int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  static std::set<int> handed_out;  // never twice in one process: it may not be bound yet
+  std::uniform_int_distribution<int> pick(20000, 32000);
+  while (true) {
+    int port = pick(rng);
+    if (!handed_out.insert(port).second) continue;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (free) return port;
+  }
 }
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include "cli/args.h"
+#include "cli/tls_init.h"
 #include "tls/dev_pki.h"
 
 namespace nomad::cli {
@@ -94,6 +96,28 @@ TEST(SecurityArgs, ClientCertificatesAndToken) {
   EXPECT_EQ(init.tls_init.dir, "certs");
   EXPECT_EQ(init.tls_init.nodes, 5);
   EXPECT_EQ(init.tls_init.hosts, (std::vector<std::string>{"a.example", "10.0.0.5"}));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SecurityArgs, TlsInitSaysWhatItWroteAndRefusesToOverwrite) {
+  auto dir = std::filesystem::temp_directory_path() / ("nomad-tls-init-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  tls::DevPkiOptions options;
+  options.dir = dir.string();
+  options.nodes = 2;
+  std::ostringstream out, err;
+  ASSERT_EQ(run_tls_init(options, out, err), 0) << err.str();
+  for (const char* name : {"ca.pem", "node-1.pem", "node-2-key.pem", "client.pem", "tokens"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir / name)) << name;
+    EXPECT_NE(out.str().find(name), std::string::npos) << name;
+  }
+  EXPECT_EQ(out.str().find("node-3.pem"), std::string::npos);
+  EXPECT_NE(out.str().find("--tls-cert " + dir.string() + "/node-1.pem"), std::string::npos);
+
+  std::ostringstream out2, err2;
+  EXPECT_EQ(run_tls_init(options, out2, err2), 1);
+  EXPECT_EQ(err2.str().rfind("nomad-lite: tls init: ", 0), 0u) << err2.str();
+  EXPECT_NE(err2.str().find("--force"), std::string::npos) << err2.str();
   std::filesystem::remove_all(dir);
 }
 
