@@ -131,6 +131,12 @@ grpc::Status GrpcInternalService::Report(grpc::ServerContext* context,
                                          nomad_lite::WorkerReportAck* response) {
   auto caller = gate_.admit(*context);
   if (!caller.ok()) return to_grpc_status(caller.error);
+  if (caller.value != 0 && request->node_id() != caller.value) {
+    // A node reports only on its own attempts: another's would end or fake them.
+    return {grpc::StatusCode::PERMISSION_DENIED,
+            "the certificate is node " + std::to_string(caller.value) +
+                "'s but the report is for node " + std::to_string(request->node_id())};
+  }
   bool leader = node_.is_leader();
   if (leader) node_.deliver_report(*request);
   response->set_leader(leader);

@@ -37,7 +37,7 @@ struct Error {
 template <class T>
 struct Outcome {
   Error error;
-  T value;
+  T value{};  // value-initialized: an error outcome holds no stray bits
   bool ok() const { return error.code == Code::kOk; }
 };
 

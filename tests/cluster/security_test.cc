@@ -96,6 +96,7 @@ std::map<std::string, grpc::Status> call_peer_methods(const std::shared_ptr<grpc
   auto internal = nomad_lite::InternalService::NewStub(channel);
   {
     nomad_lite::WorkerReport report;
+    report.set_node_id(claimed_from);
     nomad_lite::WorkerReportAck ack;
     out["Report"] = internal->Report(context().get(), report, &ack);
   }
@@ -224,6 +225,10 @@ TEST_F(SecureCluster, NodeToNodeCallsRefuseClientsEvenWithTheOperatorToken) {
   EXPECT_EQ(answers["Raft.Stream"].error_message(),
             "the certificate is node " + std::to_string(other) +
                 "'s but the message claims to come from node " + std::to_string(leader_));
+  EXPECT_EQ(answers["Report"].error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(answers["Report"].error_message(),
+            "the certificate is node " + std::to_string(other) + "'s but the report is for node " +
+                std::to_string(leader_));
 
   // Nothing reached the core: same leader, no term of a million.
   auto after = cluster_->status(follower);
