@@ -8,7 +8,7 @@ FUZZ_DIR ?= build-fuzz
 ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e bench bench-etcd run cluster clean format
+.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e bench bench-etcd run cluster cluster-secure clean format
 
 all: build
 
@@ -82,6 +82,10 @@ run: build
 # Three local nodes, as in the README; Ctrl-C stops them all.
 cluster: build
 	./scripts/run-cluster
+
+# The same three nodes with TLS and client tokens (certificates and tokens in data/pki).
+cluster-secure: build
+	./scripts/run-cluster --secure
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_DIR)
