@@ -73,6 +73,17 @@ struct RunResult {
   std::string err;
 };
 
+// The whole file ("" when it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::string text;
+  FILE* f = fopen(path.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+  if (f) fclose(f);
+  return text;
+}
+
 inline RunResult run_command(const std::vector<std::string>& args,
                              const std::map<std::string, std::string>& env = {}) {
   std::string dir = (std::filesystem::temp_directory_path() / "nomad-run-XXXXXX").string();
@@ -95,17 +106,8 @@ inline RunResult run_command(const std::vector<std::string>& args,
   int status = 0;
   waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  auto slurp = [](const std::string& path) {
-    std::string data;
-    FILE* f = fopen(path.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0) data.append(buf, n);
-    if (f) fclose(f);
-    return data;
-  };
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  r.out = read_text(out_path);
+  r.err = read_text(err_path);
   std::filesystem::remove_all(dir);
   return r;
 }
@@ -174,16 +176,6 @@ class TestCluster {
   const std::string& pki_dir() const { return pki_; }
   // The token of `role` (operator, submit, read) from the token file.
   const std::string& token(const std::string& role) const { return tokens_.at(role); }
-
-  static std::string read_text(const std::string& path) {
-    std::string text;
-    FILE* f = fopen(path.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while (f && (n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
-    if (f) fclose(f);
-    return text;
-  }
 
   // TLS with the given client certificate (none when cert is ""), and a bearer token on every
   // call when `token` is not empty.

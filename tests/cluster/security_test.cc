@@ -89,6 +89,28 @@ std::map<std::string, grpc::Status> call_every_method(nomad_lite::SchedulerServi
   return out;
 }
 
+// A Raft stream carrying a heartbeat from a far higher term, as node `from`: accepted, it
+// would depose the leader. `token` "" sends none. Returns how the stream ended.
+grpc::Status send_forged_heartbeat(const std::shared_ptr<grpc::Channel>& channel, uint64_t from,
+                                   uint64_t to, const std::string& token) {
+  auto raft = nomad_lite::RaftService::NewStub(channel);
+  auto ctx = context();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  nomad_lite::StreamClosed closed;
+  auto writer = raft->Stream(ctx.get(), &closed);
+  nomad_lite::RaftBatch batch;
+  batch.set_from(from);
+  auto* m = batch.add_messages();
+  m->set_type(6);  // raft::MessageType::kHeartbeat
+  m->set_from(from);
+  m->set_to(to);
+  m->set_term(1'000'000);
+  for (int i = 0; i < 50 && writer->Write(batch); ++i) {
+  }
+  writer->WritesDone();
+  return writer->Finish();
+}
+
 // The node-to-node calls, as an outsider would try them.
 std::map<std::string, grpc::Status> call_peer_methods(const std::shared_ptr<grpc::Channel>& channel,
                                                       uint64_t claimed_from, uint64_t to) {
@@ -110,24 +132,7 @@ std::map<std::string, grpc::Status> call_peer_methods(const std::shared_ptr<grpc
     }
     out["StreamLogs"] = reader->Finish();
   }
-  {
-    // A heartbeat from a far higher term: accepted, it would depose the leader.
-    auto raft = nomad_lite::RaftService::NewStub(channel);
-    auto ctx = context();
-    nomad_lite::StreamClosed closed;
-    auto writer = raft->Stream(ctx.get(), &closed);
-    nomad_lite::RaftBatch batch;
-    batch.set_from(claimed_from);
-    auto* m = batch.add_messages();
-    m->set_type(6);  // a heartbeat
-    m->set_from(claimed_from);
-    m->set_to(to);
-    m->set_term(1'000'000);
-    for (int i = 0; i < 50 && writer->Write(batch); ++i) {
-    }
-    writer->WritesDone();
-    out["Raft.Stream"] = writer->Finish();
-  }
+  out["Raft.Stream"] = send_forged_heartbeat(channel, claimed_from, to, "");
   return out;
 }
 
@@ -407,22 +412,7 @@ TEST_F(SecureCluster, WithoutTlsNodesNeedTheOperatorTokenToTalkToEachOther) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-    auto raft = nomad_lite::RaftService::NewStub(channel);
-    auto ctx = context();
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    nomad_lite::StreamClosed closed;
-    auto writer = raft->Stream(ctx.get(), &closed);
-    nomad_lite::RaftBatch batch;
-    batch.set_from(leader);
-    auto* m = batch.add_messages();
-    m->set_type(6);  // a heartbeat
-    m->set_from(leader);
-    m->set_to(follower);
-    m->set_term(1'000'000);
-    for (int i = 0; i < 50 && writer->Write(batch); ++i) {
-    }
-    writer->WritesDone();
-    grpc::Status st = writer->Finish();
+    grpc::Status st = send_forged_heartbeat(channel, leader, follower, token);
     EXPECT_EQ(st.error_code(), code) << "token '" << token << "': " << st.error_message();
   }
   ASSERT_TRUE(cluster_status(follower, "read-token-0123456789", &s).ok());

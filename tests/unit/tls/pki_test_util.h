@@ -1,6 +1,6 @@
 #pragma once
 
-// Helpers for the TLS tests: a temporary directory, reading files and certificates, an
+// Helpers for the TLS tests: reading files and certificates, an
 // independent chain check (OpenSSL's X509_verify_cert, not the code under test) and
 // hand-made certificates with chosen URI subjectAltNames.
 
@@ -17,30 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
 #include "tls/openssl_util.h"
 
 namespace nomad::tls::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "nomad-tls-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using nomad::testing::TempDir;
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
