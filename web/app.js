@@ -1,7 +1,8 @@
 // The dashboard: wires the panels to the REST API and the event stream, and routes between
-// the overview (#/) and a job's detail (#/jobs/ID).
+// the overview (#/) and a job's detail (#/jobs/ID); asks for a token when the node wants one.
 
 import { api } from './js/api.js';
+import { forgetToken, onUnauthorized, storedToken } from './js/auth.js';
 import { $, fill, el } from './js/dom.js';
 import { EventStream } from './js/events.js';
 import { ClusterPanel } from './js/cluster.js';
@@ -9,6 +10,8 @@ import { RateChart, StatsRates } from './js/chart.js';
 import { JobsList } from './js/jobs.js';
 import { JobDetail } from './js/detail.js';
 import { SubmitForm } from './js/submit.js';
+import { SecurityView } from './js/security.js';
+import { TokenDialog } from './js/token.js';
 import { formatAgo, formatDuration, formatRate } from './js/format.js';
 
 // A quiet stream sends no `cluster` events: refresh the panel this often so "last contact"
@@ -19,6 +22,7 @@ const cluster = new ClusterPanel($('#cluster'));
 const jobs = new JobsList($('#jobs'));
 const detail = new JobDetail($('#view-detail'));
 new SubmitForm($('#submit-form'));
+const security = new SecurityView($('#security'), $('#security-banner'));
 
 const jobsChart = new RateChart($('#chart-jobs'), [
   { key: 'submitted', colorVar: '--series-submitted' },
@@ -107,6 +111,7 @@ async function refreshCluster() {
   const seqAtRequest = clusterEventSeq;
   try {
     const data = await api.cluster();
+    security.update(data.security);
     if (seqAtRequest === clusterEventSeq) onCluster(data);
   } catch {
     // The stream's own error handling reports an unreachable node.
@@ -151,6 +156,33 @@ const stream = new EventStream('/api/events', {
   stats: onStats,
 });
 
+// --- token ---------------------------------------------------------------------------------
+
+// A node started with --token-file answers 401 to a request without a valid token: the
+// dialog asks for one, and once one is accepted everything is fetched again with it.
+const forgetButton = $('#forget-token');
+forgetButton.hidden = !storedToken();
+forgetButton.addEventListener('click', () => {
+  forgetToken();
+  location.reload();
+});
+
+const tokenDialog = new TokenDialog($('#token-dialog'), {
+  onAccepted(data) {
+    forgetButton.hidden = false;
+    security.update(data.security);
+    onCluster(data);
+    stream.reconnect();
+    resync();
+  },
+});
+
+onUnauthorized((message) => {
+  conn.dataset.state = 'locked';
+  fill($('#conn-text'), 'Token needed');
+  tokenDialog.open({ refused: Boolean(storedToken()), message });
+});
+
 // --- routing ------------------------------------------------------------------------------
 
 function route() {
@@ -190,6 +222,7 @@ stream.start();
 // Should the stream not open soon (a node at its limit of streams answers 503), show what
 // can be fetched anyway.
 setTimeout(() => {
+  if (tokenDialog.isOpen) return;
   if (!jobs.loaded && !jobs.reloading) jobs.reload();
   if (!lastClusterAt) refreshCluster();
 }, 2000);

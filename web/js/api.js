@@ -1,5 +1,8 @@
 // The REST API of docs/http-api.md. Every error answer is {"error": "..."}; ApiError carries
-// that text so the page can show the server's own words.
+// that text so the page can show the server's own words. Every request carries the page's
+// token, if it has one (auth.js); a 401 is reported so that the page asks for one.
+
+import { reportUnauthorized, storedToken, withToken } from './auth.js';
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -8,13 +11,14 @@ export class ApiError extends Error {
   }
 }
 
-async function call(method, path, body, signal) {
+// `token`: the page's own unless another one is being tried.
+async function call(method, path, body, signal, token = storedToken()) {
   let response;
   try {
     response = await fetch(path, {
       method,
       signal,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: withToken(body === undefined ? {} : { 'content-type': 'application/json' }, token),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
@@ -29,13 +33,15 @@ async function call(method, path, body, signal) {
   }
   if (!response.ok) {
     const message = data && typeof data.error === 'string' ? data.error : `HTTP ${response.status}`;
+    if (response.status === 401) reportUnauthorized(message, token);
     throw new ApiError(response.status, message);
   }
   return data;
 }
 
 export const api = {
-  cluster: (signal) => call('GET', '/api/cluster', undefined, signal),
+  // With `token`, tries that token instead of the page's (the token dialog).
+  cluster: (signal, token) => call('GET', '/api/cluster', undefined, signal, token),
   listJobs(params, signal) {
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(params)) {
@@ -56,9 +62,10 @@ export async function streamLogs({ id, stream, attempt, follow, offset = 0, sign
   if (attempt) query.set('attempt', attempt);
   if (follow) query.set('follow', '1');
   if (offset) query.set('offset', offset);
+  const token = storedToken();
   let response;
   try {
-    response = await fetch(`/api/jobs/${encodeURIComponent(id)}/logs?${query}`, { signal });
+    response = await fetch(`/api/jobs/${encodeURIComponent(id)}/logs?${query}`, { signal, headers: withToken({}, token) });
   } catch (error) {
     if (error.name === 'AbortError') throw error;
     throw new ApiError(0, 'cannot reach this node: is it running?');
@@ -70,6 +77,7 @@ export async function streamLogs({ id, stream, attempt, follow, offset = 0, sign
     } catch {
       // keep the status line
     }
+    if (response.status === 401) reportUnauthorized(message, token);
     throw new ApiError(response.status, message);
   }
   const reader = response.body.getReader();

@@ -45,6 +45,8 @@ export class JobDetail {
     try {
       const job = await api.job(id, this.controller.signal);
       if (id !== this.id) return;
+      // A load that failed before (the node was down, or wanted a token) is no longer a problem.
+      if (this.problem.dataset.source === 'load') this.showProblem('');
       const early = this.early;
       this.early = null;
       const current = this.job && !isNotOlder(job, this.job) ? this.job : job;
@@ -52,7 +54,7 @@ export class JobDetail {
     } catch (error) {
       if (error.name === 'AbortError' || id !== this.id) return;
       this.status.replaceChildren();
-      this.showProblem(error.status === 404 ? `There is no job ${id}. It may have been removed by retention.` : `Could not load the job: ${error.message}`);
+      this.showProblem(error.status === 404 ? `There is no job ${id}. It may have been removed by retention.` : `Could not load the job: ${error.message}`, 'load');
     }
   }
 
@@ -118,9 +120,11 @@ export class JobDetail {
     for (const pane of this.panes) pane.setPlaceholder('Loading…');
   }
 
-  showProblem(message) {
+  // source: 'load' for a problem that the next successful load resolves.
+  showProblem(message, source = '') {
     this.problem.textContent = message;
     this.problem.hidden = !message;
+    this.problem.dataset.source = source;
   }
 
   render() {

@@ -1,8 +1,9 @@
 // A real nomad-lite cluster for a test: build/nomad-lite processes on 127.0.0.1 with free
-// ports, each with its dashboard, data in a temporary directory, logs under build/e2e/logs.
-// Every process is killed when the test ends, and again on exit if a test forgot to.
+// ports, each with its dashboard, data in a temporary directory, logs under build/e2e/logs;
+// optionally with TLS and tokens made by `nomad-lite tls init`. Every process is killed when
+// the test ends, and again on exit if a test forgot to.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -43,9 +44,23 @@ async function freePorts(count) {
 
 const isRunning = (node) => Boolean(node.process) && node.process.exitCode === null && node.process.signalCode === null;
 
+// The tokens of a file `tls init` wrote, by role: {operator, submit, read}.
+function readTokens(file) {
+  const tokens = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const [role, token] = line.trim().split(/\s+/);
+    if (role && token && !role.startsWith('#')) tokens[role] ??= token;
+  }
+  return tokens;
+}
+
 export class Cluster {
   // name: used for the log directory (build/e2e/logs/<name>).
-  static async start(name, { size = 3, workerSlots = 2 } = {}) {
+  // tls: the nodes get certificates from `nomad-lite tls init` (their dashboards speak HTTPS);
+  // tokens: and need the tokens it wrote (--token-file); serverArgs: more flags for every
+  // node, or a function of the node that returns them.
+  static async start(name, { size = 3, workerSlots = 2, tls = false, tokens = false, serverArgs = [] } = {}) {
+    if (tokens && !tls) throw new Error('tokens: the token file comes from tls init, so tls too');
     const ports = await freePorts(2 * size);
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `nomad-e2e-${name}-`));
     const logDir = path.join(outDir, 'logs', name);
@@ -55,8 +70,19 @@ export class Cluster {
     for (let i = 0; i < size; i += 1) {
       nodes.push({ id: i + 1, grpcPort: ports[2 * i], httpPort: ports[2 * i + 1] });
     }
+    let security = null;
+    if (tls) {
+      const dir = path.join(dataDir, 'tls');
+      execFileSync(binary, ['tls', 'init', dir, '--nodes', String(size)], { stdio: 'pipe' });
+      security = {
+        dir,
+        ca: fs.readFileSync(path.join(dir, 'ca.pem')),
+        tokensFile: tokens ? path.join(dir, 'tokens') : null,
+        tokens: tokens ? readTokens(path.join(dir, 'tokens')) : {},
+      };
+    }
     for (const node of nodes) {
-      node.url = `http://127.0.0.1:${node.httpPort}`;
+      node.url = `${tls ? 'https' : 'http'}://127.0.0.1:${node.httpPort}`;
       node.args = [
         'server',
         '--node-id', String(node.id),
@@ -65,10 +91,15 @@ export class Cluster {
         '--peers', nodes.filter((n) => n !== node).map((n) => `${n.id}:127.0.0.1:${n.grpcPort}`).join(','),
         '--data-dir', path.join(dataDir, `node-${node.id}`),
         '--worker-slots', String(workerSlots),
+        ...(tls ? ['--tls-cert', path.join(security.dir, `node-${node.id}.pem`),
+          '--tls-key', path.join(security.dir, `node-${node.id}-key.pem`),
+          '--tls-ca', path.join(security.dir, 'ca.pem')] : []),
+        ...(tokens ? ['--token-file', security.tokensFile] : []),
+        ...(typeof serverArgs === 'function' ? serverArgs(node) : serverArgs),
       ];
       node.log = path.join(logDir, `node-${node.id}.log`);
     }
-    const cluster = new Cluster(nodes, dataDir);
+    const cluster = new Cluster(nodes, dataDir, security);
     try {
       for (const node of nodes) cluster.launch(node);
       await cluster.waitReady();
@@ -79,9 +110,17 @@ export class Cluster {
     return cluster;
   }
 
-  constructor(nodes, dataDir) {
+  // security: null, or {dir, ca, tokensFile, tokens: {operator, submit, read}}.
+  constructor(nodes, dataDir, security = null) {
     this.nodes = nodes;
     this.dataDir = dataDir;
+    this.security = security;
+  }
+
+  // http() to a node of this cluster: checks its certificate against the cluster's CA and,
+  // unless told otherwise, sends the operator token when the nodes want one.
+  request(url, options = {}) {
+    return http(url, { ca: this.security?.ca, token: this.security?.tokens.operator, ...options });
   }
 
   node(id) {
@@ -105,7 +144,7 @@ export class Cluster {
     await waitFor('every node to serve /health/live', async () => {
       for (const node of live) {
         if (!isRunning(node)) throw new Error(`node ${node.id} exited; see ${node.log}`);
-        if ((await http(`${node.url}/health/live`, { timeoutMs: 1000 })).status !== 200) return false;
+        if ((await this.request(`${node.url}/health/live`, { timeoutMs: 1000 })).status !== 200) return false;
       }
       return true;
     }, { timeoutMs });
@@ -117,7 +156,7 @@ export class Cluster {
   async waitLeader({ not = null, timeoutMs = 10_000 } = {}) {
     const live = this.nodes.filter((n) => isRunning(n) && n.id !== not);
     return waitFor(`a leader${not ? ` other than node ${not}` : ''} that every live node knows`, async () => {
-      const answers = await Promise.all(live.map((n) => http(`${n.url}/api/cluster`, { timeoutMs: 1000 })));
+      const answers = await Promise.all(live.map((n) => this.request(`${n.url}/api/cluster`, { timeoutMs: 1000 })));
       const leaders = new Set(answers.map((a) => (a.status === 200 ? a.body.leader_id : null)));
       const [leader] = leaders;
       return leaders.size === 1 && leader && leader !== not ? leader : null;
@@ -136,7 +175,7 @@ export class Cluster {
     this.launch(node);
     await waitFor(`node ${id} to serve again`, async () => {
       if (!isRunning(node)) throw new Error(`node ${id} exited; see ${node.log}`);
-      return (await http(`${node.url}/health/live`, { timeoutMs: 1000 })).status === 200;
+      return (await this.request(`${node.url}/health/live`, { timeoutMs: 1000 })).status === 200;
     }, { timeoutMs: 15_000 });
   }
 
@@ -182,9 +221,9 @@ export class Cluster {
     }
   }
 
-  // Submits through the REST API of the given node.
+  // Submits through the REST API of the given node (with the operator token, if needed).
   async submit(command, nodeId = 1, extra = {}) {
-    const answer = await http(`${this.node(nodeId).url}/api/jobs`, { method: 'POST', body: { command, ...extra } });
+    const answer = await this.request(`${this.node(nodeId).url}/api/jobs`, { method: 'POST', body: { command, ...extra } });
     if (answer.status !== 201) throw new Error(`POST /api/jobs: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body;
   }
