@@ -58,18 +58,18 @@ std::string find_metadata(const std::multimap<grpc::string_ref, grpc::string_ref
   return it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
 }
 
-// A server that takes no connection may want TLS (or other certificates) than we use: gRPC
-// reports only that the connection was shut down, so say what to check.
+// A connection that never got through may be a server that is down, or one that wants TLS
+// (or other certificates) than we use: gRPC reports both alike, so say what to check.
 std::string connection_hint(const grpc::Status& status) {
   if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return "";
   if (status.error_message().find("handshake") == std::string::npos) return "";
   if (!transport::outgoing_tls()) {
-    return "; if the server has --tls-ca, give its CA with --ca-cert and a client certificate "
-           "with --cert and --key (or NOMAD_LITE_CACERT, NOMAD_LITE_CLIENT_CERT, "
-           "NOMAD_LITE_CLIENT_KEY)";
+    return "; is the server running? If it has --tls-ca, give its CA with --ca-cert and a "
+           "client certificate with --cert and --key (or NOMAD_LITE_CACERT, "
+           "NOMAD_LITE_CLIENT_CERT, NOMAD_LITE_CLIENT_KEY)";
   }
-  return "; check that --ca-cert is the CA of the server's certificate and that --cert is "
-         "signed by the server's --tls-ca (and that the server uses TLS at all)";
+  return "; is the server running? If so, check that --ca-cert is the CA of its certificate, "
+         "that --cert is signed by its --tls-ca, and that it uses TLS at all";
 }
 
 }  // namespace
