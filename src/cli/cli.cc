@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/tls_init.h"
 #include "node/server_config.h"
+#include "transport/grpc_logging.h"
 #include "transport/security.h"
 
 namespace nomad::cli {
@@ -24,6 +25,7 @@ int run_cli(int argc, char** argv) {
   }
   const Invocation& invocation = *parsed.invocation;
   if (invocation.command != Command::kServer) {
+    transport::quiet_grpc_logs();
     transport::set_outgoing_security(invocation.client.security);
   }
   switch (invocation.command) {

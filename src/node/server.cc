@@ -13,6 +13,7 @@
 #include "node/node.h"
 #include "node/server_config.h"
 #include "node/server_security.h"
+#include "transport/grpc_logging.h"
 #include "transport/peer_transport.h"
 #include "transport/security.h"
 
@@ -35,6 +36,7 @@ int run_server(const ServerConfig& config) {
   spdlog::set_level(level);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [node " + std::to_string(config.node_id) +
                       "] %v");
+  transport::route_grpc_logs_to_spdlog();
 
   // Signals are taken synchronously by this thread; every thread started below inherits the
   // mask, so none of them is interrupted.

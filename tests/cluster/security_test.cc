@@ -277,6 +277,11 @@ TEST_F(SecureCluster, ClientsWithoutACertificateOfTheClustersCaCannotConnect) {
   EXPECT_NE(cli.exit_code, 0);
   EXPECT_NE(cli.err.find("If it has --tls-ca, give its CA with --ca-cert"), std::string::npos)
       << cli.err;
+  // One line of ours, none of gRPC's own.
+  EXPECT_EQ(std::count(cli.err.begin(), cli.err.end(), '\n'), 1) << cli.err;
+  // The node logs the refused handshakes in its own format.
+  EXPECT_NE(read_text(cluster_->member(leader_).log).find("warning [node 1] grpc ("),
+            std::string::npos);
   EXPECT_EQ(cluster_->job_ids(leader_).value_or(std::vector<std::string>{"?"}).size(), 0u);
 
   // And with the right files, the CLI works.
