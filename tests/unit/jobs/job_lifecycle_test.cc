@@ -2,6 +2,7 @@
 // retries with backoff, lost attempts, cancel, priority order, retention, snapshots, the
 // pending reasons and replica determinism.
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -891,6 +892,36 @@ TEST(JobSnapshot, AnImageTakenEarlierDoesNotChangeWithLaterApplies) {
   r.apply(finished_cmd("a", 1, 1, 20, 0));
   EXPECT_EQ(image.jobs.at(0)->status(), JOB_STATUS_PENDING);
   EXPECT_EQ(image.serialize(), bytes);
+}
+
+TEST(JobSnapshot, TheStreamedEncodingParsesAsTheWholeMessage) {
+  Replica r = busy_replica();
+  nomad_lite::Command with_env = submit_cmd("with-env", Opt().key("k9"));
+  (*with_env.mutable_submit()->mutable_job()->mutable_env())["GREETING"] = "hi";
+  (*with_env.mutable_submit()->mutable_job()->mutable_env())["EMPTY"] = "";
+  r.apply(with_env);
+  JobStoreImage image = r.store().image();
+  // The reference: every job copied into one message, serialized at once.
+  nomad_lite::JobStoreSnapshot expected;
+  for (const auto& job : image.jobs) *expected.add_jobs() = *job;
+  for (const auto& [key, id] : image.idempotency_keys) {
+    auto* k = expected.add_keys();
+    k->set_key(key);
+    k->set_job_id(id);
+  }
+  for (const auto& [node, slots] : image.node_slots) {
+    auto* n = expected.add_nodes();
+    n->set_node_id(node);
+    n->set_slots(slots);
+  }
+  expected.set_jobs_submitted(image.jobs_submitted);
+  expected.set_jobs_finished(image.jobs_finished);
+  ASSERT_GE(expected.jobs_size(), 3);
+
+  nomad_lite::JobStoreSnapshot parsed;
+  ASSERT_TRUE(parsed.ParseFromString(image.serialize()));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, expected))
+      << parsed.DebugString() << "\nvs\n" << expected.DebugString();
 }
 
 TEST(JobChanges, TakeChangesReportsTheJobsEachEntryChangedOnce) {
