@@ -49,6 +49,8 @@ class GrpcSchedulerService final : public SchedulerBase {
                              grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
  private:
+  // Whether the call's token may do what needs `role` (see api::Service::authorize).
+  Error authorize(const grpc::ServerContextBase& context, Role role) const;
   // Finishes the call with UNAUTHENTICATED or PERMISSION_DENIED when its token may not do
   // what needs `role`.
   bool refused(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,

@@ -28,11 +28,10 @@ Outcome<uint64_t> PeerGate::admit(const grpc::ServerContextBase& context) const 
     return out;
   }
   if (!auth_.enabled()) return out;
-  AuthDecision d = auth_.authorize(transport::caller_authorization(context), Role::kOperator);
-  if (!d.ok()) {
-    out.error = {d.refusal == Refusal::kUnauthenticated ? Code::kUnauthenticated
-                                                        : Code::kPermissionDenied,
-                 "only nodes of this cluster may make this call: " + d.message, 0, {}};
+  out.error =
+      auth_error(auth_.authorize(transport::caller_authorization(context), Role::kOperator));
+  if (!out.ok()) {
+    out.error.message = "only nodes of this cluster may make this call: " + out.error.message;
   }
   return out;
 }

@@ -44,8 +44,7 @@ bool valid_env_name(const std::string& name) {
 
 }  // namespace
 
-Error Service::authorize(std::string_view authorization, Role role) const {
-  AuthDecision d = auth_.authorize(authorization, role);
+Error auth_error(AuthDecision d) {
   switch (d.refusal) {
     case Refusal::kNone: return {};
     case Refusal::kUnauthenticated: return make_error(Code::kUnauthenticated, std::move(d.message));

@@ -41,6 +41,9 @@ struct Outcome {
   bool ok() const { return error.code == Code::kOk; }
 };
 
+// A refusal as the client API's error: kUnauthenticated or kPermissionDenied; kOk when allowed.
+Error auth_error(AuthDecision decision);
+
 inline constexpr size_t kMaxCommandBytes = 64 * 1024;
 inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr uint32_t kMaxRetries = 100;
@@ -53,7 +56,9 @@ class Service {
 
   // Whether a request carrying `authorization` ("Bearer TOKEN", or "" when it has none) may
   // do what needs `role`. Always allowed when the server has no --token-file.
-  Error authorize(std::string_view authorization, Role role) const;
+  Error authorize(std::string_view authorization, Role role) const {
+    return auth_error(auth_.authorize(authorization, role));
+  }
   const Authenticator& authenticator() const { return auth_; }
 
   // Answers once the new job is committed and applied (or with an error).

@@ -120,8 +120,9 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
   if (c.bind.empty()) return Status::error("--bind: empty address");
   const int tls_files = !c.tls_cert.empty() + !c.tls_key.empty() + !c.tls_ca.empty();
   if (tls_files != 0 && tls_files != 3) {
-    return Status::error("--tls-cert, --tls-key and --tls-ca go together: give all three (nomad-lite "
-                         "tls init DIR makes a CA and a certificate for each node)");
+    return Status::error(
+        "--tls-cert, --tls-key and --tls-ca go together: give all three (nomad-lite "
+        "tls init DIR makes a CA and a certificate for each node)");
   }
   const bool protected_ports = tls_files == 3 && !c.token_file.empty();
   const bool loopback = is_loopback(c.bind);

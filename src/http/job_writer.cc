@@ -78,7 +78,9 @@ api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest req
   if (made_up_key) request.set_idempotency_key(new_idempotency_key());
   bool retried = false;
   auto out = write([&](Done done) { service_.submit_job(request, std::move(done)); },
-                   [&](const std::string& leader) { return forwarder_.submit(leader, request, authorization); },
+                   [&](const std::string& leader) {
+                     return forwarder_.submit(leader, request, authorization);
+                   },
                    &retried);
   if (out.ok()) {
     await_local(out.value.id(), [](const nomad_lite::Job&) { return true; });
@@ -94,7 +96,9 @@ api::Outcome<nomad_lite::Job> JobWriter::cancel(const nomad_lite::CancelJobReque
                                                 const std::string& authorization) {
   bool retried = false;
   auto out = write([&](Done done) { service_.cancel_job(request, std::move(done)); },
-                   [&](const std::string& leader) { return forwarder_.cancel(leader, request, authorization); },
+                   [&](const std::string& leader) {
+                     return forwarder_.cancel(leader, request, authorization);
+                   },
                    &retried);
   auto final_here = [](const nomad_lite::Job& job) { return jobs::is_final(job.status()); };
   if (out.error.code == api::Code::kFailedPrecondition && retried) {

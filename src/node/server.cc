@@ -108,7 +108,8 @@ int run_server(const ServerConfig& config) {
                  }
                  return out;
                }());
-  spdlog::info("security: {}, {}", security.tls.enabled() ? "TLS (mutual, gRPC and dashboard)" : "no TLS",
+  spdlog::info("security: {}, {}",
+               security.tls.enabled() ? "TLS (mutual, gRPC and dashboard)" : "no TLS",
                security.auth.enabled() ? "client tokens required" : "no client tokens");
   if (config.insecure) {
     spdlog::warn("INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "

@@ -11,8 +11,11 @@ namespace {
 
 void to_spdlog(gpr_log_func_args* args) {
   std::string_view file = args->file ? args->file : "?";
-  if (size_t slash = file.rfind('/'); slash != std::string_view::npos) file.remove_prefix(slash + 1);
-  auto level = args->severity == GPR_LOG_SEVERITY_ERROR ? spdlog::level::warn : spdlog::level::debug;
+  if (size_t slash = file.rfind('/'); slash != std::string_view::npos) {
+    file.remove_prefix(slash + 1);
+  }
+  auto level =
+      args->severity == GPR_LOG_SEVERITY_ERROR ? spdlog::level::warn : spdlog::level::debug;
   spdlog::log(level, "grpc ({}:{}): {}", file, args->line, args->message ? args->message : "");
 }
 

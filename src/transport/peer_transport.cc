@@ -148,7 +148,8 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
 
 namespace {
 
-grpc::Status impersonation(grpc::ServerContext* context, raft::NodeId proven, raft::NodeId claimed) {
+grpc::Status impersonation(grpc::ServerContext* context, raft::NodeId proven,
+                           raft::NodeId claimed) {
   std::string message = "the certificate is node " + std::to_string(proven) +
                         "'s but the message claims to come from node " + std::to_string(claimed);
   spdlog::warn("closed a Raft stream from {}: {}", context->peer(), message);
