@@ -150,8 +150,10 @@ void add_bench_flags(CLI::App* app, BenchFlags* f) {
   app->add_option("--duration", f->duration, "Stop after this long at most")->capture_default_str();
   app->add_option("--channels", o.channels,
                   "Connections per server (default: one per 64 clients, at most 4)");
-  app->add_option("--target", o.target, "nomad-lite, or etcd: the same load as etcd KV.Put calls")
-      ->check(CLI::IsMember({"nomad-lite", "etcd"}))
+  app->add_option("--target", o.target,
+                  "nomad-lite; etcd: the same load as etcd KV.Put calls; status: "
+                  "GetClusterStatus calls, the RPC's own cost without a Raft round")
+      ->check(CLI::IsMember({"nomad-lite", "etcd", "status"}))
       ->capture_default_str();
 }
 

@@ -68,6 +68,36 @@ class SubmitJobRpc : public BenchRpc {
   const std::string key_prefix_;
 };
 
+// GetClusterStatus: a read that no Raft round is part of, so what it costs is the RPC itself.
+class ClusterStatusRpc : public BenchRpc {
+ public:
+  std::unique_ptr<Stub> make_stub(std::shared_ptr<grpc::Channel> channel) override {
+    auto stub = std::make_unique<SchedulerStub>();
+    stub->stub = nomad_lite::SchedulerService::NewStub(std::move(channel));
+    return stub;
+  }
+
+  std::unique_ptr<Request> make_request(uint64_t) override {
+    return std::make_unique<StatusRequest>();
+  }
+
+  void send(Stub& stub, Request& request, grpc::ClientContext* context,
+            std::function<void(grpc::Status)> done) override {
+    auto& status = static_cast<StatusRequest&>(request);
+    static_cast<SchedulerStub&>(stub).stub->async()->GetClusterStatus(
+        context, &status.request, &status.response, std::move(done));
+  }
+
+ private:
+  struct SchedulerStub : Stub {
+    std::unique_ptr<nomad_lite::SchedulerService::Stub> stub;
+  };
+  struct StatusRequest : Request {
+    nomad_lite::GetClusterStatusRequest request;
+    nomad_lite::GetClusterStatusResponse response;
+  };
+};
+
 class LoadRun {
  public:
   LoadRun(BenchRpc& rpc, const BenchOptions& options, std::vector<std::string> addresses)
@@ -291,6 +321,12 @@ int print_bench_report(BenchReport report, const std::string& first_error,
 
 int run_bench(const BenchOptions& options, const std::vector<std::string>& addresses,
               std::ostream& out, std::ostream& err) {
+  if (options.target == "status") {
+    ClusterStatusRpc rpc;
+    std::string first_error;
+    BenchReport report = run_load(rpc, options, addresses, &first_error);
+    return print_bench_report(std::move(report), first_error, "status calls", out, err);
+  }
   SubmitJobRpc rpc(options.payload);
   std::string first_error;
   BenchReport report = run_load(rpc, options, addresses, &first_error);
