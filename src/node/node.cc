@@ -385,6 +385,9 @@ void Node::handle_ready() {
   } else {
     later = std::move(rd.messages);
   }
+  // Committed entries are durable on a majority: their answers need not wait for this
+  // node's fsync of the newer entries in the same Ready.
+  apply(rd.committed);
   if (rd.hard_state || !rd.entries.empty()) {
     if (Status s = wal_->write(rd.hard_state, rd.entries); !s) fatal(s);
     if (rd.must_sync) {
@@ -392,7 +395,6 @@ void Node::handle_ready() {
     }
   }
   transport_->send(std::move(later));
-  apply(rd.committed);
   core_->advance();
   after_apply();
 }

@@ -7,9 +7,10 @@
 //   step(message)     a message from a peer,
 //   propose(commands) new commands, on the leader,
 // and then collects its output with ready(), which says what to persist, what to send and
-// what to apply. The application must, in this order: persist Ready::entries and
-// Ready::hard_state (one sync), send Ready::messages, apply Ready::committed, then call
-// advance(). No other call may come between ready() and advance().
+// what to apply. The application must persist Ready::entries and Ready::hard_state (one
+// sync) before it sends Ready::messages, apply Ready::committed, and then call advance().
+// Committed entries are durable on a majority already, so they may be applied before this
+// node's own write is done. No other call may come between ready() and advance().
 //
 // Modelled on etcd-io/raft; every rule cites the section of the Raft paper (Ongaro &
 // Ousterhout, "In Search of an Understandable Consensus Algorithm") or thesis it enforces.
