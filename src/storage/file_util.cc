@@ -49,6 +49,18 @@ Status write_all(int fd, std::string_view data, const std::string& path_for_erro
   return Status::ok();
 }
 
+Status pwrite_all(int fd, std::string_view data, uint64_t offset,
+                  const std::string& path_for_errors) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return os_error("cannot write", path_for_errors);
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::ok();
+}
+
 Status truncate_file(const std::string& path, size_t size) {
   if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
     return os_error("cannot truncate", path);

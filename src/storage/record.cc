@@ -48,15 +48,17 @@ ReadResult read_record(std::string_view data, size_t offset) {
     r.problem = std::move(problem);
     return r;
   };
-  // A crash while appending leaves a short file or zero-filled space after the last record.
-  if (rest.size() < kRecordHeaderSize) {
+  // A short or bad header is the end if only zeros are left (reserved space never written),
+  // a crash's unfinished write if only the header's own bytes are not zero, else damage.
+  if (rest.size() < kRecordHeaderSize || get_u32(rest.data() + 12) != crc32c(rest.data(), 12)) {
+    std::string_view header = rest.substr(0, kRecordHeaderSize);
+    if (!all_zero(rest.substr(header.size()))) {
+      return fail(ReadStatus::kCorrupt, "record header checksum mismatch");
+    }
+    if (all_zero(header)) return r;  // kEnd
     return fail(ReadStatus::kTorn, "incomplete record header");
   }
   const char* h = rest.data();
-  if (get_u32(h + 12) != crc32c(h, 12)) {
-    if (all_zero(rest)) return fail(ReadStatus::kTorn, "zero-filled tail");
-    return fail(ReadStatus::kCorrupt, "record header checksum mismatch");
-  }
   uint32_t length = get_u32(h);
   auto type = static_cast<uint8_t>(h[4]);
   if (length > kMaxRecordPayload) {

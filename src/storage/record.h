@@ -5,6 +5,10 @@
 //   12 bytes before it
 // followed by the payload, all little-endian. The header has its own checksum so that a
 // damaged length field is recognised as damage and never mistaken for a torn tail.
+//
+// A segment file is reserved at its full size up front, so the records may be followed by
+// zeros up to the end of the file: unused space, not damage. An all-zero header never passes
+// its checksum, so such a tail cannot be mistaken for a record.
 
 #include <cstdint>
 #include <string>
@@ -26,7 +30,7 @@ void append_record(RecordType type, std::string_view payload, std::string* out);
 
 enum class ReadStatus {
   kRecord,   // a whole, intact record
-  kEnd,      // clean end of the data
+  kEnd,      // clean end of the data: nothing, or only zeros, left
   kTorn,     // an incomplete last write: what a crash leaves behind; safe to cut here
   kCorrupt,  // damage that a crash cannot explain
 };

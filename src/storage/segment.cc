@@ -49,6 +49,7 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
   SegmentOutcome outcome;
   size_t offset = 0;
   bool saw_header = false;
+  bool torn = false;
   auto bad = [&](const std::string& what) {
     outcome.status = Status::error("WAL " + where(path, offset) + ": " + what + ". " + kDamageAdvice);
     return outcome;
@@ -57,10 +58,12 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
     ReadResult r = read_record(data, offset);
     if (r.status == ReadStatus::kEnd) break;
     if (r.status == ReadStatus::kTorn && last_segment) {
+      // Counts the bytes written, not the reserved zeros after them (npos + 1 wraps to 0).
+      size_t written_end = std::max(offset, data.find_last_not_of('\0') + 1);
       replay->warnings.push_back("WAL " + where(path, offset) + ": " + r.problem + "; cut off " +
-                                 std::to_string(data.size() - offset) +
+                                 std::to_string(written_end - offset) +
                                  " bytes of an unfinished write");
-      outcome.torn_at = offset;
+      torn = true;
       break;
     }
     if (r.status != ReadStatus::kRecord) return bad(r.problem);
@@ -111,17 +114,17 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
     }
     offset = r.next_offset;
   }
-  if (!saw_header && !outcome.torn_at) {
-    if (!last_segment) {
+  outcome.valid_bytes = offset;
+  if (!saw_header) {
+    if (!torn && !last_segment) {
       outcome.status = Status::error("WAL " + path + " is empty. " + kDamageAdvice);
       return outcome;
     }
-    replay->warnings.push_back("WAL " + path + " was empty (a crash while creating it); removed");
+    // Without a whole header nothing of this segment was ever durable.
+    if (!torn) {
+      replay->warnings.push_back("WAL " + path + " was empty (a crash while creating it); removed");
+    }
     outcome.empty = true;
-  } else if (!saw_header) {
-    // Torn inside the very first record: nothing of this segment was ever durable.
-    outcome.empty = true;
-    outcome.torn_at.reset();
   }
   return outcome;
 }

@@ -3,7 +3,6 @@
 // Replaying one WAL segment file's bytes into the recovered log. Kept free of file I/O so the
 // fuzz target can feed it arbitrary bytes.
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,13 +29,15 @@ struct SegmentReplay {
 };
 
 struct SegmentOutcome {
-  Status status;                  // an error: damage a crash cannot explain
-  std::optional<size_t> torn_at;  // cut the file here: a crash's unfinished write
-  bool empty = false;             // no header at all: a file created just before a crash
+  Status status;  // an error: damage a crash cannot explain
+  // Bytes of whole records; the file is cut here if longer (reserved space filled with zeros,
+  // or a crash's unfinished write).
+  size_t valid_bytes = 0;
+  bool empty = false;  // no header at all: a file created just before a crash
 };
 
 // Replays `data`, the bytes of segment `sequence` stored at `path` (used in messages).
-// Only the last segment may end in a torn write or be empty.
+// Only the last segment may end in a torn write or be empty; any segment may end in zeros.
 SegmentOutcome replay_segment(std::string_view data, const std::string& path, uint64_t sequence,
                               bool last_segment, SegmentReplay* replay);
 

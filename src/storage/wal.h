@@ -8,6 +8,11 @@
 // WalOptions::segment_bytes; each begins with a header naming the node and the current hard
 // state, so older segments can be deleted once a snapshot covers them.
 //
+// A new segment is reserved at segment_bytes (fallocate), because fdatasync after writing into
+// allocated space costs less than after appending. So a segment's records may be followed by
+// zeros up to the end of the file. A segment rolls over only once that space is used up, and
+// recovery cuts the zeros off the segments it reads, so only the open one keeps a reserve.
+//
 // An entry whose index is at or below the last one written replaces that suffix on replay:
 // that is how a follower's truncation of a conflicting suffix is recorded without rewriting.
 
@@ -81,7 +86,7 @@ class Wal {
   WalOptions options_;
   std::vector<Segment> segments_;  // oldest first; the last one is open for appending
   int fd_ = -1;
-  uint64_t current_bytes_ = 0;
+  uint64_t current_bytes_ = 0;  // written into the open segment: where the next write goes
   bool dir_sync_pending_ = false;
   raft::HardState hard_state_;
   raft::Index last_index_ = 0;

@@ -7,11 +7,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "raft/rng.h"
+#include "storage/file_util.h"
+#include "storage/record.h"
 #include "storage/wal.h"
 #include "temp_dir.h"
 
@@ -60,6 +65,21 @@ raft::Index run_and_kill(Writer w, int lines, raft::Index durable) {
   return durable;
 }
 
+// Segments whose bytes after their records (reserved space, a torn write) were not cut off.
+std::vector<std::string> segments_with_a_tail(const std::vector<std::string>& paths) {
+  std::vector<std::string> out;
+  for (const std::string& path : paths) {
+    std::string data;
+    EXPECT_TRUE(read_file(path, &data).is_ok()) << path;
+    size_t end = 0;
+    for (ReadResult r; (r = read_record(data, end)).status == ReadStatus::kRecord;) {
+      end = r.next_offset;
+    }
+    if (end != data.size()) out.push_back(path);
+  }
+  return out;
+}
+
 TEST(WalCrash, EveryEntryReportedDurableSurvivesSigkill) {
   testing::TempDir dir;
   raft::Rng rng(20261127);
@@ -85,6 +105,13 @@ TEST(WalCrash, EveryEntryReportedDurableSurvivesSigkill) {
       ASSERT_EQ(e.data.substr(0, expected.size()), expected) << "round " << round;
     }
     durable = contents.entries.size();  // the next writer continues from here
+
+    // Recovery cut every segment it read; only the new one keeps its reserved space.
+    std::vector<std::string> files;
+    for (auto& f : std::filesystem::directory_iterator(dir.path())) files.push_back(f.path());
+    std::sort(files.begin(), files.end());
+    files.pop_back();
+    ASSERT_EQ(segments_with_a_tail(files), std::vector<std::string>{}) << "round " << round;
   }
   EXPECT_GT(durable, 0u);
 }

@@ -40,12 +40,47 @@ TEST(Record, AHalfWrittenLastRecordIsTorn) {
   }
 }
 
-TEST(Record, ZeroFilledSpaceAfterTheLastRecordIsTorn) {
+TEST(Record, ZerosAfterTheLastRecordAreTheEnd) {
+  // Reserved space that was never written; shorter than a header too.
+  for (size_t zeros : {1, 15, 16, 64, 4096}) {
+    std::string data;
+    append_record(RecordType::kEntry, "first", &data);
+    size_t end = data.size();
+    data.append(zeros, '\0');
+    ReadResult r = read_record(data, end);
+    EXPECT_EQ(r.status, ReadStatus::kEnd) << zeros << " zeros: " << r.problem;
+  }
+}
+
+TEST(Record, AHalfWrittenRecordFollowedByZerosIsTorn) {
+  // What a crash leaves in reserved space: a prefix of the record, then the zeros it did not
+  // overwrite.
+  std::string record;
+  append_record(RecordType::kEntry, std::string(100, 'y'), &record);
+  for (size_t written = 1; written < record.size(); written += 3) {
+    std::string data = record.substr(0, written) + std::string(4096, '\0');
+    ReadResult r = read_record(data, 0);
+    EXPECT_EQ(r.status, ReadStatus::kTorn) << written << " bytes written";
+  }
+}
+
+TEST(Record, ZerosFollowedByARecordAreCorruption) {
+  // A zeroed block inside the log must not pass for the end of it.
   std::string data;
   append_record(RecordType::kEntry, "first", &data);
   size_t end = data.size();
-  data.append(64, '\0');
-  EXPECT_EQ(read_record(data, end).status, ReadStatus::kTorn);
+  data.append(4096, '\0');
+  append_record(RecordType::kEntry, "second", &data);
+  EXPECT_EQ(read_record(data, end).status, ReadStatus::kCorrupt);
+}
+
+TEST(Record, ADamagedHeaderFollowedByZerosAndThenDataIsCorruption) {
+  // Only zeros after a bad header would be an unfinished write; a record after them is not.
+  std::string data;
+  append_record(RecordType::kEntry, std::string(100, '\0'), &data);
+  data[1] ^= 0x01;
+  append_record(RecordType::kEntry, "second", &data);
+  EXPECT_EQ(read_record(data, 0).status, ReadStatus::kCorrupt);
 }
 
 TEST(Record, AFlippedPayloadByteFollowedByDataIsCorruption) {

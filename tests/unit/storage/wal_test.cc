@@ -1,7 +1,10 @@
 #include "storage/wal.h"
 
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/vfs.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -30,8 +33,9 @@ struct Opened {
   Status status;
 };
 
+// Segments of 1 MiB keep reading their reserved space back fast.
 Opened open_wal(const std::string& dir, raft::Index snapshot_index = 0,
-                uint64_t segment_bytes = 64 << 20, raft::NodeId node = 1) {
+                uint64_t segment_bytes = 1 << 20, raft::NodeId node = 1) {
   Opened o;
   o.wal = Wal::open(dir, {.node_id = node, .segment_bytes = segment_bytes}, snapshot_index,
                     &o.contents, &o.status);
@@ -54,6 +58,29 @@ std::string read(const std::string& path) {
   EXPECT_TRUE(read_file(path, &data).is_ok());
   return data;
 }
+
+// Where the whole records of a segment end; reserved space or damage follows.
+size_t records_end(std::string_view data) {
+  size_t end = 0;
+  for (ReadResult r; (r = read_record(data, end)).status == ReadStatus::kRecord;) {
+    end = r.next_offset;
+  }
+  return end;
+}
+
+// A segment's records without the reserved space after them.
+std::string read_records(const std::string& path) {
+  std::string data = read(path);
+  data.resize(records_end(data));
+  return data;
+}
+
+bool on_tmpfs(const std::string& dir) {
+  struct statfs info {};
+  return ::statfs(dir.c_str(), &info) == 0 && info.f_type == TMPFS_MAGIC;
+}
+
+const std::vector<std::string> kNoWarnings;
 
 TEST(Wal, EntriesAndHardStateSurviveAReopen) {
   TempDir dir;
@@ -94,7 +121,8 @@ TEST(Wal, ATornLastRecordIsCutOffWithAWarningNamingFileAndOffset) {
     ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(4, 4, 1)).is_ok());
   }
   std::string path = segment_files(dir.path()).back();
-  std::string data = read(path);
+  // A file that grows as it is written (no reserved space) ends inside the last record.
+  std::string data = read_records(path);
   size_t cut = data.size() - 10;  // half of the last entry record
   write_file(path, data.substr(0, cut));
 
@@ -114,6 +142,130 @@ TEST(Wal, ATornLastRecordIsCutOffWithAWarningNamingFileAndOffset) {
   EXPECT_EQ(again.contents.entries.back().term, 2u);
 }
 
+TEST(Wal, ATornLastRecordFollowedByReservedZerosIsCutOffWithAWarning) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 3}, make_entries(1, 3, 1)).is_ok());
+    ASSERT_TRUE(o.wal->write(std::nullopt, make_entries(4, 4, 1)).is_ok());
+  }
+  std::string path = segment_files(dir.path()).back();
+  std::string data = read(path);
+  // A crash wrote only the start of the last record; the reserved zeros remain after it.
+  size_t end = records_end(data);
+  std::fill(data.begin() + static_cast<std::ptrdiff_t>(end) - 10,
+            data.begin() + static_cast<std::ptrdiff_t>(end), '\0');
+  write_file(path, data);
+  size_t torn_at = records_end(data);
+
+  auto o = open_wal(dir.path());
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.entries, make_entries(1, 3, 1));
+  ASSERT_EQ(o.contents.warnings.size(), 1u);
+  EXPECT_NE(o.contents.warnings[0].find(path + " at offset " + std::to_string(torn_at)),
+            std::string::npos)
+      << o.contents.warnings[0];
+  EXPECT_EQ(std::filesystem::file_size(path), torn_at);
+}
+
+TEST(Wal, ANewSegmentIsReservedAtFullSizeAndReopensWithoutWarnings) {
+  TempDir dir;
+  if (on_tmpfs(dir.path())) GTEST_SKIP() << "segments are not reserved on tmpfs";
+  const uint64_t kSegmentBytes = 1 << 20;
+  {
+    auto o = open_wal(dir.path(), 0, kSegmentBytes);
+    ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 5}, make_entries(1, 5, 1)).is_ok());
+    ASSERT_TRUE(o.wal->sync().is_ok());
+  }
+  std::string first = segment_files(dir.path()).at(0);
+  EXPECT_EQ(std::filesystem::file_size(first), kSegmentBytes);
+
+  auto o = open_wal(dir.path(), 0, kSegmentBytes);
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.hard_state, (HardState{1, 1, 5}));
+  EXPECT_EQ(o.contents.entries, make_entries(1, 5, 1));
+  EXPECT_EQ(o.contents.warnings, kNoWarnings);
+  // The recovered segment is never written again, so its reserved space was given back.
+  std::string data = read(first);
+  EXPECT_GT(data.size(), 0u);
+  EXPECT_EQ(records_end(data), data.size());
+  auto files = segment_files(dir.path());
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(std::filesystem::file_size(files[1]), kSegmentBytes);
+}
+
+TEST(Wal, SegmentsThatRolledOverHoldOnlyRecords) {
+  TempDir dir;
+  const uint64_t kSegmentBytes = 4096;
+  auto o = open_wal(dir.path(), 0, kSegmentBytes);
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  for (raft::Index i = 1; i <= 200; ++i) {
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, i}, make_entries(i, i, 1)).is_ok());
+  }
+  auto files = segment_files(dir.path());
+  ASSERT_GE(files.size(), 3u);
+  for (size_t f = 0; f + 1 < files.size(); ++f) {
+    std::string data = read(files[f]);
+    EXPECT_GE(data.size(), kSegmentBytes) << files[f];
+    EXPECT_EQ(records_end(data), data.size()) << files[f];
+  }
+}
+
+TEST(Wal, ZerosAfterTheRecordsOfAnEarlierSegmentAreACleanEnd) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path(), 0, /*segment_bytes=*/300);
+    for (raft::Index i = 1; i <= 30; ++i) {
+      ASSERT_TRUE(o.wal->write(HardState{1, 1, i}, make_entries(i, i, 1)).is_ok());
+    }
+  }
+  auto files = segment_files(dir.path());
+  ASSERT_GE(files.size(), 3u);
+  std::string records = read(files[0]);
+  write_file(files[0], records + std::string(4096, '\0'));
+
+  auto o = open_wal(dir.path(), 0, /*segment_bytes=*/300);
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  EXPECT_EQ(o.contents.entries, make_entries(1, 30, 1));
+  EXPECT_EQ(o.contents.warnings, kNoWarnings);
+  EXPECT_EQ(std::filesystem::file_size(files[0]), records.size());
+}
+
+TEST(Wal, ZerosAndThenDataInAnEarlierSegmentRefuseToStart) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path(), 0, /*segment_bytes=*/300);
+    for (raft::Index i = 1; i <= 30; ++i) {
+      ASSERT_TRUE(o.wal->write(HardState{1, 1, i}, make_entries(i, i, 1)).is_ok());
+    }
+  }
+  auto files = segment_files(dir.path());
+  ASSERT_GE(files.size(), 3u);
+  // A block of records in the middle of a segment was lost (reads back as zeros).
+  std::string data = read(files[0]);
+  size_t lost_from = records_end(data) / 2;
+  std::fill(data.begin() + static_cast<std::ptrdiff_t>(lost_from),
+            data.begin() + static_cast<std::ptrdiff_t>(lost_from) + 64, '\0');
+  write_file(files[0], data);
+
+  auto o = open_wal(dir.path(), 0, /*segment_bytes=*/300);
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find(files[0]), std::string::npos) << o.status.message();
+  EXPECT_NE(o.status.message().find("Restore"), std::string::npos);
+}
+
+TEST(Wal, AFailedReservationIsAnErrorNamingTheSegment) {
+  TempDir dir;
+  if (on_tmpfs(dir.path())) GTEST_SKIP() << "segments are not reserved on tmpfs";
+  // More than any file on this filesystem may hold.
+  auto o = open_wal(dir.path(), 0, /*segment_bytes=*/1ull << 62);
+  EXPECT_EQ(o.wal, nullptr);
+  EXPECT_NE(o.status.message().find("cannot reserve"), std::string::npos) << o.status.message();
+  EXPECT_NE(o.status.message().find("0000000000000001.wal"), std::string::npos);
+  EXPECT_EQ(segment_files(dir.path()).size(), 0u);  // nothing half-made left behind
+}
+
 TEST(Wal, AFlippedByteBeforeTheTailRefusesToStartNamingThePlace) {
   TempDir dir;
   {
@@ -122,7 +274,7 @@ TEST(Wal, AFlippedByteBeforeTheTailRefusesToStartNamingThePlace) {
   }
   std::string path = segment_files(dir.path()).back();
   std::string data = read(path);
-  data[data.size() / 2] ^= 0x20;
+  data[records_end(data) / 2] ^= 0x20;
   write_file(path, data);
 
   auto o = open_wal(dir.path());
@@ -132,18 +284,21 @@ TEST(Wal, AFlippedByteBeforeTheTailRefusesToStartNamingThePlace) {
   EXPECT_NE(o.status.message().find("Restore"), std::string::npos);
 }
 
-TEST(Wal, AZeroLengthLastSegmentIsRemovedAndTheRestRecovered) {
-  TempDir dir;
-  {
+TEST(Wal, AnEmptyLastSegmentIsRemovedAndTheRestRecovered) {
+  // A crash right after a new segment file was created, before or after its reservation.
+  for (const std::string& created : {std::string(), std::string(4096, '\0')}) {
+    TempDir dir;
+    {
+      auto o = open_wal(dir.path());
+      ASSERT_TRUE(o.wal->write(HardState{1, 1, 2}, make_entries(1, 2, 1)).is_ok());
+    }
+    write_file(dir.file("0000000000000002.wal"), created);
     auto o = open_wal(dir.path());
-    ASSERT_TRUE(o.wal->write(HardState{1, 1, 2}, make_entries(1, 2, 1)).is_ok());
+    ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    EXPECT_EQ(o.contents.entries.size(), 2u);
+    ASSERT_EQ(o.contents.warnings.size(), 1u);
+    EXPECT_NE(o.contents.warnings[0].find("was empty"), std::string::npos);
   }
-  // A crash right after a new segment file was created.
-  write_file(dir.file("0000000000000002.wal"), "");
-  auto o = open_wal(dir.path());
-  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
-  EXPECT_EQ(o.contents.entries.size(), 2u);
-  EXPECT_EQ(o.contents.warnings.size(), 1u);
 }
 
 TEST(Wal, AZeroLengthSegmentInTheMiddleIsAnError) {
@@ -222,7 +377,7 @@ TEST(Wal, AnUnknownRecordTypeRefusesToStart) {
     ASSERT_TRUE(o.wal->write(HardState{1, 1, 0}, make_entries(1, 2, 1)).is_ok());
   }
   std::string path = segment_files(dir.path()).back();
-  std::string data = read(path);
+  std::string data = read_records(path);
   append_record(static_cast<RecordType>(42), "from the future", &data);
   write_file(path, data);
   auto o = open_wal(dir.path());
