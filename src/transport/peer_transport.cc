@@ -11,7 +11,29 @@ namespace nomad::transport {
 
 using Clock = std::chrono::steady_clock;
 
-// One peer: a queue and the thread that drains it into a stream.
+class PeerClient;
+
+// One attempt at a stream to a peer. It lives until gRPC calls OnDone, which the client's
+// hold on it delays until the stream is no longer wanted and no write is in flight: until
+// then the client may start writes on it.
+class OutboundStream final : public grpc::ClientWriteReactor<nomad_lite::RaftBatch> {
+ public:
+  explicit OutboundStream(PeerClient& owner) : owner_(owner) {}
+
+  void OnWriteDone(bool ok) override;
+  void OnDone(const grpc::Status& status) override;
+
+  grpc::ClientContext context;
+  nomad_lite::StreamClosed closed;
+  nomad_lite::RaftBatch wire;  // the batch being written: only the writer touches it
+  bool held = false;           // guarded by the owner's mutex
+
+ private:
+  PeerClient& owner_;
+};
+
+// One peer: the messages waiting for it, the stream that carries them, and a thread that only
+// reconnects and sends keepalives (never on the path of a message).
 class PeerClient {
  public:
   PeerClient(raft::NodeId self, PeerAddress peer) : self_(self), peer_(std::move(peer)) {
@@ -22,6 +44,7 @@ class PeerClient {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 300);
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     auto channel = grpc::CreateCustomChannel(peer_.address(), channel_credentials(), args);
     stub_ = nomad_lite::RaftService::NewStub(channel);
   }
@@ -35,80 +58,128 @@ class PeerClient {
       std::lock_guard lock(mu_);
       if (stopping_) return;
       stopping_ = true;
-      if (context_) context_->TryCancel();
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
 
   void enqueue(std::vector<raft::Message> messages) {
-    {
-      std::lock_guard lock(mu_);
-      if (queued_ > kMaxQueued) return;  // peer far behind or down: drop, Raft will resend
-      for (auto& m : messages) {
-        queue_.push_back(std::move(m));
-        ++queued_;
-      }
+    std::unique_lock lock(mu_);
+    if (queued_ > kMaxQueued) return;  // peer far behind or down: drop, Raft will resend
+    for (auto& m : messages) {
+      queue_.push_back(std::move(m));
+      ++queued_;
     }
-    cv_.notify_one();
+    if (writable_locked()) write(lock);
   }
 
  private:
+  friend class OutboundStream;
   static constexpr size_t kMaxQueued = 10000;
+  static constexpr auto kMinBackoff = std::chrono::milliseconds(20);
+  static constexpr auto kMaxBackoff = std::chrono::milliseconds(100);
+
+  bool writable_locked() const { return stream_ && !writing_ && !broken_ && !stopping_; }
+
+  // Writes everything queued (nothing: a keepalive) as one batch. Called with mu_ held and a
+  // writable stream; unlocks, so that gRPC is never entered under our lock.
+  void write(std::unique_lock<std::mutex>& lock) {
+    std::deque<raft::Message> batch;
+    batch.swap(queue_);
+    queued_ = 0;
+    writing_ = true;
+    last_write_ = Clock::now();
+    OutboundStream* stream = stream_;
+    lock.unlock();
+    stream->wire.Clear();
+    stream->wire.set_from(self_);
+    for (const auto& m : batch) to_wire(m, stream->wire.add_messages());
+    stream->StartWrite(&stream->wire);
+  }
+
+  void write_done(bool ok) {
+    std::unique_lock lock(mu_);
+    writing_ = false;
+    if (!ok) {
+      // The stream broke (peer down or restarted): what waits is stale by the time a new
+      // stream is up; the core resends from its current state.
+      broken_ = true;
+      queue_.clear();
+      queued_ = 0;
+    } else {
+      backoff_ = kMinBackoff;
+      if (!queue_.empty() && writable_locked()) {
+        write(lock);
+        return;
+      }
+    }
+    release_if_finished(lock);
+  }
+
+  void stream_done(OutboundStream* stream, const grpc::Status& status) {
+    spdlog::debug("stream to node {} at {} closed: {}", peer_.id, peer_.address(),
+                  status.error_message());
+    {
+      std::lock_guard lock(mu_);
+      if (stream_ == stream) stream_ = nullptr;
+    }
+    cv_.notify_all();
+  }
+
+  // Lets gRPC finish the stream once it is broken or no longer wanted and no write is in
+  // flight. Called with mu_ held; unlocks.
+  void release_if_finished(std::unique_lock<std::mutex>& lock) {
+    OutboundStream* stream = stream_;
+    bool release = stream && stream->held && !writing_ && (broken_ || stopping_);
+    if (release) stream->held = false;
+    lock.unlock();
+    if (release) stream->RemoveHold();  // OnDone may follow on a gRPC thread
+  }
+
+  void open_locked() {
+    auto* stream = new OutboundStream(*this);  // deletes itself in OnDone
+    // Wait for the peer to be reachable instead of failing fast: retrying fail-fast calls
+    // in a loop cancels each connection attempt before it completes.
+    stream->context.set_wait_for_ready(true);
+    add_call_credentials(&stream->context);
+    stub_->async()->Stream(&stream->context, &stream->closed, stream);
+    stream->AddHold();
+    stream->held = true;
+    stream->StartCall();
+    stream_ = stream;
+    broken_ = false;
+    writing_ = false;
+  }
 
   void run() {
-    std::unique_ptr<grpc::ClientWriter<nomad_lite::RaftBatch>> writer;
-    nomad_lite::StreamClosed closed;
-    auto backoff = std::chrono::milliseconds(20);
-    while (true) {
-      std::deque<raft::Message> batch;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, kKeepaliveInterval, [&] { return stopping_ || !queue_.empty(); });
-        if (stopping_) break;
-        batch.swap(queue_);
-        queued_ = 0;
-      }
-      if (!writer) {
-        auto context = std::make_unique<grpc::ClientContext>();
-        // Wait for the peer to be reachable instead of failing fast: retrying fail-fast calls
-        // in a loop cancels each connection attempt before it completes.
-        context->set_wait_for_ready(true);
-        add_call_credentials(context.get());
-        grpc::ClientContext* raw = context.get();
-        {
-          std::lock_guard lock(mu_);
-          if (stopping_) break;
-          context_ = std::move(context);  // published first, so stop() can cancel the wait
-        }
-        // Blocks while the peer is unreachable: never hold mu_ here, or enqueue() (called by
-        // the node loop) would block behind it.
-        writer = stub_->Stream(raw, &closed);
-      }
-      nomad_lite::RaftBatch wire;  // empty after an idle interval: a keepalive
-      wire.set_from(self_);
-      for (const auto& m : batch) to_wire(m, wire.add_messages());
-      if (writer->Write(wire)) {
-        backoff = std::chrono::milliseconds(20);
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      if (!stream_) open_locked();
+      if (writable_locked()) write(lock);  // what queued meanwhile, or the first keepalive
+      if (!lock.owns_lock()) lock.lock();
+      cv_.wait_for(lock, kKeepaliveInterval, [&] { return stopping_ || stream_ == nullptr; });
+      if (stopping_) break;
+      if (stream_ == nullptr) {  // ended: pause before the next attempt
+        cv_.wait_for(lock, backoff_, [&] { return stopping_; });
+        backoff_ = std::min(backoff_ * 2, kMaxBackoff);
         continue;
       }
-      // The stream broke (peer down or restarted): drop this batch, reconnect after a pause.
-      writer->WritesDone();
-      grpc::Status status = writer->Finish();
-      writer.reset();
-      spdlog::debug("stream to node {} at {} closed: {}", peer_.id, peer_.address(),
-                    status.error_message());
-      std::unique_lock lock(mu_);
-      context_.reset();
-      cv_.wait_for(lock, backoff, [&] { return stopping_; });
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(100));
-      queue_.clear();  // stale by now; the core resends from current state
-      queued_ = 0;
+      if (broken_) {
+        release_if_finished(lock);
+        lock.lock();
+        continue;
+      }
+      if (writable_locked() && Clock::now() - last_write_ >= kKeepaliveInterval) {
+        write(lock);  // an empty batch: we are up
+        lock.lock();
+      }
     }
-    if (writer) {
-      writer->WritesDone();
-      writer->Finish();
+    if (stream_) {
+      stream_->context.TryCancel();
+      release_if_finished(lock);
+      lock.lock();
     }
+    cv_.wait(lock, [&] { return stream_ == nullptr; });
   }
 
   raft::NodeId self_;
@@ -120,8 +191,19 @@ class PeerClient {
   std::deque<raft::Message> queue_;
   size_t queued_ = 0;
   bool stopping_ = false;
-  std::unique_ptr<grpc::ClientContext> context_;
+  OutboundStream* stream_ = nullptr;  // the current attempt, until its OnDone
+  bool writing_ = false;              // a write is in flight on stream_
+  bool broken_ = false;               // a write on stream_ failed: wait for its end
+  Clock::time_point last_write_{};
+  std::chrono::milliseconds backoff_ = kMinBackoff;
 };
+
+void OutboundStream::OnWriteDone(bool ok) { owner_.write_done(ok); }
+
+void OutboundStream::OnDone(const grpc::Status& status) {
+  owner_.stream_done(this, status);
+  delete this;
+}
 
 PeerTransport::PeerTransport(raft::NodeId self, const std::vector<PeerAddress>& peers) {
   for (const auto& p : peers) clients_[p.id] = std::make_unique<PeerClient>(self, p);
@@ -148,7 +230,7 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
 
 namespace {
 
-grpc::Status impersonation(grpc::ServerContext* context, raft::NodeId proven,
+grpc::Status impersonation(grpc::CallbackServerContext* context, raft::NodeId proven,
                            raft::NodeId claimed) {
   std::string message = "the certificate is node " + std::to_string(proven) +
                         "'s but the message claims to come from node " + std::to_string(claimed);
@@ -158,51 +240,91 @@ grpc::Status impersonation(grpc::ServerContext* context, raft::NodeId proven,
 
 }  // namespace
 
-grpc::Status RaftServiceImpl::Stream(grpc::ServerContext* context,
-                                     grpc::ServerReader<nomad_lite::RaftBatch>* reader,
-                                     nomad_lite::StreamClosed*) {
+// One peer's stream into this node: reads batch after batch until the peer closes it.
+class InboundStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch> {
+ public:
+  InboundStream(RaftServiceImpl& service, grpc::CallbackServerContext* context,
+                raft::NodeId proven)
+      : service_(service), context_(context), proven_(proven) {
+    StartRead(&batch_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the peer closed the stream, or it was cancelled
+      Finish(grpc::Status::OK);
+      return;
+    }
+    if (grpc::Status ended = service_.take(batch_, proven_, context_); !ended.ok()) {
+      Finish(ended);
+      return;
+    }
+    StartRead(&batch_);
+  }
+
+  void OnDone() override {
+    service_.forget(context_);
+    delete this;
+  }
+
+ private:
+  RaftServiceImpl& service_;
+  grpc::CallbackServerContext* context_;
+  const raft::NodeId proven_;
+  nomad_lite::RaftBatch batch_;
+};
+
+namespace {
+
+// A stream refused before it began.
+class RefusedStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerReadReactor<nomad_lite::RaftBatch>* RaftServiceImpl::Stream(
+    grpc::CallbackServerContext* context, nomad_lite::StreamClosed*) {
   raft::NodeId proven = 0;
   if (grpc::Status admitted = admit_(*context, &proven); !admitted.ok()) {
     spdlog::warn("refused a Raft stream from {}: {}", context->peer(), admitted.error_message());
-    return admitted;
+    return new RefusedStream(admitted);
   }
   {
     std::lock_guard lock(mu_);
-    if (stopped_) return {grpc::StatusCode::UNAVAILABLE, "node is shutting down"};
+    if (stopped_) return new RefusedStream({grpc::StatusCode::UNAVAILABLE, "node is shutting down"});
     open_.push_back(context);
   }
-  nomad_lite::RaftBatch batch;
-  grpc::Status ended = grpc::Status::OK;
-  while (reader->Read(&batch)) {
-    if (proven != 0 && batch.from() != proven) {
-      ended = impersonation(context, proven, batch.from());
-      break;
+  return new InboundStream(*this, context, proven);
+}
+
+grpc::Status RaftServiceImpl::take(const nomad_lite::RaftBatch& batch, raft::NodeId proven,
+                                   grpc::CallbackServerContext* context) {
+  if (proven != 0 && batch.from() != proven) return impersonation(context, proven, batch.from());
+  if (batch.from() != 0) contact_(batch.from());
+  for (const auto& wire : batch.messages()) {
+    raft::Message m;
+    std::string why;
+    if (!from_wire(wire, &m, &why)) {
+      spdlog::warn("dropped a message from {}: {}", context->peer(), why);
+      continue;
     }
-    if (batch.from() != 0) contact_(batch.from());
-    for (const auto& wire : batch.messages()) {
-      raft::Message m;
-      std::string why;
-      if (!from_wire(wire, &m, &why)) {
-        spdlog::warn("dropped a message from {}: {}", context->peer(), why);
-        continue;
-      }
-      if (proven != 0 && m.from != proven) {
-        ended = impersonation(context, proven, m.from);
-        break;
-      }
-      deliver_(std::move(m));
-    }
-    if (!ended.ok()) break;
+    if (proven != 0 && m.from != proven) return impersonation(context, proven, m.from);
+    deliver_(std::move(m));
   }
+  return grpc::Status::OK;
+}
+
+void RaftServiceImpl::forget(grpc::CallbackServerContext* context) {
   std::lock_guard lock(mu_);
   std::erase(open_, context);
-  return ended;
 }
 
 void RaftServiceImpl::stop() {
   std::lock_guard lock(mu_);
   stopped_ = true;
-  for (grpc::ServerContext* context : open_) context->TryCancel();
+  for (grpc::CallbackServerContext* context : open_) context->TryCancel();
 }
 
 }  // namespace nomad::transport

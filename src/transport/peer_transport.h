@@ -5,8 +5,10 @@
 // replication is pipelined: no request waits for the previous one's answer. Answers come back
 // on the peer's own stream to us.
 //
-// Sending never blocks the node loop: messages queue per peer and a thread per peer writes
-// them. A peer that cannot be reached loses its messages; Raft retransmits what matters.
+// Both ends use gRPC's callback API, so no thread of ours stands between the node loop and the
+// socket: the loop hands a batch to gRPC itself when the stream is idle, and while a write is
+// in flight, messages queue and go out together as soon as it completes. Sending never blocks
+// the loop. A peer that cannot be reached loses its messages; Raft retransmits what matters.
 // A stream idle for kKeepaliveInterval carries an empty batch, so every node knows which
 // others are up, whatever their Raft roles (followers exchange no Raft messages).
 
@@ -47,7 +49,7 @@ class PeerTransport {
 };
 
 // The receiving side: hands every well-formed message to `deliver`.
-class RaftServiceImpl final : public nomad_lite::RaftService::Service {
+class RaftServiceImpl final : public nomad_lite::RaftService::CallbackService {
  public:
   using Deliver = std::function<void(raft::Message)>;
   using Contact = std::function<void(raft::NodeId)>;
@@ -58,21 +60,26 @@ class RaftServiceImpl final : public nomad_lite::RaftService::Service {
   RaftServiceImpl(Deliver deliver, Contact contact, Admit admit)
       : deliver_(std::move(deliver)), contact_(std::move(contact)), admit_(std::move(admit)) {}
 
-  grpc::Status Stream(grpc::ServerContext* context,
-                      grpc::ServerReader<nomad_lite::RaftBatch>* reader,
-                      nomad_lite::StreamClosed* response) override;
+  grpc::ServerReadReactor<nomad_lite::RaftBatch>* Stream(
+      grpc::CallbackServerContext* context, nomad_lite::StreamClosed* response) override;
 
   // Ends every open stream and refuses new ones. A peer's stream stays open for as long as the
   // peer runs, so without this grpc::Server::Shutdown would wait out its whole deadline.
   void stop();
 
  private:
+  friend class InboundStream;
+  // Hands one batch's messages to the node; an error ends the stream.
+  grpc::Status take(const nomad_lite::RaftBatch& batch, raft::NodeId proven,
+                    grpc::CallbackServerContext* context);
+  void forget(grpc::CallbackServerContext* context);
+
   Deliver deliver_;
   Contact contact_;
   Admit admit_;
   std::mutex mu_;
   bool stopped_ = false;
-  std::vector<grpc::ServerContext*> open_;
+  std::vector<grpc::CallbackServerContext*> open_;
 };
 
 }  // namespace nomad::transport
