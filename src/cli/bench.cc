@@ -29,17 +29,31 @@ double round_to(double value, int decimals) {
   return std::round(value * scale) / scale;
 }
 
-// SubmitJob with a command of --payload bytes and a fresh idempotency key per request.
-class SubmitJobRpc : public BenchRpc {
+// Calls to SchedulerService, whose stub both loads below use.
+class SchedulerRpc : public BenchRpc {
  public:
-  explicit SubmitJobRpc(size_t payload)
-      : command_(bench_command(payload)), key_prefix_(random_idempotency_key()) {}
-
   std::unique_ptr<Stub> make_stub(std::shared_ptr<grpc::Channel> channel) override {
     auto stub = std::make_unique<SchedulerStub>();
     stub->stub = nomad_lite::SchedulerService::NewStub(std::move(channel));
     return stub;
   }
+
+ protected:
+  static nomad_lite::SchedulerService::Stub::async_interface* async(Stub& stub) {
+    return static_cast<SchedulerStub&>(stub).stub->async();
+  }
+
+ private:
+  struct SchedulerStub : Stub {
+    std::unique_ptr<nomad_lite::SchedulerService::Stub> stub;
+  };
+};
+
+// SubmitJob with a command of --payload bytes and a fresh idempotency key per request.
+class SubmitJobRpc : public SchedulerRpc {
+ public:
+  explicit SubmitJobRpc(size_t payload)
+      : command_(bench_command(payload)), key_prefix_(random_idempotency_key()) {}
 
   std::unique_ptr<Request> make_request(uint64_t sequence) override {
     auto request = std::make_unique<SubmitRequest>();
@@ -51,14 +65,10 @@ class SubmitJobRpc : public BenchRpc {
   void send(Stub& stub, Request& request, grpc::ClientContext* context,
             std::function<void(grpc::Status)> done) override {
     auto& submit = static_cast<SubmitRequest&>(request);
-    static_cast<SchedulerStub&>(stub).stub->async()->SubmitJob(
-        context, &submit.request, &submit.response, std::move(done));
+    async(stub)->SubmitJob(context, &submit.request, &submit.response, std::move(done));
   }
 
  private:
-  struct SchedulerStub : Stub {
-    std::unique_ptr<nomad_lite::SchedulerService::Stub> stub;
-  };
   struct SubmitRequest : Request {
     nomad_lite::SubmitJobRequest request;
     nomad_lite::SubmitJobResponse response;
@@ -69,14 +79,8 @@ class SubmitJobRpc : public BenchRpc {
 };
 
 // GetClusterStatus: a read that no Raft round is part of, so what it costs is the RPC itself.
-class ClusterStatusRpc : public BenchRpc {
+class ClusterStatusRpc : public SchedulerRpc {
  public:
-  std::unique_ptr<Stub> make_stub(std::shared_ptr<grpc::Channel> channel) override {
-    auto stub = std::make_unique<SchedulerStub>();
-    stub->stub = nomad_lite::SchedulerService::NewStub(std::move(channel));
-    return stub;
-  }
-
   std::unique_ptr<Request> make_request(uint64_t) override {
     return std::make_unique<StatusRequest>();
   }
@@ -84,14 +88,10 @@ class ClusterStatusRpc : public BenchRpc {
   void send(Stub& stub, Request& request, grpc::ClientContext* context,
             std::function<void(grpc::Status)> done) override {
     auto& status = static_cast<StatusRequest&>(request);
-    static_cast<SchedulerStub&>(stub).stub->async()->GetClusterStatus(
-        context, &status.request, &status.response, std::move(done));
+    async(stub)->GetClusterStatus(context, &status.request, &status.response, std::move(done));
   }
 
  private:
-  struct SchedulerStub : Stub {
-    std::unique_ptr<nomad_lite::SchedulerService::Stub> stub;
-  };
   struct StatusRequest : Request {
     nomad_lite::GetClusterStatusRequest request;
     nomad_lite::GetClusterStatusResponse response;

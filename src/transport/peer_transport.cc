@@ -154,9 +154,11 @@ class PeerClient {
   void run() {
     std::unique_lock lock(mu_);
     while (!stopping_) {
-      if (!stream_) open_locked();
-      if (writable_locked()) write(lock);  // what queued meanwhile, or the first keepalive
-      if (!lock.owns_lock()) lock.lock();
+      if (!stream_) {
+        open_locked();
+        write(lock);  // what queued meanwhile, or the first keepalive
+        lock.lock();
+      }
       cv_.wait_for(lock, kKeepaliveInterval, [&] { return stopping_ || stream_ == nullptr; });
       if (stopping_) break;
       if (stream_ == nullptr) {  // ended: pause before the next attempt
@@ -293,7 +295,9 @@ grpc::ServerReadReactor<nomad_lite::RaftBatch>* RaftServiceImpl::Stream(
   }
   {
     std::lock_guard lock(mu_);
-    if (stopped_) return new RefusedStream({grpc::StatusCode::UNAVAILABLE, "node is shutting down"});
+    if (stopped_) {
+      return new RefusedStream({grpc::StatusCode::UNAVAILABLE, "node is shutting down"});
+    }
     open_.push_back(context);
   }
   return new InboundStream(*this, context, proven);
