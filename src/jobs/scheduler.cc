@@ -15,6 +15,7 @@ class FreeSlots {
     for (const auto& w : workers) {
       if (!w.alive || w.slots == 0) continue;
       size_t running = store.running_on(w.node_id) + w.in_flight;
+      running -= std::min<size_t>(running, w.finishing);
       int64_t free = static_cast<int64_t>(w.slots) - static_cast<int64_t>(running);
       if (free > 0) candidates_.push_back({free, running, w.node_id});
     }

@@ -21,6 +21,9 @@ struct WorkerView {
   uint32_t slots = 0;
   bool alive = false;      // reported within --worker-timeout
   uint32_t in_flight = 0;  // assignments proposed to it and not yet applied
+  // Its running attempts whose finish is proposed and not yet applied: the process is gone,
+  // so the slot is free now and the next job can commit in the same entry as the finish.
+  uint32_t finishing = 0;
 };
 
 struct Placement {

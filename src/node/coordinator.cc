@@ -54,6 +54,7 @@ void Coordinator::on_report(const nomad_lite::WorkerReport& report, Clock::time_
   w.last_report = now;
   for (const auto& s : report.started()) started_[{s.job_id(), s.attempt()}] = s;
   for (const auto& f : report.finished()) finished_[{f.job_id(), f.attempt()}] = f;
+  if (report.finished_size() > 0) dirty_ = true;  // a finish frees a slot before it commits
 }
 
 void Coordinator::on_applied(const std::vector<std::string>& changed) {
@@ -140,7 +141,7 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
   std::set<std::string> skip;
   for (const auto& [id, a] : assigning_) skip.insert(id);
   jobs::Placement p =
-      jobs::place(store, worker_views(now), wall_ms, skip, 4096, &placement_cursor_);
+      jobs::place(store, worker_views(store, now), wall_ms, skip, 4096, &placement_cursor_);
   for (auto& a : p.assign) {
     assigning_[a.job_id()] = {a.node_id(), now};
     *updates->add_assign() = std::move(a);
@@ -150,12 +151,20 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
   }
 }
 
-std::vector<jobs::WorkerView> Coordinator::worker_views(Clock::time_point now) const {
-  std::map<uint64_t, uint32_t> in_flight;
+std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& store,
+                                                        Clock::time_point now) const {
+  std::map<uint64_t, uint32_t> in_flight, finishing;
   for (const auto& [id, a] : assigning_) ++in_flight[a.first];
+  for (const auto& [key, at] : finished_sent_) {
+    const auto* attempt = jobs::last_attempt(store.find(key.first));
+    if (attempt && attempt->number() == key.second &&
+        attempt->status() == nomad_lite::JOB_STATUS_RUNNING) {
+      ++finishing[attempt->node_id()];
+    }
+  }
   std::vector<jobs::WorkerView> views;
   for (const auto& [node, w] : workers_) {
-    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node]});
+    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node], finishing[node]});
   }
   return views;
 }
@@ -177,7 +186,7 @@ std::optional<nomad_lite::Command> Coordinator::place_submitted(
     if (!s.idempotency_key.empty() && store.has_idempotency_key(s.idempotency_key)) continue;
     ids.push_back(s.job_id);
   }
-  auto assigns = jobs::place_submitted(store, worker_views(now), ids, &placement_cursor_);
+  auto assigns = jobs::place_submitted(store, worker_views(store, now), ids, &placement_cursor_);
   if (assigns.empty()) return std::nullopt;
   nomad_lite::Command command;
   nomad_lite::JobUpdates* updates = command.mutable_updates();

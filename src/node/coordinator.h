@@ -76,8 +76,9 @@ class Coordinator {
                 nomad_lite::JobUpdates* updates);
   void add_assignments(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                        nomad_lite::JobUpdates* updates);
-  // Every known worker, with the assignments proposed to it and not yet applied.
-  std::vector<jobs::WorkerView> worker_views(Clock::time_point now) const;
+  // Every known worker, with the assignments and finishes proposed for it and not yet applied.
+  std::vector<jobs::WorkerView> worker_views(const jobs::JobStore& store,
+                                             Clock::time_point now) const;
   bool add_removals(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                     nomad_lite::RemoveJobs* remove);
 

@@ -124,9 +124,9 @@ void Worker::started(const AttemptKey& key, int64_t at_ms) {
   s.set_node_id(options_.node_id);
   s.set_at_ms(at_ms);
   std::lock_guard lock(mu_);
-  started_[{key.job_id, key.attempt}] = {std::move(s)};
-  news_ = true;
-  cv_.notify_one();
+  started_[{key.job_id, key.attempt}] = {
+      std::move(s), true, std::chrono::steady_clock::now() + options_.start_report_delay};
+  cv_.notify_one();  // the reporter sets its alarm for it
 }
 
 void Worker::finished(ExecResult r) {
@@ -164,15 +164,30 @@ void Worker::reporter() {
     bool heartbeat = false;
     {
       std::unique_lock lock(mu_);
-      bool news = cv_.wait_until(lock, next, [&] { return stopping_ || news_; });
+      // Wake for news, for the heartbeat, or when the first unsent start falls due.
+      auto first_due = [&] {
+        auto due = next;
+        for (const auto& [k, s] : started_) {
+          if (s.fresh) due = std::min(due, s.due);
+        }
+        return due;
+      };
+      auto now = std::chrono::steady_clock::now();
+      while (!stopping_ && !news_ && now < first_due()) {
+        cv_.wait_until(lock, first_due());
+        now = std::chrono::steady_clock::now();
+      }
       if (stopping_) return;
       news_ = false;
-      heartbeat = !news || std::chrono::steady_clock::now() >= next;
+      heartbeat = now >= next;
       report.set_node_id(options_.node_id);
       report.set_slots(options_.slots);
       for (auto& [k, s] : started_) {
-        if (heartbeat || s.fresh) *report.add_started() = s.message;
-        s.fresh = false;
+        // A start not yet due waits for its time or the heartbeat, whichever comes first.
+        if (heartbeat || (s.fresh && s.due <= now)) {
+          *report.add_started() = s.message;
+          s.fresh = false;
+        }
       }
       for (auto& [k, f] : finished_) {
         if (heartbeat || f.fresh) *report.add_finished() = f.message;

@@ -27,6 +27,9 @@ struct WorkerOptions {
   uint32_t slots = 0;
   std::chrono::milliseconds default_timeout{0};  // for jobs submitted without one; 0: none
   std::chrono::milliseconds report_interval{500};
+  // A start is reported this long after the spawn: most short jobs finish first, and their
+  // finish (which carries the start time) then makes the one Raft command for both.
+  std::chrono::milliseconds start_report_delay{50};
   ExecutorOptions executor;
 };
 
@@ -61,12 +64,13 @@ class Worker {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  // The outbox. `fresh` items have not been sent yet: they go out at once; the others are
+  // The outbox. `fresh` items have not been sent yet: they go out once `due`; the others are
   // resent with each heartbeat until the applied state shows them.
   template <class T>
   struct Outgoing {
     T message;
     bool fresh = true;
+    std::chrono::steady_clock::time_point due{};
   };
   std::map<AttemptId, Outgoing<nomad_lite::JobStarted>> started_;
   std::map<AttemptId, Outgoing<nomad_lite::JobFinished>> finished_;

@@ -279,6 +279,32 @@ TEST_F(CoordinatorTest, InFlightAssignmentsTakeSlots) {
   EXPECT_TRUE(assigns(collect(200)).empty()) << "the only slot is taken";
 }
 
+TEST_F(CoordinatorTest, AReportedFinishFreesItsSlotInTheSameCommand) {
+  lead(0);
+  hear(1, 1, 0);
+  submit("j1");
+  submit("j2");
+  commit(collect(0));
+  ASSERT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_RUNNING);
+  EXPECT_TRUE(assigns(collect(10)).empty()) << "the only slot is taken";
+
+  // j1's process has exited: its finish and j2's assignment travel in one command.
+  hear(1, 1, 20, {}, {finished_msg("j1", 1, 1, wall(20), 0)});
+  Commands c = collect(20);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(finishes(c).size(), 1u);
+  EXPECT_EQ(assigns(c), (std::vector<Assign>{{"j2", 1, 1}}));
+
+  // Resent before it applied: the slot is not handed out twice.
+  submit("j3");
+  hear(1, 1, 30, {}, {finished_msg("j1", 1, 1, wall(20), 0)});
+  EXPECT_TRUE(assigns(collect(30)).empty());
+  commit(c);
+  EXPECT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_COMPLETED);
+  EXPECT_EQ(job("j2").status(), nomad_lite::JOB_STATUS_RUNNING);
+  EXPECT_TRUE(assigns(collect(40)).empty()) << "j2 holds the slot now";
+}
+
 // --- placing jobs as they are submitted ---------------------------------------------------------
 
 TEST_F(CoordinatorTest, ASubmissionIsPlacedInTheSameRoundWhenNothingWaits) {
