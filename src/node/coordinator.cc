@@ -57,9 +57,21 @@ void Coordinator::on_report(const nomad_lite::WorkerReport& report, Clock::time_
   if (report.finished_size() > 0) dirty_ = true;  // a finish frees a slot before it commits
 }
 
-void Coordinator::on_applied(const std::vector<std::string>& changed) {
+void Coordinator::on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed) {
   if (!leading_ || changed.empty()) return;
-  for (const auto& id : changed) assigning_.erase(id);
+  for (const auto& id : changed) {
+    assigning_.erase(id);
+    // A finish that applied is no longer in flight: forget it now rather than at the sweep,
+    // since placement counts the finishes in flight.
+    const nomad_lite::Job* job = store.find(id);
+    for (auto it = finished_sent_.lower_bound({id, 0});
+         it != finished_sent_.end() && it->first.first == id;) {
+      const auto* attempt = jobs::last_attempt(job);
+      bool ended = !attempt || attempt->number() != it->first.second ||
+                   attempt->status() != nomad_lite::JOB_STATUS_RUNNING;
+      it = ended ? finished_sent_.erase(it) : std::next(it);
+    }
+  }
   dirty_ = true;  // a finish frees a slot, a submission adds work
 }
 

@@ -40,7 +40,7 @@ class Coordinator {
 
   void on_report(const nomad_lite::WorkerReport& report, Clock::time_point now);
   // Jobs changed by applied entries: their proposals are no longer in flight.
-  void on_applied(const std::vector<std::string>& changed);
+  void on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed);
 
   // The commands to propose now (none when there is nothing to do).
   std::vector<nomad_lite::Command> collect(const jobs::JobStore& store, Clock::time_point now,

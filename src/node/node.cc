@@ -405,7 +405,7 @@ void Node::after_apply() {
   if (!changed.empty()) {
     for (const auto& listener : jobs_listeners_) listener(changed);
   }
-  coordinator_->on_applied(changed);
+  coordinator_->on_applied(jobs_, changed);
   for (const auto& id : changed) {
     auto [first, last] = job_waits_.equal_range(id);
     if (first == last) continue;

@@ -196,6 +196,12 @@ std::filesystem::path Executor::attempt_dir(const AttemptKey& key) const {
   return state_->options.root / key.job_id / std::to_string(key.attempt);
 }
 
+std::filesystem::path Executor::output_file(const AttemptKey& key, bool from_stderr) const {
+  std::filesystem::path dir = attempt_dir(key);
+  if (dir.empty()) return {};
+  return dir.parent_path() / (std::to_string(key.attempt) + (from_stderr ? ".stderr" : ".stdout"));
+}
+
 bool Executor::was_started(const AttemptKey& key) const {
   std::filesystem::path dir = attempt_dir(key);
   std::error_code ec;
@@ -230,10 +236,15 @@ Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stde
     }
   }
 
-  std::filesystem::path path = dir / (from_stderr ? "stderr" : "stdout");
+  std::filesystem::path path = output_file(key, from_stderr);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
-    if (errno == ENOENT && running) return result;  // queued, not spawned yet
+    if (errno == ENOENT && running) return result;  // queued, or nothing written yet
+    std::error_code ec;
+    if (errno == ENOENT && std::filesystem::is_directory(dir, ec)) {
+      result.finished = true;  // it ran here and never wrote to this stream
+      return result;
+    }
     result.status =
         Status::error(errno == ENOENT ? "no output of job " + key.job_id + " attempt " +
                                             std::to_string(key.attempt) + " on this node"
@@ -286,8 +297,11 @@ void Executor::remove_output(const AttemptKey& key) {
   std::lock_guard fs_lock(s.fs_mu);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+  for (bool from_stderr : {false, true}) {
+    if (!ec) std::filesystem::remove(output_file(key, from_stderr), ec);
+  }
   if (ec) {
-    spdlog::warn("executor: cannot remove {}: {}", dir.string(), ec.message());
+    spdlog::warn("executor: cannot remove the output of {}: {}", dir.string(), ec.message());
     return;
   }
   std::filesystem::remove(dir.parent_path(), ec);  // fails, as it should, while not empty

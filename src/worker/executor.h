@@ -5,9 +5,11 @@
 // captured to files. It knows nothing of Raft: the Worker tells it what to start and kill and
 // reports what the callbacks say.
 //
-// Layout on disk, per attempt: <root>/<job_id>/<attempt>/{work/, stdout, stderr}. `work` is the
-// job's working directory and HOME; with a job_user it belongs to that user, while everything
-// else stays the server's (the job writes its output through pipes, never to the files).
+// Layout on disk, per attempt: <root>/<job_id>/<attempt>/ is the job's working directory and
+// HOME; its output goes to <root>/<job_id>/<attempt>.stdout and .stderr, each created when the
+// job first writes to it (a silent job costs two directories and no file). With a job_user the
+// working directory belongs to that user, while everything else stays the server's (the job
+// writes its output through pipes, never to the files).
 //
 // One thread per Executor owns every process, pipe and timer (an epoll loop over the pipes,
 // a pidfd per process and an eventfd for requests). Public methods may be called from any
@@ -127,12 +129,14 @@ class Executor {
   // up to wait_for for output or the end of the attempt (woken by the output pump, no polling).
   ReadResult read_output(const AttemptKey& key, bool from_stderr, uint64_t offset, size_t max,
                          std::chrono::milliseconds wait_for) const;
-  // Retention: deletes <root>/<job>/<attempt>, and <root>/<job> once empty. No-op while the
-  // attempt is queued or running.
+  // Retention: deletes <root>/<job>/<attempt> and its output files, and <root>/<job> once
+  // empty. No-op while the attempt is queued or running.
   void remove_output(const AttemptKey& key);
 
   // <root>/<job_id>/<attempt>; empty when the job id cannot be a directory name.
   std::filesystem::path attempt_dir(const AttemptKey& key) const;
+  // <root>/<job_id>/<attempt>.stdout (or .stderr); empty when attempt_dir() is.
+  std::filesystem::path output_file(const AttemptKey& key, bool from_stderr) const;
 
  private:
   struct State;

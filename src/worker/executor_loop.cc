@@ -126,9 +126,8 @@ void Executor::State::spawn(ExecSpec spec) {
     return report_unstarted(spec.key,
                             "'" + printable(spec.key.job_id) + "' cannot name a directory");
   }
-  const std::filesystem::path dir =
-      options.root / spec.key.job_id / std::to_string(spec.key.attempt);
-  const std::filesystem::path work = dir / "work";
+  const std::filesystem::path job_dir = options.root / spec.key.job_id;
+  const std::filesystem::path work = job_dir / std::to_string(spec.key.attempt);
 
   SpawnRequest request;
   request.cwd = work.string();
@@ -165,7 +164,7 @@ void Executor::State::spawn(ExecSpec spec) {
     request.argv = {options.shell, "-c", spec.command};
   }
 
-  if (Status s = make_work_dir(dir, work); !s) return report_unstarted(spec.key, s.message());
+  if (Status s = make_work_dir(work); !s) return report_unstarted(spec.key, s.message());
 
   auto p = std::make_unique<Process>();
   p->id = next_id++;
@@ -174,9 +173,8 @@ void Executor::State::spawn(ExecSpec spec) {
   UniqueFd write_ends[2];
   for (int stream = 0; stream < 2; ++stream) {
     p->out[stream] = std::make_unique<OutputSink>(options.output_cap, options.tail_bytes);
-    if (Status s = p->out[stream]->open(dir / (stream == 0 ? "stdout" : "stderr")); !s) {
-      return report_unstarted(spec.key, s.message());
-    }
+    p->out[stream]->set_path(job_dir / (std::to_string(spec.key.attempt) +
+                                        (stream == 0 ? ".stdout" : ".stderr")));
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
       return report_unstarted(spec.key, "cannot create a pipe: " + errno_text(errno));
@@ -228,13 +226,12 @@ void Executor::State::spawn(ExecSpec spec) {
   if (on_started) on_started(ref.key, ref.started_at_ms);
 }
 
-Status Executor::State::make_work_dir(const std::filesystem::path& dir,
-                                      const std::filesystem::path& work) {
+Status Executor::State::make_work_dir(const std::filesystem::path& work) {
   std::lock_guard fs_lock(fs_mu);
-  // Three mkdir calls in the common case (create_directories stats every component first).
-  const std::filesystem::path job_dir = dir.parent_path();
+  // Two mkdir calls in the common case (create_directories stats every component first).
+  const std::filesystem::path job_dir = work.parent_path();
   bool made = true;
-  for (const std::filesystem::path* d : {&job_dir, &dir, &work}) {
+  for (const std::filesystem::path* d : {&job_dir, &work}) {
     if (mkdir(d->c_str(), 0755) != 0 && errno != EEXIST) {
       made = false;
       break;
@@ -248,8 +245,8 @@ Status Executor::State::make_work_dir(const std::filesystem::path& dir,
                            ec.message());
     }
   }
-  // Only `work` becomes the job user's: the attempt directory and the output files stay the
-  // server's, so the job cannot replace or truncate what it printed.
+  // Only `work` becomes the job user's: the job's directory, which holds the output files,
+  // stays the server's, so the job cannot replace or truncate what it printed.
   if (run_as && lchown(work.c_str(), run_as->uid, run_as->gid) != 0) {
     return Status::error("cannot give the work directory " + work.string() + " to user " +
                          run_as->name + ": " + errno_text(errno));

@@ -92,7 +92,7 @@ struct Executor::State {
   int next_timeout_ms() const;
   bool serve_requests();  // false once stopping
   void spawn(ExecSpec spec);
-  Status make_work_dir(const std::filesystem::path& dir, const std::filesystem::path& work);
+  Status make_work_dir(const std::filesystem::path& work);
   void report_unstarted(const AttemptKey& key, std::string error);
   void on_event(uint64_t data);
   void on_output(Process& p, int stream);

@@ -24,16 +24,6 @@ std::string truncation_marker(uint64_t cap) {
 
 OutputSink::~OutputSink() { close(); }
 
-Status OutputSink::open(const std::filesystem::path& path) {
-  close();
-  path_ = path;
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    return Status::error("cannot create " + path.string() + ": " +
-                         std::system_category().message(errno));
-  }
-  return Status::ok();
-}
 
 void OutputSink::write(std::string_view data) {
   if (capped_ || data.empty()) return;
@@ -48,7 +38,14 @@ void OutputSink::write(std::string_view data) {
 }
 
 bool OutputSink::append(std::string_view data) {
-  if (fd_ < 0 || !write_error_.empty()) return false;
+  if (!write_error_.empty()) return false;
+  if (fd_ < 0) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+      write_error_ = "cannot create " + path_.string() + ": " + std::system_category().message(errno);
+      return false;
+    }
+  }
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd_, data.data() + done, data.size() - done);

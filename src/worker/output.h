@@ -26,12 +26,13 @@ class OutputSink {
   OutputSink(const OutputSink&) = delete;
   OutputSink& operator=(const OutputSink&) = delete;
 
-  // Creates (or truncates) the file.
-  Status open(const std::filesystem::path& path);
+  // Names the file. It is created (or truncated) with the first byte written, so a job that
+  // prints nothing costs no file.
+  void set_path(std::filesystem::path path) { path_ = std::move(path); }
 
   // Appends what fits under the cap, then the marker once; the rest is dropped. A failing
-  // write (disk full) is remembered in write_error() and later data is dropped too: the job
-  // goes on, its output file is simply shorter.
+  // create or write (disk full) is remembered in write_error() and later data is dropped too:
+  // the job goes on, its output file is simply shorter.
   void write(std::string_view data);
 
   // Bytes in the file (output kept plus the marker, if any).

@@ -107,7 +107,7 @@ class CoordinatorTest : public ::testing::Test {
       store_.apply(raft::Entry{1, ++index_, raft::EntryType::kNormal, c.SerializeAsString()});
     }
     std::vector<std::string> changed = store_.take_changes();
-    if (coord_) coord_->on_applied(changed);  // before lead(): an earlier leader's log
+    if (coord_) coord_->on_applied(store_, changed);  // before lead(): an earlier leader's log
   }
   void commit(const nomad_lite::Command& c) { commit(Commands{c}); }
 

@@ -42,8 +42,8 @@ TEST_F(ExecutorTest, ExitCodeZeroWithStdoutAndStderrSeparately) {
   EXPECT_EQ(r.stderr_tail, "to-err\n");
   EXPECT_FALSE(r.stdout_truncated);
   EXPECT_FALSE(r.stderr_truncated);
-  EXPECT_EQ(read_file(attempt_dir("ok") / "stdout"), "to-out\n");
-  EXPECT_EQ(read_file(attempt_dir("ok") / "stderr"), "to-err\n");
+  EXPECT_EQ(read_file(output_file("ok", "stdout")), "to-out\n");
+  EXPECT_EQ(read_file(output_file("ok", "stderr")), "to-err\n");
   EXPECT_GT(r.started_at_ms, 1'600'000'000'000);
   EXPECT_GE(r.finished_at_ms, r.started_at_ms);
 }
@@ -65,7 +65,7 @@ TEST_F(ExecutorTest, EnvironmentIsCleanWithUserValuesAndAttempt) {
   ASSERT_EQ(r.exit_code, 0) << r.error << r.stderr_tail;
   std::set<std::string> env = lines(r.stdout_tail);
   EXPECT_FALSE(r.stdout_tail.find("must-not-leak") != std::string::npos) << r.stdout_tail;
-  std::string work = (attempt_dir("env-job", 2) / "work").string();
+  std::string work = (attempt_dir("env-job", 2)).string();
   std::set<std::string> expected = {
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
       "HOME=" + work,
@@ -89,8 +89,8 @@ TEST_F(ExecutorTest, EnvironmentIsCleanWithUserValuesAndAttempt) {
 TEST_F(ExecutorTest, WorkingDirectoryIsTheAttemptWorkDir) {
   ExecResult r = run("cwd", "pwd; touch made-here");
   ASSERT_EQ(r.exit_code, 0) << r.error << r.stderr_tail;
-  EXPECT_EQ(r.stdout_tail, (attempt_dir("cwd") / "work").string() + "\n");
-  EXPECT_TRUE(std::filesystem::exists(attempt_dir("cwd") / "work" / "made-here"));
+  EXPECT_EQ(r.stdout_tail, (attempt_dir("cwd")).string() + "\n");
+  EXPECT_TRUE(std::filesystem::exists(attempt_dir("cwd") / "made-here"));
 }
 
 TEST_F(ExecutorTest, StdinIsDevNull) {
@@ -205,7 +205,7 @@ TEST_F(ExecutorTest, OutputCapEndsTheFileWithAMarkerAndTheJobStillCompletes) {
   ExecResult r = run("chatty", "head -c 1000000 /dev/zero | tr '\\0' a; echo done >&2");
   EXPECT_EQ(r.exit_code, 0) << r.error;
   std::string marker = "\n[nomad-lite: output truncated at 1000 bytes]\n";
-  std::string file = read_file(attempt_dir("chatty") / "stdout");
+  std::string file = read_file(output_file("chatty", "stdout"));
   ASSERT_EQ(file.size(), 1000 + marker.size());
   EXPECT_EQ(file.substr(0, 1000), std::string(1000, 'a'));
   EXPECT_TRUE(file.ends_with(marker));
@@ -232,7 +232,7 @@ TEST_F(ExecutorTest, TailKeepsTheEndOfLongOutput) {
   EXPECT_EQ(r.stdout_tail, "\n999\n1000\n");
   EXPECT_TRUE(r.stdout_truncated);
   EXPECT_FALSE(r.stderr_truncated);
-  std::string file = read_file(attempt_dir("long") / "stdout");
+  std::string file = read_file(output_file("long", "stdout"));
   EXPECT_TRUE(file.starts_with("1\n2\n3\n"));
   EXPECT_TRUE(file.ends_with("999\n1000\n"));
 }
@@ -297,6 +297,20 @@ TEST_F(ExecutorTest, ReadOutputRangesAndErrors) {
   EXPECT_NE(unknown.status.message().find("no output of job ranges attempt 9"), std::string::npos);
   auto bad = executor().read_output({"../etc", 1}, false, 0, 100, 0ms);
   EXPECT_FALSE(bad.status.is_ok());
+}
+
+TEST_F(ExecutorTest, ASilentJobLeavesNoOutputFilesAndReadsAsEmpty) {
+  ExecResult r = run("silent", "true");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(std::filesystem::is_directory(attempt_dir("silent")));
+  EXPECT_FALSE(std::filesystem::exists(output_file("silent", "stdout")));
+  EXPECT_FALSE(std::filesystem::exists(output_file("silent", "stderr")));
+  for (bool from_stderr : {false, true}) {
+    auto read = executor().read_output({"silent", 1}, from_stderr, 0, 100, 1s);
+    EXPECT_TRUE(read.status.is_ok()) << read.status.message();
+    EXPECT_EQ(read.data, "");
+    EXPECT_TRUE(read.finished);
+  }
 }
 
 TEST_F(ExecutorTest, SpawnErrorWhenTheShellCannotBeExecuted) {

@@ -105,18 +105,18 @@ TEST_F(JobUserTest, WritesItsWorkDirectoryButNotTheServersFiles) {
   const std::filesystem::path locked = root_.path() / "root-only";
   ASSERT_TRUE(std::filesystem::create_directory(locked));
   ASSERT_EQ(chmod(locked.c_str(), 0755), 0);
-  const std::string attempt = attempt_dir("writes").string();
+  const std::string own_output = output_file("writes", "stdout").string();
   ExecResult r = run("writes", "touch mine && echo wrote; touch " + locked.string() +
                                    "/x 2>/dev/null || echo refused; echo junk 2>/dev/null > " +
-                                   attempt + "/stdout || echo output-kept; touch $HOME/home-ok");
+                                   own_output + " || echo output-kept; touch $HOME/home-ok");
   ASSERT_EQ(r.exit_code, 0) << r.error << r.stderr_tail;
   EXPECT_EQ(r.stdout_tail, "wrote\nrefused\noutput-kept\n");
   EXPECT_FALSE(std::filesystem::exists(locked / "x"));
-  EXPECT_EQ(owner_of(attempt_dir("writes") / "work"), nobody_.uid);
-  EXPECT_EQ(owner_of(attempt_dir("writes") / "work" / "mine"), nobody_.uid);
-  EXPECT_TRUE(std::filesystem::exists(attempt_dir("writes") / "work" / "home-ok"));
-  EXPECT_EQ(owner_of(attempt_dir("writes")), 0u);
-  EXPECT_EQ(owner_of(attempt_dir("writes") / "stdout"), 0u);
+  EXPECT_EQ(owner_of(attempt_dir("writes")), nobody_.uid);
+  EXPECT_EQ(owner_of(attempt_dir("writes") / "mine"), nobody_.uid);
+  EXPECT_TRUE(std::filesystem::exists(attempt_dir("writes") / "home-ok"));
+  EXPECT_EQ(owner_of(attempt_dir("writes").parent_path()), 0u);
+  EXPECT_EQ(owner_of(output_file("writes", "stdout")), 0u);
 
   // The same command as root does write there: the refusal above is the user's doing.
   executor(options());
@@ -133,7 +133,7 @@ TEST_F(JobUserTest, StartsInItsWorkDirectoryEvenBelowAPrivateDirectory) {
       run("private", "touch mine && echo wrote; ls -d \"$HOME\" 2>/dev/null || echo no-home");
   ASSERT_EQ(r.exit_code, 0) << r.error << r.stderr_tail;
   EXPECT_EQ(r.stdout_tail, "wrote\nno-home\n");
-  EXPECT_EQ(owner_of(attempt_dir("private") / "work" / "mine"), nobody_.uid);
+  EXPECT_EQ(owner_of(attempt_dir("private") / "mine"), nobody_.uid);
 }
 
 TEST_F(JobUserTest, EnvironmentNamesTheUserAndLeaksNothingOfTheServer) {
@@ -145,13 +145,13 @@ TEST_F(JobUserTest, EnvironmentNamesTheUserAndLeaksNothingOfTheServer) {
   ASSERT_EQ(r.exit_code, 0) << r.error << r.stderr_tail;
   std::set<std::string> env = lines(r.stdout_tail);
   // What the shell adds itself (PWD, SHLVL, _) aside, exactly these.
-  env.erase(std::string("PWD=") + (attempt_dir("env", 3) / "work").string());
+  env.erase(std::string("PWD=") + (attempt_dir("env", 3)).string());
   std::erase_if(env, [](const std::string& e) {
     return e.starts_with("SHLVL=") || e.starts_with("_=") || e.starts_with("OLDPWD=");
   });
   std::set<std::string> expected = {
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      "HOME=" + (attempt_dir("env", 3) / "work").string(),
+      "HOME=" + (attempt_dir("env", 3)).string(),
       "LANG=C.UTF-8",
       "USER=nobody",
       "LOGNAME=nobody",
@@ -253,7 +253,7 @@ TEST_F(JobUserTest, SandboxRunsAsTheUserToo) {
   ASSERT_EQ(r.exit_code, 0) << r.error << r.stderr_tail;
   EXPECT_EQ(r.stdout_tail,
             std::to_string(nobody_.uid) + "\n" + std::to_string(nobody_.gid) + "\nwrote\n");
-  EXPECT_EQ(owner_of(attempt_dir("sandboxed") / "work" / "mine"), nobody_.uid);
+  EXPECT_EQ(owner_of(attempt_dir("sandboxed") / "mine"), nobody_.uid);
 }
 
 }  // namespace

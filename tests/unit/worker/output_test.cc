@@ -20,7 +20,7 @@ TEST(TruncationMarker, NamesTheCapInTheLargestExactUnit) {
 TEST(OutputSink, OutputUpToTheCapExactlyHasNoMarker) {
   TempRoot root;
   OutputSink sink(10, 4);
-  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  sink.set_path(root.path() / "out");
   sink.write("01234");
   sink.write("56789");
   EXPECT_FALSE(sink.capped());
@@ -34,7 +34,7 @@ TEST(OutputSink, OutputUpToTheCapExactlyHasNoMarker) {
 TEST(OutputSink, OneByteOverTheCapWritesTheMarkerOnceAndDropsTheRest) {
   TempRoot root;
   OutputSink sink(10, 100);
-  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  sink.set_path(root.path() / "out");
   sink.write("0123456");
   sink.write("789X");
   sink.write("more that is dropped");
@@ -50,7 +50,7 @@ TEST(OutputSink, OneByteOverTheCapWritesTheMarkerOnceAndDropsTheRest) {
 TEST(OutputSink, TailFollowsManySmallWrites) {
   TempRoot root;
   OutputSink sink(1 << 20, 3);
-  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  sink.set_path(root.path() / "out");
   std::string all;
   for (int i = 0; i < 1000; ++i) {
     std::string piece = std::to_string(i);
@@ -66,17 +66,27 @@ TEST(OutputSink, TailFollowsManySmallWrites) {
 TEST(OutputSink, ShortOutputIsNotTruncated) {
   TempRoot root;
   OutputSink sink(100, 10);
-  ASSERT_TRUE(sink.open(root.path() / "out").is_ok());
+  sink.set_path(root.path() / "out");
   sink.write("hello");
   EXPECT_EQ(sink.tail(), "hello");
   EXPECT_FALSE(sink.tail_truncated());
 }
 
-TEST(OutputSink, OpenFailureIsAStatus) {
+TEST(OutputSink, NothingWrittenCreatesNoFile) {
+  TempRoot root;
   OutputSink sink(100, 10);
-  Status s = sink.open("/nonexistent-dir/out");
-  EXPECT_FALSE(s.is_ok());
-  EXPECT_NE(s.message().find("cannot create /nonexistent-dir/out"), std::string::npos);
+  sink.set_path(root.path() / "out");
+  sink.write("");
+  sink.close();
+  EXPECT_FALSE(std::filesystem::exists(root.path() / "out"));
+  EXPECT_EQ(sink.written(), 0u);
+}
+
+TEST(OutputSink, CreateFailureIsRememberedAndLaterDataDropped) {
+  OutputSink sink(100, 10);
+  sink.set_path("/nonexistent-dir/out");
+  sink.write("lost");
+  EXPECT_NE(sink.write_error().find("cannot create /nonexistent-dir/out"), std::string::npos);
   sink.write("ignored");  // no crash
   EXPECT_EQ(sink.written(), 0u);
 }
