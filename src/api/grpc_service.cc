@@ -132,21 +132,25 @@ grpc::Status GrpcSchedulerService::StreamJobLogs(grpc::ServerContext* context,
       [context] { return context->IsCancelled(); }));
 }
 
-grpc::Status GrpcInternalService::Report(grpc::ServerContext* context,
-                                         const nomad_lite::WorkerReport* request,
-                                         nomad_lite::WorkerReportAck* response) {
+grpc::ServerUnaryReactor* GrpcInternalService::Report(grpc::CallbackServerContext* context,
+                                                      const nomad_lite::WorkerReport* request,
+                                                      nomad_lite::WorkerReportAck* response) {
+  auto* reactor = context->DefaultReactor();
   auto caller = gate_.admit(*context);
-  if (!caller.ok()) return to_grpc_status(caller.error);
-  if (caller.value != 0 && request->node_id() != caller.value) {
+  if (!caller.ok()) {
+    reactor->Finish(to_grpc_status(caller.error));
+  } else if (caller.value != 0 && request->node_id() != caller.value) {
     // A node reports only on its own attempts: another's would end or fake them.
-    return {grpc::StatusCode::PERMISSION_DENIED,
-            "the certificate is node " + std::to_string(caller.value) +
-                "'s but the report is for node " + std::to_string(request->node_id())};
+    reactor->Finish({grpc::StatusCode::PERMISSION_DENIED,
+                     "the certificate is node " + std::to_string(caller.value) +
+                         "'s but the report is for node " + std::to_string(request->node_id())});
+  } else {
+    bool leader = node_.is_leader();
+    if (leader) node_.deliver_report(*request);
+    response->set_leader(leader);
+    reactor->Finish(grpc::Status::OK);
   }
-  bool leader = node_.is_leader();
-  if (leader) node_.deliver_report(*request);
-  response->set_leader(leader);
-  return grpc::Status::OK;
+  return reactor;
 }
 
 grpc::Status GrpcInternalService::StreamLogs(grpc::ServerContext* context,

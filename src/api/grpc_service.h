@@ -60,14 +60,20 @@ class GrpcSchedulerService final : public SchedulerBase {
 };
 
 // Node-to-node calls that are not Raft: worker reports to the leader, output for other nodes.
-class GrpcInternalService final : public nomad_lite::InternalService::Service {
+// Report only queues the report for the node loop: it runs on gRPC's own threads (the callback
+// API), without the hand-off to a synchronous-server thread.
+using InternalBase = nomad_lite::InternalService::WithCallbackMethod_Report<
+    nomad_lite::InternalService::Service>;
+
+class GrpcInternalService final : public InternalBase {
  public:
   // Only other nodes may call (see PeerGate).
   GrpcInternalService(api::Service& service, node::Node& node, const PeerGate& gate)
       : service_(service), node_(node), gate_(gate) {}
 
-  grpc::Status Report(grpc::ServerContext* context, const nomad_lite::WorkerReport* request,
-                      nomad_lite::WorkerReportAck* response) override;
+  grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
+                                   const nomad_lite::WorkerReport* request,
+                                   nomad_lite::WorkerReportAck* response) override;
   grpc::Status StreamLogs(grpc::ServerContext* context, const nomad_lite::JobLogsRequest* request,
                           grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
