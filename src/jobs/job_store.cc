@@ -401,9 +401,8 @@ ListPage JobStore::list(const ListQuery& query) const {
 
 JobStoreImage JobStore::image() const {
   JobStoreImage image;
-  image.jobs.reserve(by_submit_index_.size());
-  for (const auto& [index, id] : by_submit_index_) image.jobs.push_back(jobs_.at(id));
-  image.idempotency_keys.assign(idempotency_keys_.begin(), idempotency_keys_.end());
+  image.jobs.reserve(jobs_.size());
+  for (const auto& [id, job] : jobs_) image.jobs.push_back(job);
   image.node_slots = node_slots_;
   image.jobs_submitted = totals_.submitted;
   image.jobs_finished = totals_.finished;
@@ -426,11 +425,6 @@ std::string JobStoreImage::serialize() const {
              CodedOutputStream::VarintSize64(sizes.back()) + sizes.back();
   }
   nomad_lite::JobStoreSnapshot snap;  // everything but the jobs
-  for (const auto& [key, id] : idempotency_keys) {
-    auto* k = snap.add_keys();
-    k->set_key(key);
-    k->set_job_id(id);
-  }
   for (const auto& [node, slots] : node_slots) {
     auto* n = snap.add_nodes();
     n->set_node_id(node);
@@ -469,12 +463,13 @@ Status JobStore::restore(const std::string& data) {
   for (auto& job : *snap.mutable_jobs()) {
     std::string id = job.id();  // read before the move below
     by_submit_index_[job.submit_index()] = id;
+    if (!job.idempotency_key().empty()) idempotency_keys_[job.idempotency_key()] = id;
     auto ptr = std::make_shared<const nomad_lite::Job>(std::move(job));
     index(*ptr);
     changes_.push_back(id);
     jobs_[id] = std::move(ptr);
   }
-  for (const auto& k : snap.keys()) idempotency_keys_[k.key()] = k.job_id();
+  for (const auto& k : snap.keys()) idempotency_keys_[k.key()] = k.job_id();  // older versions
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
   // An older snapshot has no totals: the jobs it holds are the best count there is.
   totals_.submitted = snap.has_jobs_submitted() ? snap.jobs_submitted() : jobs_.size();

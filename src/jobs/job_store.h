@@ -51,10 +51,11 @@ struct JobTotals {
 };
 
 // The state of the store at one moment, taken cheaply on the loop thread (jobs are shared,
-// never changed in place) and serialized elsewhere.
+// never changed in place) and serialized elsewhere. Restore rebuilds every index from the
+// jobs themselves (submission order, idempotency keys), so the image holds nothing else that
+// would have to be copied: taking one costs a pointer copy per job.
 struct JobStoreImage {
-  std::vector<std::shared_ptr<const nomad_lite::Job>> jobs;  // in submission order
-  std::vector<std::pair<std::string, std::string>> idempotency_keys;
+  std::vector<std::shared_ptr<const nomad_lite::Job>> jobs;  // in no particular order
   std::map<uint64_t, uint32_t> node_slots;
   uint64_t jobs_submitted = 0;
   uint64_t jobs_finished = 0;

@@ -1,6 +1,8 @@
 #include "node/node.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -515,6 +517,9 @@ void Node::maybe_snapshot() {
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
   snapshot_writer_ = std::thread([this, applied, term = *term, image] {
+    // Background work: encoding tens of megabytes must not take the CPU from the loop and
+    // gRPC's threads when they have work.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
     auto data = std::make_shared<const std::string>(image->serialize());
     Status s = snapshots_->save({applied, term, *data}, config_.fsync);
     {
