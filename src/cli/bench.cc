@@ -4,12 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
 
+#include "cli/bench_common.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "transport/security.h"
@@ -18,16 +17,9 @@ namespace nomad::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr auto kCallTimeout = std::chrono::seconds(10);
-constexpr auto kUnavailableBudget = std::chrono::seconds(5);
-constexpr int kMaxRedirects = 5;
-
-// Rounded to `decimals` places, so that the JSON shows 12.345, not 12.345000000000001.
-double round_to(double value, int decimals) {
-  double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
+using bench::kCallTimeout;
+using bench::kMaxRedirects;
+using bench::kUnavailableBudget;
 
 // Calls to SchedulerService, whose stub both loads below use.
 class SchedulerRpc : public BenchRpc {
@@ -105,8 +97,10 @@ class LoadRun {
         options_(options),
         addresses_(std::move(addresses)),
         leader_(addresses_.front()),
-        channels_per_address_(options.channels > 0 ? options.channels
-                                                   : std::clamp(options.clients / 64, 1, 4)) {}
+        stubs_(bench::channels_per_address(options.channels, options.clients),
+               [&rpc](const std::string& address, int channel) {
+                 return rpc.make_stub(make_channel(address, channel));
+               }) {}
 
   BenchReport run() {
     start_ = Clock::now();
@@ -161,22 +155,11 @@ class LoadRun {
     send(call);
   }
 
-  BenchRpc::Stub* stub(const std::string& address) {
-    std::lock_guard lock(mu_);
-    auto& stubs = stubs_[address];
-    if (stubs.empty()) {
-      for (int i = 0; i < channels_per_address_; ++i) {
-        stubs.push_back(rpc_.make_stub(make_channel(address, i)));
-      }
-    }
-    return stubs[next_stub_++ % stubs.size()].get();
-  }
-
   void send(Call* call) {
     call->context = std::make_unique<grpc::ClientContext>();
     transport::add_call_credentials(call->context.get());
     call->context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    rpc_.send(*stub(call->target), *call->request, call->context.get(),
+    rpc_.send(*stubs_.get(call->target), *call->request, call->context.get(),
               [this, call](grpc::Status status) { on_done(call, std::move(status)); });
   }
 
@@ -209,19 +192,13 @@ class LoadRun {
   void retry_later(Call* call) {
     {
       std::lock_guard lock(mu_);
-      if (leader_ == call->target) {
-        auto it = std::find(addresses_.begin(), addresses_.end(), leader_);
-        size_t next =
-            it == addresses_.end() ? 0 : (it - addresses_.begin() + 1) % addresses_.size();
-        leader_ = addresses_[next];
-      }
+      if (leader_ == call->target) leader_ = bench::next_address(addresses_, leader_);
       call->target = leader_;
     }
     ++call->retries;
-    auto backoff = std::chrono::milliseconds(std::min(10 << std::min(call->retries, 5), 200));
     call->redirects = 0;
     call->alarm = std::make_unique<grpc::Alarm>();
-    call->alarm->Set(std::chrono::system_clock::now() + backoff,
+    call->alarm->Set(std::chrono::system_clock::now() + bench::retry_backoff(call->retries),
                      [this, call](bool) { send(call); });
   }
 
@@ -260,9 +237,7 @@ class LoadRun {
   std::mutex mu_;
   std::condition_variable done_cv_;
   std::string leader_;  // where new calls go: the leader once a follower named it
-  const int channels_per_address_;
-  std::map<std::string, std::vector<std::unique_ptr<BenchRpc::Stub>>> stubs_;
-  size_t next_stub_ = 0;
+  bench::StubPool<BenchRpc::Stub> stubs_;
   Clock::time_point start_, stop_issuing_at_, finished_;
   uint64_t issued_ = 0;
   uint64_t in_flight_ = 0;
@@ -282,21 +257,16 @@ std::string bench_command(size_t payload) {
 nlohmann::ordered_json bench_json(BenchReport report) {
   auto& latencies = report.latencies_us;
   std::sort(latencies.begin(), latencies.end());
-  auto percentile_ms = [&](double p) {
-    if (latencies.empty()) return 0.0;
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(latencies.size())));
-    return round_to(latencies[std::clamp<size_t>(rank, 1, latencies.size()) - 1] / 1000.0, 3);
-  };
   double rate = report.seconds > 0 ? static_cast<double>(report.ops) / report.seconds : 0.0;
   return nlohmann::ordered_json{
       {"ops", report.ops},
       {"errors", report.errors},
-      {"seconds", round_to(report.seconds, 3)},
-      {"ops_per_sec", round_to(rate, 1)},
-      {"p50_ms", percentile_ms(0.50)},
-      {"p90_ms", percentile_ms(0.90)},
-      {"p99_ms", percentile_ms(0.99)},
-      {"p999_ms", percentile_ms(0.999)},
+      {"seconds", bench::round_to(report.seconds, 3)},
+      {"ops_per_sec", bench::round_to(rate, 1)},
+      {"p50_ms", bench::percentile_ms(latencies, 0.50)},
+      {"p90_ms", bench::percentile_ms(latencies, 0.90)},
+      {"p99_ms", bench::percentile_ms(latencies, 0.99)},
+      {"p999_ms", bench::percentile_ms(latencies, 0.999)},
   };
 }
 

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 
 #include "api/json.h"
+#include "cli/bench_common.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/job_wait.h"
@@ -19,15 +19,9 @@ namespace nomad::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr auto kCallTimeout = std::chrono::seconds(10);  // SubmitJob; WaitJob: its wait + this
-constexpr auto kUnavailableBudget = std::chrono::seconds(5);
-constexpr int kMaxRedirects = 5;
-
-double round_to(double value, int decimals) {
-  double scale = std::pow(10.0, decimals);
-  return std::round(value * scale) / scale;
-}
+using bench::kCallTimeout;  // SubmitJob; WaitJob: its wait + this
+using bench::kMaxRedirects;
+using bench::kUnavailableBudget;
 
 // One job's way through the cluster: SubmitJob (following the leader), then WaitJob until
 // the job is final. Each call keeps its own retry state.
@@ -38,8 +32,10 @@ class JobsBench {
         addresses_(std::move(addresses)),
         leader_(addresses_.front()),
         key_prefix_(random_idempotency_key()),
-        channels_per_address_(options.channels > 0 ? options.channels
-                                                   : std::clamp(options.clients / 64, 1, 4)) {
+        stubs_(bench::channels_per_address(options.channels, options.clients),
+               [](const std::string& address, int channel) {
+                 return nomad_lite::SchedulerService::NewStub(make_channel(address, channel));
+               }) {
     for (const char* status : {"completed", "failed", "cancelled"}) report_.statuses[status] = 0;
   }
 
@@ -103,24 +99,13 @@ class JobsBench {
     send(call);
   }
 
-  nomad_lite::SchedulerService::Stub* stub(const std::string& address) {
-    std::lock_guard lock(mu_);
-    auto& stubs = stubs_[address];
-    if (stubs.empty()) {
-      for (int i = 0; i < channels_per_address_; ++i) {
-        stubs.push_back(nomad_lite::SchedulerService::NewStub(make_channel(address, i)));
-      }
-    }
-    return stubs[next_stub_++ % stubs.size()].get();
-  }
-
   void send(Call* call) {
     call->context = std::make_unique<grpc::ClientContext>();
     transport::add_call_credentials(call->context.get());
     auto now = std::chrono::system_clock::now();
     if (!call->waiting) {
       call->context->set_deadline(now + kCallTimeout);
-      stub(call->target)
+      stubs_.get(call->target)
           ->async()
           ->SubmitJob(call->context.get(), &call->submit, &call->submitted,
                       [this, call](grpc::Status status) { on_submitted(call, std::move(status)); });
@@ -132,7 +117,7 @@ class JobsBench {
     call->wait.set_timeout_ms(static_cast<uint64_t>(wait.count()));
     call->context->set_deadline(now + wait + kCallTimeout);
     call->waited.Clear();
-    stub(call->target)
+    stubs_.get(call->target)
         ->async()
         ->WaitJob(call->context.get(), &call->wait, &call->waited,
                   [this, call](grpc::Status status) { on_waited(call, std::move(status)); });
@@ -216,18 +201,15 @@ class JobsBench {
       }
     }
     ++call->retries;
-    auto backoff = std::chrono::milliseconds(std::min(10 << std::min(call->retries, 5), 200));
     call->redirects = 0;
     call->alarm = std::make_unique<grpc::Alarm>();
-    call->alarm->Set(std::chrono::system_clock::now() + backoff,
+    call->alarm->Set(std::chrono::system_clock::now() + bench::retry_backoff(call->retries),
                      [this, call](bool) { send(call); });
     return true;
   }
 
   const std::string& next_address(const std::string& address) const {
-    auto it = std::find(addresses_.begin(), addresses_.end(), address);
-    size_t next = it == addresses_.end() ? 0 : (it - addresses_.begin() + 1) % addresses_.size();
-    return addresses_[next];
+    return bench::next_address(addresses_, address);
   }
 
   void finish(Call* call, const grpc::Status& status, Clock::time_point now,
@@ -266,9 +248,7 @@ class JobsBench {
   std::condition_variable done_cv_;
   std::string leader_;  // where new submissions go: the leader once a follower named it
   const std::string key_prefix_;
-  const int channels_per_address_;
-  std::map<std::string, std::vector<std::unique_ptr<nomad_lite::SchedulerService::Stub>>> stubs_;
-  size_t next_stub_ = 0;
+  bench::StubPool<nomad_lite::SchedulerService::Stub> stubs_;
   Clock::time_point start_, stop_issuing_at_, drain_deadline_, finished_;
   uint64_t issued_ = 0;
   uint64_t in_flight_ = 0;
@@ -282,11 +262,6 @@ class JobsBench {
 nlohmann::ordered_json bench_jobs_json(JobsBenchReport report) {
   auto& latencies = report.latencies_us;
   std::sort(latencies.begin(), latencies.end());
-  auto percentile_ms = [&](double p) {
-    if (latencies.empty()) return 0.0;
-    size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(latencies.size())));
-    return round_to(latencies[std::clamp<size_t>(rank, 1, latencies.size()) - 1] / 1000.0, 3);
-  };
   double rate = report.seconds > 0 ? static_cast<double>(report.jobs) / report.seconds : 0.0;
   nlohmann::ordered_json statuses = nlohmann::ordered_json::object();
   for (const char* status : {"completed", "failed", "cancelled"}) {
@@ -299,11 +274,11 @@ nlohmann::ordered_json bench_jobs_json(JobsBenchReport report) {
   return nlohmann::ordered_json{
       {"jobs", report.jobs},
       {"errors", report.errors},
-      {"seconds", round_to(report.seconds, 3)},
-      {"jobs_per_sec", round_to(rate, 1)},
-      {"p50_ms", percentile_ms(0.50)},
-      {"p90_ms", percentile_ms(0.90)},
-      {"p99_ms", percentile_ms(0.99)},
+      {"seconds", bench::round_to(report.seconds, 3)},
+      {"jobs_per_sec", bench::round_to(rate, 1)},
+      {"p50_ms", bench::percentile_ms(latencies, 0.50)},
+      {"p90_ms", bench::percentile_ms(latencies, 0.90)},
+      {"p99_ms", bench::percentile_ms(latencies, 0.99)},
       {"statuses", std::move(statuses)},
   };
 }
