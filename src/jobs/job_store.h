@@ -141,6 +141,8 @@ class JobStore {
 
 // The job's current attempt (its last), or null.
 const nomad_lite::Attempt* last_attempt(const nomad_lite::Job* job);
+// The job's current attempt if it is number `number` and still running, else null.
+const nomad_lite::Attempt* running_attempt(const nomad_lite::Job* job, uint32_t number);
 // Whether apply() would take this report for `job` (null: unknown job). Workers and the leader
 // use it to stop sending reports that would change nothing.
 bool would_apply(const nomad_lite::Job* job, const nomad_lite::JobStarted& report);

@@ -66,9 +66,7 @@ void Coordinator::on_applied(const jobs::JobStore& store, const std::vector<std:
     const nomad_lite::Job* job = store.find(id);
     for (auto it = finished_sent_.lower_bound({id, 0});
          it != finished_sent_.end() && it->first.first == id;) {
-      const auto* attempt = jobs::last_attempt(job);
-      bool ended = !attempt || attempt->number() != it->first.second ||
-                   attempt->status() != nomad_lite::JOB_STATUS_RUNNING;
+      bool ended = !jobs::running_attempt(job, it->first.second);
       it = ended ? finished_sent_.erase(it) : std::next(it);
     }
   }
@@ -168,11 +166,8 @@ std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& st
   std::map<uint64_t, uint32_t> in_flight, finishing;
   for (const auto& [id, a] : assigning_) ++in_flight[a.first];
   for (const auto& [key, at] : finished_sent_) {
-    const auto* attempt = jobs::last_attempt(store.find(key.first));
-    if (attempt && attempt->number() == key.second &&
-        attempt->status() == nomad_lite::JOB_STATUS_RUNNING) {
-      ++finishing[attempt->node_id()];
-    }
+    const auto* attempt = jobs::running_attempt(store.find(key.first), key.second);
+    if (attempt) ++finishing[attempt->node_id()];
   }
   std::vector<jobs::WorkerView> views;
   for (const auto& [node, w] : workers_) {

@@ -58,18 +58,14 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
     const auto* attempt = jobs::last_attempt(job);
     // Kill what this node runs for the job but should not any more.
     for (auto it = mine_.lower_bound({id, 0}); it != mine_.end() && it->first == id;) {
-      bool current = attempt && attempt->number() == it->second &&
-                     attempt->node_id() == options_.node_id &&
-                     attempt->status() == nomad_lite::JOB_STATUS_RUNNING;
-      if (current) {
+      const auto* running = jobs::running_attempt(job, it->second);
+      if (running && running->node_id() == options_.node_id) {
         ++it;
         continue;
       }
       executor_->kill({it->first, it->second});
       // Forget it once the applied state shows the attempt ended (no restart can follow).
-      bool ended = !attempt || attempt->number() != it->second ||
-                   attempt->status() != nomad_lite::JOB_STATUS_RUNNING;
-      it = ended ? mine_.erase(it) : std::next(it);
+      it = running ? std::next(it) : mine_.erase(it);
     }
     prune_outbox(job, id);
 
