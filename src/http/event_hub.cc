@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/thread_name.h"
+
 namespace nomad::http {
 
 using nlohmann::json;
@@ -98,7 +100,10 @@ void EventHub::start() {
   std::lock_guard lock(run_mu_);
   if (running_ || thread_.joinable()) return;
   running_ = true;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    common::name_this_thread("http-events");
+    run();
+  });
 }
 
 void EventHub::stop() {

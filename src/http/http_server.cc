@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include "common/thread_name.h"
 #include "http/errors.h"
 #include "http/limits.h"
 #include "http/request_parse.h"
@@ -109,11 +110,12 @@ void HttpServer::install_handlers() {
   });
   // Statuses httplib sets by itself (unknown path, body too large, unparsable request) get a
   // JSON body too; an answer a handler already wrote is left alone.
-  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
-    if (!res.body.empty()) return HandlerResponse::Unhandled;
-    reply_error(res, res.status, default_error_message(res.status));
-    return HandlerResponse::Handled;
-  }));
+  server_->set_error_handler(
+      httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
+        if (!res.body.empty()) return HandlerResponse::Unhandled;
+        reply_error(res, res.status, default_error_message(res.status));
+        return HandlerResponse::Handled;
+      }));
   server_->set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
@@ -144,7 +146,10 @@ Status HttpServer::bind(const std::string& host, uint16_t port) {
 
 void HttpServer::start() {
   hub_.start();
-  listener_ = std::thread([this] { server_->listen_after_bind(); });
+  listener_ = std::thread([this] {
+    common::name_this_thread("http-listen");
+    server_->listen_after_bind();
+  });
   spdlog::info("dashboard and REST API on {}://{}", https_ ? "https" : "http", address_);
 }
 

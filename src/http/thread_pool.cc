@@ -1,5 +1,7 @@
 #include "http/thread_pool.h"
 
+#include "common/thread_name.h"
+
 namespace nomad::http {
 
 void GrowingThreadPool::enqueue(std::function<void()> task) {
@@ -8,7 +10,10 @@ void GrowingThreadPool::enqueue(std::function<void()> task) {
     if (shutdown_) return;
     tasks_.push_back(std::move(task));
     if (tasks_.size() > idle_ && threads_.size() < max_threads_) {
-      threads_.emplace_back([this] { work(); });
+      threads_.emplace_back([this] {
+        common::name_this_thread("http-worker");
+        work();
+      });
     }
   }
   cv_.notify_one();

@@ -1,8 +1,14 @@
 #include "node/callback_runner.h"
 
+#include "common/thread_name.h"
+
 namespace nomad::node {
 
-CallbackRunner::CallbackRunner() : thread_([this] { run(); }) {}
+CallbackRunner::CallbackRunner()
+    : thread_([this] {
+        common::name_this_thread("replies");
+        run();
+      }) {}
 
 CallbackRunner::~CallbackRunner() {
   {

@@ -4,6 +4,7 @@
 
 #include <deque>
 
+#include "common/thread_name.h"
 #include "transport/convert.h"
 #include "transport/security.h"
 
@@ -51,7 +52,12 @@ class PeerClient {
 
   ~PeerClient() { stop(); }
 
-  void start() { thread_ = std::thread([this] { run(); }); }
+  void start() {
+    thread_ = std::thread([this] {
+      common::name_this_thread("send-node-" + std::to_string(peer_.id));
+      run();
+    });
+  }
 
   void stop() {
     {
@@ -245,8 +251,7 @@ grpc::Status impersonation(grpc::CallbackServerContext* context, raft::NodeId pr
 // One peer's stream into this node: reads batch after batch until the peer closes it.
 class InboundStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch> {
  public:
-  InboundStream(RaftServiceImpl& service, grpc::CallbackServerContext* context,
-                raft::NodeId proven)
+  InboundStream(RaftServiceImpl& service, grpc::CallbackServerContext* context, raft::NodeId proven)
       : service_(service), context_(context), proven_(proven) {
     StartRead(&batch_);
   }

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <system_error>
 
+#include "common/thread_name.h"
 #include "worker/executor_state.h"
 
 namespace nomad::worker {
@@ -130,7 +131,10 @@ Executor::Executor(ExecutorOptions options, StartedFn on_started, FinishedFn on_
     spdlog::critical("{}", state_->init_error);
     return;
   }
-  state_->thread = std::thread([s = state_.get()] { s->run(); });
+  state_->thread = std::thread([s = state_.get()] {
+    common::name_this_thread("executor");
+    s->run();
+  });
 }
 
 Executor::~Executor() {

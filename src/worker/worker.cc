@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "common/thread_name.h"
+
 namespace nomad::worker {
 namespace {
 
@@ -13,7 +15,6 @@ int64_t wall_ms() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
 
 }  // namespace
 
@@ -33,7 +34,10 @@ void Worker::start() {
   executor_ = std::make_unique<Executor>(
       options_.executor, [this](const AttemptKey& key, int64_t at) { started(key, at); },
       [this](ExecResult r) { finished(std::move(r)); });
-  reporter_ = std::thread([this] { reporter(); });
+  reporter_ = std::thread([this] {
+    common::name_this_thread("worker-reports");
+    reporter();
+  });
 }
 
 void Worker::stop() {
@@ -97,8 +101,8 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
     spec.key = akey;
     spec.command = job->command();
     spec.env.insert(job->env().begin(), job->env().end());
-    spec.timeout = job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms())
-                                     : options_.default_timeout;
+    spec.timeout =
+        job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms()) : options_.default_timeout;
     executor_->start(std::move(spec));
   }
 }
