@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <random>
 
+#include "common/thread_name.h"
+
 namespace nomad::node {
 
 using Clock = std::chrono::steady_clock;
@@ -75,11 +77,10 @@ Status Node::start() {
 
   storage::WalContents contents;
   Status status;
-  wal_ = storage::Wal::open(dir + "/wal",
-                            {.node_id = config_.node_id,
-                             .cluster = cluster_name(config_),
-                             .fsync = config_.fsync},
-                            snapshot ? snapshot->index : 0, &contents, &status);
+  wal_ = storage::Wal::open(
+      dir + "/wal",
+      {.node_id = config_.node_id, .cluster = cluster_name(config_), .fsync = config_.fsync},
+      snapshot ? snapshot->index : 0, &contents, &status);
   if (!wal_) return status;
   for (const auto& w : contents.warnings) spdlog::warn("{}", w);
 
@@ -103,7 +104,8 @@ Status Node::start() {
   rc.voters.push_back(config_.node_id);
   for (const auto& p : config_.peers) rc.voters.push_back(p.id);
   auto ticks = [&](std::chrono::milliseconds d) {
-    return std::max<int>(1, static_cast<int>(d.count() / std::max<int64_t>(1, config_.tick.count())));
+    return std::max<int>(1,
+                         static_cast<int>(d.count() / std::max<int64_t>(1, config_.tick.count())));
   };
   rc.election_ticks = ticks(config_.election_timeout);
   rc.heartbeat_ticks = ticks(config_.heartbeat_interval);
@@ -142,7 +144,10 @@ Status Node::start() {
 
   publish_view();
   answer_runner_ = std::make_unique<CallbackRunner>();
-  loop_ = std::thread([this] { run(); });
+  loop_ = std::thread([this] {
+    common::name_this_thread("raft-loop");
+    run();
+  });
   return Status::ok();
 }
 
@@ -257,8 +262,13 @@ void Node::run() {
       if (!core_->step(m, &why)) spdlog::warn("dropped a message from node {}: {}", m.from, why);
     }
     inbox.clear();
+    // Reports first: the finishes they carry and the jobs placed in the freed slots go into
+    // the same Ready as the clients' proposals (one fsync and one round for all of them).
+    for (auto& r : reports) coordinator_->on_report(r, now);
+    reports.clear();
     handle_proposals(proposals);
     proposals.clear();
+    propose_coordinator_commands();
     bool ticked = now >= next_tick;
     if (ticked) {
       core_->tick();
@@ -288,8 +298,6 @@ void Node::run() {
       last_term_ = core_->term();
       last_leader_ = core_->leader_id();
     }
-    for (auto& r : reports) coordinator_->on_report(r, now);
-    reports.clear();
     for (auto& w : waits) {
       const nomad_lite::Job* job = jobs_.find(w.id);
       if (!job || jobs::is_final(job->status())) {
@@ -299,7 +307,11 @@ void Node::run() {
       }
     }
     waits.clear();
-    run_coordinator();
+    // What the applied entries changed (a submission that found no free slot, a worker seen
+    // for the first time) is acted on in this wake-up too.
+    if (propose_coordinator_commands()) {
+      while (core_->has_ready()) handle_ready();
+    }
     if (ticked) expire_job_waits(now);
     maybe_snapshot();
     // Readers see the view at most one tick old; rebuilding it on every wake-up under load
@@ -428,17 +440,16 @@ void Node::after_apply() {
   unseen_changes_.clear();
 }
 
-void Node::run_coordinator() {
-  if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return;
+bool Node::propose_coordinator_commands() {
+  if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return false;
   std::vector<nomad_lite::Command> commands =
       coordinator_->collect(jobs_, Clock::now(), wall_now_ms());
-  if (commands.empty()) return;
+  if (commands.empty()) return false;
   std::vector<std::string> data;
   data.reserve(commands.size());
   for (const auto& c : commands) data.push_back(c.SerializeAsString());
   // No one waits for these: their effect shows in the applied state.
-  core_->propose(std::move(data));
-  while (core_->has_ready()) handle_ready();
+  return core_->propose(std::move(data)).accepted;
 }
 
 void Node::expire_job_waits(Clock::time_point now) {
@@ -517,6 +528,7 @@ void Node::maybe_snapshot() {
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
   snapshot_writer_ = std::thread([this, applied, term = *term, image] {
+    common::name_this_thread("snapshot-write");
     // Background work: encoding tens of megabytes must not take the CPU from the loop and
     // gRPC's threads when they have work.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);

@@ -142,7 +142,9 @@ class Node {
   void publish_view();
   ProposeOutcome not_leader() const;
   void after_apply();
-  void run_coordinator();
+  // Proposes what the coordinator has to say (finishes, placements, lost attempts); the
+  // caller writes and sends it with the next Ready. False when there was nothing.
+  bool propose_coordinator_commands();
   void expire_job_waits(std::chrono::steady_clock::time_point now);
   bool send_report(const nomad_lite::WorkerReport& report);
 
