@@ -8,7 +8,7 @@ FUZZ_DIR ?= build-fuzz
 ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e bench bench-etcd run cluster cluster-secure clean format
+.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e bench bench-etcd bench-jobs run cluster cluster-secure clean format
 
 all: build
 
@@ -71,6 +71,11 @@ bench: build
 # (installs etcd with apt-get if missing); prints a table of medians.
 bench-etcd:
 	NOMAD_BUILD_DIR=$(BUILD_DIR) ./scripts/bench-vs-etcd
+
+# bench jobs --command true on 3 local nodes (default slots and --worker-slots 16), next to
+# bench spawn, what this machine can spawn at all; prints a table of medians.
+bench-jobs: build
+	NOMAD_BUILD_DIR=$(BUILD_DIR) ./scripts/bench-jobs
 
 # One node with its data in data/node-1 and its dashboard on http://127.0.0.1:8080;
 # it runs the jobs submitted to it.

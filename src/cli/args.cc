@@ -64,6 +64,11 @@ struct BenchJobsFlags {
   std::string duration = "60s";
 };
 
+struct BenchSpawnFlags {
+  CLI::App* app = nullptr;
+  BenchSpawnOptions options;
+};
+
 struct TlsInitFlags {
   CLI::App* app = nullptr;
   tls::DevPkiOptions options;
@@ -83,6 +88,7 @@ struct Flags {
   CLI::App* cluster = nullptr;
   BenchFlags bench;
   BenchJobsFlags bench_jobs;
+  BenchSpawnFlags bench_spawn;
   TlsInitFlags tls_init;
 };
 
@@ -171,6 +177,19 @@ void add_bench_jobs_flags(CLI::App* app, BenchJobsFlags* f) {
                   "Connections per server (default: one per 64 clients, at most 4)");
 }
 
+void add_bench_spawn_flags(CLI::App* app, BenchSpawnFlags* f) {
+  f->app = app;
+  auto& o = f->options;
+  app->add_option("--parallel", o.parallel, "Spawning loops side by side")
+      ->capture_default_str();
+  app->add_option("--count", o.count, "Job processes to spawn in all")->capture_default_str();
+  app->add_option("--command", o.command, "What each runs with /bin/sh -c")
+      ->capture_default_str();
+  app->footer(
+      "Runs on this machine only, with no server: the yardstick for bench jobs, which spawns "
+      "the same /bin/sh -c COMMAND for every job.");
+}
+
 void add_tls_init_flags(CLI::App* app, TlsInitFlags* f) {
   f->app = app;
   app->add_option("DIR", f->options.dir, "Directory to write into (made if missing)")->required();
@@ -226,6 +245,9 @@ void build_app(CLI::App& app, Flags* f) {
   add_bench_flags(bench->add_subcommand("submit", "Committed submissions per second"), &f->bench);
   add_bench_jobs_flags(bench->add_subcommand("jobs", "Jobs run end to end per second"),
                        &f->bench_jobs);
+  add_bench_spawn_flags(
+      bench->add_subcommand("spawn", "Job processes this machine spawns per second, no cluster"),
+      &f->bench_spawn);
 
   CLI::App* tls = app.add_subcommand("tls", "Certificates for a cluster with TLS");
   tls->require_subcommand(1);
@@ -348,6 +370,14 @@ Status finish_bench_jobs(const BenchJobsFlags& f, BenchJobsOptions* out) {
   return Status::ok();
 }
 
+Status finish_bench_spawn(const BenchSpawnFlags& f, BenchSpawnOptions* out) {
+  *out = f.options;
+  if (out->parallel < 1) return Status::error("--parallel: must be 1 or more");
+  if (out->count < 1) return Status::error("--count: must be 1 or more");
+  if (out->command.empty()) return Status::error("--command: must not be empty");
+  return Status::ok();
+}
+
 Status finish_client_security(const Flags& f, transport::OutgoingSecurity* out) {
   out->bearer_token = f.token;
   if (f.cert.empty() != f.key.empty()) {
@@ -438,6 +468,10 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   if (f.bench_jobs.app->parsed()) {
     inv->command = Command::kBenchJobs;
     return finish_bench_jobs(f.bench_jobs, &inv->bench_jobs);
+  }
+  if (f.bench_spawn.app->parsed()) {
+    inv->command = Command::kBenchSpawn;
+    return finish_bench_spawn(f.bench_spawn, &inv->bench_spawn);
   }
   return Status::error("no command given");
 }

@@ -28,6 +28,7 @@ enum class Command {
   kClusterStatus,
   kBenchSubmit,
   kBenchJobs,
+  kBenchSpawn,
   kTlsInit,
 };
 
@@ -82,6 +83,13 @@ struct BenchJobsOptions {
   int channels = 0;         // connections per server; 0: one per 64 clients, at most 4
 };
 
+// `bench spawn`: what this machine can spawn at all, the yardstick for bench jobs.
+struct BenchSpawnOptions {
+  int parallel = 2;  // spawning loops side by side, each one process at a time
+  uint64_t count = 4000;
+  std::string command = "true";
+};
+
 struct Invocation {
   Command command = Command::kServer;
   node::ServerConfig server;  // kServer
@@ -93,6 +101,7 @@ struct Invocation {
   LogsOptions logs;           // kJobLogs
   BenchOptions bench;         // kBenchSubmit
   BenchJobsOptions bench_jobs;  // kBenchJobs
+  BenchSpawnOptions bench_spawn;  // kBenchSpawn
   tls::DevPkiOptions tls_init;  // kTlsInit
 };
 

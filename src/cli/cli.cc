@@ -6,6 +6,7 @@
 #include "cli/bench.h"
 #include "cli/bench_etcd.h"
 #include "cli/bench_jobs.h"
+#include "cli/bench_spawn.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/tls_init.h"
@@ -38,6 +39,8 @@ int run_cli(int argc, char** argv) {
         return run_etcd_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
       }
       return run_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
+    case Command::kBenchSpawn:
+      return run_bench_spawn(invocation.bench_spawn, std::cout, std::cerr);
     case Command::kBenchJobs:
       return run_bench_jobs(invocation.bench_jobs, invocation.client.addresses, std::cout,
                             std::cerr);

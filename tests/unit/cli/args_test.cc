@@ -391,5 +391,23 @@ TEST(BenchArgs, JobsOptionsAndDefaults) {
   expect_usage_error({"bench", "jobs", "--requests", "5"}, "unknown option '--requests'");
 }
 
+
+TEST(BenchArgs, SpawnOptionsAndDefaults) {
+  Invocation inv = parse_ok({"bench", "spawn", "--parallel", "3", "--count", "90", "--command",
+                             "exit 0"});
+  ASSERT_EQ(inv.command, Command::kBenchSpawn);
+  EXPECT_EQ(inv.bench_spawn.parallel, 3);
+  EXPECT_EQ(inv.bench_spawn.count, 90u);
+  EXPECT_EQ(inv.bench_spawn.command, "exit 0");
+  Invocation defaults = parse_ok({"bench", "spawn"});
+  EXPECT_EQ(defaults.bench_spawn.parallel, 2);
+  EXPECT_EQ(defaults.bench_spawn.count, 4000u);
+  EXPECT_EQ(defaults.bench_spawn.command, "true");
+  expect_usage_error({"bench", "spawn", "--parallel", "0"}, "--parallel");
+  expect_usage_error({"bench", "spawn", "--count", "0"}, "--count");
+  expect_usage_error({"bench", "spawn", "--command", ""}, "--command");
+  expect_usage_error({"bench", "spawn", "--clients", "4"}, "unknown option '--clients'");
+}
+
 }  // namespace
 }  // namespace nomad::cli
