@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "api/peer_gate.h"
+#include "api/report_streams.h"
 #include "api/service.h"
 #include "proto/nomad_lite.grpc.pb.h"
 
@@ -36,16 +37,17 @@ class GrpcSchedulerService final : public SchedulerBase {
   grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
                                      const nomad_lite::ListJobsRequest* request,
                                      nomad_lite::ListJobsResponse* response) override;
-  grpc::ServerUnaryReactor* GetClusterStatus(grpc::CallbackServerContext* context,
-                                             const nomad_lite::GetClusterStatusRequest* request,
-                                             nomad_lite::GetClusterStatusResponse* response) override;
+  grpc::ServerUnaryReactor* GetClusterStatus(
+      grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest* request,
+      nomad_lite::GetClusterStatusResponse* response) override;
   grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
                                       const nomad_lite::CancelJobRequest* request,
                                       nomad_lite::CancelJobResponse* response) override;
   grpc::ServerUnaryReactor* WaitJob(grpc::CallbackServerContext* context,
                                     const nomad_lite::WaitJobRequest* request,
                                     nomad_lite::WaitJobResponse* response) override;
-  grpc::Status StreamJobLogs(grpc::ServerContext* context, const nomad_lite::JobLogsRequest* request,
+  grpc::Status StreamJobLogs(grpc::ServerContext* context,
+                             const nomad_lite::JobLogsRequest* request,
                              grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
  private:
@@ -63,17 +65,31 @@ class GrpcSchedulerService final : public SchedulerBase {
 // Report only queues the report for the node loop: it runs on gRPC's own threads (the callback
 // API), without the hand-off to a synchronous-server thread.
 using InternalBase = nomad_lite::InternalService::WithCallbackMethod_Report<
-    nomad_lite::InternalService::Service>;
+    nomad_lite::InternalService::WithCallbackMethod_ReportStream<
+        nomad_lite::InternalService::Service>>;
 
 class GrpcInternalService final : public InternalBase {
  public:
   // Only other nodes may call (see PeerGate).
   GrpcInternalService(api::Service& service, node::Node& node, const PeerGate& gate)
-      : service_(service), node_(node), gate_(gate) {}
+      : service_(service),
+        node_(node),
+        gate_(gate),
+        report_streams_(
+            {[&node] { return node.is_leader(); },
+             [&node](nomad_lite::WorkerReport r) { node.deliver_report(std::move(r)); }},
+            gate) {}
+
+  // Ends the open report streams (before the server's Shutdown, which they would hold up).
+  void stop() { report_streams_.stop(); }
 
   grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
                                    const nomad_lite::WorkerReport* request,
                                    nomad_lite::WorkerReportAck* response) override;
+  grpc::ServerReadReactor<nomad_lite::WorkerReport>* ReportStream(
+      grpc::CallbackServerContext* context, nomad_lite::WorkerReportAck* response) override {
+    return report_streams_.open(context, response);
+  }
   grpc::Status StreamLogs(grpc::ServerContext* context, const nomad_lite::JobLogsRequest* request,
                           grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
@@ -81,6 +97,7 @@ class GrpcInternalService final : public InternalBase {
   api::Service& service_;
   node::Node& node_;
   const PeerGate& gate_;
+  ReportStreams report_streams_;
 };
 
 }  // namespace nomad::api

@@ -203,7 +203,7 @@ bool Node::send_report(const nomad_lite::WorkerReport& report) {
     deliver_report(report);
     return true;
   }
-  return internal_.report(address_of(leader), report, std::chrono::seconds(1));
+  return internal_.stream_report(address_of(leader), report, std::chrono::seconds(1));
 }
 
 void Node::propose(std::string command, ProposeCallback done,
@@ -289,6 +289,8 @@ void Node::run() {
                                      address_of(core_->leader_id());
       spdlog::info("node {}: {} in term {}, leader {}", config_.node_id,
                    raft::role_name(core_->role()), core_->term(), leader);
+      // A report stream to the old leader is of no more use (and a write to it may hang).
+      if (core_->leader_id() != last_leader_) internal_.interrupt_report_stream();
       if (core_->role() == raft::Role::kLeader && !was_leader) {
         coordinator_->become_leader(now);
       } else if (core_->role() != raft::Role::kLeader && was_leader) {

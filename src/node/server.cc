@@ -129,6 +129,7 @@ int run_server(const ServerConfig& config) {
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
   if (dashboard) dashboard->stop();  // ends event streams and followed output first
   raft.stop();                       // peers' streams into this node would hold Shutdown up
+  internal.stop();                   // and so would workers' report streams
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   node.stop();
   spdlog::info("stopped");

@@ -33,6 +33,65 @@ bool InternalClient::report(const std::string& address, const nomad_lite::Worker
   return status.ok() && ack.leader();
 }
 
+InternalClient::~InternalClient() { close_report_stream(true); }
+
+bool InternalClient::stream_report(const std::string& address,
+                                   const nomad_lite::WorkerReport& report,
+                                   std::chrono::milliseconds connect_timeout) {
+  if (address == lacks_streams_) return this->report(address, report, connect_timeout);
+  if (stream_.writer && (stream_.address != address || interrupted_.exchange(false))) {
+    close_report_stream(true);
+  }
+  // A stream the leader ended shows up only at the next write: then one fresh stream.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!stream_.writer && !open_report_stream(address, connect_timeout)) return false;
+    if (stream_.writer->Write(report)) return true;
+    close_report_stream(false);
+    if (address == lacks_streams_) return this->report(address, report, connect_timeout);
+  }
+  return false;
+}
+
+void InternalClient::interrupt_report_stream() {
+  std::lock_guard lock(stream_mu_);
+  if (!stream_.context) return;
+  // A write after the cancel may still look accepted: the next report opens a new stream.
+  interrupted_ = true;
+  stream_.context->TryCancel();
+}
+
+bool InternalClient::open_report_stream(const std::string& address,
+                                        std::chrono::milliseconds connect_timeout) {
+  Peer& p = peer(address);
+  // As report()'s wait_for_ready: a call made while the channel connects would fail fast.
+  if (!p.channel->WaitForConnected(std::chrono::system_clock::now() + connect_timeout)) {
+    return false;
+  }
+  auto context = std::make_unique<grpc::ClientContext>();
+  add_call_credentials(context.get());
+  {
+    std::lock_guard lock(stream_mu_);
+    stream_.context = std::move(context);
+  }
+  stream_.address = address;
+  stream_.ack.Clear();
+  stream_.writer = p.stub->ReportStream(stream_.context.get(), &stream_.ack);
+  if (stream_.writer) return true;
+  close_report_stream(false);
+  return false;
+}
+
+void InternalClient::close_report_stream(bool cancel) {
+  if (stream_.writer) {
+    if (cancel) stream_.context->TryCancel();  // Finish then returns without waiting for it
+    grpc::Status status = stream_.writer->Finish();
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) lacks_streams_ = stream_.address;
+    stream_.writer.reset();
+  }
+  std::lock_guard lock(stream_mu_);
+  stream_.context.reset();
+}
+
 std::unique_ptr<grpc::ClientReader<nomad_lite::LogChunk>> InternalClient::stream_logs(
     const std::string& address, grpc::ClientContext* context,
     const nomad_lite::JobLogsRequest& request) {

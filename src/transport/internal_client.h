@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -17,9 +18,22 @@ namespace nomad::transport {
 
 class InternalClient {
  public:
+  ~InternalClient();
+
   // True if the node at `address` took the report as leader.
   bool report(const std::string& address, const nomad_lite::WorkerReport& report,
               std::chrono::milliseconds timeout);
+
+  // The same on one long-lived ReportStream call, opened to `address` on first use and
+  // reopened when the address changes or the leader ended the stream: a report then costs
+  // one message on an open stream rather than a call. True once the report is on its way
+  // (not that it was applied: the worker resends until it sees that). Falls back to
+  // report() for a leader that does not know ReportStream. Called by one thread at a time.
+  bool stream_report(const std::string& address, const nomad_lite::WorkerReport& report,
+                     std::chrono::milliseconds connect_timeout);
+  // Cancels the open report stream, from any thread: a write blocked on a leader that stopped
+  // reading returns, and the next report goes to the current leader.
+  void interrupt_report_stream();
 
   // Waits up to 1.5 s for the connection first: a node that just came back is read from,
   // rather than reported unreachable while the channel is still in its reconnect backoff.
@@ -33,9 +47,25 @@ class InternalClient {
     std::unique_ptr<nomad_lite::InternalService::Stub> stub;
   };
   Peer& peer(const std::string& address);
+  bool open_report_stream(const std::string& address, std::chrono::milliseconds connect_timeout);
+  // Ends the open report stream; `cancel` when it may still be healthy (the caller moves on).
+  void close_report_stream(bool cancel);
 
   std::mutex mu_;
   std::map<std::string, Peer> peers_;
+
+  // The report stream: used by the thread calling stream_report (and the destructor); the
+  // mutex guards only `context`, for interrupt_report_stream.
+  std::mutex stream_mu_;
+  struct ReportStream {
+    std::string address;
+    std::unique_ptr<grpc::ClientContext> context;
+    nomad_lite::WorkerReportAck ack;
+    std::unique_ptr<grpc::ClientWriter<nomad_lite::WorkerReport>> writer;
+  };
+  ReportStream stream_;
+  std::atomic<bool> interrupted_{false};
+  std::string lacks_streams_;  // a leader that answered UNIMPLEMENTED: report() to it
 };
 
 }  // namespace nomad::transport

@@ -121,6 +121,12 @@ std::map<std::string, grpc::Status> call_peer_methods(const std::shared_ptr<grpc
     report.set_node_id(claimed_from);
     nomad_lite::WorkerReportAck ack;
     out["Report"] = internal->Report(context().get(), report, &ack);
+    auto ctx = context();
+    auto writer = internal->ReportStream(ctx.get(), &ack);
+    for (int i = 0; i < 5 && writer->Write(report); ++i) {
+    }
+    writer->WritesDone();
+    out["ReportStream"] = writer->Finish();
   }
   {
     nomad_lite::JobLogsRequest req;
@@ -234,6 +240,8 @@ TEST_F(SecureCluster, NodeToNodeCallsRefuseClientsEvenWithTheOperatorToken) {
   EXPECT_EQ(answers["Report"].error_message(),
             "the certificate is node " + std::to_string(other) + "'s but the report is for node " +
                 std::to_string(leader_));
+  EXPECT_EQ(answers["ReportStream"].error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(answers["ReportStream"].error_message(), answers["Report"].error_message());
 
   // Nothing reached the core: same leader, no term of a million.
   auto after = cluster_->status(follower);

@@ -1,0 +1,51 @@
+#pragma once
+
+// The leader's end of InternalService.ReportStream: one long-lived stream per worker, whose
+// every message is a WorkerReport handed to the node loop as a Report call's is. A report
+// then costs one message on an open stream rather than a call of its own (headers, a new
+// HTTP/2 stream, the admission check). A stream ends when its worker closes it, when this node
+// is no longer the leader (answer leader = false: the worker turns to the new one), or when
+// the server stops.
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <mutex>
+#include <set>
+
+#include "api/peer_gate.h"
+#include "proto/nomad_lite.pb.h"
+
+namespace nomad::api {
+
+// Where the reports go: the node (Node::is_leader, Node::deliver_report).
+struct ReportSink {
+  std::function<bool()> is_leader;
+  std::function<void(nomad_lite::WorkerReport)> deliver;
+};
+
+class ReportStreams {
+ public:
+  ReportStreams(ReportSink sink, const PeerGate& gate) : sink_(std::move(sink)), gate_(gate) {}
+
+  // The reactor for a new stream; it finishes at once when the caller is not a node (or
+  // stop() was called).
+  grpc::ServerReadReactor<nomad_lite::WorkerReport>* open(grpc::CallbackServerContext* context,
+                                                          nomad_lite::WorkerReportAck* ack);
+
+  // Ends every open stream and refuses new ones: an open stream would otherwise hold the
+  // server's Shutdown up until its deadline.
+  void stop();
+
+ private:
+  class Reactor;
+  void closed(grpc::CallbackServerContext* context);
+
+  ReportSink sink_;
+  const PeerGate& gate_;
+  std::mutex mu_;
+  std::set<grpc::CallbackServerContext*> open_;
+  bool stopped_ = false;
+};
+
+}  // namespace nomad::api

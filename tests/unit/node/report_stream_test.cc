@@ -1,0 +1,196 @@
+// Worker reports on a long-lived stream: the worker's end (InternalClient::stream_report) and
+// the leader's (api::ReportStreams), over gRPC on 127.0.0.1.
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/auth.h"
+#include "api/peer_gate.h"
+#include "api/report_streams.h"
+#include "proto/nomad_lite.grpc.pb.h"
+#include "transport/internal_client.h"
+
+namespace nomad {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A leader's InternalService: ReportStream through api::ReportStreams (or, for a leader of an
+// older version, not at all), the unary Report counted.
+class FakeLeader final : public nomad_lite::InternalService::CallbackService {
+ public:
+  explicit FakeLeader(bool knows_streams)
+      : knows_streams_(knows_streams),
+        gate_(false, auth_),
+        streams_({[this] { return leading.load(); },
+                  [this](nomad_lite::WorkerReport r) { deliver(std::move(r)); }},
+                 gate_) {}
+
+  grpc::ServerReadReactor<nomad_lite::WorkerReport>* ReportStream(
+      grpc::CallbackServerContext* context, nomad_lite::WorkerReportAck* ack) override {
+    ++streams_opened;
+    if (!knows_streams_) {  // as the generated base class answers: UNIMPLEMENTED
+      return nomad_lite::InternalService::CallbackService::ReportStream(context, ack);
+    }
+    return streams_.open(context, ack);
+  }
+
+  grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
+                                   const nomad_lite::WorkerReport* report,
+                                   nomad_lite::WorkerReportAck* ack) override {
+    ++calls;
+    if (leading) deliver(*report);
+    ack->set_leader(leading);
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  // The sequence numbers (carried in `slots`) of the reports delivered, once there are `n`
+  // (fewer if `within` passes first).
+  std::vector<uint32_t> wait_for(size_t n, std::chrono::milliseconds within = 5s) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, within, [&] { return delivered_.size() >= n; });
+    return delivered_;
+  }
+
+  void stop() { streams_.stop(); }
+
+  std::atomic<bool> leading{true};
+  std::atomic<int> streams_opened{0};
+  std::atomic<int> calls{0};
+
+ private:
+  void deliver(const nomad_lite::WorkerReport& r) {
+    std::lock_guard lock(mu_);
+    delivered_.push_back(r.slots());
+    cv_.notify_all();
+  }
+
+  bool knows_streams_;
+  api::Authenticator auth_;
+  api::PeerGate gate_;
+  api::ReportStreams streams_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<uint32_t> delivered_;
+};
+
+struct Server {
+  explicit Server(bool knows_streams) : leader(knows_streams) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&leader);
+    server = builder.BuildAndStart();
+    address = "127.0.0.1:" + std::to_string(port);
+  }
+  ~Server() {
+    leader.stop();
+    server->Shutdown(std::chrono::system_clock::now() + 1s);
+  }
+  FakeLeader leader;
+  std::unique_ptr<grpc::Server> server;
+  std::string address;
+};
+
+nomad_lite::WorkerReport report(uint32_t sequence) {
+  nomad_lite::WorkerReport r;
+  r.set_node_id(2);
+  r.set_slots(sequence);
+  return r;
+}
+
+// Sends reports numbered from `first` until one of them is delivered (at most 200, 5 s);
+// returns the first delivered, or 0.
+uint32_t send_until_delivered(transport::InternalClient& client, Server& s, uint32_t first) {
+  size_t before = s.leader.wait_for(0, 0ms).size();
+  auto deadline = Clock::now() + 5s;
+  for (uint32_t seq = first; seq < first + 200 && Clock::now() < deadline; ++seq) {
+    client.stream_report(s.address, report(seq), 1s);
+    auto got = s.leader.wait_for(before + 1, 25ms);
+    if (got.size() > before) return got[before];
+  }
+  return 0;
+}
+
+TEST(ReportStream, ReportsArriveInOrderOnOneStream) {
+  Server s(true);
+  transport::InternalClient client;
+  for (uint32_t i = 1; i <= 20; ++i) ASSERT_TRUE(client.stream_report(s.address, report(i), 1s));
+  auto got = s.leader.wait_for(20);
+  ASSERT_EQ(got.size(), 20u);
+  for (uint32_t i = 1; i <= 20; ++i) EXPECT_EQ(got[i - 1], i);
+  EXPECT_EQ(s.leader.streams_opened, 1);
+  EXPECT_EQ(s.leader.calls, 0);
+}
+
+TEST(ReportStream, ALeaderThatStepsDownEndsTheStreamAndANewOneIsOpened) {
+  Server s(true);
+  transport::InternalClient client;
+  ASSERT_TRUE(client.stream_report(s.address, report(1), 1s));
+  ASSERT_EQ(s.leader.wait_for(1).size(), 1u);
+  s.leader.leading = false;
+  client.stream_report(s.address, report(2), 1s);  // read and dropped: the stream ends
+  // Leading again (as a re-elected node would be): later reports go on a fresh stream.
+  ASSERT_EQ(s.leader.wait_for(2, 200ms).size(), 1u) << "a report reached a non-leader";
+  s.leader.leading = true;
+  uint32_t first = send_until_delivered(client, s, 3);
+  EXPECT_GE(first, 3u);
+  EXPECT_EQ(s.leader.streams_opened, 2);
+  EXPECT_EQ(s.leader.wait_for(2).front(), 1u);
+}
+
+TEST(ReportStream, AnInterruptedStreamIsReplacedByTheNextReport) {
+  Server s(true);
+  transport::InternalClient client;
+  ASSERT_TRUE(client.stream_report(s.address, report(1), 1s));
+  ASSERT_EQ(s.leader.wait_for(1).size(), 1u);  // a cancel may drop what is not sent yet
+  client.interrupt_report_stream();
+  ASSERT_TRUE(client.stream_report(s.address, report(2), 1s));
+  auto got = s.leader.wait_for(2);
+  ASSERT_EQ(got.size(), 2u) << "streams opened: " << s.leader.streams_opened;
+  EXPECT_EQ(got[1], 2u);
+  EXPECT_EQ(s.leader.streams_opened, 2);
+}
+
+TEST(ReportStream, ALeaderWithoutStreamsGetsCalls) {
+  Server s(false);
+  transport::InternalClient client;
+  uint32_t first = send_until_delivered(client, s, 1);
+  ASSERT_GE(first, 1u);
+  EXPECT_GE(s.leader.calls, 1);
+  int opened = s.leader.streams_opened;
+  for (uint32_t i = 100; i < 103; ++i) EXPECT_TRUE(client.stream_report(s.address, report(i), 1s));
+  auto got = s.leader.wait_for(4);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got.back(), 102u);
+  EXPECT_EQ(s.leader.streams_opened, opened) << "no new stream once UNIMPLEMENTED was seen";
+}
+
+TEST(ReportStream, StoppingEndsOpenStreamsSoShutdownDoesNotWaitForThem) {
+  auto s = std::make_unique<Server>(true);
+  transport::InternalClient client;
+  ASSERT_TRUE(client.stream_report(s->address, report(1), 1s));
+  ASSERT_EQ(s->leader.wait_for(1).size(), 1u);
+  auto start = Clock::now();
+  s->leader.stop();
+  s->server->Shutdown(std::chrono::system_clock::now() + 10s);
+  EXPECT_LT(Clock::now() - start, 5s) << "Shutdown waited for the open stream's deadline";
+  std::string address = s->address;
+  s.reset();
+  // The worker's next report finds no leader there, and says so.
+  EXPECT_FALSE(client.stream_report(address, report(2), 200ms));
+}
+
+}  // namespace
+}  // namespace nomad
