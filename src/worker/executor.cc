@@ -55,8 +55,9 @@ std::string first_unsearchable(const std::filesystem::path& path, const Identity
 
 }  // namespace
 
+// Room is left for ".<attempt>.stdout" within a file name's 255 bytes.
 bool valid_job_id(const std::string& job_id) {
-  return !job_id.empty() && job_id.size() <= 255 && job_id != "." && job_id != ".." &&
+  return !job_id.empty() && job_id.size() <= 200 && job_id != "." && job_id != ".." &&
          job_id.find('/') == std::string::npos && job_id.find('\0') == std::string::npos;
 }
 
@@ -195,21 +196,43 @@ std::vector<AttemptKey> Executor::running() const {
   return keys;
 }
 
-std::filesystem::path Executor::attempt_dir(const AttemptKey& key) const {
+std::filesystem::path Executor::State::attempt_dir(const AttemptKey& key) const {
   if (!valid_job_id(key.job_id)) return {};
-  return state_->options.root / key.job_id / std::to_string(key.attempt);
+  return options.root / (key.job_id + "." + std::to_string(key.attempt));
+}
+
+std::filesystem::path Executor::State::output_file(const AttemptKey& key,
+                                                   bool from_stderr) const {
+  std::filesystem::path dir = attempt_dir(key);
+  if (dir.empty()) return {};
+  return dir.string() + (from_stderr ? ".stderr" : ".stdout");
+}
+
+std::filesystem::path Executor::State::old_attempt_dir(const AttemptKey& key) const {
+  if (!valid_job_id(key.job_id)) return {};
+  return options.root / key.job_id / std::to_string(key.attempt);
+}
+
+std::filesystem::path Executor::State::old_output_file(const AttemptKey& key,
+                                                       bool from_stderr) const {
+  std::filesystem::path dir = old_attempt_dir(key);
+  if (dir.empty()) return {};
+  return dir.string() + (from_stderr ? ".stderr" : ".stdout");
+}
+
+std::filesystem::path Executor::attempt_dir(const AttemptKey& key) const {
+  return state_->attempt_dir(key);
 }
 
 std::filesystem::path Executor::output_file(const AttemptKey& key, bool from_stderr) const {
-  std::filesystem::path dir = attempt_dir(key);
-  if (dir.empty()) return {};
-  return dir.parent_path() / (std::to_string(key.attempt) + (from_stderr ? ".stderr" : ".stdout"));
+  return state_->output_file(key, from_stderr);
 }
 
 bool Executor::was_started(const AttemptKey& key) const {
   std::filesystem::path dir = attempt_dir(key);
   std::error_code ec;
-  return !dir.empty() && std::filesystem::is_directory(dir, ec);
+  return !dir.empty() && (std::filesystem::is_directory(dir, ec) ||
+                          std::filesystem::is_directory(state_->old_attempt_dir(key), ec));
 }
 
 Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stderr, uint64_t offset,
@@ -242,10 +265,16 @@ Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stde
 
   std::filesystem::path path = output_file(key, from_stderr);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0 && errno == ENOENT && !running) {
+    std::filesystem::path old = s.old_output_file(key, from_stderr);
+    fd.reset(::open(old.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() >= 0) path = old;
+  }
   if (fd.get() < 0) {
     if (errno == ENOENT && running) return result;  // queued, or nothing written yet
     std::error_code ec;
-    if (errno == ENOENT && std::filesystem::is_directory(dir, ec)) {
+    if (errno == ENOENT && (std::filesystem::is_directory(dir, ec) ||
+                            std::filesystem::is_directory(s.old_attempt_dir(key), ec))) {
       result.finished = true;  // it ran here and never wrote to this stream
       return result;
     }
@@ -300,15 +329,19 @@ void Executor::remove_output(const AttemptKey& key) {
   }
   std::lock_guard fs_lock(s.fs_mu);
   std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
+  for (const std::filesystem::path& d : {dir, s.old_attempt_dir(key)}) {
+    if (!ec) std::filesystem::remove_all(d, ec);
+  }
   for (bool from_stderr : {false, true}) {
     if (!ec) std::filesystem::remove(output_file(key, from_stderr), ec);
+    if (!ec) std::filesystem::remove(s.old_output_file(key, from_stderr), ec);
   }
   if (ec) {
     spdlog::warn("executor: cannot remove the output of {}: {}", dir.string(), ec.message());
     return;
   }
-  std::filesystem::remove(dir.parent_path(), ec);  // fails, as it should, while not empty
+  // The old layout's job directory, once its last attempt is gone (fails while not empty).
+  std::filesystem::remove(s.old_attempt_dir(key).parent_path(), ec);
 }
 
 }  // namespace nomad::worker

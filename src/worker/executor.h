@@ -129,13 +129,15 @@ class Executor {
   // up to wait_for for output or the end of the attempt (woken by the output pump, no polling).
   ReadResult read_output(const AttemptKey& key, bool from_stderr, uint64_t offset, size_t max,
                          std::chrono::milliseconds wait_for) const;
-  // Retention: deletes <root>/<job>/<attempt> and its output files, and <root>/<job> once
-  // empty. No-op while the attempt is queued or running.
+  // Retention: deletes the attempt's directory and its output files. No-op while the
+  // attempt is queued or running.
   void remove_output(const AttemptKey& key);
 
-  // <root>/<job_id>/<attempt>; empty when the job id cannot be a directory name.
+  // <root>/<job_id>.<attempt>: one directory per attempt, made with a single mkdir; empty when
+  // the job id cannot be part of a file name.
   std::filesystem::path attempt_dir(const AttemptKey& key) const;
-  // <root>/<job_id>/<attempt>.stdout (or .stderr); empty when attempt_dir() is.
+  // <root>/<job_id>.<attempt>.stdout (or .stderr), next to the directory and out of the job's
+  // reach; empty when attempt_dir() is.
   std::filesystem::path output_file(const AttemptKey& key, bool from_stderr) const;
 
  private:

@@ -86,6 +86,13 @@ struct Executor::State {
 
   // --- callable from any thread ---
   void wake();  // the executor thread serves requests promptly
+  // The attempt's paths (see Executor::attempt_dir), and those of the layout before it,
+  // <root>/<job_id>/<attempt>(.stdout): an older version's attempts are still read, counted
+  // as started (never run again) and removed.
+  std::filesystem::path attempt_dir(const AttemptKey& key) const;
+  std::filesystem::path output_file(const AttemptKey& key, bool from_stderr) const;
+  std::filesystem::path old_attempt_dir(const AttemptKey& key) const;
+  std::filesystem::path old_output_file(const AttemptKey& key, bool from_stderr) const;
 
   // --- executor thread only ---
   void run();

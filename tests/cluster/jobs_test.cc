@@ -525,7 +525,7 @@ TEST(Jobs, ARestartedNodeKeepsItsJobsOutputAndRerunsNothing) {
   }, 15s)) << "the restarted node did not catch up";
 
   for (int i : ran_on[victim]) {
-    std::string file = jc.c.member(victim).data_dir + "/jobs/" + ids[i] + "/1.stdout";
+    std::string file = jc.c.member(victim).data_dir + "/jobs/" + ids[i] + ".1.stdout";
     EXPECT_EQ(read_file(file), "out-" + std::to_string(i) + "\n") << file;
     // From the restarted node itself: its own file, at once.
     RunResult r;

@@ -173,12 +173,12 @@ class ExecutorTest : public ::testing::Test {
 
   // The attempt's working directory.
   std::filesystem::path attempt_dir(const std::string& job, uint32_t attempt = 1) {
-    return root_.path() / "jobs" / job / std::to_string(attempt);
+    return root_.path() / "jobs" / (job + "." + std::to_string(attempt));
   }
   // "stdout" or "stderr" of the attempt: next to its working directory, out of the job's reach.
   std::filesystem::path output_file(const std::string& job, const std::string& stream,
                                     uint32_t attempt = 1) {
-    return root_.path() / "jobs" / job / (std::to_string(attempt) + "." + stream);
+    return root_.path() / "jobs" / (job + "." + std::to_string(attempt) + "." + stream);
   }
 
   // Reads the attempt's stdout from `offset` until it contains `n` bytes or the job ends.
