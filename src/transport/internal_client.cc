@@ -72,6 +72,7 @@ bool InternalClient::open_report_stream(const std::string& address,
   {
     std::lock_guard lock(stream_mu_);
     stream_.context = std::move(context);
+    interrupted_ = false;  // an interruption of the stream before this one
   }
   stream_.address = address;
   stream_.ack.Clear();
