@@ -1,6 +1,7 @@
 #include "api/grpc_service.h"
 
 #include "api/peer_gate.h"
+#include "jobs/job_store.h"
 #include "transport/security.h"
 
 namespace nomad::api {
@@ -58,9 +59,29 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
     nomad_lite::SubmitJobResponse* response) {
   auto* reactor = context->DefaultReactor();
   if (refused(context, reactor, Role::kSubmit)) return reactor;
-  service_.submit_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
-    if (out.ok()) *response->mutable_job() = std::move(out.value);
-    finish(context, reactor, out.error);
+  uint64_t wait_ms = request->wait_ms();
+  service_.submit_job(*request, [this, context, reactor, response,
+                                 wait_ms](Outcome<nomad_lite::Job> out) {
+    if (!out.ok() || wait_ms == 0 || jobs::is_final(out.value.status())) {
+      if (out.ok()) response->set_done(wait_ms > 0);
+      if (out.ok()) *response->mutable_job() = std::move(out.value);
+      finish(context, reactor, out.error);
+      return;
+    }
+    // Submitted: now wait here, as WaitJob would, rather than make the client call again.
+    nomad_lite::WaitJobRequest wait;
+    wait.set_job_id(out.value.id());
+    wait.set_timeout_ms(wait_ms);
+    *response->mutable_job() = std::move(out.value);
+    service_.wait_job(wait, [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> w) {
+      // A wait that could not be kept (the node is stopping) still answers the submission:
+      // the client has the job and can wait for it elsewhere.
+      if (w.ok()) {
+        *response->mutable_job() = std::move(*w.value.mutable_job());
+        response->set_done(w.value.done());
+      }
+      finish(context, reactor, {});
+    });
   });
   return reactor;
 }

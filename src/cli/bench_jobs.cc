@@ -103,17 +103,20 @@ class JobsBench {
     call->context = std::make_unique<grpc::ClientContext>();
     transport::add_call_credentials(call->context.get());
     auto now = std::chrono::system_clock::now();
+    // Never past the end of the run (at least 1 ms: 0 would ask for the longest wait).
+    auto left = std::chrono::duration_cast<Millis>(drain_deadline_ - Clock::now());
+    Millis wait = std::clamp(left, Millis(1), kLongestWait);
     if (!call->waiting) {
-      call->context->set_deadline(now + kCallTimeout);
+      // The submission waits for the job too: one call per job while it ends within `wait`.
+      call->submit.set_wait_ms(static_cast<uint64_t>(wait.count()));
+      call->context->set_deadline(now + wait + kCallTimeout);
+      call->submitted.Clear();
       stubs_.get(call->target)
           ->async()
           ->SubmitJob(call->context.get(), &call->submit, &call->submitted,
                       [this, call](grpc::Status status) { on_submitted(call, std::move(status)); });
       return;
     }
-    // Never past the end of the run (at least 1 ms: 0 would ask for the longest wait).
-    auto left = std::chrono::duration_cast<Millis>(drain_deadline_ - Clock::now());
-    Millis wait = std::clamp(left, Millis(1), kLongestWait);
     call->wait.set_timeout_ms(static_cast<uint64_t>(wait.count()));
     call->context->set_deadline(now + wait + kCallTimeout);
     call->waited.Clear();
@@ -145,7 +148,7 @@ class JobsBench {
       return;
     }
     const nomad_lite::Job& job = call->submitted.job();
-    if (job_is_final(job)) {
+    if (call->submitted.done() || job_is_final(job)) {
       finish(call, status, now, job.status());
       return;
     }

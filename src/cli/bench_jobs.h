@@ -1,8 +1,8 @@
 #pragma once
 
 // `nomad-lite bench jobs`: jobs run end to end. Each of --clients clients submits a job (an
-// idempotency key per job), waits for it with WaitJob until it is final, then submits the
-// next, until --count jobs were submitted or --duration has passed (jobs in flight then get
+// idempotency key per job) in a call that also waits for it (SubmitJob's wait_ms), waits on
+// with WaitJob if it is not final by then, then submits the next, until --count jobs were submitted or --duration has passed (jobs in flight then get
 // options.drain, 30 s, to end; those that do not count as errors). Prints one JSON line:
 // jobs finished per second, latency from the start of the submission to the final status
 // seen, and how many ended in each status. Submissions follow the leader as bench submit's

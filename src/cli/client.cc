@@ -169,8 +169,11 @@ grpc::Status Client::call(const Rpc& rpc, Limits limits) {
 
 grpc::Status Client::submit_job(const nomad_lite::SubmitJobRequest& request,
                                 nomad_lite::SubmitJobResponse* response) {
-  return call(
-      [&](auto& stub, auto* context) { return stub.SubmitJob(context, request, response); });
+  auto rpc = [&](auto& stub, auto* context) { return stub.SubmitJob(context, request, response); };
+  if (request.wait_ms() == 0) return call(rpc);
+  // As wait_job: the server holds the call for the wait, the deadline allows for it.
+  Millis wait = std::min(Millis(static_cast<int64_t>(request.wait_ms())), kLongestWait);
+  return call(rpc, {wait + policy_.call_timeout, policy_.unavailable_budget});
 }
 
 grpc::Status Client::get_job_status(const nomad_lite::GetJobStatusRequest& request,

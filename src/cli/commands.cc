@@ -18,6 +18,8 @@ int fail(std::ostream& err, const std::string& what, const grpc::Status& status)
   return kExitError;
 }
 
+constexpr Millis kSubmitWait{1000};
+
 int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostream& err) {
   nomad_lite::SubmitJobRequest request;
   request.set_command(inv.submit.command);
@@ -29,6 +31,9 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
   // second job: the key makes it idempotent.
   request.set_idempotency_key(inv.submit.idempotency_key.empty() ? random_idempotency_key()
                                                                  : inv.submit.idempotency_key);
+  // --wait: a quick job's whole wait is part of the submission call; a longer one's id is
+  // printed after a second, then waited for with WaitJob.
+  if (inv.submit.wait) request.set_wait_ms(static_cast<uint64_t>(kSubmitWait.count()));
   nomad_lite::SubmitJobResponse response;
   grpc::Status status = client.submit_job(request, &response);
   if (!status.ok()) return fail(err, "job submit", status);

@@ -162,6 +162,44 @@ TEST(Jobs, AFailingCommandEndsFailedWithItsExitCode) {
   EXPECT_EQ(j->attempts(0).reason(), "exit_code");
 }
 
+// 2b. A submission that asks to wait answers with the final job in the same call; one whose
+// wait ends first answers with the job as it is then, not final.
+TEST(Jobs, ASubmissionThatWaitsAnswersWithTheFinalJob) {
+  JobCluster jc;
+  ASSERT_NE(jc.leader, 0u);
+  auto submit = [&](SubmitJobRequest r, nomad_lite::SubmitJobResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+    return jc.c.member(jc.leader).stub->SubmitJob(&ctx, r, resp);
+  };
+  SubmitJobRequest quick = request("echo done; exit 4");
+  quick.set_wait_ms(20'000);
+  nomad_lite::SubmitJobResponse resp;
+  grpc::Status s = submit(quick, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(resp.done());
+  EXPECT_EQ(resp.job().status(), nomad_lite::JOB_STATUS_FAILED) << describe(resp.job());
+  EXPECT_EQ(resp.job().exit_code(), 4);
+  EXPECT_EQ(resp.job().stdout_tail(), "done\n");
+
+  SubmitJobRequest slow = request("sleep 30");
+  slow.set_wait_ms(300);
+  auto sent = std::chrono::steady_clock::now();
+  resp.Clear();
+  s = submit(slow, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, 10s);
+  EXPECT_FALSE(resp.done());
+  EXPECT_FALSE(resp.job().id().empty());
+  EXPECT_NE(resp.job().status(), nomad_lite::JOB_STATUS_COMPLETED) << describe(resp.job());
+  EXPECT_NE(resp.job().status(), nomad_lite::JOB_STATUS_FAILED) << describe(resp.job());
+
+  SubmitJobRequest plain = request("true");  // no wait: answered at once, done stays false
+  resp.Clear();
+  ASSERT_TRUE(submit(plain, &resp).ok());
+  EXPECT_FALSE(resp.done());
+}
+
 // 3. A job over its timeout is killed, with its whole process group.
 TEST(Jobs, AJobOverItsTimeoutFailsAndItsProcessIsGone) {
   JobCluster jc;
