@@ -161,6 +161,7 @@ void Node::stop() {
   if (loop_.joinable()) loop_.join();
   answer_runner_.reset();  // answers everything the loop handed it
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
+  internal_.interrupt_report_stream();  // the reporter may be in a write to a stalled leader
   if (worker_) worker_->stop();
   if (transport_) transport_->stop();
   for (auto& [id, w] : job_waits_) w.done({}, false);
