@@ -63,8 +63,10 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
   service_.submit_job(*request, [this, context, reactor, response,
                                  wait_ms](Outcome<nomad_lite::Job> out) {
     if (!out.ok() || wait_ms == 0 || jobs::is_final(out.value.status())) {
-      if (out.ok()) response->set_done(wait_ms > 0);
-      if (out.ok()) *response->mutable_job() = std::move(out.value);
+      if (out.ok()) {
+        response->set_done(wait_ms > 0);  // asked to wait, and it is final already
+        *response->mutable_job() = std::move(out.value);
+      }
       finish(context, reactor, out.error);
       return;
     }
