@@ -8,6 +8,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -382,6 +383,23 @@ TEST(HttpApi, WithoutALeaderReadyAndWritesAre503) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s) << "a write waits for a leader briefly";
 }
 
+// Every thread of process `pid` is stopped (state T in /proc).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  auto tasks = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+  if (ec) return false;
+  for (const auto& task : tasks) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The state follows the parenthesised name, which may itself hold spaces or parentheses.
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat.size() || stat[close + 2] != 'T') {
+      return false;
+    }
+  }
+  return true;
+}
+
 TEST(HttpApi, TooManyWaitingWritesAre429) {
   // At most one write waiting to commit; a long election timeout keeps the leader in office
   // for a while after its followers stop answering, with that write stuck.
@@ -390,6 +408,13 @@ TEST(HttpApi, TooManyWaitingWritesAre429) {
   ASSERT_NE(hc.leader, 0u);
   for (uint64_t id : hc.c.ids()) {
     if (id != hc.leader) ::kill(hc.c.member(id).pid, SIGSTOP);
+  }
+  // kill() only queues the stop: on a loaded machine a follower's threads may run on for a
+  // while (long enough to take and acknowledge the first write). Wait until every one stopped.
+  for (uint64_t id : hc.c.ids()) {
+    if (id == hc.leader) continue;
+    ASSERT_TRUE(wait_until([&] { return all_threads_stopped(hc.c.member(id).pid); }, 10s))
+        << "node " << id << " did not stop";
   }
   constexpr int kWriters = 4;
   std::vector<Reply> replies(kWriters);
