@@ -162,17 +162,16 @@ grpc::ServerUnaryReactor* GrpcInternalService::Report(grpc::CallbackServerContex
   auto caller = gate_.admit(*context);
   if (!caller.ok()) {
     reactor->Finish(to_grpc_status(caller.error));
-  } else if (caller.value != 0 && request->node_id() != caller.value) {
-    // A node reports only on its own attempts: another's would end or fake them.
-    reactor->Finish({grpc::StatusCode::PERMISSION_DENIED,
-                     "the certificate is node " + std::to_string(caller.value) +
-                         "'s but the report is for node " + std::to_string(request->node_id())});
-  } else {
-    bool leader = node_.is_leader();
-    if (leader) node_.deliver_report(*request);
-    response->set_leader(leader);
-    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
+  if (grpc::Status refused = check_report_sender(caller.value, *request); !refused.ok()) {
+    reactor->Finish(refused);
+    return reactor;
+  }
+  bool leader = node_.is_leader();
+  if (leader) node_.deliver_report(*request);
+  response->set_leader(leader);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

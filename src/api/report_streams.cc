@@ -15,6 +15,13 @@ class RefusedStream final : public grpc::ServerReadReactor<nomad_lite::WorkerRep
 
 }  // namespace
 
+grpc::Status check_report_sender(uint64_t caller, const nomad_lite::WorkerReport& report) {
+  if (caller == 0 || report.node_id() == caller) return grpc::Status::OK;
+  return {grpc::StatusCode::PERMISSION_DENIED, "the certificate is node " + std::to_string(caller) +
+                                                   "'s but the report is for node " +
+                                                   std::to_string(report.node_id())};
+}
+
 class ReportStreams::Reactor final : public grpc::ServerReadReactor<nomad_lite::WorkerReport> {
  public:
   Reactor(ReportStreams& owner, grpc::CallbackServerContext* context, uint64_t caller,
@@ -29,11 +36,8 @@ class ReportStreams::Reactor final : public grpc::ServerReadReactor<nomad_lite::
       Finish(grpc::Status::OK);
       return;
     }
-    if (caller_ != 0 && report_.node_id() != caller_) {
-      // A node reports only on its own attempts: another's would end or fake them.
-      Finish({grpc::StatusCode::PERMISSION_DENIED,
-              "the certificate is node " + std::to_string(caller_) +
-                  "'s but the report is for node " + std::to_string(report_.node_id())});
+    if (grpc::Status refused = check_report_sender(caller_, report_); !refused.ok()) {
+      Finish(refused);
       return;
     }
     if (!owner_.sink_.is_leader()) {

@@ -18,6 +18,11 @@
 
 namespace nomad::api {
 
+// A node reports only on its own attempts (another's would end or fake them): with TLS the
+// certificate proves the node, `caller` (0: nothing proven). OK, or PERMISSION_DENIED naming
+// both.
+grpc::Status check_report_sender(uint64_t caller, const nomad_lite::WorkerReport& report);
+
 // Where the reports go: the node (Node::is_leader, Node::deliver_report).
 struct ReportSink {
   std::function<bool()> is_leader;

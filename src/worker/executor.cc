@@ -201,8 +201,7 @@ std::filesystem::path Executor::State::attempt_dir(const AttemptKey& key) const 
   return options.root / (key.job_id + "." + std::to_string(key.attempt));
 }
 
-std::filesystem::path Executor::State::output_file(const AttemptKey& key,
-                                                   bool from_stderr) const {
+std::filesystem::path Executor::State::output_file(const AttemptKey& key, bool from_stderr) const {
   std::filesystem::path dir = attempt_dir(key);
   if (dir.empty()) return {};
   return dir.string() + (from_stderr ? ".stderr" : ".stdout");
@@ -228,12 +227,13 @@ std::filesystem::path Executor::output_file(const AttemptKey& key, bool from_std
   return state_->output_file(key, from_stderr);
 }
 
-bool Executor::was_started(const AttemptKey& key) const {
-  std::filesystem::path dir = attempt_dir(key);
+bool Executor::State::has_attempt_dir(const AttemptKey& key) const {
   std::error_code ec;
-  return !dir.empty() && (std::filesystem::is_directory(dir, ec) ||
-                          std::filesystem::is_directory(state_->old_attempt_dir(key), ec));
+  return valid_job_id(key.job_id) && (std::filesystem::is_directory(attempt_dir(key), ec) ||
+                                      std::filesystem::is_directory(old_attempt_dir(key), ec));
 }
+
+bool Executor::was_started(const AttemptKey& key) const { return state_->has_attempt_dir(key); }
 
 Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stderr, uint64_t offset,
                                            size_t max, std::chrono::milliseconds wait_for) const {
@@ -272,9 +272,7 @@ Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stde
   }
   if (fd.get() < 0) {
     if (errno == ENOENT && running) return result;  // queued, or nothing written yet
-    std::error_code ec;
-    if (errno == ENOENT && (std::filesystem::is_directory(dir, ec) ||
-                            std::filesystem::is_directory(s.old_attempt_dir(key), ec))) {
+    if (errno == ENOENT && s.has_attempt_dir(key)) {
       result.finished = true;  // it ran here and never wrote to this stream
       return result;
     }

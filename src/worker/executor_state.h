@@ -93,6 +93,8 @@ struct Executor::State {
   std::filesystem::path output_file(const AttemptKey& key, bool from_stderr) const;
   std::filesystem::path old_attempt_dir(const AttemptKey& key) const;
   std::filesystem::path old_output_file(const AttemptKey& key, bool from_stderr) const;
+  // The attempt's directory exists, in either layout: it ran on this node.
+  bool has_attempt_dir(const AttemptKey& key) const;
 
   // --- executor thread only ---
   void run();
@@ -114,8 +116,8 @@ struct Executor::State {
   void shut_down();
   std::string find_bwrap() const;
 
-  ExecutorOptions options;  // root made absolute
-  SpawnLimits limits;       // options' limits, lowered to what this process may set
+  ExecutorOptions options;         // root made absolute
+  SpawnLimits limits;              // options' limits, lowered to what this process may set
   std::optional<Identity> run_as;  // options.job_user, looked up
   StartedFn on_started;
   FinishedFn on_finished;
