@@ -1,5 +1,6 @@
 #include "cli/client.h"
 
+#include "transport/channel_args.h"
 #include "transport/security.h"
 
 #include <algorithm>
@@ -81,11 +82,7 @@ Client::Client(std::vector<std::string> addresses, RetryPolicy policy)
 }
 
 std::shared_ptr<grpc::Channel> make_channel(const std::string& address, int index) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt("nomad.channel_index", index);  // distinct arguments: a connection of its own
+  grpc::ChannelArguments args = transport::client_channel_arguments(index);
   return grpc::CreateCustomChannel(address, transport::channel_credentials(), args);
 }
 

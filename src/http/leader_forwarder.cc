@@ -1,5 +1,6 @@
 #include "http/leader_forwarder.h"
 
+#include "transport/channel_args.h"
 #include "transport/security.h"
 
 namespace nomad::http {
@@ -58,12 +59,9 @@ nomad_lite::SchedulerService::Stub& LeaderForwarder::stub(const std::string& add
   std::lock_guard lock(mu_);
   auto& stub = stubs_[address];
   if (!stub) {
-    grpc::ChannelArguments args;
-    // A leader that restarts is reached again within a second, not after gRPC's default
+    // A leader that restarts is reached again within half a second, not after gRPC's default
     // backoff of up to two minutes.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    grpc::ChannelArguments args = transport::node_channel_arguments();
     stub = nomad_lite::SchedulerService::NewStub(
         grpc::CreateCustomChannel(address, transport::channel_credentials(), args));
   }

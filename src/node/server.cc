@@ -13,6 +13,7 @@
 #include "node/node.h"
 #include "node/server_config.h"
 #include "node/server_security.h"
+#include "transport/channel_args.h"
 #include "transport/grpc_logging.h"
 #include "transport/peer_transport.h"
 #include "transport/security.h"
@@ -74,6 +75,7 @@ int run_server(const ServerConfig& config) {
   // gRPC sets SO_REUSEPORT by default, which would let a second server share a busy port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  transport::add_server_keepalive(builder);
   builder.SetMaxReceiveMessageSize(256 << 20);
   builder.SetMaxSendMessageSize(256 << 20);
   builder.RegisterService(&scheduler);

@@ -1,5 +1,6 @@
 #include "transport/internal_client.h"
 
+#include "transport/channel_args.h"
 #include "transport/security.h"
 
 namespace nomad::transport {
@@ -8,12 +9,9 @@ InternalClient::Peer& InternalClient::peer(const std::string& address) {
   std::lock_guard lock(mu_);
   Peer& p = peers_[address];
   if (!p.stub) {
-    grpc::ChannelArguments args;
-    // A node that comes back is reached again within a second: gRPC's default reconnect
-    // backoff grows to two minutes, and meanwhile every call would fail at once.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // Keepalive and a short reconnect backoff: a node that comes back is reached again
+    // within half a second.
+    grpc::ChannelArguments args = node_channel_arguments();
     p.channel = grpc::CreateCustomChannel(address, channel_credentials(), args);
     p.stub = nomad_lite::InternalService::NewStub(p.channel);
   }

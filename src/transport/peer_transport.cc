@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "common/thread_name.h"
+#include "transport/channel_args.h"
 #include "transport/convert.h"
 #include "transport/security.h"
 
@@ -38,14 +39,7 @@ class OutboundStream final : public grpc::ClientWriteReactor<nomad_lite::RaftBat
 class PeerClient {
  public:
   PeerClient(raft::NodeId self, PeerAddress peer) : self_(self), peer_(std::move(peer)) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 256 << 20);
-    args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, 256 << 20);
-    // Reconnect quickly after a peer restarts: failover time depends on it.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 300);
-    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    grpc::ChannelArguments args = peer_channel_arguments();
     auto channel = grpc::CreateCustomChannel(peer_.address(), channel_credentials(), args);
     stub_ = nomad_lite::RaftService::NewStub(channel);
   }
@@ -84,8 +78,18 @@ class PeerClient {
   static constexpr size_t kMaxQueued = 10000;
   static constexpr auto kMinBackoff = std::chrono::milliseconds(20);
   static constexpr auto kMaxBackoff = std::chrono::milliseconds(100);
+  // A write normally completes in microseconds: gRPC takes it as soon as the peer's HTTP/2
+  // flow-control window has room. One still in flight after this long (plus time for its
+  // size at a slow link's pace) means the peer stopped reading or the connection went mute:
+  // the stream is cancelled and a new one opened, and the core resends what mattered.
+  static constexpr auto kWriteStallLimit = std::chrono::milliseconds(1000);
+  static constexpr size_t kSlowLinkBytesPerSecond = 4 << 20;
 
   bool writable_locked() const { return stream_ && !writing_ && !broken_ && !stopping_; }
+
+  bool write_stalled_locked() const {
+    return stream_ && writing_ && !broken_ && Clock::now() - last_write_ > write_limit_;
+  }
 
   // Writes everything queued (nothing: a keepalive) as one batch. Called with mu_ held and a
   // writable stream; unlocks, so that gRPC is never entered under our lock.
@@ -95,11 +99,18 @@ class PeerClient {
     queued_ = 0;
     writing_ = true;
     last_write_ = Clock::now();
+    write_limit_ = kWriteStallLimit;
     OutboundStream* stream = stream_;
     lock.unlock();
     stream->wire.Clear();
     stream->wire.set_from(self_);
     for (const auto& m : batch) to_wire(m, stream->wire.add_messages());
+    auto transfer =
+        std::chrono::milliseconds(stream->wire.ByteSizeLong() * 1000 / kSlowLinkBytesPerSecond);
+    if (transfer.count() > 0) {
+      std::lock_guard relock(mu_);
+      write_limit_ = kWriteStallLimit + transfer;
+    }
     stream->StartWrite(&stream->wire);
   }
 
@@ -114,6 +125,7 @@ class PeerClient {
       queued_ = 0;
     } else {
       backoff_ = kMinBackoff;
+      flowed_ = true;
       if (!queue_.empty() && writable_locked()) {
         write(lock);
         return;
@@ -136,10 +148,14 @@ class PeerClient {
   // flight. Called with mu_ held; unlocks.
   void release_if_finished(std::unique_lock<std::mutex>& lock) {
     OutboundStream* stream = stream_;
-    bool release = stream && stream->held && !writing_ && (broken_ || stopping_);
+    bool release = stream && stream->held && !writing_ && !cancelling_ && (broken_ || stopping_);
     if (release) stream->held = false;
     lock.unlock();
-    if (release) stream->RemoveHold();  // OnDone may follow on a gRPC thread
+    if (release) {
+      // A broken call has ended already; one no longer wanted would wait for the peer.
+      stream->context.TryCancel();
+      stream->RemoveHold();  // OnDone may follow, on a gRPC thread or this one
+    }
   }
 
   void open_locked() {
@@ -155,6 +171,20 @@ class PeerClient {
     stream_ = stream;
     broken_ = false;
     writing_ = false;
+    flowed_ = false;
+  }
+
+  // Cancels the current stream: its write in flight fails, and once gRPC ends it, run() opens
+  // a new one. Called with mu_ held; unlocks, and keeps the stream alive (held) meanwhile: a
+  // cancel may run the stream's callbacks, which take mu_, on this very thread.
+  void cancel_locked(std::unique_lock<std::mutex>& lock) {
+    OutboundStream* stream = stream_;
+    cancelling_ = true;
+    lock.unlock();
+    stream->context.TryCancel();
+    lock.lock();
+    cancelling_ = false;
+    release_if_finished(lock);
   }
 
   void run() {
@@ -177,14 +207,29 @@ class PeerClient {
         lock.lock();
         continue;
       }
+      if (write_stalled_locked()) {
+        // A stream that never carried a write was waiting for a connection: no news.
+        spdlog::log(
+            flowed_ ? spdlog::level::warn : spdlog::level::debug,
+            "stream to node {} at {}: a write made no progress for {} ms; opening a "
+            "new stream",
+            peer_.id, peer_.address(),
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_write_)
+                .count());
+        broken_ = true;  // what waits is stale by the time a new stream is up
+        queue_.clear();
+        queued_ = 0;
+        cancel_locked(lock);
+        lock.lock();
+        continue;
+      }
       if (writable_locked() && Clock::now() - last_write_ >= kKeepaliveInterval) {
         write(lock);  // an empty batch: we are up
         lock.lock();
       }
     }
-    if (stream_) {
-      stream_->context.TryCancel();
-      release_if_finished(lock);
+    if (stream_ && stream_->held) {  // else it was released, and cancelled, already
+      cancel_locked(lock);
       lock.lock();
     }
     cv_.wait(lock, [&] { return stream_ == nullptr; });
@@ -199,10 +244,13 @@ class PeerClient {
   std::deque<raft::Message> queue_;
   size_t queued_ = 0;
   bool stopping_ = false;
-  OutboundStream* stream_ = nullptr;  // the current attempt, until its OnDone
-  bool writing_ = false;              // a write is in flight on stream_
-  bool broken_ = false;               // a write on stream_ failed: wait for its end
-  Clock::time_point last_write_{};
+  OutboundStream* stream_ = nullptr;                // the current attempt, until its OnDone
+  bool writing_ = false;                            // a write is in flight on stream_
+  bool broken_ = false;                             // a write on stream_ failed: wait for its end
+  Clock::time_point last_write_{};                  // when the last write started
+  Clock::duration write_limit_ = kWriteStallLimit;  // how long that write may take
+  bool cancelling_ = false;                         // cancel_locked is cancelling stream_
+  bool flowed_ = false;                             // a write on stream_ went through
   std::chrono::milliseconds backoff_ = kMinBackoff;
 };
 

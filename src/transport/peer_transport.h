@@ -11,6 +11,9 @@
 // the loop. A peer that cannot be reached loses its messages; Raft retransmits what matters.
 // A stream idle for kKeepaliveInterval carries an empty batch, so every node knows which
 // others are up, whatever their Raft roles (followers exchange no Raft messages).
+// A connection gone mute is closed by gRPC's keepalive (transport/channel_args.h), and a write
+// that makes no progress for about a second (a peer that stopped reading) gets its stream
+// cancelled; either way a new stream follows within a few hundred milliseconds.
 
 #include <grpcpp/grpcpp.h>
 

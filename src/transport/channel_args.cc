@@ -1,0 +1,71 @@
+#include "transport/channel_args.h"
+
+namespace nomad::transport {
+namespace {
+
+constexpr int kMaxMessageBytes = 256 << 20;
+
+int ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
+
+// Keepalive pings on every connection, with or without calls on it, as often as they are
+// due. In gRPC 1.51 GRPC_ARG_KEEPALIVE_TIMEOUT_MS also becomes the socket's TCP_USER_TIMEOUT.
+void add_keepalive(grpc::ChannelArguments& args) {
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms(kKeepaliveTime));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(kKeepaliveTimeout));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // 0: no limit
+}
+
+// gRPC waits max(this minimum, the current backoff) for a connection attempt (including the
+// TLS and HTTP/2 handshakes) before it gives up and tries again: its default minimum of 20 s
+// would let one SYN dropped by a partition hold the channel for 20 s after the partition
+// healed.
+void set_backoff(grpc::ChannelArguments& args, std::chrono::milliseconds min,
+                 std::chrono::milliseconds max) {
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, ms(min));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ms(min));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ms(max));
+}
+
+}  // namespace
+
+grpc::ChannelArguments peer_channel_arguments() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, kMaxMessageBytes);
+  // Failover time depends on how fast a peer that restarted or came back is reached.
+  set_backoff(args, std::chrono::milliseconds(50), std::chrono::milliseconds(300));
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  add_keepalive(args);
+  return args;
+}
+
+grpc::ChannelArguments node_channel_arguments() {
+  grpc::ChannelArguments args;
+  // gRPC's default backoff grows to two minutes, and meanwhile every call would fail at once.
+  set_backoff(args, std::chrono::milliseconds(100), std::chrono::milliseconds(300));
+  add_keepalive(args);
+  return args;
+}
+
+grpc::ChannelArguments client_channel_arguments(int index) {
+  grpc::ChannelArguments args;
+  set_backoff(args, std::chrono::milliseconds(50), std::chrono::milliseconds(500));
+  args.SetInt("nomad.channel_index", index);  // distinct arguments: a connection of its own
+  add_keepalive(args);
+  return args;
+}
+
+void add_server_keepalive(grpc::ServerBuilder& builder) {
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(kKeepaliveTime));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(kKeepaliveTimeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Clients ping every kKeepaliveTime, calls or not; a ping sooner than this would be a
+  // "strike", and with no limit on strikes no client is ever sent away for pinging.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ms(kKeepaliveTime) / 2);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+}
+
+}  // namespace nomad::transport

@@ -1,0 +1,39 @@
+#pragma once
+
+// The gRPC settings of every connection between the processes of a cluster, in one place.
+//
+// A network partition looks to TCP like a peer that stopped answering: no RST, no FIN. Left
+// to the kernel, a connection stays mute until its retransmission timer fires, and that timer
+// backs off to tens of seconds over a long partition. So both ends ping every connection
+// (HTTP/2 PING, kKeepaliveTime after the last one was answered) and close it when a ping or
+// sent data stays unacknowledged for kKeepaliveTimeout (gRPC also sets TCP_USER_TIMEOUT to
+// it). A dead connection is thus closed within about two seconds, and a channel then redials
+// with a short backoff and a connect timeout no longer than that backoff, so a partition
+// that heals is crossed again within a few hundred milliseconds.
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+
+namespace nomad::transport {
+
+inline constexpr std::chrono::milliseconds kKeepaliveTime{1000};
+inline constexpr std::chrono::milliseconds kKeepaliveTimeout{1000};
+
+// Raft peer streams: reconnect backoff 50 ms growing to 300 ms; messages up to 256 MiB.
+grpc::ChannelArguments peer_channel_arguments();
+
+// Other node-to-node channels (worker reports to the leader, output streams, requests
+// forwarded to the leader): reconnect backoff 100 ms growing to 300 ms.
+grpc::ChannelArguments node_channel_arguments();
+
+// The command-line client: backoff 50 ms growing to 500 ms. Channels with distinct `index`
+// get connections of their own.
+grpc::ChannelArguments client_channel_arguments(int index);
+
+// The server's side: it accepts the clients' frequent pings (never answering them with
+// GOAWAY "too_many_pings") and pings its idle clients itself, so that the streams of a
+// client that vanished are ended.
+void add_server_keepalive(grpc::ServerBuilder& builder);
+
+}  // namespace nomad::transport
