@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -86,7 +87,8 @@ bool lists_all(TestCluster& c, uint64_t id, const std::set<std::string>& expecte
 
 // Fills the disk of `victim_of(leader)` and checks the whole story. Returns the victim.
 void run_disk_full(bool fill_leader) {
-  TestCluster c(3);
+  // Frequent snapshots: some are attempted while the disk is full.
+  TestCluster c(3, {"--snapshot-entries", "10"}, /*dashboards=*/true);
   SmallDisks disks;
   std::string why;
   if (!disks.mount_all(c, "4m", &why)) GTEST_SKIP() << why;
@@ -147,6 +149,12 @@ void run_disk_full(bool fill_leader) {
       std::string::npos)
       << refused.error_message();
   EXPECT_NE(refused.error_message().find("resumes by itself"), std::string::npos);
+  httplib::Client http("127.0.0.1", c.member(victim).dashboard_port);
+  http.set_read_timeout(10s);
+  auto answer = http.Post("/api/jobs", R"({"command": "echo refused"})", "application/json");
+  ASSERT_TRUE(answer) << "no HTTP answer from node " << victim;
+  EXPECT_EQ(answer->status, 503) << answer->body;
+  EXPECT_NE(answer->body.find("disk full in " + data_dir), std::string::npos) << answer->body;
   auto status = c.status(victim);
   ASSERT_TRUE(status);
   EXPECT_NE(status->role(), "leader");
@@ -190,6 +198,10 @@ void run_disk_full(bool fill_leader) {
   EXPECT_TRUE(wait_until([&] { return lists_all(c, victim, acknowledged); }, 20s))
       << "node " << victim << " did not recover after a restart; logs in " << c.root();
   EXPECT_EQ(count(read_text(c.member(victim).log), "is damaged"), 0u);
+  EXPECT_EQ(count(read_text(c.member(victim).log), "storage failure"), 0u);
+  for (auto& f : std::filesystem::directory_iterator(data_dir + "/snap")) {
+    EXPECT_NE(f.path().extension(), ".tmp") << "a failed snapshot left " << f.path();
+  }
 }
 
 TEST(DiskFull, AFullLeaderStepsDownRefusesWritesAndCatchesUpWhenSpaceReturns) {
