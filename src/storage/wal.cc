@@ -90,7 +90,13 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, const WalOptions& options
   // Appends go to a fresh segment: the recovered ones are never written again, which keeps
   // a cut-off tail from ever being followed by new data in the same file.
   *status = wal->start_segment();
-  if (!status->is_ok()) return nullptr;
+  if (!status->is_ok()) {
+    if (wal->out_of_space()) {
+      *status = Status::error(status->message() + ". Free space on the disk that holds " + dir +
+                              ", then start the node again.");
+    }
+    return nullptr;
+  }
   *status = wal->sync();
   if (!status->is_ok()) return nullptr;
   return wal;

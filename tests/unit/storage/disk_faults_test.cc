@@ -144,6 +144,29 @@ TEST(DiskFaults, OutOfSpaceAtSegmentRolloverLeavesNoNewSegment) {
   EXPECT_TRUE(o.contents.warnings.empty()) << o.contents.warnings.front();
 }
 
+// A node started on a full disk cannot open a segment to append to: it says what to do, and
+// leaves the directory as it found it.
+TEST(DiskFaults, OpeningOnAFullDiskSaysToFreeSpace) {
+  TempDir dir;
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 2}, entries(1, 2, 1)).is_ok());
+    ASSERT_TRUE(o.wal->sync().is_ok());
+  }
+  IoFaults faults;
+  faults.space_left = 10;
+  auto o = open_wal(dir.path(), &faults);
+  ASSERT_FALSE(o.wal);
+  EXPECT_NE(o.status.message().find("No space left on device"), std::string::npos);
+  EXPECT_NE(o.status.message().find("Free space on the disk that holds " + dir.path()),
+            std::string::npos)
+      << o.status.message();
+  auto again = open_wal(dir.path());
+  ASSERT_TRUE(again.status.is_ok()) << again.status.message();
+  EXPECT_EQ(again.contents.entries, entries(1, 2, 1));
+  EXPECT_TRUE(again.contents.warnings.empty()) << again.contents.warnings.front();
+}
+
 // fsyncgate: after a failed fsync the kernel may have dropped the unwritten pages and marked
 // them clean, so a second fsync would succeed for data that is gone. The WAL refuses to go on.
 TEST(DiskFaults, AFailedSyncIsNeverRetried) {
