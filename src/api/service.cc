@@ -91,6 +91,9 @@ void Service::propose(const nomad_lite::Command& command,
       case C::kShutdown:
         out.error = make_error(Code::kUnavailable, "the node is shutting down; retry elsewhere");
         break;
+      case C::kDiskFull:
+        out.error = make_error(Code::kUnavailable, std::move(o.detail));
+        break;
     }
     done(std::move(out));
   }, std::move(submitted));

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/thread_name.h"
+#include "storage/sync_failure.h"
 
 namespace nomad::node {
 
@@ -39,6 +40,13 @@ std::string cluster_name(const ServerConfig& config) {
   std::string out;
   for (uint64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
   return out;
+}
+
+// Without durable storage this node cannot keep Raft's promises: stop it rather than lie.
+[[noreturn]] void stop_on_storage_failure(const std::string& message, int exit_code) {
+  spdlog::critical("storage failure, stopping: {}", message);
+  spdlog::default_logger()->flush();
+  std::_Exit(exit_code);
 }
 
 Status check_writable(const std::string& dir) {
@@ -258,6 +266,8 @@ void Node::run() {
     }
     finish_snapshot();
     auto now = Clock::now();
+    // A node that cannot write its log takes no part: it would only drop them, one warning each.
+    if (core_->storage_failed()) inbox.clear();
     for (const auto& m : inbox) {
       std::string why;
       if (!core_->step(m, &why)) spdlog::warn("dropped a message from node {}: {}", m.from, why);
@@ -270,6 +280,7 @@ void Node::run() {
     handle_proposals(proposals);
     proposals.clear();
     propose_coordinator_commands();
+    probe_disk(now);
     bool ticked = now >= next_tick;
     if (ticked) {
       core_->tick();
@@ -342,10 +353,29 @@ ProposeOutcome Node::not_leader() const {
   return out;
 }
 
+ProposeOutcome Node::disk_full() const {
+  ProposeOutcome out;
+  out.code = ProposeOutcome::Code::kDiskFull;
+  out.detail = "node " + std::to_string(config_.node_id) + ": disk full in " +
+               config_.effective_data_dir() +
+               ": it cannot write its log, so it takes no writes; free space there, then it "
+               "resumes by itself (the other nodes take writes meanwhile)";
+  return out;
+}
+
 void Node::handle_proposals(std::vector<Proposal>& proposals) {
   if (proposals.empty()) return;
   raft::ProposeResult r;
   std::vector<Coordinator::Submitted> submitted;
+  if (core_->storage_failed()) {
+    ProposeOutcome refused = disk_full();
+    {
+      std::lock_guard lock(queue_mu_);
+      waiting_ -= proposals.size();
+    }
+    for (auto& p : proposals) p.done(refused);
+    return;
+  }
   if (core_->role() == raft::Role::kLeader) {
     std::vector<std::string> commands;
     commands.reserve(proposals.size());
@@ -380,19 +410,17 @@ void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted)
 
 void Node::handle_ready() {
   raft::Ready rd = core_->ready();
-  auto fatal = [](const Status& s) {
-    // Without durable storage this node cannot keep Raft's promises: stop it rather than lie.
-    spdlog::critical("storage failure, stopping: {}", s.message());
-    std::_Exit(1);
-  };
   if (rd.snapshot) {
+    // The core's log already starts after the snapshot, so the state machine takes it now;
+    // making it durable may have to wait for space (persist()).
     storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data};
-    if (Status s = snapshots_->save(snap, config_.fsync); !s) fatal(s);
-    if (Status s = wal_->write_snapshot_installed(snap.index, snap.term); !s) fatal(s);
-    std::unique_lock lock(jobs_mu_);
-    if (Status s = jobs_.restore(snap.data); !s) fatal(s);
+    {
+      std::unique_lock lock(jobs_mu_);
+      if (Status s = jobs_.restore(snap.data); !s) stop_on_storage_failure(s.message(), 1);
+    }
     spdlog::info("node {}: installed snapshot at index {} from the leader", config_.node_id,
                  snap.index);
+    unsaved_snapshot_ = std::move(snap);
   }
   std::vector<raft::Message> later;
   if (core_->role() == raft::Role::kLeader) {
@@ -405,15 +433,73 @@ void Node::handle_ready() {
   // Committed entries are durable on a majority: their answers need not wait for this
   // node's fsync of the newer entries in the same Ready.
   apply(rd.committed);
-  if (rd.hard_state || !rd.entries.empty()) {
-    if (Status s = wal_->write(rd.hard_state, rd.entries); !s) fatal(s);
-    if (rd.must_sync) {
-      if (Status s = wal_->sync(); !s) fatal(s);
-    }
+  if (persist(rd)) {
+    transport_->send(std::move(later));
+    core_->advance();
+  } else {
+    // Acknowledgements and votes promise what is not on disk: they are not sent.
+    core_->persist_failed();
   }
-  transport_->send(std::move(later));
-  core_->advance();
   after_apply();
+}
+
+bool Node::persist(const raft::Ready& rd) {
+  // Until the probe lets it retry, the core hands out nothing that needs the disk.
+  if (core_->storage_failed()) return true;
+  Status s;
+  bool out_of_space = false;
+  if (unsaved_snapshot_) s = save_installed_snapshot(&out_of_space);
+  if (s && (rd.hard_state || !rd.entries.empty())) {
+    s = wal_->write(rd.hard_state, rd.entries);
+    if (s && rd.must_sync) s = wal_->sync();
+    out_of_space = !s && wal_->out_of_space();
+  }
+  if (s) {
+    if (disk_full_since_ && !core_->storage_failed()) {
+      auto seconds = std::chrono::duration<double>(Clock::now() - *disk_full_since_).count();
+      spdlog::info(
+          "node {}: writing to {} again after {:.1f} s with a full disk; rejoining as a "
+          "follower",
+          config_.node_id, config_.effective_data_dir(), seconds);
+      disk_full_since_.reset();
+    }
+    return true;
+  }
+  if (wal_->sync_failed()) {
+    stop_on_storage_failure(storage::sync_failure_message(s), storage::kExitSyncFailed);
+  }
+  if (!out_of_space) stop_on_storage_failure(s.message(), 1);
+  enter_disk_full(s);
+  return false;
+}
+
+Status Node::save_installed_snapshot(bool* out_of_space) {
+  const storage::Snapshot& snap = *unsaved_snapshot_;
+  Status s = snapshots_->save(snap, config_.fsync, out_of_space);
+  if (s) {
+    s = wal_->write_snapshot_installed(snap.index, snap.term);
+    *out_of_space = !s && wal_->out_of_space();
+  }
+  if (s) unsaved_snapshot_.reset();
+  return s;
+}
+
+void Node::enter_disk_full(const Status& failure) {
+  next_disk_probe_ = Clock::now() + kDiskProbeInterval;
+  if (disk_full_since_) return;  // one line per episode, not one per retry
+  disk_full_since_ = Clock::now();
+  spdlog::error(
+      "node {}: disk full in {} ({}); {}this node writes nothing, refuses writes and takes no "
+      "part in elections until space is freed; it retries every {} s and resumes by itself",
+      config_.node_id, config_.effective_data_dir(), failure.message(),
+      core_->role() == raft::Role::kLeader ? "stepping down as leader; " : "",
+      kDiskProbeInterval.count());
+}
+
+void Node::probe_disk(Clock::time_point now) {
+  if (!core_->storage_failed() || now < next_disk_probe_) return;
+  next_disk_probe_ = now + kDiskProbeInterval;
+  core_->storage_recovered();
 }
 
 void Node::after_apply() {
@@ -515,6 +601,8 @@ void Node::fail_waiters(ProposeOutcome::Code code) {
 
 void Node::maybe_snapshot() {
   if (config_.snapshot_entries == 0 || snapshot_in_progress_) return;
+  if (snapshot_failures_ > 0 && Clock::now() < next_snapshot_attempt_) return;
+  if (unsaved_snapshot_) return;  // the leader's snapshot must be on disk first
   raft::Index applied = core_->applied_index();
   // A snapshot writes every job, so taking one every N entries costs more per entry the more
   // jobs there are. Waiting for as many entries as there are jobs keeps that cost flat; the
@@ -554,9 +642,18 @@ void Node::finish_snapshot() {
   if (!done) return;
   snapshot_in_progress_ = false;
   if (!done->status) {
-    spdlog::error("snapshot at index {} failed, will retry: {}", done->index,
-                  done->status.message());
+    // The log is not compacted; a full disk would fail the next attempt at once, so it waits.
+    constexpr auto kSnapshotRetryDelay = std::chrono::seconds(10);
+    next_snapshot_attempt_ = Clock::now() + kSnapshotRetryDelay;
+    auto level = snapshot_failures_++ == 0 ? spdlog::level::err : spdlog::level::debug;
+    spdlog::log(level, "node {}: snapshot at index {} failed, retrying in {} s: {}",
+                config_.node_id, done->index, kSnapshotRetryDelay.count(), done->status.message());
     return;
+  }
+  if (snapshot_failures_ > 0) {
+    spdlog::info("node {}: snapshot written again after {} failed attempts", config_.node_id,
+                 snapshot_failures_);
+    snapshot_failures_ = 0;
   }
   // Compact only once the snapshot is durable; a snapshot installed from the leader in the
   // meantime may already cover more (compact() then changes nothing).

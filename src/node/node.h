@@ -43,11 +43,13 @@ struct ProposeOutcome {
     kRetry,       // leadership changed before the entry committed: it may or may not apply
     kOverloaded,  // too many proposals waiting
     kShutdown,
+    kDiskFull,  // this node cannot write its log until space is freed; `detail` says where
   };
   Code code = Code::kApplied;
   jobs::ApplyResult result{};
   raft::NodeId leader_id = raft::kNoNode;
   std::string leader_address{};
+  std::string detail{};
 };
 
 using ProposeCallback = std::function<void(ProposeOutcome)>;
@@ -135,6 +137,16 @@ class Node {
   // The leader places jobs it is submitting when nothing else waits (Coordinator::place_submitted).
   void place_submitted(const std::vector<Coordinator::Submitted>& submitted);
   void handle_ready();
+  // Makes the Ready's snapshot, entries and hard state durable. False when the disk is full:
+  // nothing of it is on disk then, and the node is out until probe_disk() finds space.
+  // Stops the process on any other storage failure.
+  bool persist(const raft::Ready& rd);
+  Status save_installed_snapshot(bool* out_of_space);
+  void enter_disk_full(const Status& failure);
+  // While the disk is full: every kDiskProbeInterval, lets the core hand out again what it
+  // could not write, so the next Ready retries it.
+  void probe_disk(std::chrono::steady_clock::time_point now);
+  ProposeOutcome disk_full() const;
   void apply(const std::vector<raft::Entry>& committed);
   void fail_waiters(ProposeOutcome::Code code);
   void maybe_snapshot();
@@ -183,6 +195,17 @@ class Node {
   std::optional<SnapshotDone> snapshot_done_;  // guarded by queue_mu_
   std::thread snapshot_writer_;
   bool snapshot_in_progress_ = false;  // loop thread
+  // Loop thread: after a failed snapshot, the next one waits (a full disk would fail it again).
+  std::chrono::steady_clock::time_point next_snapshot_attempt_{};
+  size_t snapshot_failures_ = 0;  // in a row; only the first is logged as an error
+
+  // A full disk (loop thread). The episode starts at the first write that fails for want of
+  // space and ends at the first that succeeds again; it is logged once at each end.
+  static constexpr std::chrono::seconds kDiskProbeInterval{1};
+  std::optional<std::chrono::steady_clock::time_point> disk_full_since_;
+  std::chrono::steady_clock::time_point next_disk_probe_{};
+  // A snapshot from the leader, already restored into the job store, not yet durable.
+  std::optional<storage::Snapshot> unsaved_snapshot_;
 
   // Loop-thread state.
   std::map<raft::Index, Waiter> waiters_;

@@ -133,6 +133,8 @@ void Core::send(Message message) {
 
 void Core::tick() {
   assert(!ready_outstanding_);
+  // A node that cannot persist a vote must not campaign: it could not keep the promise.
+  if (storage_failed_) return;
   if (role_ == Role::kLeader) {
     tick_heartbeat();
   } else {
@@ -147,6 +149,8 @@ bool Core::step(const Message& m, std::string* why) {
     return false;
   };
   if (m.to != config_.id) return drop("message addressed to another node");
+  // Every answer would promise something (an entry held, a vote) that is not on disk.
+  if (storage_failed_) return drop("this node cannot write to its disk");
   if (m.from == config_.id || !is_voter(m.from)) return drop("message from a non-member");
   if (m.type == MessageType::kAppend && !validate_append(m, why)) return false;
   if (m.type == MessageType::kSnapshot && (m.index == 0 || m.log_term == 0 || m.log_term > m.term)) {
@@ -256,6 +260,7 @@ bool Core::compact(Index index, std::shared_ptr<const std::string> data) {
 }
 
 bool Core::has_ready() const {
+  if (storage_failed_) return !outbox_.empty() || log_.applied() < log_.committed();
   return snapshot_to_install_ || !outbox_.empty() || log_.stable() < log_.last_index() ||
          log_.applied() < log_.committed() || hard_state() != persisted_hard_state_;
 }
@@ -263,6 +268,18 @@ bool Core::has_ready() const {
 Ready Core::ready() {
   assert(!ready_outstanding_);
   Ready r;
+  ready_previous_hard_state_ = persisted_hard_state_;
+  if (storage_failed_) {
+    // Only what needs no disk: messages that promise nothing (TimeoutNow) and entries that
+    // are committed on a majority already.
+    r.messages = std::move(outbox_);
+    outbox_.clear();
+    r.committed = log_.slice(log_.applied() + 1, log_.committed(), config_.max_committed_per_ready);
+    ready_stable_to_ = log_.stable();
+    ready_applied_to_ = r.committed.empty() ? log_.applied() : r.committed.back().index;
+    ready_outstanding_ = true;
+    return r;
+  }
   r.snapshot = std::move(snapshot_to_install_);
   snapshot_to_install_.reset();
   if (hard_state() != persisted_hard_state_) r.hard_state = hard_state();
@@ -287,6 +304,40 @@ void Core::advance() {
   log_.applied_to(ready_applied_to_);
   // The leader's own copy counts toward a majority only once it is durable.
   if (role_ == Role::kLeader && maybe_commit()) broadcast_append();
+}
+
+void Core::persist_failed() {
+  assert(ready_outstanding_);
+  ready_outstanding_ = false;
+  // Not stable: the entries are handed out again after storage_recovered(), and so is the
+  // hard state. A leader never counted its own copy, so nothing committed on its account.
+  persisted_hard_state_ = ready_previous_hard_state_;
+  log_.applied_to(ready_applied_to_);
+  if (storage_failed_) return;
+  storage_failed_ = true;
+  if (role_ == Role::kLeader) {
+    // The peer that holds the most of our log can win an election at once (§3.10 of the
+    // thesis); otherwise the cluster waits out an election timeout without a leader.
+    NodeId successor = kNoNode;
+    Index best = 0;
+    for (const auto& [id, p] : progress_) {
+      if (successor == kNoNode || p.match > best) {
+        successor = id;
+        best = p.match;
+      }
+    }
+    if (successor != kNoNode) send({.type = MessageType::kTimeoutNow, .to = successor});
+  }
+  become_follower(term_, kNoNode);
+}
+
+void Core::storage_recovered() {
+  assert(!ready_outstanding_);
+  if (!storage_failed_) return;
+  storage_failed_ = false;
+  // A full election timeout to hear from the current leader before campaigning.
+  election_elapsed_ = 0;
+  reset_election_timer();
 }
 
 }  // namespace nomad::raft

@@ -140,6 +140,21 @@ class Core {
   Ready ready();
   void advance();
 
+  // The application could not make the last Ready durable (its disk is full); called instead
+  // of advance(). None of the Ready's entries, hard state or snapshot is on disk, and none of
+  // its messages was sent (to Raft, lost messages); its committed entries were applied. A
+  // snapshot it carried is the application's to persist before anything else it writes.
+  // A node that cannot persist cannot keep Raft's promises, so until storage_recovered() it
+  // takes no part: a leader steps down and asks its most up-to-date peer to take over at once
+  // (TimeoutNow), every message is dropped, proposals are refused, it never campaigns, and
+  // ready() hands out nothing to persist. What it could not persist stays in memory.
+  void persist_failed();
+  // The application's storage may work again: the next Ready hands out again everything not
+  // yet persisted, and the node takes part as a follower. If that write fails too, the
+  // application calls persist_failed() again.
+  void storage_recovered();
+  bool storage_failed() const { return storage_failed_; }
+
   // Observers.
   NodeId id() const { return config_.id; }
   Role role() const { return role_; }
@@ -219,6 +234,8 @@ class Core {
 
   std::vector<Message> outbox_;
   HardState persisted_hard_state_;  // last hard state handed out through ready()
+  HardState ready_previous_hard_state_;  // persisted_hard_state_ before the outstanding ready
+  bool storage_failed_ = false;          // between persist_failed() and storage_recovered()
   bool ready_outstanding_ = false;
   Index ready_stable_to_ = 0;   // stable index after the outstanding ready is persisted
   Index ready_applied_to_ = 0;  // applied index after the outstanding ready is applied

@@ -64,10 +64,18 @@ std::vector<std::pair<raft::Index, std::string>> list(const std::string& dir) {
 
 }  // namespace
 
-Status SnapshotStore::save(const Snapshot& snapshot, bool fsync) {
+Status SnapshotStore::save(const Snapshot& snapshot, bool fsync, bool* out_of_space) {
+  int error_number = 0;
+  auto failed = [&](Status s) {
+    if (out_of_space) *out_of_space = is_out_of_space(error_number);
+    return s;
+  };
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  if (ec) return Status::error("cannot create snapshot directory " + dir_ + ": " + ec.message());
+  if (ec) {
+    error_number = ec.value();
+    return failed(Status::error("cannot create snapshot directory " + dir_ + ": " + ec.message()));
+  }
 
   std::string bytes(kMagic, kMagicSize);
   put_u64(&bytes, snapshot.index);
@@ -80,18 +88,26 @@ Status SnapshotStore::save(const Snapshot& snapshot, bool fsync) {
   std::string final_path = (fs::path(dir_) / file_name(snapshot.index, snapshot.term)).string();
   std::string temp_path = final_path + ".tmp";
   int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::error("cannot create " + temp_path + ": " + strerror(errno));
-  Status s = write_all(fd, bytes, temp_path);
-  if (s && fsync && ::fsync(fd) != 0) {
-    s = Status::error("cannot fsync " + temp_path + ": " + strerror(errno));
+  if (fd < 0) {
+    error_number = errno;
+    return failed(Status::error("cannot create " + temp_path + ": " + strerror(error_number)));
   }
+  Status s = write_all(fd, bytes, temp_path, faults_, &error_number);
+  // The temporary file is thrown away if its fsync fails, so nothing relies on what the
+  // kernel kept of it: unlike the WAL's, this failure need not stop the node.
+  if (s && fsync) s = sync_file(fd, /*data_only=*/false, temp_path, faults_);
   ::close(fd);
-  if (!s) return s;
+  if (!s) {
+    ::unlink(temp_path.c_str());  // a half-written file would only take space
+    return failed(s);
+  }
   if (::rename(temp_path.c_str(), final_path.c_str()) != 0) {
-    return Status::error("cannot rename " + temp_path + ": " + strerror(errno));
+    error_number = errno;
+    ::unlink(temp_path.c_str());
+    return failed(Status::error("cannot rename " + temp_path + ": " + strerror(error_number)));
   }
   if (fsync) {
-    if (Status d = sync_directory(dir_); !d) return d;
+    if (Status d = sync_directory(dir_); !d) return failed(d);
   }
   for (const auto& [index, path] : list(dir_)) {
     if (index < snapshot.index) fs::remove(path, ec);

@@ -3,7 +3,8 @@
 // Durable snapshots of the replicated state machine. A snapshot is written to a temporary
 // file, fsynced, renamed into place and the directory fsynced, so a crash leaves either the
 // old snapshot or the new one, never half of one. Older snapshots are deleted once a newer
-// one is durable.
+// one is durable. A save that fails (a full disk) removes its temporary file and leaves the
+// previous snapshot as it was.
 //
 // File: snap-<index>-<term>.snap (16 hex digits each), holding
 //   "NLSNAP1\n" | u64 index | u64 term | u64 data length | u32 CRC-32C of data | data
@@ -13,6 +14,7 @@
 
 #include "common/status.h"
 #include "raft/types.h"
+#include "storage/file_util.h"
 
 namespace nomad::storage {
 
@@ -24,10 +26,14 @@ struct Snapshot {
 
 class SnapshotStore {
  public:
-  explicit SnapshotStore(std::string dir) : dir_(std::move(dir)) {}
+  // `faults`: tests only, injected full disk or fsync errors.
+  explicit SnapshotStore(std::string dir, IoFaults* faults = nullptr)
+      : dir_(std::move(dir)), faults_(faults) {}
 
-  // Makes `snapshot` durable and removes older ones.
-  Status save(const Snapshot& snapshot, bool fsync = true);
+  // Makes `snapshot` durable and removes older ones. On failure *out_of_space (when given)
+  // says whether it failed for want of space (ENOSPC, EDQUOT): then it may simply be retried
+  // once space is freed.
+  Status save(const Snapshot& snapshot, bool fsync = true, bool* out_of_space = nullptr);
 
   // Reads the newest snapshot into *out (nullopt if there is none). A damaged newest
   // snapshot is an error: the WAL it replaced may already be gone.
@@ -37,6 +43,7 @@ class SnapshotStore {
 
  private:
   std::string dir_;
+  IoFaults* faults_ = nullptr;
 };
 
 }  // namespace nomad::storage

@@ -45,19 +45,25 @@ void encode_hard_state(const raft::HardState& hs, std::string* out) {
 
 // Gives a new segment its full size up front: fdatasync after writing into allocated space
 // costs less than after appending, which must also make the new blocks and size durable.
-Status reserve_segment(int fd, uint64_t bytes, const std::string& path) {
-  struct statfs fs_info {};
-  // On tmpfs a reservation gains nothing and would pin memory.
-  if (::fstatfs(fd, &fs_info) == 0 && fs_info.f_type == TMPFS_MAGIC) return Status::ok();
-  int rc;
-  do {
-    rc = ::fallocate(fd, 0, 0, static_cast<off_t>(bytes));
-  } while (rc != 0 && errno == EINTR);
+Status reserve_segment(int fd, uint64_t bytes, const std::string& path, IoFaults* faults,
+                       int* error_number) {
+  int rc = 0;
+  if (faults != nullptr && faults->reserve_error != 0) {
+    errno = faults->reserve_error;
+    rc = -1;
+  } else {
+    struct statfs fs_info {};
+    // On tmpfs a reservation gains nothing and would pin memory.
+    if (::fstatfs(fd, &fs_info) == 0 && fs_info.f_type == TMPFS_MAGIC) return Status::ok();
+    do {
+      rc = ::fallocate(fd, 0, 0, static_cast<off_t>(bytes));
+    } while (rc != 0 && errno == EINTR);
+  }
   // Where fallocate is not supported the segment simply grows as it is written.
   if (rc == 0 || errno == EOPNOTSUPP || errno == ENOSYS) return Status::ok();
+  *error_number = errno;
   return Status::error("cannot reserve " + std::to_string(bytes) + " bytes for WAL segment " +
-                       path + ": " + strerror(errno) +
-                       ". Free space on the disk that holds the data directory.");
+                       path + ": " + strerror(errno));
 }
 
 }  // namespace
@@ -84,7 +90,13 @@ std::unique_ptr<Wal> Wal::open(const std::string& dir, const WalOptions& options
   // Appends go to a fresh segment: the recovered ones are never written again, which keeps
   // a cut-off tail from ever being followed by new data in the same file.
   *status = wal->start_segment();
-  if (!status->is_ok()) return nullptr;
+  if (!status->is_ok()) {
+    if (wal->out_of_space()) {
+      *status = Status::error(status->message() + ". Free space on the disk that holds " + dir +
+                              ", then start the node again.");
+    }
+    return nullptr;
+  }
   *status = wal->sync();
   if (!status->is_ok()) return nullptr;
   return wal;
@@ -156,35 +168,50 @@ Status Wal::start_segment() {
   uint64_t sequence = segments_.empty() ? 1 : segments_.back().sequence + 1;
   std::string path = (fs::path(dir_) / segment_name(sequence)).string();
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) return Status::error("cannot create WAL segment " + path + ": " + strerror(errno));
-  if (Status s = reserve_segment(fd_, options_.segment_bytes, path); !s) {
-    // Leave nothing behind, so that the next write retries the same segment.
-    ::close(fd_);
-    fd_ = -1;
-    ::unlink(path.c_str());
-    return s;
+  if (fd_ < 0) {
+    int error_number = errno;
+    return failed_write(
+        Status::error("cannot create WAL segment " + path + ": " + strerror(error_number)),
+        error_number);
   }
-  segments_.push_back({sequence, path, 0});
-  current_bytes_ = 0;
-  dir_sync_pending_ = true;  // the new name must be durable too
 
   wal::SegmentHeader header;
   header.set_version(kFormatVersion);
   header.set_sequence(sequence);
   header.set_node_id(options_.node_id);
   header.set_cluster(options_.cluster);
-  append_record(RecordType::kSegmentHeader, header.SerializeAsString(), &buffer_);
+  std::string start;
+  append_record(RecordType::kSegmentHeader, header.SerializeAsString(), &start);
   // Every segment repeats the hard state, so deleting older segments never loses it.
-  encode_hard_state(hard_state_, &buffer_);
-  return write_buffer();
+  encode_hard_state(hard_state_, &start);
+
+  int error_number = 0;
+  Status s = reserve_segment(fd_, options_.segment_bytes, path, options_.faults, &error_number);
+  if (s) s = pwrite_all(fd_, start, 0, path, options_.faults, &error_number);
+  if (!s) {
+    // Leave nothing behind, so that the next write retries the same segment.
+    ::close(fd_);
+    fd_ = -1;
+    ::unlink(path.c_str());
+    return failed_write(s, error_number);
+  }
+  segments_.push_back({sequence, path, 0});
+  current_bytes_ = start.size();
+  dir_sync_pending_ = true;  // the new name must be durable too
+  return Status::ok();
 }
 
 Status Wal::write(const std::optional<raft::HardState>& hard_state,
                   const std::vector<raft::Entry>& entries) {
-  // Rolling over only once the reserved space is used up leaves no zeros to cut.
-  if (current_bytes_ >= options_.segment_bytes) {
+  if (!sync_error_.is_ok()) return sync_error_;
+  // Rolling over only once the reserved space is used up leaves no zeros to cut. No open
+  // segment: creating the last one failed, so it is tried again.
+  if (fd_ < 0 || current_bytes_ >= options_.segment_bytes) {
     if (Status s = start_segment(); !s) return s;
   }
+  const raft::HardState old_hard_state = hard_state_;
+  const raft::Index old_last_index = last_index_;
+  const raft::Index old_max_index = segments_.back().max_index;
   wal::Entry pb;
   for (const raft::Entry& e : entries) {
     pb.set_term(e.term);
@@ -199,34 +226,77 @@ Status Wal::write(const std::optional<raft::HardState>& hard_state,
     hard_state_ = *hard_state;
     encode_hard_state(*hard_state, &buffer_);
   }
-  return write_buffer();
+  Status s = write_buffer();
+  if (!s) {
+    hard_state_ = old_hard_state;
+    last_index_ = old_last_index;
+    segments_.back().max_index = old_max_index;
+  }
+  return s;
 }
 
 Status Wal::write_snapshot_installed(raft::Index index, raft::Term term) {
+  if (!sync_error_.is_ok()) return sync_error_;
+  if (fd_ < 0) {
+    if (Status s = start_segment(); !s) return s;
+  }
   wal::SnapshotInstalled pb;
   pb.set_index(index);
   pb.set_term(term);
   append_record(RecordType::kSnapshotInstalled, pb.SerializeAsString(), &buffer_);
+  if (Status s = write_buffer(); !s) return s;
   // Segments before this one hold only void entries now.
   segments_.back().max_index = std::max(segments_.back().max_index, index);
   last_index_ = index;
-  return write_buffer();
-}
-
-Status Wal::write_buffer() {
-  if (Status s = pwrite_all(fd_, buffer_, current_bytes_, segments_.back().path); !s) return s;
-  current_bytes_ += buffer_.size();
-  buffer_.clear();
   return Status::ok();
 }
 
+Status Wal::write_buffer() {
+  const std::string& path = segments_.back().path;
+  int error_number = 0;
+  Status s = pwrite_all(fd_, buffer_, current_bytes_, path, options_.faults, &error_number);
+  const size_t size = buffer_.size();
+  buffer_.clear();
+  if (s) {
+    current_bytes_ += size;
+    out_of_space_ = false;
+    return s;
+  }
+  // A write cut short may have left some of its records. Cut the segment back to its last
+  // whole record: a retry (perhaps shorter) must never be followed by stale bytes, which
+  // replay would take for damage. The cut is made durable at once, for the same reason.
+  if (::ftruncate(fd_, static_cast<off_t>(current_bytes_)) != 0) {
+    int e = errno;
+    return failed_write(Status::error(s.message() + "; then cannot cut " + path +
+                                      " back to its last whole record: " + strerror(e)),
+                        0);
+  }
+  if (options_.fsync) {
+    if (Status synced = sync_file(fd_, /*data_only=*/false, path, options_.faults); !synced) {
+      sync_error_ = synced;
+      return failed_write(synced, 0);
+    }
+  }
+  return failed_write(s, error_number);
+}
+
+Status Wal::failed_write(Status status, int error_number) {
+  out_of_space_ = is_out_of_space(error_number);
+  return status;
+}
+
 Status Wal::sync() {
-  if (!options_.fsync) return Status::ok();
-  if (::fdatasync(fd_) != 0) {
-    return Status::error("fdatasync of " + segments_.back().path + " failed: " + strerror(errno));
+  if (!sync_error_.is_ok()) return sync_error_;
+  if (!options_.fsync || fd_ < 0) return Status::ok();
+  if (Status s = sync_file(fd_, /*data_only=*/true, segments_.back().path, options_.faults); !s) {
+    sync_error_ = s;
+    return s;
   }
   if (dir_sync_pending_) {
-    if (Status s = sync_directory(dir_); !s) return s;
+    if (Status s = sync_directory(dir_); !s) {
+      sync_error_ = s;
+      return s;
+    }
     dir_sync_pending_ = false;
   }
   return Status::ok();

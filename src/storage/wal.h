@@ -15,6 +15,13 @@
 //
 // An entry whose index is at or below the last one written replaces that suffix on replay:
 // that is how a follower's truncation of a conflicting suffix is recorded without rewriting.
+//
+// A full disk: a write that fails for want of space (ENOSPC, EDQUOT) is undone, the segment
+// cut back to its last whole record, so the WAL holds exactly what it held before, and the
+// same write may be retried once space is freed (out_of_space() tells this case apart).
+// A failed fsync is never retried: the kernel may have dropped the pages it could not write
+// and a second fsync would report success for data that is gone (PostgreSQL's "fsyncgate").
+// After one, every write() and sync() fails; the process must stop and recover from the disk.
 
 #include <memory>
 #include <optional>
@@ -23,6 +30,7 @@
 
 #include "common/status.h"
 #include "raft/types.h"
+#include "storage/file_util.h"
 
 namespace nomad::storage {
 
@@ -32,6 +40,7 @@ struct WalOptions {
   std::string cluster{};
   uint64_t segment_bytes = 64ull << 20;
   bool fsync = true;  // off only in tests that measure nothing durable
+  IoFaults* faults = nullptr;  // tests only: injected full disk or fsync errors
 };
 
 // What a restarting node reads back.
@@ -56,16 +65,23 @@ class Wal {
 
   // Buffers and writes the entries, then the hard state (in that order, so a hard state is
   // never durable without the entries its commit index refers to). Not durable until sync().
+  // On failure nothing of it is in the WAL (see out_of_space()).
   Status write(const std::optional<raft::HardState>& hard_state,
                const std::vector<raft::Entry>& entries);
   // Records that the node installed a snapshot received from the leader: on replay every
   // entry written before is void and the log continues after `index`. Write it only after
   // the snapshot itself is durable.
   Status write_snapshot_installed(raft::Index index, raft::Term term);
-  // Makes everything written so far durable.
+  // Makes everything written so far durable. A failure is final (see the top of this file).
   Status sync();
   // Deletes the oldest segments whose entries all lie at or below `index`.
   Status release_to(raft::Index index);
+
+  // Whether the last failed write failed for want of space: it left nothing behind and may be
+  // retried. False after any other failure, which leaves the WAL unusable.
+  bool out_of_space() const { return out_of_space_; }
+  // Whether an fsync failed: the WAL refuses all further work.
+  bool sync_failed() const { return !sync_error_.is_ok(); }
 
   size_t segment_count() const { return segments_.size(); }
   const std::string& dir() const { return dir_; }
@@ -81,6 +97,8 @@ class Wal {
   Status recover(raft::Index snapshot_index, WalContents* contents);
   Status start_segment();
   Status write_buffer();
+  // Records why a write failed; `error_number` is its errno (0 when not a system call's).
+  Status failed_write(Status status, int error_number);
 
   std::string dir_;
   WalOptions options_;
@@ -91,6 +109,8 @@ class Wal {
   raft::HardState hard_state_;
   raft::Index last_index_ = 0;
   std::string buffer_;
+  bool out_of_space_ = false;
+  Status sync_error_;  // the first fsync failure; not ok once one happened
 };
 
 }  // namespace nomad::storage

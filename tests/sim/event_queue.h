@@ -24,6 +24,7 @@ enum class EventKind : uint8_t {
   kHeal,           // end of the fault phase: heal everything, start the liveness check
   kLivenessCheck,  // periodic test of the liveness condition during recovery
   kStrikeLeader,   // crash or isolate a freshly elected leader (message.term: its term)
+  kDiskSpace,      // a node's full disk has space again: its core may retry the write
 };
 
 struct Event {

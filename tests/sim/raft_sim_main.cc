@@ -1,6 +1,7 @@
 // build/raft-sim: runs the deterministic cluster simulation over a range of seeds.
 //
 //   raft-sim --seeds N [--start-seed S] [--nodes K] [--trace] [--bug NAME] [--profile P]
+//            [--disk-full PER_MILLE]
 //
 // Exits 0 only when no seed violated an invariant; the last line is always
 // "raft-sim: N seeds, V violations". Every failure names its seed, the invariant, and the
@@ -24,7 +25,7 @@ using nomad::sim::SimResult;
 
 constexpr const char* kUsage =
     "usage: raft-sim --seeds N [--start-seed S] [--nodes K] [--trace] [--bug NAME] "
-    "[--profile P]\n"
+    "[--profile P] [--disk-full PER_MILLE]\n"
     "  --seeds N       number of seeds to run (N >= 1)\n"
     "  --start-seed S  first seed (default 1)\n"
     "  --nodes K       cluster size for every seed (default: 3 for odd seeds, 5 for even)\n"
@@ -32,7 +33,9 @@ constexpr const char* kUsage =
     "  --bug NAME      switch on a planted bug in every node: grant_second_vote,\n"
     "                  commit_previous_term_by_count, truncate_on_stale_append\n"
     "  --profile P     fault profile for every seed: mixed, leader-churn (default: each\n"
-    "                  seed draws one; a quarter get leader-churn)\n";
+    "                  seed draws one; a quarter get leader-churn)\n"
+    "  --disk-full PER_MILLE  chance per write that a node's disk is full for 5-300 ms\n"
+    "                  (default 0)\n";
 
 // Far beyond any real cluster; keeps a typo from allocating a million simulated nodes.
 constexpr uint64_t kMaxNodes = 1000;
@@ -44,6 +47,7 @@ struct Flags {
   bool trace = false;
   std::string bug;
   std::string profile;
+  uint32_t disk_full_per_mille = 0;
 };
 
 std::optional<uint64_t> parse_number(std::string_view text) {
@@ -103,6 +107,11 @@ std::optional<std::string> parse_flags(int argc, char** argv, Flags* flags, bool
                "truncate_on_stale_append";
       }
       flags->bug = std::string(*v);
+    } else if (arg == "--disk-full") {
+      auto n = value();
+      auto v = n ? parse_number(*n) : std::nullopt;
+      if (!v || *v > 1000) return "--disk-full needs a chance per mille from 0 to 1000";
+      flags->disk_full_per_mille = static_cast<uint32_t>(*v);
     } else if (arg == "--profile") {
       auto v = value();
       if (!v || !nomad::sim::parse_fault_profile(*v)) {
@@ -125,7 +134,11 @@ void print_failure(const SimResult& r, const Flags& flags) {
   std::cout << "raft-sim: reproduce with: build/raft-sim --start-seed " << r.seed
             << " --seeds 1 --nodes " << r.nodes << " --trace"
             << (flags.bug.empty() ? "" : " --bug " + flags.bug)
-            << (flags.profile.empty() ? "" : " --profile " + flags.profile) << "\n";
+            << (flags.profile.empty() ? "" : " --profile " + flags.profile)
+            << (flags.disk_full_per_mille == 0
+                    ? ""
+                    : " --disk-full " + std::to_string(flags.disk_full_per_mille))
+            << "\n";
 }
 
 void print_summary(const SimResult& r) {
@@ -134,9 +147,10 @@ void print_summary(const SimResult& r) {
             << (r.ok() ? "ok" : "FAILED") << ": " << s.events << " events, " << s.messages_sent
             << " messages (" << s.messages_dropped << " dropped), " << s.crashes << " crashes, "
             << s.partitions << " partitions, " << s.compactions << " compactions, "
-            << s.snapshots_installed << " snapshots installed, " << s.leader_terms
-            << " terms with a leader, " << s.committed << " committed, " << s.clients.acked << "/"
-            << s.clients.proposed << " proposals acknowledged";
+            << s.snapshots_installed << " snapshots installed, " << s.disk_full
+            << " writes failed on a full disk, " << s.leader_terms << " terms with a leader, "
+            << s.committed << " committed, " << s.clients.acked << "/" << s.clients.proposed
+            << " proposals acknowledged";
   if (r.ok()) {
     std::cout << ", recovered " << nomad::sim::format_time(s.recovery_time) << " after healing";
   }
@@ -165,6 +179,7 @@ int main(int argc, char** argv) {
     if (!flags.bug.empty()) options.bugs = *nomad::sim::planted_bug(flags.bug);
     if (!flags.profile.empty()) options.profile = nomad::sim::parse_fault_profile(flags.profile);
     if (flags.trace) options.trace = &std::cout;
+    options.disk_full_per_mille = flags.disk_full_per_mille;
 
     SimResult result = nomad::sim::run_simulation(options);
     if (flags.trace) print_summary(result);

@@ -67,6 +67,8 @@ class SimNode {
 
   // A kReady event is pending for this incarnation.
   bool ready_scheduled = false;
+  // The disk is full until then (SimOptions::disk_full_per_mille): writes fail.
+  Time disk_full_until = 0;
 
  private:
   raft::Config config_;

@@ -24,7 +24,7 @@ uint64_t stream_seed(uint64_t seed, uint64_t stream) {
   return rng.next();
 }
 
-enum Stream : uint64_t { kFaults = 1, kClients, kDisk, kNetwork, kPhases, kNodeSeeds };
+enum Stream : uint64_t { kFaults = 1, kClients, kDisk, kNetwork, kPhases, kNodeSeeds, kDiskFull };
 
 }  // namespace
 
@@ -36,6 +36,7 @@ Simulation::Simulation(const SimOptions& options)
       fault_rng_(stream_seed(options.seed, kFaults)),
       client_rng_(stream_seed(options.seed, kClients)),
       disk_rng_(stream_seed(options.seed, kDisk)),
+      disk_full_rng_(stream_seed(options.seed, kDiskFull)),
       nodes_([&] {
         std::vector<NodeId> voters;
         for (NodeId id = 1; id <= options.nodes; ++id) voters.push_back(id);
@@ -168,6 +169,9 @@ SimResult Simulation::run() {
       case EventKind::kStrikeLeader:
         on_strike_leader(e);
         break;
+      case EventKind::kDiskSpace:
+        on_disk_space(e);
+        break;
     }
     ++stats_.events;
     if (stats_.events % options_.full_check_every == 0) checker_.full_check();
@@ -240,6 +244,7 @@ void Simulation::process_ready(SimNode& n) {
     line += " send " + std::to_string(ready.messages.size());
     trace(line);
   }
+  if (fails_on_full_disk(n, ready)) return;
   checker_.before_persist(n, ready);
   if (checker_.failed()) return;
   n.persist(ready);
@@ -266,6 +271,44 @@ void Simulation::process_ready(SimNode& n) {
   n.core().advance();
   observe(n);  // another Ready may be due, e.g. more committed entries than one hands out
   maybe_compact(n);
+}
+
+bool Simulation::fails_on_full_disk(SimNode& n, raft::Ready& ready) {
+  const bool writes = ready.hard_state || !ready.entries.empty();
+  // A Ready installing a snapshot is left alone: the server keeps such a snapshot in memory
+  // until it can write it, which this model of the application does not.
+  if (!writes || ready.snapshot || options_.disk_full_per_mille == 0) return false;
+  if (n.disk_full_until <= now_) {
+    if (healed_ || !disk_full_rng_.chance(options_.disk_full_per_mille, 1000)) return false;
+    n.disk_full_until = now_ + uniform(disk_full_rng_, 5 * kMillisecond, 300 * kMillisecond);
+    if (tracing()) {
+      trace(node_name(n.id()) + " DISK FULL until " + format_time(n.disk_full_until));
+    }
+  }
+  ++stats_.disk_full;
+  if (tracing()) trace(node_name(n.id()) + " cannot write: nothing persisted, nothing sent");
+  for (const raft::Entry& entry : ready.committed) {
+    checker_.before_apply(n, entry);
+    if (checker_.failed()) return true;
+    n.apply(entry);
+    clients_.applied(n.id(), entry, now_);
+  }
+  // The first failure of this core (a restarted node's core starts afresh) waits for space.
+  if (!n.core().storage_failed()) {
+    schedule(n.disk_full_until, EventKind::kDiskSpace, n.id(), n.incarnation());
+  }
+  n.core().persist_failed();
+  observe(n);
+  return true;
+}
+
+void Simulation::on_disk_space(const Event& e) {
+  SimNode& n = node(e.node);
+  if (!n.up() || n.incarnation() != e.incarnation || !n.core().storage_failed()) return;
+  if (n.disk_full_until > now_) return;  // filled again since: a later event is due
+  if (tracing()) trace(node_name(n.id()) + " has disk space again: retries its write");
+  n.core().storage_recovered();
+  observe(n);
 }
 
 void Simulation::maybe_compact(SimNode& n) {

@@ -62,6 +62,10 @@ class Simulation {
   void on_heal();
   void on_liveness_check();
   void on_strike_leader(const Event& e);
+  void on_disk_space(const Event& e);
+  // Whether this Ready meets a full disk; if so it is handled as the node does one: nothing
+  // persisted or sent, the committed entries applied, the core told persist_failed().
+  bool fails_on_full_disk(SimNode& n, raft::Ready& ready);
 
   void process_ready(SimNode& n);
   // The application's snapshot policy: compact once enough was applied since the last one.
@@ -83,6 +87,7 @@ class Simulation {
   raft::Rng fault_rng_;
   raft::Rng client_rng_;
   raft::Rng disk_rng_;
+  raft::Rng disk_full_rng_;
   std::vector<SimNode> nodes_;
   SimNetwork network_;
   InvariantChecker checker_;

@@ -17,6 +17,7 @@
 #include "raft/rng.h"
 #include "storage/file_util.h"
 #include "storage/record.h"
+#include "storage/sync_failure.h"
 #include "storage/wal.h"
 #include "temp_dir.h"
 
@@ -114,6 +115,59 @@ TEST(WalCrash, EveryEntryReportedDurableSurvivesSigkill) {
     ASSERT_EQ(segments_with_a_tail(files), std::vector<std::string>{}) << "round " << round;
   }
   EXPECT_GT(durable, 0u);
+}
+
+// An fdatasync that fails (EIO, injected) stops the process with a message that says why and
+// what to do, and with its own exit status; a restart recovers everything reported durable.
+TEST(WalCrash, AFailedFdatasyncStopsTheWriterWithTheReasonAndTheWalRecovers) {
+  testing::TempDir dir;
+  int out[2], err[2];
+  ASSERT_EQ(pipe(out), 0);
+  ASSERT_EQ(pipe(err), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    dup2(err[1], STDERR_FILENO);
+    close(out[0]);
+    close(err[0]);
+    setenv("WAL_CRASH_WRITER_FAIL_SYNC_AFTER", "5", 1);
+    execl(WAL_CRASH_WRITER, WAL_CRASH_WRITER, dir.path().c_str(), "7", nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  close(err[1]);
+  // The writer stops on its own after five syncs; the pipes end when it exits.
+  FILE* out_file = fdopen(out[0], "r");
+  raft::Index durable = 0;
+  char line[256];
+  while (std::fgets(line, sizeof(line), out_file)) {
+    unsigned long long n;
+    if (std::sscanf(line, "durable %llu", &n) == 1) durable = n;
+  }
+  std::fclose(out_file);
+  std::string errors;
+  FILE* err_file = fdopen(err[0], "r");
+  while (std::fgets(line, sizeof(line), err_file)) errors += line;
+  std::fclose(err_file);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the writer did not exit by itself";
+  EXPECT_EQ(WEXITSTATUS(status), kExitSyncFailed) << errors;
+  EXPECT_NE(errors.find("fdatasync of " + dir.path()), std::string::npos) << errors;
+  EXPECT_NE(errors.find("failed: Input/output error"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("cannot be retried safely"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("restart the node to recover from its WAL"), std::string::npos) << errors;
+  EXPECT_GT(durable, 0u);
+
+  WalContents contents;
+  Status recovered;
+  auto wal =
+      Wal::open(dir.path(), {.node_id = 1, .segment_bytes = 64 << 10}, 0, &contents, &recovered);
+  ASSERT_TRUE(wal) << recovered.message();
+  ASSERT_GE(contents.entries.size(), durable);
+  for (size_t i = 0; i < contents.entries.size(); ++i) {
+    ASSERT_EQ(contents.entries[i].index, i + 1);
+  }
 }
 
 }  // namespace

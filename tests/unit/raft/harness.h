@@ -246,11 +246,21 @@ class Node {
     return true;
   }
 
+  // While set, every Ready with something to persist fails to (a full disk): nothing reaches
+  // the disk, none of its messages is sent, its committed entries are applied (they are
+  // durable on a majority) and the core is told persist_failed().
+  bool disk_full = false;
+
   // One ready()/advance() cycle, following the contract. Returns the Ready it handled (empty
-  // when the core had nothing).
+  // when the core had nothing, or when it could not be persisted).
   Ready cycle() {
     if (!core_->has_ready()) return Ready{};
     Ready rd = core_->ready();
+    if (disk_full && (rd.snapshot || rd.hard_state || !rd.entries.empty())) {
+      apply(rd.committed, /*on_disk=*/false);
+      core_->persist_failed();
+      return Ready{};
+    }
     persist(rd);
     check_messages(rd.messages);
     apply(rd.committed);
@@ -417,18 +427,22 @@ class Node {
     }
   }
 
-  void apply(const std::vector<Entry>& committed) {
+  // `on_disk`: the entries are on this node's disk (not so when its own write failed; they
+  // are committed on a majority all the same).
+  void apply(const std::vector<Entry>& committed, bool on_disk = true) {
     const NodeId id = config_.id;
     for (const Entry& e : committed) {
       if (e.index != applied_index_ + 1) {
         ADD_FAILURE() << "node " << id << ": applies index " << e.index << " after "
                       << applied_index_;
       }
-      if (e.index > disk_.hard_state.commit) {
+      // Entries applied without being on disk are checked against the other nodes by
+      // expect_state_machine_safety().
+      if (on_disk && e.index > disk_.hard_state.commit) {
         ADD_FAILURE() << "node " << id << ": applies index " << e.index
                       << " beyond the persisted commit " << disk_.hard_state.commit;
       }
-      if (!disk_.at(e.index) || !(*disk_.at(e.index) == e)) {
+      if (on_disk && (!disk_.at(e.index) || !(*disk_.at(e.index) == e))) {
         ADD_FAILURE() << "node " << id << ": applies entry " << e.index
                       << " that differs from the one on disk (or is covered by its snapshot "
                       << disk_.snapshot.index << ")";
