@@ -14,3 +14,7 @@
       std::abort();                                                                       \
     }                                                                                     \
   } while (0)
+
+// UBSan's findings stop the run as ASan's do (the fuzz build's checks are recoverable, and
+// would otherwise only print a line that nobody reads).
+extern "C" const char* __ubsan_default_options() { return "halt_on_error=1:print_stacktrace=1"; }

@@ -52,17 +52,19 @@ void apply(jobs::JobStore* store, raft::Index index, const nomad_lite::Command& 
   (void)store->apply({1, index, raft::EntryType::kNormal, command.SerializeAsString()});
 }
 
-// A store with a job in each state: pending, running, completed, failed and cancelled.
+// A store with a job in each state: pending, running, completed, failed and cancelled, and a
+// pending one waiting for its retry.
 std::string job_store_snapshot() {
   jobs::JobStore store;
   raft::Index index = 0;
-  for (const char* id : {"pending", "running", "completed", "failed", "cancelled"}) {
+  for (const char* id : {"pending", "running", "completed", "failed", "cancelled", "retrying"}) {
     nomad_lite::Command submit;
     auto* job = submit.mutable_submit()->mutable_job();
     job->set_id(id);
     job->set_command(std::string("echo ") + id);
     job->set_created_at_ms(1000);
     job->set_priority(index % 2 ? 5 : -1);
+    job->set_retries(std::string(id) == "retrying" ? 1 : 0);
     (*job->mutable_env())["NAME"] = id;
     submit.mutable_submit()->set_idempotency_key(std::string("key-") + id);
     apply(&store, ++index, submit);
@@ -73,7 +75,7 @@ std::string job_store_snapshot() {
   auto* slots = u->add_slots();
   slots->set_node_id(1);
   slots->set_slots(4);
-  for (const char* id : {"running", "completed", "failed"}) {
+  for (const char* id : {"running", "completed", "failed", "retrying"}) {
     auto* a = u->add_assign();
     a->set_job_id(id);
     a->set_attempt(1);
@@ -83,7 +85,7 @@ std::string job_store_snapshot() {
   nomad_lite::Command ends;
   auto* e = ends.mutable_updates();
   e->set_at_ms(3000);
-  for (const char* id : {"completed", "failed"}) {
+  for (const char* id : {"completed", "failed", "retrying"}) {
     auto* f = e->add_finished();
     f->set_job_id(id);
     f->set_attempt(1);
@@ -197,7 +199,7 @@ int main(int argc, char** argv) {
   }
   if (!write_wal_segments(out + "/wal-reader")) return 1;
   std::string jobs = job_store_snapshot();
-  write(out + "/job-store-restore/five-jobs", jobs);
+  write(out + "/job-store-restore/a-job-in-each-state", jobs);
   if (!write_snapshot_files(out + "/snapshot-file", jobs)) return 1;
   write_raft_batches(out + "/raft-message");
   return 0;
