@@ -6,7 +6,7 @@ CMAKE_FLAGS ?=
 
 FUZZ_DIR ?= build-fuzz
 ASAN_SIM_SEEDS ?= 300
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 56
 
 .PHONY: all deps build test test-unit test-asan test-fuzz test-e2e bench bench-etcd bench-jobs run cluster cluster-secure clean format
 
@@ -22,7 +22,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # Unit tests and the simulation, the dashboard in a real browser, the core's and storage's
-# tests again under ASan/UBSan, and a short libFuzzer run over the WAL reader.
+# tests again under ASan/UBSan, and a short libFuzzer run over each input from outside.
 test: test-unit test-e2e test-asan test-fuzz
 
 test-unit: build
@@ -54,15 +54,30 @@ test-asan: deps
 	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 3 --start-seed 500001
 	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 5 --start-seed 600001
 
+# Every fuzz target for FUZZ_SECONDS / (number of targets) seconds each, built in one call. A
+# target's corpus is tests/fuzz/corpus/<target> (read only) plus $(FUZZ_DIR)/corpus/<target>
+# (generated seeds and what the run finds); a crash leaves its input in $(FUZZ_DIR)/crashes.
+FUZZ_TARGETS := wal-reader rest-submit rest-query cli-args raft-message snapshot-file \
+  job-store-restore token-file
+
 test-fuzz: deps
 	CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOMAD_FUZZ=ON
-	cmake --build $(FUZZ_DIR) -j$(JOBS) --target wal-reader-fuzz make-seed-corpus
+	cmake --build $(FUZZ_DIR) -j$(JOBS) --target make-seed-corpus $(FUZZ_TARGETS:%=%-fuzz)
 	$(FUZZ_DIR)/make-seed-corpus $(FUZZ_DIR)/corpus
-	@echo "wal-reader-fuzz: fuzzing the WAL reader for $(FUZZ_SECONDS) s"
-	@$(FUZZ_DIR)/wal-reader-fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  $(FUZZ_DIR)/corpus > $(FUZZ_DIR)/fuzz.log 2>&1 \
-	  || { tail -n 60 $(FUZZ_DIR)/fuzz.log; echo "wal-reader-fuzz: FAILED"; exit 1; }
-	@grep -E 'stat::number_of_executed_units|Done' $(FUZZ_DIR)/fuzz.log | tail -n 2
+	@mkdir -p $(FUZZ_DIR)/crashes
+	@each=$$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) )); [ $$each -ge 1 ] || each=1; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; log=$(FUZZ_DIR)/fuzz-$$t.log; \
+	  seeds=tests/fuzz/corpus/$$t; [ -d $$seeds ] || seeds=; \
+	  if ! $(FUZZ_DIR)/$$t-fuzz -max_total_time=$$each -timeout=10 -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- $(FUZZ_DIR)/corpus/$$t $$seeds \
+	      < /dev/null > $$log 2>&1; then \
+	    tail -n 40 $$log; \
+	    echo "$$t-fuzz: FAILED; reproducer: $$(sed -n 's/.*Test unit written to //p' $$log | tail -n 1)"; \
+	    echo "  rerun it: $(FUZZ_DIR)/$$t-fuzz REPRODUCER; full log: $$log"; exit 1; \
+	  fi; \
+	  echo "$$t-fuzz: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) runs in $$each s, no crash"; \
+	done
 
 bench: build
 	$(BUILD_DIR)/wal-bench

@@ -11,12 +11,18 @@ namespace nomad::jobs {
 
 const char* status_name(nomad_lite::JobStatus status) {
   switch (status) {
-    case nomad_lite::JOB_STATUS_PENDING: return "pending";
-    case nomad_lite::JOB_STATUS_RUNNING: return "running";
-    case nomad_lite::JOB_STATUS_COMPLETED: return "completed";
-    case nomad_lite::JOB_STATUS_FAILED: return "failed";
-    case nomad_lite::JOB_STATUS_CANCELLED: return "cancelled";
-    default: return "unknown";
+    case nomad_lite::JOB_STATUS_PENDING:
+      return "pending";
+    case nomad_lite::JOB_STATUS_RUNNING:
+      return "running";
+    case nomad_lite::JOB_STATUS_COMPLETED:
+      return "completed";
+    case nomad_lite::JOB_STATUS_FAILED:
+      return "failed";
+    case nomad_lite::JOB_STATUS_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
   }
 }
 
@@ -290,7 +296,8 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   if (!success) attempt->set_reason(reason);
 
   // Lost attempts are always retried once; any failure is retried while --retries allows.
-  uint32_t allowed = 1 + (reason == "lost" ? std::max<uint32_t>(job->retries(), 1) : job->retries());
+  uint32_t allowed =
+      1 + (reason == "lost" ? std::max<uint32_t>(job->retries(), 1) : job->retries());
   uint32_t used = static_cast<uint32_t>(job->attempts_size());
   if (success) {
     job->set_status(nomad_lite::JOB_STATUS_COMPLETED);
@@ -337,7 +344,8 @@ const std::set<std::string>* JobStore::running_jobs_on(uint64_t node) const {
 
 std::string JobStore::pending_reason(const nomad_lite::Job& job, int64_t now_ms) const {
   if (job.status() != nomad_lite::JOB_STATUS_PENDING) return "";
-  if (job.not_before_ms() > now_ms) {
+  // A backoff comes after a failed attempt; a snapshot may still hold one without it.
+  if (job.not_before_ms() > now_ms && job.attempts_size() > 0) {
     const auto& last = job.attempts(job.attempts_size() - 1);
     return "attempt " + std::to_string(last.number()) + " failed (" + last.reason() +
            "); retrying in " + std::to_string((job.not_before_ms() - now_ms + 999) / 1000) + "s";
@@ -379,9 +387,8 @@ namespace {
 // ASCII case is ignored: searching "make" finds "Make" and "MAKE" (what a search box does).
 bool contains_ignoring_case(std::string_view text, std::string_view part) {
   auto lower = [](unsigned char c) { return std::tolower(c); };
-  return std::search(text.begin(), text.end(), part.begin(), part.end(), [&](char a, char b) {
-           return lower(a) == lower(b);
-         }) != text.end();
+  return std::search(text.begin(), text.end(), part.begin(), part.end(),
+                     [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
 }
 
 }  // namespace
@@ -456,9 +463,35 @@ std::string JobStoreImage::serialize() const {
   return out;
 }
 
+namespace {
+
+// A snapshot whose jobs would break the store's indexes (a status no version writes, a job
+// listed twice, two jobs at one submission index) is refused whole, before anything changes.
+Status check_snapshot_jobs(const nomad_lite::JobStoreSnapshot& snap) {
+  std::set<std::string> ids;
+  std::set<uint64_t> submit_indexes;
+  for (const auto& job : snap.jobs()) {
+    std::string what = "job store snapshot: job '" + job.id() + "'";
+    if (job.status() < nomad_lite::JOB_STATUS_PENDING ||
+        job.status() > nomad_lite::JOB_STATUS_CANCELLED) {
+      return Status::error(what + " has status " + std::to_string(job.status()) +
+                           ", which is none of pending, running, completed, failed, cancelled");
+    }
+    if (!ids.insert(job.id()).second) return Status::error(what + " is listed twice");
+    if (!submit_indexes.insert(job.submit_index()).second) {
+      return Status::error(what + " has the submission index " +
+                           std::to_string(job.submit_index()) + " of another job");
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Status JobStore::restore(const std::string& data) {
   nomad_lite::JobStoreSnapshot snap;
   if (!snap.ParseFromString(data)) return Status::error("unreadable job store snapshot");
+  if (Status s = check_snapshot_jobs(snap); !s) return s;
   for (const auto& [id, job] : jobs_) changes_.push_back(id);  // jobs that may be gone now
   jobs_.clear();
   by_submit_index_.clear();
