@@ -74,7 +74,9 @@ void check_invariants(const JobStore& store) {
         EXPECT_EQ(job.attempts(i).status(), JOB_STATUS_FAILED) << "attempt " << i + 1;
       }
     }
-    EXPECT_LE(static_cast<uint32_t>(n), 1 + std::max<uint32_t>(job.retries(), 1));
+    // One first attempt, then at most `retries` reruns after failures and `lost_retries`
+    // after node faults.
+    EXPECT_LE(static_cast<uint32_t>(n), 1 + job.retries() + job.lost_retries());
     if (n > 0) {
       EXPECT_EQ(job.attempt(), static_cast<uint32_t>(n));
     }
@@ -306,6 +308,7 @@ class Fuzzer {
       Opt opt =
           Opt().retries(pick(4) == 0 ? pick(4) : 0).priority(static_cast<int32_t>(pick(5)) - 2);
       opt.key(key);
+      opt.lost_retries(pick(4));
       if (!key.empty() && keys_.count(key) && find(keys_[key])) {
         expect.ok = true;
         expect.result = keys_[key];

@@ -588,9 +588,11 @@ TEST_F(CoordinatorTest, AStoppedJobIsLostOnlyAfterTimeoutPlusKillGracePlusDrift)
   hear(1, 2, 1000);  // the last contact: the timings count from here
 
   EXPECT_TRUE(finishes(collect(6000)).empty()) << "lost at exactly the timeout";
-  auto f = finishes(collect(6001));
+  Commands keep_lost = collect(6001);
+  auto f = finishes(keep_lost);
   ASSERT_EQ(f.size(), 1u) << "keep-running: lost after the worker timeout alone";
   EXPECT_EQ(f[0].job_id(), "keep");
+  commit(keep_lost);
   // The worker stops "stop" by 1000 + 5000 - margin and kills it 2000 later: not before
   // 8500 is its attempt declared lost.
   EXPECT_TRUE(finishes(collect(8500)).empty()) << "declared lost while it may still run";

@@ -22,6 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using jobs::testing::assign_cmd;
+using jobs::testing::slots_cmd;
 using jobs::testing::submit_cmd;
 
 class WorkerReportsTest : public ::testing::Test {
