@@ -31,8 +31,17 @@ void Worker::start() {
   } else if (options_.slots > 0 && !options_.executor.job_user.empty()) {
     spdlog::info("jobs run as user {}", options_.executor.job_user);
   }
+  std::string why;
+  watchdog_ = LeaseWatchdog::start(options_.executor.kill_grace, &why);
+  if (!watchdog_) {
+    spdlog::warn("{}; a paused server cannot stop its jobs when its lease runs out", why);
+  }
+  ExecutorOptions executor_options = options_.executor;
+  executor_options.on_group = [this](const AttemptKey& key, pid_t group, bool alive) {
+    track_group(key, group, alive);
+  };
   executor_ = std::make_unique<Executor>(
-      options_.executor, [this](const AttemptKey& key, int64_t at) { started(key, at); },
+      executor_options, [this](const AttemptKey& key, int64_t at) { started(key, at); },
       [this](ExecResult r) { finished(std::move(r)); });
   reporter_ = std::thread([this] {
     common::name_this_thread("worker-reports");
@@ -56,6 +65,7 @@ void Worker::stop() {
   if (reporter_.joinable()) reporter_.join();
   if (lease_keeper_.joinable()) lease_keeper_.join();
   executor_.reset();  // kills what still runs: the new leader will see those attempts lost
+  watchdog_.reset();
 }
 
 void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed,
@@ -147,8 +157,31 @@ void Worker::start_ready(std::chrono::steady_clock::time_point now) {
 void Worker::on_ack(const nomad_lite::WorkerReportAck& ack) {
   std::lock_guard lock(mu_);
   if (!lease_.acked({ack.leader(), ack.seq(), ack.term(), ack.last_index()})) return;
+  if (watchdog_) watchdog_->set_expiry(lease_.expires());
   start_ready(std::chrono::steady_clock::now());
   lease_cv_.notify_one();
+}
+
+std::string Worker::disconnected_reason(std::chrono::steady_clock::time_point now) const {
+  return "stopped by node " + std::to_string(options_.node_id) +
+         ": no leader acknowledged its reports for " +
+         std::to_string(lease_.since_ack(now).count()) + " ms (lease " +
+         std::to_string(lease_.span().count()) + " ms)";
+}
+
+void Worker::track_group(const AttemptKey& key, pid_t group, bool alive) {
+  std::lock_guard lock(mu_);
+  if (!watchdog_) return;
+  AttemptId id{key.job_id, key.attempt};
+  if (alive) {
+    if (stoppable_.count(id) && !watchdog_->add(group)) {
+      spdlog::warn("job {} attempt {}: the lease watchdog is full; only this process stops it",
+                   key.job_id, key.attempt);
+    }
+  } else if (watchdog_->remove(group) && !self_stopped_.count(id)) {
+    // Stopped by the watchdog while this process could not act (paused, say).
+    self_stopped_[id] = disconnected_reason(std::chrono::steady_clock::now());
+  }
 }
 
 void Worker::lease_keeper() {
@@ -167,10 +200,7 @@ void Worker::lease_keeper() {
     }
     // Cut off from every leader for longer than the lease: the leader may declare these
     // attempts lost once --kill-grace more has passed, and start them elsewhere.
-    std::string why = "stopped by node " + std::to_string(options_.node_id) +
-                      ": no leader acknowledged its reports for " +
-                      std::to_string(lease_.since_ack(now).count()) + " ms (lease " +
-                      std::to_string(lease_.span().count()) + " ms)";
+    std::string why = disconnected_reason(now);
     std::vector<AttemptKey> kill;
     for (const auto& key : stoppable_) {
       if (self_stopped_.emplace(key, why).second) kill.push_back({key.first, key.second});
@@ -225,8 +255,9 @@ void Worker::finished(ExecResult r) {
   AttemptId key{r.key.job_id, r.key.attempt};
   stoppable_.erase(key);
   if (auto stopped = self_stopped_.find(key); stopped != self_stopped_.end()) {
-    if (r.reason == "killed") {
+    if (r.reason == "killed" || (r.reason.empty() && r.signal != 0)) {
       f.set_reason("disconnected");
+      f.clear_exit_code();  // stopped, not ended: there is no exit code to speak of
       f.set_error(r.error == "killed on request" ? stopped->second
                                                  : stopped->second + "; " + r.error);
     }

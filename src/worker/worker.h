@@ -24,6 +24,7 @@
 #include "proto/nomad_lite.pb.h"
 #include "worker/executor.h"
 #include "worker/lease.h"
+#include "worker/lease_watchdog.h"
 
 namespace nomad::worker {
 
@@ -67,6 +68,10 @@ class Worker {
   void lease_keeper();
   // Starts the waiting attempts if the lease allows. Caller holds mu_.
   void start_ready(std::chrono::steady_clock::time_point now);
+  // The executor's on_group: stoppable attempts' groups go to the watchdog.
+  void track_group(const AttemptKey& key, pid_t group, bool alive);
+  // Why an attempt was stopped, for its finish report.
+  std::string disconnected_reason(std::chrono::steady_clock::time_point now) const;
   void started(const AttemptKey& key, int64_t at_ms);
   void finished(ExecResult result);
   void prune_outbox(const nomad_lite::Job* job, const std::string& id);
@@ -103,6 +108,9 @@ class Worker {
   std::map<AttemptId, Waiting> waiting_;           // assigned here, not started: no fresh lease yet
   std::set<AttemptId> stoppable_;                  // started, on_disconnect stop, not finished
   std::map<AttemptId, std::string> self_stopped_;  // killed as the lease ran out: why
+  // Kills the stoppable attempts' groups even while this process is paused (null if it could
+  // not be started: then only the keeper enforces the lease).
+  std::unique_ptr<LeaseWatchdog> watchdog_;
   std::condition_variable lease_cv_;
   bool lease_news_ = false;
   std::thread lease_keeper_;
