@@ -59,8 +59,7 @@ std::unique_ptr<LeaseWatchdog> LeaseWatchdog::start(std::chrono::milliseconds ki
   }
   if (pid == 0) {
     // The child of a threaded process: async-signal-safe calls only from here on.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(0);  // the server died before the line above
+    if (getppid() != parent) _exit(0);  // the server died already
     // Hold none of the server's descriptors (sockets, the WAL, job pipes).
     syscall(SYS_close_range, 3, ~0U, 0);
     prctl(PR_SET_NAME, "lease-watchdog");
@@ -68,6 +67,14 @@ std::unique_ptr<LeaseWatchdog> LeaseWatchdog::start(std::chrono::milliseconds ki
     while (true) {
       const int64_t now = monotonic_ns();
       const int64_t expires = page->expires_ns.load();
+      if (getppid() != parent) {
+        // The server died (SIGKILL, a crash): its attempts are lost with it, and a restarted
+        // node never resumes them. Their groups go now, grandchildren included.
+        for (auto& group : page->groups) {
+          if (group.load() > 0) kill(-group.load(), SIGKILL);
+        }
+        _exit(0);
+      }
       const bool expired = expires != 0 && now >= expires;
       for (size_t i = 0; i < kMaxGroups; ++i) {
         const int32_t group = page->groups[i].load();
