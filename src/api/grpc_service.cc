@@ -168,10 +168,16 @@ grpc::ServerUnaryReactor* GrpcInternalService::Report(grpc::CallbackServerContex
     reactor->Finish(refused);
     return reactor;
   }
-  bool leader = node_.is_leader();
-  if (leader) node_.deliver_report(*request);
-  response->set_leader(leader);
-  reactor->Finish(grpc::Status::OK);
+  if (!node_.is_leader()) {
+    response->set_leader(false);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  // Answered by the node loop once processed: the ack is the worker's lease (worker/lease.h).
+  node_.deliver_report(*request, [reactor, response](const nomad_lite::WorkerReportAck& ack) {
+    *response = ack;
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -77,7 +77,9 @@ class GrpcInternalService final : public InternalBase {
         gate_(gate),
         report_streams_(
             {[&node] { return node.is_leader(); },
-             [&node](nomad_lite::WorkerReport r) { node.deliver_report(std::move(r)); }},
+             [&node](nomad_lite::WorkerReport r, AckFn ack) {
+               node.deliver_report(std::move(r), std::move(ack));
+             }},
             gate) {}
 
   // Ends the open report streams (before the server's Shutdown, which they would hold up).
@@ -86,9 +88,9 @@ class GrpcInternalService final : public InternalBase {
   grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
                                    const nomad_lite::WorkerReport* request,
                                    nomad_lite::WorkerReportAck* response) override;
-  grpc::ServerReadReactor<nomad_lite::WorkerReport>* ReportStream(
-      grpc::CallbackServerContext* context, nomad_lite::WorkerReportAck* response) override {
-    return report_streams_.open(context, response);
+  grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* ReportStream(
+      grpc::CallbackServerContext* context) override {
+    return report_streams_.open(context);
   }
   grpc::Status StreamLogs(grpc::ServerContext* context, const nomad_lite::JobLogsRequest* request,
                           grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;

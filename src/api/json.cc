@@ -45,6 +45,16 @@ std::optional<nomad_lite::JobStatus> parse_job_status(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view on_disconnect_name(nomad_lite::OnDisconnect value) {
+  return value == nomad_lite::ON_DISCONNECT_KEEP_RUNNING ? "keep-running" : "stop";
+}
+
+std::optional<nomad_lite::OnDisconnect> parse_on_disconnect(std::string_view name) {
+  if (name == "stop") return nomad_lite::ON_DISCONNECT_STOP;
+  if (name == "keep-running") return nomad_lite::ON_DISCONNECT_KEEP_RUNNING;
+  return std::nullopt;
+}
+
 std::string format_timestamp(int64_t unix_ms) {
   // Floor division, so that times before 1970 still get a millisecond part in [0, 999].
   int64_t seconds = unix_ms / 1000, millis = unix_ms % 1000;
@@ -139,6 +149,8 @@ nlohmann::json job_to_json(const nomad_lite::Job& job, JobJson detail) {
                       ? json(nullptr)
                       : json(format_duration(Millis(static_cast<int64_t>(job.timeout_ms()))))},
       {"retries", job.retries()},
+      {"lost_retries", job.lost_retries()},
+      {"on_disconnect", on_disconnect_name(job.on_disconnect())},
       {"env", std::move(env)},
       {"attempts", std::move(attempts)},
   };

@@ -20,6 +20,10 @@ std::string_view job_status_name(nomad_lite::JobStatus status);
 // The inverse of job_status_name for the five real statuses (also accepts "canceled").
 std::optional<nomad_lite::JobStatus> parse_job_status(std::string_view name);
 
+// "stop" or "keep-running" (what a job's worker does when cut off from the leader), and back.
+std::string_view on_disconnect_name(nomad_lite::OnDisconnect value);
+std::optional<nomad_lite::OnDisconnect> parse_on_disconnect(std::string_view name);
+
 // Unix milliseconds as RFC 3339 UTC with milliseconds: "2024-05-01T12:34:56.789Z".
 std::string format_timestamp(int64_t unix_ms);
 
@@ -28,7 +32,7 @@ enum class JobJson { kSummary, kWithOutput };
 
 // {"id", "command", "status", "reason", "pending_reason", "error", "exit_code", "signal",
 //  "node_id", "attempt", "priority", "created_at", "started_at", "finished_at", "not_before",
-//  "timeout", "retries", "env", "attempts": [attempt_to_json...]}; kWithOutput adds
+//  "timeout", "retries", "lost_retries", "on_disconnect", "env", "attempts": [attempt_to_json...]}; kWithOutput adds
 // "stdout_tail", "stderr_tail" (text; bytes that are not UTF-8 become U+FFFD),
 // "stdout_truncated" and "stderr_truncated". Values that are not there yet (no exit code,
 // no signal, no node, not started, no timeout, no reason, no error) are null.

@@ -1,13 +1,16 @@
 #include "api/report_streams.h"
 
+#include <optional>
 #include <string>
 
 namespace nomad::api {
 
 namespace {
 
+using BidiReactor = grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>;
+
 // A stream refused before its first message.
-class RefusedStream final : public grpc::ServerReadReactor<nomad_lite::WorkerReport> {
+class RefusedStream final : public BidiReactor {
  public:
   explicit RefusedStream(grpc::Status status) { Finish(std::move(status)); }
   void OnDone() override { delete this; }
@@ -22,49 +25,100 @@ grpc::Status check_report_sender(uint64_t caller, const nomad_lite::WorkerReport
                                                    std::to_string(report.node_id())};
 }
 
-class ReportStreams::Reactor final : public grpc::ServerReadReactor<nomad_lite::WorkerReport> {
+class ReportStreams::Reactor final : public BidiReactor {
  public:
-  Reactor(ReportStreams& owner, grpc::CallbackServerContext* context, uint64_t caller,
-          nomad_lite::WorkerReportAck* ack)
-      : owner_(owner), context_(context), caller_(caller), ack_(ack) {
+  Reactor(ReportStreams& owner, grpc::CallbackServerContext* context, uint64_t caller)
+      : owner_(owner), context_(context), caller_(caller), acks_(std::make_shared<Acks>()) {
+    acks_->reactor = this;
     StartRead(&report_);
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // the worker closed its end, or the call was cancelled
-      ack_->set_leader(owner_.sink_.is_leader());
-      Finish(grpc::Status::OK);
-      return;
-    }
+    if (!ok) return finish(grpc::Status::OK);  // the worker closed its end, or a cancel
     if (grpc::Status refused = check_report_sender(caller_, report_); !refused.ok()) {
-      Finish(refused);
-      return;
+      return finish(refused);
     }
-    if (!owner_.sink_.is_leader()) {
-      ack_->set_leader(false);
-      Finish(grpc::Status::OK);
-      return;
-    }
-    owner_.sink_.deliver(std::move(report_));
+    if (!owner_.sink_.is_leader()) return finish(grpc::Status::OK);
+    owner_.sink_.deliver(std::move(report_), [acks = acks_](const auto& ack) { post(acks, ack); });
     report_.Clear();
     StartRead(&report_);
   }
 
+  void OnWriteDone(bool ok) override {
+    std::unique_lock lock(acks_->mu);
+    if (ok && acks_->next && !acks_->finishing) {
+      writing_ = std::move(*acks_->next);
+      acks_->next.reset();
+      lock.unlock();
+      StartWrite(&writing_);
+      return;
+    }
+    acks_->writing = false;
+    if (!ok) acks_->finishing = true;  // the stream broke: end it
+    finish_if_idle(std::move(lock));
+  }
+
   void OnDone() override {
+    {
+      std::lock_guard lock(acks_->mu);
+      acks_->reactor = nullptr;  // acks still on their way from the loop go nowhere
+    }
     owner_.closed(context_);
     delete this;
   }
 
  private:
+  // The acks' way from the node loop to this stream; it outlives the reactor.
+  struct Acks {
+    std::mutex mu;
+    Reactor* reactor = nullptr;  // null once done
+    bool writing = false;        // a write is in flight (reactor->writing_ is its message)
+    std::optional<nomad_lite::WorkerReportAck> next;
+    bool finishing = false;
+    grpc::Status status;
+    bool finished = false;
+  };
+
+  static void post(const std::shared_ptr<Acks>& acks, const nomad_lite::WorkerReportAck& ack) {
+    std::unique_lock lock(acks->mu);
+    if (!acks->reactor || acks->finishing) return;
+    if (acks->writing) {
+      acks->next = ack;  // a newer ack stands for an older one
+      return;
+    }
+    acks->writing = true;
+    Reactor* reactor = acks->reactor;
+    reactor->writing_ = ack;
+    lock.unlock();  // a reaction may run inline: never start an operation under the lock
+    reactor->StartWrite(&reactor->writing_);
+  }
+
+  // Finishes once no write is in flight (OnWriteDone finishes otherwise).
+  void finish(grpc::Status status) {
+    std::unique_lock lock(acks_->mu);
+    if (!acks_->finishing) acks_->status = std::move(status);
+    acks_->finishing = true;
+    finish_if_idle(std::move(lock));
+  }
+
+  void finish_if_idle(std::unique_lock<std::mutex> lock) {
+    if (!acks_->finishing || acks_->writing || acks_->finished) return;
+    acks_->finished = true;
+    grpc::Status status = acks_->status;
+    lock.unlock();
+    Finish(std::move(status));
+  }
+
   ReportStreams& owner_;
   grpc::CallbackServerContext* context_;
   uint64_t caller_;
-  nomad_lite::WorkerReportAck* ack_;
   nomad_lite::WorkerReport report_;
+  nomad_lite::WorkerReportAck writing_;
+  std::shared_ptr<Acks> acks_;
 };
 
-grpc::ServerReadReactor<nomad_lite::WorkerReport>* ReportStreams::open(
-    grpc::CallbackServerContext* context, nomad_lite::WorkerReportAck* ack) {
+grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* ReportStreams::open(
+    grpc::CallbackServerContext* context) {
   auto caller = gate_.admit(*context);
   if (!caller.ok()) return new RefusedStream(to_grpc_status(caller.error));
   std::lock_guard lock(mu_);
@@ -72,7 +126,7 @@ grpc::ServerReadReactor<nomad_lite::WorkerReport>* ReportStreams::open(
     return new RefusedStream({grpc::StatusCode::UNAVAILABLE, "this node is shutting down"});
   }
   open_.insert(context);
-  return new Reactor(*this, context, caller.value, ack);
+  return new Reactor(*this, context, caller.value);
 }
 
 void ReportStreams::stop() {

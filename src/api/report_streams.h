@@ -3,13 +3,16 @@
 // The leader's end of InternalService.ReportStream: one long-lived stream per worker, whose
 // every message is a WorkerReport handed to the node loop as a Report call's is. A report
 // then costs one message on an open stream rather than a call of its own (headers, a new
-// HTTP/2 stream, the admission check). A stream ends when its worker closes it, when this node
-// is no longer the leader (answer leader = false: the worker turns to the new one), or when
-// the server stops.
+// HTTP/2 stream, the admission check). The loop acks each report it processed, and the ack
+// goes back on the stream: the worker's lease (worker/lease.h). While an ack is being written
+// only the newest waits behind it (it renews the lease at least as far). A stream ends when
+// its worker closes it, when this node is no longer the leader (the worker turns to the new
+// one), or when the server stops.
 
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 
@@ -23,10 +26,12 @@ namespace nomad::api {
 // both.
 grpc::Status check_report_sender(uint64_t caller, const nomad_lite::WorkerReport& report);
 
-// Where the reports go: the node (Node::is_leader, Node::deliver_report).
+// Where the reports go: the node (Node::is_leader, Node::deliver_report). `deliver` calls
+// its ack function once the report was processed, from any thread.
+using AckFn = std::function<void(const nomad_lite::WorkerReportAck&)>;
 struct ReportSink {
   std::function<bool()> is_leader;
-  std::function<void(nomad_lite::WorkerReport)> deliver;
+  std::function<void(nomad_lite::WorkerReport, AckFn)> deliver;
 };
 
 class ReportStreams {
@@ -35,8 +40,8 @@ class ReportStreams {
 
   // The reactor for a new stream; it finishes at once when the caller is not a node (or
   // stop() was called).
-  grpc::ServerReadReactor<nomad_lite::WorkerReport>* open(grpc::CallbackServerContext* context,
-                                                          nomad_lite::WorkerReportAck* ack);
+  grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* open(
+      grpc::CallbackServerContext* context);
 
   // Ends every open stream and refuses new ones: an open stream would otherwise hold the
   // server's Shutdown up until its deadline.

@@ -118,6 +118,14 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
     return reject("retries is " + std::to_string(request.retries()) + "; the limit is " +
                   std::to_string(kMaxRetries));
   }
+  if (request.has_lost_retries() && request.lost_retries() > kMaxRetries) {
+    return reject("lost_retries is " + std::to_string(request.lost_retries()) +
+                  "; the limit is " + std::to_string(kMaxRetries));
+  }
+  if (!nomad_lite::OnDisconnect_IsValid(request.on_disconnect())) {
+    return reject("on_disconnect " + std::to_string(request.on_disconnect()) +
+                  " is not stop (0) or keep-running (1)");
+  }
   if (request.idempotency_key().size() > 256) return reject("idempotency key is longer than 256 bytes");
   for (const auto& [name, value] : request.env()) {
     if (!valid_env_name(name)) {
@@ -134,6 +142,9 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_created_at_ms(now_ms());
   job->set_timeout_ms(request.timeout_ms());
   job->set_retries(request.retries());
+  job->set_lost_retries(request.has_lost_retries() ? request.lost_retries()
+                                                   : kDefaultLostRetries);
+  job->set_on_disconnect(request.on_disconnect());
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
   submit->set_idempotency_key(request.idempotency_key());

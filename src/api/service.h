@@ -46,7 +46,8 @@ Error auth_error(AuthDecision decision);
 
 inline constexpr size_t kMaxCommandBytes = 64 * 1024;
 inline constexpr size_t kMaxListLimit = 1000;
-inline constexpr uint32_t kMaxRetries = 100;
+inline constexpr uint32_t kMaxRetries = 100;  // also of lost_retries
+inline constexpr uint32_t kDefaultLostRetries = 3;
 inline constexpr uint64_t kMaxWaitMs = 60'000;
 
 class Service {

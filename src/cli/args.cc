@@ -21,6 +21,8 @@ struct SubmitFlags {
   std::string cmd;
   std::string timeout;
   uint32_t retries = 0;
+  uint32_t lost_retries = 3;
+  std::string on_disconnect = "stop";
   std::vector<std::string> env;
   std::string idempotency_key;
   int32_t priority = 0;
@@ -104,6 +106,14 @@ void add_submit_flags(CLI::App* app, SubmitFlags* f) {
   app->add_option("--timeout", f->timeout,
                   "Kill the job after this long, e.g. 30s (default: none)");
   app->add_option("--retries", f->retries, "Run a failed job again up to N times");
+  app->add_option("--lost-retries", f->lost_retries,
+                  "Run the job again up to N times when its node is lost or cut off (apart from "
+                  "--retries)")
+      ->capture_default_str();
+  app->add_option("--on-disconnect", f->on_disconnect,
+                  "stop: a node cut off from the leader stops the job before the leader may "
+                  "start it elsewhere; keep-running: it keeps running (two attempts may overlap)")
+      ->capture_default_str();
   app->add_option("--env", f->env, "Environment variable K=V for the job (repeatable)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -280,6 +290,12 @@ Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words
     out->timeout = *timeout;
   }
   out->retries = f.retries;
+  out->lost_retries = f.lost_retries;
+  auto on_disconnect = api::parse_on_disconnect(f.on_disconnect);
+  if (!on_disconnect) {
+    return Status::error("--on-disconnect: '" + f.on_disconnect + "' is not stop or keep-running");
+  }
+  out->on_disconnect = *on_disconnect;
   for (const auto& item : f.env) {
     size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {

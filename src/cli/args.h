@@ -44,6 +44,8 @@ struct SubmitOptions {
   std::string command;  // what /bin/sh -c runs
   Millis timeout{0};    // 0: none
   uint32_t retries = 0;
+  uint32_t lost_retries = 3;  // reruns after node loss, apart from retries
+  nomad_lite::OnDisconnect on_disconnect = nomad_lite::ON_DISCONNECT_STOP;
   std::map<std::string, std::string> env;  // from --env K=V
   std::string idempotency_key;             // empty: the CLI picks a random one per submission
   int32_t priority = 0;                    // higher runs first

@@ -25,6 +25,8 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
   request.set_command(inv.submit.command);
   request.set_timeout_ms(static_cast<uint64_t>(inv.submit.timeout.count()));
   request.set_retries(inv.submit.retries);
+  request.set_lost_retries(inv.submit.lost_retries);
+  request.set_on_disconnect(inv.submit.on_disconnect);
   request.set_priority(inv.submit.priority);
   for (const auto& [key, value] : inv.submit.env) (*request.mutable_env())[key] = value;
   // A retried submission (after a lost answer or a leader change) must not create a

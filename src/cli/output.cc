@@ -51,6 +51,9 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
   if (job.node_id() != 0) rows.push_back({"Node", std::to_string(job.node_id())});
   if (job.attempt() != 0) rows.push_back({"Attempt", std::to_string(job.attempt())});
   if (job.retries() != 0) rows.push_back({"Retries", std::to_string(job.retries())});
+  if (job.on_disconnect() == nomad_lite::ON_DISCONNECT_KEEP_RUNNING) {
+    rows.push_back({"On disconnect", std::string(api::on_disconnect_name(job.on_disconnect()))});
+  }
   if (job.timeout_ms() != 0) {
     rows.push_back({"Timeout", format_duration(Millis(static_cast<int64_t>(job.timeout_ms())))});
   }

@@ -110,6 +110,19 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       uint32_t retries = 0;
       error = json_int(value, "retries", &retries, api::kMaxRetries);
       r.set_retries(retries);
+    } else if (key == "lost_retries") {
+      uint32_t lost_retries = 0;
+      error = json_int(value, "lost_retries", &lost_retries, api::kMaxRetries);
+      r.set_lost_retries(lost_retries);
+    } else if (key == "on_disconnect") {
+      auto parsed =
+          value.is_string() ? api::parse_on_disconnect(value.get<std::string>()) : std::nullopt;
+      if (!parsed) {
+        return invalid<Out>(
+            "'on_disconnect' must be \"stop\" or \"keep-running\", not " +
+            (value.is_string() ? "\"" + value.get<std::string>() + "\"" : type_name(value)));
+      }
+      r.set_on_disconnect(*parsed);
     } else if (key == "priority") {
       int32_t priority = 0;
       error = json_int(value, "priority", &priority);
@@ -133,8 +146,8 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       r.set_idempotency_key(value.get<std::string>());
     } else {
       return invalid<Out>("unknown field '" + key +
-                          "'; a job has command, timeout, retries, env, priority and "
-                          "idempotency_key");
+                          "'; a job has command, timeout, retries, lost_retries, on_disconnect, "
+                          "env, priority and idempotency_key");
     }
     if (!error.empty()) return invalid<Out>(error);
   }

@@ -37,6 +37,16 @@ int64_t retry_backoff_ms(uint32_t next_attempt) {
   return std::min<int64_t>(int64_t{1000} << shift, 30'000);
 }
 
+bool is_node_fault(const std::string& reason) {
+  return reason == "lost" || reason == "disconnected";
+}
+
+int64_t lost_retry_backoff_ms(uint32_t lost_so_far) {
+  // 1 s, 2 s, 4 s, ... at most 30 s.
+  uint32_t shift = lost_so_far >= 1 ? std::min<uint32_t>(lost_so_far - 1, 5) : 0;
+  return std::min<int64_t>(int64_t{1000} << shift, 30'000);
+}
+
 namespace {
 
 // A pending job's place in the queue. QueueKey::neg_priority sorts higher priorities first;
@@ -262,7 +272,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   if (f.has_exit_code()) attempt->set_exit_code(f.exit_code());
   attempt->set_signal(f.signal());
   attempt->set_error(f.error());
-  if (attempt->started_at_ms() == 0 && f.reason() != "lost" && f.reason() != "spawn_error") {
+  if (attempt->started_at_ms() == 0 && !is_node_fault(f.reason()) && f.reason() != "spawn_error") {
     // The process ran but its start was never reported (a short job's start travels with its
     // finish): the job mirrors its attempt.
     int64_t started = f.started_at_ms() > 0 ? f.started_at_ms() : f.at_ms();
@@ -295,19 +305,28 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   attempt->set_status(success ? nomad_lite::JOB_STATUS_COMPLETED : nomad_lite::JOB_STATUS_FAILED);
   if (!success) attempt->set_reason(reason);
 
-  // Lost attempts are always retried once; any failure is retried while --retries allows.
-  uint32_t allowed =
-      1 + (reason == "lost" ? std::max<uint32_t>(job->retries(), 1) : job->retries());
-  uint32_t used = static_cast<uint32_t>(job->attempts_size());
+  // Attempts that ended with their node (lost, or stopped by a worker cut off from the
+  // leader) are retried up to --lost-retries, with a backoff of their own: a fault that
+  // persists should not use up the job's attempts at once. Every other failure counts
+  // against --retries.
+  const bool node_fault = is_node_fault(reason);
+  uint32_t used = 0;  // failed attempts of the same kind, this one included
+  for (const auto& a : job->attempts()) {
+    if (a.status() == nomad_lite::JOB_STATUS_FAILED && is_node_fault(a.reason()) == node_fault) {
+      ++used;
+    }
+  }
+  const uint32_t allowed = node_fault ? job->lost_retries() : job->retries();
   if (success) {
     job->set_status(nomad_lite::JOB_STATUS_COMPLETED);
     job->set_reason("");
     job->set_finished_at_ms(f.at_ms());
     ++totals_.finished;
-  } else if (used < allowed) {
+  } else if (used <= allowed) {
     job->set_status(nomad_lite::JOB_STATUS_PENDING);
     job->set_node_id(0);
-    job->set_not_before_ms(reason == "lost" ? 0 : f.at_ms() + retry_backoff_ms(used + 1));
+    job->set_not_before_ms(f.at_ms() + (node_fault ? lost_retry_backoff_ms(used)
+                                                   : retry_backoff_ms(job->attempts_size() + 1)));
   } else {
     job->set_status(nomad_lite::JOB_STATUS_FAILED);
     job->set_reason(reason);

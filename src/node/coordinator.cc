@@ -37,6 +37,11 @@ void Coordinator::lose_leadership() {
   assigning_.clear();
 }
 
+std::chrono::milliseconds Coordinator::lost_after(const nomad_lite::Job& job) const {
+  if (job.on_disconnect() == nomad_lite::ON_DISCONNECT_KEEP_RUNNING) return options_.worker_timeout;
+  return options_.worker_timeout + options_.kill_grace + options_.lost_drift;
+}
+
 bool Coordinator::worker_alive(uint64_t node, Clock::time_point now) const {
   auto it = workers_.find(node);
   return it != workers_.end() && it->second.reported &&
@@ -111,10 +116,14 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
     if (w != workers_.end() && w->second.reported && w->second.last_report > heard) {
       heard = w->second.last_report;
     }
+    // The shortest wait of any job (keep-running ones) decides whether to look at all.
     if (now - heard <= options_.worker_timeout) continue;
     for (const auto& id : *running) {
-      const auto* attempt = jobs::last_attempt(store.find(id));
+      const nomad_lite::Job* job = store.find(id);
+      const auto* attempt = jobs::last_attempt(job);
       if (!attempt) continue;
+      const auto wait = lost_after(*job);
+      if (now - heard <= wait) continue;
       AttemptId key{id, attempt->number()};
       auto sent = finished_sent_.find(key);
       if (sent != finished_sent_.end() && now - sent->second <= kResendAfter) continue;
@@ -125,7 +134,7 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
       f->set_at_ms(wall_ms);
       f->set_reason("lost");
       f->set_error("node " + std::to_string(node) + " stopped reporting for " +
-                   std::to_string(options_.worker_timeout.count()) + " ms");
+                   std::to_string(wait.count()) + " ms");
       finished_sent_[key] = now;
       spdlog::warn("job {} attempt {}: node {} is silent, declaring the attempt lost", id,
                    attempt->number(), node);

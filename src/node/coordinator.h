@@ -27,6 +27,12 @@ class Coordinator {
     uint64_t self = 0;
     std::vector<uint64_t> nodes;  // every voter, self included
     std::chrono::milliseconds worker_timeout{5000};
+    // The workers' --kill-grace: a worker cut off from the leader stops an attempt (of a job
+    // with on_disconnect stop) within worker_timeout of its last acknowledged report and
+    // kills it this much later. The leader waits that long, and lost_drift more, before it
+    // declares the attempt lost (lost_after()).
+    std::chrono::milliseconds kill_grace{5000};
+    std::chrono::milliseconds lost_drift{500};
     uint64_t retain_jobs = 100'000;
     std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};
   };
@@ -58,6 +64,11 @@ class Coordinator {
   std::optional<nomad_lite::Command> place_submitted(const jobs::JobStore& store,
                                                      const std::vector<Submitted>& submitted,
                                                      Clock::time_point now, int64_t wall_ms);
+
+  // How long after the leader's last contact with its node an attempt of `job` is declared
+  // lost: worker_timeout for keep-running jobs (the process may still run: at-least-once),
+  // worker_timeout + kill_grace + lost_drift for the others (by then it is dead).
+  std::chrono::milliseconds lost_after(const nomad_lite::Job& job) const;
 
   // Workers the leader has heard from within the timeout (for status pages).
   bool worker_alive(uint64_t node, Clock::time_point now) const;

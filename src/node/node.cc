@@ -128,6 +128,7 @@ Status Node::start() {
   co.self = config_.node_id;
   co.nodes = rc.voters;
   co.worker_timeout = config_.worker_timeout;
+  co.kill_grace = config_.kill_grace;
   co.retain_jobs = config_.retain_jobs;
   co.retain_for = config_.retain_for;
   coordinator_ = std::make_unique<Coordinator>(co);
@@ -137,6 +138,9 @@ Status Node::start() {
   wo.slots = config_.worker_slots < 0 ? std::max(1u, std::thread::hardware_concurrency())
                                       : static_cast<uint32_t>(config_.worker_slots);
   wo.default_timeout = config_.default_timeout;
+  // The lease outlives a few heartbeats, so one late ack does not stop a job.
+  wo.lease_span = worker::lease_span(config_.worker_timeout, config_.election_timeout);
+  wo.report_interval = std::min(wo.report_interval, wo.lease_span / 4);
   wo.executor.root = std::filesystem::path(dir) / "jobs";
   wo.executor.isolation =
       config_.executor == "sandbox" ? worker::Isolation::kSandbox : worker::Isolation::kRaw;
@@ -145,6 +149,8 @@ Status Node::start() {
   wo.executor.job_user = config_.job_user;
   worker_ = std::make_unique<worker::Worker>(
       wo, [this](const nomad_lite::WorkerReport& r) { return send_report(r); });
+  internal_.set_report_ack_handler(
+      [this](const nomad_lite::WorkerReportAck& ack) { worker_->on_ack(ack); });
   worker_->start();
   // Everything the log and snapshot already hold is news to the worker once the loop has
   // caught up with it.
@@ -181,11 +187,32 @@ bool Node::is_leader() const {
   return view_.role == "leader";
 }
 
-void Node::deliver_report(nomad_lite::WorkerReport report) {
-  std::lock_guard lock(queue_mu_);
-  if (stopping_) return;
-  reports_.push_back(std::move(report));
-  if (reports_.size() == 1) queue_cv_.notify_one();
+void Node::deliver_report(nomad_lite::WorkerReport report, ReportAck ack) {
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_) {
+      reports_.push_back({std::move(report), std::move(ack)});
+      if (reports_.size() == 1) queue_cv_.notify_one();
+      return;
+    }
+  }
+  if (ack) ack({});  // leader = false
+}
+
+void Node::ack_reports(std::vector<QueuedReport>& reports) {
+  const bool leading = core_->role() == raft::Role::kLeader && coordinator_->leading();
+  for (auto& r : reports) {
+    if (!r.ack) continue;
+    nomad_lite::WorkerReportAck ack;
+    ack.set_seq(r.report.seq());
+    if (leading) {
+      ack.set_leader(true);
+      ack.set_term(core_->term());
+      ack.set_last_index(core_->log().last_index());
+    }
+    r.ack(ack);
+  }
+  reports.clear();
 }
 
 void Node::wait_job(std::string id, std::chrono::steady_clock::time_point deadline,
@@ -209,7 +236,7 @@ bool Node::send_report(const nomad_lite::WorkerReport& report) {
   }
   if (leader == raft::kNoNode) return false;
   if (leader == config_.node_id) {
-    deliver_report(report);
+    deliver_report(report, [this](const nomad_lite::WorkerReportAck& ack) { worker_->on_ack(ack); });
     return true;
   }
   return internal_.stream_report(address_of(leader), report, std::chrono::seconds(1));
@@ -249,7 +276,7 @@ void Node::run() {
   auto next_tick = Clock::now() + config_.tick;
   std::vector<Proposal> proposals;
   std::vector<raft::Message> inbox;
-  std::vector<nomad_lite::WorkerReport> reports;
+  std::vector<QueuedReport> reports;
   std::vector<JobWait> waits;
   while (true) {
     {
@@ -275,12 +302,13 @@ void Node::run() {
     inbox.clear();
     // Reports first: the finishes they carry and the jobs placed in the freed slots go into
     // the same Ready as the clients' proposals (one fsync and one round for all of them).
-    for (auto& r : reports) coordinator_->on_report(r, now);
-    reports.clear();
+    for (auto& r : reports) coordinator_->on_report(r.report, now);
     handle_proposals(proposals);
     proposals.clear();
     propose_coordinator_commands();
     probe_disk(now);
+    // After the coordinator's proposals: an ack's index covers every verdict made so far.
+    ack_reports(reports);
     bool ticked = now >= next_tick;
     if (ticked) {
       core_->tick();
@@ -339,7 +367,11 @@ void Node::run() {
     std::lock_guard lock(queue_mu_);
     left.swap(proposals_);
     left_waits.swap(new_waits_);
+    reports.swap(reports_);
     waiting_ -= left.size();
+  }
+  for (auto& r : reports) {
+    if (r.ack) r.ack({});  // leader = false: a unary Report call waits for its answer
   }
   for (auto& p : left) p.done({.code = ProposeOutcome::Code::kShutdown});
   for (auto& w : left_waits) w.done({}, false);
@@ -504,7 +536,10 @@ void Node::probe_disk(Clock::time_point now) {
 
 void Node::after_apply() {
   std::vector<std::string> changed = jobs_.take_changes();
-  if (changed.empty() && unseen_changes_.empty()) return;
+  if (changed.empty() && unseen_changes_.empty() &&
+      (core_->applied_index() == worker_applied_ || core_->applied_index() < core_->commit_index())) {
+    return;
+  }
   if (!changed.empty()) {
     for (const auto& listener : jobs_listeners_) listener(changed);
   }
@@ -525,7 +560,10 @@ void Node::after_apply() {
   std::sort(unseen_changes_.begin(), unseen_changes_.end());
   unseen_changes_.erase(std::unique(unseen_changes_.begin(), unseen_changes_.end()),
                         unseen_changes_.end());
-  worker_->on_applied(jobs_, unseen_changes_);
+  // The applied index matters even when no job changed: a lease's ack index may be waiting
+  // for it (worker/lease.h).
+  worker_applied_ = core_->applied_index();
+  worker_->on_applied(jobs_, unseen_changes_, worker_applied_);
   unseen_changes_.clear();
 }
 

@@ -98,7 +98,12 @@ class Node {
   ClusterView cluster_view() const;
 
   // A worker's report (from this node's worker or, over InternalService, another's). Thread-safe.
-  void deliver_report(nomad_lite::WorkerReport report);
+  // `ack` is called on the loop thread once the report was processed (leader = false when this
+  // node is not the leader, or stops first): after everything the coordinator proposed by
+  // then, with the term and the last log index, so the worker's lease is ordered after every
+  // verdict on its attempts proposed so far (worker/lease.h). It must only hand the ack on.
+  using ReportAck = std::function<void(const nomad_lite::WorkerReportAck&)>;
+  void deliver_report(nomad_lite::WorkerReport report, ReportAck ack = {});
   bool is_leader() const;
   // Calls `done` on the loop thread once the job is final, or with done = false at `deadline`.
   void wait_job(std::string id, std::chrono::steady_clock::time_point deadline, WaitCallback done);
@@ -131,6 +136,12 @@ class Node {
     raft::Term term;
     ProposeCallback done;
   };
+  struct QueuedReport {
+    nomad_lite::WorkerReport report;
+    ReportAck ack;
+  };
+  // Answers the reports processed in this turn of the loop (see deliver_report).
+  void ack_reports(std::vector<QueuedReport>& reports);
 
   void run();
   void handle_proposals(std::vector<Proposal>& proposals);
@@ -180,7 +191,7 @@ class Node {
   std::condition_variable queue_cv_;
   std::vector<Proposal> proposals_;
   std::vector<raft::Message> inbox_;
-  std::vector<nomad_lite::WorkerReport> reports_;
+  std::vector<QueuedReport> reports_;
   std::vector<JobWait> new_waits_;
   size_t waiting_ = 0;  // proposals queued or waiting for commit
   bool stopping_ = false;
@@ -215,6 +226,7 @@ class Node {
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<worker::Worker> worker_;
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
+  raft::Index worker_applied_ = 0;           // the applied index the worker last saw
   std::multimap<std::string, JobWait> job_waits_;
   std::vector<JobsListener> jobs_listeners_;  // fixed once the loop runs
   transport::InternalClient internal_;

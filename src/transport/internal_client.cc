@@ -1,5 +1,6 @@
 #include "transport/internal_client.h"
 
+#include "common/thread_name.h"
 #include "transport/channel_args.h"
 #include "transport/security.h"
 
@@ -28,6 +29,7 @@ bool InternalClient::report(const std::string& address, const nomad_lite::Worker
   add_call_credentials(&context);
   nomad_lite::WorkerReportAck ack;
   grpc::Status status = peer(address).stub->Report(&context, report, &ack);
+  if (status.ok() && on_ack_) on_ack_(ack);
   return status.ok() && ack.leader();
 }
 
@@ -73,9 +75,17 @@ bool InternalClient::open_report_stream(const std::string& address,
     interrupted_ = false;  // an interruption of the stream before this one
   }
   stream_.address = address;
-  stream_.ack.Clear();
-  stream_.writer = p.stub->ReportStream(stream_.context.get(), &stream_.ack);
-  if (stream_.writer) return true;
+  stream_.writer = p.stub->ReportStream(stream_.context.get());
+  if (stream_.writer) {
+    stream_.acks = std::thread([this, stream = stream_.writer.get()] {
+      common::name_this_thread("report-acks");
+      nomad_lite::WorkerReportAck ack;
+      while (stream->Read(&ack)) {
+        if (on_ack_) on_ack_(ack);
+      }
+    });
+    return true;
+  }
   close_report_stream(false);
   return false;
 }
@@ -83,6 +93,8 @@ bool InternalClient::open_report_stream(const std::string& address,
 void InternalClient::close_report_stream(bool cancel) {
   if (stream_.writer) {
     if (cancel) stream_.context->TryCancel();  // Finish then returns without waiting for it
+    // The reader's Read fails once the call has ended (a failed write means it has).
+    if (stream_.acks.joinable()) stream_.acks.join();
     grpc::Status status = stream_.writer->Finish();
     if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) lacks_streams_ = stream_.address;
     stream_.writer.reset();

@@ -7,10 +7,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "proto/nomad_lite.grpc.pb.h"
 
@@ -20,6 +22,11 @@ class InternalClient {
  public:
   ~InternalClient();
 
+  // Where the leader's acks of reports go (from report()'s answer, or from the thread reading
+  // the report stream). Set before the first report.
+  using AckHandler = std::function<void(const nomad_lite::WorkerReportAck&)>;
+  void set_report_ack_handler(AckHandler handler) { on_ack_ = std::move(handler); }
+
   // True if the node at `address` took the report as leader.
   bool report(const std::string& address, const nomad_lite::WorkerReport& report,
               std::chrono::milliseconds timeout);
@@ -27,7 +34,8 @@ class InternalClient {
   // The same on one long-lived ReportStream call, opened to `address` on first use and
   // reopened when the address changes or the leader ended the stream: a report then costs
   // one message on an open stream rather than a call. True once the report is on its way
-  // (not that it was applied: the worker resends until it sees that). Falls back to
+  // (not that it was applied: the worker resends until it sees that); its ack comes later,
+  // to the ack handler, from a thread that reads the stream. Falls back to
   // report() for a leader that does not know ReportStream. Called by one thread at a time.
   bool stream_report(const std::string& address, const nomad_lite::WorkerReport& report,
                      std::chrono::milliseconds connect_timeout);
@@ -60,9 +68,11 @@ class InternalClient {
   struct ReportStream {
     std::string address;
     std::unique_ptr<grpc::ClientContext> context;
-    nomad_lite::WorkerReportAck ack;
-    std::unique_ptr<grpc::ClientWriter<nomad_lite::WorkerReport>> writer;
+    std::unique_ptr<grpc::ClientReaderWriter<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>>
+        writer;
+    std::thread acks;  // reads the leader's acks until the stream ends
   };
+  AckHandler on_ack_;
   ReportStream stream_;
   std::atomic<bool> interrupted_{false};
   std::string lacks_streams_;  // a leader that answered UNIMPLEMENTED: report() to it

@@ -16,6 +16,7 @@
 // thread; they queue requests for that thread or read state under a lock.
 
 #include <sys/resource.h>
+#include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
@@ -67,6 +68,10 @@ struct ExecutorOptions {
   // LOGNAME name it. Looked up once, at construction. Needs a server running as root.
   // Empty: jobs run as the server's own user.
   std::string job_user;
+  // Hears each job's process group on the executor thread: once spawned (alive) and again
+  // just before its leader is reaped (until then the id cannot be reused). Without the
+  // executor's lock; keep it short. The worker's lease watchdog uses it.
+  std::function<void(const AttemptKey& key, pid_t group, bool alive)> on_group;
 };
 
 struct ExecSpec {

@@ -221,6 +221,7 @@ void Executor::State::spawn(ExecSpec spec) {
   process_ids[p->key] = p->id;
   processes.emplace(p->id, std::move(p));
   if (ref.timeout > std::chrono::milliseconds(0)) set_deadline(ref, started + ref.timeout);
+  if (options.on_group) options.on_group(ref.key, ref.pid, true);
   if (on_started) on_started(ref.key, ref.started_at_ms);
 }
 
@@ -345,6 +346,7 @@ void Executor::State::on_exit(Process& p) {
   // A job we are stopping loses the rest of its process group too. Before reaping: until the
   // leader is reaped its pid cannot be reused, so -pid still names this group.
   if (!p.reason.empty()) ::kill(-p.pid, SIGKILL);
+  if (options.on_group) options.on_group(p.key, p.pid, false);
   siginfo_t info{};
   int rc;
   while ((rc = waitid(P_PID, p.pid, &info, WEXITED)) != 0 && errno == EINTR) {
@@ -440,6 +442,7 @@ void Executor::State::fire_deadlines() {
 void Executor::State::shut_down() {
   for (auto& [id, p] : processes) ::kill(-p->pid, SIGKILL);
   for (auto& [id, p] : processes) {
+    if (options.on_group) options.on_group(p->key, p->pid, false);
     siginfo_t info;
     while (waitid(P_PID, p->pid, &info, WEXITED) != 0 && errno == EINTR) {
     }

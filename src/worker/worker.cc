@@ -19,7 +19,7 @@ int64_t wall_ms() {
 }  // namespace
 
 Worker::Worker(WorkerOptions options, Sender send)
-    : options_(std::move(options)), send_(std::move(send)) {}
+    : options_(std::move(options)), send_(std::move(send)), lease_(options_.lease_span) {}
 
 Worker::~Worker() { stop(); }
 
@@ -31,12 +31,26 @@ void Worker::start() {
   } else if (options_.slots > 0 && !options_.executor.job_user.empty()) {
     spdlog::info("jobs run as user {}", options_.executor.job_user);
   }
+  std::string why;
+  watchdog_ = LeaseWatchdog::start(options_.executor.kill_grace, &why);
+  if (!watchdog_) {
+    spdlog::warn("{}; a paused server cannot stop its jobs when its lease runs out", why);
+  }
+  ExecutorOptions executor_options = options_.executor;
+  executor_options.on_group = [this](const AttemptKey& key, pid_t group, bool alive) {
+    track_group(key, group, alive);
+  };
   executor_ = std::make_unique<Executor>(
-      options_.executor, [this](const AttemptKey& key, int64_t at) { started(key, at); },
+      executor_options, [this](const AttemptKey& key, int64_t at) { started(key, at); },
       [this](ExecResult r) { finished(std::move(r)); });
   reporter_ = std::thread([this] {
     common::name_this_thread("worker-reports");
     reporter();
+  });
+  // Apart from the reporter, which may sit in a write to a leader that stopped reading.
+  lease_keeper_ = std::thread([this] {
+    common::name_this_thread("worker-lease");
+    lease_keeper();
   });
 }
 
@@ -47,11 +61,16 @@ void Worker::stop() {
     stopping_ = true;
   }
   cv_.notify_all();
+  lease_cv_.notify_all();
   if (reporter_.joinable()) reporter_.join();
+  if (lease_keeper_.joinable()) lease_keeper_.join();
   executor_.reset();  // kills what still runs: the new leader will see those attempts lost
+  watchdog_.reset();
 }
 
-void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed) {
+void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed,
+                        uint64_t applied_index) {
+  bool waits = false;
   for (const auto& id : changed) {
     const nomad_lite::Job* job = store.find(id);
     if (!job) {
@@ -60,12 +79,17 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
       std::filesystem::remove_all(options_.executor.root / id, ec);
     }
     const auto* attempt = jobs::last_attempt(job);
-    // Kill what this node runs for the job but should not any more.
+    // Kill what this node runs for the job but should not any more, and drop what waits for
+    // a lease but is no longer to run (say, declared lost meanwhile).
     for (auto it = mine_.lower_bound({id, 0}); it != mine_.end() && it->first == id;) {
       const auto* running = jobs::running_attempt(job, it->second);
       if (running && running->node_id() == options_.node_id) {
         ++it;
         continue;
+      }
+      {
+        std::lock_guard lock(mu_);
+        waiting_.erase(*it);
       }
       executor_->kill({it->first, it->second});
       // Forget it once the applied state shows the attempt ended (no restart can follow).
@@ -103,7 +127,90 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
     spec.env.insert(job->env().begin(), job->env().end());
     spec.timeout =
         job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms()) : options_.default_timeout;
-    executor_->start(std::move(spec));
+    std::lock_guard lock(mu_);
+    waiting_[key] = {std::move(spec),
+                     job->on_disconnect() != nomad_lite::ON_DISCONNECT_KEEP_RUNNING};
+    waits = true;
+  }
+  std::lock_guard lock(mu_);
+  applied_index_ = std::max(applied_index_, applied_index);
+  start_ready(std::chrono::steady_clock::now());
+  if (waits && !waiting_.empty()) {
+    // No fresh lease: a report now asks the leader for one, rather than at the heartbeat.
+    news_ = true;
+    cv_.notify_one();
+  }
+}
+
+void Worker::start_ready(std::chrono::steady_clock::time_point now) {
+  if (stopping_ || waiting_.empty() || !lease_.may_start(applied_index_, now)) return;
+  for (auto& [key, w] : waiting_) {
+    if (w.stop_on_disconnect) stoppable_.insert(key);
+    // Only queued for the executor's thread, whose callbacks never hold its lock: safe under
+    // this one.
+    executor_->start(std::move(w.spec));
+  }
+  waiting_.clear();
+  lease_cv_.notify_one();  // the keeper watches the lease's end for them
+}
+
+void Worker::on_ack(const nomad_lite::WorkerReportAck& ack) {
+  std::lock_guard lock(mu_);
+  if (!lease_.acked({ack.leader(), ack.seq(), ack.term(), ack.last_index()})) return;
+  if (watchdog_) watchdog_->set_expiry(lease_.expires());
+  start_ready(std::chrono::steady_clock::now());
+  lease_cv_.notify_one();
+}
+
+std::string Worker::disconnected_reason(std::chrono::steady_clock::time_point now) const {
+  return "stopped by node " + std::to_string(options_.node_id) +
+         ": no leader acknowledged its reports for " +
+         std::to_string(lease_.since_ack(now).count()) + " ms (lease " +
+         std::to_string(lease_.span().count()) + " ms)";
+}
+
+void Worker::track_group(const AttemptKey& key, pid_t group, bool alive) {
+  std::lock_guard lock(mu_);
+  if (!watchdog_) return;
+  AttemptId id{key.job_id, key.attempt};
+  if (alive) {
+    if (stoppable_.count(id) && !watchdog_->add(group)) {
+      spdlog::warn("job {} attempt {}: the lease watchdog is full; only this process stops it",
+                   key.job_id, key.attempt);
+    }
+  } else if (watchdog_->remove(group) && !self_stopped_.count(id)) {
+    // Stopped by the watchdog while this process could not act (paused, say).
+    self_stopped_[id] = disconnected_reason(std::chrono::steady_clock::now());
+  }
+}
+
+void Worker::lease_keeper() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = std::chrono::steady_clock::now();
+    bool to_stop = false;
+    for (const auto& key : stoppable_) to_stop |= !self_stopped_.count(key);
+    if (!to_stop) {
+      lease_cv_.wait(lock);
+      continue;
+    }
+    if (lease_.valid(now)) {
+      lease_cv_.wait_until(lock, lease_.expires());
+      continue;
+    }
+    // Cut off from every leader for longer than the lease: the leader may declare these
+    // attempts lost once --kill-grace more has passed, and start them elsewhere.
+    std::string why = disconnected_reason(now);
+    std::vector<AttemptKey> kill;
+    for (const auto& key : stoppable_) {
+      if (self_stopped_.emplace(key, why).second) kill.push_back({key.first, key.second});
+    }
+    lock.unlock();
+    for (const auto& key : kill) {
+      spdlog::warn("job {} attempt {}: {}", key.job_id, key.attempt, why);
+      executor_->kill(key);
+    }
+    lock.lock();
   }
 }
 
@@ -144,11 +251,22 @@ void Worker::finished(ExecResult r) {
   f.set_signal(r.signal);
   f.set_reason(r.reason);
   f.set_error(r.error);
+  std::lock_guard lock(mu_);
+  AttemptId key{r.key.job_id, r.key.attempt};
+  stoppable_.erase(key);
+  if (auto stopped = self_stopped_.find(key); stopped != self_stopped_.end()) {
+    if (r.reason == "killed" || (r.reason.empty() && r.signal != 0)) {
+      f.set_reason("disconnected");
+      f.clear_exit_code();  // stopped, not ended: there is no exit code to speak of
+      f.set_error(r.error == "killed on request" ? stopped->second
+                                                 : stopped->second + "; " + r.error);
+    }
+    self_stopped_.erase(stopped);
+  }
   f.set_stdout_tail(std::move(r.stdout_tail));
   f.set_stderr_tail(std::move(r.stderr_tail));
   f.set_stdout_truncated(r.stdout_truncated);
   f.set_stderr_truncated(r.stderr_truncated);
-  std::lock_guard lock(mu_);
   // The finish carries the start time: a start not yet sent need not travel on its own.
   auto unsent = started_.find({r.key.job_id, r.key.attempt});
   if (unsent != started_.end() && unsent->second.fresh) started_.erase(unsent);
@@ -182,6 +300,7 @@ void Worker::reporter() {
       heartbeat = now >= next;
       report.set_node_id(options_.node_id);
       report.set_slots(options_.slots);
+      report.set_seq(lease_.sending(now));
       for (auto& [k, s] : started_) {
         // A start not yet due waits for its time or the heartbeat, whichever comes first.
         if (heartbeat || (s.fresh && s.due <= now)) {

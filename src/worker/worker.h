@@ -4,6 +4,10 @@
 // node and runs them with the Executor, kills attempts that became stale (cancelled,
 // reassigned), and reports to the leader: a heartbeat every 500 ms with what it runs, plus
 // every start and finish, resent until the worker sees them in its applied state.
+//
+// It starts an attempt only under a fresh lease (lease.h) and, when the lease runs out,
+// stops the attempts of jobs with on_disconnect stop itself (reason "disconnected"), so the
+// leader may start the next attempt elsewhere once it declares this one lost.
 
 #include <chrono>
 #include <condition_variable>
@@ -19,6 +23,8 @@
 #include "jobs/job_store.h"
 #include "proto/nomad_lite.pb.h"
 #include "worker/executor.h"
+#include "worker/lease.h"
+#include "worker/lease_watchdog.h"
 
 namespace nomad::worker {
 
@@ -30,6 +36,8 @@ struct WorkerOptions {
   // A start is reported this long after the spawn: most short jobs finish first, and their
   // finish (which carries the start time) then makes the one Raft command for both.
   std::chrono::milliseconds start_report_delay{50};
+  // How long an acked report keeps the lease (lease_span(): --worker-timeout minus a margin).
+  std::chrono::milliseconds lease_span{4000};
   ExecutorOptions executor;
 };
 
@@ -43,8 +51,12 @@ class Worker {
   void start();
   void stop();
 
-  // On the node loop thread, after entries were applied: `changed` names the jobs they touched.
-  void on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed);
+  // On the node loop thread, after entries were applied: `changed` names the jobs they touched,
+  // `applied_index` is the node's applied index now (the store shows the state there).
+  void on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed,
+                  uint64_t applied_index);
+  // A leader acknowledged a report (any thread; cheap, never blocks on I/O).
+  void on_ack(const nomad_lite::WorkerReportAck& ack);
 
   Executor& executor() { return *executor_; }
   const WorkerOptions& options() const { return options_; }
@@ -52,6 +64,14 @@ class Worker {
  private:
   using AttemptId = std::pair<std::string, uint32_t>;
   void reporter();
+  // Stops the running attempts of on_disconnect-stop jobs whenever the lease runs out.
+  void lease_keeper();
+  // Starts the waiting attempts if the lease allows. Caller holds mu_.
+  void start_ready(std::chrono::steady_clock::time_point now);
+  // The executor's on_group: stoppable attempts' groups go to the watchdog.
+  void track_group(const AttemptKey& key, pid_t group, bool alive);
+  // Why an attempt was stopped, for its finish report.
+  std::string disconnected_reason(std::chrono::steady_clock::time_point now) const;
   void started(const AttemptKey& key, int64_t at_ms);
   void finished(ExecResult result);
   void prune_outbox(const nomad_lite::Job* job, const std::string& id);
@@ -77,6 +97,23 @@ class Worker {
   bool news_ = false;
   bool stopping_ = false;
   std::thread reporter_;
+
+  // The lease and what hangs on it.
+  Lease lease_;
+  uint64_t applied_index_ = 0;  // as of the last on_applied
+  struct Waiting {
+    ExecSpec spec;
+    bool stop_on_disconnect = true;
+  };
+  std::map<AttemptId, Waiting> waiting_;           // assigned here, not started: no fresh lease yet
+  std::set<AttemptId> stoppable_;                  // started, on_disconnect stop, not finished
+  std::map<AttemptId, std::string> self_stopped_;  // killed as the lease ran out: why
+  // Kills the stoppable attempts' groups even while this process is paused (null if it could
+  // not be started: then only the keeper enforces the lease).
+  std::unique_ptr<LeaseWatchdog> watchdog_;
+  std::condition_variable lease_cv_;
+  bool lease_news_ = false;
+  std::thread lease_keeper_;
 };
 
 }  // namespace nomad::worker

@@ -6,8 +6,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -401,6 +404,70 @@ TEST(Jobs, KillingTheLeaderMidRunLosesNoAcknowledgedJob) {
 }
 
 // 7. `job wait` and `job submit --wait` exit with the job's exit code.
+// 6. A paused node (SIGSTOP) that runs a job: the job is stopped by that node's own lease
+// watchdog once its lease runs out, before the leader declares the attempt lost and starts
+// attempt 2 elsewhere; the two attempts never run at once. Both attempts write a line per
+// 20 ms with their number and the time; attempt 1's last line comes before attempt 2's first.
+TEST(Jobs, APausedNodesAttemptStopsBeforeTheNextAttemptStarts) {
+  JobCluster jc;
+  ASSERT_NE(jc.leader, 0u);
+  ASSERT_TRUE(jc.wait_for_workers());
+  const std::string beats = jc.dir + "/beats";
+  // Runs about 6 s, then ends: attempt 2 completes the job.
+  std::string id = jc.submit(request("end=$(($(date +%s) + 6)); while [ $(date +%s) -lt $end ]; "
+                                     "do echo \"$NOMAD_LITE_ATTEMPT $(date +%s%N)\" >> " +
+                                     beats + "; sleep 0.02; done"))
+                       .id();
+  auto running = jc.wait_started(id);
+  ASSERT_TRUE(running) << "the job never started";
+  const uint64_t victim = running->attempts(0).node_id();
+  const uint64_t observer = victim == 1 ? 2 : 1;
+  ASSERT_TRUE(wait_until([&] { return std::filesystem::exists(beats); }, 10s));
+  const pid_t victim_pid = jc.c.member(victim).pid;
+  ASSERT_GT(victim_pid, 0);
+  ::kill(victim_pid, SIGSTOP);
+  const auto stopped_at = std::chrono::system_clock::now();
+
+  std::optional<Job> again;
+  wait_until([&] {
+    again = jc.c.job(observer, id);
+    return again && again->attempts_size() >= 2 &&
+           again->attempts(1).started_at_ms() != 0;
+  }, 30s);
+  ::kill(victim_pid, SIGCONT);
+  ASSERT_TRUE(again && again->attempts_size() >= 2) << "no second attempt; logs in "
+                                                    << jc.c.root();
+  EXPECT_EQ(again->attempts(0).reason(), "lost") << describe(*again);
+  EXPECT_NE(again->attempts(1).node_id(), victim);
+
+  auto done = jc.wait_final(id, 30s);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status(), nomad_lite::JOB_STATUS_COMPLETED) << describe(*done);
+
+  // Each attempt's first and last line.
+  std::map<uint32_t, std::pair<int64_t, int64_t>> span;
+  std::ifstream in(beats);
+  uint32_t attempt = 0;
+  int64_t ns = 0;
+  while (in >> attempt >> ns) {
+    auto [it, fresh] = span.try_emplace(attempt, ns, ns);
+    it->second.first = std::min(it->second.first, ns);
+    it->second.second = std::max(it->second.second, ns);
+  }
+  ASSERT_TRUE(span.count(1) && span.count(2)) << "both attempts should have written";
+  const int64_t gap_ms = (span[2].first - span[1].second) / 1'000'000;
+  std::cout << "[ info ] attempt 1 last wrote " << gap_ms << " ms before attempt 2 first did"
+            << std::endl;
+  EXPECT_GT(span[2].first, span[1].second) << "the attempts overlapped by " << -gap_ms << " ms";
+  // Stopped by its own node while that node was still paused: within the lease (1 s with
+  // --worker-timeout 2s) and the grace (500 ms) of the pause, with room for a slow machine.
+  const int64_t stopped_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 stopped_at.time_since_epoch())
+                                 .count();
+  EXPECT_LT((span[1].second - stopped_ns) / 1'000'000, 2500)
+      << "attempt 1 ran on long after its node was paused";
+}
+
 TEST(Jobs, TheCliExitsWithTheJobsExitCode) {
   JobCluster jc;
   ASSERT_NE(jc.leader, 0u);

@@ -122,10 +122,12 @@ std::map<std::string, grpc::Status> call_peer_methods(const std::shared_ptr<grpc
     nomad_lite::WorkerReportAck ack;
     out["Report"] = internal->Report(context().get(), report, &ack);
     auto ctx = context();
-    auto writer = internal->ReportStream(ctx.get(), &ack);
+    auto writer = internal->ReportStream(ctx.get());
     for (int i = 0; i < 5 && writer->Write(report); ++i) {
     }
     writer->WritesDone();
+    while (writer->Read(&ack)) {
+    }
     out["ReportStream"] = writer->Finish();
   }
   {

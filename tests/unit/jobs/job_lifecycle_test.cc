@@ -479,15 +479,24 @@ TEST(JobRetries, WithoutRetriesAFailedAttemptFailsTheJob) {
 // Lost attempts
 // ---------------------------------------------------------------------------------------------
 
-TEST(JobLost, ALostAttemptIsRetriedOnceAtOnceEvenWithoutRetries) {
-  Replica r = with_job(Opt().retries(0));
+TEST(JobLost, LostRetryBackoffDoublesFromOneSecondAndIsCappedAtThirtySeconds) {
+  EXPECT_EQ(lost_retry_backoff_ms(1), 1000);
+  EXPECT_EQ(lost_retry_backoff_ms(2), 2000);
+  EXPECT_EQ(lost_retry_backoff_ms(3), 4000);
+  EXPECT_EQ(lost_retry_backoff_ms(5), 16000);
+  EXPECT_EQ(lost_retry_backoff_ms(6), 30000);
+  EXPECT_EQ(lost_retry_backoff_ms(1000), 30000);
+}
+
+TEST(JobLost, ALostAttemptIsRetriedAfterABackoffUntilLostRetriesRunOutEvenWithoutRetries) {
+  Replica r = with_job(Opt().retries(0).lost_retries(2));
   r.apply(assign_cmd("a", 1, 1, 1000));
   r.apply(started_cmd("a", 1, 1, 1100));
   r.apply(finished_cmd("a", 1, 1, 5000, std::nullopt, "lost"));
   {
     const auto& job = r.job("a");
     EXPECT_EQ(job.status(), JOB_STATUS_PENDING);
-    EXPECT_EQ(job.not_before_ms(), 0);  // no backoff: the node, not the job, failed
+    EXPECT_EQ(job.not_before_ms(), 6000);  // 1 s after the first loss
     EXPECT_EQ(job.node_id(), 0u);
     EXPECT_EQ(job.attempts(0).status(), JOB_STATUS_FAILED);
     EXPECT_EQ(job.attempts(0).reason(), "lost");
@@ -495,15 +504,42 @@ TEST(JobLost, ALostAttemptIsRetriedOnceAtOnceEvenWithoutRetries) {
     EXPECT_EQ(r.store().running_on(1), 0u);
     EXPECT_EQ(pending_ids(r.store()), std::vector<std::string>{"a"});
   }
-  r.apply(assign_cmd("a", 2, 2, 5000));
+  r.apply(assign_cmd("a", 2, 2, 6000));
   EXPECT_EQ(r.job("a").status(), JOB_STATUS_RUNNING);
   EXPECT_EQ(r.job("a").attempt(), 2u);
+  EXPECT_EQ(r.job("a").not_before_ms(), 0);
   r.apply(finished_cmd("a", 2, 2, 9000, std::nullopt, "lost"));
+  EXPECT_EQ(r.job("a").status(), JOB_STATUS_PENDING);
+  EXPECT_EQ(r.job("a").not_before_ms(), 11000);  // 2 s after the second
+  r.apply(assign_cmd("a", 3, 3, 11000));
+  r.apply(finished_cmd("a", 3, 3, 12000, std::nullopt, "lost"));
   const auto& job = r.job("a");
   EXPECT_EQ(job.status(), JOB_STATUS_FAILED);
   EXPECT_EQ(job.reason(), "lost");
-  EXPECT_EQ(job.finished_at_ms(), 9000);
-  EXPECT_EQ(job.attempts_size(), 2);
+  EXPECT_EQ(job.finished_at_ms(), 12000);
+  EXPECT_EQ(job.attempts_size(), 3);
+}
+
+TEST(JobLost, WithoutLostRetriesALostAttemptFailsTheJob) {
+  Replica r = with_job(Opt().retries(5).lost_retries(0));
+  r.apply(assign_cmd("a", 1, 1, 1000));
+  r.apply(finished_cmd("a", 1, 1, 2000, std::nullopt, "lost"));
+  EXPECT_EQ(r.job("a").status(), JOB_STATUS_FAILED);
+  EXPECT_EQ(r.job("a").reason(), "lost");
+}
+
+TEST(JobLost, AnAttemptItsNodeStoppedWhenCutOffCountsAsLostAndKeepsItsReason) {
+  Replica r = with_job(Opt().retries(0).lost_retries(1));
+  r.apply(assign_cmd("a", 1, 1, 1000));
+  r.apply(started_cmd("a", 1, 1, 1100));
+  r.apply(finished_cmd("a", 1, 1, 5000, std::nullopt, "disconnected", 15));
+  EXPECT_EQ(r.job("a").status(), JOB_STATUS_PENDING);
+  EXPECT_EQ(r.job("a").not_before_ms(), 6000);
+  EXPECT_EQ(r.job("a").attempts(0).reason(), "disconnected");
+  r.apply(assign_cmd("a", 2, 2, 6000));
+  r.apply(finished_cmd("a", 2, 2, 7000, std::nullopt, "lost"));
+  EXPECT_EQ(r.job("a").status(), JOB_STATUS_FAILED) << "one lost retry, used by the first";
+  EXPECT_EQ(r.job("a").reason(), "lost");
 }
 
 TEST(JobLost, ALostAttemptDoesNotGetAStartTimeItNeverReported) {
@@ -515,11 +551,11 @@ TEST(JobLost, ALostAttemptDoesNotGetAStartTimeItNeverReported) {
 }
 
 TEST(JobLost, KilledOnAJobThatWasNotCancelledIsTreatedAsLost) {
-  Replica r = with_job();
+  Replica r = with_job(Opt().lost_retries(1));
   r.apply(assign_cmd("a", 1, 1, 1000));
   r.apply(finished_cmd("a", 1, 1, 2000, std::nullopt, "killed", 9));
   EXPECT_EQ(r.job("a").status(), JOB_STATUS_PENDING);
-  EXPECT_EQ(r.job("a").not_before_ms(), 0);
+  EXPECT_EQ(r.job("a").not_before_ms(), 3000);
   EXPECT_EQ(r.job("a").attempts(0).reason(), "lost");
   r.apply(assign_cmd("a", 2, 1, 2000));
   r.apply(finished_cmd("a", 2, 1, 3000, std::nullopt, "killed", 9));
@@ -537,19 +573,19 @@ TEST(JobLost, AFailureAfterALostRetryEndsAJobWithoutRetries) {
   EXPECT_EQ(r.job("a").reason(), "exit_code");
 }
 
-TEST(JobLost, ALostAttemptUsesUpARetryWhenRetriesAreSet) {
-  // The bound is 1 + max(retries, 1) attempts whatever the mix of failures.
-  Replica r = with_job(Opt().retries(2));
+TEST(JobLost, LostAttemptsAndFailedExitsAreCountedApart) {
+  Replica r = with_job(Opt().retries(1).lost_retries(1));
   r.apply(assign_cmd("a", 1, 1, 1000));
   r.apply(finished_cmd("a", 1, 1, 2000, 1));
+  EXPECT_EQ(r.job("a").status(), JOB_STATUS_PENDING);
   r.apply(assign_cmd("a", 2, 1, 3000));
   r.apply(finished_cmd("a", 2, 1, 4000, std::nullopt, "lost"));
-  EXPECT_EQ(r.job("a").status(), JOB_STATUS_PENDING);
-  EXPECT_EQ(r.job("a").not_before_ms(), 0);
-  r.apply(assign_cmd("a", 3, 2, 4000));
-  r.apply(finished_cmd("a", 3, 2, 5000, std::nullopt, "lost"));
+  EXPECT_EQ(r.job("a").status(), JOB_STATUS_PENDING) << "a loss does not use up --retries";
+  EXPECT_EQ(r.job("a").not_before_ms(), 5000);
+  r.apply(assign_cmd("a", 3, 2, 5000));
+  r.apply(finished_cmd("a", 3, 2, 6000, 1));
   EXPECT_EQ(r.job("a").status(), JOB_STATUS_FAILED);
-  EXPECT_EQ(r.job("a").reason(), "lost");
+  EXPECT_EQ(r.job("a").reason(), "exit_code");
   EXPECT_EQ(r.job("a").attempts_size(), 3);
 }
 

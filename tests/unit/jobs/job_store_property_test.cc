@@ -74,7 +74,9 @@ void check_invariants(const JobStore& store) {
         EXPECT_EQ(job.attempts(i).status(), JOB_STATUS_FAILED) << "attempt " << i + 1;
       }
     }
-    EXPECT_LE(static_cast<uint32_t>(n), 1 + std::max<uint32_t>(job.retries(), 1));
+    // One first attempt, then at most `retries` reruns after failures and `lost_retries`
+    // after node faults.
+    EXPECT_LE(static_cast<uint32_t>(n), 1 + job.retries() + job.lost_retries());
     if (n > 0) {
       EXPECT_EQ(job.attempt(), static_cast<uint32_t>(n));
     }
@@ -87,11 +89,18 @@ void check_invariants(const JobStore& store) {
         EXPECT_EQ(job.finished_at_ms(), 0);
         if (last) {
           EXPECT_EQ(last->status(), JOB_STATUS_FAILED);
-          // A lost attempt is retried at once; any other failure after its backoff.
+          // Node faults (lost) and other failures are counted apart, each against its own
+          // limit and with its own backoff.
+          const bool node_fault = is_node_fault(last->reason());
+          uint32_t same_kind = 0;
+          for (const auto& a : job.attempts()) {
+            same_kind += a.status() == JOB_STATUS_FAILED && is_node_fault(a.reason()) == node_fault;
+          }
           int64_t expected_not_before =
-              last->reason() == "lost" ? 0 : last->finished_at_ms() + retry_backoff_ms(n + 1);
+              last->finished_at_ms() +
+              (node_fault ? lost_retry_backoff_ms(same_kind) : retry_backoff_ms(n + 1));
           EXPECT_EQ(job.not_before_ms(), expected_not_before);
-          EXPECT_LT(static_cast<uint32_t>(n), 1 + std::max<uint32_t>(job.retries(), 1));
+          EXPECT_LE(same_kind, node_fault ? job.lost_retries() : job.retries());
         } else {
           EXPECT_EQ(job.not_before_ms(), 0);
         }
@@ -299,6 +308,7 @@ class Fuzzer {
       Opt opt =
           Opt().retries(pick(4) == 0 ? pick(4) : 0).priority(static_cast<int32_t>(pick(5)) - 2);
       opt.key(key);
+      opt.lost_retries(pick(4));
       if (!key.empty() && keys_.count(key) && find(keys_[key])) {
         expect.ok = true;
         expect.result = keys_[key];

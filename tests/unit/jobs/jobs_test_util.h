@@ -23,6 +23,8 @@ struct Opt {
   std::string key_;
   uint64_t timeout_ms_ = 0;
   int64_t created_at_ms_ = 1000;
+  uint32_t lost_retries_ = 3;  // as the API sets it when a submission names none
+  nomad_lite::OnDisconnect on_disconnect_ = nomad_lite::ON_DISCONNECT_STOP;
 
   Opt& retries(uint32_t v) {
     retries_ = v;
@@ -40,6 +42,14 @@ struct Opt {
     timeout_ms_ = v;
     return *this;
   }
+  Opt& lost_retries(uint32_t v) {
+    lost_retries_ = v;
+    return *this;
+  }
+  Opt& keep_running() {
+    on_disconnect_ = nomad_lite::ON_DISCONNECT_KEEP_RUNNING;
+    return *this;
+  }
 };
 
 inline nomad_lite::Command submit_cmd(const std::string& id, const Opt& o = Opt()) {
@@ -51,6 +61,8 @@ inline nomad_lite::Command submit_cmd(const std::string& id, const Opt& o = Opt(
   job->set_priority(o.priority_);
   job->set_timeout_ms(o.timeout_ms_);
   job->set_created_at_ms(o.created_at_ms_);
+  job->set_lost_retries(o.lost_retries_);
+  job->set_on_disconnect(o.on_disconnect_);
   c.mutable_submit()->set_idempotency_key(o.key_);
   return c;
 }

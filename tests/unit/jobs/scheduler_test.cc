@@ -91,7 +91,8 @@ TEST(Scheduler, ARetriedJobGetsItsNextAttemptNumber) {
   r.apply(finished_cmd("a", 1, 1, 10, std::nullopt, "lost"));
   r.apply(assign_cmd("a", 2, 1, 20));
   r.apply(finished_cmd("a", 2, 1, 30, std::nullopt, "lost"));
-  Placement p = place(r.store(), {worker(1, 1)}, 30, {});
+  // After the second lost attempt's backoff (2 s).
+  Placement p = place(r.store(), {worker(1, 1)}, 2030, {});
   ASSERT_EQ(p.assign.size(), 1u);
   EXPECT_EQ(p.assign[0].attempt(), 3u);
 }

@@ -92,6 +92,10 @@ class CoordinatorTest : public ::testing::Test {
     o.self = 1;
     o.nodes = {1, 2, 3};
     o.worker_timeout = std::chrono::milliseconds(5000);
+    // Workers that kill at once: a stopped job's attempt is lost after the timeout alone.
+    // The lease timing (timeout + grace + drift) has tests of its own below.
+    o.kill_grace = std::chrono::milliseconds(0);
+    o.lost_drift = std::chrono::milliseconds(0);
     return o;
   }
 
@@ -559,6 +563,64 @@ TEST_F(CoordinatorTest, NewLeaderWaitsOneTimeoutBeforeDeclaringAnythingLost) {
   f = finishes(collect(108'001));
   ASSERT_EQ(f.size(), 1u);
   EXPECT_EQ(f[0].job_id(), "old2");
+}
+
+// --- lost attempts under the workers' lease -----------------------------------------------------
+
+Coordinator::Options with_grace() {
+  Coordinator::Options o;
+  o.self = 1;
+  o.nodes = {1, 2, 3};
+  o.worker_timeout = std::chrono::milliseconds(5000);
+  o.kill_grace = std::chrono::milliseconds(2000);
+  o.lost_drift = std::chrono::milliseconds(500);
+  return o;
+}
+
+TEST_F(CoordinatorTest, AStoppedJobIsLostOnlyAfterTimeoutPlusKillGracePlusDrift) {
+  lead(0, with_grace());
+  hear(1, 2, 0);
+  submit("stop");
+  submit("keep", Opt().keep_running());
+  commit(collect(0));
+  ASSERT_EQ(job("stop").node_id(), 1u);
+  ASSERT_EQ(job("keep").node_id(), 1u);
+  hear(1, 2, 1000);  // the last contact: the timings count from here
+
+  EXPECT_TRUE(finishes(collect(6000)).empty()) << "lost at exactly the timeout";
+  Commands keep_lost = collect(6001);
+  auto f = finishes(keep_lost);
+  ASSERT_EQ(f.size(), 1u) << "keep-running: lost after the worker timeout alone";
+  EXPECT_EQ(f[0].job_id(), "keep");
+  commit(keep_lost);
+  // The worker stops "stop" by 1000 + 5000 - margin and kills it 2000 later: not before
+  // 8500 is its attempt declared lost.
+  EXPECT_TRUE(finishes(collect(8500)).empty()) << "declared lost while it may still run";
+  f = finishes(collect(8501));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].job_id(), "stop");
+  EXPECT_EQ(f[0].reason(), "lost");
+  EXPECT_EQ(f[0].error(), "node 1 stopped reporting for 7500 ms");
+}
+
+TEST_F(CoordinatorTest, ANewLeaderCountsTimeoutPlusGraceFromWhenItBecameLeader) {
+  submit("old");
+  commit(assign_cmd("old", 1, 2, wall(-3'600'000)));
+  lead(100'000, with_grace());
+  EXPECT_TRUE(finishes(collect(107'500)).empty());
+  auto f = finishes(collect(107'501));
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].job_id(), "old");
+}
+
+TEST_F(CoordinatorTest, AReportWithinTimeoutPlusGraceKeepsAStoppedJobRunning) {
+  lead(0, with_grace());
+  hear(1, 1, 0);
+  submit("j");
+  commit(collect(0));
+  hear(1, 1, 7000);  // back after 7 s: the worker may have stopped it; its report will say so
+  EXPECT_TRUE(finishes(collect(14'000)).empty());
+  EXPECT_EQ(job("j").status(), nomad_lite::JOB_STATUS_RUNNING);
 }
 
 // --- retention ----------------------------------------------------------------------------------

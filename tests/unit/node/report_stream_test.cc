@@ -32,16 +32,19 @@ class FakeLeader final : public nomad_lite::InternalService::CallbackService {
       : knows_streams_(knows_streams),
         gate_(false, auth_),
         streams_({[this] { return leading.load(); },
-                  [this](nomad_lite::WorkerReport r) { deliver(std::move(r)); }},
+                  [this](nomad_lite::WorkerReport r, api::AckFn ack) {
+                    deliver(r);
+                    ack(ack_of(r));
+                  }},
                  gate_) {}
 
-  grpc::ServerReadReactor<nomad_lite::WorkerReport>* ReportStream(
-      grpc::CallbackServerContext* context, nomad_lite::WorkerReportAck* ack) override {
+  grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* ReportStream(
+      grpc::CallbackServerContext* context) override {
     ++streams_opened;
     if (!knows_streams_) {  // as the generated base class answers: UNIMPLEMENTED
-      return nomad_lite::InternalService::CallbackService::ReportStream(context, ack);
+      return nomad_lite::InternalService::CallbackService::ReportStream(context);
     }
-    return streams_.open(context, ack);
+    return streams_.open(context);
   }
 
   grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
@@ -49,7 +52,7 @@ class FakeLeader final : public nomad_lite::InternalService::CallbackService {
                                    nomad_lite::WorkerReportAck* ack) override {
     ++calls;
     if (leading) deliver(*report);
-    ack->set_leader(leading);
+    *ack = ack_of(*report);
     auto* reactor = context->DefaultReactor();
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -64,6 +67,18 @@ class FakeLeader final : public nomad_lite::InternalService::CallbackService {
   }
 
   void stop() { streams_.stop(); }
+
+  // As the node loop answers: the report's seq, term 7, last index 100 + seq.
+  nomad_lite::WorkerReportAck ack_of(const nomad_lite::WorkerReport& r) const {
+    nomad_lite::WorkerReportAck ack;
+    ack.set_leader(leading);
+    ack.set_seq(r.seq());
+    if (leading) {
+      ack.set_term(7);
+      ack.set_last_index(100 + r.seq());
+    }
+    return ack;
+  }
 
   std::atomic<bool> leading{true};
   std::atomic<int> streams_opened{0};
@@ -107,8 +122,35 @@ nomad_lite::WorkerReport report(uint32_t sequence) {
   nomad_lite::WorkerReport r;
   r.set_node_id(2);
   r.set_slots(sequence);
+  r.set_seq(sequence);
   return r;
 }
+
+// The acks a client's handler received.
+struct Acks {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<nomad_lite::WorkerReportAck> got;
+
+  void attach(transport::InternalClient& client) {
+    client.set_report_ack_handler([this](const nomad_lite::WorkerReportAck& a) {
+      std::lock_guard lock(mu);
+      got.push_back(a);
+      cv.notify_all();
+    });
+  }
+  // The acks once one for `seq` is among them (or at the deadline).
+  std::vector<nomad_lite::WorkerReportAck> wait_for_seq(uint64_t seq) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 5s, [&] {
+      for (const auto& a : got) {
+        if (a.seq() == seq) return true;
+      }
+      return false;
+    });
+    return got;
+  }
+};
 
 // Sends reports numbered from `first` until one of them is delivered (at most 200, 5 s);
 // returns the first delivered, or 0.
@@ -132,6 +174,38 @@ TEST(ReportStream, ReportsArriveInOrderOnOneStream) {
   for (uint32_t i = 1; i <= 20; ++i) EXPECT_EQ(got[i - 1], i);
   EXPECT_EQ(s.leader.streams_opened, 1);
   EXPECT_EQ(s.leader.calls, 0);
+}
+
+TEST(ReportStream, TheLeaderAcksReportsOnTheStreamWithItsTermAndIndex) {
+  Server s(true);
+  transport::InternalClient client;
+  Acks acks;
+  acks.attach(client);
+  for (uint32_t i = 1; i <= 20; ++i) ASSERT_TRUE(client.stream_report(s.address, report(i), 1s));
+  auto got = acks.wait_for_seq(20);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().seq(), 20u) << "the newest ack comes last";
+  uint64_t previous = 0;
+  for (const auto& a : got) {
+    EXPECT_TRUE(a.leader());
+    EXPECT_EQ(a.term(), 7u);
+    EXPECT_EQ(a.last_index(), 100 + a.seq());
+    EXPECT_GT(a.seq(), previous) << "acks out of order (coalescing keeps only newer ones)";
+    previous = a.seq();
+  }
+}
+
+TEST(ReportStream, ALeaderWithoutStreamsAcksEachCall) {
+  Server s(false);
+  transport::InternalClient client;
+  Acks acks;
+  acks.attach(client);
+  uint32_t first = send_until_delivered(client, s, 1);
+  ASSERT_GE(first, 1u);
+  auto got = acks.wait_for_seq(first);
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().seq(), first);
+  EXPECT_EQ(got.back().last_index(), 100 + first);
 }
 
 TEST(ReportStream, ALeaderThatStepsDownEndsTheStreamAndANewOneIsOpened) {

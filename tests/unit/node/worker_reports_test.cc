@@ -1,11 +1,12 @@
-// The Worker's reports to the leader: what it sends, and when. Real processes run under a
-// temporary root; the sender records every report, and the tests wait on it with a deadline.
-
-#include "worker/worker.h"
+// The Worker's reports to the leader: what it sends, and when; and its lease: no start without
+// a fresh ack, none of an attempt the leader gave up before acking, and a self-stop when the
+// acks stop. Real processes run under a temporary root; the sender records every report (and
+// acks it, as a leader would, unless told not to), and the tests wait on it with a deadline.
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -14,12 +15,14 @@
 #include <vector>
 
 #include "../jobs/jobs_test_util.h"
+#include "worker/worker.h"
 
 namespace nomad::worker {
 namespace {
 
 using namespace std::chrono_literals;
 using jobs::testing::assign_cmd;
+using jobs::testing::slots_cmd;
 using jobs::testing::submit_cmd;
 
 class WorkerReportsTest : public ::testing::Test {
@@ -35,31 +38,67 @@ class WorkerReportsTest : public ::testing::Test {
     std::filesystem::remove_all(root_, ec);
   }
 
-  void start(std::chrono::milliseconds start_report_delay) {
+  void start(std::chrono::milliseconds start_report_delay,
+             std::chrono::milliseconds lease_span = 60s,
+             std::chrono::milliseconds kill_grace = 5s) {
     WorkerOptions o;
     o.node_id = 1;
     o.slots = 2;
     o.report_interval = 10s;  // no heartbeat resends within a test: only news goes out
     o.start_report_delay = start_report_delay;
+    o.lease_span = lease_span;
     o.executor.root = root_;
+    o.executor.kill_grace = kill_grace;
     worker_ = std::make_unique<Worker>(o, [this](const nomad_lite::WorkerReport& r) {
       std::lock_guard lock(mu_);
       reports_.push_back(r);
       cv_.notify_all();
+      if (acking_) worker_->on_ack(ack(r.seq(), ack_index_));
       return true;
     });
     worker_->start();
   }
 
+  static nomad_lite::WorkerReportAck ack(uint64_t seq, uint64_t last_index) {
+    nomad_lite::WorkerReportAck a;
+    a.set_leader(true);
+    a.set_seq(seq);
+    a.set_term(1);
+    a.set_last_index(last_index);
+    return a;
+  }
+
+  void apply(const nomad_lite::Command& c) {
+    store_.apply(raft::Entry{1, ++index_, raft::EntryType::kNormal, c.SerializeAsString()});
+  }
+
   // Submits and assigns the job to this node, as the applied log would.
-  void run(const std::string& id, const std::string& command) {
-    nomad_lite::Command submit = submit_cmd(id);
+  void run(const std::string& id, const std::string& command, const jobs::testing::Opt& o = {}) {
+    nomad_lite::Command submit = submit_cmd(id, o);
     submit.mutable_submit()->mutable_job()->set_command(command);
-    store_.apply(
-        raft::Entry{1, ++index_, raft::EntryType::kNormal, submit.SerializeAsString()});
-    store_.apply(raft::Entry{1, ++index_, raft::EntryType::kNormal,
-                             assign_cmd(id, 1, 1, 0).SerializeAsString()});
-    worker_->on_applied(store_, store_.take_changes());
+    apply(submit);
+    apply(assign_cmd(id, 1, 1, 0));
+    worker_->on_applied(store_, store_.take_changes(), index_);
+  }
+
+  size_t report_count() {
+    std::lock_guard lock(mu_);
+    return reports_.size();
+  }
+  bool wait_for_reports(size_t n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return reports_.size() >= n; });
+  }
+
+  uint64_t last_seq() {
+    std::lock_guard lock(mu_);
+    return reports_.empty() ? 0 : reports_.back().seq();
+  }
+  bool runs(const std::string& id) {
+    for (const auto& key : worker_->executor().running()) {
+      if (key.job_id == id) return true;
+    }
+    return false;
   }
 
   // Waits until some report satisfies `pred`; the index of the first that does, or -1.
@@ -99,6 +138,8 @@ class WorkerReportsTest : public ::testing::Test {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<nomad_lite::WorkerReport> reports_;
+  std::atomic<bool> acking_{true};
+  std::atomic<uint64_t> ack_index_{0};
 };
 
 TEST_F(WorkerReportsTest, AJobThatEndsBeforeItsStartIsDueIsReportedByItsFinishAlone) {
@@ -122,6 +163,102 @@ TEST_F(WorkerReportsTest, AJobStillRunningWhenItsStartIsDueIsReportedStarted) {
   EXPECT_GE(std::chrono::steady_clock::now() - spawned, 20ms);
   std::lock_guard lock(mu_);
   for (const auto& r : reports_) EXPECT_FALSE(has_finish(r, "slow"));
+}
+
+// --- the lease ----------------------------------------------------------------------------------
+
+TEST_F(WorkerReportsTest, AnAssignmentWaitsForAnAckAndStartsWhenOneArrives) {
+  acking_ = false;
+  start(20ms);
+  ASSERT_TRUE(wait_for_reports(1)) << "no first report";
+  const std::string marker = (root_ / "ran").string();
+  size_t before = report_count();
+  run("j", "touch " + marker);
+  // The worker asks for a lease at once rather than at the next heartbeat.
+  ASSERT_TRUE(wait_for_reports(before + 1));
+  EXPECT_FALSE(runs("j")) << "started without any lease";
+  worker_->on_ack(ack(last_seq(), index_));
+  EXPECT_TRUE(runs("j") || std::filesystem::exists(marker)) << "the ack did not start it";
+  ASSERT_GE(wait_for_report([](const auto& r) { return has_finish(r, "j"); }), 0);
+  EXPECT_TRUE(std::filesystem::exists(marker));
+}
+
+TEST_F(WorkerReportsTest, AnAckWhoseIndexIsNotAppliedYetStartsNothingUntilItIs) {
+  acking_ = false;
+  start(20ms);
+  ASSERT_TRUE(wait_for_reports(1));
+  run("j", "sleep 30");
+  // The leader acked with a last index two past what this node applied: it had proposed
+  // entries this node has not seen.
+  const raft::Index ack_at = index_ + 2;
+  worker_->on_ack(ack(last_seq(), ack_at));
+  EXPECT_FALSE(runs("j"));
+  apply(slots_cmd({{1, 2}}));
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  EXPECT_FALSE(runs("j"));
+  apply(slots_cmd({{1, 3}}));
+  ASSERT_EQ(index_, ack_at);
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  EXPECT_TRUE(runs("j")) << "applied up to the ack's index: the attempt is current";
+}
+
+TEST_F(WorkerReportsTest, AnAttemptTheLeaderDeclaredLostBeforeItsAckNeverStarts) {
+  // A node catching up after a partition: it has applied the assignment but not yet the
+  // verdict the leader proposed on it before acking this node's report.
+  acking_ = false;
+  start(20ms);
+  ASSERT_TRUE(wait_for_reports(1));
+  const std::string marker = (root_ / "ran").string();
+  run("old", "touch " + marker, jobs::testing::Opt().lost_retries(1));
+  const raft::Index verdict_at = index_ + 1;
+  worker_->on_ack(ack(last_seq(), verdict_at));
+  EXPECT_FALSE(runs("old"));
+  apply(jobs::testing::finished_cmd("old", 1, 1, 5000, std::nullopt, "lost"));
+  ASSERT_EQ(index_, verdict_at);
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  EXPECT_FALSE(runs("old")) << "started an attempt already declared lost";
+  worker_->on_ack(ack(last_seq(), index_));  // fresh lease, fully applied: still nothing
+  EXPECT_FALSE(runs("old"));
+  // Attempt 2 goes elsewhere; this node has nothing to run.
+  apply(assign_cmd("old", 2, 3, 6000));
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  EXPECT_FALSE(runs("old"));
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  std::lock_guard lock(mu_);
+  for (const auto& r : reports_) EXPECT_FALSE(has_start(r, "old") || has_finish(r, "old"));
+}
+
+TEST_F(WorkerReportsTest, WhenTheLeaseRunsOutTheWorkerStopsItsAttemptAndSaysWhy) {
+  acking_ = false;
+  start(20ms, /*lease_span=*/400ms, /*kill_grace=*/300ms);
+  ASSERT_TRUE(wait_for_reports(1));
+  size_t before = report_count();
+  const auto not_after_send = std::chrono::steady_clock::now();
+  // Ignores SIGTERM: only the SIGKILL after --kill-grace ends it.
+  run("stop", "trap '' TERM; while :; do sleep 0.05; done");
+  run("keep", "sleep 30", jobs::testing::Opt().keep_running());
+  ASSERT_TRUE(wait_for_reports(before + 1));  // asks for a lease: sent after not_after_send
+  worker_->on_ack(ack(last_seq(), index_));   // the leader's last ack
+  ASSERT_TRUE(runs("stop"));
+  ASSERT_TRUE(runs("keep"));
+
+  int at = wait_for_report([](const auto& r) { return has_finish(r, "stop"); }, 10s);
+  ASSERT_GE(at, 0) << "not stopped after its lease ran out";
+  const auto ended = std::chrono::steady_clock::now();
+  EXPECT_GE(ended - not_after_send, 400ms + 300ms) << "SIGKILL came before lease + grace";
+  EXPECT_LT(ended - not_after_send, 5s);
+  nomad_lite::JobFinished f;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& x : reports_[at].finished()) {
+      if (x.job_id() == "stop") f = x;
+    }
+  }
+  EXPECT_EQ(f.reason(), "disconnected");
+  EXPECT_NE(f.error().find("no leader acknowledged its reports for"), std::string::npos)
+      << f.error();
+  EXPECT_EQ(f.signal(), 9);
+  EXPECT_TRUE(runs("keep")) << "a keep-running job was stopped";
 }
 
 }  // namespace
