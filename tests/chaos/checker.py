@@ -14,6 +14,7 @@ Rules (each violation names its rule):
   two-leaders     no two leaders in one term (from every node's status, polled)
   commit-back     a node's commit index never goes backwards (within one process lifetime)
   disagree        all nodes list the same jobs in the same final states
+  crash           a node exited that no nemesis killed
   unavailable     the longest window without an acknowledged write while a majority was
                   connected (a violation only above --max-unavailable)
 It also reports the election time after each leader fault.
@@ -28,7 +29,8 @@ import sys
 from collections import defaultdict
 
 RULES = ("lost", "duplicate-key", "not-final", "attempt-twice", "unknown-attempt", "overlap",
-         "outcome", "lost-final", "two-leaders", "commit-back", "disagree", "unavailable")
+         "outcome", "lost-final", "two-leaders", "commit-back", "disagree", "unavailable",
+         "crash")
 FINAL = {"completed", "failed", "cancelled"}
 WARMUP = 2.0  # seconds after the stream starts before windows count (first election)
 
@@ -337,6 +339,8 @@ def check_elections(h, r):
                         if o.get("role") == "leader")
     faults = [e for e in h.events if e.get("event") == "fault" and e.get("leader_fault")]
     for e in faults:
+        if not e.get("majority", True):
+            continue  # no majority left to elect (a node had crashed): not an election time
         found = next((t for t, term, _ in leader_obs
                       if t > e["t"] and term > e.get("old_term", 0)), None)
         if found is None or found - e["t"] > 60:
@@ -354,6 +358,10 @@ def check_elections(h, r):
 def check(history_dir, allow_overlap=False, allow_lost=False, max_unavailable=None):
     h = History(history_dir)
     r = Result()
+    start = h.run.get("stream_start") or 0
+    for c in h.run.get("crashed") or []:
+        r.add("crash", f"node {c['node']} exited with {c['code']} at {c['t'] - start:.2f} s "
+              f"without being killed (see node-{c['node']}.log)")
     check_jobs(h, r, allow_overlap, allow_lost)
     check_leaders(h, r)
     check_availability(h, r, max_unavailable)

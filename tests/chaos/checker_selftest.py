@@ -260,6 +260,10 @@ class CheckerSelfTest(unittest.TestCase):
         r = self.check(h, max_unavailable=1.0)
         self.assertNotIn("unavailable", r.rules())
 
+    def test_node_crashed(self):
+        crash = [{"node": 2, "code": -6, "t": T0 + 3}]
+        self.assert_fires("crash", lambda h: h["run"].update(crashed=crash))
+
     def test_no_election_seen(self):
         h = clean_history()
         h["observations"] = [o for o in h["observations"] if o["term"] == 1]

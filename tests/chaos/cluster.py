@@ -1,5 +1,5 @@
 """Real nomad-lite servers, one per network namespace, and the per-node faults on them
-(signals, a full disk on a small tmpfs, clock jumps through libfaketime)."""
+(signals, a full disk on a small tmpfs, clock jumps through clock_shift.c preloaded)."""
 import errno
 import json
 import os
@@ -14,8 +14,7 @@ from netns import Network
 GRPC_PORT = 50051
 HTTP_PORT = 8080
 TMPFS_BYTES = 256 << 20  # room for the WAL's 64 MiB segments and job output
-FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
-                 "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+CLOCK_SHIFT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clock_shift.c")
 
 
 def http_json(url, body=None, timeout=1.0):
@@ -36,11 +35,16 @@ def http_json(url, body=None, timeout=1.0):
         return e.code, payload
 
 
-def faketime_lib():
-    for path in FAKETIME_LIBS:
-        if os.path.exists(path):
-            return path
-    return None
+def build_clock_shift(out_dir):
+    """Compiles clock_shift.c into out_dir (once per change of the source); returns its path."""
+    lib = os.path.join(out_dir, "clock_shift.so")
+    if (not os.path.exists(lib)
+            or os.path.getmtime(lib) < os.path.getmtime(CLOCK_SHIFT_SOURCE)):
+        r = subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                            "-o", lib, CLOCK_SHIFT_SOURCE], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"cannot build {CLOCK_SHIFT_SOURCE}: {r.stderr.strip()}")
+    return lib
 
 
 class Cluster:
@@ -56,7 +60,8 @@ class Cluster:
         self.incarnation = {i: 0 for i in range(1, self.n + 1)}
         self.mounts = []
         self.filler = None
-        self.clock_file = os.path.join(root, "faketime.rc")
+        self.clock_file = os.path.join(root, "clock-offset")
+        self.clock_lib = None
 
     def data_dir(self, i):
         return os.path.join(self.root, f"node-{i}")
@@ -76,18 +81,17 @@ class Cluster:
                             "nomad-chaos", d], check=True)
             self.mounts.append(d)
         if self.clock_node:
-            if not faketime_lib():
-                raise RuntimeError("libfaketime is missing: run scripts/install-deps")
+            self.clock_lib = build_clock_shift(os.path.dirname(self.root))
             self.set_clock_offset(0)
 
     def start(self, i):
         peers = ",".join(f"{j}:{self.grpc_addr(j)}" for j in range(1, self.n + 1) if j != i)
         env = []
         if i == self.clock_node:
-            env = ["env", f"LD_PRELOAD={faketime_lib()}", f"FAKETIME_TIMESTAMP_FILE={self.clock_file}",
-                   "FAKETIME_CACHE_DURATION=1"]
-            if not self.fake_monotonic:
-                env.append("FAKETIME_DONT_FAKE_MONOTONIC=1")
+            # Jobs never inherit this: the executor gives them a clean environment.
+            env = ["env", f"LD_PRELOAD={self.clock_lib}",
+                   f"NOMAD_CHAOS_CLOCK_FILE={self.clock_file}",
+                   f"NOMAD_CHAOS_CLOCK_MONOTONIC={1 if self.fake_monotonic else 0}"]
         cmd = self.net.exec_prefix(i) + env + [
             self.bin, "server", "--node-id", str(i), "--bind", self.net.ip(i), "--insecure",
             "--port", str(GRPC_PORT), "--dashboard-port", str(HTTP_PORT), "--peers", peers,

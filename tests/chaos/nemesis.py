@@ -27,8 +27,12 @@ def make_plan(seed, seconds, nemeses, long_partition, pause_gap, quiet=(2.0, 4.0
         plan.append({"at": t, "kind": "partition-then-pause", "duration": long_partition,
                      "gap": pause_gap, "pause": 4.0, "pick": rng.random()})
         t += long_partition + pause_gap + 4.0 + rng.uniform(*quiet)
+    bag = []
     while pool:
-        kind = rng.choice(pool)
+        if not bag:  # every nemesis once, in a random order, before any comes again
+            bag = list(pool)
+            rng.shuffle(bag)
+        kind = bag.pop()
         dur = round(rng.uniform(*durations), 2)
         if t + dur > seconds - 1:
             break
@@ -44,12 +48,14 @@ class Nemesis:
         self.n = cluster.n
         self.log = log
         self.events = []
-        self.paused, self.killed = set(), set()
+        self.paused, self.killed, self.crashed = set(), set(), set()
+        self.crashes = []
         self.t0 = None
 
     # --- the model ----------------------------------------------------------------------
     def majority_connected(self):
-        up = [i for i in range(1, self.n + 1) if i not in self.paused and i not in self.killed]
+        down = self.paused | self.killed | self.crashed
+        up = [i for i in range(1, self.n + 1) if i not in down]
         need = self.n // 2 + 1
         for group in itertools.combinations(up, need):
             if all(self.net.connected(a, b) for a, b in itertools.combinations(group, 2)):
@@ -60,6 +66,9 @@ class Nemesis:
         kw["t"] = time.monotonic()
         kw["majority"] = self.majority_connected()
         self.events.append(kw)
+        if kw.get("event") == "heal" and kw.get("kind") != "restart-after-crash":
+            self.check_crashes()
+            self.restart_crashed()
         if kw.get("event") in ("fault", "heal"):
             rel = kw["t"] - self.t0 if self.t0 else 0.0
             what = {k: v for k, v in kw.items() if k not in ("t", "event", "kind", "majority")}
@@ -84,7 +93,25 @@ class Nemesis:
 
     def wait_until(self, t, stop):
         while time.monotonic() < t and not stop():
+            self.check_crashes()
             time.sleep(0.05)
+
+    def check_crashes(self):
+        """A node that exited without being killed crashed: it counts as down until it is
+        restarted at the next heal."""
+        for i in range(1, self.n + 1):
+            if i in self.killed or i in self.crashed or self.c.alive(i):
+                continue
+            code = self.c.procs[i].returncode
+            self.crashed.add(i)
+            self.crashes.append({"node": i, "code": code, "t": time.monotonic()})
+            self.event(event="fault", kind="crash", nodes=[i], code=code)
+
+    def restart_crashed(self):
+        for i in sorted(self.crashed):
+            self.c.start(i)
+            self.event(event="heal", kind="restart-after-crash", nodes=[i])
+        self.crashed.clear()
 
     # --- the plan -----------------------------------------------------------------------
     def run(self, plan, t0, stop):

@@ -42,6 +42,8 @@ def list_namespaces():
 def kill_namespace_processes(ns):
     r = run("ip", "netns", "pids", ns, check=False)
     for pid in r.stdout.split():
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue  # this process itself sits in the client namespace
         try:
             os.kill(int(pid), 9)
         except (ProcessLookupError, ValueError):

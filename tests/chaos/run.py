@@ -67,7 +67,10 @@ def list_jobs(cluster, i):
     jobs, token = [], None
     for _ in range(1000):
         url = cluster.http(i) + "/api/jobs?limit=1000" + (f"&page_token={token}" if token else "")
-        code, body = http_json(url, timeout=10)
+        try:
+            code, body = http_json(url, timeout=10)
+        except OSError as e:
+            return {"error": str(e)}
         if code != 200:
             return {"error": f"HTTP {code}: {body}"}
         jobs.extend(body["jobs"])
@@ -81,6 +84,8 @@ def settled(cluster):
     """True when no node lists a pending or running job and all apply the same index."""
     applied = set()
     for i in range(1, cluster.n + 1):
+        if not cluster.alive(i):
+            continue  # a crash is reported; the others must still settle
         try:
             for status in ("pending", "running"):
                 code, body = http_json(cluster.http(i) + f"/api/jobs?status={status}&limit=1",
@@ -163,6 +168,8 @@ class Run:
             while not settled(c) and time.monotonic() < deadline:
                 time.sleep(0.5)
             run_info["settled_after_s"] = round(time.monotonic() - run_info["stream_end"], 2)
+            # A node that exited without being killed by a nemesis crashed.
+            nem.check_crashes()
             for i in range(1, self.nodes + 1):
                 with open(os.path.join(self.dir, "final", f"node-{i}.json"), "w") as f:
                     json.dump(list_jobs(c, i), f)
@@ -171,8 +178,13 @@ class Run:
             for s in stream.submissions:
                 job_id = s.get("job_id")
                 if job_id and job_id not in details:
-                    code, body = http_json(c.http(leader) + f"/api/jobs/{job_id}", timeout=5)
-                    details[job_id] = body if code == 200 else {"error": body}
+                    try:
+                        code, body = http_json(c.http(leader) + f"/api/jobs/{job_id}",
+                                               timeout=5)
+                    except OSError as e:
+                        code, body = None, str(e)
+                    if code == 200:
+                        details[job_id] = body
             with open(os.path.join(self.dir, "final", "details.json"), "w") as f:
                 json.dump(details, f)
         finally:
@@ -195,6 +207,7 @@ class Run:
                 write_jsonl(os.path.join(self.dir, "samples.jsonl"), sampler.samples)
             if nem:
                 write_jsonl(os.path.join(self.dir, "plan.jsonl"), nem.events)
+                run_info["crashed"] = nem.crashes
             with open(os.path.join(self.dir, "run.json"), "w") as f:
                 json.dump(run_info, f, indent=1)
 
@@ -269,7 +282,7 @@ def main():
     ap.add_argument("--final-wait", type=float, default=60.0,
                     help="seconds to wait after the heal for every job to end")
     ap.add_argument("--fake-monotonic", action="store_true",
-                    help="clock jumps move CLOCK_MONOTONIC too, not only the wall clock")
+                    help="clock jumps move CLOCK_MONOTONIC and CLOCK_BOOTTIME too, not only the wall clock")
     ap.add_argument("--allow-overlap", action="store_true",
                     help="report overlapping attempts of a job without failing")
     ap.add_argument("--allow-lost", action="store_true",
