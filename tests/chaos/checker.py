@@ -341,6 +341,9 @@ def check_elections(h, r):
     for e in faults:
         if not e.get("majority", True):
             continue  # no majority left to elect (a node had crashed): not an election time
+        if not e.get("old_term"):
+            missing += 1  # the leader's term was not known when the fault began
+            continue
         found = next((t for t, term, _ in leader_obs
                       if t > e["t"] and term > e.get("old_term", 0)), None)
         if found is None or found - e["t"] > 60:

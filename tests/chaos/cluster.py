@@ -141,6 +141,10 @@ class Cluster:
 
     def leader(self):
         """The node that says it leads, with the highest term; None if none answers so."""
+        return self.leader_and_term()[0]
+
+    def leader_and_term(self):
+        """(node, term) of the node that says it leads with the highest term, or (None, 0)."""
         best = (None, -1)
         for i in range(1, self.n + 1):
             if not self.alive(i):
@@ -151,7 +155,7 @@ class Cluster:
                 continue
             if s and s.get("role") == "leader" and s.get("term", 0) > best[1]:
                 best = (i, s["term"])
-        return best[0]
+        return best if best[0] else (None, 0)
 
     # --- disk ---------------------------------------------------------------------------
     def fill_disk(self):

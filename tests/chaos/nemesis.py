@@ -75,13 +75,20 @@ class Nemesis:
             self.log(f"[{rel:7.2f}s] {kw['event']:5} {kw.get('kind')} {what}")
 
     # --- helpers ------------------------------------------------------------------------
-    def leader(self):
-        leader = self.poller.latest_leader() or self.c.leader()
-        return leader or 1
-
-    def leader_term(self):
+    def leader_and_term(self):
+        """Asks every node now (the poller's view may be a moment old); the poller's last
+        leader if none answers as leader."""
+        leader, term = self.c.leader_and_term()
+        if leader:
+            return leader, term
         obs = [o for o in self.poller.observations[-4 * self.n:] if o["role"] == "leader"]
-        return max((o["term"] for o in obs), default=0)
+        if obs:
+            o = max(obs, key=lambda o: o["term"])
+            return o["node"], o["term"]
+        return 1, 0
+
+    def leader(self):
+        return self.leader_and_term()[0]
 
     @staticmethod
     def pick(seq, r):
@@ -146,7 +153,7 @@ class Nemesis:
         self.event(event="heal", kind=kind)
 
     def do_isolate_leader(self, step, stop):
-        leader, term = self.leader(), self.leader_term()
+        leader, term = self.leader_and_term()
         others = self.followers(leader)
         self._net_fault("isolate-leader", step, stop,
                         lambda: self.net.partition([[leader], others]), nodes=[leader],
@@ -172,7 +179,7 @@ class Nemesis:
 
     def do_one_way(self, step, stop):
         # Half the time the leader can hear but not be heard; otherwise a random pair.
-        leader, term = self.leader(), self.leader_term()
+        leader, term = self.leader_and_term()
         if step["pick"] < 0.5:
             pairs = [(leader, j) for j in self.followers(leader)]
         else:
@@ -195,7 +202,7 @@ class Nemesis:
                         probability=round(p, 3))
 
     def do_pause_leader(self, step, stop, kind="pause-leader"):
-        leader, term = self.leader(), self.leader_term()
+        leader, term = self.leader_and_term()
         self.c.signal(leader, signal.SIGSTOP)
         self.paused.add(leader)
         self.event(event="fault", kind=kind, nodes=[leader], leader_fault=True,
@@ -206,7 +213,7 @@ class Nemesis:
         self.event(event="heal", kind=kind, nodes=[leader])
 
     def do_kill(self, step, stop):
-        leader, term = self.leader(), self.leader_term()
+        leader, term = self.leader_and_term()
         victim = leader if step["pick"] < 0.5 else self.pick(self.followers(leader),
                                                               step["pick2"])
         self.c.kill(victim)
@@ -232,7 +239,8 @@ class Nemesis:
     def do_clock_jump(self, step, stop):
         if not self.c.clock_node:
             return
-        offset = int(-600 + 1200 * step["pick"]) or 300
+        # A step of 1 to 10 minutes, forwards or backwards.
+        offset = int(60 + 540 * step["pick"]) * (1 if step["pick2"] < 0.5 else -1)
         self.c.set_clock_offset(offset)
         self.event(event="fault", kind="clock-jump", nodes=[self.c.clock_node], offset=offset)
         self.wait_until(time.monotonic() + step["duration"], stop)

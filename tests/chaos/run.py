@@ -153,7 +153,8 @@ class Run:
             sampler.start()
             stream = JobStream(c, os.path.join(self.dir, "jobs"), self.seed, self.name,
                                a.rate or m["rate"], a.max_jobs, seconds,
-                               max_job_seconds=m["max_job_seconds"])
+                               max_job_seconds=m["max_job_seconds"],
+                               leader_hint=poller.latest_leader)
             nem = nemesis.Nemesis(c, poller, self.log)
             stream.start()
             run_info["stream_start"] = stream.start_t

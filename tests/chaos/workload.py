@@ -39,12 +39,13 @@ def job_spec(seed, n, run_id, jobs_dir, max_seconds=10):
 
 class JobStream:
     def __init__(self, cluster, jobs_dir, seed, run_id, rate, max_jobs, seconds, clients=6,
-                 give_up_after=30.0, max_job_seconds=10):
+                 give_up_after=30.0, max_job_seconds=10, leader_hint=None):
         self.c = cluster
         self.jobs_dir, self.seed, self.run_id = jobs_dir, seed, run_id
         self.rate, self.max_jobs, self.seconds = rate, max_jobs, seconds
         self.clients, self.give_up_after = clients, give_up_after
         self.max_job_seconds = max_job_seconds
+        self.leader_hint = leader_hint or (lambda: None)
         self.specs, self.submissions = [], []
         self.lock = threading.Lock()
         self.next_n = 0
@@ -103,7 +104,12 @@ class JobStream:
                     self.submissions.append(rec)
                 if "job_id" in rec:
                     break
-                node_ix = (node_ix + 1) % len(order)
+                # Next: the leader the poller saw last, unless it just failed; else the next node.
+                hint = self.leader_hint()
+                if hint and hint != node:
+                    node_ix = order.index(hint)
+                else:
+                    node_ix = (node_ix + 1) % len(order)
                 if rec.get("code") in (400, 413):
                     break  # the request itself is wrong; retrying cannot help
                 time.sleep(0.05)
