@@ -312,6 +312,8 @@ def main():
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C cleans up even when started from a shell that made SIGINT ignored (a & job).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.makedirs(a.out, exist_ok=True)
     cleanup_leftovers(log)
     unmount_leftovers(a.out, log)
