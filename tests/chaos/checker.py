@@ -208,7 +208,8 @@ def check_runs(h, r, finals, allow_overlap):
         for (job_id, attempt), s in spans.items():
             if s[2] > 1:
                 ran_twice += 1
-                r.add("attempt-twice", f"{token}: job {job_id} attempt {attempt} started {s[2]} times")
+                r.add("attempt-twice",
+                      f"{token}: job {job_id} attempt {attempt} started {s[2]} times")
             if job_id in known and int(attempt) not in known[job_id]:
                 r.add("unknown-attempt", f"{token}: attempt {attempt} ran, job {job_id} knows "
                       f"{sorted(x for x in known[job_id] if x is not None)}")

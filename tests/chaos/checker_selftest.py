@@ -54,10 +54,11 @@ def clean_history():
         lines = []
         for k in range(1, attempts + 1):
             s = base + 2 * (k - 1)
-            last = "hb" if k < attempts else "end"  # the lost attempt has no end line
+            # The lost attempt has no end line.
+            last = ["hb", job_id, str(k), f"{s + 0.2:.2f}"] if k < attempts else [
+                "end", job_id, str(k), f"{s + 0.2:.2f}", str(code)]
             lines += [["start", job_id, str(k), f"{s:.2f}", "123"],
-                      ["hb", job_id, str(k), f"{s + 0.1:.2f}"],
-                      [last, job_id, str(k), f"{s + 0.2:.2f}"] + ([str(code)] if last == "end" else [])]
+                      ["hb", job_id, str(k), f"{s + 0.1:.2f}"], last]
         h["lines"][token] = lines
         j = job(job_id, token, "failed" if code else "completed", code, attempts)
         jobs.append(j)

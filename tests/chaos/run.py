@@ -283,7 +283,8 @@ def main():
     ap.add_argument("--final-wait", type=float, default=60.0,
                     help="seconds to wait after the heal for every job to end")
     ap.add_argument("--fake-monotonic", action="store_true",
-                    help="clock jumps move CLOCK_MONOTONIC and CLOCK_BOOTTIME too, not only the wall clock")
+                    help="clock jumps move CLOCK_MONOTONIC and CLOCK_BOOTTIME too, not only the "
+                    "wall clock")
     ap.add_argument("--allow-overlap", action="store_true",
                     help="report overlapping attempts of a job without failing")
     ap.add_argument("--allow-lost", action="store_true",
