@@ -8,7 +8,7 @@ FUZZ_DIR ?= build-fuzz
 ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 56
 
-.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e bench bench-etcd bench-jobs run cluster cluster-secure clean format
+.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e test-chaos chaos-bin chaos soak bench bench-etcd bench-jobs run cluster cluster-secure clean format
 
 all: build
 
@@ -22,8 +22,9 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # Unit tests and the simulation, the dashboard in a real browser, the core's and storage's
-# tests again under ASan/UBSan, and a short libFuzzer run over each input from outside.
-test: test-unit test-e2e test-asan test-fuzz
+# tests again under ASan/UBSan, a short libFuzzer run over each input from outside, and a short
+# run of the fault suite.
+test: test-unit test-e2e test-asan test-fuzz test-chaos
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
@@ -78,6 +79,30 @@ test-fuzz: deps
 	  fi; \
 	  echo "$$t-fuzz: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) runs in $$each s, no crash"; \
 	done
+
+# The fault suite (tests/chaos, needs root): real nodes in network namespaces of their own under
+# a job stream and seeded faults, then the history checker; histories in $(BUILD_DIR)/chaos.
+# test-chaos is the short run (one seed, 3 nodes, under 2 minutes). Overlapping attempts and
+# jobs whose every attempt was lost are reported without failing there (CHAOS_TEST_FLAGS).
+CHAOS_SEEDS ?= 1 2 3
+CHAOS_SECONDS ?= 300
+CHAOS_FLAGS ?=
+CHAOS_TEST_FLAGS ?= --allow-overlap --allow-lost
+DURATION ?= 1h
+CHAOS_RUN = python3 tests/chaos/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/chaos
+
+chaos-bin: deps $(BUILD_DIR)/CMakeCache.txt
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target nomad-lite
+
+test-chaos: chaos-bin
+	python3 tests/chaos/checker_selftest.py
+	$(CHAOS_RUN) --mode short --seeds 1 --nodes 3 $(CHAOS_TEST_FLAGS)
+
+chaos: chaos-bin
+	$(CHAOS_RUN) --mode chaos --seeds "$(CHAOS_SEEDS)" --nodes 3,5 --seconds $(CHAOS_SECONDS) $(CHAOS_FLAGS)
+
+soak: chaos-bin
+	$(CHAOS_RUN) --mode soak --seeds 1 --nodes 3 --duration $(DURATION) $(CHAOS_FLAGS)
 
 bench: build
 	$(BUILD_DIR)/wal-bench
