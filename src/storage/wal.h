@@ -78,7 +78,7 @@ class Wal {
   Status release_to(raft::Index index);
 
   // Whether the last failed write failed for want of space: it left nothing behind and may be
-  // retried. False after any other failure, which leaves the WAL unusable.
+  // retried. False after any other failure (an I/O error), which a node treats as fatal.
   bool out_of_space() const { return out_of_space_; }
   // Whether an fsync failed: the WAL refuses all further work.
   bool sync_failed() const { return !sync_error_.is_ok(); }

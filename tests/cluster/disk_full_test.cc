@@ -155,6 +155,10 @@ void run_disk_full(bool fill_leader) {
   ASSERT_TRUE(answer) << "no HTTP answer from node " << victim;
   EXPECT_EQ(answer->status, 503) << answer->body;
   EXPECT_NE(answer->body.find("disk full in " + data_dir), std::string::npos) << answer->body;
+  // A load balancer takes it out: it knows no leader while it listens to none.
+  auto ready = http.Get("/health/ready");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503) << ready->body;
   auto status = c.status(victim);
   ASSERT_TRUE(status);
   EXPECT_NE(status->role(), "leader");
