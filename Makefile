@@ -73,9 +73,9 @@ test-fuzz: deps
 	  if ! $(FUZZ_DIR)/$$t-fuzz -max_total_time=$$each -timeout=10 -print_final_stats=1 \
 	      -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- $(FUZZ_DIR)/corpus/$$t $$seeds \
 	      < /dev/null > $$log 2>&1; then \
-	    tail -n 40 $$log; \
-	    echo "$$t-fuzz: FAILED; reproducer: $$(sed -n 's/.*Test unit written to //p' $$log | tail -n 1)"; \
-	    echo "  rerun it: $(FUZZ_DIR)/$$t-fuzz REPRODUCER; full log: $$log"; exit 1; \
+	    tail -n 40 $$log; repro=$$(sed -n 's/.*Test unit written to //p' $$log | tail -n 1); \
+	    echo "$$t-fuzz: FAILED; reproducer: $$repro (rerun: $(FUZZ_DIR)/$$t-fuzz $$repro; log: $$log)"; \
+	    exit 1; \
 	  fi; \
 	  echo "$$t-fuzz: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) runs in $$each s, no crash"; \
 	done
