@@ -47,7 +47,11 @@ std::optional<int> job_exit_code(const nomad_lite::Job& job) {
       return std::nullopt;
   }
   if (job.reason() == "timeout") return kExitJobTimeout;
-  if (job.reason() == "lost" || job.reason() == "spawn_error") return kExitJobNotRun;
+  // Stopped by its own node, cut off from the leader ("disconnected"), counts as lost even
+  // though a signal ended it.
+  if (job.reason() == "lost" || job.reason() == "disconnected" || job.reason() == "spawn_error") {
+    return kExitJobNotRun;
+  }
   if (job.signal() > 0) return kExitSignalBase + job.signal();
   // A failed job never says 0: that would read as success.
   if (job.has_exit_code() && job.exit_code() != 0) return own_code(job.exit_code());

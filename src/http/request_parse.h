@@ -16,7 +16,8 @@ namespace nomad::http {
 
 using QueryParams = std::multimap<std::string, std::string>;  // as httplib::Params
 
-// {"command": "...", "timeout"?: "30s", "retries"?: N, "lost_retries"?: N, "on_disconnect"?: "stop"|"keep-running", "env"?: {"K": "V"}, "priority"?: N,
+// {"command": "...", "timeout"?: "30s", "retries"?: N, "lost_retries"?: N,
+//  "on_disconnect"?: "stop"|"keep-running", "env"?: {"K": "V"}, "priority"?: N,
 //  "idempotency_key"?: "..."}; null stands for an absent field; unknown fields are refused
 // (a misspelt option would otherwise be silently ignored).
 api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body);

@@ -236,7 +236,8 @@ bool Node::send_report(const nomad_lite::WorkerReport& report) {
   }
   if (leader == raft::kNoNode) return false;
   if (leader == config_.node_id) {
-    deliver_report(report, [this](const nomad_lite::WorkerReportAck& ack) { worker_->on_ack(ack); });
+    deliver_report(report,
+                   [this](const nomad_lite::WorkerReportAck& ack) { worker_->on_ack(ack); });
     return true;
   }
   return internal_.stream_report(address_of(leader), report, std::chrono::seconds(1));
@@ -536,8 +537,9 @@ void Node::probe_disk(Clock::time_point now) {
 
 void Node::after_apply() {
   std::vector<std::string> changed = jobs_.take_changes();
+  const bool caught_up = core_->applied_index() >= core_->commit_index();
   if (changed.empty() && unseen_changes_.empty() &&
-      (core_->applied_index() == worker_applied_ || core_->applied_index() < core_->commit_index())) {
+      (core_->applied_index() == worker_applied_ || !caught_up)) {
     return;
   }
   if (!changed.empty()) {

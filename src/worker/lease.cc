@@ -28,7 +28,22 @@ bool Lease::acked(const LeaseAck& ack) {
   acked_seq_ = ack.seq;
   ack_index_ = ack.last_index;
   unacked_.erase(unacked_.begin(), std::next(it));
+  while (!recent_.empty() && recent_.back().second >= ack_index_) recent_.pop_back();
+  recent_.emplace_back(acked_sent_, ack_index_);
+  // The expired ones go too (a lease is never shorter than the span).
+  while (recent_.size() > kMaxRecent || recent_.front().first + span_ < acked_sent_) {
+    recent_.pop_front();
+  }
   return true;
+}
+
+bool Lease::may_start(uint64_t applied_index, Clock::time_point now) const {
+  if (!valid(now)) return false;
+  // The newest ack whose index is applied here, if it is still valid.
+  for (auto it = recent_.rbegin(); it != recent_.rend(); ++it) {
+    if (it->second <= applied_index) return now < it->first + span_;
+  }
+  return false;
 }
 
 std::chrono::milliseconds Lease::since_ack(Clock::time_point now) const {

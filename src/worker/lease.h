@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 
 namespace nomad::worker {
@@ -60,11 +61,12 @@ class Lease {
   Clock::time_point expires() const { return acked_sent_ + span_; }
   // How long since the newest acked report was sent (for messages).
   std::chrono::milliseconds since_ack(Clock::time_point now) const;
-  // An attempt may start: the lease is valid and every verdict the leader had proposed when
-  // it acked is applied here.
-  bool may_start(uint64_t applied_index, Clock::time_point now) const {
-    return valid(now) && ack_index_ <= applied_index;
-  }
+  // An attempt may start: some ack still valid at `now` has an index applied here, so every
+  // verdict the leader had proposed when it sent that ack is known here. Not only the newest:
+  // under load each ack names entries not yet applied, and a worker waiting for the newest
+  // one would chase it. An older valid ack is as safe (a verdict after it needs the node
+  // silent for longer than the lease).
+  bool may_start(uint64_t applied_index, Clock::time_point now) const;
   uint64_t ack_index() const { return ack_index_; }
   std::chrono::milliseconds span() const { return span_; }
 
@@ -78,6 +80,10 @@ class Lease {
   uint64_t acked_seq_ = 0;
   uint64_t term_ = 0;  // the highest seen in an ack
   uint64_t ack_index_ = 0;
+  // Valid acks, oldest first, as (send time, index); both rise along the queue (an older ack
+  // with an index as high as a newer one's is of no more use).
+  std::deque<std::pair<Clock::time_point, uint64_t>> recent_;
+  static constexpr size_t kMaxRecent = 64;
 };
 
 }  // namespace nomad::worker

@@ -21,6 +21,7 @@ namespace nomad::worker {
 struct LeaseWatchdog::Page {
   std::atomic<int64_t> expires_ns{0};  // CLOCK_MONOTONIC; 0: no lease
   int64_t kill_grace_ns = 0;
+  std::atomic<uint32_t> used{0};  // slots [0, used) may hold groups: the scan stops there
   std::atomic<int32_t> groups[kMaxGroups];     // 0: free slot
   std::atomic<int32_t> signalled[kMaxGroups];  // the group the watchdog signalled in the slot
   // The watchdog's own: when it sent SIGTERM to the slot's group (0: not yet).
@@ -76,7 +77,8 @@ std::unique_ptr<LeaseWatchdog> LeaseWatchdog::start(std::chrono::milliseconds ki
         _exit(0);
       }
       const bool expired = expires != 0 && now >= expires;
-      for (size_t i = 0; i < kMaxGroups; ++i) {
+      const size_t used = page->used.load();
+      for (size_t i = 0; i < used; ++i) {
         const int32_t group = page->groups[i].load();
         if (group <= 0) continue;
         if (page->term_sent_to[i] != group) {  // a new group in this slot
@@ -117,15 +119,20 @@ void LeaseWatchdog::set_expiry(std::chrono::steady_clock::time_point expires) {
 }
 
 bool LeaseWatchdog::add(pid_t group) {
-  for (auto& slot : page_->groups) {
+  for (size_t i = 0; i < kMaxGroups; ++i) {
     int32_t free = 0;
-    if (slot.compare_exchange_strong(free, group)) return true;
+    if (!page_->groups[i].compare_exchange_strong(free, group)) continue;
+    uint32_t used = page_->used.load();
+    while (used < i + 1 && !page_->used.compare_exchange_weak(used, i + 1)) {
+    }
+    return true;
   }
   return false;
 }
 
 bool LeaseWatchdog::remove(pid_t group) {
-  for (size_t i = 0; i < kMaxGroups; ++i) {
+  const size_t used = page_->used.load();
+  for (size_t i = 0; i < used; ++i) {
     if (page_->groups[i].load() != group) continue;
     page_->groups[i].store(0);
     int32_t expected = group;

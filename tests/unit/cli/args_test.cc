@@ -233,6 +233,21 @@ TEST(ClientArgs, SubmitOptions) {
   Invocation plain = parse_ok({"job", "submit", "--", "true"});
   EXPECT_EQ(plain.submit.timeout, Millis(0));
   EXPECT_TRUE(plain.submit.idempotency_key.empty());  // the CLI picks one per submission
+  EXPECT_EQ(plain.submit.lost_retries, 3u);
+  EXPECT_EQ(plain.submit.on_disconnect, nomad_lite::ON_DISCONNECT_STOP);
+}
+
+TEST(ClientArgs, SubmitLostRetriesAndOnDisconnect) {
+  Invocation inv = parse_ok(
+      {"job", "submit", "--lost-retries", "0", "--on-disconnect", "keep-running", "--", "true"});
+  EXPECT_EQ(inv.submit.lost_retries, 0u);
+  EXPECT_EQ(inv.submit.on_disconnect, nomad_lite::ON_DISCONNECT_KEEP_RUNNING);
+  EXPECT_EQ(
+      parse_ok({"job", "submit", "--on-disconnect", "stop", "--", "true"}).submit.on_disconnect,
+      nomad_lite::ON_DISCONNECT_STOP);
+  expect_usage_error({"job", "submit", "--on-disconnect", "pause", "--", "true"},
+                     "--on-disconnect: 'pause' is not stop or keep-running");
+  expect_usage_error({"job", "submit", "--lost-retries", "-1", "--", "true"}, "--lost-retries");
 }
 
 TEST(ClientArgs, SubmitMistakes) {
@@ -376,6 +391,7 @@ TEST(BenchArgs, JobsOptionsAndDefaults) {
   EXPECT_EQ(inv.bench_jobs.clients, 32);
   EXPECT_EQ(inv.bench_jobs.command, "sleep 0");
   EXPECT_EQ(inv.bench_jobs.duration, Millis(120'000));
+
   EXPECT_EQ(inv.bench_jobs.channels, 2);
   Invocation defaults = parse_ok({"bench", "jobs"});
   EXPECT_EQ(defaults.bench_jobs.count, 1000u);
@@ -390,7 +406,6 @@ TEST(BenchArgs, JobsOptionsAndDefaults) {
   expect_usage_error({"bench", "jobs", "--duration", "1"}, "--duration");
   expect_usage_error({"bench", "jobs", "--requests", "5"}, "unknown option '--requests'");
 }
-
 
 TEST(BenchArgs, SpawnOptionsAndDefaults) {
   Invocation inv = parse_ok({"bench", "spawn", "--parallel", "3", "--count", "90", "--command",

@@ -53,6 +53,7 @@ TEST(JobExitCode, EveryOutcome) {
   // Never ran to an end: 125.
   EXPECT_EQ(job_exit_code(make_job(JOB_STATUS_FAILED, "lost")), 125);
   EXPECT_EQ(job_exit_code(make_job(JOB_STATUS_FAILED, "spawn_error")), 125);
+  EXPECT_EQ(job_exit_code(make_job(JOB_STATUS_FAILED, "disconnected", std::nullopt, 15)), 125);
   // Killed by a signal (no timeout): 128 + N.
   EXPECT_EQ(job_exit_code(make_job(JOB_STATUS_FAILED, "", std::nullopt, 9)), 137);
   EXPECT_EQ(job_exit_code(make_job(JOB_STATUS_FAILED, "exit_code", std::nullopt, 15)), 143);

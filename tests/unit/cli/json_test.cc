@@ -41,7 +41,22 @@ TEST(JobJson, FieldNamesAndValues) {
   EXPECT_EQ(j["finished_at"], "2024-05-01T12:34:57.789Z");
   EXPECT_EQ(j["timeout"], "30s");
   EXPECT_EQ(j["retries"], 2);
+  EXPECT_EQ(j["lost_retries"], 0);
+  EXPECT_EQ(j["on_disconnect"], "stop");
   EXPECT_EQ(j["env"], (json{{"A", "1"}}));
+}
+
+TEST(JobJson, OnDisconnectAndLostRetriesRoundTripThroughTheirNames) {
+  nomad_lite::Job job = finished_job();
+  job.set_on_disconnect(nomad_lite::ON_DISCONNECT_KEEP_RUNNING);
+  job.set_lost_retries(5);
+  json j = job_to_json(job);
+  EXPECT_EQ(j["on_disconnect"], "keep-running");
+  EXPECT_EQ(j["lost_retries"], 5);
+  EXPECT_EQ(api::parse_on_disconnect(j["on_disconnect"].get<std::string>()),
+            nomad_lite::ON_DISCONNECT_KEEP_RUNNING);
+  EXPECT_EQ(api::parse_on_disconnect("stop"), nomad_lite::ON_DISCONNECT_STOP);
+  EXPECT_FALSE(api::parse_on_disconnect("keep_running"));
 }
 
 TEST(JobJson, AbsentValuesAreNullNotZero) {

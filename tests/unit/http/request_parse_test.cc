@@ -25,10 +25,13 @@ TEST(ParseSubmit, TakesEveryFieldOfTheContract) {
 }
 
 TEST(ParseSubmit, OnlyTheCommandIsRequiredAndNullMeansAbsent) {
-  auto r = parse_submit(R"({"command": "true", "timeout": null, "env": null, "retries": null})");
+  auto r = parse_submit(R"({"command": "true", "timeout": null, "env": null, "retries": null,
+                            "lost_retries": null, "on_disconnect": null})");
   ASSERT_TRUE(r.ok()) << r.error.message;
   EXPECT_EQ(r.value.timeout_ms(), 0u);
   EXPECT_EQ(r.value.retries(), 0u);
+  EXPECT_FALSE(r.value.has_lost_retries()) << "absent: the service's default (3)";
+  EXPECT_EQ(r.value.on_disconnect(), nomad_lite::ON_DISCONNECT_STOP);
   EXPECT_TRUE(r.value.env().empty());
 }
 
@@ -39,6 +42,20 @@ void expect_refused(const std::string& body, const std::string& names) {
   EXPECT_EQ(r.error.code, Code::kInvalidArgument) << body;
   EXPECT_NE(r.error.message.find(names), std::string::npos)
       << body << " -> " << r.error.message << " (should name " << names << ")";
+}
+
+TEST(ParseSubmit, TakesLostRetriesAndOnDisconnect) {
+  auto r =
+      parse_submit(R"({"command": "true", "lost_retries": 0, "on_disconnect": "keep-running"})");
+  ASSERT_TRUE(r.ok()) << r.error.message;
+  ASSERT_TRUE(r.value.has_lost_retries());
+  EXPECT_EQ(r.value.lost_retries(), 0u);
+  EXPECT_EQ(r.value.on_disconnect(), nomad_lite::ON_DISCONNECT_KEEP_RUNNING);
+  expect_refused(R"({"command": "a", "on_disconnect": "pause"})",
+                 "'on_disconnect' must be \"stop\" or \"keep-running\", not \"pause\"");
+  expect_refused(R"({"command": "a", "on_disconnect": 1})", "'on_disconnect'");
+  expect_refused(R"({"command": "a", "lost_retries": -1})",
+                 "'lost_retries' must be a whole number from 0 to 100");
 }
 
 TEST(ParseSubmit, RefusesMalformedBodiesSayingWhatIsWrong) {

@@ -73,6 +73,20 @@ TEST(Lease, AnAttemptMayStartOnlyUnderAValidLeaseWhoseIndexIsApplied) {
   EXPECT_FALSE(lease.may_start(50, t0 + 1000ms)) << "expired";
 }
 
+TEST(Lease, AnOlderAckWhoseIndexIsAppliedAllowsAStartWhileTheNewestIsAhead) {
+  // Under load every ack names entries the worker has not applied yet.
+  Lease lease(1000ms);
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(lease.acked(ack(lease.sending(t0), 1, 50)));
+  EXPECT_TRUE(lease.acked(ack(lease.sending(t0 + 100ms), 1, 60)));
+  EXPECT_TRUE(lease.acked(ack(lease.sending(t0 + 200ms), 1, 70)));
+  EXPECT_TRUE(lease.may_start(65, t0 + 300ms)) << "the ack of index 60 is valid and applied";
+  EXPECT_TRUE(lease.may_start(60, t0 + 1099ms));
+  EXPECT_FALSE(lease.may_start(60, t0 + 1100ms)) << "that ack has expired";
+  EXPECT_TRUE(lease.may_start(70, t0 + 1100ms)) << "the newest has not";
+  EXPECT_FALSE(lease.may_start(49, t0 + 300ms));
+}
+
 // A process group of its own, running `command`; its id.
 pid_t spawn_group(const std::string& command) {
   pid_t pid = fork();
