@@ -189,17 +189,19 @@ class Cluster:
         if not pid:
             return None
         try:
-            rss = threads = None
+            fields = {"VmRSS:": "rss", "RssAnon:": "rss_anon", "RssFile:": "rss_file",
+                      "RssShmem:": "rss_shmem", "Threads:": "threads"}
+            out = {}
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
-                        rss = int(line.split()[1]) * 1024
-                    elif line.startswith("Threads:"):
-                        threads = int(line.split()[1])
-            fds = len(os.listdir(f"/proc/{pid}/fd"))
+                    parts = line.split()
+                    if parts and parts[0] in fields:
+                        scale = 1 if parts[0] == "Threads:" else 1024
+                        out[fields[parts[0]]] = int(parts[1]) * scale
+            out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
         except (FileNotFoundError, ProcessLookupError):
             return None
-        return {"rss": rss, "threads": threads, "fds": fds}
+        return out
 
     def stop(self):
         for i, p in self.procs.items():

@@ -225,8 +225,14 @@ class Run:
             self.log(f"   VIOLATION {v['rule']}: {v['message']}")
         if len(result.violations) > 40:
             self.log(f"   ... {len(result.violations) - 40} more in {self.dir}/result.json")
+        longest = {}
         for g in growth:
-            self.log(f"   resources: {g['text']}")
+            if g["minutes"] >= longest.get(g["node"], (0, None))[0]:
+                longest[g["node"]] = (g["minutes"], g["incarnation"])
+        for g in growth:  # each node's longest-lived process, and anything flagged
+            if g["flag"] or (longest[g["node"]][1] == g["incarnation"]
+                             and g["metric"] in ("rss", "rss_anon", "fds", "threads")):
+                self.log(f"   resources: {g['text']}")
         mt = result.metrics
         self.log(f"   {self.name}: faults {mt['faults']}, jobs {mt['jobs_acknowledged']}, "
                  f"violations {mt['violations']}, longest unavailable "
