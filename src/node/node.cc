@@ -240,7 +240,11 @@ bool Node::send_report(const nomad_lite::WorkerReport& report) {
                    [this](const nomad_lite::WorkerReportAck& ack) { worker_->on_ack(ack); });
     return true;
   }
-  return internal_.stream_report(address_of(leader), report, std::chrono::seconds(1));
+  // Waiting long for a connection to a leader that died would spend the lease on it: a short
+  // wait, and the next heartbeat asks whoever is leader by then.
+  const auto connect_wait = std::clamp<std::chrono::milliseconds>(
+      worker_->options().lease_span / 8, std::chrono::milliseconds(100), std::chrono::seconds(1));
+  return internal_.stream_report(address_of(leader), report, connect_wait);
 }
 
 void Node::propose(std::string command, ProposeCallback done,
@@ -331,7 +335,11 @@ void Node::run() {
       spdlog::info("node {}: {} in term {}, leader {}", config_.node_id,
                    raft::role_name(core_->role()), core_->term(), leader);
       // A report stream to the old leader is of no more use (and a write to it may hang).
-      if (core_->leader_id() != last_leader_) internal_.interrupt_report_stream();
+      if (core_->leader_id() != last_leader_) {
+        internal_.interrupt_report_stream();
+        // The lease is renewed by the new leader's first ack, not at the next heartbeat.
+        if (core_->leader_id() != raft::kNoNode) pending_report_now_ = true;
+      }
       if (core_->role() == raft::Role::kLeader && !was_leader) {
         coordinator_->become_leader(now);
       } else if (core_->role() != raft::Role::kLeader && was_leader) {
@@ -360,6 +368,10 @@ void Node::run() {
     // Readers see the view at most one tick old; rebuilding it on every wake-up under load
     // would put allocations on the loop's hot path for nothing.
     if (ticked) publish_view();
+    if (pending_report_now_ && ticked) {  // the view names the new leader now
+      pending_report_now_ = false;
+      worker_->report_now();
+    }
   }
   fail_waiters(ProposeOutcome::Code::kShutdown);
   std::vector<Proposal> left;

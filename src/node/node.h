@@ -227,6 +227,7 @@ class Node {
   std::unique_ptr<worker::Worker> worker_;
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
   raft::Index worker_applied_ = 0;           // the applied index the worker last saw
+  bool pending_report_now_ = false;          // a new leader is known: report to it at once
   std::multimap<std::string, JobWait> job_waits_;
   std::vector<JobsListener> jobs_listeners_;  // fixed once the loop runs
   transport::InternalClient internal_;

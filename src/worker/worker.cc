@@ -184,6 +184,12 @@ void Worker::track_group(const AttemptKey& key, pid_t group, bool alive) {
   }
 }
 
+void Worker::report_now() {
+  std::lock_guard lock(mu_);
+  news_ = true;
+  cv_.notify_one();
+}
+
 void Worker::lease_keeper() {
   std::unique_lock lock(mu_);
   while (!stopping_) {

@@ -57,6 +57,9 @@ class Worker {
                   uint64_t applied_index);
   // A leader acknowledged a report (any thread; cheap, never blocks on I/O).
   void on_ack(const nomad_lite::WorkerReportAck& ack);
+  // Sends a report now rather than at the next heartbeat: a new leader's first ack renews
+  // the lease (any thread).
+  void report_now();
 
   Executor& executor() { return *executor_; }
   const WorkerOptions& options() const { return options_; }
