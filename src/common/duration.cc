@@ -14,6 +14,7 @@ std::optional<Millis> parse_duration(std::string_view text, std::string* error) 
     return std::nullopt;
   };
   if (text.empty()) return fail("it is empty");
+  constexpr int64_t kMaxMillis = 100LL * 365 * 24 * 3'600'000;  // a century
   int64_t total = 0;
   size_t i = 0;
   while (i < text.size()) {
@@ -55,9 +56,11 @@ std::optional<Millis> parse_duration(std::string_view text, std::string* error) 
     } else {
       return fail("unknown unit '" + std::string(unit) + "'");
     }
+    // Checked before the product, which would overflow: 10^12 days is 8.64 * 10^19 ms.
+    if (value > kMaxMillis / scale) return fail("too large");
     if (fraction * scale % fraction_scale != 0) return fail("finer than a millisecond");
     total += value * scale + fraction * scale / fraction_scale;
-    if (total > 100LL * 365 * 24 * 3'600'000) return fail("too large");
+    if (total > kMaxMillis) return fail("too large");
   }
   return Millis(total);
 }

@@ -41,6 +41,17 @@ TEST(Duration, FormatsTheShortestExactSpelling) {
   }
 }
 
+// Found by tests/fuzz/rest_submit_fuzz.cc: a number of days below the digit limit overflowed
+// int64 when multiplied into milliseconds (UB; in practice a wrong, even negative, duration).
+TEST(Duration, AHugeCountOfALongUnitIsTooLargeRatherThanAnOverflow) {
+  std::string error;
+  EXPECT_FALSE(parse_duration("158481727942d", &error));
+  EXPECT_NE(error.find("too large"), std::string::npos) << error;
+  EXPECT_FALSE(parse_duration("999999999999h", &error));
+  EXPECT_NE(error.find("too large"), std::string::npos) << error;
+  EXPECT_EQ(parse_duration("36500d"), Millis(36500LL * 86'400'000));  // a century still fits
+}
+
 TEST(Peers, ParsesTheSeedFormat) {
   std::vector<PeerAddress> peers;
   ASSERT_TRUE(parse_peers("2:127.0.0.1:50052,3:127.0.0.1:50053", 1, &peers).is_ok());
