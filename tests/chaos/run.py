@@ -80,6 +80,18 @@ def list_jobs(cluster, i):
     return {"error": "more than 1000 pages"}
 
 
+def applied_indexes(cluster):
+    out = {}
+    for i in range(1, cluster.n + 1):
+        try:
+            s = cluster.status(i, timeout=2) if cluster.alive(i) else None
+        except OSError:
+            s = None
+        if s:
+            out[i] = s.get("applied_index")
+    return out
+
+
 def settled(cluster):
     """True when no node lists a pending or running job and all apply the same index."""
     applied = set()
@@ -171,9 +183,17 @@ class Run:
             run_info["settled_after_s"] = round(time.monotonic() - run_info["stream_end"], 2)
             # A node that exited without being killed by a nemesis crashed.
             nem.check_crashes()
-            for i in range(1, self.nodes + 1):
+            # The lists are taken again if any node applied an entry meanwhile (the leader may
+            # still commit a retention removal), so that all come from one state.
+            for _ in range(10):
+                before = applied_indexes(c)
+                lists = {i: list_jobs(c, i) for i in range(1, self.nodes + 1)}
+                if before == applied_indexes(c) and len(set(before.values())) <= 1:
+                    break
+                time.sleep(0.5)
+            for i, jobs in lists.items():
                 with open(os.path.join(self.dir, "final", f"node-{i}.json"), "w") as f:
-                    json.dump(list_jobs(c, i), f)
+                    json.dump(jobs, f)
             details = {}
             leader = c.leader() or 1
             for s in stream.submissions:
