@@ -82,12 +82,13 @@ test-fuzz: deps
 
 # The fault suite (tests/chaos, needs root): real nodes in network namespaces of their own under
 # a job stream and seeded faults, then the history checker; histories in $(BUILD_DIR)/chaos.
-# test-chaos is the short run (one seed, 3 nodes, under 2 minutes). Overlapping attempts and
-# jobs whose every attempt was lost are reported without failing there (CHAOS_TEST_FLAGS).
+# test-chaos is the short run (one seed, 3 nodes, under 2 minutes). Every rule fails the run;
+# the longest window without an acknowledged write may be 1.5 s in make chaos and 2 s in the
+# short run (CI machines are loaded; the figure measured here is under 1 s).
 CHAOS_SEEDS ?= 1 2 3
 CHAOS_SECONDS ?= 300
-CHAOS_FLAGS ?=
-CHAOS_TEST_FLAGS ?= --allow-overlap --allow-lost
+CHAOS_FLAGS ?= --max-unavailable 1.5
+CHAOS_TEST_FLAGS ?= --max-unavailable 2
 DURATION ?= 1h
 CHAOS_RUN = python3 tests/chaos/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/chaos
 

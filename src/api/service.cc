@@ -93,6 +93,7 @@ void Service::propose(const nomad_lite::Command& command,
         break;
       case C::kDiskFull:
         out.error = make_error(Code::kUnavailable, std::move(o.detail));
+        out.error.retry_elsewhere = true;
         break;
     }
     done(std::move(out));

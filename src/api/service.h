@@ -16,22 +16,25 @@ namespace nomad::api {
 
 enum class Code {
   kOk,
-  kInvalidArgument,    // the request is wrong: fix it, do not retry as is
+  kInvalidArgument,  // the request is wrong: fix it, do not retry as is
   kNotFound,
-  kNotLeader,          // retry at leader_address
-  kUnavailable,        // no leader known, or the outcome is unknown: retry later
-  kResourceExhausted,  // too much load: back off and retry
-  kFailedPrecondition, // the request cannot apply in the current state (e.g. job finished)
+  kNotLeader,           // retry at leader_address
+  kUnavailable,         // no leader known, or the outcome is unknown: retry later
+  kResourceExhausted,   // too much load: back off and retry
+  kFailedPrecondition,  // the request cannot apply in the current state (e.g. job finished)
   kInternal,
-  kUnauthenticated,    // no token, or a wrong one (--token-file)
-  kPermissionDenied,   // the token's role may not do this
+  kUnauthenticated,   // no token, or a wrong one (--token-file)
+  kPermissionDenied,  // the token's role may not do this
 };
 
 struct Error {
   Code code = Code::kOk;
   std::string message;
-  uint64_t leader_id = 0;       // kNotLeader: the leader, when known
+  uint64_t leader_id = 0;  // kNotLeader: the leader, when known
   std::string leader_address;
+  // kUnavailable for a reason of this node's own (its disk is full): retrying here cannot
+  // help, another node can.
+  bool retry_elsewhere = false;
 };
 
 template <class T>

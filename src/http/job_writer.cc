@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "http/limits.h"
+#include "http/majority_contact.h"
 #include "jobs/job_store.h"
 
 namespace nomad::http {
@@ -53,8 +54,18 @@ api::Outcome<nomad_lite::Job> JobWriter::write(
       return out;
     }
     if (out.error.code == api::Code::kNotLeader) out = forward(out.error.leader_address);
-    if (out.error.code != api::Code::kUnavailable || stopping_) return out;
-    bool leaderless = service_.cluster_status().leader_id() == 0;
+    if (out.error.code != api::Code::kUnavailable || out.error.retry_elsewhere || stopping_) {
+      return out;
+    }
+    nomad_lite::GetClusterStatusResponse status = service_.cluster_status();
+    bool leaderless = status.leader_id() == 0;
+    if (leaderless && !hears_majority(status)) {
+      // Keep what the failed round said (it may be "may or may not have been applied").
+      out.error = unavailable(out.error.message + " (node " + std::to_string(status.node_id()) +
+                              " is cut off from a majority of the cluster: send the request to "
+                              "another node)");
+      return out;
+    }
     auto elapsed = Clock::now() - start;
     if (elapsed + kRetryPause >= (leaderless ? kLeaderlessWait : kWriteDeadline - 1s)) return out;
     std::this_thread::sleep_for(kRetryPause);  // backoff while a leader is elected
@@ -77,11 +88,10 @@ api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest req
   bool made_up_key = request.idempotency_key().empty();
   if (made_up_key) request.set_idempotency_key(new_idempotency_key());
   bool retried = false;
-  auto out = write([&](Done done) { service_.submit_job(request, std::move(done)); },
-                   [&](const std::string& leader) {
-                     return forwarder_.submit(leader, request, authorization);
-                   },
-                   &retried);
+  auto out = write(
+      [&](Done done) { service_.submit_job(request, std::move(done)); },
+      [&](const std::string& leader) { return forwarder_.submit(leader, request, authorization); },
+      &retried);
   if (out.ok()) {
     await_local(out.value.id(), [](const nomad_lite::Job&) { return true; });
   } else if (out.error.code == api::Code::kUnavailable && made_up_key) {
@@ -95,11 +105,10 @@ api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest req
 api::Outcome<nomad_lite::Job> JobWriter::cancel(const nomad_lite::CancelJobRequest& request,
                                                 const std::string& authorization) {
   bool retried = false;
-  auto out = write([&](Done done) { service_.cancel_job(request, std::move(done)); },
-                   [&](const std::string& leader) {
-                     return forwarder_.cancel(leader, request, authorization);
-                   },
-                   &retried);
+  auto out = write(
+      [&](Done done) { service_.cancel_job(request, std::move(done)); },
+      [&](const std::string& leader) { return forwarder_.cancel(leader, request, authorization); },
+      &retried);
   auto final_here = [](const nomad_lite::Job& job) { return jobs::is_final(job.status()); };
   if (out.error.code == api::Code::kFailedPrecondition && retried) {
     // An earlier round may have cancelled it before its answer was lost.

@@ -24,7 +24,6 @@ std::string truncation_marker(uint64_t cap) {
 
 OutputSink::~OutputSink() { close(); }
 
-
 void OutputSink::write(std::string_view data) {
   if (capped_ || data.empty()) return;
   uint64_t room = cap_ - kept_;
@@ -38,11 +37,19 @@ void OutputSink::write(std::string_view data) {
 }
 
 bool OutputSink::append(std::string_view data) {
+  // The tail is kept whatever the disk says: a full disk costs the file, not the tail that
+  // the finish record replicates.
+  seen_ += data.size();
+  if (tail_bytes_ > 0) {
+    tail_.append(data);
+    if (tail_.size() > 2 * tail_bytes_) tail_.erase(0, tail_.size() - tail_bytes_);
+  }
   if (!write_error_.empty()) return false;
   if (fd_ < 0) {
     fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd_ < 0) {
-      write_error_ = "cannot create " + path_.string() + ": " + std::system_category().message(errno);
+      write_error_ =
+          "cannot create " + path_.string() + ": " + std::system_category().message(errno);
       return false;
     }
   }
@@ -58,10 +65,6 @@ bool OutputSink::append(std::string_view data) {
     done += static_cast<size_t>(n);
   }
   written_ += done;
-  if (tail_bytes_ > 0) {
-    tail_.append(data.substr(0, done));
-    if (tail_.size() > 2 * tail_bytes_) tail_.erase(0, tail_.size() - tail_bytes_);
-  }
   return done == data.size();
 }
 

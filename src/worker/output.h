@@ -39,10 +39,11 @@ class OutputSink {
   uint64_t written() const { return written_; }
   // The cap was reached: the file ends with the marker.
   bool capped() const { return capped_; }
-  // The last tail_bytes of the file.
+  // The last tail_bytes of the output kept (and the marker), also when the file could not
+  // take it.
   std::string tail() const;
-  // The tail is not the whole output: the file is longer than the tail, or the cap was hit.
-  bool tail_truncated() const { return capped_ || written_ > tail_bytes_; }
+  // The tail is not the whole output: the output is longer than the tail, or the cap was hit.
+  bool tail_truncated() const { return capped_ || seen_ > tail_bytes_; }
   const std::string& write_error() const { return write_error_; }
 
   void close();
@@ -56,6 +57,7 @@ class OutputSink {
   int fd_ = -1;
   uint64_t written_ = 0;  // bytes of output kept, plus the marker once written
   uint64_t kept_ = 0;     // bytes of output kept (counts against the cap)
+  uint64_t seen_ = 0;     // bytes kept plus the marker, whether or not the file took them
   bool capped_ = false;
   std::string tail_;  // holds up to 2 * tail_bytes_, trimmed in amortized O(1)
   std::string write_error_;

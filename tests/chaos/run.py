@@ -31,9 +31,9 @@ from workload import JobStream, Poller, Sampler  # noqa: E402
 MODES = {
     # fault phase (s), long partition (s), heal-to-pause gap (s), nemeses, job rate (1/s),
     # longest job (s), fault length and quiet time between faults (s)
-    "short": dict(seconds=50, long_partition=12, gap=3,
+    "short": dict(seconds=60, long_partition=12, gap=3,
                   nemeses=["partition-then-pause", "kill", "isolate-leader", "one-way",
-                           "clock-jump"],
+                           "clock-jump", "disk-full"],
                   rate=5, max_job_seconds=5, durations=(2, 5), quiet=(1.5, 3)),
     "chaos": dict(seconds=300, long_partition=60, gap=5, nemeses=list(nemesis.ALL), rate=5,
                   max_job_seconds=10, durations=(2, 8), quiet=(2, 4)),

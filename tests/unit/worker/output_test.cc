@@ -82,13 +82,30 @@ TEST(OutputSink, NothingWrittenCreatesNoFile) {
   EXPECT_EQ(sink.written(), 0u);
 }
 
-TEST(OutputSink, CreateFailureIsRememberedAndLaterDataDropped) {
+TEST(OutputSink, CreateFailureIsRememberedAndTheFileGetsNothingMore) {
   OutputSink sink(100, 10);
   sink.set_path("/nonexistent-dir/out");
   sink.write("lost");
   EXPECT_NE(sink.write_error().find("cannot create /nonexistent-dir/out"), std::string::npos);
   sink.write("ignored");  // no crash
   EXPECT_EQ(sink.written(), 0u);
+}
+
+// A full disk (a file that cannot be written) costs the file, not the tail that the finish
+// record replicates: the job's output still reaches the cluster.
+TEST(OutputSink, TheTailKeepsTheOutputTheFileCouldNotTake) {
+  OutputSink small(100, 10);
+  small.set_path("/nonexistent-dir/out");
+  small.write("out-1\n");
+  EXPECT_FALSE(small.write_error().empty());
+  EXPECT_EQ(small.tail(), "out-1\n");
+  EXPECT_FALSE(small.tail_truncated());
+
+  OutputSink large(100, 4);
+  large.set_path("/nonexistent-dir/out");
+  large.write("abcdef");
+  EXPECT_EQ(large.tail(), "cdef");
+  EXPECT_TRUE(large.tail_truncated());
 }
 
 }  // namespace
