@@ -1,10 +1,14 @@
 # The commands a user and CI run. Each installs missing Debian packages first, then builds.
 BUILD_DIR ?= build
-ASAN_DIR ?= build-asan
 JOBS ?= 2
 CMAKE_FLAGS ?=
 
 FUZZ_DIR ?= build-fuzz
+# The sanitizer tests and the fuzz targets share one clang build (ASan, UBSan, libFuzzer
+# coverage, Debug at -O1): the libraries are compiled once for both.
+ASAN_DIR ?= $(FUZZ_DIR)
+SANITIZE_CONFIGURE = CXX=clang++ cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug \
+  -DNOMAD_SANITIZE=ON -DNOMAD_FUZZ=ON
 ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 56
 
@@ -44,7 +48,7 @@ test-e2e: build $(E2E_DIR)/node_modules/.package-lock.json
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.
 test-asan: deps
-	cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug -DNOMAD_SANITIZE=ON
+	$(SANITIZE_CONFIGURE)
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim storage-tests \
 	  storage-crash-tests wal-crash-writer jobs-tests worker-tests
 	$(ASAN_DIR)/raft-tests --gtest_brief=1
@@ -62,7 +66,7 @@ FUZZ_TARGETS := wal-reader rest-submit rest-query cli-args raft-message snapshot
   job-store-restore token-file
 
 test-fuzz: deps
-	CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOMAD_FUZZ=ON
+	$(SANITIZE_CONFIGURE)
 	cmake --build $(FUZZ_DIR) -j$(JOBS) --target make-seed-corpus $(FUZZ_TARGETS:%=%-fuzz)
 	$(FUZZ_DIR)/make-seed-corpus $(FUZZ_DIR)/corpus
 	@mkdir -p $(FUZZ_DIR)/crashes
@@ -134,7 +138,7 @@ cluster-secure: build
 	./scripts/run-cluster --secure
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR)
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR)
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

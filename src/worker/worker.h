@@ -115,7 +115,6 @@ class Worker {
   // not be started: then only the keeper enforces the lease).
   std::unique_ptr<LeaseWatchdog> watchdog_;
   std::condition_variable lease_cv_;
-  bool lease_news_ = false;
   std::thread lease_keeper_;
 };
 
