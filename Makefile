@@ -110,6 +110,7 @@ soak: chaos-bin
 	$(CHAOS_RUN) --mode soak --seeds 1 --nodes 3 --duration $(DURATION) $(CHAOS_FLAGS)
 
 bench: build
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target wal-bench
 	$(BUILD_DIR)/wal-bench
 
 # bench submit against a 3-node nomad-lite and a 3-node etcd on 127.0.0.1, in the same run
