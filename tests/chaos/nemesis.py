@@ -7,12 +7,13 @@ network (which nodes are up and connected) after every change, so that the check
 a majority was connected.
 """
 import itertools
+import os
 import random
 import signal
 import time
 
 ALL = ("isolate-leader", "split", "bridge", "one-way", "pause-leader", "kill", "loss",
-       "disk-full", "clock-jump", "partition-then-pause")
+       "disk-full", "clock-jump", "partition-then-pause", "delay")
 LEADER_FAULTS = {"isolate-leader", "pause-leader", "kill-leader", "partition-then-pause"}
 
 
@@ -200,6 +201,19 @@ class Nemesis:
         p = 0.1 + 0.3 * step["pick2"]
         self._net_fault("loss", step, stop, lambda: self.net.set_loss(node, p), node=node,
                         probability=round(p, 3))
+
+    def do_delay(self, step, stop):
+        """Packets into one node held 50-300 ms, with a tenth of that as jitter."""
+        node = self.pick(range(1, self.n + 1), step["pick"])
+        delay_ms = int(50 + 250 * step["pick2"])
+        jitter_ms = delay_ms // 10
+        self.net.set_delay(node, delay_ms, jitter_ms, seed=int(step["pick2"] * 2**31),
+                           log_path=os.path.join(self.c.root, f"delayer-n{node}.log"))
+        self.event(event="fault", kind="delay", node=node, delay_ms=delay_ms,
+                   jitter_ms=jitter_ms)
+        self.wait_until(time.monotonic() + step["duration"], stop)
+        counts = self.net.heal()
+        self.event(event="heal", kind="delay", node=node, packets=counts.get(node, {}))
 
     def do_pause_leader(self, step, stop, kind="pause-leader"):
         leader, term = self.leader_and_term()

@@ -4,12 +4,15 @@ Everything lives in namespaces named with a per-run prefix (nl<pid>-...). The ho
 interfaces, routes, iptables and sysctls are never touched: the bridge sits in a namespace of
 its own, veth ends are created directly inside the namespaces, and iptables runs only inside
 node namespaces. Faults are iptables DROP rules in the receiving node's INPUT chain
-(`statistic` for random loss); the kernel has no sch_netem, so there is no delay nemesis.
+(`statistic` for random loss); the kernel has no sch_netem, so a delay is an NFQUEUE rule whose
+packets a delayer process (delayer.py) holds and then accepts.
 """
 import ctypes
 import os
 import re
 import subprocess
+
+from delayer import Delayer
 
 SUBNET = "10.99.0"  # exists only inside the namespaces of a run
 CLIENT_HOST = 200
@@ -75,6 +78,9 @@ class Network:
         # (src, dst) pairs whose packets dst drops; loss per node as a probability.
         self.blocked = set()
         self.loss = {}
+        # node -> its running Delayer; delayer_program is set when the delay nemesis is on.
+        self.delayers = {}
+        self.delayer_program = None
 
     def ns(self, i):
         return f"{self.prefix}-n{i}"
@@ -157,17 +163,41 @@ class Network:
                           "--probability", f"{probability:.3f}", "-j", "DROP")
         self.loss[i] = probability
 
+    def set_delay(self, i, delay_ms, jitter_ms, seed, log_path):
+        """Packets into node i are held delay_ms +- jitter_ms. The delayer is bound to the
+        queue before the rule sends packets there; --queue-bypass lets them through should it
+        die."""
+        if not self.delayer_program:
+            raise RuntimeError("set_delay: no delayer program (build_delayer) for this network")
+        self.delayers[i] = Delayer(self.delayer_program, self.exec_prefix(i), i, delay_ms,
+                                   jitter_ms, seed, log_path)
+        self.iptables(i, "-A", "INPUT", "-i", "eth0", "-j", "NFQUEUE", "--queue-num", str(i),
+                      "--queue-bypass")
+
+    def stop_delayers(self):
+        """Stops every delayer (after its rule is gone); returns node -> packet counts."""
+        counts = {}
+        for i in sorted(self.delayers):
+            counts[i] = self.delayers.pop(i).stop()
+        return counts
+
     def heal(self):
-        for i in range(1, self.n + 1):
-            self.iptables(i, "-F", "INPUT")
-            self.iptables(i, "-F", "OUTPUT")
+        """Removes every fault rule, then stops the delayers; returns their packet counts."""
+        try:
+            for i in range(1, self.n + 1):
+                self.iptables(i, "-F", "INPUT")
+                self.iptables(i, "-F", "OUTPUT")
+        finally:
+            counts = self.stop_delayers()
         self.blocked.clear()
         self.loss.clear()
+        return counts
 
     def connected(self, a, b):
         return (a, b) not in self.blocked and (b, a) not in self.blocked
 
     def teardown(self):
+        self.stop_delayers()  # the namespaces and their rules go next
         for name in reversed(self.created):
             kill_namespace_processes(name)
             run("ip", "netns", "del", name, check=False)

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import checker  # noqa: E402
 import nemesis  # noqa: E402
 from cluster import Cluster, http_json, unmount_leftovers  # noqa: E402
+from delayer import build_delayer  # noqa: E402
 from netns import Network, cleanup_leftovers  # noqa: E402
 from resources import analyse_growth  # noqa: E402
 from workload import JobStream, Poller, Sampler  # noqa: E402
@@ -141,6 +142,8 @@ class Run:
                     disk_node=self.nodes - 1 if "disk-full" in nemeses else None,
                     clock_node=self.nodes if "clock-jump" in nemeses else None,
                     fake_monotonic=a.fake_monotonic, log=self.log)
+        if "delay" in nemeses:
+            net.delayer_program = build_delayer(os.path.abspath(a.out))
         plan = nemesis.make_plan(self.seed, seconds, nemeses, long_partition, m["gap"],
                                  quiet=m["quiet"], durations=m["durations"])
         run_info = {"mode": a.mode, "seed": self.seed, "nodes": self.nodes, "seconds": seconds,
