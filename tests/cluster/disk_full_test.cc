@@ -155,10 +155,17 @@ void run_disk_full(bool fill_leader) {
   ASSERT_TRUE(answer) << "no HTTP answer from node " << victim;
   EXPECT_EQ(answer->status, 503) << answer->body;
   EXPECT_NE(answer->body.find("disk full in " + data_dir), std::string::npos) << answer->body;
-  // A load balancer takes it out: it knows no leader while it listens to none.
-  auto ready = http.Get("/health/ready");
-  ASSERT_TRUE(ready);
-  EXPECT_EQ(ready->status, 503) << ready->body;
+  // A load balancer takes it out: it knows no leader while it listens to none (within an
+  // election timeout of the full disk; the refusal above no longer waits that long).
+  std::string ready_body;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto ready = http.Get("/health/ready");
+        if (ready) ready_body = ready->body;
+        return ready && ready->status == 503;
+      },
+      10s))
+      << "/health/ready of the full node still answers: " << ready_body;
   auto status = c.status(victim);
   ASSERT_TRUE(status);
   EXPECT_NE(status->role(), "leader");
