@@ -64,6 +64,14 @@ std::unique_ptr<LeaseWatchdog> LeaseWatchdog::start(std::chrono::milliseconds ki
     // Hold none of the server's descriptors (sockets, the WAL, job pipes).
     syscall(SYS_close_range, 3, ~0U, 0);
     prctl(PR_SET_NAME, "lease-watchdog");
+    // The server's SIGTERM/SIGINT handling (a handler, or the signals blocked for a thread
+    // that waits for them) is no use here: a stop signal sent to every nomad-lite process
+    // ends this one too.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     const timespec tick{0, 20'000'000};
     while (true) {
       const int64_t now = monotonic_ns();
