@@ -21,8 +21,8 @@ namespace nomad::worker {
 struct LeaseWatchdog::Page {
   std::atomic<int64_t> expires_ns{0};  // CLOCK_MONOTONIC; 0: no lease
   int64_t kill_grace_ns = 0;
-  std::atomic<uint32_t> used{0};  // slots [0, used) may hold groups: the scan stops there
-  std::atomic<int32_t> groups[kMaxGroups];     // 0: free slot
+  std::atomic<uint32_t> used{0};            // slots [0, used) may hold groups: the scan stops there
+  std::atomic<int32_t> groups[kMaxGroups];  // 0: free slot
   std::atomic<int32_t> signalled[kMaxGroups];  // the group the watchdog signalled in the slot
   // The watchdog's own: when it sent SIGTERM to the slot's group (0: not yet).
   int64_t term_sent_ns[kMaxGroups];
