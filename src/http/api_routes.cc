@@ -7,54 +7,67 @@
 
 namespace nomad::http {
 
-using httplib::Request;
-using httplib::Response;
 using nlohmann::json;
 
 void HttpServer::add_api_routes() {
-  server_->Get("/api/cluster", [this](const Request&, Response& res) {
-    reply_json(res, 200, api::cluster_to_json(service_.cluster_status()));
-  });
+  route(
+      "GET", "/api/cluster",
+      [this](const Request&, Response& res) {
+        reply_json(res, 200, api::cluster_to_json(service_.cluster_status()));
+      },
+      Run::kInline);
 
-  server_->Get("/api/jobs", [this](const Request& req, Response& res) {
-    auto query = parse_list_query(req.params);
-    if (!query.ok()) return reply_error(res, query.error);
-    auto page = service_.list_jobs(query.value);
-    if (!page.ok()) return reply_error(res, page.error);
-    json jobs = json::array();
-    for (const auto& job : page.value.jobs()) jobs.push_back(api::job_to_json(job));
-    const std::string& token = page.value.next_page_token();
-    reply_json(res, 200,
-               {{"jobs", std::move(jobs)},
-                {"next_page_token", token.empty() ? json() : json(token)},
-                {"total", page.value.total()}});
-  });
+  route(
+      "GET", "/api/jobs",
+      [this](const Request& req, Response& res) {
+        auto query = parse_list_query(req.params);
+        if (!query.ok()) return reply_error(res, query.error);
+        auto page = service_.list_jobs(query.value);
+        if (!page.ok()) return reply_error(res, page.error);
+        json jobs = json::array();
+        for (const auto& job : page.value.jobs()) jobs.push_back(api::job_to_json(job));
+        const std::string& token = page.value.next_page_token();
+        reply_json(res, 200,
+                   {{"jobs", std::move(jobs)},
+                    {"next_page_token", token.empty() ? json() : json(token)},
+                    {"total", page.value.total()}});
+      },
+      Run::kWorker);
 
-  server_->Get(R"(/api/jobs/([^/]+))", [this](const Request& req, Response& res) {
-    nomad_lite::GetJobStatusRequest get;
-    get.set_job_id(req.matches[1]);
-    auto job = service_.get_job(get);
-    if (!job.ok()) return reply_error(res, job.error);
-    reply_json(res, 200, api::job_to_json(job.value, api::JobJson::kWithOutput));
-  });
+  route(
+      "GET", "/api/jobs/{id}",
+      [this](const Request& req, Response& res) {
+        nomad_lite::GetJobStatusRequest get;
+        get.set_job_id(req.matches[1]);
+        auto job = service_.get_job(get);
+        if (!job.ok()) return reply_error(res, job.error);
+        reply_json(res, 200, api::job_to_json(job.value, api::JobJson::kWithOutput));
+      },
+      Run::kWorker);
 
-  server_->Get("/health/live", [](const Request&, Response& res) {
-    reply_json(res, 200, {{"status", "ok"}});
-  });
+  route(
+      "GET", "/health/live",
+      [](const Request&, Response& res) {
+        reply_json(res, 200, {{"status", "ok"}});
+      },
+      Run::kInline);
 
-  server_->Get("/health/ready", [this](const Request&, Response& res) {
-    auto cluster = service_.cluster_status();
-    if (cluster.leader_id() != 0) {
-      return reply_json(res, 200, {{"status", "ready"}, {"leader_id", cluster.leader_id()}});
-    }
-    res.set_header("Retry-After", "1");
-    reply_json(res, 503,
-               {{"status", "no leader"},
-                {"leader_id", nullptr},
-                {"error",
-                 "no leader is known: an election is under way or a majority of the "
-                 "nodes is unreachable"}});
-  });
+  route(
+      "GET", "/health/ready",
+      [this](const Request&, Response& res) {
+        auto cluster = service_.cluster_status();
+        if (cluster.leader_id() != 0) {
+          return reply_json(res, 200, {{"status", "ready"}, {"leader_id", cluster.leader_id()}});
+        }
+        res.set_header("Retry-After", "1");
+        reply_json(res, 503,
+                   {{"status", "no leader"},
+                    {"leader_id", nullptr},
+                    {"error",
+                     "no leader is known: an election is under way or a majority of the "
+                     "nodes is unreachable"}});
+      },
+      Run::kInline);
 }
 
 }  // namespace nomad::http

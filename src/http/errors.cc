@@ -29,20 +29,41 @@ int http_status(api::Code code) {
   return 500;
 }
 
-void reply_json(httplib::Response& res, int status, const nlohmann::json& body) {
+namespace {
+
+template <class Res>
+void json_into(Res& res, int status, const nlohmann::json& body) {
   res.status = status;
   // Replace invalid UTF-8 rather than throw: a job's text is whatever it was given.
   res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   "application/json");
 }
 
-void reply_error(httplib::Response& res, int status, const std::string& message) {
+template <class Res>
+void error_into(Res& res, int status, const std::string& message) {
   if (status == 429 || status == 503) res.set_header("Retry-After", "1");
-  reply_json(res, status, {{"error", message}});
+  json_into(res, status, {{"error", message}});
 }
 
+}  // namespace
+
+void reply_json(Response& res, int status, const nlohmann::json& body) {
+  json_into(res, status, body);
+}
+void reply_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  json_into(res, status, body);
+}
+void reply_error(Response& res, int status, const std::string& message) {
+  error_into(res, status, message);
+}
+void reply_error(httplib::Response& res, int status, const std::string& message) {
+  error_into(res, status, message);
+}
+void reply_error(Response& res, const api::Error& error) {
+  error_into(res, http_status(error.code), error.message);
+}
 void reply_error(httplib::Response& res, const api::Error& error) {
-  reply_error(res, http_status(error.code), error.message);
+  error_into(res, http_status(error.code), error.message);
 }
 
 std::string default_error_message(int status) {
@@ -56,7 +77,9 @@ std::string default_error_message(int status) {
     case 413:
       return "the request body is larger than " + std::to_string(kMaxBodyBytes) + " bytes";
     case 414:
-      return "the request URI is too long";
+      return "the request target is longer than " + std::to_string(kMaxTargetBytes) + " bytes";
+    case 431:
+      return "the request header is too large";
     case 416:
       return "the requested range cannot be served";
     default:

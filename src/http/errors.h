@@ -9,6 +9,7 @@
 #include <string>
 
 #include "api/service.h"
+#include "http/message.h"
 
 namespace nomad::http {
 
@@ -17,14 +18,17 @@ namespace nomad::http {
 int http_status(api::Code code);
 
 // A JSON body with `status`.
+void reply_json(Response& res, int status, const nlohmann::json& body);
 void reply_json(httplib::Response& res, int status, const nlohmann::json& body);
 
 // {"error": message}; 429 and 503 also say when to retry (Retry-After).
+void reply_error(Response& res, int status, const std::string& message);
+void reply_error(Response& res, const api::Error& error);
 void reply_error(httplib::Response& res, int status, const std::string& message);
 void reply_error(httplib::Response& res, const api::Error& error);
 
-// What to tell a client for an error status the HTTP library produced by itself (a request it
-// could not parse, a body too large, an unknown path).
+// What to tell a client for an error status the server produces by itself (a request it could
+// not parse, a body too large, an unknown path).
 std::string default_error_message(int status);
 
 }  // namespace nomad::http

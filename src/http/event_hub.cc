@@ -38,8 +38,19 @@ bool Subscription::closed() const {
   return closed_ && queue_.empty();
 }
 
+void Subscription::set_notify(std::function<void()> notify) {
+  std::function<void()> now;
+  {
+    std::lock_guard lock(mu_);
+    notify_ = std::move(notify);
+    if (!queue_.empty() || closed_) now = notify_;
+  }
+  if (now) now();
+}
+
 bool Subscription::push(const std::vector<Frame>& frames, size_t limit, const Frame& on_overflow) {
   bool open = true;
+  std::function<void()> notify;
   {
     std::lock_guard lock(mu_);
     if (closed_) return false;
@@ -52,17 +63,22 @@ bool Subscription::push(const std::vector<Frame>& frames, size_t limit, const Fr
     } else {
       queue_.insert(queue_.end(), frames.begin(), frames.end());
     }
+    notify = notify_;
   }
   cv_.notify_all();
+  if (notify) notify();
   return open;
 }
 
 void Subscription::close() {
+  std::function<void()> notify;
   {
     std::lock_guard lock(mu_);
     closed_ = true;
+    notify = notify_;
   }
   cv_.notify_all();
+  if (notify) notify();
 }
 
 // --- EventHub -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -48,8 +49,8 @@ struct HubOptions {
   std::chrono::milliseconds cluster_every{1000};  // while only the commit index moves
   std::chrono::milliseconds stats_every{1000};
   std::chrono::milliseconds keep_alive_every{15000};
-  size_t queue_frames = 2048;  // a subscriber this far behind is dropped
-  size_t max_subscribers = 256;
+  size_t queue_frames = 2048;     // a subscriber this far behind is dropped
+  size_t max_subscribers = 2000;  // limits.h kMaxEventStreams
 };
 
 class Subscription {
@@ -59,6 +60,9 @@ class Subscription {
   // No more frames will come: the hub stopped, or this subscriber fell behind (its last
   // frame is then a `resync`).
   bool closed() const;
+  // Called (on the hub's thread, without the subscription's lock) when frames are queued or
+  // the subscription closes: an event-stream connection is woken, no thread waits for it.
+  void set_notify(std::function<void()> notify);
 
  private:
   friend class EventHub;
@@ -70,6 +74,7 @@ class Subscription {
   std::condition_variable cv_;
   std::deque<Frame> queue_;
   bool closed_ = false;
+  std::function<void()> notify_;
 };
 
 class EventHub {

@@ -1,20 +1,15 @@
 #include "http/http_server.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
-#include "common/thread_name.h"
+#include "http/compress.h"
 #include "http/errors.h"
-#include "http/limits.h"
 #include "http/request_parse.h"
 #include "http/route_table.h"
 #include "http/thread_pool.h"
+#include "http/wire_server.h"
 
 namespace nomad::http {
-
-using httplib::Request;
-using httplib::Response;
-using HandlerResponse = httplib::Server::HandlerResponse;
 
 uint64_t content_length(const Request& req) {
   uint64_t n = 0;
@@ -22,30 +17,20 @@ uint64_t content_length(const Request& req) {
   return n;
 }
 
-HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles https)
+HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles https,
+                       WireLimits limits)
     : service_(service),
       source_(service),
       hub_(source_, hub_options),
       forwarder_(kForwardTimeout),
       writer_(service, forwarder_, stopping_),
-      https_(https.enabled()) {
-  if (https_) {
-    server_ = std::make_unique<httplib::SSLServer>(https.cert_path.c_str(), https.key_path.c_str());
-  } else {
-    server_ = std::make_unique<httplib::Server>();
-  }
-  server_->new_task_queue = [] { return new GrowingThreadPool(kMaxThreads); };
-  server_->set_payload_max_length(kMaxBodyBytes);
-  // Answers go out in more than one write (headers, then body): without this, Nagle holds the
-  // second back until the browser's delayed ACK, 40 ms a file.
-  server_->set_tcp_nodelay(true);
-  // httplib's default also sets SO_REUSEPORT, which would let a second server share a busy
-  // port instead of failing to start.
-  server_->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
-  server_->set_default_headers({
+      https_(https.enabled()),
+      workers_(std::make_unique<GrowingThreadPool>(kMaxWorkerThreads)) {
+  WireOptions options;
+  options.tls_cert_path = https.cert_path;
+  options.tls_key_path = https.key_path;
+  options.limits = limits;
+  options.default_headers = {
       {"X-Content-Type-Options", "nosniff"},
       {"Cache-Control", "no-cache"},
       // The dashboard runs only its own files: no inline script or style, no other origin.
@@ -55,8 +40,18 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles
        "form-action 'self'"},
       {"Referrer-Policy", "no-referrer"},
       {"X-Frame-Options", "DENY"},
-  });
-  install_handlers();
+  };
+  WireHandlers handlers;
+  handlers.check = [this](const Request& req) { return check(req); };
+  handlers.handle = [this](std::shared_ptr<Request> req, std::function<void(Response)> reply) {
+    handle(std::move(req), std::move(reply));
+  };
+  handlers.error = [](int status, const std::string& message) {
+    Response res;
+    reply_error(res, status, message);
+    return res;
+  };
+  wire_ = std::make_unique<WireServer>(std::move(options), std::move(handlers));
   add_api_routes();
   add_write_routes();
   add_stream_routes();
@@ -65,99 +60,142 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles
 
 HttpServer::~HttpServer() { stop(); }
 
-void HttpServer::install_handlers() {
-  server_->set_pre_routing_handler([this](const Request& req, Response& res) {
-    // A body sent in chunks has no length to check against the limit before it is read.
-    if (req.has_header("Transfer-Encoding")) {
-      res.set_header("Connection", "close");
-      reply_error(res, 411, "send the request body with a Content-Length (not chunked)");
-      return HandlerResponse::Handled;
+void HttpServer::route(std::string method, std::string pattern, Handler handler, Run run) {
+  routes_.push_back({std::move(method), std::move(pattern), std::move(handler), run});
+}
+
+const HttpServer::Route* HttpServer::find_route(Request& req) const {
+  constexpr std::string_view kJob = "/api/jobs/{id}";
+  std::string method = req.method == "HEAD" ? "GET" : req.method;
+  for (const Route& r : routes_) {
+    if (r.method != method) continue;
+    if (r.pattern == "*" || r.pattern == req.path) {
+      req.matches = {req.path};
+      return &r;
     }
-    std::string allowed = allowed_methods(req.path);
-    if (!allowed.empty() && !method_allowed(req.method, allowed)) {
-      res.set_header("Allow",
-                     allowed.find("GET") != std::string::npos ? allowed + ", HEAD" : allowed);
+    if (r.pattern.starts_with(kJob)) {
+      std::string id, rest;
+      if (split_job_path(req.path, &id, &rest) && rest == r.pattern.substr(kJob.size())) {
+        req.matches = {req.path, id};
+        return &r;
+      }
+    }
+  }
+  return nullptr;
+}
+
+std::optional<Response> HttpServer::check(const Request& req) {
+  Response res;
+  // A body sent in chunks has no length to check against the limit before it is read.
+  if (req.has_header("Transfer-Encoding")) {
+    res.set_header("Connection", "close");
+    reply_error(res, 411, "send the request body with a Content-Length (not chunked)");
+    return res;
+  }
+  std::string allowed = allowed_methods(req.path);
+  if (!allowed.empty() && !method_allowed(req.method, allowed)) {
+    res.set_header("Allow",
+                   allowed.find("GET") != std::string::npos ? allowed + ", HEAD" : allowed);
+    if (content_length(req) > 0) res.set_header("Connection", "close");
+    reply_error(res, 405, req.method + " is not allowed on " + req.path + "; use " + allowed);
+    return res;
+  }
+  if (req.method == "POST" && req.has_header("Origin")) {
+    // Browsers name the page's origin on every cross-site POST: without this check any web
+    // page could submit shell commands to a dashboard on localhost.
+    std::string origin = req.get_header_value("Origin");
+    std::string host = req.get_header_value("Host");
+    if (origin != "http://" + host && origin != "https://" + host) {
       if (content_length(req) > 0) res.set_header("Connection", "close");
-      reply_error(res, 405, req.method + " is not allowed on " + req.path + "; use " + allowed);
-      return HandlerResponse::Handled;
+      reply_error(res, 403, "cross-origin request refused (Origin " + origin + ")");
+      return res;
     }
-    if (req.method == "POST" && req.has_header("Origin")) {
-      // Browsers name the page's origin on every cross-site POST: without this check any web
-      // page could submit shell commands to a dashboard on localhost.
-      std::string origin = req.get_header_value("Origin");
-      std::string host = req.get_header_value("Host");
-      if (origin != "http://" + host && origin != "https://" + host) {
-        if (content_length(req) > 0) res.set_header("Connection", "close");
-        reply_error(res, 403, "cross-origin request refused (Origin " + origin + ")");
-        return HandlerResponse::Handled;
+  }
+  // The API needs a token when the server has a --token-file; the dashboard's own files and
+  // the health checks do not (the page asks for the token, probes carry none).
+  if (req.path.rfind("/api/", 0) == 0) {
+    api::Role role = req.method == "POST" ? api::Role::kSubmit : api::Role::kRead;
+    api::Error refused = service_.authorize(req.get_header_value("Authorization"), role);
+    if (refused.code != api::Code::kOk) {
+      if (content_length(req) > 0) res.set_header("Connection", "close");
+      if (refused.code == api::Code::kUnauthenticated) {
+        res.set_header("WWW-Authenticate", "Bearer realm=\"nomad-lite\"");
       }
+      reply_error(res, refused);
+      return res;
     }
-    // The API needs a token when the server has a --token-file; the dashboard's own files and
-    // the health checks do not (the page asks for the token, probes carry none).
-    if (req.path.rfind("/api/", 0) == 0) {
-      api::Role role = req.method == "POST" ? api::Role::kSubmit : api::Role::kRead;
-      api::Error refused = service_.authorize(req.get_header_value("Authorization"), role);
-      if (refused.code != api::Code::kOk) {
-        if (content_length(req) > 0) res.set_header("Connection", "close");
-        if (refused.code == api::Code::kUnauthenticated) {
-          res.set_header("WWW-Authenticate", "Bearer realm=\"nomad-lite\"");
-        }
-        reply_error(res, refused);
-        return HandlerResponse::Handled;
-      }
-    }
-    return HandlerResponse::Unhandled;
-  });
-  // Statuses httplib sets by itself (unknown path, body too large, unparsable request) get a
-  // JSON body too; an answer a handler already wrote is left alone.
-  server_->set_error_handler(
-      httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
-        if (!res.body.empty()) return HandlerResponse::Unhandled;
-        reply_error(res, res.status, default_error_message(res.status));
-        return HandlerResponse::Handled;
-      }));
-  server_->set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    spdlog::error("http: {} {} failed: {}", req.method, req.path, what);
-    reply_error(res, 500, "internal error: " + what);
-  });
+  }
+  return std::nullopt;
+}
+
+void HttpServer::answer(const Route* route, const Request& req, Response& res) {
+  if (!route) {
+    reply_error(res, 404, default_error_message(404));
+    return;
+  }
+  try {
+    route->handler(req, res);
+  } catch (const std::exception& e) {
+    spdlog::error("http: {} {} failed: {}", req.method, req.path, e.what());
+    res = Response();
+    reply_error(res, 500, std::string("internal error: ") + e.what());
+  } catch (...) {
+    spdlog::error("http: {} {} failed: unknown exception", req.method, req.path);
+    res = Response();
+    reply_error(res, 500, "internal error: unknown exception");
+  }
+  // An error status without a body gets its JSON body too.
+  if (res.status >= 400 && res.body.empty() && !res.stream) {
+    reply_error(res, res.status, default_error_message(res.status));
+  }
+  compress_if_accepted(req, res);
+}
+
+void HttpServer::handle(std::shared_ptr<Request> req, std::function<void(Response)> reply) {
+  const Route* route = find_route(*req);
+  auto run = [this, route, req = std::move(req), reply = std::move(reply)] {
+    Response res;
+    answer(route, *req, res);
+    reply(std::move(res));
+  };
+  if (route && route->run == Run::kWorker) {
+    workers_->enqueue(std::move(run));
+  } else {
+    run();
+  }
+}
+
+bool HttpServer::take_event_place(const std::string& address) {
+  std::lock_guard lock(places_mu_);
+  size_t& n = event_streams_by_address_[address];
+  if (n >= kMaxEventStreamsPerAddress) return false;
+  ++n;
+  return true;
+}
+
+void HttpServer::release_event_place(const std::string& address) {
+  std::lock_guard lock(places_mu_);
+  auto it = event_streams_by_address_.find(address);
+  if (it == event_streams_by_address_.end()) return;
+  if (--it->second == 0) event_streams_by_address_.erase(it);
 }
 
 Status HttpServer::bind(const std::string& host, uint16_t port) {
   address_ = host + ":" + std::to_string(port);
-  if (!server_->is_valid()) {
-    return Status::error("cannot serve HTTPS on " + address_ +
-                         ": the certificate or key could not be loaded (check --tls-cert and "
-                         "--tls-key)");
-  }
-  if (!server_->bind_to_port(host, port)) {
-    return Status::error("cannot listen on " + address_ +
-                         " for the dashboard: the port is in use or the address is not local; "
-                         "pick another --dashboard-port or --bind");
-  }
-  return Status::ok();
+  return wire_->bind(host, port);
 }
 
 void HttpServer::start() {
   hub_.start();
-  listener_ = std::thread([this] {
-    common::name_this_thread("http-listen");
-    server_->listen_after_bind();
-  });
+  wire_->start();
   spdlog::info("dashboard and REST API on {}://{}", https_ ? "https" : "http", address_);
 }
 
 void HttpServer::stop() {
   if (stopping_.exchange(true)) return;
   hub_.stop();  // every event stream ends
-  server_->stop();
-  if (listener_.joinable()) listener_.join();
+  wire_->stop();
+  workers_->shutdown();
 }
 
 }  // namespace nomad::http

@@ -4,16 +4,20 @@
 // docs/http-api.md, the health checks, and the dashboard's own files. Every answer comes from
 // api::Service, as gRPC's do; writes that reach a follower are forwarded to the leader.
 //
-// One class, its routes split by concern: api_routes.cc (reads, health), write_routes.cc
-// (submit, cancel), stream_routes.cc (output, events), static_routes.cc (the dashboard).
-
-#include <httplib.h>
+// Connections are served by WireServer (Boost.Beast, event-driven: an idle connection or an
+// event stream costs no thread). Handlers that wait (writes, job output) run on a bounded
+// worker pool, never on the I/O threads. One class, its routes split by concern:
+// api_routes.cc (reads, health), write_routes.cc (submit, cancel), stream_routes.cc (output,
+// events), static_routes.cc (the dashboard).
 
 #include <atomic>
-#include <memory>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "api/service.h"
@@ -22,11 +26,16 @@
 #include "http/event_source.h"
 #include "http/job_writer.h"
 #include "http/leader_forwarder.h"
+#include "http/limits.h"
+#include "http/message.h"
 
 namespace nomad::http {
 
+class GrowingThreadPool;
+class WireServer;
+
 // The request's Content-Length (0 when absent or unreadable).
-uint64_t content_length(const httplib::Request& req);
+uint64_t content_length(const Request& req);
 
 // HTTPS when both are set: the node's certificate and key (PEM files).
 struct HttpsFiles {
@@ -37,7 +46,8 @@ struct HttpsFiles {
 
 class HttpServer {
  public:
-  explicit HttpServer(api::Service& service, HubOptions hub_options = {}, HttpsFiles https = {});
+  explicit HttpServer(api::Service& service, HubOptions hub_options = {}, HttpsFiles https = {},
+                      WireLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -54,13 +64,31 @@ class HttpServer {
   void stop();
 
  private:
-  void install_handlers();
+  using Handler = std::function<void(const Request&, Response&)>;
+  // Inline: answered on the I/O thread (quick reads). Worker: may wait, so on the pool.
+  enum class Run { kInline, kWorker };
+  struct Route {
+    std::string method;
+    std::string pattern;  // exact, or with "{id}" for one path segment, or "*" for any path
+    Handler handler;
+    Run run;
+  };
+  void route(std::string method, std::string pattern, Handler handler, Run run);
+  const Route* find_route(Request& req) const;
+  // The checks made before a body is read (chunked, method, origin, token).
+  std::optional<Response> check(const Request& req);
+  void handle(std::shared_ptr<Request> req, std::function<void(Response)> reply);
+  void answer(const Route* route, const Request& req, Response& res);
+
   void add_api_routes();
   void add_write_routes();
   void add_stream_routes();
   void add_static_routes();
-  void serve_logs(const httplib::Request& req, httplib::Response& res);
-  void serve_events(const httplib::Request& req, httplib::Response& res);
+  void serve_logs(const Request& req, Response& res);
+  void serve_events(const Request& req, Response& res);
+  // Takes one of the client address's event-stream places; false when it has none left.
+  bool take_event_place(const std::string& address);
+  void release_event_place(const std::string& address);
 
   api::Service& service_;
   ServiceEventSource source_;
@@ -69,10 +97,13 @@ class HttpServer {
   std::atomic<bool> stopping_{false};
   JobWriter writer_;
   std::atomic<size_t> log_streams_{0};
+  std::mutex places_mu_;
+  std::map<std::string, size_t> event_streams_by_address_;
   std::string address_;  // host:port, for messages
   bool https_ = false;
-  std::unique_ptr<httplib::Server> server_;  // an httplib::SSLServer with HTTPS
-  std::thread listener_;
+  std::vector<Route> routes_;
+  std::unique_ptr<GrowingThreadPool> workers_;
+  std::unique_ptr<WireServer> wire_;  // last: destroyed first
 };
 
 }  // namespace nomad::http

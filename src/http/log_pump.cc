@@ -22,12 +22,15 @@ LogPump::LogPump(api::Service& service, nomad_lite::JobLogsRequest request,
         api::Error error = service.stream_logs(
             request, [this](const nomad_lite::LogChunk& chunk) { return write(chunk.data()); },
             cancelled);
+        std::function<void()> notify;
         {
           std::lock_guard lock(mu_);
           ended_ = true;
           error_ = std::move(error);
+          notify = notify_;
         }
         cv_.notify_all();
+        if (notify) notify();
       });
 }
 
@@ -44,14 +47,26 @@ void LogPump::cancel() {
   cv_.notify_all();
 }
 
+void LogPump::set_notify(std::function<void()> notify) {
+  std::function<void()> now;
+  {
+    std::lock_guard lock(mu_);
+    notify_ = std::move(notify);
+    if (!buffered_.empty() || ended_) now = notify_;
+  }
+  if (now) now();
+}
+
 bool LogPump::write(const std::string& data) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [&] { return cancelled_ || buffered_.size() < kMaxBuffered; });
   if (cancelled_) return false;
   if (data.empty()) return true;
   buffered_ += data;
+  std::function<void()> notify = notify_;
   lock.unlock();
   cv_.notify_all();
+  if (notify) notify();
   return true;
 }
 

@@ -35,6 +35,8 @@ class LogPump {
   // Waits up to `timeout` for output or the end, taking nothing.
   void wait_for_news(std::chrono::milliseconds timeout);
   void cancel();
+  // Called (on the pump's thread) when output arrives or the output ends.
+  void set_notify(std::function<void()> notify);
 
  private:
   bool write(const std::string& data);
@@ -45,6 +47,7 @@ class LogPump {
   bool ended_ = false;
   bool cancelled_ = false;
   api::Error error_;
+  std::function<void()> notify_;
   std::thread thread_;
 };
 

@@ -6,18 +6,19 @@
 
 namespace nomad::http {
 
-using httplib::Request;
-using httplib::Response;
-
 void HttpServer::add_static_routes() {
-  server_->Get(".*", [](const Request& req, Response& res) {
-    const web::Asset* asset = nullptr;
-    if (!req.path.starts_with("/api/") && !req.path.starts_with("/health/")) {
-      asset = web::find_asset(req.path);
-    }
-    if (!asset) return reply_error(res, 404, default_error_message(404));
-    res.set_content(asset->body.data(), asset->body.size(), std::string(asset->content_type));
-  });
+  route(
+      "GET", "*",
+      [](const Request& req, Response& res) {
+        const web::Asset* asset = nullptr;
+        if (!req.path.starts_with("/api/") && !req.path.starts_with("/health/")) {
+          asset = web::find_asset(req.path);
+        }
+        if (!asset) return reply_error(res, 404, default_error_message(404));
+        res.set_content(std::string(asset->body.data(), asset->body.size()),
+                        std::string(asset->content_type));
+      },
+      Run::kInline);
 }
 
 }  // namespace nomad::http

@@ -1,8 +1,8 @@
-// Long answers: a job's output (followed until its attempt ends) and the event stream. Each
-// holds one server thread while it lasts, so each is capped (limits.h), and each ends as soon
-// as its client leaves or the server stops.
+// Long answers: a job's output (followed until its attempt ends) and the event stream. An
+// event stream holds no thread: its subscription wakes the connection when events are queued.
+// Followed output keeps the thread of its LogPump. Each is capped (limits.h), and each ends
+// as soon as its client leaves or the server stops.
 
-#include "http/connection_probe.h"
 #include "http/errors.h"
 #include "http/http_server.h"
 #include "http/limits.h"
@@ -10,24 +10,95 @@
 #include "http/request_parse.h"
 
 namespace nomad::http {
-
-using httplib::DataSink;
-using httplib::Request;
-using httplib::Response;
-
 namespace {
 
 // How long the output handler waits for the first output before it commits to 200: errors
 // found by then (no such attempt, its node unreachable) still get their own status.
 constexpr auto kFirstOutputWait = 2s;
-constexpr auto kPoll = 500ms;
+
+// Output still coming, sent as it arrives.
+class LogStream : public BodyStream {
+ public:
+  LogStream(std::shared_ptr<LogPump> pump, std::string first, std::function<void()> on_end)
+      : pump_(std::move(pump)), first_(std::move(first)), on_end_(std::move(on_end)) {}
+  ~LogStream() override { cancel(); }
+
+  void start(std::function<void()> wake) override { pump_->set_notify(std::move(wake)); }
+  Piece take() override {
+    LogPump::Batch batch = pump_->take(0ms);
+    Piece piece;
+    piece.data = std::move(first_) + batch.data;
+    first_.clear();
+    piece.ended = batch.ended;
+    // Cut short by an error: end without the final chunk, so the client sees the answer is
+    // incomplete rather than take it for the whole output.
+    piece.failed = batch.ended && batch.error.code != api::Code::kOk;
+    return piece;
+  }
+  void cancel() override {
+    std::function<void()> on_end;
+    {
+      std::lock_guard lock(mu_);
+      on_end.swap(on_end_);
+    }
+    if (!on_end) return;
+    pump_->set_notify(nullptr);
+    pump_->cancel();
+    on_end();
+  }
+
+ private:
+  std::shared_ptr<LogPump> pump_;
+  std::string first_;
+  std::mutex mu_;
+  std::function<void()> on_end_;
+};
+
+// GET /api/events: frames as the hub queues them.
+class EventStream : public BodyStream {
+ public:
+  EventStream(std::shared_ptr<Subscription> subscription, std::function<void()> on_end)
+      : subscription_(std::move(subscription)), on_end_(std::move(on_end)) {}
+  ~EventStream() override { cancel(); }
+
+  void start(std::function<void()> wake) override { subscription_->set_notify(std::move(wake)); }
+  Piece take() override {
+    Piece piece;
+    if (!retry_sent_) {
+      piece.data = "retry: 1000\n\n";  // reconnect after a second
+      retry_sent_ = true;
+    }
+    for (const Frame& frame : subscription_->next(0ms)) piece.data += *frame;
+    piece.ended = subscription_->closed();
+    return piece;
+  }
+  void cancel() override {
+    std::function<void()> on_end;
+    {
+      std::lock_guard lock(mu_);
+      on_end.swap(on_end_);
+    }
+    if (!on_end) return;
+    subscription_->set_notify(nullptr);
+    on_end();
+  }
+
+ private:
+  std::shared_ptr<Subscription> subscription_;
+  bool retry_sent_ = false;
+  std::mutex mu_;
+  std::function<void()> on_end_;
+};
 
 }  // namespace
 
 void HttpServer::add_stream_routes() {
-  server_->Get(R"(/api/jobs/([^/]+)/logs)",
-              [this](const Request& req, Response& res) { serve_logs(req, res); });
-  server_->Get("/api/events", [this](const Request& req, Response& res) { serve_events(req, res); });
+  route(
+      "GET", "/api/jobs/{id}/logs",
+      [this](const Request& req, Response& res) { serve_logs(req, res); }, Run::kWorker);
+  route(
+      "GET", "/api/events", [this](const Request& req, Response& res) { serve_events(req, res); },
+      Run::kInline);
 }
 
 void HttpServer::serve_logs(const Request& req, Response& res) {
@@ -42,9 +113,7 @@ void HttpServer::serve_logs(const Request& req, Response& res) {
                        "too many outputs are being read at once (" +
                            std::to_string(kMaxLogStreams) + "); retry shortly");
   }
-  ConnectionProbe probe = ConnectionProbe::of(req);
-  auto pump = std::make_shared<LogPump>(service_, std::move(request.value),
-                                        [probe] { return probe.client_gone(); });
+  auto pump = std::make_shared<LogPump>(service_, std::move(request.value), [] { return false; });
   pump->wait_for_news(kFirstOutputWait);
   LogPump::Batch first = pump->take(0ms);
   const std::string type = "text/plain; charset=utf-8";
@@ -52,68 +121,34 @@ void HttpServer::serve_logs(const Request& req, Response& res) {
     --log_streams_;
     if (first.error.code != api::Code::kOk && first.data.empty())
       return reply_error(res, first.error);
-    res.set_content(first.data, type);
+    res.set_content(std::move(first.data), type);
     return;
   }
-  // Output still coming: stream it as it arrives. Compressing would hold it back in the
-  // compressor's buffer, so the client's Accept-Encoding is set aside for this answer.
-  const_cast<Request&>(req).headers.erase("Accept-Encoding");
-  auto pending = std::make_shared<std::string>(std::move(first.data));
-  res.set_chunked_content_provider(
-      type,
-      [this, pump, pending](size_t, DataSink& sink) {
-        if (!pending->empty()) {
-          if (!sink.write(pending->data(), pending->size())) return false;
-          pending->clear();
-        }
-        while (!stopping_) {
-          LogPump::Batch batch = pump->take(kPoll);
-          if (!batch.data.empty() && !sink.write(batch.data.data(), batch.data.size())) {
-            return false;
-          }
-          if (batch.ended) {
-            // Cut short by an error: end without the final chunk, so the client sees the
-            // answer is incomplete rather than take it for the whole output.
-            if (batch.error.code != api::Code::kOk) return false;
-            sink.done();
-            return true;
-          }
-        }
-        return false;
-      },
-      [this, pump](bool) {
-        pump->cancel();
-        --log_streams_;
-      });
+  res.set_stream(
+      std::make_shared<LogStream>(pump, std::move(first.data), [this] { --log_streams_; }), type);
 }
 
 void HttpServer::serve_events(const Request& req, Response& res) {
+  if (!take_event_place(req.remote_addr)) {
+    return reply_error(res, 503,
+                       "too many event streams are open from this address (" +
+                           std::to_string(kMaxEventStreamsPerAddress) + "); retry later");
+  }
   std::shared_ptr<Subscription> subscription = hub_.subscribe();
   if (!subscription) {
+    release_event_place(req.remote_addr);
     return reply_error(
         res, 503,
         "too many event streams are open (" + std::to_string(kMaxEventStreams) + "); retry later");
   }
-  ConnectionProbe probe = ConnectionProbe::of(req);
   res.set_header("X-Accel-Buffering", "no");  // proxies must pass events on at once
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [subscription, probe](size_t, DataSink& sink) {
-        static const std::string kRetry = "retry: 1000\n\n";  // reconnect after a second
-        if (!sink.write(kRetry.data(), kRetry.size())) return false;
-        while (true) {
-          std::vector<Frame> frames = subscription->next(kPoll);
-          for (const Frame& frame : frames) {
-            if (!sink.write(frame->data(), frame->size())) return false;
-          }
-          if (subscription->closed()) {
-            sink.done();
-            return true;
-          }
-          if (frames.empty() && probe.client_gone()) return false;
-        }
-      },
-      [this, subscription](bool) { hub_.unsubscribe(subscription); });
+  std::string address = req.remote_addr;
+  res.set_stream(std::make_shared<EventStream>(subscription,
+                                               [this, subscription, address] {
+                                                 hub_.unsubscribe(subscription);
+                                                 release_event_place(address);
+                                               }),
+                 "text/event-stream");
 }
 
 }  // namespace nomad::http
