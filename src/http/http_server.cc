@@ -165,6 +165,8 @@ void HttpServer::handle(std::shared_ptr<Request> req, std::function<void(Respons
   }
 }
 
+void HttpServer::defer(std::function<void()> work) { workers_->enqueue(std::move(work)); }
+
 bool HttpServer::take_event_place(const std::string& address) {
   std::lock_guard lock(places_mu_);
   size_t& n = event_streams_by_address_[address];

@@ -89,6 +89,8 @@ class HttpServer {
   // Takes one of the client address's event-stream places; false when it has none left.
   bool take_event_place(const std::string& address);
   void release_event_place(const std::string& address);
+  // Runs `work` on the worker pool (work an I/O thread must not wait for).
+  void defer(std::function<void()> work);
 
   api::Service& service_;
   ServiceEventSource source_;

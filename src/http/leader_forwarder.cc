@@ -96,13 +96,15 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::call(
 api::Outcome<nomad_lite::Job> LeaderForwarder::submit(std::string address,
                                                       const nomad_lite::SubmitJobRequest& request,
                                                       const std::string& authorization) {
-  return call(std::move(address), request, authorization, &nomad_lite::SchedulerService::Stub::SubmitJob);
+  return call(std::move(address), request, authorization,
+              &nomad_lite::SchedulerService::Stub::SubmitJob);
 }
 
 api::Outcome<nomad_lite::Job> LeaderForwarder::cancel(std::string address,
                                                       const nomad_lite::CancelJobRequest& request,
                                                       const std::string& authorization) {
-  return call(std::move(address), request, authorization, &nomad_lite::SchedulerService::Stub::CancelJob);
+  return call(std::move(address), request, authorization,
+              &nomad_lite::SchedulerService::Stub::CancelJob);
 }
 
 }  // namespace nomad::http

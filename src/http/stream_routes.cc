@@ -16,17 +16,27 @@ namespace {
 // found by then (no such attempt, its node unreachable) still get their own status.
 constexpr auto kFirstOutputWait = 2s;
 
-// Output still coming, sent as it arrives.
+// Output still coming, sent as it arrives. Ending it hands the pump to `on_end`: joining the
+// pump's thread may take a moment, which an I/O thread must not spend.
 class LogStream : public BodyStream {
  public:
-  LogStream(std::shared_ptr<LogPump> pump, std::string first, std::function<void()> on_end)
+  using OnEnd = std::function<void(std::shared_ptr<LogPump>)>;
+  LogStream(std::shared_ptr<LogPump> pump, std::string first, OnEnd on_end)
       : pump_(std::move(pump)), first_(std::move(first)), on_end_(std::move(on_end)) {}
   ~LogStream() override { cancel(); }
 
-  void start(std::function<void()> wake) override { pump_->set_notify(std::move(wake)); }
+  void start(std::function<void()> wake) override {
+    std::shared_ptr<LogPump> pump = current();
+    if (pump) pump->set_notify(std::move(wake));
+  }
   Piece take() override {
-    LogPump::Batch batch = pump_->take(0ms);
     Piece piece;
+    std::shared_ptr<LogPump> pump = current();
+    if (!pump) {
+      piece.ended = piece.failed = true;
+      return piece;
+    }
+    LogPump::Batch batch = pump->take(0ms);
     piece.data = std::move(first_) + batch.data;
     first_.clear();
     piece.ended = batch.ended;
@@ -36,22 +46,29 @@ class LogStream : public BodyStream {
     return piece;
   }
   void cancel() override {
-    std::function<void()> on_end;
+    std::shared_ptr<LogPump> pump;
+    OnEnd on_end;
     {
       std::lock_guard lock(mu_);
+      pump.swap(pump_);
       on_end.swap(on_end_);
     }
-    if (!on_end) return;
-    pump_->set_notify(nullptr);
-    pump_->cancel();
-    on_end();
+    if (!pump) return;
+    pump->set_notify(nullptr);
+    pump->cancel();
+    on_end(std::move(pump));
   }
 
  private:
+  std::shared_ptr<LogPump> current() {
+    std::lock_guard lock(mu_);
+    return pump_;
+  }
+
+  std::mutex mu_;
   std::shared_ptr<LogPump> pump_;
   std::string first_;
-  std::mutex mu_;
-  std::function<void()> on_end_;
+  OnEnd on_end_;
 };
 
 // GET /api/events: frames as the hub queues them.
@@ -124,8 +141,11 @@ void HttpServer::serve_logs(const Request& req, Response& res) {
     res.set_content(std::move(first.data), type);
     return;
   }
-  res.set_stream(
-      std::make_shared<LogStream>(pump, std::move(first.data), [this] { --log_streams_; }), type);
+  auto on_end = [this](std::shared_ptr<LogPump> ended) {
+    --log_streams_;
+    defer([ended = std::move(ended)]() mutable { ended.reset(); });
+  };
+  res.set_stream(std::make_shared<LogStream>(pump, std::move(first.data), on_end), type);
 }
 
 void HttpServer::serve_events(const Request& req, Response& res) {

@@ -129,7 +129,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   Connection(WireServer::Impl& server, tcp::socket socket, Args&&... args)
       : server_(server),
         stream_(std::move(socket), std::forward<Args>(args)...),
-        deadline_(stream_.get_executor()) {
+        deadline_(stream_.get_executor()),
+        // Beast does not apply header_limit to a header still coming: the buffer's own limit
+        // stops a header that never ends (a million fields) at this size.
+        buffer_(header_bytes(server.options.limits)) {
     ++server_.connections;
     error_code ec;
     auto peer = lowest().socket().remote_endpoint(ec);
@@ -163,6 +166,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
  private:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
   const WireLimits& limits() const { return server_.options.limits; }
+  // The most a request's header may take in the buffer: target, fields and the rest.
+  static size_t header_bytes(const WireLimits& l) {
+    return l.max_target_bytes + l.max_header_bytes + 1024;
+  }
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
   void shut() {
@@ -198,9 +205,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void read_header(bool first) {
     if (closed_) return;
     parser_.emplace();
-    parser_->header_limit(
-        static_cast<uint32_t>(limits().max_target_bytes + limits().max_header_bytes + 1024));
-    parser_->body_limit(limits().max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(header_bytes(limits())));
+    // Unlimited until the checks have seen the header (they come first, as a 401 or 405 does
+    // for a request with a large body); then limited to max_body_bytes.
+    parser_->body_limit(std::numeric_limits<uint64_t>::max());
     timed_out_ = false;
     begun_ = buffer_.size() > 0;
     if (first || begun_) return read_rest_of_header();
@@ -234,7 +242,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
                                std::to_string(limits().header_timeout.count() / 1000) +
                                " s; send it whole");
       }
-      if (ec == bhttp::error::header_limit) {
+      if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
         return refuse(431, "the request header is larger than " +
                                std::to_string(limits().max_header_bytes) + " bytes");
       }
@@ -243,7 +251,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
           buffer_.size() == 0) {
         return shut();
       }
-      return refuse(400, "the request is malformed");
+      return refuse(400, "the request is malformed (" + ec.message() + ")");
     }
     auto& msg = parser_->get();
     request_ = std::make_shared<Request>();
@@ -287,6 +295,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
                                           std::to_string(limits().max_body_bytes) + " bytes");
       return send(std::move(res));
     }
+    parser_->body_limit(limits().max_body_bytes);
     if (!has_body || parser_->is_done()) return dispatch();
     auto read_body = [self = this->shared_from_this()] {
       self->arm(self->limits().write_timeout);
@@ -320,7 +329,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
 
   void dispatch() {
     request_->body = parser_->release().body();
-    auto weak = this->weak_from_this();
     auto self = this->shared_from_this();
     server_.handlers.handle(std::move(request_), [self](Response res) {
       net::post(self->stream_.get_executor(),

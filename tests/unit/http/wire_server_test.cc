@@ -157,7 +157,7 @@ TEST(WireServer, AHeaderBlockOver16KiBIs431) {
   int fd = connect_to(server.port());
   ASSERT_GE(fd, 0);
   std::string flood = "GET /health/live HTTP/1.1\r\nHost: x\r\n";
-  for (int i = 0; i < 2000; ++i) flood += "X-" + std::to_string(i) + ": 1\r\n";
+  for (int i = 0; i < 3000; ++i) flood += "X-" + std::to_string(i) + ": 1\r\n";
   send_all(fd, flood);
   bool closed = false;
   std::string answer = read_until_closed(fd, 5s, &closed);
