@@ -109,7 +109,7 @@ struct WireServer::Impl {
   std::atomic<size_t> connections{0};
   std::mutex registry_mu;
   std::unordered_map<uint64_t, std::weak_ptr<ConnectionBase>> registry;
-  uint64_t next_id = 0;
+  uint64_t next_id = 1;  // 0: not registered
   RateLimitedLog refused_log, accept_error_log;
   std::atomic<bool> stopped{false};
   // Declared after what connections use: destroying the context destroys the connections.

@@ -248,6 +248,32 @@ TEST(WireServer, AnIdleKeptAliveConnectionClosesAfterTheIdleTimeout) {
   }());
 }
 
+TEST(WireServer, ConnectionsBeyondTheCapAreClosedAtOnce) {
+  WireLimits limits;
+  limits.max_connections = 2;
+  TestServer server(limits);
+  int first = connect_to(server.port()), second = connect_to(server.port());
+  ASSERT_GE(first, 0);
+  ASSERT_GE(second, 0);
+  auto deadline = Clock::now() + 5s;
+  while (server.wire().open_connections() < 2 && Clock::now() < deadline) {
+    pollfd none{};
+    poll(&none, 0, 10);
+  }
+  ASSERT_EQ(server.wire().open_connections(), 2u);
+  int third = connect_to(server.port());
+  ASSERT_GE(third, 0);  // accepted by the kernel, then closed by the server
+  bool closed = false;
+  EXPECT_EQ(read_until_closed(third, 5s, &closed), "");
+  EXPECT_TRUE(closed);
+  close(third);
+  // The two within the cap are served.
+  send_all(first, "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(read_until_closed(first, 5s, &closed).starts_with("HTTP/1.1 200"));
+  close(first);
+  close(second);
+}
+
 TEST(WireServer, HttpsAnswersCarryHstsAndPlainHttpDoesNot) {
   std::string dir = (std::filesystem::temp_directory_path() / "nomad-wire-XXXXXX").string();
   ASSERT_NE(mkdtemp(dir.data()), nullptr);
