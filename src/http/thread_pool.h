@@ -1,8 +1,8 @@
 #pragma once
 
-// The HTTP server's threads. httplib runs each connection on one thread from start to end, so
-// every open event stream holds one. The pool grows on demand up to its limit (a node nobody
-// looks at keeps a few threads, not hundreds) and queues connections beyond it.
+// The HTTP server's worker threads, for the handlers that wait (writes, job output, job
+// reads): never the connections' I/O threads. The pool grows on demand up to its limit (a node
+// nobody looks at keeps a few threads, not hundreds) and queues work beyond it.
 
 #include <httplib.h>
 

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -330,9 +331,11 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void dispatch() {
     request_->body = parser_->release().body();
     auto self = this->shared_from_this();
+    // dispatch: an answer given on the connection's strand (a quick route) is sent at once;
+    // one from a worker thread is posted to the strand.
     server_.handlers.handle(std::move(request_), [self](Response res) {
-      net::post(self->stream_.get_executor(),
-                [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+      net::dispatch(self->stream_.get_executor(),
+                    [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
     });
   }
 
