@@ -270,7 +270,7 @@ class Cluster:
             except OSError:
                 pass  # the server may answer (413, 431) and close before reading everything
             data = b""
-            while True:
+            while not answer_complete(data):
                 try:
                     chunk = sock.recv(65536)
                 except (OSError, ssl.SSLError):
@@ -293,6 +293,21 @@ def port_open(port):
         return True
     except OSError:
         return False
+
+
+def answer_complete(data):
+    """Whether `data` holds a whole answer (by Content-Length or the last chunk): the client
+    stops reading there rather than wait for the server to close."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    lowered = head.lower()
+    if b"transfer-encoding: chunked" in lowered:
+        return body.endswith(b"0\r\n\r\n")
+    for line in lowered.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return False
 
 
 def parse_http_answer(data):

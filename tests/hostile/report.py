@@ -1,6 +1,7 @@
 """One line per check: PASS or FAIL, the finding of issue 17 it covers, its name and what was
 seen; a summary at the end."""
 
+import os
 import time
 
 
@@ -14,6 +15,8 @@ class Reporter:
         ok = bool(ok)
         self.results.append((ok, finding, name))
         print(f"{'PASS' if ok else 'FAIL'} [{finding}] {name}: {seen}", flush=True)
+        if os.environ.get("HOSTILE_TIMES"):
+            print(f"   at {time.monotonic() - self.started:.2f} s", flush=True)
         return ok
 
     def skip(self, finding, name, why):

@@ -31,20 +31,23 @@ from harness import Cluster, load_stubs, sigterm_and_wait, wait_for  # noqa: E40
 from report import Reporter  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RSS_HEADROOM_MIB = 48  # a batch may leave a node this much above its memory at start
+RSS_HEADROOM_MIB = 48  # a batch may leave a node this much above its memory before the batch
 FD_HEADROOM = 32       # and this many more open fds, once the client's connections are gone
 STOP_LIMIT_S = 2.0
 
 
 class Baseline:
+    """Each running node's memory and open fds now."""
+
     def __init__(self, cluster):
-        self.rss = {n.id: n.proc.rss_mib() for n in cluster.nodes}
-        self.fds = {n.id: n.proc.fds() for n in cluster.nodes}
+        alive = [n for n in cluster.nodes if n.popen.poll() is None]
+        self.rss = {n.id: n.proc.rss_mib() for n in alive}
+        self.fds = {n.id: n.proc.fds() for n in alive}
 
 
 def after_batch(cluster, report, batch, base, known):
-    """Every node still serves, costs about what it did at start, and holds exactly the jobs
-    the suite knows it created."""
+    """Every node still serves, costs about what it did before the batch (each batch is judged
+    on its own), and holds exactly the jobs the suite knows it created."""
     for n in cluster.nodes:
         if n.popen.poll() is not None:
             report.check("D6", f"after {batch}: node {n.id} running", False,
@@ -60,8 +63,8 @@ def after_batch(cluster, report, batch, base, known):
         rss = n.proc.rss_mib()
         report.check("D3", f"after {batch}: node {n.id} bounded",
                      rss <= base.rss[n.id] + RSS_HEADROOM_MIB and fds <= base.fds[n.id] + FD_HEADROOM,
-                     f"RSS {rss:.0f} MiB (start {base.rss[n.id]:.0f}, +{RSS_HEADROOM_MIB} allowed), "
-                     f"fds {fds} (start {base.fds[n.id]}, +{FD_HEADROOM} allowed)")
+                     f"RSS {rss:.0f} MiB (before {base.rss[n.id]:.0f}, +{RSS_HEADROOM_MIB} allowed), "
+                     f"fds {fds} (before {base.fds[n.id]}, +{FD_HEADROOM} allowed)")
 
     def agree():
         views = [cluster.list_jobs(n) for n in cluster.nodes if n.popen.poll() is None]
@@ -104,7 +107,6 @@ def run(args):
         for n in cluster.nodes:  # let each node's first connections settle before measuring
             cluster.live(n)
             cluster.status(n)
-        base = Baseline(cluster)
         print(f"cluster: nodes {[n.popen.pid for n in cluster.nodes]} gRPC "
               f"{[n.grpc_port for n in cluster.nodes]} HTTPS {[n.http_port for n in cluster.nodes]}"
               f", leader {cluster.leader_id()}; logs in {out}", flush=True)
@@ -125,6 +127,7 @@ def run(args):
             if args.only and name not in args.only.split(","):
                 continue
             started = time.monotonic()
+            base = Baseline(cluster)
             print(f"== {name}", flush=True)
             try:
                 batch()
@@ -156,7 +159,7 @@ def run(args):
 def self_check():
     """The suite's own helpers on known inputs: what an HTTP answer parses to, and that the
     garbage it sends never parses as a protobuf message."""
-    from harness import parse_http_answer
+    from harness import answer_complete, parse_http_answer
     failures = 0
 
     def expect(what, got, want):
@@ -172,6 +175,12 @@ def self_check():
     expect("header", headers.get("content-type"), "x")
     expect("chunked body", body, b"abcde")
     expect("no answer", parse_http_answer(b""), (0, {}, b""))
+    expect("whole by length", answer_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab"),
+           True)
+    expect("short of length", answer_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab"),
+           False)
+    expect("last chunk", answer_complete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                         b"2\r\nab\r\n0\r\n\r\n"), True)
     expect("short message", batches_grpc.names("bad page token '-1'", "page_token"), True)
     expect("other field", batches_grpc.names("bad status", "page_token"), False)
     import tempfile
