@@ -78,6 +78,8 @@ test-asan: deps
 # (generated seeds and what the run finds); a crash leaves its input in $(FUZZ_DIR)/crashes.
 FUZZ_TARGETS := wal-reader rest-submit rest-query cli-args raft-message snapshot-file \
   job-store-restore token-file
+# The client API's service layer (api::Service) on an in-process single node.
+FUZZ_TARGETS += service
 
 test-fuzz: deps
 	$(SANITIZE_CONFIGURE)

@@ -55,8 +55,24 @@ def unparsable_inputs(cluster, pb, rng, report, known):
         code, details, _ = cluster.stream_call(node, SCHED + "StreamJobLogs", payload)
         report.check("F8", f"grpc.StreamJobLogs.{label}-bytes", code == INVALID and details,
                      f"{code.name} {short(details)}")
-    # Internal methods with a node's own certificate: past the peer gate, into the parser.
+    # Internal methods with a client's certificate (and an operator token): refused, as the
+    # README promises (this held when the issue was filed; it must keep holding).
     leader = cluster.leader()
+    empty_report = pb.WorkerReport(node_id=2).SerializeToString()
+    for method, call in (
+            ("Report", lambda: cluster.call(leader, INTERNAL + "Report", empty_report)),
+            ("StreamLogs", lambda: cluster.stream_call(leader, INTERNAL + "StreamLogs",
+                                                       pb.JobLogsRequest(job_id="x"))),
+            ("ReportStream", lambda: cluster.stream_call(leader, INTERNAL + "ReportStream",
+                                                         [empty_report], client_streaming=True,
+                                                         timeout=5)),
+            ("Raft.Stream", lambda: cluster.stream_call(
+                leader, RAFT, [pb.RaftBatch(**{"from": 2}).SerializeToString()],
+                client_streaming=True, server_streaming=False, timeout=5))):
+        code, details, _ = call()
+        report.check("held", f"grpc.{method}.client-certificate",
+                     code == grpc.StatusCode.PERMISSION_DENIED, f"{code.name} {short(details)}")
+    # Internal methods with a node's own certificate: past the peer gate, into the parser.
     code, details, _ = cluster.call(leader, INTERNAL + "Report", garbage(rng), role=None,
                                     identity="node-2")
     report.check("F8", "grpc.Internal.Report.random-bytes", code == INVALID and details,

@@ -11,7 +11,8 @@ class Reporter:
         self.started = time.monotonic()
 
     def check(self, finding, name, ok, seen):
-        """finding: "F1".."F9" for the issue's findings, "D2".."D6" for its Deliver items."""
+        """finding: "F1".."F9" for the issue's findings, "D2".."D6" for its Deliver items,
+        "held" for what the issue found holding (kept as a guard)."""
         ok = bool(ok)
         self.results.append((ok, finding, name))
         print(f"{'PASS' if ok else 'FAIL'} [{finding}] {name}: {seen}", flush=True)
