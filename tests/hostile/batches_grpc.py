@@ -95,7 +95,7 @@ def unparsable_inputs(cluster, pb, rng, report, known):
     # 200 unparsable requests may add only a few lines to the node's log (rate limited).
     before = len(node.log_lines())
     for _ in range(200):
-        cluster.call(node, SCHED + "GetJobStatus", garbage(rng, 32), timeout=2)
+        cluster.call(node, SCHED + "GetJobStatus", garbage(rng, 32), timeout=2, fresh=False)
     added = len(node.log_lines()) - before
     report.check("F7", "grpc.200-unparsable.log-lines", added <= 20,
                  f"{added} log lines added (at most 20)")
@@ -147,9 +147,10 @@ def oversized(cluster, pb, report, known):
                                          response=pb.SubmitJobResponse)
     if answer:
         known[answer.job.id] = answer.job.command
+    # execve refuses any string over 128 KiB (E2BIG): such a job could never start.
     report.check("D3", "grpc.SubmitJob.1MiB-env-value",
                  (code == INVALID and names(details, "env")) or code == EXHAUSTED,
-                 f"{code.name} {short(details)}")
+                 f"{code.name} {short(details)} (a job with it could never start)")
 
 
 def strict_inputs(cluster, pb, report, known):

@@ -132,7 +132,7 @@ def oversized(cluster, report):
                  f"{status} (400 or 431 expected)")
     status, _, _ = cluster.http(node, "GET", "/health/live", role=None,
                                 headers={"X-Nul": "a\0b"})
-    report.check("F8", "http.GET /health/live.NUL-in-header", status == 400,
+    report.check("D5", "http.GET /health/live.NUL-in-header", status == 400,
                  f"{status} (400 expected)")
 
     rss_before = node.proc.rss_mib()

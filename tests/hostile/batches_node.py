@@ -15,8 +15,9 @@ INTERNAL = "/nomad_lite.InternalService/"
 
 def get_job(cluster, node, job_id):
     pb = cluster.pb
-    code, _, answer = cluster.call(node, SCHED + "GetJobStatus", pb.GetJobStatusRequest(job_id=job_id),
-                                   role="read", response=pb.GetJobStatusResponse)
+    code, _, answer = cluster.call(node, SCHED + "GetJobStatus",
+                                   pb.GetJobStatusRequest(job_id=job_id), role="read",
+                                   response=pb.GetJobStatusResponse, fresh=False)
     return answer.job if code == grpc.StatusCode.OK else None
 
 
@@ -25,7 +26,7 @@ def submit(cluster, node, known, command, wait_ms=0):
     code, details, answer = cluster.call(node, SCHED + "SubmitJob",
                                          pb.SubmitJobRequest(command=command, wait_ms=wait_ms),
                                          timeout=wait_ms / 1000 + 10,
-                                         response=pb.SubmitJobResponse)
+                                         response=pb.SubmitJobResponse, fresh=False)
     if code != grpc.StatusCode.OK:
         raise RuntimeError(f"SubmitJob {command!r}: {code.name} {details}")
     known[answer.job.id] = command
@@ -79,7 +80,9 @@ def forged_reports(cluster, report, known):
                  f"{code.name} {short(details)}")
     check_untouched(cluster, leader, victim, ack, report, "Report")
     new_lines = leader.log_lines()[log_before:]
-    logged = [line for line in new_lines if victim.id in line or "forg" in line.lower()]
+    logged = [line for line in new_lines
+              if victim.id[:8] in line or ("report" in line.lower() and any(
+                  word in line.lower() for word in ("refus", "denied", "reject", "forg")))]
     report.check("F1", "forged-report.Report.logged", logged,
                  f"{len(logged)} log lines on node {leader.id} about it"
                  + (f": {short(logged[0], 100)}" if logged else ""))
@@ -115,7 +118,7 @@ def cancel_all(cluster, ids):
     pb = cluster.pb
     leader = cluster.leader()
     for i in ids:
-        cluster.call(leader, SCHED + "CancelJob", pb.CancelJobRequest(job_id=i))
+        cluster.call(leader, SCHED + "CancelJob", pb.CancelJobRequest(job_id=i), fresh=False)
 
 
 def job_secrets(cluster, report, known):

@@ -125,7 +125,8 @@ class Cluster:
         if not wait_for(lambda: all(port_open(n.grpc_port) for n in self.nodes), 10):
             raise RuntimeError(f"the nodes did not listen within 10 s (logs in {self.out})")
         if not wait_for(lambda: self.leader_id() and all(self.live(n) for n in self.nodes), 20):
-            raise RuntimeError(f"the cluster did not elect a leader within 20 s (logs in {self.out})")
+            raise RuntimeError(
+                f"the cluster did not elect a leader within 20 s (logs in {self.out})")
 
     def kill_all(self):
         for n in self.nodes:
@@ -139,30 +140,38 @@ class Cluster:
         with open(os.path.join(self.certs, name), "rb") as f:
             return f.read()
 
-    def channel(self, node, identity="client"):
+    def new_channel(self, node, identity="client"):
         """A TLS channel to `node` presenting `identity`'s certificate (client, node-2, ...).
         Receive limit raised so that an oversized answer is the server's doing, not ours."""
-        key = identity
-        if key not in node.channels:
-            creds = grpc.ssl_channel_credentials(
-                root_certificates=self._read("ca.pem"),
-                private_key=self._read(f"{identity}-key.pem"),
-                certificate_chain=self._read(f"{identity}.pem"))
-            node.channels[key] = grpc.secure_channel(
-                f"127.0.0.1:{node.grpc_port}", creds,
-                options=[("grpc.max_receive_message_length", 16 * MIB),
-                         # a node restarting its listener is retried soon, not after seconds
-                         ("grpc.initial_reconnect_backoff_ms", 100),
-                         ("grpc.min_reconnect_backoff_ms", 100),
-                         ("grpc.max_reconnect_backoff_ms", 500),
-                         ("grpc.max_send_message_length", 128 * MIB)])
-        return node.channels[key]
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=self._read("ca.pem"),
+            private_key=self._read(f"{identity}-key.pem"),
+            certificate_chain=self._read(f"{identity}.pem"))
+        return grpc.secure_channel(
+            f"127.0.0.1:{node.grpc_port}", creds,
+            options=[("grpc.max_receive_message_length", 16 * MIB),
+                     # a connection the node reset is made again soon, not after seconds
+                     ("grpc.initial_reconnect_backoff_ms", 100),
+                     ("grpc.min_reconnect_backoff_ms", 100),
+                     ("grpc.max_reconnect_backoff_ms", 500),
+                     ("grpc.max_send_message_length", 128 * MIB)])
+
+    def channel(self, node, identity="client", fresh=False):
+        """A hostile call gets a channel of its own (fresh), so that what it does to its
+        connection cannot be mistaken for what the next call finds; the suite's own reads
+        share one per node and identity."""
+        if fresh:
+            return self.new_channel(node, identity)
+        if identity not in node.channels:
+            node.channels[identity] = self.new_channel(node, identity)
+        return node.channels[identity]
 
     def call(self, node, method, request, role="operator", identity="client", timeout=10,
-             response=None):
+             response=None, fresh=True):
         """A unary call. `request` is a message or raw bytes (sent as they are: identity
-        serializer); returns (grpc.StatusCode, details, response or None)."""
-        chan = self.channel(node, identity)
+        serializer); returns (grpc.StatusCode, details, response or None). It waits for the
+        channel to connect up to its deadline rather than fail at once."""
+        chan = self.channel(node, identity, fresh)
         raw = isinstance(request, (bytes, bytearray))
         handle = chan.unary_unary(
             method, request_serializer=None if raw else (lambda m: m.SerializeToString()),
@@ -170,15 +179,19 @@ class Cluster:
         metadata = [("authorization", f"Bearer {self.tokens[role]}")] if role else []
         try:
             answer = handle(bytes(request) if raw else request, timeout=timeout,
-                            metadata=metadata)
+                            metadata=metadata, wait_for_ready=True)
             return grpc.StatusCode.OK, "", answer
         except grpc.RpcError as e:
             return e.code(), e.details() or "", None
+        finally:
+            if fresh:
+                chan.close()
 
     def stream_call(self, node, method, requests, role="operator", identity="client",
-                    timeout=10, response=None, server_streaming=True, client_streaming=False):
+                    timeout=10, response=None, server_streaming=True, client_streaming=False,
+                    fresh=True):
         """A streaming call; returns (code, details, [responses])."""
-        chan = self.channel(node, identity)
+        chan = self.channel(node, identity, fresh)
         make = {(False, True): chan.unary_stream, (True, False): chan.stream_unary,
                 (True, True): chan.stream_stream}[(client_streaming, server_streaming)]
 
@@ -191,7 +204,7 @@ class Cluster:
         out = []
         try:
             answer = handle(iter(requests) if client_streaming else requests, timeout=timeout,
-                            metadata=metadata)
+                            metadata=metadata, wait_for_ready=True)
             if server_streaming:
                 for item in answer:
                     out.append(item)
@@ -200,11 +213,15 @@ class Cluster:
             return grpc.StatusCode.OK, "", out
         except grpc.RpcError as e:
             return e.code(), e.details() or "", out
+        finally:
+            if fresh:
+                chan.close()
 
     def status(self, node, timeout=2):
         code, _, answer = self.call(node, "/nomad_lite.SchedulerService/GetClusterStatus",
                                     self.pb.GetClusterStatusRequest(), role="read",
-                                    timeout=timeout, response=self.pb.GetClusterStatusResponse)
+                                    timeout=timeout, response=self.pb.GetClusterStatusResponse,
+                                    fresh=False)
         return answer if code == grpc.StatusCode.OK else None
 
     def leader_id(self):
@@ -224,7 +241,8 @@ class Cluster:
         for _ in range(50):
             code, _, answer = self.call(node, "/nomad_lite.SchedulerService/ListJobs",
                                         self.pb.ListJobsRequest(limit=1000, page_token=token),
-                                        role="read", response=self.pb.ListJobsResponse)
+                                        role="read", response=self.pb.ListJobsResponse,
+                                        fresh=False)
             if code != grpc.StatusCode.OK:
                 return None
             for j in answer.jobs:
