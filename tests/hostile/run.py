@@ -18,6 +18,7 @@ import os
 import random
 import resource
 import shutil
+import signal
 import sys
 import time
 import traceback
@@ -101,6 +102,8 @@ def run(args):
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     pb = load_stubs(os.path.join(REPO, "proto"), os.path.join(out, "stubs"))
     cluster = Cluster(args.bin, out, pb)
+    # Stopped from outside (make, a CI timeout): the nodes are killed on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     rng = random.Random(args.seed)
     known = {}
     try:
