@@ -15,10 +15,13 @@
 // requests build up over the run.
 
 #include <fuzzer/FuzzedDataProvider.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <stdlib.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -61,14 +64,32 @@ void stop_fixture() {
   std::filesystem::remove_all(fixture->dir, ignored);
 }
 
+// Data directories of runs that ended without their exit handler (a crash, a timeout): named
+// after their process, removed once it is gone.
+void remove_stale_dirs(const std::filesystem::path& parent) {
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, ignored)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("service-fuzz-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + 13, nullptr, 10);
+    if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::filesystem::remove_all(entry.path(), ignored);
+    }
+  }
+}
+
 // One node, its own leader, in a temporary directory removed at exit.
 Fixture& the_fixture() {
   if (fixture) return *fixture;
   spdlog::set_level(spdlog::level::err);
+  google::protobuf::SetLogHandler(nullptr);  // "invalid UTF-8" on most inputs: noise, and slow
   fixture = new Fixture;
-  char dir[] = "/tmp/service-fuzz-XXXXXX";
-  FUZZ_CHECK(mkdtemp(dir) != nullptr, "a temporary data directory");
-  fixture->dir = dir;
+  const std::filesystem::path tmp = std::filesystem::temp_directory_path();
+  remove_stale_dirs(tmp);
+  fixture->dir = (tmp / ("service-fuzz-" + std::to_string(getpid()))).string();
+  std::error_code made;
+  std::filesystem::remove_all(fixture->dir, made);
+  FUZZ_CHECK(std::filesystem::create_directory(fixture->dir, made), "a temporary data directory");
   node::ServerConfig config;
   config.node_id = 1;
   config.data_dir = fixture->dir;
