@@ -217,11 +217,11 @@ class Cluster:
             if fresh:
                 chan.close()
 
-    def status(self, node, timeout=2):
+    def status(self, node, timeout=2, fresh=False):
         code, _, answer = self.call(node, "/nomad_lite.SchedulerService/GetClusterStatus",
                                     self.pb.GetClusterStatusRequest(), role="read",
                                     timeout=timeout, response=self.pb.GetClusterStatusResponse,
-                                    fresh=False)
+                                    fresh=fresh)
         return answer if code == grpc.StatusCode.OK else None
 
     def leader_id(self):
