@@ -173,6 +173,11 @@ def strict_inputs(cluster, pb, report, known):
                  f"{code.name}, message {len(details)} bytes {short(details, 60)}")
 
     submit = SCHED + "SubmitJob"
+    # Wrong-typed protobuf: command (field 1, a string) sent as a varint. The parser keeps it
+    # as an unknown field, so the request has no command.
+    code, details, _ = cluster.call(leader, submit, b"\x08\x2a")
+    report.check("D5", "grpc.SubmitJob.command-as-varint",
+                 code == INVALID and names(details, "command"), f"{code.name} {short(details)}")
 
     def submit_job(request):
         code, details, answer = cluster.call(leader, submit, request,

@@ -101,6 +101,22 @@ def strict_bodies(cluster, report, known):
                      status in (404, 414) and len(raw) <= SHORT_BODY,
                      f"{status}, body {len(raw)} bytes {short(raw, 60)}")
 
+    # Every route with a method it does not take: 405 naming the right ones.
+    some_id = next(iter(known), "x")
+    for path in ("/api/cluster", "/api/jobs", f"/api/jobs/{some_id}",
+                 f"/api/jobs/{some_id}/cancel", f"/api/jobs/{some_id}/logs", "/api/events",
+                 "/health/live", "/health/ready"):
+        status, headers, raw = cluster.http(node, "DELETE", path)
+        report.check("D5", f"http.DELETE {path.replace(some_id, '{id}')}",
+                     status == 405 and headers.get("allow"),
+                     f"{status} Allow: {headers.get('allow', '(none)')}")
+    # Not HTTP at all (inside the TLS session): refused or closed.
+    started = time.monotonic()
+    status, _, _ = cluster.http(node, None, None, raw_head=bytes(range(256)) * 4, timeout=3)
+    took = time.monotonic() - started
+    report.check("D5", "http.random-bytes", status in (0, 400) and took < 2,
+                 f"{status} after {took:.2f} s (400 or closed, at once)")
+
     status, headers, _ = cluster.http(node, "GET", "/", role=None)
     hsts = headers.get("strict-transport-security", "")
     report.check("F9", "http.GET /.HSTS", status == 200 and "max-age=" in hsts,
