@@ -29,7 +29,7 @@ import batches_grpc  # noqa: E402
 import batches_http  # noqa: E402
 import batches_node  # noqa: E402
 from harness import Cluster, load_stubs, sigterm_and_wait, wait_for  # noqa: E402
-from report import Reporter  # noqa: E402
+from report import Reporter, short  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RSS_HEADROOM_MIB = 48  # a batch may leave a node this much above its memory before the batch
@@ -159,9 +159,14 @@ def run(args):
                 continue
             took = sigterm_and_wait(n, STOP_LIMIT_S)
             report.check("F2", f"SIGTERM node {n.id} exits within {STOP_LIMIT_S:.0f} s",
-                         took is not None and n.popen.returncode == 0,
+                         took is not None,
                          f"exit {n.popen.returncode} after {took:.2f} s" if took is not None
                          else "still running (SIGKILL follows)")
+            if took is not None:
+                # 0: every part stopped in time; anything else: something had to be cut short.
+                report.check("F2", f"SIGTERM node {n.id} stops cleanly", n.popen.returncode == 0,
+                             f"exit code {n.popen.returncode}; last log line: "
+                             f"{short(n.log_lines()[-1] if n.log_lines() else '', 160)}")
     finally:
         cluster.kill_all()
     return 0 if report.summary() else 1
