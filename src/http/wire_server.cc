@@ -173,6 +173,14 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   }
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
+  // True when the header overflowed before its first line ended: the target is what is long.
+  bool request_line_too_long() const {
+    auto data = buffer_.data();
+    std::string_view seen(static_cast<const char*>(data.data()), data.size());
+    size_t end = seen.find("\r\n");
+    return (end == std::string_view::npos ? seen.size() : end) > limits().max_target_bytes;
+  }
+
   void shut() {
     closed_ = true;
     deadline_.cancel();
@@ -244,6 +252,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
                                " s; send it whole");
       }
       if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
+        if (request_line_too_long()) {
+          return refuse(414, "the request target is longer than " +
+                                 std::to_string(limits().max_target_bytes) + " bytes");
+        }
         return refuse(431, "the request header is larger than " +
                                std::to_string(limits().max_header_bytes) + " bytes");
       }

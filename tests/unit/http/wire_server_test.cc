@@ -178,6 +178,13 @@ TEST(WireServer, ATargetOver8KiBIs414) {
           .starts_with("HTTP/1.1 200"));
 }
 
+TEST(WireServer, ATargetLongerThanTheWholeHeaderLimitIsStill414) {
+  TestServer server;
+  std::string huge_path = "/" + std::string(100 * 1024, 'p');
+  std::string out = exchange(server.port(), "GET " + huge_path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 414")) << out.substr(0, 300);
+}
+
 TEST(WireServer, ABodyOverTheLimitIs413) {
   WireLimits limits;
   limits.max_body_bytes = 1000;
