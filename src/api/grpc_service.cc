@@ -36,7 +36,7 @@ void finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reac
     context->AddTrailingMetadata("leader-id", std::to_string(error.leader_id));
     context->AddTrailingMetadata("leader-addr", error.leader_address);
   }
-  reactor->Finish(grpc::Status(to_grpc_code(error.code), error.message));
+  reactor->Finish(to_grpc_status(error));
 }
 
 }  // namespace

@@ -14,6 +14,11 @@ namespace nomad::api {
 
 grpc::StatusCode to_grpc_code(Code code);
 
+// The longest status message the server sends (longer ones are cut): a status travels as
+// HTTP/2 trailers, which gRPC clients accept up to 8 KiB by default, and a multi-MiB one once
+// left a call unfinished on a client that stopped reading, holding Server::Shutdown forever.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
 // Every call uses the callback API but StreamJobLogs, which blocks on files and peers and so
 // runs on gRPC's synchronous thread pool.
 using SchedulerBase = nomad_lite::SchedulerService::WithCallbackMethod_SubmitJob<
@@ -75,12 +80,11 @@ class GrpcInternalService final : public InternalBase {
       : service_(service),
         node_(node),
         gate_(gate),
-        report_streams_(
-            {[&node] { return node.is_leader(); },
-             [&node](nomad_lite::WorkerReport r, AckFn ack) {
-               node.deliver_report(std::move(r), std::move(ack));
-             }},
-            gate) {}
+        report_streams_({[&node] { return node.is_leader(); },
+                         [&node](nomad_lite::WorkerReport r, AckFn ack) {
+                           node.deliver_report(std::move(r), std::move(ack));
+                         }},
+                        gate) {}
 
   // Ends the open report streams (before the server's Shutdown, which they would hold up).
   void stop() { report_streams_.stop(); }

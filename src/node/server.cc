@@ -13,6 +13,7 @@
 #include "node/node.h"
 #include "node/server_config.h"
 #include "node/server_security.h"
+#include "node/shutdown_watchdog.h"
 #include "transport/channel_args.h"
 #include "transport/grpc_logging.h"
 #include "transport/peer_transport.h"
@@ -20,6 +21,11 @@
 
 namespace nomad::node {
 namespace {
+
+// SIGTERM stops a node within two seconds: open calls get kGrpcShutdownDeadline to finish,
+// and the whole shutdown kShutdownLimit before the process exits regardless.
+constexpr auto kGrpcShutdownDeadline = std::chrono::milliseconds(1000);
+constexpr auto kShutdownLimit = std::chrono::milliseconds(1500);
 
 int config_error(const std::string& message) {
   std::fprintf(stderr, "nomad-lite: %s\n", message.c_str());
@@ -102,37 +108,45 @@ int run_server(const ServerConfig& config) {
     server->Shutdown();
     return config_error(s.message());
   }
-  spdlog::info("node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}",
-               config.node_id, listen, config.advertise_address(), config.effective_data_dir(),
-               config.peers.empty() ? std::string("none") : [&] {
-                 std::string out;
-                 for (const auto& p : config.peers) {
-                   out += (out.empty() ? "" : ", ") + std::to_string(p.id) + "@" + p.address();
-                 }
-                 return out;
-               }());
+  spdlog::info(
+      "node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}", config.node_id,
+      listen, config.advertise_address(), config.effective_data_dir(),
+      config.peers.empty() ? std::string("none") : [&] {
+        std::string out;
+        for (const auto& p : config.peers) {
+          out += (out.empty() ? "" : ", ") + std::to_string(p.id) + "@" + p.address();
+        }
+        return out;
+      }());
   spdlog::info("security: {}, {}",
                security.tls.enabled() ? "TLS (mutual, gRPC and dashboard)" : "no TLS",
                security.auth.enabled() ? "client tokens required" : "no client tokens");
   if (config.insecure) {
-    spdlog::warn("INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "
-                 "{}{} can run shell commands on every node of this cluster",
-                 config.bind,
-                 security.tls.enabled() ? "client tokens"
-                 : security.auth.enabled() ? "TLS (tokens travel in clear text)"
-                                           : "TLS or client tokens",
-                 config.port,
-                 config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
+    spdlog::warn(
+        "INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "
+        "{}{} can run shell commands on every node of this cluster",
+        config.bind,
+        security.tls.enabled()    ? "client tokens"
+        : security.auth.enabled() ? "TLS (tokens travel in clear text)"
+                                  : "TLS or client tokens",
+        config.port, config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
   }
   if (dashboard) dashboard->start();
 
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+  // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
+  ShutdownWatchdog watchdog(kShutdownLimit);
+  watchdog.step("stopping the dashboard");
   if (dashboard) dashboard->stop();  // ends event streams and followed output first
-  raft.stop();                       // peers' streams into this node would hold Shutdown up
-  internal.stop();                   // and so would workers' report streams
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  watchdog.step("closing Raft and report streams");
+  raft.stop();      // peers' streams into this node would hold Shutdown up
+  internal.stop();  // and so would workers' report streams
+  // gRPC cancels the calls still open at this deadline, then waits for their handlers.
+  watchdog.step("gRPC server shutdown (calls still open)");
+  server->Shutdown(std::chrono::system_clock::now() + kGrpcShutdownDeadline);
+  watchdog.step("stopping the node (Raft loop, worker, WAL)");
   node.stop();
   spdlog::info("stopped");
   return 0;
