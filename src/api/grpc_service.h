@@ -80,11 +80,12 @@ class GrpcInternalService final : public InternalBase {
       : service_(service),
         node_(node),
         gate_(gate),
-        report_streams_({[&node] { return node.is_leader(); },
-                         [&node](nomad_lite::WorkerReport r, AckFn ack) {
-                           node.deliver_report(std::move(r), std::move(ack));
-                         }},
-                        gate) {}
+        report_streams_(
+            {[&node] { return node.is_leader(); },
+             [&node](nomad_lite::WorkerReport r, AckFn ack) {
+               node.deliver_report(std::move(r), std::move(ack));
+             }},
+            gate) {}
 
   // Ends the open report streams (before the server's Shutdown, which they would hold up).
   void stop() { report_streams_.stop(); }

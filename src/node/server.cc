@@ -108,28 +108,27 @@ int run_server(const ServerConfig& config) {
     server->Shutdown();
     return config_error(s.message());
   }
-  spdlog::info(
-      "node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}", config.node_id,
-      listen, config.advertise_address(), config.effective_data_dir(),
-      config.peers.empty() ? std::string("none") : [&] {
-        std::string out;
-        for (const auto& p : config.peers) {
-          out += (out.empty() ? "" : ", ") + std::to_string(p.id) + "@" + p.address();
-        }
-        return out;
-      }());
+  spdlog::info("node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}",
+               config.node_id, listen, config.advertise_address(), config.effective_data_dir(),
+               config.peers.empty() ? std::string("none") : [&] {
+                 std::string out;
+                 for (const auto& p : config.peers) {
+                   out += (out.empty() ? "" : ", ") + std::to_string(p.id) + "@" + p.address();
+                 }
+                 return out;
+               }());
   spdlog::info("security: {}, {}",
                security.tls.enabled() ? "TLS (mutual, gRPC and dashboard)" : "no TLS",
                security.auth.enabled() ? "client tokens required" : "no client tokens");
   if (config.insecure) {
-    spdlog::warn(
-        "INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "
-        "{}{} can run shell commands on every node of this cluster",
-        config.bind,
-        security.tls.enabled()    ? "client tokens"
-        : security.auth.enabled() ? "TLS (tokens travel in clear text)"
-                                  : "TLS or client tokens",
-        config.port, config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
+    spdlog::warn("INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "
+                 "{}{} can run shell commands on every node of this cluster",
+                 config.bind,
+                 security.tls.enabled() ? "client tokens"
+                 : security.auth.enabled() ? "TLS (tokens travel in clear text)"
+                                           : "TLS or client tokens",
+                 config.port,
+                 config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
   }
   if (dashboard) dashboard->start();
 
