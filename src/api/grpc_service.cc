@@ -2,6 +2,7 @@
 
 #include "api/peer_gate.h"
 #include "jobs/job_store.h"
+#include "transport/channel_args.h"
 #include "transport/security.h"
 
 namespace nomad::api {
@@ -46,9 +47,27 @@ Error GrpcSchedulerService::authorize(const grpc::ServerContextBase& context, Ro
   return service_.authorize(transport::caller_authorization(context), role);
 }
 
+Error GrpcSchedulerService::admit(const grpc::ServerContextBase& context, Role role,
+                                  const google::protobuf::Message& request) const {
+  if (Error error = authorize(context, role); error.code != Code::kOk) return error;
+  // The server takes messages up to the cluster's own limit (16 MiB); a client's request is
+  // held to what the API needs.
+  if (size_t bytes = request.ByteSizeLong(); bytes > transport::kMaxClientRequestBytes) {
+    return {Code::kResourceExhausted,
+            "the request is " + std::to_string(bytes) + " bytes; requests to this service are "
+            "limited to " + std::to_string(transport::kMaxClientRequestBytes) +
+                " bytes (a command of at most " + std::to_string(kMaxCommandBytes) +
+                " bytes and environment of at most " + std::to_string(kMaxEnvBytes) + ")",
+            0,
+            {}};
+  }
+  return {};
+}
+
 bool GrpcSchedulerService::refused(grpc::CallbackServerContext* context,
-                                   grpc::ServerUnaryReactor* reactor, Role role) const {
-  Error error = authorize(*context, role);
+                                   grpc::ServerUnaryReactor* reactor, Role role,
+                                   const google::protobuf::Message& request) const {
+  Error error = admit(*context, role, request);
   if (error.code == Code::kOk) return false;
   finish(context, reactor, error);
   return true;
@@ -58,7 +77,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
     grpc::CallbackServerContext* context, const nomad_lite::SubmitJobRequest* request,
     nomad_lite::SubmitJobResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kSubmit)) return reactor;
+  if (refused(context, reactor, Role::kSubmit, *request)) return reactor;
   uint64_t wait_ms = request->wait_ms();
   service_.submit_job(*request, [this, context, reactor, response,
                                  wait_ms](Outcome<nomad_lite::Job> out) {
@@ -92,7 +111,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::CancelJob(grpc::CallbackServerCo
                                                           const nomad_lite::CancelJobRequest* request,
                                                           nomad_lite::CancelJobResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kSubmit)) return reactor;
+  if (refused(context, reactor, Role::kSubmit, *request)) return reactor;
   service_.cancel_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
     if (out.ok()) *response->mutable_job() = std::move(out.value);
     finish(context, reactor, out.error);
@@ -104,7 +123,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::GetJobStatus(
     grpc::CallbackServerContext* context, const nomad_lite::GetJobStatusRequest* request,
     nomad_lite::GetJobStatusResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
+  if (refused(context, reactor, Role::kRead, *request)) return reactor;
   auto out = service_.get_job(*request);
   if (out.ok()) *response->mutable_job() = std::move(out.value);
   finish(context, reactor, out.error);
@@ -115,7 +134,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::ListJobs(grpc::CallbackServerCon
                                                          const nomad_lite::ListJobsRequest* request,
                                                          nomad_lite::ListJobsResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
+  if (refused(context, reactor, Role::kRead, *request)) return reactor;
   auto out = service_.list_jobs(*request);
   if (out.ok()) *response = std::move(out.value);
   finish(context, reactor, out.error);
@@ -123,10 +142,10 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::ListJobs(grpc::CallbackServerCon
 }
 
 grpc::ServerUnaryReactor* GrpcSchedulerService::GetClusterStatus(
-    grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest*,
+    grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest* request,
     nomad_lite::GetClusterStatusResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
+  if (refused(context, reactor, Role::kRead, *request)) return reactor;
   *response = service_.cluster_status();
   reactor->Finish(grpc::Status::OK);
   return reactor;
@@ -136,7 +155,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::WaitJob(grpc::CallbackServerCont
                                                         const nomad_lite::WaitJobRequest* request,
                                                         nomad_lite::WaitJobResponse* response) {
   auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
+  if (refused(context, reactor, Role::kRead, *request)) return reactor;
   service_.wait_job(*request, [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> out) {
     if (out.ok()) *response = std::move(out.value);
     finish(context, reactor, out.error);
@@ -147,7 +166,7 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::WaitJob(grpc::CallbackServerCont
 grpc::Status GrpcSchedulerService::StreamJobLogs(grpc::ServerContext* context,
                                                  const nomad_lite::JobLogsRequest* request,
                                                  grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
-  if (Error error = authorize(*context, Role::kRead); error.code != Code::kOk) {
+  if (Error error = admit(*context, Role::kRead, *request); error.code != Code::kOk) {
     return to_grpc_status(error);
   }
   return to_grpc_status(service_.stream_logs(

@@ -58,10 +58,14 @@ class GrpcSchedulerService final : public SchedulerBase {
  private:
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;
-  // Finishes the call with UNAUTHENTICATED or PERMISSION_DENIED when its token may not do
-  // what needs `role`.
+  // Whether the call's token may do what needs `role` and its request is within the size a
+  // client request may have (RESOURCE_EXHAUSTED otherwise).
+  Error admit(const grpc::ServerContextBase& context, Role role,
+              const google::protobuf::Message& request) const;
+  // Finishes the call with UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED when it
+  // may not go on (see admit).
   bool refused(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-               Role role) const;
+               Role role, const google::protobuf::Message& request) const;
 
   api::Service& service_;  // qualified: the base class has a nested Service too
 };

@@ -128,6 +128,12 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
                   " is not stop (0) or keep-running (1)");
   }
   if (request.idempotency_key().size() > 256) return reject("idempotency key is longer than 256 bytes");
+  size_t env_bytes = 0;
+  for (const auto& [name, value] : request.env()) env_bytes += name.size() + value.size();
+  if (env_bytes > kMaxEnvBytes) {
+    return reject("env is " + std::to_string(env_bytes) + " bytes (names and values); the limit is " +
+                  std::to_string(kMaxEnvBytes));
+  }
   for (const auto& [name, value] : request.env()) {
     if (!valid_env_name(name)) {
       return reject("environment variable name '" + name +
@@ -204,7 +210,17 @@ Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
     for (auto& job : p.jobs) job.set_pending_reason(s.pending_reason(job, now));
     return p;
   });
-  for (auto& job : page.jobs) *out.value.add_jobs() = std::move(job);
+  size_t page_bytes = 0;
+  for (auto& job : page.jobs) {
+    // A page of large jobs ends early, at a job boundary, and the next one goes on from there.
+    size_t bytes = job.ByteSizeLong();
+    if (out.value.jobs_size() > 0 && page_bytes + bytes > kMaxListPageBytes) {
+      page.next_before = out.value.jobs(out.value.jobs_size() - 1).submit_index();
+      break;
+    }
+    page_bytes += bytes;
+    *out.value.add_jobs() = std::move(job);
+  }
   if (page.next_before) out.value.set_next_page_token(std::to_string(page.next_before));
   out.value.set_total(page.total);
   return out;

@@ -9,6 +9,7 @@
 #include "api/grpc_service.h"
 #include "api/peer_gate.h"
 #include "api/service.h"
+#include "api/token_gate.h"
 #include "http/http_server.h"
 #include "node/node.h"
 #include "node/server_config.h"
@@ -77,13 +78,18 @@ int run_server(const ServerConfig& config) {
   std::string listen = config.bind + ":" + std::to_string(config.port);
   int bound_port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, transport::server_credentials(security.tls), &bound_port);
+  auto credentials = transport::server_credentials(security.tls);
+  if (security.tls.enabled() && security.auth.enabled()) {
+    // Calls without a good token end before their message is read (api/token_gate.h).
+    credentials->SetAuthMetadataProcessor(std::make_shared<api::TokenGate>(security.auth));
+  }
+  builder.AddListeningPort(listen, credentials, &bound_port);
   // gRPC sets SO_REUSEPORT by default, which would let a second server share a busy port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   transport::add_server_keepalive(builder);
-  builder.SetMaxReceiveMessageSize(256 << 20);
-  builder.SetMaxSendMessageSize(256 << 20);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(transport::kMaxNodeMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(transport::kMaxNodeMessageBytes));
   builder.RegisterService(&scheduler);
   builder.RegisterService(&raft);
   builder.RegisterService(&internal);
