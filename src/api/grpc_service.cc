@@ -19,6 +19,7 @@ grpc::StatusCode to_grpc_code(Code code) {
     case Code::kInternal: return grpc::StatusCode::INTERNAL;
     case Code::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
     case Code::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
+    case Code::kAlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
   }
   return grpc::StatusCode::UNKNOWN;
 }

@@ -25,6 +25,7 @@ enum class Code {
   kInternal,
   kUnauthenticated,   // no token, or a wrong one (--token-file)
   kPermissionDenied,  // the token's role may not do this
+  kAlreadyExists,     // an idempotency key reused with a different request
 };
 
 struct Error {

@@ -1,8 +1,14 @@
 #include "http/errors.h"
 
+#include "common/quote.h"
 #include "http/limits.h"
 
 namespace nomad::http {
+namespace {
+
+constexpr size_t kMaxErrorMessageBytes = 1024;
+
+}  // namespace
 
 int http_status(api::Code code) {
   switch (code) {
@@ -13,6 +19,7 @@ int http_status(api::Code code) {
     case api::Code::kNotFound:
       return 404;
     case api::Code::kFailedPrecondition:
+    case api::Code::kAlreadyExists:
       return 409;
     case api::Code::kResourceExhausted:
       return 429;
@@ -38,7 +45,8 @@ void reply_json(httplib::Response& res, int status, const nlohmann::json& body) 
 
 void reply_error(httplib::Response& res, int status, const std::string& message) {
   if (status == 429 || status == 503) res.set_header("Retry-After", "1");
-  reply_json(res, status, {{"error", message}});
+  // However long the input a message quotes, the answer stays short.
+  reply_json(res, status, {{"error", common::bound_message(message, kMaxErrorMessageBytes)}});
 }
 
 void reply_error(httplib::Response& res, const api::Error& error) {

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <httplib.h>
+
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "cluster_harness.h"
 
@@ -27,7 +30,7 @@ std::unique_ptr<nomad_lite::SchedulerService::Stub> unlimited_stub(
 }
 
 // gRPC's default client, as most programs use it.
-[[maybe_unused]] std::unique_ptr<nomad_lite::SchedulerService::Stub> default_stub(
+std::unique_ptr<nomad_lite::SchedulerService::Stub> default_stub(
     const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
@@ -126,6 +129,204 @@ TEST(Limits, OversizedRequestsAreRefusedNamingTheLimit) {
   long after = rss_kib(pid);
   std::printf("RSS around three 64 MiB requests without TLS: %ld -> %ld KiB\n", before, after);
   EXPECT_TRUE(c.status(1).has_value());
+}
+
+// An unknown id is echoed only as a short prefix: a default client (8 KiB of metadata at most)
+// once got RESOURCE_EXHAUSTED instead of NOT_FOUND for a 10 KiB id.
+TEST(Limits, ATenKiBUnknownJobIdIsNotFoundWithAShortMessage) {
+  TestCluster c(1);
+  c.start_all();
+  ASSERT_NE(c.wait_for_leader(), 0u);
+  auto stub = default_stub(c.member(1).address());
+  const std::string id(10240, 'x');
+  auto check = [](const char* method, const grpc::Status& s, StatusCode expected) {
+    EXPECT_EQ(s.error_code(), expected) << method << ": " << s.error_message().substr(0, 200);
+    EXPECT_LT(s.error_message().size(), 300u) << method;
+    EXPECT_NE(s.error_message().find("(10240 bytes)"), std::string::npos)
+        << method << ": " << s.error_message().substr(0, 200);
+  };
+  {
+    nomad_lite::GetJobStatusRequest req;
+    req.set_job_id(id);
+    nomad_lite::GetJobStatusResponse resp;
+    check("GetJobStatus", stub->GetJobStatus(context().get(), req, &resp), StatusCode::NOT_FOUND);
+  }
+  {
+    nomad_lite::CancelJobRequest req;
+    req.set_job_id(id);
+    nomad_lite::CancelJobResponse resp;
+    check("CancelJob", stub->CancelJob(context().get(), req, &resp), StatusCode::NOT_FOUND);
+  }
+  {
+    nomad_lite::WaitJobRequest req;
+    req.set_job_id(id);
+    nomad_lite::WaitJobResponse resp;
+    check("WaitJob", stub->WaitJob(context().get(), req, &resp), StatusCode::NOT_FOUND);
+  }
+  {
+    nomad_lite::JobLogsRequest req;
+    req.set_job_id(id);
+    auto ctx = context();
+    auto reader = stub->StreamJobLogs(ctx.get(), req);
+    nomad_lite::LogChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    check("StreamJobLogs", reader->Finish(), StatusCode::NOT_FOUND);
+  }
+  {
+    nomad_lite::ListJobsRequest req;
+    req.set_page_token(id);
+    nomad_lite::ListJobsResponse resp;
+    check("ListJobs", stub->ListJobs(context().get(), req, &resp), StatusCode::INVALID_ARGUMENT);
+  }
+}
+
+grpc::Status list_with(nomad_lite::SchedulerService::Stub& stub,
+                       const std::function<void(nomad_lite::ListJobsRequest&)>& fill) {
+  nomad_lite::ListJobsRequest req;
+  fill(req);
+  nomad_lite::ListJobsResponse resp;
+  return stub.ListJobs(context().get(), req, &resp);
+}
+
+grpc::Status submit_with(nomad_lite::SchedulerService::Stub& stub,
+                         const std::function<void(nomad_lite::SubmitJobRequest&)>& fill,
+                         nomad_lite::Job* job = nullptr) {
+  nomad_lite::SubmitJobRequest req;
+  req.set_command("echo strict");
+  fill(req);
+  nomad_lite::SubmitJobResponse resp;
+  grpc::Status s = stub.SubmitJob(context().get(), req, &resp);
+  if (job) *job = resp.job();
+  return s;
+}
+
+void expect_invalid(const grpc::Status& s, const std::string& field, const std::string& what) {
+  EXPECT_EQ(s.error_code(), StatusCode::INVALID_ARGUMENT) << what << ": " << s.error_message();
+  EXPECT_NE(s.error_message().find(field), std::string::npos) << what << ": " << s.error_message();
+}
+
+TEST(StrictInputs, UndefinedEnumsBadPageTokensAndNulBytesAreInvalidArguments) {
+  TestCluster c(1);
+  c.start_all();
+  ASSERT_NE(c.wait_for_leader(), 0u);
+  auto stub = default_stub(c.member(1).address());
+  using Req = nomad_lite::ListJobsRequest;
+  expect_invalid(list_with(*stub, [](Req& r) { r.set_status(static_cast<nomad_lite::JobStatus>(99)); }),
+                 "status", "ListJobs status 99");
+  for (std::string token : {"-1", "abc", "12x", " 5", "+5", "0", "99999999999999999999999"}) {
+    expect_invalid(list_with(*stub, [&](Req& r) { r.set_page_token(token); }), "page_token",
+                   "page_token " + token);
+  }
+  EXPECT_TRUE(list_with(*stub, [](Req& r) { r.set_page_token("5"); }).ok());
+  using Sub = nomad_lite::SubmitJobRequest;
+  const std::string nul("a\0b", 3);
+  expect_invalid(submit_with(*stub, [&](Sub& r) { r.set_command("echo " + nul); }), "command",
+                 "NUL in command");
+  expect_invalid(submit_with(*stub, [&](Sub& r) { (*r.mutable_env())["A"] = nul; }), "env",
+                 "NUL in an env value");
+  expect_invalid(submit_with(*stub, [&](Sub& r) { (*r.mutable_env())[nul] = "1"; }), "env",
+                 "NUL in an env name");
+  expect_invalid(submit_with(*stub, [&](Sub& r) { r.set_idempotency_key(nul); }),
+                 "idempotency_key", "NUL in the idempotency key");
+  expect_invalid(
+      submit_with(*stub, [](Sub& r) { r.set_on_disconnect(static_cast<nomad_lite::OnDisconnect>(7)); }),
+      "on_disconnect", "on_disconnect 7");
+  nomad_lite::GetJobStatusRequest get;
+  get.set_job_id(nul);
+  nomad_lite::GetJobStatusResponse got;
+  expect_invalid(stub->GetJobStatus(context().get(), get, &got), "job_id", "NUL in a job id");
+}
+
+TEST(StrictInputs, AnIdempotencyKeyReusedWithADifferentRequestIsAlreadyExistsNamingTheJob) {
+  TestCluster c(1);
+  c.start_all();
+  ASSERT_NE(c.wait_for_leader(), 0u);
+  auto stub = default_stub(c.member(1).address());
+  using Sub = nomad_lite::SubmitJobRequest;
+  nomad_lite::Job first, again;
+  ASSERT_TRUE(submit_with(*stub, [](Sub& r) { r.set_idempotency_key("k1"); }, &first).ok());
+  ASSERT_TRUE(submit_with(*stub, [](Sub& r) { r.set_idempotency_key("k1"); }, &again).ok());
+  EXPECT_EQ(again.id(), first.id());  // the same request again: the first job, as before
+  std::vector<std::pair<std::string, std::function<void(Sub&)>>> changes = {
+      {"command", [](Sub& r) { r.set_command("echo other"); }},
+      {"env", [](Sub& r) { (*r.mutable_env())["A"] = "1"; }},
+      {"timeout", [](Sub& r) { r.set_timeout_ms(5000); }},
+      {"retries", [](Sub& r) { r.set_retries(2); }},
+      {"priority", [](Sub& r) { r.set_priority(3); }},
+  };
+  for (const auto& [field, change] : changes) {
+    grpc::Status s = submit_with(*stub, [&](Sub& r) {
+      r.set_idempotency_key("k1");
+      change(r);
+    });
+    EXPECT_EQ(s.error_code(), StatusCode::ALREADY_EXISTS) << field << ": " << s.error_message();
+    EXPECT_NE(s.error_message().find(first.id()), std::string::npos) << s.error_message();
+    EXPECT_NE(s.error_message().find(field), std::string::npos) << s.error_message();
+  }
+  auto jobs = c.job_ids(1);
+  ASSERT_TRUE(jobs.has_value());
+  EXPECT_EQ(jobs->size(), 1u);
+}
+
+TEST(StrictInputs, TheRestApiRefusesTheSameInputs) {
+  TestCluster c(1, {}, /*dashboards=*/true);
+  c.start_all();
+  ASSERT_NE(c.wait_for_leader(), 0u);
+  httplib::Client http("127.0.0.1", c.member(1).dashboard_port);
+  http.set_connection_timeout(2s);
+  http.set_read_timeout(10s);
+  ASSERT_TRUE(wait_until([&] {
+    auto r = http.Get("/health/live");
+    return r && r->status == 200;
+  }, 15s));
+  auto error_of = [](const httplib::Result& r) {
+    auto doc = nlohmann::json::parse(r ? r->body : "", nullptr, false);
+    return doc.is_object() && doc.contains("error") ? doc["error"].get<std::string>() : "";
+  };
+  {
+    // A 4 KiB id (the HTTP server's own URI limit is 8 KiB).
+    auto r = http.Get(("/api/jobs/" + std::string(4096, 'x')).c_str());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 404) << r->body.substr(0, 200);
+    EXPECT_LT(r->body.size(), 300u);
+    EXPECT_NE(error_of(r).find("(4096 bytes)"), std::string::npos) << r->body.substr(0, 200);
+  }
+  {
+    auto r = http.Get("/api/jobs?page_token=-1");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(error_of(r).find("page_token"), std::string::npos) << r->body;
+  }
+  {
+    auto r = http.Post("/api/jobs", R"({"command": "echo a", "command": "echo b"})",
+                       "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(error_of(r).find("'command'"), std::string::npos) << r->body;
+  }
+  {
+    auto r = http.Post("/api/jobs", "{\"command\": \"echo a\", \"env\": {\"A\": \"x\\u0000y\"}}",
+                       "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_NE(error_of(r).find("env"), std::string::npos) << r->body;
+  }
+  {
+    auto first = http.Post("/api/jobs", R"({"command": "echo a", "idempotency_key": "k"})",
+                           "application/json");
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(first->status == 200 || first->status == 201 || first->status == 202)
+        << first->status << " " << first->body;
+    auto doc = nlohmann::json::parse(first->body, nullptr, false);
+    std::string id = doc.is_object() && doc.contains("id") ? doc["id"].get<std::string>() : "";
+    auto other = http.Post("/api/jobs", R"({"command": "echo b", "idempotency_key": "k"})",
+                           "application/json");
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->status, 409) << other->body;
+    EXPECT_FALSE(id.empty()) << first->body;
+    EXPECT_NE(error_of(other).find(id), std::string::npos) << other->body;
+  }
 }
 
 // A status message echoing a 64 MiB job id once stalled on a client that did not read it, and
