@@ -55,8 +55,9 @@ Error GrpcSchedulerService::admit(const grpc::ServerContextBase& context, Role r
   // held to what the API needs.
   if (size_t bytes = request.ByteSizeLong(); bytes > transport::kMaxClientRequestBytes) {
     return {Code::kResourceExhausted,
-            "the request is " + std::to_string(bytes) + " bytes; requests to this service are "
-            "limited to " + std::to_string(transport::kMaxClientRequestBytes) +
+            "the request is " + std::to_string(bytes) +
+                " bytes; requests to this service are limited to " +
+                std::to_string(transport::kMaxClientRequestBytes) +
                 " bytes (a command of at most " + std::to_string(kMaxCommandBytes) +
                 " bytes and environment of at most " + std::to_string(kMaxEnvBytes) + ")",
             0,

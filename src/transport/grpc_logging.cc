@@ -63,8 +63,8 @@ void protobuf_to_spdlog(google::protobuf::LogLevel level, const char* filename, 
   if (verdict.suppressed == 0) {
     spdlog::warn("{}: {}", source, message);
   } else {
-    spdlog::warn("{}: {} ({} more from here not shown, at most {} lines per {} s)", source,
-                 message, verdict.suppressed, kErrorsPerWindow, kErrorWindow.count());
+    spdlog::warn("{}: {} ({} more from here not shown, at most {} lines per {} s)", source, message,
+                 verdict.suppressed, kErrorsPerWindow, kErrorWindow.count());
   }
 }
 

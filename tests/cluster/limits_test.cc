@@ -3,7 +3,6 @@
 // it within two seconds afterwards.
 
 #include <gtest/gtest.h>
-
 #include <httplib.h>
 
 #include <fstream>
@@ -30,8 +29,7 @@ std::unique_ptr<nomad_lite::SchedulerService::Stub> unlimited_stub(
 }
 
 // gRPC's default client, as most programs use it.
-std::unique_ptr<nomad_lite::SchedulerService::Stub> default_stub(
-    const std::string& address) {
+std::unique_ptr<nomad_lite::SchedulerService::Stub> default_stub(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   return nomad_lite::SchedulerService::NewStub(
@@ -212,8 +210,9 @@ TEST(StrictInputs, UndefinedEnumsBadPageTokensAndNulBytesAreInvalidArguments) {
   ASSERT_NE(c.wait_for_leader(), 0u);
   auto stub = default_stub(c.member(1).address());
   using Req = nomad_lite::ListJobsRequest;
-  expect_invalid(list_with(*stub, [](Req& r) { r.set_status(static_cast<nomad_lite::JobStatus>(99)); }),
-                 "status", "ListJobs status 99");
+  expect_invalid(
+      list_with(*stub, [](Req& r) { r.set_status(static_cast<nomad_lite::JobStatus>(99)); }),
+      "status", "ListJobs status 99");
   for (std::string token : {"-1", "abc", "12x", " 5", "+5", "0", "99999999999999999999999"}) {
     expect_invalid(list_with(*stub, [&](Req& r) { r.set_page_token(token); }), "page_token",
                    "page_token " + token);
@@ -227,10 +226,11 @@ TEST(StrictInputs, UndefinedEnumsBadPageTokensAndNulBytesAreInvalidArguments) {
                  "NUL in an env value");
   expect_invalid(submit_with(*stub, [&](Sub& r) { (*r.mutable_env())[nul] = "1"; }), "env",
                  "NUL in an env name");
-  expect_invalid(submit_with(*stub, [&](Sub& r) { r.set_idempotency_key(nul); }),
-                 "idempotency_key", "NUL in the idempotency key");
+  expect_invalid(submit_with(*stub, [&](Sub& r) { r.set_idempotency_key(nul); }), "idempotency_key",
+                 "NUL in the idempotency key");
   expect_invalid(
-      submit_with(*stub, [](Sub& r) { r.set_on_disconnect(static_cast<nomad_lite::OnDisconnect>(7)); }),
+      submit_with(*stub,
+                  [](Sub& r) { r.set_on_disconnect(static_cast<nomad_lite::OnDisconnect>(7)); }),
       "on_disconnect", "on_disconnect 7");
   nomad_lite::GetJobStatusRequest get;
   get.set_job_id(nul);
@@ -245,8 +245,12 @@ TEST(StrictInputs, AnIdempotencyKeyReusedWithADifferentRequestIsAlreadyExistsNam
   auto stub = default_stub(c.member(1).address());
   using Sub = nomad_lite::SubmitJobRequest;
   nomad_lite::Job first, again;
-  ASSERT_TRUE(submit_with(*stub, [](Sub& r) { r.set_idempotency_key("k1"); }, &first).ok());
-  ASSERT_TRUE(submit_with(*stub, [](Sub& r) { r.set_idempotency_key("k1"); }, &again).ok());
+  ASSERT_TRUE(submit_with(
+                  *stub, [](Sub& r) { r.set_idempotency_key("k1"); }, &first)
+                  .ok());
+  ASSERT_TRUE(submit_with(
+                  *stub, [](Sub& r) { r.set_idempotency_key("k1"); }, &again)
+                  .ok());
   EXPECT_EQ(again.id(), first.id());  // the same request again: the first job, as before
   std::vector<std::pair<std::string, std::function<void(Sub&)>>> changes = {
       {"command", [](Sub& r) { r.set_command("echo other"); }},
@@ -276,10 +280,12 @@ TEST(StrictInputs, TheRestApiRefusesTheSameInputs) {
   httplib::Client http("127.0.0.1", c.member(1).dashboard_port);
   http.set_connection_timeout(2s);
   http.set_read_timeout(10s);
-  ASSERT_TRUE(wait_until([&] {
-    auto r = http.Get("/health/live");
-    return r && r->status == 200;
-  }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = http.Get("/health/live");
+        return r && r->status == 200;
+      },
+      15s));
   auto error_of = [](const httplib::Result& r) {
     auto doc = nlohmann::json::parse(r ? r->body : "", nullptr, false);
     return doc.is_object() && doc.contains("error") ? doc["error"].get<std::string>() : "";
@@ -299,8 +305,8 @@ TEST(StrictInputs, TheRestApiRefusesTheSameInputs) {
     EXPECT_NE(error_of(r).find("page_token"), std::string::npos) << r->body;
   }
   {
-    auto r = http.Post("/api/jobs", R"({"command": "echo a", "command": "echo b"})",
-                       "application/json");
+    auto r =
+        http.Post("/api/jobs", R"({"command": "echo a", "command": "echo b"})", "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 400);
     EXPECT_NE(error_of(r).find("'command'"), std::string::npos) << r->body;

@@ -22,8 +22,8 @@ size_t count(const std::string& text, const std::string& what) {
 TEST(ProtobufLogs, TwoHundredUnparsableInputsLogAtMostTenLines) {
   std::ostringstream out;
   auto previous = spdlog::default_logger();
-  auto logger =
-      std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  auto logger = std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
   spdlog::set_default_logger(logger);
   route_grpc_logs_to_spdlog();
   for (int i = 0; i < 200; ++i) {
