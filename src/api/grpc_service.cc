@@ -28,17 +28,16 @@ namespace {
 
 // Finishes a call with `error`; a follower's refusal carries who the leader is, so clients
 // can retry there without parsing the message.
-void finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-            const Error& error) {
+void finish(grpc::CallbackServerContext* context, UnaryCall* reactor, const Error& error) {
   if (error.code == Code::kOk) {
-    reactor->Finish(grpc::Status::OK);
+    reactor->reply(grpc::Status::OK);
     return;
   }
   if (error.code == Code::kNotLeader) {
     context->AddTrailingMetadata("leader-id", std::to_string(error.leader_id));
     context->AddTrailingMetadata("leader-addr", error.leader_address);
   }
-  reactor->Finish(to_grpc_status(error));
+  reactor->reply(to_grpc_status(error));
 }
 
 }  // namespace
@@ -66,20 +65,18 @@ Error GrpcSchedulerService::admit(const grpc::ServerContextBase& context, Role r
   return {};
 }
 
-bool GrpcSchedulerService::refused(grpc::CallbackServerContext* context,
-                                   grpc::ServerUnaryReactor* reactor, Role role,
-                                   const google::protobuf::Message& request) const {
+bool GrpcSchedulerService::refused(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                   Role role, const google::protobuf::Message& request) const {
   Error error = admit(*context, role, request);
   if (error.code == Code::kOk) return false;
   finish(context, reactor, error);
   return true;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
-    grpc::CallbackServerContext* context, const nomad_lite::SubmitJobRequest* request,
-    nomad_lite::SubmitJobResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kSubmit, *request)) return reactor;
+void GrpcSchedulerService::submit_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                      const nomad_lite::SubmitJobRequest* request,
+                                      nomad_lite::SubmitJobResponse* response) {
+  if (refused(context, reactor, Role::kSubmit, *request)) return;
   uint64_t wait_ms = request->wait_ms();
   service_.submit_job(*request, [this, context, reactor, response,
                                  wait_ms](Outcome<nomad_lite::Job> out) {
@@ -106,63 +103,54 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
       finish(context, reactor, {});
     });
   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::CancelJob(grpc::CallbackServerContext* context,
-                                                          const nomad_lite::CancelJobRequest* request,
-                                                          nomad_lite::CancelJobResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kSubmit, *request)) return reactor;
+void GrpcSchedulerService::cancel_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                      const nomad_lite::CancelJobRequest* request,
+                                      nomad_lite::CancelJobResponse* response) {
+  if (refused(context, reactor, Role::kSubmit, *request)) return;
   service_.cancel_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
     if (out.ok()) *response->mutable_job() = std::move(out.value);
     finish(context, reactor, out.error);
   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::GetJobStatus(
-    grpc::CallbackServerContext* context, const nomad_lite::GetJobStatusRequest* request,
-    nomad_lite::GetJobStatusResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead, *request)) return reactor;
+void GrpcSchedulerService::get_job_status(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                          const nomad_lite::GetJobStatusRequest* request,
+                                          nomad_lite::GetJobStatusResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
   auto out = service_.get_job(*request);
   if (out.ok()) *response->mutable_job() = std::move(out.value);
   finish(context, reactor, out.error);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::ListJobs(grpc::CallbackServerContext* context,
-                                                         const nomad_lite::ListJobsRequest* request,
-                                                         nomad_lite::ListJobsResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead, *request)) return reactor;
+void GrpcSchedulerService::list_jobs(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                     const nomad_lite::ListJobsRequest* request,
+                                     nomad_lite::ListJobsResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
   auto out = service_.list_jobs(*request);
   if (out.ok()) *response = std::move(out.value);
   finish(context, reactor, out.error);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::GetClusterStatus(
-    grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest* request,
-    nomad_lite::GetClusterStatusResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead, *request)) return reactor;
+void GrpcSchedulerService::get_cluster_status(grpc::CallbackServerContext* context,
+                                              UnaryCall* reactor,
+                                              const nomad_lite::GetClusterStatusRequest* request,
+                                              nomad_lite::GetClusterStatusResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
   *response = service_.cluster_status();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  reactor->reply(grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::WaitJob(grpc::CallbackServerContext* context,
-                                                        const nomad_lite::WaitJobRequest* request,
-                                                        nomad_lite::WaitJobResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead, *request)) return reactor;
-  service_.wait_job(*request, [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> out) {
-    if (out.ok()) *response = std::move(out.value);
-    finish(context, reactor, out.error);
-  });
-  return reactor;
+void GrpcSchedulerService::wait_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                    const nomad_lite::WaitJobRequest* request,
+                                    nomad_lite::WaitJobResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
+  service_.wait_job(*request,
+                    [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> out) {
+                      if (out.ok()) *response = std::move(out.value);
+                      finish(context, reactor, out.error);
+                    });
 }
 
 grpc::Status GrpcSchedulerService::StreamJobLogs(grpc::ServerContext* context,

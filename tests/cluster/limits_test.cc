@@ -2,10 +2,13 @@
 // status, its memory does not grow with them, its answers stay small, and SIGTERM still stops
 // it within two seconds afterwards.
 
+#include <grpcpp/generic/generic_stub.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "cluster_harness.h"
@@ -333,6 +336,44 @@ TEST(StrictInputs, TheRestApiRefusesTheSameInputs) {
     EXPECT_FALSE(id.empty()) << first->body;
     EXPECT_NE(error_of(other).find(id), std::string::npos) << other->body;
   }
+}
+
+// Bytes that do not decode as the method's message get INVALID_ARGUMENT with a message; gRPC
+// alone answered UNIMPLEMENTED with an empty message.
+TEST(StrictInputs, RequestsThatDoNotDecodeAreInvalidArgumentsWithAMessage) {
+  TestCluster c(1);
+  c.start_all();
+  ASSERT_NE(c.wait_for_leader(), 0u);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  grpc::GenericStub stub(
+      grpc::CreateCustomChannel(c.member(1).address(), grpc::InsecureChannelCredentials(), args));
+  // A field tag announcing 100 bytes of a string that are not there, and a bare invalid tag.
+  for (std::string garbage : {std::string("\x0a\x64zz", 4), std::string("\xff\xff\xff\xff", 4)}) {
+    for (const char* method : {"SubmitJob", "GetJobStatus", "ListJobs", "CancelJob", "WaitJob"}) {
+      grpc::Slice slice(garbage);
+      grpc::ByteBuffer request(&slice, 1), response;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+      std::mutex mu;
+      std::condition_variable cv;
+      std::optional<grpc::Status> status;
+      stub.UnaryCall(&ctx, std::string("/nomad_lite.SchedulerService/") + method, {}, &request,
+                     &response, [&](grpc::Status s) {
+                       std::lock_guard lock(mu);
+                       status = s;
+                       cv.notify_one();
+                     });
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return status.has_value(); })) << method;
+      EXPECT_EQ(status->error_code(), StatusCode::INVALID_ARGUMENT)
+          << method << ": " << status->error_message();
+      EXPECT_NE(status->error_message().find("is not a valid nomad_lite."), std::string::npos)
+          << method << ": " << status->error_message();
+    }
+  }
+  // The node still answers decodable requests.
+  EXPECT_TRUE(c.status(1).has_value());
 }
 
 // A status message echoing a 64 MiB job id once stalled on a client that did not read it, and
