@@ -23,8 +23,9 @@
 namespace nomad::node {
 namespace {
 
-// SIGTERM stops a node within two seconds: open calls get kGrpcShutdownDeadline to finish,
-// and the whole shutdown kShutdownLimit before the process exits regardless.
+// SIGTERM stops a node within two seconds: open calls get until kGrpcShutdownDeadline after
+// the signal to finish, and the whole shutdown kShutdownLimit before the process exits
+// regardless.
 constexpr auto kGrpcShutdownDeadline = std::chrono::milliseconds(1000);
 constexpr auto kShutdownLimit = std::chrono::milliseconds(1500);
 
@@ -140,6 +141,7 @@ int run_server(const ServerConfig& config) {
 
   int received = 0;
   sigwait(&signals, &received);
+  auto signalled = std::chrono::system_clock::now();
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
   // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
   ShutdownWatchdog watchdog(kShutdownLimit);
@@ -148,9 +150,11 @@ int run_server(const ServerConfig& config) {
   watchdog.step("closing Raft and report streams");
   raft.stop();      // peers' streams into this node would hold Shutdown up
   internal.stop();  // and so would workers' report streams
-  // gRPC cancels the calls still open at this deadline, then waits for their handlers.
+  // gRPC cancels the calls still open at this deadline, then waits for their handlers. It
+  // counts from the signal: the steps above take part of it (an idle client connection alone
+  // holds Shutdown up to the deadline).
   watchdog.step("gRPC server shutdown (calls still open)");
-  server->Shutdown(std::chrono::system_clock::now() + kGrpcShutdownDeadline);
+  server->Shutdown(signalled + kGrpcShutdownDeadline);
   watchdog.step("stopping the node (Raft loop, worker, WAL)");
   node.stop();
   spdlog::info("stopped");
