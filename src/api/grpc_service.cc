@@ -2,6 +2,7 @@
 
 #include "api/peer_gate.h"
 #include "jobs/job_store.h"
+#include "transport/channel_args.h"
 #include "transport/security.h"
 
 namespace nomad::api {
@@ -18,6 +19,7 @@ grpc::StatusCode to_grpc_code(Code code) {
     case Code::kInternal: return grpc::StatusCode::INTERNAL;
     case Code::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
     case Code::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
+    case Code::kAlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
   }
   return grpc::StatusCode::UNKNOWN;
 }
@@ -26,17 +28,16 @@ namespace {
 
 // Finishes a call with `error`; a follower's refusal carries who the leader is, so clients
 // can retry there without parsing the message.
-void finish(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-            const Error& error) {
+void finish(grpc::CallbackServerContext* context, UnaryCall* reactor, const Error& error) {
   if (error.code == Code::kOk) {
-    reactor->Finish(grpc::Status::OK);
+    reactor->reply(grpc::Status::OK);
     return;
   }
   if (error.code == Code::kNotLeader) {
     context->AddTrailingMetadata("leader-id", std::to_string(error.leader_id));
     context->AddTrailingMetadata("leader-addr", error.leader_address);
   }
-  reactor->Finish(grpc::Status(to_grpc_code(error.code), error.message));
+  reactor->reply(to_grpc_status(error));
 }
 
 }  // namespace
@@ -46,19 +47,36 @@ Error GrpcSchedulerService::authorize(const grpc::ServerContextBase& context, Ro
   return service_.authorize(transport::caller_authorization(context), role);
 }
 
-bool GrpcSchedulerService::refused(grpc::CallbackServerContext* context,
-                                   grpc::ServerUnaryReactor* reactor, Role role) const {
-  Error error = authorize(*context, role);
+Error GrpcSchedulerService::admit(const grpc::ServerContextBase& context, Role role,
+                                  const google::protobuf::Message& request) const {
+  if (Error error = authorize(context, role); error.code != Code::kOk) return error;
+  // The server takes messages up to the cluster's own limit (16 MiB); a client's request is
+  // held to what the API needs.
+  if (size_t bytes = request.ByteSizeLong(); bytes > transport::kMaxClientRequestBytes) {
+    return {Code::kResourceExhausted,
+            "the request is " + std::to_string(bytes) +
+                " bytes; requests to this service are limited to " +
+                std::to_string(transport::kMaxClientRequestBytes) +
+                " bytes (a command of at most " + std::to_string(kMaxCommandBytes) +
+                " bytes and environment of at most " + std::to_string(kMaxEnvBytes) + ")",
+            0,
+            {}};
+  }
+  return {};
+}
+
+bool GrpcSchedulerService::refused(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                   Role role, const google::protobuf::Message& request) const {
+  Error error = admit(*context, role, request);
   if (error.code == Code::kOk) return false;
   finish(context, reactor, error);
   return true;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
-    grpc::CallbackServerContext* context, const nomad_lite::SubmitJobRequest* request,
-    nomad_lite::SubmitJobResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kSubmit)) return reactor;
+void GrpcSchedulerService::submit_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                      const nomad_lite::SubmitJobRequest* request,
+                                      nomad_lite::SubmitJobResponse* response) {
+  if (refused(context, reactor, Role::kSubmit, *request)) return;
   uint64_t wait_ms = request->wait_ms();
   service_.submit_job(*request, [this, context, reactor, response,
                                  wait_ms](Outcome<nomad_lite::Job> out) {
@@ -85,69 +103,60 @@ grpc::ServerUnaryReactor* GrpcSchedulerService::SubmitJob(
       finish(context, reactor, {});
     });
   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::CancelJob(grpc::CallbackServerContext* context,
-                                                          const nomad_lite::CancelJobRequest* request,
-                                                          nomad_lite::CancelJobResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kSubmit)) return reactor;
+void GrpcSchedulerService::cancel_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                      const nomad_lite::CancelJobRequest* request,
+                                      nomad_lite::CancelJobResponse* response) {
+  if (refused(context, reactor, Role::kSubmit, *request)) return;
   service_.cancel_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
     if (out.ok()) *response->mutable_job() = std::move(out.value);
     finish(context, reactor, out.error);
   });
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::GetJobStatus(
-    grpc::CallbackServerContext* context, const nomad_lite::GetJobStatusRequest* request,
-    nomad_lite::GetJobStatusResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
+void GrpcSchedulerService::get_job_status(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                          const nomad_lite::GetJobStatusRequest* request,
+                                          nomad_lite::GetJobStatusResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
   auto out = service_.get_job(*request);
   if (out.ok()) *response->mutable_job() = std::move(out.value);
   finish(context, reactor, out.error);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::ListJobs(grpc::CallbackServerContext* context,
-                                                         const nomad_lite::ListJobsRequest* request,
-                                                         nomad_lite::ListJobsResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
+void GrpcSchedulerService::list_jobs(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                     const nomad_lite::ListJobsRequest* request,
+                                     nomad_lite::ListJobsResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
   auto out = service_.list_jobs(*request);
   if (out.ok()) *response = std::move(out.value);
   finish(context, reactor, out.error);
-  return reactor;
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::GetClusterStatus(
-    grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest*,
-    nomad_lite::GetClusterStatusResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
+void GrpcSchedulerService::get_cluster_status(grpc::CallbackServerContext* context,
+                                              UnaryCall* reactor,
+                                              const nomad_lite::GetClusterStatusRequest* request,
+                                              nomad_lite::GetClusterStatusResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
   *response = service_.cluster_status();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  reactor->reply(grpc::Status::OK);
 }
 
-grpc::ServerUnaryReactor* GrpcSchedulerService::WaitJob(grpc::CallbackServerContext* context,
-                                                        const nomad_lite::WaitJobRequest* request,
-                                                        nomad_lite::WaitJobResponse* response) {
-  auto* reactor = context->DefaultReactor();
-  if (refused(context, reactor, Role::kRead)) return reactor;
-  service_.wait_job(*request, [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> out) {
-    if (out.ok()) *response = std::move(out.value);
-    finish(context, reactor, out.error);
-  });
-  return reactor;
+void GrpcSchedulerService::wait_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                    const nomad_lite::WaitJobRequest* request,
+                                    nomad_lite::WaitJobResponse* response) {
+  if (refused(context, reactor, Role::kRead, *request)) return;
+  service_.wait_job(*request,
+                    [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> out) {
+                      if (out.ok()) *response = std::move(out.value);
+                      finish(context, reactor, out.error);
+                    });
 }
 
 grpc::Status GrpcSchedulerService::StreamJobLogs(grpc::ServerContext* context,
                                                  const nomad_lite::JobLogsRequest* request,
                                                  grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
-  if (Error error = authorize(*context, Role::kRead); error.code != Code::kOk) {
+  if (Error error = admit(*context, Role::kRead, *request); error.code != Code::kOk) {
     return to_grpc_status(error);
   }
   return to_grpc_status(service_.stream_logs(

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "api/decoded_call.h"
 #include "api/peer_gate.h"
 #include "api/report_streams.h"
 #include "api/service.h"
@@ -14,14 +15,20 @@ namespace nomad::api {
 
 grpc::StatusCode to_grpc_code(Code code);
 
+// The longest status message the server sends (longer ones are cut): a status travels as
+// HTTP/2 trailers, which gRPC clients accept up to 8 KiB by default, and a multi-MiB one once
+// left a call unfinished on a client that stopped reading, holding Server::Shutdown forever.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
 // Every call uses the callback API but StreamJobLogs, which blocks on files and peers and so
-// runs on gRPC's synchronous thread pool.
-using SchedulerBase = nomad_lite::SchedulerService::WithCallbackMethod_SubmitJob<
-    nomad_lite::SchedulerService::WithCallbackMethod_GetJobStatus<
-        nomad_lite::SchedulerService::WithCallbackMethod_ListJobs<
-            nomad_lite::SchedulerService::WithCallbackMethod_GetClusterStatus<
-                nomad_lite::SchedulerService::WithCallbackMethod_CancelJob<
-                    nomad_lite::SchedulerService::WithCallbackMethod_WaitJob<
+// runs on gRPC's synchronous thread pool. The unary calls take their requests as bytes and
+// decode them here (api/decoded_call.h): undecodable bytes get INVALID_ARGUMENT with a message.
+using SchedulerBase = nomad_lite::SchedulerService::WithRawCallbackMethod_SubmitJob<
+    nomad_lite::SchedulerService::WithRawCallbackMethod_GetJobStatus<
+        nomad_lite::SchedulerService::WithRawCallbackMethod_ListJobs<
+            nomad_lite::SchedulerService::WithRawCallbackMethod_GetClusterStatus<
+                nomad_lite::SchedulerService::WithRawCallbackMethod_CancelJob<
+                    nomad_lite::SchedulerService::WithRawCallbackMethod_WaitJob<
                         nomad_lite::SchedulerService::Service>>>>>>;
 
 class GrpcSchedulerService final : public SchedulerBase {
@@ -29,34 +36,84 @@ class GrpcSchedulerService final : public SchedulerBase {
   explicit GrpcSchedulerService(api::Service& service) : service_(service) {}
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
-                                      const nomad_lite::SubmitJobRequest* request,
-                                      nomad_lite::SubmitJobResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::SubmitJobRequest, nomad_lite::SubmitJobResponse>(
+        request, response, [this, context](auto* call) {
+          submit_job(context, call, &call->request, &call->response);
+        });
+  }
   grpc::ServerUnaryReactor* GetJobStatus(grpc::CallbackServerContext* context,
-                                         const nomad_lite::GetJobStatusRequest* request,
-                                         nomad_lite::GetJobStatusResponse* response) override;
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::GetJobStatusRequest, nomad_lite::GetJobStatusResponse>(
+        request, response, [this, context](auto* call) {
+          get_job_status(context, call, &call->request, &call->response);
+        });
+  }
   grpc::ServerUnaryReactor* ListJobs(grpc::CallbackServerContext* context,
-                                     const nomad_lite::ListJobsRequest* request,
-                                     nomad_lite::ListJobsResponse* response) override;
-  grpc::ServerUnaryReactor* GetClusterStatus(
-      grpc::CallbackServerContext* context, const nomad_lite::GetClusterStatusRequest* request,
-      nomad_lite::GetClusterStatusResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::ListJobsRequest, nomad_lite::ListJobsResponse>(
+        request, response,
+        [this, context](auto* call) { list_jobs(context, call, &call->request, &call->response); });
+  }
+  grpc::ServerUnaryReactor* GetClusterStatus(grpc::CallbackServerContext* context,
+                                             const grpc::ByteBuffer* request,
+                                             grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::GetClusterStatusRequest, nomad_lite::GetClusterStatusResponse>(
+        request, response, [this, context](auto* call) {
+          get_cluster_status(context, call, &call->request, &call->response);
+        });
+  }
   grpc::ServerUnaryReactor* CancelJob(grpc::CallbackServerContext* context,
-                                      const nomad_lite::CancelJobRequest* request,
-                                      nomad_lite::CancelJobResponse* response) override;
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::CancelJobRequest, nomad_lite::CancelJobResponse>(
+        request, response, [this, context](auto* call) {
+          cancel_job(context, call, &call->request, &call->response);
+        });
+  }
   grpc::ServerUnaryReactor* WaitJob(grpc::CallbackServerContext* context,
-                                    const nomad_lite::WaitJobRequest* request,
-                                    nomad_lite::WaitJobResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::WaitJobRequest, nomad_lite::WaitJobResponse>(
+        request, response,
+        [this, context](auto* call) { wait_job(context, call, &call->request, &call->response); });
+  }
   grpc::Status StreamJobLogs(grpc::ServerContext* context,
                              const nomad_lite::JobLogsRequest* request,
                              grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
  private:
+  void submit_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                  const nomad_lite::SubmitJobRequest* request,
+                  nomad_lite::SubmitJobResponse* response);
+  void get_job_status(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                      const nomad_lite::GetJobStatusRequest* request,
+                      nomad_lite::GetJobStatusResponse* response);
+  void list_jobs(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                 const nomad_lite::ListJobsRequest* request,
+                 nomad_lite::ListJobsResponse* response);
+  void get_cluster_status(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                          const nomad_lite::GetClusterStatusRequest* request,
+                          nomad_lite::GetClusterStatusResponse* response);
+  void cancel_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                  const nomad_lite::CancelJobRequest* request,
+                  nomad_lite::CancelJobResponse* response);
+  void wait_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                const nomad_lite::WaitJobRequest* request, nomad_lite::WaitJobResponse* response);
+
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;
-  // Finishes the call with UNAUTHENTICATED or PERMISSION_DENIED when its token may not do
-  // what needs `role`.
-  bool refused(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-               Role role) const;
+  // Whether the call's token may do what needs `role` and its request is within the size a
+  // client request may have (RESOURCE_EXHAUSTED otherwise).
+  Error admit(const grpc::ServerContextBase& context, Role role,
+              const google::protobuf::Message& request) const;
+  // Finishes the call with UNAUTHENTICATED, PERMISSION_DENIED or RESOURCE_EXHAUSTED when it
+  // may not go on (see admit).
+  bool refused(grpc::CallbackServerContext* context, UnaryCall* reactor, Role role,
+               const google::protobuf::Message& request) const;
 
   api::Service& service_;  // qualified: the base class has a nested Service too
 };

@@ -1,6 +1,7 @@
 #include "api/peer_gate.h"
 
 #include "api/grpc_service.h"
+#include "common/quote.h"
 #include "tls/identity.h"
 #include "transport/security.h"
 
@@ -8,7 +9,8 @@ namespace nomad::api {
 
 grpc::Status to_grpc_status(const Error& error) {
   if (error.code == Code::kOk) return grpc::Status::OK;
-  return grpc::Status(to_grpc_code(error.code), error.message);
+  return grpc::Status(to_grpc_code(error.code),
+                      common::bound_message(error.message, kMaxStatusMessageBytes));
 }
 
 Outcome<uint64_t> PeerGate::admit(const grpc::ServerContextBase& context) const {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <random>
 
+#include "common/quote.h"
 #include "jobs/job_store.h"
 
 #include <grpcpp/grpcpp.h>
@@ -40,6 +41,54 @@ bool valid_env_name(const std::string& name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
   }
   return true;
+}
+
+Error no_job(const std::string& id) {
+  return make_error(Code::kNotFound, "no job " + common::quote_input(id));
+}
+
+// A job id as a request gives it: empty or with a NUL byte is a malformed request; any other
+// id that is not known is NOT_FOUND, with only a prefix of it quoted.
+Error check_job_id(const std::string& id) {
+  if (id.empty()) return make_error(Code::kInvalidArgument, "job_id is empty");
+  if (id.find('\0') != std::string::npos) {
+    return make_error(Code::kInvalidArgument, "job_id contains a NUL byte");
+  }
+  return {};
+}
+
+// A page token is a decimal submission index (1 and up) as this server gave it out: no sign,
+// no spaces, nothing that overflows 64 bits.
+bool parse_page_token(const std::string& token, uint64_t* out) {
+  if (token.empty() || token.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : token) {
+    if (c < '0' || c > '9') return false;
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;
+    v = v * 10 + digit;
+  }
+  *out = v;
+  return v != 0;
+}
+
+// The first field of a job that differs from what `request` asks for ("" when none does):
+// the job an idempotency key already names must be the job this request describes.
+std::string differing_field(const nomad_lite::Job& job,
+                            const nomad_lite::SubmitJobRequest& request) {
+  if (job.command() != request.command()) return "command";
+  if (job.timeout_ms() != request.timeout_ms()) return "timeout";
+  if (job.retries() != request.retries()) return "retries";
+  uint32_t lost = request.has_lost_retries() ? request.lost_retries() : kDefaultLostRetries;
+  if (job.lost_retries() != lost) return "lost_retries";
+  if (job.on_disconnect() != request.on_disconnect()) return "on_disconnect";
+  if (job.priority() != request.priority()) return "priority";
+  if (job.env().size() != request.env().size()) return "env";
+  for (const auto& [name, value] : request.env()) {
+    auto it = job.env().find(name);
+    if (it == job.env().end() || it->second != value) return "env";
+  }
+  return "";
 }
 
 }  // namespace
@@ -127,11 +176,26 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
     return reject("on_disconnect " + std::to_string(request.on_disconnect()) +
                   " is not stop (0) or keep-running (1)");
   }
-  if (request.idempotency_key().size() > 256) return reject("idempotency key is longer than 256 bytes");
+  if (request.idempotency_key().size() > 256) {
+    return reject("idempotency_key is " + std::to_string(request.idempotency_key().size()) +
+                  " bytes; the limit is 256");
+  }
+  if (request.idempotency_key().find('\0') != std::string::npos) {
+    return reject("idempotency_key contains a NUL byte");
+  }
+  size_t env_bytes = 0;
+  for (const auto& [name, value] : request.env()) env_bytes += name.size() + value.size();
+  if (env_bytes > kMaxEnvBytes) {
+    return reject("env is " + std::to_string(env_bytes) +
+                  " bytes (names and values); the limit is " + std::to_string(kMaxEnvBytes));
+  }
   for (const auto& [name, value] : request.env()) {
     if (!valid_env_name(name)) {
-      return reject("environment variable name '" + name +
+      return reject("env: variable name '" + common::quote_input(name) +
                     "' is not valid (letters, digits and _, not starting with a digit)");
+    }
+    if (value.find('\0') != std::string::npos) {
+      return reject("env: the value of " + name + " contains a NUL byte");
     }
   }
   nomad_lite::Command command;
@@ -149,18 +213,34 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
   submit->set_idempotency_key(request.idempotency_key());
+  std::string new_id = job->id();
+  if (!request.idempotency_key().empty()) {
+    // The key may already name a job (the state machine then answers with that job): the same
+    // request again gets it, a different one is refused, naming it.
+    done = [done = std::move(done), request, new_id](Outcome<nomad_lite::Job> out) {
+      if (out.ok() && out.value.id() != new_id) {
+        if (std::string field = differing_field(out.value, request); !field.empty()) {
+          out.error = make_error(
+              Code::kAlreadyExists,
+              "idempotency_key '" + common::quote_input(request.idempotency_key()) +
+                  "' was already used for job " + out.value.id() + " with a different " + field +
+                  "; resend that job's request unchanged to get it, or use a new key");
+          out.value = {};
+        }
+      }
+      done(std::move(out));
+    };
+  }
   propose(command, std::move(done),
-          node::Coordinator::Submitted{job->id(), request.idempotency_key()});
+          node::Coordinator::Submitted{new_id, request.idempotency_key()});
 }
 
 void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
                          std::function<void(Outcome<nomad_lite::Job>)> done) {
-  if (request.job_id().empty()) {
-    return done({make_error(Code::kInvalidArgument, "job id is empty"), {}});
-  }
+  if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return done({e, {}});
   // Check what this node knows first, so a typo gets NOT_FOUND rather than a log entry.
   bool known = node_.read_jobs([&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
-  if (!known) return done({make_error(Code::kNotFound, "no job " + request.job_id()), {}});
+  if (!known) return done({no_job(request.job_id()), {}});
   nomad_lite::Command command;
   command.mutable_cancel()->set_job_id(request.job_id());
   command.mutable_cancel()->set_at_ms(now_ms());
@@ -169,6 +249,7 @@ void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
 
 Outcome<nomad_lite::Job> Service::get_job(const nomad_lite::GetJobStatusRequest& request) const {
   Outcome<nomad_lite::Job> out;
+  if (out.error = check_job_id(request.job_id()); !out.ok()) return out;
   bool found = node_.read_jobs([&](const jobs::JobStore& s) {
     const nomad_lite::Job* job = s.find(request.job_id());
     if (job) {
@@ -177,26 +258,34 @@ Outcome<nomad_lite::Job> Service::get_job(const nomad_lite::GetJobStatusRequest&
     }
     return job != nullptr;
   });
-  if (!found) out.error = make_error(Code::kNotFound, "no job " + request.job_id());
+  if (!found) out.error = no_job(request.job_id());
   return out;
 }
 
 Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
     const nomad_lite::ListJobsRequest& request) const {
   Outcome<nomad_lite::ListJobsResponse> out;
+  if (!nomad_lite::JobStatus_IsValid(request.status())) {
+    out.error = make_error(Code::kInvalidArgument,
+                           "status " + std::to_string(request.status()) +
+                               " is not a job status: 0 (any), 1 pending, 2 running, "
+                               "3 completed, 4 failed, 5 cancelled");
+    return out;
+  }
+  if (request.query().find('\0') != std::string::npos) {
+    out.error = make_error(Code::kInvalidArgument, "query contains a NUL byte");
+    return out;
+  }
   jobs::ListQuery query;
   query.status = request.status();
   query.command_contains = request.query();
   query.limit = request.limit() == 0 ? 100 : std::min<size_t>(request.limit(), kMaxListLimit);
-  if (!request.page_token().empty()) {
-    char* end = nullptr;
-    query.before_submit_index = strtoull(request.page_token().c_str(), &end, 10);
-    if (*end != '\0' || query.before_submit_index == 0) {
-      out.error = make_error(Code::kInvalidArgument,
-                             "page token '" + request.page_token() +
-                                 "' is not one this server gave out; start without one");
-      return out;
-    }
+  if (!request.page_token().empty() &&
+      !parse_page_token(request.page_token(), &query.before_submit_index)) {
+    out.error = make_error(Code::kInvalidArgument,
+                           "page_token '" + common::quote_input(request.page_token()) +
+                               "' is not one this server gave out; start without one");
+    return out;
   }
   jobs::ListPage page = node_.read_jobs([&](const jobs::JobStore& s) {
     jobs::ListPage p = s.list(query);
@@ -204,7 +293,17 @@ Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
     for (auto& job : p.jobs) job.set_pending_reason(s.pending_reason(job, now));
     return p;
   });
-  for (auto& job : page.jobs) *out.value.add_jobs() = std::move(job);
+  size_t page_bytes = 0;
+  for (auto& job : page.jobs) {
+    // A page of large jobs ends early, at a job boundary, and the next one goes on from there.
+    size_t bytes = job.ByteSizeLong();
+    if (out.value.jobs_size() > 0 && page_bytes + bytes > kMaxListPageBytes) {
+      page.next_before = out.value.jobs(out.value.jobs_size() - 1).submit_index();
+      break;
+    }
+    page_bytes += bytes;
+    *out.value.add_jobs() = std::move(job);
+  }
   if (page.next_before) out.value.set_next_page_token(std::to_string(page.next_before));
   out.value.set_total(page.total);
   return out;
@@ -272,12 +371,10 @@ constexpr size_t kChunkBytes = 64 << 10;
 
 void Service::wait_job(const nomad_lite::WaitJobRequest& request,
                        std::function<void(Outcome<nomad_lite::WaitJobResponse>)> done) {
-  if (request.job_id().empty()) {
-    return done({make_error(Code::kInvalidArgument, "job id is empty"), {}});
-  }
+  if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return done({e, {}});
   bool known = node_.read_jobs(
       [&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
-  if (!known) return done({make_error(Code::kNotFound, "no job " + request.job_id()), {}});
+  if (!known) return done({no_job(request.job_id()), {}});
   uint64_t ms = request.timeout_ms() == 0 ? kMaxWaitMs : std::min(request.timeout_ms(), kMaxWaitMs);
   node_.wait_job(request.job_id(),
                  std::chrono::steady_clock::now() + std::chrono::milliseconds(ms),
@@ -328,7 +425,7 @@ Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
 
 Error Service::stream_logs(const nomad_lite::JobLogsRequest& request, const ChunkWriter& write,
                            const std::function<bool()>& cancelled) {
-  if (request.job_id().empty()) return make_error(Code::kInvalidArgument, "job id is empty");
+  if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return e;
   // A followed job that is still pending has no output yet: wait for its first attempt.
   nomad_lite::Job job;
   while (true) {
@@ -337,7 +434,7 @@ Error Service::stream_logs(const nomad_lite::JobLogsRequest& request, const Chun
       if (j) job = *j;
       return j != nullptr;
     });
-    if (!found) return make_error(Code::kNotFound, "no job " + request.job_id());
+    if (!found) return no_job(request.job_id());
     if (job.attempts_size() > 0 || !request.follow() || jobs::is_final(job.status())) break;
     if (cancelled()) return {};
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -25,6 +25,7 @@ enum class Code {
   kInternal,
   kUnauthenticated,   // no token, or a wrong one (--token-file)
   kPermissionDenied,  // the token's role may not do this
+  kAlreadyExists,     // an idempotency key reused with a different request
 };
 
 struct Error {
@@ -48,6 +49,8 @@ struct Outcome {
 Error auth_error(AuthDecision decision);
 
 inline constexpr size_t kMaxCommandBytes = 64 * 1024;
+inline constexpr size_t kMaxEnvBytes = 64 * 1024;  // names and values of a job's environment
+inline constexpr size_t kMaxListPageBytes = 8 << 20;  // a page ends early rather than exceed it
 inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr uint32_t kMaxRetries = 100;  // also of lost_retries
 inline constexpr uint32_t kDefaultLostRetries = 3;

@@ -1,8 +1,14 @@
 #include "http/errors.h"
 
+#include "common/quote.h"
 #include "http/limits.h"
 
 namespace nomad::http {
+namespace {
+
+constexpr size_t kMaxErrorMessageBytes = 1024;
+
+}  // namespace
 
 int http_status(api::Code code) {
   switch (code) {
@@ -13,6 +19,7 @@ int http_status(api::Code code) {
     case api::Code::kNotFound:
       return 404;
     case api::Code::kFailedPrecondition:
+    case api::Code::kAlreadyExists:
       return 409;
     case api::Code::kResourceExhausted:
       return 429;
@@ -42,7 +49,8 @@ void json_into(Res& res, int status, const nlohmann::json& body) {
 template <class Res>
 void error_into(Res& res, int status, const std::string& message) {
   if (status == 429 || status == 503) res.set_header("Retry-After", "1");
-  json_into(res, status, {{"error", message}});
+  // However long the input a message quotes, the answer stays short.
+  json_into(res, status, {{"error", common::bound_message(message, kMaxErrorMessageBytes)}});
 }
 
 }  // namespace

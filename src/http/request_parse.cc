@@ -1,10 +1,13 @@
 #include "http/request_parse.h"
 
 #include <limits>
+#include <set>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "api/json.h"
 #include "common/duration.h"
+#include "common/quote.h"
 
 namespace nomad::http {
 namespace {
@@ -59,6 +62,35 @@ std::string json_int(const json& value, const char* field, Int* out,
   return expected + ", not " + type_name(value);
 }
 
+// q(text): a short quote of what the client sent (common/quote.h).
+std::string q(std::string_view text) { return common::quote_input(text); }
+
+// Parses `body`, noting the first key that appears twice in one object: nlohmann::json keeps
+// the last value silently, so the parser's callback watches every object's keys.
+json parse_strict(std::string_view body, std::string* duplicate) {
+  std::vector<std::set<std::string>> open_objects;
+  auto watch = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        open_objects.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        if (!open_objects.empty()) open_objects.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!open_objects.empty() &&
+            !open_objects.back().insert(parsed.get<std::string>()).second && duplicate->empty()) {
+          *duplicate = parsed.get<std::string>();
+        }
+        break;
+      default:
+        break;
+    }
+    return true;
+  };
+  return json::parse(body, watch, /*allow_exceptions=*/false);
+}
+
 }  // namespace
 
 bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out) {
@@ -76,11 +108,16 @@ bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out) {
 
 api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
   using Out = nomad_lite::SubmitJobRequest;
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::string duplicate;
+  json doc = parse_strict(body, &duplicate);
   if (doc.is_discarded()) {
     return invalid<Out>(
         "the body is not valid JSON; send an object like "
         "{\"command\": \"echo hello\"}");
+  }
+  if (!duplicate.empty()) {
+    return invalid<Out>("the key '" + q(duplicate) +
+                        "' appears more than once in an object of the body; give each once");
   }
   if (!doc.is_object()) {
     return invalid<Out>("the body must be a JSON object like {\"command\": \"echo hello\"}, not " +
@@ -120,7 +157,7 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       if (!parsed) {
         return invalid<Out>(
             "'on_disconnect' must be \"stop\" or \"keep-running\", not " +
-            (value.is_string() ? "\"" + value.get<std::string>() + "\"" : type_name(value)));
+            (value.is_string() ? "\"" + q(value.get<std::string>()) + "\"" : type_name(value)));
       }
       r.set_on_disconnect(*parsed);
     } else if (key == "priority") {
@@ -134,7 +171,7 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       }
       for (const auto& [name, v] : value.items()) {
         if (!v.is_string()) {
-          return invalid<Out>("'env' value of '" + name + "' must be a string, not " +
+          return invalid<Out>("'env' value of '" + q(name) + "' must be a string, not " +
                               type_name(v));
         }
         (*r.mutable_env())[name] = v.get<std::string>();
@@ -145,7 +182,7 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       }
       r.set_idempotency_key(value.get<std::string>());
     } else {
-      return invalid<Out>("unknown field '" + key +
+      return invalid<Out>("unknown field '" + q(key) +
                           "'; a job has command, timeout, retries, lost_retries, on_disconnect, "
                           "env, priority and idempotency_key");
     }
@@ -162,7 +199,7 @@ api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& pa
   if (const std::string* s = single(params, "status", &twice); s && !s->empty()) {
     auto status = api::parse_job_status(*s);
     if (!status) {
-      return invalid<Out>("status '" + *s +
+      return invalid<Out>("status '" + q(*s) +
                           "' is not one of pending, running, completed, failed, cancelled");
     }
     out.value.set_status(*status);
@@ -171,7 +208,7 @@ api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& pa
   if (const std::string* l = single(params, "limit", &twice)) {
     uint64_t limit = 0;
     if (!parse_unsigned(*l, api::kMaxListLimit, &limit) || limit == 0) {
-      return invalid<Out>("limit '" + *l + "' must be a whole number from 1 to " +
+      return invalid<Out>("limit '" + q(*l) + "' must be a whole number from 1 to " +
                           std::to_string(api::kMaxListLimit));
     }
     out.value.set_limit(static_cast<uint32_t>(limit));
@@ -191,27 +228,27 @@ api::Outcome<nomad_lite::JobLogsRequest> parse_logs_query(const std::string& job
     if (*s == "stderr") {
       out.value.set_stderr(true);
     } else if (*s != "stdout") {
-      return invalid<Out>("stream '" + *s + "' must be stdout or stderr");
+      return invalid<Out>("stream '" + q(*s) + "' must be stdout or stderr");
     }
   }
   if (const std::string* f = single(params, "follow", &twice)) {
     if (*f == "1" || *f == "true") {
       out.value.set_follow(true);
     } else if (*f != "0" && *f != "false") {
-      return invalid<Out>("follow '" + *f + "' must be 1 or 0");
+      return invalid<Out>("follow '" + q(*f) + "' must be 1 or 0");
     }
   }
   if (const std::string* a = single(params, "attempt", &twice)) {
     uint64_t attempt = 0;
     if (!parse_unsigned(*a, std::numeric_limits<uint32_t>::max(), &attempt) || attempt == 0) {
-      return invalid<Out>("attempt '" + *a + "' must be an attempt number: 1, 2, ...");
+      return invalid<Out>("attempt '" + q(*a) + "' must be an attempt number: 1, 2, ...");
     }
     out.value.set_attempt(static_cast<uint32_t>(attempt));
   }
   if (const std::string* o = single(params, "offset", &twice)) {
     uint64_t offset = 0;
     if (!parse_unsigned(*o, std::numeric_limits<uint64_t>::max(), &offset)) {
-      return invalid<Out>("offset '" + *o + "' must be a byte count: 0, 1, ...");
+      return invalid<Out>("offset '" + q(*o) + "' must be a byte count: 0, 1, ...");
     }
     out.value.set_offset(offset);
   }

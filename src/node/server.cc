@@ -9,10 +9,12 @@
 #include "api/grpc_service.h"
 #include "api/peer_gate.h"
 #include "api/service.h"
+#include "api/token_gate.h"
 #include "http/http_server.h"
 #include "node/node.h"
 #include "node/server_config.h"
 #include "node/server_security.h"
+#include "node/shutdown_watchdog.h"
 #include "transport/channel_args.h"
 #include "transport/grpc_logging.h"
 #include "transport/peer_transport.h"
@@ -20,6 +22,12 @@
 
 namespace nomad::node {
 namespace {
+
+// SIGTERM stops a node within two seconds: open calls get until kGrpcShutdownDeadline after
+// the signal to finish, and the whole shutdown kShutdownLimit before the process exits
+// regardless.
+constexpr auto kGrpcShutdownDeadline = std::chrono::milliseconds(1000);
+constexpr auto kShutdownLimit = std::chrono::milliseconds(1500);
 
 int config_error(const std::string& message) {
   std::fprintf(stderr, "nomad-lite: %s\n", message.c_str());
@@ -71,13 +79,18 @@ int run_server(const ServerConfig& config) {
   std::string listen = config.bind + ":" + std::to_string(config.port);
   int bound_port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, transport::server_credentials(security.tls), &bound_port);
+  auto credentials = transport::server_credentials(security.tls);
+  if (security.tls.enabled() && security.auth.enabled()) {
+    // Calls without a good token end before their message is read (api/token_gate.h).
+    credentials->SetAuthMetadataProcessor(std::make_shared<api::TokenGate>(security.auth));
+  }
+  builder.AddListeningPort(listen, credentials, &bound_port);
   // gRPC sets SO_REUSEPORT by default, which would let a second server share a busy port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   transport::add_server_keepalive(builder);
-  builder.SetMaxReceiveMessageSize(256 << 20);
-  builder.SetMaxSendMessageSize(256 << 20);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(transport::kMaxNodeMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(transport::kMaxNodeMessageBytes));
   builder.RegisterService(&scheduler);
   builder.RegisterService(&raft);
   builder.RegisterService(&internal);
@@ -128,11 +141,21 @@ int run_server(const ServerConfig& config) {
 
   int received = 0;
   sigwait(&signals, &received);
+  auto signalled = std::chrono::system_clock::now();
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
+  // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
+  ShutdownWatchdog watchdog(kShutdownLimit);
+  watchdog.step("stopping the dashboard");
   if (dashboard) dashboard->stop();  // ends event streams and followed output first
-  raft.stop();                       // peers' streams into this node would hold Shutdown up
-  internal.stop();                   // and so would workers' report streams
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  watchdog.step("closing Raft and report streams");
+  raft.stop();      // peers' streams into this node would hold Shutdown up
+  internal.stop();  // and so would workers' report streams
+  // gRPC cancels the calls still open at this deadline, then waits for their handlers. It
+  // counts from the signal: the steps above take part of it (an idle client connection alone
+  // holds Shutdown up to the deadline).
+  watchdog.step("gRPC server shutdown (calls still open)");
+  server->Shutdown(signalled + kGrpcShutdownDeadline);
+  watchdog.step("stopping the node (Raft loop, worker, WAL)");
   node.stop();
   spdlog::info("stopped");
   return 0;

@@ -50,6 +50,9 @@ struct Config {
   bool check_quorum = true;  // §6.2: a leader that lost its majority steps down
 
   size_t max_entries_per_append = 4096;
+  // An append carries at most this many bytes of entry data (at least one entry): the
+  // transport's message limit (transport/channel_args.h) is sized from it.
+  size_t max_bytes_per_append = 4 << 20;
   size_t max_inflight_appends = 256;
   size_t max_committed_per_ready = 8192;
   size_t snapshot_chunk_bytes = 1 << 20;  // InstallSnapshot sends the snapshot in such chunks

@@ -60,6 +60,12 @@ void Core::send_append(NodeId to, bool even_if_empty) {
   }
   std::vector<Entry> entries =
       log_.slice(p.next, log_.last_index(), config_.max_entries_per_append);
+  size_t bytes = 0, keep = 0;
+  while (keep < entries.size() &&
+         (keep == 0 || bytes + entries[keep].data.size() <= config_.max_bytes_per_append)) {
+    bytes += entries[keep++].data.size();
+  }
+  entries.resize(keep);
   if (entries.empty() && !even_if_empty) return;
   Index last_sent = entries.empty() ? prev : entries.back().index;
   if (p.state == ReplicationState::kReplicate) {

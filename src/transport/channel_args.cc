@@ -3,8 +3,6 @@
 namespace nomad::transport {
 namespace {
 
-constexpr int kMaxMessageBytes = 256 << 20;
-
 int ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
 
 // Keepalive pings on every connection, with or without calls on it, as often as they are
@@ -31,8 +29,8 @@ void set_backoff(grpc::ChannelArguments& args, std::chrono::milliseconds min,
 
 grpc::ChannelArguments peer_channel_arguments() {
   grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, kMaxMessageBytes);
-  args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, static_cast<int>(kMaxNodeMessageBytes));
+  args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, static_cast<int>(kMaxNodeMessageBytes));
   // Failover time depends on how fast a peer that restarted or came back is reached.
   set_backoff(args, std::chrono::milliseconds(50), std::chrono::milliseconds(300));
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
@@ -44,6 +42,8 @@ grpc::ChannelArguments node_channel_arguments() {
   grpc::ChannelArguments args;
   // gRPC's default backoff grows to two minutes, and meanwhile every call would fail at once.
   set_backoff(args, std::chrono::milliseconds(100), std::chrono::milliseconds(300));
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, static_cast<int>(kMaxNodeMessageBytes));
+  args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, static_cast<int>(kMaxNodeMessageBytes));
   add_keepalive(args);
   return args;
 }
@@ -52,6 +52,8 @@ grpc::ChannelArguments client_channel_arguments(int index) {
   grpc::ChannelArguments args;
   set_backoff(args, std::chrono::milliseconds(50), std::chrono::milliseconds(500));
   args.SetInt("nomad.channel_index", index);  // distinct arguments: a connection of its own
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, static_cast<int>(kMaxNodeMessageBytes));
+  args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, static_cast<int>(kMaxClientRequestBytes));
   add_keepalive(args);
   return args;
 }

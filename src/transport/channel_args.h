@@ -20,7 +20,20 @@ namespace nomad::transport {
 inline constexpr std::chrono::milliseconds kKeepaliveTime{1000};
 inline constexpr std::chrono::milliseconds kKeepaliveTimeout{1000};
 
-// Raft peer streams: reconnect backoff 50 ms growing to 300 ms; messages up to 256 MiB.
+// Message sizes, from what the API and the cluster's own traffic need (README "Limits"):
+// - A client request (SchedulerService): a 64 KiB command and 64 KiB of environment plus
+//   small fields; 256 KiB leaves room and is checked per call (api/grpc_service.cc).
+inline constexpr size_t kMaxClientRequestBytes = 256 << 10;
+// - A Raft batch carries at most 4 MiB of entries and snapshot chunks (1 MiB each) beyond
+//   its first message; a worker report at most 4 MiB of finished attempts (with their
+//   64 KiB output tails) beyond its first; a job list page at most 8 MiB of jobs. One entry,
+//   report entry or job is at most a few hundred KiB, so every message of a node, and every
+//   answer to a client, fits in 16 MiB. That is the server's limit for receiving and sending,
+//   and every channel's for receiving.
+inline constexpr size_t kMaxPeerBatchBytes = 4 << 20;
+inline constexpr size_t kMaxNodeMessageBytes = 16 << 20;
+
+// Raft peer streams: reconnect backoff 50 ms growing to 300 ms; messages up to 16 MiB.
 grpc::ChannelArguments peer_channel_arguments();
 
 // Other node-to-node channels (worker reports to the leader, output streams, requests

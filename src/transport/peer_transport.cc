@@ -76,6 +76,7 @@ class PeerClient {
  private:
   friend class OutboundStream;
   static constexpr size_t kMaxQueued = 10000;
+  static constexpr size_t kMaxBatchBytes = kMaxPeerBatchBytes;
   static constexpr auto kMinBackoff = std::chrono::milliseconds(20);
   static constexpr auto kMaxBackoff = std::chrono::milliseconds(100);
   // A write normally completes in microseconds: gRPC takes it as soon as the peer's HTTP/2
@@ -94,9 +95,19 @@ class PeerClient {
   // Writes everything queued (nothing: a keepalive) as one batch. Called with mu_ held and a
   // writable stream; unlocks, so that gRPC is never entered under our lock.
   void write(std::unique_lock<std::mutex>& lock) {
+    // At most kMaxBatchBytes of entries and snapshot data per batch (at least one message):
+    // the rest goes in the next write, when this one completes.
     std::deque<raft::Message> batch;
-    batch.swap(queue_);
-    queued_ = 0;
+    size_t bytes = 0;
+    while (!queue_.empty()) {
+      size_t size = queue_.front().chunk.size();
+      for (const auto& e : queue_.front().entries) size += e.data.size();
+      if (!batch.empty() && bytes + size > kMaxBatchBytes) break;
+      bytes += size;
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    queued_ = queue_.size();
     writing_ = true;
     last_write_ = Clock::now();
     write_limit_ = kWriteStallLimit;

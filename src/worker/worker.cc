@@ -8,6 +8,11 @@
 #include "common/thread_name.h"
 
 namespace nomad::worker {
+
+// A worker report carries at most this much of finished attempts beyond its first: it must
+// stay well within the gRPC message limit of the cluster (transport/channel_args.h, 16 MiB).
+constexpr size_t kMaxReportBytes = 4 << 20;
+
 namespace {
 
 int64_t wall_ms() {
@@ -314,8 +319,19 @@ void Worker::reporter() {
           s.fresh = false;
         }
       }
+      // At most kMaxReportBytes of finished attempts per report (at least one): what does not
+      // fit stays fresh and goes in the next report, sent right after this one.
+      size_t report_bytes = 0;
       for (auto& [k, f] : finished_) {
-        if (heartbeat || f.fresh) *report.add_finished() = f.message;
+        if (!heartbeat && !f.fresh) continue;
+        size_t size = f.message.ByteSizeLong();
+        if (report.finished_size() > 0 && report_bytes + size > kMaxReportBytes) {
+          f.fresh = true;
+          news_ = true;
+          continue;
+        }
+        report_bytes += size;
+        *report.add_finished() = f.message;
         f.fresh = false;
       }
     }

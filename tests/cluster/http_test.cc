@@ -299,7 +299,7 @@ TEST(HttpApi, EveryErrorIsJsonWithItsStatus) {
       {"GET", "/api/jobs?limit=0", "", 400, "limit '0'"},
       {"GET", "/api/jobs?limit=1001", "", 400, "limit '1001'"},
       {"GET", "/api/jobs?status=done", "", 400, "status 'done'"},
-      {"GET", "/api/jobs?page_token=zzz", "", 400, "page token 'zzz'"},
+      {"GET", "/api/jobs?page_token=zzz", "", 400, "page_token 'zzz'"},
       {"GET", "/api/jobs/" + finished + "/logs?stream=both", "", 400, "stream 'both'"},
       {"GET", "/api/jobs/" + finished + "/logs?attempt=0", "", 400, "attempt '0'"},
       {"GET", "/api/jobs/" + finished + "/logs?follow=maybe", "", 400, "follow 'maybe'"},

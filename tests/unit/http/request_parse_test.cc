@@ -168,5 +168,26 @@ TEST(ParseUnsigned, AcceptsOnlyPlainDecimalsWithinTheLimit) {
   EXPECT_FALSE(parse_unsigned("", 10, &v));
 }
 
+TEST(ParseSubmit, ADuplicateKeyIsRefusedNamingIt) {
+  auto out = parse_submit(R"({"command": "echo a", "retries": 1, "command": "echo b"})");
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error.code, api::Code::kInvalidArgument);
+  EXPECT_NE(out.error.message.find("'command' appears more than once"), std::string::npos)
+      << out.error.message;
+  auto nested = parse_submit(R"({"command": "x", "env": {"A": "1", "A": "2"}})");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_NE(nested.error.message.find("'A'"), std::string::npos) << nested.error.message;
+  // The same key in two different objects is no duplicate.
+  EXPECT_TRUE(parse_submit(R"({"command": "x", "env": {"command": "1"}})").ok());
+}
+
+TEST(ParseSubmit, ErrorsQuoteOnlyAShortPrefixOfTheInput) {
+  std::string key(10240, 'k');
+  auto out = parse_submit("{\"command\": \"x\", \"" + key + "\": 1}");
+  ASSERT_FALSE(out.ok());
+  EXPECT_LT(out.error.message.size(), 300u);
+  EXPECT_NE(out.error.message.find("(10240 bytes)"), std::string::npos) << out.error.message;
+}
+
 }  // namespace
 }  // namespace nomad::http

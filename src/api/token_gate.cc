@@ -1,0 +1,32 @@
+#include "api/token_gate.h"
+
+#include "tls/identity.h"
+
+namespace nomad::api {
+
+grpc::Status TokenGate::Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
+                                OutputMetadata*, OutputMetadata*) {
+  if (context != nullptr) {
+    auto certs = context->FindPropertyValues("x509_pem_cert");
+    if (!certs.empty()) {
+      std::string_view pem(certs.front().data(), certs.front().size());
+      if (tls::identity_of_certificate(pem).kind == tls::CertIdentity::Kind::kNode) return {};
+    }
+  }
+  std::string_view authorization;
+  if (auto it = auth_metadata.find("authorization"); it != auth_metadata.end()) {
+    authorization = std::string_view(it->second.data(), it->second.size());
+  }
+  AuthDecision decision = auth_.authorize(authorization, Role::kRead);
+  switch (decision.refusal) {
+    case Refusal::kNone:
+      return {};
+    case Refusal::kUnauthenticated:
+      return {grpc::StatusCode::UNAUTHENTICATED, decision.message};
+    case Refusal::kPermissionDenied:
+      return {grpc::StatusCode::PERMISSION_DENIED, decision.message};
+  }
+  return {grpc::StatusCode::INTERNAL, "unknown refusal"};
+}
+
+}  // namespace nomad::api
