@@ -28,6 +28,8 @@ api::Error error_from_grpc(const grpc::Status& status, const grpc::ClientContext
       return error(api::Code::kNotFound, status.error_message());
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
       return error(api::Code::kResourceExhausted, status.error_message());
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return error(api::Code::kAlreadyExists, status.error_message());
     case grpc::StatusCode::FAILED_PRECONDITION: {
       std::string leader = metadata(context.GetServerTrailingMetadata(), "leader-addr");
       if (leader.empty()) return error(api::Code::kFailedPrecondition, status.error_message());

@@ -173,13 +173,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   }
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
-  // True when the header overflowed before its first line ended: the target is what is long.
-  bool request_line_too_long() const {
-    auto data = buffer_.data();
-    std::string_view seen(static_cast<const char*>(data.data()), data.size());
-    size_t end = seen.find("\r\n");
-    return (end == std::string_view::npos ? seen.size() : end) > limits().max_target_bytes;
-  }
+  // True when the header overflowed before its first line was parsed (the parser sets the
+  // target once it has the whole request line): the target is what is long.
+  bool request_line_too_long() const { return parser_ && parser_->get().target().empty(); }
 
   void shut() {
     closed_ = true;
