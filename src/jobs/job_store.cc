@@ -11,12 +11,18 @@ namespace nomad::jobs {
 
 const char* status_name(nomad_lite::JobStatus status) {
   switch (status) {
-    case nomad_lite::JOB_STATUS_PENDING: return "pending";
-    case nomad_lite::JOB_STATUS_RUNNING: return "running";
-    case nomad_lite::JOB_STATUS_COMPLETED: return "completed";
-    case nomad_lite::JOB_STATUS_FAILED: return "failed";
-    case nomad_lite::JOB_STATUS_CANCELLED: return "cancelled";
-    default: return "unknown";
+    case nomad_lite::JOB_STATUS_PENDING:
+      return "pending";
+    case nomad_lite::JOB_STATUS_RUNNING:
+      return "running";
+    case nomad_lite::JOB_STATUS_COMPLETED:
+      return "completed";
+    case nomad_lite::JOB_STATUS_FAILED:
+      return "failed";
+    case nomad_lite::JOB_STATUS_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
   }
 }
 
@@ -214,6 +220,14 @@ const nomad_lite::Attempt* last_attempt(const nomad_lite::Job* job) {
   return &job->attempts(job->attempts_size() - 1);
 }
 
+const nomad_lite::Attempt* find_attempt(const nomad_lite::Job* job, uint32_t number) {
+  if (!job) return nullptr;
+  for (const auto& attempt : job->attempts()) {
+    if (attempt.number() == number) return &attempt;
+  }
+  return nullptr;
+}
+
 const nomad_lite::Attempt* running_attempt(const nomad_lite::Job* job, uint32_t number) {
   const nomad_lite::Attempt* last = last_attempt(job);
   if (!last || last->number() != number || last->status() != nomad_lite::JOB_STATUS_RUNNING) {
@@ -400,9 +414,8 @@ namespace {
 // ASCII case is ignored: searching "make" finds "Make" and "MAKE" (what a search box does).
 bool contains_ignoring_case(std::string_view text, std::string_view part) {
   auto lower = [](unsigned char c) { return std::tolower(c); };
-  return std::search(text.begin(), text.end(), part.begin(), part.end(), [&](char a, char b) {
-           return lower(a) == lower(b);
-         }) != text.end();
+  return std::search(text.begin(), text.end(), part.begin(), part.end(),
+                     [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
 }
 
 }  // namespace

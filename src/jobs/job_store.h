@@ -25,8 +25,8 @@ namespace nomad::jobs {
 
 // The outcome of applying one command, handed to the client that proposed it.
 struct ApplyResult {
-  Status status;         // a command that was valid when proposed may fail at apply time
-  nomad_lite::Job job;   // the job the command created or changed
+  Status status;        // a command that was valid when proposed may fail at apply time
+  nomad_lite::Job job;  // the job the command created or changed
 };
 
 struct ListQuery {
@@ -94,7 +94,9 @@ class JobStore {
   // Placement inputs.
   const std::map<QueueKey, std::string>& pending_queue() const { return pending_; }
   // A submission with this key was applied (a retry of it returns that job).
-  bool has_idempotency_key(const std::string& key) const { return idempotency_keys_.count(key) > 0; }
+  bool has_idempotency_key(const std::string& key) const {
+    return idempotency_keys_.count(key) > 0;
+  }
   size_t running_on(uint64_t node) const;
   const std::set<std::string>* running_jobs_on(uint64_t node) const;
   const std::map<uint64_t, uint32_t>& node_slots() const { return node_slots_; }
@@ -132,13 +134,13 @@ class JobStore {
   void unindex(const nomad_lite::Job& job);
 
   std::unordered_map<std::string, JobPtr> jobs_;
-  std::map<uint64_t, std::string> by_submit_index_;  // submission order
+  std::map<uint64_t, std::string> by_submit_index_;                // submission order
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
   std::map<uint64_t, uint32_t> node_slots_;
 
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;
-  std::map<uint64_t, std::set<std::string>> running_;  // node -> jobs running there
+  std::map<uint64_t, std::set<std::string>> running_;   // node -> jobs running there
   std::set<std::pair<int64_t, std::string>> finished_;  // (finished_at_ms, id)
 
   std::vector<std::string> changes_;
@@ -147,6 +149,8 @@ class JobStore {
 
 // The job's current attempt (its last), or null.
 const nomad_lite::Attempt* last_attempt(const nomad_lite::Job* job);
+// The job's attempt number `number`, or null (unknown job or attempt).
+const nomad_lite::Attempt* find_attempt(const nomad_lite::Job* job, uint32_t number);
 // The job's current attempt if it is number `number` and still running, else null.
 const nomad_lite::Attempt* running_attempt(const nomad_lite::Job* job, uint32_t number);
 // Whether apply() would take this report for `job` (null: unknown job). Workers and the leader

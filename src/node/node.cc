@@ -307,7 +307,7 @@ void Node::run() {
     inbox.clear();
     // Reports first: the finishes they carry and the jobs placed in the freed slots go into
     // the same Ready as the clients' proposals (one fsync and one round for all of them).
-    for (auto& r : reports) coordinator_->on_report(r.report, now);
+    for (auto& r : reports) coordinator_->on_report(jobs_, r.report, now);
     handle_proposals(proposals);
     proposals.clear();
     propose_coordinator_commands();

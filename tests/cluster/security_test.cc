@@ -252,6 +252,76 @@ TEST_F(SecureCluster, NodeToNodeCallsRefuseClientsEvenWithTheOperatorToken) {
   EXPECT_EQ(cluster_->wait_for_leader(), leader_);
 }
 
+// A node's real certificate cannot finish (or start) an attempt placed on another node: a
+// report made only of such entries is refused, such entries in a report that also carries the
+// sender's own are dropped, and the leader logs a warning naming the sender, job and node.
+TEST_F(SecureCluster, ANodeCannotFinishAnotherNodesJob) {
+  start(3, {"--worker-slots", "2"});
+  nomad_lite::Job job;
+  ASSERT_TRUE(cluster_->submit(leader_, "sleep 60", &job).ok());
+  auto running = cluster_->wait_for_job(job.id(), [](const nomad_lite::Job& j) {
+    return j.status() == nomad_lite::JOB_STATUS_RUNNING && j.node_id() != 0;
+  });
+  ASSERT_TRUE(running) << "the job never ran";
+  const uint64_t owner = running->node_id();
+  const uint64_t forger = owner == 1 ? 2 : 1;
+  Credentials node{file("ca.pem"), file("node-" + std::to_string(forger) + ".pem"),
+                   file("node-" + std::to_string(forger) + "-key.pem"), ""};
+  auto internal =
+      nomad_lite::InternalService::NewStub(channel_to(cluster_->member(leader_).address(), node));
+
+  nomad_lite::WorkerReport forged;
+  forged.set_node_id(forger);
+  forged.set_slots(2);
+  auto* f = forged.add_finished();
+  f->set_job_id(job.id());
+  f->set_attempt(running->attempt());
+  f->set_node_id(owner);
+  f->set_exit_code(0);
+  f->set_stdout_tail("forged output");
+  nomad_lite::WorkerReportAck ack;
+  grpc::Status unary = internal->Report(context().get(), forged, &ack);
+  EXPECT_EQ(unary.error_code(), StatusCode::PERMISSION_DENIED) << unary.error_message();
+  EXPECT_NE(unary.error_message().find("reports only its own"), std::string::npos);
+  {
+    auto ctx = context();
+    auto stream = internal->ReportStream(ctx.get());
+    stream->Write(forged);
+    stream->WritesDone();
+    while (stream->Read(&ack)) {
+    }
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << s.error_message();
+  }
+  // The same finish claimed in the sender's own name: the call is a report like any other,
+  // the entry is dropped on the leader.
+  f->set_node_id(forger);
+  EXPECT_TRUE(internal->Report(context().get(), forged, &ack).ok());
+  const std::string log = cluster_->member(leader_).log;
+  EXPECT_TRUE(wait_until([&] {
+    std::string text = read_text(log);
+    return text.find("refused a report of node " + std::to_string(forger)) != std::string::npos &&
+           text.find("node " + std::to_string(forger) + " reported job " + job.id() +
+                     " attempt 1 finished (the entry names node " + std::to_string(forger) +
+                     "), but that attempt was placed on node " + std::to_string(owner)) !=
+               std::string::npos;
+  })) << read_text(log);
+
+  // Had a forged finish been proposed, it would be applied before this cancel.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  nomad_lite::CancelJobRequest cancel;
+  cancel.set_job_id(job.id());
+  nomad_lite::CancelJobResponse resp;
+  ASSERT_TRUE(cluster_->member(leader_).stub->CancelJob(&ctx, cancel, &resp).ok());
+  auto final = cluster_->wait_for_job(job.id(), [](const nomad_lite::Job& j) {
+    return j.status() != nomad_lite::JOB_STATUS_RUNNING;
+  });
+  ASSERT_TRUE(final);
+  EXPECT_EQ(final->status(), nomad_lite::JOB_STATUS_CANCELLED);
+  EXPECT_EQ(final->stdout_tail().find("forged"), std::string::npos);
+}
+
 TEST_F(SecureCluster, ClientsWithoutACertificateOfTheClustersCaCannotConnect) {
   start(1);
   std::string address = cluster_->member(leader_).address();
