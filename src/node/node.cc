@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/thread_name.h"
+#include "node/secret_files.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
@@ -78,6 +79,7 @@ std::string Node::address_of(raft::NodeId id) const {
 Status Node::start() {
   const std::string dir = config_.effective_data_dir();
   if (Status s = check_writable(dir); !s) return s;
+  if (Status s = make_data_dir_private(dir, config_); !s) return s;
 
   snapshots_ = std::make_unique<storage::SnapshotStore>(dir + "/snap");
   std::optional<storage::Snapshot> snapshot;
