@@ -161,7 +161,12 @@ void Executor::State::spawn(ExecSpec spec) {
     // clang-format on
   } else if (!namespace_init.empty()) {
     // The init enters the namespaces, mounts /proc and then drops to the job user itself.
+    if (access(options.shell.c_str(), X_OK) != 0) {  // else only the init would see it
+      return report_unstarted(spec.key,
+                              "cannot execute " + options.shell + ": " + errno_text(errno));
+    }
     request.program = namespace_init;
+    request.shown_as = options.shell;
     request.argv =
         init_argv(namespace_init, run_as ? &*run_as : nullptr, {options.shell, "-c", spec.command});
     request.run_as.reset();
