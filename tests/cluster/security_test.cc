@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -320,6 +321,75 @@ TEST_F(SecureCluster, ANodeCannotFinishAnotherNodesJob) {
   ASSERT_TRUE(final);
   EXPECT_EQ(final->status(), nomad_lite::JOB_STATUS_CANCELLED);
   EXPECT_EQ(final->stdout_tail().find("forged"), std::string::npos);
+}
+
+// A root server runs jobs as nobody by default, each in its own PID and mount namespace: a
+// job reads none of the node's secrets (token file, TLS key, CA key), nor the environment of
+// the server, and sees no process but its own.
+TEST_F(SecureCluster, AJobOfTheDefaultUserReadsNoSecretAndSeesOnlyItsOwnProcesses) {
+  if (geteuid() != 0) GTEST_SKIP() << "the default job user applies to a server run as root";
+  start(1, {"--worker-slots", "2"});
+  const std::string server_pid = std::to_string(cluster_->member(leader_).pid);
+  std::string probe = "id -u; for f in " + file("tokens") + " " + file("node-1-key.pem") + " " +
+                      file("ca-key.pem") + " /proc/" + server_pid +
+                      "/environ; do if cat \"$f\" > /dev/null 2>&1; then echo \"read $f\"; "
+                      "else echo denied; fi; done; ls /proc | grep '^[0-9]' | wc -l";
+  nomad_lite::Job job;
+  ASSERT_TRUE(cluster_->submit(leader_, probe, &job).ok());
+  auto done = cluster_->wait_for_job(job.id(), [](const nomad_lite::Job& j) {
+    return j.status() == nomad_lite::JOB_STATUS_COMPLETED ||
+           j.status() == nomad_lite::JOB_STATUS_FAILED;
+  });
+  ASSERT_TRUE(done);
+  std::istringstream out(done->stdout_tail());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 6u) << done->stdout_tail() << done->stderr_tail();
+  EXPECT_EQ(lines[0], "65534") << "not run as nobody";
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(lines[i], "denied") << done->stdout_tail();
+  // The namespace's init, the shell and the pipeline: a handful, not the host's hundreds.
+  EXPECT_LE(std::stoi(lines[5]), 6) << "processes outside the job are visible";
+  EXPECT_NE(read_text(cluster_->member(leader_).log)
+                .find("each job runs in its own PID and mount namespace"),
+            std::string::npos);
+}
+
+// The job user (nobody by default) must not be able to read a key: a CA key kept next to the
+// certificates, or a TLS key its group may read, stop the server with the chmod that fixes it.
+TEST_F(SecureCluster, KeysTheJobUserCouldReadStopTheServer) {
+  if (geteuid() != 0) GTEST_SKIP() << "the default job user applies to a server run as root";
+  TestCluster c(1);
+  if (!c.secure()) c.enable_security(false);
+  std::string open = c.root() + "/open-pki";
+  std::filesystem::create_directories(open);
+  chmod(open.c_str(), 0755);
+  for (const char* name : {"node-1.pem", "node-1-key.pem", "ca.pem", "ca-key.pem"}) {
+    std::filesystem::copy_file(c.pki_dir() + "/" + name, open + "/" + name);
+  }
+  chmod((open + "/node-1-key.pem").c_str(), 0600);
+  chmod((open + "/ca-key.pem").c_str(), 0644);
+  auto server = [&] {
+    return run_bounded({NOMAD_LITE_BIN, "server", "--node-id", "1", "--port",
+                        std::to_string(free_port()), "--data-dir", c.root() + "/refused",
+                        "--tls-cert", open + "/node-1.pem", "--tls-key", open + "/node-1-key.pem",
+                        "--tls-ca", open + "/ca.pem"},
+                       10s);
+  };
+  RunResult r = server();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the CA key " + open + "/ca-key.pem is readable by user nobody, who runs "
+                       "the jobs: make it private (chmod 600 " + open + "/ca-key.pem)"),
+            std::string::npos)
+      << r.err;
+  chmod((open + "/ca-key.pem").c_str(), 0600);
+  ASSERT_EQ(chown((open + "/node-1-key.pem").c_str(), 0, 65534), 0);
+  chmod((open + "/node-1-key.pem").c_str(), 0640);
+  r = server();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the TLS key (--tls-key) " + open + "/node-1-key.pem is readable by user "
+                       "nobody"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(SecureCluster, ClientsWithoutACertificateOfTheClustersCaCannotConnect) {

@@ -3,6 +3,8 @@
 // processes in /proc, and everything the executor promises outside (exit codes, signals,
 // output, kill, timeouts, the kill grace) holds unchanged.
 
+#include "worker/namespaces.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +14,6 @@
 
 #include "executor_harness.h"
 #include "worker/executor.h"
-#include "worker/namespaces.h"
 
 namespace nomad::worker::testing {
 namespace {
