@@ -369,16 +369,18 @@ TEST_F(SecureCluster, KeysTheJobUserCouldReadStopTheServer) {
   chmod((open + "/node-1-key.pem").c_str(), 0600);
   chmod((open + "/ca-key.pem").c_str(), 0644);
   auto server = [&] {
-    return run_bounded({NOMAD_LITE_BIN, "server", "--node-id", "1", "--port",
-                        std::to_string(free_port()), "--data-dir", c.root() + "/refused",
-                        "--tls-cert", open + "/node-1.pem", "--tls-key", open + "/node-1-key.pem",
-                        "--tls-ca", open + "/ca.pem"},
-                       10s);
+    return run_bounded(
+        {NOMAD_LITE_BIN, "server", "--node-id", "1", "--port", std::to_string(free_port()),
+         "--data-dir", c.root() + "/refused", "--tls-cert", open + "/node-1.pem", "--tls-key",
+         open + "/node-1-key.pem", "--tls-ca", open + "/ca.pem"},
+        10s);
   };
   RunResult r = server();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("the CA key " + open + "/ca-key.pem is readable by user nobody, who runs "
-                       "the jobs: make it private (chmod 600 " + open + "/ca-key.pem)"),
+  EXPECT_NE(r.err.find("the CA key " + open +
+                       "/ca-key.pem is readable by user nobody, who runs "
+                       "the jobs: make it private (chmod 600 " +
+                       open + "/ca-key.pem)"),
             std::string::npos)
       << r.err;
   chmod((open + "/ca-key.pem").c_str(), 0600);
@@ -386,7 +388,8 @@ TEST_F(SecureCluster, KeysTheJobUserCouldReadStopTheServer) {
   chmod((open + "/node-1-key.pem").c_str(), 0640);
   r = server();
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("the TLS key (--tls-key) " + open + "/node-1-key.pem is readable by user "
+  EXPECT_NE(r.err.find("the TLS key (--tls-key) " + open +
+                       "/node-1-key.pem is readable by user "
                        "nobody"),
             std::string::npos)
       << r.err;

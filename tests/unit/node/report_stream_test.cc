@@ -296,8 +296,7 @@ TEST(CheckReportSender, AReportMadeOnlyOfAnotherNodesAttemptsIsRefused) {
   nomad_lite::WorkerReport started;
   started.set_node_id(2);
   started.add_started()->set_node_id(1);
-  EXPECT_EQ(api::check_report_sender(2, started).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(api::check_report_sender(2, started).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST(CheckReportSender, OwnEntriesPassAndMixedReportsAreLeftToTheLoopToFilter) {
