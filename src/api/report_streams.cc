@@ -1,7 +1,11 @@
 #include "api/report_streams.h"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
 #include <string>
+
+#include "common/log_rate_limit.h"
 
 namespace nomad::api {
 
@@ -19,10 +23,40 @@ class RefusedStream final : public BidiReactor {
 }  // namespace
 
 grpc::Status check_report_sender(uint64_t caller, const nomad_lite::WorkerReport& report) {
-  if (caller == 0 || report.node_id() == caller) return grpc::Status::OK;
-  return {grpc::StatusCode::PERMISSION_DENIED, "the certificate is node " + std::to_string(caller) +
-                                                   "'s but the report is for node " +
-                                                   std::to_string(report.node_id())};
+  if (caller != 0 && report.node_id() != caller) {
+    return {grpc::StatusCode::PERMISSION_DENIED,
+            "the certificate is node " + std::to_string(caller) + "'s but the report is for node " +
+                std::to_string(report.node_id())};
+  }
+  // Entries naming other nodes are dropped one by one on the loop (Coordinator::on_report); a
+  // report made only of them is a forgery as a whole.
+  const uint64_t sender = report.node_id();
+  const int entries = report.started_size() + report.finished_size();
+  const std::string* job = nullptr;
+  uint64_t named = 0;
+  int foreign = 0;
+  for (const auto& s : report.started()) {
+    if (s.node_id() != sender && ++foreign == 1) job = &s.job_id(), named = s.node_id();
+  }
+  for (const auto& f : report.finished()) {
+    if (f.node_id() != sender && ++foreign == 1) job = &f.job_id(), named = f.node_id();
+  }
+  if (entries == 0 || foreign < entries) return grpc::Status::OK;
+  const std::string quoted = job->substr(0, 64);  // a forger picks the length of its ids
+  static common::LogRateLimiter limiter(5, std::chrono::minutes(1));
+  auto verdict =
+      limiter.admit("node " + std::to_string(sender), common::LogRateLimiter::Clock::now());
+  if (verdict.log) {
+    spdlog::warn(
+        "refused a report of node {}: each of its {} entries names another node (job {} on node "
+        "{}), a node reports only its own attempts{}",
+        sender, entries, quoted, named,
+        verdict.suppressed ? fmt::format(" ({} more such reports not logged)", verdict.suppressed)
+                           : "");
+  }
+  return {grpc::StatusCode::PERMISSION_DENIED,
+          "node " + std::to_string(sender) + " reported on attempts of other nodes only (job " +
+              quoted + " on node " + std::to_string(named) + "): a node reports only its own"};
 }
 
 class ReportStreams::Reactor final : public BidiReactor {

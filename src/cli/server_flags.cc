@@ -31,13 +31,32 @@ Status check_job_user(const std::string& user, uid_t server_euid) {
   if (id.uid == 0) {
     return Status::error("--job-user '" + user +
                          "': that user is root (uid 0), so jobs would keep every privilege; pick "
-                         "an unprivileged user such as nobody");
+                         "an unprivileged user such as nobody (or say --job-user root if that is "
+                         "what you want)");
   }
   if (server_euid != 0) {
     return Status::error("--job-user needs the server to run as root (it is running as uid " +
                          std::to_string(server_euid) +
                          "); drop the flag or start the server as root");
   }
+  return Status::ok();
+}
+
+Status resolve_job_user(bool given, uid_t server_euid, std::string* user) {
+  if (given && *user == "root") {
+    if (server_euid != 0) return check_job_user(*user, server_euid);
+    user->clear();  // jobs keep the server's root: the worker warns at start
+    return Status::ok();
+  }
+  if (given) return check_job_user(*user, server_euid);
+  if (server_euid != 0) return Status::ok();  // jobs run as the server's own user
+  worker::Identity nobody;
+  if (!worker::lookup_identity(kDefaultJobUser, &nobody)) {
+    return Status::error(std::string("a server run as root runs its jobs as ") + kDefaultJobUser +
+                         ", but there is no such user: create it, or choose with --job-user USER "
+                         "(--job-user root runs them as root)");
+  }
+  *user = kDefaultJobUser;
   return Status::ok();
 }
 
@@ -88,8 +107,9 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
                   "root, private /tmp, no network)")
       ->capture_default_str();
   app->add_option("--job-user", c.job_user,
-                  "Run every job as this unprivileged user (e.g. nobody) with its groups; the "
-                  "server must run as root");
+                  "Run every job as this unprivileged user with its groups; the server must run "
+                  "as root, and then defaults to nobody ('root' keeps jobs as root, with a "
+                  "warning)");
   app->add_option("--max-output", c.output_cap,
                   "Bytes of stdout (and of stderr) kept per attempt; the rest is cut")
       ->capture_default_str();
@@ -179,8 +199,9 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
   if (c.executor != "raw" && c.executor != "sandbox") {
     return Status::error("--executor: '" + c.executor + "' is not raw or sandbox");
   }
-  if (!c.job_user.empty() || (f.app && f.app->count("--job-user") > 0)) {
-    if (Status s = check_job_user(c.job_user, geteuid()); !s) return s;
+  if (Status s = resolve_job_user(f.app && f.app->count("--job-user") > 0, geteuid(), &c.job_user);
+      !s) {
+    return s;
   }
   if (c.output_cap < 1024) return Status::error("--max-output: must be at least 1024 bytes");
   c.election_timeout = *election;

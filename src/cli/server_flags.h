@@ -39,6 +39,13 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out);
 // as switching to another user needs.
 Status check_job_user(const std::string& user, uid_t server_euid);
 
+// Least privilege by default, as Nomad's exec driver: a server run as root runs its jobs as
+// kDefaultJobUser unless --job-user says otherwise; `--job-user root` (given) keeps them root
+// (user becomes "", the server's, and the worker logs a warning). A server not run as root
+// runs jobs as itself. `user` holds the flag's value in, the user to switch to out.
+inline constexpr const char* kDefaultJobUser = "nobody";
+Status resolve_job_user(bool given, uid_t server_euid, std::string* user);
+
 // 127.0.0.0/8, ::1 or localhost: an address only this machine reaches.
 bool is_loopback(const std::string& address);
 

@@ -214,6 +214,14 @@ const nomad_lite::Attempt* last_attempt(const nomad_lite::Job* job) {
   return &job->attempts(job->attempts_size() - 1);
 }
 
+const nomad_lite::Attempt* find_attempt(const nomad_lite::Job* job, uint32_t number) {
+  if (!job) return nullptr;
+  for (const auto& attempt : job->attempts()) {
+    if (attempt.number() == number) return &attempt;
+  }
+  return nullptr;
+}
+
 const nomad_lite::Attempt* running_attempt(const nomad_lite::Job* job, uint32_t number) {
   const nomad_lite::Attempt* last = last_attempt(job);
   if (!last || last->number() != number || last->status() != nomad_lite::JOB_STATUS_RUNNING) {

@@ -132,13 +132,13 @@ class JobStore {
   void unindex(const nomad_lite::Job& job);
 
   std::unordered_map<std::string, JobPtr> jobs_;
-  std::map<uint64_t, std::string> by_submit_index_;  // submission order
+  std::map<uint64_t, std::string> by_submit_index_;                // submission order
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
   std::map<uint64_t, uint32_t> node_slots_;
 
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;
-  std::map<uint64_t, std::set<std::string>> running_;  // node -> jobs running there
+  std::map<uint64_t, std::set<std::string>> running_;   // node -> jobs running there
   std::set<std::pair<int64_t, std::string>> finished_;  // (finished_at_ms, id)
 
   std::vector<std::string> changes_;
@@ -147,6 +147,8 @@ class JobStore {
 
 // The job's current attempt (its last), or null.
 const nomad_lite::Attempt* last_attempt(const nomad_lite::Job* job);
+// The job's attempt number `number`, or null (unknown job or attempt).
+const nomad_lite::Attempt* find_attempt(const nomad_lite::Job* job, uint32_t number);
 // The job's current attempt if it is number `number` and still running, else null.
 const nomad_lite::Attempt* running_attempt(const nomad_lite::Job* job, uint32_t number);
 // Whether apply() would take this report for `job` (null: unknown job). Workers and the leader

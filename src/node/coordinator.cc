@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/log_rate_limit.h"
 #include "jobs/scheduler.h"
 
 namespace nomad::node {
@@ -12,6 +13,33 @@ namespace {
 constexpr auto kResendAfter = std::chrono::seconds(2);
 constexpr size_t kMaxRemovalsPerEntry = 1000;
 
+// A node that sends forged entries in every report would fill the log: a few lines per sender
+// per minute, with the count of those left out.
+common::LogRateLimiter& foreign_entry_limiter() {
+  static common::LogRateLimiter limiter(5, std::chrono::minutes(1));
+  return limiter;
+}
+
+// Whether `sender` may report on attempt `attempt` of job `job_id`, which the entry says ran on
+// `named`; if not, says why in the log. An unknown job or attempt (removed, or a report older
+// than this leader's log) is the sender's if the entry names it: would_apply drops it later.
+bool sender_owns(const jobs::JobStore& store, uint64_t sender, const char* what,
+                 const std::string& job_id, uint32_t attempt, uint64_t named) {
+  const nomad_lite::Attempt* placed = jobs::find_attempt(store.find(job_id), attempt);
+  uint64_t placed_on = placed ? placed->node_id() : named;
+  if (named == sender && placed_on == sender) return true;
+  auto verdict = foreign_entry_limiter().admit("node " + std::to_string(sender),
+                                               common::LogRateLimiter::Clock::now());
+  if (verdict.log) {
+    spdlog::warn(
+        "node {} reported job {} attempt {} {} (the entry names node {}), but that attempt was "
+        "placed on node {}: ignored, a node reports only its own attempts{}",
+        sender, job_id.substr(0, 64), attempt, what, named, placed_on,
+        verdict.suppressed ? fmt::format(" ({} more such entries not logged)", verdict.suppressed)
+                           : "");
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -48,7 +76,8 @@ bool Coordinator::worker_alive(uint64_t node, Clock::time_point now) const {
          now - it->second.last_report <= options_.worker_timeout;
 }
 
-void Coordinator::on_report(const nomad_lite::WorkerReport& report, Clock::time_point now) {
+void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::WorkerReport& report,
+                            Clock::time_point now) {
   if (!leading_) return;
   // New capacity to place on: a worker first heard from, back after a silence, or resized.
   bool was_alive = worker_alive(report.node_id(), now);
@@ -57,8 +86,17 @@ void Coordinator::on_report(const nomad_lite::WorkerReport& report, Clock::time_
   w.reported = true;
   w.slots = report.slots();
   w.last_report = now;
-  for (const auto& s : report.started()) started_[{s.job_id(), s.attempt()}] = s;
-  for (const auto& f : report.finished()) finished_[{f.job_id(), f.attempt()}] = f;
+  const uint64_t sender = report.node_id();
+  for (const auto& s : report.started()) {
+    if (sender_owns(store, sender, "started", s.job_id(), s.attempt(), s.node_id())) {
+      started_[{s.job_id(), s.attempt()}] = s;
+    }
+  }
+  for (const auto& f : report.finished()) {
+    if (sender_owns(store, sender, "finished", f.job_id(), f.attempt(), f.node_id())) {
+      finished_[{f.job_id(), f.attempt()}] = f;
+    }
+  }
   if (report.finished_size() > 0) dirty_ = true;  // a finish frees a slot before it commits
 }
 

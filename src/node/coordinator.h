@@ -44,7 +44,11 @@ class Coordinator {
   void lose_leadership();
   bool leading() const { return leading_; }
 
-  void on_report(const nomad_lite::WorkerReport& report, Clock::time_point now);
+  // Takes only the entries that are the sender's to report: each must name the sending node
+  // and an attempt placed on it (a node cannot start or finish another node's job). The others
+  // are dropped with a warning (rate-limited) naming the sender, the job and its node.
+  void on_report(const jobs::JobStore& store, const nomad_lite::WorkerReport& report,
+                 Clock::time_point now);
   // Jobs changed by applied entries: their proposals are no longer in flight.
   void on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed);
 

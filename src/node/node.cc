@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/thread_name.h"
+#include "node/secret_files.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
@@ -78,6 +79,7 @@ std::string Node::address_of(raft::NodeId id) const {
 Status Node::start() {
   const std::string dir = config_.effective_data_dir();
   if (Status s = check_writable(dir); !s) return s;
+  if (Status s = make_data_dir_private(dir, config_); !s) return s;
 
   snapshots_ = std::make_unique<storage::SnapshotStore>(dir + "/snap");
   std::optional<storage::Snapshot> snapshot;
@@ -307,7 +309,7 @@ void Node::run() {
     inbox.clear();
     // Reports first: the finishes they carry and the jobs placed in the freed slots go into
     // the same Ready as the clients' proposals (one fsync and one round for all of them).
-    for (auto& r : reports) coordinator_->on_report(r.report, now);
+    for (auto& r : reports) coordinator_->on_report(jobs_, r.report, now);
     handle_proposals(proposals);
     proposals.clear();
     propose_coordinator_commands();

@@ -12,6 +12,7 @@
 #include "api/token_gate.h"
 #include "http/http_server.h"
 #include "node/node.h"
+#include "node/secret_files.h"
 #include "node/server_config.h"
 #include "node/server_security.h"
 #include "node/shutdown_watchdog.h"
@@ -58,6 +59,7 @@ int run_server(const ServerConfig& config) {
 
   ServerSecurity security;
   if (Status s = load_server_security(config, &security); !s) return config_error(s.message());
+  if (Status s = check_secrets_private(config); !s) return config_error(s.message());
   // What this node presents to its peers: its certificate, or without TLS an operator token.
   transport::set_outgoing_security(
       {security.tls, security.tls.enabled() ? std::string() : security.auth.peer_token()});

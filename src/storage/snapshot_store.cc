@@ -87,7 +87,7 @@ Status SnapshotStore::save(const Snapshot& snapshot, bool fsync, bool* out_of_sp
 
   std::string final_path = (fs::path(dir_) / file_name(snapshot.index, snapshot.term)).string();
   std::string temp_path = final_path + ".tmp";
-  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     error_number = errno;
     return failed(Status::error("cannot create " + temp_path + ": " + strerror(error_number)));

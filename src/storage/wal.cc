@@ -167,7 +167,7 @@ Status Wal::start_segment() {
   }
   uint64_t sequence = segments_.empty() ? 1 : segments_.back().sequence + 1;
   std::string path = (fs::path(dir_) / segment_name(sequence)).string();
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     int error_number = errno;
     return failed_write(

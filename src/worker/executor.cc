@@ -16,6 +16,7 @@
 
 #include "common/thread_name.h"
 #include "worker/executor_state.h"
+#include "worker/namespaces.h"
 
 namespace nomad::worker {
 
@@ -114,6 +115,18 @@ Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finis
                 "--data-dir that user can reach");
     }
     run_as = std::move(user);
+  }
+  if (options.job_namespaces && options.isolation == Isolation::kRaw && geteuid() == 0) {
+    std::string init = job_init_path(options.init_program);
+    if (std::string why = probe_job_namespaces(init); why.empty()) {
+      namespace_init = init;
+      spdlog::info("each job runs in its own PID and mount namespace, with a /proc of its own");
+    } else {
+      spdlog::warn(
+          "jobs run without namespaces of their own ({}): a job can see other processes in /proc, "
+          "and read the environment of other jobs of its user",
+          why);
+    }
   }
 }
 

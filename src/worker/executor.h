@@ -68,6 +68,11 @@ struct ExecutorOptions {
   // LOGNAME name it. Looked up once, at construction. Needs a server running as root.
   // Empty: jobs run as the server's own user.
   std::string job_user;
+  // On a server run as root, each job runs under nomad-lite-init in its own PID and mount
+  // namespace with its own /proc (worker/namespaces.h). The init: "" for nomad-lite-init next
+  // to the running binary. Off, or unavailable: plain process groups.
+  bool job_namespaces = true;
+  std::string init_program;
   // Hears each job's process group on the executor thread: once spawned (alive) and again
   // just before its leader is reaped (until then the id cannot be reused). Without the
   // executor's lock; keep it short. The worker's lease watchdog uses it.

@@ -20,6 +20,7 @@
 
 #include "common/duration.h"
 #include "worker/executor_state.h"
+#include "worker/namespaces.h"
 
 namespace nomad::worker {
 
@@ -158,6 +159,17 @@ void Executor::State::spawn(ExecSpec spec) {
                     "--die-with-parent", "--new-session",
                     "--", options.shell, "-c", spec.command};
     // clang-format on
+  } else if (!namespace_init.empty()) {
+    // The init enters the namespaces, mounts /proc and then drops to the job user itself.
+    if (access(options.shell.c_str(), X_OK) != 0) {  // else only the init would see it
+      return report_unstarted(spec.key,
+                              "cannot execute " + options.shell + ": " + errno_text(errno));
+    }
+    request.program = namespace_init;
+    request.shown_as = options.shell;
+    request.argv =
+        init_argv(namespace_init, run_as ? &*run_as : nullptr, {options.shell, "-c", spec.command});
+    request.run_as.reset();
   } else {
     request.program = options.shell;
     request.argv = {options.shell, "-c", spec.command};
@@ -229,7 +241,7 @@ Status Executor::State::make_work_dir(const std::filesystem::path& work) {
   std::lock_guard fs_lock(fs_mu);
   // One mkdir in the common case: on ext4, a job directory with the attempt's inside it cost
   // four times as much (create_directories would also stat every component first).
-  if (mkdir(work.c_str(), 0755) != 0) {
+  if (mkdir(work.c_str(), 0700) != 0) {  // the job's alone (its user's, below)
     std::error_code ec;
     std::filesystem::create_directories(work, ec);  // the root is missing, or a real error
     if (ec) {

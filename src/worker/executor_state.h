@@ -119,6 +119,7 @@ struct Executor::State {
   ExecutorOptions options;         // root made absolute
   SpawnLimits limits;              // options' limits, lowered to what this process may set
   std::optional<Identity> run_as;  // options.job_user, looked up
+  std::string namespace_init;      // jobs run under it (worker/namespaces.h); "": they do not
   StartedFn on_started;
   FinishedFn on_finished;
   std::string init_error;  // epoll or eventfd could not be created: every start fails

@@ -46,7 +46,7 @@ bool OutputSink::append(std::string_view data) {
   }
   if (!write_error_.empty()) return false;
   if (fd_ < 0) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd_ < 0) {
       write_error_ =
           "cannot create " + path_.string() + ": " + std::system_category().message(errno);

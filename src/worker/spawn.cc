@@ -262,7 +262,8 @@ SpawnOutcome spawn_process(const SpawnRequest& request) {
     case kSetuid:
       return {-1, "cannot switch to user " + request.run_as->name + " (setuid): " + why};
     default:
-      return {-1, "cannot execute " + request.program + ": " + why};
+      return {-1, "cannot execute " +
+                      (request.shown_as.empty() ? request.program : request.shown_as) + ": " + why};
   }
 }
 

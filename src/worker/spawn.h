@@ -37,6 +37,7 @@ Status lookup_identity(const std::string& name, Identity* out);
 
 struct SpawnRequest {
   std::string program;            // absolute path: execve does no PATH search
+  std::string shown_as;           // the program errors name, "" for `program` (an init's job)
   std::vector<std::string> argv;  // argv[0] included
   std::vector<std::string> env;   // "NAME=value": the whole environment of the child
   std::string cwd;

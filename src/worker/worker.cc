@@ -31,8 +31,8 @@ Worker::~Worker() { stop(); }
 void Worker::start() {
   if (options_.slots > 0 && options_.executor.job_user.empty() && geteuid() == 0) {
     spdlog::warn(
-        "jobs run as root: every submitted command has full control of this machine; start "
-        "the server with --job-user nobody (or another unprivileged user) to run them as that");
+        "jobs run as root (--job-user root): every submitted command has full control of this "
+        "machine; leave --job-user out to run them as nobody");
   } else if (options_.slots > 0 && !options_.executor.job_user.empty()) {
     spdlog::info("jobs run as user {}", options_.executor.job_user);
   }

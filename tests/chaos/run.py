@@ -128,6 +128,8 @@ class Run:
         if os.path.exists(self.dir):
             shutil.rmtree(self.dir)
         os.makedirs(os.path.join(self.dir, "jobs"))
+        # The jobs write their traces here as the servers' job user (nobody for a root server).
+        os.chmod(os.path.join(self.dir, "jobs"), 0o1777)
         os.makedirs(os.path.join(self.dir, "final"))
         net = Network(self.nodes)
         server_args = ["--worker-slots", str(a.worker_slots), "--worker-timeout",

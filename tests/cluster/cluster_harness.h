@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,6 +136,9 @@ class TestCluster {
       : extra_args_(std::move(extra_args)), dashboards_(dashboards) {
     root_ = (std::filesystem::temp_directory_path() / "nomad-cluster-XXXXXX").string();
     root_ = mkdtemp(root_.data());
+    // Searchable, not listable, as a server keeps its data dir: jobs run as nobody by default
+    // and reach their work directories (and the tests' own directories) below it.
+    chmod(root_.c_str(), 0711);
     for (uint64_t id = 1; id <= nodes; ++id) {
       Member m;
       m.id = id;
@@ -539,6 +543,43 @@ inline pid_t wait_for_pid_file(const std::string& path, std::chrono::millisecond
     return pid > 0;
   }, timeout);
   return pid;
+}
+
+// Live processes of the host whose command line holds `marker` (a distinctive argument such as
+// "sleep 30.4141") and, if given, whose name is `comm`. A job in a PID namespace of its own
+// cannot tell its host pid (its $$ is the namespace's), so tests find it by such a marker.
+inline std::vector<pid_t> processes_with(const std::string& marker, const std::string& comm = "") {
+  std::vector<pid_t> out;
+  DIR* proc = opendir("/proc");
+  if (!proc) return out;
+  while (dirent* e = readdir(proc)) {
+    char* end = nullptr;
+    long pid = strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    std::string dir = "/proc/" + std::string(e->d_name);
+    if (read_file(dir + "/cmdline").find(marker) == std::string::npos) continue;
+    if (!comm.empty() && read_file(dir + "/comm") != comm + "\n") continue;
+    std::string stat = read_file(dir + "/stat");
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat.size()) continue;
+    if (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X') continue;
+    out.push_back(static_cast<pid_t>(pid));
+  }
+  closedir(proc);
+  return out;
+}
+
+// The process group of `pid`, 0 if it is gone.
+inline pid_t group_of(pid_t pid) {
+  std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  char state = 0;
+  long ppid = 0, pgrp = 0;
+  if (paren == std::string::npos ||
+      sscanf(stat.c_str() + paren + 2, "%c %ld %ld", &state, &ppid, &pgrp) != 3) {
+    return 0;
+  }
+  return static_cast<pid_t>(pgrp);
 }
 
 // Processes in process group `pgid` that are not zombies. (A zombie has ended: when nothing

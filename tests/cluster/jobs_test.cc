@@ -43,6 +43,8 @@ struct JobCluster {
     leader = c.wait_for_leader();
     dir = c.root() + "/work";
     std::filesystem::create_directories(dir);
+    // The jobs' own files: jobs run as nobody (a root server's default job user).
+    std::filesystem::permissions(dir, std::filesystem::perms::all);
   }
   // Submits (following the leader) and returns the acknowledged job; fails the test if not.
   Job submit(SubmitJobRequest r) {
@@ -207,13 +209,17 @@ TEST(Jobs, ASubmissionThatWaitsAnswersWithTheFinalJob) {
 TEST(Jobs, AJobOverItsTimeoutFailsAndItsProcessIsGone) {
   JobCluster jc;
   ASSERT_NE(jc.leader, 0u);
-  SubmitJobRequest r = request("echo $$ > \"$DIR/pid\"; exec sleep 30");
+  // Found by its argument: in a PID namespace of its own the job's $$ is not the host's pid.
+  SubmitJobRequest r = request("exec sleep 30.3131");
   r.set_timeout_ms(1000);
-  r.mutable_env()->insert({"DIR", jc.dir});
   auto t0 = std::chrono::steady_clock::now();
   Job job = jc.submit(r);
-  pid_t pid = wait_for_pid_file(jc.dir + "/pid");
-  ASSERT_GT(pid, 0) << "the job never wrote its pid";
+  pid_t pid = 0;
+  ASSERT_TRUE(wait_until([&] {
+    auto found = processes_with("30.3131", "sleep");
+    pid = found.empty() ? 0 : found[0];
+    return pid > 0;
+  })) << "the job never ran";
   auto j = jc.wait_final(job.id(), 10s);
   ASSERT_TRUE(j) << "the job did not finish";
   EXPECT_LT(since(t0).count(), 8000);
@@ -223,17 +229,22 @@ TEST(Jobs, AJobOverItsTimeoutFailsAndItsProcessIsGone) {
   EXPECT_TRUE(wait_until([&] { return ::kill(pid, 0) == -1 && errno == ESRCH; }, 5s))
       << "process " << pid << " still exists";
   EXPECT_TRUE(wait_until([&] { return live_processes_in_group(pid).empty(); }, 5s));
+  EXPECT_TRUE(wait_until([&] { return processes_with("30.3131").empty(); }, 5s))
+      << "a process of the job (or its init) lives on";
 }
 
 // 4. Cancelling a running job kills every process in its group.
 TEST(Jobs, CancellingARunningJobLeavesNoProcessInItsGroup) {
   JobCluster jc;
   ASSERT_NE(jc.leader, 0u);
-  SubmitJobRequest r = request("echo $$ > \"$DIR/pid\"; sleep 30 & sleep 30; wait");
-  r.mutable_env()->insert({"DIR", jc.dir});
+  SubmitJobRequest r = request("sleep 30.4141 & sleep 30.4141; wait");
   Job job = jc.submit(r);
-  pid_t pgid = wait_for_pid_file(jc.dir + "/pid");
-  ASSERT_GT(pgid, 0) << "the job never wrote its pid";
+  pid_t pgid = 0;
+  ASSERT_TRUE(wait_until([&] {
+    auto found = processes_with("30.4141", "sleep");
+    pgid = found.empty() ? 0 : group_of(found[0]);
+    return pgid > 0;
+  })) << "the job never ran";
   // Both sleeps are up before the cancel.
   ASSERT_TRUE(wait_until([&] { return live_processes_in_group(pgid).size() >= 3; }, 5s))
       << live_processes_in_group(pgid).size();
@@ -257,6 +268,8 @@ TEST(Jobs, CancellingARunningJobLeavesNoProcessInItsGroup) {
   EXPECT_EQ(j->status(), nomad_lite::JOB_STATUS_CANCELLED) << describe(*j);
   EXPECT_TRUE(wait_until([&] { return live_processes_in_group(pgid).empty(); }, 5s))
       << live_processes_in_group(pgid).size() << " processes of group " << pgid << " live on";
+  EXPECT_TRUE(wait_until([&] { return processes_with("30.4141").empty(); }, 5s))
+      << "a process of the job (or its init) lives on";
   // kill(-pgid, 0) may still find zombies here: the sh's background sleep is reparented to
   // PID 1, and a container's PID 1 may never reap it. No process of the group runs, though.
 }

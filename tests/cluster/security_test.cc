@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -250,6 +251,148 @@ TEST_F(SecureCluster, NodeToNodeCallsRefuseClientsEvenWithTheOperatorToken) {
   ASSERT_TRUE(after.has_value());
   EXPECT_LT(after->term(), 1'000'000u);
   EXPECT_EQ(cluster_->wait_for_leader(), leader_);
+}
+
+// A node's real certificate cannot finish (or start) an attempt placed on another node: a
+// report made only of such entries is refused, such entries in a report that also carries the
+// sender's own are dropped, and the leader logs a warning naming the sender, job and node.
+TEST_F(SecureCluster, ANodeCannotFinishAnotherNodesJob) {
+  start(3, {"--worker-slots", "2"});
+  nomad_lite::Job job;
+  ASSERT_TRUE(cluster_->submit(leader_, "sleep 60", &job).ok());
+  auto running = cluster_->wait_for_job(job.id(), [](const nomad_lite::Job& j) {
+    return j.status() == nomad_lite::JOB_STATUS_RUNNING && j.node_id() != 0;
+  });
+  ASSERT_TRUE(running) << "the job never ran";
+  const uint64_t owner = running->node_id();
+  const uint64_t forger = owner == 1 ? 2 : 1;
+  Credentials node{file("ca.pem"), file("node-" + std::to_string(forger) + ".pem"),
+                   file("node-" + std::to_string(forger) + "-key.pem"), ""};
+  auto internal =
+      nomad_lite::InternalService::NewStub(channel_to(cluster_->member(leader_).address(), node));
+
+  nomad_lite::WorkerReport forged;
+  forged.set_node_id(forger);
+  forged.set_slots(2);
+  auto* f = forged.add_finished();
+  f->set_job_id(job.id());
+  f->set_attempt(running->attempt());
+  f->set_node_id(owner);
+  f->set_exit_code(0);
+  f->set_stdout_tail("forged output");
+  nomad_lite::WorkerReportAck ack;
+  grpc::Status unary = internal->Report(context().get(), forged, &ack);
+  EXPECT_EQ(unary.error_code(), StatusCode::PERMISSION_DENIED) << unary.error_message();
+  EXPECT_NE(unary.error_message().find("reports only its own"), std::string::npos);
+  {
+    auto ctx = context();
+    auto stream = internal->ReportStream(ctx.get());
+    stream->Write(forged);
+    stream->WritesDone();
+    while (stream->Read(&ack)) {
+    }
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), StatusCode::PERMISSION_DENIED) << s.error_message();
+  }
+  // The same finish claimed in the sender's own name: the call is a report like any other,
+  // the entry is dropped on the leader.
+  f->set_node_id(forger);
+  EXPECT_TRUE(internal->Report(context().get(), forged, &ack).ok());
+  const std::string log = cluster_->member(leader_).log;
+  EXPECT_TRUE(wait_until([&] {
+    std::string text = read_text(log);
+    return text.find("refused a report of node " + std::to_string(forger)) != std::string::npos &&
+           text.find("node " + std::to_string(forger) + " reported job " + job.id() +
+                     " attempt 1 finished (the entry names node " + std::to_string(forger) +
+                     "), but that attempt was placed on node " + std::to_string(owner)) !=
+               std::string::npos;
+  })) << read_text(log);
+
+  // Had a forged finish been proposed, it would be applied before this cancel.
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+  nomad_lite::CancelJobRequest cancel;
+  cancel.set_job_id(job.id());
+  nomad_lite::CancelJobResponse resp;
+  ASSERT_TRUE(cluster_->member(leader_).stub->CancelJob(&ctx, cancel, &resp).ok());
+  auto final = cluster_->wait_for_job(job.id(), [](const nomad_lite::Job& j) {
+    return j.status() != nomad_lite::JOB_STATUS_RUNNING;
+  });
+  ASSERT_TRUE(final);
+  EXPECT_EQ(final->status(), nomad_lite::JOB_STATUS_CANCELLED);
+  EXPECT_EQ(final->stdout_tail().find("forged"), std::string::npos);
+}
+
+// A root server runs jobs as nobody by default, each in its own PID and mount namespace: a
+// job reads none of the node's secrets (token file, TLS key, CA key), nor the environment of
+// the server, and sees no process but its own.
+TEST_F(SecureCluster, AJobOfTheDefaultUserReadsNoSecretAndSeesOnlyItsOwnProcesses) {
+  if (geteuid() != 0) GTEST_SKIP() << "the default job user applies to a server run as root";
+  start(1, {"--worker-slots", "2"});
+  const std::string server_pid = std::to_string(cluster_->member(leader_).pid);
+  std::string probe = "id -u; for f in " + file("tokens") + " " + file("node-1-key.pem") + " " +
+                      file("ca-key.pem") + " /proc/" + server_pid +
+                      "/environ; do if cat \"$f\" > /dev/null 2>&1; then echo \"read $f\"; "
+                      "else echo denied; fi; done; ls /proc | grep '^[0-9]' | wc -l";
+  nomad_lite::Job job;
+  ASSERT_TRUE(cluster_->submit(leader_, probe, &job).ok());
+  auto done = cluster_->wait_for_job(job.id(), [](const nomad_lite::Job& j) {
+    return j.status() == nomad_lite::JOB_STATUS_COMPLETED ||
+           j.status() == nomad_lite::JOB_STATUS_FAILED;
+  });
+  ASSERT_TRUE(done);
+  std::istringstream out(done->stdout_tail());
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(out, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 6u) << done->stdout_tail() << done->stderr_tail();
+  EXPECT_EQ(lines[0], "65534") << "not run as nobody";
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(lines[i], "denied") << done->stdout_tail();
+  // The namespace's init, the shell and the pipeline: a handful, not the host's hundreds.
+  EXPECT_LE(std::stoi(lines[5]), 6) << "processes outside the job are visible";
+  EXPECT_NE(read_text(cluster_->member(leader_).log)
+                .find("each job runs in its own PID and mount namespace"),
+            std::string::npos);
+}
+
+// The job user (nobody by default) must not be able to read a key: a CA key kept next to the
+// certificates, or a TLS key its group may read, stop the server with the chmod that fixes it.
+TEST_F(SecureCluster, KeysTheJobUserCouldReadStopTheServer) {
+  if (geteuid() != 0) GTEST_SKIP() << "the default job user applies to a server run as root";
+  TestCluster c(1);
+  if (!c.secure()) c.enable_security(false);
+  std::string open = c.root() + "/open-pki";
+  std::filesystem::create_directories(open);
+  chmod(open.c_str(), 0755);
+  for (const char* name : {"node-1.pem", "node-1-key.pem", "ca.pem", "ca-key.pem"}) {
+    std::filesystem::copy_file(c.pki_dir() + "/" + name, open + "/" + name);
+  }
+  chmod((open + "/node-1-key.pem").c_str(), 0600);
+  chmod((open + "/ca-key.pem").c_str(), 0644);
+  auto server = [&] {
+    return run_bounded(
+        {NOMAD_LITE_BIN, "server", "--node-id", "1", "--port", std::to_string(free_port()),
+         "--data-dir", c.root() + "/refused", "--tls-cert", open + "/node-1.pem", "--tls-key",
+         open + "/node-1-key.pem", "--tls-ca", open + "/ca.pem"},
+        10s);
+  };
+  RunResult r = server();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the CA key " + open +
+                       "/ca-key.pem is readable by user nobody, who runs "
+                       "the jobs: make it private (chmod 600 " +
+                       open + "/ca-key.pem)"),
+            std::string::npos)
+      << r.err;
+  chmod((open + "/ca-key.pem").c_str(), 0600);
+  ASSERT_EQ(chown((open + "/node-1-key.pem").c_str(), 0, 65534), 0);
+  chmod((open + "/node-1-key.pem").c_str(), 0640);
+  r = server();
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the TLS key (--tls-key) " + open +
+                       "/node-1-key.pem is readable by user "
+                       "nobody"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(SecureCluster, ClientsWithoutACertificateOfTheClustersCaCannotConnect) {

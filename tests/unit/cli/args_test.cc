@@ -135,17 +135,31 @@ TEST(ServerArgs, JobUserMustExistNotBeRootAndNeedsARootServer) {
                      "--job-user 'nomad-lite-no-such-user': no such user; create it or pick "
                      "another");
   expect_usage_error({"server", "--job-user", ""}, "--job-user: empty user name");
-  expect_usage_error({"server", "--job-user", "root"},
-                     "--job-user 'root': that user is root (uid 0), so jobs would keep every "
-                     "privilege");
-  EXPECT_EQ(parse_ok({"server"}).server.job_user, "");
   // The tests run as root on CI; the check itself is given the server's uid.
   EXPECT_EQ(check_job_user("nobody", 1000).message(),
             "--job-user needs the server to run as root (it is running as uid 1000); drop the "
             "flag or start the server as root");
   EXPECT_TRUE(check_job_user("nobody", 0).is_ok());
+  EXPECT_NE(check_job_user("root", 0).message().find("say --job-user root"), std::string::npos);
   if (geteuid() != 0) GTEST_SKIP() << "a server given --job-user must run as root";
   EXPECT_EQ(parse_ok({"server", "--job-user", "nobody"}).server.job_user, "nobody");
+}
+
+TEST(ServerArgs, ARootServerRunsJobsAsNobodyUnlessToldRootExplicitly) {
+  std::string user;
+  EXPECT_TRUE(resolve_job_user(false, 0, &user).is_ok());
+  EXPECT_EQ(user, "nobody");
+  user = "root";
+  EXPECT_TRUE(resolve_job_user(true, 0, &user).is_ok());
+  EXPECT_EQ(user, "") << "--job-user root keeps the server's (root) identity";
+  user = "";
+  EXPECT_TRUE(resolve_job_user(false, 1000, &user).is_ok());
+  EXPECT_EQ(user, "") << "a server not run as root runs jobs as itself";
+  user = "root";
+  EXPECT_FALSE(resolve_job_user(true, 1000, &user).is_ok());
+  if (geteuid() != 0) GTEST_SKIP() << "the parser sees the real uid";
+  EXPECT_EQ(parse_ok({"server"}).server.job_user, "nobody");
+  EXPECT_EQ(parse_ok({"server", "--job-user", "root"}).server.job_user, "");
 }
 
 TEST(ServerArgs, MalformedFlagsAreOneLineAndExitCode2) {

@@ -128,7 +128,7 @@ class CoordinatorTest : public ::testing::Test {
     r.set_slots(n);
     for (const auto& s : started) *r.add_started() = s;
     for (const auto& f : finished) *r.add_finished() = f;
-    coord_->on_report(r, at(ms));
+    coord_->on_report(store_, r, at(ms));
   }
 
   const nomad_lite::Job& job(const std::string& id) const { return *store_.find(id); }
@@ -470,6 +470,37 @@ TEST_F(ReportTest, StartReportForAnAttemptThatAlreadyEndedProposesNothing) {
   // The details of the cancelled attempt still are.
   hear(1, 2, 300, {}, {finished_msg("j1", 1, 1, wall(300), std::nullopt, "cancelled", 9)});
   EXPECT_EQ(finishes(collect(300)).size(), 1u);
+}
+
+TEST_F(ReportTest, ANodeCannotStartOrFinishAnotherNodesAttempt) {
+  // j1 attempt 1 runs on node 1. Node 2 (a compromised node) reports on it, naming node 1 or
+  // itself; node 1's own finish arrives in the same round and must be the one proposed.
+  hear(2, 2, 100, {started_msg("j1", 1, 1, wall(90)), started_msg("j1", 1, 2, wall(90))});
+  EXPECT_TRUE(starts(collect(100)).empty()) << "a start of another node's attempt was proposed";
+
+  auto real = finished_msg("j1", 1, 1, wall(500), 0);
+  auto forged = finished_msg("j1", 1, 1, wall(500), 7);
+  forged.set_stdout_tail("forged");
+  hear(1, 2, 600, {}, {real});
+  hear(2, 2, 601, {}, {forged, finished_msg("j1", 1, 2, wall(500), 9)});
+  Commands c = collect(610);
+  ASSERT_EQ(finishes(c).size(), 1u);
+  EXPECT_EQ(finishes(c)[0].exit_code(), 0) << "node 2's forged finish replaced node 1's";
+  EXPECT_EQ(finishes(c)[0].stdout_tail(), "");
+
+  hear(2, 2, 5000, {}, {forged});
+  EXPECT_TRUE(collect(5000).empty());
+  commit(c);
+  EXPECT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_COMPLETED);
+  EXPECT_EQ(job("j1").attempts(0).exit_code(), 0);
+}
+
+TEST_F(ReportTest, AForgedFinishAloneNeverCompletesTheJob) {
+  hear(2, 2, 100, {}, {finished_msg("j1", 1, 1, wall(90), 0)});
+  commit(collect(100));
+  hear(2, 2, 3000, {}, {finished_msg("j1", 1, 1, wall(90), 0)});
+  commit(collect(3000));
+  EXPECT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_RUNNING);
 }
 
 // --- lost attempts ------------------------------------------------------------------------------

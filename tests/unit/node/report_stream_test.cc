@@ -268,3 +268,44 @@ TEST(ReportStream, StoppingEndsOpenStreamsSoShutdownDoesNotWaitForThem) {
 
 }  // namespace
 }  // namespace nomad
+
+namespace nomad {
+namespace {
+
+nomad_lite::WorkerReport report_of(uint64_t sender, std::vector<uint64_t> finished_named) {
+  nomad_lite::WorkerReport r;
+  r.set_node_id(sender);
+  for (size_t i = 0; i < finished_named.size(); ++i) {
+    auto* f = r.add_finished();
+    f->set_job_id("job-" + std::to_string(i));
+    f->set_attempt(1);
+    f->set_node_id(finished_named[i]);
+  }
+  return r;
+}
+
+TEST(CheckReportSender, AReportMadeOnlyOfAnotherNodesAttemptsIsRefused) {
+  grpc::Status s = api::check_report_sender(2, report_of(2, {1}));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            "node 2 reported on attempts of other nodes only (job job-0 on node 1): a node "
+            "reports only its own");
+  // Without a certificate to prove the sender, the report's own node_id is the sender.
+  EXPECT_EQ(api::check_report_sender(0, report_of(2, {1, 3})).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  nomad_lite::WorkerReport started;
+  started.set_node_id(2);
+  started.add_started()->set_node_id(1);
+  EXPECT_EQ(api::check_report_sender(2, started).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST(CheckReportSender, OwnEntriesPassAndMixedReportsAreLeftToTheLoopToFilter) {
+  EXPECT_TRUE(api::check_report_sender(2, report_of(2, {})).ok());
+  EXPECT_TRUE(api::check_report_sender(2, report_of(2, {2, 2})).ok());
+  EXPECT_TRUE(api::check_report_sender(2, report_of(2, {2, 1})).ok());
+  EXPECT_EQ(api::check_report_sender(3, report_of(2, {2})).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);  // the certificate is another node's
+}
+
+}  // namespace
+}  // namespace nomad

@@ -141,6 +141,9 @@ TEST_F(ExecutorTest, JobIgnoringSigtermGetsSigkillAfterGrace) {
 TEST_F(ExecutorTest, KillLeavesNoProcessInTheGroup) {
   // Children orphaned by the kill come to this process, which reaps them (group_is_gone).
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  ExecutorOptions o = options();
+  o.job_namespaces = false;  // $$ is the host's pid only outside a PID namespace
+  executor(o);
   AttemptKey key{"killme", 1};
   executor().start(spec("killme", "echo $$; sleep 30 & sleep 30; wait"));
   std::string first = read_until(key, 0, 1);
@@ -497,6 +500,9 @@ TEST_F(ExecutorTest, CallbacksMayCallBackIntoTheExecutor) {
 }
 
 TEST_F(ExecutorTest, DestructorKillsWhatIsStillRunning) {
+  ExecutorOptions o = options();
+  o.job_namespaces = false;  // $$ is the host's pid only outside a PID namespace
+  executor(o);
   AttemptKey key{"orphan", 1};
   executor().start(spec("orphan", "echo $$; exec sleep 30"));
   std::string pid = read_until(key, 0, 1);
