@@ -12,7 +12,7 @@ SANITIZE_CONFIGURE = CXX=clang++ cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=De
 ASAN_SIM_SEEDS ?= 300
 FUZZ_SECONDS ?= 56
 
-.PHONY: all deps build test test-unit test-asan test-fuzz test-e2e test-chaos chaos-bin chaos soak bench bench-etcd bench-jobs run cluster cluster-secure clean format
+.PHONY: fuzz-service all deps build test test-unit test-asan test-fuzz test-e2e test-chaos chaos-bin chaos soak bench bench-etcd bench-jobs run cluster cluster-secure clean format
 
 all: build
 
@@ -78,8 +78,12 @@ test-asan: deps
 # (generated seeds and what the run finds); a crash leaves its input in $(FUZZ_DIR)/crashes.
 FUZZ_TARGETS := wal-reader rest-submit rest-query cli-args raft-message snapshot-file \
   job-store-restore token-file
-# The client API's service layer (api::Service) on an in-process single node.
-FUZZ_TARGETS += service
+# The client API's service layer (api::Service) on an in-process single node: make fuzz-service
+# (it builds the whole server under ASan, minutes more than make test can spend).
+SERVICE_FUZZ_SECONDS ?= 120
+
+fuzz-service:
+	$(MAKE) test-fuzz FUZZ_TARGETS=service FUZZ_SECONDS=$(SERVICE_FUZZ_SECONDS)
 
 test-fuzz: deps
 	$(SANITIZE_CONFIGURE)
