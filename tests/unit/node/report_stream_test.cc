@@ -26,7 +26,9 @@ using Clock = std::chrono::steady_clock;
 
 // A leader's InternalService: ReportStream through api::ReportStreams (or, for a leader of an
 // older version, not at all), the unary Report counted.
-class FakeLeader final : public nomad_lite::InternalService::CallbackService {
+class FakeLeader final : public nomad_lite::InternalService::WithCallbackMethod_Report<
+                             nomad_lite::InternalService::WithRawCallbackMethod_ReportStream<
+                                 nomad_lite::InternalService::Service>> {
  public:
   explicit FakeLeader(bool knows_streams)
       : knows_streams_(knows_streams),
@@ -38,11 +40,11 @@ class FakeLeader final : public nomad_lite::InternalService::CallbackService {
                   }},
                  gate_) {}
 
-  grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* ReportStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReportStream(
       grpc::CallbackServerContext* context) override {
     ++streams_opened;
     if (!knows_streams_) {  // as the generated base class answers: UNIMPLEMENTED
-      return nomad_lite::InternalService::CallbackService::ReportStream(context);
+      return WithRawCallbackMethod_ReportStream::ReportStream(context);
     }
     return streams_.open(context);
   }
