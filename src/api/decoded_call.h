@@ -30,9 +30,13 @@ grpc::Status decode(grpc::ByteBuffer* bytes, Message* message) {
                           "was generated from this server's proto/nomad_lite.proto");
 }
 
-// Encodes `message` into `out` for a method that sends bytes; false if it could not.
+// Encodes `message` into `out` (replacing what it held) for a method that sends bytes; false
+// if it could not.
 template <class Message>
 bool encode(const Message& message, grpc::ByteBuffer* out) {
+  // gRPC's protobuf writer asserts an empty buffer for a message longer than an inline slice,
+  // and a buffer just written still holds the bytes it sent.
+  out->Clear();
   bool own_buffer = false;
   return grpc::SerializationTraits<Message>::Serialize(message, out, &own_buffer).ok();
 }
