@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "api/decoded_call.h"
+#include "common/log_rate_limit.h"
 #include "common/thread_name.h"
 #include "transport/channel_args.h"
 #include "transport/convert.h"
@@ -322,6 +323,15 @@ class InboundStream final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       return;
     }
     if (grpc::Status decoded = api::decode(&read_, &batch_); !decoded.ok()) {
+      // Most likely a node built from another proto/nomad_lite.proto; its stream reopens and
+      // fails again every few hundred milliseconds, hence the limit.
+      static common::LogRateLimiter limiter(5, std::chrono::minutes(1));
+      auto verdict = limiter.admit("raft", common::LogRateLimiter::Clock::now());
+      if (verdict.log) {
+        spdlog::warn(
+            "closed a Raft stream from {}: {}{}", context_->peer(), decoded.error_message(),
+            verdict.suppressed ? fmt::format(" ({} more not logged)", verdict.suppressed) : "");
+      }
       Finish(decoded);
       return;
     }

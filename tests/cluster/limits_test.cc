@@ -469,6 +469,13 @@ TEST(StrictInputs, StreamsAndNodeCallsThatDoNotDecodeAreInvalidArgumentsWithAMes
   auto status = raft.wait();
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->error_code(), StatusCode::INVALID_ARGUMENT) << status->error_message();
+  // The node says why it closed the Raft streams (another node's version, most likely).
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return read_text(c.member(1).log).find("closed a Raft stream from") != std::string::npos;
+      },
+      5s))
+      << read_text(c.member(1).log).substr(0, 4000);
   // The node still answers decodable requests, and still leads.
   EXPECT_TRUE(c.status(1).has_value());
   EXPECT_EQ(c.wait_for_leader(), 1u);
