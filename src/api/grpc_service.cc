@@ -9,17 +9,28 @@ namespace nomad::api {
 
 grpc::StatusCode to_grpc_code(Code code) {
   switch (code) {
-    case Code::kOk: return grpc::StatusCode::OK;
-    case Code::kInvalidArgument: return grpc::StatusCode::INVALID_ARGUMENT;
-    case Code::kNotFound: return grpc::StatusCode::NOT_FOUND;
-    case Code::kNotLeader: return grpc::StatusCode::FAILED_PRECONDITION;
-    case Code::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
-    case Code::kResourceExhausted: return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case Code::kFailedPrecondition: return grpc::StatusCode::FAILED_PRECONDITION;
-    case Code::kInternal: return grpc::StatusCode::INTERNAL;
-    case Code::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
-    case Code::kPermissionDenied: return grpc::StatusCode::PERMISSION_DENIED;
-    case Code::kAlreadyExists: return grpc::StatusCode::ALREADY_EXISTS;
+    case Code::kOk:
+      return grpc::StatusCode::OK;
+    case Code::kInvalidArgument:
+      return grpc::StatusCode::INVALID_ARGUMENT;
+    case Code::kNotFound:
+      return grpc::StatusCode::NOT_FOUND;
+    case Code::kNotLeader:
+      return grpc::StatusCode::FAILED_PRECONDITION;
+    case Code::kUnavailable:
+      return grpc::StatusCode::UNAVAILABLE;
+    case Code::kResourceExhausted:
+      return grpc::StatusCode::RESOURCE_EXHAUSTED;
+    case Code::kFailedPrecondition:
+      return grpc::StatusCode::FAILED_PRECONDITION;
+    case Code::kInternal:
+      return grpc::StatusCode::INTERNAL;
+    case Code::kUnauthenticated:
+      return grpc::StatusCode::UNAUTHENTICATED;
+    case Code::kPermissionDenied:
+      return grpc::StatusCode::PERMISSION_DENIED;
+    case Code::kAlreadyExists:
+      return grpc::StatusCode::ALREADY_EXISTS;
   }
   return grpc::StatusCode::UNKNOWN;
 }
@@ -153,50 +164,57 @@ void GrpcSchedulerService::wait_job(grpc::CallbackServerContext* context, UnaryC
                     });
 }
 
-grpc::Status GrpcSchedulerService::StreamJobLogs(grpc::ServerContext* context,
-                                                 const nomad_lite::JobLogsRequest* request,
-                                                 grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
-  if (Error error = admit(*context, Role::kRead, *request); error.code != Code::kOk) {
+grpc::Status GrpcSchedulerService::stream_job_logs(grpc::ServerContext* context,
+                                                   RawRequestStream<nomad_lite::LogChunk>* stream) {
+  nomad_lite::JobLogsRequest request;
+  if (grpc::Status decoded = read_request(stream, &request); !decoded.ok()) return decoded;
+  if (Error error = admit(*context, Role::kRead, request); error.code != Code::kOk) {
     return to_grpc_status(error);
   }
   return to_grpc_status(service_.stream_logs(
-      *request, [writer](const nomad_lite::LogChunk& c) { return writer->Write(c); },
+      request, [stream](const nomad_lite::LogChunk& c) { return stream->Write(c); },
       [context] { return context->IsCancelled(); }));
 }
 
 grpc::ServerUnaryReactor* GrpcInternalService::Report(grpc::CallbackServerContext* context,
-                                                      const nomad_lite::WorkerReport* request,
-                                                      nomad_lite::WorkerReportAck* response) {
-  auto* reactor = context->DefaultReactor();
+                                                      const grpc::ByteBuffer* request_bytes,
+                                                      grpc::ByteBuffer* response_bytes) {
+  // Only a node gets as far as the parser.
   auto caller = gate_.admit(*context);
   if (!caller.ok()) {
+    auto* reactor = context->DefaultReactor();
     reactor->Finish(to_grpc_status(caller.error));
     return reactor;
   }
-  if (grpc::Status refused = check_report_sender(caller.value, *request); !refused.ok()) {
-    reactor->Finish(refused);
-    return reactor;
-  }
-  if (!node_.is_leader()) {
-    response->set_leader(false);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-  // Answered by the node loop once processed: the ack is the worker's lease (worker/lease.h).
-  node_.deliver_report(*request, [reactor, response](const nomad_lite::WorkerReportAck& ack) {
-    *response = ack;
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return decode_then<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>(
+      request_bytes, response_bytes, [this, caller = caller.value](auto* call) {
+        if (grpc::Status refused = check_report_sender(caller, call->request); !refused.ok()) {
+          call->reply(refused);
+          return;
+        }
+        if (!node_.is_leader()) {
+          call->response.set_leader(false);
+          call->reply(grpc::Status::OK);
+          return;
+        }
+        // Answered by the node loop once processed: the ack is the worker's lease
+        // (worker/lease.h).
+        node_.deliver_report(std::move(call->request),
+                             [call](const nomad_lite::WorkerReportAck& ack) {
+                               call->response = ack;
+                               call->reply(grpc::Status::OK);
+                             });
+      });
 }
 
-grpc::Status GrpcInternalService::StreamLogs(grpc::ServerContext* context,
-                                             const nomad_lite::JobLogsRequest* request,
-                                             grpc::ServerWriter<nomad_lite::LogChunk>* writer) {
+grpc::Status GrpcInternalService::stream_logs(grpc::ServerContext* context,
+                                              RawRequestStream<nomad_lite::LogChunk>* stream) {
   auto caller = gate_.admit(*context);
   if (!caller.ok()) return to_grpc_status(caller.error);
+  nomad_lite::JobLogsRequest request;
+  if (grpc::Status decoded = read_request(stream, &request); !decoded.ok()) return decoded;
   return to_grpc_status(service_.stream_local_logs(
-      *request, [writer](const nomad_lite::LogChunk& c) { return writer->Write(c); },
+      request, [stream](const nomad_lite::LogChunk& c) { return stream->Write(c); },
       [context] { return context->IsCancelled(); }));
 }
 

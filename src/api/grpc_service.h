@@ -21,8 +21,8 @@ grpc::StatusCode to_grpc_code(Code code);
 inline constexpr size_t kMaxStatusMessageBytes = 1024;
 
 // Every call uses the callback API but StreamJobLogs, which blocks on files and peers and so
-// runs on gRPC's synchronous thread pool. The unary calls take their requests as bytes and
-// decode them here (api/decoded_call.h): undecodable bytes get INVALID_ARGUMENT with a message.
+// runs on gRPC's synchronous thread pool. Every call takes its request as bytes and decodes it
+// here (api/decoded_call.h): undecodable bytes get INVALID_ARGUMENT with a message.
 using SchedulerBase = nomad_lite::SchedulerService::WithRawCallbackMethod_SubmitJob<
     nomad_lite::SchedulerService::WithRawCallbackMethod_GetJobStatus<
         nomad_lite::SchedulerService::WithRawCallbackMethod_ListJobs<
@@ -33,7 +33,14 @@ using SchedulerBase = nomad_lite::SchedulerService::WithRawCallbackMethod_Submit
 
 class GrpcSchedulerService final : public SchedulerBase {
  public:
-  explicit GrpcSchedulerService(api::Service& service) : service_(service) {}
+  explicit GrpcSchedulerService(api::Service& service) : service_(service) {
+    grpc::Service::MarkMethodStreamed(
+        method_index<nomad_lite::JobLogsRequest>("SchedulerService", "StreamJobLogs"),
+        raw_request_streaming<nomad_lite::LogChunk>(
+            [this](grpc::ServerContext* context, RawRequestStream<nomad_lite::LogChunk>* stream) {
+              return stream_job_logs(context, stream);
+            }));
+  }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
                                       const grpc::ByteBuffer* request,
@@ -81,11 +88,11 @@ class GrpcSchedulerService final : public SchedulerBase {
         request, response,
         [this, context](auto* call) { wait_job(context, call, &call->request, &call->response); });
   }
-  grpc::Status StreamJobLogs(grpc::ServerContext* context,
-                             const nomad_lite::JobLogsRequest* request,
-                             grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
  private:
+  // StreamJobLogs, its request taken as bytes (raw_request_streaming).
+  grpc::Status stream_job_logs(grpc::ServerContext* context,
+                               RawRequestStream<nomad_lite::LogChunk>* stream);
   void submit_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
                   const nomad_lite::SubmitJobRequest* request,
                   nomad_lite::SubmitJobResponse* response);
@@ -121,8 +128,9 @@ class GrpcSchedulerService final : public SchedulerBase {
 // Node-to-node calls that are not Raft: worker reports to the leader, output for other nodes.
 // Report only queues the report for the node loop: it runs on gRPC's own threads (the callback
 // API), without the hand-off to a synchronous-server thread.
-using InternalBase = nomad_lite::InternalService::WithCallbackMethod_Report<
-    nomad_lite::InternalService::WithCallbackMethod_ReportStream<
+// Every call takes its requests as bytes, as SchedulerService's do.
+using InternalBase = nomad_lite::InternalService::WithRawCallbackMethod_Report<
+    nomad_lite::InternalService::WithRawCallbackMethod_ReportStream<
         nomad_lite::InternalService::Service>>;
 
 class GrpcInternalService final : public InternalBase {
@@ -132,27 +140,35 @@ class GrpcInternalService final : public InternalBase {
       : service_(service),
         node_(node),
         gate_(gate),
-        report_streams_(
-            {[&node] { return node.is_leader(); },
-             [&node](nomad_lite::WorkerReport r, AckFn ack) {
-               node.deliver_report(std::move(r), std::move(ack));
-             }},
-            gate) {}
+        report_streams_({[&node] { return node.is_leader(); },
+                         [&node](nomad_lite::WorkerReport r, AckFn ack) {
+                           node.deliver_report(std::move(r), std::move(ack));
+                         }},
+                        gate) {
+    grpc::Service::MarkMethodStreamed(
+        method_index<nomad_lite::JobLogsRequest>("InternalService", "StreamLogs"),
+        raw_request_streaming<nomad_lite::LogChunk>(
+            [this](grpc::ServerContext* context, RawRequestStream<nomad_lite::LogChunk>* stream) {
+              return stream_logs(context, stream);
+            }));
+  }
 
   // Ends the open report streams (before the server's Shutdown, which they would hold up).
   void stop() { report_streams_.stop(); }
 
   grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
-                                   const nomad_lite::WorkerReport* request,
-                                   nomad_lite::WorkerReportAck* response) override;
-  grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* ReportStream(
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReportStream(
       grpc::CallbackServerContext* context) override {
     return report_streams_.open(context);
   }
-  grpc::Status StreamLogs(grpc::ServerContext* context, const nomad_lite::JobLogsRequest* request,
-                          grpc::ServerWriter<nomad_lite::LogChunk>* writer) override;
 
  private:
+  // StreamLogs, its request taken as bytes (raw_request_streaming).
+  grpc::Status stream_logs(grpc::ServerContext* context,
+                           RawRequestStream<nomad_lite::LogChunk>* stream);
+
   api::Service& service_;
   node::Node& node_;
   const PeerGate& gate_;

@@ -5,13 +5,14 @@
 #include <optional>
 #include <string>
 
+#include "api/decoded_call.h"
 #include "common/log_rate_limit.h"
 
 namespace nomad::api {
 
 namespace {
 
-using BidiReactor = grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>;
+using BidiReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
 
 // A stream refused before its first message.
 class RefusedStream final : public BidiReactor {
@@ -64,27 +65,28 @@ class ReportStreams::Reactor final : public BidiReactor {
   Reactor(ReportStreams& owner, grpc::CallbackServerContext* context, uint64_t caller)
       : owner_(owner), context_(context), caller_(caller), acks_(std::make_shared<Acks>()) {
     acks_->reactor = this;
-    StartRead(&report_);
+    StartRead(&read_);
   }
 
   void OnReadDone(bool ok) override {
     if (!ok) return finish(grpc::Status::OK);  // the worker closed its end, or a cancel
+    if (grpc::Status decoded = decode(&read_, &report_); !decoded.ok()) return finish(decoded);
     if (grpc::Status refused = check_report_sender(caller_, report_); !refused.ok()) {
       return finish(refused);
     }
     if (!owner_.sink_.is_leader()) return finish(grpc::Status::OK);
     owner_.sink_.deliver(std::move(report_), [acks = acks_](const auto& ack) { post(acks, ack); });
     report_.Clear();
-    StartRead(&report_);
+    StartRead(&read_);
   }
 
   void OnWriteDone(bool ok) override {
     std::unique_lock lock(acks_->mu);
     if (ok && acks_->next && !acks_->finishing) {
-      writing_ = std::move(*acks_->next);
+      nomad_lite::WorkerReportAck ack = std::move(*acks_->next);
       acks_->next.reset();
       lock.unlock();
-      StartWrite(&writing_);
+      start_write(ack);
       return;
     }
     acks_->writing = false;
@@ -106,7 +108,7 @@ class ReportStreams::Reactor final : public BidiReactor {
   struct Acks {
     std::mutex mu;
     Reactor* reactor = nullptr;  // null once done
-    bool writing = false;        // a write is in flight (reactor->writing_ is its message)
+    bool writing = false;        // a write is in flight (reactor->writing_ is its bytes)
     std::optional<nomad_lite::WorkerReportAck> next;
     bool finishing = false;
     grpc::Status status;
@@ -122,9 +124,24 @@ class ReportStreams::Reactor final : public BidiReactor {
     }
     acks->writing = true;
     Reactor* reactor = acks->reactor;
-    reactor->writing_ = ack;
     lock.unlock();  // a reaction may run inline: never start an operation under the lock
-    reactor->StartWrite(&reactor->writing_);
+    reactor->start_write(ack);
+  }
+
+  // Encodes `ack` (as gRPC would for a typed write) and writes it; called with a write
+  // claimed (Acks::writing) and no lock held.
+  void start_write(const nomad_lite::WorkerReportAck& ack) {
+    if (!encode(ack, &writing_)) {
+      std::unique_lock lock(acks_->mu);
+      acks_->writing = false;
+      if (!acks_->finishing) {
+        acks_->status = {grpc::StatusCode::INTERNAL, "an ack could not be encoded"};
+      }
+      acks_->finishing = true;
+      finish_if_idle(std::move(lock));
+      return;
+    }
+    StartWrite(&writing_);
   }
 
   // Finishes once no write is in flight (OnWriteDone finishes otherwise).
@@ -146,12 +163,13 @@ class ReportStreams::Reactor final : public BidiReactor {
   ReportStreams& owner_;
   grpc::CallbackServerContext* context_;
   uint64_t caller_;
+  grpc::ByteBuffer read_;  // the message being read
   nomad_lite::WorkerReport report_;
-  nomad_lite::WorkerReportAck writing_;
+  grpc::ByteBuffer writing_;  // the ack being written
   std::shared_ptr<Acks> acks_;
 };
 
-grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* ReportStreams::open(
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReportStreams::open(
     grpc::CallbackServerContext* context) {
   auto caller = gate_.admit(*context);
   if (!caller.ok()) return new RefusedStream(to_grpc_status(caller.error));

@@ -40,7 +40,9 @@ class ReportStreams {
 
   // The reactor for a new stream; it finishes at once when the caller is not a node (or
   // stop() was called).
-  grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* open(
+  // Each message is decoded here (a stream whose message does not decode as a WorkerReport
+  // ends with INVALID_ARGUMENT), and each ack encoded.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* open(
       grpc::CallbackServerContext* context);
 
   // Ends every open stream and refuses new ones: an open stream would otherwise hold the

@@ -4,6 +4,8 @@
 
 #include <deque>
 
+#include "api/decoded_call.h"
+#include "common/log_rate_limit.h"
 #include "common/thread_name.h"
 #include "transport/channel_args.h"
 #include "transport/convert.h"
@@ -308,11 +310,11 @@ grpc::Status impersonation(grpc::CallbackServerContext* context, raft::NodeId pr
 }  // namespace
 
 // One peer's stream into this node: reads batch after batch until the peer closes it.
-class InboundStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch> {
+class InboundStream final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   InboundStream(RaftServiceImpl& service, grpc::CallbackServerContext* context, raft::NodeId proven)
       : service_(service), context_(context), proven_(proven) {
-    StartRead(&batch_);
+    StartRead(&read_);
   }
 
   void OnReadDone(bool ok) override {
@@ -320,11 +322,24 @@ class InboundStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch
       Finish(grpc::Status::OK);
       return;
     }
+    if (grpc::Status decoded = api::decode(&read_, &batch_); !decoded.ok()) {
+      // Most likely a node built from another proto/nomad_lite.proto; its stream reopens and
+      // fails again every few hundred milliseconds, hence the limit.
+      static common::LogRateLimiter limiter(5, std::chrono::minutes(1));
+      auto verdict = limiter.admit("raft", common::LogRateLimiter::Clock::now());
+      if (verdict.log) {
+        spdlog::warn(
+            "closed a Raft stream from {}: {}{}", context_->peer(), decoded.error_message(),
+            verdict.suppressed ? fmt::format(" ({} more not logged)", verdict.suppressed) : "");
+      }
+      Finish(decoded);
+      return;
+    }
     if (grpc::Status ended = service_.take(batch_, proven_, context_); !ended.ok()) {
       Finish(ended);
       return;
     }
-    StartRead(&batch_);
+    StartRead(&read_);
   }
 
   void OnDone() override {
@@ -336,13 +351,14 @@ class InboundStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch
   RaftServiceImpl& service_;
   grpc::CallbackServerContext* context_;
   const raft::NodeId proven_;
+  grpc::ByteBuffer read_;  // the batch being read
   nomad_lite::RaftBatch batch_;
 };
 
 namespace {
 
 // A stream refused before it began.
-class RefusedStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch> {
+class RefusedStream final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   explicit RefusedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -350,12 +366,16 @@ class RefusedStream final : public grpc::ServerReadReactor<nomad_lite::RaftBatch
 
 }  // namespace
 
-grpc::ServerReadReactor<nomad_lite::RaftBatch>* RaftServiceImpl::Stream(
-    grpc::CallbackServerContext* context, nomad_lite::StreamClosed*) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* RaftServiceImpl::Stream(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   raft::NodeId proven = 0;
   if (grpc::Status admitted = admit_(*context, &proven); !admitted.ok()) {
     spdlog::warn("refused a Raft stream from {}: {}", context->peer(), admitted.error_message());
     return new RefusedStream(admitted);
+  }
+  // What an OK end sends: an empty StreamClosed (gRPC sends this buffer as it is).
+  if (!api::encode(nomad_lite::StreamClosed(), response)) {
+    return new RefusedStream({grpc::StatusCode::INTERNAL, "the response could not be encoded"});
   }
   {
     std::lock_guard lock(mu_);

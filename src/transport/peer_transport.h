@@ -51,8 +51,11 @@ class PeerTransport {
   std::map<raft::NodeId, std::unique_ptr<PeerClient>> clients_;
 };
 
-// The receiving side: hands every well-formed message to `deliver`.
-class RaftServiceImpl final : public nomad_lite::RaftService::CallbackService {
+// The receiving side: hands every well-formed message to `deliver`. It takes each batch as
+// bytes and decodes it itself (api/decoded_call.h), so that bytes that are not a RaftBatch end
+// the stream with INVALID_ARGUMENT and a message, where gRPC alone ends it with OK.
+class RaftServiceImpl final : public nomad_lite::RaftService::WithRawCallbackMethod_Stream<
+                                  nomad_lite::RaftService::Service> {
  public:
   using Deliver = std::function<void(raft::Message)>;
   using Contact = std::function<void(raft::NodeId)>;
@@ -63,8 +66,8 @@ class RaftServiceImpl final : public nomad_lite::RaftService::CallbackService {
   RaftServiceImpl(Deliver deliver, Contact contact, Admit admit)
       : deliver_(std::move(deliver)), contact_(std::move(contact)), admit_(std::move(admit)) {}
 
-  grpc::ServerReadReactor<nomad_lite::RaftBatch>* Stream(
-      grpc::CallbackServerContext* context, nomad_lite::StreamClosed* response) override;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Stream(grpc::CallbackServerContext* context,
+                                                    grpc::ByteBuffer* response) override;
 
   // Ends every open stream and refuses new ones. A peer's stream stays open for as long as the
   // peer runs, so without this grpc::Server::Shutdown would wait out its whole deadline.

@@ -378,6 +378,109 @@ TEST(StrictInputs, RequestsThatDoNotDecodeAreInvalidArgumentsWithAMessage) {
   EXPECT_TRUE(c.status(1).has_value());
 }
 
+// Any call as a stream of raw messages: writes `messages`, closes its side, reads whatever
+// comes back, and keeps the final status (nullopt if none came within the deadline).
+class RawStreamCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  RawStreamCall(grpc::GenericStub& stub, const std::string& method, std::vector<std::string> msgs)
+      : messages_(std::move(msgs)) {
+    context_.set_deadline(std::chrono::system_clock::now() + 5s);
+    stub.PrepareBidiStreamingCall(&context_, method, {}, this);
+    StartRead(&in_);
+    write_next();
+    StartCall();
+  }
+
+  ~RawStreamCall() {  // gRPC may use the reactor until OnDone
+    context_.TryCancel();
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return status_.has_value(); });
+  }
+
+  std::optional<grpc::Status> wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 10s, [&] { return status_.has_value(); });
+    return status_;
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok) StartRead(&in_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (ok) write_next();
+  }
+  void OnDone(const grpc::Status& status) override {
+    std::lock_guard lock(mu_);
+    status_ = status;
+    cv_.notify_all();
+  }
+
+ private:
+  void write_next() {
+    if (next_ == messages_.size()) return StartWritesDone();
+    grpc::Slice slice(messages_[next_++]);
+    out_ = grpc::ByteBuffer(&slice, 1);
+    StartWrite(&out_);
+  }
+
+  grpc::ClientContext context_;
+  std::vector<std::string> messages_;
+  size_t next_ = 0;
+  grpc::ByteBuffer out_, in_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<grpc::Status> status_;
+};
+
+// The streams and the node-to-node calls too: each ends with INVALID_ARGUMENT naming the
+// message it expected. gRPC alone answered INTERNAL (server streams), UNIMPLEMENTED (Report)
+// or OK (ReportStream, the Raft stream), each with an empty message.
+TEST(StrictInputs, StreamsAndNodeCallsThatDoNotDecodeAreInvalidArgumentsWithAMessage) {
+  TestCluster c(1);  // no TLS and no token: the peer gate lets this process make node calls
+  c.start_all();
+  ASSERT_NE(c.wait_for_leader(), 0u);
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  grpc::GenericStub stub(
+      grpc::CreateCustomChannel(c.member(1).address(), grpc::InsecureChannelCredentials(), args));
+  const std::pair<const char*, const char*> methods[] = {
+      {"/nomad_lite.SchedulerService/StreamJobLogs", "nomad_lite.JobLogsRequest"},
+      {"/nomad_lite.InternalService/Report", "nomad_lite.WorkerReport"},
+      {"/nomad_lite.InternalService/StreamLogs", "nomad_lite.JobLogsRequest"},
+      {"/nomad_lite.InternalService/ReportStream", "nomad_lite.WorkerReport"},
+      {"/nomad_lite.RaftService/Stream", "nomad_lite.RaftBatch"},
+  };
+  for (std::string garbage : {std::string("\x0a\x64zz", 4), std::string("\xff\xff\xff\xff", 4)}) {
+    for (const auto& [method, message] : methods) {
+      RawStreamCall call(stub, method, {garbage});
+      auto status = call.wait();
+      ASSERT_TRUE(status.has_value()) << method << ": no status within 10 s";
+      EXPECT_EQ(status->error_code(), StatusCode::INVALID_ARGUMENT)
+          << method << ": " << status->error_message();
+      EXPECT_NE(status->error_message().find(std::string("is not a valid ") + message),
+                std::string::npos)
+          << method << ": " << status->error_message();
+    }
+  }
+  // A stream whose first message decodes and whose second does not ends at the second.
+  nomad_lite::RaftBatch keepalive;  // from no one: nothing to deliver
+  RawStreamCall raft(stub, "/nomad_lite.RaftService/Stream",
+                     {keepalive.SerializeAsString(), std::string("\xff\xff\xff\xff", 4)});
+  auto status = raft.wait();
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->error_code(), StatusCode::INVALID_ARGUMENT) << status->error_message();
+  // The node says why it closed the Raft streams (another node's version, most likely).
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return read_text(c.member(1).log).find("closed a Raft stream from") != std::string::npos;
+      },
+      5s))
+      << read_text(c.member(1).log).substr(0, 4000);
+  // The node still answers decodable requests, and still leads.
+  EXPECT_TRUE(c.status(1).has_value());
+  EXPECT_EQ(c.wait_for_leader(), 1u);
+}
+
 // A status message echoing a 64 MiB job id once stalled on a client that did not read it, and
 // grpc::Server::Shutdown then waited for that call forever.
 TEST(Limits, SigtermStopsANodeWithinTwoSecondsAfterAHugeRequest) {

@@ -24,9 +24,15 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+// With these an ack takes 25 bytes, more than gRPC keeps inline in a slice (23).
+constexpr uint64_t kTerm = uint64_t{1} << 63;
+constexpr uint64_t kIndexBase = uint64_t{1} << 62;
+
 // A leader's InternalService: ReportStream through api::ReportStreams (or, for a leader of an
 // older version, not at all), the unary Report counted.
-class FakeLeader final : public nomad_lite::InternalService::CallbackService {
+class FakeLeader final : public nomad_lite::InternalService::WithCallbackMethod_Report<
+                             nomad_lite::InternalService::WithRawCallbackMethod_ReportStream<
+                                 nomad_lite::InternalService::Service>> {
  public:
   explicit FakeLeader(bool knows_streams)
       : knows_streams_(knows_streams),
@@ -38,11 +44,11 @@ class FakeLeader final : public nomad_lite::InternalService::CallbackService {
                   }},
                  gate_) {}
 
-  grpc::ServerBidiReactor<nomad_lite::WorkerReport, nomad_lite::WorkerReportAck>* ReportStream(
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReportStream(
       grpc::CallbackServerContext* context) override {
     ++streams_opened;
     if (!knows_streams_) {  // as the generated base class answers: UNIMPLEMENTED
-      return nomad_lite::InternalService::CallbackService::ReportStream(context);
+      return WithRawCallbackMethod_ReportStream::ReportStream(context);
     }
     return streams_.open(context);
   }
@@ -68,14 +74,15 @@ class FakeLeader final : public nomad_lite::InternalService::CallbackService {
 
   void stop() { streams_.stop(); }
 
-  // As the node loop answers: the report's seq, term 7, last index 100 + seq.
+  // As the node loop answers: the report's seq, term kTerm, last index kIndexBase + seq (an
+  // ack longer than gRPC's inline slice: encoding it must not reuse the previous ack's buffer).
   nomad_lite::WorkerReportAck ack_of(const nomad_lite::WorkerReport& r) const {
     nomad_lite::WorkerReportAck ack;
     ack.set_leader(leading);
     ack.set_seq(r.seq());
     if (leading) {
-      ack.set_term(7);
-      ack.set_last_index(100 + r.seq());
+      ack.set_term(kTerm);
+      ack.set_last_index(kIndexBase + r.seq());
     }
     return ack;
   }
@@ -188,8 +195,8 @@ TEST(ReportStream, TheLeaderAcksReportsOnTheStreamWithItsTermAndIndex) {
   uint64_t previous = 0;
   for (const auto& a : got) {
     EXPECT_TRUE(a.leader());
-    EXPECT_EQ(a.term(), 7u);
-    EXPECT_EQ(a.last_index(), 100 + a.seq());
+    EXPECT_EQ(a.term(), kTerm);
+    EXPECT_EQ(a.last_index(), kIndexBase + a.seq());
     EXPECT_GT(a.seq(), previous) << "acks out of order (coalescing keeps only newer ones)";
     previous = a.seq();
   }
@@ -205,7 +212,7 @@ TEST(ReportStream, ALeaderWithoutStreamsAcksEachCall) {
   auto got = acks.wait_for_seq(first);
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.back().seq(), first);
-  EXPECT_EQ(got.back().last_index(), 100 + first);
+  EXPECT_EQ(got.back().last_index(), kIndexBase + first);
 }
 
 TEST(ReportStream, ALeaderThatStepsDownEndsTheStreamAndANewOneIsOpened) {
