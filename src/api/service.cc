@@ -58,9 +58,9 @@ Error check_job_id(const std::string& id) {
 }
 
 // A page token is a decimal submission index (1 and up) as this server gave it out: no sign,
-// no spaces, nothing that overflows 64 bits.
+// no spaces, no leading zero, nothing that overflows 64 bits.
 bool parse_page_token(const std::string& token, uint64_t* out) {
-  if (token.empty() || token.size() > 20) return false;
+  if (token.empty() || token.size() > 20 || token[0] == '0') return false;
   uint64_t v = 0;
   for (char c : token) {
     if (c < '0' || c > '9') return false;
