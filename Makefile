@@ -65,15 +65,22 @@ test-asan: deps
 	$(SANITIZE_CONFIGURE)
 	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim storage-tests \
 	  storage-crash-tests wal-crash-writer jobs-tests worker-tests
-	$(ASAN_DIR)/raft-tests --gtest_brief=1
-	$(ASAN_DIR)/storage-tests --gtest_brief=1
-	$(ASAN_DIR)/jobs-tests --gtest_brief=1
-	$(ASAN_DIR)/worker-tests --gtest_brief=1
-	$(ASAN_DIR)/storage-crash-tests --gtest_brief=1
+	$(MAKE) --no-print-directory -j$(JOBS) -O $(ASAN_RUNS:%=asan-run-%)
+
+# The runs, $(JOBS) at a time (each is one thread), the longest first.
+ASAN_RUNS := sim-5 sim-3 worker-tests raft-tests storage-tests jobs-tests storage-crash-tests
+
+asan-run-sim-3:
 	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 3 --start-seed 500001
+
+asan-run-sim-5:
 	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 5 --start-seed 600001
 
-# Every fuzz target for FUZZ_SECONDS / (number of targets) seconds each, built in one call. A
+asan-run-%:
+	$(ASAN_DIR)/$* --gtest_brief=1
+
+# Every fuzz target for FUZZ_SECONDS / (number of targets) seconds each, $(JOBS) at a time,
+# built in one call. A
 # target's corpus is tests/fuzz/corpus/<target> (read only) plus $(FUZZ_DIR)/corpus/<target>
 # (generated seeds and what the run finds); a crash leaves its input in $(FUZZ_DIR)/crashes.
 FUZZ_TARGETS := wal-reader rest-submit rest-query cli-args raft-message snapshot-file \
@@ -90,19 +97,22 @@ test-fuzz: deps
 	cmake --build $(FUZZ_DIR) -j$(JOBS) --target make-seed-corpus $(FUZZ_TARGETS:%=%-fuzz)
 	$(FUZZ_DIR)/make-seed-corpus $(FUZZ_DIR)/corpus
 	@mkdir -p $(FUZZ_DIR)/crashes
-	@each=$$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) )); [ $$each -ge 1 ] || each=1; \
-	for t in $(FUZZ_TARGETS); do \
-	  mkdir -p $(FUZZ_DIR)/corpus/$$t; log=$(FUZZ_DIR)/fuzz-$$t.log; \
-	  seeds=tests/fuzz/corpus/$$t; [ -d $$seeds ] || seeds=; \
-	  if ! $(FUZZ_DIR)/$$t-fuzz -max_total_time=$$each -timeout=10 -print_final_stats=1 \
-	      -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- $(FUZZ_DIR)/corpus/$$t $$seeds \
-	      < /dev/null > $$log 2>&1; then \
-	    tail -n 40 $$log; repro=$$(sed -n 's/.*Test unit written to //p' $$log | tail -n 1); \
-	    echo "$$t-fuzz: FAILED; reproducer: $$repro (rerun: $(FUZZ_DIR)/$$t-fuzz $$repro; log: $$log)"; \
-	    exit 1; \
-	  fi; \
-	  echo "$$t-fuzz: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) runs in $$each s, no crash"; \
-	done
+	$(MAKE) --no-print-directory -j$(JOBS) -O $(FUZZ_TARGETS:%=fuzz-run-%) \
+	  FUZZ_EACH=$$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) > 0 ? \
+	                 $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) : 1 ))
+
+# One fuzz target for FUZZ_EACH seconds ($(JOBS) run at a time: libFuzzer uses one thread).
+fuzz-run-%:
+	@t=$*; mkdir -p $(FUZZ_DIR)/corpus/$$t; log=$(FUZZ_DIR)/fuzz-$$t.log; \
+	seeds=tests/fuzz/corpus/$$t; [ -d $$seeds ] || seeds=; \
+	if ! $(FUZZ_DIR)/$$t-fuzz -max_total_time=$(FUZZ_EACH) -timeout=10 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/crashes/$$t- $(FUZZ_DIR)/corpus/$$t $$seeds \
+	    < /dev/null > $$log 2>&1; then \
+	  tail -n 40 $$log; repro=$$(sed -n 's/.*Test unit written to //p' $$log | tail -n 1); \
+	  echo "$$t-fuzz: FAILED; reproducer: $$repro (rerun: $(FUZZ_DIR)/$$t-fuzz $$repro; log: $$log)"; \
+	  exit 1; \
+	fi; \
+	echo "$$t-fuzz: $$(sed -n 's/^stat::number_of_executed_units: *//p' $$log) runs in $(FUZZ_EACH) s, no crash"
 
 # The fault suite (tests/chaos, needs root): real nodes in network namespaces of their own under
 # a job stream and seeded faults, then the history checker; histories in $(BUILD_DIR)/chaos.
