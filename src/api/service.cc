@@ -238,9 +238,11 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
 void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
                          std::function<void(Outcome<nomad_lite::Job>)> done) {
   if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return done({e, {}});
-  // Check what this node knows first, so a typo gets NOT_FOUND rather than a log entry.
+  // Check what this node knows first, so a typo gets NOT_FOUND rather than a log entry. Only
+  // the leader's answer counts: a follower may not have applied a job it will have in a moment
+  // (a client saw it running on another node), so it passes the cancel on instead.
   bool known = node_.read_jobs([&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
-  if (!known) return done({no_job(request.job_id()), {}});
+  if (!known && node_.is_leader()) return done({no_job(request.job_id()), {}});
   nomad_lite::Command command;
   command.mutable_cancel()->set_job_id(request.job_id());
   command.mutable_cancel()->set_at_ms(now_ms());
