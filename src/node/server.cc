@@ -17,6 +17,7 @@
 #include "node/server_config.h"
 #include "node/server_security.h"
 #include "node/shutdown_watchdog.h"
+#include "server/cluster_port_adapter.h"
 #include "transport/channel_args.h"
 #include "transport/grpc_logging.h"
 #include "transport/peer_transport.h"
@@ -82,10 +83,17 @@ int run_server(const ServerConfig& config) {
       {security.tls, security.tls.enabled() ? std::string() : security.auth.peer_token()});
 
   Node node(config);
-  api::Service service(node, security.auth);
+  server::ClusterPortAdapter cluster(node);
+  api::Service service(cluster, security.auth);
   const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);
-  api::GrpcInternalService internal(service, node, peer_gate);
+  api::GrpcInternalService internal(
+      service,
+      {[&node] { return node.is_leader(); },
+       [&node](nomad_lite::WorkerReport r, api::AckFn ack) {
+         node.deliver_report(std::move(r), std::move(ack));
+       }},
+      peer_gate);
   transport::RaftServiceImpl raft(
       [&node](raft::Message m) { node.receive(std::move(m)); },
       [&node](raft::NodeId peer) { node.note_contact(peer); },
@@ -164,6 +172,7 @@ int run_server(const ServerConfig& config) {
   // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
   ShutdownWatchdog watchdog(kShutdownLimit);
   watchdog.step("stopping the dashboard");
+  service.stop();                    // ends the waits for a job's first output
   if (dashboard) dashboard->stop();  // ends event streams and followed output first
   watchdog.step("closing Raft and report streams");
   raft.stop();      // peers' streams into this node would hold Shutdown up
