@@ -1,7 +1,6 @@
 #include "api/grpc_service.h"
 
 #include "api/peer_gate.h"
-#include "jobs/job_store.h"
 #include "transport/channel_args.h"
 #include "transport/security.h"
 
@@ -88,32 +87,11 @@ void GrpcSchedulerService::submit_job(grpc::CallbackServerContext* context, Unar
                                       const nomad_lite::SubmitJobRequest* request,
                                       nomad_lite::SubmitJobResponse* response) {
   if (refused(context, reactor, Role::kSubmit, *request)) return;
-  uint64_t wait_ms = request->wait_ms();
-  service_.submit_job(*request, [this, context, reactor, response,
-                                 wait_ms](Outcome<nomad_lite::Job> out) {
-    if (!out.ok() || wait_ms == 0 || jobs::is_final(out.value.status())) {
-      if (out.ok()) {
-        response->set_done(wait_ms > 0);  // asked to wait, and it is final already
-        *response->mutable_job() = std::move(out.value);
-      }
-      finish(context, reactor, out.error);
-      return;
-    }
-    // Submitted: now wait here, as WaitJob would, rather than make the client call again.
-    nomad_lite::WaitJobRequest wait;
-    wait.set_job_id(out.value.id());
-    wait.set_timeout_ms(wait_ms);
-    *response->mutable_job() = std::move(out.value);
-    service_.wait_job(wait, [context, reactor, response](Outcome<nomad_lite::WaitJobResponse> w) {
-      // A wait that could not be kept (the node is stopping) still answers the submission:
-      // the client has the job and can wait for it elsewhere.
-      if (w.ok()) {
-        *response->mutable_job() = std::move(*w.value.mutable_job());
-        response->set_done(w.value.done());
-      }
-      finish(context, reactor, {});
-    });
-  });
+  service_.submit_job(*request,
+                      [context, reactor, response](Outcome<nomad_lite::SubmitJobResponse> out) {
+                        if (out.ok()) *response = std::move(out.value);
+                        finish(context, reactor, out.error);
+                      });
 }
 
 void GrpcSchedulerService::cancel_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
@@ -192,18 +170,17 @@ grpc::ServerUnaryReactor* GrpcInternalService::Report(grpc::CallbackServerContex
           call->reply(refused);
           return;
         }
-        if (!node_.is_leader()) {
+        if (!reports_.is_leader()) {
           call->response.set_leader(false);
           call->reply(grpc::Status::OK);
           return;
         }
         // Answered by the node loop once processed: the ack is the worker's lease
         // (worker/lease.h).
-        node_.deliver_report(std::move(call->request),
-                             [call](const nomad_lite::WorkerReportAck& ack) {
-                               call->response = ack;
-                               call->reply(grpc::Status::OK);
-                             });
+        reports_.deliver(std::move(call->request), [call](const nomad_lite::WorkerReportAck& ack) {
+          call->response = ack;
+          call->reply(grpc::Status::OK);
+        });
       });
 }
 

@@ -135,16 +135,12 @@ using InternalBase = nomad_lite::InternalService::WithRawCallbackMethod_Report<
 
 class GrpcInternalService final : public InternalBase {
  public:
-  // Only other nodes may call (see PeerGate).
-  GrpcInternalService(api::Service& service, node::Node& node, const PeerGate& gate)
+  // Only other nodes may call (see PeerGate). Reports go to `reports` (the node loop).
+  GrpcInternalService(api::Service& service, ReportSink reports, const PeerGate& gate)
       : service_(service),
-        node_(node),
+        reports_(std::move(reports)),
         gate_(gate),
-        report_streams_({[&node] { return node.is_leader(); },
-                         [&node](nomad_lite::WorkerReport r, AckFn ack) {
-                           node.deliver_report(std::move(r), std::move(ack));
-                         }},
-                        gate) {
+        report_streams_(reports_, gate) {
     grpc::Service::MarkMethodStreamed(
         method_index<nomad_lite::JobLogsRequest>("InternalService", "StreamLogs"),
         raw_request_streaming<nomad_lite::LogChunk>(
@@ -170,7 +166,7 @@ class GrpcInternalService final : public InternalBase {
                            RawRequestStream<nomad_lite::LogChunk>* stream);
 
   api::Service& service_;
-  node::Node& node_;
+  ReportSink reports_;
   const PeerGate& gate_;
   ReportStreams report_streams_;
 };

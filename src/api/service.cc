@@ -6,10 +6,6 @@
 #include "common/quote.h"
 #include "jobs/job_store.h"
 
-#include <grpcpp/grpcpp.h>
-
-#include <thread>
-
 namespace nomad::api {
 namespace {
 
@@ -95,20 +91,26 @@ std::string differing_field(const nomad_lite::Job& job,
 
 Error auth_error(AuthDecision d) {
   switch (d.refusal) {
-    case Refusal::kNone: return {};
-    case Refusal::kUnauthenticated: return make_error(Code::kUnauthenticated, std::move(d.message));
+    case Refusal::kNone:
+      return {};
+    case Refusal::kUnauthenticated:
+      return make_error(Code::kUnauthenticated, std::move(d.message));
     case Refusal::kPermissionDenied:
       return make_error(Code::kPermissionDenied, std::move(d.message));
   }
   return make_error(Code::kInternal, "unknown refusal");
 }
 
+Service::Service(ClusterPort& port, Authenticator auth) : port_(port), auth_(std::move(auth)) {
+  port_.add_jobs_listener([this](const std::vector<std::string>& ids) { changes_.changed(ids); });
+}
+
 void Service::propose(const nomad_lite::Command& command,
                       std::function<void(Outcome<nomad_lite::Job>)> done,
-                      std::optional<node::Coordinator::Submitted> submitted) {
-  node_.propose(command.SerializeAsString(), [done = std::move(done)](node::ProposeOutcome o) {
+                      std::optional<SubmittedJob> submitted) {
+  port_.propose(command, std::move(submitted), [done = std::move(done)](ProposeResult o) {
     Outcome<nomad_lite::Job> out;
-    using C = node::ProposeOutcome::Code;
+    using C = ProposeResult::Code;
     switch (o.code) {
       case C::kApplied:
         if (o.result.status.is_ok()) {
@@ -146,13 +148,13 @@ void Service::propose(const nomad_lite::Command& command,
         break;
     }
     done(std::move(out));
-  }, std::move(submitted));
+  });
 }
 
 void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
-                         std::function<void(Outcome<nomad_lite::Job>)> done) {
+                         std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> answer) {
   auto reject = [&](std::string message) {
-    done({make_error(Code::kInvalidArgument, std::move(message)), {}});
+    answer({make_error(Code::kInvalidArgument, std::move(message)), {}});
   };
   if (request.command().find_first_not_of(" \t\r\n") == std::string::npos) {
     return reject("command is empty: give the shell command to run");
@@ -169,8 +171,8 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
                   std::to_string(kMaxRetries));
   }
   if (request.has_lost_retries() && request.lost_retries() > kMaxRetries) {
-    return reject("lost_retries is " + std::to_string(request.lost_retries()) +
-                  "; the limit is " + std::to_string(kMaxRetries));
+    return reject("lost_retries is " + std::to_string(request.lost_retries()) + "; the limit is " +
+                  std::to_string(kMaxRetries));
   }
   if (!nomad_lite::OnDisconnect_IsValid(request.on_disconnect())) {
     return reject("on_disconnect " + std::to_string(request.on_disconnect()) +
@@ -198,6 +200,13 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
       return reject("env: the value of " + name + " contains a NUL byte");
     }
   }
+  // Submitted first, then waited for as WaitJob would, in the same call.
+  std::function<void(Outcome<nomad_lite::Job>)> done =
+      [this, wait_ms = request.wait_ms(),
+       answer = std::move(answer)](Outcome<nomad_lite::Job> out) {
+        if (!out.ok()) return answer({std::move(out.error), {}});
+        wait_submitted(std::move(out.value), wait_ms, std::move(answer));
+      };
   nomad_lite::Command command;
   auto* submit = command.mutable_submit();
   nomad_lite::Job* job = submit->mutable_job();
@@ -207,8 +216,7 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_created_at_ms(now_ms());
   job->set_timeout_ms(request.timeout_ms());
   job->set_retries(request.retries());
-  job->set_lost_retries(request.has_lost_retries() ? request.lost_retries()
-                                                   : kDefaultLostRetries);
+  job->set_lost_retries(request.has_lost_retries() ? request.lost_retries() : kDefaultLostRetries);
   job->set_on_disconnect(request.on_disconnect());
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
@@ -231,8 +239,34 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
       done(std::move(out));
     };
   }
-  propose(command, std::move(done),
-          node::Coordinator::Submitted{new_id, request.idempotency_key()});
+  propose(command, std::move(done), SubmittedJob{new_id, request.idempotency_key()});
+}
+
+void Service::wait_submitted(nomad_lite::Job job, uint64_t wait_ms,
+                             std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> done) {
+  Outcome<nomad_lite::SubmitJobResponse> out;
+  if (wait_ms == 0 || jobs::is_final(job.status())) {
+    out.value.set_done(wait_ms > 0);  // asked to wait, and it is final already
+    *out.value.mutable_job() = std::move(job);
+    return done(std::move(out));
+  }
+  std::string id = job.id();
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(std::min(wait_ms, kMaxWaitMs));
+  auto submitted = std::make_shared<nomad_lite::Job>(std::move(job));
+  port_.wait_job(id, deadline,
+                 [done = std::move(done), submitted](nomad_lite::Job now, bool final) {
+                   Outcome<nomad_lite::SubmitJobResponse> out;
+                   // A wait that could not be kept (the node stops, the job was removed) still
+                   // answers the submission: the client has the job and can wait elsewhere.
+                   if (now.id().empty()) {
+                     *out.value.mutable_job() = std::move(*submitted);
+                   } else {
+                     *out.value.mutable_job() = std::move(now);
+                     out.value.set_done(final);
+                   }
+                   done(std::move(out));
+                 });
 }
 
 void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
@@ -241,8 +275,9 @@ void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
   // Check what this node knows first, so a typo gets NOT_FOUND rather than a log entry. Only
   // the leader's answer counts: a follower may not have applied a job it will have in a moment
   // (a client saw it running on another node), so it passes the cancel on instead.
-  bool known = node_.read_jobs([&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
-  if (!known && node_.is_leader()) return done({no_job(request.job_id()), {}});
+  bool known =
+      read_jobs([&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
+  if (!known && port_.is_leader()) return done({no_job(request.job_id()), {}});
   nomad_lite::Command command;
   command.mutable_cancel()->set_job_id(request.job_id());
   command.mutable_cancel()->set_at_ms(now_ms());
@@ -252,7 +287,7 @@ void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
 Outcome<nomad_lite::Job> Service::get_job(const nomad_lite::GetJobStatusRequest& request) const {
   Outcome<nomad_lite::Job> out;
   if (out.error = check_job_id(request.job_id()); !out.ok()) return out;
-  bool found = node_.read_jobs([&](const jobs::JobStore& s) {
+  bool found = read_jobs([&](const jobs::JobStore& s) {
     const nomad_lite::Job* job = s.find(request.job_id());
     if (job) {
       out.value = *job;
@@ -289,7 +324,7 @@ Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
                                "' is not one this server gave out; start without one");
     return out;
   }
-  jobs::ListPage page = node_.read_jobs([&](const jobs::JobStore& s) {
+  jobs::ListPage page = read_jobs([&](const jobs::JobStore& s) {
     jobs::ListPage p = s.list(query);
     int64_t now = now_ms();
     for (auto& job : p.jobs) job.set_pending_reason(s.pending_reason(job, now));
@@ -315,7 +350,7 @@ std::vector<Service::JobRef> Service::find_jobs(const std::vector<std::string>& 
   std::vector<JobRef> out;
   out.reserve(ids.size());
   int64_t now = now_ms();
-  node_.read_jobs([&](const jobs::JobStore& s) {
+  read_jobs([&](const jobs::JobStore& s) {
     for (const auto& id : ids) {
       JobRef ref{id, s.find_shared(id), {}};
       if (ref.job) ref.pending_reason = s.pending_reason(*ref.job, now);
@@ -326,11 +361,11 @@ std::vector<Service::JobRef> Service::find_jobs(const std::vector<std::string>& 
 }
 
 jobs::JobTotals Service::job_totals() const {
-  return node_.read_jobs([](const jobs::JobStore& s) { return s.totals(); });
+  return read_jobs([](const jobs::JobStore& s) { return s.totals(); });
 }
 
 nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
-  node::ClusterView v = node_.cluster_view();
+  ClusterState v = port_.cluster_state();
   nomad_lite::GetClusterStatusResponse r;
   r.set_node_id(v.node_id);
   r.set_role(v.role);
@@ -348,10 +383,9 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
     n->set_match_index(p.match_index);
     n->set_last_contact_ms(p.last_contact_ms);
   }
-  const node::ServerConfig& config = node_.config();
-  r.mutable_security()->set_tls(!config.tls_ca.empty());
+  r.mutable_security()->set_tls(v.tls);
   r.mutable_security()->set_tokens(auth_.enabled());
-  r.mutable_security()->set_insecure(config.insecure);
+  r.mutable_security()->set_insecure(v.insecure);
   return r;
 }
 
@@ -374,12 +408,11 @@ constexpr size_t kChunkBytes = 64 << 10;
 void Service::wait_job(const nomad_lite::WaitJobRequest& request,
                        std::function<void(Outcome<nomad_lite::WaitJobResponse>)> done) {
   if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return done({e, {}});
-  bool known = node_.read_jobs(
-      [&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
+  bool known =
+      read_jobs([&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
   if (!known) return done({no_job(request.job_id()), {}});
   uint64_t ms = request.timeout_ms() == 0 ? kMaxWaitMs : std::min(request.timeout_ms(), kMaxWaitMs);
-  node_.wait_job(request.job_id(),
-                 std::chrono::steady_clock::now() + std::chrono::milliseconds(ms),
+  port_.wait_job(request.job_id(), std::chrono::steady_clock::now() + std::chrono::milliseconds(ms),
                  [done = std::move(done), id = request.job_id()](nomad_lite::Job job, bool final) {
                    Outcome<nomad_lite::WaitJobResponse> out;
                    if (final && job.id().empty()) {
@@ -393,14 +426,28 @@ void Service::wait_job(const nomad_lite::WaitJobRequest& request,
                  });
 }
 
+bool Service::await_job(const std::string& id,
+                        const std::function<bool(const nomad_lite::Job&)>& ready,
+                        std::chrono::steady_clock::time_point deadline,
+                        const std::function<bool()>& cancelled) {
+  return changes_.wait_until(
+      id, deadline,
+      [&] {
+        return read_jobs([&](const jobs::JobStore& s) {
+          const nomad_lite::Job* job = s.find(id);
+          return job != nullptr && ready(*job);
+        });
+      },
+      cancelled);
+}
+
 Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
                                  const ChunkWriter& write, const std::function<bool()>& cancelled) {
-  worker::AttemptKey key{request.job_id(), request.attempt()};
   uint64_t offset = request.offset();
   int silent_polls = 0;
   while (!cancelled()) {
-    auto r = worker_.executor().read_output(
-        key, request.stderr(), offset, kChunkBytes,
+    LocalOutput r = port_.read_local_output(
+        request.job_id(), request.attempt(), request.stderr(), offset, kChunkBytes,
         request.follow() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
     if (!r.status) return make_error(Code::kNotFound, r.status.message());
     if (!r.data.empty()) {
@@ -428,19 +475,24 @@ Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
 Error Service::stream_logs(const nomad_lite::JobLogsRequest& request, const ChunkWriter& write,
                            const std::function<bool()>& cancelled) {
   if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return e;
-  // A followed job that is still pending has no output yet: wait for its first attempt.
+  // A followed job that is still pending has no output yet: wait for its first attempt, woken
+  // by the job's changes.
   nomad_lite::Job job;
-  while (true) {
-    bool found = node_.read_jobs([&](const jobs::JobStore& s) {
-      const nomad_lite::Job* j = s.find(request.job_id());
-      if (j) job = *j;
-      return j != nullptr;
-    });
-    if (!found) return no_job(request.job_id());
-    if (job.attempts_size() > 0 || !request.follow() || jobs::is_final(job.status())) break;
-    if (cancelled()) return {};
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  bool found = false;
+  bool ready = changes_.wait_until(
+      request.job_id(), std::chrono::steady_clock::time_point::max(),
+      [&] {
+        found = read_jobs([&](const jobs::JobStore& s) {
+          const nomad_lite::Job* j = s.find(request.job_id());
+          if (j) job = *j;
+          return j != nullptr;
+        });
+        return !found || job.attempts_size() > 0 || !request.follow() ||
+               jobs::is_final(job.status());
+      },
+      cancelled);
+  if (!found) return no_job(request.job_id());
+  if (!ready) return {};                    // cancelled, or the server stops
   if (job.attempts_size() == 0) return {};  // never ran: no output
   uint32_t number = request.attempt() ? request.attempt() : job.attempt();
   const nomad_lite::Attempt* attempt = find_attempt(job, number);
@@ -451,27 +503,15 @@ Error Service::stream_logs(const nomad_lite::JobLogsRequest& request, const Chun
   }
   nomad_lite::JobLogsRequest local = request;
   local.set_attempt(number);
-  if (attempt->node_id() == node_.config().node_id) {
+  if (attempt->node_id() == port_.cluster_state().node_id) {
     Error e = stream_local_logs(local, write, cancelled);
     if (e.code == Code::kOk) return e;
   } else {
     // The full output lives on the node that ran the attempt.
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(24));
-    auto reader = internal_.stream_logs(node_.address_of(attempt->node_id()),
-                                                      &context, local);
-    nomad_lite::LogChunk chunk;
-    bool any = false;
-    while (reader->Read(&chunk)) {
-      any = true;
-      if (!write(chunk) || cancelled()) {
-        context.TryCancel();
-        reader->Finish();
-        return {};
-      }
-    }
-    grpc::Status s = reader->Finish();
-    if (s.ok() || any) return {};
+    bool reached = port_.stream_remote_output(
+        attempt->node_id(), local,
+        [&](const nomad_lite::LogChunk& chunk) { return write(chunk) && !cancelled(); });
+    if (reached) return {};
   }
   // The full output is out of reach: the cluster still has the last attempt's tail.
   if (number != job.attempt() || !jobs::is_final(job.status())) {

@@ -1,15 +1,20 @@
 #pragma once
 
-// The transport-neutral client API: validation, limits, the leader check and reads, in one
-// place. The gRPC adapter (and the HTTP one) only translate requests and errors.
+// The transport-neutral client API: validation, limits, the leader check, reads and waits, in
+// one place. The gRPC adapter (and the HTTP one) only translate requests and errors. It reaches
+// the cluster only through api::ClusterPort.
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "api/auth.h"
-#include "node/node.h"
+#include "api/cluster_port.h"
+#include "api/job_changes.h"
 #include "proto/nomad_lite.pb.h"
 #include "transport/internal_client.h"
 #include "worker/worker.h"
@@ -60,10 +65,8 @@ inline constexpr uint64_t kMaxWaitMs = 60'000;
 
 class Service {
  public:
-  // `worker` holds this node's job output; `internal` reads other nodes'.
-  Service(node::Node& node, worker::Worker& worker, transport::InternalClient& internal,
-          Authenticator auth = {})
-      : node_(node), worker_(worker), internal_(internal), auth_(std::move(auth)) {}
+  // Adds a jobs listener to `port`: construct before the cluster member starts.
+  explicit Service(ClusterPort& port, Authenticator auth = {});
 
   // Whether a request carrying `authorization` ("Bearer TOKEN", or "" when it has none) may
   // do what needs `role`. Always allowed when the server has no --token-file.
@@ -72,9 +75,15 @@ class Service {
   }
   const Authenticator& authenticator() const { return auth_; }
 
-  // Answers once the new job is committed and applied (or with an error).
+  // Answers once the new job is committed and applied (or with an error); with wait_ms, once
+  // it is final or wait_ms (at most kMaxWaitMs) has passed (see wait_submitted).
   void submit_job(const nomad_lite::SubmitJobRequest& request,
-                  std::function<void(Outcome<nomad_lite::Job>)> done);
+                  std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> done);
+  // The wait of a submission with wait_ms, for a job submitted already (on this node or, by a
+  // follower, on the leader): `done` gets the job when final (done = true) or as it is when
+  // wait_ms runs out. A wait that cannot be kept (the node stops) still answers with `job`.
+  void wait_submitted(nomad_lite::Job job, uint64_t wait_ms,
+                      std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> done);
   void cancel_job(const nomad_lite::CancelJobRequest& request,
                   std::function<void(Outcome<nomad_lite::Job>)> done);
 
@@ -98,6 +107,17 @@ class Service {
   void wait_job(const nomad_lite::WaitJobRequest& request,
                 std::function<void(Outcome<nomad_lite::WaitJobResponse>)> done);
 
+  // Blocks until this node's applied state has job `id` satisfying `ready`, woken by the
+  // job's changes; false at `deadline`, at stop() or once `cancelled` holds.
+  bool await_job(
+      const std::string& id, const std::function<bool(const nomad_lite::Job&)>& ready,
+      std::chrono::steady_clock::time_point deadline,
+      const std::function<bool()>& cancelled = [] { return false; });
+  // Wakes the waits on job `id` to look at their `cancelled` again (a client went away).
+  void recheck(const std::string& id) { changes_.changed({id}); }
+  // Ends every blocking wait (the server stops).
+  void stop() { changes_.stop(); }
+
   // Streams an attempt's output through `write` (false: the client went away) from wherever
   // it is: this node's files, the node that ran it, or the replicated tail. Blocks; with
   // `follow` it returns when the attempt ends.
@@ -111,12 +131,24 @@ class Service {
  private:
   void propose(const nomad_lite::Command& command,
                std::function<void(Outcome<nomad_lite::Job>)> done,
-               std::optional<node::Coordinator::Submitted> submitted = std::nullopt);
+               std::optional<SubmittedJob> submitted = std::nullopt);
 
-  node::Node& node_;
-  worker::Worker& worker_;
-  transport::InternalClient& internal_;
+  // What `read` returns of the applied job store.
+  template <class F>
+  auto read_jobs(F&& read) const {
+    using R = std::invoke_result_t<F&, const jobs::JobStore&>;
+    if constexpr (std::is_void_v<R>) {
+      port_.read_jobs([&](const jobs::JobStore& s) { read(s); });
+    } else {
+      std::optional<R> out;
+      port_.read_jobs([&](const jobs::JobStore& s) { out.emplace(read(s)); });
+      return std::move(*out);
+    }
+  }
+
+  ClusterPort& port_;
   Authenticator auth_;
+  JobChanges changes_;
 };
 
 }  // namespace nomad::api

@@ -73,33 +73,46 @@ api::Outcome<nomad_lite::Job> JobWriter::write(
 }
 
 void JobWriter::await_local(const std::string& id, bool (*ready)(const nomad_lite::Job&)) {
-  auto deadline = Clock::now() + 1s;
-  nomad_lite::GetJobStatusRequest request;
-  request.set_job_id(id);
-  while (Clock::now() < deadline && !stopping_) {
-    auto job = service_.get_job(request);
-    if (job.ok() && ready(job.value)) return;
-    std::this_thread::sleep_for(5ms);  // the follower applies within a heartbeat or two
-  }
+  // The follower applies within a heartbeat or two; the job's change wakes this wait.
+  service_.await_job(id, ready, Clock::now() + 1s, [this] { return stopping_.load(); });
 }
 
 api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest request,
                                                 const std::string& authorization) {
   bool made_up_key = request.idempotency_key().empty();
   if (made_up_key) request.set_idempotency_key(new_idempotency_key());
+  // The write only commits (here or on the leader); the wait, if asked for, is this node's.
+  const uint64_t wait_ms = request.wait_ms();
+  request.set_wait_ms(0);
   bool retried = false;
   auto out = write(
-      [&](Done done) { service_.submit_job(request, std::move(done)); },
+      [&](Done done) {
+        service_.submit_job(request, [done = std::move(done)](
+                                         api::Outcome<nomad_lite::SubmitJobResponse> submitted) {
+          done({std::move(submitted.error), std::move(*submitted.value.mutable_job())});
+        });
+      },
       [&](const std::string& leader) { return forwarder_.submit(leader, request, authorization); },
       &retried);
   if (out.ok()) {
     await_local(out.value.id(), [](const nomad_lite::Job&) { return true; });
+    if (wait_ms > 0) out.value = wait(std::move(out.value), wait_ms);
   } else if (out.error.code == api::Code::kUnavailable && made_up_key) {
     out.error.message +=
         "; to retry without the risk of a second job, send \"idempotency_key\": \"" +
         request.idempotency_key() + "\"";
   }
   return out;
+}
+
+nomad_lite::Job JobWriter::wait(nomad_lite::Job job, uint64_t wait_ms) {
+  auto answer = std::make_shared<std::promise<nomad_lite::Job>>();
+  auto future = answer->get_future();
+  service_.wait_submitted(std::move(job), wait_ms,
+                          [answer](api::Outcome<nomad_lite::SubmitJobResponse> waited) {
+                            answer->set_value(std::move(*waited.value.mutable_job()));
+                          });
+  return future.get();  // the node answers every wait: at its deadline at the latest
 }
 
 api::Outcome<nomad_lite::Job> JobWriter::cancel(const nomad_lite::CancelJobRequest& request,

@@ -20,7 +20,9 @@ class JobWriter {
   // The created job (or the one an earlier submission with the same key created). Once it is
   // answered, this node's own state has the job too (a follower waits up to a second to
   // apply it), so a read right after the write finds it.
-  // `authorization` (the request's header) goes along when the write is forwarded.
+  // `authorization` (the request's header) goes along when the write is forwarded. With
+  // wait_ms, the answer is the job once final here, or as it is when wait_ms runs out
+  // (api::Service::wait_submitted).
   api::Outcome<nomad_lite::Job> submit(nomad_lite::SubmitJobRequest request,
                                        const std::string& authorization);
   // The cancelled job; kFailedPrecondition (409) when it had already finished.
@@ -37,6 +39,8 @@ class JobWriter {
       bool* retried);
   // Waits (a second at most) until this node's applied state has job `id` satisfying `ready`.
   void await_local(const std::string& id, bool (*ready)(const nomad_lite::Job&));
+  // The submitted `job` once final on this node, or as it is after wait_ms.
+  nomad_lite::Job wait(nomad_lite::Job job, uint64_t wait_ms);
 
   api::Service& service_;
   LeaderForwarder& forwarder_;

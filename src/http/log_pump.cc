@@ -9,7 +9,8 @@ constexpr size_t kMaxBuffered = 1 << 20;
 }  // namespace
 
 LogPump::LogPump(api::Service& service, nomad_lite::JobLogsRequest request,
-                 std::function<bool()> client_gone) {
+                 std::function<bool()> client_gone)
+    : service_(service), job_id_(request.job_id()) {
   thread_ = std::thread(
       [this, &service, request = std::move(request), client_gone = std::move(client_gone)] {
         auto cancelled = [&] {
@@ -45,6 +46,7 @@ void LogPump::cancel() {
     cancelled_ = true;
   }
   cv_.notify_all();
+  service_.recheck(job_id_);  // a wait for the job's first attempt ends now, not at its recheck
 }
 
 void LogPump::set_notify(std::function<void()> notify) {

@@ -41,6 +41,8 @@ class LogPump {
  private:
   bool write(const std::string& data);
 
+  api::Service& service_;
+  const std::string job_id_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::string buffered_;

@@ -143,6 +143,20 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
       auto d = parse_duration(value.get<std::string>(), &why);
       if (!d) return invalid<Out>("'timeout': " + why);
       r.set_timeout_ms(static_cast<uint64_t>(d->count()));
+    } else if (key == "wait") {
+      // As gRPC's wait_ms: answer once the job is final, or when this much time has passed.
+      if (!value.is_string()) {
+        return invalid<Out>("'wait' must be a duration string such as \"10s\", not " +
+                            type_name(value));
+      }
+      std::string why;
+      auto d = parse_duration(value.get<std::string>(), &why);
+      if (!d) return invalid<Out>("'wait': " + why);
+      if (static_cast<uint64_t>(d->count()) > api::kMaxWaitMs) {
+        return invalid<Out>("'wait' is " + value.get<std::string>() + "; the longest wait is " +
+                            std::to_string(api::kMaxWaitMs / 1000) + "s");
+      }
+      r.set_wait_ms(static_cast<uint64_t>(d->count()));
     } else if (key == "retries") {
       uint32_t retries = 0;
       error = json_int(value, "retries", &retries, api::kMaxRetries);
@@ -184,7 +198,7 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
     } else {
       return invalid<Out>("unknown field '" + q(key) +
                           "'; a job has command, timeout, retries, lost_retries, on_disconnect, "
-                          "env, priority and idempotency_key");
+                          "env, priority and idempotency_key (and a submission may ask to wait)");
     }
     if (!error.empty()) return invalid<Out>(error);
   }

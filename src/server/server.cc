@@ -14,6 +14,7 @@
 #include "api/service.h"
 #include "api/token_gate.h"
 #include "http/http_server.h"
+#include "server/cluster_port_adapter.h"
 #include "server/node_host.h"
 #include "server/secret_files.h"
 #include "server/server_security.h"
@@ -84,10 +85,17 @@ int run_server(const ServerConfig& config) {
 
   NodeHost host(config);
   node::Node& node = host.node();
-  api::Service service(node, host.worker(), host.internal_client(), security.auth);
+  server::ClusterPortAdapter cluster(host);
+  api::Service service(cluster, security.auth);
   const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);
-  api::GrpcInternalService internal(service, node, peer_gate);
+  api::GrpcInternalService internal(
+      service,
+      {[&node] { return node.is_leader(); },
+       [&node](nomad_lite::WorkerReport r, api::AckFn ack) {
+         node.deliver_report(std::move(r), std::move(ack));
+       }},
+      peer_gate);
   transport::RaftServiceImpl raft(
       [&node](raft::Message m) { node.receive(std::move(m)); },
       [&node](raft::NodeId peer) { node.note_contact(peer); },
@@ -167,6 +175,7 @@ int run_server(const ServerConfig& config) {
   // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
   ShutdownWatchdog watchdog(kShutdownLimit);
   watchdog.step("stopping the dashboard");
+  service.stop();                    // ends the waits for a job's first output
   if (dashboard) dashboard->stop();  // ends event streams and followed output first
   watchdog.step("closing Raft and report streams");
   raft.stop();      // peers' streams into this node would hold Shutdown up

@@ -26,6 +26,9 @@ std::string to_body(const nomad_lite::SubmitJobRequest& r) {
   if (r.timeout_ms() != 0) {
     body["timeout"] = nomad::format_duration(nomad::Millis(static_cast<int64_t>(r.timeout_ms())));
   }
+  if (r.wait_ms() != 0) {
+    body["wait"] = nomad::format_duration(nomad::Millis(static_cast<int64_t>(r.wait_ms())));
+  }
   for (const auto& [name, value] : r.env()) body["env"][name] = value;
   return body.dump();
 }

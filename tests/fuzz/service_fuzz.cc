@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -36,6 +37,7 @@
 #include "api/service.h"
 #include "fuzz_check.h"
 #include "proto/nomad_lite.pb.h"
+#include "server/cluster_port_adapter.h"
 #include "server/node_host.h"
 
 using namespace nomad;
@@ -50,6 +52,7 @@ struct Fixture {
   std::string dir;
   server::NodeHost* host = nullptr;
   node::Node* node = nullptr;
+  server::ClusterPortAdapter* port = nullptr;
   api::Service* service = nullptr;
   std::vector<std::string> job_ids;  // accepted so far (the first 1024)
   // Each idempotency key accepted: the request it named.
@@ -99,6 +102,8 @@ Fixture& the_fixture() {
   config.log_level = "error";
   fixture->host = new server::NodeHost(config);
   fixture->node = &fixture->host->node();
+  fixture->port = new server::ClusterPortAdapter(*fixture->host);
+  fixture->service = new api::Service(*fixture->port);  // before start: it adds a jobs listener
   Status started = fixture->host->start();
   FUZZ_CHECK(started.is_ok(), "the single node starts");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -106,8 +111,6 @@ Fixture& the_fixture() {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polls the node's own state
   }
   FUZZ_CHECK(fixture->node->is_leader(), "a single node elects itself within 10 s");
-  fixture->service =
-      new api::Service(*fixture->node, fixture->host->worker(), fixture->host->internal_client());
   std::atexit(stop_fixture);
   return *fixture;
 }
@@ -142,10 +145,13 @@ std::string job_id(FuzzedDataProvider& in, const Fixture& f) {
 }
 
 void submit(Fixture& f, const nomad_lite::SubmitJobRequest& request) {
-  auto out =
-      await<nomad_lite::Job>([&](auto done) { f.service->submit_job(request, std::move(done)); });
+  // Jobs never run here (no worker slots): a wait is cut short, to stay within kAnswerDeadline.
+  nomad_lite::SubmitJobRequest call = request;
+  call.set_wait_ms(std::min<uint64_t>(request.wait_ms(), 50));
+  auto out = await<nomad_lite::SubmitJobResponse>(
+      [&](auto done) { f.service->submit_job(call, std::move(done)); });
   if (!out.ok()) return check_error(out.error);
-  const nomad_lite::Job& job = out.value;
+  const nomad_lite::Job& job = out.value.job();
   FUZZ_CHECK(job.command().find('\0') == std::string::npos, "an accepted command has no NUL");
   for (const auto& [name, value] : job.env()) {
     FUZZ_CHECK(name.find('\0') == std::string::npos && value.find('\0') == std::string::npos,

@@ -1,0 +1,96 @@
+#include "server/cluster_port_adapter.h"
+
+#include <grpcpp/grpcpp.h>
+
+namespace nomad::server {
+
+void ClusterPortAdapter::propose(const nomad_lite::Command& command,
+                                 std::optional<api::SubmittedJob> submitted,
+                                 std::function<void(api::ProposeResult)> done) {
+  std::optional<node::Coordinator::Submitted> placement;
+  if (submitted)
+    placement = node::Coordinator::Submitted{submitted->job_id, submitted->idempotency_key};
+  node_.propose(
+      command.SerializeAsString(),
+      [done = std::move(done)](node::ProposeOutcome o) {
+        api::ProposeResult r;
+        using C = node::ProposeOutcome::Code;
+        using R = api::ProposeResult::Code;
+        switch (o.code) {
+          case C::kApplied:
+            r.code = R::kApplied;
+            break;
+          case C::kNotLeader:
+            r.code = R::kNotLeader;
+            break;
+          case C::kRetry:
+            r.code = R::kRetry;
+            break;
+          case C::kOverloaded:
+            r.code = R::kOverloaded;
+            break;
+          case C::kShutdown:
+            r.code = R::kShutdown;
+            break;
+          case C::kDiskFull:
+            r.code = R::kDiskFull;
+            break;
+        }
+        r.result = std::move(o.result);
+        r.leader_id = o.leader_id;
+        r.leader_address = std::move(o.leader_address);
+        r.detail = std::move(o.detail);
+        done(std::move(r));
+      },
+      std::move(placement));
+}
+
+api::ClusterState ClusterPortAdapter::cluster_state() const {
+  node::ClusterView v = node_.cluster_view();
+  api::ClusterState s;
+  s.node_id = v.node_id;
+  s.role = std::move(v.role);
+  s.term = v.term;
+  s.leader_id = v.leader_id;
+  s.leader_address = std::move(v.leader_address);
+  s.commit_index = v.commit_index;
+  s.applied_index = v.applied_index;
+  for (auto& p : v.nodes) {
+    s.nodes.push_back(
+        {p.id, std::move(p.address), std::move(p.role), p.alive, p.match_index, p.last_contact_ms});
+  }
+  s.tls = !node_.config().tls_ca.empty();
+  s.insecure = node_.config().insecure;
+  return s;
+}
+
+api::LocalOutput ClusterPortAdapter::read_local_output(const std::string& job_id, uint32_t attempt,
+                                                       bool from_stderr, uint64_t offset,
+                                                       size_t max,
+                                                       std::chrono::milliseconds wait_for) {
+  auto r =
+      host_.worker().executor().read_output({job_id, attempt}, from_stderr, offset, max, wait_for);
+  return {std::move(r.status), std::move(r.data), r.finished, r.truncated};
+}
+
+bool ClusterPortAdapter::stream_remote_output(
+    uint64_t node_id, const nomad_lite::JobLogsRequest& request,
+    const std::function<bool(const nomad_lite::LogChunk&)>& write) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(24));
+  auto reader = host_.internal_client().stream_logs(node_.address_of(node_id), &context, request);
+  nomad_lite::LogChunk chunk;
+  bool any = false;
+  while (reader->Read(&chunk)) {
+    any = true;
+    if (!write(chunk)) {
+      context.TryCancel();
+      reader->Finish();
+      return true;
+    }
+  }
+  grpc::Status s = reader->Finish();
+  return s.ok() || any;
+}
+
+}  // namespace nomad::server

@@ -1,0 +1,42 @@
+#pragma once
+
+// api::ClusterPort over the production cluster member: node::Node for proposals, the job store,
+// waits and the cluster view; the node's worker's executor for this node's output files; the
+// internal client for output kept on another node.
+
+#include "api/cluster_port.h"
+#include "node/node.h"
+#include "server/node_host.h"
+
+namespace nomad::server {
+
+class ClusterPortAdapter final : public api::ClusterPort {
+ public:
+  explicit ClusterPortAdapter(NodeHost& host) : host_(host), node_(host.node()) {}
+
+  void propose(const nomad_lite::Command& command, std::optional<api::SubmittedJob> submitted,
+               std::function<void(api::ProposeResult)> done) override;
+  void read_jobs(const std::function<void(const jobs::JobStore&)>& read) const override {
+    node_.read_jobs(read);
+  }
+  bool is_leader() const override { return node_.is_leader(); }
+  void wait_job(const std::string& id, std::chrono::steady_clock::time_point deadline,
+                std::function<void(nomad_lite::Job, bool)> done) override {
+    node_.wait_job(id, deadline, std::move(done));
+  }
+  api::ClusterState cluster_state() const override;
+  void add_jobs_listener(std::function<void(const std::vector<std::string>&)> listener) override {
+    node_.add_jobs_listener(std::move(listener));
+  }
+  api::LocalOutput read_local_output(const std::string& job_id, uint32_t attempt, bool from_stderr,
+                                     uint64_t offset, size_t max,
+                                     std::chrono::milliseconds wait_for) override;
+  bool stream_remote_output(uint64_t node_id, const nomad_lite::JobLogsRequest& request,
+                            const std::function<bool(const nomad_lite::LogChunk&)>& write) override;
+
+ private:
+  NodeHost& host_;  // the worker (this node's output files) and the internal client
+  node::Node& node_;
+};
+
+}  // namespace nomad::server
