@@ -532,11 +532,9 @@ Status JobStore::restore(const std::string& data) {
     changes_.push_back(id);
     jobs_[id] = std::move(ptr);
   }
-  for (const auto& k : snap.keys()) idempotency_keys_[k.key()] = k.job_id();  // older versions
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
-  // An older snapshot has no totals: the jobs it holds are the best count there is.
-  totals_.submitted = snap.has_jobs_submitted() ? snap.jobs_submitted() : jobs_.size();
-  totals_.finished = snap.has_jobs_finished() ? snap.jobs_finished() : finished_.size();
+  totals_.submitted = snap.jobs_submitted();
+  totals_.finished = snap.jobs_finished();
   return Status::ok();
 }
 

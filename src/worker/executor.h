@@ -5,9 +5,9 @@
 // captured to files. It knows nothing of Raft: the Worker tells it what to start and kill and
 // reports what the callbacks say.
 //
-// Layout on disk, per attempt: <root>/<job_id>/<attempt>/ is the job's working directory and
-// HOME; its output goes to <root>/<job_id>/<attempt>.stdout and .stderr, each created when the
-// job first writes to it (a silent job costs two directories and no file). With a job_user the
+// Layout on disk, per attempt: <root>/<job_id>.<attempt>/ is the job's working directory and
+// HOME; its output goes to <root>/<job_id>.<attempt>.stdout and .stderr, next to it, each
+// created when the job first writes to it (a silent job costs one directory and no file). With a job_user the
 // working directory belongs to that user, while everything else stays the server's (the job
 // writes its output through pipes, never to the files).
 //

@@ -86,14 +86,10 @@ struct Executor::State {
 
   // --- callable from any thread ---
   void wake();  // the executor thread serves requests promptly
-  // The attempt's paths (see Executor::attempt_dir), and those of the layout before it,
-  // <root>/<job_id>/<attempt>(.stdout): an older version's attempts are still read, counted
-  // as started (never run again) and removed.
+  // The attempt's paths (see Executor::attempt_dir).
   std::filesystem::path attempt_dir(const AttemptKey& key) const;
   std::filesystem::path output_file(const AttemptKey& key, bool from_stderr) const;
-  std::filesystem::path old_attempt_dir(const AttemptKey& key) const;
-  std::filesystem::path old_output_file(const AttemptKey& key, bool from_stderr) const;
-  // The attempt's directory exists, in either layout: it ran on this node.
+  // The attempt's directory exists: it ran on this node.
   bool has_attempt_dir(const AttemptKey& key) const;
 
   // --- executor thread only ---

@@ -397,32 +397,6 @@ TEST_F(ExecutorTest, WasStartedOnceTheDirectoryExistsAndRemoveOutput) {
   EXPECT_TRUE(std::filesystem::exists(root_.path()));
 }
 
-TEST_F(ExecutorTest, AttemptsInTheOlderLayoutCountAsStartedAreReadAndRemoved) {
-  // <root>/<job>/<attempt> with <root>/<job>/<attempt>.stdout, as an older version wrote them.
-  const std::filesystem::path job_dir = root_.path() / "jobs" / "older";
-  std::filesystem::create_directories(job_dir / "1");
-  std::filesystem::create_directories(job_dir / "2");
-  {
-    std::ofstream(job_dir / "1.stdout") << "from before\n";
-  }
-  AttemptKey first{"older", 1}, second{"older", 2};
-  EXPECT_TRUE(executor().was_started(first)) << "it would run a second time";
-  auto read = executor().read_output(first, false, 0, 100, 0ms);
-  EXPECT_TRUE(read.status.ok()) << read.status.message();
-  EXPECT_EQ(read.data, "from before\n");
-  EXPECT_TRUE(read.finished);
-  read = executor().read_output(second, true, 0, 100, 0ms);  // ran, printed nothing
-  EXPECT_TRUE(read.status.ok()) << read.status.message();
-  EXPECT_TRUE(read.finished);
-  executor().remove_output(first);
-  EXPECT_FALSE(std::filesystem::exists(job_dir / "1"));
-  EXPECT_FALSE(std::filesystem::exists(job_dir / "1.stdout"));
-  EXPECT_TRUE(std::filesystem::exists(job_dir / "2"));
-  executor().remove_output(second);
-  EXPECT_FALSE(std::filesystem::exists(job_dir)) << "the emptied job directory stays";
-  EXPECT_FALSE(executor().was_started(first));
-}
-
 TEST_F(ExecutorTest, RemoveOutputIsANoOpWhileRunning) {
   AttemptKey key{"busy", 1};
   executor().start(spec("busy", "echo up; sleep 30"));
