@@ -10,6 +10,7 @@
 #include <random>
 
 #include "common/thread_name.h"
+#include "common/unix_time.h"
 #include "node/secret_files.h"
 #include "storage/sync_failure.h"
 
@@ -18,13 +19,6 @@ namespace nomad::node {
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-// Wall-clock milliseconds, as the coordinator stamps its commands.
-int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Messages a leader sends may leave before its own fsync (Raft thesis §10.2.1): they depend
 // on nothing this Ready persists, and the leader counts its own copy of new entries only once
@@ -450,7 +444,7 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
 void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted) {
   if (submitted.empty()) return;
   std::optional<nomad_lite::Command> assign =
-      coordinator_->place_submitted(jobs_, submitted, Clock::now(), wall_now_ms());
+      coordinator_->place_submitted(jobs_, submitted, Clock::now(), common::unix_now_ms());
   // Right behind the submissions in the log, and in the same Ready: one fsync, one round.
   if (assign) core_->propose({assign->SerializeAsString()});
 }
@@ -586,7 +580,7 @@ void Node::after_apply() {
 bool Node::propose_coordinator_commands() {
   if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return false;
   std::vector<nomad_lite::Command> commands =
-      coordinator_->collect(jobs_, Clock::now(), wall_now_ms());
+      coordinator_->collect(jobs_, Clock::now(), common::unix_now_ms());
   if (commands.empty()) return false;
   std::vector<std::string> data;
   data.reserve(commands.size());

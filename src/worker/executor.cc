@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "common/thread_name.h"
+#include "common/unix_time.h"
 #include "worker/executor_state.h"
 #include "worker/namespaces.h"
 
@@ -60,12 +61,6 @@ std::string first_unsearchable(const std::filesystem::path& path, const Identity
 bool valid_job_id(const std::string& job_id) {
   return !job_id.empty() && job_id.size() <= 200 && job_id != "." && job_id != ".." &&
          job_id.find('/') == std::string::npos && job_id.find('\0') == std::string::npos;
-}
-
-int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finished)
@@ -170,7 +165,7 @@ void Executor::start(ExecSpec spec) {
     result.key = spec.key;
     result.reason = "spawn_error";
     result.error = s.init_error;
-    result.started_at_ms = result.finished_at_ms = unix_now_ms();
+    result.started_at_ms = result.finished_at_ms = common::unix_now_ms();
     if (s.on_finished) s.on_finished(std::move(result));
     return;
   }

@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "common/duration.h"
+#include "common/unix_time.h"
 #include "worker/executor_state.h"
 #include "worker/namespaces.h"
 
@@ -204,7 +205,7 @@ void Executor::State::spawn(ExecSpec spec) {
   write_ends[1].reset();
   if (outcome.pid <= 0) return report_unstarted(spec.key, outcome.error);
   p->pid = outcome.pid;
-  p->started_at_ms = unix_now_ms();
+  p->started_at_ms = common::unix_now_ms();
   const SteadyTime started = std::chrono::steady_clock::now();
 
   p->pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, p->pid, 0)));
@@ -263,7 +264,7 @@ void Executor::State::report_unstarted(const AttemptKey& key, std::string error)
   result.key = key;
   result.reason = "spawn_error";
   result.error = std::move(error);
-  result.started_at_ms = result.finished_at_ms = unix_now_ms();
+  result.started_at_ms = result.finished_at_ms = common::unix_now_ms();
   spdlog::debug("executor: job {} attempt {}: {}", key.job_id, key.attempt, result.error);
   {
     std::lock_guard lock(mu);
@@ -384,7 +385,7 @@ void Executor::State::finish(Process& p, ExecResult result) {
   result.key = p.key;
   result.reason = p.reason;
   result.started_at_ms = p.started_at_ms;
-  result.finished_at_ms = unix_now_ms();
+  result.finished_at_ms = common::unix_now_ms();
   std::string grace = p.escalated ? " (SIGKILL after " + format_duration(options.kill_grace) +
                                         ": SIGTERM did not stop it)"
                                   : "";

@@ -142,6 +142,5 @@ struct Executor::State {
 };
 
 bool valid_job_id(const std::string& job_id);
-int64_t unix_now_ms();
 
 }  // namespace nomad::worker

@@ -6,22 +6,13 @@
 #include <filesystem>
 
 #include "common/thread_name.h"
+#include "common/unix_time.h"
 
 namespace nomad::worker {
 
 // A worker report carries at most this much of finished attempts beyond its first: it must
 // stay well within the gRPC message limit of the cluster (transport/channel_args.h, 16 MiB).
 constexpr size_t kMaxReportBytes = 4 << 20;
-
-namespace {
-
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 Worker::Worker(WorkerOptions options, Sender send)
     : options_(std::move(options)), send_(std::move(send)), lease_(options_.lease_span) {}
@@ -117,7 +108,7 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
       f.set_job_id(id);
       f.set_attempt(attempt->number());
       f.set_node_id(options_.node_id);
-      f.set_at_ms(wall_ms());
+      f.set_at_ms(common::unix_now_ms());
       f.set_reason("lost");
       f.set_error("node " + std::to_string(options_.node_id) + " restarted while the attempt ran");
       std::lock_guard lock(mu_);
