@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/thread_name.h"
@@ -70,9 +71,17 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
   for (const auto& id : changed) {
     const nomad_lite::Job* job = store.find(id);
     if (!job) {
-      // Removed by retention: its output goes too.
-      std::error_code ec;
-      std::filesystem::remove_all(options_.executor.root / id, ec);
+      // Removed by retention: the output of every attempt that ran here goes too.
+      if (auto ran = ran_here_.find(id); ran != ran_here_.end()) {
+        for (uint32_t n = 1; n <= ran->second; ++n) executor_->remove_output({id, n});
+        ran_here_.erase(ran);
+      }
+    } else {
+      for (const auto& a : job->attempts()) {
+        if (a.node_id() == options_.node_id) {
+          ran_here_[id] = std::max(ran_here_[id], a.number());
+        }
+      }
     }
     const auto* attempt = jobs::last_attempt(job);
     // Kill what this node runs for the job but should not any more, and drop what waits for

@@ -165,6 +165,29 @@ TEST_F(WorkerReportsTest, AJobStillRunningWhenItsStartIsDueIsReportedStarted) {
   for (const auto& r : reports_) EXPECT_FALSE(has_finish(r, "slow"));
 }
 
+TEST_F(WorkerReportsTest, RetentionDeletesTheOutputOfTheAttemptsThatRanHere) {
+  start(20ms);
+  run("gone", "echo out; echo err >&2");
+  run("kept", "echo out");
+  for (const char* id : {"gone", "kept"}) {
+    ASSERT_GE(wait_for_report([id](const auto& r) { return has_finish(r, id); }), 0) << id;
+    apply(jobs::testing::finished_cmd(id, 1, 1, 5000, 0));
+  }
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  const Executor& executor = worker_->executor();
+  const AttemptKey gone{"gone", 1}, kept{"kept", 1};
+  ASSERT_TRUE(std::filesystem::exists(executor.attempt_dir(gone)));
+  ASSERT_TRUE(std::filesystem::exists(executor.output_file(gone, false)));
+  ASSERT_TRUE(std::filesystem::exists(executor.output_file(gone, true)));
+  apply(jobs::testing::remove_cmd({"gone"}));
+  ASSERT_EQ(store_.find("gone"), nullptr) << "the store kept the finished job";
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  EXPECT_FALSE(std::filesystem::exists(executor.attempt_dir(gone)));
+  EXPECT_FALSE(std::filesystem::exists(executor.output_file(gone, false)));
+  EXPECT_FALSE(std::filesystem::exists(executor.output_file(gone, true)));
+  EXPECT_TRUE(std::filesystem::exists(executor.output_file(kept, false))) << "another job's";
+}
+
 // --- the lease ----------------------------------------------------------------------------------
 
 TEST_F(WorkerReportsTest, AnAssignmentWaitsForAnAckAndStartsWhenOneArrives) {
