@@ -314,7 +314,7 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
   node::ClusterView v = node_.cluster_view();
   nomad_lite::GetClusterStatusResponse r;
   r.set_node_id(v.node_id);
-  r.set_role(v.role);
+  r.set_role(raft::role_name(v.role));
   r.set_term(v.term);
   r.set_leader_id(v.leader_id);
   r.set_leader_address(v.leader_address);
@@ -324,7 +324,7 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
     auto* n = r.add_nodes();
     n->set_id(p.id);
     n->set_address(p.address);
-    n->set_role(p.role);
+    n->set_role(node::peer_role_name(p.role));
     n->set_alive(p.alive);
     n->set_match_index(p.match_index);
     n->set_last_contact_ms(p.last_contact_ms);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "jobs/failure_reason.h"
 #include "proto/nomad_lite.pb.h"
 #include "raft/types.h"
 
@@ -77,9 +78,7 @@ struct QueueKey {
 int64_t retry_backoff_ms(uint32_t next_attempt);
 // Backoff before rerunning a job after its `lost_so_far`-th attempt lost with its node.
 int64_t lost_retry_backoff_ms(uint32_t lost_so_far);
-// The attempt ended with its node rather than its process: "lost" (the leader stopped hearing
-// from the node) or "disconnected" (the node stopped it, cut off from every leader). Those
-// are retried up to the job's lost_retries, the rest up to its retries.
+// is_node_fault of a recorded reason (an Attempt's); false for text that names no reason.
 bool is_node_fault(const std::string& reason);
 
 class JobStore {

@@ -138,8 +138,7 @@ Status Node::start() {
   wo.lease_span = worker::lease_span(config_.worker_timeout, config_.election_timeout);
   wo.report_interval = std::min(wo.report_interval, wo.lease_span / 4);
   wo.executor.root = std::filesystem::path(dir) / "jobs";
-  wo.executor.isolation =
-      config_.executor == "sandbox" ? worker::Isolation::kSandbox : worker::Isolation::kRaw;
+  wo.executor.isolation = config_.executor;
   wo.executor.kill_grace = config_.kill_grace;
   wo.executor.output_cap = config_.output_cap;
   wo.executor.job_user = config_.job_user;
@@ -180,7 +179,7 @@ void Node::stop() {
 
 bool Node::is_leader() const {
   std::lock_guard lock(view_mu_);
-  return view_.role == "leader";
+  return view_.role == raft::Role::kLeader;
 }
 
 void Node::deliver_report(nomad_lite::WorkerReport report, ReportAck ack) {
@@ -715,7 +714,7 @@ void Node::finish_snapshot() {
 void Node::publish_view() {
   ClusterView v;
   v.node_id = config_.node_id;
-  v.role = raft::role_name(core_->role());
+  v.role = core_->role();
   v.term = core_->term();
   v.leader_id = core_->leader_id();
   v.leader_address = v.leader_id ? address_of(v.leader_id) : "";
@@ -734,7 +733,7 @@ void Node::publish_view() {
       p.match_index = core_->log().stable();
       p.last_contact_ms = 0;
     } else {
-      p.role = id == v.leader_id ? "leader" : (v.leader_id ? "follower" : "unknown");
+      if (v.leader_id) p.role = id == v.leader_id ? raft::Role::kLeader : raft::Role::kFollower;
       auto it = core_->progress().find(id);
       if (it != core_->progress().end()) p.match_index = it->second.match;
     }

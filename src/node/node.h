@@ -60,15 +60,20 @@ using WaitCallback = std::function<void(nomad_lite::Job job, bool done)>;
 struct PeerView {
   raft::NodeId id = raft::kNoNode;
   std::string address;
-  std::string role;  // as this node knows it
+  std::optional<raft::Role> role;  // as this node knows it; none while no leader is known
   bool alive = false;
   raft::Index match_index = 0;  // leader's view only
   int64_t last_contact_ms = -1;
 };
 
+// A peer's role as the wire and JSON show it: raft::role_name, or "unknown".
+inline const char* peer_role_name(const std::optional<raft::Role>& role) {
+  return role ? raft::role_name(*role) : "unknown";
+}
+
 struct ClusterView {
   raft::NodeId node_id = raft::kNoNode;
-  std::string role;
+  raft::Role role = raft::Role::kFollower;
   raft::Term term = 0;
   raft::NodeId leader_id = raft::kNoNode;
   std::string leader_address{};

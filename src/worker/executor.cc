@@ -163,7 +163,7 @@ void Executor::start(ExecSpec spec) {
     // No thread to run the callback on: the caller's thread does, once.
     ExecResult result;
     result.key = spec.key;
-    result.reason = "spawn_error";
+    result.reason = EndReason::kSpawnError;
     result.error = s.init_error;
     result.started_at_ms = result.finished_at_ms = common::unix_now_ms();
     if (s.on_finished) s.on_finished(std::move(result));

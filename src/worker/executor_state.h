@@ -75,7 +75,7 @@ struct Process {
   std::unique_ptr<OutputSink> out[2];
   int64_t started_at_ms = 0;
   Phase phase = Phase::kRunning;
-  std::string reason;      // "timeout" or "killed" once we began stopping it
+  EndReason reason = EndReason::kExited;  // kTimeout or kKilled once we began stopping it
   bool escalated = false;  // SIGKILL after the grace period was needed
   SteadyTime deadline = SteadyTime::max();
 };
@@ -106,7 +106,7 @@ struct Executor::State {
   void on_exit(Process& p);
   void finish(Process& p, ExecResult result);
   void close_pipe(Process& p, int stream);
-  void terminate(Process& p, const std::string& reason);
+  void terminate(Process& p, EndReason reason);
   void set_deadline(Process& p, SteadyTime when);
   void fire_deadlines();
   void shut_down();

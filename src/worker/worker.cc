@@ -15,6 +15,25 @@ namespace nomad::worker {
 // stay well within the gRPC message limit of the cluster (transport/channel_args.h, 16 MiB).
 constexpr size_t kMaxReportBytes = 4 << 20;
 
+namespace {
+
+// A JobFinished's reason for how the process ended: "" when on its own (the exit code says).
+std::string reported_reason(EndReason reason) {
+  switch (reason) {
+    case EndReason::kExited:
+      return "";
+    case EndReason::kTimeout:
+      return jobs::failure_reason_name(jobs::FailureReason::kTimeout);
+    case EndReason::kKilled:
+      return jobs::failure_reason_name(jobs::FailureReason::kKilled);
+    case EndReason::kSpawnError:
+      return jobs::failure_reason_name(jobs::FailureReason::kSpawnError);
+  }
+  return "";
+}
+
+}  // namespace
+
 Worker::Worker(WorkerOptions options, Sender send)
     : options_(std::move(options)), send_(std::move(send)), lease_(options_.lease_span) {}
 
@@ -118,7 +137,7 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
       f.set_attempt(attempt->number());
       f.set_node_id(options_.node_id);
       f.set_at_ms(common::unix_now_ms());
-      f.set_reason("lost");
+      f.set_reason(jobs::failure_reason_name(jobs::FailureReason::kLost));
       f.set_error("node " + std::to_string(options_.node_id) + " restarted while the attempt ran");
       std::lock_guard lock(mu_);
       finished_[key] = {std::move(f)};
@@ -254,20 +273,20 @@ void Worker::finished(ExecResult r) {
   f.set_node_id(options_.node_id);
   f.set_at_ms(r.finished_at_ms);
   f.set_started_at_ms(r.started_at_ms);
-  if (r.signal != 0 && r.reason.empty()) {
+  if (r.signal != 0 && r.reason == EndReason::kExited) {
     f.set_exit_code(128 + r.signal);  // as a shell reports a signalled command
   } else if (r.exit_code) {
     f.set_exit_code(*r.exit_code);
   }
   f.set_signal(r.signal);
-  f.set_reason(r.reason);
+  f.set_reason(reported_reason(r.reason));
   f.set_error(r.error);
   std::lock_guard lock(mu_);
   AttemptId key{r.key.job_id, r.key.attempt};
   stoppable_.erase(key);
   if (auto stopped = self_stopped_.find(key); stopped != self_stopped_.end()) {
-    if (r.reason == "killed" || (r.reason.empty() && r.signal != 0)) {
-      f.set_reason("disconnected");
+    if (r.reason == EndReason::kKilled || (r.reason == EndReason::kExited && r.signal != 0)) {
+      f.set_reason(jobs::failure_reason_name(jobs::FailureReason::kDisconnected));
       f.clear_exit_code();  // stopped, not ended: there is no exit code to speak of
       f.set_error(r.error == "killed on request" ? stopped->second
                                                  : stopped->second + "; " + r.error);

@@ -78,7 +78,7 @@ class Recorder {
   void finished(ExecResult result) {
     std::lock_guard lock(mu_);
     if (finished_.contains(result.key)) errors_.push_back("finished twice: " + result.key.job_id);
-    if (result.reason != "spawn_error" && !started_.contains(result.key)) {
+    if (result.reason != EndReason::kSpawnError && !started_.contains(result.key)) {
       errors_.push_back("finished without started: " + result.key.job_id);
     }
     finished_[result.key] = std::move(result);

@@ -64,7 +64,7 @@ TEST_F(ExecutorTest, UnknownJobUserIsASpawnErrorForEveryJob) {
   o.job_user = "nomad-lite-no-such-user";
   executor(o);
   ExecResult r = run("nouser", "true");
-  EXPECT_EQ(r.reason, "spawn_error");
+  EXPECT_EQ(r.reason, EndReason::kSpawnError);
   EXPECT_EQ(r.error, "cannot run jobs as 'nomad-lite-no-such-user': no such user");
 }
 
@@ -166,7 +166,7 @@ TEST_F(JobUserTest, TimeoutStillStopsTheJob) {
   ExecSpec s = spec("slow", "sleep 30");
   s.timeout = 200ms;
   ExecResult r = run(std::move(s));
-  EXPECT_EQ(r.reason, "timeout");
+  EXPECT_EQ(r.reason, EndReason::kTimeout);
   EXPECT_EQ(r.signal, SIGTERM);
 }
 
@@ -245,7 +245,7 @@ TEST_F(JobUserTest, SandboxRunsAsTheUserToo) {
   o.isolation = Isolation::kSandbox;
   executor(o);
   ExecResult probe = run("probe", "true");
-  ASSERT_NE(probe.reason, "spawn_error") << probe.error;
+  ASSERT_NE(probe.reason, EndReason::kSpawnError) << probe.error;
   if (probe.exit_code != 0) {
     GTEST_SKIP() << "bubblewrap cannot create a sandbox as nobody here: " << probe.stderr_tail;
   }
