@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::jobs::testing {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "jobs/job_store.h"
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::jobs {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::jobs::testing {
 namespace {

@@ -14,7 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "../jobs/jobs_test_util.h"
+#include "support/job_commands.h"
+#include "support/temp_dir.h"
 #include "worker/worker.h"
 
 namespace nomad::worker {
@@ -27,16 +28,7 @@ using jobs::testing::submit_cmd;
 
 class WorkerReportsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "nomad-worker-reports-XXXXXX").string();
-    root_ = mkdtemp(pattern.data());
-  }
-  void TearDown() override {
-    worker_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
-  }
+  void TearDown() override { worker_.reset(); }  // its processes end before the directory goes
 
   void start(std::chrono::milliseconds start_report_delay,
              std::chrono::milliseconds lease_span = 60s,
@@ -131,7 +123,8 @@ class WorkerReportsTest : public ::testing::Test {
     return false;
   }
 
-  std::filesystem::path root_;
+  nomad::testing::TempDir dir_{"worker-reports"};
+  const std::filesystem::path root_ = dir_.dir();
   jobs::JobStore store_;
   raft::Index index_ = 0;
   std::unique_ptr<Worker> worker_;

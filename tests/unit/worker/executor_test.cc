@@ -330,7 +330,7 @@ TEST_F(ExecutorTest, SpawnErrorWhenTheShellCannotBeExecuted) {
 
 TEST_F(ExecutorTest, SpawnErrorWhenTheWorkDirCannotBeCreated) {
   ExecutorOptions o = options();
-  o.root = root_.path() / "a-file";
+  o.root = root_.dir() / "a-file";
   { std::ofstream(o.root) << "not a directory"; }
   executor(o);
   ExecResult r = run("nodir", "true");
@@ -361,7 +361,7 @@ TEST_F(ExecutorTest, OddInputIsRefusedWithoutACrash) {
   EXPECT_EQ(run(std::move(many)).stdout_tail, std::string(100, 'v') + "\n");
 
   EXPECT_EQ(run("../escape", "true").reason, EndReason::kSpawnError);
-  EXPECT_FALSE(std::filesystem::exists(root_.path() / "escape"));
+  EXPECT_FALSE(std::filesystem::exists(root_.dir() / "escape"));
   EXPECT_EQ(run("", "true").reason, EndReason::kSpawnError);
 }
 
@@ -394,7 +394,7 @@ TEST_F(ExecutorTest, WasStartedOnceTheDirectoryExistsAndRemoveOutput) {
   executor().remove_output({"retained", 2});
   EXPECT_FALSE(std::filesystem::exists(attempt_dir("retained", 2)));
   executor().remove_output({"../..", 1});  // ignored
-  EXPECT_TRUE(std::filesystem::exists(root_.path()));
+  EXPECT_TRUE(std::filesystem::exists(root_.dir()));
 }
 
 TEST_F(ExecutorTest, RemoveOutputIsANoOpWhileRunning) {

@@ -76,7 +76,7 @@ class JobUserTest : public ExecutorTest {
     struct passwd* pw = getpwnam("nobody");
     if (!pw) GTEST_SKIP() << "this machine has no user nobody";
     ASSERT_TRUE(lookup_identity("nobody", &nobody_).is_ok());
-    ASSERT_EQ(chmod(root_.path().c_str(), 0755), 0);
+    ASSERT_EQ(chmod(root_.dir().c_str(), 0755), 0);
     executor(as_nobody());
   }
 
@@ -102,7 +102,7 @@ TEST_F(JobUserTest, RunsAsTheUserWithItsGroups) {
 }
 
 TEST_F(JobUserTest, WritesItsWorkDirectoryButNotTheServersFiles) {
-  const std::filesystem::path locked = root_.path() / "root-only";
+  const std::filesystem::path locked = root_.dir() / "root-only";
   ASSERT_TRUE(std::filesystem::create_directory(locked));
   ASSERT_EQ(chmod(locked.c_str(), 0755), 0);
   const std::string own_output = output_file("writes", "stdout").string();
@@ -127,7 +127,7 @@ TEST_F(JobUserTest, WritesItsWorkDirectoryButNotTheServersFiles) {
 TEST_F(JobUserTest, StartsInItsWorkDirectoryEvenBelowAPrivateDirectory) {
   // The server enters the directory before it switches user: a data directory below a
   // private one (/root/...) still works for jobs that use relative paths.
-  ASSERT_EQ(chmod(root_.path().c_str(), 0700), 0);
+  ASSERT_EQ(chmod(root_.dir().c_str(), 0700), 0);
   executor(as_nobody());
   ExecResult r =
       run("private", "touch mine && echo wrote; ls -d \"$HOME\" 2>/dev/null || echo no-home");

@@ -126,7 +126,7 @@ TEST_F(NamespaceTest, TimeoutAndKillGraceStillApply) {
 
 TEST_F(NamespaceTest, AJobUserStillOwnsAndWritesItsWorkDirectory) {
   // As the server keeps its data dir: searchable, not listable (node/secret_files.h).
-  ASSERT_EQ(chmod(root_.path().c_str(), 0711), 0);
+  ASSERT_EQ(chmod(root_.dir().c_str(), 0711), 0);
   executor(as_user("nobody"));
   ExecResult r = run("ids", "id -u; touch here && echo hi > \"$HOME/file\" && cat file");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;

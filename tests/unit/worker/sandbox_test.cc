@@ -56,7 +56,7 @@ TEST_F(SandboxTest, ExitCodeOutputAndEnvironment) {
 
 TEST_F(SandboxTest, CannotWriteOutsideTheWorkDir) {
   std::string etc_file = "/etc/" + unique("etc");
-  std::string data_file = (root_.path() / "jobs" / unique("data")).string();
+  std::string data_file = (root_.dir() / "jobs" / unique("data")).string();
   ExecResult r = run("writes", "touch " + etc_file + " || echo etc-refused; touch " + data_file +
                                    "; pwd; touch inside && echo inside-ok");
   EXPECT_FALSE(std::filesystem::exists(etc_file));
@@ -97,7 +97,7 @@ TEST_F(SandboxTest, NoNetwork) {
 
   // The same command outside the sandbox does connect: the check above can fail.
   ExecutorOptions raw = options();
-  raw.root = root_.path() / "raw";
+  raw.root = root_.dir() / "raw";
   Recorder raw_recorder;
   {
     Executor e(raw, raw_recorder.started_fn(), raw_recorder.finished_fn());

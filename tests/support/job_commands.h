@@ -1,7 +1,8 @@
 #pragma once
 
-// Helpers for the jobs tests: build the replicated commands and feed them to a JobStore as
-// committed Raft entries, keeping the sequence so it can be replayed on another replica.
+// Proto builders for the replicated job commands (submit, assign, started, finished, cancel,
+// slots, remove) and a Replica that feeds them to a JobStore as committed Raft entries, keeping
+// the sequence so it can be replayed on another replica. Used by the jobs and node tests.
 
 #include <algorithm>
 #include <cstdint>
