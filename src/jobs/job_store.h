@@ -4,8 +4,9 @@
 // order and so holds the same jobs. Only the node loop thread mutates it; readers hold the
 // node's shared lock.
 //
-// A job's life (DESIGN.md section 5): pending → running (an attempt is assigned to a node)
-// → completed | failed | cancelled, or back to pending when a failed attempt is retried.
+// A job's life (docs/architecture.md, "A job's life"): pending → running (an attempt is
+// assigned to a node) → completed | failed | cancelled, or back to pending when a failed
+// attempt is retried.
 // Reports name (job id, attempt): one about an attempt that is no longer current is ignored.
 
 #include <array>

@@ -1,7 +1,7 @@
 #pragma once
 
 // A cluster member: the loop that owns the Raft core and wires it to storage, the peer
-// transport and the job store (DESIGN.md section 1).
+// transport and the job store (docs/architecture.md: one submission, and the threads).
 //
 // One thread (the loop) owns the core. Everything else talks to it through a queue:
 // proposals from the API, messages from peers. Each turn of the loop feeds those to the core,
