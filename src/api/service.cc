@@ -1,35 +1,16 @@
 #include "api/service.h"
 
 #include <chrono>
-#include <random>
 
 #include "common/quote.h"
+#include "common/random_id.h"
+#include "common/unix_time.h"
 #include "jobs/job_store.h"
 
 namespace nomad::api {
 namespace {
 
 Error make_error(Code code, std::string message) { return {code, std::move(message), 0, {}}; }
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Random 128-bit ids in UUID form: unique without coordination, so the leader can name the
-// job before it is committed.
-std::string new_job_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  uint64_t a = rng(), b = rng();
-  a = (a & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
-  b = (b & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 1
-  char buf[40];
-  snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-           static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xffff),
-           static_cast<unsigned>(b >> 48), static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
-}
 
 bool valid_env_name(const std::string& name) {
   if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
@@ -210,10 +191,10 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   nomad_lite::Command command;
   auto* submit = command.mutable_submit();
   nomad_lite::Job* job = submit->mutable_job();
-  job->set_id(new_job_id());
+  job->set_id(common::random_uuid());  // named before it commits
   job->set_command(request.command());
   job->set_status(nomad_lite::JOB_STATUS_PENDING);
-  job->set_created_at_ms(now_ms());
+  job->set_created_at_ms(common::unix_now_ms());
   job->set_timeout_ms(request.timeout_ms());
   job->set_retries(request.retries());
   job->set_lost_retries(request.has_lost_retries() ? request.lost_retries() : kDefaultLostRetries);
@@ -280,7 +261,7 @@ void Service::cancel_job(const nomad_lite::CancelJobRequest& request,
   if (!known && port_.is_leader()) return done({no_job(request.job_id()), {}});
   nomad_lite::Command command;
   command.mutable_cancel()->set_job_id(request.job_id());
-  command.mutable_cancel()->set_at_ms(now_ms());
+  command.mutable_cancel()->set_at_ms(common::unix_now_ms());
   propose(command, std::move(done));
 }
 
@@ -291,7 +272,7 @@ Outcome<nomad_lite::Job> Service::get_job(const nomad_lite::GetJobStatusRequest&
     const nomad_lite::Job* job = s.find(request.job_id());
     if (job) {
       out.value = *job;
-      out.value.set_pending_reason(s.pending_reason(*job, now_ms()));
+      out.value.set_pending_reason(s.pending_reason(*job, common::unix_now_ms()));
     }
     return job != nullptr;
   });
@@ -326,7 +307,7 @@ Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
   }
   jobs::ListPage page = read_jobs([&](const jobs::JobStore& s) {
     jobs::ListPage p = s.list(query);
-    int64_t now = now_ms();
+    int64_t now = common::unix_now_ms();
     for (auto& job : p.jobs) job.set_pending_reason(s.pending_reason(job, now));
     return p;
   });
@@ -349,7 +330,7 @@ Outcome<nomad_lite::ListJobsResponse> Service::list_jobs(
 std::vector<Service::JobRef> Service::find_jobs(const std::vector<std::string>& ids) const {
   std::vector<JobRef> out;
   out.reserve(ids.size());
-  int64_t now = now_ms();
+  int64_t now = common::unix_now_ms();
   read_jobs([&](const jobs::JobStore& s) {
     for (const auto& id : ids) {
       JobRef ref{id, s.find_shared(id), {}};

@@ -2,13 +2,14 @@
 
 #include <chrono>
 #include <optional>
-#include <random>
 #include <vector>
 
 #include "cli/job_logs.h"
 #include "cli/job_lookup.h"
 #include "cli/job_wait.h"
 #include "cli/output.h"
+#include "common/random_id.h"
+#include "common/unix_time.h"
 
 namespace nomad::cli {
 namespace {
@@ -42,14 +43,14 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
   if (inv.submit.wait) {
     const nomad_lite::Job& job = response.job();
     if (job_is_final(job)) {
-      print_job(out, job, inv.client.output, unix_now_ms());
+      print_job(out, job, inv.client.output, common::unix_now_ms());
       return job_exit_code(job).value_or(kExitError);
     }
     err << "note: job " << job.id() << " submitted; waiting for it to end\n";
     return wait_for_job(client, job.id(), std::nullopt, inv.client.output, "job submit", out,
                         err);
   }
-  print_job(out, response.job(), inv.client.output, unix_now_ms());
+  print_job(out, response.job(), inv.client.output, common::unix_now_ms());
   return 0;
 }
 
@@ -61,7 +62,7 @@ int status(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
     return client.get_job_status(request, &response);
   });
   if (!status.ok()) return fail(err, "job status", status);
-  print_job(out, response.job(), inv.client.output, unix_now_ms(), /*with_output=*/true);
+  print_job(out, response.job(), inv.client.output, common::unix_now_ms(), /*with_output=*/true);
   return 0;
 }
 
@@ -73,7 +74,7 @@ int cancel(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
     return client.cancel_job(request, &response);
   });
   if (!status.ok()) return fail(err, "job cancel", status);
-  print_job(out, response.job(), inv.client.output, unix_now_ms());
+  print_job(out, response.job(), inv.client.output, common::unix_now_ms());
   return 0;
 }
 
@@ -89,7 +90,7 @@ int list(const Invocation& inv, Client& client, std::ostream& out, std::ostream&
   std::vector<nomad_lite::Job> jobs;
   grpc::Status status = list_all(client, request, inv.list.limit, &jobs);
   if (!status.ok()) return fail(err, "job list", status);
-  print_jobs(out, jobs, inv.client.output, unix_now_ms());
+  print_jobs(out, jobs, inv.client.output, common::unix_now_ms());
   return 0;
 }
 
@@ -103,17 +104,7 @@ int cluster(const Invocation& inv, Client& client, std::ostream& out, std::ostre
 
 }  // namespace
 
-std::string random_idempotency_key() {
-  // Straight from the OS's generator: a seeded PRNG would share its 32-bit seed's collisions.
-  std::random_device device;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string key;
-  for (int word = 0; word < 4; ++word) {
-    uint32_t bits = device();
-    for (int i = 0; i < 8; ++i, bits >>= 4) key += kHex[bits & 0xF];
-  }
-  return key;
-}
+std::string random_idempotency_key() { return common::random_hex(16); }
 
 int run_client_command(const Invocation& invocation, Client& client, std::ostream& out,
                        std::ostream& err) {

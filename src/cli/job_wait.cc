@@ -5,6 +5,7 @@
 #include "api/json.h"
 #include "cli/job_lookup.h"
 #include "cli/output.h"
+#include "common/unix_time.h"
 
 namespace nomad::cli {
 namespace {
@@ -15,7 +16,7 @@ using Clock = std::chrono::steady_clock;
 constexpr Millis kUnavailableWhileWaiting{60'000};
 
 int print_final(const nomad_lite::Job& job, OutputFormat format, std::ostream& out) {
-  print_job(out, job, format, unix_now_ms());
+  print_job(out, job, format, common::unix_now_ms());
   out.flush();
   return job_exit_code(job).value_or(kExitError);
 }

@@ -1,7 +1,6 @@
 #include "cli/output.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "api/json.h"
@@ -85,12 +84,6 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
 }
 
 }  // namespace
-
-int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string exit_text(bool has_exit_code, int32_t exit_code, int32_t signal) {
   if (signal != 0) {

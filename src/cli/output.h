@@ -27,9 +27,6 @@ void print_jobs(std::ostream& out, const std::vector<nomad_lite::Job>& jobs, Out
 void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse& status,
                    OutputFormat format);
 
-// The current time in Unix milliseconds.
-int64_t unix_now_ms();
-
 // How an attempt or a job ended, for tables: "3", "SIGKILL (9)", or "-".
 std::string exit_text(bool has_exit_code, int32_t exit_code, int32_t signal);
 

@@ -102,7 +102,7 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->add_option("--default-timeout", f->default_timeout,
                   "Timeout of jobs submitted without --timeout (0s: none)")
       ->capture_default_str();
-  app->add_option("--executor", c.executor,
+  app->add_option("--executor", f->executor,
                   "raw: jobs run as plain processes; sandbox: under bubblewrap (read-only "
                   "root, private /tmp, no network)")
       ->capture_default_str();
@@ -196,8 +196,8 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
     *d.out = *v;
   }
   if (c.max_pending_proposals == 0) return Status::error("--max-pending: 0 would refuse every write");
-  if (c.executor != "raw" && c.executor != "sandbox") {
-    return Status::error("--executor: '" + c.executor + "' is not raw or sandbox");
+  if (!worker::isolation_from_name(f.executor, &c.executor)) {
+    return Status::error("--executor: '" + f.executor + "' is not raw or sandbox");
   }
   if (Status s = resolve_job_user(f.app && f.app->count("--job-user") > 0, geteuid(), &c.job_user);
       !s) {

@@ -23,6 +23,7 @@ struct ServerFlags {
   std::string kill_grace = "5s";
   std::string default_timeout = "0s";
   std::string retain_for = "7d";
+  std::string executor = "raw";
 };
 
 inline constexpr const char* kServerFooter =

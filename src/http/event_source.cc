@@ -1,8 +1,7 @@
 #include "http/event_source.h"
 
-#include <chrono>
-
 #include "api/json.h"
+#include "common/unix_time.h"
 
 namespace nomad::http {
 
@@ -34,10 +33,7 @@ json ServiceEventSource::stats() {
                       nomad_lite::JOB_STATUS_CANCELLED}) {
     by_status[std::string(api::job_status_name(status))] = totals.by_status[status];
   }
-  int64_t at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-  return {{"at", at},
+  return {{"at", common::unix_now_ms()},
           {"commit_index", cluster.commit_index()},
           {"applied_index", cluster.applied_index()},
           {"jobs_submitted", totals.submitted},

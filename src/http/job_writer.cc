@@ -1,9 +1,9 @@
 #include "http/job_writer.h"
 
 #include <future>
-#include <random>
 #include <thread>
 
+#include "common/random_id.h"
 #include "http/limits.h"
 #include "http/majority_contact.h"
 #include "jobs/job_store.h"
@@ -17,13 +17,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kLeaderlessWait = 2s;
 constexpr auto kRetryPause = 100ms;
 
-std::string new_idempotency_key() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[40];
-  snprintf(buf, sizeof(buf), "http-%016llx%016llx", static_cast<unsigned long long>(rng()),
-           static_cast<unsigned long long>(rng()));
-  return buf;
-}
+std::string new_idempotency_key() { return "http-" + common::random_hex(16); }
 
 api::Error unavailable(std::string message) {
   return {api::Code::kUnavailable, std::move(message), 0, {}};

@@ -32,7 +32,8 @@ int64_t retry_backoff_ms(uint32_t next_attempt) {
 }
 
 bool is_node_fault(const std::string& reason) {
-  return reason == "lost" || reason == "disconnected";
+  FailureReason parsed;
+  return failure_reason_from_name(reason, &parsed) && is_node_fault(parsed);
 }
 
 int64_t lost_retry_backoff_ms(uint32_t lost_so_far) {
@@ -274,7 +275,14 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   if (f.has_exit_code()) attempt->set_exit_code(f.exit_code());
   attempt->set_signal(f.signal());
   attempt->set_error(f.error());
-  if (attempt->started_at_ms() == 0 && !is_node_fault(f.reason()) && f.reason() != "spawn_error") {
+  // "" in a report: the process's own exit. Any other text a report may carry (no worker of
+  // ours sends one) is recorded as it came and counts against --retries.
+  FailureReason reported = FailureReason::kExitCode;
+  const bool known = f.reason().empty() || failure_reason_from_name(f.reason(), &reported);
+  // A lost, disconnected or unspawned attempt tells nothing of a start.
+  const bool tells_no_start =
+      known && (is_node_fault(reported) || reported == FailureReason::kSpawnError);
+  if (attempt->started_at_ms() == 0 && !tells_no_start) {
     // The process ran but its start was never reported (a short job's start travels with its
     // finish): the job mirrors its attempt.
     int64_t started = f.started_at_ms() > 0 ? f.started_at_ms() : f.at_ms();
@@ -299,10 +307,10 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     return;
   }
 
-  std::string reason = f.reason();
-  if (reason == "killed") reason = "lost";  // killed without a cancel: the node gave it up
-  bool success = reason.empty() && f.has_exit_code() && f.exit_code() == 0;
-  if (reason.empty()) reason = "exit_code";
+  // Killed without a cancel: the node gave it up.
+  if (reported == FailureReason::kKilled) reported = FailureReason::kLost;
+  bool success = f.reason().empty() && f.has_exit_code() && f.exit_code() == 0;
+  const std::string reason = known ? failure_reason_name(reported) : f.reason();
   attempt->set_finished_at_ms(f.at_ms());
   attempt->set_status(success ? nomad_lite::JOB_STATUS_COMPLETED : nomad_lite::JOB_STATUS_FAILED);
   if (!success) attempt->set_reason(reason);
@@ -311,7 +319,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   // leader) are retried up to --lost-retries, with a backoff of their own: a fault that
   // persists should not use up the job's attempts at once. Every other failure counts
   // against --retries.
-  const bool node_fault = is_node_fault(reason);
+  const bool node_fault = known && is_node_fault(reported);
   uint32_t used = 0;  // failed attempts of the same kind, this one included
   for (const auto& a : job->attempts()) {
     if (a.status() == nomad_lite::JOB_STATUS_FAILED && is_node_fault(a.reason()) == node_fault) {
@@ -532,11 +540,9 @@ Status JobStore::restore(const std::string& data) {
     changes_.push_back(id);
     jobs_[id] = std::move(ptr);
   }
-  for (const auto& k : snap.keys()) idempotency_keys_[k.key()] = k.job_id();  // older versions
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
-  // An older snapshot has no totals: the jobs it holds are the best count there is.
-  totals_.submitted = snap.has_jobs_submitted() ? snap.jobs_submitted() : jobs_.size();
-  totals_.finished = snap.has_jobs_finished() ? snap.jobs_finished() : finished_.size();
+  totals_.submitted = snap.jobs_submitted();
+  totals_.finished = snap.jobs_finished();
   return Status::ok();
 }
 

@@ -4,8 +4,9 @@
 // order and so holds the same jobs. Only the node loop thread mutates it; readers hold the
 // node's shared lock.
 //
-// A job's life (DESIGN.md section 5): pending → running (an attempt is assigned to a node)
-// → completed | failed | cancelled, or back to pending when a failed attempt is retried.
+// A job's life (docs/architecture.md, "A job's life"): pending → running (an attempt is
+// assigned to a node) → completed | failed | cancelled, or back to pending when a failed
+// attempt is retried.
 // Reports name (job id, attempt): one about an attempt that is no longer current is ignored.
 
 #include <array>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "jobs/failure_reason.h"
 #include "proto/nomad_lite.pb.h"
 #include "raft/types.h"
 
@@ -77,9 +79,7 @@ struct QueueKey {
 int64_t retry_backoff_ms(uint32_t next_attempt);
 // Backoff before rerunning a job after its `lost_so_far`-th attempt lost with its node.
 int64_t lost_retry_backoff_ms(uint32_t lost_so_far);
-// The attempt ended with its node rather than its process: "lost" (the leader stopped hearing
-// from the node) or "disconnected" (the node stopped it, cut off from every leader). Those
-// are retried up to the job's lost_retries, the rest up to its retries.
+// is_node_fault of a recorded reason (an Attempt's); false for text that names no reason.
 bool is_node_fault(const std::string& reason);
 
 class JobStore {

@@ -170,7 +170,7 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
       f->set_attempt(attempt->number());
       f->set_node_id(node);
       f->set_at_ms(wall_ms);
-      f->set_reason("lost");
+      f->set_reason(jobs::failure_reason_name(jobs::FailureReason::kLost));
       f->set_error("node " + std::to_string(node) + " stopped reporting for " +
                    std::to_string(wait.count()) + " ms");
       finished_sent_[key] = now;

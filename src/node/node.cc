@@ -9,6 +9,7 @@
 #include <random>
 
 #include "common/thread_name.h"
+#include "common/unix_time.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
@@ -133,7 +134,7 @@ void Node::stop() {
 
 bool Node::is_leader() const {
   std::lock_guard lock(view_mu_);
-  return view_.role == "leader";
+  return view_.role == raft::Role::kLeader;
 }
 
 raft::NodeId Node::leader_id() const {
@@ -654,7 +655,7 @@ void Node::finish_snapshot() {
 void Node::publish_view() {
   ClusterView v;
   v.node_id = config_.node_id;
-  v.role = raft::role_name(core_->role());
+  v.role = core_->role();
   v.term = core_->term();
   v.leader_id = core_->leader_id();
   v.leader_address = v.leader_id ? address_of(v.leader_id) : "";
@@ -673,7 +674,7 @@ void Node::publish_view() {
       p.match_index = core_->log().stable();
       p.last_contact_ms = 0;
     } else {
-      p.role = id == v.leader_id ? "leader" : (v.leader_id ? "follower" : "unknown");
+      if (v.leader_id) p.role = id == v.leader_id ? raft::Role::kLeader : raft::Role::kFollower;
       auto it = core_->progress().find(id);
       if (it != core_->progress().end()) p.match_index = it->second.match;
     }

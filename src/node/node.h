@@ -1,8 +1,8 @@
 #pragma once
 
 // A cluster member: the loop that owns the Raft core and wires it to its log store, snapshot
-// store, peer sender, worker and the job store (DESIGN.md section 1). It takes those through
-// NodeDeps (node/node_deps.h) and builds none of them itself.
+// store, peer sender, worker and the job store (docs/architecture.md: one submission, and the
+// threads). It takes those through NodeDeps (node/node_deps.h) and builds none of them itself.
 //
 // One thread (the loop) owns the core. Everything else talks to it through a queue:
 // proposals from the API, messages from peers. Each turn of the loop feeds those to the core,
@@ -58,15 +58,20 @@ using WaitCallback = std::function<void(nomad_lite::Job job, bool done)>;
 struct PeerView {
   raft::NodeId id = raft::kNoNode;
   std::string address;
-  std::string role;  // as this node knows it
+  std::optional<raft::Role> role;  // as this node knows it; none while no leader is known
   bool alive = false;
   raft::Index match_index = 0;  // leader's view only
   int64_t last_contact_ms = -1;
 };
 
+// A peer's role as the wire and JSON show it: raft::role_name, or "unknown".
+inline const char* peer_role_name(const std::optional<raft::Role>& role) {
+  return role ? raft::role_name(*role) : "unknown";
+}
+
 struct ClusterView {
   raft::NodeId node_id = raft::kNoNode;
-  std::string role;
+  raft::Role role = raft::Role::kFollower;
   raft::Term term = 0;
   raft::NodeId leader_id = raft::kNoNode;
   std::string leader_address{};

@@ -17,6 +17,16 @@ const char* role_name(Role role) {
   return "unknown";
 }
 
+bool role_from_name(const std::string& name, Role* role) {
+  for (Role r : {Role::kFollower, Role::kPreCandidate, Role::kCandidate, Role::kLeader}) {
+    if (name == role_name(r)) {
+      *role = r;
+      return true;
+    }
+  }
+  return false;
+}
+
 const char* message_type_name(MessageType type) {
   switch (type) {
     case MessageType::kPreVote: return "PreVote";

@@ -42,6 +42,8 @@ struct HardState {
 enum class Role : uint8_t { kFollower, kPreCandidate, kCandidate, kLeader };
 
 const char* role_name(Role role);
+// The inverse of role_name: false (and *role untouched) for any other text.
+bool role_from_name(const std::string& name, Role* role);
 
 enum class MessageType : uint8_t {
   kPreVote,         // "would you vote for me in term+1?"; changes no one's term

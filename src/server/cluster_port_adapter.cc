@@ -49,7 +49,7 @@ api::ClusterState ClusterPortAdapter::cluster_state() const {
   node::ClusterView v = node_.cluster_view();
   api::ClusterState s;
   s.node_id = v.node_id;
-  s.role = std::move(v.role);
+  s.role = raft::role_name(v.role);  // as the API names it
   s.term = v.term;
   s.leader_id = v.leader_id;
   s.leader_address = std::move(v.leader_address);
@@ -57,7 +57,7 @@ api::ClusterState ClusterPortAdapter::cluster_state() const {
   s.applied_index = v.applied_index;
   for (auto& p : v.nodes) {
     s.nodes.push_back(
-        {p.id, std::move(p.address), std::move(p.role), p.alive, p.match_index, p.last_contact_ms});
+        {p.id, std::move(p.address), node::peer_role_name(p.role), p.alive, p.match_index, p.last_contact_ms});
   }
   s.tls = !node_.config().tls_ca.empty();
   s.insecure = node_.config().insecure;

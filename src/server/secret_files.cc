@@ -103,7 +103,7 @@ Status make_data_dir_private(const std::string& dir, const ServerConfig& config)
     }
     const mode_t forbidden = mode == 0700 ? 5 : 4;
     if ((bits_for(st, user) & forbidden) == 0) continue;
-    // Made by an earlier version with the umask's mode: ours to fix.
+    // Made with a wider mode (by hand, or under a loose umask): ours to fix.
     if (st.st_uid != geteuid() || chmod(path.c_str(), mode) != 0) {
       return refuse("the directory", path, mode == 0700 ? "700" : "711");
     }

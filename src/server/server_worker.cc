@@ -16,8 +16,7 @@ ServerWorker::ServerWorker(const node::ServerConfig& config) {
   wo.lease_span = worker::lease_span(config.worker_timeout, config.election_timeout);
   wo.report_interval = std::min(wo.report_interval, wo.lease_span / 4);
   wo.executor.root = std::filesystem::path(config.effective_data_dir()) / "jobs";
-  wo.executor.isolation =
-      config.executor == "sandbox" ? worker::Isolation::kSandbox : worker::Isolation::kRaw;
+  wo.executor.isolation = config.executor;
   wo.executor.kill_grace = config.kill_grace;
   wo.executor.output_cap = config.output_cap;
   wo.executor.job_user = config.job_user;

@@ -19,26 +19,11 @@ InternalClient::Peer& InternalClient::peer(const std::string& address) {
   return p;
 }
 
-bool InternalClient::report(const std::string& address, const nomad_lite::WorkerReport& report,
-                            std::chrono::milliseconds timeout) {
-  grpc::ClientContext context;
-  // Wait for the connection rather than fail fast: a fail-fast call made while the channel
-  // connects would cancel the connection attempt, and the next report would do the same.
-  context.set_wait_for_ready(true);
-  context.set_deadline(std::chrono::system_clock::now() + timeout);
-  add_call_credentials(&context);
-  nomad_lite::WorkerReportAck ack;
-  grpc::Status status = peer(address).stub->Report(&context, report, &ack);
-  if (status.ok() && on_ack_) on_ack_(ack);
-  return status.ok() && ack.leader();
-}
-
 InternalClient::~InternalClient() { close_report_stream(true); }
 
 bool InternalClient::stream_report(const std::string& address,
                                    const nomad_lite::WorkerReport& report,
                                    std::chrono::milliseconds connect_timeout) {
-  if (address == lacks_streams_) return this->report(address, report, connect_timeout);
   if (stream_.writer && (stream_.address != address || interrupted_.exchange(false))) {
     close_report_stream(true);
   }
@@ -47,7 +32,6 @@ bool InternalClient::stream_report(const std::string& address,
     if (!stream_.writer && !open_report_stream(address, connect_timeout)) return false;
     if (stream_.writer->Write(report)) return true;
     close_report_stream(false);
-    if (address == lacks_streams_) return this->report(address, report, connect_timeout);
   }
   return false;
 }
@@ -63,7 +47,8 @@ void InternalClient::interrupt_report_stream() {
 bool InternalClient::open_report_stream(const std::string& address,
                                         std::chrono::milliseconds connect_timeout) {
   Peer& p = peer(address);
-  // As report()'s wait_for_ready: a call made while the channel connects would fail fast.
+  // Wait for the connection rather than fail fast: a fail-fast call made while the channel
+  // connects would cancel the connection attempt, and the next report would do the same.
   if (!p.channel->WaitForConnected(std::chrono::system_clock::now() + connect_timeout)) {
     return false;
   }
@@ -95,8 +80,7 @@ void InternalClient::close_report_stream(bool cancel) {
     if (cancel) stream_.context->TryCancel();  // Finish then returns without waiting for it
     // The reader's Read fails once the call has ended (a failed write means it has).
     if (stream_.acks.joinable()) stream_.acks.join();
-    grpc::Status status = stream_.writer->Finish();
-    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) lacks_streams_ = stream_.address;
+    stream_.writer->Finish();
     stream_.writer.reset();
   }
   std::lock_guard lock(stream_mu_);

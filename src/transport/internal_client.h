@@ -22,21 +22,17 @@ class InternalClient {
  public:
   ~InternalClient();
 
-  // Where the leader's acks of reports go (from report()'s answer, or from the thread reading
-  // the report stream). Set before the first report.
+  // Where the leader's acks of reports go (from the thread reading the report stream). Set
+  // before the first report.
   using AckHandler = std::function<void(const nomad_lite::WorkerReportAck&)>;
   void set_report_ack_handler(AckHandler handler) { on_ack_ = std::move(handler); }
 
-  // True if the node at `address` took the report as leader.
-  bool report(const std::string& address, const nomad_lite::WorkerReport& report,
-              std::chrono::milliseconds timeout);
-
-  // The same on one long-lived ReportStream call, opened to `address` on first use and
+  // A worker's report to the leader at `address`, on one long-lived ReportStream call, opened
+  // on first use and
   // reopened when the address changes or the leader ended the stream: a report then costs
   // one message on an open stream rather than a call. True once the report is on its way
   // (not that it was applied: the worker resends until it sees that); its ack comes later,
-  // to the ack handler, from a thread that reads the stream. Falls back to
-  // report() for a leader that does not know ReportStream. Called by one thread at a time.
+  // to the ack handler, from a thread that reads the stream. Called by one thread at a time.
   bool stream_report(const std::string& address, const nomad_lite::WorkerReport& report,
                      std::chrono::milliseconds connect_timeout);
   // Cancels the open report stream, from any thread: a write blocked on a leader that stopped
@@ -75,7 +71,6 @@ class InternalClient {
   AckHandler on_ack_;
   ReportStream stream_;
   std::atomic<bool> interrupted_{false};
-  std::string lacks_streams_;  // a leader that answered UNIMPLEMENTED: report() to it
 };
 
 }  // namespace nomad::transport

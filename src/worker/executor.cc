@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "common/thread_name.h"
+#include "common/unix_time.h"
 #include "worker/executor_state.h"
 #include "worker/namespaces.h"
 
@@ -60,12 +61,6 @@ std::string first_unsearchable(const std::filesystem::path& path, const Identity
 bool valid_job_id(const std::string& job_id) {
   return !job_id.empty() && job_id.size() <= 200 && job_id != "." && job_id != ".." &&
          job_id.find('/') == std::string::npos && job_id.find('\0') == std::string::npos;
-}
-
-int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finished)
@@ -168,9 +163,9 @@ void Executor::start(ExecSpec spec) {
     // No thread to run the callback on: the caller's thread does, once.
     ExecResult result;
     result.key = spec.key;
-    result.reason = "spawn_error";
+    result.reason = EndReason::kSpawnError;
     result.error = s.init_error;
-    result.started_at_ms = result.finished_at_ms = unix_now_ms();
+    result.started_at_ms = result.finished_at_ms = common::unix_now_ms();
     if (s.on_finished) s.on_finished(std::move(result));
     return;
   }
@@ -220,18 +215,6 @@ std::filesystem::path Executor::State::output_file(const AttemptKey& key, bool f
   return dir.string() + (from_stderr ? ".stderr" : ".stdout");
 }
 
-std::filesystem::path Executor::State::old_attempt_dir(const AttemptKey& key) const {
-  if (!valid_job_id(key.job_id)) return {};
-  return options.root / key.job_id / std::to_string(key.attempt);
-}
-
-std::filesystem::path Executor::State::old_output_file(const AttemptKey& key,
-                                                       bool from_stderr) const {
-  std::filesystem::path dir = old_attempt_dir(key);
-  if (dir.empty()) return {};
-  return dir.string() + (from_stderr ? ".stderr" : ".stdout");
-}
-
 std::filesystem::path Executor::attempt_dir(const AttemptKey& key) const {
   return state_->attempt_dir(key);
 }
@@ -242,8 +225,7 @@ std::filesystem::path Executor::output_file(const AttemptKey& key, bool from_std
 
 bool Executor::State::has_attempt_dir(const AttemptKey& key) const {
   std::error_code ec;
-  return valid_job_id(key.job_id) && (std::filesystem::is_directory(attempt_dir(key), ec) ||
-                                      std::filesystem::is_directory(old_attempt_dir(key), ec));
+  return valid_job_id(key.job_id) && std::filesystem::is_directory(attempt_dir(key), ec);
 }
 
 bool Executor::was_started(const AttemptKey& key) const { return state_->has_attempt_dir(key); }
@@ -278,11 +260,6 @@ Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stde
 
   std::filesystem::path path = output_file(key, from_stderr);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0 && errno == ENOENT && !running) {
-    std::filesystem::path old = s.old_output_file(key, from_stderr);
-    fd.reset(::open(old.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() >= 0) path = old;
-  }
   if (fd.get() < 0) {
     if (errno == ENOENT && running) return result;  // queued, or nothing written yet
     if (errno == ENOENT && s.has_attempt_dir(key)) {
@@ -340,19 +317,13 @@ void Executor::remove_output(const AttemptKey& key) {
   }
   std::lock_guard fs_lock(s.fs_mu);
   std::error_code ec;
-  for (const std::filesystem::path& d : {dir, s.old_attempt_dir(key)}) {
-    if (!ec) std::filesystem::remove_all(d, ec);
-  }
+  std::filesystem::remove_all(dir, ec);
   for (bool from_stderr : {false, true}) {
     if (!ec) std::filesystem::remove(output_file(key, from_stderr), ec);
-    if (!ec) std::filesystem::remove(s.old_output_file(key, from_stderr), ec);
   }
   if (ec) {
     spdlog::warn("executor: cannot remove the output of {}: {}", dir.string(), ec.message());
-    return;
   }
-  // The old layout's job directory, once its last attempt is gone (fails while not empty).
-  std::filesystem::remove(s.old_attempt_dir(key).parent_path(), ec);
 }
 
 }  // namespace nomad::worker

@@ -5,9 +5,9 @@
 // captured to files. It knows nothing of Raft: the Worker tells it what to start and kill and
 // reports what the callbacks say.
 //
-// Layout on disk, per attempt: <root>/<job_id>/<attempt>/ is the job's working directory and
-// HOME; its output goes to <root>/<job_id>/<attempt>.stdout and .stderr, each created when the
-// job first writes to it (a silent job costs two directories and no file). With a job_user the
+// Layout on disk, per attempt: <root>/<job_id>.<attempt>/ is the job's working directory and
+// HOME; its output goes to <root>/<job_id>.<attempt>.stdout and .stderr, next to it, each
+// created when the job first writes to it (a silent job costs one directory and no file). With a job_user the
 // working directory belongs to that user, while everything else stays the server's (the job
 // writes its output through pipes, never to the files).
 //
@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "worker/isolation.h"
 
 namespace nomad::worker {
 
@@ -38,11 +39,6 @@ struct AttemptKey {
 
   bool operator==(const AttemptKey&) const = default;
   auto operator<=>(const AttemptKey&) const = default;
-};
-
-enum class Isolation {
-  kRaw,      // a process group on the host
-  kSandbox,  // under bubblewrap: read-only root, private /tmp, no network, own pid namespace
 };
 
 struct ExecutorOptions {
@@ -86,13 +82,19 @@ struct ExecSpec {
   std::chrono::milliseconds timeout{0};    // 0: none
 };
 
+// How an attempt's process ended, as far as the executor had a hand in it.
+enum class EndReason {
+  kExited,      // on its own: exited, or died of a signal it did not get from us
+  kTimeout,     // stopped at its timeout
+  kKilled,      // stopped because kill() was called
+  kSpawnError,  // never started
+};
+
 struct ExecResult {
   AttemptKey key;
   std::optional<int> exit_code;  // set when the process exited
   int signal = 0;                // set when a signal ended it
-  // "" (exited, or a signal it did not get from us), "timeout", "killed" (kill() was called),
-  // "spawn_error".
-  std::string reason;
+  EndReason reason = EndReason::kExited;
   // Readable, "" for exit code 0: "exited with code 3", "timed out after 1s",
   // "cannot execute /bin/sh: No such file or directory", ...
   std::string error;
@@ -117,9 +119,9 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   // Queues the spawn on the executor thread and returns. A failure to start ends as
-  // on_finished with reason "spawn_error". A key already queued or running is ignored.
+  // on_finished with reason kSpawnError. A key already queued or running is ignored.
   void start(ExecSpec spec);
-  // SIGTERM to the process group, SIGKILL after kill_grace; reason "killed". No-op for an
+  // SIGTERM to the process group, SIGKILL after kill_grace; reason kKilled. No-op for an
   // attempt unknown or finished, or one already stopping for its timeout.
   void kill(const AttemptKey& key);
   // Attempts queued or running, not yet finished (on_finished not yet called).

@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "common/duration.h"
+#include "common/unix_time.h"
 #include "worker/executor_state.h"
 #include "worker/namespaces.h"
 
@@ -113,7 +114,7 @@ bool Executor::State::serve_requests() {
     if (r.kind == Request::Kind::kStart) {
       spawn(std::move(r.spec));
     } else if (auto it = process_ids.find(r.spec.key); it != process_ids.end()) {
-      terminate(*processes.at(it->second), "killed");
+      terminate(*processes.at(it->second), EndReason::kKilled);
     }
   }
   return true;
@@ -204,7 +205,7 @@ void Executor::State::spawn(ExecSpec spec) {
   write_ends[1].reset();
   if (outcome.pid <= 0) return report_unstarted(spec.key, outcome.error);
   p->pid = outcome.pid;
-  p->started_at_ms = unix_now_ms();
+  p->started_at_ms = common::unix_now_ms();
   const SteadyTime started = std::chrono::steady_clock::now();
 
   p->pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, p->pid, 0)));
@@ -261,9 +262,9 @@ Status Executor::State::make_work_dir(const std::filesystem::path& work) {
 void Executor::State::report_unstarted(const AttemptKey& key, std::string error) {
   ExecResult result;
   result.key = key;
-  result.reason = "spawn_error";
+  result.reason = EndReason::kSpawnError;
   result.error = std::move(error);
-  result.started_at_ms = result.finished_at_ms = unix_now_ms();
+  result.started_at_ms = result.finished_at_ms = common::unix_now_ms();
   spdlog::debug("executor: job {} attempt {}: {}", key.job_id, key.attempt, result.error);
   {
     std::lock_guard lock(mu);
@@ -357,7 +358,7 @@ void Executor::State::close_pipe(Process& p, int stream) {
 void Executor::State::on_exit(Process& p) {
   // A job we are stopping loses the rest of its process group too. Before reaping: until the
   // leader is reaped its pid cannot be reused, so -pid still names this group.
-  if (!p.reason.empty()) ::kill(-p.pid, SIGKILL);
+  if (p.reason != EndReason::kExited) ::kill(-p.pid, SIGKILL);
   if (options.on_group) options.on_group(p.key, p.pid, false);
   siginfo_t info{};
   int rc;
@@ -384,13 +385,13 @@ void Executor::State::finish(Process& p, ExecResult result) {
   result.key = p.key;
   result.reason = p.reason;
   result.started_at_ms = p.started_at_ms;
-  result.finished_at_ms = unix_now_ms();
+  result.finished_at_ms = common::unix_now_ms();
   std::string grace = p.escalated ? " (SIGKILL after " + format_duration(options.kill_grace) +
                                         ": SIGTERM did not stop it)"
                                   : "";
-  if (p.reason == "timeout") {
+  if (p.reason == EndReason::kTimeout) {
     result.error = "timed out after " + format_duration(p.timeout) + grace;
-  } else if (p.reason == "killed") {
+  } else if (p.reason == EndReason::kKilled) {
     result.error = "killed on request" + grace;
   } else if (result.signal != 0) {
     result.error = "terminated by " + signal_name(result.signal);
@@ -422,7 +423,7 @@ void Executor::State::finish(Process& p, ExecResult result) {
   if (on_finished) on_finished(std::move(result));
 }
 
-void Executor::State::terminate(Process& p, const std::string& reason) {
+void Executor::State::terminate(Process& p, EndReason reason) {
   if (p.phase != Process::Phase::kRunning || p.pid <= 0) return;
   p.reason = reason;
   p.phase = Process::Phase::kTerminating;
@@ -442,7 +443,7 @@ void Executor::State::fire_deadlines() {
     Process& p = *processes.at(deadlines.begin()->second);
     set_deadline(p, SteadyTime::max());
     if (p.phase == Process::Phase::kRunning) {
-      terminate(p, "timeout");
+      terminate(p, EndReason::kTimeout);
     } else if (p.phase == Process::Phase::kTerminating) {
       p.phase = Process::Phase::kKilling;
       p.escalated = true;

@@ -75,7 +75,7 @@ struct Process {
   std::unique_ptr<OutputSink> out[2];
   int64_t started_at_ms = 0;
   Phase phase = Phase::kRunning;
-  std::string reason;      // "timeout" or "killed" once we began stopping it
+  EndReason reason = EndReason::kExited;  // kTimeout or kKilled once we began stopping it
   bool escalated = false;  // SIGKILL after the grace period was needed
   SteadyTime deadline = SteadyTime::max();
 };
@@ -86,14 +86,10 @@ struct Executor::State {
 
   // --- callable from any thread ---
   void wake();  // the executor thread serves requests promptly
-  // The attempt's paths (see Executor::attempt_dir), and those of the layout before it,
-  // <root>/<job_id>/<attempt>(.stdout): an older version's attempts are still read, counted
-  // as started (never run again) and removed.
+  // The attempt's paths (see Executor::attempt_dir).
   std::filesystem::path attempt_dir(const AttemptKey& key) const;
   std::filesystem::path output_file(const AttemptKey& key, bool from_stderr) const;
-  std::filesystem::path old_attempt_dir(const AttemptKey& key) const;
-  std::filesystem::path old_output_file(const AttemptKey& key, bool from_stderr) const;
-  // The attempt's directory exists, in either layout: it ran on this node.
+  // The attempt's directory exists: it ran on this node.
   bool has_attempt_dir(const AttemptKey& key) const;
 
   // --- executor thread only ---
@@ -110,7 +106,7 @@ struct Executor::State {
   void on_exit(Process& p);
   void finish(Process& p, ExecResult result);
   void close_pipe(Process& p, int stream);
-  void terminate(Process& p, const std::string& reason);
+  void terminate(Process& p, EndReason reason);
   void set_deadline(Process& p, SteadyTime when);
   void fire_deadlines();
   void shut_down();
@@ -146,6 +142,5 @@ struct Executor::State {
 };
 
 bool valid_job_id(const std::string& job_id);
-int64_t unix_now_ms();
 
 }  // namespace nomad::worker

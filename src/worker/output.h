@@ -1,7 +1,7 @@
 #pragma once
 
 // One output stream (stdout or stderr) of one attempt: appended to a file on disk up to a cap,
-// and its last bytes kept in memory for the finish record (DESIGN.md section 5).
+// and its last bytes kept in memory for the finish record (docs/architecture.md, "A job's life").
 //
 // Past the cap the file ends with a marker line and everything else is discarded; the caller
 // keeps reading the pipe anyway, so the job never blocks on a full pipe. Used only by the

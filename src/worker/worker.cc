@@ -3,9 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/thread_name.h"
+#include "common/unix_time.h"
 
 namespace nomad::worker {
 
@@ -15,10 +17,19 @@ constexpr size_t kMaxReportBytes = 4 << 20;
 
 namespace {
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+// A JobFinished's reason for how the process ended: "" when on its own (the exit code says).
+std::string reported_reason(EndReason reason) {
+  switch (reason) {
+    case EndReason::kExited:
+      return "";
+    case EndReason::kTimeout:
+      return jobs::failure_reason_name(jobs::FailureReason::kTimeout);
+    case EndReason::kKilled:
+      return jobs::failure_reason_name(jobs::FailureReason::kKilled);
+    case EndReason::kSpawnError:
+      return jobs::failure_reason_name(jobs::FailureReason::kSpawnError);
+  }
+  return "";
 }
 
 }  // namespace
@@ -79,9 +90,17 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
   for (const auto& id : changed) {
     const nomad_lite::Job* job = store.find(id);
     if (!job) {
-      // Removed by retention: its output goes too.
-      std::error_code ec;
-      std::filesystem::remove_all(options_.executor.root / id, ec);
+      // Removed by retention: the output of every attempt that ran here goes too.
+      if (auto ran = ran_here_.find(id); ran != ran_here_.end()) {
+        for (uint32_t n = 1; n <= ran->second; ++n) executor_->remove_output({id, n});
+        ran_here_.erase(ran);
+      }
+    } else {
+      for (const auto& a : job->attempts()) {
+        if (a.node_id() == options_.node_id) {
+          ran_here_[id] = std::max(ran_here_[id], a.number());
+        }
+      }
     }
     const auto* attempt = jobs::last_attempt(job);
     // Kill what this node runs for the job but should not any more, and drop what waits for
@@ -117,8 +136,8 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
       f.set_job_id(id);
       f.set_attempt(attempt->number());
       f.set_node_id(options_.node_id);
-      f.set_at_ms(wall_ms());
-      f.set_reason("lost");
+      f.set_at_ms(common::unix_now_ms());
+      f.set_reason(jobs::failure_reason_name(jobs::FailureReason::kLost));
       f.set_error("node " + std::to_string(options_.node_id) + " restarted while the attempt ran");
       std::lock_guard lock(mu_);
       finished_[key] = {std::move(f)};
@@ -254,20 +273,20 @@ void Worker::finished(ExecResult r) {
   f.set_node_id(options_.node_id);
   f.set_at_ms(r.finished_at_ms);
   f.set_started_at_ms(r.started_at_ms);
-  if (r.signal != 0 && r.reason.empty()) {
+  if (r.signal != 0 && r.reason == EndReason::kExited) {
     f.set_exit_code(128 + r.signal);  // as a shell reports a signalled command
   } else if (r.exit_code) {
     f.set_exit_code(*r.exit_code);
   }
   f.set_signal(r.signal);
-  f.set_reason(r.reason);
+  f.set_reason(reported_reason(r.reason));
   f.set_error(r.error);
   std::lock_guard lock(mu_);
   AttemptId key{r.key.job_id, r.key.attempt};
   stoppable_.erase(key);
   if (auto stopped = self_stopped_.find(key); stopped != self_stopped_.end()) {
-    if (r.reason == "killed" || (r.reason.empty() && r.signal != 0)) {
-      f.set_reason("disconnected");
+    if (r.reason == EndReason::kKilled || (r.reason == EndReason::kExited && r.signal != 0)) {
+      f.set_reason(jobs::failure_reason_name(jobs::FailureReason::kDisconnected));
       f.clear_exit_code();  // stopped, not ended: there is no exit code to speak of
       f.set_error(r.error == "killed on request" ? stopped->second
                                                  : stopped->second + "; " + r.error);

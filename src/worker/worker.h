@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "jobs/job_store.h"
@@ -84,6 +85,10 @@ class Worker {
   std::unique_ptr<Executor> executor_;
 
   std::set<AttemptId> mine_;  // attempts this process took on (loop thread)
+  // Each job with an attempt assigned here: its highest such attempt, whose output (and that of
+  // the attempts before it) is deleted when retention removes the job (loop thread). A restart
+  // refills it, as every job of the restored state passes through on_applied.
+  std::unordered_map<std::string, uint32_t> ran_here_;
 
   std::mutex mu_;
   std::condition_variable cv_;

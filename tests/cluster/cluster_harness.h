@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "proto/nomad_lite.grpc.pb.h"
+#include "support/eventually.h"
 
 namespace nomad::testing {
 
@@ -59,12 +60,7 @@ inline int free_port() {
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 inline bool wait_until(const std::function<bool()>& condition,
                        std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(20ms);  // polling interval, not synchronisation
-  }
-  return condition();
+  return nomad::testing::eventually(condition, timeout, 20ms);
 }
 
 // Runs a command to completion; returns its exit code and what it printed.

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "cluster_harness.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace nomad::testing {
 namespace {

@@ -19,7 +19,7 @@
 #include "storage/record.h"
 #include "storage/sync_failure.h"
 #include "storage/wal.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace nomad::storage {
 namespace {

@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "fake_cluster_port.h"
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::api {
 namespace {

@@ -82,6 +82,7 @@ TEST(ServerArgs, DefaultsMatchTheDesign) {
   EXPECT_EQ(inv.server.heartbeat_interval, Millis(50));
   EXPECT_EQ(inv.server.log_level, "info");
   EXPECT_EQ(inv.server.worker_slots, -1);
+  EXPECT_EQ(inv.server.executor, worker::Isolation::kRaw);
   EXPECT_EQ(inv.server.effective_data_dir(), "./data/node-1");
 }
 
@@ -98,7 +99,8 @@ TEST(ServerArgs, EveryFlagReachesTheConfig) {
                              "100ms",      "--log-level",
                              "debug",      "--worker-slots",
                              "0",          "--snapshot-entries",
-                             "500"});
+                             "500",        "--executor",
+                             "sandbox"});
   const auto& c = inv.server;
   EXPECT_EQ(c.node_id, 2u);
   EXPECT_EQ(c.port, 6000);
@@ -112,6 +114,7 @@ TEST(ServerArgs, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.worker_slots, 0);
   EXPECT_EQ(c.snapshot_entries, 500u);
+  EXPECT_EQ(c.executor, worker::Isolation::kSandbox);
 }
 
 TEST(ServerArgs, ListeningBeyondLoopbackNeedsInsecure) {
@@ -175,6 +178,8 @@ TEST(ServerArgs, MalformedFlagsAreOneLineAndExitCode2) {
   expect_usage_error({"server", "--node-id", "0"}, "--node-id");
   expect_usage_error({"server", "--node-id", "one"}, "--node-id: 'one'");
   expect_usage_error({"server", "--log-level", "loud"}, "'loud'");
+  expect_usage_error({"server", "--executor", "docker"},
+                     "--executor: 'docker' is not raw or sandbox");
   expect_usage_error({"server", "--advertise", "nohost"}, "--advertise");
   expect_usage_error({"server", "--frobnicate"}, "unknown option '--frobnicate'");
   expect_usage_error({"--node-id", "1", "--frobnicate"}, "unknown option '--frobnicate'");

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "jobs/job_store.h"
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::jobs {
 namespace {
@@ -876,26 +876,6 @@ TEST(JobSnapshot, ARoundTripKeepsJobsKeysSlotsAndTheDerivedIndexes) {
   EXPECT_EQ(copy.apply({1, 100, raft::EntryType::kNormal, again.SerializeAsString()}).job.id(),
             "run-1");
   EXPECT_EQ(copy.list({}).jobs.front().id(), "retrying");
-}
-
-TEST(JobSnapshot, KeysListedApartInAnOlderSnapshotAreRestored) {
-  // Older versions wrote the idempotency keys as a list of their own, next to jobs that may
-  // not carry theirs.
-  nomad_lite::JobStoreSnapshot old;
-  auto* job = old.add_jobs();
-  job->set_id("old-job");
-  job->set_command("true");
-  job->set_submit_index(7);
-  job->set_status(JOB_STATUS_PENDING);
-  auto* key = old.add_keys();
-  key->set_key("old-key");
-  key->set_job_id("old-job");
-  JobStore store;
-  ASSERT_TRUE(store.restore(old.SerializeAsString()).is_ok());
-  EXPECT_TRUE(store.has_idempotency_key("old-key"));
-  nomad_lite::Command again = submit_cmd("new-job", Opt().key("old-key"));
-  EXPECT_EQ(store.apply({1, 100, raft::EntryType::kNormal, again.SerializeAsString()}).job.id(),
-            "old-job");
 }
 
 TEST(JobSnapshot, ARestoredReplicaGoesOnExactlyLikeTheOriginal) {

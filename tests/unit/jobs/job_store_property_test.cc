@@ -19,7 +19,7 @@
 
 #include "jobs/job_store.h"
 #include "jobs/scheduler.h"
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::jobs {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::jobs::testing {
 namespace {
@@ -78,22 +78,6 @@ TEST(JobTotals, SurviveASnapshot) {
   EXPECT_EQ(copy.totals().finished, 1u);
   EXPECT_EQ(copy.totals().by_status[nomad_lite::JOB_STATUS_PENDING], 1u);
   EXPECT_EQ(copy.totals().by_status[nomad_lite::JOB_STATUS_CANCELLED], 0u);
-}
-
-TEST(JobTotals, AnOlderSnapshotWithoutTotalsCountsTheJobsItHolds) {
-  Replica r;
-  r.apply(submit_cmd("a"));
-  r.apply(submit_cmd("b"));
-  r.apply(cancel_cmd("a", 5));
-  nomad_lite::JobStoreSnapshot snap;
-  ASSERT_TRUE(snap.ParseFromString(r.store().snapshot()));
-  snap.clear_jobs_submitted();  // as written before the totals existed
-  snap.clear_jobs_finished();
-  JobStore copy;
-  ASSERT_TRUE(copy.restore(snap.SerializeAsString()));
-  EXPECT_EQ(copy.totals().submitted, 2u);
-  EXPECT_EQ(copy.totals().finished, 1u);
-  EXPECT_EQ(copy.find("b")->status(), nomad_lite::JOB_STATUS_PENDING);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::jobs {
 namespace {

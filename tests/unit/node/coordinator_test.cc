@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "../jobs/jobs_test_util.h"
+#include "support/job_commands.h"
 
 namespace nomad::node {
 namespace {

@@ -28,15 +28,12 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kTerm = uint64_t{1} << 63;
 constexpr uint64_t kIndexBase = uint64_t{1} << 62;
 
-// A leader's InternalService: ReportStream through api::ReportStreams (or, for a leader of an
-// older version, not at all), the unary Report counted.
-class FakeLeader final : public nomad_lite::InternalService::WithCallbackMethod_Report<
-                             nomad_lite::InternalService::WithRawCallbackMethod_ReportStream<
-                                 nomad_lite::InternalService::Service>> {
+// A leader's InternalService: ReportStream through api::ReportStreams.
+class FakeLeader final : public nomad_lite::InternalService::WithRawCallbackMethod_ReportStream<
+                             nomad_lite::InternalService::Service> {
  public:
-  explicit FakeLeader(bool knows_streams)
-      : knows_streams_(knows_streams),
-        gate_(false, auth_),
+  FakeLeader()
+      : gate_(false, auth_),
         streams_({[this] { return leading.load(); },
                   [this](nomad_lite::WorkerReport r, api::AckFn ack) {
                     deliver(r);
@@ -47,21 +44,7 @@ class FakeLeader final : public nomad_lite::InternalService::WithCallbackMethod_
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReportStream(
       grpc::CallbackServerContext* context) override {
     ++streams_opened;
-    if (!knows_streams_) {  // as the generated base class answers: UNIMPLEMENTED
-      return WithRawCallbackMethod_ReportStream::ReportStream(context);
-    }
     return streams_.open(context);
-  }
-
-  grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
-                                   const nomad_lite::WorkerReport* report,
-                                   nomad_lite::WorkerReportAck* ack) override {
-    ++calls;
-    if (leading) deliver(*report);
-    *ack = ack_of(*report);
-    auto* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
   }
 
   // The sequence numbers (carried in `slots`) of the reports delivered, once there are `n`
@@ -89,7 +72,6 @@ class FakeLeader final : public nomad_lite::InternalService::WithCallbackMethod_
 
   std::atomic<bool> leading{true};
   std::atomic<int> streams_opened{0};
-  std::atomic<int> calls{0};
 
  private:
   void deliver(const nomad_lite::WorkerReport& r) {
@@ -98,7 +80,6 @@ class FakeLeader final : public nomad_lite::InternalService::WithCallbackMethod_
     cv_.notify_all();
   }
 
-  bool knows_streams_;
   api::Authenticator auth_;
   api::PeerGate gate_;
   api::ReportStreams streams_;
@@ -108,7 +89,7 @@ class FakeLeader final : public nomad_lite::InternalService::WithCallbackMethod_
 };
 
 struct Server {
-  explicit Server(bool knows_streams) : leader(knows_streams) {
+  Server() {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -173,18 +154,17 @@ uint32_t send_until_delivered(transport::InternalClient& client, Server& s, uint
 }
 
 TEST(ReportStream, ReportsArriveInOrderOnOneStream) {
-  Server s(true);
+  Server s;
   transport::InternalClient client;
   for (uint32_t i = 1; i <= 20; ++i) ASSERT_TRUE(client.stream_report(s.address, report(i), 1s));
   auto got = s.leader.wait_for(20);
   ASSERT_EQ(got.size(), 20u);
   for (uint32_t i = 1; i <= 20; ++i) EXPECT_EQ(got[i - 1], i);
   EXPECT_EQ(s.leader.streams_opened, 1);
-  EXPECT_EQ(s.leader.calls, 0);
 }
 
 TEST(ReportStream, TheLeaderAcksReportsOnTheStreamWithItsTermAndIndex) {
-  Server s(true);
+  Server s;
   transport::InternalClient client;
   Acks acks;
   acks.attach(client);
@@ -202,21 +182,8 @@ TEST(ReportStream, TheLeaderAcksReportsOnTheStreamWithItsTermAndIndex) {
   }
 }
 
-TEST(ReportStream, ALeaderWithoutStreamsAcksEachCall) {
-  Server s(false);
-  transport::InternalClient client;
-  Acks acks;
-  acks.attach(client);
-  uint32_t first = send_until_delivered(client, s, 1);
-  ASSERT_GE(first, 1u);
-  auto got = acks.wait_for_seq(first);
-  ASSERT_FALSE(got.empty());
-  EXPECT_EQ(got.back().seq(), first);
-  EXPECT_EQ(got.back().last_index(), kIndexBase + first);
-}
-
 TEST(ReportStream, ALeaderThatStepsDownEndsTheStreamAndANewOneIsOpened) {
-  Server s(true);
+  Server s;
   transport::InternalClient client;
   ASSERT_TRUE(client.stream_report(s.address, report(1), 1s));
   ASSERT_EQ(s.leader.wait_for(1).size(), 1u);
@@ -232,7 +199,7 @@ TEST(ReportStream, ALeaderThatStepsDownEndsTheStreamAndANewOneIsOpened) {
 }
 
 TEST(ReportStream, AnInterruptedStreamIsReplacedByTheNextReport) {
-  Server s(true);
+  Server s;
   transport::InternalClient client;
   ASSERT_TRUE(client.stream_report(s.address, report(1), 1s));
   ASSERT_EQ(s.leader.wait_for(1).size(), 1u);  // a cancel may drop what is not sent yet
@@ -244,22 +211,8 @@ TEST(ReportStream, AnInterruptedStreamIsReplacedByTheNextReport) {
   EXPECT_EQ(s.leader.streams_opened, 2);
 }
 
-TEST(ReportStream, ALeaderWithoutStreamsGetsCalls) {
-  Server s(false);
-  transport::InternalClient client;
-  uint32_t first = send_until_delivered(client, s, 1);
-  ASSERT_GE(first, 1u);
-  EXPECT_GE(s.leader.calls, 1);
-  int opened = s.leader.streams_opened;
-  for (uint32_t i = 100; i < 103; ++i) EXPECT_TRUE(client.stream_report(s.address, report(i), 1s));
-  auto got = s.leader.wait_for(4);
-  ASSERT_EQ(got.size(), 4u);
-  EXPECT_EQ(got.back(), 102u);
-  EXPECT_EQ(s.leader.streams_opened, opened) << "no new stream once UNIMPLEMENTED was seen";
-}
-
 TEST(ReportStream, StoppingEndsOpenStreamsSoShutdownDoesNotWaitForThem) {
-  auto s = std::make_unique<Server>(true);
+  auto s = std::make_unique<Server>();
   transport::InternalClient client;
   ASSERT_TRUE(client.stream_report(s->address, report(1), 1s));
   ASSERT_EQ(s->leader.wait_for(1).size(), 1u);

@@ -14,7 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "../jobs/jobs_test_util.h"
+#include "support/job_commands.h"
+#include "support/temp_dir.h"
 #include "worker/worker.h"
 
 namespace nomad::worker {
@@ -27,16 +28,7 @@ using jobs::testing::submit_cmd;
 
 class WorkerReportsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "nomad-worker-reports-XXXXXX").string();
-    root_ = mkdtemp(pattern.data());
-  }
-  void TearDown() override {
-    worker_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(root_, ec);
-  }
+  void TearDown() override { worker_.reset(); }  // its processes end before the directory goes
 
   void start(std::chrono::milliseconds start_report_delay,
              std::chrono::milliseconds lease_span = 60s,
@@ -131,7 +123,8 @@ class WorkerReportsTest : public ::testing::Test {
     return false;
   }
 
-  std::filesystem::path root_;
+  nomad::testing::TempDir dir_{"worker-reports"};
+  const std::filesystem::path root_ = dir_.dir();
   jobs::JobStore store_;
   raft::Index index_ = 0;
   std::unique_ptr<Worker> worker_;
@@ -163,6 +156,29 @@ TEST_F(WorkerReportsTest, AJobStillRunningWhenItsStartIsDueIsReportedStarted) {
   EXPECT_GE(std::chrono::steady_clock::now() - spawned, 20ms);
   std::lock_guard lock(mu_);
   for (const auto& r : reports_) EXPECT_FALSE(has_finish(r, "slow"));
+}
+
+TEST_F(WorkerReportsTest, RetentionDeletesTheOutputOfTheAttemptsThatRanHere) {
+  start(20ms);
+  run("gone", "echo out; echo err >&2");
+  run("kept", "echo out");
+  for (const char* id : {"gone", "kept"}) {
+    ASSERT_GE(wait_for_report([id](const auto& r) { return has_finish(r, id); }), 0) << id;
+    apply(jobs::testing::finished_cmd(id, 1, 1, 5000, 0));
+  }
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  const Executor& executor = worker_->executor();
+  const AttemptKey gone{"gone", 1}, kept{"kept", 1};
+  ASSERT_TRUE(std::filesystem::exists(executor.attempt_dir(gone)));
+  ASSERT_TRUE(std::filesystem::exists(executor.output_file(gone, false)));
+  ASSERT_TRUE(std::filesystem::exists(executor.output_file(gone, true)));
+  apply(jobs::testing::remove_cmd({"gone"}));
+  ASSERT_EQ(store_.find("gone"), nullptr) << "the store kept the finished job";
+  worker_->on_applied(store_, store_.take_changes(), index_);
+  EXPECT_FALSE(std::filesystem::exists(executor.attempt_dir(gone)));
+  EXPECT_FALSE(std::filesystem::exists(executor.output_file(gone, false)));
+  EXPECT_FALSE(std::filesystem::exists(executor.output_file(gone, true)));
+  EXPECT_TRUE(std::filesystem::exists(executor.output_file(kept, false))) << "another job's";
 }
 
 // --- the lease ----------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ TEST_F(SecretFiles, TheDataDirectoryIsMadeSearchableButNotListable) {
   ServerConfig config;
   config.job_user = "nobody";
   std::filesystem::create_directory(root_ + "/wal");
-  chmod((root_ + "/wal").c_str(), 0755);  // as an earlier version left it
+  chmod((root_ + "/wal").c_str(), 0755);  // as a loose umask leaves it
   ASSERT_TRUE(make_data_dir_private(root_, config).is_ok());
   EXPECT_EQ(mode_of(root_), 0711u);
   EXPECT_EQ(mode_of(root_ + "/wal"), 0700u);

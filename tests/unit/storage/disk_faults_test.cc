@@ -11,7 +11,7 @@
 #include "storage/snapshot_store.h"
 #include "storage/sync_failure.h"
 #include "storage/wal.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace nomad::storage {
 namespace {

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "storage/file_util.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace nomad::storage {
 namespace {

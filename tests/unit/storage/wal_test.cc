@@ -10,7 +10,7 @@
 
 #include "storage/file_util.h"
 #include "storage/record.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace nomad::storage {
 namespace {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 #include "tls/openssl_util.h"
 
 namespace nomad::tls::testing {

@@ -21,30 +21,16 @@
 #include <string>
 #include <thread>
 
+#include "support/eventually.h"
+#include "support/temp_dir.h"
 #include "worker/executor.h"
 
 namespace nomad::worker::testing {
 
 using namespace std::chrono_literals;
 
-class TempRoot {
- public:
-  TempRoot() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "nomad-worker-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempRoot() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempRoot(const TempRoot&) = delete;
-  TempRoot& operator=(const TempRoot&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+// The executor's root: a scratch directory (a std::filesystem::path through dir()).
+using TempRoot = nomad::testing::TempDir;
 
 inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -53,17 +39,9 @@ inline std::string read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
-// Polls `condition` until it holds or `timeout` passes; true if it held. For state that no
-// callback announces (processes of the host); everything else waits on the Recorder.
-template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+// For state that no callback announces (processes of the host); everything else waits on the
+// Recorder.
+using nomad::testing::eventually;
 
 // Records what the callbacks report; tests wait on it.
 class Recorder {
@@ -78,7 +56,7 @@ class Recorder {
   void finished(ExecResult result) {
     std::lock_guard lock(mu_);
     if (finished_.contains(result.key)) errors_.push_back("finished twice: " + result.key.job_id);
-    if (result.reason != "spawn_error" && !started_.contains(result.key)) {
+    if (result.reason != EndReason::kSpawnError && !started_.contains(result.key)) {
       errors_.push_back("finished without started: " + result.key.job_id);
     }
     finished_[result.key] = std::move(result);
@@ -138,7 +116,7 @@ class ExecutorTest : public ::testing::Test {
 
   ExecutorOptions options() {
     ExecutorOptions o;
-    o.root = root_.path() / "jobs";
+    o.root = root_.dir() / "jobs";
     o.kill_grace = 300ms;
     return o;
   }
@@ -173,12 +151,12 @@ class ExecutorTest : public ::testing::Test {
 
   // The attempt's working directory.
   std::filesystem::path attempt_dir(const std::string& job, uint32_t attempt = 1) {
-    return root_.path() / "jobs" / (job + "." + std::to_string(attempt));
+    return root_.dir() / "jobs" / (job + "." + std::to_string(attempt));
   }
   // "stdout" or "stderr" of the attempt: next to its working directory, out of the job's reach.
   std::filesystem::path output_file(const std::string& job, const std::string& stream,
                                     uint32_t attempt = 1) {
-    return root_.path() / "jobs" / (job + "." + std::to_string(attempt) + "." + stream);
+    return root_.dir() / "jobs" / (job + "." + std::to_string(attempt) + "." + stream);
   }
 
   // Reads the attempt's stdout from `offset` until it contains `n` bytes or the job ends.

@@ -64,7 +64,7 @@ TEST_F(ExecutorTest, UnknownJobUserIsASpawnErrorForEveryJob) {
   o.job_user = "nomad-lite-no-such-user";
   executor(o);
   ExecResult r = run("nouser", "true");
-  EXPECT_EQ(r.reason, "spawn_error");
+  EXPECT_EQ(r.reason, EndReason::kSpawnError);
   EXPECT_EQ(r.error, "cannot run jobs as 'nomad-lite-no-such-user': no such user");
 }
 
@@ -76,7 +76,7 @@ class JobUserTest : public ExecutorTest {
     struct passwd* pw = getpwnam("nobody");
     if (!pw) GTEST_SKIP() << "this machine has no user nobody";
     ASSERT_TRUE(lookup_identity("nobody", &nobody_).is_ok());
-    ASSERT_EQ(chmod(root_.path().c_str(), 0755), 0);
+    ASSERT_EQ(chmod(root_.dir().c_str(), 0755), 0);
     executor(as_nobody());
   }
 
@@ -102,7 +102,7 @@ TEST_F(JobUserTest, RunsAsTheUserWithItsGroups) {
 }
 
 TEST_F(JobUserTest, WritesItsWorkDirectoryButNotTheServersFiles) {
-  const std::filesystem::path locked = root_.path() / "root-only";
+  const std::filesystem::path locked = root_.dir() / "root-only";
   ASSERT_TRUE(std::filesystem::create_directory(locked));
   ASSERT_EQ(chmod(locked.c_str(), 0755), 0);
   const std::string own_output = output_file("writes", "stdout").string();
@@ -127,7 +127,7 @@ TEST_F(JobUserTest, WritesItsWorkDirectoryButNotTheServersFiles) {
 TEST_F(JobUserTest, StartsInItsWorkDirectoryEvenBelowAPrivateDirectory) {
   // The server enters the directory before it switches user: a data directory below a
   // private one (/root/...) still works for jobs that use relative paths.
-  ASSERT_EQ(chmod(root_.path().c_str(), 0700), 0);
+  ASSERT_EQ(chmod(root_.dir().c_str(), 0700), 0);
   executor(as_nobody());
   ExecResult r =
       run("private", "touch mine && echo wrote; ls -d \"$HOME\" 2>/dev/null || echo no-home");
@@ -166,7 +166,7 @@ TEST_F(JobUserTest, TimeoutStillStopsTheJob) {
   ExecSpec s = spec("slow", "sleep 30");
   s.timeout = 200ms;
   ExecResult r = run(std::move(s));
-  EXPECT_EQ(r.reason, "timeout");
+  EXPECT_EQ(r.reason, EndReason::kTimeout);
   EXPECT_EQ(r.signal, SIGTERM);
 }
 
@@ -245,7 +245,7 @@ TEST_F(JobUserTest, SandboxRunsAsTheUserToo) {
   o.isolation = Isolation::kSandbox;
   executor(o);
   ExecResult probe = run("probe", "true");
-  ASSERT_NE(probe.reason, "spawn_error") << probe.error;
+  ASSERT_NE(probe.reason, EndReason::kSpawnError) << probe.error;
   if (probe.exit_code != 0) {
     GTEST_SKIP() << "bubblewrap cannot create a sandbox as nobody here: " << probe.stderr_tail;
   }

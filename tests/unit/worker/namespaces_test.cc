@@ -103,7 +103,7 @@ TEST_F(NamespaceTest, KillEndsTheJobWithSigtermAndNothingOutlivesIt) {
   executor().kill(key);
   auto r = recorder_.wait_finished(key);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->reason, "killed");
+  EXPECT_EQ(r->reason, EndReason::kKilled);
   EXPECT_EQ(r->signal, SIGTERM);
   EXPECT_TRUE(eventually([] { return !host_runs("30.7171"); })) << "a sleep survived the kill";
 }
@@ -112,21 +112,21 @@ TEST_F(NamespaceTest, TimeoutAndKillGraceStillApply) {
   ExecSpec polite = spec("polite", "trap 'echo got TERM; exit 5' TERM; sleep 30.8181 & wait");
   polite.timeout = 200ms;
   ExecResult r = run(std::move(polite));
-  EXPECT_EQ(r.reason, "timeout");
+  EXPECT_EQ(r.reason, EndReason::kTimeout);
   EXPECT_EQ(r.exit_code, 5) << "SIGTERM reached the job once, and its handler ran";
   EXPECT_EQ(r.stdout_tail, "got TERM\n");
 
   ExecSpec stubborn = spec("stubborn", "trap '' TERM; sleep 30.9191; sleep 30.9191");
   stubborn.timeout = 200ms;
   r = run(std::move(stubborn));
-  EXPECT_EQ(r.reason, "timeout");
+  EXPECT_EQ(r.reason, EndReason::kTimeout);
   EXPECT_EQ(r.signal, SIGKILL) << "killed after the grace";
   EXPECT_TRUE(eventually([] { return !host_runs("30.8181") && !host_runs("30.9191"); }));
 }
 
 TEST_F(NamespaceTest, AJobUserStillOwnsAndWritesItsWorkDirectory) {
   // As the server keeps its data dir: searchable, not listable (node/secret_files.h).
-  ASSERT_EQ(chmod(root_.path().c_str(), 0711), 0);
+  ASSERT_EQ(chmod(root_.dir().c_str(), 0711), 0);
   executor(as_user("nobody"));
   ExecResult r = run("ids", "id -u; touch here && echo hi > \"$HOME/file\" && cat file");
   ASSERT_EQ(r.exit_code, 0) << r.stderr_tail;

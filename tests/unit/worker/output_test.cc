@@ -20,7 +20,7 @@ TEST(TruncationMarker, NamesTheCapInTheLargestExactUnit) {
 TEST(OutputSink, OutputUpToTheCapExactlyHasNoMarker) {
   TempRoot root;
   OutputSink sink(10, 4);
-  sink.set_path(root.path() / "out");
+  sink.set_path(root.dir() / "out");
   sink.write("01234");
   sink.write("56789");
   EXPECT_FALSE(sink.capped());
@@ -28,13 +28,13 @@ TEST(OutputSink, OutputUpToTheCapExactlyHasNoMarker) {
   EXPECT_EQ(sink.tail(), "6789");
   EXPECT_TRUE(sink.tail_truncated());
   sink.close();
-  EXPECT_EQ(read_file(root.path() / "out"), "0123456789");
+  EXPECT_EQ(read_file(root.dir() / "out"), "0123456789");
 }
 
 TEST(OutputSink, OneByteOverTheCapWritesTheMarkerOnceAndDropsTheRest) {
   TempRoot root;
   OutputSink sink(10, 100);
-  sink.set_path(root.path() / "out");
+  sink.set_path(root.dir() / "out");
   sink.write("0123456");
   sink.write("789X");
   sink.write("more that is dropped");
@@ -44,13 +44,13 @@ TEST(OutputSink, OneByteOverTheCapWritesTheMarkerOnceAndDropsTheRest) {
   EXPECT_EQ(sink.tail(), expected);
   EXPECT_TRUE(sink.tail_truncated());
   sink.close();
-  EXPECT_EQ(read_file(root.path() / "out"), expected);
+  EXPECT_EQ(read_file(root.dir() / "out"), expected);
 }
 
 TEST(OutputSink, TailFollowsManySmallWrites) {
   TempRoot root;
   OutputSink sink(1 << 20, 3);
-  sink.set_path(root.path() / "out");
+  sink.set_path(root.dir() / "out");
   std::string all;
   for (int i = 0; i < 1000; ++i) {
     std::string piece = std::to_string(i);
@@ -60,13 +60,13 @@ TEST(OutputSink, TailFollowsManySmallWrites) {
   EXPECT_EQ(sink.tail(), "999");
   EXPECT_EQ(sink.written(), all.size());
   sink.close();
-  EXPECT_EQ(read_file(root.path() / "out"), all);
+  EXPECT_EQ(read_file(root.dir() / "out"), all);
 }
 
 TEST(OutputSink, ShortOutputIsNotTruncated) {
   TempRoot root;
   OutputSink sink(100, 10);
-  sink.set_path(root.path() / "out");
+  sink.set_path(root.dir() / "out");
   sink.write("hello");
   EXPECT_EQ(sink.tail(), "hello");
   EXPECT_FALSE(sink.tail_truncated());
@@ -75,10 +75,10 @@ TEST(OutputSink, ShortOutputIsNotTruncated) {
 TEST(OutputSink, NothingWrittenCreatesNoFile) {
   TempRoot root;
   OutputSink sink(100, 10);
-  sink.set_path(root.path() / "out");
+  sink.set_path(root.dir() / "out");
   sink.write("");
   sink.close();
-  EXPECT_FALSE(std::filesystem::exists(root.path() / "out"));
+  EXPECT_FALSE(std::filesystem::exists(root.dir() / "out"));
   EXPECT_EQ(sink.written(), 0u);
 }
 

@@ -19,7 +19,7 @@ TEST_F(ExecutorTest, SandboxWithoutBubblewrapIsASpawnError) {
   o.bwrap = "/nonexistent/bwrap";
   executor(o);
   ExecResult r = run("nobwrap", "true");
-  EXPECT_EQ(r.reason, "spawn_error");
+  EXPECT_EQ(r.reason, EndReason::kSpawnError);
   EXPECT_EQ(r.error, "the sandbox executor needs bubblewrap (apt-get install bubblewrap)");
 }
 
@@ -32,7 +32,7 @@ class SandboxTest : public ExecutorTest {
     ExecResult probe = run("probe", "true");
     // Missing bubblewrap is a failure (scripts/install-deps installs it); a bubblewrap that
     // cannot build a sandbox in this environment (no user namespaces, seccomp) is a skip.
-    ASSERT_NE(probe.reason, "spawn_error") << probe.error;
+    ASSERT_NE(probe.reason, EndReason::kSpawnError) << probe.error;
     if (probe.exit_code != 0) {
       GTEST_SKIP() << "bubblewrap cannot create a sandbox here: " << probe.stderr_tail
                    << probe.error;
@@ -56,7 +56,7 @@ TEST_F(SandboxTest, ExitCodeOutputAndEnvironment) {
 
 TEST_F(SandboxTest, CannotWriteOutsideTheWorkDir) {
   std::string etc_file = "/etc/" + unique("etc");
-  std::string data_file = (root_.path() / "jobs" / unique("data")).string();
+  std::string data_file = (root_.dir() / "jobs" / unique("data")).string();
   ExecResult r = run("writes", "touch " + etc_file + " || echo etc-refused; touch " + data_file +
                                    "; pwd; touch inside && echo inside-ok");
   EXPECT_FALSE(std::filesystem::exists(etc_file));
@@ -97,7 +97,7 @@ TEST_F(SandboxTest, NoNetwork) {
 
   // The same command outside the sandbox does connect: the check above can fail.
   ExecutorOptions raw = options();
-  raw.root = root_.path() / "raw";
+  raw.root = root_.dir() / "raw";
   Recorder raw_recorder;
   {
     Executor e(raw, raw_recorder.started_fn(), raw_recorder.finished_fn());
@@ -120,7 +120,7 @@ TEST_F(SandboxTest, TimeoutStopsEverythingInTheSandbox) {
   ExecSpec s = spec("slow", "sleep 30.4242 & sleep 30.4242; wait");
   s.timeout = 200ms;
   ExecResult r = run(std::move(s));
-  EXPECT_EQ(r.reason, "timeout");
+  EXPECT_EQ(r.reason, EndReason::kTimeout);
   EXPECT_EQ(r.signal, SIGTERM);  // bubblewrap itself got it
   auto alive = [] {
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {

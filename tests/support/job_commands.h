@@ -1,7 +1,8 @@
 #pragma once
 
-// Helpers for the jobs tests: build the replicated commands and feed them to a JobStore as
-// committed Raft entries, keeping the sequence so it can be replayed on another replica.
+// Proto builders for the replicated job commands (submit, assign, started, finished, cancel,
+// slots, remove) and a Replica that feeds them to a JobStore as committed Raft entries, keeping
+// the sequence so it can be replayed on another replica. Used by the jobs and node tests.
 
 #include <algorithm>
 #include <cstdint>
@@ -192,9 +193,8 @@ inline std::vector<std::string> running_ids(const JobStore& store, uint64_t node
   return ids ? std::vector<std::string>(ids->begin(), ids->end()) : std::vector<std::string>{};
 }
 
-// A snapshot in a canonical form: the jobs in submission order and the idempotency keys sorted
-// (the store keeps both in hash maps, so their order in the serialized bytes depends on its
-// history).
+// A snapshot in a canonical form: the jobs in submission order (the store keeps them in a hash
+// map, so their order in the serialized bytes depends on its history).
 inline std::string canonical_snapshot(const JobStore& store) {
   nomad_lite::JobStoreSnapshot snap;
   snap.ParseFromString(store.snapshot());
@@ -202,15 +202,6 @@ inline std::string canonical_snapshot(const JobStore& store) {
             [](const nomad_lite::Job& a, const nomad_lite::Job& b) {
               return a.submit_index() < b.submit_index();
             });
-  std::vector<std::pair<std::string, std::string>> keys;
-  for (const auto& k : snap.keys()) keys.emplace_back(k.key(), k.job_id());
-  std::sort(keys.begin(), keys.end());
-  snap.clear_keys();
-  for (const auto& [key, id] : keys) {
-    auto* k = snap.add_keys();
-    k->set_key(key);
-    k->set_job_id(id);
-  }
   std::string out;
   snap.SerializeToString(&out);
   return out;

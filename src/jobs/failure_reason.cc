@@ -1,0 +1,39 @@
+#include "jobs/failure_reason.h"
+
+namespace nomad::jobs {
+
+const char* failure_reason_name(FailureReason reason) {
+  switch (reason) {
+    case FailureReason::kExitCode:
+      return "exit_code";
+    case FailureReason::kTimeout:
+      return "timeout";
+    case FailureReason::kSpawnError:
+      return "spawn_error";
+    case FailureReason::kLost:
+      return "lost";
+    case FailureReason::kDisconnected:
+      return "disconnected";
+    case FailureReason::kKilled:
+      return "killed";
+  }
+  return "unknown";
+}
+
+bool failure_reason_from_name(const std::string& name, FailureReason* reason) {
+  for (FailureReason r :
+       {FailureReason::kExitCode, FailureReason::kTimeout, FailureReason::kSpawnError,
+        FailureReason::kLost, FailureReason::kDisconnected, FailureReason::kKilled}) {
+    if (name == failure_reason_name(r)) {
+      *reason = r;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool is_node_fault(FailureReason reason) {
+  return reason == FailureReason::kLost || reason == FailureReason::kDisconnected;
+}
+
+}  // namespace nomad::jobs
