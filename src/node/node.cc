@@ -26,14 +26,6 @@ int64_t wall_now_ms() {
       .count();
 }
 
-// Messages a leader sends may leave before its own fsync (Raft thesis §10.2.1): they depend
-// on nothing this Ready persists, and the leader counts its own copy of new entries only once
-// they are durable. Everything else (votes, acknowledgements) must wait for the fsync.
-bool may_leave_before_fsync(const raft::Message& m) {
-  return m.type == raft::MessageType::kAppend || m.type == raft::MessageType::kHeartbeat ||
-         m.type == raft::MessageType::kSnapshot;
-}
-
 std::string cluster_name(const ServerConfig& config) {
   std::vector<uint64_t> ids{config.node_id};
   for (const auto& p : config.peers) ids.push_back(p.id);
@@ -120,6 +112,7 @@ Status Node::start() {
   rc.election_ticks = ticks(config_.election_timeout);
   rc.heartbeat_ticks = ticks(config_.heartbeat_interval);
   rc.seed = std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32);
+  if (raft::Status s = rc.validate(); !s) return Status::error(s.message());
   last_term_ = restored.hard_state.term;
   core_ = std::make_unique<raft::Core>(rc, std::move(restored));
 
@@ -324,32 +317,33 @@ void Node::run() {
     }
     while (core_->has_ready()) handle_ready();
 
-    bool was_leader = last_role_ == raft::Role::kLeader;
-    if (core_->role() != last_role_ || core_->term() != last_term_ ||
-        core_->leader_id() != last_leader_) {
-      if (was_leader && (core_->role() != last_role_ || core_->term() != last_term_)) {
+    if (soft_state_) {
+      // The core reports role, leader and term when one of them changed.
+      const raft::SoftState s = *soft_state_;
+      soft_state_.reset();
+      bool was_leader = last_role_ == raft::Role::kLeader;
+      if (was_leader && (s.role != last_role_ || s.term != last_term_)) {
         fail_waiters(ProposeOutcome::Code::kRetry);
       }
-      std::string leader = core_->leader_id() == raft::kNoNode
+      std::string leader = s.leader == raft::kNoNode
                                ? std::string("unknown")
-                               : "node " + std::to_string(core_->leader_id()) + " at " +
-                                     address_of(core_->leader_id());
-      spdlog::info("node {}: {} in term {}, leader {}", config_.node_id,
-                   raft::role_name(core_->role()), core_->term(), leader);
+                               : "node " + std::to_string(s.leader) + " at " + address_of(s.leader);
+      spdlog::info("node {}: {} in term {}, leader {}", config_.node_id, raft::role_name(s.role),
+                   s.term, leader);
       // A report stream to the old leader is of no more use (and a write to it may hang).
-      if (core_->leader_id() != last_leader_) {
+      if (s.leader != last_leader_) {
         internal_.interrupt_report_stream();
         // The lease is renewed by the new leader's first ack, not at the next heartbeat.
-        if (core_->leader_id() != raft::kNoNode) pending_report_now_ = true;
+        if (s.leader != raft::kNoNode) pending_report_now_ = true;
       }
-      if (core_->role() == raft::Role::kLeader && !was_leader) {
+      if (s.role == raft::Role::kLeader && !was_leader) {
         coordinator_->become_leader(now);
-      } else if (core_->role() != raft::Role::kLeader && was_leader) {
+      } else if (s.role != raft::Role::kLeader && was_leader) {
         coordinator_->lose_leadership();
       }
-      last_role_ = core_->role();
-      last_term_ = core_->term();
-      last_leader_ = core_->leader_id();
+      last_role_ = s.role;
+      last_term_ = s.term;
+      last_leader_ = s.leader;
     }
     for (auto& w : waits) {
       const nomad_lite::Job* job = jobs_.find(w.id);
@@ -469,20 +463,17 @@ void Node::handle_ready() {
                  snap.index);
     unsaved_snapshot_ = std::move(snap);
   }
-  std::vector<raft::Message> later;
-  if (core_->role() == raft::Role::kLeader) {
-    std::vector<raft::Message> now;
-    for (auto& m : rd.messages) (may_leave_before_fsync(m) ? now : later).push_back(std::move(m));
-    transport_->send(std::move(now));
-  } else {
-    later = std::move(rd.messages);
-  }
-  // Committed entries are durable on a majority: their answers need not wait for this
-  // node's fsync of the newer entries in the same Ready.
+  if (rd.soft_state) soft_state_ = rd.soft_state;
+  // The core put here only what may leave before this Ready's write (a leader's appends and
+  // heartbeats, thesis §10.2.1); it sorts them, never the node.
+  transport_->send(std::move(rd.messages));
+  // Committed entries are durable on a majority and on this node already: their answers need
+  // not wait for the write of the newer entries in the same Ready.
   apply(rd.committed);
+  core_->advance();
   if (persist(rd)) {
-    transport_->send(std::move(later));
-    core_->advance();
+    if (!rd.entries.empty()) core_->persisted(rd.entries.back().index, rd.entries.back().term);
+    transport_->send(std::move(rd.messages_after_append));
   } else {
     // Acknowledgements and votes promise what is not on disk: they are not sent.
     core_->persist_failed();

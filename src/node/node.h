@@ -234,6 +234,7 @@ class Node {
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
   raft::NodeId last_leader_ = raft::kNoNode;
+  std::optional<raft::SoftState> soft_state_;  // the latest one a Ready reported, not yet acted on
   std::thread loop_;
 
   // Published by the loop for readers.
