@@ -11,6 +11,7 @@
 
 #include "common/thread_name.h"
 #include "node/secret_files.h"
+#include "node/wal_log_sink.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
@@ -118,6 +119,18 @@ Status Node::start() {
 
   transport_ = std::make_unique<transport::PeerTransport>(config_.node_id, config_.peers);
   transport_->start();
+  log_sink_ = std::make_unique<WalLogSink>(*wal_, *snapshots_, config_.fsync);
+  log_writer_ = std::make_unique<LogWriter>(
+      *log_sink_, [this](std::vector<raft::Message> ms) { transport_->send(std::move(ms)); },
+      [this](LogWriteReport r) {
+        {
+          std::lock_guard lock(queue_mu_);
+          log_reports_.push_back(std::move(r));
+          if (log_reports_.size() > 1) return;
+        }
+        queue_cv_.notify_one();
+      });
+  log_writer_->start();
 
   Coordinator::Options co;
   co.self = config_.node_id;
@@ -168,6 +181,7 @@ void Node::stop() {
   }
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  if (log_writer_) log_writer_->stop();  // what the loop handed it is written (and answered)
   answer_runner_.reset();  // answers everything the loop handed it
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   internal_.interrupt_report_stream();  // the reporter may be in a write to a stalled leader
@@ -278,19 +292,23 @@ void Node::run() {
   std::vector<raft::Message> inbox;
   std::vector<QueuedReport> reports;
   std::vector<JobWait> waits;
+  std::vector<LogWriteReport> log_reports;
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait_until(lock, next_tick, [&] {
         return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_ ||
-               !reports_.empty() || !new_waits_.empty();
+               !reports_.empty() || !new_waits_.empty() || !log_reports_.empty();
       });
       if (stopping_) break;
+      log_reports.swap(log_reports_);
       proposals.swap(proposals_);
       inbox.swap(inbox_);
       reports.swap(reports_);
       waits.swap(new_waits_);
     }
+    for (const LogWriteReport& r : log_reports) handle_log_report(r);
+    log_reports.clear();
     finish_snapshot();
     auto now = Clock::now();
     // A node that cannot write its log takes no part: it would only drop them, one warning each.
@@ -453,7 +471,7 @@ void Node::handle_ready() {
   raft::Ready rd = core_->ready();
   if (rd.snapshot) {
     // The core's log already starts after the snapshot, so the state machine takes it now;
-    // making it durable may have to wait for space (persist()).
+    // the log writer makes it durable before anything written after it.
     storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data};
     {
       std::unique_lock lock(jobs_mu_);
@@ -462,6 +480,7 @@ void Node::handle_ready() {
     spdlog::info("node {}: installed snapshot at index {} from the leader", config_.node_id,
                  snap.index);
     unsaved_snapshot_ = std::move(snap);
+    unsaved_snapshot_queued_ = false;
   }
   if (rd.soft_state) soft_state_ = rd.soft_state;
   // The core put here only what may leave before this Ready's write (a leader's appends and
@@ -471,28 +490,31 @@ void Node::handle_ready() {
   // not wait for the write of the newer entries in the same Ready.
   apply(rd.committed);
   core_->advance();
-  if (persist(rd)) {
-    if (!rd.entries.empty()) core_->persisted(rd.entries.back().index, rd.entries.back().term);
-    transport_->send(std::move(rd.messages_after_append));
-  } else {
-    // Acknowledgements and votes promise what is not on disk: they are not sent.
-    core_->persist_failed();
+  // Until the probe lets it retry, the core hands out nothing that needs the disk.
+  if (!core_->storage_failed()) {
+    LogWrite w;
+    if (unsaved_snapshot_ && !unsaved_snapshot_queued_) {
+      w.snapshot = *unsaved_snapshot_;
+      unsaved_snapshot_queued_ = true;
+    }
+    w.hard_state = rd.hard_state;
+    w.entries = std::move(rd.entries);
+    w.must_sync = rd.must_sync;
+    // Votes and acknowledgements promise what is on disk: they leave once it is.
+    w.after_append = std::move(rd.messages_after_append);
+    if (w.snapshot || w.hard_state || !w.entries.empty() || !w.after_append.empty()) {
+      log_writer_->submit(std::move(w));
+    }
   }
   after_apply();
 }
 
-bool Node::persist(const raft::Ready& rd) {
-  // Until the probe lets it retry, the core hands out nothing that needs the disk.
-  if (core_->storage_failed()) return true;
-  Status s;
-  bool out_of_space = false;
-  if (unsaved_snapshot_) s = save_installed_snapshot(&out_of_space);
-  if (s && (rd.hard_state || !rd.entries.empty())) {
-    s = wal_->write(rd.hard_state, rd.entries);
-    if (s && rd.must_sync) s = wal_->sync();
-    out_of_space = !s && wal_->out_of_space();
-  }
-  if (s) {
+void Node::handle_log_report(const LogWriteReport& r) {
+  if (r.failure.is_ok()) {
+    if (unsaved_snapshot_ && r.snapshot_saved == unsaved_snapshot_->index) {
+      unsaved_snapshot_.reset();
+    }
+    if (r.persisted) core_->persisted(r.persisted->first, r.persisted->second);
     if (disk_full_since_ && !core_->storage_failed()) {
       auto seconds = std::chrono::duration<double>(Clock::now() - *disk_full_since_).count();
       spdlog::info(
@@ -501,25 +523,18 @@ bool Node::persist(const raft::Ready& rd) {
           config_.node_id, config_.effective_data_dir(), seconds);
       disk_full_since_.reset();
     }
-    return true;
+    return;
   }
-  if (wal_->sync_failed()) {
-    stop_on_storage_failure(storage::sync_failure_message(s), storage::kExitSyncFailed);
+  if (r.sync_failed) {
+    stop_on_storage_failure(storage::sync_failure_message(r.failure), storage::kExitSyncFailed);
   }
-  if (!out_of_space) stop_on_storage_failure(s.message(), 1);
-  enter_disk_full(s);
-  return false;
-}
-
-Status Node::save_installed_snapshot(bool* out_of_space) {
-  const storage::Snapshot& snap = *unsaved_snapshot_;
-  Status s = snapshots_->save(snap, config_.fsync, out_of_space);
-  if (s) {
-    s = wal_->write_snapshot_installed(snap.index, snap.term);
-    *out_of_space = !s && wal_->out_of_space();
-  }
-  if (s) unsaved_snapshot_.reset();
-  return s;
+  if (!r.out_of_space) stop_on_storage_failure(r.failure.message(), 1);
+  // Nothing queued with or behind the failed write reached the disk: the core hands it all
+  // out again once the probe finds space, the leader's snapshot first.
+  unsaved_snapshot_queued_ = false;
+  enter_disk_full(r.failure);
+  core_->persist_failed();
+  log_writer_->resume();
 }
 
 void Node::enter_disk_full(const Status& failure) {
@@ -703,7 +718,10 @@ void Node::finish_snapshot() {
   // Compact only once the snapshot is durable; a snapshot installed from the leader in the
   // meantime may already cover more (compact() then changes nothing).
   if (core_->compact(done->index, done->data)) {
-    if (Status s = wal_->release_to(done->index); !s) spdlog::warn("{}", s.message());
+    // The writer owns the log: the old segments go once the writes queued before are done.
+    LogWrite release;
+    release.release_to = done->index;
+    log_writer_->submit(std::move(release));
   }
   spdlog::info("node {}: snapshot at index {} ({} bytes)", config_.node_id, done->index,
                done->data->size());
