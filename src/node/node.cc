@@ -10,19 +10,12 @@
 
 #include "common/thread_name.h"
 #include "common/unix_time.h"
+#include "node/store_log_sink.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
 
 namespace {
-
-// Messages a leader sends may leave before its own fsync (Raft thesis §10.2.1): they depend
-// on nothing this Ready persists, and the leader counts its own copy of new entries only once
-// they are durable. Everything else (votes, acknowledgements) must wait for the fsync.
-bool may_leave_before_fsync(const raft::Message& m) {
-  return m.type == raft::MessageType::kAppend || m.type == raft::MessageType::kHeartbeat ||
-         m.type == raft::MessageType::kSnapshot;
-}
 
 // Without durable storage this node cannot keep Raft's promises: stop it rather than lie.
 [[noreturn]] void stop_on_storage_failure(const std::string& message, int exit_code) {
@@ -85,10 +78,23 @@ Status Node::start() {
   rc.election_ticks = ticks(config_.election_timeout);
   rc.heartbeat_ticks = ticks(config_.heartbeat_interval);
   rc.seed = std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32);
+  if (raft::Status s = rc.validate(); !s) return Status::error(s.message());
   last_term_ = restored.hard_state.term;
   core_ = std::make_unique<raft::Core>(rc, std::move(restored));
 
   peers_.start();
+  log_sink_ = std::make_unique<StoreLogSink>(log_, snapshots_);
+  log_writer_ = std::make_unique<LogWriter>(
+      *log_sink_, [this](std::vector<raft::Message> ms) { peers_.send(std::move(ms)); },
+      [this](LogWriteReport r) {
+        {
+          std::lock_guard lock(queue_mu_);
+          log_reports_.push_back(std::move(r));
+          if (log_reports_.size() > 1) return;
+        }
+        queue_cv_.notify_one();
+      });
+  log_writer_->start();
 
   Coordinator::Options co;
   co.self = config_.node_id;
@@ -122,6 +128,7 @@ void Node::stop() {
   }
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  if (log_writer_) log_writer_->stop();  // what the loop handed it is written (and answered)
   answer_runner_.reset();  // answers everything the loop handed it
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   if (collaborators_started_) {
@@ -219,19 +226,23 @@ void Node::run() {
   std::vector<raft::Message> inbox;
   std::vector<QueuedReport> reports;
   std::vector<JobWait> waits;
+  std::vector<LogWriteReport> log_reports;
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait_for(lock, next_tick - clock_.now(), [&] {
         return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_ ||
-               !reports_.empty() || !new_waits_.empty();
+               !reports_.empty() || !new_waits_.empty() || !log_reports_.empty();
       });
       if (stopping_) break;
+      log_reports.swap(log_reports_);
       proposals.swap(proposals_);
       inbox.swap(inbox_);
       reports.swap(reports_);
       waits.swap(new_waits_);
     }
+    for (const LogWriteReport& r : log_reports) handle_log_report(r);
+    log_reports.clear();
     finish_snapshot();
     auto now = clock_.now();
     // A node that cannot write its log takes no part: it would only drop them, one warning each.
@@ -258,32 +269,33 @@ void Node::run() {
     }
     while (core_->has_ready()) handle_ready();
 
-    bool was_leader = last_role_ == raft::Role::kLeader;
-    if (core_->role() != last_role_ || core_->term() != last_term_ ||
-        core_->leader_id() != last_leader_) {
-      if (was_leader && (core_->role() != last_role_ || core_->term() != last_term_)) {
+    if (soft_state_) {
+      // The core reports role, leader and term when one of them changed.
+      const raft::SoftState s = *soft_state_;
+      soft_state_.reset();
+      bool was_leader = last_role_ == raft::Role::kLeader;
+      if (was_leader && (s.role != last_role_ || s.term != last_term_)) {
         fail_waiters(ProposeOutcome::Code::kRetry);
       }
-      std::string leader = core_->leader_id() == raft::kNoNode
+      std::string leader = s.leader == raft::kNoNode
                                ? std::string("unknown")
-                               : "node " + std::to_string(core_->leader_id()) + " at " +
-                                     address_of(core_->leader_id());
-      spdlog::info("node {}: {} in term {}, leader {}", config_.node_id,
-                   raft::role_name(core_->role()), core_->term(), leader);
+                               : "node " + std::to_string(s.leader) + " at " + address_of(s.leader);
+      spdlog::info("node {}: {} in term {}, leader {}", config_.node_id, raft::role_name(s.role),
+                   s.term, leader);
       // A report stream to the old leader is of no more use (and a write to it may hang).
-      if (core_->leader_id() != last_leader_) {
+      if (s.leader != last_leader_) {
         worker_.leader_changed();
         // The lease is renewed by the new leader's first ack, not at the next heartbeat.
-        if (core_->leader_id() != raft::kNoNode) pending_report_now_ = true;
+        if (s.leader != raft::kNoNode) pending_report_now_ = true;
       }
-      if (core_->role() == raft::Role::kLeader && !was_leader) {
+      if (s.role == raft::Role::kLeader && !was_leader) {
         coordinator_->become_leader(now);
-      } else if (core_->role() != raft::Role::kLeader && was_leader) {
+      } else if (s.role != raft::Role::kLeader && was_leader) {
         coordinator_->lose_leadership();
       }
-      last_role_ = core_->role();
-      last_term_ = core_->term();
-      last_leader_ = core_->leader_id();
+      last_role_ = s.role;
+      last_term_ = s.term;
+      last_leader_ = s.leader;
     }
     for (auto& w : waits) {
       const nomad_lite::Job* job = jobs_.find(w.id);
@@ -393,7 +405,7 @@ void Node::handle_ready() {
   raft::Ready rd = core_->ready();
   if (rd.snapshot) {
     // The core's log already starts after the snapshot, so the state machine takes it now;
-    // making it durable may have to wait for space (persist()).
+    // the log writer makes it durable before anything written after it.
     storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data};
     {
       std::unique_lock lock(jobs_mu_);
@@ -402,40 +414,41 @@ void Node::handle_ready() {
     spdlog::info("node {}: installed snapshot at index {} from the leader", config_.node_id,
                  snap.index);
     unsaved_snapshot_ = std::move(snap);
+    unsaved_snapshot_queued_ = false;
   }
-  std::vector<raft::Message> later;
-  if (core_->role() == raft::Role::kLeader) {
-    std::vector<raft::Message> now;
-    for (auto& m : rd.messages) (may_leave_before_fsync(m) ? now : later).push_back(std::move(m));
-    peers_.send(std::move(now));
-  } else {
-    later = std::move(rd.messages);
-  }
-  // Committed entries are durable on a majority: their answers need not wait for this
-  // node's fsync of the newer entries in the same Ready.
+  if (rd.soft_state) soft_state_ = rd.soft_state;
+  // The core put here only what may leave before this Ready's write (a leader's appends and
+  // heartbeats, thesis §10.2.1); it sorts them, never the node.
+  peers_.send(std::move(rd.messages));
+  // Committed entries are durable on a majority and on this node already: their answers need
+  // not wait for the write of the newer entries in the same Ready.
   apply(rd.committed);
-  if (persist(rd)) {
-    peers_.send(std::move(later));
-    core_->advance();
-  } else {
-    // Acknowledgements and votes promise what is not on disk: they are not sent.
-    core_->persist_failed();
+  core_->advance();
+  // Until the probe lets it retry, the core hands out nothing that needs the disk.
+  if (!core_->storage_failed()) {
+    LogWrite w;
+    if (unsaved_snapshot_ && !unsaved_snapshot_queued_) {
+      w.snapshot = *unsaved_snapshot_;
+      unsaved_snapshot_queued_ = true;
+    }
+    w.hard_state = rd.hard_state;
+    w.entries = std::move(rd.entries);
+    w.must_sync = rd.must_sync;
+    // Votes and acknowledgements promise what is on disk: they leave once it is.
+    w.after_append = std::move(rd.messages_after_append);
+    if (w.snapshot || w.hard_state || !w.entries.empty() || !w.after_append.empty()) {
+      log_writer_->submit(std::move(w));
+    }
   }
   after_apply();
 }
 
-bool Node::persist(const raft::Ready& rd) {
-  // Until the probe lets it retry, the core hands out nothing that needs the disk.
-  if (core_->storage_failed()) return true;
-  Status s;
-  bool out_of_space = false;
-  if (unsaved_snapshot_) s = save_installed_snapshot(&out_of_space);
-  if (s && (rd.hard_state || !rd.entries.empty())) {
-    s = log_.write(rd.hard_state, rd.entries);
-    if (s && rd.must_sync) s = log_.sync();
-    out_of_space = !s && log_.out_of_space();
-  }
-  if (s) {
+void Node::handle_log_report(const LogWriteReport& r) {
+  if (r.failure.is_ok()) {
+    if (unsaved_snapshot_ && r.snapshot_saved == unsaved_snapshot_->index) {
+      unsaved_snapshot_.reset();
+    }
+    if (r.persisted) core_->persisted(r.persisted->first, r.persisted->second);
     if (disk_full_since_ && !core_->storage_failed()) {
       auto seconds = std::chrono::duration<double>(clock_.now() - *disk_full_since_).count();
       spdlog::info(
@@ -444,25 +457,18 @@ bool Node::persist(const raft::Ready& rd) {
           config_.node_id, config_.effective_data_dir(), seconds);
       disk_full_since_.reset();
     }
-    return true;
+    return;
   }
-  if (log_.sync_failed()) {
-    stop_on_storage_failure(storage::sync_failure_message(s), storage::kExitSyncFailed);
+  if (r.sync_failed) {
+    stop_on_storage_failure(storage::sync_failure_message(r.failure), storage::kExitSyncFailed);
   }
-  if (!out_of_space) stop_on_storage_failure(s.message(), 1);
-  enter_disk_full(s);
-  return false;
-}
-
-Status Node::save_installed_snapshot(bool* out_of_space) {
-  const storage::Snapshot& snap = *unsaved_snapshot_;
-  Status s = snapshots_.save(snap, out_of_space);
-  if (s) {
-    s = log_.write_snapshot_installed(snap.index, snap.term);
-    *out_of_space = !s && log_.out_of_space();
-  }
-  if (s) unsaved_snapshot_.reset();
-  return s;
+  if (!r.out_of_space) stop_on_storage_failure(r.failure.message(), 1);
+  // Nothing queued with or behind the failed write reached the disk: the core hands it all
+  // out again once the probe finds space, the leader's snapshot first.
+  unsaved_snapshot_queued_ = false;
+  enter_disk_full(r.failure);
+  core_->persist_failed();
+  log_writer_->resume();
 }
 
 void Node::enter_disk_full(const Status& failure) {
@@ -646,7 +652,10 @@ void Node::finish_snapshot() {
   // Compact only once the snapshot is durable; a snapshot installed from the leader in the
   // meantime may already cover more (compact() then changes nothing).
   if (core_->compact(done->index, done->data)) {
-    if (Status s = log_.release_to(done->index); !s) spdlog::warn("{}", s.message());
+    // The writer owns the log: the old segments go once the writes queued before are done.
+    LogWrite release;
+    release.release_to = done->index;
+    log_writer_->submit(std::move(release));
   }
   spdlog::info("node {}: snapshot at index {} ({} bytes)", config_.node_id, done->index,
                done->data->size());

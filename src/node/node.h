@@ -5,8 +5,11 @@
 // threads). It takes those through NodeDeps (node/node_deps.h) and builds none of them itself.
 //
 // One thread (the loop) owns the core. Everything else talks to it through a queue:
-// proposals from the API, messages from peers. Each turn of the loop feeds those to the core,
-// ticks it, then handles every Ready: persist (one fsync), send, apply, advance. A proposal's
+// proposals from the API, messages from peers, reports of the log writer. Each turn of the loop
+// feeds those to the core, ticks it, then handles every Ready: send what may leave at once,
+// apply, advance, and hand the write to the log writer's thread (node/log_writer.h), which
+// makes it durable, sends what waited for it and reports back. The loop never waits for the
+// disk. A proposal's
 // callback runs once its entry is applied, or fails as soon as this node stops being leader:
 // a client never hears "done" for something that is not committed.
 
@@ -26,6 +29,7 @@
 #include "jobs/job_store.h"
 #include "node/callback_runner.h"
 #include "node/coordinator.h"
+#include "node/log_writer.h"
 #include "node/node_deps.h"
 #include "node/server_config.h"
 #include "raft/core.h"
@@ -152,11 +156,9 @@ class Node {
   // The leader places jobs it is submitting when nothing else waits (Coordinator::place_submitted).
   void place_submitted(const std::vector<Coordinator::Submitted>& submitted);
   void handle_ready();
-  // Makes the Ready's snapshot, entries and hard state durable. False when the disk is full:
-  // nothing of it is on disk then, and the node is out until probe_disk() finds space.
-  // Stops the process on any other storage failure.
-  bool persist(const raft::Ready& rd);
-  Status save_installed_snapshot(bool* out_of_space);
+  // What the log writer made durable (Core::persisted), or its failure: a full disk takes the
+  // node out until probe_disk() finds space; any other storage failure stops the process.
+  void handle_log_report(const LogWriteReport& report);
   void enter_disk_full(const Status& failure);
   // While the disk is full: every kDiskProbeInterval, lets the core hand out again what it
   // could not write, so the next Ready retries it.
@@ -224,6 +226,12 @@ class Node {
   std::chrono::steady_clock::time_point next_disk_probe_{};
   // A snapshot from the leader, already restored into the job store, not yet durable.
   std::optional<storage::Snapshot> unsaved_snapshot_;
+  bool unsaved_snapshot_queued_ = false;  // handed to the log writer, no report yet
+
+  // The log writer and what it reported (guarded by queue_mu_).
+  std::unique_ptr<LogSink> log_sink_;
+  std::unique_ptr<LogWriter> log_writer_;
+  std::vector<LogWriteReport> log_reports_;
 
   // Loop-thread state.
   std::map<raft::Index, Waiter> waiters_;
@@ -240,6 +248,7 @@ class Node {
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
   raft::NodeId last_leader_ = raft::kNoNode;
+  std::optional<raft::SoftState> soft_state_;  // the latest one a Ready reported, not yet acted on
   std::thread loop_;
 
   // Published by the loop for readers.

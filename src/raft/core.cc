@@ -3,7 +3,8 @@
 #include "raft/core.h"
 
 #include <algorithm>
-#include <cassert>
+#include <stdexcept>
+#include <string>
 
 namespace nomad::raft {
 
@@ -53,19 +54,73 @@ const char* replication_state_name(ReplicationState state) {
   return "unknown";
 }
 
-Core::Core(Config config, RestoredState restored)
-    : config_(std::move(config)),
+Status Config::validate() const {
+  auto error = [](std::string what) { return Status::error("raft config: " + what); };
+  if (id == kNoNode) return error("id must be a non-zero node id");
+  if (std::find(voters.begin(), voters.end(), id) == voters.end()) {
+    return error("voters must include this node's own id " + std::to_string(id));
+  }
+  std::vector<NodeId> sorted = voters;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.front() == kNoNode) return error("voter ids must be non-zero");
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return error("voter ids must be distinct");
+  }
+  if (election_ticks <= 0 || heartbeat_ticks <= 0) {
+    return error("election_ticks and heartbeat_ticks must be positive");
+  }
+  if (heartbeat_ticks >= election_ticks) {
+    return error("heartbeat_ticks (" + std::to_string(heartbeat_ticks) +
+                 ") must be less than election_ticks (" + std::to_string(election_ticks) +
+                 "), or followers time out between heartbeats");
+  }
+  if (max_entries_per_append == 0 || max_bytes_per_append == 0 || max_inflight_appends == 0 ||
+      max_committed_per_ready == 0 || snapshot_chunk_bytes == 0) {
+    return error(
+        "max_entries_per_append, max_bytes_per_append, max_inflight_appends, "
+        "max_committed_per_ready and snapshot_chunk_bytes must be positive");
+  }
+  return Status::ok();
+}
+
+namespace {
+
+Config validated(Config config) {
+  if (Status s = config.validate(); !s) throw std::invalid_argument(s.message());
+  return config;
+}
+
+// What a restart read back must form a log: entries right after the snapshot, in order.
+RestoredState checked(RestoredState r) {
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    if (r.entries[i].index != r.snapshot_index + 1 + i) {
+      throw std::invalid_argument("raft restored state: entry " + std::to_string(i) +
+                                  " has index " + std::to_string(r.entries[i].index) +
+                                  ", expected " + std::to_string(r.snapshot_index + 1 + i));
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+Core::Core(Config config, RestoredState restored_state)
+    : config_(validated(std::move(config))),
       rng_(config_.seed ^ (config_.id * 0x9e3779b97f4a7c15ULL)),
-      log_(restored.snapshot_index, restored.snapshot_term) {
-  assert(config_.id != kNoNode && is_voter(config_.id));
-  assert(config_.election_ticks > 0 && config_.heartbeat_ticks > 0);
+      log_(restored_state.snapshot_index, restored_state.snapshot_term) {
+  RestoredState restored = checked(std::move(restored_state));
   log_.append(std::move(restored.entries));
   log_.restore_cursors(restored.hard_state.commit, restored.applied);
   term_ = restored.hard_state.term;
   vote_ = restored.hard_state.vote;
-  persisted_hard_state_ = hard_state();
+  handed_hard_state_ = hard_state();
   snapshot_ = {restored.snapshot_index, restored.snapshot_term, std::move(restored.snapshot_data)};
   become_follower(term_, kNoNode);
+  handed_soft_state_ = soft_state();
+}
+
+void Core::require(bool condition, const char* what) const {
+  if (!condition) throw std::logic_error(std::string("raft core: ") + what);
 }
 
 bool Core::is_voter(NodeId id) const {
@@ -138,11 +193,34 @@ void Core::send(Message message) {
   if (message.type != MessageType::kPreVote && message.type != MessageType::kPreVoteResponse) {
     message.term = term_;
   }
-  outbox_.push_back(std::move(message));
+  if (storage_failed_ && message.type != MessageType::kTimeoutNow) return;  // promises nothing
+  (may_leave_at_once(message) ? outbox_ : outbox_after_append_).push_back(std::move(message));
+}
+
+bool Core::may_leave_at_once(const Message& m) const {
+  switch (m.type) {
+    case MessageType::kAppend:
+    case MessageType::kHeartbeat:
+    case MessageType::kSnapshot:
+    case MessageType::kTimeoutNow:
+      // A leader's requests depend on nothing it has yet to write (thesis §10.2.1): its term
+      // is durable (its vote requests waited for it), and it counts its own copy of new
+      // entries only once persisted() reports them.
+      return role_ == Role::kLeader;
+    case MessageType::kPreVote:
+      // Speaks of a term nobody has entered and promises nothing.
+      return true;
+    case MessageType::kVoteResponse:
+      return config_.bugs.send_vote_before_durable;
+    default:
+      // A vote request (its term and self-vote must survive a crash), a vote, an
+      // acknowledgement, any answer in a term this node may have just entered.
+      return false;
+  }
 }
 
 void Core::tick() {
-  assert(!ready_outstanding_);
+  require(!ready_outstanding_, "tick() between ready() and advance()");
   // A node that cannot persist a vote must not campaign: it could not keep the promise.
   if (storage_failed_) return;
   if (role_ == Role::kLeader) {
@@ -153,7 +231,7 @@ void Core::tick() {
 }
 
 bool Core::step(const Message& m, std::string* why) {
-  assert(!ready_outstanding_);
+  require(!ready_outstanding_, "step() between ready() and advance()");
   auto drop = [why](const char* reason) {
     if (why) *why = reason;
     return false;
@@ -240,7 +318,7 @@ ProposeResult Core::propose(std::string command) {
 }
 
 ProposeResult Core::propose(std::vector<std::string> commands) {
-  assert(!ready_outstanding_);
+  require(!ready_outstanding_, "propose() between ready() and advance()");
   ProposeResult result;
   result.term = term_;
   // Proposals pause during a leadership transfer so the target can catch up and take over.
@@ -261,7 +339,7 @@ ProposeResult Core::propose(std::vector<std::string> commands) {
 }
 
 bool Core::compact(Index index, std::shared_ptr<const std::string> data) {
-  assert(!ready_outstanding_);
+  require(!ready_outstanding_, "compact() between ready() and advance()");
   if (index <= log_.snapshot_index() || index > log_.applied()) return false;
   Term term = *log_.term_at(index);
   log_.compact(index);
@@ -269,60 +347,82 @@ bool Core::compact(Index index, std::shared_ptr<const std::string> data) {
   return true;
 }
 
+namespace {
+
+// Entries up to here may be applied: committed, and durable on this node too (core.h).
+Index appliable(const RaftLog& log) { return std::min(log.committed(), log.stable()); }
+
+}  // namespace
+
 bool Core::has_ready() const {
-  if (storage_failed_) return !outbox_.empty() || log_.applied() < log_.committed();
-  return snapshot_to_install_ || !outbox_.empty() || log_.stable() < log_.last_index() ||
-         log_.applied() < log_.committed() || hard_state() != persisted_hard_state_;
+  if (soft_state() != handed_soft_state_ || !outbox_.empty() || log_.applied() < appliable(log_)) {
+    return true;
+  }
+  if (storage_failed_) return false;
+  return snapshot_to_install_ || !outbox_after_append_.empty() ||
+         log_.handed() < log_.last_index() || hard_state() != handed_hard_state_ ||
+         rehand_hard_state_;
 }
 
 Ready Core::ready() {
-  assert(!ready_outstanding_);
+  require(!ready_outstanding_, "ready() twice without advance()");
   Ready r;
-  ready_previous_hard_state_ = persisted_hard_state_;
-  if (storage_failed_) {
-    // Only what needs no disk: messages that promise nothing (TimeoutNow) and entries that
-    // are committed on a majority already.
-    r.messages = std::move(outbox_);
-    outbox_.clear();
-    r.committed = log_.slice(log_.applied() + 1, log_.committed(), config_.max_committed_per_ready);
-    ready_stable_to_ = log_.stable();
-    ready_applied_to_ = r.committed.empty() ? log_.applied() : r.committed.back().index;
-    ready_outstanding_ = true;
-    return r;
+  if (soft_state() != handed_soft_state_) {
+    r.soft_state = soft_state();
+    handed_soft_state_ = *r.soft_state;
   }
-  r.snapshot = std::move(snapshot_to_install_);
-  snapshot_to_install_.reset();
-  if (hard_state() != persisted_hard_state_) r.hard_state = hard_state();
-  r.entries = log_.slice(log_.stable() + 1, log_.last_index(), SIZE_MAX);
-  r.must_sync = !r.entries.empty() ||
-                (r.hard_state && (r.hard_state->term != persisted_hard_state_.term ||
-                                  r.hard_state->vote != persisted_hard_state_.vote));
   r.messages = std::move(outbox_);
   outbox_.clear();
-  r.committed = log_.slice(log_.applied() + 1, log_.committed(), config_.max_committed_per_ready);
-  ready_stable_to_ = log_.last_index();
+  r.committed = log_.slice(log_.applied() + 1, appliable(log_), config_.max_committed_per_ready);
   ready_applied_to_ = r.committed.empty() ? log_.applied() : r.committed.back().index;
-  if (r.hard_state) persisted_hard_state_ = *r.hard_state;
+  ready_handed_to_ = log_.handed();
   ready_outstanding_ = true;
+  // A node that cannot persist hands out only what needs no disk: messages that promise
+  // nothing (TimeoutNow) and entries committed and durable already.
+  if (storage_failed_) return r;
+
+  r.snapshot = std::move(snapshot_to_install_);
+  snapshot_to_install_.reset();
+  if (hard_state() != handed_hard_state_ || rehand_hard_state_) r.hard_state = hard_state();
+  r.entries = log_.slice(log_.handed() + 1, log_.last_index(), SIZE_MAX);
+  r.must_sync = !r.entries.empty() || rehand_hard_state_ ||
+                (r.hard_state && (r.hard_state->term != handed_hard_state_.term ||
+                                  r.hard_state->vote != handed_hard_state_.vote));
+  r.messages_after_append = std::move(outbox_after_append_);
+  outbox_after_append_.clear();
+  ready_handed_to_ = log_.last_index();
+  if (r.hard_state) handed_hard_state_ = *r.hard_state;
+  rehand_hard_state_ = false;
   return r;
 }
 
 void Core::advance() {
-  assert(ready_outstanding_);
+  require(ready_outstanding_, "advance() without ready()");
   ready_outstanding_ = false;
-  log_.stable_to(ready_stable_to_);
+  log_.handed_to(ready_handed_to_);
   log_.applied_to(ready_applied_to_);
+}
+
+bool Core::persisted(Index index, Term term) {
+  require(!ready_outstanding_, "persisted() between ready() and advance()");
+  // A report of a write a later Ready replaced says nothing about the entries there now; one
+  // beyond what was handed out cannot be about this log.
+  if (storage_failed_ || index > log_.handed() || index <= log_.stable()) return false;
+  if (log_.term_at(index) != term) return false;
+  log_.stable_to(index);
   // The leader's own copy counts toward a majority only once it is durable.
   if (role_ == Role::kLeader && maybe_commit()) broadcast_append();
+  return true;
 }
 
 void Core::persist_failed() {
-  assert(ready_outstanding_);
-  ready_outstanding_ = false;
-  // Not stable: the entries are handed out again after storage_recovered(), and so is the
-  // hard state. A leader never counted its own copy, so nothing committed on its account.
-  persisted_hard_state_ = ready_previous_hard_state_;
-  log_.applied_to(ready_applied_to_);
+  require(!ready_outstanding_, "persist_failed() between ready() and advance()");
+  // Nothing handed out since the last durable write reached the disk: it is handed out again
+  // after storage_recovered(), the hard state too. A leader never counted its own copy of it,
+  // so nothing committed on its account. Answers waiting for those writes are lost.
+  log_.unhand_to_stable();
+  rehand_hard_state_ = true;
+  outbox_after_append_.clear();
   if (storage_failed_) return;
   storage_failed_ = true;
   if (role_ == Role::kLeader) {
@@ -342,7 +442,7 @@ void Core::persist_failed() {
 }
 
 void Core::storage_recovered() {
-  assert(!ready_outstanding_);
+  require(!ready_outstanding_, "storage_recovered() between ready() and advance()");
   if (!storage_failed_) return;
   storage_failed_ = false;
   // A full election timeout to hear from the current leader before campaigning.

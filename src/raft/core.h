@@ -6,11 +6,31 @@
 //   tick()            one unit of logical time (10 ms in a server),
 //   step(message)     a message from a peer,
 //   propose(commands) new commands, on the leader,
-// and then collects its output with ready(), which says what to persist, what to send and
-// what to apply. The application must persist Ready::entries and Ready::hard_state (one
-// sync) before it sends Ready::messages, apply Ready::committed, and then call advance().
-// Committed entries are durable on a majority already, so they may be applied before this
-// node's own write is done. No other call may come between ready() and advance().
+// and then collects its output with ready(), then calls advance() once it took the Ready:
+//   - Ready::messages may be sent at once;
+//   - Ready::snapshot, Ready::hard_state and Ready::entries are queued for stable storage,
+//     in the order of the Readys; writes may be grouped (one sync for several Readys);
+//   - Ready::messages_after_append are sent only once this Ready's writes and every earlier
+//     Ready's are durable;
+//   - Ready::committed is applied in order (each entry is durable on a majority and on this
+//     node: see "Applying" below).
+// Persistence is asynchronous: several Readys may be in storage at once, and the core goes on
+// stepping, ticking and handing out Readys meanwhile. The application says what became durable
+// with persisted(index, term); a failed write is persist_failed(). No other call may come
+// between ready() and advance().
+//
+// Which message goes in which list is the core's decision, never the application's: a leader's
+// appends, heartbeats, snapshot chunks and TimeoutNow, and pre-vote requests, promise nothing
+// about this node's disk and leave at once (thesis §10.2.1); the leader counts its own copy of
+// new entries toward a commit only once persisted() reports it. Votes, vote requests, answers
+// to appends, heartbeats and snapshots promise durable state and leave after the append.
+//
+// Applying: Ready::committed holds only entries this node has itself made durable (up to
+// persisted()), as etcd-io/raft does with asynchronous storage writes. A follower could apply
+// entries committed elsewhere before its own write is done, but then its state machine (and a
+// snapshot of it) would run ahead of its own log, which a crash would leave with a gap; waiting
+// for the local write costs a follower a little apply latency and the leader nothing (its
+// commit already waits for its own write).
 //
 // Modelled on etcd-io/raft; every rule cites the section of the Raft paper (Ongaro &
 // Ousterhout, "In Search of an Understandable Consensus Algorithm") or thesis it enforces.
@@ -25,6 +45,7 @@
 #include "raft/log.h"
 #include "raft/progress.h"
 #include "raft/rng.h"
+#include "raft/status.h"
 #include "raft/types.h"
 
 namespace nomad::raft {
@@ -35,6 +56,8 @@ struct PlantedBugs {
   bool grant_second_vote = false;           // vote again in a term already voted in
   bool commit_previous_term_by_count = false;  // ignore the current-term commit rule
   bool truncate_on_stale_append = false;   // cut the log after prev_index unconditionally
+  bool count_own_unsynced_entries = false;  // a leader counts entries not yet durable here
+  bool send_vote_before_durable = false;    // a granted vote leaves before it is on disk
 };
 
 struct Config {
@@ -60,6 +83,11 @@ struct Config {
   uint64_t seed = 1;  // election-timeout randomness; the same seed replays the same run
 
   PlantedBugs bugs;
+
+  // Whether this configuration can run: a member id, this node among the voters, no duplicate
+  // or zero voter, positive timings with heartbeats more frequent than elections, and
+  // non-zero limits. The error names the field and what it must be.
+  Status validate() const;
 };
 
 // A snapshot of the application's state machine covering the log up to `index`.
@@ -81,27 +109,44 @@ struct RestoredState {
   Index applied = 0;
 };
 
+// What changed in the node's leadership view since the last Ready that reported it.
+struct SoftState {
+  Role role = Role::kFollower;
+  NodeId leader = kNoNode;
+  Term term = 0;
+
+  bool operator==(const SoftState&) const = default;
+};
+
 struct Ready {
   // A snapshot received from the leader, to be handled before everything else: make it
   // durable, record in the log that the log now starts after it, and restore the state
   // machine from it. `committed` continues after it.
   std::optional<Snapshot> snapshot;
-  // Persist when set. Must be durable before any of `messages` is sent.
+  // Set when role, leader or term changed since the last Ready that carried one.
+  std::optional<SoftState> soft_state;
+  // Persist when set, after every earlier Ready's writes.
   std::optional<HardState> hard_state;
   // Append to the stable log, first discarding any stored entries at or after
   // entries.front().index (a conflicting suffix the core has replaced).
   std::vector<Entry> entries;
-  // Send after the above is durable.
+  // May be sent at once, before any write is durable.
   std::vector<Message> messages;
+  // Sent only once this Ready's writes (and every earlier Ready's) are durable; discarded if
+  // one of those writes fails.
+  std::vector<Message> messages_after_append;
   // Apply to the state machine in order; each is handed out exactly once.
   std::vector<Entry> committed;
-  // Whether the write must be synced before `messages` leave: new entries, a new term or a
-  // new vote. A commit index alone need not be durable (a restarted node learns it again
-  // from the leader), so a Ready that only moves it costs no fsync.
+  // Whether the write must be synced before `messages_after_append` leave: new entries, a new
+  // term or a new vote. A commit index alone need not be durable (a restarted node learns it
+  // again from the leader), so a Ready that only moves it costs no fsync.
   bool must_sync = false;
 
+  // The write this Ready asks for, if any.
+  bool has_writes() const { return snapshot || hard_state || !entries.empty(); }
   bool empty() const {
-    return !snapshot && !hard_state && entries.empty() && messages.empty() && committed.empty();
+    return !snapshot && !soft_state && !hard_state && entries.empty() && messages.empty() &&
+           messages_after_append.empty() && committed.empty();
   }
 };
 
@@ -115,6 +160,8 @@ struct ProposeResult {
 
 class Core {
  public:
+  // Throws std::invalid_argument with validate()'s message for a configuration that cannot
+  // run: call Config::validate() first to report it as an error instead.
   explicit Core(Config config, RestoredState restored = {});
 
   // Advances logical time by one tick: drives election timeouts, heartbeats and the
@@ -141,20 +188,35 @@ class Core {
 
   bool has_ready() const;
   Ready ready();
+  // The application took the last Ready: its writes are queued (in order behind every earlier
+  // Ready's), its messages handed on, its committed entries applied or queued to apply.
   void advance();
 
-  // The application could not make the last Ready durable (its disk is full); called instead
-  // of advance(). None of the Ready's entries, hard state or snapshot is on disk, and none of
-  // its messages was sent (to Raft, lost messages); its committed entries were applied. A
-  // snapshot it carried is the application's to persist before anything else it writes.
+  // The application's writes are durable up to log index `index`, whose entry has `term`: the
+  // entries, and every hard state and snapshot handed out with them and before. Reporting the
+  // last entry of a group of writes covers the whole group. A report whose entry has since
+  // been replaced (a later Ready cut the log there) is ignored, as is one beyond what was
+  // handed out; returns whether the report moved anything. A Ready without entries needs no
+  // report: only its messages_after_append depend on its write, and the application holds
+  // them. Only now does a leader count its own copy toward a commit, and only now are the
+  // entries handed out to apply.
+  bool persisted(Index index, Term term);
+  // The durable end of the log, as persisted() reported it.
+  Index persisted_index() const { return log_.stable(); }
+
+  // A write failed (the disk is full). Every write handed out and not yet reported durable is
+  // lost: the application discards what was queued behind the failed one, with its
+  // messages_after_append (to Raft, lost messages); committed entries it already applied stay
+  // applied. A snapshot in a discarded write is the application's to persist before anything
+  // else it writes. Called between Readys (after advance()).
   // A node that cannot persist cannot keep Raft's promises, so until storage_recovered() it
   // takes no part: a leader steps down and asks its most up-to-date peer to take over at once
   // (TimeoutNow), every message is dropped, proposals are refused, it never campaigns, and
   // ready() hands out nothing to persist. What it could not persist stays in memory.
   void persist_failed();
   // The application's storage may work again: the next Ready hands out again everything not
-  // yet persisted, and the node takes part as a follower. If that write fails too, the
-  // application calls persist_failed() again.
+  // yet durable (entries after persisted_index() and the hard state), and the node takes part
+  // as a follower. If that write fails too, the application calls persist_failed() again.
   void storage_recovered();
   bool storage_failed() const { return storage_failed_; }
 
@@ -183,6 +245,11 @@ class Core {
   void reset_election_timer();
   bool is_voter(NodeId id) const;
   void send(Message message);
+  // Whether `message` may leave before this node's queued writes are durable.
+  bool may_leave_at_once(const Message& message) const;
+  SoftState soft_state() const { return {role_, leader_, term_}; }
+  // API misuse by the application: throws std::logic_error naming `what`.
+  void require(bool condition, const char* what) const;
 
   // Elections (election.cc).
   void tick_election();
@@ -235,13 +302,15 @@ class Core {
   std::string incoming_bytes_;
   std::optional<Snapshot> snapshot_to_install_;  // handed out by the next ready()
 
-  std::vector<Message> outbox_;
-  HardState persisted_hard_state_;  // last hard state handed out through ready()
-  HardState ready_previous_hard_state_;  // persisted_hard_state_ before the outstanding ready
-  bool storage_failed_ = false;          // between persist_failed() and storage_recovered()
+  std::vector<Message> outbox_;               // messages that may leave at once
+  std::vector<Message> outbox_after_append_;  // messages that wait for the pending writes
+  HardState handed_hard_state_;               // last hard state handed out through ready()
+  bool rehand_hard_state_ = false;            // a write failed: hand the hard state out again
+  SoftState handed_soft_state_;               // last soft state reported through ready()
+  bool storage_failed_ = false;               // between persist_failed() and storage_recovered()
   bool ready_outstanding_ = false;
-  Index ready_stable_to_ = 0;   // stable index after the outstanding ready is persisted
-  Index ready_applied_to_ = 0;  // applied index after the outstanding ready is applied
+  Index ready_handed_to_ = 0;   // handed index once the outstanding ready is taken
+  Index ready_applied_to_ = 0;  // applied index once the outstanding ready is taken
 };
 
 }  // namespace nomad::raft

@@ -1,8 +1,6 @@
 // Leader election (§5.2), the up-to-date vote restriction (§5.4.1), pre-vote (§9.6 of the
 // thesis) and the leader lease that protects a working leader from disruptive candidates.
 
-#include <cassert>
-
 #include "raft/core.h"
 
 namespace nomad::raft {

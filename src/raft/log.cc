@@ -1,16 +1,27 @@
 #include "raft/log.h"
 
 #include <algorithm>
-#include <cassert>
+#include <stdexcept>
+#include <string>
 
 namespace nomad::raft {
+
+namespace {
+
+// A caller broke the log's contract (an index outside it, a gap): a bug, never a data error.
+void require(bool condition, const char* what) {
+  if (!condition) throw std::logic_error(std::string("raft log: ") + what);
+}
+
+}  // namespace
 
 RaftLog::RaftLog(Index snapshot_index, Term snapshot_term)
     : snapshot_index_(snapshot_index),
       snapshot_term_(snapshot_term),
       committed_(snapshot_index),
       applied_(snapshot_index),
-      stable_(snapshot_index) {}
+      stable_(snapshot_index),
+      handed_(snapshot_index) {}
 
 Term RaftLog::last_term() const {
   return entries_.empty() ? snapshot_term_ : entries_.back().term;
@@ -28,7 +39,7 @@ bool RaftLog::matches(Index index, Term term) const {
 }
 
 const Entry& RaftLog::at(Index index) const {
-  assert(index >= first_index() && index <= last_index());
+  require(index >= first_index() && index <= last_index(), "entry index outside the log");
   return entries_[index - first_index()];
 }
 
@@ -50,7 +61,7 @@ bool RaftLog::is_up_to_date(Index index, Term term) const {
 
 void RaftLog::append(std::vector<Entry> entries) {
   for (auto& e : entries) {
-    assert(e.index == last_index() + 1);
+    require(e.index == last_index() + 1, "appended entries do not extend the log");
     entries_.push_back(std::move(e));
   }
 }
@@ -79,6 +90,7 @@ void RaftLog::truncate_after(Index index) {
   if (index >= last_index() || index < snapshot_index_) return;
   entries_.resize(index - snapshot_index_);
   stable_ = std::min(stable_, index);
+  handed_ = std::min(handed_, index);
 }
 
 Index RaftLog::first_index_of_term_at(Index from) const {
@@ -101,7 +113,7 @@ std::optional<Index> RaftLog::last_index_of_term(Term term) const {
 
 void RaftLog::compact(Index index) {
   if (index <= snapshot_index_) return;
-  assert(index <= applied_);
+  require(index <= applied_, "compaction beyond the applied index");
   snapshot_term_ = *term_at(index);
   entries_.erase(entries_.begin(),
                  entries_.begin() + static_cast<std::ptrdiff_t>(index - snapshot_index_));
@@ -112,27 +124,31 @@ void RaftLog::reset_to_snapshot(Index index, Term term) {
   entries_.clear();
   snapshot_index_ = index;
   snapshot_term_ = term;
-  committed_ = applied_ = stable_ = index;
+  committed_ = applied_ = stable_ = handed_ = index;
 }
 
 void RaftLog::commit_to(Index index) {
   if (index > committed_) {
-    assert(index <= last_index());
+    require(index <= last_index(), "commit index beyond the log");
     committed_ = index;
   }
 }
 
 void RaftLog::applied_to(Index index) {
-  assert(index <= committed_);
+  require(index <= committed_, "applied index beyond the commit index");
   applied_ = std::max(applied_, index);
 }
 
-void RaftLog::stable_to(Index index) { stable_ = std::max(stable_, std::min(index, last_index())); }
+void RaftLog::stable_to(Index index) { stable_ = std::max(stable_, std::min(index, handed_)); }
+
+void RaftLog::handed_to(Index index) { handed_ = std::max(handed_, std::min(index, last_index())); }
 
 void RaftLog::restore_cursors(Index committed, Index applied) {
-  committed_ = std::min(std::max(committed, snapshot_index_), last_index());
+  // What the application applied was committed, even if the write of the commit index that
+  // said so was lost in the crash (entries are applied once durable, commit indexes lag).
+  committed_ = std::min(std::max({committed, applied, snapshot_index_}), last_index());
   applied_ = std::min(std::max(applied, snapshot_index_), committed_);
-  stable_ = last_index();
+  stable_ = handed_ = last_index();
 }
 
 }  // namespace nomad::raft

@@ -2,8 +2,10 @@
 
 // The in-memory view of a node's Raft log. Entries [first_index(), last_index()] are held
 // here; everything at or below the snapshot point has been compacted away. The log also
-// tracks three cursors that only move forward in normal operation:
-//   applied <= committed, and stable (persisted by the application) <= last_index().
+// tracks cursors that only move forward in normal operation (a conflicting suffix cut by a
+// new leader takes the last two back to the cut):
+//   applied <= committed <= last_index(), and
+//   stable (durable, as the application reported) <= handed (given to storage) <= last_index().
 
 #include <deque>
 #include <optional>
@@ -63,6 +65,7 @@ class RaftLog {
   Index committed() const { return committed_; }
   Index applied() const { return applied_; }
   Index stable() const { return stable_; }
+  Index handed() const { return handed_; }
 
   // Discards entries up to `index` (<= applied), now covered by a snapshot.
   void compact(Index index);
@@ -72,7 +75,10 @@ class RaftLog {
 
   void commit_to(Index index);  // never moves backwards
   void applied_to(Index index);
-  void stable_to(Index index);
+  void stable_to(Index index);  // never beyond handed()
+  void handed_to(Index index);
+  // A write failed: what was handed out and not durable must be handed out again.
+  void unhand_to_stable() { handed_ = stable_; }
   // Restore cursors after a restart (everything restored is already on disk).
   void restore_cursors(Index committed, Index applied);
 
@@ -83,6 +89,7 @@ class RaftLog {
   Index committed_;
   Index applied_;
   Index stable_;
+  Index handed_;
 };
 
 }  // namespace nomad::raft

@@ -2,7 +2,6 @@
 // fast backtracking on rejection, the commit rule (§5.4.2) and check-quorum (§6.2 thesis).
 
 #include <algorithm>
-#include <cassert>
 
 #include "raft/core.h"
 
@@ -224,7 +223,8 @@ void Core::handle_snapshot_response(const Message& m) {
 bool Core::maybe_commit() {
   std::vector<Index> matches;
   matches.reserve(config_.voters.size());
-  matches.push_back(log_.stable());  // our own entries count once durable
+  // Our own entries count once durable (the planted bug counts what is merely in memory).
+  matches.push_back(config_.bugs.count_own_unsynced_entries ? log_.last_index() : log_.stable());
   for (auto& [id, p] : progress_) matches.push_back(p.match);
   std::sort(matches.begin(), matches.end(), std::greater<>());
   Index candidate = matches[quorum() - 1];

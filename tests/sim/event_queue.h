@@ -16,7 +16,7 @@ namespace nomad::sim {
 
 enum class EventKind : uint8_t {
   kTick,           // a node's clock fires (every 10 ms, per-node phase)
-  kReady,          // a node's disk write finished: persist, send, apply, advance
+  kReady,          // a node's loop takes a Ready: send, apply, advance, queue the write
   kDeliver,        // the network hands a message to its destination
   kClient,         // a client proposes commands to whoever is leader
   kFault,          // the scenario injects its next fault
@@ -25,6 +25,7 @@ enum class EventKind : uint8_t {
   kLivenessCheck,  // periodic test of the liveness condition during recovery
   kStrikeLeader,   // crash or isolate a freshly elected leader (message.term: its term)
   kDiskSpace,      // a node's full disk has space again: its core may retry the write
+  kDiskDone,       // a node's writer finished syncing a group of writes
 };
 
 struct Event {

@@ -35,6 +35,8 @@ const char* violation_kind_name(ViolationKind kind) {
       return "commit_regressed";
     case ViolationKind::kPersistenceContract:
       return "persistence_contract";
+    case ViolationKind::kCommitNotDurable:
+      return "commit_not_durable";
     case ViolationKind::kLiveness:
       return "liveness";
   }
@@ -316,6 +318,10 @@ void InvariantChecker::record_committed(const SimNode& node, const Entry& entry)
   uint64_t chain = chain_hash(i > 1 ? committed_[i - 2].chain_hash : 0, i, entry.term, hash);
   committed_.push_back({entry.term, hash, chain, describe_entry(entry), observed_term, node.id()});
 
+  // Committed means durable on a majority: a crash of every node may not lose it. Checked when
+  // a leader decides it (a restarted follower may find its commit index on its own disk).
+  if (node.core().role() == Role::kLeader) check_durable_on_majority(node, entry, hash);
+
   // Leaders already in office in a later term must hold it too.
   for (const SimNode& other : nodes_) {
     if (!other.up() || other.core().role() != Role::kLeader) continue;
@@ -327,6 +333,31 @@ void InvariantChecker::record_committed(const SimNode& node, const Entry& entry)
                " committed in term " + std::to_string(observed_term));
       return;
     }
+  }
+}
+
+void InvariantChecker::check_durable_on_majority(const SimNode& node, const Entry& entry,
+                                                 uint64_t hash) {
+  const Index i = entry.index;
+  size_t durable = 0;
+  std::string holders;
+  for (NodeId id : node.core().config().voters) {
+    const SimNode& other = nodes_[id - 1];
+    const SimDisk& disk = other.disk();
+    bool holds =
+        i <= disk.snapshot_index || (i <= disk.last_index() && disk.at(i).term == entry.term &&
+                                     entry_data_hash(disk.at(i)) == hash);
+    if (holds) {
+      ++durable;
+      holders += " " + node_name(other.id());
+    }
+  }
+  if (durable < node.core().quorum()) {
+    fail(ViolationKind::kCommitNotDurable,
+         node_name(node.id()) + ", leader of term " + std::to_string(node.core().term()) +
+             ", commits " + describe_entry(entry) + " but only " + std::to_string(durable) +
+             " of " + std::to_string(node.core().config().voters.size()) +
+             " disks hold it:" + (holders.empty() ? std::string(" none") : holders));
   }
 }
 

@@ -136,6 +136,8 @@ class InvariantChecker {
   // Leader Completeness for a node that just became leader; remembers who leads.
   void check_leader(const SimNode& node);
   void record_committed(const SimNode& node, const raft::Entry& entry);
+  // A leader's new commit must be on the disks of a majority of its voters.
+  void check_durable_on_majority(const SimNode& node, const raft::Entry& entry, uint64_t hash);
   // Does the node's log hold committed entry `index`?
   bool holds_committed(const raft::RaftLog& log, raft::Index index) const;
   void check_leader_has_committed(const SimNode& node);

@@ -70,6 +70,21 @@ TEST(PlantedBugs, TruncateOnStaleAppendIsCaughtAsAnAcknowledgedEntryLost) {
   expect_caught_as("truncate_on_stale_append", {ViolationKind::kAcknowledgedEntryLost});
 }
 
+TEST(PlantedBugs, CountOwnUnsyncedEntriesIsCaughtAsACommitNotDurable) {
+  // A leader that counts its own copy while its write is still queued commits an entry one
+  // follower holds: a majority in memory, a minority on disk. Writes complete late in the
+  // simulation (slow syncs, group commits), so an acknowledgement often beats the leader's
+  // own sync.
+  expect_caught_as("count_own_unsynced_entries", {ViolationKind::kCommitNotDurable});
+}
+
+TEST(PlantedBugs, SendVoteBeforeDurableIsCaughtAsAPersistenceContractBreach) {
+  // A vote granted before the term and vote are on disk could be cast again, for another
+  // candidate, after a crash (§5.2). The checker compares every message with the disk at
+  // the moment it leaves.
+  expect_caught_as("send_vote_before_durable", {ViolationKind::kPersistenceContract});
+}
+
 TEST(CleanRun, FiftySeedsOfThreeAndFiveNodesReportNoViolation) {
   for (uint64_t seed = 1; seed <= 50; ++seed) {
     SimOptions options;

@@ -31,10 +31,12 @@ constexpr const char* kUsage =
     "  --nodes K       cluster size for every seed (default: 3 for odd seeds, 5 for even)\n"
     "  --trace         print every event of every seed\n"
     "  --bug NAME      switch on a planted bug in every node: grant_second_vote,\n"
-    "                  commit_previous_term_by_count, truncate_on_stale_append\n"
+    "                  commit_previous_term_by_count, truncate_on_stale_append,\n"
+    "                  count_own_unsynced_entries, send_vote_before_durable\n"
     "  --profile P     fault profile for every seed: mixed, leader-churn (default: each\n"
     "                  seed draws one; a quarter get leader-churn)\n"
-    "  --disk-full PER_MILLE  chance per write that a node's disk is full for 5-300 ms\n"
+    "  --disk-full PER_MILLE  chance per group of writes that a node's disk is full for\n"
+    "                  5-300 ms\n"
     "                  (default 0)\n";
 
 // Far beyond any real cluster; keeps a typo from allocating a million simulated nodes.
@@ -103,8 +105,11 @@ std::optional<std::string> parse_flags(int argc, char** argv, Flags* flags, bool
     } else if (arg == "--bug") {
       auto v = value();
       if (!v || !nomad::sim::planted_bug(*v)) {
-        return "--bug needs one of: grant_second_vote, commit_previous_term_by_count, "
-               "truncate_on_stale_append";
+        std::string names;
+        for (const std::string& name : nomad::sim::planted_bug_names()) {
+          names += (names.empty() ? "" : ", ") + name;
+        }
+        return "--bug needs one of: " + names;
       }
       flags->bug = std::string(*v);
     } else if (arg == "--disk-full") {
@@ -147,10 +152,10 @@ void print_summary(const SimResult& r) {
             << (r.ok() ? "ok" : "FAILED") << ": " << s.events << " events, " << s.messages_sent
             << " messages (" << s.messages_dropped << " dropped), " << s.crashes << " crashes, "
             << s.partitions << " partitions, " << s.compactions << " compactions, "
-            << s.snapshots_installed << " snapshots installed, " << s.disk_full
-            << " writes failed on a full disk, " << s.leader_terms << " terms with a leader, "
-            << s.committed << " committed, " << s.clients.acked << "/" << s.clients.proposed
-            << " proposals acknowledged";
+            << s.snapshots_installed << " snapshots installed, " << s.writes << " writes in "
+            << s.syncs << " syncs, " << s.disk_full << " write groups failed on a full disk, "
+            << s.leader_terms << " terms with a leader, " << s.committed << " committed, "
+            << s.clients.acked << "/" << s.clients.proposed << " proposals acknowledged";
   if (r.ok()) {
     std::cout << ", recovered " << nomad::sim::format_time(s.recovery_time) << " after healing";
   }

@@ -66,9 +66,16 @@ struct Scenario {
   Time down_max = 1 * kSecond;
   uint32_t stay_down_per_mille = 150;
 
-  // Time from an input to the node's next Ready being persisted.
+  // Time from an input to the node's loop taking the next Ready.
+  Time loop_min = 10 * kMicrosecond;
+  Time loop_max = 200 * kMicrosecond;
+  // Time for the node's writer to make a group of queued writes durable (one write and one
+  // sync for every Ready queued when it starts); with disk_slow_per_mille, a sync takes up
+  // to disk_slow_max instead (a disk stalling under other load).
   Time disk_min = 100 * kMicrosecond;
   Time disk_max = 2 * kMillisecond;
+  uint32_t disk_slow_per_mille = 0;
+  Time disk_slow_max = 20 * kMillisecond;
 
   // Clients propose every [client_gap_min, client_gap_max], sometimes a batch of 2-3.
   Time client_gap_min = 2 * kMillisecond;

@@ -26,12 +26,16 @@ void SimNode::start(uint64_t seed) {
   core_ = std::make_unique<raft::Core>(std::move(config), std::move(restored));
   ++incarnation_;
   ready_scheduled = false;
+  queued_writes.clear();
+  syncing = 0;
 }
 
 void SimNode::crash() {
   core_.reset();
   state_ = StateMachine{};
   ready_scheduled = false;
+  queued_writes.clear();  // not durable: lost
+  syncing = 0;
 }
 
 void SimNode::persist(const raft::Ready& ready) {

@@ -1,11 +1,13 @@
 #pragma once
 
-// One simulated server: a raft::Core, the disk it persists to and its state machine. A crash
-// destroys the Core, the state machine and whatever the core had not yet handed out through
-// ready(); the disk survives, and a restart builds a new Core and state machine from it, as a
-// real server rebuilds from its snapshot and WAL.
+// One simulated server: a raft::Core, the disk it persists to, its queue of writes not yet
+// durable and its state machine. A crash destroys the Core, the state machine, the queued
+// writes and whatever the core had not yet handed out through ready(); the disk survives, and
+// a restart builds a new Core and state machine from it, as a real server rebuilds from its
+// snapshot and WAL.
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,6 +69,11 @@ class SimNode {
 
   // A kReady event is pending for this incarnation.
   bool ready_scheduled = false;
+  // Readys taken by the loop whose writes are not yet durable, oldest first: their snapshot,
+  // hard state and entries, and the messages_after_append waiting for them. The first
+  // `syncing` of them are the group the writer is making durable (a kDiskDone is pending).
+  std::deque<raft::Ready> queued_writes;
+  size_t syncing = 0;
   // The disk is full until then (SimOptions::disk_full_per_mille): writes fail.
   Time disk_full_until = 0;
 

@@ -4,6 +4,7 @@
 #include "simulation.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "simulation_internal.h"
@@ -112,11 +113,22 @@ void Simulation::schedule_tick(const SimNode& n) {
 }
 
 void Simulation::schedule_ready(SimNode& n) {
-  // One pending disk write per node: whatever piles up meanwhile goes into the same Ready.
+  // One pending loop wake-up per node: whatever piles up meanwhile goes into the same Ready.
   if (!n.up() || n.ready_scheduled || !n.core().has_ready()) return;
   n.ready_scheduled = true;
-  schedule(now_ + uniform(disk_rng_, scenario_.disk_min, scenario_.disk_max), EventKind::kReady,
+  schedule(now_ + uniform(disk_rng_, scenario_.loop_min, scenario_.loop_max), EventKind::kReady,
            n.id(), n.incarnation());
+}
+
+void Simulation::start_sync(SimNode& n) {
+  if (n.syncing > 0 || n.queued_writes.empty()) return;
+  n.syncing = n.queued_writes.size();
+  Time took = uniform(disk_rng_, scenario_.disk_min, scenario_.disk_max);
+  if (disk_rng_.chance(scenario_.disk_slow_per_mille, 1000)) {
+    took = uniform(disk_rng_, scenario_.disk_max,
+                   std::max(scenario_.disk_max, scenario_.disk_slow_max));
+  }
+  schedule(now_ + took, EventKind::kDiskDone, n.id(), n.incarnation());
 }
 
 SimResult Simulation::run() {
@@ -172,6 +184,9 @@ SimResult Simulation::run() {
       case EventKind::kDiskSpace:
         on_disk_space(e);
         break;
+      case EventKind::kDiskDone:
+        on_disk_done(e);
+        break;
     }
     ++stats_.events;
     if (stats_.events % options_.full_check_every == 0) checker_.full_check();
@@ -226,7 +241,8 @@ void Simulation::on_ready(const Event& e) {
 
 void Simulation::process_ready(SimNode& n) {
   if (!n.core().has_ready()) return;
-  // From ready() to advance() nothing else touches the core: persist, send, apply, advance.
+  // From ready() to advance() nothing else touches the core: send what may leave at once,
+  // restore an installed snapshot, apply, advance; the write goes to the writer's queue.
   raft::Ready ready = n.core().ready();
   if (tracing()) {
     std::string line = node_name(n.id()) + " ready:";
@@ -234,22 +250,24 @@ void Simulation::process_ready(SimNode& n) {
       line += " install snapshot " + std::to_string(ready.snapshot->index) + "@" +
               std::to_string(ready.snapshot->term);
     }
-    if (!ready.entries.empty()) line += " persist " + describe_entries(ready.entries);
+    if (!ready.entries.empty()) line += " write " + describe_entries(ready.entries);
     if (ready.hard_state) {
       line += " hard state term " + std::to_string(ready.hard_state->term) + " vote " +
               std::to_string(ready.hard_state->vote) + " commit " +
               std::to_string(ready.hard_state->commit);
     }
     if (!ready.committed.empty()) line += " apply " + describe_entries(ready.committed);
-    line += " send " + std::to_string(ready.messages.size());
+    line += " send " + std::to_string(ready.messages.size()) + " now, " +
+            std::to_string(ready.messages_after_append.size()) + " after the write";
     trace(line);
   }
-  if (fails_on_full_disk(n, ready)) return;
-  checker_.before_persist(n, ready);
-  if (checker_.failed()) return;
-  n.persist(ready);
+  for (Message& m : ready.messages) {
+    checker_.after_send(n, m);
+    send(std::move(m));
+  }
+  ready.messages.clear();
   if (ready.snapshot) {
-    // The state machine restarts from the snapshot; proposals it covers get no answer.
+    // The state machine restarts from the snapshot now; its write is queued like any other.
     if (!n.install(*ready.snapshot)) {
       checker_.report(ViolationKind::kStateMachineSafety,
                       node_name(n.id()) + " cannot restore its state machine from a snapshot");
@@ -258,26 +276,68 @@ void Simulation::process_ready(SimNode& n) {
     clients_.snapshot_installed(n.id(), ready.snapshot->index);
     ++stats_.snapshots_installed;
   }
-  for (Message& m : ready.messages) {
-    checker_.after_send(n, m);
-    send(std::move(m));
-  }
   for (const raft::Entry& entry : ready.committed) {
     checker_.before_apply(n, entry);
     if (checker_.failed()) return;
     n.apply(entry);
     clients_.applied(n.id(), entry, now_);
   }
+  ready.committed.clear();
   n.core().advance();
+  if (ready.has_writes() || !n.queued_writes.empty()) {
+    n.queued_writes.push_back(std::move(ready));
+    start_sync(n);
+  } else {
+    for (Message& m : ready.messages_after_append) {  // nothing to wait for
+      checker_.after_send(n, m);
+      send(std::move(m));
+    }
+  }
   observe(n);  // another Ready may be due, e.g. more committed entries than one hands out
   maybe_compact(n);
 }
 
-bool Simulation::fails_on_full_disk(SimNode& n, raft::Ready& ready) {
-  const bool writes = ready.hard_state || !ready.entries.empty();
-  // A Ready installing a snapshot is left alone: the server keeps such a snapshot in memory
-  // until it can write it, which this model of the application does not.
-  if (!writes || ready.snapshot || options_.disk_full_per_mille == 0) return false;
+void Simulation::on_disk_done(const Event& e) {
+  SimNode& n = node(e.node);
+  if (!n.up() || n.incarnation() != e.incarnation) return;  // lost with the crash
+  if (fails_on_full_disk(n)) return;
+  const size_t count = n.syncing;
+  std::optional<std::pair<Index, Term>> last;
+  for (size_t k = 0; k < count; ++k) {
+    const raft::Ready& w = n.queued_writes[k];
+    checker_.before_persist(n, w);
+    if (checker_.failed()) return;
+    n.persist(w);
+    if (!w.entries.empty()) last = {w.entries.back().index, w.entries.back().term};
+  }
+  ++stats_.syncs;
+  stats_.writes += count;
+  if (tracing()) {
+    trace(node_name(n.id()) + " synced " + std::to_string(count) + " write(s)" +
+          (last ? ", log durable up to " + std::to_string(last->first) + "@" +
+                      std::to_string(last->second)
+                : std::string()));
+  }
+  for (size_t k = 0; k < count; ++k) {
+    for (Message& m : n.queued_writes.front().messages_after_append) {
+      checker_.after_send(n, m);
+      send(std::move(m));
+    }
+    n.queued_writes.pop_front();
+  }
+  n.syncing = 0;
+  if (last) n.core().persisted(last->first, last->second);
+  observe(n);
+  start_sync(n);
+}
+
+bool Simulation::fails_on_full_disk(SimNode& n) {
+  // A group with an installed snapshot is left alone: the server keeps such a snapshot in
+  // memory until it can write it, which this model of the application does not.
+  for (const raft::Ready& w : n.queued_writes) {
+    if (w.snapshot) return false;
+  }
+  if (options_.disk_full_per_mille == 0) return false;
   if (n.disk_full_until <= now_) {
     if (healed_ || !disk_full_rng_.chance(options_.disk_full_per_mille, 1000)) return false;
     n.disk_full_until = now_ + uniform(disk_full_rng_, 5 * kMillisecond, 300 * kMillisecond);
@@ -286,13 +346,12 @@ bool Simulation::fails_on_full_disk(SimNode& n, raft::Ready& ready) {
     }
   }
   ++stats_.disk_full;
-  if (tracing()) trace(node_name(n.id()) + " cannot write: nothing persisted, nothing sent");
-  for (const raft::Entry& entry : ready.committed) {
-    checker_.before_apply(n, entry);
-    if (checker_.failed()) return true;
-    n.apply(entry);
-    clients_.applied(n.id(), entry, now_);
+  if (tracing()) {
+    trace(node_name(n.id()) + " cannot write: " + std::to_string(n.queued_writes.size()) +
+          " queued write(s) discarded, their answers never sent");
   }
+  n.queued_writes.clear();
+  n.syncing = 0;
   // The first failure of this core (a restarted node's core starts afresh) waits for space.
   if (!n.core().storage_failed()) {
     schedule(n.disk_full_until, EventKind::kDiskSpace, n.id(), n.incarnation());
@@ -487,7 +546,8 @@ size_t default_node_count(uint64_t seed) { return seed % 2 == 1 ? 3 : 5; }
 
 const std::vector<std::string>& planted_bug_names() {
   static const std::vector<std::string> names = {
-      "grant_second_vote", "commit_previous_term_by_count", "truncate_on_stale_append"};
+      "grant_second_vote", "commit_previous_term_by_count", "truncate_on_stale_append",
+      "count_own_unsynced_entries", "send_vote_before_durable"};
   return names;
 }
 
@@ -499,6 +559,10 @@ std::optional<raft::PlantedBugs> planted_bug(std::string_view name) {
     bugs.commit_previous_term_by_count = true;
   } else if (name == "truncate_on_stale_append") {
     bugs.truncate_on_stale_append = true;
+  } else if (name == "count_own_unsynced_entries") {
+    bugs.count_own_unsynced_entries = true;
+  } else if (name == "send_vote_before_durable") {
+    bugs.send_vote_before_durable = true;
   } else {
     return std::nullopt;
   }

@@ -29,9 +29,9 @@ struct SimOptions {
   std::optional<FaultProfile> profile;  // unset: each seed draws its own
   std::ostream* trace = nullptr;        // every event, one line each, when set
   uint64_t full_check_every = 1024;     // events between full rescans of every log
-  // During the fault phase, the chance per Ready with something to write that the node's disk
-  // is full for the next 5-300 ms (Core::persist_failed). 0: never. Drawn from a stream of its
-  // own, so a seed runs as without it until its first full disk.
+  // During the fault phase, the chance per group of writes that the node's disk is full for
+  // the next 5-300 ms (Core::persist_failed). 0: never. Drawn from a stream of its own, so a
+  // seed runs as without it until its first full disk.
   uint32_t disk_full_per_mille = 0;
 };
 
@@ -44,7 +44,9 @@ struct SimStats {
   uint64_t partitions = 0;
   uint64_t compactions = 0;
   uint64_t snapshots_installed = 0;
-  uint64_t disk_full = 0;   // writes that failed for a full disk
+  uint64_t disk_full = 0;   // write groups that failed for a full disk
+  uint64_t writes = 0;      // Readys whose writes were made durable
+  uint64_t syncs = 0;       // groups of writes made durable with one sync
   size_t leader_terms = 0;  // terms that had a leader
   raft::Index committed = 0;
   ClientStats clients;

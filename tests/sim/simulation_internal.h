@@ -63,9 +63,13 @@ class Simulation {
   void on_liveness_check();
   void on_strike_leader(const Event& e);
   void on_disk_space(const Event& e);
-  // Whether this Ready meets a full disk; if so it is handled as the node does one: nothing
-  // persisted or sent, the committed entries applied, the core told persist_failed().
-  bool fails_on_full_disk(SimNode& n, raft::Ready& ready);
+  void on_disk_done(const Event& e);
+  // The writer takes every queued write as one group, if it is idle and any are queued.
+  void start_sync(SimNode& n);
+  // Whether the group being synced meets a full disk; if so the node handles it as a server
+  // does: the group and everything queued behind it are discarded with their messages, and
+  // the core is told persist_failed().
+  bool fails_on_full_disk(SimNode& n);
 
   void process_ready(SimNode& n);
   // The application's snapshot policy: compact once enough was applied since the last one.

@@ -22,6 +22,9 @@ enum class ViolationKind {
   // beyond its log, or a message (a granted vote, an answer in a new term) sent before the
   // state it depends on is durable.
   kPersistenceContract,
+  // An entry became committed while durable on fewer than a majority of disks (a leader
+  // counted a copy not yet written, its own or a follower's).
+  kCommitNotDurable,
   kLiveness,  // after healing, no leader or acknowledged writes not applied everywhere
 };
 

@@ -73,7 +73,7 @@ TEST(CommitTest, ReadyMustSyncOnlyForEntriesTermOrVote) {
   Ready follower = c.node(2).cycle();
   ASSERT_FALSE(follower.entries.empty());
   EXPECT_TRUE(follower.must_sync) << "the follower acknowledges only durable entries";
-  c.send(follower.messages);
+  c.send(follower.messages_after_append);  // an ack waits for the write
 
   c.deliver_where([](const Message& m) { return m.from == 2 && m.to == 1; });
   Ready committed = c.node(1).cycle();

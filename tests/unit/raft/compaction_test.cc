@@ -38,6 +38,7 @@ void lead_and_commit(Cluster& c, size_t count) {
 TEST(RaftLogCompactionTest, CompactDropsEntriesUpToIndexButTermAtSnapshotIndexStillAnswers) {
   RaftLog log;
   log.append(entries_with_terms({1, 1, 2, 2, 3}));
+  log.handed_to(5);
   log.stable_to(5);
   log.commit_to(4);
   log.applied_to(4);

@@ -110,7 +110,9 @@ TEST(ElectionTest, CandidateIncrementsTermAndPersistsOwnVoteInSameReadyAsVoteReq
   ASSERT_TRUE(rd.hard_state.has_value());
   EXPECT_EQ(rd.hard_state->term, 1u);
   EXPECT_EQ(rd.hard_state->vote, 1u);
-  auto requests = of_type(rd.messages, MessageType::kVote);
+  EXPECT_TRUE(of_type(rd.messages, MessageType::kVote).empty())
+      << "left before the vote was durable";
+  auto requests = of_type(rd.messages_after_append, MessageType::kVote);
   ASSERT_EQ(requests.size(), 2u);
   for (const Message& m : requests) {
     EXPECT_EQ(m.term, 1u);

@@ -4,14 +4,16 @@
 // in-memory "disk" and state machine, and a fake network whose messages a test delivers, drops
 // or inspects by hand. No threads and no clock: time passes only when a test ticks a node.
 //
-// The harness follows the Ready contract exactly (persist entries and hard state, then send
-// the messages, then apply the committed entries, then advance()) and checks what the core
-// hands out against it. A violation is reported with ADD_FAILURE in whatever test caused it:
+// The harness follows the Ready contract exactly (send Ready::messages at once, apply the
+// committed entries, advance(), then make the write durable, report persisted() and only then
+// send Ready::messages_after_append; with Node::async_writes the write waits in a queue until
+// the test syncs it) and checks every message against the disk at the moment it leaves. A
+// violation is reported with ADD_FAILURE in whatever test caused it:
 //   - the term never decreases and the vote never changes within a term (one vote per term);
 //   - a vote request or a granted vote leaves only after the vote it depends on is on disk;
 //   - an acknowledged append covers only entries already on disk;
 //   - a committed entry is never overwritten on disk;
-//   - committed entries are applied in index order, each once, and equal what is on disk;
+//   - committed entries are applied in index order, each once, and only once on this disk;
 //   - a snapshot is acknowledged only once it is on disk, and installing one never changes
 //     what the state machine already applied (it only extends it).
 //
@@ -246,38 +248,85 @@ class Node {
     return true;
   }
 
-  // While set, every Ready with something to persist fails to (a full disk): nothing reaches
-  // the disk, none of its messages is sent, its committed entries are applied (they are
-  // durable on a majority) and the core is told persist_failed().
+  // While set, every write fails (a full disk): nothing reaches the disk, the Ready's
+  // messages_after_append are never sent (its `messages` already left, its committed entries
+  // were applied: they were durable already) and the core is told persist_failed().
   bool disk_full = false;
 
-  // One ready()/advance() cycle, following the contract. Returns the Ready it handled (empty
-  // when the core had nothing, or when it could not be persisted).
+  // While set, writes are queued instead of made durable at once: a test completes them with
+  // sync() (in order, as one group commit), so messages leave and entries are applied while
+  // the disk lags behind. A crash (restart()) loses what is still queued.
+  bool async_writes = false;
+
+  // One ready()/advance() cycle, following the contract: `messages` leave at once, the
+  // committed entries are applied, the core is told the Ready was taken; then the write is
+  // made durable (or queued, see async_writes), persisted() reported and only then
+  // `messages_after_append` leave. Returns the Ready it handled with the messages that left
+  // (messages_after_append empty while its write is queued or after it failed).
   Ready cycle() {
     if (!core_->has_ready()) return Ready{};
     Ready rd = core_->ready();
-    if (disk_full && (rd.snapshot || rd.hard_state || !rd.entries.empty())) {
-      apply(rd.committed, /*on_disk=*/false);
-      core_->persist_failed();
-      return Ready{};
-    }
-    persist(rd);
-    check_messages(rd.messages);
+    check_sent(rd.messages);
     apply(rd.committed);
     core_->advance();
+    if (rd.soft_state) soft_states_.push_back(*rd.soft_state);
+    if (!rd.has_writes() && queued_.empty()) {
+      check_sent(rd.messages_after_append);  // nothing to wait for
+      return rd;
+    }
+    queued_.push_back(rd);
+    queued_.back().messages.clear();
+    queued_.back().committed.clear();
+    rd.messages_after_append.clear();
+    if (!async_writes) rd.messages_after_append = sync();
     return rd;
   }
 
-  // Cycles until the core has nothing more to hand out; returns every message to send.
+  // Makes every queued write durable, as one group: writes them in order, reports the last
+  // entry written through persisted(), and returns the messages that waited for them. With
+  // disk_full the first write fails instead: everything queued is discarded and the core is
+  // told persist_failed().
+  std::vector<Message> sync() {
+    std::vector<Message> out;
+    if (queued_.empty()) return out;
+    if (disk_full) {
+      queued_.clear();
+      core_->persist_failed();
+      return out;
+    }
+    std::optional<std::pair<Index, Term>> last;
+    for (Ready& rd : queued_) {
+      persist(rd);
+      if (!rd.entries.empty()) last = {rd.entries.back().index, rd.entries.back().term};
+    }
+    for (Ready& rd : queued_) {
+      check_sent(rd.messages_after_append);
+      out.insert(out.end(), rd.messages_after_append.begin(), rd.messages_after_append.end());
+    }
+    queued_.clear();
+    if (last) core_->persisted(last->first, last->second);
+    return out;
+  }
+  size_t queued_writes() const { return queued_.size(); }
+  // Every soft state the core reported, in order.
+  const std::vector<SoftState>& soft_states() const { return soft_states_; }
+
+  // Cycles (and, with async writes, syncs) until the core has nothing more to hand out;
+  // returns every message to send.
   std::vector<Message> drain() {
     std::vector<Message> out;
-    for (int i = 0; core_->has_ready(); ++i) {
+    for (int i = 0; core_->has_ready() || !queued_.empty(); ++i) {
       if (i == 1000) {
         ADD_FAILURE() << "node " << config_.id << ": has_ready() stays true after 1000 cycles";
         break;
       }
       Ready rd = cycle();
       out.insert(out.end(), rd.messages.begin(), rd.messages.end());
+      out.insert(out.end(), rd.messages_after_append.begin(), rd.messages_after_append.end());
+      if (async_writes && !core_->has_ready()) {
+        std::vector<Message> later = sync();
+        out.insert(out.end(), later.begin(), later.end());
+      }
     }
     return out;
   }
@@ -285,6 +334,7 @@ class Node {
   // A crash and restart: everything not on disk is lost; the state machine is kept (as if it
   // were durable) and the core is told how far it got.
   void restart() {
+    queued_.clear();
     RestoredState r = read_disk();
     r.applied = applied_index_;
     core_ = std::make_unique<Core>(config_, std::move(r));
@@ -293,6 +343,7 @@ class Node {
   // A crash and restart of a node whose state machine lives in memory: it is rebuilt from the
   // snapshot on disk, and the committed entries after the snapshot are applied again.
   void restart_from_snapshot() {
+    queued_.clear();
     RestoredState r = read_disk();
     r.applied = disk_.snapshot.index;
     restore_state_from_snapshot();
@@ -398,7 +449,8 @@ class Node {
     }
   }
 
-  void check_messages(const std::vector<Message>& messages) const {
+  // Messages leaving now, checked against what is on disk now.
+  void check_sent(const std::vector<Message>& messages) const {
     const NodeId id = config_.id;
     const HardState& hs = disk_.hard_state;
     for (const Message& m : messages) {
@@ -427,25 +479,19 @@ class Node {
     }
   }
 
-  // `on_disk`: the entries are on this node's disk (not so when its own write failed; they
-  // are committed on a majority all the same).
-  void apply(const std::vector<Entry>& committed, bool on_disk = true) {
+  // The core hands out only entries this node holds durably (core.h, "Applying"): each must
+  // be on disk as it is applied.
+  void apply(const std::vector<Entry>& committed) {
     const NodeId id = config_.id;
     for (const Entry& e : committed) {
       if (e.index != applied_index_ + 1) {
         ADD_FAILURE() << "node " << id << ": applies index " << e.index << " after "
                       << applied_index_;
       }
-      // Entries applied without being on disk are checked against the other nodes by
-      // expect_state_machine_safety().
-      if (on_disk && e.index > disk_.hard_state.commit) {
-        ADD_FAILURE() << "node " << id << ": applies index " << e.index
-                      << " beyond the persisted commit " << disk_.hard_state.commit;
-      }
-      if (on_disk && (!disk_.at(e.index) || !(*disk_.at(e.index) == e))) {
+      if (!disk_.at(e.index) || !(*disk_.at(e.index) == e)) {
         ADD_FAILURE() << "node " << id << ": applies entry " << e.index
-                      << " that differs from the one on disk (or is covered by its snapshot "
-                      << disk_.snapshot.index << ")";
+                      << " that differs from the one on disk or is not on it yet (disk: "
+                      << disk_.snapshot.index << ", " << disk_.last_index() << "])";
       }
       applied_index_ = e.index;
       applied_.push_back(e);
@@ -460,6 +506,8 @@ class Node {
   std::vector<Entry> applied_;
   std::vector<std::string> state_;
   std::vector<Snapshot> installed_snapshots_;
+  std::deque<Ready> queued_;  // writes not yet durable, with the messages waiting for them
+  std::vector<SoftState> soft_states_;
 };
 
 // ---- a cluster on a fake network -----------------------------------------------------------
@@ -563,7 +611,14 @@ class Cluster {
   Ready cycle(NodeId id) {
     Ready rd = node(id).cycle();
     send(rd.messages);
+    send(rd.messages_after_append);
     return rd;
+  }
+  // Completes `id`'s queued writes (Node::async_writes); the messages that waited go out.
+  std::vector<Message> sync(NodeId id) {
+    std::vector<Message> out = node(id).sync();
+    send(out);
+    return out;
   }
   // Drains `id`; returns the messages it sent (also queued on the network).
   std::vector<Message> process(NodeId id) {

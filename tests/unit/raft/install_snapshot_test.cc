@@ -178,11 +178,13 @@ TEST(InstallSnapshotTest, ReadySnapshotIsHandedOutOnceAndCommittedEntriesContinu
     EXPECT_EQ(*rd.snapshot->data, data);
     ASSERT_EQ(rd.entries.size(), 2u);
     EXPECT_EQ(rd.entries.front().index, 6u);
+    EXPECT_TRUE(rd.committed.empty()) << "applied before this node's own write was durable";
+    ASSERT_TRUE(rd.hard_state);
+    EXPECT_EQ(rd.hard_state->commit, 7u);
+    rd = c.cycle(2);  // the write is durable now: the entries are handed out to apply
     ASSERT_EQ(rd.committed.size(), 2u);
     EXPECT_EQ(rd.committed.front().index, 6u);
     EXPECT_EQ(rd.committed.back().index, 7u);
-    ASSERT_TRUE(rd.hard_state);
-    EXPECT_EQ(rd.hard_state->commit, 7u);
     EXPECT_FALSE(c.cycle(2).snapshot) << "the snapshot was handed out twice";
     EXPECT_FALSE(c.core(2).has_ready());
     EXPECT_EQ(c.node(2).installed_snapshots().size(), 1u);
@@ -198,13 +200,15 @@ TEST(InstallSnapshotTest, ReadySnapshotIsHandedOutOnceAndCommittedEntriesContinu
     EXPECT_TRUE(rd.entries.empty());
     ASSERT_TRUE(rd.hard_state);
     EXPECT_EQ(rd.hard_state->commit, 5u);
-    ASSERT_EQ(of_type(rd.messages, MessageType::kSnapshotResponse).size(), 1u);
+    ASSERT_EQ(of_type(rd.messages_after_append, MessageType::kSnapshotResponse).size(), 1u);
     EXPECT_FALSE(c.core(2).has_ready());
     EXPECT_EQ(c.core(2).applied_index(), 5u);
 
     c.deliver(append_request(1, 2, 2, 5, 1, test::entries_with_terms({2}, 6), 6));
     rd = c.cycle(2);
     EXPECT_FALSE(rd.snapshot);
+    EXPECT_TRUE(rd.committed.empty());
+    rd = c.cycle(2);
     ASSERT_EQ(rd.committed.size(), 1u);
     EXPECT_EQ(rd.committed.front().index, 6u);
     EXPECT_EQ(c.node(2).installed_snapshots().size(), 1u);

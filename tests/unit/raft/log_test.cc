@@ -66,6 +66,9 @@ TEST(RaftLogTest, IsUpToDateComparesLastTermThenLength) {
 TEST(RaftLogTest, MergeTruncatesOnlyAtTheFirstRealConflict) {
   RaftLog log = log_with_terms({1, 1, 2, 2});
   log.stable_to(4);
+  EXPECT_EQ(log.stable(), 0u) << "durable before it was handed to storage";
+  log.handed_to(4);
+  log.stable_to(4);
 
   // Entries it already holds: nothing is cut, nothing is lost.
   EXPECT_EQ(log.merge(entries_with_terms({1, 2}, 2)), std::nullopt);
@@ -81,6 +84,7 @@ TEST(RaftLogTest, MergeTruncatesOnlyAtTheFirstRealConflict) {
   EXPECT_EQ(log.merge(entries_with_terms({2, 3, 3}, 3)), Index{4});
   EXPECT_EQ(terms_of(log), (std::vector<Term>{1, 1, 2, 3, 3}));
   EXPECT_EQ(log.stable(), 3u);
+  EXPECT_EQ(log.handed(), 3u);
   EXPECT_EQ(log.at(4).data, "e4");
 }
 

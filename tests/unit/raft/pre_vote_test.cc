@@ -62,7 +62,7 @@ TEST(PreVoteTest, TermDoesNotIncreaseUntilMajorityGrantsPreVote) {
   ASSERT_TRUE(rd.hard_state.has_value());
   EXPECT_EQ(rd.hard_state->term, 1u);
   EXPECT_EQ(rd.hard_state->vote, 1u);
-  EXPECT_EQ(of_type(rd.messages, MessageType::kVote).size(), 2u);
+  EXPECT_EQ(of_type(rd.messages_after_append, MessageType::kVote).size(), 2u);
 }
 
 // The pre-vote is granted by the same up-to-date rule as the vote (§5.4.1), and granting it
