@@ -136,6 +136,11 @@ bool Node::is_leader() const {
   return view_.role == "leader";
 }
 
+size_t Node::pending_proposals() const {
+  std::lock_guard lock(queue_mu_);
+  return waiting_;
+}
+
 raft::NodeId Node::leader_id() const {
   std::lock_guard lock(view_mu_);
   return view_.leader_id;
