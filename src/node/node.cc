@@ -584,11 +584,14 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
 
 void Node::fail_waiters(ProposeOutcome::Code code) {
   if (waiters_.empty()) return;
-  size_t n = waiters_.size();
+  {
+    // Uncounted before they are answered, as apply() does: whoever hears the answer and
+    // proposes again finds the room it left.
+    std::lock_guard lock(queue_mu_);
+    waiting_ -= waiters_.size();
+  }
   for (auto& [index, w] : waiters_) w.done({.code = code});
   waiters_.clear();
-  std::lock_guard lock(queue_mu_);
-  waiting_ -= n;
 }
 
 void Node::maybe_snapshot() {

@@ -106,6 +106,27 @@ TEST(NodeProposals, EveryProposalIsAnsweredOnceAtShutdownAndTheCountReturnsToZer
   EXPECT_EQ(node.pending_proposals(), 0u);
 }
 
+TEST(NodeProposals, AProposalAwaitingItsCommitAtShutdownIsAnsweredAndUncounted) {
+  InProcessCluster cluster(3);
+  cluster.start_all();
+  const raft::NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, raft::kNoNode);
+  // Neither follower can make the entry durable, so it never commits.
+  for (raft::NodeId id = 1; id <= 3; ++id) {
+    if (id != leader) cluster.log(id).hold_syncs();
+  }
+  const raft::Index index = cluster.log(leader).durable_last_index() + 1;
+  auto answer = propose(cluster.node(leader), submit_command("job-uncommitted"));
+  ASSERT_TRUE(eventually([&] { return cluster.log(leader).durable_last_index() >= index; }));
+  EXPECT_LE(cluster.node(leader).pending_proposals(), 1u);
+  cluster.node(leader).stop();
+  ASSERT_TRUE(answered(answer, std::chrono::milliseconds(0)));
+  // kRetry when check-quorum made it step down first.
+  EXPECT_TRUE(answer.get().code == Code::kShutdown || answer.get().code == Code::kRetry)
+      << static_cast<int>(answer.get().code);
+  EXPECT_EQ(cluster.node(leader).pending_proposals(), 0u);
+}
+
 TEST(NodeProposals, AFollowerRefusesWithTheLeadersAddressAndCountsNothing) {
   InProcessCluster cluster(3);
   cluster.start_all();
