@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "common/thread_name.h"
@@ -30,13 +31,24 @@ bool may_leave_before_fsync(const raft::Message& m) {
   std::_Exit(exit_code);
 }
 
+// A node built without a collaborator it cannot work without is a wiring mistake.
+template <class T>
+T& required(T* collaborator, const char* what) {
+  if (!collaborator) {
+    spdlog::critical("node::NodeDeps lacks its {}: the composition root must give one", what);
+    spdlog::default_logger()->flush();
+    std::abort();
+  }
+  return *collaborator;
+}
+
 }  // namespace
 
 Node::Node(ServerConfig config, NodeDeps deps)
     : config_(std::move(config)),
-      log_(*deps.log),
-      snapshots_(*deps.snapshots),
-      peers_(*deps.peers),
+      log_(required(deps.log, "log store")),
+      snapshots_(required(deps.snapshots, "snapshot store")),
+      peers_(required(deps.peers, "peer sender")),
       clock_(deps.clock ? *deps.clock : system_clock_),
       worker_(deps.worker ? *deps.worker : no_worker_) {}
 
