@@ -4,7 +4,8 @@
 // what was synced, so a test can crash it (crash(): every write not yet synced is lost) and
 // start a new node from what survived. A test can hold syncs (hold_syncs()): sync() then
 // blocks until release_syncs(), so the test sees what the node does before its write is
-// durable. Thread-safe: the node's loop writes, the test inspects.
+// durable, and fill its disk (set_disk_full()). Thread-safe: the node's loop writes, the test
+// inspects.
 
 #include <condition_variable>
 #include <functional>
@@ -33,6 +34,8 @@ class MemoryLogStore final : public LogStore {
   Status write(const std::optional<raft::HardState>& hard_state,
                const std::vector<raft::Entry>& entries) override {
     std::lock_guard lock(mu_);
+    out_of_space_ = disk_full_;
+    if (disk_full_) return Status::error("injected: no space left on device");
     if (!entries.empty()) {
       // A rewritten index replaces the suffix from there, as the WAL does on replay.
       written_.entries.erase(written_.entries.lower_bound(entries.front().index),
@@ -75,11 +78,19 @@ class MemoryLogStore final : public LogStore {
     return Status::ok();
   }
 
-  bool out_of_space() const override { return false; }
+  bool out_of_space() const override {
+    std::lock_guard lock(mu_);
+    return out_of_space_;
+  }
   bool sync_failed() const override { return false; }
 
   // --- the test's side ---
 
+  // While full, every write fails for want of space and keeps nothing (as the WAL's does).
+  void set_disk_full(bool full) {
+    std::lock_guard lock(mu_);
+    disk_full_ = full;
+  }
   // Loses every write since the last sync, as a power cut would.
   void crash() {
     std::lock_guard lock(mu_);
@@ -134,6 +145,8 @@ class MemoryLogStore final : public LogStore {
   State written_;  // what a read right now would see
   State durable_;  // what survives crash()
   bool hold_syncs_ = false;
+  bool disk_full_ = false;
+  bool out_of_space_ = false;
   size_t syncs_waiting_ = 0;
   size_t syncs_ = 0;
   size_t writes_ = 0;

@@ -127,6 +127,33 @@ TEST(NodeProposals, AProposalAwaitingItsCommitAtShutdownIsAnsweredAndUncounted) 
   EXPECT_EQ(cluster.node(leader).pending_proposals(), 0u);
 }
 
+TEST(NodeProposals, AFullDiskRefusesProposalsUntilSpaceIsBackAndCountsNone) {
+  InProcessCluster cluster(1);
+  cluster.start_all();
+  ASSERT_EQ(cluster.wait_for_leader(), 1u);
+  Node& node = cluster.node(1);
+  cluster.log(1).set_disk_full(true);
+  // The first write that fails takes the node out: what was waiting gets kRetry (it stepped
+  // down) and what comes next kDiskFull, with a message saying what to do.
+  ProposeOutcome out;
+  ASSERT_TRUE(eventually([&] {
+    auto answer = propose(node, submit_command("job-full"));
+    if (!answered(answer)) return false;
+    out = answer.get();
+    return out.code == Code::kDiskFull;
+  })) << "last answer "
+      << static_cast<int>(out.code);
+  EXPECT_NE(out.detail.find("free space"), std::string::npos) << out.detail;
+  EXPECT_EQ(node.pending_proposals(), 0u);
+
+  cluster.log(1).set_disk_full(false);
+  ASSERT_TRUE(eventually([&] {
+    auto answer = propose(node, submit_command("job-space-again"));
+    return answered(answer) && answer.get().code == Code::kApplied;
+  })) << "the node resumes by itself once space is freed";
+  EXPECT_EQ(node.pending_proposals(), 0u);
+}
+
 TEST(NodeProposals, AFollowerRefusesWithTheLeadersAddressAndCountsNothing) {
   InProcessCluster cluster(3);
   cluster.start_all();
