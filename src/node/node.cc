@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "common/thread_name.h"
@@ -24,13 +25,24 @@ namespace {
   std::_Exit(exit_code);
 }
 
+// A node built without a collaborator it cannot work without is a wiring mistake.
+template <class T>
+T& required(T* collaborator, const char* what) {
+  if (!collaborator) {
+    spdlog::critical("node::NodeDeps lacks its {}: the composition root must give one", what);
+    spdlog::default_logger()->flush();
+    std::abort();
+  }
+  return *collaborator;
+}
+
 }  // namespace
 
 Node::Node(ServerConfig config, NodeDeps deps)
     : config_(std::move(config)),
-      log_(*deps.log),
-      snapshots_(*deps.snapshots),
-      peers_(*deps.peers),
+      log_(required(deps.log, "log store")),
+      snapshots_(required(deps.snapshots, "snapshot store")),
+      peers_(required(deps.peers, "peer sender")),
       clock_(deps.clock ? *deps.clock : system_clock_),
       worker_(deps.worker ? *deps.worker : no_worker_) {}
 
@@ -142,6 +154,11 @@ void Node::stop() {
 bool Node::is_leader() const {
   std::lock_guard lock(view_mu_);
   return view_.role == raft::Role::kLeader;
+}
+
+size_t Node::pending_proposals() const {
+  std::lock_guard lock(queue_mu_);
+  return waiting_;
 }
 
 raft::NodeId Node::leader_id() const {
@@ -586,11 +603,14 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
 
 void Node::fail_waiters(ProposeOutcome::Code code) {
   if (waiters_.empty()) return;
-  size_t n = waiters_.size();
+  {
+    // Uncounted before they are answered, as apply() does: whoever hears the answer and
+    // proposes again finds the room it left.
+    std::lock_guard lock(queue_mu_);
+    waiting_ -= waiters_.size();
+  }
   for (auto& [index, w] : waiters_) w.done({.code = code});
   waiters_.clear();
-  std::lock_guard lock(queue_mu_);
-  waiting_ -= n;
 }
 
 void Node::maybe_snapshot() {

@@ -113,6 +113,8 @@ class Node {
   using ReportAck = std::function<void(const nomad_lite::WorkerReportAck&)>;
   void deliver_report(nomad_lite::WorkerReport report, ReportAck ack = {});
   bool is_leader() const;
+  // Proposals queued or waiting for their entry to apply (at most max_pending_proposals).
+  size_t pending_proposals() const;
   // The leader as of the last published view (at most one tick old); kNoNode when unknown.
   raft::NodeId leader_id() const;
   // Calls `done` on the loop thread once the job is final, or with done = false at `deadline`.
@@ -196,7 +198,7 @@ class Node {
   jobs::JobStore jobs_;
 
   // The queue into the loop.
-  std::mutex queue_mu_;
+  mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::vector<Proposal> proposals_;
   std::vector<raft::Message> inbox_;

@@ -42,7 +42,8 @@ int64_t wall(int64_t ms) { return kWall0 + ms; }
 std::vector<Assign> assigns(const Commands& cmds) {
   std::vector<Assign> out;
   for (const auto& c : cmds) {
-    for (const auto& a : c.updates().assign()) out.emplace_back(a.job_id(), a.attempt(), a.node_id());
+    for (const auto& a : c.updates().assign())
+      out.emplace_back(a.job_id(), a.attempt(), a.node_id());
   }
   return out;
 }
@@ -222,7 +223,7 @@ TEST_F(CoordinatorTest, PendingJobsGoOnlyToAliveWorkersSpreadOverThem) {
   for (int i = 1; i <= 6; ++i) submit("j" + std::to_string(i));
   hear(1, 2, 0);
   hear(2, 2, 0);
-  hear(3, 0, 0);  // runs no jobs
+  hear(3, 0, 0);      // runs no jobs
   hear(5, 8, -6000);  // reported before the leader's timeout window: not alive
   // Node 4 never reported.
   Commands c = collect(0);
@@ -315,7 +316,8 @@ TEST_F(CoordinatorTest, ASubmissionIsPlacedInTheSameRoundWhenNothingWaits) {
   lead(0);
   hear(1, 1, 0);
   hear(2, 1, 0);
-  auto placed = coord_->place_submitted(store_, {{"j1", ""}, {"j2", ""}, {"j3", ""}}, at(0), wall(0));
+  auto placed =
+      coord_->place_submitted(store_, {{"j1", ""}, {"j2", ""}, {"j3", ""}}, at(0), wall(0));
   ASSERT_TRUE(placed.has_value());
   // Two free slots: j3 waits for its submission to apply and for a slot.
   EXPECT_EQ(per_node(assigns({*placed})), (std::map<uint64_t, int>{{1, 1}, {2, 1}}));
@@ -452,9 +454,9 @@ TEST_F(ReportTest, FinishedReportForAStaleAttemptProposesNothing) {
   commit(collect(300));  // node 2's slots
 
   hear(1, 2, 400, {started_msg("j2", 1, 1, wall(50))},
-       {finished_msg("j2", 1, 1, wall(400), 0),     // an earlier attempt
-        finished_msg("j2", 2, 1, wall(400), 0),     // the current attempt, wrong node
-        finished_msg("j1", 1, 1, wall(400), 0),     // a job already finished
+       {finished_msg("j2", 1, 1, wall(400), 0),      // an earlier attempt
+        finished_msg("j2", 2, 1, wall(400), 0),      // the current attempt, wrong node
+        finished_msg("j1", 1, 1, wall(400), 0),      // a job already finished
         finished_msg("nope", 1, 1, wall(400), 0)});  // no such job
   EXPECT_TRUE(collect(400).empty());
 }
