@@ -380,7 +380,7 @@ Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
   uint64_t offset = request.offset();
   int silent_polls = 0;
   while (!cancelled()) {
-    auto r = node_.worker().executor().read_output(
+    auto r = worker_.executor().read_output(
         key, request.stderr(), offset, kChunkBytes,
         request.follow() ? std::chrono::milliseconds(500) : std::chrono::milliseconds(0));
     if (!r.status) return make_error(Code::kNotFound, r.status.message());
@@ -439,7 +439,7 @@ Error Service::stream_logs(const nomad_lite::JobLogsRequest& request, const Chun
     // The full output lives on the node that ran the attempt.
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(24));
-    auto reader = node_.internal_client().stream_logs(node_.address_of(attempt->node_id()),
+    auto reader = internal_.stream_logs(node_.address_of(attempt->node_id()),
                                                       &context, local);
     nomad_lite::LogChunk chunk;
     bool any = false;

@@ -11,6 +11,8 @@
 #include "api/auth.h"
 #include "node/node.h"
 #include "proto/nomad_lite.pb.h"
+#include "transport/internal_client.h"
+#include "worker/worker.h"
 
 namespace nomad::api {
 
@@ -49,7 +51,7 @@ struct Outcome {
 Error auth_error(AuthDecision decision);
 
 inline constexpr size_t kMaxCommandBytes = 64 * 1024;
-inline constexpr size_t kMaxEnvBytes = 64 * 1024;  // names and values of a job's environment
+inline constexpr size_t kMaxEnvBytes = 64 * 1024;     // names and values of a job's environment
 inline constexpr size_t kMaxListPageBytes = 8 << 20;  // a page ends early rather than exceed it
 inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr uint32_t kMaxRetries = 100;  // also of lost_retries
@@ -58,8 +60,10 @@ inline constexpr uint64_t kMaxWaitMs = 60'000;
 
 class Service {
  public:
-  explicit Service(node::Node& node, Authenticator auth = {})
-      : node_(node), auth_(std::move(auth)) {}
+  // `worker` holds this node's job output; `internal` reads other nodes'.
+  Service(node::Node& node, worker::Worker& worker, transport::InternalClient& internal,
+          Authenticator auth = {})
+      : node_(node), worker_(worker), internal_(internal), auth_(std::move(auth)) {}
 
   // Whether a request carrying `authorization` ("Bearer TOKEN", or "" when it has none) may
   // do what needs `role`. Always allowed when the server has no --token-file.
@@ -110,6 +114,8 @@ class Service {
                std::optional<node::Coordinator::Submitted> submitted = std::nullopt);
 
   node::Node& node_;
+  worker::Worker& worker_;
+  transport::InternalClient& internal_;
   Authenticator auth_;
 };
 

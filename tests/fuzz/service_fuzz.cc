@@ -35,8 +35,8 @@
 
 #include "api/service.h"
 #include "fuzz_check.h"
-#include "node/node.h"
 #include "proto/nomad_lite.pb.h"
+#include "server/node_host.h"
 
 using namespace nomad;
 
@@ -48,6 +48,7 @@ constexpr auto kAnswerDeadline = std::chrono::seconds(5);  // libFuzzer's -timeo
 
 struct Fixture {
   std::string dir;
+  server::NodeHost* host = nullptr;
   node::Node* node = nullptr;
   api::Service* service = nullptr;
   std::vector<std::string> job_ids;  // accepted so far (the first 1024)
@@ -59,7 +60,7 @@ Fixture* fixture = nullptr;
 
 void stop_fixture() {
   if (!fixture) return;
-  fixture->node->stop();
+  fixture->host->stop();
   std::error_code ignored;
   std::filesystem::remove_all(fixture->dir, ignored);
 }
@@ -96,15 +97,17 @@ Fixture& the_fixture() {
   config.worker_slots = 0;
   config.fsync = false;
   config.log_level = "error";
-  fixture->node = new node::Node(config);
-  Status started = fixture->node->start();
+  fixture->host = new server::NodeHost(config);
+  fixture->node = &fixture->host->node();
+  Status started = fixture->host->start();
   FUZZ_CHECK(started.is_ok(), "the single node starts");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!fixture->node->is_leader() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polls the node's own state
   }
   FUZZ_CHECK(fixture->node->is_leader(), "a single node elects itself within 10 s");
-  fixture->service = new api::Service(*fixture->node);
+  fixture->service =
+      new api::Service(*fixture->node, fixture->host->worker(), fixture->host->internal_client());
   std::atexit(stop_fixture);
   return *fixture;
 }
