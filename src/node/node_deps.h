@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/unix_time.h"
 #include "jobs/job_store.h"
 #include "raft/types.h"
 #include "storage/snapshot_store.h"
@@ -78,11 +79,7 @@ class SystemClock final : public Clock {
   std::chrono::steady_clock::time_point now() const override {
     return std::chrono::steady_clock::now();
   }
-  int64_t wall_ms() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
+  int64_t wall_ms() const override { return common::unix_now_ms(); }
 };
 
 // This node's worker, as the loop drives it (worker::Worker behind an adapter in a server).
