@@ -10,8 +10,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../jobs/jobs_test_util.h"
@@ -102,6 +104,18 @@ class WorkerReportsTest : public ::testing::Test {
   }
 
   // Waits until some report satisfies `pred`; the index of the first that does, or -1.
+  // Until every job in `ids` runs, for at most 10 s.
+  bool eventually_running(const std::vector<std::string>& ids) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all = true;
+      for (const auto& id : ids) all = all && runs(id);
+      if (all) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
   template <class Pred>
   int wait_for_report(Pred pred, std::chrono::milliseconds timeout = 10s) {
     std::unique_lock lock(mu_);
@@ -163,6 +177,35 @@ TEST_F(WorkerReportsTest, AJobStillRunningWhenItsStartIsDueIsReportedStarted) {
   EXPECT_GE(std::chrono::steady_clock::now() - spawned, 20ms);
   std::lock_guard lock(mu_);
   for (const auto& r : reports_) EXPECT_FALSE(has_finish(r, "slow"));
+}
+
+// --- slots --------------------------------------------------------------------------------------
+
+TEST_F(WorkerReportsTest, AnAttemptBeyondTheSlotsWaitsAndStartsWhenOneEndsWithoutAnotherApply) {
+  start(20ms);
+  const std::string gate = (root_ / "gate").string();
+  // Two slots: "a" and "b" run; "c" is placed here too and waits for one of them.
+  run("a", "while [ ! -e " + gate + " ]; do sleep 0.01; done");
+  run("b", "sleep 30");
+  run("c", "true");
+  ASSERT_TRUE(eventually_running({"a", "b"}));
+  EXPECT_FALSE(runs("c")) << "a third attempt ran on two slots";
+  const uint64_t applied = index_;
+  // "a" ends: "c" starts at once, with no entry applied in between.
+  std::ofstream(gate).put('x');
+  int finish = wait_for_report([](const auto& r) { return has_finish(r, "c"); });
+  ASSERT_GE(finish, 0) << "the waiting attempt never ran";
+  EXPECT_EQ(index_, applied);
+  std::lock_guard lock(mu_);
+  int64_t a_ended = 0, c_started = 0;
+  for (const auto& r : reports_) {
+    for (const auto& f : r.finished()) {
+      if (f.job_id() == "a") a_ended = f.at_ms();
+      if (f.job_id() == "c") c_started = f.started_at_ms();
+    }
+  }
+  ASSERT_GT(a_ended, 0) << "c finished before a was reported finished";
+  EXPECT_GE(c_started, a_ended) << "c started while both slots were busy";
 }
 
 // --- the lease ----------------------------------------------------------------------------------
