@@ -70,6 +70,11 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
   }
 }
 
+void JobStore::reserve(size_t jobs) {
+  jobs_.reserve(jobs);
+  idempotency_keys_.reserve(jobs);
+}
+
 std::shared_ptr<nomad_lite::Job> JobStore::edit(const std::string& id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return nullptr;
