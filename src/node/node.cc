@@ -94,8 +94,8 @@ Status Node::start() {
   if (!wal_) return status;
   for (const auto& w : contents.warnings) spdlog::warn("{}", w);
 
-  // The finished jobs kept plus room for those pending and running (capped: 8 MiB of buckets).
-  jobs_.reserve(std::min<uint64_t>(config_.retain_jobs + config_.retain_jobs / 4, 1 << 20));
+  // The finished jobs kept and as many pending or running (capped: 16 MiB of buckets).
+  jobs_.reserve(std::min<uint64_t>(2 * config_.retain_jobs, 1 << 21));
   raft::RestoredState restored;
   restored.hard_state = contents.hard_state;
   restored.entries = std::move(contents.entries);
