@@ -687,7 +687,8 @@ void Node::maybe_snapshot() {
     Status s = snapshots_->save(applied, term, *data, config_.fsync);
     {
       std::lock_guard lock(queue_mu_);
-      snapshot_done_ = SnapshotDone{applied, term, data, s, encoded - start, Clock::now() - encoded};
+      snapshot_done_ =
+          SnapshotDone{applied, term, data, s, encoded - start, Clock::now() - encoded};
     }
     queue_cv_.notify_one();
   });
@@ -721,9 +722,10 @@ void Node::finish_snapshot() {
     if (Status s = wal_->release_to(done->index); !s) spdlog::warn("{}", s.message());
   }
   using Ms = std::chrono::duration<double, std::milli>;
-  spdlog::info("node {}: snapshot at index {} ({} bytes; encoded in {:.1f} ms, written in {:.1f} ms)",
-               config_.node_id, done->index, done->data->size(), Ms(done->encode_time).count(),
-               Ms(done->write_time).count());
+  spdlog::info(
+      "node {}: snapshot at index {} ({} bytes; encoded in {:.1f} ms, written in {:.1f} ms)",
+      config_.node_id, done->index, done->data->size(), Ms(done->encode_time).count(),
+      Ms(done->write_time).count());
 }
 
 void Node::publish_view() {

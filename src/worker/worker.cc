@@ -134,8 +134,7 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
         job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms()) : options_.default_timeout;
     std::lock_guard lock(mu_);
     waiting_[key] = {std::move(spec),
-                     job->on_disconnect() != nomad_lite::ON_DISCONNECT_KEEP_RUNNING,
-                     next_order_++};
+                     job->on_disconnect() != nomad_lite::ON_DISCONNECT_KEEP_RUNNING, next_order_++};
     waits = true;
   }
   std::lock_guard lock(mu_);
@@ -155,9 +154,9 @@ void Worker::start_ready(std::chrono::steady_clock::time_point now) {
   // them rather than leave them waiting for ever.
   const size_t slots = options_.slots > 0 ? options_.slots : SIZE_MAX;
   while (!waiting_.empty() && active_.size() < slots) {
-    auto next = std::min_element(waiting_.begin(), waiting_.end(), [](const auto& a, const auto& b) {
-      return a.second.order < b.second.order;
-    });
+    auto next = std::min_element(
+        waiting_.begin(), waiting_.end(),
+        [](const auto& a, const auto& b) { return a.second.order < b.second.order; });
     const AttemptId key = next->first;
     if (next->second.stop_on_disconnect) stoppable_.insert(key);
     active_.insert(key);

@@ -2,9 +2,9 @@
 
 // The worker on every node: it watches the applied job state for attempts placed on this
 // node and runs them with the Executor, at most --worker-slots at once (attempts placed
-// beyond those wait here and start as soon as a slot frees), kills attempts that became stale (cancelled,
-// reassigned), and reports to the leader: a heartbeat every 500 ms with what it runs, plus
-// every start and finish, resent until the worker sees them in its applied state.
+// beyond those wait here and start as soon as a slot frees), kills attempts that became stale
+// (cancelled, reassigned), and reports to the leader: a heartbeat every 500 ms with what it runs,
+// plus every start and finish, resent until the worker sees them in its applied state.
 //
 // It starts an attempt only under a fresh lease (lease.h) and, when the lease runs out,
 // stops the attempts of jobs with on_disconnect stop itself (reason "disconnected"), so the
@@ -114,8 +114,8 @@ class Worker {
   // up to one attempt per slot beyond those running, so the next starts as soon as one ends).
   std::map<AttemptId, Waiting> waiting_;
   uint64_t next_order_ = 0;
-  std::set<AttemptId> active_;  // started here, not yet finished: at most options_.slots
-  std::set<AttemptId> stoppable_;                  // started, on_disconnect stop, not finished
+  std::set<AttemptId> active_;     // started here, not yet finished: at most options_.slots
+  std::set<AttemptId> stoppable_;  // started, on_disconnect stop, not finished
   std::map<AttemptId, std::string> self_stopped_;  // killed as the lease ran out: why
   // Kills the stoppable attempts' groups even while this process is paused (null if it could
   // not be started: then only the keeper enforces the lease).
