@@ -123,7 +123,7 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
       ->capture_default_str();
   app->add_option("--snapshot-entries", c.snapshot_entries,
                   "Take a snapshot after this many applied entries, or after as many as there are "
-                  "jobs (up to 4 times this) when there are more")
+                  "jobs (up to 16 times this) when there are more")
       ->capture_default_str();
   app->fallthrough(false);  // --addr and -o mean nothing to a server
   app->footer(kServerFooter);

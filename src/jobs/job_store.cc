@@ -1,11 +1,9 @@
 #include "jobs/job_store.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
 #include <algorithm>
 #include <cctype>
 #include <string_view>
+#include <tuple>
 
 namespace nomad::jobs {
 
@@ -73,6 +71,11 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
   }
 }
 
+void JobStore::reserve(size_t jobs) {
+  jobs_.reserve(jobs);
+  idempotency_keys_.reserve(jobs);
+}
+
 std::shared_ptr<nomad_lite::Job> JobStore::edit(const std::string& id) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return nullptr;
@@ -83,6 +86,7 @@ std::shared_ptr<nomad_lite::Job> JobStore::edit(const std::string& id) {
 void JobStore::put(std::shared_ptr<nomad_lite::Job> job) {
   index(*job);
   changes_.push_back(job->id());
+  by_submit_index_.put(job);
   jobs_[job->id()] = std::move(job);
 }
 
@@ -120,13 +124,19 @@ void JobStore::unindex(const nomad_lite::Job& job) {
 }
 
 ApplyResult JobStore::submit(nomad_lite::SubmitJobCommand* command, raft::Index index) {
+  // Two hash lookups per submission, each finding or making its slot: with hundreds of
+  // thousands of jobs every lookup is a few cache misses on the loop thread.
   const std::string& key = command->idempotency_key();
+  std::unordered_map<std::string, std::string>::iterator key_slot;
   if (!key.empty()) {
+    bool new_key = false;
+    std::tie(key_slot, new_key) = idempotency_keys_.try_emplace(key);
     // A retried submission (say, after a leader change) gets the job it created the first time.
-    auto it = idempotency_keys_.find(key);
-    if (it != idempotency_keys_.end()) return {Status::ok(), *jobs_.at(it->second)};
+    if (!new_key) return {Status::ok(), *jobs_.at(key_slot->second)};
   }
-  if (jobs_.count(command->job().id())) {
+  auto [job_slot, new_id] = jobs_.try_emplace(command->job().id());
+  if (!new_id) {
+    if (!key.empty()) idempotency_keys_.erase(key_slot);
     return {Status::error("job id " + command->job().id() + " already exists"), {}};
   }
   // The command was parsed for this call only: its job moves into the store uncopied.
@@ -134,10 +144,12 @@ ApplyResult JobStore::submit(nomad_lite::SubmitJobCommand* command, raft::Index 
   job->set_status(nomad_lite::JOB_STATUS_PENDING);
   job->set_submit_index(index);
   job->set_idempotency_key(key);
-  by_submit_index_[index] = job->id();
-  if (!key.empty()) idempotency_keys_[key] = job->id();
+  if (!key.empty()) key_slot->second = job->id();
   ApplyResult result{Status::ok(), *job};
-  put(std::move(job));
+  this->index(*job);
+  changes_.push_back(job->id());
+  by_submit_index_.put(job);
+  job_slot->second = std::move(job);
   ++totals_.submitted;
   return result;
 }
@@ -430,24 +442,23 @@ ListPage JobStore::list(const ListQuery& query) const {
            (query.command_contains.empty() ||
             contains_ignoring_case(job.command(), query.command_contains));
   };
-  for (auto it = by_submit_index_.rbegin(); it != by_submit_index_.rend(); ++it) {
-    const nomad_lite::Job& job = *jobs_.at(it->second);
-    if (!matches(job)) continue;
+  by_submit_index_.for_each_newest_first([&](uint64_t submit_index, const nomad_lite::Job& job) {
+    if (!matches(job)) return true;
     ++page.total;
-    if (query.before_submit_index != 0 && it->first >= query.before_submit_index) continue;
+    if (query.before_submit_index != 0 && submit_index >= query.before_submit_index) return true;
     if (page.jobs.size() < query.limit) {
       page.jobs.push_back(job);
     } else if (page.next_before == 0) {
       page.next_before = page.jobs.back().submit_index();
     }
-  }
+    return true;
+  });
   return page;
 }
 
 JobStoreImage JobStore::image() const {
   JobStoreImage image;
-  image.jobs.reserve(jobs_.size());
-  for (const auto& [id, job] : jobs_) image.jobs.push_back(job);
+  image.segments = by_submit_index_.share();
   image.node_slots = node_slots_;
   image.jobs_submitted = totals_.submitted;
   image.jobs_finished = totals_.finished;
@@ -455,20 +466,8 @@ JobStoreImage JobStore::image() const {
 }
 
 std::string JobStoreImage::serialize() const {
-  // The jobs are written straight from the shared copies as JobStoreSnapshot's field 1, rather
-  // than copied into a message first: that deep copy doubled the memory a snapshot takes, and
-  // allocating and freeing it again at every snapshot cost a large part of a busy node's CPU
-  // (mostly the kernel zeroing fresh pages). Concatenated encodings parse as one message.
-  using google::protobuf::io::CodedOutputStream;
-  constexpr uint32_t kJobsTag = (1 << 3) | 2;  // field 1, length-delimited
-  std::vector<size_t> sizes;
-  sizes.reserve(jobs.size());
-  size_t total = 0;
-  for (const auto& job : jobs) {
-    sizes.push_back(job->ByteSizeLong());
-    total += CodedOutputStream::VarintSize32(kJobsTag) +
-             CodedOutputStream::VarintSize64(sizes.back()) + sizes.back();
-  }
+  // The jobs are JobStoreSnapshot's field 1, written as each segment's kept encoding; the
+  // rest of the message follows (concatenated encodings parse as one message).
   nomad_lite::JobStoreSnapshot snap;  // everything but the jobs
   for (const auto& [node, slots] : node_slots) {
     auto* n = snap.add_nodes();
@@ -477,18 +476,11 @@ std::string JobStoreImage::serialize() const {
   }
   snap.set_jobs_submitted(jobs_submitted);
   snap.set_jobs_finished(jobs_finished);
-
+  size_t total = snap.ByteSizeLong();
+  for (const auto& segment : segments) total += segment->encoded().size();
   std::string out;
-  out.reserve(total + snap.ByteSizeLong());
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    CodedOutputStream coded(&stream);
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      coded.WriteVarint32(kJobsTag);
-      coded.WriteVarint64(sizes[i]);
-      jobs[i]->SerializeWithCachedSizes(&coded);
-    }
-  }  // the streams flush into `out` here
+  out.reserve(total);
+  for (const auto& segment : segments) out += segment->encoded();
   snap.AppendToString(&out);
   return out;
 }
@@ -533,11 +525,11 @@ Status JobStore::restore(const std::string& data) {
   totals_ = {};
   for (auto& job : *snap.mutable_jobs()) {
     std::string id = job.id();  // read before the move below
-    by_submit_index_[job.submit_index()] = id;
     if (!job.idempotency_key().empty()) idempotency_keys_[job.idempotency_key()] = id;
     auto ptr = std::make_shared<const nomad_lite::Job>(std::move(job));
     index(*ptr);
     changes_.push_back(id);
+    by_submit_index_.put(ptr);
     jobs_[id] = std::move(ptr);
   }
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();

@@ -20,6 +20,7 @@
 
 #include "common/status.h"
 #include "jobs/failure_reason.h"
+#include "jobs/job_segments.h"
 #include "proto/nomad_lite.pb.h"
 #include "raft/types.h"
 
@@ -52,12 +53,13 @@ struct JobTotals {
   std::array<uint64_t, nomad_lite::JobStatus_ARRAYSIZE> by_status{};
 };
 
-// The state of the store at one moment, taken cheaply on the loop thread (jobs are shared,
-// never changed in place) and serialized elsewhere. Restore rebuilds every index from the
-// jobs themselves (submission order, idempotency keys), so the image holds nothing else that
-// would have to be copied: taking one costs a pointer copy per job.
+// The state of the store at one moment, taken cheaply on the loop thread and serialized
+// elsewhere: it shares the store's job segments (copied on write, see job_segments.h), so
+// taking one costs a pointer copy per segment, and serializing reuses the encoding of every
+// segment unchanged since it was last encoded. Restore rebuilds every index from the jobs
+// themselves (submission order, idempotency keys), so the image holds nothing else.
 struct JobStoreImage {
-  std::vector<std::shared_ptr<const nomad_lite::Job>> jobs;  // in no particular order
+  std::vector<SegmentPtr> segments;  // jobs in submission order
   std::map<uint64_t, uint32_t> node_slots;
   uint64_t jobs_submitted = 0;
   uint64_t jobs_finished = 0;
@@ -85,6 +87,9 @@ bool is_node_fault(const std::string& reason);
 class JobStore {
  public:
   ApplyResult apply(const raft::Entry& entry);
+  // Sizes the hash indexes for `jobs` up front: growing them rehashes every job at once, a
+  // stall of tens of milliseconds on the loop thread at a hundred thousand jobs.
+  void reserve(size_t jobs);
 
   const nomad_lite::Job* find(const std::string& id) const;
   std::shared_ptr<const nomad_lite::Job> find_shared(const std::string& id) const;
@@ -114,8 +119,6 @@ class JobStore {
   Status restore(const std::string& data);
 
  private:
-  using JobPtr = std::shared_ptr<const nomad_lite::Job>;
-
   ApplyResult submit(nomad_lite::SubmitJobCommand* command, raft::Index index);
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
   ApplyResult updates(const nomad_lite::JobUpdates& updates);
@@ -132,7 +135,7 @@ class JobStore {
   void unindex(const nomad_lite::Job& job);
 
   std::unordered_map<std::string, JobPtr> jobs_;
-  std::map<uint64_t, std::string> by_submit_index_;                // submission order
+  JobSegments by_submit_index_;                                    // submission order
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
   std::map<uint64_t, uint32_t> node_slots_;
 

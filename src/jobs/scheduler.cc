@@ -16,7 +16,8 @@ class FreeSlots {
       if (!w.alive || w.slots == 0) continue;
       size_t running = store.running_on(w.node_id) + w.in_flight;
       running -= std::min<size_t>(running, w.finishing);
-      int64_t free = static_cast<int64_t>(w.slots) - static_cast<int64_t>(running);
+      int64_t free = static_cast<int64_t>(w.slots) + static_cast<int64_t>(w.queue) -
+                     static_cast<int64_t>(running);
       if (free > 0) candidates_.push_back({free, running, w.node_id});
     }
   }

@@ -24,6 +24,9 @@ struct WorkerView {
   // Its running attempts whose finish is proposed and not yet applied: the process is gone,
   // so the slot is free now and the next job can commit in the same entry as the finish.
   uint32_t finishing = 0;
+  // Attempts it may hold beyond its slots, waiting on the node for one of them to free up:
+  // the next job then starts the moment a process ends, not one Raft round later.
+  uint32_t queue = 0;
 };
 
 struct Placement {
@@ -32,9 +35,10 @@ struct Placement {
 };
 
 // Places pending jobs (highest priority, then oldest first) onto alive workers with free
-// slots, each onto the node with the most free slots (ties: the fewest running jobs, then
-// the next node after `*cursor` in id order, which then moves on), so load spreads across the
-// cluster even when jobs come one at a time. `skip` holds jobs already being assigned.
+// slots (or room in their queue), each onto the node with the most free slots (ties: the fewest
+// running jobs, then the next node after `*cursor` in id order, which then moves on), so load
+// spreads across the cluster even when jobs come one at a time. `skip` holds jobs already being
+// assigned.
 Placement place(const JobStore& store, const std::vector<WorkerView>& workers, int64_t now_ms,
                 const std::set<std::string>& skip, size_t max_assignments = 4096,
                 uint64_t* cursor = nullptr);

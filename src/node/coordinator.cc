@@ -218,7 +218,8 @@ std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& st
   }
   std::vector<jobs::WorkerView> views;
   for (const auto& [node, w] : workers_) {
-    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node], finishing[node]});
+    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node], finishing[node],
+                     w.slots * options_.queue_per_slot});
   }
   return views;
 }

@@ -33,6 +33,10 @@ class Coordinator {
     // declares the attempt lost (lost_after()).
     std::chrono::milliseconds kill_grace{5000};
     std::chrono::milliseconds lost_drift{500};
+    // Attempts a worker may hold per slot beyond the ones it runs (WorkerView::queue). The
+    // worker still runs at most --worker-slots at once; with none queued, a slot stays idle
+    // for the Raft round that commits its next assignment.
+    uint32_t queue_per_slot = 1;
     uint64_t retain_jobs = 100'000;
     std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};
   };

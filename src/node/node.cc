@@ -64,6 +64,8 @@ Status Node::start() {
   if (Status s = log_.recover(snapshot ? snapshot->index : 0, &contents); !s) return s;
   for (const auto& w : contents.warnings) spdlog::warn("{}", w);
 
+  // The finished jobs kept and as many pending or running (capped: 16 MiB of buckets).
+  jobs_.reserve(std::min<uint64_t>(2 * config_.retain_jobs, 1 << 21));
   raft::RestoredState restored;
   restored.hard_state = contents.hard_state;
   restored.entries = std::move(contents.entries);
@@ -620,15 +622,17 @@ void Node::maybe_snapshot() {
   raft::Index applied = core_->applied_index();
   // A snapshot writes every job, so taking one every N entries costs more per entry the more
   // jobs there are. Waiting for as many entries as there are jobs keeps that cost flat; the
-  // cap bounds what a restart replays.
+  // cap bounds what a restart replays (160,000 entries by default: well under a second).
   const uint64_t every = std::max<uint64_t>(
-      config_.snapshot_entries, std::min<uint64_t>(jobs_.size(), 4 * config_.snapshot_entries));
+      config_.snapshot_entries,
+      std::min<uint64_t>(jobs_.size(), kSnapshotEveryJobsCap * config_.snapshot_entries));
   if (applied < core_->snapshot().index + every) return;
   auto term = core_->log().term_at(applied);
   if (!term) return;
   // Only this thread writes the job store, so it can be read here without the lock. The image
-  // shares the (immutable) jobs; serializing and fsyncing tens of megabytes happens on another
-  // thread, so the loop keeps committing meanwhile.
+  // shares the store's job segments (a pointer each, copied on write); serializing (mostly
+  // reusing the encodings of unchanged segments) and fsyncing happen on another thread, so
+  // the loop keeps committing meanwhile.
   auto image = std::make_shared<jobs::JobStoreImage>(jobs_.image());
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
@@ -637,11 +641,14 @@ void Node::maybe_snapshot() {
     // Background work: encoding tens of megabytes must not take the CPU from the loop and
     // gRPC's threads when they have work.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    const auto start = std::chrono::steady_clock::now();
     auto data = std::make_shared<const std::string>(image->serialize());
-    Status s = snapshots_.save({applied, term, *data});
+    const auto encoded = std::chrono::steady_clock::now();
+    Status s = snapshots_.save(applied, term, *data);
     {
       std::lock_guard lock(queue_mu_);
-      snapshot_done_ = SnapshotDone{applied, term, data, s};
+      snapshot_done_ =
+          SnapshotDone{applied, term, data, s, encoded - start, std::chrono::steady_clock::now() - encoded};
     }
     queue_cv_.notify_one();
   });
@@ -677,8 +684,11 @@ void Node::finish_snapshot() {
     release.release_to = done->index;
     log_writer_->submit(std::move(release));
   }
-  spdlog::info("node {}: snapshot at index {} ({} bytes)", config_.node_id, done->index,
-               done->data->size());
+  using Ms = std::chrono::duration<double, std::milli>;
+  spdlog::info(
+      "node {}: snapshot at index {} ({} bytes; encoded in {:.1f} ms, written in {:.1f} ms)",
+      config_.node_id, done->index, done->data->size(), Ms(done->encode_time).count(),
+      Ms(done->write_time).count());
 }
 
 void Node::publish_view() {

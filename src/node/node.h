@@ -213,10 +213,14 @@ class Node {
     raft::Term term = 0;
     std::shared_ptr<const std::string> data;
     Status status;
+    std::chrono::steady_clock::duration encode_time{}, write_time{};
   };
   std::optional<SnapshotDone> snapshot_done_;  // guarded by queue_mu_
   std::thread snapshot_writer_;
   bool snapshot_in_progress_ = false;  // loop thread
+  // A snapshot waits for up to this many times --snapshot-entries when the store holds more
+  // jobs than that (see maybe_snapshot).
+  static constexpr uint64_t kSnapshotEveryJobsCap = 16;
   // Loop thread: after a failed snapshot, the next one waits (a full disk would fail it again).
   std::chrono::steady_clock::time_point next_snapshot_attempt_{};
   size_t snapshot_failures_ = 0;  // in a row; only the first is logged as an error

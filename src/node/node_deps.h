@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -50,7 +51,12 @@ class SnapshotStorage {
   virtual ~SnapshotStorage() = default;
   virtual Status load_latest(std::optional<storage::Snapshot>* out) = 0;
   // Durable when it returns OK. *out_of_space (when given): failed for want of space.
-  virtual Status save(const storage::Snapshot& snapshot, bool* out_of_space = nullptr) = 0;
+  // `data` is not copied: a snapshot of a large store is tens of megabytes.
+  virtual Status save(raft::Index index, raft::Term term, std::string_view data,
+                      bool* out_of_space = nullptr) = 0;
+  Status save(const storage::Snapshot& snapshot, bool* out_of_space = nullptr) {
+    return save(snapshot.index, snapshot.term, snapshot.data, out_of_space);
+  }
   // Where snapshots live, for error messages.
   virtual std::string where() const = 0;
 };

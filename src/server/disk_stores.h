@@ -44,8 +44,10 @@ class DiskSnapshots final : public node::SnapshotStorage {
   Status load_latest(std::optional<storage::Snapshot>* out) override {
     return store_.load_latest(out);
   }
-  Status save(const storage::Snapshot& snapshot, bool* out_of_space) override {
-    return store_.save(snapshot, fsync_, out_of_space);
+  using node::SnapshotStorage::save;
+  Status save(raft::Index index, raft::Term term, std::string_view data,
+              bool* out_of_space) override {
+    return store_.save(index, term, data, fsync_, out_of_space);
   }
   std::string where() const override { return store_.dir(); }
 

@@ -64,7 +64,8 @@ std::vector<std::pair<raft::Index, std::string>> list(const std::string& dir) {
 
 }  // namespace
 
-Status SnapshotStore::save(const Snapshot& snapshot, bool fsync, bool* out_of_space) {
+Status SnapshotStore::save(raft::Index index, raft::Term term, std::string_view data, bool fsync,
+                           bool* out_of_space) {
   int error_number = 0;
   auto failed = [&](Status s) {
     if (out_of_space) *out_of_space = is_out_of_space(error_number);
@@ -77,22 +78,22 @@ Status SnapshotStore::save(const Snapshot& snapshot, bool fsync, bool* out_of_sp
     return failed(Status::error("cannot create snapshot directory " + dir_ + ": " + ec.message()));
   }
 
-  std::string bytes(kMagic, kMagicSize);
-  put_u64(&bytes, snapshot.index);
-  put_u64(&bytes, snapshot.term);
-  put_u64(&bytes, snapshot.data.size());
-  uint32_t crc = crc32c(snapshot.data.data(), snapshot.data.size());
-  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
-  bytes += snapshot.data;
+  std::string header(kMagic, kMagicSize);
+  put_u64(&header, index);
+  put_u64(&header, term);
+  put_u64(&header, data.size());
+  uint32_t crc = crc32c(data.data(), data.size());
+  for (int i = 0; i < 4; ++i) header.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
 
-  std::string final_path = (fs::path(dir_) / file_name(snapshot.index, snapshot.term)).string();
+  std::string final_path = (fs::path(dir_) / file_name(index, term)).string();
   std::string temp_path = final_path + ".tmp";
   int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     error_number = errno;
     return failed(Status::error("cannot create " + temp_path + ": " + strerror(error_number)));
   }
-  Status s = write_all(fd, bytes, temp_path, faults_, &error_number);
+  Status s = write_all(fd, header, temp_path, faults_, &error_number);
+  if (s) s = write_all(fd, data, temp_path, faults_, &error_number);
   // The temporary file is thrown away if its fsync fails, so nothing relies on what the
   // kernel kept of it: unlike the WAL's, this failure need not stop the node.
   if (s && fsync) s = sync_file(fd, /*data_only=*/false, temp_path, faults_);
@@ -109,8 +110,8 @@ Status SnapshotStore::save(const Snapshot& snapshot, bool fsync, bool* out_of_sp
   if (fsync) {
     if (Status d = sync_directory(dir_); !d) return failed(d);
   }
-  for (const auto& [index, path] : list(dir_)) {
-    if (index < snapshot.index) fs::remove(path, ec);
+  for (const auto& [older, path] : list(dir_)) {
+    if (older < index) fs::remove(path, ec);
   }
   return Status::ok();
 }

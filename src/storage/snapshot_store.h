@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 #include "raft/types.h"
@@ -33,7 +34,13 @@ class SnapshotStore {
   // Makes `snapshot` durable and removes older ones. On failure *out_of_space (when given)
   // says whether it failed for want of space (ENOSPC, EDQUOT): then it may simply be retried
   // once space is freed.
-  Status save(const Snapshot& snapshot, bool fsync = true, bool* out_of_space = nullptr);
+  Status save(const Snapshot& snapshot, bool fsync = true, bool* out_of_space = nullptr) {
+    return save(snapshot.index, snapshot.term, snapshot.data, fsync, out_of_space);
+  }
+  // The same, for state held elsewhere: written as it is, never copied (a large store's
+  // snapshot is tens of megabytes).
+  Status save(raft::Index index, raft::Term term, std::string_view data, bool fsync = true,
+              bool* out_of_space = nullptr);
 
   // Reads the newest snapshot into *out (nullopt if there is none). A damaged newest
   // snapshot is an error: the WAL it replaced may already be gone.

@@ -127,6 +127,27 @@ Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finis
 
 Executor::State::~State() = default;
 
+void Executor::State::refuse_starts() {
+  std::unique_lock lock(mu);
+  while (true) {
+    refused.wait(lock, [&] { return stopping || !requests.empty(); });
+    if (stopping) return;
+    std::deque<Request> batch;
+    batch.swap(requests);
+    lock.unlock();
+    for (auto& request : batch) {
+      if (request.kind != Request::Kind::kStart) continue;
+      ExecResult result;
+      result.key = request.spec.key;
+      result.reason = EndReason::kSpawnError;
+      result.error = init_error;
+      result.started_at_ms = result.finished_at_ms = common::unix_now_ms();
+      if (on_finished) on_finished(std::move(result));
+    }
+    lock.lock();
+  }
+}
+
 void Executor::State::wake() {
   uint64_t one = 1;
   ssize_t n = ::write(wake_fd.get(), &one, sizeof one);
@@ -138,6 +159,10 @@ Executor::Executor(ExecutorOptions options, StartedFn on_started, FinishedFn on_
                                      std::move(on_finished))) {
   if (!state_->init_error.empty()) {
     spdlog::critical("{}", state_->init_error);
+    state_->thread = std::thread([s = state_.get()] {
+      common::name_this_thread("executor");
+      s->refuse_starts();
+    });
     return;
   }
   state_->thread = std::thread([s = state_.get()] {
@@ -153,6 +178,7 @@ Executor::~Executor() {
       state_->stopping = true;
     }
     state_->wake();
+    state_->refused.notify_all();
     state_->thread.join();
   }
 }
@@ -160,13 +186,12 @@ Executor::~Executor() {
 void Executor::start(ExecSpec spec) {
   State& s = *state_;
   if (!s.init_error.empty()) {
-    // No thread to run the callback on: the caller's thread does, once.
-    ExecResult result;
-    result.key = spec.key;
-    result.reason = EndReason::kSpawnError;
-    result.error = s.init_error;
-    result.started_at_ms = result.finished_at_ms = common::unix_now_ms();
-    if (s.on_finished) s.on_finished(std::move(result));
+    {
+      std::lock_guard lock(s.mu);
+      if (s.stopping) return;
+      s.requests.push_back({Request::Kind::kStart, std::move(spec)});
+    }
+    s.refused.notify_one();
     return;
   }
   bool duplicate = false;

@@ -110,6 +110,9 @@ struct Executor::State {
   void set_deadline(Process& p, SteadyTime when);
   void fire_deadlines();
   void shut_down();
+  // Instead of run() when init_error is set: every start ends as a spawn error, reported on
+  // this thread (never on the caller's, which may hold a lock the callback takes).
+  void refuse_starts();
   std::string find_bwrap() const;
 
   ExecutorOptions options;         // root made absolute
@@ -124,6 +127,7 @@ struct Executor::State {
   // Shared with other threads.
   mutable std::mutex mu;
   mutable std::condition_variable changed;         // output written or an attempt finished
+  std::condition_variable refused;                 // init_error: a start to refuse, or stopping
   std::map<AttemptKey, AttemptProgress> attempts;  // queued or running
   std::deque<Request> requests;
   bool stopping = false;

@@ -153,7 +153,7 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
         job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms()) : options_.default_timeout;
     std::lock_guard lock(mu_);
     waiting_[key] = {std::move(spec),
-                     job->on_disconnect() != nomad_lite::ON_DISCONNECT_KEEP_RUNNING};
+                     job->on_disconnect() != nomad_lite::ON_DISCONNECT_KEEP_RUNNING, next_order_++};
     waits = true;
   }
   std::lock_guard lock(mu_);
@@ -168,14 +168,24 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
 
 void Worker::start_ready(std::chrono::steady_clock::time_point now) {
   if (stopping_ || waiting_.empty() || !lease_.may_start(applied_index_, now)) return;
-  for (auto& [key, w] : waiting_) {
-    if (w.stop_on_disconnect) stoppable_.insert(key);
+  bool started = false;
+  // A node without slots that was placed attempts anyway (it had some before a restart) runs
+  // them rather than leave them waiting for ever.
+  const size_t slots = options_.slots > 0 ? options_.slots : SIZE_MAX;
+  while (!waiting_.empty() && active_.size() < slots) {
+    auto next = std::min_element(
+        waiting_.begin(), waiting_.end(),
+        [](const auto& a, const auto& b) { return a.second.order < b.second.order; });
+    const AttemptId key = next->first;
+    if (next->second.stop_on_disconnect) stoppable_.insert(key);
+    active_.insert(key);
     // Only queued for the executor's thread, whose callbacks never hold its lock: safe under
     // this one.
-    executor_->start(std::move(w.spec));
+    executor_->start(std::move(next->second.spec));
+    waiting_.erase(next);
+    started = true;
   }
-  waiting_.clear();
-  lease_cv_.notify_one();  // the keeper watches the lease's end for them
+  if (started) lease_cv_.notify_one();  // the keeper watches the lease's end for them
 }
 
 void Worker::on_ack(const nomad_lite::WorkerReportAck& ack) {
@@ -284,6 +294,9 @@ void Worker::finished(ExecResult r) {
   std::lock_guard lock(mu_);
   AttemptId key{r.key.job_id, r.key.attempt};
   stoppable_.erase(key);
+  // Its slot is free: an attempt waiting here starts now, without waiting for this finish to
+  // commit (the leader placed it knowing this one would end first).
+  if (active_.erase(key) > 0) start_ready(std::chrono::steady_clock::now());
   if (auto stopped = self_stopped_.find(key); stopped != self_stopped_.end()) {
     if (r.reason == EndReason::kKilled || (r.reason == EndReason::kExited && r.signal != 0)) {
       f.set_reason(jobs::failure_reason_name(jobs::FailureReason::kDisconnected));

@@ -1,9 +1,10 @@
 #pragma once
 
 // The worker on every node: it watches the applied job state for attempts placed on this
-// node and runs them with the Executor, kills attempts that became stale (cancelled,
-// reassigned), and reports to the leader: a heartbeat every 500 ms with what it runs, plus
-// every start and finish, resent until the worker sees them in its applied state.
+// node and runs them with the Executor, at most --worker-slots at once (attempts placed
+// beyond those wait here and start as soon as a slot frees), kills attempts that became stale
+// (cancelled, reassigned), and reports to the leader: a heartbeat every 500 ms with what it runs,
+// plus every start and finish, resent until the worker sees them in its applied state.
 //
 // It starts an attempt only under a fresh lease (lease.h) and, when the lease runs out,
 // stops the attempts of jobs with on_disconnect stop itself (reason "disconnected"), so the
@@ -112,9 +113,14 @@ class Worker {
   struct Waiting {
     ExecSpec spec;
     bool stop_on_disconnect = true;
+    uint64_t order = 0;  // attempts start in the order they were assigned here
   };
-  std::map<AttemptId, Waiting> waiting_;           // assigned here, not started: no fresh lease yet
-  std::set<AttemptId> stoppable_;                  // started, on_disconnect stop, not finished
+  // Assigned here, not started: no fresh lease yet, or every slot busy (the leader may place
+  // up to one attempt per slot beyond those running, so the next starts as soon as one ends).
+  std::map<AttemptId, Waiting> waiting_;
+  uint64_t next_order_ = 0;
+  std::set<AttemptId> active_;     // started here, not yet finished: at most options_.slots
+  std::set<AttemptId> stoppable_;  // started, on_disconnect stop, not finished
   std::map<AttemptId, std::string> self_stopped_;  // killed as the lease ran out: why
   // Kills the stoppable attempts' groups even while this process is paused (null if it could
   // not be started: then only the keeper enforces the lease).

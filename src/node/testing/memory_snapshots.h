@@ -20,14 +20,16 @@ class MemorySnapshots final : public SnapshotStorage {
     return Status::ok();
   }
 
-  Status save(const storage::Snapshot& snapshot, bool* out_of_space) override {
+  using SnapshotStorage::save;
+  Status save(raft::Index index, raft::Term term, std::string_view data,
+              bool* out_of_space) override {
     std::unique_lock lock(mu_);
     ++attempts_;
     cv_.notify_all();
     cv_.wait(lock, [&] { return !hold_; });
     if (out_of_space) *out_of_space = false;
     if (fail_) return Status::error("injected snapshot failure");
-    if (!latest_ || snapshot.index > latest_->index) latest_ = snapshot;
+    if (!latest_ || index > latest_->index) latest_ = storage::Snapshot{index, term, std::string(data)};
     return Status::ok();
   }
 

@@ -926,7 +926,8 @@ TEST(JobSnapshot, AnImageTakenEarlierDoesNotChangeWithLaterApplies) {
   std::string bytes = image.serialize();
   r.apply(assign_cmd("a", 1, 1, 10));
   r.apply(finished_cmd("a", 1, 1, 20, 0));
-  EXPECT_EQ(image.jobs.at(0)->status(), JOB_STATUS_PENDING);
+  ASSERT_EQ(image.segments.size(), 1u);
+  EXPECT_EQ(image.segments.at(0)->jobs().at(0).second->status(), JOB_STATUS_PENDING);
   EXPECT_EQ(image.serialize(), bytes);
 }
 
@@ -939,7 +940,9 @@ TEST(JobSnapshot, TheStreamedEncodingParsesAsTheWholeMessage) {
   JobStoreImage image = r.store().image();
   // The reference: every job copied into one message, serialized at once.
   nomad_lite::JobStoreSnapshot expected;
-  for (const auto& job : image.jobs) *expected.add_jobs() = *job;
+  for (const auto& segment : image.segments) {
+    for (const auto& [index, job] : segment->jobs()) *expected.add_jobs() = *job;
+  }
   for (const auto& [node, slots] : image.node_slots) {
     auto* n = expected.add_nodes();
     n->set_node_id(node);

@@ -31,6 +31,19 @@ TEST(JobStore, ASubmittedJobIsPendingAndFindable) {
   EXPECT_EQ(store.find("missing"), nullptr);
 }
 
+TEST(JobStore, AnExistingIdIsRefusedAndItsNewKeyNotKept) {
+  JobStore store;
+  store.apply(submit_entry(1, "a", "echo a", "k1"));
+  ApplyResult r = store.apply(submit_entry(2, "a", "echo b", "k2"));
+  EXPECT_FALSE(r.status.is_ok());
+  EXPECT_NE(r.status.message().find("already exists"), std::string::npos);
+  EXPECT_FALSE(store.has_idempotency_key("k2"));
+  EXPECT_EQ(store.find("a")->command(), "echo a");
+  // The key is free for the submission that really carries it.
+  EXPECT_EQ(store.apply(submit_entry(3, "c", "echo c", "k2")).job.id(), "c");
+  EXPECT_EQ(store.size(), 2u);
+}
+
 TEST(JobStore, TheSameIdempotencyKeyReturnsTheFirstJob) {
   JobStore store;
   store.apply(submit_entry(1, "a", "echo a", "k"));

@@ -97,6 +97,8 @@ class CoordinatorTest : public ::testing::Test {
     // The lease timing (timeout + grace + drift) has tests of its own below.
     o.kill_grace = std::chrono::milliseconds(0);
     o.lost_drift = std::chrono::milliseconds(0);
+    // Placement to the slots alone; the queue beyond them has tests of its own.
+    o.queue_per_slot = 0;
     return o;
   }
 
@@ -282,6 +284,21 @@ TEST_F(CoordinatorTest, InFlightAssignmentsTakeSlots) {
   EXPECT_TRUE(assigns(collect(100)).empty()) << "the only slot is already being assigned";
   commit(c);
   EXPECT_TRUE(assigns(collect(200)).empty()) << "the only slot is taken";
+}
+
+TEST_F(CoordinatorTest, AWorkerIsGivenOneAttemptPerSlotBeyondItsSlotsToQueue) {
+  Coordinator::Options o = defaults();
+  o.queue_per_slot = 1;
+  lead(0, o);
+  hear(1, 2, 0);  // node 1, two slots: two run, two wait there
+  for (const char* id : {"j1", "j2", "j3", "j4", "j5"}) submit(id);
+  Commands c = collect(0);
+  EXPECT_EQ(assigns(c).size(), 4u);
+  commit(c);
+  EXPECT_TRUE(assigns(collect(100)).empty()) << "slots and queue are full";
+  // One finish frees one place: the fifth job goes to node 1's queue in the same command.
+  hear(1, 2, 200, {}, {finished_msg("j1", 1, 1, wall(200), 0)});
+  EXPECT_EQ(assigns(collect(200)), (std::vector<Assign>{{"j5", 1, 1}}));
 }
 
 TEST_F(CoordinatorTest, AReportedFinishFreesItsSlotInTheSameCommand) {
@@ -607,6 +624,7 @@ Coordinator::Options with_grace() {
   o.worker_timeout = std::chrono::milliseconds(5000);
   o.kill_grace = std::chrono::milliseconds(2000);
   o.lost_drift = std::chrono::milliseconds(500);
+  o.queue_per_slot = 0;
   return o;
 }
 

@@ -10,8 +10,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/job_commands.h"
@@ -41,6 +43,7 @@ class WorkerReportsTest : public ::testing::Test {
     o.lease_span = lease_span;
     o.executor.root = root_;
     o.executor.kill_grace = kill_grace;
+    o.executor.job_user = job_user_;
     worker_ = std::make_unique<Worker>(o, [this](const nomad_lite::WorkerReport& r) {
       std::lock_guard lock(mu_);
       reports_.push_back(r);
@@ -94,6 +97,18 @@ class WorkerReportsTest : public ::testing::Test {
   }
 
   // Waits until some report satisfies `pred`; the index of the first that does, or -1.
+  // Until every job in `ids` runs, for at most 10 s.
+  bool eventually_running(const std::vector<std::string>& ids) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all = true;
+      for (const auto& id : ids) all = all && runs(id);
+      if (all) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
   template <class Pred>
   int wait_for_report(Pred pred, std::chrono::milliseconds timeout = 10s) {
     std::unique_lock lock(mu_);
@@ -128,6 +143,7 @@ class WorkerReportsTest : public ::testing::Test {
   jobs::JobStore store_;
   raft::Index index_ = 0;
   std::unique_ptr<Worker> worker_;
+  std::string job_user_;  // the executor's --job-user ("": this process's user)
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<nomad_lite::WorkerReport> reports_;
@@ -179,6 +195,53 @@ TEST_F(WorkerReportsTest, RetentionDeletesTheOutputOfTheAttemptsThatRanHere) {
   EXPECT_FALSE(std::filesystem::exists(executor.output_file(gone, false)));
   EXPECT_FALSE(std::filesystem::exists(executor.output_file(gone, true)));
   EXPECT_TRUE(std::filesystem::exists(executor.output_file(kept, false))) << "another job's";
+}
+
+// An executor that could not start (here: its job user does not exist) ends every attempt as
+// a spawn error, from its own thread: the worker starts attempts under its lock, and the
+// finish callback takes that lock too.
+TEST_F(WorkerReportsTest, AnExecutorThatCannotStartFailsEveryAttemptWithoutBlockingTheWorker) {
+  job_user_ = "no-such-user-for-nomad-tests";
+  start(20ms);
+  for (const char* id : {"a", "b", "c"}) run(id, "true");  // "c" waits for a slot
+  for (const char* id : {"a", "b", "c"}) {
+    int found = wait_for_report([id](const auto& r) {
+      for (const auto& f : r.finished()) {
+        if (f.job_id() == id) return f.error().find("cannot run jobs as") != std::string::npos;
+      }
+      return false;
+    });
+    EXPECT_GE(found, 0) << id << " was not reported failed with the executor's reason";
+  }
+}
+
+// --- slots --------------------------------------------------------------------------------------
+
+TEST_F(WorkerReportsTest, AnAttemptBeyondTheSlotsWaitsAndStartsWhenOneEndsWithoutAnotherApply) {
+  start(20ms);
+  const std::string gate = (root_ / "gate").string();
+  // Two slots: "a" and "b" run; "c" is placed here too and waits for one of them.
+  run("a", "while [ ! -e " + gate + " ]; do sleep 0.01; done");
+  run("b", "sleep 30");
+  run("c", "true");
+  ASSERT_TRUE(eventually_running({"a", "b"}));
+  EXPECT_FALSE(runs("c")) << "a third attempt ran on two slots";
+  const uint64_t applied = index_;
+  // "a" ends: "c" starts at once, with no entry applied in between.
+  std::ofstream(gate).put('x');
+  int finish = wait_for_report([](const auto& r) { return has_finish(r, "c"); });
+  ASSERT_GE(finish, 0) << "the waiting attempt never ran";
+  EXPECT_EQ(index_, applied);
+  std::lock_guard lock(mu_);
+  int64_t a_ended = 0, c_started = 0;
+  for (const auto& r : reports_) {
+    for (const auto& f : r.finished()) {
+      if (f.job_id() == "a") a_ended = f.at_ms();
+      if (f.job_id() == "c") c_started = f.started_at_ms();
+    }
+  }
+  ASSERT_GT(a_ended, 0) << "c finished before a was reported finished";
+  EXPECT_GE(c_started, a_ended) << "c started while both slots were busy";
 }
 
 // --- the lease ----------------------------------------------------------------------------------
