@@ -141,7 +141,7 @@ void Node::stop() {
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
   if (log_writer_) log_writer_->stop();  // what the loop handed it is written (and answered)
-  answer_runner_.reset();  // answers everything the loop handed it
+  answer_runner_.reset();                // answers everything the loop handed it
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   if (collaborators_started_) {
     worker_.stop();  // first gives up a report blocked on a stalled leader
@@ -454,7 +454,14 @@ void Node::handle_ready() {
     // Votes and acknowledgements promise what is on disk: they leave once it is.
     w.after_append = std::move(rd.messages_after_append);
     if (w.snapshot || w.hard_state || !w.entries.empty() || !w.after_append.empty()) {
-      log_writer_->submit(std::move(w));
+      // A follower's next step waits for this write anyway (its acknowledgement does), and
+      // what arrives meanwhile joins the next Ready: writing here saves a hand-off each way
+      // on the path of every commit. A leader's loop must not wait: it answers and sends.
+      if (core_->role() == raft::Role::kLeader) {
+        log_writer_->submit(std::move(w));
+      } else {
+        log_writer_->write_here(std::move(w));
+      }
     }
   }
   after_apply();
