@@ -284,5 +284,61 @@ TEST(LogWriter, StopDrainsTheQueue) {
   EXPECT_EQ(writer.writes(), 50u);
 }
 
+// A lone write on the caller's thread: durable, its message sent and its report made before
+// write_here() returns, with no hand-off to the writer thread.
+TEST(LogWriter, WriteHereWritesAtOnceWhenNothingIsQueued) {
+  FakeSink sink;
+  Outputs out;
+  LogWriter writer(sink, out.send(sink), out.report());
+  writer.start();
+  writer.write_here(entry_write(1));
+  EXPECT_EQ(sink.ops(), (std::vector<std::string>{"write 1", "sync"}));
+  EXPECT_EQ(out.sent(), (std::vector<raft::Index>{1}));
+  EXPECT_FALSE(out.early()) << "an acknowledgement left before its entry was synced";
+  ASSERT_EQ(out.reports().size(), 1u);
+  EXPECT_EQ(out.reports()[0].persisted, (std::pair<raft::Index, raft::Term>{1, 1}));
+  EXPECT_EQ(writer.written_here(), 1u);
+  writer.stop();
+}
+
+// Behind a write in progress, write_here() queues instead of overtaking it, and returns
+// without waiting for the disk.
+TEST(LogWriter, WriteHereQueuesBehindAWriteInProgress) {
+  FakeSink sink;
+  Outputs out;
+  LogWriter writer(sink, out.send(sink), out.report());
+  writer.start();
+  sink.hold_syncs(true);
+  writer.submit(entry_write(1));
+  ASSERT_TRUE(sink.wait_syncs_started(1));
+  writer.write_here(entry_write(2));  // returns although the sync of write 1 is held
+  EXPECT_EQ(writer.written_here(), 0u);
+  sink.hold_syncs(false);
+  writer.stop();
+  EXPECT_EQ(sink.ops(), (std::vector<std::string>{"write 1", "sync", "write 2", "sync"}));
+  EXPECT_EQ(out.sent(), (std::vector<raft::Index>{1, 2}));
+  EXPECT_FALSE(out.early());
+}
+
+// A failed write on the caller's thread fails as the writer thread's would: nothing reported
+// durable, its message dropped, and submissions discarded until resume().
+TEST(LogWriter, WriteHereFailureDiscardsUntilResumed) {
+  FakeSink sink;
+  Outputs out;
+  LogWriter writer(sink, out.send(sink), out.report());
+  writer.start();
+  sink.fail_write(1);
+  writer.write_here(entry_write(1));
+  ASSERT_EQ(out.reports().size(), 1u);
+  EXPECT_FALSE(out.reports()[0].failure);
+  EXPECT_FALSE(out.reports()[0].persisted);
+  writer.write_here(entry_write(2));  // before the loop heard of the failure: discarded
+  writer.resume();
+  writer.write_here(entry_write(1));
+  writer.stop();
+  EXPECT_EQ(out.sent(), (std::vector<raft::Index>{1}));
+  EXPECT_EQ(sink.ops(), (std::vector<std::string>{"write 1", "sync"}));
+}
+
 }  // namespace
 }  // namespace nomad::node
