@@ -30,30 +30,6 @@ void LogWriter::submit(LogWrite write) {
   cv_.notify_one();
 }
 
-void LogWriter::write_here(LogWrite write) {
-  {
-    std::lock_guard lock(mu_);
-    if (failed_) return;  // as submit(): made before the loop learned of the failure
-    if (busy_ || !queue_.empty() || stopping_) {
-      queue_.push_back(std::move(write));
-      if (queue_.size() == 1) cv_.notify_one();
-      return;
-    }
-    busy_ = true;  // the thread takes nothing until this write is done: order is kept
-  }
-  std::vector<LogWrite> group;
-  group.push_back(std::move(write));
-  write_group(group);
-  ++written_here_;
-  bool more;
-  {
-    std::lock_guard lock(mu_);
-    busy_ = false;
-    more = !queue_.empty();
-  }
-  if (more) cv_.notify_one();
-}
-
 void LogWriter::resume() {
   std::lock_guard lock(mu_);
   failed_ = false;
@@ -73,17 +49,14 @@ void LogWriter::run() {
   while (true) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !busy_ && (stopping_ || !queue_.empty()); });
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything is written
       // Everything that piled up during the last sync goes into this one.
       group.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
       queue_.clear();
-      busy_ = true;
     }
     write_group(group);
     group.clear();
-    std::lock_guard lock(mu_);
-    busy_ = false;
   }
 }
 

@@ -88,11 +88,6 @@ class LogWriter {
   void start();
   // Queues a write behind every earlier one. Never blocks on the disk.
   void submit(LogWrite write);
-  // Writes `write` on the calling thread, sync and messages included, when nothing is queued
-  // or being written: a lone write then costs no hand-off to the writer thread and back.
-  // Otherwise, or after a failure, does what submit() does. Blocks on the disk: for a
-  // follower's loop, whose next step waits for this write anyway, never for a leader's.
-  void write_here(LogWrite write);
   // After a failure report: writes submitted from now on are written again.
   void resume();
   // Writes everything still queued (unless a failure discards it), then ends the thread.
@@ -114,16 +109,10 @@ class LogWriter {
   std::deque<LogWrite> queue_;
   bool stopping_ = false;
   bool failed_ = false;  // discarding submissions until resume()
-  bool busy_ = false;    // a group is being written (by the thread or by write_here)
   std::thread thread_;
 
   std::atomic<uint64_t> syncs_{0};
   std::atomic<uint64_t> writes_{0};
-  std::atomic<uint64_t> written_here_{0};
-
- public:
-  // Submissions write_here() took on its caller's thread (written, or failed).
-  uint64_t written_here() const { return written_here_.load(); }
 };
 
 }  // namespace nomad::node

@@ -436,7 +436,6 @@ void Node::handle_ready() {
     unsaved_snapshot_queued_ = false;
   }
   if (rd.soft_state) soft_state_ = rd.soft_state;
-  const bool leader = core_->role() == raft::Role::kLeader;
   std::optional<LogWrite> write;
   // Until the probe lets it retry, the core hands out nothing that needs the disk.
   if (!core_->storage_failed()) {
@@ -454,9 +453,9 @@ void Node::handle_ready() {
       write = std::move(w);
     }
   }
-  // A leader's write goes first: the writer thread syncs while this one sends and answers.
-  // The loop itself never waits for the disk on a leader: it answers and sends.
-  if (write && leader) log_writer_->submit(std::move(*write));
+  // The write goes first: the writer thread syncs while this one sends and answers. The loop
+  // never waits for the disk.
+  if (write) log_writer_->submit(std::move(*write));
   // The core put here only what may leave before this Ready's write (a leader's appends and
   // heartbeats, thesis §10.2.1); it sorts them, never the node.
   peers_.send(std::move(rd.messages));
@@ -464,10 +463,6 @@ void Node::handle_ready() {
   // not wait for the write of the newer entries in the same Ready.
   apply(rd.committed);
   core_->advance();
-  // A follower's next step waits for this write anyway (its acknowledgement does), and what
-  // arrives meanwhile joins its next Ready: writing here, when the writer thread is idle,
-  // saves a hand-off each way on the path of every commit.
-  if (write && !leader) log_writer_->write_here(std::move(*write));
   after_apply();
 }
 
