@@ -49,7 +49,7 @@ function(nomad_precompile_server_headers)
     return()
   endif()
   # The libraries that speak gRPC (cmake/layering.cmake): the others may not see its headers.
-  foreach(target nomad_transport nomad_api_grpc nomad_http nomad_node nomad_server nomad_cli)
+  foreach(target nomad_transport nomad_api_grpc nomad_http nomad_server nomad_cli)
     if(TARGET ${target})
       target_precompile_headers(${target} PRIVATE <grpcpp/grpcpp.h> <nlohmann/json.hpp>
         <proto/nomad_lite.grpc.pb.h>)

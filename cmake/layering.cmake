@@ -20,9 +20,9 @@ set(NOMAD_LAYERS
   "nomad_api: api jobs common raft"
   "nomad_api_grpc: api transport tls jobs common raft"
   "nomad_http: http api transport web jobs common raft"
-  "nomad_node: node storage transport worker jobs tls common raft"
+  "nomad_node: node storage jobs common raft"
   "nomad_server: server node api http storage transport worker jobs tls web common raft"
-  "nomad_cli: cli node api transport worker jobs tls common raft")
+  "nomad_cli: cli server node api transport worker jobs tls common raft")
 
 # What a library must not include even from what its view holds: the consensus core does no I/O
 # (its files, threads and clocks belong to the node), and the client API's service reaches the

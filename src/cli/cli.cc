@@ -10,7 +10,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/tls_init.h"
-#include "node/server_config.h"
+#include "server/server.h"
 #include "transport/grpc_logging.h"
 #include "transport/security.h"
 
@@ -31,7 +31,7 @@ int run_cli(int argc, char** argv) {
   }
   switch (invocation.command) {
     case Command::kServer:
-      return node::run_server(invocation.server);
+      return server::run_server(invocation.server);
     case Command::kTlsInit:
       return run_tls_init(invocation.tls_init, std::cout, std::cerr);
     case Command::kBenchSubmit:

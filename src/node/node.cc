@@ -6,25 +6,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <random>
 
 #include "common/thread_name.h"
-#include "node/secret_files.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
 
-using Clock = std::chrono::steady_clock;
-
 namespace {
-
-// Wall-clock milliseconds, as the coordinator stamps its commands.
-int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Messages a leader sends may leave before its own fsync (Raft thesis §10.2.1): they depend
 // on nothing this Ready persists, and the leader counts its own copy of new entries only once
@@ -34,15 +23,6 @@ bool may_leave_before_fsync(const raft::Message& m) {
          m.type == raft::MessageType::kSnapshot;
 }
 
-std::string cluster_name(const ServerConfig& config) {
-  std::vector<uint64_t> ids{config.node_id};
-  for (const auto& p : config.peers) ids.push_back(p.id);
-  std::sort(ids.begin(), ids.end());
-  std::string out;
-  for (uint64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out;
-}
-
 // Without durable storage this node cannot keep Raft's promises: stop it rather than lie.
 [[noreturn]] void stop_on_storage_failure(const std::string& message, int exit_code) {
   spdlog::critical("storage failure, stopping: {}", message);
@@ -50,21 +30,15 @@ std::string cluster_name(const ServerConfig& config) {
   std::_Exit(exit_code);
 }
 
-Status check_writable(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::error("cannot create data directory " + dir + ": " + ec.message());
-  std::string probe = dir + "/.write-test";
-  FILE* f = fopen(probe.c_str(), "w");
-  if (!f) return Status::error("data directory " + dir + " is not writable: " + strerror(errno));
-  fclose(f);
-  std::filesystem::remove(probe, ec);
-  return Status::ok();
-}
-
 }  // namespace
 
-Node::Node(ServerConfig config) : config_(std::move(config)) {}
+Node::Node(ServerConfig config, NodeDeps deps)
+    : config_(std::move(config)),
+      log_(*deps.log),
+      snapshots_(*deps.snapshots),
+      peers_(*deps.peers),
+      clock_(deps.clock ? *deps.clock : system_clock_),
+      worker_(deps.worker ? *deps.worker : no_worker_) {}
 
 Node::~Node() { stop(); }
 
@@ -77,21 +51,11 @@ std::string Node::address_of(raft::NodeId id) const {
 }
 
 Status Node::start() {
-  const std::string dir = config_.effective_data_dir();
-  if (Status s = check_writable(dir); !s) return s;
-  if (Status s = make_data_dir_private(dir, config_); !s) return s;
-
-  snapshots_ = std::make_unique<storage::SnapshotStore>(dir + "/snap");
   std::optional<storage::Snapshot> snapshot;
-  if (Status s = snapshots_->load_latest(&snapshot); !s) return s;
+  if (Status s = snapshots_.load_latest(&snapshot); !s) return s;
 
   storage::WalContents contents;
-  Status status;
-  wal_ = storage::Wal::open(
-      dir + "/wal",
-      {.node_id = config_.node_id, .cluster = cluster_name(config_), .fsync = config_.fsync},
-      snapshot ? snapshot->index : 0, &contents, &status);
-  if (!wal_) return status;
+  if (Status s = log_.recover(snapshot ? snapshot->index : 0, &contents); !s) return s;
   for (const auto& w : contents.warnings) spdlog::warn("{}", w);
 
   raft::RestoredState restored;
@@ -101,7 +65,7 @@ Status Node::start() {
     restored.snapshot_index = restored.applied = snapshot->index;
     restored.snapshot_term = snapshot->term;
     if (Status s = jobs_.restore(snapshot->data); !s) {
-      return Status::error("snapshot in " + snapshots_->dir() + ": " + s.message());
+      return Status::error("snapshot in " + snapshots_.where() + ": " + s.message());
     }
     restored.snapshot_data = std::make_shared<const std::string>(std::move(snapshot->data));
   }
@@ -123,8 +87,7 @@ Status Node::start() {
   last_term_ = restored.hard_state.term;
   core_ = std::make_unique<raft::Core>(rc, std::move(restored));
 
-  transport_ = std::make_unique<transport::PeerTransport>(config_.node_id, config_.peers);
-  transport_->start();
+  peers_.start();
 
   Coordinator::Options co;
   co.self = config_.node_id;
@@ -135,25 +98,8 @@ Status Node::start() {
   co.retain_for = config_.retain_for;
   coordinator_ = std::make_unique<Coordinator>(co);
 
-  worker::WorkerOptions wo;
-  wo.node_id = config_.node_id;
-  wo.slots = config_.worker_slots < 0 ? std::max(1u, std::thread::hardware_concurrency())
-                                      : static_cast<uint32_t>(config_.worker_slots);
-  wo.default_timeout = config_.default_timeout;
-  // The lease outlives a few heartbeats, so one late ack does not stop a job.
-  wo.lease_span = worker::lease_span(config_.worker_timeout, config_.election_timeout);
-  wo.report_interval = std::min(wo.report_interval, wo.lease_span / 4);
-  wo.executor.root = std::filesystem::path(dir) / "jobs";
-  wo.executor.isolation =
-      config_.executor == "sandbox" ? worker::Isolation::kSandbox : worker::Isolation::kRaw;
-  wo.executor.kill_grace = config_.kill_grace;
-  wo.executor.output_cap = config_.output_cap;
-  wo.executor.job_user = config_.job_user;
-  worker_ = std::make_unique<worker::Worker>(
-      wo, [this](const nomad_lite::WorkerReport& r) { return send_report(r); });
-  internal_.set_report_ack_handler(
-      [this](const nomad_lite::WorkerReportAck& ack) { worker_->on_ack(ack); });
-  worker_->start();
+  worker_.start();
+  collaborators_started_ = true;
   // Everything the log and snapshot already hold is news to the worker once the loop has
   // caught up with it.
   unseen_changes_ = jobs_.take_changes();
@@ -177,9 +123,10 @@ void Node::stop() {
   if (loop_.joinable()) loop_.join();
   answer_runner_.reset();  // answers everything the loop handed it
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
-  internal_.interrupt_report_stream();  // the reporter may be in a write to a stalled leader
-  if (worker_) worker_->stop();
-  if (transport_) transport_->stop();
+  if (collaborators_started_) {
+    worker_.stop();  // first gives up a report blocked on a stalled leader
+    peers_.stop();
+  }
   for (auto& [id, w] : job_waits_) w.done({}, false);
   job_waits_.clear();
 }
@@ -187,6 +134,11 @@ void Node::stop() {
 bool Node::is_leader() const {
   std::lock_guard lock(view_mu_);
   return view_.role == "leader";
+}
+
+raft::NodeId Node::leader_id() const {
+  std::lock_guard lock(view_mu_);
+  return view_.leader_id;
 }
 
 void Node::deliver_report(nomad_lite::WorkerReport report, ReportAck ack) {
@@ -230,25 +182,6 @@ void Node::wait_job(std::string id, std::chrono::steady_clock::time_point deadli
   done({}, false);
 }
 
-bool Node::send_report(const nomad_lite::WorkerReport& report) {
-  raft::NodeId leader;
-  {
-    std::lock_guard lock(view_mu_);
-    leader = view_.leader_id;
-  }
-  if (leader == raft::kNoNode) return false;
-  if (leader == config_.node_id) {
-    deliver_report(report,
-                   [this](const nomad_lite::WorkerReportAck& ack) { worker_->on_ack(ack); });
-    return true;
-  }
-  // Waiting long for a connection to a leader that died would spend the lease on it: a short
-  // wait, and the next heartbeat asks whoever is leader by then.
-  const auto connect_wait = std::clamp<std::chrono::milliseconds>(
-      worker_->options().lease_span / 8, std::chrono::milliseconds(100), std::chrono::seconds(1));
-  return internal_.stream_report(address_of(leader), report, connect_wait);
-}
-
 void Node::propose(std::string command, ProposeCallback done,
                    std::optional<Coordinator::Submitted> submitted) {
   ProposeOutcome refused;
@@ -276,11 +209,11 @@ void Node::receive(raft::Message message) {
 
 void Node::note_contact(raft::NodeId peer) {
   std::lock_guard lock(view_mu_);
-  last_heard_[peer] = Clock::now();
+  last_heard_[peer] = clock_.now();
 }
 
 void Node::run() {
-  auto next_tick = Clock::now() + config_.tick;
+  auto next_tick = clock_.now() + config_.tick;
   std::vector<Proposal> proposals;
   std::vector<raft::Message> inbox;
   std::vector<QueuedReport> reports;
@@ -288,7 +221,7 @@ void Node::run() {
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
-      queue_cv_.wait_until(lock, next_tick, [&] {
+      queue_cv_.wait_for(lock, next_tick - clock_.now(), [&] {
         return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_ ||
                !reports_.empty() || !new_waits_.empty();
       });
@@ -299,7 +232,7 @@ void Node::run() {
       waits.swap(new_waits_);
     }
     finish_snapshot();
-    auto now = Clock::now();
+    auto now = clock_.now();
     // A node that cannot write its log takes no part: it would only drop them, one warning each.
     if (core_->storage_failed()) inbox.clear();
     for (const auto& m : inbox) {
@@ -338,7 +271,7 @@ void Node::run() {
                    raft::role_name(core_->role()), core_->term(), leader);
       // A report stream to the old leader is of no more use (and a write to it may hang).
       if (core_->leader_id() != last_leader_) {
-        internal_.interrupt_report_stream();
+        worker_.leader_changed();
         // The lease is renewed by the new leader's first ack, not at the next heartbeat.
         if (core_->leader_id() != raft::kNoNode) pending_report_now_ = true;
       }
@@ -372,7 +305,7 @@ void Node::run() {
     if (ticked) publish_view();
     if (pending_report_now_ && ticked) {  // the view names the new leader now
       pending_report_now_ = false;
-      worker_->report_now();
+      worker_.report_now();
     }
   }
   fail_waiters(ProposeOutcome::Code::kShutdown);
@@ -450,7 +383,7 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
 void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted) {
   if (submitted.empty()) return;
   std::optional<nomad_lite::Command> assign =
-      coordinator_->place_submitted(jobs_, submitted, Clock::now(), wall_now_ms());
+      coordinator_->place_submitted(jobs_, submitted, clock_.now(), clock_.wall_ms());
   // Right behind the submissions in the log, and in the same Ready: one fsync, one round.
   if (assign) core_->propose({assign->SerializeAsString()});
 }
@@ -473,7 +406,7 @@ void Node::handle_ready() {
   if (core_->role() == raft::Role::kLeader) {
     std::vector<raft::Message> now;
     for (auto& m : rd.messages) (may_leave_before_fsync(m) ? now : later).push_back(std::move(m));
-    transport_->send(std::move(now));
+    peers_.send(std::move(now));
   } else {
     later = std::move(rd.messages);
   }
@@ -481,7 +414,7 @@ void Node::handle_ready() {
   // node's fsync of the newer entries in the same Ready.
   apply(rd.committed);
   if (persist(rd)) {
-    transport_->send(std::move(later));
+    peers_.send(std::move(later));
     core_->advance();
   } else {
     // Acknowledgements and votes promise what is not on disk: they are not sent.
@@ -497,13 +430,13 @@ bool Node::persist(const raft::Ready& rd) {
   bool out_of_space = false;
   if (unsaved_snapshot_) s = save_installed_snapshot(&out_of_space);
   if (s && (rd.hard_state || !rd.entries.empty())) {
-    s = wal_->write(rd.hard_state, rd.entries);
-    if (s && rd.must_sync) s = wal_->sync();
-    out_of_space = !s && wal_->out_of_space();
+    s = log_.write(rd.hard_state, rd.entries);
+    if (s && rd.must_sync) s = log_.sync();
+    out_of_space = !s && log_.out_of_space();
   }
   if (s) {
     if (disk_full_since_ && !core_->storage_failed()) {
-      auto seconds = std::chrono::duration<double>(Clock::now() - *disk_full_since_).count();
+      auto seconds = std::chrono::duration<double>(clock_.now() - *disk_full_since_).count();
       spdlog::info(
           "node {}: writing to {} again after {:.1f} s with a full disk; rejoining as a "
           "follower",
@@ -512,7 +445,7 @@ bool Node::persist(const raft::Ready& rd) {
     }
     return true;
   }
-  if (wal_->sync_failed()) {
+  if (log_.sync_failed()) {
     stop_on_storage_failure(storage::sync_failure_message(s), storage::kExitSyncFailed);
   }
   if (!out_of_space) stop_on_storage_failure(s.message(), 1);
@@ -522,19 +455,19 @@ bool Node::persist(const raft::Ready& rd) {
 
 Status Node::save_installed_snapshot(bool* out_of_space) {
   const storage::Snapshot& snap = *unsaved_snapshot_;
-  Status s = snapshots_->save(snap, config_.fsync, out_of_space);
+  Status s = snapshots_.save(snap, out_of_space);
   if (s) {
-    s = wal_->write_snapshot_installed(snap.index, snap.term);
-    *out_of_space = !s && wal_->out_of_space();
+    s = log_.write_snapshot_installed(snap.index, snap.term);
+    *out_of_space = !s && log_.out_of_space();
   }
   if (s) unsaved_snapshot_.reset();
   return s;
 }
 
 void Node::enter_disk_full(const Status& failure) {
-  next_disk_probe_ = Clock::now() + kDiskProbeInterval;
+  next_disk_probe_ = clock_.now() + kDiskProbeInterval;
   if (disk_full_since_) return;  // one line per episode, not one per retry
-  disk_full_since_ = Clock::now();
+  disk_full_since_ = clock_.now();
   spdlog::error(
       "node {}: disk full in {} ({}); {}this node writes nothing, refuses writes and takes no "
       "part in elections until space is freed; it retries every {} s and resumes by itself",
@@ -543,7 +476,7 @@ void Node::enter_disk_full(const Status& failure) {
       kDiskProbeInterval.count());
 }
 
-void Node::probe_disk(Clock::time_point now) {
+void Node::probe_disk(std::chrono::steady_clock::time_point now) {
   if (!core_->storage_failed() || now < next_disk_probe_) return;
   next_disk_probe_ = now + kDiskProbeInterval;
   core_->storage_recovered();
@@ -579,14 +512,14 @@ void Node::after_apply() {
   // The applied index matters even when no job changed: a lease's ack index may be waiting
   // for it (worker/lease.h).
   worker_applied_ = core_->applied_index();
-  worker_->on_applied(jobs_, unseen_changes_, worker_applied_);
+  worker_.on_applied(jobs_, unseen_changes_, worker_applied_);
   unseen_changes_.clear();
 }
 
 bool Node::propose_coordinator_commands() {
   if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return false;
   std::vector<nomad_lite::Command> commands =
-      coordinator_->collect(jobs_, Clock::now(), wall_now_ms());
+      coordinator_->collect(jobs_, clock_.now(), clock_.wall_ms());
   if (commands.empty()) return false;
   std::vector<std::string> data;
   data.reserve(commands.size());
@@ -595,7 +528,7 @@ bool Node::propose_coordinator_commands() {
   return core_->propose(std::move(data)).accepted;
 }
 
-void Node::expire_job_waits(Clock::time_point now) {
+void Node::expire_job_waits(std::chrono::steady_clock::time_point now) {
   for (auto it = job_waits_.begin(); it != job_waits_.end();) {
     if (it->second.deadline > now) {
       ++it;
@@ -655,7 +588,7 @@ void Node::fail_waiters(ProposeOutcome::Code code) {
 
 void Node::maybe_snapshot() {
   if (config_.snapshot_entries == 0 || snapshot_in_progress_) return;
-  if (snapshot_failures_ > 0 && Clock::now() < next_snapshot_attempt_) return;
+  if (snapshot_failures_ > 0 && clock_.now() < next_snapshot_attempt_) return;
   if (unsaved_snapshot_) return;  // the leader's snapshot must be on disk first
   raft::Index applied = core_->applied_index();
   // A snapshot writes every job, so taking one every N entries costs more per entry the more
@@ -678,7 +611,7 @@ void Node::maybe_snapshot() {
     // gRPC's threads when they have work.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
     auto data = std::make_shared<const std::string>(image->serialize());
-    Status s = snapshots_->save({applied, term, *data}, config_.fsync);
+    Status s = snapshots_.save({applied, term, *data});
     {
       std::lock_guard lock(queue_mu_);
       snapshot_done_ = SnapshotDone{applied, term, data, s};
@@ -698,7 +631,7 @@ void Node::finish_snapshot() {
   if (!done->status) {
     // The log is not compacted; a full disk would fail the next attempt at once, so it waits.
     constexpr auto kSnapshotRetryDelay = std::chrono::seconds(10);
-    next_snapshot_attempt_ = Clock::now() + kSnapshotRetryDelay;
+    next_snapshot_attempt_ = clock_.now() + kSnapshotRetryDelay;
     auto level = snapshot_failures_++ == 0 ? spdlog::level::err : spdlog::level::debug;
     spdlog::log(level, "node {}: snapshot at index {} failed, retrying in {} s: {}",
                 config_.node_id, done->index, kSnapshotRetryDelay.count(), done->status.message());
@@ -712,7 +645,7 @@ void Node::finish_snapshot() {
   // Compact only once the snapshot is durable; a snapshot installed from the leader in the
   // meantime may already cover more (compact() then changes nothing).
   if (core_->compact(done->index, done->data)) {
-    if (Status s = wal_->release_to(done->index); !s) spdlog::warn("{}", s.message());
+    if (Status s = log_.release_to(done->index); !s) spdlog::warn("{}", s.message());
   }
   spdlog::info("node {}: snapshot at index {} ({} bytes)", config_.node_id, done->index,
                done->data->size());
@@ -753,7 +686,7 @@ void Node::publish_view() {
 ClusterView Node::cluster_view() const {
   std::lock_guard lock(view_mu_);
   ClusterView v = view_;
-  auto now = Clock::now();
+  auto now = clock_.now();
   // Alive: heard from (keepalives come every 200 ms) within a few election timeouts.
   const int64_t alive_window = std::max<int64_t>(3 * config_.election_timeout.count(), 500);
   for (auto& p : v.nodes) {

@@ -1,7 +1,8 @@
 #pragma once
 
-// A cluster member: the loop that owns the Raft core and wires it to storage, the peer
-// transport and the job store (DESIGN.md section 1).
+// A cluster member: the loop that owns the Raft core and wires it to its log store, snapshot
+// store, peer sender, worker and the job store (DESIGN.md section 1). It takes those through
+// NodeDeps (node/node_deps.h) and builds none of them itself.
 //
 // One thread (the loop) owns the core. Everything else talks to it through a queue:
 // proposals from the API, messages from peers. Each turn of the loop feeds those to the core,
@@ -25,13 +26,10 @@
 #include "jobs/job_store.h"
 #include "node/callback_runner.h"
 #include "node/coordinator.h"
+#include "node/node_deps.h"
 #include "node/server_config.h"
 #include "raft/core.h"
 #include "storage/snapshot_store.h"
-#include "storage/wal.h"
-#include "transport/internal_client.h"
-#include "transport/peer_transport.h"
-#include "worker/worker.h"
 
 namespace nomad::node {
 
@@ -79,11 +77,12 @@ struct ClusterView {
 
 class Node {
  public:
-  explicit Node(ServerConfig config);
+  // Every collaborator in `deps` must outlive the node.
+  Node(ServerConfig config, NodeDeps deps);
   ~Node();
 
-  // Opens the data directory and recovers from it, then starts the loop. An error names what
-  // is wrong with the data directory.
+  // Recovers from the snapshot and log stores, starts the peer sender and the worker, then the
+  // loop. An error names what is wrong with what was stored.
   Status start();
   void stop();
 
@@ -105,10 +104,10 @@ class Node {
   using ReportAck = std::function<void(const nomad_lite::WorkerReportAck&)>;
   void deliver_report(nomad_lite::WorkerReport report, ReportAck ack = {});
   bool is_leader() const;
+  // The leader as of the last published view (at most one tick old); kNoNode when unknown.
+  raft::NodeId leader_id() const;
   // Calls `done` on the loop thread once the job is final, or with done = false at `deadline`.
   void wait_job(std::string id, std::chrono::steady_clock::time_point deadline, WaitCallback done);
-  worker::Worker& worker() { return *worker_; }
-  transport::InternalClient& internal_client() { return internal_; }
 
   // Runs `read` with the job store under a shared lock.
   template <class F>
@@ -169,7 +168,6 @@ class Node {
   // caller writes and sends it with the next Ready. False when there was nothing.
   bool propose_coordinator_commands();
   void expire_job_waits(std::chrono::steady_clock::time_point now);
-  bool send_report(const nomad_lite::WorkerReport& report);
 
   struct JobWait {
     std::string id;
@@ -178,10 +176,14 @@ class Node {
   };
 
   ServerConfig config_;
+  SystemClock system_clock_;
+  NoWorker no_worker_;
+  LogStore& log_;
+  SnapshotStorage& snapshots_;
+  PeerSender& peers_;
+  Clock& clock_;
+  WorkerHooks& worker_;
   std::unique_ptr<raft::Core> core_;
-  std::unique_ptr<storage::Wal> wal_;
-  std::unique_ptr<storage::SnapshotStore> snapshots_;
-  std::unique_ptr<transport::PeerTransport> transport_;
 
   mutable std::shared_mutex jobs_mu_;
   jobs::JobStore jobs_;
@@ -224,13 +226,12 @@ class Node {
   static constexpr size_t kInlineAnswers = 2;
   std::unique_ptr<CallbackRunner> answer_runner_;
   std::unique_ptr<Coordinator> coordinator_;
-  std::unique_ptr<worker::Worker> worker_;
+  bool collaborators_started_ = false;       // the peer sender and the worker
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
   raft::Index worker_applied_ = 0;           // the applied index the worker last saw
   bool pending_report_now_ = false;          // a new leader is known: report to it at once
   std::multimap<std::string, JobWait> job_waits_;
   std::vector<JobsListener> jobs_listeners_;  // fixed once the loop runs
-  transport::InternalClient internal_;
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
   raft::NodeId last_leader_ = raft::kNoNode;

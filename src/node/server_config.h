@@ -1,7 +1,8 @@
 #pragma once
 
-// Everything `nomad-lite server` is configured with. The CLI fills it from flags; run_server
-// validates what flags alone cannot (ports in use, an unusable data directory).
+// Everything `nomad-lite server` is configured with. The CLI fills it from flags;
+// server::run_server validates what flags alone cannot (ports in use, an unusable data
+// directory). The node reads its own part (ids, peers, timings, limits).
 
 #include <chrono>
 #include <cstdint>
@@ -47,9 +48,5 @@ struct ServerConfig {
     return data_dir.empty() ? "./data/node-" + std::to_string(node_id) : data_dir;
   }
 };
-
-// Runs a server until SIGINT or SIGTERM. Returns the process exit code: 0 after a clean
-// shutdown, 2 for a configuration problem (printed as one line on stderr), 1 otherwise.
-int run_server(const ServerConfig& config);
 
 }  // namespace nomad::node

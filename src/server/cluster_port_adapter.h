@@ -6,12 +6,16 @@
 
 #include "api/cluster_port.h"
 #include "node/node.h"
+#include "transport/internal_client.h"
+#include "worker/worker.h"
 
 namespace nomad::server {
 
 class ClusterPortAdapter final : public api::ClusterPort {
  public:
-  explicit ClusterPortAdapter(node::Node& node) : node_(node) {}
+  // `worker` holds this node's job output; `internal` reads other nodes'.
+  ClusterPortAdapter(node::Node& node, worker::Worker& worker, transport::InternalClient& internal)
+      : node_(node), worker_(worker), internal_(internal) {}
 
   void propose(const nomad_lite::Command& command, std::optional<api::SubmittedJob> submitted,
                std::function<void(api::ProposeResult)> done) override;
@@ -35,6 +39,8 @@ class ClusterPortAdapter final : public api::ClusterPort {
 
  private:
   node::Node& node_;
+  worker::Worker& worker_;
+  transport::InternalClient& internal_;
 };
 
 }  // namespace nomad::server

@@ -36,9 +36,9 @@
 
 #include "api/service.h"
 #include "fuzz_check.h"
-#include "node/node.h"
 #include "proto/nomad_lite.pb.h"
 #include "server/cluster_port_adapter.h"
+#include "server/node_host.h"
 
 using namespace nomad;
 
@@ -50,6 +50,7 @@ constexpr auto kAnswerDeadline = std::chrono::seconds(5);  // libFuzzer's -timeo
 
 struct Fixture {
   std::string dir;
+  server::NodeHost* host = nullptr;
   node::Node* node = nullptr;
   server::ClusterPortAdapter* port = nullptr;
   api::Service* service = nullptr;
@@ -62,7 +63,7 @@ Fixture* fixture = nullptr;
 
 void stop_fixture() {
   if (!fixture) return;
-  fixture->node->stop();
+  fixture->host->stop();
   std::error_code ignored;
   std::filesystem::remove_all(fixture->dir, ignored);
 }
@@ -99,10 +100,12 @@ Fixture& the_fixture() {
   config.worker_slots = 0;
   config.fsync = false;
   config.log_level = "error";
-  fixture->node = new node::Node(config);
-  fixture->port = new server::ClusterPortAdapter(*fixture->node);
+  fixture->host = new server::NodeHost(config);
+  fixture->node = &fixture->host->node();
+  fixture->port = new server::ClusterPortAdapter(*fixture->node, fixture->host->worker(),
+                                                 fixture->host->internal_client());
   fixture->service = new api::Service(*fixture->port);  // before start: it adds a jobs listener
-  Status started = fixture->node->start();
+  Status started = fixture->host->start();
   FUZZ_CHECK(started.is_ok(), "the single node starts");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!fixture->node->is_leader() && std::chrono::steady_clock::now() < deadline) {

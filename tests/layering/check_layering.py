@@ -35,7 +35,8 @@ RULES = {
     "nomad_http": (["node/node.h", "worker/worker.h", "server/cluster_port_adapter.h"],
                    "http/limits.h"),
     "nomad_node": (["api/service.h", "http/http_server.h", "server/cluster_port_adapter.h",
-                    "cli/cli.h"], "node/callback_runner.h"),
+                    "cli/cli.h", "transport/security.h", "worker/worker.h",
+                    "proto/nomad_lite.grpc.pb.h"], "node/callback_runner.h"),
 }
 
 # The include checks run before a library compiles (cmake/check_includes.cmake): the variable of

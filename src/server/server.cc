@@ -1,5 +1,7 @@
 // `nomad-lite server`: wires a Node to its gRPC services and runs until SIGINT or SIGTERM.
 
+#include "server/server.h"
+
 #include <grpcpp/grpcpp.h>
 #include <malloc.h>
 #include <signal.h>
@@ -12,18 +14,17 @@
 #include "api/service.h"
 #include "api/token_gate.h"
 #include "http/http_server.h"
-#include "node/node.h"
-#include "node/secret_files.h"
-#include "node/server_config.h"
-#include "node/server_security.h"
-#include "node/shutdown_watchdog.h"
 #include "server/cluster_port_adapter.h"
+#include "server/node_host.h"
+#include "server/secret_files.h"
+#include "server/server_security.h"
+#include "server/shutdown_watchdog.h"
 #include "transport/channel_args.h"
 #include "transport/grpc_logging.h"
 #include "transport/peer_transport.h"
 #include "transport/security.h"
 
-namespace nomad::node {
+namespace nomad::server {
 
 namespace {
 
@@ -82,8 +83,9 @@ int run_server(const ServerConfig& config) {
   transport::set_outgoing_security(
       {security.tls, security.tls.enabled() ? std::string() : security.auth.peer_token()});
 
-  Node node(config);
-  server::ClusterPortAdapter cluster(node);
+  NodeHost host(config);
+  node::Node& node = host.node();
+  ClusterPortAdapter cluster(node, host.worker(), host.internal_client());
   api::Service service(cluster, security.auth);
   const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);
@@ -138,31 +140,32 @@ int run_server(const ServerConfig& config) {
     node.add_jobs_listener(
         [d = dashboard.get()](const std::vector<std::string>& ids) { d->jobs_changed(ids); });
   }
-  if (Status s = node.start(); !s) {
+  if (Status s = host.start(); !s) {
     server->Shutdown();
     return config_error(s.message());
   }
-  spdlog::info("node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}",
-               config.node_id, listen, config.advertise_address(), config.effective_data_dir(),
-               config.peers.empty() ? std::string("none") : [&] {
-                 std::string out;
-                 for (const auto& p : config.peers) {
-                   out += (out.empty() ? "" : ", ") + std::to_string(p.id) + "@" + p.address();
-                 }
-                 return out;
-               }());
+  spdlog::info(
+      "node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}", config.node_id,
+      listen, config.advertise_address(), config.effective_data_dir(),
+      config.peers.empty() ? std::string("none") : [&] {
+        std::string out;
+        for (const auto& p : config.peers) {
+          out += (out.empty() ? "" : ", ") + std::to_string(p.id) + "@" + p.address();
+        }
+        return out;
+      }());
   spdlog::info("security: {}, {}",
                security.tls.enabled() ? "TLS (mutual, gRPC and dashboard)" : "no TLS",
                security.auth.enabled() ? "client tokens required" : "no client tokens");
   if (config.insecure) {
-    spdlog::warn("INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "
-                 "{}{} can run shell commands on every node of this cluster",
-                 config.bind,
-                 security.tls.enabled() ? "client tokens"
-                 : security.auth.enabled() ? "TLS (tokens travel in clear text)"
-                                           : "TLS or client tokens",
-                 config.port,
-                 config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
+    spdlog::warn(
+        "INSECURE: listening on {} (--insecure) without {}: anyone who reaches port "
+        "{}{} can run shell commands on every node of this cluster",
+        config.bind,
+        security.tls.enabled()    ? "client tokens"
+        : security.auth.enabled() ? "TLS (tokens travel in clear text)"
+                                  : "TLS or client tokens",
+        config.port, config.dashboard_port ? " or " + std::to_string(config.dashboard_port) : "");
   }
   if (dashboard) dashboard->start();
 
@@ -183,9 +186,9 @@ int run_server(const ServerConfig& config) {
   watchdog.step("gRPC server shutdown (calls still open)");
   server->Shutdown(signalled + kGrpcShutdownDeadline);
   watchdog.step("stopping the node (Raft loop, worker, WAL)");
-  node.stop();
+  host.stop();
   spdlog::info("stopped");
   return 0;
 }
 
-}  // namespace nomad::node
+}  // namespace nomad::server

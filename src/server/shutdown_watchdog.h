@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-namespace nomad::node {
+namespace nomad::server {
 
 class ShutdownWatchdog {
  public:
@@ -42,4 +42,4 @@ class ShutdownWatchdog {
   std::thread thread_;
 };
 
-}  // namespace nomad::node
+}  // namespace nomad::server

@@ -1,9 +1,9 @@
-#include "node/shutdown_watchdog.h"
+#include "server/shutdown_watchdog.h"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-namespace nomad::node {
+namespace nomad::server {
 
 ShutdownWatchdog::ShutdownWatchdog(std::chrono::milliseconds limit)
     : deadline_(std::chrono::steady_clock::now() + limit), thread_([this] { watch(); }) {}
@@ -28,4 +28,4 @@ void ShutdownWatchdog::watch() {
   _exit(kExitCode);
 }
 
-}  // namespace nomad::node
+}  // namespace nomad::server

@@ -1,4 +1,4 @@
-#include "node/secret_files.h"
+#include "server/secret_files.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <system_error>
 #include <vector>
 
-namespace nomad::node {
+namespace nomad::server {
 namespace {
 
 // The permission bits of `st` that apply to `user`: owner, group or other (as the kernel picks).
@@ -111,4 +111,4 @@ Status make_data_dir_private(const std::string& dir, const ServerConfig& config)
   return Status::ok();
 }
 
-}  // namespace nomad::node
+}  // namespace nomad::server

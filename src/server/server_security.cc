@@ -1,8 +1,8 @@
-#include "node/server_security.h"
+#include "server/server_security.h"
 
 #include "tls/identity.h"
 
-namespace nomad::node {
+namespace nomad::server {
 
 Status load_server_security(const ServerConfig& config, ServerSecurity* out) {
   ServerSecurity s;
@@ -48,4 +48,4 @@ Status load_server_security(const ServerConfig& config, ServerSecurity* out) {
   return Status::ok();
 }
 
-}  // namespace nomad::node
+}  // namespace nomad::server

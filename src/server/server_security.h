@@ -6,10 +6,10 @@
 
 #include "api/auth.h"
 #include "common/status.h"
-#include "node/server_config.h"
+#include "server/server.h"
 #include "transport/security.h"
 
-namespace nomad::node {
+namespace nomad::server {
 
 struct ServerSecurity {
   transport::TlsMaterial tls;  // empty without --tls-*
@@ -21,4 +21,4 @@ struct ServerSecurity {
 // nodes call each other without TLS, holds an operator token for them.
 Status load_server_security(const ServerConfig& config, ServerSecurity* out);
 
-}  // namespace nomad::node
+}  // namespace nomad::server

@@ -1,7 +1,7 @@
 // The start-up checks that keep the node's secrets from its jobs' user (node/secret_files.h),
 // on real files and directories with real modes.
 
-#include "node/secret_files.h"
+#include "server/secret_files.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-namespace nomad::node {
+namespace nomad::server {
 namespace {
 
 class SecretFiles : public ::testing::Test {
@@ -86,4 +86,4 @@ TEST_F(SecretFiles, TheDataDirectoryIsMadeSearchableButNotListable) {
 }
 
 }  // namespace
-}  // namespace nomad::node
+}  // namespace nomad::server

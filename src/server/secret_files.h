@@ -9,10 +9,10 @@
 #include <string>
 
 #include "common/status.h"
-#include "node/server_config.h"
+#include "server/server.h"
 #include "worker/spawn.h"
 
-namespace nomad::node {
+namespace nomad::server {
 
 // Whether `user` may open `path` for reading (want_read) or search it (a directory, for
 // !want_read), judged by the mode bits of the path and of each directory on the way to it.
@@ -29,4 +29,4 @@ Status check_secrets_private(const ServerConfig& config);
 // refused with the chmod that fixes it.
 Status make_data_dir_private(const std::string& dir, const ServerConfig& config);
 
-}  // namespace nomad::node
+}  // namespace nomad::server
