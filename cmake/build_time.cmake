@@ -42,13 +42,19 @@ if(CMAKE_CXX_COMPILER_LAUNCHER)
 else()
   set(nomad_pch_default ON)
 endif()
-option(NOMAD_PCH "Precompile the gRPC and JSON headers for nomad_server" ${nomad_pch_default})
+option(NOMAD_PCH "Precompile the gRPC and JSON headers for the gRPC libraries" ${nomad_pch_default})
 
 function(nomad_precompile_server_headers)
-  if(NOMAD_PCH AND TARGET nomad_server)
-    target_precompile_headers(nomad_server PRIVATE <grpcpp/grpcpp.h> <nlohmann/json.hpp>
-      <proto/nomad_lite.grpc.pb.h>)
+  if(NOT NOMAD_PCH)
+    return()
   endif()
+  # The libraries that speak gRPC (cmake/layering.cmake): the others may not see its headers.
+  foreach(target nomad_transport nomad_api_grpc nomad_http nomad_server nomad_cli)
+    if(TARGET ${target})
+      target_precompile_headers(${target} PRIVATE <grpcpp/grpcpp.h> <nlohmann/json.hpp>
+        <proto/nomad_lite.grpc.pb.h>)
+    endif()
+  endforeach()
 endfunction()
 
 cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL nomad_precompile_server_headers)

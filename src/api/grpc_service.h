@@ -5,13 +5,21 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "api/decoded_call.h"
 #include "api/peer_gate.h"
 #include "api/report_streams.h"
 #include "api/service.h"
 #include "proto/nomad_lite.grpc.pb.h"
+#include "transport/decoded_call.h"
 
 namespace nomad::api {
+
+// The raw-call decoding the adapters share with the peer transport.
+using transport::decode_then;
+using transport::method_index;
+using transport::raw_request_streaming;
+using transport::RawRequestStream;
+using transport::read_request;
+using transport::UnaryCall;
 
 grpc::StatusCode to_grpc_code(Code code);
 
@@ -22,7 +30,7 @@ inline constexpr size_t kMaxStatusMessageBytes = 1024;
 
 // Every call uses the callback API but StreamJobLogs, which blocks on files and peers and so
 // runs on gRPC's synchronous thread pool. Every call takes its request as bytes and decodes it
-// here (api/decoded_call.h): undecodable bytes get INVALID_ARGUMENT with a message.
+// here (transport/decoded_call.h): undecodable bytes get INVALID_ARGUMENT with a message.
 using SchedulerBase = nomad_lite::SchedulerService::WithRawCallbackMethod_SubmitJob<
     nomad_lite::SchedulerService::WithRawCallbackMethod_GetJobStatus<
         nomad_lite::SchedulerService::WithRawCallbackMethod_ListJobs<

@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "api/decoded_call.h"
 #include "common/log_rate_limit.h"
+#include "transport/decoded_call.h"
 
 namespace nomad::api {
 
@@ -70,7 +70,8 @@ class ReportStreams::Reactor final : public BidiReactor {
 
   void OnReadDone(bool ok) override {
     if (!ok) return finish(grpc::Status::OK);  // the worker closed its end, or a cancel
-    if (grpc::Status decoded = decode(&read_, &report_); !decoded.ok()) return finish(decoded);
+    if (grpc::Status decoded = transport::decode(&read_, &report_); !decoded.ok())
+      return finish(decoded);
     if (grpc::Status refused = check_report_sender(caller_, report_); !refused.ok()) {
       return finish(refused);
     }
@@ -131,7 +132,7 @@ class ReportStreams::Reactor final : public BidiReactor {
   // Encodes `ack` (as gRPC would for a typed write) and writes it; called with a write
   // claimed (Acks::writing) and no lock held.
   void start_write(const nomad_lite::WorkerReportAck& ack) {
-    if (!encode(ack, &writing_)) {
+    if (!transport::encode(ack, &writing_)) {
       std::unique_lock lock(acks_->mu);
       acks_->writing = false;
       if (!acks_->finishing) {

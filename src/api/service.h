@@ -16,8 +16,6 @@
 #include "api/cluster_port.h"
 #include "api/job_changes.h"
 #include "proto/nomad_lite.pb.h"
-#include "transport/internal_client.h"
-#include "worker/worker.h"
 
 namespace nomad::api {
 

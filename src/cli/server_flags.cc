@@ -196,7 +196,7 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
     *d.out = *v;
   }
   if (c.max_pending_proposals == 0) return Status::error("--max-pending: 0 would refuse every write");
-  if (!worker::isolation_from_name(f.executor, &c.executor)) {
+  if (!common::isolation_from_name(f.executor, &c.executor)) {
     return Status::error("--executor: '" + f.executor + "' is not raw or sandbox");
   }
   if (Status s = resolve_job_user(f.app && f.app->count("--job-user") > 0, geteuid(), &c.job_user);

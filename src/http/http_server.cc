@@ -55,34 +55,24 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles
   add_api_routes();
   add_write_routes();
   add_stream_routes();
-  add_static_routes();  // last: it answers every other GET
+  add_static_routes();
 }
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string method, std::string pattern, Handler handler, Run run) {
-  routes_.push_back({std::move(method), std::move(pattern), std::move(handler), run});
+  routes_.add(std::move(method), std::move(pattern), {std::move(handler), run});
 }
 
 const HttpServer::Route* HttpServer::find_route(Request& req) const {
-  constexpr std::string_view kJob = "/api/jobs/{id}";
-  std::string method = req.method == "HEAD" ? "GET" : req.method;
-  for (const Route& r : routes_) {
-    if (r.method != method) continue;
-    if (r.pattern == "*" || r.pattern == req.path) {
-      req.matches = {req.path};
-      return &r;
-    }
-    if (r.pattern.starts_with(kJob)) {
-      std::string id, rest;
-      if (split_job_path(req.path, &id, &rest) && rest == r.pattern.substr(kJob.size())) {
-        req.matches = {req.path, id};
-        return &r;
-      }
-    }
-  }
-  return nullptr;
+  std::string id;
+  const Route* route = routes_.find(req.method, req.path, &id);
+  req.matches = {req.path};
+  if (route && !id.empty()) req.matches.push_back(std::move(id));
+  return route;
 }
+
+uint16_t HttpServer::port() const { return wire_->port(); }
 
 std::optional<Response> HttpServer::check(const Request& req) {
   Response res;
@@ -92,10 +82,9 @@ std::optional<Response> HttpServer::check(const Request& req) {
     reply_error(res, 411, "send the request body with a Content-Length (not chunked)");
     return res;
   }
-  std::string allowed = allowed_methods(req.path);
+  std::string allowed = routes_.allowed(req.path);
   if (!allowed.empty() && !method_allowed(req.method, allowed)) {
-    res.set_header("Allow",
-                   allowed.find("GET") != std::string::npos ? allowed + ", HEAD" : allowed);
+    res.set_header("Allow", RouteTable<Action>::allow_header(allowed));
     if (content_length(req) > 0) res.set_header("Connection", "close");
     reply_error(res, 405, req.method + " is not allowed on " + req.path + "; use " + allowed);
     return res;
@@ -134,7 +123,7 @@ void HttpServer::answer(const Route* route, const Request& req, Response& res) {
     return;
   }
   try {
-    route->handler(req, res);
+    route->action.handler(req, res);
   } catch (const std::exception& e) {
     spdlog::error("http: {} {} failed: {}", req.method, req.path, e.what());
     res = Response();
@@ -158,7 +147,7 @@ void HttpServer::handle(std::shared_ptr<Request> req, std::function<void(Respons
     answer(route, *req, res);
     reply(std::move(res));
   };
-  if (route && route->run == Run::kWorker) {
+  if (route && route->action.run == Run::kWorker) {
     workers_->enqueue(std::move(run));
   } else {
     run();

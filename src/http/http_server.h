@@ -28,6 +28,7 @@
 #include "http/leader_forwarder.h"
 #include "http/limits.h"
 #include "http/message.h"
+#include "http/route_table.h"
 
 namespace nomad::http {
 
@@ -52,6 +53,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // The port taken by bind() (the one the system chose when bound to port 0).
+  uint16_t port() const;
+
   // Job changes for the event stream: the node's jobs listener. Returns at once.
   void jobs_changed(const std::vector<std::string>& ids) { hub_.jobs_changed(ids); }
 
@@ -67,12 +71,12 @@ class HttpServer {
   using Handler = std::function<void(const Request&, Response&)>;
   // Inline: answered on the I/O thread (quick reads). Worker: may wait, so on the pool.
   enum class Run { kInline, kWorker };
-  struct Route {
-    std::string method;
-    std::string pattern;  // exact, or with "{id}" for one path segment, or "*" for any path
+  struct Action {
     Handler handler;
     Run run;
   };
+  using Route = RouteTable<Action>::Route;
+  // Declares a route (patterns: http/route_table.h); the only place a route is named.
   void route(std::string method, std::string pattern, Handler handler, Run run);
   const Route* find_route(Request& req) const;
   // The checks made before a body is read (chunked, method, origin, token).
@@ -103,7 +107,7 @@ class HttpServer {
   std::map<std::string, size_t> event_streams_by_address_;
   std::string address_;  // host:port, for messages
   bool https_ = false;
-  std::vector<Route> routes_;
+  RouteTable<Action> routes_;
   std::unique_ptr<GrowingThreadPool> workers_;
   std::unique_ptr<WireServer> wire_;  // last: destroyed first
 };

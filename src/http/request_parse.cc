@@ -1,9 +1,9 @@
 #include "http/request_parse.h"
 
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 #include "api/json.h"
 #include "common/duration.h"

@@ -16,20 +16,18 @@ bool split_job_path(std::string_view path, std::string* id, std::string* rest) {
   return true;
 }
 
-std::string allowed_methods(std::string_view path) {
-  if (path == "/api/cluster" || path == "/api/events" || path == "/health/live" ||
-      path == "/health/ready") {
-    return "GET";
+bool pattern_matches(std::string_view pattern, std::string_view path, std::string* id) {
+  constexpr std::string_view kJob = "/api/jobs/{id}";
+  if (pattern == "{asset}") {
+    // The API and the health checks are never files, whatever web/ holds.
+    return !path.starts_with("/api/") && !path.starts_with("/health/") &&
+           web::find_asset(path) != nullptr;
   }
-  if (path == "/api/jobs") return "GET, POST";
-  std::string id, rest;
-  if (split_job_path(path, &id, &rest)) {
-    if (rest.empty() || rest == "/logs") return "GET";
-    if (rest == "/cancel") return "POST";
-    return {};
+  if (pattern.starts_with(kJob)) {
+    std::string rest;
+    return split_job_path(path, id, &rest) && rest == pattern.substr(kJob.size());
   }
-  if (path.starts_with("/api/") || path.starts_with("/health/")) return {};
-  return web::find_asset(path) ? "GET" : "";
+  return pattern == path;
 }
 
 bool method_allowed(std::string_view method, std::string_view allowed) {

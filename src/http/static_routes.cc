@@ -1,4 +1,4 @@
-// The dashboard's own files (web/, embedded in the binary), and JSON 404s for everything else.
+// The dashboard's own files (web/, embedded in the binary). Any other path gets a JSON 404.
 
 #include "http/errors.h"
 #include "http/http_server.h"
@@ -8,12 +8,9 @@ namespace nomad::http {
 
 void HttpServer::add_static_routes() {
   route(
-      "GET", "*",
+      "GET", "{asset}",
       [](const Request& req, Response& res) {
-        const web::Asset* asset = nullptr;
-        if (!req.path.starts_with("/api/") && !req.path.starts_with("/health/")) {
-          asset = web::find_asset(req.path);
-        }
+        const web::Asset* asset = web::find_asset(req.path);  // the pattern matched: it is one
         if (!asset) return reply_error(res, 404, default_error_message(404));
         res.set_content(std::string(asset->body.data(), asset->body.size()),
                         std::string(asset->content_type));

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/peers.h"
-#include "worker/isolation.h"
+#include "common/isolation.h"
 
 namespace nomad::node {
 
@@ -33,7 +33,7 @@ struct ServerConfig {
   std::chrono::milliseconds worker_timeout{5000};  // silent this long: its attempts are lost
   std::chrono::milliseconds kill_grace{5000};      // SIGTERM, then SIGKILL after this
   std::chrono::milliseconds default_timeout{0};    // for jobs without --timeout; 0: none
-  worker::Isolation executor = worker::Isolation::kRaw;  // raw or sandbox (bubblewrap)
+  common::Isolation executor = common::Isolation::kRaw;  // raw or sandbox (bubblewrap)
   std::string job_user;  // jobs run as this user (the server must be root); "": the server's user
   uint64_t output_cap = 10 << 20;                  // bytes of stdout (and of stderr) kept per attempt
   uint64_t retain_jobs = 100'000;                  // finished jobs kept

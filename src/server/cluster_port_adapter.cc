@@ -68,8 +68,7 @@ api::LocalOutput ClusterPortAdapter::read_local_output(const std::string& job_id
                                                        bool from_stderr, uint64_t offset,
                                                        size_t max,
                                                        std::chrono::milliseconds wait_for) {
-  auto r =
-      host_.worker().executor().read_output({job_id, attempt}, from_stderr, offset, max, wait_for);
+  auto r = worker_.executor().read_output({job_id, attempt}, from_stderr, offset, max, wait_for);
   return {std::move(r.status), std::move(r.data), r.finished, r.truncated};
 }
 
@@ -78,7 +77,7 @@ bool ClusterPortAdapter::stream_remote_output(
     const std::function<bool(const nomad_lite::LogChunk&)>& write) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(24));
-  auto reader = host_.internal_client().stream_logs(node_.address_of(node_id), &context, request);
+  auto reader = internal_.stream_logs(node_.address_of(node_id), &context, request);
   nomad_lite::LogChunk chunk;
   bool any = false;
   while (reader->Read(&chunk)) {

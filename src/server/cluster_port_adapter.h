@@ -6,13 +6,16 @@
 
 #include "api/cluster_port.h"
 #include "node/node.h"
-#include "server/node_host.h"
+#include "transport/internal_client.h"
+#include "worker/worker.h"
 
 namespace nomad::server {
 
 class ClusterPortAdapter final : public api::ClusterPort {
  public:
-  explicit ClusterPortAdapter(NodeHost& host) : host_(host), node_(host.node()) {}
+  // `worker` holds this node's job output; `internal` reads other nodes'.
+  ClusterPortAdapter(node::Node& node, worker::Worker& worker, transport::InternalClient& internal)
+      : node_(node), worker_(worker), internal_(internal) {}
 
   void propose(const nomad_lite::Command& command, std::optional<api::SubmittedJob> submitted,
                std::function<void(api::ProposeResult)> done) override;
@@ -35,8 +38,9 @@ class ClusterPortAdapter final : public api::ClusterPort {
                             const std::function<bool(const nomad_lite::LogChunk&)>& write) override;
 
  private:
-  NodeHost& host_;  // the worker (this node's output files) and the internal client
   node::Node& node_;
+  worker::Worker& worker_;
+  transport::InternalClient& internal_;
 };
 
 }  // namespace nomad::server

@@ -85,7 +85,7 @@ int run_server(const ServerConfig& config) {
 
   NodeHost host(config);
   node::Node& node = host.node();
-  server::ClusterPortAdapter cluster(host);
+  ClusterPortAdapter cluster(node, host.worker(), host.internal_client());
   api::Service service(cluster, security.auth);
   const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);

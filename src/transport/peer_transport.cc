@@ -4,11 +4,11 @@
 
 #include <deque>
 
-#include "api/decoded_call.h"
 #include "common/log_rate_limit.h"
 #include "common/thread_name.h"
 #include "transport/channel_args.h"
 #include "transport/convert.h"
+#include "transport/decoded_call.h"
 #include "transport/security.h"
 
 namespace nomad::transport {
@@ -322,7 +322,7 @@ class InboundStream final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       Finish(grpc::Status::OK);
       return;
     }
-    if (grpc::Status decoded = api::decode(&read_, &batch_); !decoded.ok()) {
+    if (grpc::Status decoded = decode(&read_, &batch_); !decoded.ok()) {
       // Most likely a node built from another proto/nomad_lite.proto; its stream reopens and
       // fails again every few hundred milliseconds, hence the limit.
       static common::LogRateLimiter limiter(5, std::chrono::minutes(1));
@@ -374,7 +374,7 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* RaftServiceImpl::Stream(
     return new RefusedStream(admitted);
   }
   // What an OK end sends: an empty StreamClosed (gRPC sends this buffer as it is).
-  if (!api::encode(nomad_lite::StreamClosed(), response)) {
+  if (!encode(nomad_lite::StreamClosed(), response)) {
     return new RefusedStream({grpc::StatusCode::INTERNAL, "the response could not be encoded"});
   }
   {

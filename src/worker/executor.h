@@ -29,9 +29,11 @@
 #include <vector>
 
 #include "common/status.h"
-#include "worker/isolation.h"
+#include "common/isolation.h"
 
 namespace nomad::worker {
+
+using common::Isolation;
 
 struct AttemptKey {
   std::string job_id;

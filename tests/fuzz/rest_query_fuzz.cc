@@ -78,10 +78,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     httplib::detail::parse_query_text(target.substr(question + 1), params);
   }
 
-  std::string allowed = http::allowed_methods(path);
+  // A table shaped as the server's (its routes are declared with their handlers).
+  static const http::RouteTable<int> table = [] {
+    http::RouteTable<int> t;
+    t.add("GET", "/api/jobs", 0);
+    t.add("POST", "/api/jobs", 0);
+    t.add("GET", "/api/jobs/{id}/logs", 0);
+    t.add("POST", "/api/jobs/{id}/cancel", 0);
+    t.add("GET", "{asset}", 0);
+    return t;
+  }();
+  std::string allowed = table.allowed(path);
   for (const char* method : {"GET", "HEAD", "POST", "DELETE"}) {
     bool ok = http::method_allowed(method, allowed);
     FUZZ_CHECK(!ok || !allowed.empty(), "no method is allowed on an unknown path");
+    std::string route_id;
+    FUZZ_CHECK((table.find(method, path, &route_id) != nullptr) == ok,
+               "a path has a route for exactly the methods it allows");
   }
   std::string id, rest;
   if (http::split_job_path(path, &id, &rest)) {

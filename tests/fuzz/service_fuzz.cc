@@ -102,7 +102,8 @@ Fixture& the_fixture() {
   config.log_level = "error";
   fixture->host = new server::NodeHost(config);
   fixture->node = &fixture->host->node();
-  fixture->port = new server::ClusterPortAdapter(*fixture->host);
+  fixture->port = new server::ClusterPortAdapter(*fixture->node, fixture->host->worker(),
+                                                 fixture->host->internal_client());
   fixture->service = new api::Service(*fixture->port);  // before start: it adds a jobs listener
   Status started = fixture->host->start();
   FUZZ_CHECK(started.is_ok(), "the single node starts");

@@ -82,7 +82,7 @@ TEST(ServerArgs, DefaultsMatchTheDesign) {
   EXPECT_EQ(inv.server.heartbeat_interval, Millis(50));
   EXPECT_EQ(inv.server.log_level, "info");
   EXPECT_EQ(inv.server.worker_slots, -1);
-  EXPECT_EQ(inv.server.executor, worker::Isolation::kRaw);
+  EXPECT_EQ(inv.server.executor, common::Isolation::kRaw);
   EXPECT_EQ(inv.server.effective_data_dir(), "./data/node-1");
 }
 
@@ -114,7 +114,7 @@ TEST(ServerArgs, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.worker_slots, 0);
   EXPECT_EQ(c.snapshot_entries, 500u);
-  EXPECT_EQ(c.executor, worker::Isolation::kSandbox);
+  EXPECT_EQ(c.executor, common::Isolation::kSandbox);
 }
 
 TEST(ServerArgs, ListeningBeyondLoopbackNeedsInsecure) {

@@ -10,23 +10,47 @@
 namespace nomad::http {
 namespace {
 
-TEST(RouteTable, NamesTheMethodsOfEveryKnownPath) {
-  EXPECT_EQ(allowed_methods("/api/cluster"), "GET");
-  EXPECT_EQ(allowed_methods("/api/jobs"), "GET, POST");
-  EXPECT_EQ(allowed_methods("/api/jobs/abc"), "GET");
-  EXPECT_EQ(allowed_methods("/api/jobs/abc/logs"), "GET");
-  EXPECT_EQ(allowed_methods("/api/jobs/abc/cancel"), "POST");
-  EXPECT_EQ(allowed_methods("/api/events"), "GET");
-  EXPECT_EQ(allowed_methods("/health/live"), "GET");
-  EXPECT_EQ(allowed_methods("/health/ready"), "GET");
-  EXPECT_EQ(allowed_methods("/"), "GET");  // the dashboard
+// A table shaped as the server's: what the generic table makes of it.
+RouteTable<int> sample_table() {
+  RouteTable<int> t;
+  t.add("GET", "/api/jobs", 1);
+  t.add("POST", "/api/jobs", 2);
+  t.add("GET", "/api/jobs/{id}", 3);
+  t.add("POST", "/api/jobs/{id}/cancel", 4);
+  t.add("GET", "{asset}", 5);
+  return t;
+}
+
+TEST(RouteTable, FindsTheRouteOfAMethodAndPathAndTheJobId) {
+  RouteTable<int> t = sample_table();
+  std::string id;
+  ASSERT_NE(t.find("POST", "/api/jobs", &id), nullptr);
+  EXPECT_EQ(t.find("POST", "/api/jobs", &id)->action, 2);
+  ASSERT_NE(t.find("HEAD", "/api/jobs", &id), nullptr);  // served as GET
+  EXPECT_EQ(t.find("HEAD", "/api/jobs", &id)->action, 1);
+  ASSERT_NE(t.find("POST", "/api/jobs/4f2a/cancel", &id), nullptr);
+  EXPECT_EQ(id, "4f2a");
+  EXPECT_EQ(t.find("GET", "/", &id)->action, 5);  // the dashboard
+  EXPECT_EQ(t.find("DELETE", "/api/jobs", &id), nullptr);
+  EXPECT_EQ(t.find("GET", "/api/jobs/4f2a/cancel", &id), nullptr);
+}
+
+TEST(RouteTable, NamesTheMethodsOfAKnownPathFromItsRoutes) {
+  RouteTable<int> t = sample_table();
+  EXPECT_EQ(t.allowed("/api/jobs"), "GET, POST");
+  EXPECT_EQ(t.allowed("/api/jobs/abc"), "GET");
+  EXPECT_EQ(t.allowed("/api/jobs/abc/cancel"), "POST");
+  EXPECT_EQ(t.allowed("/"), "GET");
+  EXPECT_EQ(RouteTable<int>::allow_header("GET, POST"), "GET, POST, HEAD");
+  EXPECT_EQ(RouteTable<int>::allow_header("POST"), "POST");
 }
 
 TEST(RouteTable, KnowsNothingElse) {
+  RouteTable<int> t = sample_table();
   for (const char* path : {"/api", "/api/", "/api/nodes", "/api/jobs/", "/api/jobs/abc/",
-                           "/api/jobs/abc/stdout", "/api/jobs/abc/logs/x", "/health",
-                           "/health/other", "/no-such-file.js", "/api/index.html"}) {
-    EXPECT_EQ(allowed_methods(path), "") << path;
+                           "/api/jobs/abc/stdout", "/api/jobs/abc/cancel/x", "/health",
+                           "/no-such-file.js", "/api/index.html", "/health/index.html"}) {
+    EXPECT_EQ(t.allowed(path), "") << path;
   }
 }
 

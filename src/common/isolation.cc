@@ -1,6 +1,6 @@
-#include "worker/isolation.h"
+#include "common/isolation.h"
 
-namespace nomad::worker {
+namespace nomad::common {
 
 const char* isolation_name(Isolation isolation) {
   switch (isolation) {
@@ -22,4 +22,4 @@ bool isolation_from_name(const std::string& name, Isolation* isolation) {
   return false;
 }
 
-}  // namespace nomad::worker
+}  // namespace nomad::common

@@ -13,7 +13,7 @@
 #include <functional>
 #include <string>
 
-namespace nomad::api {
+namespace nomad::transport {
 
 // Decodes `bytes` (which it consumes: gRPC's Deserialize clears its buffer) as `message`: OK,
 // or INVALID_ARGUMENT naming the message type expected. One parse, as gRPC's own.
@@ -71,7 +71,7 @@ class DecodedCall final : public UnaryCall {
   Response response;
 
  private:
-  bool encode(grpc::ByteBuffer* out) override { return api::encode(response, out); }
+  bool encode(grpc::ByteBuffer* out) override { return transport::encode(response, out); }
 };
 
 // Decodes `bytes` as Request; on success runs `handler(call)`, which must end the call with
@@ -130,4 +130,4 @@ int method_index(const std::string& service, const std::string& method) {
   return m->index();
 }
 
-}  // namespace nomad::api
+}  // namespace nomad::transport

@@ -1,12 +1,12 @@
 // --executor's values: each Isolation has the name the flag takes, and only those names parse.
 
-#include "worker/isolation.h"
+#include "common/isolation.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace nomad::worker {
+namespace nomad::common {
 namespace {
 
 TEST(IsolationName, EachKindHasTheFlagsNameAndParsesBack) {
@@ -29,4 +29,4 @@ TEST(IsolationName, AnyOtherTextIsRefused) {
 }
 
 }  // namespace
-}  // namespace nomad::worker
+}  // namespace nomad::common

@@ -1,10 +1,10 @@
 #pragma once
 
-// How the executor isolates a job (`--executor`), and the names the flag and the docs use.
+// How the executor (src/worker) isolates a job (`--executor`), and the names the flag and the docs use.
 
 #include <string>
 
-namespace nomad::worker {
+namespace nomad::common {
 
 enum class Isolation {
   kRaw,      // a process group on the host
@@ -16,4 +16,4 @@ const char* isolation_name(Isolation isolation);
 // The inverse of isolation_name: false (and *isolation untouched) for any other text.
 bool isolation_from_name(const std::string& name, Isolation* isolation);
 
-}  // namespace nomad::worker
+}  // namespace nomad::common

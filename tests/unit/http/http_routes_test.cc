@@ -1,0 +1,126 @@
+// The REST server's routes on a fake cluster port: a known path asked with a method it does not
+// take gets 405 and an Allow header, both from the one route table; a submission that asks to
+// wait answers with the final job.
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "api/service.h"
+#include "fake_cluster_port.h"
+#include "http/http_server.h"
+#include "support/job_commands.h"
+
+namespace nomad::http {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool eventually(const std::function<bool()>& condition) {
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+class HttpRoutesTest : public ::testing::Test {
+ protected:
+  HttpRoutesTest() : service_(port_), server_(service_) {
+    port_.state.node_id = 1;
+    port_.state.leader_id = 1;
+    Status s = server_.bind("127.0.0.1", 0);
+    EXPECT_TRUE(s) << s.message();
+    server_.start();
+  }
+  ~HttpRoutesTest() override { server_.stop(); }
+
+  httplib::Result send(const std::string& method, const std::string& path,
+                       const std::string& body = "") {
+    httplib::Client client("127.0.0.1", server_.port());
+    httplib::Request req;
+    req.method = method;
+    req.path = path;
+    if (!body.empty()) {
+      req.body = body;
+      req.set_header("Content-Type", "application/json");
+    }
+    return client.send(req);
+  }
+
+  api::testing::FakeClusterPort port_;
+  api::Service service_;
+  HttpServer server_;
+};
+
+TEST_F(HttpRoutesTest, AKnownPathWithAnotherMethodIs405WithTheMethodsOfItsRoutes) {
+  struct Case {
+    std::string method, path, allow;
+  };
+  for (const Case& c : std::vector<Case>{{"DELETE", "/api/jobs", "GET, POST, HEAD"},
+                                         {"GET", "/api/jobs/abc/cancel", "POST"},
+                                         {"PUT", "/api/cluster", "GET, HEAD"},
+                                         {"POST", "/health/ready", "GET, HEAD"},
+                                         {"PATCH", "/api/jobs/abc/logs", "GET, HEAD"},
+                                         {"POST", "/", "GET, HEAD"}}) {
+    auto res = send(c.method, c.path);
+    ASSERT_TRUE(res) << c.method << " " << c.path;
+    EXPECT_EQ(res->status, 405) << c.method << " " << c.path;
+    EXPECT_EQ(res->get_header_value("Allow"), c.allow) << c.method << " " << c.path;
+    EXPECT_NE(res->body.find("is not allowed on " + c.path), std::string::npos) << res->body;
+  }
+}
+
+TEST_F(HttpRoutesTest, AnUnknownPathIs404WhateverTheMethod) {
+  for (const char* method : {"GET", "POST", "DELETE"}) {
+    for (const char* path : {"/api/nodes", "/api/jobs/abc/stdout", "/no-such-file.js"}) {
+      auto res = send(method, path);
+      ASSERT_TRUE(res);
+      EXPECT_EQ(res->status, 404) << method << " " << path;
+      EXPECT_FALSE(res->has_header("Allow"));
+    }
+  }
+}
+
+TEST_F(HttpRoutesTest, EveryDeclaredRouteAnswersItsMethod) {
+  EXPECT_EQ(send("GET", "/api/cluster")->status, 200);
+  EXPECT_EQ(send("HEAD", "/api/cluster")->status, 200);
+  EXPECT_EQ(send("GET", "/api/jobs")->status, 200);
+  EXPECT_EQ(send("GET", "/health/live")->status, 200);
+  EXPECT_EQ(send("GET", "/")->status, 200);
+  EXPECT_EQ(send("GET", "/api/jobs/nope")->status, 404);  // routed: no such job
+}
+
+TEST_F(HttpRoutesTest, ASubmissionThatWaitsAnswersWithTheFinalJob) {
+  std::thread runner([this] {
+    // Once the submission is waiting, its job runs and ends.
+    if (!eventually([&] { return port_.wait_deadlines().size() == 1; })) return;
+    std::string id = port_.proposed()[0].submit().job().id();
+    port_.apply(jobs::testing::assign_cmd(id, 1, 1, 2000));
+    port_.apply(jobs::testing::started_cmd(id, 1, 1, 2001));
+    port_.apply(jobs::testing::finished_cmd(id, 1, 1, 2002, 0));
+  });
+  auto res = send("POST", "/api/jobs", R"({"command": "echo hi", "wait": "10s"})");
+  runner.join();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 201) << res->body;
+  EXPECT_EQ(nlohmann::json::parse(res->body)["status"], "completed") << res->body;
+
+  auto without = send("POST", "/api/jobs", R"({"command": "echo hi"})");
+  ASSERT_TRUE(without);
+  EXPECT_EQ(nlohmann::json::parse(without->body)["status"], "pending");
+
+  auto too_long = send("POST", "/api/jobs", R"({"command": "echo hi", "wait": "2m"})");
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(too_long->status, 400);
+  EXPECT_NE(too_long->body.find("'wait' is 2m; the longest wait is 60s"), std::string::npos)
+      << too_long->body;
+  auto not_a_duration = send("POST", "/api/jobs", R"({"command": "echo hi", "wait": 5})");
+  EXPECT_EQ(not_a_duration->status, 400);
+}
+
+}  // namespace
+}  // namespace nomad::http
