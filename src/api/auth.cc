@@ -20,10 +20,14 @@ std::array<uint8_t, 32> sha256(std::string_view text) {
 }
 
 bool parse_role(std::string_view word, Role* role) {
-  if (word == "read") *role = Role::kRead;
-  else if (word == "submit") *role = Role::kSubmit;
-  else if (word == "operator") *role = Role::kOperator;
-  else return false;
+  if (word == "read")
+    *role = Role::kRead;
+  else if (word == "submit")
+    *role = Role::kSubmit;
+  else if (word == "operator")
+    *role = Role::kOperator;
+  else
+    return false;
   return true;
 }
 
@@ -52,15 +56,18 @@ constexpr const char* kHowToSend =
 
 const char* role_name(Role role) {
   switch (role) {
-    case Role::kRead: return "read";
-    case Role::kSubmit: return "submit";
-    case Role::kOperator: return "operator";
+    case Role::kRead:
+      return "read";
+    case Role::kSubmit:
+      return "submit";
+    case Role::kOperator:
+      return "operator";
   }
   return "?";
 }
 
 Status Authenticator::load(const std::string& path, Authenticator* out) {
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     return Status::error("--token-file " + path + ": " + std::strerror(errno));
   }
@@ -105,8 +112,7 @@ Status Authenticator::parse(std::string_view text, const std::string& source, Au
     }
     for (char c : token) {
       if (!token_char(c)) {
-        return Status::error(where +
-                             ": the token may hold only letters, digits and - . _ ~ + / =");
+        return Status::error(where + ": the token may hold only letters, digits and - . _ ~ + / =");
       }
     }
     Digest digest = sha256(token);

@@ -190,11 +190,9 @@ void add_bench_jobs_flags(CLI::App* app, BenchJobsFlags* f) {
 void add_bench_spawn_flags(CLI::App* app, BenchSpawnFlags* f) {
   f->app = app;
   auto& o = f->options;
-  app->add_option("--parallel", o.parallel, "Spawning loops side by side")
-      ->capture_default_str();
+  app->add_option("--parallel", o.parallel, "Spawning loops side by side")->capture_default_str();
   app->add_option("--count", o.count, "Job processes to spawn in all")->capture_default_str();
-  app->add_option("--command", o.command, "What each runs with /bin/sh -c")
-      ->capture_default_str();
+  app->add_option("--command", o.command, "What each runs with /bin/sh -c")->capture_default_str();
   app->footer(
       "Runs on this machine only, with no server: the yardstick for bench jobs, which spawns "
       "the same /bin/sh -c COMMAND for every job.");
@@ -261,8 +259,9 @@ void build_app(CLI::App& app, Flags* f) {
 
   CLI::App* tls = app.add_subcommand("tls", "Certificates for a cluster with TLS");
   tls->require_subcommand(1);
-  add_tls_init_flags(tls->add_subcommand("init", "Make a development CA, node and client "
-                                                 "certificates and client tokens in DIR"),
+  add_tls_init_flags(tls->add_subcommand("init",
+                                         "Make a development CA, node and client "
+                                         "certificates and client tokens in DIR"),
                      &f->tls_init);
 
   const char* seed = "Forms of the original nomad-lite";

@@ -70,9 +70,9 @@ struct ListOptions {
 struct BenchOptions {
   int clients = 16;  // SubmitJob calls kept in flight
   uint64_t requests = 10000;
-  size_t payload = 100;     // bytes of each command
-  Millis duration{60'000};  // stop issuing new calls after this long
-  int channels = 0;         // connections per server; 0: one per 64 clients, at most 4
+  size_t payload = 100;               // bytes of each command
+  Millis duration{60'000};            // stop issuing new calls after this long
+  int channels = 0;                   // connections per server; 0: one per 64 clients, at most 4
   std::string target = "nomad-lite";  // nomad-lite (SubmitJob) or etcd (KV.Put), bench_etcd.h
 };
 
@@ -94,17 +94,17 @@ struct BenchSpawnOptions {
 
 struct Invocation {
   Command command = Command::kServer;
-  node::ServerConfig server;  // kServer
-  ClientOptions client;       // every other command
-  SubmitOptions submit;       // kJobSubmit
-  std::string job_id;         // kJobStatus, kJobCancel, kJobWait, kJobLogs
-  ListOptions list;           // kJobList
-  WaitOptions wait;           // kJobWait
-  LogsOptions logs;           // kJobLogs
-  BenchOptions bench;         // kBenchSubmit
-  BenchJobsOptions bench_jobs;  // kBenchJobs
+  node::ServerConfig server;      // kServer
+  ClientOptions client;           // every other command
+  SubmitOptions submit;           // kJobSubmit
+  std::string job_id;             // kJobStatus, kJobCancel, kJobWait, kJobLogs
+  ListOptions list;               // kJobList
+  WaitOptions wait;               // kJobWait
+  LogsOptions logs;               // kJobLogs
+  BenchOptions bench;             // kBenchSubmit
+  BenchJobsOptions bench_jobs;    // kBenchJobs
   BenchSpawnOptions bench_spawn;  // kBenchSpawn
-  tls::DevPkiOptions tls_init;  // kTlsInit
+  tls::DevPkiOptions tls_init;    // kTlsInit
 };
 
 struct ParsedArgs {

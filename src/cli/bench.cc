@@ -278,13 +278,13 @@ BenchReport run_load(BenchRpc& rpc, const BenchOptions& options,
   return report;
 }
 
-int print_bench_report(BenchReport report, const std::string& first_error,
-                       const std::string& what, std::ostream& out, std::ostream& err) {
+int print_bench_report(BenchReport report, const std::string& first_error, const std::string& what,
+                       std::ostream& out, std::ostream& err) {
   uint64_t ops = report.ops, errors = report.errors;
   out << bench_json(std::move(report)).dump() << std::endl;
   if (errors > 0) {
-    err << "nomad-lite: bench: " << errors << " " << what
-        << " failed; the first: " << first_error << "\n";
+    err << "nomad-lite: bench: " << errors << " " << what << " failed; the first: " << first_error
+        << "\n";
   }
   return ops > 0 ? 0 : 1;
 }

@@ -70,8 +70,8 @@ BenchReport run_load(BenchRpc& rpc, const BenchOptions& options,
 
 // Prints bench_json(report) on `out` as one line, and "N <what> failed; the first: ..." on
 // `err` if any failed. Returns 0, or 1 when no call succeeded.
-int print_bench_report(BenchReport report, const std::string& first_error,
-                       const std::string& what, std::ostream& out, std::ostream& err);
+int print_bench_report(BenchReport report, const std::string& first_error, const std::string& what,
+                       std::ostream& out, std::ostream& err);
 
 // Runs the benchmark (SubmitJob) and prints bench_json on `out` as one line; a summary of
 // errors, if any, on `err`. Returns 0, or 1 when no submission succeeded.

@@ -2,12 +2,12 @@
 
 // `nomad-lite bench jobs`: jobs run end to end. Each of --clients clients submits a job (an
 // idempotency key per job) in a call that also waits for it (SubmitJob's wait_ms), waits on
-// with WaitJob if it is not final by then, then submits the next, until --count jobs were submitted or --duration has passed (jobs in flight then get
-// options.drain, 30 s, to end; those that do not count as errors). Prints one JSON line:
-// jobs finished per second, latency from the start of the submission to the final status
-// seen, and how many ended in each status. Submissions follow the leader as bench submit's
-// do (bench.h); a job is waited for at the node that acknowledged it, or at the next address
-// while that one is unavailable.
+// with WaitJob if it is not final by then, then submits the next, until --count jobs were submitted
+// or --duration has passed (jobs in flight then get options.drain, 30 s, to end; those that do not
+// count as errors). Prints one JSON line: jobs finished per second, latency from the start of the
+// submission to the final status seen, and how many ended in each status. Submissions follow the
+// leader as bench submit's do (bench.h); a job is waited for at the node that acknowledged it, or
+// at the next address while that one is unavailable.
 
 #include <cstdint>
 #include <map>

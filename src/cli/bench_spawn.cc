@@ -21,8 +21,7 @@ void spawn_loop(const BenchSpawnOptions& options, std::atomic<uint64_t>* budget,
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   for (int fd : {0, 1, 2}) {
-    posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY,
-                                     0);
+    posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0);
   }
   const char* argv[] = {"sh", "-c", options.command.c_str(), nullptr};
   const char* envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", nullptr};
@@ -75,8 +74,7 @@ SpawnBenchReport measure_spawns(const BenchSpawnOptions& options) {
   report.spawns = spawns.load();
   report.failed = failed.load();
   report.parallel = options.parallel;
-  report.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }
 

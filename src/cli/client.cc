@@ -1,11 +1,11 @@
 #include "cli/client.h"
 
-#include "transport/channel_args.h"
-#include "transport/security.h"
-
 #include <algorithm>
 #include <chrono>
 #include <thread>
+
+#include "transport/channel_args.h"
+#include "transport/security.h"
 
 namespace nomad::cli {
 namespace {
@@ -200,11 +200,10 @@ grpc::Status Client::wait_job(const nomad_lite::WaitJobRequest& request,
                               nomad_lite::WaitJobResponse* response, Millis unavailable_budget) {
   // The server holds the call for up to the wait asked for: the deadline allows that and
   // a margin for the answer to travel.
-  Millis wait = request.timeout_ms() == 0 ? kLongestWait
-                                          : Millis(static_cast<int64_t>(request.timeout_ms()));
-  return call(
-      [&](auto& stub, auto* context) { return stub.WaitJob(context, request, response); },
-      {std::min(wait, kLongestWait) + policy_.call_timeout, unavailable_budget});
+  Millis wait =
+      request.timeout_ms() == 0 ? kLongestWait : Millis(static_cast<int64_t>(request.timeout_ms()));
+  return call([&](auto& stub, auto* context) { return stub.WaitJob(context, request, response); },
+              {std::min(wait, kLongestWait) + policy_.call_timeout, unavailable_budget});
 }
 
 grpc::Status Client::stream_job_logs(

@@ -47,8 +47,7 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
       return job_exit_code(job).value_or(kExitError);
     }
     err << "note: job " << job.id() << " submitted; waiting for it to end\n";
-    return wait_for_job(client, job.id(), std::nullopt, inv.client.output, "job submit", out,
-                        err);
+    return wait_for_job(client, job.id(), std::nullopt, inv.client.output, "job submit", out, err);
   }
   print_job(out, response.job(), inv.client.output, common::unix_now_ms());
   return 0;

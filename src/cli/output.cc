@@ -127,8 +127,8 @@ std::vector<std::string> short_ids(const std::vector<std::string>& ids, size_t m
 void print_job(std::ostream& out, const nomad_lite::Job& job, OutputFormat format, int64_t now_ms,
                bool with_output) {
   if (format == OutputFormat::kJson) {
-    out << dump(api::job_to_json(job, with_output ? api::JobJson::kWithOutput
-                                                  : api::JobJson::kSummary))
+    out << dump(api::job_to_json(job,
+                                 with_output ? api::JobJson::kWithOutput : api::JobJson::kSummary))
         << "\n";
   } else {
     print_job_detail(out, job, now_ms);

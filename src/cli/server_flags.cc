@@ -192,10 +192,12 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
                          Named{"--retain-for", f.retain_for, &c.retain_for, false}}) {
     auto v = parse_duration(d.text, &why);
     if (!v) return Status::error(std::string(d.flag) + ": " + why);
-    if (!d.zero_ok && v->count() <= 0) return Status::error(std::string(d.flag) + ": must be longer than 0");
+    if (!d.zero_ok && v->count() <= 0)
+      return Status::error(std::string(d.flag) + ": must be longer than 0");
     *d.out = *v;
   }
-  if (c.max_pending_proposals == 0) return Status::error("--max-pending: 0 would refuse every write");
+  if (c.max_pending_proposals == 0)
+    return Status::error("--max-pending: 0 would refuse every write");
   if (!common::isolation_from_name(f.executor, &c.executor)) {
     return Status::error("--executor: '" + f.executor + "' is not raw or sandbox");
   }

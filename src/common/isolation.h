@@ -1,6 +1,7 @@
 #pragma once
 
-// How the executor (src/worker) isolates a job (`--executor`), and the names the flag and the docs use.
+// How the executor (src/worker) isolates a job (`--executor`), and the names the flag and the docs
+// use.
 
 #include <string>
 

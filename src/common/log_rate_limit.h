@@ -22,8 +22,8 @@ class LogRateLimiter {
   LogRateLimiter(size_t burst, Clock::duration window) : burst_(burst), window_(window) {}
 
   struct Verdict {
-    bool log = false;             // let this line through
-    uint64_t suppressed = 0;      // lines of this source dropped since its last one let through
+    bool log = false;         // let this line through
+    uint64_t suppressed = 0;  // lines of this source dropped since its last one let through
   };
   // Thread-safe.
   Verdict admit(std::string_view source, Clock::time_point now);

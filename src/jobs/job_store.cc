@@ -9,12 +9,18 @@ namespace nomad::jobs {
 
 const char* status_name(nomad_lite::JobStatus status) {
   switch (status) {
-    case nomad_lite::JOB_STATUS_PENDING: return "pending";
-    case nomad_lite::JOB_STATUS_RUNNING: return "running";
-    case nomad_lite::JOB_STATUS_COMPLETED: return "completed";
-    case nomad_lite::JOB_STATUS_FAILED: return "failed";
-    case nomad_lite::JOB_STATUS_CANCELLED: return "cancelled";
-    default: return "unknown";
+    case nomad_lite::JOB_STATUS_PENDING:
+      return "pending";
+    case nomad_lite::JOB_STATUS_RUNNING:
+      return "running";
+    case nomad_lite::JOB_STATUS_COMPLETED:
+      return "completed";
+    case nomad_lite::JOB_STATUS_FAILED:
+      return "failed";
+    case nomad_lite::JOB_STATUS_CANCELLED:
+      return "cancelled";
+    default:
+      return "unknown";
   }
 }
 
@@ -428,9 +434,8 @@ namespace {
 // ASCII case is ignored: searching "make" finds "Make" and "MAKE" (what a search box does).
 bool contains_ignoring_case(std::string_view text, std::string_view part) {
   auto lower = [](unsigned char c) { return std::tolower(c); };
-  return std::search(text.begin(), text.end(), part.begin(), part.end(), [&](char a, char b) {
-           return lower(a) == lower(b);
-         }) != text.end();
+  return std::search(text.begin(), text.end(), part.begin(), part.end(),
+                     [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
 }
 
 }  // namespace

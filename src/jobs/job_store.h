@@ -28,8 +28,8 @@ namespace nomad::jobs {
 
 // The outcome of applying one command, handed to the client that proposed it.
 struct ApplyResult {
-  Status status;         // a command that was valid when proposed may fail at apply time
-  nomad_lite::Job job;   // the job the command created or changed
+  Status status;        // a command that was valid when proposed may fail at apply time
+  nomad_lite::Job job;  // the job the command created or changed
 };
 
 struct ListQuery {
@@ -99,7 +99,9 @@ class JobStore {
   // Placement inputs.
   const std::map<QueueKey, std::string>& pending_queue() const { return pending_; }
   // A submission with this key was applied (a retry of it returns that job).
-  bool has_idempotency_key(const std::string& key) const { return idempotency_keys_.count(key) > 0; }
+  bool has_idempotency_key(const std::string& key) const {
+    return idempotency_keys_.count(key) > 0;
+  }
   size_t running_on(uint64_t node) const;
   const std::set<std::string>* running_jobs_on(uint64_t node) const;
   const std::map<uint64_t, uint32_t>& node_slots() const { return node_slots_; }

@@ -204,7 +204,8 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
     *updates->add_assign() = std::move(a);
   }
   if (p.next_wakeup_ms != 0) {
-    next_placement_ = now + std::chrono::milliseconds(std::max<int64_t>(p.next_wakeup_ms - wall_ms, 1));
+    next_placement_ =
+        now + std::chrono::milliseconds(std::max<int64_t>(p.next_wakeup_ms - wall_ms, 1));
   }
 }
 
@@ -306,7 +307,8 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
     out.push_back(std::move(command));
   }
   nomad_lite::Command removal;
-  if (add_removals(store, now, wall_ms, removal.mutable_remove())) out.push_back(std::move(removal));
+  if (add_removals(store, now, wall_ms, removal.mutable_remove()))
+    out.push_back(std::move(removal));
   return out;
 }
 

@@ -114,7 +114,7 @@ class Coordinator {
   std::map<std::string, std::pair<uint64_t, Clock::time_point>> assigning_;  // job -> node
   std::map<uint64_t, uint32_t> slots_sent_;
   Clock::time_point next_retention_{};
-  Clock::time_point next_sweep_{};  // of started_sent_ / finished_sent_
+  Clock::time_point next_sweep_{};      // of started_sent_ / finished_sent_
   Clock::time_point next_placement_{};  // a retry's backoff ends then
   bool dirty_ = true;                   // placement may have something to do
   uint64_t placement_cursor_ = 0;       // the node that got the last assignment

@@ -651,8 +651,8 @@ void Node::maybe_snapshot() {
     Status s = snapshots_.save(applied, term, *data);
     {
       std::lock_guard lock(queue_mu_);
-      snapshot_done_ =
-          SnapshotDone{applied, term, data, s, encoded - start, std::chrono::steady_clock::now() - encoded};
+      snapshot_done_ = SnapshotDone{
+          applied, term, data, s, encoded - start, std::chrono::steady_clock::now() - encoded};
     }
     queue_cv_.notify_one();
   });

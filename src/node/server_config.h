@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "common/peers.h"
 #include "common/isolation.h"
+#include "common/peers.h"
 
 namespace nomad::node {
 
@@ -19,26 +19,26 @@ struct ServerConfig {
   std::string bind = "127.0.0.1";  // address the gRPC and dashboard ports listen on
   bool insecure = false;           // listening beyond loopback without TLS or tokens was asked for
   std::string tls_cert, tls_key, tls_ca;  // PEM files; all three or none (see transport/security.h)
-  std::string token_file;          // client tokens and their roles (see api/auth.h); "" for none
-  uint16_t port = 50051;           // gRPC: client API and peer traffic
-  uint16_t dashboard_port = 0;     // 0: no dashboard / REST API
-  std::string advertise;           // host:port peers and clients reach this node at; default bind:port
-  std::vector<PeerAddress> peers;  // every other voter
-  std::string data_dir;            // default ./data/node-<id>
+  std::string token_file;       // client tokens and their roles (see api/auth.h); "" for none
+  uint16_t port = 50051;        // gRPC: client API and peer traffic
+  uint16_t dashboard_port = 0;  // 0: no dashboard / REST API
+  std::string advertise;        // host:port peers and clients reach this node at; default bind:port
+  std::vector<PeerAddress> peers;                   // every other voter
+  std::string data_dir;                             // default ./data/node-<id>
   std::chrono::milliseconds election_timeout{150};  // minimum; randomized up to twice that
   std::chrono::milliseconds heartbeat_interval{50};
   std::chrono::milliseconds tick{10};
   std::string log_level = "info";
-  int worker_slots = -1;           // -1: number of cores; 0: this node runs no jobs
+  int worker_slots = -1;                           // -1: number of cores; 0: this node runs no jobs
   std::chrono::milliseconds worker_timeout{5000};  // silent this long: its attempts are lost
   std::chrono::milliseconds kill_grace{5000};      // SIGTERM, then SIGKILL after this
   std::chrono::milliseconds default_timeout{0};    // for jobs without --timeout; 0: none
   common::Isolation executor = common::Isolation::kRaw;  // raw or sandbox (bubblewrap)
   std::string job_user;  // jobs run as this user (the server must be root); "": the server's user
-  uint64_t output_cap = 10 << 20;                  // bytes of stdout (and of stderr) kept per attempt
-  uint64_t retain_jobs = 100'000;                  // finished jobs kept
+  uint64_t output_cap = 10 << 20;  // bytes of stdout (and of stderr) kept per attempt
+  uint64_t retain_jobs = 100'000;  // finished jobs kept
   std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};
-  uint64_t snapshot_entries = 10000;  // take a snapshot after this many applied entries
+  uint64_t snapshot_entries = 10000;     // take a snapshot after this many applied entries
   size_t max_pending_proposals = 50000;  // beyond this, submissions get RESOURCE_EXHAUSTED
   bool fsync = true;
 

@@ -10,10 +10,14 @@ namespace nomad::raft {
 
 const char* role_name(Role role) {
   switch (role) {
-    case Role::kFollower: return "follower";
-    case Role::kPreCandidate: return "pre-candidate";
-    case Role::kCandidate: return "candidate";
-    case Role::kLeader: return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
   }
   return "unknown";
 }
@@ -30,26 +34,40 @@ bool role_from_name(const std::string& name, Role* role) {
 
 const char* message_type_name(MessageType type) {
   switch (type) {
-    case MessageType::kPreVote: return "PreVote";
-    case MessageType::kPreVoteResponse: return "PreVoteResponse";
-    case MessageType::kVote: return "Vote";
-    case MessageType::kVoteResponse: return "VoteResponse";
-    case MessageType::kAppend: return "Append";
-    case MessageType::kAppendResponse: return "AppendResponse";
-    case MessageType::kHeartbeat: return "Heartbeat";
-    case MessageType::kHeartbeatResponse: return "HeartbeatResponse";
-    case MessageType::kTimeoutNow: return "TimeoutNow";
-    case MessageType::kSnapshot: return "Snapshot";
-    case MessageType::kSnapshotResponse: return "SnapshotResponse";
+    case MessageType::kPreVote:
+      return "PreVote";
+    case MessageType::kPreVoteResponse:
+      return "PreVoteResponse";
+    case MessageType::kVote:
+      return "Vote";
+    case MessageType::kVoteResponse:
+      return "VoteResponse";
+    case MessageType::kAppend:
+      return "Append";
+    case MessageType::kAppendResponse:
+      return "AppendResponse";
+    case MessageType::kHeartbeat:
+      return "Heartbeat";
+    case MessageType::kHeartbeatResponse:
+      return "HeartbeatResponse";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
+    case MessageType::kSnapshot:
+      return "Snapshot";
+    case MessageType::kSnapshotResponse:
+      return "SnapshotResponse";
   }
   return "Unknown";
 }
 
 const char* replication_state_name(ReplicationState state) {
   switch (state) {
-    case ReplicationState::kProbe: return "probe";
-    case ReplicationState::kReplicate: return "replicate";
-    case ReplicationState::kSnapshot: return "snapshot";
+    case ReplicationState::kProbe:
+      return "probe";
+    case ReplicationState::kReplicate:
+      return "replicate";
+    case ReplicationState::kSnapshot:
+      return "snapshot";
   }
   return "unknown";
 }
@@ -241,7 +259,8 @@ bool Core::step(const Message& m, std::string* why) {
   if (storage_failed_) return drop("this node cannot write to its disk");
   if (m.from == config_.id || !is_voter(m.from)) return drop("message from a non-member");
   if (m.type == MessageType::kAppend && !validate_append(m, why)) return false;
-  if (m.type == MessageType::kSnapshot && (m.index == 0 || m.log_term == 0 || m.log_term > m.term)) {
+  if (m.type == MessageType::kSnapshot &&
+      (m.index == 0 || m.log_term == 0 || m.log_term > m.term)) {
     return drop("snapshot chunk names an impossible snapshot");
   }
 
@@ -270,8 +289,8 @@ bool Core::step(const Message& m, std::string* why) {
     } else if (m.type == MessageType::kPreVote || m.type == MessageType::kVote) {
       // "Reply false if term < currentTerm" (Figure 2); our term tells the candidate it is
       // behind.
-      MessageType type = m.type == MessageType::kVote ? MessageType::kVoteResponse
-                                                     : MessageType::kPreVoteResponse;
+      MessageType type =
+          m.type == MessageType::kVote ? MessageType::kVoteResponse : MessageType::kPreVoteResponse;
       send({.type = type, .to = m.from, .term = term_, .reject = true});
     }
     return true;  // every other stale message is ignored (§5.1)

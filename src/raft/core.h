@@ -53,11 +53,11 @@ namespace nomad::raft {
 // Deliberate protocol violations, switched on only by tests that prove the simulation's
 // invariants checker can catch real bugs. Never set in a server.
 struct PlantedBugs {
-  bool grant_second_vote = false;           // vote again in a term already voted in
+  bool grant_second_vote = false;              // vote again in a term already voted in
   bool commit_previous_term_by_count = false;  // ignore the current-term commit rule
-  bool truncate_on_stale_append = false;   // cut the log after prev_index unconditionally
-  bool count_own_unsynced_entries = false;  // a leader counts entries not yet durable here
-  bool send_vote_before_durable = false;    // a granted vote leaves before it is on disk
+  bool truncate_on_stale_append = false;       // cut the log after prev_index unconditionally
+  bool count_own_unsynced_entries = false;     // a leader counts entries not yet durable here
+  bool send_vote_before_durable = false;       // a granted vote leaves before it is on disk
 };
 
 struct Config {
@@ -286,13 +286,13 @@ class Core {
   NodeId leader_ = kNoNode;
   Role role_ = Role::kFollower;
 
-  int election_elapsed_ = 0;    // ticks since the last valid leader contact or election start
-  int heartbeat_elapsed_ = 0;   // leader: ticks since the last heartbeat
+  int election_elapsed_ = 0;   // ticks since the last valid leader contact or election start
+  int heartbeat_elapsed_ = 0;  // leader: ticks since the last heartbeat
   int randomized_election_timeout_ = 0;
 
-  std::map<NodeId, bool> votes_;            // candidate: responses this round
-  std::map<NodeId, Progress> progress_;     // leader: every voter except this node
-  NodeId transfer_target_ = kNoNode;        // leader: transfer in progress
+  std::map<NodeId, bool> votes_;         // candidate: responses this round
+  std::map<NodeId, Progress> progress_;  // leader: every voter except this node
+  NodeId transfer_target_ = kNoNode;     // leader: transfer in progress
   int transfer_elapsed_ = 0;
 
   Snapshot snapshot_;  // the latest snapshot: compacted locally or installed from the leader

@@ -15,8 +15,7 @@ void Core::tick_election() {
 
 bool Core::in_leader_lease() const {
   // Followers and the leader itself: both know a leader was alive within the lease.
-  return config_.check_quorum && leader_ != kNoNode &&
-         election_elapsed_ < config_.election_ticks;
+  return config_.check_quorum && leader_ != kNoNode && election_elapsed_ < config_.election_ticks;
 }
 
 void Core::campaign(bool pre_vote, bool transfer) {

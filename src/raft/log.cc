@@ -23,9 +23,7 @@ RaftLog::RaftLog(Index snapshot_index, Term snapshot_term)
       stable_(snapshot_index),
       handed_(snapshot_index) {}
 
-Term RaftLog::last_term() const {
-  return entries_.empty() ? snapshot_term_ : entries_.back().term;
-}
+Term RaftLog::last_term() const { return entries_.empty() ? snapshot_term_ : entries_.back().term; }
 
 std::optional<Term> RaftLog::term_at(Index index) const {
   if (index == snapshot_index_) return snapshot_term_;

@@ -28,10 +28,10 @@ struct Progress {
   Index match = 0;  // highest index known to be replicated on the follower
   Index next = 1;   // next index to send
   ReplicationState state = ReplicationState::kProbe;
-  bool probe_sent = false;  // kProbe: an append is outstanding, wait before sending another
-  bool recent_active = false;  // heard from within the current check-quorum window
-  std::deque<Index> inflight;  // kReplicate: last index of each unacknowledged append
-  Index snapshot_index = 0;    // kSnapshot: the snapshot being sent
+  bool probe_sent = false;       // kProbe: an append is outstanding, wait before sending another
+  bool recent_active = false;    // heard from within the current check-quorum window
+  std::deque<Index> inflight;    // kReplicate: last index of each unacknowledged append
+  Index snapshot_index = 0;      // kSnapshot: the snapshot being sent
   uint64_t snapshot_offset = 0;  // kSnapshot: bytes the follower has acknowledged
 
   // Acknowledges every in-flight append up to and including `index`.

@@ -91,9 +91,8 @@ void Core::broadcast_append() {
 void Core::broadcast_heartbeat() {
   for (auto& [id, p] : progress_) {
     // Never tell a follower to commit beyond what it is known to hold.
-    send({.type = MessageType::kHeartbeat,
-          .to = id,
-          .commit = std::min(p.match, log_.committed())});
+    send(
+        {.type = MessageType::kHeartbeat, .to = id, .commit = std::min(p.match, log_.committed())});
   }
 }
 
@@ -208,7 +207,8 @@ void Core::handle_snapshot_response(const Message& m) {
     send_append(m.from, /*even_if_empty=*/true);
     return;
   }
-  if (!snapshot_.data || m.offset > snapshot_.data->size()) return;  // no correct follower holds more than we sent
+  if (!snapshot_.data || m.offset > snapshot_.data->size())
+    return;  // no correct follower holds more than we sent
   // The chunk at snapshot_offset is already on its way (if it was lost, the next heartbeat
   // answer re-sends it). Send only when the follower is somewhere else: it acknowledged more,
   // or it refused a chunk while holding a different amount (it restarted, or an answer was

@@ -46,16 +46,16 @@ const char* role_name(Role role);
 bool role_from_name(const std::string& name, Role* role);
 
 enum class MessageType : uint8_t {
-  kPreVote,         // "would you vote for me in term+1?"; changes no one's term
+  kPreVote,  // "would you vote for me in term+1?"; changes no one's term
   kPreVoteResponse,
-  kVote,            // RequestVote
+  kVote,  // RequestVote
   kVoteResponse,
-  kAppend,          // AppendEntries carrying entries (possibly none when probing)
+  kAppend,  // AppendEntries carrying entries (possibly none when probing)
   kAppendResponse,
-  kHeartbeat,       // leader liveness plus commit index; carries no entries
+  kHeartbeat,  // leader liveness plus commit index; carries no entries
   kHeartbeatResponse,
-  kTimeoutNow,      // leadership transfer: "start an election now"
-  kSnapshot,        // InstallSnapshot: one chunk of the leader's snapshot
+  kTimeoutNow,  // leadership transfer: "start an election now"
+  kSnapshot,    // InstallSnapshot: one chunk of the leader's snapshot
   kSnapshotResponse,
 };
 

@@ -56,8 +56,8 @@ api::ClusterState ClusterPortAdapter::cluster_state() const {
   s.commit_index = v.commit_index;
   s.applied_index = v.applied_index;
   for (auto& p : v.nodes) {
-    s.nodes.push_back(
-        {p.id, std::move(p.address), node::peer_role_name(p.role), p.alive, p.match_index, p.last_contact_ms});
+    s.nodes.push_back({p.id, std::move(p.address), node::peer_role_name(p.role), p.alive,
+                       p.match_index, p.last_contact_ms});
   }
   s.tls = !node_.config().tls_ca.empty();
   s.insecure = node_.config().insecure;

@@ -89,13 +89,12 @@ int run_server(const ServerConfig& config) {
   api::Service service(cluster, security.auth);
   const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);
-  api::GrpcInternalService internal(
-      service,
-      {[&node] { return node.is_leader(); },
-       [&node](nomad_lite::WorkerReport r, api::AckFn ack) {
-         node.deliver_report(std::move(r), std::move(ack));
-       }},
-      peer_gate);
+  api::GrpcInternalService internal(service,
+                                    {[&node] { return node.is_leader(); },
+                                     [&node](nomad_lite::WorkerReport r, api::AckFn ack) {
+                                       node.deliver_report(std::move(r), std::move(ack));
+                                     }},
+                                    peer_gate);
   transport::RaftServiceImpl raft(
       [&node](raft::Message m) { node.receive(std::move(m)); },
       [&node](raft::NodeId peer) { node.note_contact(peer); },

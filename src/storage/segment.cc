@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "storage/record.h"
 #include "proto/wal.pb.h"
+#include "storage/record.h"
 
 namespace nomad::storage {
 
@@ -21,9 +21,9 @@ std::string where(const std::string& path, size_t offset) {
 Status check_header(const wal::SegmentHeader& header, const std::string& path, uint64_t sequence,
                     const SegmentReplay& replay) {
   if (header.version() != kFormatVersion) {
-    return Status::error("WAL " + path + " has format version " +
-                         std::to_string(header.version()) + "; this nomad-lite reads " +
-                         std::to_string(kFormatVersion) + ". Use a matching release.");
+    return Status::error("WAL " + path + " has format version " + std::to_string(header.version()) +
+                         "; this nomad-lite reads " + std::to_string(kFormatVersion) +
+                         ". Use a matching release.");
   }
   if (header.node_id() != replay.node_id) {
     return Status::error("WAL " + path + " belongs to node " + std::to_string(header.node_id()) +
@@ -31,9 +31,8 @@ Status check_header(const wal::SegmentHeader& header, const std::string& path, u
                          ": check --node-id, or give this node its own --data-dir");
   }
   if (header.cluster() != replay.cluster) {
-    return Status::error("WAL " + path + " belongs to cluster '" + header.cluster() +
-                         "', not '" + replay.cluster +
-                         "': check --peers, or give this node its own --data-dir");
+    return Status::error("WAL " + path + " belongs to cluster '" + header.cluster() + "', not '" +
+                         replay.cluster + "': check --peers, or give this node its own --data-dir");
   }
   if (header.sequence() != sequence) {
     return Status::error("WAL " + path + " has a header for segment " +
@@ -51,7 +50,8 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
   bool saw_header = false;
   bool torn = false;
   auto bad = [&](const std::string& what) {
-    outcome.status = Status::error("WAL " + where(path, offset) + ": " + what + ". " + kDamageAdvice);
+    outcome.status =
+        Status::error("WAL " + where(path, offset) + ": " + what + ". " + kDamageAdvice);
     return outcome;
   };
   while (true) {
@@ -70,7 +70,8 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
 
     if (!saw_header) {
       wal::SegmentHeader header;
-      if (r.type != RecordType::kSegmentHeader || !header.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
+      if (r.type != RecordType::kSegmentHeader ||
+          !header.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
         return bad("segment does not start with a header");
       }
       outcome.status = check_header(header, path, sequence, *replay);

@@ -13,10 +13,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "proto/wal.pb.h"
 #include "storage/file_util.h"
 #include "storage/record.h"
 #include "storage/segment.h"
-#include "proto/wal.pb.h"
 
 namespace nomad::storage {
 namespace fs = std::filesystem;
@@ -75,8 +75,7 @@ Wal::~Wal() {
 }
 
 std::unique_ptr<Wal> Wal::open(const std::string& dir, const WalOptions& options,
-                               raft::Index snapshot_index, WalContents* contents,
-                               Status* status) {
+                               raft::Index snapshot_index, WalContents* contents, Status* status) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -151,8 +150,8 @@ Status Wal::recover(raft::Index snapshot_index, WalContents* contents) {
   contents->warnings = std::move(replay.warnings);
   if (contents->hard_state.commit > last) {
     return Status::error("WAL in " + dir_ + " records commit index " +
-                         std::to_string(contents->hard_state.commit) +
-                         " but its log ends at " + std::to_string(last) + ". " + kDamageAdvice);
+                         std::to_string(contents->hard_state.commit) + " but its log ends at " +
+                         std::to_string(last) + ". " + kDamageAdvice);
   }
   hard_state_ = contents->hard_state;
   last_index_ = last;

@@ -39,14 +39,14 @@ struct WalOptions {
   // Names the cluster; a directory written for another cluster is refused.
   std::string cluster{};
   uint64_t segment_bytes = 64ull << 20;
-  bool fsync = true;  // off only in tests that measure nothing durable
+  bool fsync = true;           // off only in tests that measure nothing durable
   IoFaults* faults = nullptr;  // tests only: injected full disk or fsync errors
 };
 
 // What a restarting node reads back.
 struct WalContents {
   raft::HardState hard_state;
-  std::vector<raft::Entry> entries;  // contiguous, starting right after the snapshot index
+  std::vector<raft::Entry> entries;   // contiguous, starting right after the snapshot index
   std::vector<std::string> warnings;  // e.g. a torn tail that was cut off
 };
 

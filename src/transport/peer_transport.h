@@ -52,8 +52,8 @@ class PeerTransport {
 };
 
 // The receiving side: hands every well-formed message to `deliver`. It takes each batch as
-// bytes and decodes it itself (transport/decoded_call.h), so that bytes that are not a RaftBatch end
-// the stream with INVALID_ARGUMENT and a message, where gRPC alone ends it with OK.
+// bytes and decodes it itself (transport/decoded_call.h), so that bytes that are not a RaftBatch
+// end the stream with INVALID_ARGUMENT and a message, where gRPC alone ends it with OK.
 class RaftServiceImpl final : public nomad_lite::RaftService::WithRawCallbackMethod_Stream<
                                   nomad_lite::RaftService::Service> {
  public:

@@ -7,9 +7,9 @@
 //
 // Layout on disk, per attempt: <root>/<job_id>.<attempt>/ is the job's working directory and
 // HOME; its output goes to <root>/<job_id>.<attempt>.stdout and .stderr, next to it, each
-// created when the job first writes to it (a silent job costs one directory and no file). With a job_user the
-// working directory belongs to that user, while everything else stays the server's (the job
-// writes its output through pipes, never to the files).
+// created when the job first writes to it (a silent job costs one directory and no file). With a
+// job_user the working directory belongs to that user, while everything else stays the server's
+// (the job writes its output through pipes, never to the files).
 //
 // One thread per Executor owns every process, pipe and timer (an epoll loop over the pipes,
 // a pidfd per process and an eventfd for requests). Public methods may be called from any
@@ -28,8 +28,8 @@
 #include <string>
 #include <vector>
 
-#include "common/status.h"
 #include "common/isolation.h"
+#include "common/status.h"
 
 namespace nomad::worker {
 

@@ -76,7 +76,7 @@ struct Process {
   int64_t started_at_ms = 0;
   Phase phase = Phase::kRunning;
   EndReason reason = EndReason::kExited;  // kTimeout or kKilled once we began stopping it
-  bool escalated = false;  // SIGKILL after the grace period was needed
+  bool escalated = false;                 // SIGKILL after the grace period was needed
   SteadyTime deadline = SteadyTime::max();
 };
 

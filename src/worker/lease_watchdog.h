@@ -12,8 +12,8 @@
 // disconnect. Every 20 ms it looks: past the lease's end it sends SIGTERM to each group, and
 // SIGKILL kill_grace later, exactly as the worker would. When the server dies it SIGKILLs the
 // groups (a restarted node never resumes an attempt) and exits. It uses only
-// async-signal-safe calls (it is a fork of a threaded process). A group leaves the page before its leader is reaped, so its id cannot have been
-// reused by then.
+// async-signal-safe calls (it is a fork of a threaded process). A group leaves the page before its
+// leader is reaped, so its id cannot have been reused by then.
 
 #include <sys/types.h>
 

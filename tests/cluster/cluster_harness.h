@@ -6,9 +6,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -153,13 +153,14 @@ class TestCluster {
   // With export_to_cli, CLI processes the test runs get them too (NOMAD_LITE_* variables).
   void enable_security(bool export_to_cli) {
     pki_ = root_ + "/pki";
-    RunResult r = run_command({NOMAD_LITE_BIN, "tls", "init", pki_, "--nodes",
-                               std::to_string(members_.size())});
+    RunResult r = run_command(
+        {NOMAD_LITE_BIN, "tls", "init", pki_, "--nodes", std::to_string(members_.size())});
     if (r.exit_code != 0) throw std::runtime_error("tls init failed: " + r.err);
     std::string tokens = read_text(pki_ + "/tokens");
     for (const char* role : {"operator", "submit", "read"}) {
       size_t at = tokens.find(std::string("\n") + role + " ");
-      if (at == std::string::npos) throw std::runtime_error("tls init wrote no token for " + std::string(role));
+      if (at == std::string::npos)
+        throw std::runtime_error("tls init wrote no token for " + std::string(role));
       size_t start = at + 2 + std::string(role).size();
       tokens_[role] = tokens.substr(start, tokens.find('\n', start) - start);
     }
@@ -211,14 +212,15 @@ class TestCluster {
       if (other == id) continue;
       peers += (peers.empty() ? "" : ",") + std::to_string(other) + ":" + o.address();
     }
-    std::vector<std::string> args = {NOMAD_LITE_BIN, "server", "--node-id", std::to_string(id),
-                                     "--port", std::to_string(m.port), "--peers", peers,
-                                     "--data-dir", m.data_dir};
+    std::vector<std::string> args = {
+        NOMAD_LITE_BIN,         "server",  "--node-id", std::to_string(id), "--port",
+        std::to_string(m.port), "--peers", peers,       "--data-dir",       m.data_dir};
     // Nodes run no jobs unless the test asks for worker slots.
     if (std::find(extra_args_.begin(), extra_args_.end(), "--worker-slots") == extra_args_.end()) {
       args.insert(args.end(), {"--worker-slots", "0"});
     }
-    if (dashboards_) args.insert(args.end(), {"--dashboard-port", std::to_string(m.dashboard_port)});
+    if (dashboards_)
+      args.insert(args.end(), {"--dashboard-port", std::to_string(m.dashboard_port)});
     if (secure()) {
       std::string node = pki_ + "/node-" + std::to_string(id);
       args.insert(args.end(), {"--tls-cert", node + ".pem", "--tls-key", node + "-key.pem",
@@ -236,8 +238,8 @@ class TestCluster {
     channel_args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
     channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
     channel_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    m.stub = nomad_lite::SchedulerService::NewStub(grpc::CreateCustomChannel(
-        m.address(), client_credentials_, channel_args));
+    m.stub = nomad_lite::SchedulerService::NewStub(
+        grpc::CreateCustomChannel(m.address(), client_credentials_, channel_args));
     auto args = server_args(id);
     pid_t pid = fork();
     if (pid == 0) {
@@ -303,10 +305,12 @@ class TestCluster {
   // killed, which survivors may still name for an election timeout).
   uint64_t wait_for_leader(std::chrono::milliseconds timeout = 15s, uint64_t not_this = 0) {
     uint64_t leader = 0;
-    wait_until([&] {
-      leader = agreed_leader();
-      return leader != 0 && leader != not_this;
-    }, timeout);
+    wait_until(
+        [&] {
+          leader = agreed_leader();
+          return leader != 0 && leader != not_this;
+        },
+        timeout);
     return leader == not_this ? 0 : leader;
   }
 
@@ -419,19 +423,20 @@ class TestCluster {
       const std::string& job_id, const std::function<bool(const nomad_lite::Job&)>& pred,
       std::chrono::milliseconds timeout = 20s) {
     std::optional<nomad_lite::Job> last;
-    bool ok = wait_until([&] {
-      auto j = job_anywhere(job_id);
-      if (j) last = j;
-      return j && pred(*j);
-    }, timeout);
+    bool ok = wait_until(
+        [&] {
+          auto j = job_anywhere(job_id);
+          if (j) last = j;
+          return j && pred(*j);
+        },
+        timeout);
     if (!ok) return std::nullopt;
     return last;
   }
 
   // Every job node `id` lists (all pages).
-  std::optional<std::vector<nomad_lite::Job>> jobs(uint64_t id,
-                                                   nomad_lite::JobStatus status =
-                                                       nomad_lite::JOB_STATUS_UNSPECIFIED) {
+  std::optional<std::vector<nomad_lite::Job>> jobs(
+      uint64_t id, nomad_lite::JobStatus status = nomad_lite::JOB_STATUS_UNSPECIFIED) {
     std::vector<nomad_lite::Job> out;
     std::string token;
     do {
@@ -482,7 +487,8 @@ class TestCluster {
       }
     }
     std::string out;
-    for (uint64_t id : only) out += (out.empty() ? "" : ",") + ("http://" + members_.at(id).address());
+    for (uint64_t id : only)
+      out += (out.empty() ? "" : ",") + ("http://" + members_.at(id).address());
     return out;
   }
 
@@ -532,12 +538,14 @@ inline std::string read_file(const std::string& path) {
 // Polls until `path` holds a whole line with a number (a job's `echo $$ > path`); 0 if not.
 inline pid_t wait_for_pid_file(const std::string& path, std::chrono::milliseconds timeout = 10s) {
   pid_t pid = 0;
-  wait_until([&] {
-    std::string s = read_file(path);
-    if (s.empty() || s.back() != '\n') return false;
-    pid = static_cast<pid_t>(std::stol(s));
-    return pid > 0;
-  }, timeout);
+  wait_until(
+      [&] {
+        std::string s = read_file(path);
+        if (s.empty() || s.back() != '\n') return false;
+        pid = static_cast<pid_t>(std::stol(s));
+        return pid > 0;
+      },
+      timeout);
   return pid;
 }
 
@@ -653,14 +661,16 @@ class Subprocess {
   }
   // The exit code once the process has ended within `timeout` (128 + N for signal N).
   std::optional<int> wait(std::chrono::milliseconds timeout) {
-    wait_until([&] {
-      int status = 0;
-      if (exit_code_) return true;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      return exit_code_.has_value();
-    }, timeout);
+    wait_until(
+        [&] {
+          int status = 0;
+          if (exit_code_) return true;
+          if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+          }
+          return exit_code_.has_value();
+        },
+        timeout);
     return exit_code_;
   }
   const std::string& out() const { return out_; }

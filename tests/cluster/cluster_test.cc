@@ -102,9 +102,8 @@ TEST(Cluster, TheCliSubmitsThroughAFollowerViaTheLeader) {
   uint64_t leader = c.wait_for_leader();
   ASSERT_NE(leader, 0u);
   uint64_t follower = leader == 1 ? 2 : 1;
-  RunResult r = run_command({NOMAD_LITE_BIN, "--addr",
-                             "http://" + c.member(follower).address(), "-o", "json", "submit",
-                             "--cmd", "echo hello"});
+  RunResult r = run_command({NOMAD_LITE_BIN, "--addr", "http://" + c.member(follower).address(),
+                             "-o", "json", "submit", "--cmd", "echo hello"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"command\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("echo hello"), std::string::npos);
@@ -130,12 +129,16 @@ TEST(Cluster, KillingTheLeaderElectsANewOneAndKeepsEveryAcknowledgedJob) {
 
   // The old leader comes back and catches up.
   c.start(leader);
-  EXPECT_TRUE(wait_until([&] {
-    auto listed = c.job_ids(leader);
-    if (!listed) return false;
-    auto have = as_set(*listed);
-    return std::all_of(ids.begin(), ids.end(), [&](const auto& i) { return have.count(i) > 0; });
-  }, 15s)) << "the restarted node did not catch up";
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto listed = c.job_ids(leader);
+        if (!listed) return false;
+        auto have = as_set(*listed);
+        return std::all_of(ids.begin(), ids.end(),
+                           [&](const auto& i) { return have.count(i) > 0; });
+      },
+      15s))
+      << "the restarted node did not catch up";
 }
 
 TEST(Cluster, AFullRestartKeepsEveryJob) {
@@ -204,15 +207,17 @@ TEST(Cluster, BenchAcknowledgedJobsSurviveKillingTheLeaderMidRun) {
   if (bench == 0) {
     int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, STDOUT_FILENO);
-    execl(NOMAD_LITE_BIN, NOMAD_LITE_BIN, "bench", "submit", "--addr", addrs.c_str(),
-          "--clients", "16", "--requests", "4000", "--duration", "40s", nullptr);
+    execl(NOMAD_LITE_BIN, NOMAD_LITE_BIN, "bench", "submit", "--addr", addrs.c_str(), "--clients",
+          "16", "--requests", "4000", "--duration", "40s", nullptr);
     _exit(127);
   }
   // Kill the leader once the run is well under way.
-  ASSERT_TRUE(wait_until([&] {
-    auto s = c.status(leader);
-    return s && s->commit_index() > 400;
-  }, 20s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = c.status(leader);
+        return s && s->commit_index() > 400;
+      },
+      20s));
   c.kill(leader, SIGKILL);
   int status = 0;
   waitpid(bench, &status, 0);
@@ -228,11 +233,13 @@ TEST(Cluster, BenchAcknowledgedJobsSurviveKillingTheLeaderMidRun) {
   ASSERT_NE(next, 0u);
   for (uint64_t id : c.ids()) {
     if (!c.running(id)) continue;
-    EXPECT_TRUE(wait_until([&] {
-      auto listed = c.job_ids(id);
-      return listed && static_cast<long>(listed->size()) >= acknowledged;
-    }, 20s)) << "node " << id << " lists fewer jobs than bench acknowledged (" << acknowledged
-             << ")";
+    EXPECT_TRUE(wait_until(
+        [&] {
+          auto listed = c.job_ids(id);
+          return listed && static_cast<long>(listed->size()) >= acknowledged;
+        },
+        20s))
+        << "node " << id << " lists fewer jobs than bench acknowledged (" << acknowledged << ")";
   }
 }
 

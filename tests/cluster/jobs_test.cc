@@ -56,26 +56,33 @@ struct JobCluster {
     return job;
   }
   std::optional<Job> wait_final(const std::string& id, std::chrono::milliseconds timeout = 20s) {
-    return c.wait_for_job(id, [](const Job& j) { return is_final(j.status()); }, timeout);
+    return c.wait_for_job(
+        id, [](const Job& j) { return is_final(j.status()); }, timeout);
   }
   std::optional<Job> wait_started(const std::string& id, std::chrono::milliseconds timeout = 20s) {
-    return c.wait_for_job(id, [](const Job& j) {
-      return j.status() == nomad_lite::JOB_STATUS_RUNNING && j.attempts_size() > 0 &&
-             j.attempts(j.attempts_size() - 1).started_at_ms() != 0;
-    }, timeout);
+    return c.wait_for_job(
+        id,
+        [](const Job& j) {
+          return j.status() == nomad_lite::JOB_STATUS_RUNNING && j.attempts_size() > 0 &&
+                 j.attempts(j.attempts_size() - 1).started_at_ms() != 0;
+        },
+        timeout);
   }
   // Runs small jobs until every node has run one: every worker has reported to the leader,
   // so placement sees the whole cluster (at first the leader knows only its own worker).
   bool wait_for_workers() {
     std::set<uint64_t> ran;
-    return wait_until([&] {
-      auto j = wait_final(submit(request("true")).id());
-      if (j && j->attempts_size() > 0) ran.insert(j->attempts(j->attempts_size() - 1).node_id());
-      for (uint64_t id : c.ids()) {
-        if (c.running(id) && !ran.count(id)) return false;
-      }
-      return true;
-    }, 20s);
+    return wait_until(
+        [&] {
+          auto j = wait_final(submit(request("true")).id());
+          if (j && j->attempts_size() > 0)
+            ran.insert(j->attempts(j->attempts_size() - 1).node_id());
+          for (uint64_t id : c.ids()) {
+            if (c.running(id) && !ran.count(id)) return false;
+          }
+          return true;
+        },
+        20s);
   }
 
   TestCluster c;
@@ -85,17 +92,19 @@ struct JobCluster {
 
 std::string describe(const Job& j) {
   std::string s = "job " + j.id() + " status " + std::to_string(j.status()) + " reason '" +
-                  j.reason() + "' exit " + (j.has_exit_code() ? std::to_string(j.exit_code()) : "-") +
-                  " error '" + j.error() + "' attempts:";
+                  j.reason() + "' exit " +
+                  (j.has_exit_code() ? std::to_string(j.exit_code()) : "-") + " error '" +
+                  j.error() + "' attempts:";
   for (const auto& a : j.attempts()) {
-    s += " [#" + std::to_string(a.number()) + " node " + std::to_string(a.node_id()) +
-         " status " + std::to_string(a.status()) + " reason '" + a.reason() + "']";
+    s += " [#" + std::to_string(a.number()) + " node " + std::to_string(a.node_id()) + " status " +
+         std::to_string(a.status()) + " reason '" + a.reason() + "']";
   }
   return s;
 }
 
 auto since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t);
 }
 
 // 1. Many short jobs all complete with their own output, spread over every node.
@@ -110,30 +119,34 @@ TEST(Jobs, ThreeHundredJobsCompleteWithTheirOutputOnEveryNode) {
     threads.emplace_back([&, t] {
       for (int i = t; i < kJobs; i += kThreads) {
         Job job;
-        auto s = jc.c.submit_to_leader(request("echo " + std::to_string(i), "many-" + std::to_string(i)),
-                                       &job, 30s, jc.leader);
+        auto s =
+            jc.c.submit_to_leader(request("echo " + std::to_string(i), "many-" + std::to_string(i)),
+                                  &job, 30s, jc.leader);
         if (s.ok()) ids[i] = job.id();
       }
     });
   }
   for (auto& t : threads) t.join();
-  for (int i = 0; i < kJobs; ++i) ASSERT_FALSE(ids[i].empty()) << "job " << i << " not acknowledged";
+  for (int i = 0; i < kJobs; ++i)
+    ASSERT_FALSE(ids[i].empty()) << "job " << i << " not acknowledged";
 
   std::vector<Job> done;
-  bool all = wait_until([&] {
-    uint64_t leader = jc.c.agreed_leader();
-    if (!leader) return false;
-    auto listed = jc.c.jobs(leader);
-    if (!listed) return false;
-    std::set<std::string> mine(ids.begin(), ids.end());
-    done.clear();
-    for (const auto& j : *listed) {
-      if (!mine.count(j.id())) continue;  // the warm-up jobs
-      if (!is_final(j.status())) return false;
-      done.push_back(j);
-    }
-    return done.size() == mine.size();
-  }, 60s);
+  bool all = wait_until(
+      [&] {
+        uint64_t leader = jc.c.agreed_leader();
+        if (!leader) return false;
+        auto listed = jc.c.jobs(leader);
+        if (!listed) return false;
+        std::set<std::string> mine(ids.begin(), ids.end());
+        done.clear();
+        for (const auto& j : *listed) {
+          if (!mine.count(j.id())) continue;  // the warm-up jobs
+          if (!is_final(j.status())) return false;
+          done.push_back(j);
+        }
+        return done.size() == mine.size();
+      },
+      60s);
   ASSERT_TRUE(all) << "not every job finished; logs in " << jc.c.root();
   ASSERT_EQ(done.size(), static_cast<size_t>(kJobs));
   std::map<std::string, Job> by_id;
@@ -251,17 +264,20 @@ TEST(Jobs, CancellingARunningJobLeavesNoProcessInItsGroup) {
   ASSERT_TRUE(jc.wait_started(job.id()));
 
   grpc::Status s;
-  ASSERT_TRUE(wait_until([&] {
-    uint64_t leader = jc.c.agreed_leader();
-    if (!leader) return false;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
-    nomad_lite::CancelJobRequest req;
-    req.set_job_id(job.id());
-    nomad_lite::CancelJobResponse resp;
-    s = jc.c.member(leader).stub->CancelJob(&ctx, req, &resp);
-    return s.ok();
-  }, 10s)) << s.error_message();
+  ASSERT_TRUE(wait_until(
+      [&] {
+        uint64_t leader = jc.c.agreed_leader();
+        if (!leader) return false;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+        nomad_lite::CancelJobRequest req;
+        req.set_job_id(job.id());
+        nomad_lite::CancelJobResponse resp;
+        s = jc.c.member(leader).stub->CancelJob(&ctx, req, &resp);
+        return s.ok();
+      },
+      10s))
+      << s.error_message();
 
   auto j = jc.wait_final(job.id(), 10s);
   ASSERT_TRUE(j);
@@ -325,8 +341,8 @@ void kill_a_runner(bool the_leader) {
     auto other = jc.wait_final(id, 30s);
     ASSERT_TRUE(other);
     EXPECT_EQ(other->status(), nomad_lite::JOB_STATUS_COMPLETED) << describe(*other);
-    EXPECT_EQ(other->attempts_size(), 1) << "a job on a surviving node was disturbed: "
-                                         << describe(*other);
+    EXPECT_EQ(other->attempts_size(), 1)
+        << "a job on a surviving node was disturbed: " << describe(*other);
   }
 }
 
@@ -353,9 +369,9 @@ TEST(Jobs, KillingTheLeaderMidRunLosesNoAcknowledgedJob) {
           wait_until([&] { return second_half.load(); }, 60s);
         }
         Job job;
-        auto s = jc.c.submit_to_leader(request("sleep 0.5; echo " + std::to_string(i),
-                                               "leader-loss-" + std::to_string(i)),
-                                       &job, 40s, jc.leader);
+        auto s = jc.c.submit_to_leader(
+            request("sleep 0.5; echo " + std::to_string(i), "leader-loss-" + std::to_string(i)),
+            &job, 40s, jc.leader);
         if (!s.ok()) continue;
         std::lock_guard lock(mu);
         acked[i] = job.id();
@@ -365,12 +381,14 @@ TEST(Jobs, KillingTheLeaderMidRunLosesNoAcknowledgedJob) {
   }
   // Kill the leader with jobs acknowledged, some running on the leader itself, and the second
   // half being submitted.
-  bool midway = wait_until([&] {
-    if (acked_count < kJobs / 2) return false;
-    auto listed = jc.c.jobs(jc.leader, nomad_lite::JOB_STATUS_RUNNING);
-    return listed && std::any_of(listed->begin(), listed->end(),
-                                 [&](const Job& j) { return j.node_id() == jc.leader; });
-  }, 30s);
+  bool midway = wait_until(
+      [&] {
+        if (acked_count < kJobs / 2) return false;
+        auto listed = jc.c.jobs(jc.leader, nomad_lite::JOB_STATUS_RUNNING);
+        return listed && std::any_of(listed->begin(), listed->end(),
+                                     [&](const Job& j) { return j.node_id() == jc.leader; });
+      },
+      30s);
   second_half = true;
   jc.c.kill(jc.leader, SIGKILL);
   for (auto& t : threads) t.join();
@@ -384,20 +402,22 @@ TEST(Jobs, KillingTheLeaderMidRunLosesNoAcknowledgedJob) {
   ASSERT_NE(next, 0u) << "no new leader; logs in " << jc.c.root();
   auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, Job> final_jobs;
-  bool all_final = wait_until([&] {
-    uint64_t leader = jc.c.agreed_leader();
-    if (!leader) return false;
-    auto listed = jc.c.jobs(leader);
-    if (!listed) return false;
-    std::map<std::string, Job> by_id;
-    for (auto& j : *listed) by_id[j.id()] = j;
-    for (const auto& [i, id] : acked) {
-      auto it = by_id.find(id);
-      if (it == by_id.end() || !is_final(it->second.status())) return false;
-    }
-    final_jobs = std::move(by_id);
-    return true;
-  }, 60s);
+  bool all_final = wait_until(
+      [&] {
+        uint64_t leader = jc.c.agreed_leader();
+        if (!leader) return false;
+        auto listed = jc.c.jobs(leader);
+        if (!listed) return false;
+        std::map<std::string, Job> by_id;
+        for (auto& j : *listed) by_id[j.id()] = j;
+        for (const auto& [i, id] : acked) {
+          auto it = by_id.find(id);
+          if (it == by_id.end() || !is_final(it->second.status())) return false;
+        }
+        final_jobs = std::move(by_id);
+        return true;
+      },
+      60s);
   ASSERT_TRUE(all_final) << "acknowledged jobs still not final after " << since(t0).count()
                          << " ms; logs in " << jc.c.root();
   int lost_and_rerun = 0;
@@ -442,14 +462,14 @@ TEST(Jobs, APausedNodesAttemptStopsBeforeTheNextAttemptStarts) {
   const auto stopped_at = std::chrono::system_clock::now();
 
   std::optional<Job> again;
-  wait_until([&] {
-    again = jc.c.job(observer, id);
-    return again && again->attempts_size() >= 2 &&
-           again->attempts(1).started_at_ms() != 0;
-  }, 30s);
+  wait_until(
+      [&] {
+        again = jc.c.job(observer, id);
+        return again && again->attempts_size() >= 2 && again->attempts(1).started_at_ms() != 0;
+      },
+      30s);
   ::kill(victim_pid, SIGCONT);
-  ASSERT_TRUE(again && again->attempts_size() >= 2) << "no second attempt; logs in "
-                                                    << jc.c.root();
+  ASSERT_TRUE(again && again->attempts_size() >= 2) << "no second attempt; logs in " << jc.c.root();
   EXPECT_EQ(again->attempts(0).reason(), "lost") << describe(*again);
   EXPECT_NE(again->attempts(1).node_id(), victim);
 
@@ -474,9 +494,8 @@ TEST(Jobs, APausedNodesAttemptStopsBeforeTheNextAttemptStarts) {
   EXPECT_GT(span[2].first, span[1].second) << "the attempts overlapped by " << -gap_ms << " ms";
   // Stopped by its own node while that node was still paused: within the lease (1 s with
   // --worker-timeout 2s) and the grace (500 ms) of the pause, with room for a slow machine.
-  const int64_t stopped_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 stopped_at.time_since_epoch())
-                                 .count();
+  const int64_t stopped_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(stopped_at.time_since_epoch()).count();
   EXPECT_LT((span[1].second - stopped_ns) / 1'000'000, 2500)
       << "attempt 1 ran on long after its node was paused";
 }
@@ -503,8 +522,8 @@ TEST(Jobs, TheCliExitsWithTheJobsExitCode) {
 TEST(Jobs, FollowingLogsFromAnotherNodeShowsLinesAsTheyArePrinted) {
   JobCluster jc;
   ASSERT_NE(jc.leader, 0u);
-  SubmitJobRequest r = request(
-      "echo line1; while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done; echo line2");
+  SubmitJobRequest r =
+      request("echo line1; while [ ! -e \"$DIR/go\" ]; do sleep 0.05; done; echo line2");
   r.mutable_env()->insert({"DIR", jc.dir});
   Job job = jc.submit(r);
   auto running = jc.wait_started(job.id());
@@ -512,8 +531,8 @@ TEST(Jobs, FollowingLogsFromAnotherNodeShowsLinesAsTheyArePrinted) {
   uint64_t runner = running->attempts(0).node_id();
   uint64_t other = runner == 1 ? 2 : 1;
 
-  Subprocess logs({NOMAD_LITE_BIN, "--addr", jc.c.addr_flag({other}), "job", "logs", "-f",
-                   job.id()});
+  Subprocess logs(
+      {NOMAD_LITE_BIN, "--addr", jc.c.addr_flag({other}), "job", "logs", "-f", job.id()});
   ASSERT_TRUE(logs.read_until("line1\n", 15s)) << "got '" << logs.out() << "' " << logs.err();
   EXPECT_EQ(logs.out(), "line1\n");  // line2 cannot have been printed yet
   // Only now may the job go on.
@@ -637,20 +656,25 @@ TEST(Jobs, ARestartedNodeKeepsItsJobsOutputAndRerunsNothing) {
   jc.c.kill(victim, SIGKILL);
   jc.c.start(victim);
   ASSERT_NE(jc.c.wait_for_leader(20s), 0u);
-  ASSERT_TRUE(wait_until([&] {
-    auto s = jc.c.status(victim);
-    return s && s->applied_index() >= before->commit_index();
-  }, 15s)) << "the restarted node did not catch up";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s = jc.c.status(victim);
+        return s && s->applied_index() >= before->commit_index();
+      },
+      15s))
+      << "the restarted node did not catch up";
 
   for (int i : ran_on[victim]) {
     std::string file = jc.c.member(victim).data_dir + "/jobs/" + ids[i] + ".1.stdout";
     EXPECT_EQ(read_file(file), "out-" + std::to_string(i) + "\n") << file;
     // From the restarted node itself: its own file, at once.
     RunResult r;
-    wait_until([&] {  // its gRPC server may still be starting
-      r = jc.c.cli({"job", "logs", ids[i]}, {victim});
-      return r.exit_code == 0;
-    }, 10s);
+    wait_until(
+        [&] {  // its gRPC server may still be starting
+          r = jc.c.cli({"job", "logs", ids[i]}, {victim});
+          return r.exit_code == 0;
+        },
+        10s);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.out, "out-" + std::to_string(i) + "\n");
     EXPECT_EQ(r.err.find("note:"), std::string::npos)
@@ -660,10 +684,12 @@ TEST(Jobs, ARestartedNodeKeepsItsJobsOutputAndRerunsNothing) {
     for (uint64_t via : jc.c.ids()) {
       if (via == victim) continue;
       auto t0 = std::chrono::steady_clock::now();
-      bool full = wait_until([&] {
-        r = jc.c.cli({"job", "logs", ids[i]}, {via});
-        return r.exit_code == 0 && r.err.find("note:") == std::string::npos;
-      }, 30s);
+      bool full = wait_until(
+          [&] {
+            r = jc.c.cli({"job", "logs", ids[i]}, {via});
+            return r.exit_code == 0 && r.err.find("note:") == std::string::npos;
+          },
+          30s);
       EXPECT_TRUE(full) << "via node " << via << ": " << r.err;
       EXPECT_EQ(r.out, "out-" + std::to_string(i) + "\n") << "via node " << via;
       if (since(t0) > 500ms) {
@@ -675,18 +701,20 @@ TEST(Jobs, ARestartedNodeKeepsItsJobsOutputAndRerunsNothing) {
 
   // Barrier: a new job runs to completion on the restarted node, so its worker has acted on
   // the state it recovered; then nothing ran twice.
-  bool ran_on_victim = wait_until([&] {
-    std::vector<std::string> batch;
-    for (int i = 0; i < 3; ++i) batch.push_back(jc.submit(request("true")).id());
-    bool any = false;
-    for (const auto& id : batch) {
-      auto j = jc.wait_final(id);
-      if (!j) return false;
-      EXPECT_EQ(j->status(), nomad_lite::JOB_STATUS_COMPLETED) << describe(*j);
-      any = any || j->attempts(j->attempts_size() - 1).node_id() == victim;
-    }
-    return any;
-  }, 20s);
+  bool ran_on_victim = wait_until(
+      [&] {
+        std::vector<std::string> batch;
+        for (int i = 0; i < 3; ++i) batch.push_back(jc.submit(request("true")).id());
+        bool any = false;
+        for (const auto& id : batch) {
+          auto j = jc.wait_final(id);
+          if (!j) return false;
+          EXPECT_EQ(j->status(), nomad_lite::JOB_STATUS_COMPLETED) << describe(*j);
+          any = any || j->attempts(j->attempts_size() - 1).node_id() == victim;
+        }
+        return any;
+      },
+      20s);
   EXPECT_TRUE(ran_on_victim) << "no new job ran on the restarted node " << victim;
   for (int i = 0; i < kJobs; ++i) {
     EXPECT_EQ(read_file(jc.dir + "/runs-" + std::to_string(i)), "ran\n") << "job " << i;
@@ -725,24 +753,28 @@ TEST(Jobs, APeerFetchesTheFullOutputAsSoonAsTheRunnerIsBack) {
   }
   auto down_since = std::chrono::steady_clock::now();
   int asked = 0;
-  wait_until([&] {  // this is the outage itself, not a wait for something to happen
-    l = jc.c.logs(peer, job.id());
-    ++asked;
-    EXPECT_TRUE(l.status.ok()) << l.status.error_message();
-    EXPECT_EQ(l.data, "from-the-file\n");
-    EXPECT_TRUE(l.tail_only);
-    return since(down_since) > 3s;
-  }, 10s);
+  wait_until(
+      [&] {  // this is the outage itself, not a wait for something to happen
+        l = jc.c.logs(peer, job.id());
+        ++asked;
+        EXPECT_TRUE(l.status.ok()) << l.status.error_message();
+        EXPECT_EQ(l.data, "from-the-file\n");
+        EXPECT_TRUE(l.tail_only);
+        return since(down_since) > 3s;
+      },
+      10s);
 
   // The runner is back, caught up, and serves its own file.
   jc.c.start(runner);
   uint64_t leader = jc.c.wait_for_leader(15s);
   ASSERT_NE(leader, 0u);
   auto commit = jc.c.status(leader)->commit_index();
-  ASSERT_TRUE(wait_until([&] {
-    auto st = jc.c.status(runner);
-    return st && st->applied_index() >= commit;
-  }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto st = jc.c.status(runner);
+        return st && st->applied_index() >= commit;
+      },
+      15s));
   l = jc.c.logs(runner, job.id());
   ASSERT_TRUE(l.status.ok()) << l.status.error_message();
   ASSERT_EQ(l.data, "from-the-file\n");
@@ -754,10 +786,12 @@ TEST(Jobs, APeerFetchesTheFullOutputAsSoonAsTheRunnerIsBack) {
   EXPECT_TRUE(l.status.ok()) << l.status.error_message();
   EXPECT_FALSE(l.tail_only) << "node " << peer << " still serves only the tail of node " << runner
                             << "'s output although that node is back and serving it";
-  bool full = wait_until([&] {
-    l = jc.c.logs(peer, job.id());
-    return l.status.ok() && !l.tail_only;
-  }, 60s);
+  bool full = wait_until(
+      [&] {
+        l = jc.c.logs(peer, job.id());
+        return l.status.ok() && !l.tail_only;
+      },
+      60s);
   std::cout << "[ info ] node " << peer << " served the tail for " << since(back).count()
             << " ms after node " << runner << " was back (asked " << asked
             << " times during the outage); full output in the end: " << full << "\n";

@@ -218,7 +218,8 @@ TEST(StrictInputs, UndefinedEnumsBadPageTokensAndNulBytesAreInvalidArguments) {
   expect_invalid(
       list_with(*stub, [](Req& r) { r.set_status(static_cast<nomad_lite::JobStatus>(99)); }),
       "status", "ListJobs status 99");
-  for (std::string token : {"-1", "abc", "12x", " 5", "+5", "0", "0570", "99999999999999999999999"}) {
+  for (std::string token :
+       {"-1", "abc", "12x", " 5", "+5", "0", "0570", "99999999999999999999999"}) {
     expect_invalid(list_with(*stub, [&](Req& r) { r.set_page_token(token); }), "page_token",
                    "page_token " + token);
   }

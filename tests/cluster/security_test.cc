@@ -9,9 +9,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cluster_harness.h"
 
@@ -179,8 +178,8 @@ TEST_F(SecureCluster, EveryGrpcMethodRefusesMissingWrongAndTooLowTokens) {
   nomad_lite::Job job;
   ASSERT_TRUE(cluster_->submit(leader_, "echo a", &job, "key-a").ok());
 
-  const std::vector<std::string> reads = {"GetJobStatus", "ListJobs", "GetClusterStatus",
-                                          "WaitJob", "StreamJobLogs"};
+  const std::vector<std::string> reads = {"GetJobStatus", "ListJobs", "GetClusterStatus", "WaitJob",
+                                          "StreamJobLogs"};
   const std::vector<std::string> writes = {"SubmitJob", "CancelJob"};
   for (const std::string& token : {std::string(), std::string("not-a-token-of-this-cluster")}) {
     auto stub = nomad_lite::SchedulerService::NewStub(channel_to(address, as(token)));
@@ -190,13 +189,14 @@ TEST_F(SecureCluster, EveryGrpcMethodRefusesMissingWrongAndTooLowTokens) {
       EXPECT_EQ(s.error_code(), StatusCode::UNAUTHENTICATED)
           << method << " with token '" << token << "': " << s.error_message();
     }
-    EXPECT_NE(answers["SubmitJob"].error_message().find(token.empty() ? "requires a token"
-                                                                      : "not valid"),
-              std::string::npos)
+    EXPECT_NE(
+        answers["SubmitJob"].error_message().find(token.empty() ? "requires a token" : "not valid"),
+        std::string::npos)
         << describe(answers);
   }
   {
-    auto stub = nomad_lite::SchedulerService::NewStub(channel_to(address, as(cluster_->token("read"))));
+    auto stub =
+        nomad_lite::SchedulerService::NewStub(channel_to(address, as(cluster_->token("read"))));
     auto answers = call_every_method(*stub, job.id(), job.id());
     for (const auto& m : reads) EXPECT_TRUE(answers[m].ok()) << m << ": " << describe(answers);
     for (const auto& m : writes) {
@@ -208,9 +208,11 @@ TEST_F(SecureCluster, EveryGrpcMethodRefusesMissingWrongAndTooLowTokens) {
   for (const char* role : {"submit", "operator"}) {
     nomad_lite::Job victim;
     ASSERT_TRUE(cluster_->submit(leader_, "echo b", &victim, std::string("key-") + role).ok());
-    auto stub = nomad_lite::SchedulerService::NewStub(channel_to(address, as(cluster_->token(role))));
+    auto stub =
+        nomad_lite::SchedulerService::NewStub(channel_to(address, as(cluster_->token(role))));
     auto answers = call_every_method(*stub, job.id(), victim.id());
-    for (const auto& [method, s] : answers) EXPECT_TRUE(s.ok()) << role << " " << method << ": " << s.error_message();
+    for (const auto& [method, s] : answers)
+      EXPECT_TRUE(s.ok()) << role << " " << method << ": " << s.error_message();
   }
   // The refused submissions created nothing: two jobs from the harness, two from the test's
   // good tokens.
@@ -233,16 +235,16 @@ TEST_F(SecureCluster, NodeToNodeCallsRefuseClientsEvenWithTheOperatorToken) {
   uint64_t other = 6 - leader_ - follower;
   Credentials node{file("ca.pem"), file("node-" + std::to_string(other) + ".pem"),
                    file("node-" + std::to_string(other) + "-key.pem"), ""};
-  answers = call_peer_methods(channel_to(cluster_->member(follower).address(), node), leader_,
-                              follower);
+  answers =
+      call_peer_methods(channel_to(cluster_->member(follower).address(), node), leader_, follower);
   EXPECT_EQ(answers["Raft.Stream"].error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(answers["Raft.Stream"].error_message(),
             "the certificate is node " + std::to_string(other) +
                 "'s but the message claims to come from node " + std::to_string(leader_));
   EXPECT_EQ(answers["Report"].error_code(), StatusCode::PERMISSION_DENIED);
-  EXPECT_EQ(answers["Report"].error_message(),
-            "the certificate is node " + std::to_string(other) + "'s but the report is for node " +
-                std::to_string(leader_));
+  EXPECT_EQ(answers["Report"].error_message(), "the certificate is node " + std::to_string(other) +
+                                                   "'s but the report is for node " +
+                                                   std::to_string(leader_));
   EXPECT_EQ(answers["ReportStream"].error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(answers["ReportStream"].error_message(), answers["Report"].error_message());
 
@@ -412,8 +414,8 @@ TEST_F(SecureCluster, ClientsWithoutACertificateOfTheClustersCaCannotConnect) {
        channel_to(address, {file("ca.pem"), other + "/client.pem", other + "/client-key.pem",
                             operator_token})},
       {"another CA's view of the server",
-       channel_to(address, {other + "/ca.pem", file("client.pem"), file("client-key.pem"),
-                            operator_token})},
+       channel_to(address,
+                  {other + "/ca.pem", file("client.pem"), file("client-key.pem"), operator_token})},
   };
   for (const auto& [what, channel] : channels) {
     auto stub = nomad_lite::SchedulerService::NewStub(channel);
@@ -424,8 +426,8 @@ TEST_F(SecureCluster, ClientsWithoutACertificateOfTheClustersCaCannotConnect) {
     EXPECT_EQ(s.error_code(), StatusCode::UNAVAILABLE) << what << ": " << s.error_message();
   }
   // The CLI with the same mistakes: a clear error and a failing exit code.
-  RunResult cli = run_bounded({NOMAD_LITE_BIN, "--addr", address, "--token", operator_token,
-                               "job", "submit", "--", "echo", "intruder"},
+  RunResult cli = run_bounded({NOMAD_LITE_BIN, "--addr", address, "--token", operator_token, "job",
+                               "submit", "--", "echo", "intruder"},
                               30s);
   EXPECT_NE(cli.exit_code, 0);
   EXPECT_NE(cli.err.find("If it has --tls-ca, give its CA with --ca-cert"), std::string::npos)
@@ -484,15 +486,19 @@ TEST_F(SecureCluster, ANodeWithAnotherCasCertificateCannotJoin) {
   } reaper{intruder};
   // Nodes 1 and 2 form the cluster; node 3 is never counted as alive, never gets an entry.
   uint64_t leader = 0;
-  ASSERT_TRUE(wait_until([&] {
-    auto s1 = cluster_->status(1);
-    auto s2 = cluster_->status(2);
-    if (!s1 || !s2 || s1->leader_id() == 0 || s1->leader_id() != s2->leader_id()) return false;
-    leader = s1->leader_id();
-    return true;
-  }, 15s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto s1 = cluster_->status(1);
+        auto s2 = cluster_->status(2);
+        if (!s1 || !s2 || s1->leader_id() == 0 || s1->leader_id() != s2->leader_id()) return false;
+        leader = s1->leader_id();
+        return true;
+      },
+      15s));
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(cluster_->submit(leader, "echo " + std::to_string(i), nullptr, "k" + std::to_string(i)).ok());
+    ASSERT_TRUE(
+        cluster_->submit(leader, "echo " + std::to_string(i), nullptr, "k" + std::to_string(i))
+            .ok());
   }
   // Observed over a few keepalive intervals (200 ms each): node 3 stays outside.
   auto until = std::chrono::steady_clock::now() + 2s;
@@ -532,8 +538,8 @@ TEST_F(SecureCluster, WithoutTlsNodesNeedTheOperatorTokenToTalkToEachOther) {
   // The harness's plain clients carry no token: status() fails, so use the CLI's view.
   for (uint64_t id : cluster_->ids()) cluster_->start(id);
   auto stub_with = [&](uint64_t id, const std::string& token) {
-    auto channel = grpc::CreateChannel(cluster_->member(id).address(),
-                                       grpc::InsecureChannelCredentials());
+    auto channel =
+        grpc::CreateChannel(cluster_->member(id).address(), grpc::InsecureChannelCredentials());
     return std::make_pair(channel, token);
   };
   auto cluster_status = [&](uint64_t id, const std::string& token,
@@ -546,15 +552,19 @@ TEST_F(SecureCluster, WithoutTlsNodesNeedTheOperatorTokenToTalkToEachOther) {
     return stub->GetClusterStatus(ctx.get(), {}, out);
   };
   uint64_t leader = 0;
-  ASSERT_TRUE(wait_until([&] {
-    nomad_lite::GetClusterStatusResponse s;
-    if (!cluster_status(1, "read-token-0123456789", &s).ok() || s.leader_id() == 0) return false;
-    for (const auto& n : s.nodes()) {
-      if (!n.alive()) return false;
-    }
-    leader = s.leader_id();
-    return true;
-  }, 15s)) << "the nodes did not form a cluster with the operator token";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        nomad_lite::GetClusterStatusResponse s;
+        if (!cluster_status(1, "read-token-0123456789", &s).ok() || s.leader_id() == 0)
+          return false;
+        for (const auto& n : s.nodes()) {
+          if (!n.alive()) return false;
+        }
+        leader = s.leader_id();
+        return true;
+      },
+      15s))
+      << "the nodes did not form a cluster with the operator token";
   nomad_lite::GetClusterStatusResponse s;
   EXPECT_EQ(cluster_status(1, "", &s).error_code(), StatusCode::UNAUTHENTICATED);
   ASSERT_TRUE(cluster_status(1, "read-token-0123456789", &s).ok());
@@ -564,10 +574,9 @@ TEST_F(SecureCluster, WithoutTlsNodesNeedTheOperatorTokenToTalkToEachOther) {
   uint64_t follower = leader == 1 ? 2 : 1;
   std::string address = cluster_->member(follower).address();
   // No token, and a read token, may not speak Raft.
-  for (const auto& [token, code] :
-       std::vector<std::pair<std::string, StatusCode>>{{"", StatusCode::UNAUTHENTICATED},
-                                                       {"read-token-0123456789",
-                                                        StatusCode::PERMISSION_DENIED}}) {
+  for (const auto& [token, code] : std::vector<std::pair<std::string, StatusCode>>{
+           {"", StatusCode::UNAUTHENTICATED},
+           {"read-token-0123456789", StatusCode::PERMISSION_DENIED}}) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
@@ -600,12 +609,13 @@ TEST_F(SecureCluster, EveryRestEndpointRefusesMissingWrongAndTooLowTokens) {
     // The event stream never ends by itself: read its first bytes, then hang up.
     if (path == "/api/events") {
       int status = -1;
-      https.Get(path, headers,
-                [&](const httplib::Response& res) {
-                  status = res.status;
-                  return res.status == 200 ? false : true;
-                },
-                [](const char*, size_t) { return true; });
+      https.Get(
+          path, headers,
+          [&](const httplib::Response& res) {
+            status = res.status;
+            return res.status == 200 ? false : true;
+          },
+          [](const char*, size_t) { return true; });
       return status;
     }
     auto res = https.Get(path, headers);
@@ -643,7 +653,8 @@ TEST_F(SecureCluster, EveryRestEndpointRefusesMissingWrongAndTooLowTokens) {
   // /api/cluster tells the dashboard how the node is protected.
   httplib::Headers headers{{"Authorization", "Bearer " + read}};
   auto cluster = nlohmann::json::parse(https.Get("/api/cluster", headers)->body);
-  EXPECT_EQ(cluster["security"], (nlohmann::json{{"tls", true}, {"tokens", true}, {"insecure", false}}));
+  EXPECT_EQ(cluster["security"],
+            (nlohmann::json{{"tls", true}, {"tokens", true}, {"insecure", false}}));
   // Plain HTTP on the HTTPS port gets nowhere.
   httplib::Client plain("127.0.0.1", cluster_->member(leader_).dashboard_port);
   plain.set_read_timeout(2, 0);
@@ -658,9 +669,10 @@ TEST_F(SecureCluster, BadSecurityFilesStopTheServerWithOneClearLine) {
   if (!c.secure()) c.enable_security(false);
   std::string pki = c.pki_dir();
   auto server = [&](std::vector<std::string> more) {
-    std::vector<std::string> args = {NOMAD_LITE_BIN, "server", "--node-id", "1", "--port",
-                                     std::to_string(free_port()), "--data-dir",
-                                     c.root() + "/refused"};
+    std::vector<std::string> args = {NOMAD_LITE_BIN, "server",
+                                     "--node-id",    "1",
+                                     "--port",       std::to_string(free_port()),
+                                     "--data-dir",   c.root() + "/refused"};
     args.insert(args.end(), more.begin(), more.end());
     return run_bounded(args, 10s);
   };

@@ -1,11 +1,10 @@
 // Kills a WAL writer process with SIGKILL at random points, restarts it, and checks that every
 // entry it reported durable is still there, in order, with its contents.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
@@ -95,8 +94,8 @@ TEST(WalCrash, EveryEntryReportedDurableSurvivesSigkill) {
 
     WalContents contents;
     Status status;
-    auto wal = Wal::open(dir.path(), {.node_id = 1, .segment_bytes = 64 << 10}, 0, &contents,
-                         &status);
+    auto wal =
+        Wal::open(dir.path(), {.node_id = 1, .segment_bytes = 64 << 10}, 0, &contents, &status);
     ASSERT_TRUE(wal) << status.message();
     ASSERT_GE(contents.entries.size(), durable) << "round " << round;
     for (size_t i = 0; i < contents.entries.size(); ++i) {

@@ -29,7 +29,8 @@ class MemorySnapshots final : public SnapshotStorage {
     cv_.wait(lock, [&] { return !hold_; });
     if (out_of_space) *out_of_space = false;
     if (fail_) return Status::error("injected snapshot failure");
-    if (!latest_ || index > latest_->index) latest_ = storage::Snapshot{index, term, std::string(data)};
+    if (!latest_ || index > latest_->index)
+      latest_ = storage::Snapshot{index, term, std::string(data)};
     return Status::ok();
   }
 

@@ -87,19 +87,31 @@ TEST(ServerArgs, DefaultsMatchTheDesign) {
 }
 
 TEST(ServerArgs, EveryFlagReachesTheConfig) {
-  Invocation inv = parse_ok({"server",     "--node-id",
-                             "2",          "--port",
-                             "6000",       "--dashboard-port",
-                             "6001",       "--data-dir",
-                             "/tmp/x",     "--bind",
-                             "0.0.0.0",    "--insecure",
+  Invocation inv = parse_ok({"server",
+                             "--node-id",
+                             "2",
+                             "--port",
+                             "6000",
+                             "--dashboard-port",
+                             "6001",
+                             "--data-dir",
+                             "/tmp/x",
+                             "--bind",
+                             "0.0.0.0",
+                             "--insecure",
                              "--advertise",
-                             "node2:6000", "--election-timeout",
-                             "1s",         "--heartbeat-interval",
-                             "100ms",      "--log-level",
-                             "debug",      "--worker-slots",
-                             "0",          "--snapshot-entries",
-                             "500",        "--executor",
+                             "node2:6000",
+                             "--election-timeout",
+                             "1s",
+                             "--heartbeat-interval",
+                             "100ms",
+                             "--log-level",
+                             "debug",
+                             "--worker-slots",
+                             "0",
+                             "--snapshot-entries",
+                             "500",
+                             "--executor",
                              "sandbox"});
   const auto& c = inv.server;
   EXPECT_EQ(c.node_id, 2u);
@@ -401,9 +413,9 @@ TEST(ClientArgs, JobLogs) {
 
 TEST(BenchArgs, JobsOptionsAndDefaults) {
   ScopedAddrEnv env(nullptr);
-  Invocation inv = parse_ok({"bench", "jobs", "--addr", "a:1,b:2,c:3", "--count", "500",
-                             "--clients", "32", "--command", "sleep 0", "--duration", "2m",
-                             "--channels", "2"});
+  Invocation inv =
+      parse_ok({"bench", "jobs", "--addr", "a:1,b:2,c:3", "--count", "500", "--clients", "32",
+                "--command", "sleep 0", "--duration", "2m", "--channels", "2"});
   ASSERT_EQ(inv.command, Command::kBenchJobs);
   EXPECT_EQ(inv.client.addresses, (std::vector<std::string>{"a:1", "b:2", "c:3"}));
   EXPECT_EQ(inv.bench_jobs.count, 500u);
@@ -427,8 +439,8 @@ TEST(BenchArgs, JobsOptionsAndDefaults) {
 }
 
 TEST(BenchArgs, SpawnOptionsAndDefaults) {
-  Invocation inv = parse_ok({"bench", "spawn", "--parallel", "3", "--count", "90", "--command",
-                             "exit 0"});
+  Invocation inv =
+      parse_ok({"bench", "spawn", "--parallel", "3", "--count", "90", "--command", "exit 0"});
   ASSERT_EQ(inv.command, Command::kBenchSpawn);
   EXPECT_EQ(inv.bench_spawn.parallel, 3);
   EXPECT_EQ(inv.bench_spawn.count, 90u);

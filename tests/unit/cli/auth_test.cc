@@ -46,15 +46,15 @@ TEST(Auth, RolesNest) {
     Role needed;
     Refusal expected;
   };
-  for (const Case& c : {Case{kRead, Role::kRead, Refusal::kNone},
-                        Case{kRead, Role::kSubmit, Refusal::kPermissionDenied},
-                        Case{kRead, Role::kOperator, Refusal::kPermissionDenied},
-                        Case{kSubmit, Role::kRead, Refusal::kNone},
-                        Case{kSubmit, Role::kSubmit, Refusal::kNone},
-                        Case{kSubmit, Role::kOperator, Refusal::kPermissionDenied},
-                        Case{kOperator, Role::kRead, Refusal::kNone},
-                        Case{kOperator, Role::kSubmit, Refusal::kNone},
-                        Case{kOperator, Role::kOperator, Refusal::kNone}}) {
+  for (const Case& c :
+       {Case{kRead, Role::kRead, Refusal::kNone},
+        Case{kRead, Role::kSubmit, Refusal::kPermissionDenied},
+        Case{kRead, Role::kOperator, Refusal::kPermissionDenied},
+        Case{kSubmit, Role::kRead, Refusal::kNone}, Case{kSubmit, Role::kSubmit, Refusal::kNone},
+        Case{kSubmit, Role::kOperator, Refusal::kPermissionDenied},
+        Case{kOperator, Role::kRead, Refusal::kNone},
+        Case{kOperator, Role::kSubmit, Refusal::kNone},
+        Case{kOperator, Role::kOperator, Refusal::kNone}}) {
     AuthDecision d = auth.authorize("Bearer " + c.token, c.needed);
     EXPECT_EQ(d.refusal, c.expected) << c.token << " for " << role_name(c.needed);
   }
@@ -68,8 +68,9 @@ TEST(Auth, MissingMalformedAndWrongTokensAreUnauthenticated) {
   EXPECT_EQ(missing.refusal, Refusal::kUnauthenticated);
   EXPECT_NE(missing.message.find("requires a token"), std::string::npos);
   EXPECT_NE(missing.message.find("NOMAD_LITE_TOKEN"), std::string::npos);
-  for (const std::string& bad : std::vector<std::string>{"Basic " + kOperator, kOperator, "Bearer", "Bearer ", "Bearer x",
-                          "Bearer " + kOperator + "x", "Bearer " + kOperator.substr(1)}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"Basic " + kOperator, kOperator, "Bearer", "Bearer ", "Bearer x",
+                                "Bearer " + kOperator + "x", "Bearer " + kOperator.substr(1)}) {
     AuthDecision d = auth.authorize(bad, Role::kRead);
     EXPECT_EQ(d.refusal, Refusal::kUnauthenticated) << bad;
     // The refusal never repeats what was sent: it may be a real token of another system.
@@ -99,7 +100,8 @@ TEST(Auth, TokenFileErrorsNameTheLineAndTheFix) {
             std::string::npos);
   EXPECT_EQ(parse_error("read " + kRead + "\nsubmit " + kRead),
             "--token-file t line 2: this token is listed twice");
-  EXPECT_EQ(parse_error("# nothing\n\n"), "--token-file t: no tokens; write one per line as ROLE TOKEN");
+  EXPECT_EQ(parse_error("# nothing\n\n"),
+            "--token-file t: no tokens; write one per line as ROLE TOKEN");
   EXPECT_EQ(parse_error(""), "--token-file t: no tokens; write one per line as ROLE TOKEN");
 }
 
@@ -112,14 +114,16 @@ TEST(Auth, TokenFileMustNotBeReadableByOthers) {
 
   chmod(path.c_str(), 0644);
   Status s = Authenticator::load(path, &auth);
-  EXPECT_EQ(s.message(), "--token-file " + path + ": other users can read or write it; run chmod 600 " + path);
+  EXPECT_EQ(s.message(),
+            "--token-file " + path + ": other users can read or write it; run chmod 600 " + path);
 
   chmod(path.c_str(), 0640);
   ASSERT_TRUE(Authenticator::load(path, &auth).is_ok());
   EXPECT_TRUE(auth.authorize("Bearer " + kOperator, Role::kOperator).ok());
 
   s = Authenticator::load((dir / "missing").string(), &auth);
-  EXPECT_EQ(s.message(), "--token-file " + (dir / "missing").string() + ": No such file or directory");
+  EXPECT_EQ(s.message(),
+            "--token-file " + (dir / "missing").string() + ": No such file or directory");
   s = Authenticator::load(dir.string(), &auth);
   EXPECT_EQ(s.message(), "--token-file " + dir.string() + ": not a regular file");
   std::filesystem::remove_all(dir);

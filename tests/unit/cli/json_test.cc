@@ -159,10 +159,10 @@ TEST(JobJson, ValidUtf8ReplacesOnlyBadBytes) {
   EXPECT_EQ(valid_utf8("h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80"),
             "h\xC3\xA9llo \xE2\x82\xAC \xF0\x9F\x98\x80");
   const std::string bad = "\xEF\xBF\xBD";
-  EXPECT_EQ(valid_utf8("\xA9tail"), bad + "tail");          // a tail cut mid-character
-  EXPECT_EQ(valid_utf8("end\xE2\x82"), "end" + bad + bad);  // cut at the end
-  EXPECT_EQ(valid_utf8("\xC0\xAF"), bad + bad);             // overlong '/'
-  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), bad + bad + bad);   // a surrogate
+  EXPECT_EQ(valid_utf8("\xA9tail"), bad + "tail");                   // a tail cut mid-character
+  EXPECT_EQ(valid_utf8("end\xE2\x82"), "end" + bad + bad);           // cut at the end
+  EXPECT_EQ(valid_utf8("\xC0\xAF"), bad + bad);                      // overlong '/'
+  EXPECT_EQ(valid_utf8("\xED\xA0\x80"), bad + bad + bad);            // a surrogate
   EXPECT_EQ(valid_utf8("\xF4\x90\x80\x80"), bad + bad + bad + bad);  // past U+10FFFF
   EXPECT_EQ(valid_utf8(std::string("a\0b", 3)), std::string("a\0b", 3));
 }

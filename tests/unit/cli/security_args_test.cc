@@ -29,8 +29,9 @@ TEST(SecurityArgs, TlsFlagsGoTogether) {
   EXPECT_NE(usage_error({"server", "--tls-cert", "a.pem"})
                 .find("--tls-cert, --tls-key and --tls-ca go together"),
             std::string::npos);
-  EXPECT_NE(usage_error({"server", "--tls-cert", "a.pem", "--tls-key", "k.pem"}).find("go together"),
-            std::string::npos);
+  EXPECT_NE(
+      usage_error({"server", "--tls-cert", "a.pem", "--tls-key", "k.pem"}).find("go together"),
+      std::string::npos);
   Invocation inv = parse_ok({"server", "--tls-cert", "a.pem", "--tls-key", "k.pem", "--tls-ca",
                              "ca.pem", "--token-file", "tokens"});
   EXPECT_EQ(inv.server.tls_cert, "a.pem");
@@ -40,8 +41,8 @@ TEST(SecurityArgs, TlsFlagsGoTogether) {
 }
 
 TEST(SecurityArgs, BeyondLoopbackNeedsTlsAndTokensOrInsecure) {
-  const std::vector<std::string> tls = {"--tls-cert", "a.pem", "--tls-key", "k.pem", "--tls-ca",
-                                        "ca.pem"};
+  const std::vector<std::string> tls = {"--tls-cert", "a.pem",    "--tls-key",
+                                        "k.pem",      "--tls-ca", "ca.pem"};
   auto with = [](std::vector<std::string> a, const std::vector<std::string>& more) {
     a.insert(a.end(), more.begin(), more.end());
     return a;
@@ -59,8 +60,8 @@ TEST(SecurityArgs, BeyondLoopbackNeedsTlsAndTokensOrInsecure) {
       parse_ok(with({"server", "--bind", "0.0.0.0", "--insecure", "--token-file", "t"}, tls))
           .server.insecure);
   // --insecure with only one of them still warns.
-  EXPECT_TRUE(parse_ok({"server", "--bind", "0.0.0.0", "--insecure", "--token-file", "t"})
-                  .server.insecure);
+  EXPECT_TRUE(
+      parse_ok({"server", "--bind", "0.0.0.0", "--insecure", "--token-file", "t"}).server.insecure);
 }
 
 TEST(SecurityArgs, ClientCertificatesAndToken) {
@@ -73,8 +74,8 @@ TEST(SecurityArgs, ClientCertificatesAndToken) {
   std::string ca = (dir / "ca.pem").string(), cert = (dir / "client.pem").string(),
               key = (dir / "client-key.pem").string();
 
-  Invocation inv = parse_ok({"cluster", "--ca-cert", ca, "--cert", cert, "--key", key,
-                             "--token", "tok-0123456789abcdef"});
+  Invocation inv = parse_ok({"cluster", "--ca-cert", ca, "--cert", cert, "--key", key, "--token",
+                             "tok-0123456789abcdef"});
   EXPECT_TRUE(inv.client.security.tls.enabled());
   EXPECT_NE(inv.client.security.tls.cert_pem.find("BEGIN CERTIFICATE"), std::string::npos);
   EXPECT_EQ(inv.client.security.bearer_token, "tok-0123456789abcdef");
@@ -87,11 +88,12 @@ TEST(SecurityArgs, ClientCertificatesAndToken) {
                 .find("--ca-cert " + (dir / "none.pem").string()),
             std::string::npos);
   // A key that is not the certificate's.
-  std::string e = usage_error({"cluster", "--ca-cert", ca, "--cert", cert, "--key",
-                               (dir / "node-1-key.pem").string()});
+  std::string e = usage_error(
+      {"cluster", "--ca-cert", ca, "--cert", cert, "--key", (dir / "node-1-key.pem").string()});
   EXPECT_NE(e.find("--key"), std::string::npos) << e;
 
-  Invocation init = parse_ok({"tls", "init", "certs", "--nodes", "5", "--hosts", "a.example,10.0.0.5"});
+  Invocation init =
+      parse_ok({"tls", "init", "certs", "--nodes", "5", "--hosts", "a.example,10.0.0.5"});
   EXPECT_EQ(init.command, Command::kTlsInit);
   EXPECT_EQ(init.tls_init.dir, "certs");
   EXPECT_EQ(init.tls_init.nodes, 5);
@@ -100,7 +102,8 @@ TEST(SecurityArgs, ClientCertificatesAndToken) {
 }
 
 TEST(SecurityArgs, TlsInitSaysWhatItWroteAndRefusesToOverwrite) {
-  auto dir = std::filesystem::temp_directory_path() / ("nomad-tls-init-" + std::to_string(getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("nomad-tls-init-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   tls::DevPkiOptions options;
   options.dir = dir.string();

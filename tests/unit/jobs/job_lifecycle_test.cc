@@ -955,7 +955,8 @@ TEST(JobSnapshot, TheStreamedEncodingParsesAsTheWholeMessage) {
   nomad_lite::JobStoreSnapshot parsed;
   ASSERT_TRUE(parsed.ParseFromString(image.serialize()));
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, expected))
-      << parsed.DebugString() << "\nvs\n" << expected.DebugString();
+      << parsed.DebugString() << "\nvs\n"
+      << expected.DebugString();
 }
 
 TEST(JobChanges, TakeChangesReportsTheJobsEachEntryChangedOnce) {

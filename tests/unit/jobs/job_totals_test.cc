@@ -25,12 +25,12 @@ TEST(JobTotals, CountSubmissionsOnceAndEveryWayAJobEnds) {
   r.apply(assign_cmd("b", 1, 1, 10));
   r.apply(assign_cmd("c", 1, 1, 10));
   EXPECT_EQ(count(r.store(), nomad_lite::JOB_STATUS_RUNNING), 3u);
-  r.apply(finished_cmd("a", 1, 1, 20, 0));   // completed
-  r.apply(finished_cmd("b", 1, 1, 20, 3));   // failed, no retries
-  r.apply(cancel_cmd("c", 20));              // cancelled while running
+  r.apply(finished_cmd("a", 1, 1, 20, 0));                    // completed
+  r.apply(finished_cmd("b", 1, 1, 20, 3));                    // failed, no retries
+  r.apply(cancel_cmd("c", 20));                               // cancelled while running
   r.apply(finished_cmd("c", 1, 1, 21, {}, "cancelled", 15));  // its process ends: no new end
-  r.apply(cancel_cmd("d", 20));              // cancelled while pending
-  r.apply(cancel_cmd("d", 21));              // already finished: refused, counts nothing
+  r.apply(cancel_cmd("d", 20));                               // cancelled while pending
+  r.apply(cancel_cmd("d", 21));  // already finished: refused, counts nothing
 
   const JobTotals& t = r.store().totals();
   EXPECT_EQ(t.submitted, 5u);

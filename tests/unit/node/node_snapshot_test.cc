@@ -82,7 +82,8 @@ TEST(NodeSnapshot, ARestartFromACompactedLogRecoversEveryJob) {
       return n;
     });
     return found == 5 * kSnapshotEvery;
-  })) << found << " of " << 5 * kSnapshotEvery << " jobs after the restart";
+  })) << found
+      << " of " << 5 * kSnapshotEvery << " jobs after the restart";
 }
 
 }  // namespace

@@ -81,7 +81,6 @@ TEST(CommitTest, ReadyMustSyncOnlyForEntriesTermOrVote) {
   ASSERT_FALSE(committed.committed.empty());
   EXPECT_TRUE(committed.entries.empty());
   EXPECT_FALSE(committed.must_sync) << "only the commit index changed";
-
 }
 
 TEST(CommitTest, ReadyMustSyncForANewTermAndVote) {

@@ -61,8 +61,7 @@ TEST_F(SandboxTest, CannotWriteOutsideTheWorkDir) {
                                    "; pwd; touch inside && echo inside-ok");
   EXPECT_FALSE(std::filesystem::exists(etc_file));
   EXPECT_FALSE(std::filesystem::exists(data_file));
-  EXPECT_EQ(r.stdout_tail,
-            "etc-refused\n" + (attempt_dir("writes")).string() + "\ninside-ok\n");
+  EXPECT_EQ(r.stdout_tail, "etc-refused\n" + (attempt_dir("writes")).string() + "\ninside-ok\n");
   EXPECT_TRUE(std::filesystem::exists(attempt_dir("writes") / "inside"));
   std::error_code ec;
   std::filesystem::remove(etc_file, ec);
