@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "common/duration.h"
+#include "jobs/job_store.h"
 
 namespace nomad::api {
 namespace {
@@ -20,20 +21,7 @@ json signal_or_null(int32_t signal) { return signal == 0 ? json(nullptr) : json(
 }  // namespace
 
 std::string_view job_status_name(nomad_lite::JobStatus status) {
-  switch (status) {
-    case nomad_lite::JOB_STATUS_PENDING:
-      return "pending";
-    case nomad_lite::JOB_STATUS_RUNNING:
-      return "running";
-    case nomad_lite::JOB_STATUS_COMPLETED:
-      return "completed";
-    case nomad_lite::JOB_STATUS_FAILED:
-      return "failed";
-    case nomad_lite::JOB_STATUS_CANCELLED:
-      return "cancelled";
-    default:
-      return "unknown";
-  }
+  return jobs::status_name(status);  // one table of the names: the job store's
 }
 
 std::optional<nomad_lite::JobStatus> parse_job_status(std::string_view name) {
