@@ -25,10 +25,17 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# Unit tests and the simulation, the dashboard in a real browser, the core's and storage's
-# tests again under ASan/UBSan, a short libFuzzer run over each input from outside, and a short
-# run of the fault suite.
-test: format-check test-unit test-e2e test-hostile test-asan test-fuzz test-chaos
+# Unit tests and the simulation, the dashboard in a real browser, hostile input, a short run
+# of the fault suite, the core's and storage's tests again under ASan/UBSan, and a short
+# libFuzzer run over each input from outside. scripts/run-tests runs the sanitizer build (CPU
+# only) at the lowest CPU and I/O priority beside the suites that mostly wait on timers and
+# the network, so two cores stay busy without slowing the nodes under test.
+TEST_SUITES ?= test-unit test-e2e test-hostile test-chaos
+TEST_AFTER_SANITIZE ?= asan-runs fuzz-runs
+
+test: format-check build
+	@MAKE="$(MAKE)" TEST_SUITES="$(TEST_SUITES)" TEST_AFTER_SANITIZE="$(TEST_AFTER_SANITIZE)" \
+	  SANITIZE_LOG="$(BUILD_DIR)/sanitize-build.log" ./scripts/run-tests
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
@@ -61,11 +68,24 @@ test-hostile: chaos-bin
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.
-test-asan: deps
+ASAN_TARGETS := raft-tests raft-sim storage-tests storage-crash-tests wal-crash-writer \
+  jobs-tests worker-tests
+
+.PHONY: sanitize-configure sanitize-build asan-runs fuzz-runs
+sanitize-configure: deps
 	$(SANITIZE_CONFIGURE)
-	cmake --build $(ASAN_DIR) -j$(JOBS) --target raft-tests raft-sim storage-tests \
-	  storage-crash-tests wal-crash-writer jobs-tests worker-tests
+
+test-asan: sanitize-configure
+	cmake --build $(ASAN_DIR) -j$(JOBS) --target $(ASAN_TARGETS)
+	$(MAKE) --no-print-directory asan-runs
+
+asan-runs:
 	$(MAKE) --no-print-directory -j$(JOBS) -O $(ASAN_RUNS:%=asan-run-%)
+
+# Everything test-asan and test-fuzz build, in one call (make test runs it in the background).
+sanitize-build: sanitize-configure
+	cmake --build $(ASAN_DIR) -j$(JOBS) --target $(ASAN_TARGETS) make-seed-corpus \
+	  $(FUZZ_TARGETS:%=%-fuzz)
 
 # The runs, $(JOBS) at a time (each is one thread), the longest first.
 ASAN_RUNS := sim-5 sim-3 worker-tests raft-tests storage-tests jobs-tests storage-crash-tests
@@ -92,9 +112,11 @@ SERVICE_FUZZ_SECONDS ?= 120
 fuzz-service:
 	$(MAKE) test-fuzz FUZZ_TARGETS=service FUZZ_SECONDS=$(SERVICE_FUZZ_SECONDS)
 
-test-fuzz: deps
-	$(SANITIZE_CONFIGURE)
+test-fuzz: sanitize-configure
 	cmake --build $(FUZZ_DIR) -j$(JOBS) --target make-seed-corpus $(FUZZ_TARGETS:%=%-fuzz)
+	$(MAKE) --no-print-directory fuzz-runs
+
+fuzz-runs:
 	$(FUZZ_DIR)/make-seed-corpus $(FUZZ_DIR)/corpus
 	@mkdir -p $(FUZZ_DIR)/crashes
 	$(MAKE) --no-print-directory -j$(JOBS) -O $(FUZZ_TARGETS:%=fuzz-run-%) \
