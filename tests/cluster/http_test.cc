@@ -486,6 +486,35 @@ TEST(HttpApi, APostToAFollowerIsForwardedToTheLeader) {
   }
 }
 
+TEST(HttpApi, ASubmitWithWaitThroughAFollowerAnswersWithTheFinalJob) {
+  HttpCluster hc;
+  ASSERT_NE(hc.leader, 0u);
+  uint64_t f = hc.follower();
+  ASSERT_NE(f, 0u);
+
+  // The write is forwarded to the leader; the wait is the follower's own, on its applied state.
+  Reply done =
+      hc.http(f).post_json("/api/jobs", {{"command", "sleep 0.3; echo waited"}, {"wait", "20s"}});
+  ASSERT_EQ(done.status, 201) << done;
+  EXPECT_EQ(done.doc["status"], "completed") << done;
+  EXPECT_EQ(done.doc["exit_code"], 0) << done;
+  std::string id = done.doc["id"];
+  // What the follower answered is what every node has committed.
+  for (uint64_t node : {hc.leader, f}) {
+    Reply seen = hc.http(node).get("/api/jobs/" + id);
+    ASSERT_EQ(seen.status, 200) << seen;
+    EXPECT_EQ(seen.doc["status"], "completed") << "node " << node << ": " << seen;
+  }
+
+  // A job that outlives the wait comes back unfinished when the wait ends, not as an error.
+  Reply early = hc.http(f).post_json("/api/jobs", {{"command", "sleep 30"}, {"wait", "1s"}});
+  ASSERT_EQ(early.status, 201) << early;
+  EXPECT_TRUE(early.doc["status"] == "pending" || early.doc["status"] == "running") << early;
+  EXPECT_EQ(
+      hc.http(f).post("/api/jobs/" + early.doc["id"].get<std::string>() + "/cancel", "").status,
+      200);
+}
+
 // --- output ----------------------------------------------------------------------------------
 
 TEST(HttpApi, OutputOfAFinishedJobAndFollowedOutputOfARunningOne) {
