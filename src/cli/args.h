@@ -30,6 +30,7 @@ enum class Command {
   kBenchJobs,
   kBenchSpawn,
   kTlsInit,
+  kVersion,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -95,6 +96,8 @@ struct BenchSpawnOptions {
 struct Invocation {
   Command command = Command::kServer;
   node::ServerConfig server;      // kServer
+  bool check_config = false;      // kServer: check the configuration and exit
+  bool version_json = false;      // kVersion: one JSON object rather than one line
   ClientOptions client;           // every other command
   SubmitOptions submit;           // kJobSubmit
   std::string job_id;             // kJobStatus, kJobCancel, kJobWait, kJobLogs
