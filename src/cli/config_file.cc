@@ -142,6 +142,10 @@ Status apply_config_file(const std::string& path, CLI::App* server) {
                                       : "a string in double quotes") +
                            ": write it as " + example(key, *opt, flag, integer));
     }
+    if (type == "UINT" && value.as_integer() && value.as_integer()->get() < 0) {
+      return Status::error(where + "'" + key + "': " + std::to_string(value.as_integer()->get()) +
+                           " is out of range for --" + key + " (it takes 0 or more)");
+    }
     if (opt->count() > 0) continue;  // the command line gave it: the flag wins
     std::string given = flag      ? (value.as_boolean()->get() ? "true" : "false")
                         : integer ? std::to_string(value.as_integer()->get())
