@@ -1,7 +1,8 @@
 #pragma once
 
-// The command line of `nomad-lite`, parsed into what to run. Parsing does no I/O and starts
-// nothing, so every form (and every mistake) can be tested on its own.
+// The command line of `nomad-lite`, parsed into what to run. Parsing starts nothing and reads
+// only the files the command line names (--config, the client's PEM files), so every form (and
+// every mistake) can be tested on its own.
 
 #include <cstdint>
 #include <map>
