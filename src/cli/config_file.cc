@@ -118,8 +118,8 @@ Status apply_config_file(const std::string& path, CLI::App* server) {
                            "' belongs on the command line only; remove it from the file");
     }
     if (opt == nullptr && value.is_table()) {
-      return Status::error(where + "[" + key +
-                           "]: the file has no sections; write every key = value at the top, "
+      return Status::error(where + "[" + key + "] (or a dotted key " + key +
+                           ".x): the file has no sections; write every key = value at the top, "
                            "before any [section] line");
     }
     if (opt == nullptr) {

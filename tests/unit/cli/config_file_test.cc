@@ -172,7 +172,8 @@ TEST_F(ConfigFile, AValueOfTheWrongTypeSaysHowToWriteIt) {
 
 TEST_F(ConfigFile, SectionsAndCommandLineOnlyKeysAreRefused) {
   EXPECT_HAS(error_of_file("node-id = 1\n[server]\nport = 1\n"),
-             ":2: [server]: the file has no sections");
+             ":2: [server] (or a dotted key server.x): the file has no sections");
+  EXPECT_HAS(error_of_file("server.port = 1\n"), ":1: [server] (or a dotted key server.x)");
   EXPECT_HAS(error_of_file("config = \"other.toml\"\n"),
              "'config' belongs on the command line only");
   EXPECT_HAS(error_of_file("check-config = true\n"), "'check-config' belongs on the command line");
