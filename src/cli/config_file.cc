@@ -112,11 +112,11 @@ Status apply_config_file(const std::string& path, CLI::App* server) {
   for (auto&& [toml_key, value] : table) {
     const std::string key(toml_key.str());
     const std::string where = path + ":" + std::to_string(value.source().begin.line) + ": ";
-    CLI::Option* opt = command_line_only(key) ? nullptr : server->get_option_no_throw("--" + key);
     if (command_line_only(key)) {
       return Status::error(where + "'" + key +
                            "' belongs on the command line only; remove it from the file");
     }
+    CLI::Option* opt = server->get_option_no_throw("--" + key);
     if (opt == nullptr && value.is_table()) {
       return Status::error(where + "[" + key + "] (or a dotted key " + key +
                            ".x): the file has no sections; write every key = value at the top, "
@@ -145,6 +145,9 @@ Status apply_config_file(const std::string& path, CLI::App* server) {
     if (type == "UINT" && value.as_integer() && value.as_integer()->get() < 0) {
       return Status::error(where + "'" + key + "': " + std::to_string(value.as_integer()->get()) +
                            " is out of range for --" + key + " (it takes 0 or more)");
+    }
+    if (value.is_string() && value.as_string()->get().find('\0') != std::string::npos) {
+      return Status::error(where + "'" + key + "' holds a NUL character (\\u0000); remove it");
     }
     if (opt->count() > 0) continue;  // the command line gave it: the flag wins
     std::string given = flag      ? (value.as_boolean()->get() ? "true" : "false")

@@ -168,6 +168,7 @@ TEST_F(ConfigFile, AValueOfTheWrongTypeSaysHowToWriteIt) {
   EXPECT_HAS(error_of_file("peers = [\"2:h:1\"]\n"), "'peers' is an array");
   EXPECT_HAS(error_of_file("port = 70000\n"), ":1: 'port': 70000 is out of range for --port");
   EXPECT_HAS(error_of_file("node-id = -1\n"), "'node-id': -1 is out of range for --node-id");
+  EXPECT_HAS(error_of_file("data-dir = \"/var/\\u0000lib\"\n"), "'data-dir' holds a NUL character");
 }
 
 TEST_F(ConfigFile, SectionsAndCommandLineOnlyKeysAreRefused) {
