@@ -211,3 +211,9 @@ format-check: deps
 	if [ -z "$$files" ]; then printf '%s\n' "$$out"; exit 1; fi; \
 	for f in $$files; do echo "$$f: differs from .clang-format (fix: make format, or $(CLANG_FORMAT) -i $$f)"; done; \
 	echo "format-check: $$(echo $$files | wc -w) of $(words $(FORMAT_FILES)) files differ; make format fixes them"; exit 1
+
+# The systemd unit, alone and with its job-user drop-in, through systemd-analyze verify
+# (Debian's systemd package unpacked into a temporary directory, not installed).
+.PHONY: test-packaging
+test-packaging: build
+	scripts/verify-systemd-unit $(BUILD_DIR)/nomad-lite

@@ -6,6 +6,7 @@
 
 #include "api/json.h"
 #include "cli/address.h"
+#include "cli/config_file.h"
 #include "cli/server_flags.h"
 #include "common/shell_quote.h"
 #include "tls/identity.h"
@@ -92,6 +93,8 @@ struct Flags {
   BenchJobsFlags bench_jobs;
   BenchSpawnFlags bench_spawn;
   TlsInitFlags tls_init;
+  CLI::App* version = nullptr;
+  bool version_json = false;
 };
 
 constexpr const char* kClientFooter =
@@ -263,6 +266,10 @@ void build_app(CLI::App& app, Flags* f) {
                                          "Make a development CA, node and client "
                                          "certificates and client tokens in DIR"),
                      &f->tls_init);
+
+  f->version = app.add_subcommand("version", "Print the version, commit, build type and libraries");
+  f->version->add_flag("--json", f->version_json, "One JSON object (as -o json)");
+  f->version->fallthrough(false);
 
   const char* seed = "Forms of the original nomad-lite";
   add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
@@ -436,12 +443,22 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   if (f.server.app->parsed()) {
     inv->command = Command::kServer;
     if (saw_dashes) return Status::error("unexpected '--' after the server's flags");
+    if (!f.server.config_file.empty()) {
+      if (Status s = apply_config_file(f.server.config_file, f.server.app); !s) return s;
+    }
+    inv->check_config = f.server.check_config;
     return finish_server(f.server, &inv->server);
   }
   if (f.tls_init.app->parsed()) {
     inv->command = Command::kTlsInit;
     if (saw_dashes) return Status::error("unexpected '--' after tls init");
     return finish_tls_init(f.tls_init, &inv->tls_init);
+  }
+  if (f.version->parsed()) {
+    inv->command = Command::kVersion;
+    if (saw_dashes) return Status::error("unexpected '--' after version");
+    inv->version_json = f.version_json || f.output == "json";
+    return Status::ok();
   }
   if (Status s = finish_client(f, &inv->client); !s) return s;
   SubmitFlags* submit = f.job_submit.app->parsed()     ? &f.job_submit
@@ -541,6 +558,13 @@ ParsedArgs parse_args(const std::vector<std::string>& args) {
   if (args.empty()) {
     result.exit_code = 2;
     result.error = "nomad-lite: no command given (see nomad-lite --help)";
+    return result;
+  }
+
+  if (args.size() == 1 && args[0] == "--version") {
+    Invocation invocation;
+    invocation.command = Command::kVersion;
+    result.invocation = std::move(invocation);
     return result;
   }
 

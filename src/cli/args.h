@@ -1,7 +1,8 @@
 #pragma once
 
-// The command line of `nomad-lite`, parsed into what to run. Parsing does no I/O and starts
-// nothing, so every form (and every mistake) can be tested on its own.
+// The command line of `nomad-lite`, parsed into what to run. Parsing starts nothing and reads
+// only the files the command line names (--config, the client's PEM files), so every form (and
+// every mistake) can be tested on its own.
 
 #include <cstdint>
 #include <map>
@@ -30,6 +31,7 @@ enum class Command {
   kBenchJobs,
   kBenchSpawn,
   kTlsInit,
+  kVersion,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -95,6 +97,8 @@ struct BenchSpawnOptions {
 struct Invocation {
   Command command = Command::kServer;
   node::ServerConfig server;      // kServer
+  bool check_config = false;      // kServer: check the configuration and exit
+  bool version_json = false;      // kVersion: one JSON object rather than one line
   ClientOptions client;           // every other command
   SubmitOptions submit;           // kJobSubmit
   std::string job_id;             // kJobStatus, kJobCancel, kJobWait, kJobLogs

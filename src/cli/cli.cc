@@ -10,6 +10,8 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/tls_init.h"
+#include "cli/version.h"
+#include "server/config_check.h"
 #include "server/server.h"
 #include "transport/grpc_logging.h"
 #include "transport/security.h"
@@ -25,6 +27,13 @@ int run_cli(int argc, char** argv) {
     return parsed.exit_code;
   }
   const Invocation& invocation = *parsed.invocation;
+  if (invocation.command == Command::kVersion) {
+    std::cout << (invocation.version_json ? version_json() : version_line()) << "\n";
+    return 0;
+  }
+  if (invocation.command == Command::kServer && invocation.check_config) {
+    return server::check_server_config(invocation.server, std::cout, std::cerr);
+  }
   if (invocation.command != Command::kServer) {
     transport::quiet_grpc_logs();
     transport::set_outgoing_security(invocation.client.security);

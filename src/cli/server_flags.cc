@@ -125,6 +125,12 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
                   "Take a snapshot after this many applied entries, or after as many as there are "
                   "jobs (up to 16 times this) when there are more")
       ->capture_default_str();
+  app->add_option("--config", f->config_file,
+                  "A TOML file of these flags, as key = value with the long name: node-id = 1, "
+                  "peers = \"2:10.0.0.2:50051\", insecure = true; flags given here win");
+  app->add_flag("--check-config", f->check_config,
+                "Check the flags, the --config file and the TLS and token files, print what "
+                "the node would run with and exit (0: fine, 2: the problem)");
   app->fallthrough(false);  // --addr and -o mean nothing to a server
   app->footer(kServerFooter);
 }
