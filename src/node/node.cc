@@ -145,6 +145,7 @@ void Node::stop() {
   }
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  post_job_events(std::nullopt);         // what the loop collected last
   if (log_writer_) log_writer_->stop();  // what the loop handed it is written (and answered)
   answer_runner_.reset();                // answers everything the loop handed it
   job_event_logger_.reset();             // and logs every job change it was handed
@@ -268,6 +269,7 @@ void Node::run() {
     log_reports.clear();
     finish_snapshot();
     auto now = clock_.now();
+    post_job_events(now);
     // A node that cannot write its log takes no part: it would only drop them, one warning each.
     if (core_->storage_failed()) inbox.clear();
     for (const auto& m : inbox) {
@@ -565,6 +567,18 @@ void Node::after_apply() {
   unseen_changes_.clear();
 }
 
+void Node::post_job_events(std::optional<std::chrono::steady_clock::time_point> now) {
+  if (job_events_.empty() || !job_event_logger_) return;
+  if (now && *now < next_job_events_post_ && job_events_.size() < kJobEventsBatch) return;
+  if (now) next_job_events_post_ = *now + kJobEventsEvery;
+  std::vector<CallbackRunner::Callback> batch;
+  batch.push_back([events = std::move(job_events_)] {
+    for (const auto& event : events) log_job_event(event);
+  });
+  job_events_.clear();
+  job_event_logger_->post(std::move(batch));
+}
+
 bool Node::propose_coordinator_commands() {
   if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return false;
   std::vector<nomad_lite::Command> commands =
@@ -606,13 +620,9 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
     }
     jobs_.record_events(nullptr);
   }
-  // Written on a thread of their own: a write to the log per change would slow the loop.
   if (!events.empty()) {
-    std::vector<CallbackRunner::Callback> batch;
-    batch.push_back([events = std::move(events)] {
-      for (const auto& event : events) log_job_event(event);
-    });
-    job_event_logger_->post(std::move(batch));
+    job_events_.insert(job_events_.end(), std::make_move_iterator(events.begin()),
+                       std::make_move_iterator(events.end()));
   }
   std::vector<CallbackRunner::Callback> answers;
   for (size_t i = 0; i < committed.size(); ++i) {

@@ -252,7 +252,16 @@ class Node {
   // Answers to applied proposals run here when there are more than kInlineAnswers at once.
   static constexpr size_t kInlineAnswers = 2;
   std::unique_ptr<CallbackRunner> answer_runner_;
-  std::unique_ptr<CallbackRunner> job_event_logger_;  // writes the job changes' log lines
+  // The job changes' log lines are written on a thread of their own, handed over in batches
+  // at most every kJobEventsEvery (or kJobEventsBatch changes): a write per line, or a
+  // wake-up of that thread per apply, would cost the loop at high submission rates.
+  std::unique_ptr<CallbackRunner> job_event_logger_;
+  std::vector<jobs::JobEvent> job_events_;  // loop thread: not yet handed over
+  std::chrono::steady_clock::time_point next_job_events_post_{};
+  static constexpr std::chrono::milliseconds kJobEventsEvery{20};
+  static constexpr size_t kJobEventsBatch = 4096;
+  // Hands job_events_ to job_event_logger_ when due at `now` (nullopt: at once).
+  void post_job_events(std::optional<std::chrono::steady_clock::time_point> now);
   std::set<raft::Term> led_terms_;  // terms this node led since it started (loop thread)
   std::unique_ptr<Coordinator> coordinator_;
   bool collaborators_started_ = false;       // the peer sender and the worker
