@@ -27,10 +27,11 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 # Unit tests and the simulation, the dashboard in a real browser, hostile input, a short run
 # of the fault suite, the core's and storage's tests again under ASan/UBSan, and a short
-# libFuzzer run over each input from outside. scripts/run-tests runs the sanitizer build (CPU
+# libFuzzer run over each input from outside; gRPC health, reflection and JSON logs
+# (test-probes). scripts/run-tests runs the sanitizer build (CPU
 # only) at the lowest CPU and I/O priority beside the suites that mostly wait on timers and
 # the network, so two cores stay busy without slowing the nodes under test.
-TEST_SUITES ?= test-unit test-e2e test-hostile test-chaos
+TEST_SUITES ?= test-unit test-e2e test-hostile test-probes test-chaos
 TEST_AFTER_SANITIZE ?= asan-runs fuzz-runs
 
 test: format-check build
@@ -65,6 +66,15 @@ HOSTILE_FLAGS ?=
 test-hostile: chaos-bin
 	$(HOSTILE_PYTHON) tests/hostile/run.py --self-check
 	$(HOSTILE_PYTHON) tests/hostile/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/hostile $(HOSTILE_FLAGS)
+
+# gRPC health checking, server reflection and --log-format json (tests/probes, Python 3 with
+# Debian's python3-grpcio and python3-protobuf, and no copy of our proto): a plain and a TLS and
+# tokens 3-node cluster on 127.0.0.1, called through reflected descriptors only, probed with
+# hand-encoded health messages until a node left alone goes NOT_SERVING; its logs must be
+# JSON lines. Node logs in $(BUILD_DIR)/probes; under 60 s.
+.PHONY: test-probes
+test-probes: chaos-bin
+	$(HOSTILE_PYTHON) tests/probes/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/probes
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.

@@ -4,8 +4,20 @@
 
 namespace nomad::api {
 
+bool TokenGate::needs_no_token(std::string_view path) {
+  // grpc.health.v1.Health (Check, Watch) and server reflection (v1alpha, and v1 for newer
+  // clients): probes carry no token, and the schema is the published proto.
+  return path.starts_with("/grpc.health.v1.Health/") ||
+         path == "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo" ||
+         path == "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+}
+
 grpc::Status TokenGate::Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
                                 OutputMetadata*, OutputMetadata*) {
+  if (auto it = auth_metadata.find(":path");
+      it != auth_metadata.end() && needs_no_token({it->second.data(), it->second.size()})) {
+    return {};
+  }
   if (context != nullptr) {
     auto certs = context->FindPropertyValues("x509_pem_cert");
     if (!certs.empty()) {

@@ -8,9 +8,12 @@
 //
 // Callers with a node certificate pass here (node-to-node calls need no token; PeerGate
 // checks them per call); any other caller needs a token of at least the read role. The
-// role each method needs is still checked per call.
+// role each method needs is still checked per call. The health checking protocol and server
+// reflection need no token (needs_no_token): they answer a status and the published schema.
 
 #include <grpcpp/grpcpp.h>
+
+#include <string_view>
 
 #include "api/auth.h"
 
@@ -24,6 +27,10 @@ class TokenGate final : public grpc::AuthMetadataProcessor {
   grpc::Status Process(const InputMetadata& auth_metadata, grpc::AuthContext* context,
                        OutputMetadata* consumed_auth_metadata,
                        OutputMetadata* response_metadata) override;
+
+  // Whether a call to this method path (":path", e.g. "/grpc.health.v1.Health/Check") is let
+  // through without a token.
+  static bool needs_no_token(std::string_view path);
 
  private:
   const Authenticator& auth_;

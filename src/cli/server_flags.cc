@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common/duration.h"
+#include "common/log.h"
 #include "common/peers.h"
 #include "worker/spawn.h"
 
@@ -90,6 +91,9 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->add_option("--heartbeat-interval", f->heartbeat_interval, "Leader heartbeat interval")
       ->capture_default_str();
   app->add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
+      ->capture_default_str();
+  app->add_option("--log-format", c.log_format,
+                  "text (one line per event) or json (one JSON object per line)")
       ->capture_default_str();
   app->add_option("--worker-slots", c.worker_slots,
                   "Jobs this node runs at once (default: one per core; 0: none)");
@@ -218,6 +222,9 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
   if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
     return Status::error("--log-level: '" + c.log_level +
                          "' is not one of trace, debug, info, warn, error");
+  }
+  if (!common::parse_log_format(c.log_format)) {
+    return Status::error("--log-format: '" + c.log_format + "' is not text or json");
   }
   if (c.worker_slots < -1) return Status::error("--worker-slots: must be 0 or more");
   if (c.snapshot_entries == 0) return Status::error("--snapshot-entries: must be 1 or more");

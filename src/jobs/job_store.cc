@@ -155,6 +155,7 @@ ApplyResult JobStore::submit(nomad_lite::SubmitJobCommand* command, raft::Index 
   this->index(*job);
   changes_.push_back(job->id());
   by_submit_index_.put(job);
+  if (events_) events_->push_back({.kind = JobEvent::Kind::kSubmitted, .job_id = job->id()});
   job_slot->second = std::move(job);
   ++totals_.submitted;
   return result;
@@ -184,6 +185,12 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
     }
   }
   ApplyResult result{Status::ok(), *job};
+  if (events_) {
+    events_->push_back({.kind = JobEvent::Kind::kCancelled,
+                        .job_id = job->id(),
+                        .attempt = job->attempt(),
+                        .node = job->node_id()});
+  }
   put(std::move(job));
   ++totals_.finished;
   return result;
@@ -225,6 +232,12 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
   job->clear_stderr_tail();
   job->set_stdout_truncated(false);
   job->set_stderr_truncated(false);
+  if (events_) {
+    events_->push_back({.kind = JobEvent::Kind::kPlaced,
+                        .job_id = job->id(),
+                        .attempt = a.attempt(),
+                        .node = a.node_id()});
+  }
   put(std::move(job));
 }
 
@@ -282,6 +295,12 @@ void JobStore::started(const nomad_lite::JobStarted& s) {
   auto job = edit(s.job_id());
   job->mutable_attempts(job->attempts_size() - 1)->set_started_at_ms(s.at_ms());
   job->set_started_at_ms(s.at_ms());
+  if (events_) {
+    events_->push_back({.kind = JobEvent::Kind::kStarted,
+                        .job_id = job->id(),
+                        .attempt = s.attempt(),
+                        .node = s.node_id()});
+  }
   put(std::move(job));
 }
 
@@ -306,6 +325,12 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     int64_t started = f.started_at_ms() > 0 ? f.started_at_ms() : f.at_ms();
     attempt->set_started_at_ms(started);
     job->set_started_at_ms(started);
+    if (events_) {
+      events_->push_back({.kind = JobEvent::Kind::kStarted,
+                          .job_id = job->id(),
+                          .attempt = f.attempt(),
+                          .node = f.node_id()});
+    }
   }
   job->set_stdout_tail(f.stdout_tail());
   job->set_stderr_tail(f.stderr_tail());
@@ -360,6 +385,22 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     job->set_reason(reason);
     job->set_finished_at_ms(f.at_ms());
     ++totals_.finished;
+  }
+  if (events_) {
+    JobEvent::Kind kind = success      ? JobEvent::Kind::kCompleted
+                          : node_fault ? JobEvent::Kind::kLost
+                          : job->status() == nomad_lite::JOB_STATUS_PENDING
+                              ? JobEvent::Kind::kRetried
+                              : JobEvent::Kind::kFailed;
+    JobEvent event{.kind = kind,
+                   .job_id = job->id(),
+                   .attempt = f.attempt(),
+                   .node = f.node_id(),
+                   .signal = f.signal(),
+                   .reason = success ? std::string() : reason,
+                   .retry = job->status() == nomad_lite::JOB_STATUS_PENDING};
+    if (f.has_exit_code()) event.exit_code = f.exit_code();
+    events_->push_back(std::move(event));
   }
   put(std::move(job));
 }

@@ -20,6 +20,7 @@
 
 #include "common/status.h"
 #include "jobs/failure_reason.h"
+#include "jobs/job_events.h"
 #include "jobs/job_segments.h"
 #include "proto/nomad_lite.pb.h"
 #include "raft/types.h"
@@ -116,6 +117,9 @@ class JobStore {
   // Ids of the jobs changed by apply()/restore() since the last call.
   std::vector<std::string> take_changes();
 
+  // While `sink` is set, apply() appends each job state change it makes to it (null: none).
+  void record_events(std::vector<JobEvent>* sink) { events_ = sink; }
+
   JobStoreImage image() const;
   std::string snapshot() const { return image().serialize(); }
   Status restore(const std::string& data);
@@ -147,6 +151,7 @@ class JobStore {
   std::set<std::pair<int64_t, std::string>> finished_;  // (finished_at_ms, id)
 
   std::vector<std::string> changes_;
+  std::vector<JobEvent>* events_ = nullptr;
   JobTotals totals_;
 };
 

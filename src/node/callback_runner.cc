@@ -4,9 +4,9 @@
 
 namespace nomad::node {
 
-CallbackRunner::CallbackRunner()
-    : thread_([this] {
-        common::name_this_thread("replies");
+CallbackRunner::CallbackRunner(const char* thread_name)
+    : thread_([this, thread_name] {
+        common::name_this_thread(thread_name);
         run();
       }) {}
 

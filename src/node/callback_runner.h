@@ -17,7 +17,8 @@ class CallbackRunner {
  public:
   using Callback = std::function<void()>;
 
-  CallbackRunner();
+  // `thread_name`: as ps and gdb show the thread (at most 15 characters).
+  explicit CallbackRunner(const char* thread_name = "replies");
   // Runs whatever is still queued, then stops.
   ~CallbackRunner();
 

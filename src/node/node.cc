@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <random>
 
+#include "common/log.h"
 #include "common/thread_name.h"
 #include "common/unix_time.h"
+#include "node/job_event_log.h"
 #include "node/store_log_sink.h"
 #include "storage/sync_failure.h"
 
@@ -20,7 +22,7 @@ namespace {
 
 // Without durable storage this node cannot keep Raft's promises: stop it rather than lie.
 [[noreturn]] void stop_on_storage_failure(const std::string& message, int exit_code) {
-  spdlog::critical("storage failure, stopping: {}", message);
+  common::log_critical("storage failure, stopping", {{"error", message}});
   spdlog::default_logger()->flush();
   std::_Exit(exit_code);
 }
@@ -127,6 +129,7 @@ Status Node::start() {
 
   publish_view();
   answer_runner_ = std::make_unique<CallbackRunner>();
+  job_event_logger_ = std::make_unique<CallbackRunner>("job-log");
   loop_ = std::thread([this] {
     common::name_this_thread("raft-loop");
     run();
@@ -142,8 +145,10 @@ void Node::stop() {
   }
   queue_cv_.notify_all();
   if (loop_.joinable()) loop_.join();
+  post_job_events(std::nullopt);         // what the loop collected last
   if (log_writer_) log_writer_->stop();  // what the loop handed it is written (and answered)
   answer_runner_.reset();                // answers everything the loop handed it
+  job_event_logger_.reset();             // and logs every job change it was handed
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   if (collaborators_started_) {
     worker_.stop();  // first gives up a report blocked on a stalled leader
@@ -264,11 +269,14 @@ void Node::run() {
     log_reports.clear();
     finish_snapshot();
     auto now = clock_.now();
+    post_job_events(now);
     // A node that cannot write its log takes no part: it would only drop them, one warning each.
     if (core_->storage_failed()) inbox.clear();
     for (const auto& m : inbox) {
       std::string why;
-      if (!core_->step(m, &why)) spdlog::warn("dropped a message from node {}: {}", m.from, why);
+      if (!core_->step(m, &why)) {
+        common::log_warn("dropped a message from a peer", {{"peer", m.from}, {"error", why}});
+      }
     }
     inbox.clear();
     // Reports first: the finishes they carry and the jobs placed in the freed slots go into
@@ -299,10 +307,16 @@ void Node::run() {
       std::string leader = s.leader == raft::kNoNode
                                ? std::string("unknown")
                                : "node " + std::to_string(s.leader) + " at " + address_of(s.leader);
-      spdlog::info("node {}: {} in term {}, leader {}", config_.node_id, raft::role_name(s.role),
-                   s.term, leader);
+      // A leader change (or a new term, an election) is one line: role, term, leader.
+      common::log_info("node " + std::to_string(config_.node_id) + ": " + raft::role_name(s.role) +
+                           " in term " + std::to_string(s.term) + ", leader " + leader,
+                       {{"role", raft::role_name(s.role)},
+                        {"term", s.term},
+                        {"leader", s.leader},
+                        {"leader_changed", s.leader != last_leader_}});
       // A report stream to the old leader is of no more use (and a write to it may hang).
       if (s.leader != last_leader_) {
+        for (const auto& listener : leader_listeners_) listener(s.leader);
         worker_.leader_changed();
         // The lease is renewed by the new leader's first ack, not at the next heartbeat.
         if (s.leader != raft::kNoNode) pending_report_now_ = true;
@@ -435,7 +449,11 @@ void Node::handle_ready() {
     unsaved_snapshot_ = std::move(snap);
     unsaved_snapshot_queued_ = false;
   }
-  if (rd.soft_state) soft_state_ = rd.soft_state;
+  if (rd.soft_state) {
+    soft_state_ = rd.soft_state;
+    // Before this Ready's entries apply: a lone node commits its first entry at once.
+    if (rd.soft_state->role == raft::Role::kLeader) led_terms_.insert(rd.soft_state->term);
+  }
   std::optional<LogWrite> write;
   // Until the probe lets it retry, the core hands out nothing that needs the disk.
   if (!core_->storage_failed()) {
@@ -474,10 +492,10 @@ void Node::handle_log_report(const LogWriteReport& r) {
     if (r.persisted) core_->persisted(r.persisted->first, r.persisted->second);
     if (disk_full_since_ && !core_->storage_failed()) {
       auto seconds = std::chrono::duration<double>(clock_.now() - *disk_full_since_).count();
-      spdlog::info(
-          "node {}: writing to {} again after {:.1f} s with a full disk; rejoining as a "
-          "follower",
-          config_.node_id, config_.effective_data_dir(), seconds);
+      common::log_info(fmt::format("node {}: writing to {} again after {:.1f} s with a full "
+                                   "disk; rejoining as a follower",
+                                   config_.node_id, config_.effective_data_dir(), seconds),
+                       {{"data_dir", config_.effective_data_dir()}});
       disk_full_since_.reset();
     }
     return;
@@ -498,12 +516,15 @@ void Node::enter_disk_full(const Status& failure) {
   next_disk_probe_ = clock_.now() + kDiskProbeInterval;
   if (disk_full_since_) return;  // one line per episode, not one per retry
   disk_full_since_ = clock_.now();
-  spdlog::error(
-      "node {}: disk full in {} ({}); {}this node writes nothing, refuses writes and takes no "
-      "part in elections until space is freed; it retries every {} s and resumes by itself",
-      config_.node_id, config_.effective_data_dir(), failure.message(),
-      core_->role() == raft::Role::kLeader ? "stepping down as leader; " : "",
-      kDiskProbeInterval.count());
+  common::log_error(
+      fmt::format(
+          "node {}: disk full in {} ({}); {}this node writes nothing, refuses writes and takes "
+          "no part in elections until space is freed; it retries every {} s and resumes by "
+          "itself",
+          config_.node_id, config_.effective_data_dir(), failure.message(),
+          core_->role() == raft::Role::kLeader ? "stepping down as leader; " : "",
+          kDiskProbeInterval.count()),
+      {{"data_dir", config_.effective_data_dir()}, {"error", failure.message()}});
 }
 
 void Node::probe_disk(std::chrono::steady_clock::time_point now) {
@@ -546,6 +567,18 @@ void Node::after_apply() {
   unseen_changes_.clear();
 }
 
+void Node::post_job_events(std::optional<std::chrono::steady_clock::time_point> now) {
+  if (job_events_.empty() || !job_event_logger_) return;
+  if (now && *now < next_job_events_post_ && job_events_.size() < kJobEventsBatch) return;
+  if (now) next_job_events_post_ = *now + kJobEventsEvery;
+  std::vector<CallbackRunner::Callback> batch;
+  batch.push_back([events = std::move(job_events_)] {
+    for (const auto& event : events) log_job_event(event);
+  });
+  job_events_.clear();
+  job_event_logger_->post(std::move(batch));
+}
+
 bool Node::propose_coordinator_commands() {
   if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return false;
   std::vector<nomad_lite::Command> commands =
@@ -574,9 +607,22 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
   if (committed.empty()) return;
   std::vector<jobs::ApplyResult> results;
   results.reserve(committed.size());
+  // Job state changes are logged by the node that led the term of the entry making them, once
+  // (README, Log formats); a restarted node remembers no term it led, so replays log nothing.
+  std::vector<jobs::JobEvent> events;
+  const bool log_events =
+      !led_terms_.empty() && spdlog::default_logger_raw()->should_log(spdlog::level::info);
   {
     std::unique_lock lock(jobs_mu_);
-    for (const auto& e : committed) results.push_back(jobs_.apply(e));
+    for (const auto& e : committed) {
+      jobs_.record_events(log_events && led_terms_.contains(e.term) ? &events : nullptr);
+      results.push_back(jobs_.apply(e));
+    }
+    jobs_.record_events(nullptr);
+  }
+  if (!events.empty()) {
+    job_events_.insert(job_events_.end(), std::make_move_iterator(events.begin()),
+                       std::make_move_iterator(events.end()));
   }
   std::vector<CallbackRunner::Callback> answers;
   for (size_t i = 0; i < committed.size(); ++i) {
@@ -671,8 +717,10 @@ void Node::finish_snapshot() {
     constexpr auto kSnapshotRetryDelay = std::chrono::seconds(10);
     next_snapshot_attempt_ = clock_.now() + kSnapshotRetryDelay;
     auto level = snapshot_failures_++ == 0 ? spdlog::level::err : spdlog::level::debug;
-    spdlog::log(level, "node {}: snapshot at index {} failed, retrying in {} s: {}",
-                config_.node_id, done->index, kSnapshotRetryDelay.count(), done->status.message());
+    common::log_with(level,
+                     fmt::format("node {}: snapshot at index {} failed, retrying in {} s",
+                                 config_.node_id, done->index, kSnapshotRetryDelay.count()),
+                     {{"index", done->index}, {"error", done->status.message()}});
     return;
   }
   if (snapshot_failures_ > 0) {

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -136,6 +137,13 @@ class Node {
   using JobsListener = std::function<void(const std::vector<std::string>& ids)>;
   void add_jobs_listener(JobsListener listener) { jobs_listeners_.push_back(std::move(listener)); }
 
+  // `listener` hears, on the loop thread, each change of the leader this node knows
+  // (raft::kNoNode: none known). It must only take note and return. Add listeners before start().
+  using LeaderListener = std::function<void(raft::NodeId leader)>;
+  void add_leader_listener(LeaderListener listener) {
+    leader_listeners_.push_back(std::move(listener));
+  }
+
  private:
   struct Proposal {
     std::string command;
@@ -244,13 +252,25 @@ class Node {
   // Answers to applied proposals run here when there are more than kInlineAnswers at once.
   static constexpr size_t kInlineAnswers = 2;
   std::unique_ptr<CallbackRunner> answer_runner_;
+  // The job changes' log lines are written on a thread of their own, handed over in batches
+  // at most every kJobEventsEvery (or kJobEventsBatch changes): a write per line, or a
+  // wake-up of that thread per apply, would cost the loop at high submission rates.
+  std::unique_ptr<CallbackRunner> job_event_logger_;
+  std::vector<jobs::JobEvent> job_events_;  // loop thread: not yet handed over
+  std::chrono::steady_clock::time_point next_job_events_post_{};
+  static constexpr std::chrono::milliseconds kJobEventsEvery{20};
+  static constexpr size_t kJobEventsBatch = 4096;
+  // Hands job_events_ to job_event_logger_ when due at `now` (nullopt: at once).
+  void post_job_events(std::optional<std::chrono::steady_clock::time_point> now);
+  std::set<raft::Term> led_terms_;  // terms this node led since it started (loop thread)
   std::unique_ptr<Coordinator> coordinator_;
   bool collaborators_started_ = false;       // the peer sender and the worker
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
   raft::Index worker_applied_ = 0;           // the applied index the worker last saw
   bool pending_report_now_ = false;          // a new leader is known: report to it at once
   std::multimap<std::string, JobWait> job_waits_;
-  std::vector<JobsListener> jobs_listeners_;  // fixed once the loop runs
+  std::vector<JobsListener> jobs_listeners_;      // fixed once the loop runs
+  std::vector<LeaderListener> leader_listeners_;  // fixed once the loop runs
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
   raft::NodeId last_leader_ = raft::kNoNode;

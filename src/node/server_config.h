@@ -29,6 +29,7 @@ struct ServerConfig {
   std::chrono::milliseconds heartbeat_interval{50};
   std::chrono::milliseconds tick{10};
   std::string log_level = "info";
+  std::string log_format = "text";                 // text or json (common/log.h)
   int worker_slots = -1;                           // -1: number of cores; 0: this node runs no jobs
   std::chrono::milliseconds worker_timeout{5000};  // silent this long: its attempts are lost
   std::chrono::milliseconds kill_grace{5000};      // SIGTERM, then SIGKILL after this

@@ -2,7 +2,9 @@
 
 #include "server/server.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -13,8 +15,10 @@
 #include "api/peer_gate.h"
 #include "api/service.h"
 #include "api/token_gate.h"
+#include "common/log.h"
 #include "http/http_server.h"
 #include "server/cluster_port_adapter.h"
+#include "server/health_status.h"
 #include "server/node_host.h"
 #include "server/secret_files.h"
 #include "server/server_security.h"
@@ -62,9 +66,10 @@ int run_server(const ServerConfig& config) {
     return config_error("--log-level '" + config.log_level +
                         "' is not one of trace, debug, info, warn, error");
   }
+  auto format = common::parse_log_format(config.log_format);
+  if (!format) return config_error("--log-format '" + config.log_format + "' is not text or json");
   spdlog::set_level(level);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [node " + std::to_string(config.node_id) +
-                      "] %v");
+  common::set_log_format(*format, config.node_id);
   transport::route_grpc_logs_to_spdlog();
 
   // Signals are taken synchronously by this thread; every thread started below inherits the
@@ -106,6 +111,10 @@ int run_server(const ServerConfig& config) {
 
   std::string listen = config.bind + ":" + std::to_string(config.port);
   int bound_port = 0;
+  // grpc.health.v1.Health and server reflection, on the same port, for probes and grpcurl
+  // (server/health_status.h; both need no token: api/token_gate.h).
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   auto credentials = transport::server_credentials(security.tls);
   if (security.tls.enabled() && security.auth.enabled()) {
@@ -128,6 +137,13 @@ int run_server(const ServerConfig& config) {
                         ": the port is in use or the address is not local; pick another --port "
                         "or --bind");
   }
+  // Until the node knows a leader, the client API reports NOT_SERVING.
+  HealthStatus health(
+      [hc = server->GetHealthCheckService()](const std::string& name, bool serving) {
+        if (hc) hc->SetServingStatus(name, serving);
+      });
+  node.add_leader_listener(
+      [&health](raft::NodeId leader) { health.leader_known(leader != raft::kNoNode); });
   std::unique_ptr<http::HttpServer> dashboard;
   if (config.dashboard_port != 0) {
     dashboard = std::make_unique<http::HttpServer>(
@@ -173,6 +189,7 @@ int run_server(const ServerConfig& config) {
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
   // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
   ShutdownWatchdog watchdog(kShutdownLimit);
+  health.shutdown();  // probes see NOT_SERVING while the node goes
   watchdog.step("stopping the dashboard");
   service.stop();                    // ends the waits for a job's first output
   if (dashboard) dashboard->stop();  // ends event streams and followed output first

@@ -4,6 +4,7 @@
 
 #include <deque>
 
+#include "common/log.h"
 #include "common/log_rate_limit.h"
 #include "common/thread_name.h"
 #include "transport/channel_args.h"
@@ -222,13 +223,14 @@ class PeerClient {
       }
       if (write_stalled_locked()) {
         // A stream that never carried a write was waiting for a connection: no news.
-        spdlog::log(
-            flowed_ ? spdlog::level::warn : spdlog::level::debug,
-            "stream to node {} at {}: a write made no progress for {} ms; opening a "
-            "new stream",
-            peer_.id, peer_.address(),
+        const auto stalled_ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_write_)
-                .count());
+                .count();
+        common::log_with(flowed_ ? spdlog::level::warn : spdlog::level::debug,
+                         fmt::format("stream to node {} at {}: a write made no progress for {} "
+                                     "ms; opening a new stream",
+                                     peer_.id, peer_.address(), stalled_ms),
+                         {{"peer", peer_.id}, {"stalled_ms", stalled_ms}});
         broken_ = true;  // what waits is stale by the time a new stream is up
         queue_.clear();
         queued_ = 0;
@@ -303,7 +305,8 @@ grpc::Status impersonation(grpc::CallbackServerContext* context, raft::NodeId pr
                            raft::NodeId claimed) {
   std::string message = "the certificate is node " + std::to_string(proven) +
                         "'s but the message claims to come from node " + std::to_string(claimed);
-  spdlog::warn("closed a Raft stream from {}: {}", context->peer(), message);
+  common::log_warn("closed a Raft stream from " + context->peer() + ": " + message,
+                   {{"from", context->peer()}});
   return {grpc::StatusCode::PERMISSION_DENIED, message};
 }
 
@@ -370,7 +373,9 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* RaftServiceImpl::Stream(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* response) {
   raft::NodeId proven = 0;
   if (grpc::Status admitted = admit_(*context, &proven); !admitted.ok()) {
-    spdlog::warn("refused a Raft stream from {}: {}", context->peer(), admitted.error_message());
+    common::log_warn(
+        "refused a Raft stream from " + context->peer() + ": " + admitted.error_message(),
+        {{"from", context->peer()}});
     return new RefusedStream(admitted);
   }
   // What an OK end sends: an empty StreamClosed (gRPC sends this buffer as it is).

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <system_error>
 
+#include "common/log.h"
 #include "common/thread_name.h"
 #include "common/unix_time.h"
 #include "worker/executor_state.h"
@@ -202,8 +203,8 @@ void Executor::start(ExecSpec spec) {
     if (!duplicate) s.requests.push_back({Request::Kind::kStart, std::move(spec)});
   }
   if (duplicate) {
-    spdlog::warn("executor: job {} attempt {} is already queued or running; not started again",
-                 spec.key.job_id, spec.key.attempt);
+    common::log_warn("executor: the attempt is already queued or running; not started again",
+                     {{"job_id", spec.key.job_id}, {"attempt", spec.key.attempt}});
     return;
   }
   s.wake();

@@ -19,6 +19,7 @@
 #include <system_error>
 
 #include "common/duration.h"
+#include "common/log.h"
 #include "common/unix_time.h"
 #include "worker/executor_state.h"
 #include "worker/namespaces.h"
@@ -367,7 +368,8 @@ void Executor::State::on_exit(Process& p) {
   ExecResult result;
   if (rc != 0) {
     result.error = "the exit status is unknown: " + errno_text(errno);
-    spdlog::warn("executor: job {} attempt {}: {}", p.key.job_id, p.key.attempt, result.error);
+    common::log_warn("executor: " + result.error,
+                     {{"job_id", p.key.job_id}, {"attempt", p.key.attempt}});
   } else if (info.si_code == CLD_EXITED) {
     result.exit_code = info.si_status;
   } else {
@@ -401,8 +403,8 @@ void Executor::State::finish(Process& p, ExecResult result) {
   for (int stream = 0; stream < 2; ++stream) {
     OutputSink& out = *p.out[stream];
     if (!out.write_error().empty()) {
-      spdlog::warn("executor: job {} attempt {}: {}", p.key.job_id, p.key.attempt,
-                   out.write_error());
+      common::log_warn("executor: " + out.write_error(),
+                       {{"job_id", p.key.job_id}, {"attempt", p.key.attempt}});
     }
     (stream == 0 ? result.stdout_tail : result.stderr_tail) = out.tail();
     (stream == 0 ? result.stdout_truncated : result.stderr_truncated) = out.tail_truncated();

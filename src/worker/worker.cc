@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/log.h"
 #include "common/thread_name.h"
 #include "common/unix_time.h"
 
@@ -209,8 +210,8 @@ void Worker::track_group(const AttemptKey& key, pid_t group, bool alive) {
   AttemptId id{key.job_id, key.attempt};
   if (alive) {
     if (stoppable_.count(id) && !watchdog_->add(group)) {
-      spdlog::warn("job {} attempt {}: the lease watchdog is full; only this process stops it",
-                   key.job_id, key.attempt);
+      common::log_warn("the lease watchdog is full; only this process stops the job",
+                       {{"job_id", key.job_id}, {"attempt", key.attempt}});
     }
   } else if (watchdog_->remove(group) && !self_stopped_.count(id)) {
     // Stopped by the watchdog while this process could not act (paused, say).
@@ -247,7 +248,8 @@ void Worker::lease_keeper() {
     }
     lock.unlock();
     for (const auto& key : kill) {
-      spdlog::warn("job {} attempt {}: {}", key.job_id, key.attempt, why);
+      common::log_warn("stopping a job: " + why,
+                       {{"job_id", key.job_id}, {"attempt", key.attempt}});
       executor_->kill(key);
     }
     lock.lock();

@@ -107,6 +107,8 @@ TEST(ServerArgs, EveryFlagReachesTheConfig) {
                              "100ms",
                              "--log-level",
                              "debug",
+                             "--log-format",
+                             "json",
                              "--worker-slots",
                              "0",
                              "--snapshot-entries",
@@ -124,6 +126,7 @@ TEST(ServerArgs, EveryFlagReachesTheConfig) {
   EXPECT_EQ(c.election_timeout, Millis(1000));
   EXPECT_EQ(c.heartbeat_interval, Millis(100));
   EXPECT_EQ(c.log_level, "debug");
+  EXPECT_EQ(c.log_format, "json");
   EXPECT_EQ(c.worker_slots, 0);
   EXPECT_EQ(c.snapshot_entries, 500u);
   EXPECT_EQ(c.executor, common::Isolation::kSandbox);
@@ -190,6 +193,8 @@ TEST(ServerArgs, MalformedFlagsAreOneLineAndExitCode2) {
   expect_usage_error({"server", "--node-id", "0"}, "--node-id");
   expect_usage_error({"server", "--node-id", "one"}, "--node-id: 'one'");
   expect_usage_error({"server", "--log-level", "loud"}, "'loud'");
+  expect_usage_error({"server", "--log-format", "xml"}, "--log-format: 'xml' is not text or json");
+  expect_usage_error({"server", "--log-format", ""}, "--log-format");
   expect_usage_error({"server", "--executor", "docker"},
                      "--executor: 'docker' is not raw or sandbox");
   expect_usage_error({"server", "--advertise", "nohost"}, "--advertise");
