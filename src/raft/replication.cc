@@ -76,6 +76,7 @@ void Core::send_append(NodeId to, bool even_if_empty, bool commit_only) {
   } else {
     p.probe_sent = true;
   }
+  p.commit_sent = log_.committed();
   send(
       {.type = MessageType::kAppend,
        .to = to,
@@ -92,7 +93,17 @@ void Core::broadcast_append() {
 }
 
 void Core::broadcast_commit() {
-  for (auto& [id, p] : progress_) send_append(id, /*even_if_empty=*/true, /*commit_only=*/true);
+  for (auto& [id, p] : progress_) {
+    // A follower with appends in flight and nothing more to send learns the commit from its
+    // next append, or once its last acknowledgement is in (handle_append_response): while
+    // replication is pipelined, commits ride on appends instead of costing messages of their
+    // own.
+    if (p.state == ReplicationState::kReplicate && !p.inflight.empty() &&
+        p.next > log_.last_index()) {
+      continue;
+    }
+    send_append(id, /*even_if_empty=*/true, /*commit_only=*/true);
+  }
 }
 
 void Core::broadcast_heartbeat() {
@@ -151,6 +162,10 @@ void Core::handle_append_response(const Message& m) {
     broadcast_commit();  // carries the new commit index to every follower
   } else {
     send_append(m.from, /*even_if_empty=*/false);
+  }
+  if (p.state == ReplicationState::kReplicate && p.inflight.empty() &&
+      p.commit_sent < log_.committed()) {
+    send_append(m.from, /*even_if_empty=*/true, /*commit_only=*/true);  // left by broadcast_commit
   }
   if (transfer_target_ == m.from && p.match == log_.last_index()) {
     send({.type = MessageType::kTimeoutNow, .to = m.from});

@@ -263,5 +263,44 @@ TEST(ReplicationTest, LeaderAnnouncesACommitWithCommitOnlyAppendsThatGetNoAnswer
   }
 }
 
+// While appends to a follower are in flight, a new commit index is not announced to it on its
+// own: the follower learns it when its last acknowledgement is in (or from the next append),
+// so pipelined replication spends no messages on commits.
+TEST(ReplicationTest, AFollowerWithAppendsInFlightLearnsTheCommitOnceItsLastAckIsIn) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(1));
+  c.stabilize();
+  auto appends_to = [](NodeId to) {
+    return [to](const Message& m) { return m.type == MessageType::kAppend && m.to == to; };
+  };
+  ASSERT_TRUE(c.core(1).propose("a").accepted);
+  c.process(1);
+  ProposeResult b = c.core(1).propose("b");
+  ASSERT_TRUE(b.accepted);
+  c.process(1);
+
+  c.deliver_where(appends_to(2));
+  c.process(2);
+  c.deliver_where([](const Message& m) { return m.type == MessageType::kAppendResponse; });
+  std::vector<Message> out = c.process(1);
+  ASSERT_EQ(c.core(1).commit_index(), b.last_index);
+  auto to_2 = of_type(out, MessageType::kAppend, 2);
+  ASSERT_EQ(to_2.size(), 1u);
+  EXPECT_TRUE(to_2.front().commit_only);
+  EXPECT_TRUE(of_type(out, MessageType::kAppend, 3).empty())
+      << "node 3 has both appends in flight: its acknowledgements come first";
+
+  c.deliver_where(appends_to(3));
+  c.process(3);
+  EXPECT_LT(c.core(3).commit_index(), b.last_index);
+  c.deliver_where([](const Message& m) { return m.type == MessageType::kAppendResponse; });
+  auto to_3 = of_type(c.process(1), MessageType::kAppend, 3);
+  ASSERT_EQ(to_3.size(), 1u);
+  EXPECT_TRUE(to_3.front().commit_only);
+  EXPECT_EQ(to_3.front().commit, b.last_index);
+  c.stabilize();
+  for (NodeId id : c.ids()) EXPECT_EQ(c.core(id).commit_index(), b.last_index) << "node " << id;
+}
+
 }  // namespace
 }  // namespace nomad::raft
