@@ -430,7 +430,7 @@ bool Core::persisted(Index index, Term term) {
   if (log_.term_at(index) != term) return false;
   log_.stable_to(index);
   // The leader's own copy counts toward a majority only once it is durable.
-  if (role_ == Role::kLeader && maybe_commit()) broadcast_append();
+  if (role_ == Role::kLeader && maybe_commit()) broadcast_commit();
   return true;
 }
 

@@ -260,8 +260,11 @@ class Core {
 
   // Leader side of replication (replication.cc).
   void tick_heartbeat();
-  void send_append(NodeId to, bool even_if_empty);
+  void send_append(NodeId to, bool even_if_empty, bool commit_only = false);
   void broadcast_append();
+  // After the commit index moved: what carries it to a follower in kReplicate without new
+  // entries is marked commit_only (no acknowledgement comes back).
+  void broadcast_commit();
   void broadcast_heartbeat();
   void handle_append_response(const Message& m);
   void handle_heartbeat_response(const Message& m);

@@ -68,6 +68,7 @@ void Core::handle_append(const Message& m) {
   Index last_new = m.index + m.entries.size();
   // Commit no further than the entries this message proves we share with the leader.
   log_.commit_to(std::min(m.commit, last_new));
+  if (m.commit_only && m.entries.empty()) return;  // the leader wants no answer (types.h)
   response.index = last_new;
   send(std::move(response));
 }

@@ -33,6 +33,7 @@ struct Progress {
   std::deque<Index> inflight;    // kReplicate: last index of each unacknowledged append
   Index snapshot_index = 0;      // kSnapshot: the snapshot being sent
   uint64_t snapshot_offset = 0;  // kSnapshot: bytes the follower has acknowledged
+  Index commit_sent = 0;         // the commit index the last append to it carried
 
   // Acknowledges every in-flight append up to and including `index`.
   void free_inflight_to(Index index) {

@@ -38,7 +38,7 @@ bool Core::check_quorum_active() {
   return active >= quorum();
 }
 
-void Core::send_append(NodeId to, bool even_if_empty) {
+void Core::send_append(NodeId to, bool even_if_empty, bool commit_only) {
   Progress& p = progress_.at(to);
   if (p.state == ReplicationState::kProbe && p.probe_sent) return;
   if (p.state == ReplicationState::kReplicate &&
@@ -76,16 +76,34 @@ void Core::send_append(NodeId to, bool even_if_empty) {
   } else {
     p.probe_sent = true;
   }
-  send({.type = MessageType::kAppend,
-        .to = to,
-        .index = prev,
-        .log_term = *prev_term,
-        .entries = std::move(entries),
-        .commit = log_.committed()});
+  p.commit_sent = log_.committed();
+  send(
+      {.type = MessageType::kAppend,
+       .to = to,
+       .index = prev,
+       .log_term = *prev_term,
+       .entries = std::move(entries),
+       .commit = log_.committed(),
+       // A probe (kProbe) waits for its answer; in kReplicate, entries get theirs.
+       .commit_only = commit_only && last_sent == prev && p.state == ReplicationState::kReplicate});
 }
 
 void Core::broadcast_append() {
   for (auto& [id, p] : progress_) send_append(id, /*even_if_empty=*/true);
+}
+
+void Core::broadcast_commit() {
+  for (auto& [id, p] : progress_) {
+    // A follower with appends in flight and nothing more to send learns the commit from its
+    // next append, or once its last acknowledgement is in (handle_append_response): while
+    // replication is pipelined, commits ride on appends instead of costing messages of their
+    // own.
+    if (p.state == ReplicationState::kReplicate && !p.inflight.empty() &&
+        p.next > log_.last_index()) {
+      continue;
+    }
+    send_append(id, /*even_if_empty=*/true, /*commit_only=*/true);
+  }
 }
 
 void Core::broadcast_heartbeat() {
@@ -141,9 +159,13 @@ void Core::handle_append_response(const Message& m) {
     p.inflight.clear();
   }
   if (progressed && maybe_commit()) {
-    broadcast_append();  // carries the new commit index to every follower
+    broadcast_commit();  // carries the new commit index to every follower
   } else {
     send_append(m.from, /*even_if_empty=*/false);
+  }
+  if (p.state == ReplicationState::kReplicate && p.inflight.empty() &&
+      p.commit_sent < log_.committed()) {
+    send_append(m.from, /*even_if_empty=*/true, /*commit_only=*/true);  // left by broadcast_commit
   }
   if (transfer_target_ == m.from && p.match == log_.last_index()) {
     send({.type = MessageType::kTimeoutNow, .to = m.from});
@@ -203,7 +225,7 @@ void Core::handle_snapshot_response(const Message& m) {
     p.next = p.match + 1;
     p.state = ReplicationState::kProbe;
     p.probe_sent = false;
-    if (maybe_commit()) broadcast_append();
+    if (maybe_commit()) broadcast_commit();
     send_append(m.from, /*even_if_empty=*/true);
     return;
   }

@@ -79,6 +79,12 @@ struct Message {
   // follower is known to hold).
   Index commit = 0;
 
+  // kAppend without entries that only carries a new commit index to a follower the leader
+  // is streaming to: the follower answers it only with a refusal. The acknowledgements of
+  // the appends that carried the entries already tell the leader all it needs, so answering
+  // would cost a message each way per commit and nothing else.
+  bool commit_only = false;
+
   // Responses: true when the request was refused.
   bool reject = false;
 

@@ -17,6 +17,7 @@ void to_wire(const raft::Message& m, nomad_lite::RaftMessage* out) {
   out->set_offset(m.offset);
   out->set_chunk(m.chunk);
   out->set_done(m.done);
+  out->set_commit_only(m.commit_only);
   out->mutable_entries()->Reserve(static_cast<int>(m.entries.size()));
   for (const raft::Entry& e : m.entries) {
     auto* w = out->add_entries();
@@ -46,6 +47,7 @@ bool from_wire(const nomad_lite::RaftMessage& w, raft::Message* m, std::string* 
   m->offset = w.offset();
   m->chunk = w.chunk();
   m->done = w.done();
+  m->commit_only = w.commit_only();
   m->entries.clear();
   m->entries.reserve(static_cast<size_t>(w.entries_size()));
   for (const auto& e : w.entries()) {

@@ -204,5 +204,103 @@ TEST(ReplicationTest, FastBacktrackingConvergesInFewRoundTrips) {
   }
 }
 
+// A commit-only append (types.h) moves the follower's commit like any append but is not
+// acknowledged: the acknowledgements of the appends that carried the entries already told
+// the leader. A follower that lacks the entry it names still refuses it, so the leader learns
+// it must probe.
+TEST(ReplicationTest, CommitOnlyAppendCommitsWithoutAnAnswerAndIsStillRefusedOnAMismatch) {
+  ClusterOptions o;
+  o.restored[2] = restored(1, {1, 1});
+  Cluster c(o);
+
+  Message commit = append_request(1, 2, 1, 2, 1, {}, 2);
+  commit.commit_only = true;
+  c.deliver(commit);
+  EXPECT_TRUE(of_type(c.process(2), MessageType::kAppendResponse, 1).empty());
+  EXPECT_EQ(c.core(2).commit_index(), 2u);
+
+  Message beyond = append_request(1, 2, 1, 3, 1, {}, 3);
+  beyond.commit_only = true;
+  Message r = append_reply(c, beyond);
+  EXPECT_TRUE(r.reject);
+  EXPECT_EQ(r.conflict_index, 3u);
+  EXPECT_EQ(c.core(2).commit_index(), 2u);
+}
+
+// The leader marks commit-only only the appends that announce a new commit index without
+// entries to a follower it streams to; appends with entries still ask for an answer, and the
+// cluster converges with one acknowledgement per follower per round.
+TEST(ReplicationTest, LeaderAnnouncesACommitWithCommitOnlyAppendsThatGetNoAnswer) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(1));
+  c.stabilize();
+  ProposeResult a = c.core(1).propose("a");
+  ASSERT_TRUE(a.accepted);
+  for (const Message& m : of_type(c.process(1), MessageType::kAppend)) {
+    EXPECT_FALSE(m.commit_only);
+    EXPECT_EQ(m.entries.size(), 1u);
+  }
+  c.deliver_where([](const Message& m) { return m.type == MessageType::kAppend; });
+  std::vector<Message> acks;
+  for (NodeId id : {NodeId{2}, NodeId{3}}) {
+    auto out = of_type(c.process(id), MessageType::kAppendResponse, 1);
+    acks.insert(acks.end(), out.begin(), out.end());
+  }
+  ASSERT_EQ(acks.size(), 2u);
+  c.deliver_where([](const Message& m) { return m.type == MessageType::kAppendResponse; });
+  std::vector<Message> announced = of_type(c.process(1), MessageType::kAppend);
+  EXPECT_EQ(c.core(1).commit_index(), a.last_index);
+  ASSERT_EQ(announced.size(), 2u);
+  for (const Message& m : announced) {
+    EXPECT_TRUE(m.commit_only);
+    EXPECT_TRUE(m.entries.empty());
+    EXPECT_EQ(m.commit, a.last_index);
+  }
+  c.deliver_where([](const Message& m) { return m.type == MessageType::kAppend; });
+  for (NodeId id : {NodeId{2}, NodeId{3}}) {
+    EXPECT_TRUE(of_type(c.process(id), MessageType::kAppendResponse, 1).empty());
+    EXPECT_EQ(c.core(id).commit_index(), a.last_index) << "node " << id;
+  }
+}
+
+// While appends to a follower are in flight, a new commit index is not announced to it on its
+// own: the follower learns it when its last acknowledgement is in (or from the next append),
+// so pipelined replication spends no messages on commits.
+TEST(ReplicationTest, AFollowerWithAppendsInFlightLearnsTheCommitOnceItsLastAckIsIn) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(1));
+  c.stabilize();
+  auto appends_to = [](NodeId to) {
+    return [to](const Message& m) { return m.type == MessageType::kAppend && m.to == to; };
+  };
+  ASSERT_TRUE(c.core(1).propose("a").accepted);
+  c.process(1);
+  ProposeResult b = c.core(1).propose("b");
+  ASSERT_TRUE(b.accepted);
+  c.process(1);
+
+  c.deliver_where(appends_to(2));
+  c.process(2);
+  c.deliver_where([](const Message& m) { return m.type == MessageType::kAppendResponse; });
+  std::vector<Message> out = c.process(1);
+  ASSERT_EQ(c.core(1).commit_index(), b.last_index);
+  auto to_2 = of_type(out, MessageType::kAppend, 2);
+  ASSERT_EQ(to_2.size(), 1u);
+  EXPECT_TRUE(to_2.front().commit_only);
+  EXPECT_TRUE(of_type(out, MessageType::kAppend, 3).empty())
+      << "node 3 has both appends in flight: its acknowledgements come first";
+
+  c.deliver_where(appends_to(3));
+  c.process(3);
+  EXPECT_LT(c.core(3).commit_index(), b.last_index);
+  c.deliver_where([](const Message& m) { return m.type == MessageType::kAppendResponse; });
+  auto to_3 = of_type(c.process(1), MessageType::kAppend, 3);
+  ASSERT_EQ(to_3.size(), 1u);
+  EXPECT_TRUE(to_3.front().commit_only);
+  EXPECT_EQ(to_3.front().commit, b.last_index);
+  c.stabilize();
+  for (NodeId id : c.ids()) EXPECT_EQ(c.core(id).commit_index(), b.last_index) << "node " << id;
+}
+
 }  // namespace
 }  // namespace nomad::raft
