@@ -30,9 +30,14 @@ void collect_raft(const node::ClusterView& v, std::vector<CollectedFamily>& out)
                        "This node's Raft role: 1 for the current one, 0 for the others.",
                        Type::kGauge,
                        {}};
-  for (raft::Role r : {raft::Role::kLeader, raft::Role::kFollower, raft::Role::kCandidate,
-                       raft::Role::kPreCandidate}) {
-    role.samples.push_back({{{"role", raft::role_name(r)}}, v.role == r ? 1.0 : 0.0});
+  // The contract's names (Prometheus label values are snake_case by convention).
+  const std::pair<raft::Role, const char*> kRoles[] = {
+      {raft::Role::kLeader, "leader"},
+      {raft::Role::kFollower, "follower"},
+      {raft::Role::kCandidate, "candidate"},
+      {raft::Role::kPreCandidate, "pre_candidate"}};
+  for (const auto& [r, name] : kRoles) {
+    role.samples.push_back({{{"role", name}}, v.role == r ? 1.0 : 0.0});
   }
   out.push_back(std::move(role));
   out.push_back(one("nomad_lite_raft_commit_index", "The highest log index known committed.",
