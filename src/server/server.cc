@@ -126,11 +126,11 @@ int run_server(const ServerConfig& config) {
   builder.RegisterService(&raft);
   builder.RegisterService(&internal);
   {
+    // Unary calls are measured by their reactor (transport/grpc_metrics.h).
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
-    creators.push_back(std::make_unique<transport::GrpcMetricsFactory>(
-        metrics::default_registry(),
-        std::vector<std::string>{"nomad_lite.SchedulerService", "nomad_lite.RaftService",
-                                 "nomad_lite.InternalService"}));
+    creators.push_back(std::make_unique<transport::GrpcMetricsFactory>(std::vector<std::string>{
+        "/nomad_lite.SchedulerService/StreamJobLogs", "/nomad_lite.InternalService/ReportStream",
+        "/nomad_lite.InternalService/StreamLogs"}));
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -1,8 +1,7 @@
 #include "transport/grpc_metrics.h"
 
-#include <google/protobuf/descriptor.h>
-
 #include <chrono>
+#include <mutex>
 #include <string_view>
 
 namespace nomad::transport {
@@ -55,8 +54,7 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
  private:
   void record(int code) {
     recorded_ = true;
-    metrics_.duration->observe(std::chrono::steady_clock::now() - started_);
-    metrics_.calls->at(code).inc();
+    metrics_.record(code, std::chrono::steady_clock::now() - started_);
   }
 
   GrpcMethodMetrics& metrics_;
@@ -66,37 +64,54 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
 
 }  // namespace
 
-GrpcMetricsFactory::GrpcMetricsFactory(metrics::Registry& registry,
-                                       const std::vector<std::string>& services) {
-  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (const auto& name : services) {
-    const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(name);
-    if (!service) continue;
-    for (int i = 0; i < service->method_count(); ++i) {
-      std::string method = service->full_name() + "/" + service->method(i)->name();
-      methods_.emplace("/" + method, make(registry, method));
-    }
+GrpcMethodMetrics& grpc_method_metrics(const std::string& method) {
+  static std::mutex mu;
+  static auto* known = new std::map<std::string, std::unique_ptr<GrpcMethodMetrics>>();
+  std::lock_guard lock(mu);
+  auto& slot = (*known)[method];
+  if (!slot) {
+    auto& registry = metrics::default_registry();
+    auto& calls =
+        registry.counter("nomad_lite_grpc_requests_total",
+                         "gRPC calls answered, by method and status code.", {"method", "code"});
+    auto& duration = registry.histogram("nomad_lite_grpc_request_duration_seconds",
+                                        "Time from a gRPC call's start to its status, by method.",
+                                        metrics::buckets::request_seconds(), {"method"});
+    slot = std::make_unique<GrpcMethodMetrics>(GrpcMethodMetrics{
+        &duration.with({method}),
+        std::make_unique<metrics::CounterByCode>(calls, metrics::LabelValues{method}, kMaxCode,
+                                                 [](int c) { return grpc_code_name(c); })});
   }
-  other_ = make(registry, "other");
+  return *slot;
 }
 
-GrpcMethodMetrics GrpcMetricsFactory::make(metrics::Registry& registry, const std::string& method) {
-  auto& calls =
-      registry.counter("nomad_lite_grpc_requests_total",
-                       "gRPC calls answered, by method and status code.", {"method", "code"});
-  auto& duration = registry.histogram("nomad_lite_grpc_request_duration_seconds",
-                                      "Time from a gRPC call's start to its status, by method.",
-                                      metrics::buckets::request_seconds(), {"method"});
-  return {&duration.with({method}),
-          std::make_unique<metrics::CounterByCode>(calls, metrics::LabelValues{method}, kMaxCode,
-                                                   [](int c) { return grpc_code_name(c); })};
+std::string unary_method_taking(const google::protobuf::Descriptor* request) {
+  const google::protobuf::FileDescriptor* file = request->file();
+  for (int s = 0; s < file->service_count(); ++s) {
+    const google::protobuf::ServiceDescriptor* service = file->service(s);
+    for (int m = 0; m < service->method_count(); ++m) {
+      const google::protobuf::MethodDescriptor* method = service->method(m);
+      if (method->input_type() == request && !method->client_streaming() &&
+          !method->server_streaming()) {
+        return service->full_name() + "/" + method->name();
+      }
+    }
+  }
+  return "other";
+}
+
+GrpcMetricsFactory::GrpcMetricsFactory(const std::vector<std::string>& streams) {
+  for (const auto& name : streams) {
+    streams_[name] = &grpc_method_metrics(name.substr(name.starts_with("/") ? 1 : 0));
+  }
 }
 
 grpc::experimental::Interceptor* GrpcMetricsFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
   const char* name = info->method();
-  auto it = methods_.find(std::string_view(name ? name : ""));
-  return new MetricsInterceptor(it != methods_.end() ? it->second : other_);
+  auto it = streams_.find(std::string_view(name ? name : ""));
+  // No interceptor for the other calls: gRPC then runs none for them.
+  return it == streams_.end() ? nullptr : new MetricsInterceptor(*it->second);
 }
 
 }  // namespace nomad::transport

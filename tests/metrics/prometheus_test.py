@@ -256,6 +256,15 @@ def run(binary, out):
             prometheus.query('nomad_lite_jobs_finished_total{status="completed"}')), 20)
         check("every node counted the jobs completed", bool(finished),
               f"{prometheus.query('nomad_lite_jobs_finished_total')}")
+        grpc_refused = prometheus.query(
+            'nomad_lite_grpc_requests_total{method="nomad_lite.SchedulerService/GetClusterStatus"'
+            ',code="PERMISSION_DENIED"}')
+        check("the refused gRPC call was counted by method and code",
+              grpc_refused is not None and sum(grpc_refused.values()) >= 1, f"{grpc_refused}")
+        posts = prometheus.query(
+            'sum(nomad_lite_http_requests_total{route="POST /api/jobs",code="201"})')
+        check("the REST submissions were counted by route and code",
+              posts is not None and posts.get("", 0) >= JOBS, f"{posts}")
         leader = prometheus.query("sum(nomad_lite_raft_is_leader)")
         check("exactly one node reports itself leader", leader == {"": 1.0}, f"{leader}")
 
