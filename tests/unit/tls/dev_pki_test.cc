@@ -212,8 +212,8 @@ TEST_F(DevPki, TokensFileHoldsOneDistinctTokenPerRole) {
     roles.push_back(role);
     tokens.insert(token);
   }
-  EXPECT_EQ(roles, (std::vector<std::string>{"operator", "submit", "read"}));
-  EXPECT_EQ(tokens.size(), 3u);
+  EXPECT_EQ(roles, (std::vector<std::string>{"operator", "submit", "read", "metrics"}));
+  EXPECT_EQ(tokens.size(), 4u);
 }
 
 TEST_F(DevPki, RefusesToOverwriteWithoutForceAndChangesNothing) {
