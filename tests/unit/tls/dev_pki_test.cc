@@ -193,8 +193,8 @@ TEST_F(DevPki, NodeCertificatesNameLoopbackAndTheExtraHosts) {
 TEST_F(DevPki, TokensFileHoldsOneDistinctTokenPerRole) {
   ASSERT_TRUE(init_dev_pki(options()));
   std::string contents = read_file(file("tokens"));
-  EXPECT_NE(contents.find("# Format: one token per line: ROLE TOKEN; roles: read, submit, "
-                          "operator"),
+  EXPECT_NE(contents.find("# Format: one token per line: ROLE TOKEN; roles: metrics (GET /metrics "
+                          "only), read,"),
             std::string::npos);
 
   std::vector<std::string> roles;
