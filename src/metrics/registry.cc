@@ -173,7 +173,10 @@ std::string Registry::render() const {
   std::vector<std::shared_ptr<Collector>> collectors;
   {
     std::lock_guard lock(mu_);
-    for (const auto& [name, e] : families_) {
+    for (const auto& family : families_) {
+      // Named, not structured bindings: lambdas below capture them (clang 14 refuses those).
+      const std::string& name = family.first;
+      const Entry& e = family.second;
       std::string& out = text[name];
       if (e.counter) {
         append_header(name, e.counter->help(), Type::kCounter, &out);
