@@ -11,18 +11,19 @@
 set(NOMAD_LAYERS
   "nomad_raft: raft"
   "nomad_common: common"
+  "nomad_metrics: metrics common"
   "nomad_web: web"
-  "nomad_tls: tls common"
-  "nomad_storage: storage common raft"
-  "nomad_jobs: jobs common raft"
-  "nomad_worker: worker jobs common raft"
-  "nomad_transport: transport common raft"
-  "nomad_api: api jobs common raft"
-  "nomad_api_grpc: api transport tls jobs common raft"
-  "nomad_http: http api transport web jobs common raft"
-  "nomad_node: node storage jobs common raft"
-  "nomad_server: server node api http storage transport worker jobs tls web common raft"
-  "nomad_cli: cli server node api transport worker jobs tls common raft")
+  "nomad_tls: tls common metrics"
+  "nomad_storage: storage common raft metrics"
+  "nomad_jobs: jobs common raft metrics"
+  "nomad_worker: worker jobs common raft metrics"
+  "nomad_transport: transport common raft metrics"
+  "nomad_api: api jobs common raft metrics"
+  "nomad_api_grpc: api transport tls jobs common raft metrics"
+  "nomad_http: http api transport web jobs common raft metrics"
+  "nomad_node: node storage jobs common raft metrics"
+  "nomad_server: server node api http storage transport worker jobs tls web common raft metrics"
+  "nomad_cli: cli server node api transport worker jobs tls common raft metrics")
 
 # What a library must not include even from what its view holds: the consensus core does no I/O
 # (its files, threads and clocks belong to the node), and the client API's service reaches the

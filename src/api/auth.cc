@@ -20,7 +20,9 @@ std::array<uint8_t, 32> sha256(std::string_view text) {
 }
 
 bool parse_role(std::string_view word, Role* role) {
-  if (word == "read")
+  if (word == "metrics")
+    *role = Role::kMetrics;
+  else if (word == "read")
     *role = Role::kRead;
   else if (word == "submit")
     *role = Role::kSubmit;
@@ -56,6 +58,8 @@ constexpr const char* kHowToSend =
 
 const char* role_name(Role role) {
   switch (role) {
+    case Role::kMetrics:
+      return "metrics";
     case Role::kRead:
       return "read";
     case Role::kSubmit:
@@ -100,8 +104,9 @@ Status Authenticator::parse(std::string_view text, const std::string& source, Au
     std::string where = source + " line " + std::to_string(line_number);
     Role role;
     if (!parse_role(role_word, &role)) {
-      return Status::error(where + ": '" + role_word +
-                           "' is not a role; write ROLE TOKEN with ROLE read, submit or operator");
+      return Status::error(
+          where + ": '" + role_word +
+          "' is not a role; write ROLE TOKEN with ROLE metrics, read, submit or operator");
     }
     if (!(words >> token)) return Status::error(where + ": the token is missing after the role");
     if (words >> extra) return Status::error(where + ": write ROLE TOKEN, nothing after the token");

@@ -3,8 +3,9 @@
 // Client authentication with bearer tokens (--token-file), one place for gRPC and HTTP.
 //
 // The token file lists one token per line as `ROLE TOKEN`; `#` starts a comment. Roles nest:
-// read (list, status, logs, cluster) < submit (also submit and cancel) < operator (everything,
-// and node-to-node calls when there is no TLS). Tokens are kept only as SHA-256 digests and
+// metrics (only GET /metrics, for a Prometheus server) < read (list, status, logs, cluster;
+// and /metrics) < submit (also submit and cancel) < operator (everything, and node-to-node
+// calls when there is no TLS). Tokens are kept only as SHA-256 digests and
 // compared in constant time; no token is ever logged or put in an error message.
 
 #include <array>
@@ -17,7 +18,7 @@
 
 namespace nomad::api {
 
-enum class Role { kRead = 1, kSubmit = 2, kOperator = 3 };
+enum class Role { kMetrics = 1, kRead = 2, kSubmit = 3, kOperator = 4 };
 
 const char* role_name(Role role);
 

@@ -46,7 +46,8 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles
   handlers.handle = [this](std::shared_ptr<Request> req, std::function<void(Response)> reply) {
     handle(std::move(req), std::move(reply));
   };
-  handlers.error = [](int status, const std::string& message) {
+  handlers.error = [this](int status, const std::string& message) {
+    count(nullptr, status, {});
     Response res;
     reply_error(res, status, message);
     return res;
@@ -55,13 +56,36 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles
   add_api_routes();
   add_write_routes();
   add_stream_routes();
+  add_metrics_routes();
   add_static_routes();
 }
 
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::route(std::string method, std::string pattern, Handler handler, Run run) {
-  routes_.add(std::move(method), std::move(pattern), {std::move(handler), run});
+  RouteMetrics m = route_metrics(method + " " + pattern);
+  routes_.add(std::move(method), std::move(pattern), {std::move(handler), run, std::move(m)});
+}
+
+HttpServer::RouteMetrics HttpServer::route_metrics(const std::string& label) {
+  auto& registry = metrics::default_registry();
+  auto& calls =
+      registry.counter("nomad_lite_http_requests_total",
+                       "HTTP requests answered, by route and status code.", {"route", "code"});
+  auto& duration = registry.histogram(
+      "nomad_lite_http_request_duration_seconds",
+      "Time from a request's arrival (its body read) to its answer's headers, by route.",
+      metrics::buckets::request_seconds(), {"route"});
+  constexpr int kMaxStatus = 599;
+  return {&duration.with({label}),
+          std::make_shared<metrics::CounterByCode>(calls, metrics::LabelValues{label}, kMaxStatus,
+                                                   [](int c) { return std::to_string(c); })};
+}
+
+void HttpServer::count(const Route* route, int status, std::chrono::steady_clock::duration took) {
+  const RouteMetrics& m = route ? route->action.metrics : unmatched_;
+  m.duration->observe(took);
+  m.calls->at(status).inc();
 }
 
 const HttpServer::Route* HttpServer::find_route(Request& req) const {
@@ -75,6 +99,17 @@ const HttpServer::Route* HttpServer::find_route(Request& req) const {
 uint16_t HttpServer::port() const { return wire_->port(); }
 
 std::optional<Response> HttpServer::check(const Request& req) {
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<Response> refused = check_request(req);
+  if (refused) {
+    std::string ignored;
+    count(routes_.find(req.method, req.path, &ignored), refused->status,
+          std::chrono::steady_clock::now() - started);
+  }
+  return refused;
+}
+
+std::optional<Response> HttpServer::check_request(const Request& req) {
   Response res;
   // A body sent in chunks has no length to check against the limit before it is read.
   if (req.has_header("Transfer-Encoding")) {
@@ -102,8 +137,12 @@ std::optional<Response> HttpServer::check(const Request& req) {
   }
   // The API needs a token when the server has a --token-file; the dashboard's own files and
   // the health checks do not (the page asks for the token, probes carry none).
-  if (req.path.rfind("/api/", 0) == 0) {
-    api::Role role = req.method == "POST" ? api::Role::kSubmit : api::Role::kRead;
+  // /metrics takes a token of the metrics role or any above it.
+  const bool scrape = req.path == kMetricsPath;
+  if (req.path.rfind("/api/", 0) == 0 || scrape) {
+    api::Role role = scrape                 ? api::Role::kMetrics
+                     : req.method == "POST" ? api::Role::kSubmit
+                                            : api::Role::kRead;
     api::Error refused = service_.authorize(req.get_header_value("Authorization"), role);
     if (refused.code != api::Code::kOk) {
       if (content_length(req) > 0) res.set_header("Connection", "close");
@@ -142,9 +181,11 @@ void HttpServer::answer(const Route* route, const Request& req, Response& res) {
 
 void HttpServer::handle(std::shared_ptr<Request> req, std::function<void(Response)> reply) {
   const Route* route = find_route(*req);
-  auto run = [this, route, req = std::move(req), reply = std::move(reply)] {
+  const auto started = std::chrono::steady_clock::now();
+  auto run = [this, route, started, req = std::move(req), reply = std::move(reply)] {
     Response res;
     answer(route, *req, res);
+    count(route, res.status, std::chrono::steady_clock::now() - started);
     reply(std::move(res));
   };
   if (route && route->action.run == Run::kWorker) {

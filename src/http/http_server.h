@@ -11,6 +11,7 @@
 // events), static_routes.cc (the dashboard).
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,6 +30,7 @@
 #include "http/limits.h"
 #include "http/message.h"
 #include "http/route_table.h"
+#include "metrics/by_code.h"
 
 namespace nomad::http {
 
@@ -44,6 +46,9 @@ struct HttpsFiles {
   std::string key_path;
   bool enabled() const { return !cert_path.empty(); }
 };
+
+// Prometheus scrapes here (text exposition format 0.0.4; metrics/registry.h).
+inline constexpr const char* kMetricsPath = "/metrics";
 
 class HttpServer {
  public:
@@ -71,9 +76,16 @@ class HttpServer {
   using Handler = std::function<void(const Request&, Response&)>;
   // Inline: answered on the I/O thread (quick reads). Worker: may wait, so on the pool.
   enum class Run { kInline, kWorker };
+  // A route's request counter and latency histogram, labelled "METHOD PATTERN" (bounded: one
+  // per route; every request no route takes counts as "unmatched").
+  struct RouteMetrics {
+    metrics::Histogram* duration;
+    std::shared_ptr<metrics::CounterByCode> calls;
+  };
   struct Action {
     Handler handler;
     Run run;
+    RouteMetrics metrics;
   };
   using Route = RouteTable<Action>::Route;
   // Declares a route (patterns: http/route_table.h); the only place a route is named.
@@ -81,6 +93,7 @@ class HttpServer {
   const Route* find_route(Request& req) const;
   // The checks made before a body is read (chunked, method, origin, token).
   std::optional<Response> check(const Request& req);
+  std::optional<Response> check_request(const Request& req);
   void handle(std::shared_ptr<Request> req, std::function<void(Response)> reply);
   void answer(const Route* route, const Request& req, Response& res);
 
@@ -88,6 +101,9 @@ class HttpServer {
   void add_write_routes();
   void add_stream_routes();
   void add_static_routes();
+  void add_metrics_routes();
+  static RouteMetrics route_metrics(const std::string& label);
+  void count(const Route* route, int status, std::chrono::steady_clock::duration took);
   void serve_logs(const Request& req, Response& res);
   void serve_events(const Request& req, Response& res);
   // Takes one of the client address's event-stream places; false when it has none left.
@@ -108,6 +124,7 @@ class HttpServer {
   std::string address_;  // host:port, for messages
   bool https_ = false;
   RouteTable<Action> routes_;
+  RouteMetrics unmatched_ = route_metrics("unmatched");
   std::unique_ptr<GrowingThreadPool> workers_;
   std::unique_ptr<WireServer> wire_;  // last: destroyed first
 };

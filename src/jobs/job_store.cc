@@ -5,6 +5,8 @@
 #include <string_view>
 #include <tuple>
 
+#include "jobs/job_metrics.h"
+
 namespace nomad::jobs {
 
 const char* status_name(nomad_lite::JobStatus status) {
@@ -193,6 +195,7 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
   }
   put(std::move(job));
   ++totals_.finished;
+  note_finished(nomad_lite::JOB_STATUS_CANCELLED);
   return result;
 }
 
@@ -238,6 +241,7 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
                         .attempt = a.attempt(),
                         .node = a.node_id()});
   }
+  if (a.attempt() == 1) note_placed(*job, at_ms);
   put(std::move(job));
 }
 
@@ -301,6 +305,7 @@ void JobStore::started(const nomad_lite::JobStarted& s) {
                         .attempt = s.attempt(),
                         .node = s.node_id()});
   }
+  if (job->attempts_size() == 1) note_first_start(*job, s.at_ms());
   put(std::move(job));
 }
 
@@ -331,6 +336,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
                           .attempt = f.attempt(),
                           .node = f.node_id()});
     }
+    if (job->attempts_size() == 1) note_first_start(*job, started);
   }
   job->set_stdout_tail(f.stdout_tail());
   job->set_stderr_tail(f.stderr_tail());
@@ -357,6 +363,8 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   attempt->set_finished_at_ms(f.at_ms());
   attempt->set_status(success ? nomad_lite::JOB_STATUS_COMPLETED : nomad_lite::JOB_STATUS_FAILED);
   if (!success) attempt->set_reason(reason);
+  note_attempt_ended(*attempt);
+  if (reported == FailureReason::kLost && known) note_lost();
 
   // Attempts that ended with their node (lost, or stopped by a worker cut off from the
   // leader) are retried up to --lost-retries, with a backoff of their own: a fault that
@@ -375,7 +383,9 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     job->set_reason("");
     job->set_finished_at_ms(f.at_ms());
     ++totals_.finished;
+    note_finished(nomad_lite::JOB_STATUS_COMPLETED);
   } else if (used <= allowed) {
+    note_retried();
     job->set_status(nomad_lite::JOB_STATUS_PENDING);
     job->set_node_id(0);
     job->set_not_before_ms(f.at_ms() + (node_fault ? lost_retry_backoff_ms(used)
@@ -385,6 +395,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     job->set_reason(reason);
     job->set_finished_at_ms(f.at_ms());
     ++totals_.finished;
+    note_finished(nomad_lite::JOB_STATUS_FAILED);
   }
   if (events_) {
     JobEvent::Kind kind = success      ? JobEvent::Kind::kCompleted

@@ -13,12 +13,45 @@
 #include "common/thread_name.h"
 #include "common/unix_time.h"
 #include "node/job_event_log.h"
+#include "metrics/registry.h"
 #include "node/store_log_sink.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
 
 namespace {
+
+struct NodeMetrics {
+  metrics::Registry& r = metrics::default_registry();
+  metrics::Counter& proposals =
+      r.counter("nomad_lite_raft_proposals_total",
+                "Log entries this node proposed as leader (client commands and its own).")
+          .get();
+  metrics::Counter& leader_changes =
+      r.counter("nomad_lite_raft_leader_changes_total",
+                "Times this node saw a new leader (the first one known included).")
+          .get();
+  metrics::Histogram& snapshot_seconds =
+      r.histogram("nomad_lite_raft_snapshot_duration_seconds",
+                  "Time to encode and write one snapshot of the job store.",
+                  metrics::buckets::snapshot_seconds())
+          .get();
+  metrics::Gauge& snapshot_bytes =
+      r.gauge("nomad_lite_raft_snapshot_size_bytes",
+              "Size of the latest snapshot this node wrote or installed.")
+          .get();
+};
+
+NodeMetrics& node_metrics() {
+  static NodeMetrics* m = new NodeMetrics();  // never destroyed: threads may outlive main
+  return *m;
+}
+
+// Counts the entries of an accepted proposal.
+raft::ProposeResult counted(raft::ProposeResult r) {
+  if (r.accepted) node_metrics().proposals.inc(r.last_index - r.first_index + 1);
+  return r;
+}
 
 // Without durable storage this node cannot keep Raft's promises: stop it rather than lie.
 [[noreturn]] void stop_on_storage_failure(const std::string& message, int exit_code) {
@@ -317,6 +350,7 @@ void Node::run() {
       // A report stream to the old leader is of no more use (and a write to it may hang).
       if (s.leader != last_leader_) {
         for (const auto& listener : leader_listeners_) listener(s.leader);
+        if (s.leader != raft::kNoNode) node_metrics().leader_changes.inc();
         worker_.leader_changed();
         // The lease is renewed by the new leader's first ack, not at the next heartbeat.
         if (s.leader != raft::kNoNode) pending_report_now_ = true;
@@ -409,7 +443,7 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
       commands.push_back(std::move(p.command));
       if (p.submitted) submitted.push_back(std::move(*p.submitted));
     }
-    r = core_->propose(std::move(commands));
+    r = counted(core_->propose(std::move(commands)));
   }
   if (!r.accepted) {
     ProposeOutcome refused = not_leader();
@@ -431,7 +465,7 @@ void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted)
   std::optional<nomad_lite::Command> assign =
       coordinator_->place_submitted(jobs_, submitted, clock_.now(), clock_.wall_ms());
   // Right behind the submissions in the log, and in the same Ready: one fsync, one round.
-  if (assign) core_->propose({assign->SerializeAsString()});
+  if (assign) counted(core_->propose({assign->SerializeAsString()}));
 }
 
 void Node::handle_ready() {
@@ -446,6 +480,7 @@ void Node::handle_ready() {
     }
     spdlog::info("node {}: installed snapshot at index {} from the leader", config_.node_id,
                  snap.index);
+    node_metrics().snapshot_bytes.set(static_cast<double>(snap.data.size()));
     unsaved_snapshot_ = std::move(snap);
     unsaved_snapshot_queued_ = false;
   }
@@ -588,7 +623,7 @@ bool Node::propose_coordinator_commands() {
   data.reserve(commands.size());
   for (const auto& c : commands) data.push_back(c.SerializeAsString());
   // No one waits for these: their effect shows in the applied state.
-  return core_->propose(std::move(data)).accepted;
+  return counted(core_->propose(std::move(data))).accepted;
 }
 
 void Node::expire_job_waits(std::chrono::steady_clock::time_point now) {
@@ -736,6 +771,8 @@ void Node::finish_snapshot() {
     release.release_to = done->index;
     log_writer_->submit(std::move(release));
   }
+  node_metrics().snapshot_seconds.observe(done->encode_time + done->write_time);
+  node_metrics().snapshot_bytes.set(static_cast<double>(done->data->size()));
   using Ms = std::chrono::duration<double, std::milli>;
   spdlog::info(
       "node {}: snapshot at index {} ({} bytes; encoded in {:.1f} ms, written in {:.1f} ms)",
@@ -752,6 +789,7 @@ void Node::publish_view() {
   v.leader_address = v.leader_id ? address_of(v.leader_id) : "";
   v.commit_index = core_->commit_index();
   v.applied_index = core_->applied_index();
+  v.last_index = core_->log().last_index();
   std::vector<raft::NodeId> ids{config_.node_id};
   for (const auto& p : config_.peers) ids.push_back(p.id);
   std::sort(ids.begin(), ids.end());

@@ -82,6 +82,7 @@ struct ClusterView {
   std::string leader_address{};
   raft::Index commit_index = 0;
   raft::Index applied_index = 0;
+  raft::Index last_index = 0;   // of this node's log
   std::vector<PeerView> nodes;  // every voter, this node included
 };
 

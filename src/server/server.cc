@@ -17,14 +17,17 @@
 #include "api/token_gate.h"
 #include "common/log.h"
 #include "http/http_server.h"
+#include "metrics/process.h"
 #include "server/cluster_port_adapter.h"
 #include "server/health_status.h"
 #include "server/node_host.h"
+#include "server/node_metrics.h"
 #include "server/secret_files.h"
 #include "server/server_security.h"
 #include "server/shutdown_watchdog.h"
 #include "transport/channel_args.h"
 #include "transport/grpc_logging.h"
+#include "transport/grpc_metrics.h"
 #include "transport/peer_transport.h"
 #include "transport/security.h"
 
@@ -131,6 +134,14 @@ int run_server(const ServerConfig& config) {
   builder.RegisterService(&scheduler);
   builder.RegisterService(&raft);
   builder.RegisterService(&internal);
+  {
+    // Unary calls are measured by their reactor (transport/grpc_metrics.h).
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(std::make_unique<transport::GrpcMetricsFactory>(std::vector<std::string>{
+        "/nomad_lite.SchedulerService/StreamJobLogs", "/nomad_lite.InternalService/ReportStream",
+        "/nomad_lite.InternalService/StreamLogs"}));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
     return config_error("cannot listen on " + listen +
@@ -159,6 +170,11 @@ int run_server(const ServerConfig& config) {
     server->Shutdown();
     return config_error(s.message());
   }
+  // GET /metrics (http/metrics_routes.cc) reports these until the node stops.
+  metrics::CollectorHandle process_metrics =
+      metrics::add_process_collector(metrics::default_registry());
+  metrics::CollectorHandle node_metrics =
+      add_node_collector(metrics::default_registry(), node, host.worker());
   spdlog::info(
       "node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}", config.node_id,
       listen, config.advertise_address(), config.effective_data_dir(),
@@ -202,6 +218,7 @@ int run_server(const ServerConfig& config) {
   watchdog.step("gRPC server shutdown (calls still open)");
   server->Shutdown(signalled + kGrpcShutdownDeadline);
   watchdog.step("stopping the node (Raft loop, worker, WAL)");
+  node_metrics.reset();
   host.stop();
   spdlog::info("stopped");
   return 0;

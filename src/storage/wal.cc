@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include "metrics/registry.h"
 #include "proto/wal.pb.h"
 #include "storage/file_util.h"
 #include "storage/record.h"
@@ -21,6 +23,26 @@
 namespace nomad::storage {
 namespace fs = std::filesystem;
 namespace {
+
+// One write of a group of records (before its sync), and one fdatasync.
+metrics::Histogram& append_seconds() {
+  static metrics::Histogram& h =
+      metrics::default_registry()
+          .histogram("nomad_lite_raft_wal_append_duration_seconds",
+                     "Time to write one group of WAL records, before its sync.",
+                     metrics::buckets::disk_seconds())
+          .get();
+  return h;
+}
+
+metrics::Histogram& fsync_seconds() {
+  static metrics::Histogram& h =
+      metrics::default_registry()
+          .histogram("nomad_lite_raft_wal_fsync_duration_seconds",
+                     "Time of one fdatasync of the WAL.", metrics::buckets::disk_seconds())
+          .get();
+  return h;
+}
 
 std::string segment_name(uint64_t sequence) {
   char name[32];
@@ -253,7 +275,9 @@ Status Wal::write_snapshot_installed(raft::Index index, raft::Term term) {
 Status Wal::write_buffer() {
   const std::string& path = segments_.back().path;
   int error_number = 0;
+  const auto started = std::chrono::steady_clock::now();
   Status s = pwrite_all(fd_, buffer_, current_bytes_, path, options_.faults, &error_number);
+  append_seconds().observe(std::chrono::steady_clock::now() - started);
   const size_t size = buffer_.size();
   buffer_.clear();
   if (s) {
@@ -287,9 +311,12 @@ Status Wal::failed_write(Status status, int error_number) {
 Status Wal::sync() {
   if (!sync_error_.is_ok()) return sync_error_;
   if (!options_.fsync || fd_ < 0) return Status::ok();
-  if (Status s = sync_file(fd_, /*data_only=*/true, segments_.back().path, options_.faults); !s) {
-    sync_error_ = s;
-    return s;
+  const auto started = std::chrono::steady_clock::now();
+  Status synced = sync_file(fd_, /*data_only=*/true, segments_.back().path, options_.faults);
+  fsync_seconds().observe(std::chrono::steady_clock::now() - started);
+  if (!synced) {
+    sync_error_ = synced;
+    return synced;
   }
   if (dir_sync_pending_) {
     if (Status s = sync_directory(dir_); !s) {

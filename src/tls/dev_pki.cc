@@ -211,11 +211,12 @@ Status add_pem_files(const std::string& name, const Issued& issued,
 Status tokens_file(std::string* out) {
   *out =
       "# nomad-lite API tokens, written by `nomad-lite tls init` (development only).\n"
-      "# Format: one token per line: ROLE TOKEN; roles: read, submit, operator.\n"
+      "# Format: one token per line: ROLE TOKEN; roles: metrics (GET /metrics only), read,\n"
+      "# submit, operator.\n"
       "# Lines starting with '#' and blank lines are ignored. Anyone holding a token can act\n"
       "# with its role: keep this file private (mode 0600).\n";
   static const char kHex[] = "0123456789abcdef";
-  for (const char* role : {"operator", "submit", "read"}) {
+  for (const char* role : {"operator", "submit", "read", "metrics"}) {
     unsigned char bytes[kTokenBytes];
     if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
       return openssl_failure(std::string("generate the ") + role + " token", "RAND_bytes");

@@ -10,8 +10,11 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/method_handler.h>
 
+#include <chrono>
 #include <functional>
 #include <string>
+
+#include "transport/grpc_metrics.h"
 
 namespace nomad::transport {
 
@@ -49,18 +52,28 @@ class UnaryCall : public grpc::ServerUnaryReactor {
 
   void reply(const grpc::Status& status) {
     if (status.ok() && !encode(response_bytes_)) {
-      Finish(grpc::Status(grpc::StatusCode::INTERNAL, "the response could not be encoded"));
+      finish(grpc::Status(grpc::StatusCode::INTERNAL, "the response could not be encoded"));
       return;
     }
-    Finish(status);
+    finish(status);
   }
+  // Counts the call and its duration under `metrics` when it ends (GET /metrics).
+  void measure(GrpcMethodMetrics* metrics) { metrics_ = metrics; }
   void OnDone() override { delete this; }
 
  protected:
   virtual bool encode(grpc::ByteBuffer* out) = 0;
 
  private:
+  void finish(const grpc::Status& status) {
+    if (metrics_)
+      metrics_->record(status.error_code(), std::chrono::steady_clock::now() - started_);
+    Finish(status);
+  }
+
   grpc::ByteBuffer* response_bytes_;
+  GrpcMethodMetrics* metrics_ = nullptr;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 template <class Request, class Response>
@@ -80,6 +93,10 @@ template <class Request, class Response, class Handler>
 grpc::ServerUnaryReactor* decode_then(const grpc::ByteBuffer* bytes,
                                       grpc::ByteBuffer* response_bytes, Handler&& handler) {
   auto* call = new DecodedCall<Request, Response>(response_bytes);
+  // Each request type is the input of one unary method: its figures are found once.
+  static GrpcMethodMetrics& metrics =
+      grpc_method_metrics(unary_method_taking(Request::descriptor()));
+  call->measure(&metrics);
   grpc::ByteBuffer copy(*bytes);  // Deserialize consumes its buffer; the slices are shared
   if (grpc::Status decoded = decode(&copy, &call->request); !decoded.ok()) {
     call->reply(decoded);

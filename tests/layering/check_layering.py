@@ -22,7 +22,9 @@ import tempfile
 
 # library: (headers it must not reach, a light header of its own that it may include)
 RULES = {
-    "nomad_raft": (["common/status.h", "storage/wal.h", "proto/nomad_lite.pb.h"], "raft/types.h"),
+    "nomad_raft": (["common/status.h", "metrics/registry.h", "storage/wal.h", "proto/nomad_lite.pb.h"], "raft/types.h"),
+    "nomad_metrics": (["raft/types.h", "storage/wal.h", "jobs/job_store.h", "node/node.h",
+                       "proto/nomad_lite.pb.h"], "metrics/metric.h"),
     "nomad_jobs": (["api/service.h", "http/http_server.h", "node/node.h",
                     "server/cluster_port_adapter.h", "transport/security.h",
                     "proto/nomad_lite.grpc.pb.h"], "jobs/job_store.h"),

@@ -62,6 +62,22 @@ TEST(Auth, RolesNest) {
             "the token's role (read) may not do this; it needs the submit role");
 }
 
+TEST(Auth, TheMetricsRoleMayOnlyScrape) {
+  const std::string metrics = "metrics-token-0123456789";
+  Authenticator auth;
+  Status s = Authenticator::parse("metrics " + metrics + "\nread " + kRead, "tokens", &auth);
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  EXPECT_TRUE(auth.authorize("Bearer " + metrics, Role::kMetrics).ok());
+  EXPECT_TRUE(auth.authorize("Bearer " + kRead, Role::kMetrics).ok());
+  for (Role above : {Role::kRead, Role::kSubmit, Role::kOperator}) {
+    AuthDecision d = auth.authorize("Bearer " + metrics, above);
+    EXPECT_EQ(d.refusal, Refusal::kPermissionDenied) << role_name(above);
+  }
+  EXPECT_EQ(auth.authorize("Bearer " + metrics, Role::kRead).message,
+            "the token's role (metrics) may not do this; it needs the read role");
+  EXPECT_TRUE(auth.peer_token().empty());  // a metrics token never serves between nodes
+}
+
 TEST(Auth, MissingMalformedAndWrongTokensAreUnauthenticated) {
   Authenticator auth = three_roles();
   AuthDecision missing = auth.authorize("", Role::kRead);
@@ -90,8 +106,8 @@ TEST(Auth, PeerTokenIsTheFirstOperatorToken) {
 
 TEST(Auth, TokenFileErrorsNameTheLineAndTheFix) {
   EXPECT_EQ(parse_error("admin " + kRead),
-            "--token-file t line 1: 'admin' is not a role; write ROLE TOKEN with ROLE read, "
-            "submit or operator");
+            "--token-file t line 1: 'admin' is not a role; write ROLE TOKEN with ROLE metrics, "
+            "read, submit or operator");
   EXPECT_EQ(parse_error("# c\nread"), "--token-file t line 2: the token is missing after the role");
   EXPECT_EQ(parse_error("read " + kRead + " extra"),
             "--token-file t line 1: write ROLE TOKEN, nothing after the token");

@@ -74,6 +74,34 @@ TEST_F(HttpRoutesTest, AKnownPathWithAnotherMethodIs405WithTheMethodsOfItsRoutes
   }
 }
 
+TEST_F(HttpRoutesTest, MetricsCountRequestsByRoutePatternAndStatusInPrometheusText) {
+  auto count_of = [](const std::string& text, const std::string& series) -> long {
+    size_t at = text.find(series + " ");
+    if (at == std::string::npos) return 0;
+    return std::stol(text.substr(at + series.size() + 1));
+  };
+  auto before = send("GET", "/metrics");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->status, 200);
+  EXPECT_EQ(before->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string job =
+      "nomad_lite_http_requests_total{route=\"GET /api/jobs/{id}\",code=\"404\"}";
+  const std::string unmatched = "nomad_lite_http_requests_total{route=\"unmatched\",code=\"404\"}";
+  long jobs_before = count_of(before->body, job);
+  long unmatched_before = count_of(before->body, unmatched);
+  // Two job ids, one route pattern: the raw path never becomes a label value.
+  ASSERT_TRUE(send("GET", "/api/jobs/no-such-job-1"));
+  ASSERT_TRUE(send("GET", "/api/jobs/no-such-job-2"));
+  ASSERT_TRUE(send("GET", "/no/such/path"));
+  auto after = send("GET", "/metrics");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(count_of(after->body, job), jobs_before + 2) << after->body;
+  EXPECT_EQ(count_of(after->body, unmatched), unmatched_before + 1);
+  EXPECT_EQ(after->body.find("no-such-job"), std::string::npos);
+  EXPECT_NE(after->body.find("# TYPE nomad_lite_http_request_duration_seconds histogram\n"),
+            std::string::npos);
+}
+
 TEST_F(HttpRoutesTest, AnUnknownPathIs404WhateverTheMethod) {
   for (const char* method : {"GET", "POST", "DELETE"}) {
     for (const char* path : {"/api/nodes", "/api/jobs/abc/stdout", "/no-such-file.js"}) {

@@ -193,8 +193,8 @@ TEST_F(DevPki, NodeCertificatesNameLoopbackAndTheExtraHosts) {
 TEST_F(DevPki, TokensFileHoldsOneDistinctTokenPerRole) {
   ASSERT_TRUE(init_dev_pki(options()));
   std::string contents = read_file(file("tokens"));
-  EXPECT_NE(contents.find("# Format: one token per line: ROLE TOKEN; roles: read, submit, "
-                          "operator"),
+  EXPECT_NE(contents.find("# Format: one token per line: ROLE TOKEN; roles: metrics (GET /metrics "
+                          "only), read,"),
             std::string::npos);
 
   std::vector<std::string> roles;
@@ -212,8 +212,8 @@ TEST_F(DevPki, TokensFileHoldsOneDistinctTokenPerRole) {
     roles.push_back(role);
     tokens.insert(token);
   }
-  EXPECT_EQ(roles, (std::vector<std::string>{"operator", "submit", "read"}));
-  EXPECT_EQ(tokens.size(), 3u);
+  EXPECT_EQ(roles, (std::vector<std::string>{"operator", "submit", "read", "metrics"}));
+  EXPECT_EQ(tokens.size(), 4u);
 }
 
 TEST_F(DevPki, RefusesToOverwriteWithoutForceAndChangesNothing) {
