@@ -28,7 +28,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # Unit tests and the simulation, the dashboard in a real browser, the core's and storage's
 # tests again under ASan/UBSan, a short libFuzzer run over each input from outside, and a short
 # run of the fault suite.
-test: format-check test-unit test-e2e test-hostile test-asan test-fuzz test-chaos
+test: docker-prepare-start format-check test-unit test-e2e test-hostile test-asan test-fuzz test-chaos test-docker
 
 test-unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
@@ -189,3 +189,20 @@ format-check: deps
 	if [ -z "$$files" ]; then printf '%s\n' "$$out"; exit 1; fi; \
 	for f in $$files; do echo "$$f: differs from .clang-format (fix: make format, or $(CLANG_FORMAT) -i $$f)"; done; \
 	echo "format-check: $$(echo $$files | wc -w) of $(words $(FORMAT_FILES)) files differ; make format fixes them"; exit 1
+
+# Docker (Dockerfile, docker-compose.yml): test-docker builds the image from the binaries of
+# make build (no second compile), starts the compose cluster, submits a job from the host,
+# kills the leader's container and checks the new leader and the job's history, then tears it
+# all down and checks that the host's iptables, forwarding, links and mounts are as before.
+# make test starts the slow preparation (packages, dockerd, base images made with
+# debootstrap, the runtime stage) in the background first; log in $(BUILD_DIR)/docker.
+# test-docker-full builds from source with `docker-compose up --build`, as the README says.
+.PHONY: docker-prepare-start test-docker test-docker-full
+docker-prepare-start:
+	@./scripts/docker-prepare start
+
+test-docker: chaos-bin
+	NOMAD_LITE_BIN=$(BUILD_DIR)/nomad-lite ./scripts/test-docker
+
+test-docker-full: chaos-bin
+	NOMAD_LITE_BIN=$(BUILD_DIR)/nomad-lite ./scripts/test-docker --from-source
