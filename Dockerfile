@@ -17,7 +17,7 @@ RUN apt-get update -q \
       nlohmann-json3-dev libcli11-dev libspdlog-dev libcpp-httplib-dev libboost-dev \
       zlib1g-dev libssl-dev libjemalloc-dev \
       libgtest-dev libgmock-dev libbenchmark-dev \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 # (CMakeLists.txt asks for GoogleTest and Google Benchmark at configure time, hence the last
 # line; only the two programs are compiled.)
 WORKDIR /src
@@ -44,7 +44,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libspdlog1.10 libfmt9 \
       libcpp-httplib0.11 libjemalloc2 libssl3 zlib1g \
- && rm -rf /var/lib/apt/lists/*
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 # `nomad` runs the server. `nomad-job` is for --job-user: a server started as root (compose:
 # `user: root`) with `--job-user nomad-job` runs every job as that user, who can read neither
 # the data directory nor the server's files.
