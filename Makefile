@@ -198,7 +198,7 @@ format-check: deps
 # debootstrap, the runtime stage) in the background first; log in $(BUILD_DIR)/docker.
 # test-docker-full builds from source with `docker-compose up --build`, as the README says.
 .PHONY: docker-prepare-start test-docker test-docker-full
-docker-prepare-start:
+docker-prepare-start: deps
 	@./scripts/docker-prepare start
 
 test-docker: chaos-bin
