@@ -195,7 +195,7 @@ format-check: deps
 # kills the leader's container and checks the new leader and the job's history, then tears it
 # all down and checks that the host's iptables, forwarding, links and mounts are as before.
 # make test starts the slow preparation (packages, dockerd, base images made with
-# debootstrap, the runtime stage) in the background first; log in $(BUILD_DIR)/docker.
+# debootstrap, the runtime stage) in the background first; logs in build/docker/.
 # test-docker-full builds from source with `docker-compose up --build`, as the README says.
 .PHONY: docker-prepare-start test-docker test-docker-full
 docker-prepare-start: deps
