@@ -25,16 +25,17 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# Unit tests and the simulation, the dashboard in a real browser, hostile input, a short run
-# of the fault suite, the core's and storage's tests again under ASan/UBSan, and a short
-# libFuzzer run over each input from outside; gRPC health, reflection and JSON logs
-# (test-probes). scripts/run-tests runs the sanitizer build (CPU
-# only) at the lowest CPU and I/O priority beside the suites that mostly wait on timers and
-# the network, so two cores stay busy without slowing the nodes under test.
+# Unit tests and the simulation, the dashboard in a real browser, hostile input, gRPC health,
+# reflection and JSON logs (test-probes), a short run of the fault suite, the core's and
+# storage's tests again under ASan/UBSan, a short libFuzzer run over each input from outside,
+# and last the Docker Compose cluster (test-docker). scripts/run-tests runs the sanitizer build
+# (CPU only) at the lowest CPU and I/O priority beside the suites that mostly wait on timers
+# and the network, so two cores stay busy without slowing the nodes under test.
 TEST_SUITES ?= test-unit test-e2e test-hostile test-probes test-chaos
-TEST_AFTER_SANITIZE ?= asan-runs fuzz-runs
+TEST_AFTER_SANITIZE ?= asan-runs fuzz-runs test-docker
 
-test: format-check build
+# docker-prepare-start: packages, dockerd and base images for test-docker, in the background.
+test: docker-prepare-start format-check build
 	@MAKE="$(MAKE)" TEST_SUITES="$(TEST_SUITES)" TEST_AFTER_SANITIZE="$(TEST_AFTER_SANITIZE)" \
 	  SANITIZE_LOG="$(BUILD_DIR)/sanitize-build.log" ./scripts/run-tests
 
@@ -227,3 +228,20 @@ format-check: deps
 .PHONY: test-packaging
 test-packaging: build
 	scripts/verify-systemd-unit $(BUILD_DIR)/nomad-lite
+
+# Docker (Dockerfile, docker-compose.yml): test-docker builds the image from the binaries of
+# make build (no second compile), starts the compose cluster, submits a job from the host,
+# kills the leader's container and checks the new leader and the job's history, then tears it
+# all down and checks that the host's iptables, forwarding, links and mounts are as before.
+# make test starts the slow preparation (packages, dockerd, base images made with
+# debootstrap, the runtime stage) in the background first; logs in build/docker/.
+# test-docker-full builds from source with `docker-compose up --build`, as the README says.
+.PHONY: docker-prepare-start test-docker test-docker-full
+docker-prepare-start: deps
+	@./scripts/docker-prepare start
+
+test-docker: chaos-bin
+	NOMAD_LITE_BIN=$(BUILD_DIR)/nomad-lite ./scripts/test-docker
+
+test-docker-full: chaos-bin
+	NOMAD_LITE_BIN=$(BUILD_DIR)/nomad-lite ./scripts/test-docker --from-source
