@@ -12,8 +12,8 @@
 #include "common/log.h"
 #include "common/thread_name.h"
 #include "common/unix_time.h"
-#include "node/job_event_log.h"
 #include "metrics/registry.h"
+#include "node/job_event_log.h"
 #include "node/store_log_sink.h"
 #include "storage/sync_failure.h"
 
