@@ -9,6 +9,8 @@ port, killed at the end) with a token of the `metrics` role. Checks, each one PA
   do nothing else (REST 403, gRPC PERMISSION_DENIED);
 - through Prometheus's HTTP API: up == 1 for all three targets, nomad_lite_jobs_submitted_total
   moved on every node after jobs were submitted, and every node's fsync histogram counted;
+- the leader is killed while Prometheus scrapes: its target goes down (up == 0), a new leader
+  shows, both survivors count a leader change, and their fsync p99 is visible;
 - the alert rules of packaging/prometheus/alerts.yml load into that Prometheus and every
   expression of packaging/grafana/nomad-lite.json is valid PromQL there.
 Usage: prometheus_test.py --bin build/nomad-lite [--out DIR]; exit 0 when every check passed.
@@ -191,6 +193,46 @@ def dashboard_expressions():
                                    .replace('"$job"', '".*"'))
 
 
+def kill_the_leader_while_scraped(cluster, prometheus):
+    """SIGKILLs the leader; Prometheus must see it down, a new leader, leader changes counted on
+    the survivors and the fsync latency of the writes that follow."""
+    leaders = prometheus.query("nomad_lite_raft_is_leader == 1")
+    check("Prometheus names the leader", leaders is not None and len(leaders) == 1, f"{leaders}")
+    if failures:
+        return
+    old = next(iter(leaders))
+    index = [f"127.0.0.1:{p}" for p in cluster.http_ports].index(old)
+    changes = prometheus.query("nomad_lite_raft_leader_changes_total")
+    cluster.procs[index].kill()
+    cluster.procs[index].wait()
+
+    down = wait_for(lambda: prometheus.query(f'up{{instance="{old}"}}') == {old: 0.0}, 20)
+    check("Prometheus sees the killed leader down (up == 0)", down,
+          f"up = {prometheus.query('up')}")
+    new_leader = wait_for(lambda: (lambda v: v if v and len(v) == 1 and old not in v else None)(
+        prometheus.query('nomad_lite_raft_is_leader == 1 and on(instance) up == 1')), 20)
+    check("Prometheus sees a new leader among the survivors", bool(new_leader),
+          f"{prometheus.query('nomad_lite_raft_is_leader')}")
+    survivors = [t for t in changes if t != old]
+    counted = wait_for(lambda: (lambda v: v if v and all(
+        v.get(t, 0) > changes[t] for t in survivors) else None)(
+            prometheus.query("nomad_lite_raft_leader_changes_total")), 20)
+    check("both survivors counted a leader change", bool(counted),
+          f"before {changes}, now {prometheus.query('nomad_lite_raft_leader_changes_total')}")
+
+    port = cluster.http_ports[(index + 1) % 3]
+    accepted = sum(http(f"http://127.0.0.1:{port}/api/jobs", TOKENS["submit"],
+                        {"command": f"echo after-kill-{i}"}, timeout=10)[0] == 201
+                   for i in range(JOBS))
+    check("the survivors accept jobs", accepted == JOBS, f"{accepted} of {JOBS} answered 201")
+    p99 = "histogram_quantile(0.99, rate(nomad_lite_raft_wal_fsync_duration_seconds_bucket[15s]))"
+    visible = wait_for(lambda: (lambda v: v if v and all(
+        t in v and v[t] == v[t] and v[t] > 0 for t in survivors) else None)(
+            prometheus.query(p99)), 20)  # v == v: not NaN
+    check("the survivors' fsync p99 is visible after the kill", bool(visible),
+          f"{prometheus.query(p99)}")
+
+
 def run(binary, out):
     cluster = Cluster(binary, out)
     cluster.start()
@@ -270,6 +312,8 @@ def run(binary, out):
                           10)
         check("exactly one node reports itself leader", leader,
               f"{prometheus.query('nomad_lite_raft_is_leader')}")
+
+        kill_the_leader_while_scraped(cluster, prometheus)
 
         rules = prometheus.api("rules")
         names = sorted(r["name"] for g in (rules or {}).get("data", {}).get("groups", [])
