@@ -25,14 +25,16 @@ $(BUILD_DIR)/CMakeCache.txt: | deps
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
-# Unit tests and the simulation, the dashboard in a real browser, hostile input, gRPC health,
-# reflection and JSON logs (test-probes), a short run of the fault suite, the core's and
+# Unit tests and the simulation, the dashboard in a real browser, gRPC health, reflection and
+# JSON logs (test-probes), a short run of the fault suite, hostile input, the core's and
 # storage's tests again under ASan/UBSan, a short libFuzzer run over each input from outside,
 # and last the Docker Compose cluster (test-docker). scripts/run-tests runs the sanitizer build
 # (CPU only) at the lowest CPU and I/O priority beside the suites that mostly wait on timers
 # and the network, so two cores stay busy without slowing the nodes under test.
-TEST_SUITES ?= test-unit test-e2e test-hostile test-probes test-chaos
-TEST_AFTER_SANITIZE ?= asan-runs fuzz-runs test-docker
+# test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
+# after the sanitizer build.
+TEST_SUITES ?= test-unit test-e2e test-probes test-chaos
+TEST_AFTER_SANITIZE ?= test-hostile asan-runs fuzz-runs test-docker
 
 # docker-prepare-start: packages, dockerd and base images for test-docker, in the background.
 test: docker-prepare-start format-check build
