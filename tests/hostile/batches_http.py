@@ -279,6 +279,11 @@ def connections(cluster, report, count=2000, streams=300, slow=50):
         rss_first = node.proc.rss_mib()
         rss_second, _ = another_round()
         rss_third, answered = another_round()
+        # Memory the closed connections held may take a moment to go back (as in D3); a leak
+        # stays.
+        if rss_third - rss_second > 32:
+            wait_for(lambda: node.proc.rss_mib() - rss_second <= 32, 5)
+            rss_third = node.proc.rss_mib()
         report.check("D4", f"http.{count}-connections.third-round.rss",
                      rss_third - rss_second <= 32,
                      f"node {node.id} RSS {rss_first:.0f} MiB after the first round, "
