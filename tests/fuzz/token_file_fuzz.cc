@@ -25,7 +25,10 @@ std::map<std::string, Role> listed_tokens(const std::string& text) {
     std::istringstream words(line);
     std::string role, token;
     if (!(words >> role >> token)) continue;
-    Role r = role == "operator" ? Role::kOperator : role == "submit" ? Role::kSubmit : Role::kRead;
+    Role r = role == "operator"  ? Role::kOperator
+             : role == "submit"  ? Role::kSubmit
+             : role == "metrics" ? Role::kMetrics
+                                 : Role::kRead;
     out[token] = r;
   }
   return out;
