@@ -17,18 +17,11 @@ import time
 
 import grpc
 
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, "support"))
+from localhost import free_ports, wait_for  # noqa: E402
+
 MIB = 1 << 20
-
-
-def wait_for(condition, timeout, interval=0.05):
-    """Polls condition() until it returns a true value or timeout seconds pass; returns the last
-    value (a condition, never a fixed sleep, is what the suite waits for)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 def load_stubs(proto_dir, out_dir):
@@ -40,18 +33,6 @@ def load_stubs(proto_dir, out_dir):
                     os.path.join(proto_dir, "nomad_lite.proto")], check=True)
     sys.path.insert(0, out_dir)
     return importlib.import_module("nomad_lite_pb2")
-
-
-def free_ports(count):
-    """Ports the kernel hands out now on 127.0.0.1; all held until every one is chosen."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 class Process:

@@ -24,13 +24,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TESTS, "support"))
+from localhost import free_ports, wait_for  # noqa: E402
 
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
@@ -47,16 +50,6 @@ def check(name, ok, detail=""):
     if not ok:
         failures.append(name)
     return ok
-
-
-def wait_for(condition, timeout, interval=0.05):
-    """Polls condition() until it is true or timeout seconds pass; returns its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
 
 
 # --- protobuf wire format, by hand (for the reflection and health messages) -----------------
@@ -109,16 +102,6 @@ def read_varint(data, i):
 
 
 # --- the cluster ------------------------------------------------------------------------------
-
-def free_ports(count):
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class Cluster:
