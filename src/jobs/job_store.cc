@@ -157,7 +157,7 @@ ApplyResult JobStore::submit(nomad_lite::SubmitJobCommand* command, raft::Index 
   this->index(*job);
   changes_.push_back(job->id());
   by_submit_index_.put(job);
-  if (events_) events_->push_back({.kind = JobEvent::Kind::kSubmitted, .job_id = job->id()});
+  record({.kind = JobEvent::Kind::kSubmitted, .job_id = job->id()});
   job_slot->second = std::move(job);
   ++totals_.submitted;
   return result;
@@ -187,12 +187,10 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
     }
   }
   ApplyResult result{Status::ok(), *job};
-  if (events_) {
-    events_->push_back({.kind = JobEvent::Kind::kCancelled,
-                        .job_id = job->id(),
-                        .attempt = job->attempt(),
-                        .node = job->node_id()});
-  }
+  record({.kind = JobEvent::Kind::kCancelled,
+          .job_id = job->id(),
+          .attempt = job->attempt(),
+          .node = job->node_id()});
   put(std::move(job));
   ++totals_.finished;
   note_finished(nomad_lite::JOB_STATUS_CANCELLED);
@@ -235,12 +233,10 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
   job->clear_stderr_tail();
   job->set_stdout_truncated(false);
   job->set_stderr_truncated(false);
-  if (events_) {
-    events_->push_back({.kind = JobEvent::Kind::kPlaced,
-                        .job_id = job->id(),
-                        .attempt = a.attempt(),
-                        .node = a.node_id()});
-  }
+  record({.kind = JobEvent::Kind::kPlaced,
+          .job_id = job->id(),
+          .attempt = a.attempt(),
+          .node = a.node_id()});
   if (a.attempt() == 1) note_placed(*job, at_ms);
   put(std::move(job));
 }
@@ -294,18 +290,18 @@ bool would_apply(const nomad_lite::Job* job, const nomad_lite::JobFinished& repo
           attempt->signal() == 0);
 }
 
+// The last attempt's process started at `at_ms`; the job mirrors its attempt.
+void JobStore::mark_started(nomad_lite::Job& job, uint32_t attempt, uint64_t node, int64_t at_ms) {
+  job.mutable_attempts(job.attempts_size() - 1)->set_started_at_ms(at_ms);
+  job.set_started_at_ms(at_ms);
+  record({.kind = JobEvent::Kind::kStarted, .job_id = job.id(), .attempt = attempt, .node = node});
+  if (job.attempts_size() == 1) note_first_start(job, at_ms);
+}
+
 void JobStore::started(const nomad_lite::JobStarted& s) {
   if (!would_apply(find(s.job_id()), s)) return;
   auto job = edit(s.job_id());
-  job->mutable_attempts(job->attempts_size() - 1)->set_started_at_ms(s.at_ms());
-  job->set_started_at_ms(s.at_ms());
-  if (events_) {
-    events_->push_back({.kind = JobEvent::Kind::kStarted,
-                        .job_id = job->id(),
-                        .attempt = s.attempt(),
-                        .node = s.node_id()});
-  }
-  if (job->attempts_size() == 1) note_first_start(*job, s.at_ms());
+  mark_started(*job, s.attempt(), s.node_id(), s.at_ms());
   put(std::move(job));
 }
 
@@ -327,16 +323,8 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   if (attempt->started_at_ms() == 0 && !tells_no_start) {
     // The process ran but its start was never reported (a short job's start travels with its
     // finish): the job mirrors its attempt.
-    int64_t started = f.started_at_ms() > 0 ? f.started_at_ms() : f.at_ms();
-    attempt->set_started_at_ms(started);
-    job->set_started_at_ms(started);
-    if (events_) {
-      events_->push_back({.kind = JobEvent::Kind::kStarted,
-                          .job_id = job->id(),
-                          .attempt = f.attempt(),
-                          .node = f.node_id()});
-    }
-    if (job->attempts_size() == 1) note_first_start(*job, started);
+    mark_started(*job, f.attempt(), f.node_id(),
+                 f.started_at_ms() > 0 ? f.started_at_ms() : f.at_ms());
   }
   job->set_stdout_tail(f.stdout_tail());
   job->set_stderr_tail(f.stderr_tail());

@@ -152,6 +152,10 @@ class JobStore {
 
   std::vector<std::string> changes_;
   std::vector<JobEvent>* events_ = nullptr;
+  void record(JobEvent event) {
+    if (events_) events_->push_back(std::move(event));
+  }
+  void mark_started(nomad_lite::Job& job, uint32_t attempt, uint64_t node, int64_t at_ms);
   JobTotals totals_;
 };
 

@@ -644,20 +644,15 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
   results.reserve(committed.size());
   // Job state changes are logged by the node that led the term of the entry making them, once
   // (README, Log formats); a restarted node remembers no term it led, so replays log nothing.
-  std::vector<jobs::JobEvent> events;
   const bool log_events =
       !led_terms_.empty() && spdlog::default_logger_raw()->should_log(spdlog::level::info);
   {
     std::unique_lock lock(jobs_mu_);
     for (const auto& e : committed) {
-      jobs_.record_events(log_events && led_terms_.contains(e.term) ? &events : nullptr);
+      jobs_.record_events(log_events && led_terms_.contains(e.term) ? &job_events_ : nullptr);
       results.push_back(jobs_.apply(e));
     }
     jobs_.record_events(nullptr);
-  }
-  if (!events.empty()) {
-    job_events_.insert(job_events_.end(), std::make_move_iterator(events.begin()),
-                       std::make_move_iterator(events.end()));
   }
   std::vector<CallbackRunner::Callback> answers;
   for (size_t i = 0; i < committed.size(); ++i) {

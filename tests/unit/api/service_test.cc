@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fake_cluster_port.h"
+#include "support/eventually.h"
 #include "support/job_commands.h"
 
 namespace nomad::api {
@@ -32,15 +33,7 @@ Outcome<T> answer_of(Call&& call) {
   return future.get();
 }
 
-// Polls `condition` until it holds or 5 s pass.
-bool eventually(const std::function<bool()>& condition) {
-  auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using nomad::testing::eventually;
 
 class ServiceTest : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include "api/service.h"
 #include "fake_cluster_port.h"
 #include "http/http_server.h"
+#include "support/eventually.h"
 #include "support/job_commands.h"
 
 namespace nomad::http {
@@ -18,14 +19,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool eventually(const std::function<bool()>& condition) {
-  auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using nomad::testing::eventually;
 
 class HttpRoutesTest : public ::testing::Test {
  protected:
