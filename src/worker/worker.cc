@@ -347,8 +347,10 @@ void Worker::reporter() {
       report.set_slots(options_.slots);
       report.set_seq(lease_.sending(now));
       for (auto& [k, s] : started_) {
-        // A start not yet due waits for its time or the heartbeat, whichever comes first.
-        if (heartbeat || (s.fresh && s.due <= now)) {
+        // A start goes out once due, and then with every heartbeat until it is applied. One
+        // not yet due waits even for a heartbeat: the job may still end first, and its finish
+        // then carries the start in the same entry (one Raft round, not two).
+        if (s.fresh ? s.due <= now : heartbeat) {
           *report.add_started() = s.message;
           s.fresh = false;
         }

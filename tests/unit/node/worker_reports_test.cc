@@ -33,12 +33,12 @@ class WorkerReportsTest : public ::testing::Test {
   void TearDown() override { worker_.reset(); }  // its processes end before the directory goes
 
   void start(std::chrono::milliseconds start_report_delay,
-             std::chrono::milliseconds lease_span = 60s,
-             std::chrono::milliseconds kill_grace = 5s) {
+             std::chrono::milliseconds lease_span = 60s, std::chrono::milliseconds kill_grace = 5s,
+             std::chrono::milliseconds report_interval = 10s) {
     WorkerOptions o;
     o.node_id = 1;
     o.slots = 2;
-    o.report_interval = 10s;  // no heartbeat resends within a test: only news goes out
+    o.report_interval = report_interval;  // 10 s: no heartbeat within a test, only news
     o.start_report_delay = start_report_delay;
     o.lease_span = lease_span;
     o.executor.root = root_;
@@ -161,6 +161,19 @@ TEST_F(WorkerReportsTest, AJobThatEndsBeforeItsStartIsDueIsReportedByItsFinishAl
   const auto& f = reports_[finish].finished(0);
   EXPECT_GT(f.started_at_ms(), 0) << "the finish carries the start time";
   EXPECT_EQ(f.exit_code(), 0);
+}
+
+TEST_F(WorkerReportsTest, AHeartbeatDoesNotSendAStartBeforeItIsDue) {
+  start(/*start_report_delay=*/30s, 60s, 5s, /*report_interval=*/10ms);
+  run("straddles", "sleep 0.3");
+  int finish = wait_for_report([](const auto& r) { return has_finish(r, "straddles"); });
+  ASSERT_GE(finish, 0) << "no finish reported";
+  std::lock_guard lock(mu_);
+  // About 30 heartbeats went out while it ran; none carried its start, so the leader proposes
+  // one entry for the job (its finish, which carries the start time), not two.
+  EXPECT_GE(finish, 5) << "too few heartbeats while the job ran to show anything";
+  for (const auto& r : reports_) EXPECT_FALSE(has_start(r, "straddles"));
+  EXPECT_GT(reports_[finish].finished(0).started_at_ms(), 0);
 }
 
 TEST_F(WorkerReportsTest, AJobStillRunningWhenItsStartIsDueIsReportedStarted) {
