@@ -254,6 +254,11 @@ std::optional<nomad_lite::Command> Coordinator::place_submitted(
   return command;
 }
 
+void Coordinator::forget_assignments(const nomad_lite::Command& command) {
+  for (const auto& a : command.updates().assign()) assigning_.erase(a.job_id());
+  dirty_ = true;
+}
+
 bool Coordinator::add_removals(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                                nomad_lite::RemoveJobs* remove) {
   if (now < next_retention_) return false;

@@ -73,6 +73,10 @@ class Coordinator {
                                                      const std::vector<Submitted>& submitted,
                                                      Clock::time_point now, int64_t wall_ms);
 
+  // The assignments of a place_submitted() command that was not proposed after all (the core
+  // refused it): they are no longer in flight.
+  void forget_assignments(const nomad_lite::Command& command);
+
   // How long after the leader's last contact with its node an attempt of `job` is declared
   // lost: worker_timeout for keep-running jobs (the process may still run: at-least-once),
   // worker_timeout + kill_grace + lost_drift for the others (by then it is dead).

@@ -315,9 +315,9 @@ void Node::run() {
     // Reports first: the finishes they carry and the jobs placed in the freed slots go into
     // the same Ready as the clients' proposals (one fsync and one round for all of them).
     for (auto& r : reports) coordinator_->on_report(jobs_, r.report, now);
+    // The clients' proposals and the coordinator's commands: one propose(), one append.
     handle_proposals(proposals);
     proposals.clear();
-    propose_coordinator_commands();
     probe_disk(now);
     // After the coordinator's proposals: an ack's index covers every verdict made so far.
     ack_reports(reports);
@@ -424,9 +424,11 @@ ProposeOutcome Node::disk_full() const {
 }
 
 void Node::handle_proposals(std::vector<Proposal>& proposals) {
-  if (proposals.empty()) return;
+  if (proposals.empty()) {
+    propose_coordinator_commands();
+    return;
+  }
   raft::ProposeResult r;
-  std::vector<Coordinator::Submitted> submitted;
   if (core_->storage_failed()) {
     ProposeOutcome refused = disk_full();
     {
@@ -437,13 +439,26 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
     return;
   }
   if (core_->role() == raft::Role::kLeader) {
+    // The clients' commands, the placement of the jobs they submit, then the coordinator's
+    // own commands, in one propose(): one append per follower and one acknowledgement for
+    // all of them. Proposed one by one, they leave as separate appends that may commit in
+    // different rounds; a submission applied without its assignment would then be placed a
+    // second time (an entry, and often a round, more per job).
     std::vector<std::string> commands;
-    commands.reserve(proposals.size());
+    std::vector<Coordinator::Submitted> submitted;
+    commands.reserve(proposals.size() + 2);
     for (auto& p : proposals) {
       commands.push_back(std::move(p.command));
       if (p.submitted) submitted.push_back(std::move(*p.submitted));
     }
+    std::optional<nomad_lite::Command> assign;
+    if (!submitted.empty()) {
+      assign = coordinator_->place_submitted(jobs_, submitted, clock_.now(), clock_.wall_ms());
+    }
+    if (assign) commands.push_back(assign->SerializeAsString());
+    for (std::string& c : coordinator_commands()) commands.push_back(std::move(c));
     r = counted(core_->propose(std::move(commands)));
+    if (!r.accepted && assign) coordinator_->forget_assignments(*assign);
   }
   if (!r.accepted) {
     ProposeOutcome refused = not_leader();
@@ -457,15 +472,6 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
   for (size_t i = 0; i < proposals.size(); ++i) {
     waiters_[r.first_index + i] = {r.term, std::move(proposals[i].done)};
   }
-  place_submitted(submitted);
-}
-
-void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted) {
-  if (submitted.empty()) return;
-  std::optional<nomad_lite::Command> assign =
-      coordinator_->place_submitted(jobs_, submitted, clock_.now(), clock_.wall_ms());
-  // Right behind the submissions in the log, and in the same Ready: one fsync, one round.
-  if (assign) counted(core_->propose({assign->SerializeAsString()}));
 }
 
 void Node::handle_ready() {
@@ -614,14 +620,19 @@ void Node::post_job_events(std::optional<std::chrono::steady_clock::time_point> 
   job_event_logger_->post(std::move(batch));
 }
 
-bool Node::propose_coordinator_commands() {
-  if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return false;
+std::vector<std::string> Node::coordinator_commands() {
+  std::vector<std::string> data;
+  if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return data;
   std::vector<nomad_lite::Command> commands =
       coordinator_->collect(jobs_, clock_.now(), clock_.wall_ms());
-  if (commands.empty()) return false;
-  std::vector<std::string> data;
   data.reserve(commands.size());
   for (const auto& c : commands) data.push_back(c.SerializeAsString());
+  return data;
+}
+
+bool Node::propose_coordinator_commands() {
+  std::vector<std::string> data = coordinator_commands();
+  if (data.empty()) return false;
   // No one waits for these: their effect shows in the applied state.
   return counted(core_->propose(std::move(data))).accepted;
 }

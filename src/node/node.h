@@ -163,9 +163,9 @@ class Node {
   void ack_reports(std::vector<QueuedReport>& reports);
 
   void run();
+  // Proposes the clients' commands together with the placement of the jobs they submit (when
+  // nothing else waits: Coordinator::place_submitted) and the coordinator's commands.
   void handle_proposals(std::vector<Proposal>& proposals);
-  // The leader places jobs it is submitting when nothing else waits (Coordinator::place_submitted).
-  void place_submitted(const std::vector<Coordinator::Submitted>& submitted);
   void handle_ready();
   // What the log writer made durable (Core::persisted), or its failure: a full disk takes the
   // node out until probe_disk() finds space; any other storage failure stops the process.
@@ -185,6 +185,8 @@ class Node {
   // Proposes what the coordinator has to say (finishes, placements, lost attempts); the
   // caller writes and sends it with the next Ready. False when there was nothing.
   bool propose_coordinator_commands();
+  // What the coordinator has to propose now, serialized (nothing unless leading).
+  std::vector<std::string> coordinator_commands();
   void expire_job_waits(std::chrono::steady_clock::time_point now);
 
   struct JobWait {
