@@ -103,10 +103,14 @@ void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::Worke
 void Coordinator::on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed) {
   if (!leading_ || changed.empty()) return;
   for (const auto& id : changed) {
-    assigning_.erase(id);
+    // Its assignment applied, or the job ended or went. A job still pending is still being
+    // assigned: its submission may apply a round before the assignment behind it, and placing
+    // it again then would only propose a second assignment, fenced at apply. Should the
+    // assignment never apply, it expires after kResendAfter as any other.
+    const nomad_lite::Job* job = store.find(id);
+    if (!job || job->status() != nomad_lite::JOB_STATUS_PENDING) assigning_.erase(id);
     // A finish that applied is no longer in flight: forget it now rather than at the sweep,
     // since placement counts the finishes in flight.
-    const nomad_lite::Job* job = store.find(id);
     for (auto it = finished_sent_.lower_bound({id, 0});
          it != finished_sent_.end() && it->first.first == id;) {
       bool ended = !jobs::running_attempt(job, it->first.second);

@@ -349,6 +349,31 @@ TEST_F(CoordinatorTest, ASubmissionIsPlacedInTheSameRoundWhenNothingWaits) {
   EXPECT_EQ(assigns(collect(20)).size(), 1u);  // j3 gets the freed slot
 }
 
+TEST_F(CoordinatorTest, ASubmissionCommittedBeforeItsAssignmentIsNotPlacedTwice) {
+  lead(0);
+  hear(1, 2, 0);
+  auto placed = coord_->place_submitted(store_, {{"j1", ""}}, at(0), wall(0));
+  ASSERT_TRUE(placed.has_value());
+  // The submission commits a round before the assignment behind it.
+  commit(submit_cmd("j1"));
+  ASSERT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_PENDING);
+  EXPECT_TRUE(assigns(collect(1)).empty()) << "its assignment is still in flight";
+  commit(*placed);
+  EXPECT_EQ(job("j1").status(), nomad_lite::JOB_STATUS_RUNNING);
+  EXPECT_TRUE(assigns(collect(2)).empty());
+}
+
+TEST_F(CoordinatorTest, AnAssignmentThatNeverAppliesIsProposedAgainAfterTwoSeconds) {
+  lead(0);
+  hear(1, 2, 0);
+  auto placed = coord_->place_submitted(store_, {{"j1", ""}}, at(0), wall(0));
+  ASSERT_TRUE(placed.has_value());
+  commit(submit_cmd("j1"));  // the assignment is lost (a leadership change and back, say)
+  EXPECT_TRUE(assigns(collect(1)).empty());
+  hear(1, 2, 2500);
+  EXPECT_EQ(assigns(collect(2500)), (std::vector<Assign>{{"j1", 1, 1}}));
+}
+
 TEST_F(CoordinatorTest, ASubmissionDoesNotJumpJobsThatWait) {
   lead(0);
   submit("old");  // no worker yet: it waits
