@@ -1,10 +1,14 @@
 #include "common/log.h"
 
 #include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
+#include <mutex>
 
 namespace nomad::common {
 namespace {
@@ -172,8 +176,70 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format, uint64_t
   return text;
 }
 
+namespace {
+
+// What set_log_format configured, for InfoLineBatch to format its lines the same way.
+struct ConfiguredLog {
+  std::mutex mu;
+  std::optional<LogFormat> format;
+  uint64_t node_id = 0;
+  const spdlog::logger* logger = nullptr;  // the default logger then
+};
+
+ConfiguredLog& configured_log() {
+  static ConfiguredLog* log = new ConfiguredLog();  // never destroyed: threads may outlive main
+  return *log;
+}
+
+constexpr size_t kMaxBatchBytes = 64 << 10;
+
+}  // namespace
+
 void set_log_format(LogFormat format, uint64_t node_id) {
   spdlog::set_formatter(make_log_formatter(format, node_id));
+  ConfiguredLog& c = configured_log();
+  std::lock_guard lock(c.mu);
+  c.format = format;
+  c.node_id = node_id;
+  c.logger = spdlog::default_logger_raw();
+}
+
+InfoLineBatch::InfoLineBatch() {
+  const spdlog::logger* logger = spdlog::default_logger_raw();
+  const auto& sinks = logger->sinks();
+  ConfiguredLog& c = configured_log();
+  std::lock_guard lock(c.mu);
+  if (c.format && c.logger == logger && sinks.size() == 1 &&
+      dynamic_cast<spdlog::sinks::stdout_color_sink_mt*>(sinks.front().get()) != nullptr &&
+      !isatty(STDOUT_FILENO)) {
+    formatter_ = make_log_formatter(*c.format, c.node_id);
+  }
+}
+
+InfoLineBatch::~InfoLineBatch() { write_out(); }
+
+void InfoLineBatch::add(std::string_view msg, LogFields fields) {
+  if (!formatter_) {
+    log_with(spdlog::level::info, msg, fields);
+    return;
+  }
+  spdlog::logger* logger = spdlog::default_logger_raw();
+  if (!logger->should_log(spdlog::level::info)) return;
+  const LogFields* outer = current_fields;
+  current_fields = &fields;
+  spdlog::details::log_msg line(spdlog::source_loc{}, logger->name(), spdlog::level::info,
+                                spdlog::string_view_t(msg.data(), msg.size()));
+  formatter_->format(line, lines_);
+  current_fields = outer;
+  if (lines_.size() >= kMaxBatchBytes) write_out();
+}
+
+void InfoLineBatch::write_out() {
+  if (lines_.size() == 0) return;
+  // Whole lines in one call: stdio's lock keeps other threads' lines out of the middle.
+  fwrite(lines_.data(), 1, lines_.size(), stdout);
+  fflush(stdout);
+  lines_.clear();
 }
 
 void append_json_string(std::string& out, std::string_view s) {

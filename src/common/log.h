@@ -86,6 +86,27 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format, uint64_t
 // Installs it on every logger (spdlog::set_formatter).
 void set_log_format(LogFormat format, uint64_t node_id);
 
+// Info lines that one thread logs in a burst (the job event log), formatted as every other
+// line and written to standard output together: one write for the batch rather than a write
+// and a flush per line. Where the default logger is not the standard output logger that
+// set_log_format configured (a test's capture), or standard output is a terminal (the level's
+// colour), each line goes through the default logger as log_info would send it.
+class InfoLineBatch {
+ public:
+  InfoLineBatch();
+  ~InfoLineBatch();  // writes the lines added
+  InfoLineBatch(const InfoLineBatch&) = delete;
+  InfoLineBatch& operator=(const InfoLineBatch&) = delete;
+
+  void add(std::string_view msg, LogFields fields);
+
+ private:
+  void write_out();
+
+  std::unique_ptr<spdlog::formatter> formatter_;  // null: line by line
+  spdlog::memory_buf_t lines_;
+};
+
 // Appends `s` as a JSON string, quotes included.
 void append_json_string(std::string& out, std::string_view s);
 // Appends `s` as a text-mode field value: as it is when it has no space, quote, backslash,

@@ -613,9 +613,7 @@ void Node::post_job_events(std::optional<std::chrono::steady_clock::time_point> 
   if (now && *now < next_job_events_post_ && job_events_.size() < kJobEventsBatch) return;
   if (now) next_job_events_post_ = *now + kJobEventsEvery;
   std::vector<CallbackRunner::Callback> batch;
-  batch.push_back([events = std::move(job_events_)] {
-    for (const auto& event : events) log_job_event(event);
-  });
+  batch.push_back([events = std::move(job_events_)] { log_job_events(events); });
   job_events_.clear();
   job_event_logger_->post(std::move(batch));
 }

@@ -3,8 +3,12 @@
 #include "common/log.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/ostream_sink.h>
+#include <stdio.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -148,6 +152,73 @@ TEST(LogFields, DisabledLevelsFormatNothing) {
   CapturedLog log(LogFormat::kJson, 1);
   log_debug("not shown", {{"job_id", "x"}});
   EXPECT_EQ(log.text(), "");
+}
+
+}  // namespace
+}  // namespace nomad::common
+
+namespace nomad::common {
+namespace {
+
+// Standard output goes to a temporary file while this lives.
+class CapturedStdout {
+ public:
+  CapturedStdout() : file_(tmpfile()) {
+    fflush(stdout);
+    saved_ = dup(STDOUT_FILENO);
+    dup2(fileno(file_), STDOUT_FILENO);
+  }
+  ~CapturedStdout() {
+    fflush(stdout);
+    dup2(saved_, STDOUT_FILENO);
+    close(saved_);
+    fclose(file_);
+  }
+  std::string text() {
+    fflush(stdout);
+    std::string out;
+    rewind(file_);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, file_)) > 0) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  FILE* file_;
+  int saved_ = -1;
+};
+
+TEST(InfoLineBatch, WritesItsLinesToStandardOutputTogetherWhenTheBatchEnds) {
+  CapturedStdout out;
+  set_log_format(LogFormat::kJson, 5);  // the server's own logger: spdlog's standard output
+  {
+    InfoLineBatch batch;
+    batch.add("job submitted", {{"job_id", "j1"}});
+    batch.add("job placed", {{"job_id", "j1"}, {"attempt", uint32_t{1}}, {"worker", uint64_t{2}}});
+    EXPECT_EQ(out.text(), "") << "a line was written before the batch ended";
+  }
+  const std::string text = out.text();
+  spdlog::set_formatter(std::make_unique<spdlog::pattern_formatter>());
+  ASSERT_EQ(std::count(text.begin(), text.end(), '\n'), 2) << text;
+  auto first = nlohmann::json::parse(text.substr(0, text.find('\n')));
+  auto second = nlohmann::json::parse(text.substr(text.find('\n') + 1));
+  EXPECT_EQ(first["node"], 5);
+  EXPECT_EQ(first["level"], "info");
+  EXPECT_EQ(first["msg"], "job submitted");
+  EXPECT_EQ(first["job_id"], "j1");
+  EXPECT_EQ(second["msg"], "job placed");
+  EXPECT_EQ(second["attempt"], 1);
+  EXPECT_EQ(second["worker"], 2);
+}
+
+TEST(InfoLineBatch, GoesLineByLineThroughAnotherDefaultLogger) {
+  CapturedLog log(LogFormat::kText, 4);
+  InfoLineBatch batch;
+  batch.add("job submitted", {{"job_id", "j2"}});
+  // Through the capture at once, formatted as log_info formats it.
+  EXPECT_NE(log.text().find("info [node 4] job submitted job_id=j2\n"), std::string::npos)
+      << log.text();
 }
 
 }  // namespace
