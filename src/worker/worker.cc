@@ -186,15 +186,18 @@ void Worker::start_ready(std::chrono::steady_clock::time_point now) {
     waiting_.erase(next);
     started = true;
   }
-  if (started) lease_cv_.notify_one();  // the keeper watches the lease's end for them
+  // The keeper watches the lease's end for them. One already waiting for that end checks
+  // them there: the end only ever moves later.
+  if (started && !keeper_watching_) lease_cv_.notify_one();
 }
 
 void Worker::on_ack(const nomad_lite::WorkerReportAck& ack) {
   std::lock_guard lock(mu_);
   if (!lease_.acked({ack.leader(), ack.seq(), ack.term(), ack.last_index()})) return;
   if (watchdog_) watchdog_->set_expiry(lease_.expires());
+  // No wake-up for the keeper: a renewal only moves the lease's end later, and a keeper
+  // waiting for the old end finds the lease valid there and waits again.
   start_ready(std::chrono::steady_clock::now());
-  lease_cv_.notify_one();
 }
 
 std::string Worker::disconnected_reason(std::chrono::steady_clock::time_point now) const {
@@ -228,6 +231,7 @@ void Worker::report_now() {
 void Worker::lease_keeper() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    keeper_watching_ = false;
     auto now = std::chrono::steady_clock::now();
     bool to_stop = false;
     for (const auto& key : stoppable_) to_stop |= !self_stopped_.count(key);
@@ -236,6 +240,7 @@ void Worker::lease_keeper() {
       continue;
     }
     if (lease_.valid(now)) {
+      keeper_watching_ = true;
       lease_cv_.wait_until(lock, lease_.expires());
       continue;
     }

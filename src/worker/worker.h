@@ -126,6 +126,9 @@ class Worker {
   // not be started: then only the keeper enforces the lease).
   std::unique_ptr<LeaseWatchdog> watchdog_;
   std::condition_variable lease_cv_;
+  // The keeper waits for the lease's end (not for attempts to watch): a new attempt need not
+  // wake it, nor a renewal.
+  bool keeper_watching_ = false;
   std::thread lease_keeper_;
 };
 

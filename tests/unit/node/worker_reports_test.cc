@@ -320,6 +320,26 @@ TEST_F(WorkerReportsTest, AnAttemptTheLeaderDeclaredLostBeforeItsAckNeverStarts)
   for (const auto& r : reports_) EXPECT_FALSE(has_start(r, "old") || has_finish(r, "old"));
 }
 
+TEST_F(WorkerReportsTest, AnAttemptStartedWhileTheKeeperWaitsIsStoppedWhenTheLeaseRunsOut) {
+  start(20ms, /*lease_span=*/600ms, /*kill_grace=*/200ms);
+  ASSERT_TRUE(wait_for_reports(1));
+  run("first", "sleep 30");
+  ASSERT_TRUE(eventually_running({"first"}));  // the keeper now waits for the lease's end
+  run("second", "sleep 30");
+  ASSERT_TRUE(eventually_running({"second"}));
+  acking_ = false;  // no renewal from here on
+  for (const char* id : {"first", "second"}) {
+    int at = wait_for_report([&](const auto& r) { return has_finish(r, id); }, 10s);
+    ASSERT_GE(at, 0) << id << " not stopped after its lease ran out";
+    std::lock_guard lock(mu_);
+    for (const auto& f : reports_[at].finished()) {
+      if (f.job_id() == id) {
+        EXPECT_EQ(f.reason(), "disconnected") << id;
+      }
+    }
+  }
+}
+
 TEST_F(WorkerReportsTest, WhenTheLeaseRunsOutTheWorkerStopsItsAttemptAndSaysWhy) {
   acking_ = false;
   start(20ms, /*lease_span=*/400ms, /*kill_grace=*/300ms);
