@@ -97,8 +97,8 @@ struct Config {
   PlantedBugs bugs;
 
   // Whether this configuration can run: a member id, this node among the voters (or no voters
-  // at all with `join`), no duplicate or zero voter, positive timings with heartbeats more frequent than elections, and
-  // non-zero limits. The error names the field and what it must be.
+  // at all with `join`), no duplicate or zero voter, positive timings with heartbeats more frequent
+  // than elections, and non-zero limits. The error names the field and what it must be.
   Status validate() const;
 };
 

@@ -142,8 +142,8 @@ Status SnapshotStore::load_latest(std::optional<Snapshot>* out) const {
                          "). Restore this node's data directory from a backup, or move it aside "
                          "and start the node empty so that its peers send it a fresh copy.");
   };
-  bool with_membership = bytes.size() >= kMagicSize &&
-                         bytes.compare(0, kMagicSize, kMagicWithMembership) == 0;
+  bool with_membership =
+      bytes.size() >= kMagicSize && bytes.compare(0, kMagicSize, kMagicWithMembership) == 0;
   if (bytes.size() < kHeaderSize ||
       (!with_membership && bytes.compare(0, kMagicSize, kMagic) != 0)) {
     return damaged("bad header");

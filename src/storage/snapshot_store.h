@@ -24,9 +24,9 @@
 namespace nomad::storage {
 
 struct Snapshot {
-  raft::Index index = 0;  // last log index the state covers
-  raft::Term term = 0;    // term of that entry
-  std::string data;       // the state machine's serialized state
+  raft::Index index = 0;          // last log index the state covers
+  raft::Term term = 0;            // term of that entry
+  std::string data;               // the state machine's serialized state
   raft::Membership membership{};  // the configuration as of `index` (empty: not stored)
 };
 
