@@ -719,8 +719,8 @@ void Node::maybe_snapshot() {
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
   // The configuration goes with the snapshot: the log entries that set it will be compacted.
-  snapshot_writer_ = std::thread([this, applied, term = *term, image,
-                                  membership = core_->membership_at(applied)] {
+  raft::Membership membership = core_->membership_at(applied);
+  snapshot_writer_ = std::thread([this, applied, term = *term, image, membership] {
     common::name_this_thread("snapshot-write");
     // Background work: encoding tens of megabytes must not take the CPU from the loop and
     // gRPC's threads when they have work.
