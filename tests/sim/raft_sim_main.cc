@@ -161,9 +161,10 @@ void print_summary(const SimResult& r) {
             << s.partitions << " partitions, " << s.compactions << " compactions, "
             << s.snapshots_installed << " snapshots installed, " << s.writes << " writes in "
             << s.syncs << " syncs, " << s.disk_full << " write groups failed on a full disk, "
-            << s.conf_changes << " membership changes (" << s.conf_changes_refused << " refused), "
-            << s.leader_terms << " terms with a leader, " << s.committed << " committed, "
-            << s.clients.acked << "/" << s.clients.proposed << " proposals acknowledged";
+            << s.conf_changes << " membership changes (" << s.conf_changes_refused << " refused, "
+            << s.promotions << " learners promoted), " << s.leader_terms << " terms with a leader, "
+            << s.committed << " committed, " << s.clients.acked << "/" << s.clients.proposed
+            << " proposals acknowledged";
   if (r.ok()) {
     std::cout << ", recovered " << nomad::sim::format_time(s.recovery_time) << " after healing";
   }

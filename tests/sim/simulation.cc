@@ -305,6 +305,13 @@ void Simulation::process_ready(SimNode& n) {
     if (checker_.failed()) return;
     n.apply(entry);
     clients_.applied(n.id(), entry, now_);
+    if (entry.type == raft::EntryType::kConfChange && n.core().role() == Role::kLeader) {
+      raft::ConfChange change;
+      if (raft::decode_conf_entry(entry.data, &change, nullptr) &&
+          change.kind == raft::ConfChange::Kind::kPromote) {
+        ++stats_.promotions;
+      }
+    }
   }
   ready.committed.clear();
   n.core().advance();

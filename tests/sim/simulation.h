@@ -52,6 +52,7 @@ struct SimStats {
   uint64_t disk_full = 0;             // write groups that failed for a full disk
   uint64_t conf_changes = 0;          // membership changes the leader accepted
   uint64_t conf_changes_refused = 0;  // refused (one in flight already, ...)
+  uint64_t promotions = 0;            // learners a leader promoted and applied
   uint64_t writes = 0;                // Readys whose writes were made durable
   uint64_t syncs = 0;                 // groups of writes made durable with one sync
   size_t leader_terms = 0;            // terms that had a leader
