@@ -435,6 +435,40 @@ TEST(Wal, ADirectoryOfAnotherClusterIsRefused) {
       << status.message();
 }
 
+// A node whose membership changed since its directory was written keeps the stored cluster
+// identity whatever its flags now derive; a new directory takes the one it is given.
+TEST(Wal, AStoredClusterIsAdoptedWhenAsked) {
+  TempDir dir;
+  {
+    WalContents contents;
+    Status status;
+    auto wal = Wal::open(dir.path(), {.node_id = 1, .cluster = "1,2,3"}, 0, &contents, &status);
+    ASSERT_TRUE(wal) << status.message();
+    ASSERT_TRUE(wal->write(HardState{1, 1, 0}, make_entries(1, 3, 1)).is_ok());
+    ASSERT_TRUE(wal->sync().is_ok());
+  }
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    WalContents contents;
+    Status status;
+    auto wal =
+        Wal::open(dir.path(), {.node_id = 1, .cluster = "1,2,3,4", .adopt_stored_cluster = true}, 0,
+                  &contents, &status);
+    ASSERT_TRUE(wal) << status.message();
+    EXPECT_EQ(wal->cluster(), "1,2,3");
+    EXPECT_EQ(contents.entries, make_entries(1, 3 + reopen, 1));
+    ASSERT_TRUE(wal->write(std::nullopt, make_entries(4 + reopen, 4 + reopen, 1)).is_ok());
+    ASSERT_TRUE(wal->sync().is_ok());
+  }
+  TempDir fresh;
+  WalContents contents;
+  Status status;
+  auto wal =
+      Wal::open(fresh.path(), {.node_id = 4, .cluster = "1,2,3", .adopt_stored_cluster = true}, 0,
+                &contents, &status);
+  ASSERT_TRUE(wal) << status.message();
+  EXPECT_EQ(wal->cluster(), "1,2,3");
+}
+
 TEST(Wal, SegmentsRollOverAndCoveredOnesAreReleasedWithoutLosingTheHardState) {
   TempDir dir;
   {
