@@ -111,6 +111,7 @@ Status Node::start() {
       return Status::error("snapshot in " + snapshots_.where() + ": " + s.message());
     }
     restored.snapshot_data = std::make_shared<const std::string>(std::move(snapshot->data));
+    restored.snapshot_membership = std::move(snapshot->membership);
   }
   spdlog::info("node {}: recovered term {}, commit {}, {} log entries after snapshot {}",
                config_.node_id, restored.hard_state.term, restored.hard_state.commit,
@@ -479,7 +480,8 @@ void Node::handle_ready() {
   if (rd.snapshot) {
     // The core's log already starts after the snapshot, so the state machine takes it now;
     // the log writer makes it durable before anything written after it.
-    storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data};
+    storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data,
+                           rd.snapshot->membership};
     {
       std::unique_lock lock(jobs_mu_);
       if (Status s = jobs_.restore(snap.data); !s) stop_on_storage_failure(s.message(), 1);
@@ -725,7 +727,9 @@ void Node::maybe_snapshot() {
   auto image = std::make_shared<jobs::JobStoreImage>(jobs_.image());
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
-  snapshot_writer_ = std::thread([this, applied, term = *term, image] {
+  // The configuration goes with the snapshot: the log entries that set it will be compacted.
+  raft::Membership membership = core_->membership_at(applied);
+  snapshot_writer_ = std::thread([this, applied, term = *term, image, membership] {
     common::name_this_thread("snapshot-write");
     // Background work: encoding tens of megabytes must not take the CPU from the loop and
     // gRPC's threads when they have work.
@@ -733,7 +737,7 @@ void Node::maybe_snapshot() {
     const auto start = std::chrono::steady_clock::now();
     auto data = std::make_shared<const std::string>(image->serialize());
     const auto encoded = std::chrono::steady_clock::now();
-    Status s = snapshots_.save(applied, term, *data);
+    Status s = snapshots_.save(applied, term, membership, *data);
     {
       std::lock_guard lock(queue_mu_);
       snapshot_done_ = SnapshotDone{
