@@ -39,6 +39,8 @@ const char* violation_kind_name(ViolationKind kind) {
       return "commit_not_durable";
     case ViolationKind::kLiveness:
       return "liveness";
+    case ViolationKind::kStaleRead:
+      return "stale_read";
   }
   return "unknown";
 }

@@ -32,7 +32,8 @@ constexpr const char* kUsage =
     "  --trace         print every event of every seed\n"
     "  --bug NAME      switch on a planted bug in every node: grant_second_vote,\n"
     "                  commit_previous_term_by_count, truncate_on_stale_append,\n"
-    "                  count_own_unsynced_entries, send_vote_before_durable\n"
+    "                  count_own_unsynced_entries, send_vote_before_durable,\n"
+    "                  read_index_without_heartbeat\n"
     "  --profile P     fault profile for every seed: mixed, leader-churn (default: each\n"
     "                  seed draws one; a quarter get leader-churn)\n"
     "  --disk-full PER_MILLE  chance per group of writes that a node's disk is full for\n"
@@ -155,7 +156,8 @@ void print_summary(const SimResult& r) {
             << s.snapshots_installed << " snapshots installed, " << s.writes << " writes in "
             << s.syncs << " syncs, " << s.disk_full << " write groups failed on a full disk, "
             << s.leader_terms << " terms with a leader, " << s.committed << " committed, "
-            << s.clients.acked << "/" << s.clients.proposed << " proposals acknowledged";
+            << s.clients.acked << "/" << s.clients.proposed << " proposals acknowledged, "
+            << s.reads.served << "/" << s.reads.started << " linearizable reads served";
   if (r.ok()) {
     std::cout << ", recovered " << nomad::sim::format_time(s.recovery_time) << " after healing";
   }

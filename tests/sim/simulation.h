@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "clients.h"
+#include "reads.h"
 #include "raft/core.h"
 #include "scenario.h"
 #include "sim_time.h"
@@ -50,6 +51,7 @@ struct SimStats {
   size_t leader_terms = 0;  // terms that had a leader
   raft::Index committed = 0;
   ClientStats clients;
+  ReadStats reads;
   Time end_time = 0;
   Time heal_time = 0;
   Time recovery_time = 0;  // from healing to the liveness condition holding

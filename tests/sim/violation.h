@@ -26,6 +26,7 @@ enum class ViolationKind {
   // counted a copy not yet written, its own or a follower's).
   kCommitNotDurable,
   kLiveness,  // after healing, no leader or acknowledged writes not applied everywhere
+  kStaleRead,  // a linearizable read missed a write acknowledged before it started
 };
 
 const char* violation_kind_name(ViolationKind kind);
