@@ -21,7 +21,9 @@ std::chrono::steady_clock::time_point read_deadline() {
 
 void Service::read_barrier(uint64_t min_index, bool consistent,
                            std::function<void(Error, uint64_t)> done) {
-  if (min_index == 0 && !consistent) return done({}, 0);  // any applied state will do
+  // Any applied state will do; the published applied index (at most a tick old) is a lower
+  // bound of the state the read will see.
+  if (min_index == 0 && !consistent) return done({}, port_.cluster_state().applied_index);
   port_.read_barrier(
       min_index, consistent, read_deadline(),
       [done = std::move(done), min_index](Status status, uint64_t applied) {
