@@ -231,11 +231,12 @@ int run_server(const ServerConfig& config) {
   int received = wait_for_stop_signal(signals);
   auto signalled = std::chrono::system_clock::now();
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
-  // A leader hands leadership on first, so the cluster elects no one by timeout: a rolling
-  // restart then costs a round trip per node, not an election timeout.
-  hand_off_leadership(host.node(), config);
   // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
   ShutdownWatchdog watchdog(kShutdownLimit);
+  // A leader hands leadership on first, so the cluster elects no one by timeout: a rolling
+  // restart then costs a round trip per node, not an election timeout.
+  watchdog.step("handing leadership on");
+  hand_off_leadership(host.node(), config);
   health.shutdown();  // probes see NOT_SERVING while the node goes
   watchdog.step("stopping the dashboard");
   service.stop();                    // ends the waits for a job's first output
