@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "clients.h"
-#include "reads.h"
 #include "raft/core.h"
+#include "reads.h"
 #include "scenario.h"
 #include "sim_time.h"
 #include "violation.h"

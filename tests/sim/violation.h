@@ -25,7 +25,7 @@ enum class ViolationKind {
   // An entry became committed while durable on fewer than a majority of disks (a leader
   // counted a copy not yet written, its own or a follower's).
   kCommitNotDurable,
-  kLiveness,  // after healing, no leader or acknowledged writes not applied everywhere
+  kLiveness,   // after healing, no leader or acknowledged writes not applied everywhere
   kStaleRead,  // a linearizable read missed a write acknowledged before it started
 };
 
