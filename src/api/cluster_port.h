@@ -34,6 +34,17 @@ struct ProposeResult {
   uint64_t leader_id = 0;
   std::string leader_address{};
   std::string detail{};
+  uint64_t index = 0;  // kApplied: the log index the command committed at
+};
+
+// How a leadership transfer ended.
+struct TransferResult {
+  enum class Code { kDone, kNotLeader, kInvalidTarget, kUnreachable, kTimeout, kShutdown };
+  Code code = Code::kDone;
+  uint64_t leader_id = 0;  // kDone: the new leader; kNotLeader: the leader, if known
+  std::string leader_address{};
+  uint64_t term = 0;
+  std::string detail{};
 };
 
 // A submission names its job, so that the leader can place it in the same round.
@@ -101,6 +112,24 @@ class ClusterPort {
   virtual bool stream_remote_output(
       uint64_t node_id, const nomad_lite::JobLogsRequest& request,
       const std::function<bool(const nomad_lite::LogChunk&)>& write) = 0;
+
+  // `done(ok, applied)` once this node has applied `min_index` and, with `linearizable`, the
+  // leader's commit index confirmed by a heartbeat round (ReadIndex); an error at `deadline`.
+  // Runs on a thread that may read the job store. The default (a member that is always up to
+  // date) answers at once.
+  virtual void read_barrier(uint64_t min_index, bool linearizable,
+                            std::chrono::steady_clock::time_point deadline,
+                            std::function<void(Status, uint64_t applied)> done) {
+    (void)min_index, (void)linearizable, (void)deadline;
+    done(Status::ok(), 0);
+  }
+  // On the leader: hands leadership to `target` (0: the most up-to-date follower); `done`
+  // once another node leads or with the reason it could not.
+  virtual void transfer_leadership(uint64_t target, std::chrono::steady_clock::time_point deadline,
+                                   std::function<void(TransferResult)> done) {
+    (void)target, (void)deadline;
+    done({.code = TransferResult::Code::kInvalidTarget, .detail = "not supported here"});
+  }
 };
 
 }  // namespace nomad::api

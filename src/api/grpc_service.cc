@@ -100,6 +100,7 @@ void GrpcSchedulerService::cancel_job(grpc::CallbackServerContext* context, Unar
   if (refused(context, reactor, Role::kSubmit, *request)) return;
   service_.cancel_job(*request, [context, reactor, response](Outcome<nomad_lite::Job> out) {
     if (out.ok()) *response->mutable_job() = std::move(out.value);
+    response->set_index(out.index);
     finish(context, reactor, out.error);
   });
 }
@@ -108,18 +109,34 @@ void GrpcSchedulerService::get_job_status(grpc::CallbackServerContext* context, 
                                           const nomad_lite::GetJobStatusRequest* request,
                                           nomad_lite::GetJobStatusResponse* response) {
   if (refused(context, reactor, Role::kRead, *request)) return;
-  auto out = service_.get_job(*request);
-  if (out.ok()) *response->mutable_job() = std::move(out.value);
-  finish(context, reactor, out.error);
+  service_.read_job(*request,
+                    [context, reactor, response](Outcome<nomad_lite::GetJobStatusResponse> out) {
+                      if (out.ok()) *response = std::move(out.value);
+                      finish(context, reactor, out.error);
+                    });
 }
 
 void GrpcSchedulerService::list_jobs(grpc::CallbackServerContext* context, UnaryCall* reactor,
                                      const nomad_lite::ListJobsRequest* request,
                                      nomad_lite::ListJobsResponse* response) {
   if (refused(context, reactor, Role::kRead, *request)) return;
-  auto out = service_.list_jobs(*request);
-  if (out.ok()) *response = std::move(out.value);
-  finish(context, reactor, out.error);
+  service_.read_list(*request,
+                     [context, reactor, response](Outcome<nomad_lite::ListJobsResponse> out) {
+                       if (out.ok()) *response = std::move(out.value);
+                       finish(context, reactor, out.error);
+                     });
+}
+
+void GrpcSchedulerService::transfer_leadership(grpc::CallbackServerContext* context,
+                                               UnaryCall* reactor,
+                                               const nomad_lite::TransferLeadershipRequest* request,
+                                               nomad_lite::TransferLeadershipResponse* response) {
+  if (refused(context, reactor, Role::kOperator, *request)) return;
+  service_.transfer_leadership(
+      *request, [context, reactor, response](Outcome<nomad_lite::TransferLeadershipResponse> out) {
+        if (out.ok()) *response = std::move(out.value);
+        finish(context, reactor, out.error);
+      });
 }
 
 void GrpcSchedulerService::get_cluster_status(grpc::CallbackServerContext* context,

@@ -37,7 +37,8 @@ using SchedulerBase = nomad_lite::SchedulerService::WithRawCallbackMethod_Submit
             nomad_lite::SchedulerService::WithRawCallbackMethod_GetClusterStatus<
                 nomad_lite::SchedulerService::WithRawCallbackMethod_CancelJob<
                     nomad_lite::SchedulerService::WithRawCallbackMethod_WaitJob<
-                        nomad_lite::SchedulerService::Service>>>>>>;
+                        nomad_lite::SchedulerService::WithRawCallbackMethod_TransferLeadership<
+                            nomad_lite::SchedulerService::Service>>>>>>>;
 
 class GrpcSchedulerService final : public SchedulerBase {
  public:
@@ -96,6 +97,15 @@ class GrpcSchedulerService final : public SchedulerBase {
         request, response,
         [this, context](auto* call) { wait_job(context, call, &call->request, &call->response); });
   }
+  grpc::ServerUnaryReactor* TransferLeadership(grpc::CallbackServerContext* context,
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::TransferLeadershipRequest,
+                       nomad_lite::TransferLeadershipResponse>(
+        request, response, [this, context](auto* call) {
+          transfer_leadership(context, call, &call->request, &call->response);
+        });
+  }
 
  private:
   // StreamJobLogs, its request taken as bytes (raw_request_streaming).
@@ -118,6 +128,9 @@ class GrpcSchedulerService final : public SchedulerBase {
                   nomad_lite::CancelJobResponse* response);
   void wait_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
                 const nomad_lite::WaitJobRequest* request, nomad_lite::WaitJobResponse* response);
+  void transfer_leadership(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                           const nomad_lite::TransferLeadershipRequest* request,
+                           nomad_lite::TransferLeadershipResponse* response);
 
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;

@@ -91,6 +91,7 @@ void Service::propose(const nomad_lite::Command& command,
                       std::optional<SubmittedJob> submitted) {
   port_.propose(command, std::move(submitted), [done = std::move(done)](ProposeResult o) {
     Outcome<nomad_lite::Job> out;
+    out.index = o.index;
     using C = ProposeResult::Code;
     switch (o.code) {
       case C::kApplied:
@@ -182,12 +183,19 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
     }
   }
   // Submitted first, then waited for as WaitJob would, in the same call.
-  std::function<void(Outcome<nomad_lite::Job>)> done =
-      [this, wait_ms = request.wait_ms(),
-       answer = std::move(answer)](Outcome<nomad_lite::Job> out) {
-        if (!out.ok()) return answer({std::move(out.error), {}});
-        wait_submitted(std::move(out.value), wait_ms, std::move(answer));
-      };
+  std::function<void(Outcome<nomad_lite::Job>)> done = [this, wait_ms = request.wait_ms(),
+                                                        answer = std::move(answer)](
+                                                           Outcome<nomad_lite::Job> out) {
+    if (!out.ok()) return answer({std::move(out.error), {}});
+    // The answer carries the index the submission committed at (read-your-writes).
+    wait_submitted(
+        std::move(out.value), wait_ms,
+        [answer = std::move(answer), index = out.index](Outcome<nomad_lite::SubmitJobResponse> o) {
+          o.value.set_index(index);
+          o.index = index;
+          answer(std::move(o));
+        });
+  };
   nomad_lite::Command command;
   auto* submit = command.mutable_submit();
   nomad_lite::Job* job = submit->mutable_job();
@@ -389,9 +397,37 @@ constexpr size_t kChunkBytes = 64 << 10;
 void Service::wait_job(const nomad_lite::WaitJobRequest& request,
                        std::function<void(Outcome<nomad_lite::WaitJobResponse>)> done) {
   if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return done({e, {}});
+  if (request.min_index() != 0 || request.consistent()) {
+    // Wait for the barrier first, then come back without it (the job is known by then, or
+    // confirmed missing below).
+    return read_barrier(request.min_index(), request.consistent(),
+                        [this, request, done = std::move(done)](Error e, uint64_t) mutable {
+                          if (e.code != Code::kOk) return done({std::move(e), {}});
+                          nomad_lite::WaitJobRequest plain = request;
+                          plain.set_min_index(0);
+                          plain.set_consistent(false);
+                          wait_job(plain, std::move(done));
+                        });
+  }
   bool known =
       read_jobs([&](const jobs::JobStore& s) { return s.find(request.job_id()) != nullptr; });
-  if (!known) return done({no_job(request.job_id()), {}});
+  if (!known) {
+    // Not applied here yet, or no such job: a ReadIndex tells which before NOT_FOUND.
+    nomad_lite::WaitJobRequest confirmed = request;
+    confirmed.set_consistent(true);
+    if (request.min_index() == 0 && !request.consistent()) {
+      return read_barrier(0, true, [this, confirmed, done = std::move(done)](Error e, uint64_t) {
+        if (e.code != Code::kOk) return done({std::move(e), {}});
+        bool now_known = read_jobs(
+            [&](const jobs::JobStore& s) { return s.find(confirmed.job_id()) != nullptr; });
+        if (!now_known) return done({no_job(confirmed.job_id()), {}});
+        nomad_lite::WaitJobRequest plain = confirmed;
+        plain.set_consistent(false);
+        wait_job(plain, done);
+      });
+    }
+    return done({no_job(request.job_id()), {}});
+  }
   uint64_t ms = request.timeout_ms() == 0 ? kMaxWaitMs : std::min(request.timeout_ms(), kMaxWaitMs);
   port_.wait_job(request.job_id(), std::chrono::steady_clock::now() + std::chrono::milliseconds(ms),
                  [done = std::move(done), id = request.job_id()](nomad_lite::Job job, bool final) {
@@ -456,6 +492,10 @@ Error Service::stream_local_logs(const nomad_lite::JobLogsRequest& request,
 Error Service::stream_logs(const nomad_lite::JobLogsRequest& request, const ChunkWriter& write,
                            const std::function<bool()>& cancelled) {
   if (Error e = check_job_id(request.job_id()); e.code != Code::kOk) return e;
+  if (Error e = await_read(request.min_index(), request.consistent()); e.code != Code::kOk) {
+    return e;
+  }
+  if (!knows_job_confirmed(request.job_id())) return no_job(request.job_id());
   // A followed job that is still pending has no output yet: wait for its first attempt, woken
   // by the job's changes.
   nomad_lite::Job job;

@@ -46,7 +46,8 @@ struct Error {
 template <class T>
 struct Outcome {
   Error error;
-  T value{};  // value-initialized: an error outcome holds no stray bits
+  T value{};           // value-initialized: an error outcome holds no stray bits
+  uint64_t index = 0;  // a write: the log index it committed at
   bool ok() const { return error.code == Code::kOk; }
 };
 
@@ -60,6 +61,10 @@ inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr uint32_t kMaxRetries = 100;  // also of lost_retries
 inline constexpr uint32_t kDefaultLostRetries = 3;
 inline constexpr uint64_t kMaxWaitMs = 60'000;
+// How long a read waits for this node to apply its min_index (or a ReadIndex) before it fails.
+inline constexpr uint64_t kReadWaitMs = 5'000;
+inline constexpr uint64_t kDefaultTransferMs = 5'000;
+inline constexpr uint64_t kMaxTransferMs = 60'000;
 
 class Service {
  public:
@@ -84,6 +89,28 @@ class Service {
                       std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> done);
   void cancel_job(const nomad_lite::CancelJobRequest& request,
                   std::function<void(Outcome<nomad_lite::Job>)> done);
+
+  // Read barriers (service_reads.cc). `done(error, applied)` once this node has applied
+  // `min_index` and, with `consistent`, the leader's ReadIndex; UNAVAILABLE after kReadWaitMs.
+  void read_barrier(uint64_t min_index, bool consistent,
+                    std::function<void(Error, uint64_t applied)> done);
+  // The same, blocking the calling thread (HTTP handlers, log streams).
+  Error await_read(uint64_t min_index, bool consistent, uint64_t* applied = nullptr);
+  // get_job after the request's barrier. A job this node does not know is confirmed missing
+  // through a ReadIndex first: a follower never answers NOT_FOUND for a job the leader
+  // acknowledged and it has yet to apply.
+  void read_job(const nomad_lite::GetJobStatusRequest& request,
+                std::function<void(Outcome<nomad_lite::GetJobStatusResponse>)> done);
+  // list_jobs after the request's barrier.
+  void read_list(const nomad_lite::ListJobsRequest& request,
+                 std::function<void(Outcome<nomad_lite::ListJobsResponse>)> done);
+  // Whether this node knows job `id`, confirming an unknown one through a ReadIndex (as
+  // read_job). Blocks.
+  bool knows_job_confirmed(const std::string& id);
+  // Hands leadership on (operator role); answers once the new leader is known.
+  void transfer_leadership(
+      const nomad_lite::TransferLeadershipRequest& request,
+      std::function<void(Outcome<nomad_lite::TransferLeadershipResponse>)> done);
 
   // Reads come from this node's applied state: any node answers.
   Outcome<nomad_lite::Job> get_job(const nomad_lite::GetJobStatusRequest& request) const;

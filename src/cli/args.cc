@@ -95,7 +95,18 @@ struct Flags {
   TlsInitFlags tls_init;
   CLI::App* version = nullptr;
   bool version_json = false;
+  ReadOptions read;
+  CLI::App* transfer_leader = nullptr;
+  uint64_t transfer_to = 0;
 };
+
+void add_read_flags(CLI::App* app, ReadOptions* read) {
+  app->add_flag("--consistent", read->consistent,
+                "Linearizable: the node first learns the leader's commit index (confirmed by a "
+                "heartbeat round) and applies it (default: this node's applied state)");
+  app->add_option("--min-index", read->min_index,
+                  "Wait until the node applied this log index (a write's \"index\")");
+}
 
 constexpr const char* kClientFooter =
     "Client options (before or after the command): --addr HOST:PORT[,HOST:PORT...] (env "
@@ -275,6 +286,14 @@ void build_app(CLI::App& app, Flags* f) {
   add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
   add_list_flags(app.add_subcommand("list", "= job list")->group(seed), &f->list_alias);
   add_job_id_flags(app.add_subcommand("status", "= job status")->group(seed), &f->status_alias);
+  for (CLI::App* read : {f->job_status.app, f->status_alias.app, f->job_list.app, f->list_alias.app,
+                         f->job_wait.id.app, f->job_logs.id.app}) {
+    add_read_flags(read, &f->read);
+  }
+  f->transfer_leader = f->cluster->add_subcommand(
+      "transfer-leader", "Hand leadership to another voter (operator role)");
+  f->transfer_leader->add_option("--to", f->transfer_to,
+                                 "The node to lead (default: the most up-to-date follower)");
   app.footer(std::string(kClientFooter) + "\n" + kServerFooter);
 }
 
@@ -461,6 +480,7 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
     return Status::ok();
   }
   if (Status s = finish_client(f, &inv->client); !s) return s;
+  inv->read = f.read;
   SubmitFlags* submit = f.job_submit.app->parsed()     ? &f.job_submit
                         : f.submit_alias.app->parsed() ? &f.submit_alias
                                                        : nullptr;
@@ -488,6 +508,14 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   if (f.job_list.app->parsed() || f.list_alias.app->parsed()) {
     inv->command = Command::kJobList;
     return finish_list(f.job_list.app->parsed() ? f.job_list : f.list_alias, &inv->list);
+  }
+  if (f.transfer_leader->parsed()) {
+    inv->command = Command::kClusterTransferLeader;
+    if (f.transfer_leader->count("--to") && f.transfer_to == 0) {
+      return Status::error("--to: give a node id (1, 2, ...), or leave --to out");
+    }
+    inv->transfer_to = f.transfer_to;
+    return Status::ok();
   }
   if (f.cluster->parsed()) {
     inv->command = Command::kClusterStatus;

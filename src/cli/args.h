@@ -32,6 +32,7 @@ enum class Command {
   kBenchSpawn,
   kTlsInit,
   kVersion,
+  kClusterTransferLeader,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -67,6 +68,12 @@ struct LogsOptions {
 struct ListOptions {
   nomad_lite::JobStatus status = nomad_lite::JOB_STATUS_UNSPECIFIED;  // UNSPECIFIED: all
   uint32_t limit = 0;                                                 // 0: every match
+};
+
+// Every read (job status, list, wait, logs).
+struct ReadOptions {
+  uint64_t min_index = 0;   // wait until the node asked applied this index (read-your-writes)
+  bool consistent = false;  // linearizable: the node applies the leader's ReadIndex first
 };
 
 struct BenchOptions {
@@ -109,6 +116,8 @@ struct Invocation {
   BenchJobsOptions bench_jobs;    // kBenchJobs
   BenchSpawnOptions bench_spawn;  // kBenchSpawn
   tls::DevPkiOptions tls_init;    // kTlsInit
+  ReadOptions read;               // kJobStatus, kJobList, kJobWait, kJobLogs
+  uint64_t transfer_to = 0;       // kClusterTransferLeader: 0 the most up-to-date follower
 };
 
 struct ParsedArgs {

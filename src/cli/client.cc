@@ -167,27 +167,46 @@ grpc::Status Client::call(const Rpc& rpc, Limits limits) {
 grpc::Status Client::submit_job(const nomad_lite::SubmitJobRequest& request,
                                 nomad_lite::SubmitJobResponse* response) {
   auto rpc = [&](auto& stub, auto* context) { return stub.SubmitJob(context, request, response); };
-  if (request.wait_ms() == 0) return call(rpc);
-  // As wait_job: the server holds the call for the wait, the deadline allows for it.
-  Millis wait = std::min(Millis(static_cast<int64_t>(request.wait_ms())), kLongestWait);
-  return call(rpc, {wait + policy_.call_timeout, policy_.unavailable_budget});
+  grpc::Status status;
+  if (request.wait_ms() == 0) {
+    status = call(rpc);
+  } else {
+    // As wait_job: the server holds the call for the wait, the deadline allows for it.
+    Millis wait = std::min(Millis(static_cast<int64_t>(request.wait_ms())), kLongestWait);
+    status = call(rpc, {wait + policy_.call_timeout, policy_.unavailable_budget});
+  }
+  if (status.ok()) min_index_ = std::max(min_index_, response->index());
+  return status;
 }
 
 grpc::Status Client::get_job_status(const nomad_lite::GetJobStatusRequest& request,
                                     nomad_lite::GetJobStatusResponse* response) {
+  auto read = with_read_options(request);
   return call(
-      [&](auto& stub, auto* context) { return stub.GetJobStatus(context, request, response); });
+      [&](auto& stub, auto* context) { return stub.GetJobStatus(context, read, response); });
 }
 
 grpc::Status Client::list_jobs(const nomad_lite::ListJobsRequest& request,
                                nomad_lite::ListJobsResponse* response) {
-  return call([&](auto& stub, auto* context) { return stub.ListJobs(context, request, response); });
+  auto read = with_read_options(request);
+  return call([&](auto& stub, auto* context) { return stub.ListJobs(context, read, response); });
 }
 
 grpc::Status Client::cancel_job(const nomad_lite::CancelJobRequest& request,
                                 nomad_lite::CancelJobResponse* response) {
-  return call(
-      [&](auto& stub, auto* context) { return stub.CancelJob(context, request, response); });
+  grpc::Status status =
+      call([&](auto& stub, auto* context) { return stub.CancelJob(context, request, response); });
+  if (status.ok()) min_index_ = std::max(min_index_, response->index());
+  return status;
+}
+
+grpc::Status Client::transfer_leadership(const nomad_lite::TransferLeadershipRequest& request,
+                                         nomad_lite::TransferLeadershipResponse* response) {
+  // The server answers once the new leader is known, within the transfer's own timeout.
+  Millis transfer{request.timeout_ms() ? static_cast<int64_t>(request.timeout_ms()) : 5000};
+  return call([&](auto& stub,
+                  auto* context) { return stub.TransferLeadership(context, request, response); },
+              {transfer + policy_.call_timeout, policy_.unavailable_budget});
 }
 
 grpc::Status Client::get_cluster_status(const nomad_lite::GetClusterStatusRequest& request,
@@ -202,13 +221,15 @@ grpc::Status Client::wait_job(const nomad_lite::WaitJobRequest& request,
   // a margin for the answer to travel.
   Millis wait =
       request.timeout_ms() == 0 ? kLongestWait : Millis(static_cast<int64_t>(request.timeout_ms()));
-  return call([&](auto& stub, auto* context) { return stub.WaitJob(context, request, response); },
+  auto read = with_read_options(request);
+  return call([&](auto& stub, auto* context) { return stub.WaitJob(context, read, response); },
               {std::min(wait, kLongestWait) + policy_.call_timeout, unavailable_budget});
 }
 
 grpc::Status Client::stream_job_logs(
     nomad_lite::JobLogsRequest request,
     const std::function<void(const nomad_lite::LogChunk&)>& on_chunk) {
+  request = with_read_options(std::move(request));
   uint64_t position = request.offset();  // the next byte wanted
   bool resumed = false;
   while (true) {

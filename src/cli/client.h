@@ -60,6 +60,19 @@ class Client {
   grpc::Status stream_job_logs(nomad_lite::JobLogsRequest request,
                                const std::function<void(const nomad_lite::LogChunk&)>& on_chunk);
 
+  // Hands leadership to `request.to()` (0: the most up-to-date follower); operator role.
+  grpc::Status transfer_leadership(const nomad_lite::TransferLeadershipRequest& request,
+                                   nomad_lite::TransferLeadershipResponse* response);
+
+  // Every later read carries these: `consistent` makes it linearizable; `min_index` makes the
+  // node answering wait until it applied that index. A write's answer raises the minimum to
+  // the index it committed at, so this client reads its own writes on any node.
+  void set_read_options(uint64_t min_index, bool consistent) {
+    min_index_ = min_index;
+    consistent_ = consistent;
+  }
+  uint64_t min_index() const { return min_index_; }
+
   // The server ("host:port") that answered the last successful call; later calls go there
   // first, so that a client that found the leader keeps talking to it.
   const std::string& current_target() const { return target_; }
@@ -82,6 +95,15 @@ class Client {
   std::string target_;
   size_t next_address_ = 0;  // the address tried after target_ fails
   std::map<std::string, std::unique_ptr<nomad_lite::SchedulerService::Stub>> stubs_;
+  uint64_t min_index_ = 0;
+  bool consistent_ = false;
+  // A read request with this client's read options (unless the request sets its own).
+  template <class Request>
+  Request with_read_options(Request request) const {
+    request.set_min_index(std::max(request.min_index(), min_index_));
+    if (consistent_) request.set_consistent(true);
+    return request;
+  }
 };
 
 // A channel to `address` whose reconnect backoff is short (gRPC's default waits a second

@@ -4,6 +4,7 @@
 #include <optional>
 #include <vector>
 
+#include "api/json.h"
 #include "cli/job_logs.h"
 #include "cli/job_lookup.h"
 #include "cli/job_wait.h"
@@ -49,6 +50,13 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
     err << "note: job " << job.id() << " submitted; waiting for it to end\n";
     return wait_for_job(client, job.id(), std::nullopt, inv.client.output, "job submit", out, err);
   }
+  if (inv.client.output == OutputFormat::kJson) {
+    // The index the submission committed at: `--min-index` for reads of it on any node.
+    nlohmann::json job = api::job_to_json(response.job());
+    job["index"] = response.index();
+    out << job.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    return 0;
+  }
   print_job(out, response.job(), inv.client.output, common::unix_now_ms());
   return 0;
 }
@@ -93,6 +101,24 @@ int list(const Invocation& inv, Client& client, std::ostream& out, std::ostream&
   return 0;
 }
 
+int transfer_leader(const Invocation& inv, Client& client, std::ostream& out, std::ostream& err) {
+  nomad_lite::TransferLeadershipRequest request;
+  request.set_to(inv.transfer_to);
+  nomad_lite::TransferLeadershipResponse response;
+  grpc::Status status = client.transfer_leadership(request, &response);
+  if (!status.ok()) return fail(err, "cluster transfer-leader", status);
+  if (inv.client.output == OutputFormat::kJson) {
+    out << "{\"leader_id\":" << response.leader_id() << ",\"leader_address\":\""
+        << response.leader_address() << "\",\"term\":" << response.term()
+        << ",\"previous_leader_id\":" << response.previous_leader_id() << "}\n";
+  } else {
+    out << "leadership moved from node " << response.previous_leader_id() << " to node "
+        << response.leader_id() << " at " << response.leader_address() << " (term "
+        << response.term() << ")\n";
+  }
+  return 0;
+}
+
 int cluster(const Invocation& inv, Client& client, std::ostream& out, std::ostream& err) {
   nomad_lite::GetClusterStatusResponse response;
   grpc::Status status = client.get_cluster_status({}, &response);
@@ -107,6 +133,7 @@ std::string random_idempotency_key() { return common::random_hex(16); }
 
 int run_client_command(const Invocation& invocation, Client& client, std::ostream& out,
                        std::ostream& err) {
+  client.set_read_options(invocation.read.min_index, invocation.read.consistent);
   switch (invocation.command) {
     case Command::kJobSubmit:
       return submit(invocation, client, out, err);
@@ -122,6 +149,8 @@ int run_client_command(const Invocation& invocation, Client& client, std::ostrea
       return list(invocation, client, out, err);
     case Command::kClusterStatus:
       return cluster(invocation, client, out, err);
+    case Command::kClusterTransferLeader:
+      return transfer_leader(invocation, client, out, err);
     default:
       err << "nomad-lite: not a client command\n";
       return 2;

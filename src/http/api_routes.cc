@@ -12,8 +12,13 @@ using nlohmann::json;
 void HttpServer::add_api_routes() {
   route(
       "GET", "/api/cluster",
-      [this](const Request&, Response& res) {
-        reply_json(res, 200, api::cluster_to_json(service_.cluster_status()));
+      [this](const Request& req, Response& res) {
+        nlohmann::json cluster = api::cluster_to_json(service_.cluster_status());
+        // Whether this request's token may move leadership: the dashboard shows its button.
+        cluster["operator"] =
+            service_.authorize(req.get_header_value("Authorization"), api::Role::kOperator).code ==
+            api::Code::kOk;
+        reply_json(res, 200, cluster);
       },
       Run::kInline);
 
@@ -22,6 +27,12 @@ void HttpServer::add_api_routes() {
       [this](const Request& req, Response& res) {
         auto query = parse_list_query(req.params);
         if (!query.ok()) return reply_error(res, query.error);
+        uint64_t applied = 0;
+        if (api::Error e =
+                service_.await_read(query.value.min_index(), query.value.consistent(), &applied);
+            e.code != api::Code::kOk) {
+          return reply_error(res, e);
+        }
         auto page = service_.list_jobs(query.value);
         if (!page.ok()) return reply_error(res, page.error);
         json jobs = json::array();
@@ -30,7 +41,8 @@ void HttpServer::add_api_routes() {
         reply_json(res, 200,
                    {{"jobs", std::move(jobs)},
                     {"next_page_token", token.empty() ? json() : json(token)},
-                    {"total", page.value.total()}});
+                    {"total", page.value.total()},
+                    {"index", applied}});
       },
       Run::kWorker);
 
@@ -39,7 +51,23 @@ void HttpServer::add_api_routes() {
       [this](const Request& req, Response& res) {
         nomad_lite::GetJobStatusRequest get;
         get.set_job_id(req.matches[1]);
+        uint64_t min_index = 0;
+        bool consistent = false;
+        if (api::Error e = parse_read_options(req.params, &min_index, &consistent);
+            e.code != api::Code::kOk) {
+          return reply_error(res, e);
+        }
+        if (api::Error e = service_.await_read(min_index, consistent); e.code != api::Code::kOk) {
+          return reply_error(res, e);
+        }
         auto job = service_.get_job(get);
+        if (job.error.code == api::Code::kNotFound && !consistent) {
+          // Unknown here: make sure nothing newer is committed before saying so.
+          if (api::Error e = service_.await_read(0, true); e.code != api::Code::kOk) {
+            return reply_error(res, e);
+          }
+          job = service_.get_job(get);
+        }
         if (!job.ok()) return reply_error(res, job.error);
         reply_json(res, 200, api::job_to_json(job.value, api::JobJson::kWithOutput));
       },

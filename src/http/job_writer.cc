@@ -83,7 +83,8 @@ api::Outcome<nomad_lite::Job> JobWriter::submit(nomad_lite::SubmitJobRequest req
       [&](Done done) {
         service_.submit_job(request, [done = std::move(done)](
                                          api::Outcome<nomad_lite::SubmitJobResponse> submitted) {
-          done({std::move(submitted.error), std::move(*submitted.value.mutable_job())});
+          done({std::move(submitted.error), std::move(*submitted.value.mutable_job()),
+                submitted.value.index()});
         });
       },
       [&](const std::string& leader) { return forwarder_.submit(leader, request, authorization); },

@@ -86,6 +86,7 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::call(
     grpc::Status status = (stub(address).*method)(&context, request, &response);
     out.error = error_from_grpc(status, context, address);
     out.value = response.job();
+    out.index = response.index();
     if (out.error.code != api::Code::kNotLeader || out.error.leader_address == address) break;
     address = out.error.leader_address;  // leadership moved meanwhile: follow it
   }
@@ -107,6 +108,25 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::cancel(std::string address,
                                                       const std::string& authorization) {
   return call(std::move(address), request, authorization,
               &nomad_lite::SchedulerService::Stub::CancelJob);
+}
+
+api::Outcome<nomad_lite::TransferLeadershipResponse> LeaderForwarder::transfer_leadership(
+    const std::string& address, const nomad_lite::TransferLeadershipRequest& request,
+    const std::string& authorization) {
+  api::Outcome<nomad_lite::TransferLeadershipResponse> out;
+  grpc::ClientContext context;
+  // The transfer itself may take up to its timeout.
+  context.set_deadline(std::chrono::system_clock::now() + timeout_ +
+                       std::chrono::milliseconds(request.timeout_ms() ? request.timeout_ms()
+                                                                      : api::kDefaultTransferMs));
+  context.set_wait_for_ready(true);
+  transport::add_authorization(&context, authorization);
+  grpc::Status status = stub(address).TransferLeadership(&context, request, &out.value);
+  out.error = error_from_grpc(status, context, address);
+  if (out.error.code == api::Code::kNotLeader) {
+    out.error = {api::Code::kUnavailable, "the leader is changing; retry shortly", 0, {}};
+  }
+  return out;
 }
 
 }  // namespace nomad::http

@@ -30,6 +30,10 @@ class LeaderForwarder {
   api::Outcome<nomad_lite::Job> cancel(std::string address,
                                        const nomad_lite::CancelJobRequest& request,
                                        const std::string& authorization);
+  // Asks the leader at `address` to hand leadership on (one hop).
+  api::Outcome<nomad_lite::TransferLeadershipResponse> transfer_leadership(
+      const std::string& address, const nomad_lite::TransferLeadershipRequest& request,
+      const std::string& authorization);
 
  private:
   nomad_lite::SchedulerService::Stub& stub(const std::string& address);

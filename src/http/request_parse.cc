@@ -206,6 +206,28 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
   return out;
 }
 
+api::Error parse_read_options(const QueryParams& params, uint64_t* min_index, bool* consistent) {
+  auto bad = [](std::string message) -> api::Error {
+    return {api::Code::kInvalidArgument, std::move(message), 0, {}};
+  };
+  bool twice = false;
+  if (const std::string* m = single(params, "min_index", &twice)) {
+    if (!parse_unsigned(*m, std::numeric_limits<uint64_t>::max(), min_index)) {
+      return bad("min_index '" + q(*m) +
+                 "' must be a log index: the \"index\" a write answered with (0, 1, ...)");
+    }
+  }
+  if (const std::string* c = single(params, "consistent", &twice)) {
+    if (*c == "1" || *c == "true") {
+      *consistent = true;
+    } else if (*c != "0" && *c != "false") {
+      return bad("consistent '" + q(*c) + "' must be 1 or 0");
+    }
+  }
+  if (twice) return bad("a query parameter is given more than once; give each once");
+  return {};
+}
+
 api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& params) {
   using Out = nomad_lite::ListJobsRequest;
   api::Outcome<Out> out;
@@ -229,6 +251,11 @@ api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& pa
   }
   if (const std::string* t = single(params, "page_token", &twice)) out.value.set_page_token(*t);
   if (twice) return invalid<Out>("a query parameter is given more than once; give each once");
+  uint64_t min_index = 0;
+  bool consistent = false;
+  if (out.error = parse_read_options(params, &min_index, &consistent); !out.ok()) return out;
+  out.value.set_min_index(min_index);
+  out.value.set_consistent(consistent);
   return out;
 }
 
@@ -267,6 +294,11 @@ api::Outcome<nomad_lite::JobLogsRequest> parse_logs_query(const std::string& job
     out.value.set_offset(offset);
   }
   if (twice) return invalid<Out>("a query parameter is given more than once; give each once");
+  uint64_t min_index = 0;
+  bool consistent = false;
+  if (out.error = parse_read_options(params, &min_index, &consistent); !out.ok()) return out;
+  out.value.set_min_index(min_index);
+  out.value.set_consistent(consistent);
   return out;
 }
 

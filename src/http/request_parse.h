@@ -29,6 +29,10 @@ api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& pa
 api::Outcome<nomad_lite::JobLogsRequest> parse_logs_query(const std::string& job_id,
                                                           const QueryParams& params);
 
+// min_index=N (wait until this node applied index N: read-your-writes) and consistent=1|0|
+// true|false (a linearizable read, through ReadIndex). Other parameters are ignored.
+api::Error parse_read_options(const QueryParams& params, uint64_t* min_index, bool* consistent);
+
 // A decimal number without sign or spaces that fits `max`; false otherwise.
 bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out);
 

@@ -123,7 +123,14 @@ void HttpServer::serve_logs(const Request& req, Response& res) {
   if (!request.ok()) return reply_error(res, request.error);
   nomad_lite::GetJobStatusRequest get;
   get.set_job_id(request.value.job_id());
-  if (auto job = service_.get_job(get); !job.ok()) return reply_error(res, job.error);
+  if (api::Error e = service_.await_read(request.value.min_index(), request.value.consistent());
+      e.code != api::Code::kOk) {
+    return reply_error(res, e);
+  }
+  // A job not applied here yet is confirmed missing through a ReadIndex before a 404.
+  if (!service_.knows_job_confirmed(get.job_id())) {
+    if (auto job = service_.get_job(get); !job.ok()) return reply_error(res, job.error);
+  }
   if (log_streams_.fetch_add(1) >= kMaxLogStreams) {
     --log_streams_;
     return reply_error(res, 503,

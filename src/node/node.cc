@@ -285,14 +285,19 @@ void Node::run() {
   std::vector<QueuedReport> reports;
   std::vector<JobWait> waits;
   std::vector<LogWriteReport> log_reports;
+  std::vector<ReadBarrier> reads;
+  std::vector<Transfer> transfers;
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait_for(lock, next_tick - clock_.now(), [&] {
         return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_ ||
-               !reports_.empty() || !new_waits_.empty() || !log_reports_.empty();
+               !reports_.empty() || !new_waits_.empty() || !log_reports_.empty() ||
+               !new_reads_.empty() || !new_transfers_.empty();
       });
       if (stopping_) break;
+      reads.swap(new_reads_);
+      transfers.swap(new_transfers_);
       log_reports.swap(log_reports_);
       proposals.swap(proposals_);
       inbox.swap(inbox_);
@@ -319,6 +324,8 @@ void Node::run() {
     // The clients' proposals and the coordinator's commands: one propose(), one append.
     handle_proposals(proposals);
     proposals.clear();
+    start_reads(reads);
+    start_transfers(transfers);
     probe_disk(now);
     // After the coordinator's proposals: an ack's index covers every verdict made so far.
     ack_reports(reports);
@@ -364,6 +371,7 @@ void Node::run() {
       last_role_ = s.role;
       last_term_ = s.term;
       last_leader_ = s.leader;
+      check_transfers(now);
     }
     for (auto& w : waits) {
       const nomad_lite::Job* job = jobs_.find(w.id);
@@ -379,7 +387,11 @@ void Node::run() {
     if (propose_coordinator_commands()) {
       while (core_->has_ready()) handle_ready();
     }
-    if (ticked) expire_job_waits(now);
+    if (ticked) {
+      expire_job_waits(now);
+      tick_reads(now);
+      check_transfers(now);
+    }
     maybe_snapshot();
     // Readers see the view at most one tick old; rebuilding it on every wake-up under load
     // would put allocations on the loop's hot path for nothing.
@@ -390,6 +402,15 @@ void Node::run() {
     }
   }
   fail_waiters(ProposeOutcome::Code::kShutdown);
+  {
+    std::lock_guard lock(queue_mu_);
+    reads.swap(new_reads_);
+    transfers.swap(new_transfers_);
+  }
+  for (auto& r : reads) r.done(Status::error("the node is shutting down"), 0);
+  for (auto& t : transfers) t.done({.code = TransferOutcome::Code::kShutdown});
+  fail_reads("the node is shutting down");
+  fail_transfers(TransferOutcome::Code::kShutdown, "the node is shutting down");
   std::vector<Proposal> left;
   std::vector<JobWait> left_waits;
   {
@@ -522,9 +543,11 @@ void Node::handle_ready() {
   peers_.send(std::move(rd.messages));
   // Committed entries are durable on a majority and on this node already: their answers need
   // not wait for the write of the newer entries in the same Ready.
+  on_read_states(rd.read_states);
   apply(rd.committed);
   core_->advance();
   after_apply();
+  release_reads();
 }
 
 void Node::handle_log_report(const LogWriteReport& r) {
@@ -672,6 +695,7 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
     ProposeOutcome out;
     if (it->second.term == committed[i].term) {
       out.result = std::move(results[i]);
+      out.index = committed[i].index;
     } else {
       out.code = ProposeOutcome::Code::kRetry;  // another leader's entry took this index
     }

@@ -53,7 +53,28 @@ struct ProposeOutcome {
   raft::NodeId leader_id = raft::kNoNode;
   std::string leader_address{};
   std::string detail{};
+  raft::Index index = 0;  // kApplied: the log index the entry committed at
 };
+
+// How a read barrier ended (Node::read_barrier): ok, and the index this node had applied then.
+using ReadCallback = std::function<void(Status status, raft::Index applied)>;
+
+// How a leadership transfer ended (Node::transfer_leadership).
+struct TransferOutcome {
+  enum class Code {
+    kDone,           // `leader` leads now, in `term`
+    kNotLeader,      // this node does not lead; `leader` does, if known
+    kInvalidTarget,  // not a voter, or no follower to hand over to
+    kUnreachable,    // the target has not been heard from lately
+    kTimeout,        // no other leader was elected by the deadline
+    kShutdown,
+  };
+  Code code = Code::kDone;
+  raft::NodeId leader = raft::kNoNode;
+  raft::Term term = 0;
+  std::string detail{};
+};
+using TransferCallback = std::function<void(TransferOutcome)>;
 
 using ProposeCallback = std::function<void(ProposeOutcome)>;
 
@@ -122,6 +143,19 @@ class Node {
   // Calls `done` on the loop thread once the job is final, or with done = false at `deadline`.
   void wait_job(std::string id, std::chrono::steady_clock::time_point deadline, WaitCallback done);
 
+  // Calls `done` (on the loop thread) once this node has applied `min_index` and, when
+  // `linearizable`, the leader's commit index confirmed by a heartbeat round (ReadIndex,
+  // thesis §6.4): a read of the job store then sees every write acknowledged before the call.
+  // At `deadline`, `done` gets an error saying what it waited for. (node/read_barrier.cc)
+  void read_barrier(raft::Index min_index, bool linearizable,
+                    std::chrono::steady_clock::time_point deadline, ReadCallback done);
+
+  // On the leader: hands leadership to `target` (kNoNode: the follower holding the most of the
+  // log) and calls `done` once another node leads, or with the reason it could not.
+  // (node/leadership_transfer.cc)
+  void transfer_leadership(raft::NodeId target, std::chrono::steady_clock::time_point deadline,
+                           TransferCallback done);
+
   // Runs `read` with the job store under a shared lock.
   template <class F>
   auto read_jobs(F&& read) const {
@@ -188,6 +222,40 @@ class Node {
   // What the coordinator has to propose now, serialized (nothing unless leading).
   std::vector<std::string> coordinator_commands();
   void expire_job_waits(std::chrono::steady_clock::time_point now);
+
+  // Read barriers (read_barrier.cc), on the loop thread.
+  struct ReadBarrier {
+    raft::Index min_index = 0;
+    bool linearizable = false;
+    std::chrono::steady_clock::time_point deadline;
+    ReadCallback done;
+  };
+  void start_reads(std::vector<ReadBarrier>& reads);
+  void on_read_states(const std::vector<raft::ReadState>& states);
+  // Answers the barriers this node has applied far enough.
+  void release_reads();
+  // Retries reads no leader could confirm, and fails those past their deadline.
+  void tick_reads(std::chrono::steady_clock::time_point now);
+  void fail_reads(const std::string& why);
+  std::vector<ReadBarrier> new_reads_;             // guarded by queue_mu_
+  std::map<uint64_t, ReadBarrier> reads_in_core_;  // waiting for the read index
+  std::vector<ReadBarrier> reads_to_retry_;        // no leader confirmed them yet
+  std::multimap<raft::Index, ReadBarrier> reads_to_apply_;
+  uint64_t next_read_id_ = 1;
+
+  // Leadership transfers (leadership_transfer.cc), on the loop thread.
+  struct Transfer {
+    raft::NodeId target = raft::kNoNode;
+    std::chrono::steady_clock::time_point deadline;
+    TransferCallback done;
+    raft::Term started_term = 0;
+  };
+  void start_transfers(std::vector<Transfer>& transfers);
+  // After a soft state change or a tick: answers transfers that ended.
+  void check_transfers(std::chrono::steady_clock::time_point now);
+  void fail_transfers(TransferOutcome::Code code, const std::string& why);
+  std::vector<Transfer> new_transfers_;  // guarded by queue_mu_
+  std::vector<Transfer> transfers_;
 
   struct JobWait {
     std::string id;

@@ -56,6 +56,10 @@ const char* message_type_name(MessageType type) {
       return "Snapshot";
     case MessageType::kSnapshotResponse:
       return "SnapshotResponse";
+    case MessageType::kReadIndex:
+      return "ReadIndex";
+    case MessageType::kReadIndexResponse:
+      return "ReadIndexResponse";
   }
   return "Unknown";
 }
@@ -157,6 +161,7 @@ void Core::require(bool condition, const char* what) const {
 bool Core::is_voter(NodeId id) const { return membership_.is_voter(id); }
 
 void Core::reset(Term term) {
+  abandon_reads();  // a read index is only good from the leader of one term
   if (term_ != term) {
     term_ = term;
     vote_ = kNoNode;  // a vote belongs to one term; it is never cleared within that term
@@ -240,6 +245,10 @@ bool Core::may_leave_at_once(const Message& m) const {
     case MessageType::kPreVote:
       // Speaks of a term nobody has entered and promises nothing.
       return true;
+    case MessageType::kReadIndexResponse:
+      // A leader's answer names a commit index, durable on a majority already, in a term
+      // that is durable here; a refusal from any other role may speak of a term just entered.
+      return role_ == Role::kLeader;
     case MessageType::kVoteResponse:
       return config_.bugs.send_vote_before_durable;
     default:
@@ -310,6 +319,12 @@ bool Core::step(const Message& m, std::string* why) {
       MessageType type =
           m.type == MessageType::kVote ? MessageType::kVoteResponse : MessageType::kPreVoteResponse;
       send({.type = type, .to = m.from, .term = term_, .reject = true});
+    } else if (m.type == MessageType::kReadIndex) {
+      // The asker follows a leader of an old term: it asks again once it knows the new one.
+      send({.type = MessageType::kReadIndexResponse,
+            .to = m.from,
+            .reject = true,
+            .read_context = m.read_context});
     }
     return true;  // every other stale message is ignored (§5.1)
   }
@@ -343,6 +358,12 @@ bool Core::step(const Message& m, std::string* why) {
       break;
     case MessageType::kSnapshotResponse:
       handle_snapshot_response(m);
+      break;
+    case MessageType::kReadIndex:
+      handle_read_index(m);
+      break;
+    case MessageType::kReadIndexResponse:
+      handle_read_index_response(m);
       break;
   }
   return true;
@@ -394,7 +415,7 @@ Index appliable(const RaftLog& log) { return std::min(log.committed(), log.stabl
 
 bool Core::has_ready() const {
   if (soft_state() != handed_soft_state_ || !outbox_.empty() || log_.applied() < appliable(log_) ||
-      membership_changed_) {
+      membership_changed_ || !read_states_.empty()) {
     return true;
   }
   if (storage_failed_) return false;
@@ -416,6 +437,8 @@ Ready Core::ready() {
     r.membership = membership_;
     membership_changed_ = false;
   }
+  r.read_states = std::move(read_states_);
+  read_states_.clear();
   r.committed = log_.slice(log_.applied() + 1, appliable(log_), config_.max_committed_per_ready);
   ready_applied_to_ = r.committed.empty() ? log_.applied() : r.committed.back().index;
   ready_handed_to_ = log_.handed();

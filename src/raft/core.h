@@ -61,6 +61,7 @@ struct PlantedBugs {
   bool send_vote_before_durable = false;       // a granted vote leaves before it is on disk
   bool allow_concurrent_conf_changes = false;  // accept a change while another is uncommitted
   bool count_learners_in_quorum = false;       // a learner's copy counts toward a commit
+  bool read_index_without_heartbeat = false;   // a leader answers reads without a quorum round
 };
 
 struct Config {
@@ -136,6 +137,17 @@ struct SoftState {
   bool operator==(const SoftState&) const = default;
 };
 
+// The answer to read_index(): reads that see the state machine at `index` or later are
+// linearizable (thesis §6.4). ok = false: no leader could confirm it (none known, leadership
+// lost meanwhile); ask again later.
+struct ReadState {
+  uint64_t request_id = 0;
+  Index index = 0;
+  bool ok = false;
+
+  bool operator==(const ReadState&) const = default;
+};
+
 struct Ready {
   // A snapshot received from the leader, to be handled before everything else: make it
   // durable, record in the log that the log now starts after it, and restore the state
@@ -163,12 +175,15 @@ struct Ready {
   // term or a new vote. A commit index alone need not be durable (a restarted node learns it
   // again from the leader), so a Ready that only moves it costs no fsync.
   bool must_sync = false;
+  // Answers to read_index(), in no particular order.
+  std::vector<ReadState> read_states;
 
   // The write this Ready asks for, if any.
   bool has_writes() const { return snapshot || hard_state || !entries.empty(); }
   bool empty() const {
     return !snapshot && !soft_state && !hard_state && entries.empty() && messages.empty() &&
-           messages_after_append.empty() && committed.empty() && !membership;
+           messages_after_append.empty() && committed.empty() && !membership &&
+           read_states.empty();
   }
 };
 
@@ -208,6 +223,13 @@ class Core {
   // Asks the leader to hand leadership to `target` (§3.10 of the thesis). Returns false if this
   // node is not leader or the target is not a voter.
   bool transfer_leadership(NodeId target);
+
+  // Asks for a linearizable read index (thesis §6.4), answered through Ready::read_states
+  // under `request_id` (the application's; unique among its pending reads). A leader answers
+  // with its commit index once a heartbeat round shows a majority still follows it (and only
+  // after it committed an entry of its own term); a follower asks the leader. Serve the read
+  // once the state machine applied up to the answer's index. (read_index.cc)
+  void read_index(uint64_t request_id);
 
   // The application took a snapshot of its state machine at `index` (<= applied index):
   // entries up to it are discarded, and the snapshot is what followers that need them get.
@@ -309,6 +331,24 @@ class Core {
   void send_snapshot_chunk(NodeId to);
   void handle_snapshot_response(const Message& m);
 
+  // Linearizable reads (read_index.cc).
+  struct PendingRead {
+    uint64_t request_id = 0;
+    NodeId from = kNoNode;  // kNoNode: this node's application asked
+    Index index = 0;        // the commit index when it was registered
+    uint64_t round = 0;     // the heartbeat round that must be confirmed
+  };
+  void handle_read_index(const Message& m);
+  void handle_read_index_response(const Message& m);
+  // A heartbeat answer echoing `round` from `from`: may confirm rounds and release reads.
+  void note_read_ack(NodeId from, uint64_t round);
+  // Registers deferred reads once an entry of this term is committed, starts a round.
+  void advance_reads();
+  void answer_read(const PendingRead& read, Index index);
+  // On every role or term change: pending reads fail (forwarded ones too).
+  void abandon_reads();
+  bool committed_in_term() const;
+
   // Follower side of replication (follower.cc).
   void handle_append(const Message& m);
   void handle_heartbeat(const Message& m);
@@ -333,6 +373,16 @@ class Core {
   std::map<NodeId, Progress> progress_;  // leader: every voter except this node
   NodeId transfer_target_ = kNoNode;     // leader: transfer in progress
   int transfer_elapsed_ = 0;
+
+  // Reads (read_index.cc). The leader runs one heartbeat round at a time; reads that arrive
+  // meanwhile wait for the next round.
+  std::vector<PendingRead> deferred_reads_;  // leader: before an entry of its term committed
+  std::vector<PendingRead> pending_reads_;   // leader: waiting for their round
+  uint64_t read_round_ = 0;                  // leader: the last round its heartbeats carry
+  uint64_t confirmed_round_ = 0;             // leader: the last round a majority answered
+  std::map<NodeId, uint64_t> read_acks_;     // leader: the last round each peer answered
+  std::vector<uint64_t> forwarded_reads_;    // follower: ids asked of the leader
+  std::vector<ReadState> read_states_;       // handed out by the next ready()
 
   Snapshot snapshot_;  // the latest snapshot: compacted locally or installed from the leader
   // A snapshot arriving from the leader, chunk by chunk.

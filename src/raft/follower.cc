@@ -88,7 +88,7 @@ void Core::handle_heartbeat(const Message& m) {
   election_elapsed_ = 0;
   // The leader caps m.commit at what it knows we hold.
   log_.commit_to(std::min(m.commit, log_.last_index()));
-  send({.type = MessageType::kHeartbeatResponse, .to = m.from});
+  send({.type = MessageType::kHeartbeatResponse, .to = m.from, .read_context = m.read_context});
 }
 
 void Core::handle_snapshot(const Message& m) {

@@ -111,8 +111,10 @@ void Core::broadcast_commit() {
 void Core::broadcast_heartbeat() {
   for (auto& [id, p] : progress_) {
     // Never tell a follower to commit beyond what it is known to hold.
-    send(
-        {.type = MessageType::kHeartbeat, .to = id, .commit = std::min(p.match, log_.committed())});
+    send({.type = MessageType::kHeartbeat,
+          .to = id,
+          .commit = std::min(p.match, log_.committed()),
+          .read_context = read_round_});
   }
 }
 
@@ -183,6 +185,7 @@ void Core::handle_heartbeat_response(const Message& m) {
   if (found == progress_.end()) return;
   Progress& p = found->second;
   p.recent_active = true;
+  note_read_ack(m.from, m.read_context);
   if (p.state == ReplicationState::kSnapshot) {
     send_snapshot_chunk(m.from);  // the last chunk or its answer may have been lost
     return;
@@ -276,6 +279,7 @@ bool Core::maybe_commit() {
     return false;
   }
   log_.commit_to(candidate);
+  advance_reads();  // the first entry of this term committed: deferred reads may go
   return true;
 }
 

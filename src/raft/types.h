@@ -92,6 +92,8 @@ enum class MessageType : uint8_t {
   kTimeoutNow,  // leadership transfer: "start an election now"
   kSnapshot,    // InstallSnapshot: one chunk of the leader's snapshot
   kSnapshotResponse,
+  kReadIndex,  // follower -> leader: "what is your commit index, confirmed as leader?"
+  kReadIndexResponse,
 };
 
 const char* message_type_name(MessageType type);
@@ -144,6 +146,11 @@ struct Message {
   // kSnapshot: the configuration as of the snapshot's last entry (the follower's log holds
   // no configuration entry once the snapshot replaces it).
   Membership membership{};
+  // kHeartbeat / kHeartbeatResponse: the leader's read round the heartbeat belongs to, echoed
+  // back so a quorum of answers confirms every read registered before it (read_index.cc).
+  // kReadIndex / kReadIndexResponse: the follower's request id; the response's `index` is the
+  // read index, `reject` set when the node asked cannot serve it.
+  uint64_t read_context = 0;
 };
 
 }  // namespace nomad::raft

@@ -40,9 +40,56 @@ void ClusterPortAdapter::propose(const nomad_lite::Command& command,
         r.leader_id = o.leader_id;
         r.leader_address = std::move(o.leader_address);
         r.detail = std::move(o.detail);
+        r.index = o.index;
         done(std::move(r));
       },
       std::move(placement));
+}
+
+void ClusterPortAdapter::read_barrier(uint64_t min_index, bool linearizable,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      std::function<void(Status, uint64_t)> done) {
+  node_.read_barrier(
+      min_index, linearizable, deadline,
+      [this, done = std::move(done)](Status status, raft::Index applied) mutable {
+        read_answers_->post({[done = std::move(done), status, applied] { done(status, applied); }});
+      });
+}
+
+void ClusterPortAdapter::transfer_leadership(uint64_t target,
+                                             std::chrono::steady_clock::time_point deadline,
+                                             std::function<void(api::TransferResult)> done) {
+  node_.transfer_leadership(
+      target, deadline, [this, done = std::move(done)](node::TransferOutcome o) {
+        using C = node::TransferOutcome::Code;
+        using R = api::TransferResult::Code;
+        api::TransferResult r;
+        switch (o.code) {
+          case C::kDone:
+            r.code = R::kDone;
+            break;
+          case C::kNotLeader:
+            r.code = R::kNotLeader;
+            break;
+          case C::kInvalidTarget:
+            r.code = R::kInvalidTarget;
+            break;
+          case C::kUnreachable:
+            r.code = R::kUnreachable;
+            break;
+          case C::kTimeout:
+            r.code = R::kTimeout;
+            break;
+          case C::kShutdown:
+            r.code = R::kShutdown;
+            break;
+        }
+        r.leader_id = o.leader;
+        r.leader_address = o.leader != raft::kNoNode ? node_.address_of(o.leader) : "";
+        r.term = o.term;
+        r.detail = std::move(o.detail);
+        done(std::move(r));
+      });
 }
 
 api::ClusterState ClusterPortAdapter::cluster_state() const {

@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <future>
+#include <memory>
 
 #include "api/grpc_service.h"
 #include "api/peer_gate.h"
@@ -55,6 +57,32 @@ namespace {
 // regardless.
 constexpr auto kGrpcShutdownDeadline = std::chrono::milliseconds(1000);
 constexpr auto kShutdownLimit = std::chrono::milliseconds(1500);
+
+// Bounded by two of the longest election timeouts: a target that cannot win by then will
+// not, and the cluster elects someone by timeout as it would have anyway.
+void hand_off_leadership(node::Node& node, const ServerConfig& config) {
+  if (!node.is_leader() || config.peers.empty()) return;
+  auto started = std::chrono::steady_clock::now();
+  auto deadline = started + 4 * config.election_timeout;
+  auto outcome = std::make_shared<std::promise<node::TransferOutcome>>();
+  auto future = outcome->get_future();
+  node.transfer_leadership(raft::kNoNode, deadline, [outcome](node::TransferOutcome o) {
+    outcome->set_value(std::move(o));
+  });
+  if (future.wait_until(deadline + std::chrono::milliseconds(100)) != std::future_status::ready) {
+    spdlog::warn("leadership hand-off did not finish; stopping anyway");
+    return;
+  }
+  node::TransferOutcome o = future.get();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
+                .count();
+  if (o.code == node::TransferOutcome::Code::kDone) {
+    spdlog::info("handed leadership to node {} (term {}) in {} ms", o.leader, o.term, ms);
+  } else {
+    spdlog::warn("could not hand leadership on before stopping: {}", o.detail);
+  }
+}
 
 int config_error(const std::string& message) {
   std::fprintf(stderr, "nomad-lite: %s\n", message.c_str());
@@ -205,6 +233,10 @@ int run_server(const ServerConfig& config) {
   spdlog::info("received {}, shutting down", received == SIGINT ? "SIGINT" : "SIGTERM");
   // A stop signal ends the process within kShutdownLimit, whatever holds the steps below up.
   ShutdownWatchdog watchdog(kShutdownLimit);
+  // A leader hands leadership on first, so the cluster elects no one by timeout: a rolling
+  // restart then costs a round trip per node, not an election timeout.
+  watchdog.step("handing leadership on");
+  hand_off_leadership(host.node(), config);
   health.shutdown();  // probes see NOT_SERVING while the node goes
   watchdog.step("stopping the dashboard");
   service.stop();                    // ends the waits for a job's first output

@@ -21,6 +21,7 @@ void to_wire(const raft::Message& m, nomad_lite::RaftMessage* out) {
   out->set_done(m.done);
   out->set_commit_only(m.commit_only);
   if (!m.membership.empty()) out->set_membership(raft::encode_membership(m.membership));
+  out->set_read_context(m.read_context);
   out->mutable_entries()->Reserve(static_cast<int>(m.entries.size()));
   for (const raft::Entry& e : m.entries) {
     auto* w = out->add_entries();
@@ -32,7 +33,7 @@ void to_wire(const raft::Message& m, nomad_lite::RaftMessage* out) {
 }
 
 bool from_wire(const nomad_lite::RaftMessage& w, raft::Message* m, std::string* why) {
-  if (w.type() > static_cast<uint32_t>(raft::MessageType::kSnapshotResponse)) {
+  if (w.type() > static_cast<uint32_t>(raft::MessageType::kReadIndexResponse)) {
     *why = "unknown message type " + std::to_string(w.type());
     return false;
   }
@@ -62,6 +63,7 @@ bool from_wire(const nomad_lite::RaftMessage& w, raft::Message* m, std::string* 
       return false;
     }
   }
+  m->read_context = w.read_context();
   m->entries.clear();
   m->entries.reserve(static_cast<size_t>(w.entries_size()));
   for (const auto& e : w.entries()) {

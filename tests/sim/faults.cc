@@ -53,6 +53,7 @@ void Simulation::crash(SimNode& n) {
   checker_.before_crash(n);
   n.crash();
   clients_.crashed(n.id());
+  reads_.crashed(n.id());
   ++stats_.crashes;
   std::string restart = "no restart scheduled";
   if (!fault_rng_.chance(scenario_.stay_down_per_mille, 1000)) {

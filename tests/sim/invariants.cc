@@ -41,6 +41,8 @@ const char* violation_kind_name(ViolationKind kind) {
       return "membership_change";
     case ViolationKind::kLiveness:
       return "liveness";
+    case ViolationKind::kStaleRead:
+      return "stale_read";
   }
   return "unknown";
 }

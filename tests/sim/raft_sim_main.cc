@@ -33,7 +33,8 @@ constexpr const char* kUsage =
     "  --bug NAME      switch on a planted bug in every node: grant_second_vote,\n"
     "                  commit_previous_term_by_count, truncate_on_stale_append,\n"
     "                  count_own_unsynced_entries, send_vote_before_durable,\n"
-    "                  concurrent_conf_changes, count_learners_in_quorum\n"
+    "                  concurrent_conf_changes, count_learners_in_quorum,\n"
+    "                  read_index_without_heartbeat\n"
     "  --profile P     fault profile for every seed: mixed, leader-churn (default: each\n"
     "                  seed draws one; a quarter get leader-churn)\n"
     "  --disk-full PER_MILLE  chance per group of writes that a node's disk is full for\n"
@@ -164,7 +165,8 @@ void print_summary(const SimResult& r) {
             << s.conf_changes << " membership changes (" << s.conf_changes_refused << " refused, "
             << s.promotions << " learners promoted), " << s.leader_terms << " terms with a leader, "
             << s.committed << " committed, " << s.clients.acked << "/" << s.clients.proposed
-            << " proposals acknowledged";
+            << " proposals acknowledged, " << s.reads.served << "/" << s.reads.started
+            << " linearizable reads served";
   if (r.ok()) {
     std::cout << ", recovered " << nomad::sim::format_time(s.recovery_time) << " after healing";
   }

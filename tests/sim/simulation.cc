@@ -34,6 +34,7 @@ enum Stream : uint64_t {
   kNodeSeeds,
   kDiskFull,
   kMembershipChanges,
+  kReads,
 };
 
 size_t total_nodes(const SimOptions& options) {
@@ -52,6 +53,7 @@ Simulation::Simulation(const SimOptions& options)
       disk_rng_(stream_seed(options.seed, kDisk)),
       disk_full_rng_(stream_seed(options.seed, kDiskFull)),
       membership_rng_(stream_seed(options.seed, kMembershipChanges)),
+      read_rng_(stream_seed(options.seed, kReads)),
       nodes_([&] {
         std::vector<NodeId> voters;
         for (NodeId id = 1; id <= options.nodes; ++id) voters.push_back(id);
@@ -224,6 +226,7 @@ SimResult Simulation::run() {
   stats_.leader_terms = checker_.leader_terms();
   stats_.committed = checker_.committed_count();
   stats_.clients = clients_.stats();
+  stats_.reads = reads_.stats();
   stats_.end_time = now_;
   stats_.heal_time = heal_time_;
   result.stats = stats_;
@@ -314,7 +317,16 @@ void Simulation::process_ready(SimNode& n) {
     }
   }
   ready.committed.clear();
+  for (const raft::ReadState& r : ready.read_states) {
+    if (tracing()) {
+      trace(node_name(n.id()) + " answers read " + std::to_string(r.request_id) + ": " +
+            (r.ok ? "index " + std::to_string(r.index) : std::string("failed")));
+    }
+    reads_.answered(n.id(), r);
+  }
   n.core().advance();
+  serve_reads(n);
+  if (checker_.failed()) return;
   if (ready.has_writes() || !n.queued_writes.empty()) {
     n.queued_writes.push_back(std::move(ready));
     start_sync(n);
@@ -480,6 +492,8 @@ void Simulation::on_client() {
   schedule(now_ + uniform(client_rng_, scenario_.client_gap_min, scenario_.client_gap_max),
            EventKind::kClient);
 
+  if (read_rng_.chance(1, 3)) return start_read();
+
   // Clients send to whoever believes it leads, stale leaders included.
   std::vector<NodeId> leaders = up_leaders();
   if (leaders.empty()) {
@@ -515,6 +529,28 @@ void Simulation::on_client() {
     clients_.refused();
   }
   observe(n);
+}
+
+void Simulation::start_read() {
+  // Half the reads go to a node that believes it leads (a deposed one included), the others
+  // to any node that is up.
+  std::vector<NodeId> targets = up_leaders();
+  if (targets.empty() || read_rng_.chance(1, 2)) targets = nodes_where(true);
+  if (targets.empty()) return;
+  SimNode& n = node(targets[read_rng_.below(targets.size())]);
+  uint64_t id = reads_.start(n.id(), clients_.max_acked_index(), now_);
+  if (tracing()) {
+    trace("client reads from " + node_name(n.id()) + " (read " + std::to_string(id) +
+          ", must see index " + std::to_string(clients_.max_acked_index()) + ")");
+  }
+  n.core().read_index(id);
+  observe(n);
+}
+
+void Simulation::serve_reads(SimNode& n) {
+  if (auto stale = reads_.serve(n.id(), n.applied_index(), now_)) {
+    checker_.report(ViolationKind::kStaleRead, *stale);
+  }
 }
 
 bool Simulation::liveness_holds() const {
@@ -585,7 +621,7 @@ const std::vector<std::string>& planted_bug_names() {
   static const std::vector<std::string> names = {
       "grant_second_vote",          "commit_previous_term_by_count", "truncate_on_stale_append",
       "count_own_unsynced_entries", "send_vote_before_durable",      "concurrent_conf_changes",
-      "count_learners_in_quorum"};
+      "count_learners_in_quorum",   "read_index_without_heartbeat"};
   return names;
 }
 
@@ -605,6 +641,8 @@ std::optional<raft::PlantedBugs> planted_bug(std::string_view name) {
     bugs.allow_concurrent_conf_changes = true;
   } else if (name == "count_learners_in_quorum") {
     bugs.count_learners_in_quorum = true;
+  } else if (name == "read_index_without_heartbeat") {
+    bugs.read_index_without_heartbeat = true;
   } else {
     return std::nullopt;
   }

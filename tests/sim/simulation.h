@@ -16,6 +16,7 @@
 
 #include "clients.h"
 #include "raft/core.h"
+#include "reads.h"
 #include "scenario.h"
 #include "sim_time.h"
 #include "violation.h"
@@ -58,6 +59,7 @@ struct SimStats {
   size_t leader_terms = 0;            // terms that had a leader
   raft::Index committed = 0;
   ClientStats clients;
+  ReadStats reads;
   Time end_time = 0;
   Time heal_time = 0;
   Time recovery_time = 0;  // from healing to the liveness condition holding

@@ -12,6 +12,7 @@
 #include "invariants.h"
 #include "raft/rng.h"
 #include "raft/types.h"
+#include "reads.h"
 #include "scenario.h"
 #include "sim_network.h"
 #include "sim_node.h"
@@ -57,6 +58,10 @@ class Simulation {
   void on_ready(const Event& e);
   void on_deliver(Event& e);
   void on_client();
+  // A client's linearizable read, on a node that believes it leads or on any node.
+  void start_read();
+  // Serves `n`'s answered reads it has applied far enough; a stale one is a violation.
+  void serve_reads(SimNode& n);
   void on_fault();
   void on_restart(const Event& e);
   void on_heal();
@@ -99,10 +104,12 @@ class Simulation {
   raft::Rng disk_rng_;
   raft::Rng disk_full_rng_;
   raft::Rng membership_rng_;
+  raft::Rng read_rng_;
   std::vector<SimNode> nodes_;
   SimNetwork network_;
   InvariantChecker checker_;
   ClientTracker clients_;
+  ReadTracker reads_;
   EventQueue queue_;
   Time now_ = 0;
   bool healed_ = false;

@@ -28,7 +28,8 @@ enum class ViolationKind {
   // A leader appended a configuration entry while an earlier one in its log was not
   // committed, or one that changes more than one server (thesis §4.1).
   kMembershipChange,
-  kLiveness,  // after healing, no leader or acknowledged writes not applied everywhere
+  kLiveness,   // after healing, no leader or acknowledged writes not applied everywhere
+  kStaleRead,  // a linearizable read missed a write acknowledged before it started
 };
 
 const char* violation_kind_name(ViolationKind kind);

@@ -39,6 +39,19 @@ async function call(method, path, body, signal, token = storedToken()) {
   return data;
 }
 
+// Read-your-writes: every write answers with the log index it committed at, and every later
+// read asks the node to have applied at least that much (?min_index=), so the page never shows
+// a state older than one it wrote, whichever node serves it.
+let minIndex = 0;
+function noteWrite(answer) {
+  if (answer && Number.isSafeInteger(answer.index)) minIndex = Math.max(minIndex, answer.index);
+  return answer;
+}
+const withMinIndex = (query) => {
+  if (minIndex > 0) query.set('min_index', minIndex);
+  return query;
+};
+
 export const api = {
   // With `token`, tries that token instead of the page's (the token dialog).
   cluster: (signal, token) => call('GET', '/api/cluster', undefined, signal, token),
@@ -47,18 +60,20 @@ export const api = {
     for (const [key, value] of Object.entries(params)) {
       if (value !== '' && value !== null && value !== undefined) query.set(key, value);
     }
-    return call('GET', `/api/jobs?${query}`, undefined, signal);
+    return call('GET', `/api/jobs?${withMinIndex(query)}`, undefined, signal);
   },
-  job: (id, signal) => call('GET', `/api/jobs/${encodeURIComponent(id)}`, undefined, signal),
-  submit: (request) => call('POST', '/api/jobs', request),
-  cancel: (id) => call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, {}),
+  job: (id, signal) => call('GET', `/api/jobs/${encodeURIComponent(id)}?${withMinIndex(new URLSearchParams())}`, undefined, signal),
+  submit: async (request) => noteWrite(await call('POST', '/api/jobs', request)),
+  cancel: async (id) => noteWrite(await call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, {})),
+  // Operators only: hands leadership to node `to` (null: the most up-to-date follower).
+  transferLeader: (to) => call('POST', `/api/cluster/transfer-leader${to ? `?to=${encodeURIComponent(to)}` : ''}`, {}),
 };
 
 // Streams one output stream of one attempt from byte `offset`, calling onText(text, bytes)
 // with each decoded piece and the bytes it came from; with follow it lasts until the attempt
 // ends. Resolves when the server ends the answer; an answer cut short rejects.
 export async function streamLogs({ id, stream, attempt, follow, offset = 0, signal, onText }) {
-  const query = new URLSearchParams({ stream });
+  const query = withMinIndex(new URLSearchParams({ stream }));
   if (attempt) query.set('attempt', attempt);
   if (follow) query.set('follow', '1');
   if (offset) query.set('offset', offset);

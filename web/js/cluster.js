@@ -2,6 +2,7 @@
 // a card per node. Fed by `cluster` events; a quiet stream gets a fetch every few seconds so
 // "last contact" does not go stale on an idle cluster.
 
+import { api } from './api.js';
 import { el, fill, $ } from './dom.js';
 import { formatCount, formatDuration } from './format.js';
 
@@ -16,9 +17,13 @@ export class ClusterPanel {
     this.nodes = $('#nodes', root);
     this.cluster = null;
     this.receivedAt = 0;
+    this.operator = false;  // the page's token may move leadership (GET /api/cluster says)
+    this.transferring = false;
+    this.transferNote = null;
   }
 
   update(cluster) {
+    if (typeof cluster.operator === 'boolean') this.operator = cluster.operator;
     this.cluster = cluster;
     this.receivedAt = Date.now();
     this.render();
@@ -35,7 +40,10 @@ export class ClusterPanel {
     this.root.dataset.leaderId = leader ?? '';
     this.leaderLine.className = leader ? 'leader-line' : 'leader-line is-warning';
     fill(this.leaderLine, leader
-      ? ['Leader: ', el('strong', { text: `node ${leader}` }), c.leader_address ? ` · ${c.leader_address}` : '']
+      ? ['Leader: ', el('strong', { text: `node ${leader}` }), c.leader_address ? ` · ${c.leader_address}` : '',
+        this.operator ? this.transferButton(null, 'Transfer leadership',
+          'Hand leadership to the most up-to-date follower (e.g. before maintenance)') : null,
+        this.transferNote ? el('span', { class: 'transfer-note', text: this.transferNote }) : null]
       : [el('strong', { text: 'No leader' }), ' · election in progress']);
 
     const fact = (label, value, extra = {}) => el('div', { class: 'fact' },
@@ -71,6 +79,32 @@ export class ClusterPanel {
       el('dl', { class: 'node-stats' },
         stat('Health', n.alive ? 'Alive' : 'Unreachable', { class: n.alive ? 'health ok' : 'health bad' }),
         matchKnown ? stat('Match index', formatCount(n.match_index), { class: 'num' }) : null,
-        stat('Last contact', contact)));
+        stat('Last contact', contact)),
+      this.operator && leader && !isLeader && n.alive
+        ? this.transferButton(n.id, 'Make leader', `Hand leadership to node ${n.id}`) : null);
+  }
+
+  transferButton(to, label, title) {
+    const button = el('button', { class: 'btn btn-small transfer-leader', type: 'button', text: this.transferring ? 'Transferring…' : label, title });
+    if (to) button.dataset.to = to;
+    button.disabled = this.transferring;
+    button.addEventListener('click', () => this.transfer(to));
+    return button;
+  }
+
+  // Answers once the new leader is known; its `cluster` event then redraws the panel.
+  async transfer(to) {
+    this.transferring = true;
+    this.transferNote = null;
+    this.render();
+    try {
+      const r = await api.transferLeader(to);
+      this.transferNote = `moved from node ${r.previous_leader_id} to node ${r.leader_id}`;
+    } catch (error) {
+      this.transferNote = `transfer failed: ${error.message}`;
+    } finally {
+      this.transferring = false;
+      this.render();
+    }
   }
 }

@@ -462,3 +462,40 @@ TEST(BenchArgs, SpawnOptionsAndDefaults) {
 
 }  // namespace
 }  // namespace nomad::cli
+
+namespace nomad::cli {
+namespace {
+
+TEST(ReadArgs, EveryReadTakesConsistentAndMinIndex) {
+  ScopedAddrEnv env(nullptr);
+  for (std::vector<std::string> args : {std::vector<std::string>{"job", "status", "abc"},
+                                        {"job", "list"},
+                                        {"job", "wait", "abc"},
+                                        {"job", "logs", "abc"},
+                                        {"status", "--job-id", "abc"},
+                                        {"list"}}) {
+    args.push_back("--consistent");
+    args.push_back("--min-index");
+    args.push_back("812");
+    Invocation inv = parse_ok(args);
+    EXPECT_TRUE(inv.read.consistent) << args[1];
+    EXPECT_EQ(inv.read.min_index, 812u) << args[1];
+  }
+  Invocation plain = parse_ok({"job", "status", "abc"});
+  EXPECT_FALSE(plain.read.consistent);
+  EXPECT_EQ(plain.read.min_index, 0u);
+}
+
+TEST(ClusterArgs, TransferLeaderTakesAnOptionalTarget) {
+  ScopedAddrEnv env(nullptr);
+  Invocation any = parse_ok({"cluster", "transfer-leader"});
+  EXPECT_EQ(any.command, Command::kClusterTransferLeader);
+  EXPECT_EQ(any.transfer_to, 0u);
+  Invocation to = parse_ok({"cluster", "transfer-leader", "--to", "3"});
+  EXPECT_EQ(to.transfer_to, 3u);
+  expect_usage_error({"cluster", "transfer-leader", "--to", "0"}, "--to");
+  EXPECT_EQ(parse_ok({"cluster", "status"}).command, Command::kClusterStatus);
+}
+
+}  // namespace
+}  // namespace nomad::cli

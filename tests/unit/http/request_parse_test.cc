@@ -189,5 +189,34 @@ TEST(ParseSubmit, ErrorsQuoteOnlyAShortPrefixOfTheInput) {
   EXPECT_NE(out.error.message.find("(10240 bytes)"), std::string::npos) << out.error.message;
 }
 
+TEST(ParseReadOptions, TakesMinIndexAndConsistent) {
+  uint64_t min_index = 0;
+  bool consistent = false;
+  QueryParams params{{"min_index", "812"}, {"consistent", "1"}};
+  EXPECT_EQ(parse_read_options(params, &min_index, &consistent).code, Code::kOk);
+  EXPECT_EQ(min_index, 812u);
+  EXPECT_TRUE(consistent);
+
+  auto list = parse_list_query({{"consistent", "true"}, {"min_index", "5"}});
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list.value.consistent());
+  EXPECT_EQ(list.value.min_index(), 5u);
+  auto logs = parse_logs_query("j", {{"min_index", "7"}});
+  ASSERT_TRUE(logs.ok());
+  EXPECT_EQ(logs.value.min_index(), 7u);
+}
+
+TEST(ParseReadOptions, RefusesBadValuesNamingThem) {
+  uint64_t min_index = 0;
+  bool consistent = false;
+  auto bad_index = parse_read_options({{"min_index", "-1"}}, &min_index, &consistent);
+  EXPECT_EQ(bad_index.code, Code::kInvalidArgument);
+  EXPECT_NE(bad_index.message.find("min_index"), std::string::npos);
+  auto bad_flag = parse_read_options({{"consistent", "maybe"}}, &min_index, &consistent);
+  EXPECT_EQ(bad_flag.code, Code::kInvalidArgument);
+  EXPECT_NE(bad_flag.message.find("consistent"), std::string::npos);
+  EXPECT_FALSE(parse_list_query({{"min_index", "x"}}).ok());
+}
+
 }  // namespace
 }  // namespace nomad::http

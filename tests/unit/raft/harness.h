@@ -266,6 +266,7 @@ class Node {
   Ready cycle() {
     if (!core_->has_ready()) return Ready{};
     Ready rd = core_->ready();
+    read_states_.insert(read_states_.end(), rd.read_states.begin(), rd.read_states.end());
     check_sent(rd.messages);
     apply(rd.committed);
     core_->advance();
@@ -308,6 +309,8 @@ class Node {
     return out;
   }
   size_t queued_writes() const { return queued_.size(); }
+  // Every answer to Core::read_index() handed out so far, in order.
+  const std::vector<ReadState>& read_states() const { return read_states_; }
   // Every soft state the core reported, in order.
   const std::vector<SoftState>& soft_states() const { return soft_states_; }
 
@@ -509,6 +512,7 @@ class Node {
   std::vector<Snapshot> installed_snapshots_;
   std::deque<Ready> queued_;  // writes not yet durable, with the messages waiting for them
   std::vector<SoftState> soft_states_;
+  std::vector<ReadState> read_states_;
 };
 
 // ---- a cluster on a fake network -----------------------------------------------------------

@@ -48,5 +48,30 @@ TEST(ConvertTest, AnAppendWithoutTheCommitOnlyFieldIsAnOrdinaryAppend) {
   EXPECT_EQ(m.commit, 7u);
 }
 
+// ReadIndex requests and answers, and the read round heartbeats carry, cross the wire.
+TEST(ConvertTest, ReadIndexMessagesAndTheHeartbeatsReadRoundSurviveTheWire) {
+  for (raft::MessageType type :
+       {raft::MessageType::kReadIndex, raft::MessageType::kReadIndexResponse,
+        raft::MessageType::kHeartbeat, raft::MessageType::kHeartbeatResponse}) {
+    raft::Message m{.type = type, .from = 2, .to = 1, .term = 4, .index = 9, .read_context = 77};
+    nomad_lite::RaftMessage wire;
+    to_wire(m, &wire);
+    nomad_lite::RaftMessage parsed;
+    ASSERT_TRUE(parsed.ParseFromString(wire.SerializeAsString()));
+    raft::Message back;
+    std::string why;
+    ASSERT_TRUE(from_wire(parsed, &back, &why)) << why;
+    EXPECT_EQ(back.type, type);
+    EXPECT_EQ(back.read_context, 77u);
+    EXPECT_EQ(back.index, 9u);
+  }
+  nomad_lite::RaftMessage unknown;
+  unknown.set_type(static_cast<uint32_t>(raft::MessageType::kReadIndexResponse) + 1);
+  raft::Message m;
+  std::string why;
+  EXPECT_FALSE(from_wire(unknown, &m, &why));
+  EXPECT_NE(why.find("unknown message type"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace nomad::transport
