@@ -37,7 +37,9 @@ using SchedulerBase = nomad_lite::SchedulerService::WithRawCallbackMethod_Submit
             nomad_lite::SchedulerService::WithRawCallbackMethod_GetClusterStatus<
                 nomad_lite::SchedulerService::WithRawCallbackMethod_CancelJob<
                     nomad_lite::SchedulerService::WithRawCallbackMethod_WaitJob<
-                        nomad_lite::SchedulerService::Service>>>>>>;
+                        nomad_lite::SchedulerService::WithRawCallbackMethod_DrainNode<
+                            nomad_lite::SchedulerService::WithRawCallbackMethod_SetNodeEligibility<
+                                nomad_lite::SchedulerService::Service>>>>>>>>;
 
 class GrpcSchedulerService final : public SchedulerBase {
  public:
@@ -96,6 +98,22 @@ class GrpcSchedulerService final : public SchedulerBase {
         request, response,
         [this, context](auto* call) { wait_job(context, call, &call->request, &call->response); });
   }
+  grpc::ServerUnaryReactor* DrainNode(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::DrainNodeRequest, nomad_lite::NodeSchedulingResponse>(
+        request, response, [this, context](auto* call) {
+          drain_node(context, call, &call->request, &call->response);
+        });
+  }
+  grpc::ServerUnaryReactor* SetNodeEligibility(grpc::CallbackServerContext* context,
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::SetNodeEligibilityRequest, nomad_lite::NodeSchedulingResponse>(
+        request, response, [this, context](auto* call) {
+          set_node_eligibility(context, call, &call->request, &call->response);
+        });
+  }
 
  private:
   // StreamJobLogs, its request taken as bytes (raw_request_streaming).
@@ -118,6 +136,13 @@ class GrpcSchedulerService final : public SchedulerBase {
                   nomad_lite::CancelJobResponse* response);
   void wait_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
                 const nomad_lite::WaitJobRequest* request, nomad_lite::WaitJobResponse* response);
+  // Operator role: they change where the cluster runs jobs.
+  void drain_node(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                  const nomad_lite::DrainNodeRequest* request,
+                  nomad_lite::NodeSchedulingResponse* response);
+  void set_node_eligibility(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                            const nomad_lite::SetNodeEligibilityRequest* request,
+                            nomad_lite::NodeSchedulingResponse* response);
 
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;

@@ -381,11 +381,12 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   }
   const uint32_t allowed = node_fault ? job->lost_retries() : job->retries();
   if (drained) {
-    // Run again elsewhere at once: its node is ineligible, so placement picks another.
+    // Run again elsewhere (its node is ineligible, so placement picks another) once the
+    // drained process is certainly dead.
     note_retried();
     job->set_status(nomad_lite::JOB_STATUS_PENDING);
     job->set_node_id(0);
-    job->set_not_before_ms(0);
+    job->set_not_before_ms(f.rerun_not_before_ms());
   } else if (success) {
     job->set_status(nomad_lite::JOB_STATUS_COMPLETED);
     job->set_reason("");

@@ -3,9 +3,17 @@
 // ineligible node, ends the attempts still running there at the deadline with the reason
 // "drained", and proposes NodeDrained once the node holds no attempt.
 
+#include "jobs/node_scheduling.h"
+
 #include "jobs/job_store.h"
 
 namespace nomad::jobs {
+
+const char* scheduling_state(const nomad_lite::NodeScheduling& node) {
+  if (node.draining()) return "draining";
+  if (!node.ineligible()) return "eligible";
+  return node.drained_at_ms() != 0 ? "drained" : "ineligible";
+}
 
 bool JobStore::eligible(uint64_t node) const {
   auto it = node_scheduling_.find(node);

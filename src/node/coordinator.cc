@@ -221,6 +221,9 @@ void Coordinator::add_drains(const jobs::JobStore& store, Clock::time_point now,
       f->set_reason(jobs::failure_reason_name(jobs::FailureReason::kDrained));
       f->set_error("node " + std::to_string(node) +
                    " was drained and the attempt still ran at the drain's deadline");
+      // Its node kills it once it applies this verdict, or stops it itself when cut off from
+      // every leader: the same wait as for a lost attempt keeps two attempts from overlapping.
+      f->set_rerun_not_before_ms(wall_ms + lost_after(*store.find(id)).count());
       finished_sent_[key] = now;
       spdlog::info("job {} attempt {}: drain deadline of node {} passed, running it elsewhere", id,
                    attempt->number(), node);

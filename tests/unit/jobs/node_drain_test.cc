@@ -61,16 +61,18 @@ TEST(NodeDrain, AnAssignmentThatAppliesAfterTheDrainIsRefusedAndTheJobStaysPendi
   EXPECT_EQ(r.job("a").node_id(), 2u);
 }
 
-TEST(NodeDrain, ADrainedAttemptRunsAgainAtOnceWithoutUsingARetry) {
+TEST(NodeDrain, ADrainedAttemptRunsAgainWithoutUsingARetry) {
   Replica r;
   r.apply(submit_cmd("a", Opt().retries(0).lost_retries(0)));
   r.apply(assign_cmd("a", 1, 1, 100));
   r.apply(started_cmd("a", 1, 1, 110));
   r.apply(drain_cmd(1, 5000, 200));
-  r.apply(finished_cmd("a", 1, 1, 5000, std::nullopt, "drained"));
+  auto drained = finished_msg("a", 1, 1, 5000, std::nullopt, "drained");
+  drained.set_rerun_not_before_ms(8000);
+  r.apply(finished_cmd(drained));
   const auto& job = r.job("a");
   EXPECT_EQ(job.status(), nomad_lite::JOB_STATUS_PENDING) << "retries 0 and lost_retries 0";
-  EXPECT_EQ(job.not_before_ms(), 0) << "no backoff";
+  EXPECT_EQ(job.not_before_ms(), 8000) << "no backoff: only the wait the leader set";
   EXPECT_EQ(job.node_id(), 0u);
   EXPECT_EQ(job.attempts(0).reason(), "drained");
   EXPECT_EQ(job.attempts(0).status(), nomad_lite::JOB_STATUS_FAILED);
