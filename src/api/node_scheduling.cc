@@ -66,8 +66,8 @@ void Service::drain_node(const nomad_lite::DrainNodeRequest& request,
   uint64_t deadline = request.has_deadline_ms() ? request.deadline_ms() : kDefaultDrainDeadlineMs;
   if (deadline > kMaxDrainDeadlineMs) {
     return done({invalid("deadline_ms " + std::to_string(deadline) +
-                             " is over 30 days; give a shorter one, or no_deadline to wait for "
-                             "the jobs however long they run"),
+                         " is over 30 days; give a shorter one, or no_deadline to wait for "
+                         "the jobs however long they run"),
                  {}});
   }
   change.set_eligible(false);

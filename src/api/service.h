@@ -60,7 +60,7 @@ inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr uint32_t kMaxRetries = 100;  // also of lost_retries
 inline constexpr uint32_t kDefaultLostRetries = 3;
 inline constexpr uint64_t kMaxWaitMs = 60'000;
-inline constexpr uint64_t kDefaultDrainDeadlineMs = 3'600'000;        // 1 h, as Nomad's
+inline constexpr uint64_t kDefaultDrainDeadlineMs = 3'600'000;           // 1 h, as Nomad's
 inline constexpr uint64_t kMaxDrainDeadlineMs = 30ULL * 24 * 3'600'000;  // 30 days
 
 class Service {
@@ -96,9 +96,8 @@ class Service {
   // answers once the change is committed and applied, with the node's state then.
   void drain_node(const nomad_lite::DrainNodeRequest& request,
                   std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
-  void set_node_eligibility(
-      const nomad_lite::SetNodeEligibilityRequest& request,
-      std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
+  void set_node_eligibility(const nomad_lite::SetNodeEligibilityRequest& request,
+                            std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
 
   // The jobs with these ids as this node knows them now (job null: removed), for the event
   // stream. They share the store's immutable copies: no output tail is copied.

@@ -333,7 +333,8 @@ void build_app(CLI::App& app, Flags* f) {
   f->cluster = app.add_subcommand("cluster", "Show the cluster's nodes and leader");
   f->cluster->require_subcommand(0, 1);
   f->cluster->add_subcommand("status", "Show the cluster's nodes and leader");
-  add_node_flags(app.add_subcommand("node", "Drain a node, or set whether it takes jobs"), &f->node);
+  add_node_flags(app.add_subcommand("node", "Drain a node, or set whether it takes jobs"),
+                 &f->node);
 
   CLI::App* bench = app.add_subcommand("bench", "Measure the cluster");
   bench->require_subcommand(1);

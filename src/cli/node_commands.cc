@@ -44,11 +44,14 @@ void print_scheduling(std::ostream& out, const nomad_lite::NodeScheduling& n, ui
   }
 }
 
-// The node as the cluster status shows it (running jobs included); false when the call failed.
-bool look(Client& client, uint64_t node, nomad_lite::NodeStatus* status, grpc::Status* failed) {
+// The node as the cluster status shows it (running jobs included), and the answering node's
+// applied index; false when the call failed.
+bool look(Client& client, uint64_t node, nomad_lite::NodeStatus* status, grpc::Status* failed,
+          uint64_t* applied = nullptr) {
   nomad_lite::GetClusterStatusResponse cluster;
   *failed = client.get_cluster_status({}, &cluster);
   if (!failed->ok()) return false;
+  if (applied) *applied = cluster.applied_index();
   for (const auto& n : cluster.nodes()) {
     if (n.id() == node) {
       *status = n;
@@ -68,10 +71,17 @@ int follow_drain(Client& client, const nomad_lite::NodeScheduling& began, std::o
   while (true) {
     nomad_lite::NodeStatus node;
     grpc::Status failed;
-    if (!look(client, began.node_id(), &node, &failed)) return fail(err, "node drain", failed);
+    uint64_t applied = 0;
+    if (!look(client, began.node_id(), &node, &failed, &applied)) {
+      return fail(err, "node drain", failed);
+    }
+    if (applied < began.drain_index()) {
+      // A node that answers (say, after the leader died) has not applied the drain yet.
+      std::this_thread::sleep_for(kDrainPollEvery);
+      continue;
+    }
     const auto& n = node.scheduling();
-    if (n.drain_index() != began.drain_index() ||
-        (!n.draining() && n.drained_at_ms() == 0)) {
+    if (n.drain_index() != began.drain_index() || (!n.draining() && n.drained_at_ms() == 0)) {
       err << "nomad-lite: node drain: the drain of node " << began.node_id()
           << " was cancelled or replaced by another (nomad-lite cluster status)\n";
       return kExitError;

@@ -101,8 +101,9 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::call(
     std::string address, const Request& request, const std::string& authorization,
     grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*, const Request&,
                                                                Response*)) {
-  return forward<nomad_lite::Job>(std::move(address), request, authorization, method,
-                                  +[](const Response& r) { return r.job(); });
+  return forward<nomad_lite::Job>(
+      std::move(address), request, authorization, method,
+      +[](const Response& r) { return r.job(); });
 }
 
 api::Outcome<nomad_lite::Job> LeaderForwarder::submit(std::string address,

@@ -85,7 +85,8 @@ api::Outcome<uint64_t> path_node(const std::string& text) {
 void HttpServer::add_node_routes() {
   // Runs `local` on this node; when it is not the leader, `forward` to the leader instead.
   auto write = [this](const Request& req, Response& res, const auto& local, const auto& forward) {
-    api::Error refused = service_.authorize(req.get_header_value("Authorization"), api::Role::kOperator);
+    api::Error refused =
+        service_.authorize(req.get_header_value("Authorization"), api::Role::kOperator);
     if (refused.code != api::Code::kOk) return reply_error(res, refused);
     auto answer = std::make_shared<std::promise<api::Outcome<nomad_lite::NodeScheduling>>>();
     auto future = answer->get_future();

@@ -138,8 +138,7 @@ class JobStore {
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
   ApplyResult updates(const nomad_lite::JobUpdates& updates);
   ApplyResult remove(const nomad_lite::RemoveJobs& command);
-  ApplyResult set_node_scheduling(const nomad_lite::SetNodeScheduling& command,
-                                  raft::Index index);
+  ApplyResult set_node_scheduling(const nomad_lite::SetNodeScheduling& command, raft::Index index);
   ApplyResult node_drained(const nomad_lite::NodeDrained& command);
   void assign(const nomad_lite::AssignJob& a, int64_t at_ms);
   void started(const nomad_lite::JobStarted& s);

@@ -40,7 +40,8 @@ struct DrainCluster {
     return job;
   }
   std::optional<Job> wait_final(const std::string& id, std::chrono::milliseconds timeout = 30s) {
-    return c.wait_for_job(id, [](const Job& j) { return is_final(j.status()); }, timeout);
+    return c.wait_for_job(
+        id, [](const Job& j) { return is_final(j.status()); }, timeout);
   }
   std::optional<Job> wait_started(const std::string& id) {
     return c.wait_for_job(id, [](const Job& j) {
@@ -160,8 +161,8 @@ TEST(Drain, ADrainedNodeFinishesItsJobsRerunsTheRestAtTheDeadlineAndSurvivesTheL
   auto f = dc.wait_final(finishing.id());
   ASSERT_TRUE(f);
   EXPECT_EQ(f->status(), nomad_lite::JOB_STATUS_COMPLETED) << describe(*f);
-  EXPECT_EQ(f->attempts_size(), 1) << "a job that ended before the deadline ran once: "
-                                   << describe(*f);
+  EXPECT_EQ(f->attempts_size(), 1)
+      << "a job that ended before the deadline ran once: " << describe(*f);
   EXPECT_EQ(f->attempts(0).node_id(), drained);
 
   auto l = dc.wait_final(lingering.id(), 40s);
@@ -256,6 +257,34 @@ TEST(Drain, BadRequestsGetClearErrors) {
   EXPECT_NE(r.err.find("say on or off"), std::string::npos) << r.err;
   r = c.cli({"node", "drain", "1", "--deadline", "5m", "--no-deadline"});
   EXPECT_EQ(r.exit_code, 2);
+}
+
+TEST(Drain, OnlyTheOperatorRoleDrainsWhenTokensAreOn) {
+  TestCluster c(1);
+  c.enable_security(/*export_to_cli=*/false);
+  c.start_all();
+  ASSERT_NE(c.wait_for_leader(), 0u);
+  const std::string pki = c.pki_dir();
+  auto call = [&](const std::string& role) {
+    auto stub = nomad_lite::SchedulerService::NewStub(
+        grpc::CreateChannel(c.member(1).address(),
+                            TestCluster::tls_credentials(pki + "/ca.pem", pki + "/client.pem",
+                                                         pki + "/client-key.pem", c.token(role))));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    ctx.set_wait_for_ready(true);
+    nomad_lite::SetNodeEligibilityRequest request;
+    request.set_node_id(1);
+    request.set_eligible(false);
+    nomad_lite::NodeSchedulingResponse response;
+    grpc::Status status = stub->SetNodeEligibility(&ctx, request, &response);
+    return std::make_pair(status, response);
+  };
+  auto [denied, nothing] = call("submit");
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED) << denied.error_message();
+  auto [allowed, answer] = call("operator");
+  ASSERT_TRUE(allowed.ok()) << allowed.error_message();
+  EXPECT_TRUE(answer.node().ineligible());
 }
 
 }  // namespace

@@ -253,9 +253,12 @@ TEST(Output, ClusterTableMarksTheLeader) {
   EXPECT_EQ(rows[1], "Answered by node 1 (leader): commit index 10, applied index 10");
   EXPECT_EQ(rows[3],
             "   ID  ADDRESS          ROLE      ALIVE  MATCH  LAST CONTACT  JOBS  SCHEDULING");
-  EXPECT_EQ(rows[4], "*  1   127.0.0.1:50051  leader    yes    10     -             3     eligible");
-  EXPECT_EQ(rows[5], "   2   127.0.0.1:50052  follower  yes    10     20ms          0     ineligible");
-  EXPECT_EQ(rows[6], "   3   127.0.0.1:50053  follower  no     4      -             3     draining");
+  EXPECT_EQ(rows[4],
+            "*  1   127.0.0.1:50051  leader    yes    10     -             3     eligible");
+  EXPECT_EQ(rows[5],
+            "   2   127.0.0.1:50052  follower  yes    10     20ms          0     ineligible");
+  EXPECT_EQ(rows[6],
+            "   3   127.0.0.1:50053  follower  no     4      -             3     draining");
 
   std::ostringstream json;
   print_cluster(json, status, OutputFormat::kJson);
