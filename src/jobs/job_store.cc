@@ -598,6 +598,7 @@ Status JobStore::restore(const std::string& data) {
   idempotency_keys_.clear();
   node_slots_.clear();
   node_scheduling_.clear();
+  ++scheduling_version_;
   pending_.clear();
   running_.clear();
   finished_.clear();

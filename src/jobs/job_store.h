@@ -115,6 +115,9 @@ class JobStore {
   bool eligible(uint64_t node) const;
   // The node's scheduling state, eligible and never drained when it is not listed.
   nomad_lite::NodeScheduling scheduling_of(uint64_t node) const;
+  // Grows with every applied change of node_scheduling() (and every restore): a node made
+  // eligible again changes no job, yet placement has something new to do.
+  uint64_t scheduling_version() const { return scheduling_version_; }
   // Why a pending job waits, from this node's applied state.
   std::string pending_reason(const nomad_lite::Job& job, int64_t now_ms) const;
 
@@ -156,6 +159,7 @@ class JobStore {
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
   std::map<uint64_t, uint32_t> node_slots_;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling_;
+  uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
 
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;

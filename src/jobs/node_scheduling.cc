@@ -32,6 +32,7 @@ ApplyResult JobStore::set_node_scheduling(const nomad_lite::SetNodeScheduling& c
                                           raft::Index index) {
   const uint64_t node = command.node_id();
   if (node == 0) return {Status::error("node id 0 names no node"), {}};
+  ++scheduling_version_;
   if (command.eligible()) {
     // Eligible again: any drain ends, and the node is no longer listed.
     node_scheduling_.erase(node);
@@ -59,6 +60,7 @@ ApplyResult JobStore::node_drained(const nomad_lite::NodeDrained& command) {
       it->second.drain_index() != command.drain_index() || running_on(command.node_id()) > 0) {
     return {};
   }
+  ++scheduling_version_;
   it->second.set_draining(false);
   it->second.set_drain_deadline_ms(0);
   it->second.set_drained_at_ms(command.at_ms());

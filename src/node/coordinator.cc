@@ -241,6 +241,11 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
     it = assigning_.erase(it);
     dirty_ = true;  // the job may be placed again, even if nothing else happens
   }
+  // A node made eligible again (or drained) changes where jobs may go, though no job changed.
+  if (store.scheduling_version() != scheduling_seen_) {
+    scheduling_seen_ = store.scheduling_version();
+    dirty_ = true;
+  }
   if (!dirty_ && (next_placement_ == Clock::time_point{} || now < next_placement_)) return;
   dirty_ = false;
   next_placement_ = {};

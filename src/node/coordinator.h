@@ -123,6 +123,7 @@ class Coordinator {
   Clock::time_point next_sweep_{};      // of started_sent_ / finished_sent_
   Clock::time_point next_placement_{};  // a retry's backoff ends then
   bool dirty_ = true;                   // placement may have something to do
+  uint64_t scheduling_seen_ = 0;        // JobStore::scheduling_version() placement last saw
   uint64_t placement_cursor_ = 0;       // the node that got the last assignment
 };
 

@@ -206,6 +206,18 @@ TEST_F(DrainTest, ACancelledDrainEndsNothingAtItsDeadline) {
   EXPECT_TRUE(drained(cmds).empty());
 }
 
+TEST_F(DrainTest, ANodeMadeEligibleAgainGetsTheWaitingJobsAtOnce) {
+  lead(0);
+  hear_all(0);
+  for (uint64_t node : {1, 2, 3}) commit(eligibility_cmd(node, false));
+  commit(submit_cmd("waiting"));
+  Commands none = collect(10);
+  ASSERT_EQ(assigned_to(none, 1) + assigned_to(none, 2) + assigned_to(none, 3), 0u);
+  commit(none);
+  commit(eligibility_cmd(2, true));  // changes no job
+  EXPECT_EQ(assigned_to(collect(20), 2), 1u) << "placement must look again";
+}
+
 TEST_F(DrainTest, AWorkerCannotClaimItsAttemptWasDrained) {
   lead(0);
   six_running();
