@@ -18,7 +18,11 @@ class NodeRoutesTest : public ::testing::Test {
   NodeRoutesTest() : service_(port_), server_(service_) {
     port_.state.node_id = 1;
     port_.state.leader_id = 1;
-    for (uint64_t id : {1, 2}) port_.state.nodes.push_back({.id = id});
+    for (uint64_t id : {1, 2}) {
+      api::PeerStatus peer;
+      peer.id = id;
+      port_.state.nodes.push_back(peer);
+    }
     Status s = server_.bind("127.0.0.1", 0);
     EXPECT_TRUE(s) << s.message();
     server_.start();
