@@ -261,7 +261,7 @@ TEST(Drain, BadRequestsGetClearErrors) {
 
 TEST(Drain, OnlyTheOperatorRoleDrainsWhenTokensAreOn) {
   TestCluster c(1);
-  c.enable_security(/*export_to_cli=*/false);
+  if (!c.secure()) c.enable_security(/*export_to_cli=*/false);  // NOMAD_TEST_SECURE did it
   c.start_all();
   ASSERT_NE(c.wait_for_leader(), 0u);
   const std::string pki = c.pki_dir();
