@@ -159,6 +159,29 @@ void GrpcSchedulerService::wait_job(grpc::CallbackServerContext* context, UnaryC
                     });
 }
 
+void GrpcSchedulerService::drain_node(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                                      const nomad_lite::DrainNodeRequest* request,
+                                      nomad_lite::NodeSchedulingResponse* response) {
+  if (refused(context, reactor, Role::kOperator, *request)) return;
+  service_.drain_node(
+      *request, [context, reactor, response](Outcome<nomad_lite::NodeSchedulingResponse> out) {
+        if (out.ok()) *response = std::move(out.value);
+        finish(context, reactor, out.error);
+      });
+}
+
+void GrpcSchedulerService::set_node_eligibility(
+    grpc::CallbackServerContext* context, UnaryCall* reactor,
+    const nomad_lite::SetNodeEligibilityRequest* request,
+    nomad_lite::NodeSchedulingResponse* response) {
+  if (refused(context, reactor, Role::kOperator, *request)) return;
+  service_.set_node_eligibility(
+      *request, [context, reactor, response](Outcome<nomad_lite::NodeSchedulingResponse> out) {
+        if (out.ok()) *response = std::move(out.value);
+        finish(context, reactor, out.error);
+      });
+}
+
 grpc::Status GrpcSchedulerService::stream_job_logs(grpc::ServerContext* context,
                                                    RawRequestStream<nomad_lite::LogChunk>* stream) {
   nomad_lite::JobLogsRequest request;

@@ -38,7 +38,10 @@ using SchedulerBase = nomad_lite::SchedulerService::WithRawCallbackMethod_Submit
                 nomad_lite::SchedulerService::WithRawCallbackMethod_CancelJob<
                     nomad_lite::SchedulerService::WithRawCallbackMethod_WaitJob<
                         nomad_lite::SchedulerService::WithRawCallbackMethod_TransferLeadership<
-                            nomad_lite::SchedulerService::Service>>>>>>>;
+                            nomad_lite::SchedulerService::WithRawCallbackMethod_DrainNode<
+                                nomad_lite::SchedulerService::
+                                    WithRawCallbackMethod_SetNodeEligibility<
+                                        nomad_lite::SchedulerService::Service>>>>>>>>>;
 
 class GrpcSchedulerService final : public SchedulerBase {
  public:
@@ -106,6 +109,22 @@ class GrpcSchedulerService final : public SchedulerBase {
           transfer_leadership(context, call, &call->request, &call->response);
         });
   }
+  grpc::ServerUnaryReactor* DrainNode(grpc::CallbackServerContext* context,
+                                      const grpc::ByteBuffer* request,
+                                      grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::DrainNodeRequest, nomad_lite::NodeSchedulingResponse>(
+        request, response, [this, context](auto* call) {
+          drain_node(context, call, &call->request, &call->response);
+        });
+  }
+  grpc::ServerUnaryReactor* SetNodeEligibility(grpc::CallbackServerContext* context,
+                                               const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) override {
+    return decode_then<nomad_lite::SetNodeEligibilityRequest, nomad_lite::NodeSchedulingResponse>(
+        request, response, [this, context](auto* call) {
+          set_node_eligibility(context, call, &call->request, &call->response);
+        });
+  }
 
  private:
   // StreamJobLogs, its request taken as bytes (raw_request_streaming).
@@ -131,6 +150,13 @@ class GrpcSchedulerService final : public SchedulerBase {
   void transfer_leadership(grpc::CallbackServerContext* context, UnaryCall* reactor,
                            const nomad_lite::TransferLeadershipRequest* request,
                            nomad_lite::TransferLeadershipResponse* response);
+  // Operator role: they change where the cluster runs jobs.
+  void drain_node(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                  const nomad_lite::DrainNodeRequest* request,
+                  nomad_lite::NodeSchedulingResponse* response);
+  void set_node_eligibility(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                            const nomad_lite::SetNodeEligibilityRequest* request,
+                            nomad_lite::NodeSchedulingResponse* response);
 
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;

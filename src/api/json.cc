@@ -4,6 +4,7 @@
 
 #include "common/duration.h"
 #include "jobs/job_store.h"
+#include "jobs/node_scheduling.h"
 
 namespace nomad::api {
 namespace {
@@ -151,6 +152,19 @@ nlohmann::json job_to_json(const nomad_lite::Job& job, JobJson detail) {
   return j;
 }
 
+nlohmann::json scheduling_to_json(const nomad_lite::NodeScheduling& node) {
+  auto time_or_null = [](int64_t ms) { return ms != 0 ? json(ms) : json(nullptr); };
+  return json{
+      {"node_id", node.node_id()},
+      {"state", jobs::scheduling_state(node)},
+      {"eligible", !node.ineligible()},
+      {"draining", node.draining()},
+      {"drain_deadline_ms", time_or_null(node.drain_deadline_ms())},
+      {"drain_started_ms", time_or_null(node.drain_started_ms())},
+      {"drained_at_ms", time_or_null(node.drained_at_ms())},
+  };
+}
+
 nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& status) {
   json nodes = json::array();
   for (const auto& node : status.nodes()) {
@@ -162,6 +176,8 @@ nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& statu
         {"match_index", node.match_index()},
         {"last_contact_ms",
          node.last_contact_ms() < 0 ? json(nullptr) : json(node.last_contact_ms())},
+        {"scheduling", scheduling_to_json(node.scheduling())},
+        {"running_jobs", node.running_jobs()},
     });
   }
   bool leader_known = status.leader_id() != 0;

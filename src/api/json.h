@@ -48,9 +48,16 @@ nlohmann::json attempt_to_json(const nomad_lite::Attempt& attempt);
 std::string valid_utf8(std::string_view bytes);
 
 // {"node_id", "role", "leader_id", "leader_address", "term", "commit_index", "applied_index",
-//  "nodes": [{"id", "address", "role", "alive", "match_index", "last_contact_ms"}]}.
+//  "nodes": [{"id", "address", "role", "alive", "match_index", "last_contact_ms", "scheduling",
+//  "running_jobs"}]}.
 // leader_id and leader_address are null while no leader is known, last_contact_ms while the
 // node was never heard from.
 nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& status);
+
+// A node's drain and eligibility: {"node_id", "state" (eligible, ineligible, draining,
+// drained), "eligible", "draining", "drain_deadline_ms" (null: none), "drain_started_ms",
+// "drained_at_ms"} (the times null when 0). Each node of cluster_to_json carries it as
+// "scheduling", next to "running_jobs".
+nlohmann::json scheduling_to_json(const nomad_lite::NodeScheduling& node);
 
 }  // namespace nomad::api

@@ -372,6 +372,12 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
     n->set_match_index(p.match_index);
     n->set_last_contact_ms(p.last_contact_ms);
   }
+  read_jobs([&](const jobs::JobStore& s) {
+    for (auto& n : *r.mutable_nodes()) {
+      *n.mutable_scheduling() = s.scheduling_of(n.id());
+      n.set_running_jobs(static_cast<uint32_t>(s.running_on(n.id())));
+    }
+  });
   r.mutable_security()->set_tls(v.tls);
   r.mutable_security()->set_tokens(auth_.enabled());
   r.mutable_security()->set_insecure(v.insecure);

@@ -65,6 +65,8 @@ inline constexpr uint64_t kMaxWaitMs = 60'000;
 inline constexpr uint64_t kReadWaitMs = 5'000;
 inline constexpr uint64_t kDefaultTransferMs = 5'000;
 inline constexpr uint64_t kMaxTransferMs = 60'000;
+inline constexpr uint64_t kDefaultDrainDeadlineMs = 3'600'000;           // 1 h, as Nomad's
+inline constexpr uint64_t kMaxDrainDeadlineMs = 30ULL * 24 * 3'600'000;  // 30 days
 
 class Service {
  public:
@@ -117,6 +119,13 @@ class Service {
   Outcome<nomad_lite::ListJobsResponse> list_jobs(const nomad_lite::ListJobsRequest& request) const;
   nomad_lite::GetClusterStatusResponse cluster_status() const;
 
+  // Drain and eligibility of a node (api/node_scheduling.cc, README "Draining a node"). Each
+  // answers once the change is committed and applied, with the node's state then.
+  void drain_node(const nomad_lite::DrainNodeRequest& request,
+                  std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
+  void set_node_eligibility(const nomad_lite::SetNodeEligibilityRequest& request,
+                            std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
+
   // The jobs with these ids as this node knows them now (job null: removed), for the event
   // stream. They share the store's immutable copies: no output tail is copied.
   struct JobRef {
@@ -157,6 +166,9 @@ class Service {
   void propose(const nomad_lite::Command& command,
                std::function<void(Outcome<nomad_lite::Job>)> done,
                std::optional<SubmittedJob> submitted = std::nullopt);
+  // Proposes a SetNodeScheduling for a node of the cluster; answers with its state once applied.
+  void propose_scheduling(const nomad_lite::SetNodeScheduling& change,
+                          std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
 
   // What `read` returns of the applied job store.
   template <class F>

@@ -78,6 +78,13 @@ struct TlsInitFlags {
   std::string hosts;
 };
 
+struct NodeFlags {
+  CLI::App* drain = nullptr;
+  CLI::App* eligibility = nullptr;
+  std::string drain_id, eligibility_id, deadline, toggle;
+  bool no_deadline = false, cancel = false, detach = false;
+};
+
 struct Flags {
   std::string addr = kDefaultAddress;
   std::string output = "table";
@@ -89,6 +96,7 @@ struct Flags {
   LogsFlags job_logs;
   ListFlags job_list, list_alias;
   CLI::App* cluster = nullptr;
+  NodeFlags node;
   BenchFlags bench;
   BenchJobsFlags bench_jobs;
   BenchSpawnFlags bench_spawn;
@@ -168,6 +176,81 @@ void add_list_flags(CLI::App* app, ListFlags* f) {
   app->add_option("--status", f->status,
                   "Only jobs with this status: pending, running, completed, failed, cancelled");
   app->add_option("--limit", f->limit, "Print at most N jobs (default: every match)");
+}
+
+void add_node_flags(CLI::App* node, NodeFlags* f) {
+  node->require_subcommand(1);
+  f->drain = node->add_subcommand(
+      "drain", "Stop placing jobs on a node, let its jobs finish, re-run the rest elsewhere");
+  f->drain->add_option("ID", f->drain_id, "The node's id (nomad-lite cluster status)");
+  f->drain->add_option("--deadline", f->deadline,
+                       "Jobs still running after this long are re-run on other nodes, e.g. 5m; "
+                       "0s: at once (default: 1h)");
+  f->drain->add_flag("--no-deadline", f->no_deadline,
+                     "Wait for the node's jobs however long they run");
+  f->drain->add_flag("--cancel", f->cancel, "End a drain: the node takes jobs again");
+  f->drain->add_flag("--detach", f->detach,
+                     "Return once the drain began, rather than wait for the node to be empty");
+  f->drain->footer(std::string(kClientFooter) +
+                   "\nNeeds an operator token when the cluster has a --token-file.");
+  f->eligibility =
+      node->add_subcommand("eligibility", "Whether the leader places new jobs on a node");
+  f->eligibility->add_option("ID", f->eligibility_id, "The node's id (nomad-lite cluster status)");
+  f->eligibility->add_option("STATE", f->toggle, "on: place jobs there (ends a drain); off: not");
+  f->eligibility->footer(std::string(kClientFooter) +
+                         "\nNeeds an operator token when the cluster has a --token-file.");
+}
+
+Status finish_node_id(const std::string& text, const std::string& command, uint64_t* out) {
+  if (text.empty()) return Status::error("which node? give its id: nomad-lite " + command + " ID");
+  uint64_t v = 0;
+  for (char c : text) {
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (c < '0' || c > '9' || v > (UINT64_MAX - digit) / 10) {
+      return Status::error(command + ": '" + text +
+                           "' is not a node id (a number, as nomad-lite cluster status lists)");
+    }
+    v = v * 10 + digit;
+  }
+  if (v == 0) return Status::error(command + ": node ids start at 1");
+  *out = v;
+  return Status::ok();
+}
+
+Status finish_node(const NodeFlags& f, Invocation* inv) {
+  NodeOptions& o = inv->node;
+  if (f.drain->parsed()) {
+    inv->command = Command::kNodeDrain;
+    if (Status s = finish_node_id(f.drain_id, "node drain", &o.node_id); !s) return s;
+    o.no_deadline = f.no_deadline;
+    o.cancel = f.cancel;
+    o.detach = f.detach;
+    if (f.cancel && (f.no_deadline || !f.deadline.empty())) {
+      return Status::error("node drain --cancel ends a drain: it takes no --deadline");
+    }
+    if (f.no_deadline && !f.deadline.empty()) {
+      return Status::error("node drain: give --deadline or --no-deadline, not both");
+    }
+    if (!f.deadline.empty()) {
+      std::string why;
+      auto deadline = parse_duration(f.deadline, &why);
+      if (!deadline) return Status::error("--deadline: " + why);
+      if (deadline->count() < 0) return Status::error("--deadline: must be 0s or more");
+      o.deadline = *deadline;
+    }
+    return Status::ok();
+  }
+  inv->command = Command::kNodeEligibility;
+  if (Status s = finish_node_id(f.eligibility_id, "node eligibility", &o.node_id); !s) return s;
+  if (f.toggle == "on") {
+    o.eligible = true;
+  } else if (f.toggle == "off") {
+    o.eligible = false;
+  } else {
+    return Status::error("node eligibility: say on or off (nomad-lite node eligibility " +
+                         std::to_string(o.node_id) + " off)");
+  }
+  return Status::ok();
 }
 
 void add_bench_flags(CLI::App* app, BenchFlags* f) {
@@ -261,6 +344,8 @@ void build_app(CLI::App& app, Flags* f) {
   f->cluster = app.add_subcommand("cluster", "Show the cluster's nodes and leader");
   f->cluster->require_subcommand(0, 1);
   f->cluster->add_subcommand("status", "Show the cluster's nodes and leader");
+  add_node_flags(app.add_subcommand("node", "Drain a node, or set whether it takes jobs"),
+                 &f->node);
 
   CLI::App* bench = app.add_subcommand("bench", "Measure the cluster");
   bench->require_subcommand(1);
@@ -521,6 +606,7 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
     inv->command = Command::kClusterStatus;
     return Status::ok();
   }
+  if (f.node.drain->parsed() || f.node.eligibility->parsed()) return finish_node(f.node, inv);
   if (f.bench.app->parsed()) {
     inv->command = Command::kBenchSubmit;
     return finish_bench(f.bench, &inv->bench);

@@ -27,6 +27,8 @@ enum class Command {
   kJobWait,
   kJobLogs,
   kClusterStatus,
+  kNodeDrain,
+  kNodeEligibility,
   kBenchSubmit,
   kBenchJobs,
   kBenchSpawn,
@@ -76,6 +78,16 @@ struct ReadOptions {
   bool consistent = false;  // linearizable: the node applies the leader's ReadIndex first
 };
 
+// `node drain ID` and `node eligibility ID on|off` (README "Draining a node").
+struct NodeOptions {
+  uint64_t node_id = 0;
+  std::optional<Millis> deadline;  // --deadline; none: the server's default (1h)
+  bool no_deadline = false;        // --no-deadline: wait for the jobs however long they run
+  bool cancel = false;             // --cancel: end the drain, the node is eligible again
+  bool detach = false;             // --detach: return once the drain began
+  bool eligible = true;            // eligibility on|off
+};
+
 struct BenchOptions {
   int clients = 16;  // SubmitJob calls kept in flight
   uint64_t requests = 10000;
@@ -111,6 +123,7 @@ struct Invocation {
   std::string job_id;             // kJobStatus, kJobCancel, kJobWait, kJobLogs
   ListOptions list;               // kJobList
   WaitOptions wait;               // kJobWait
+  NodeOptions node;               // kNodeDrain, kNodeEligibility
   LogsOptions logs;               // kJobLogs
   BenchOptions bench;             // kBenchSubmit
   BenchJobsOptions bench_jobs;    // kBenchJobs

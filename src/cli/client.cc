@@ -215,6 +215,19 @@ grpc::Status Client::get_cluster_status(const nomad_lite::GetClusterStatusReques
       [&](auto& stub, auto* context) { return stub.GetClusterStatus(context, request, response); });
 }
 
+grpc::Status Client::drain_node(const nomad_lite::DrainNodeRequest& request,
+                                nomad_lite::NodeSchedulingResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.DrainNode(context, request, response); });
+}
+
+grpc::Status Client::set_node_eligibility(const nomad_lite::SetNodeEligibilityRequest& request,
+                                          nomad_lite::NodeSchedulingResponse* response) {
+  return call([&](auto& stub, auto* context) {
+    return stub.SetNodeEligibility(context, request, response);
+  });
+}
+
 grpc::Status Client::wait_job(const nomad_lite::WaitJobRequest& request,
                               nomad_lite::WaitJobResponse* response, Millis unavailable_budget) {
   // The server holds the call for up to the wait asked for: the deadline allows that and

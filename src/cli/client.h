@@ -46,6 +46,10 @@ class Client {
                           nomad_lite::CancelJobResponse* response);
   grpc::Status get_cluster_status(const nomad_lite::GetClusterStatusRequest& request,
                                   nomad_lite::GetClusterStatusResponse* response);
+  grpc::Status drain_node(const nomad_lite::DrainNodeRequest& request,
+                          nomad_lite::NodeSchedulingResponse* response);
+  grpc::Status set_node_eligibility(const nomad_lite::SetNodeEligibilityRequest& request,
+                                    nomad_lite::NodeSchedulingResponse* response);
 
   // One WaitJob call: the server answers when the job is final or after request.timeout_ms
   // (0: its longest wait, 60 s) with done = false. Any node answers; while none does

@@ -8,6 +8,7 @@
 #include "cli/job_logs.h"
 #include "cli/job_lookup.h"
 #include "cli/job_wait.h"
+#include "cli/node_commands.h"
 #include "cli/output.h"
 #include "common/random_id.h"
 #include "common/unix_time.h"
@@ -151,6 +152,9 @@ int run_client_command(const Invocation& invocation, Client& client, std::ostrea
       return cluster(invocation, client, out, err);
     case Command::kClusterTransferLeader:
       return transfer_leader(invocation, client, out, err);
+    case Command::kNodeDrain:
+    case Command::kNodeEligibility:
+      return run_node_command(invocation, client, out, err);
     default:
       err << "nomad-lite: not a client command\n";
       return 2;

@@ -6,6 +6,7 @@
 #include "api/json.h"
 #include "cli/table.h"
 #include "common/duration.h"
+#include "jobs/node_scheduling.h"
 
 namespace nomad::cli {
 namespace {
@@ -181,7 +182,7 @@ void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse
   out << "Answered by node " << status.node_id() << " (" << status.role() << "): commit index "
       << status.commit_index() << ", applied index " << status.applied_index() << "\n\n";
   std::vector<std::vector<std::string>> rows = {
-      {"", "ID", "ADDRESS", "ROLE", "ALIVE", "MATCH", "LAST CONTACT"}};
+      {"", "ID", "ADDRESS", "ROLE", "ALIVE", "MATCH", "LAST CONTACT", "JOBS", "SCHEDULING"}};
   bool match_known = status.role() == "leader";
   for (const auto& node : status.nodes()) {
     bool self = node.id() == status.node_id();
@@ -193,6 +194,8 @@ void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse
         node.alive() ? "yes" : "no",
         match_known ? std::to_string(node.match_index()) : "-",
         self || node.last_contact_ms() < 0 ? "-" : format_duration(Millis(node.last_contact_ms())),
+        std::to_string(node.running_jobs()),
+        jobs::scheduling_state(node.scheduling()),
     });
   }
   out << render_table(rows) << "(* leader)\n";

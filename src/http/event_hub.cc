@@ -85,12 +85,15 @@ void Subscription::close() {
 
 namespace {
 
-// What makes a `cluster` event urgent: who leads, in which term, and who is alive.
+// What makes a `cluster` event urgent: who leads, in which term, who is alive, and which
+// nodes are drained or ineligible.
 json cluster_shape(const json& cluster) {
   json nodes = json::array();
   if (cluster.contains("nodes")) {
     for (const auto& n : cluster["nodes"]) {
-      nodes.push_back({n.value("id", json()), n.value("role", json()), n.value("alive", json())});
+      json state = n.contains("scheduling") ? n["scheduling"].value("state", json()) : json();
+      nodes.push_back({n.value("id", json()), n.value("role", json()), n.value("alive", json()),
+                       std::move(state)});
     }
   }
   return {cluster.value("role", json()), cluster.value("term", json()),

@@ -70,12 +70,13 @@ nomad_lite::SchedulerService::Stub& LeaderForwarder::stub(const std::string& add
   return *stub;
 }
 
-template <class Request, class Response>
-api::Outcome<nomad_lite::Job> LeaderForwarder::call(
+template <class Value, class Request, class Response>
+api::Outcome<Value> LeaderForwarder::forward(
     std::string address, const Request& request, const std::string& authorization,
     grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*, const Request&,
-                                                               Response*)) {
-  api::Outcome<nomad_lite::Job> out;
+                                                               Response*),
+    Value (*take)(const Response&)) {
+  api::Outcome<Value> out;
   for (int hop = 0; hop < 3; ++hop) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + timeout_);
@@ -85,8 +86,8 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::call(
     Response response;
     grpc::Status status = (stub(address).*method)(&context, request, &response);
     out.error = error_from_grpc(status, context, address);
-    out.value = response.job();
-    out.index = response.index();
+    out.value = take(response);
+    if constexpr (requires { response.index(); }) out.index = response.index();
     if (out.error.code != api::Code::kNotLeader || out.error.leader_address == address) break;
     address = out.error.leader_address;  // leadership moved meanwhile: follow it
   }
@@ -94,6 +95,16 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::call(
     out.error = {api::Code::kUnavailable, "the leader is changing; retry shortly", 0, {}};
   }
   return out;
+}
+
+template <class Request, class Response>
+api::Outcome<nomad_lite::Job> LeaderForwarder::call(
+    std::string address, const Request& request, const std::string& authorization,
+    grpc::Status (nomad_lite::SchedulerService::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                               Response*)) {
+  return forward<nomad_lite::Job>(
+      std::move(address), request, authorization, method,
+      +[](const Response& r) { return r.job(); });
 }
 
 api::Outcome<nomad_lite::Job> LeaderForwarder::submit(std::string address,
@@ -127,6 +138,23 @@ api::Outcome<nomad_lite::TransferLeadershipResponse> LeaderForwarder::transfer_l
     out.error = {api::Code::kUnavailable, "the leader is changing; retry shortly", 0, {}};
   }
   return out;
+}
+
+api::Outcome<nomad_lite::NodeScheduling> LeaderForwarder::drain(
+    std::string address, const nomad_lite::DrainNodeRequest& request,
+    const std::string& authorization) {
+  return forward<nomad_lite::NodeScheduling>(
+      std::move(address), request, authorization, &nomad_lite::SchedulerService::Stub::DrainNode,
+      +[](const nomad_lite::NodeSchedulingResponse& r) { return r.node(); });
+}
+
+api::Outcome<nomad_lite::NodeScheduling> LeaderForwarder::eligibility(
+    std::string address, const nomad_lite::SetNodeEligibilityRequest& request,
+    const std::string& authorization) {
+  return forward<nomad_lite::NodeScheduling>(
+      std::move(address), request, authorization,
+      &nomad_lite::SchedulerService::Stub::SetNodeEligibility,
+      +[](const nomad_lite::NodeSchedulingResponse& r) { return r.node(); });
 }
 
 }  // namespace nomad::http

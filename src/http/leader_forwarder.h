@@ -34,9 +34,24 @@ class LeaderForwarder {
   api::Outcome<nomad_lite::TransferLeadershipResponse> transfer_leadership(
       const std::string& address, const nomad_lite::TransferLeadershipRequest& request,
       const std::string& authorization);
+  // Drain and eligibility (operator role, checked by the leader again).
+  api::Outcome<nomad_lite::NodeScheduling> drain(std::string address,
+                                                 const nomad_lite::DrainNodeRequest& request,
+                                                 const std::string& authorization);
+  api::Outcome<nomad_lite::NodeScheduling> eligibility(
+      std::string address, const nomad_lite::SetNodeEligibilityRequest& request,
+      const std::string& authorization);
 
  private:
   nomad_lite::SchedulerService::Stub& stub(const std::string& address);
+  // One call to the leader at `address`, following its hints (see submit); `Value` is what
+  // `take` draws from the response.
+  template <class Value, class Request, class Response>
+  api::Outcome<Value> forward(std::string address, const Request& request,
+                              const std::string& authorization,
+                              grpc::Status (nomad_lite::SchedulerService::Stub::*method)(
+                                  grpc::ClientContext*, const Request&, Response*),
+                              Value (*take)(const Response&));
   template <class Request, class Response>
   api::Outcome<nomad_lite::Job> call(std::string address, const Request& request,
                                      const std::string& authorization,

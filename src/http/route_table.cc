@@ -27,6 +27,18 @@ bool pattern_matches(std::string_view pattern, std::string_view path, std::strin
     std::string rest;
     return split_job_path(path, id, &rest) && rest == pattern.substr(kJob.size());
   }
+  // Any other pattern with {id} (/api/nodes/{id}/drain): one non-empty segment stands for it.
+  if (size_t brace = pattern.find("{id}"); brace != std::string_view::npos) {
+    std::string_view prefix = pattern.substr(0, brace), suffix = pattern.substr(brace + 4);
+    if (!path.starts_with(prefix)) return false;
+    std::string_view rest = path.substr(prefix.size());
+    size_t slash = rest.find('/');
+    std::string_view segment = rest.substr(0, slash);
+    std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (segment.empty() || tail != suffix) return false;
+    *id = std::string(segment);
+    return true;
+  }
   return pattern == path;
 }
 

@@ -4,8 +4,8 @@
 // table finds a request's route and, for a known path asked with another method, names the
 // methods it takes (405 with Allow rather than 404).
 //
-// A pattern is an exact path ("/api/jobs"), a job path with "{id}" for one path segment
-// ("/api/jobs/{id}/logs"), or "{asset}": any file of the dashboard (web/).
+// A pattern is an exact path ("/api/jobs"), a path with "{id}" for one path segment
+// ("/api/jobs/{id}/logs", "/api/nodes/{id}/drain"), or "{asset}": any file of the dashboard (web/).
 
 #include <string>
 #include <string_view>

@@ -16,6 +16,8 @@ const char* failure_reason_name(FailureReason reason) {
       return "disconnected";
     case FailureReason::kKilled:
       return "killed";
+    case FailureReason::kDrained:
+      return "drained";
   }
   return "unknown";
 }
@@ -23,7 +25,8 @@ const char* failure_reason_name(FailureReason reason) {
 bool failure_reason_from_name(const std::string& name, FailureReason* reason) {
   for (FailureReason r :
        {FailureReason::kExitCode, FailureReason::kTimeout, FailureReason::kSpawnError,
-        FailureReason::kLost, FailureReason::kDisconnected, FailureReason::kKilled}) {
+        FailureReason::kLost, FailureReason::kDisconnected, FailureReason::kKilled,
+        FailureReason::kDrained}) {
     if (name == failure_reason_name(r)) {
       *reason = r;
       return true;
@@ -34,6 +37,10 @@ bool failure_reason_from_name(const std::string& name, FailureReason* reason) {
 
 bool is_node_fault(FailureReason reason) {
   return reason == FailureReason::kLost || reason == FailureReason::kDisconnected;
+}
+
+bool is_drained(const std::string& reason) {
+  return reason == failure_reason_name(FailureReason::kDrained);
 }
 
 }  // namespace nomad::jobs

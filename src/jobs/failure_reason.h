@@ -16,6 +16,7 @@ enum class FailureReason : uint8_t {
   kLost,          // "lost": the leader stopped hearing from its node
   kDisconnected,  // "disconnected": its node stopped it, cut off from every leader
   kKilled,        // "killed": reports only: its node killed it unasked; the job records "lost"
+  kDrained,       // "drained": its node was drained and the deadline passed; run again elsewhere
 };
 
 const char* failure_reason_name(FailureReason reason);
@@ -25,5 +26,9 @@ bool failure_reason_from_name(const std::string& name, FailureReason* reason);
 // The attempt ended with its node rather than its process (kLost, kDisconnected). Those are
 // retried up to the job's lost_retries, the rest up to its retries.
 bool is_node_fault(FailureReason reason);
+
+// The attempt was ended by an operator's drain of its node, not by the job: it is run again
+// elsewhere, at once, and counts against neither retries nor lost_retries.
+bool is_drained(const std::string& reason);
 
 }  // namespace nomad::jobs

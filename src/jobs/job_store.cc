@@ -74,6 +74,10 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
       return updates(command.updates());
     case nomad_lite::Command::kRemove:
       return remove(command.remove());
+    case nomad_lite::Command::kNodeScheduling:
+      return set_node_scheduling(command.node_scheduling(), entry.index);
+    case nomad_lite::Command::kNodeDrained:
+      return node_drained(command.node_drained());
     default:
       return {Status::error("unknown command at index " + std::to_string(entry.index)), {}};
   }
@@ -212,6 +216,12 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
       a.attempt() != static_cast<uint32_t>(current->attempts_size()) + 1) {
     return;
   }
+  if (!eligible(a.node_id())) {
+    // Placed before the node's drain (or eligibility off) applied: the job stays pending, and
+    // is reported changed so the leader places it again at once.
+    changes_.push_back(a.job_id());
+    return;
+  }
   auto job = edit(a.job_id());
   auto* attempt = job->add_attempts();
   attempt->set_number(a.attempt());
@@ -319,7 +329,8 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   const bool known = f.reason().empty() || failure_reason_from_name(f.reason(), &reported);
   // A lost, disconnected or unspawned attempt tells nothing of a start.
   const bool tells_no_start =
-      known && (is_node_fault(reported) || reported == FailureReason::kSpawnError);
+      known && (is_node_fault(reported) || reported == FailureReason::kSpawnError ||
+                reported == FailureReason::kDrained);
   if (attempt->started_at_ms() == 0 && !tells_no_start) {
     // The process ran but its start was never reported (a short job's start travels with its
     // finish): the job mirrors its attempt.
@@ -358,15 +369,25 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   // leader) are retried up to --lost-retries, with a backoff of their own: a fault that
   // persists should not use up the job's attempts at once. Every other failure counts
   // against --retries.
+  // Attempts ended by a drain count against neither: the operator, not the job, stopped them.
   const bool node_fault = known && is_node_fault(reported);
+  const bool drained = known && reported == FailureReason::kDrained;
   uint32_t used = 0;  // failed attempts of the same kind, this one included
   for (const auto& a : job->attempts()) {
-    if (a.status() == nomad_lite::JOB_STATUS_FAILED && is_node_fault(a.reason()) == node_fault) {
+    if (a.status() == nomad_lite::JOB_STATUS_FAILED && !is_drained(a.reason()) &&
+        is_node_fault(a.reason()) == node_fault) {
       ++used;
     }
   }
   const uint32_t allowed = node_fault ? job->lost_retries() : job->retries();
-  if (success) {
+  if (drained) {
+    // Run again elsewhere (its node is ineligible, so placement picks another) once the
+    // drained process is certainly dead.
+    note_retried();
+    job->set_status(nomad_lite::JOB_STATUS_PENDING);
+    job->set_node_id(0);
+    job->set_not_before_ms(f.rerun_not_before_ms());
+  } else if (success) {
     job->set_status(nomad_lite::JOB_STATUS_COMPLETED);
     job->set_reason("");
     job->set_finished_at_ms(f.at_ms());
@@ -437,15 +458,25 @@ std::string JobStore::pending_reason(const nomad_lite::Job& job, int64_t now_ms)
     return "attempt " + std::to_string(last.number()) + " failed (" + last.reason() +
            "); retrying in " + std::to_string((job.not_before_ms() - now_ms + 999) / 1000) + "s";
   }
-  uint64_t slots = 0, nodes = 0;
+  uint64_t slots = 0, nodes = 0, ineligible = 0;
   for (const auto& [node, n] : node_slots_) {
+    if (!eligible(node)) {
+      ineligible += n > 0;
+      continue;
+    }
     slots += n;
     nodes += n > 0;
   }
   if (node_slots_.empty()) return "waiting for a worker to report to the leader";
+  if (slots == 0 && ineligible > 0) {
+    return "no eligible node: every node that runs jobs is drained or ineligible (nomad-lite "
+           "node eligibility ID on)";
+  }
   if (slots == 0) return "no node runs jobs: every node has --worker-slots 0";
   uint64_t busy = 0;
-  for (const auto& [node, ids] : running_) busy += ids.size();
+  for (const auto& [node, ids] : running_) {
+    if (eligible(node)) busy += ids.size();
+  }
   if (busy >= slots) {
     return "waiting for a free slot: all " + std::to_string(slots) + " slots on " +
            std::to_string(nodes) + " nodes are busy";
@@ -505,6 +536,7 @@ JobStoreImage JobStore::image() const {
   JobStoreImage image;
   image.segments = by_submit_index_.share();
   image.node_slots = node_slots_;
+  image.node_scheduling = node_scheduling_;
   image.jobs_submitted = totals_.submitted;
   image.jobs_finished = totals_.finished;
   return image;
@@ -521,6 +553,7 @@ std::string JobStoreImage::serialize() const {
   }
   snap.set_jobs_submitted(jobs_submitted);
   snap.set_jobs_finished(jobs_finished);
+  for (const auto& [node, scheduling] : node_scheduling) *snap.add_node_scheduling() = scheduling;
   size_t total = snap.ByteSizeLong();
   for (const auto& segment : segments) total += segment->encoded().size();
   std::string out;
@@ -564,6 +597,8 @@ Status JobStore::restore(const std::string& data) {
   by_submit_index_.clear();
   idempotency_keys_.clear();
   node_slots_.clear();
+  node_scheduling_.clear();
+  ++scheduling_version_;
   pending_.clear();
   running_.clear();
   finished_.clear();
@@ -578,6 +613,7 @@ Status JobStore::restore(const std::string& data) {
     jobs_[id] = std::move(ptr);
   }
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
+  for (const auto& n : snap.node_scheduling()) node_scheduling_[n.node_id()] = n;
   totals_.submitted = snap.jobs_submitted();
   totals_.finished = snap.jobs_finished();
   return Status::ok();

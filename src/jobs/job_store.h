@@ -62,6 +62,7 @@ struct JobTotals {
 struct JobStoreImage {
   std::vector<SegmentPtr> segments;  // jobs in submission order
   std::map<uint64_t, uint32_t> node_slots;
+  std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling;
   uint64_t jobs_submitted = 0;
   uint64_t jobs_finished = 0;
 
@@ -106,6 +107,17 @@ class JobStore {
   size_t running_on(uint64_t node) const;
   const std::set<std::string>* running_jobs_on(uint64_t node) const;
   const std::map<uint64_t, uint32_t>& node_slots() const { return node_slots_; }
+  // Drain and eligibility (jobs/node_scheduling.cc): only nodes that are not eligible, or
+  // whose drain completed, are listed; any other node is eligible.
+  const std::map<uint64_t, nomad_lite::NodeScheduling>& node_scheduling() const {
+    return node_scheduling_;
+  }
+  bool eligible(uint64_t node) const;
+  // The node's scheduling state, eligible and never drained when it is not listed.
+  nomad_lite::NodeScheduling scheduling_of(uint64_t node) const;
+  // Grows with every applied change of node_scheduling() (and every restore): a node made
+  // eligible again changes no job, yet placement has something new to do.
+  uint64_t scheduling_version() const { return scheduling_version_; }
   // Why a pending job waits, from this node's applied state.
   std::string pending_reason(const nomad_lite::Job& job, int64_t now_ms) const;
 
@@ -129,6 +141,8 @@ class JobStore {
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
   ApplyResult updates(const nomad_lite::JobUpdates& updates);
   ApplyResult remove(const nomad_lite::RemoveJobs& command);
+  ApplyResult set_node_scheduling(const nomad_lite::SetNodeScheduling& command, raft::Index index);
+  ApplyResult node_drained(const nomad_lite::NodeDrained& command);
   void assign(const nomad_lite::AssignJob& a, int64_t at_ms);
   void started(const nomad_lite::JobStarted& s);
   void finished(const nomad_lite::JobFinished& f);
@@ -144,6 +158,8 @@ class JobStore {
   JobSegments by_submit_index_;                                    // submission order
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
   std::map<uint64_t, uint32_t> node_slots_;
+  std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling_;
+  uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
 
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;

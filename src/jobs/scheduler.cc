@@ -13,7 +13,8 @@ class FreeSlots {
   FreeSlots(const JobStore& store, const std::vector<WorkerView>& workers, uint64_t* cursor)
       : cursor_(cursor ? cursor : &own_cursor_) {
     for (const auto& w : workers) {
-      if (!w.alive || w.slots == 0) continue;
+      // A drained or ineligible node takes no new job, whatever its free slots.
+      if (!w.alive || w.slots == 0 || !store.eligible(w.node_id)) continue;
       size_t running = store.running_on(w.node_id) + w.in_flight;
       running -= std::min<size_t>(running, w.finishing);
       int64_t free = static_cast<int64_t>(w.slots) + static_cast<int64_t>(w.queue) -

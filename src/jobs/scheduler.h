@@ -34,7 +34,7 @@ struct Placement {
   int64_t next_wakeup_ms = 0;  // earliest end of a retry backoff among skipped jobs; 0: none
 };
 
-// Places pending jobs (highest priority, then oldest first) onto alive workers with free
+// Places pending jobs (highest priority, then oldest first) onto alive, eligible workers with free
 // slots (or room in their queue), each onto the node with the most free slots (ties: the fewest
 // running jobs, then the next node after `*cursor` in id order, which then moves on), so load
 // spreads across the cluster even when jobs come one at a time. `skip` holds jobs already being

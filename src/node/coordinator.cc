@@ -53,6 +53,7 @@ void Coordinator::become_leader(Clock::time_point now) {
   finished_sent_.clear();
   assigning_.clear();
   slots_sent_.clear();
+  drained_sent_.clear();
   next_retention_ = now;
   dirty_ = true;
 }
@@ -94,7 +95,12 @@ void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::Worke
   }
   for (const auto& f : report.finished()) {
     if (sender_owns(store, sender, "finished", f.job_id(), f.attempt(), f.node_id())) {
-      finished_[{f.job_id(), f.attempt()}] = f;
+      nomad_lite::JobFinished& kept = finished_[{f.job_id(), f.attempt()}] = f;
+      // Only the leader ends an attempt as drained (a free rerun); a worker's process that
+      // ended unasked was killed.
+      if (jobs::is_drained(kept.reason())) {
+        kept.set_reason(jobs::failure_reason_name(jobs::FailureReason::kKilled));
+      }
     }
   }
   if (report.finished_size() > 0) dirty_ = true;  // a finish frees a slot before it commits
@@ -184,6 +190,51 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
   }
 }
 
+void Coordinator::add_drains(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
+                             nomad_lite::JobUpdates* updates,
+                             std::vector<nomad_lite::Command>* out) {
+  for (const auto& [node, n] : store.node_scheduling()) {
+    if (!n.draining()) continue;
+    const std::set<std::string>* running = store.running_jobs_on(node);
+    if (!running) {
+      auto sent = drained_sent_.find({node, n.drain_index()});
+      if (sent != drained_sent_.end() && now - sent->second <= kResendAfter) continue;
+      drained_sent_[{node, n.drain_index()}] = now;
+      nomad_lite::Command command;
+      command.mutable_node_drained()->set_node_id(node);
+      command.mutable_node_drained()->set_drain_index(n.drain_index());
+      command.mutable_node_drained()->set_at_ms(wall_ms);
+      out->push_back(std::move(command));
+      spdlog::info("node {} is drained: no job runs there any more", node);
+      continue;
+    }
+    if (n.drain_deadline_ms() == 0 || wall_ms < n.drain_deadline_ms()) continue;
+    // The deadline passed: what still runs there is ended (its worker kills it once the
+    // verdict applies) and run again elsewhere.
+    for (const auto& id : *running) {
+      const auto* attempt = jobs::last_attempt(store.find(id));
+      if (!attempt) continue;
+      AttemptId key{id, attempt->number()};
+      auto sent = finished_sent_.find(key);
+      if (sent != finished_sent_.end() && now - sent->second <= kResendAfter) continue;
+      nomad_lite::JobFinished* f = updates->add_finished();
+      f->set_job_id(id);
+      f->set_attempt(attempt->number());
+      f->set_node_id(node);
+      f->set_at_ms(wall_ms);
+      f->set_reason(jobs::failure_reason_name(jobs::FailureReason::kDrained));
+      f->set_error("node " + std::to_string(node) +
+                   " was drained and the attempt still ran at the drain's deadline");
+      // Its node kills it once it applies this verdict, or stops it itself when cut off from
+      // every leader: the same wait as for a lost attempt keeps two attempts from overlapping.
+      f->set_rerun_not_before_ms(wall_ms + lost_after(*store.find(id)).count());
+      finished_sent_[key] = now;
+      spdlog::info("job {} attempt {}: drain deadline of node {} passed, running it elsewhere", id,
+                   attempt->number(), node);
+    }
+  }
+}
+
 void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point now,
                                   int64_t wall_ms, nomad_lite::JobUpdates* updates) {
   for (auto it = assigning_.begin(); it != assigning_.end();) {
@@ -193,6 +244,11 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
     }
     it = assigning_.erase(it);
     dirty_ = true;  // the job may be placed again, even if nothing else happens
+  }
+  // A node made eligible again (or drained) changes where jobs may go, though no job changed.
+  if (store.scheduling_version() != scheduling_seen_) {
+    scheduling_seen_ = store.scheduling_version();
+    dirty_ = true;
   }
   if (!dirty_ && (next_placement_ == Clock::time_point{} || now < next_placement_)) return;
   dirty_ = false;
@@ -309,12 +365,15 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
   }
   add_reports(store, now, updates);
   add_lost(store, now, wall_ms, updates);
+  std::vector<nomad_lite::Command> drained;
+  add_drains(store, now, wall_ms, updates, &drained);
   add_assignments(store, now, wall_ms, updates);
   if (updates->slots_size() || updates->assign_size() || updates->started_size() ||
       updates->finished_size()) {
     updates->set_at_ms(wall_ms);
     out.push_back(std::move(command));
   }
+  for (auto& d : drained) out.push_back(std::move(d));
   nomad_lite::Command removal;
   if (add_removals(store, now, wall_ms, removal.mutable_remove()))
     out.push_back(std::move(removal));

@@ -97,6 +97,10 @@ class Coordinator {
                    nomad_lite::JobUpdates* updates);
   void add_lost(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                 nomad_lite::JobUpdates* updates);
+  // Drains (README "Draining a node"): ends the attempts still running on a draining node at
+  // its deadline (reason "drained"), and says when a draining node is empty (NodeDrained).
+  void add_drains(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
+                  nomad_lite::JobUpdates* updates, std::vector<nomad_lite::Command>* out);
   void add_assignments(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                        nomad_lite::JobUpdates* updates);
   // Every known worker, with the assignments and finishes proposed for it and not yet applied.
@@ -117,10 +121,13 @@ class Coordinator {
   std::map<AttemptId, Clock::time_point> started_sent_, finished_sent_;
   std::map<std::string, std::pair<uint64_t, Clock::time_point>> assigning_;  // job -> node
   std::map<uint64_t, uint32_t> slots_sent_;
+  // NodeDrained proposed, by (node, drain index): not proposed again until it expires.
+  std::map<std::pair<uint64_t, uint64_t>, Clock::time_point> drained_sent_;
   Clock::time_point next_retention_{};
   Clock::time_point next_sweep_{};      // of started_sent_ / finished_sent_
   Clock::time_point next_placement_{};  // a retry's backoff ends then
   bool dirty_ = true;                   // placement may have something to do
+  uint64_t scheduling_seen_ = 0;        // JobStore::scheduling_version() placement last saw
   uint64_t placement_cursor_ = 0;       // the node that got the last assignment
 };
 

@@ -67,10 +67,22 @@ export class ClusterPanel {
     if (isLeader) classes.push('is-leader');
     if (!n.alive) classes.push('is-down');
     if (self) classes.push('is-self');
+    // Drain and eligibility (README "Draining a node"): a node that takes no new jobs says so.
+    const scheduling = (n.scheduling && n.scheduling.state) || 'eligible';
+    if (scheduling !== 'eligible') classes.push('is-ineligible');
+    const deadline = n.scheduling && n.scheduling.drain_deadline_ms;
+    const schedulingText = {
+      eligible: 'Eligible',
+      ineligible: 'Ineligible',
+      draining: deadline
+        ? `Draining (deadline in ${formatDuration(Math.max(0, deadline - Date.now()))})`
+        : 'Draining (no deadline)',
+      drained: 'Drained',
+    }[scheduling] || scheduling;
     const contact = self ? 'this node' : n.last_contact_ms === null || n.last_contact_ms === undefined
       ? 'never' : `${formatDuration(n.last_contact_ms)} ago`;
     const stat = (label, value, props = {}) => el('div', {}, el('dt', { text: label }), el('dd', { text: value, ...props }));
-    return el('li', { class: classes.join(' '), dataset: { nodeId: n.id, role: n.role, alive: n.alive } },
+    return el('li', { class: classes.join(' '), dataset: { nodeId: n.id, role: n.role, alive: n.alive, scheduling } },
       el('div', { class: 'node-head' },
         el('span', { class: 'node-name', text: `Node ${n.id}` }),
         el('span', { class: `role role-${isLeader ? 'leader' : 'other'}`, text: isLeader ? 'Leader' : roleLabel(n.role) }),
@@ -79,7 +91,14 @@ export class ClusterPanel {
       el('dl', { class: 'node-stats' },
         stat('Health', n.alive ? 'Alive' : 'Unreachable', { class: n.alive ? 'health ok' : 'health bad' }),
         matchKnown ? stat('Match index', formatCount(n.match_index), { class: 'num' }) : null,
-        stat('Last contact', contact)),
+        stat('Last contact', contact),
+        stat('Jobs running', formatCount(n.running_jobs || 0), { class: 'num', dataset: { stat: 'running' } }),
+        stat('Scheduling', schedulingText, {
+          class: `scheduling scheduling-${scheduling}`,
+          dataset: { stat: 'scheduling' },
+          title: scheduling === 'eligible' ? 'The leader places new jobs here'
+            : 'The leader places no new jobs here (nomad-lite node eligibility ' + n.id + ' on)',
+        })),
       this.operator && leader && !isLeader && n.alive
         ? this.transferButton(n.id, 'Make leader', `Hand leadership to node ${n.id}`) : null);
   }

@@ -211,6 +211,8 @@ TEST(ClusterJson, FieldsAndNulls) {
   leader->set_role("leader");
   leader->set_alive(true);
   leader->set_last_contact_ms(12);
+  leader->set_running_jobs(2);
+  leader->mutable_scheduling()->set_node_id(1);
   auto* never = status.add_nodes();
   never->set_id(3);
   never->set_address("127.0.0.1:50053");
@@ -231,7 +233,16 @@ TEST(ClusterJson, FieldsAndNulls) {
                                  {"role", "leader"},
                                  {"alive", true},
                                  {"match_index", 0},
-                                 {"last_contact_ms", 12}}));
+                                 {"last_contact_ms", 12},
+                                 {"scheduling",
+                                  {{"node_id", 1},
+                                   {"state", "eligible"},
+                                   {"eligible", true},
+                                   {"draining", false},
+                                   {"drain_deadline_ms", nullptr},
+                                   {"drain_started_ms", nullptr},
+                                   {"drained_at_ms", nullptr}}},
+                                 {"running_jobs", 2}}));
   EXPECT_FALSE(j["nodes"][1]["alive"]);
   EXPECT_TRUE(j["nodes"][1]["last_contact_ms"].is_null());
 

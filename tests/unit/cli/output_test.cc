@@ -240,6 +240,10 @@ TEST(Output, ClusterTableMarksTheLeader) {
     node->set_alive(id != 3);
     node->set_match_index(id == 3 ? 4 : 10);
     node->set_last_contact_ms(id == 3 ? -1 : 20);
+    node->set_running_jobs(static_cast<uint32_t>(id == 2 ? 0 : 3));
+    node->mutable_scheduling()->set_node_id(id);
+    node->mutable_scheduling()->set_ineligible(id == 2);
+    node->mutable_scheduling()->set_draining(id == 3);
   }
   std::ostringstream out;
   print_cluster(out, status, OutputFormat::kTable);
@@ -247,16 +251,23 @@ TEST(Output, ClusterTableMarksTheLeader) {
   ASSERT_EQ(rows.size(), 8u) << out.str();
   EXPECT_EQ(rows[0], "Leader:  node 1 (127.0.0.1:50051), term 4");
   EXPECT_EQ(rows[1], "Answered by node 1 (leader): commit index 10, applied index 10");
-  EXPECT_EQ(rows[3], "   ID  ADDRESS          ROLE      ALIVE  MATCH  LAST CONTACT");
-  EXPECT_EQ(rows[4], "*  1   127.0.0.1:50051  leader    yes    10     -");
-  EXPECT_EQ(rows[5], "   2   127.0.0.1:50052  follower  yes    10     20ms");
-  EXPECT_EQ(rows[6], "   3   127.0.0.1:50053  follower  no     4      -");
+  EXPECT_EQ(rows[3],
+            "   ID  ADDRESS          ROLE      ALIVE  MATCH  LAST CONTACT  JOBS  SCHEDULING");
+  EXPECT_EQ(rows[4],
+            "*  1   127.0.0.1:50051  leader    yes    10     -             3     eligible");
+  EXPECT_EQ(rows[5],
+            "   2   127.0.0.1:50052  follower  yes    10     20ms          0     ineligible");
+  EXPECT_EQ(rows[6],
+            "   3   127.0.0.1:50053  follower  no     4      -             3     draining");
 
   std::ostringstream json;
   print_cluster(json, status, OutputFormat::kJson);
   auto j = nlohmann::json::parse(json.str());
   EXPECT_EQ(j["leader_id"], 1);
   EXPECT_EQ(j["nodes"].size(), 3u);
+  EXPECT_EQ(j["nodes"][2]["scheduling"]["state"], "draining");
+  EXPECT_EQ(j["nodes"][1]["scheduling"]["eligible"], false);
+  EXPECT_EQ(j["nodes"][0]["running_jobs"], 3);
 }
 
 TEST(Output, ClusterTableWithoutLeader) {
