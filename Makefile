@@ -34,11 +34,15 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
 # after the sanitizer build.
 TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos
-TEST_AFTER_SANITIZE ?= test-hostile asan-runs fuzz-runs test-docker
+TEST_AFTER_SANITIZE ?= test-hostile asan-test-runs fuzz-runs test-docker
+# Run one after another in the background at the lowest priority: the sanitizer build, then the
+# simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
+TEST_BACKGROUND ?= sanitize-build asan-sim-runs
 
 # docker-prepare-start: packages, dockerd and base images for test-docker, in the background.
 test: docker-prepare-start format-check build
 	@MAKE="$(MAKE)" TEST_SUITES="$(TEST_SUITES)" TEST_AFTER_SANITIZE="$(TEST_AFTER_SANITIZE)" \
+	  TEST_BACKGROUND="$(TEST_BACKGROUND)" \
 	  SANITIZE_LOG="$(BUILD_DIR)/sanitize-build.log" ./scripts/run-tests
 
 test-unit: build
@@ -110,6 +114,16 @@ sanitize-build: sanitize-configure
 
 # The runs, $(JOBS) at a time (each is one thread), the longest first.
 ASAN_RUNS := sim-5 sim-3 worker-tests raft-tests storage-tests jobs-tests storage-crash-tests
+ASAN_SIM_RUNS := $(filter sim-%,$(ASAN_RUNS))
+ASAN_TEST_RUNS := $(filter-out sim-%,$(ASAN_RUNS))
+
+# asan-runs in two parts: the simulation (make test runs it in the background) and the tests.
+.PHONY: asan-sim-runs asan-test-runs
+asan-sim-runs:
+	$(MAKE) --no-print-directory -j$(JOBS) -O $(ASAN_SIM_RUNS:%=asan-run-%)
+
+asan-test-runs:
+	$(MAKE) --no-print-directory -j$(JOBS) -O $(ASAN_TEST_RUNS:%=asan-run-%)
 
 asan-run-sim-3:
 	$(ASAN_DIR)/raft-sim --seeds $(ASAN_SIM_SEEDS) --nodes 3 --start-seed 500001
