@@ -101,6 +101,13 @@ class ClusterPort {
   virtual bool stream_remote_output(
       uint64_t node_id, const nomad_lite::JobLogsRequest& request,
       const std::function<bool(const nomad_lite::LogChunk&)>& write) = 0;
+
+  // A snapshot file (storage/backup_file.h) of this node's applied state, as `operator
+  // snapshot save` writes it; an error when this member cannot make one.
+  virtual Status save_backup(std::string* file_bytes) {
+    (void)file_bytes;
+    return Status::error("this cluster member cannot make snapshots");
+  }
 };
 
 }  // namespace nomad::api

@@ -90,6 +90,11 @@ class Service {
   Outcome<nomad_lite::ListJobsResponse> list_jobs(const nomad_lite::ListJobsRequest& request) const;
   nomad_lite::GetClusterStatusResponse cluster_status() const;
 
+  // `operator snapshot save`: the leader's applied state as a snapshot file
+  // (storage/backup_file.h). A follower answers kNotLeader with the leader's address, so the
+  // file always comes from the leader.
+  Outcome<std::string> save_snapshot() const;
+
   // The jobs with these ids as this node knows them now (job null: removed), for the event
   // stream. They share the store's immutable copies: no output tail is copied.
   struct JobRef {

@@ -95,6 +95,9 @@ struct Flags {
   TlsInitFlags tls_init;
   CLI::App* version = nullptr;
   bool version_json = false;
+  CLI::App* snapshot_save = nullptr;  // operator snapshot save FILE
+  CLI::App* snapshot_inspect = nullptr;
+  std::string snapshot_file;
 };
 
 constexpr const char* kClientFooter =
@@ -270,6 +273,18 @@ void build_app(CLI::App& app, Flags* f) {
   f->version = app.add_subcommand("version", "Print the version, commit, build type and libraries");
   f->version->add_flag("--json", f->version_json, "One JSON object (as -o json)");
   f->version->fallthrough(false);
+
+  CLI::App* op = app.add_subcommand("operator", "Cluster operations (operator role)");
+  op->require_subcommand(1);
+  CLI::App* snapshot = op->add_subcommand("snapshot", "Back the cluster's state up and check backups");
+  snapshot->require_subcommand(1);
+  f->snapshot_save =
+      snapshot->add_subcommand("save", "Write the leader's state to FILE (atomically)");
+  f->snapshot_save->add_option("FILE", f->snapshot_file, "The snapshot file to write")->required();
+  f->snapshot_inspect = snapshot->add_subcommand(
+      "inspect", "Show what a snapshot file holds and check it (no server needed)");
+  f->snapshot_inspect->add_option("FILE", f->snapshot_file, "The snapshot file to read")
+      ->required();
 
   const char* seed = "Forms of the original nomad-lite";
   add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
@@ -491,6 +506,11 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   }
   if (f.cluster->parsed()) {
     inv->command = Command::kClusterStatus;
+    return Status::ok();
+  }
+  if (f.snapshot_save->parsed() || f.snapshot_inspect->parsed()) {
+    inv->command = f.snapshot_save->parsed() ? Command::kSnapshotSave : Command::kSnapshotInspect;
+    inv->snapshot_file = f.snapshot_file;
     return Status::ok();
   }
   if (f.bench.app->parsed()) {

@@ -32,6 +32,8 @@ enum class Command {
   kBenchSpawn,
   kTlsInit,
   kVersion,
+  kSnapshotSave,
+  kSnapshotInspect,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -109,6 +111,7 @@ struct Invocation {
   BenchJobsOptions bench_jobs;    // kBenchJobs
   BenchSpawnOptions bench_spawn;  // kBenchSpawn
   tls::DevPkiOptions tls_init;    // kTlsInit
+  std::string snapshot_file;      // kSnapshotSave, kSnapshotInspect
 };
 
 struct ParsedArgs {

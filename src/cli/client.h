@@ -60,6 +60,10 @@ class Client {
   grpc::Status stream_job_logs(nomad_lite::JobLogsRequest request,
                                const std::function<void(const nomad_lite::LogChunk&)>& on_chunk);
 
+  // `operator snapshot save`: the leader's snapshot file, whole, into *bytes (a follower
+  // sends the call to the leader). No deadline: a large state takes a while to send.
+  grpc::Status save_snapshot(std::string* bytes);
+
   // The server ("host:port") that answered the last successful call; later calls go there
   // first, so that a client that found the leader keeps talking to it.
   const std::string& current_target() const { return target_; }

@@ -30,6 +30,8 @@ class LeaderForwarder {
   api::Outcome<nomad_lite::Job> cancel(std::string address,
                                        const nomad_lite::CancelJobRequest& request,
                                        const std::string& authorization);
+  // The leader's snapshot file (GET /api/operator/snapshot on a follower), whole.
+  api::Outcome<std::string> snapshot(std::string address, const std::string& authorization);
 
  private:
   nomad_lite::SchedulerService::Stub& stub(const std::string& address);

@@ -122,6 +122,17 @@ class Node {
   // Calls `done` on the loop thread once the job is final, or with done = false at `deadline`.
   void wait_job(std::string id, std::chrono::steady_clock::time_point deadline, WaitCallback done);
 
+  // The applied job store at one moment and the log position it reflects, for a backup
+  // (`operator snapshot save`). Cheap: the image shares the store's job segments; serialize it
+  // on the caller's thread.
+  struct StateImage {
+    raft::Index index = 0;  // last entry applied to it
+    raft::Term term = 0;    // that entry's term
+    size_t job_count = 0;
+    jobs::JobStoreImage jobs;
+  };
+  StateImage state_image() const;
+
   // Runs `read` with the job store under a shared lock.
   template <class F>
   auto read_jobs(F&& read) const {
@@ -205,6 +216,8 @@ class Node {
 
   mutable std::shared_mutex jobs_mu_;
   jobs::JobStore jobs_;
+  raft::Index jobs_index_ = 0;  // the entry jobs_ reflects last, and its term (jobs_mu_)
+  raft::Term jobs_term_ = 0;
 
   // The queue into the loop.
   mutable std::mutex queue_mu_;

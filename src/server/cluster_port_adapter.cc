@@ -2,6 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "common/unix_time.h"
+#include "server/backup.h"
+
 namespace nomad::server {
 
 void ClusterPortAdapter::propose(const nomad_lite::Command& command,
@@ -90,6 +93,11 @@ bool ClusterPortAdapter::stream_remote_output(
   }
   grpc::Status s = reader->Finish();
   return s.ok() || any;
+}
+
+Status ClusterPortAdapter::save_backup(std::string* file_bytes) {
+  *file_bytes = make_backup(node_.state_image(), node_.config(), common::unix_now_ms());
+  return Status::ok();
 }
 
 }  // namespace nomad::server

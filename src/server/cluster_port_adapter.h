@@ -36,6 +36,7 @@ class ClusterPortAdapter final : public api::ClusterPort {
                                      std::chrono::milliseconds wait_for) override;
   bool stream_remote_output(uint64_t node_id, const nomad_lite::JobLogsRequest& request,
                             const std::function<bool(const nomad_lite::LogChunk&)>& write) override;
+  Status save_backup(std::string* file_bytes) override;
 
  private:
   node::Node& node_;
