@@ -276,7 +276,8 @@ void build_app(CLI::App& app, Flags* f) {
 
   CLI::App* op = app.add_subcommand("operator", "Cluster operations (operator role)");
   op->require_subcommand(1);
-  CLI::App* snapshot = op->add_subcommand("snapshot", "Back the cluster's state up and check backups");
+  CLI::App* snapshot =
+      op->add_subcommand("snapshot", "Back the cluster's state up and check backups");
   snapshot->require_subcommand(1);
   f->snapshot_save =
       snapshot->add_subcommand("save", "Write the leader's state to FILE (atomically)");

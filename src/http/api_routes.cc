@@ -52,8 +52,8 @@ void HttpServer::add_api_routes() {
       [this](const Request& req, Response& res) {
         auto file = service_.save_snapshot();
         if (file.error.code == api::Code::kNotLeader) {
-          file = forwarder_.snapshot(file.error.leader_address,
-                                     req.get_header_value("Authorization"));
+          file =
+              forwarder_.snapshot(file.error.leader_address, req.get_header_value("Authorization"));
         }
         if (!file.ok()) return reply_error(res, file.error);
         res.status = 200;

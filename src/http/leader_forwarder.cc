@@ -110,7 +110,7 @@ api::Outcome<nomad_lite::Job> LeaderForwarder::cancel(std::string address,
 }
 
 api::Outcome<std::string> LeaderForwarder::snapshot(std::string address,
-                                                   const std::string& authorization) {
+                                                    const std::string& authorization) {
   // A large state takes longer to send than a write to commit.
   constexpr auto kSnapshotDeadline = std::chrono::minutes(5);
   api::Outcome<std::string> out;
@@ -127,7 +127,9 @@ api::Outcome<std::string> LeaderForwarder::snapshot(std::string address,
     out.error = error_from_grpc(status, context, address);
     if (status.ok() && out.value.size() != chunk.total_bytes()) {
       out.error = {api::Code::kUnavailable,
-                   "the leader at " + address + " ended the snapshot early; retry", 0, {}};
+                   "the leader at " + address + " ended the snapshot early; retry",
+                   0,
+                   {}};
     }
     if (out.error.code != api::Code::kNotLeader || out.error.leader_address == address) break;
     address = out.error.leader_address;

@@ -66,8 +66,8 @@ Status end_running_attempts(const std::string& data, raft::Index index, raft::Te
   }
   if (ended) *ended = static_cast<size_t>(updates->finished_size());
   if (updates->finished_size() > 0) {
-    jobs::ApplyResult r = store.apply({term, index, raft::EntryType::kNormal,
-                                       command.SerializeAsString()});
+    jobs::ApplyResult r =
+        store.apply({term, index, raft::EntryType::kNormal, command.SerializeAsString()});
     if (!r.status) return Status::error("ending its running attempts: " + r.status.message());
   }
   *out = store.snapshot();
@@ -89,7 +89,8 @@ bool has_file_ending_in(const fs::path& dir, const std::string& extension) {
 
 // Whether the node's log or snapshots are in `dir` (what NodeHost opens: wal/, snap/).
 bool data_dir_holds_state(const std::string& dir) {
-  return has_file_ending_in(fs::path(dir) / "wal", ".wal") || has_file_ending_in(fs::path(dir) / "snap", ".snap");
+  return has_file_ending_in(fs::path(dir) / "wal", ".wal") ||
+         has_file_ending_in(fs::path(dir) / "snap", ".snap");
 }
 
 std::string read_marker(const fs::path& path) {
@@ -119,9 +120,10 @@ Status restore_into_data_dir(node::ServerConfig* config) {
     // A restarted node keeps its --restore flag (a unit file, a script): its own state, restored
     // from this very file and moved on since, wins.
     if (read_marker(fs::path(dir) / kRestoredMarker) == identity) {
-      spdlog::info("--restore {}: data directory {} was restored from this file already; "
-                   "starting from its state",
-                   file, dir);
+      spdlog::info(
+          "--restore {}: data directory {} was restored from this file already; "
+          "starting from its state",
+          file, dir);
       return Status::ok();
     }
     return Status::error("--restore: data directory " + dir +
@@ -155,10 +157,11 @@ Status refound_as_one_node(node::ServerConfig* config) {
   const fs::path marker = fs::path(dir) / kForcedMarker;
   std::error_code ec;
   if (fs::exists(marker, ec)) {
-    spdlog::warn("--force-new-cluster: data directory {} holds a one-node cluster made by an "
-                 "earlier --force-new-cluster; starting it alone (drop --force-new-cluster and "
-                 "--peers from this node's command line)",
-                 dir);
+    spdlog::warn(
+        "--force-new-cluster: data directory {} holds a one-node cluster made by an "
+        "earlier --force-new-cluster; starting it alone (drop --force-new-cluster and "
+        "--peers from this node's command line)",
+        dir);
     config->peers.clear();
     return Status::ok();
   }
@@ -203,9 +206,9 @@ Status refound_as_one_node(node::ServerConfig* config) {
   }
   std::string state;
   size_t ended = 0;
-  if (Status s = end_running_attempts(store.snapshot(), index, term, common::unix_now_ms(),
-                                      "its cluster was re-founded by --force-new-cluster",
-                                      &state, &ended);
+  if (Status s =
+          end_running_attempts(store.snapshot(), index, term, common::unix_now_ms(),
+                               "its cluster was re-founded by --force-new-cluster", &state, &ended);
       !s) {
     return Status::error("--force-new-cluster: " + s.message());
   }
@@ -227,7 +230,7 @@ Status refound_as_one_node(node::ServerConfig* config) {
     return Status::error("--force-new-cluster: " + s.message());
   }
   if (Status s = write_backup_marker(marker, "from cluster " + cluster_id(*config) + " at index " +
-                                          std::to_string(index) + "\n");
+                                                 std::to_string(index) + "\n");
       !s) {
     return s;
   }

@@ -143,8 +143,7 @@ int run_server(const ServerConfig& config) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(std::make_unique<transport::GrpcMetricsFactory>(std::vector<std::string>{
         "/nomad_lite.SchedulerService/StreamJobLogs", "/nomad_lite.InternalService/ReportStream",
-        "/nomad_lite.SchedulerService/SaveSnapshot",
-        "/nomad_lite.InternalService/StreamLogs"}));
+        "/nomad_lite.SchedulerService/SaveSnapshot", "/nomad_lite.InternalService/StreamLogs"}));
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -121,8 +121,9 @@ std::string encode_backup(BackupHeader header, std::string_view data) {
 Status decode_backup_header(std::string_view bytes, const std::string& name, BackupHeader* out,
                             size_t* data_offset) {
   auto damaged = [&name](const std::string& what) {
-    return Status::error(name + " is damaged (" + what +
-                         "): take a new snapshot with 'operator snapshot save', or use another copy");
+    return Status::error(
+        name + " is damaged (" + what +
+        "): take a new snapshot with 'operator snapshot save', or use another copy");
   };
   if (bytes.size() < kMagicSize || bytes.substr(0, kMagicSize) != std::string_view(kMagic)) {
     return Status::error(name +
@@ -137,8 +138,7 @@ Status decode_backup_header(std::string_view bytes, const std::string& name, Bac
   h.version = static_cast<uint32_t>(get_le(bytes.data() + kMagicSize, 4));
   if (h.version != kBackupFormatVersion) {
     return Status::error(name + " has snapshot format version " + std::to_string(h.version) +
-                         "; this nomad-lite reads version " +
-                         std::to_string(kBackupFormatVersion) +
+                         "; this nomad-lite reads version " + std::to_string(kBackupFormatVersion) +
                          ": use the nomad-lite release that saved it");
   }
   const auto meta_length = static_cast<uint32_t>(get_le(bytes.data() + kMagicSize + 4, 4));

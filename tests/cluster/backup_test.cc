@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster_harness.h"
-#include "support/temp_dir.h"
 #include "storage/backup_file.h"
+#include "support/temp_dir.h"
 
 namespace nomad::testing {
 namespace {
@@ -46,9 +46,8 @@ TEST(BackupRestore, ANewClusterRestoredFromASnapshotHoldsEveryJob) {
     std::vector<std::string> ids;
     for (int i = 0; i < 6; ++i) {
       nomad_lite::Job job;
-      ASSERT_TRUE(old.submit_to_leader(request("echo out-" + std::to_string(i), "k" +
-                                                                                  std::to_string(i)),
-                                       &job)
+      ASSERT_TRUE(old.submit_to_leader(
+                         request("echo out-" + std::to_string(i), "k" + std::to_string(i)), &job)
                       .ok());
       ids.push_back(job.id());
     }
@@ -57,8 +56,7 @@ TEST(BackupRestore, ANewClusterRestoredFromASnapshotHoldsEveryJob) {
     ids.push_back(failing.id());
     for (int i = 0; i < 2; ++i) {
       nomad_lite::Job job;
-      ASSERT_TRUE(
-          old.submit_to_leader(request("sleep 60", "kl" + std::to_string(i)), &job).ok());
+      ASSERT_TRUE(old.submit_to_leader(request("sleep 60", "kl" + std::to_string(i)), &job).ok());
       saved.long_running.push_back(job.id());
     }
     for (const auto& id : ids) {
@@ -106,9 +104,8 @@ TEST(BackupRestore, ANewClusterRestoredFromASnapshotHoldsEveryJob) {
     FILE* f = fopen(files.file("cut.snap").c_str(), "w");
     fwrite(bytes.data(), 1, bytes.size() / 2, f);
     fclose(f);
-    RunResult cut = run_bounded({NOMAD_LITE_BIN, "operator", "snapshot", "inspect",
-                                 files.file("cut.snap")},
-                                10s);
+    RunResult cut = run_bounded(
+        {NOMAD_LITE_BIN, "operator", "snapshot", "inspect", files.file("cut.snap")}, 10s);
     EXPECT_EQ(cut.exit_code, 1);
     EXPECT_NE(cut.err.find("truncated"), std::string::npos) << cut.err;
   }
@@ -150,10 +147,13 @@ TEST(BackupRestore, ANewClusterRestoredFromASnapshotHoldsEveryJob) {
   uint64_t other = leader == 3 ? 2 : 3;
   restored.kill(other, SIGKILL);
   restored.start(other);
-  ASSERT_TRUE(wait_until([&] {
-    auto j = restored.job(other, fresh.id());
-    return j && j->status() == nomad_lite::JOB_STATUS_COMPLETED;
-  }, 20s)) << read_text(restored.member(other).log);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto j = restored.job(other, fresh.id());
+        return j && j->status() == nomad_lite::JOB_STATUS_COMPLETED;
+      },
+      20s))
+      << read_text(restored.member(other).log);
 
   // REST, asked of a follower: the leader's file, fit to restore from.
   uint64_t follower = restored.wait_for_leader() == 1 ? 2 : 1;
@@ -175,17 +175,20 @@ TEST(BackupRestore, ASurvivorOfALostMajorityStartsANewClusterAlone) {
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
     nomad_lite::Job job;
-    ASSERT_TRUE(
-        cluster.submit_to_leader(request("echo kept-" + std::to_string(i), "f" + std::to_string(i)),
-                                 &job)
-            .ok());
+    ASSERT_TRUE(cluster
+                    .submit_to_leader(
+                        request("echo kept-" + std::to_string(i), "f" + std::to_string(i)), &job)
+                    .ok());
     ids.push_back(job.id());
   }
   for (const auto& id : ids) {
-    ASSERT_TRUE(wait_until([&] {
-      auto j = cluster.job(1, id);
-      return j && j->status() == nomad_lite::JOB_STATUS_COMPLETED;
-    }, 20s)) << id;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto j = cluster.job(1, id);
+          return j && j->status() == nomad_lite::JOB_STATUS_COMPLETED;
+        },
+        20s))
+        << id;
   }
   // Two of three nodes gone for good: node 1 alone cannot commit.
   cluster.kill(2, SIGKILL);

@@ -21,8 +21,8 @@ BackupHeader sample_header() {
   h.created_at_ms = 1'765'000'000'123;
   h.job_count = 3;
   h.cluster_id = "1,2,3";
-  h.members = {{1, true, "127.0.0.1:50051"}, {2, true, "127.0.0.1:50052"},
-               {3, false, "127.0.0.1:50053"}};
+  h.members = {
+      {1, true, "127.0.0.1:50051"}, {2, true, "127.0.0.1:50052"}, {3, false, "127.0.0.1:50053"}};
   return h;
 }
 
