@@ -63,7 +63,9 @@ TEST(BackupFile, ATruncatedFileIsRefusedAtEveryLength) {
     Status s = decode_backup(bytes.substr(0, length), "backup.snap", &header, &data);
     ASSERT_FALSE(s) << "length " << length;
     EXPECT_TRUE(mentions(s, "backup.snap")) << s.message();
-    if (length >= 8) EXPECT_TRUE(mentions(s, "truncated")) << length << ": " << s.message();
+    if (length >= 8) {
+      EXPECT_TRUE(mentions(s, "truncated")) << length << ": " << s.message();
+    }
   }
 }
 
