@@ -220,5 +220,46 @@ TEST(BackupRestore, ASurvivorOfALostMajorityStartsANewClusterAlone) {
   EXPECT_EQ(again->status(), nomad_lite::JOB_STATUS_COMPLETED);
 }
 
+TEST(BackupRestore, OnlyAnOperatorTokenSavesASnapshot) {
+  TestCluster cluster(1, {}, /*dashboards=*/true);
+  if (!cluster.secure()) cluster.enable_security(false);
+  cluster.start_all();
+  ASSERT_NE(cluster.wait_for_leader(), 0u);
+  TempDir files("backup-files");
+  const std::string pki = cluster.pki_dir();
+  auto save = [&](const std::string& role) {
+    return run_bounded(
+        {NOMAD_LITE_BIN, "--addr", cluster.member(1).address(), "--ca-cert", pki + "/ca.pem",
+         "--cert", pki + "/client.pem", "--key", pki + "/client-key.pem", "--token",
+         cluster.token(role), "operator", "snapshot", "save", files.file(role + ".snap")},
+        30s);
+  };
+  RunResult refused = save("submit");
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("operator"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(files.file("submit.snap")));
+  RunResult saved = save("operator");
+  EXPECT_EQ(saved.exit_code, 0) << saved.err;
+  EXPECT_TRUE(std::filesystem::exists(files.file("operator.snap")));
+
+  // REST: a read token is refused (403), an operator token gets the file.
+  httplib::SSLClient http("127.0.0.1", cluster.member(1).dashboard_port);
+  http.set_ca_cert_path((pki + "/ca.pem").c_str());
+  http.enable_server_certificate_verification(true);
+  http.set_read_timeout(30, 0);
+  auto get = [&](const std::string& role) {
+    return http.Get("/api/operator/snapshot", {{"Authorization", "Bearer " + cluster.token(role)}});
+  };
+  auto read = get("read");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, 403) << read->body;
+  auto op = get("operator");
+  ASSERT_TRUE(op);
+  EXPECT_EQ(op->status, 200);
+  storage::BackupHeader header;
+  std::string data;
+  EXPECT_TRUE(storage::decode_backup(op->body, "REST", &header, &data));
+}
+
 }  // namespace
 }  // namespace nomad::testing
