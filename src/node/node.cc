@@ -111,10 +111,11 @@ Status Node::start() {
       return Status::error("snapshot in " + snapshots_.where() + ": " + s.message());
     }
     restored.snapshot_data = std::make_shared<const std::string>(std::move(snapshot->data));
+    restored.snapshot_membership = std::move(snapshot->membership);
     jobs_index_ = snapshot->index;
     jobs_term_ = snapshot->term;
     // A node's term is never below the last term in its log. A restored or re-founded data
-    // directory (server/restore.h) starts with a snapshot and no hard state yet.
+    // directory (server/backup.h) starts with a snapshot and no hard state yet.
     if (restored.hard_state.term < snapshot->term) {
       restored.hard_state.term = snapshot->term;
       restored.hard_state.vote = raft::kNoNode;
@@ -201,7 +202,7 @@ void Node::stop() {
 
 Node::StateImage Node::state_image() const {
   std::shared_lock lock(jobs_mu_);
-  return {jobs_index_, jobs_term_, jobs_.size(), jobs_.image()};
+  return {jobs_index_, jobs_term_, jobs_.size(), jobs_.image(), membership_};
 }
 
 bool Node::is_leader() const {
@@ -483,10 +484,15 @@ void Node::place_submitted(const std::vector<Coordinator::Submitted>& submitted)
 
 void Node::handle_ready() {
   raft::Ready rd = core_->ready();
+  if (rd.membership) {
+    std::unique_lock lock(jobs_mu_);
+    membership_ = *rd.membership;  // for snapshot files' headers (state_image)
+  }
   if (rd.snapshot) {
     // The core's log already starts after the snapshot, so the state machine takes it now;
     // the log writer makes it durable before anything written after it.
-    storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data};
+    storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data,
+                           rd.snapshot->membership};
     {
       std::unique_lock lock(jobs_mu_);
       if (Status s = jobs_.restore(snap.data); !s) stop_on_storage_failure(s.message(), 1);
@@ -733,22 +739,24 @@ void Node::maybe_snapshot() {
   auto image = std::make_shared<jobs::JobStoreImage>(jobs_.image());
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
-  snapshot_writer_ = std::thread([this, applied, term = *term, image] {
-    common::name_this_thread("snapshot-write");
-    // Background work: encoding tens of megabytes must not take the CPU from the loop and
-    // gRPC's threads when they have work.
-    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
-    const auto start = std::chrono::steady_clock::now();
-    auto data = std::make_shared<const std::string>(image->serialize());
-    const auto encoded = std::chrono::steady_clock::now();
-    Status s = snapshots_.save(applied, term, *data);
-    {
-      std::lock_guard lock(queue_mu_);
-      snapshot_done_ = SnapshotDone{
-          applied, term, data, s, encoded - start, std::chrono::steady_clock::now() - encoded};
-    }
-    queue_cv_.notify_one();
-  });
+  // The configuration goes with the snapshot: the log entries that set it will be compacted.
+  snapshot_writer_ =
+      std::thread([this, applied, term = *term, image, membership = core_->membership_at(applied)] {
+        common::name_this_thread("snapshot-write");
+        // Background work: encoding tens of megabytes must not take the CPU from the loop and
+        // gRPC's threads when they have work.
+        setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+        const auto start = std::chrono::steady_clock::now();
+        auto data = std::make_shared<const std::string>(image->serialize());
+        const auto encoded = std::chrono::steady_clock::now();
+        Status s = snapshots_.save(applied, term, membership, *data);
+        {
+          std::lock_guard lock(queue_mu_);
+          snapshot_done_ = SnapshotDone{
+              applied, term, data, s, encoded - start, std::chrono::steady_clock::now() - encoded};
+        }
+        queue_cv_.notify_one();
+      });
 }
 
 void Node::finish_snapshot() {

@@ -130,6 +130,7 @@ class Node {
     raft::Term term = 0;    // that entry's term
     size_t job_count = 0;
     jobs::JobStoreImage jobs;
+    raft::Membership membership{};  // the latest configuration this node knows
   };
   StateImage state_image() const;
 
@@ -218,6 +219,7 @@ class Node {
   jobs::JobStore jobs_;
   raft::Index jobs_index_ = 0;  // the entry jobs_ reflects last, and its term (jobs_mu_)
   raft::Term jobs_term_ = 0;
+  raft::Membership membership_;  // the core's effective configuration, as last reported (jobs_mu_)
 
   // The queue into the loop.
   mutable std::mutex queue_mu_;

@@ -40,6 +40,17 @@ std::string make_backup(const node::Node::StateImage& image, const node::ServerC
   header.job_count = image.job_count;
   header.cluster_id = cluster_id(config);
   header.members = backup_members(config);
+  if (!image.membership.empty()) {
+    header.members.clear();
+    const auto known = backup_members(config);  // addresses the configuration may lack
+    for (const auto& m : image.membership.members) {
+      std::string address = m.address;
+      for (const auto& k : known) {
+        if (address.empty() && k.id == m.id) address = k.address;
+      }
+      header.members.push_back({m.id, m.voter, address});
+    }
+  }
   return storage::encode_backup(std::move(header), image.jobs.serialize());
 }
 
@@ -225,8 +236,12 @@ Status refound_as_one_node(node::ServerConfig* config) {
                            " aside: " + ec.message());
     }
   }
+  // The stored configuration is rewritten: this node is the one voter.
+  raft::Membership alone;
+  alone.members.push_back({config->node_id, true, config->advertise_address()});
+  alone.index = index;
   storage::SnapshotStore fresh((fs::path(dir) / "snap").string());
-  if (Status s = fresh.save(index, term, state, config->fsync); !s) {
+  if (Status s = fresh.save(index, term, alone, state, config->fsync); !s) {
     return Status::error("--force-new-cluster: " + s.message());
   }
   if (Status s = write_backup_marker(marker, "from cluster " + cluster_id(*config) + " at index " +

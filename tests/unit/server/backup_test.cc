@@ -171,6 +171,12 @@ TEST(Backup, ForceNewClusterKeepsTheCommittedEntriesAndStartsAlone) {
   raft::Index index = 0;
   jobs::JobStore store = restored_store(c.data_dir, &index);
   EXPECT_EQ(index, 8u);
+  std::optional<storage::Snapshot> snap;
+  ASSERT_TRUE(storage::SnapshotStore(c.data_dir + "/snap").load_latest(&snap));
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->membership.members.size(), 1u) << "the stored configuration: this node alone";
+  EXPECT_EQ(snap->membership.members[0].id, 1u);
+  EXPECT_TRUE(snap->membership.members[0].voter);
   ASSERT_NE(store.find("busy"), nullptr) << "submitted at index 8: committed";
   EXPECT_EQ(store.find("busy")->status(), nomad_lite::JOB_STATUS_PENDING)
       << "its assignment at index 9 was not committed";
