@@ -159,6 +159,8 @@ TEST(BackupRestore, ANewClusterRestoredFromASnapshotHoldsEveryJob) {
   uint64_t follower = restored.wait_for_leader() == 1 ? 2 : 1;
   httplib::Client http("127.0.0.1", restored.member(follower).dashboard_port);
   http.set_read_timeout(30, 0);
+  http.set_connection_timeout(
+      10, 0);  // the default 300 ms is short for a TLS handshake on a busy machine
   auto res = http.Get("/api/operator/snapshot");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
@@ -247,6 +249,8 @@ TEST(BackupRestore, OnlyAnOperatorTokenSavesASnapshot) {
   http.set_ca_cert_path((pki + "/ca.pem").c_str());
   http.enable_server_certificate_verification(true);
   http.set_read_timeout(30, 0);
+  http.set_connection_timeout(
+      10, 0);  // the default 300 ms is short for a TLS handshake on a busy machine
   auto get = [&](const std::string& role) {
     return http.Get("/api/operator/snapshot", {{"Authorization", "Bearer " + cluster.token(role)}});
   };
