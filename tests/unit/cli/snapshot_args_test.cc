@@ -22,11 +22,11 @@ TEST(SnapshotArgs, SaveAndInspectTakeAFile) {
 }
 
 TEST(SnapshotArgs, AMissingFileOrSubcommandIsAnError) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"operator", "snapshot", "save"},
-           {"operator", "snapshot"},
-           {"operator"},
-           {"operator", "snapshot", "restore", "b.snap"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"operator", "snapshot", "save"},
+                                             {"operator", "snapshot"},
+                                             {"operator"},
+                                             {"operator", "snapshot", "restore", "b.snap"}}) {
     ParsedArgs parsed = parse_args(args);
     EXPECT_FALSE(parsed.invocation) << args.back();
     EXPECT_EQ(parsed.exit_code, 2) << args.back();
