@@ -740,23 +740,23 @@ void Node::maybe_snapshot() {
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
   // The configuration goes with the snapshot: the log entries that set it will be compacted.
-  snapshot_writer_ =
-      std::thread([this, applied, term = *term, image, membership = core_->membership_at(applied)] {
-        common::name_this_thread("snapshot-write");
-        // Background work: encoding tens of megabytes must not take the CPU from the loop and
-        // gRPC's threads when they have work.
-        setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
-        const auto start = std::chrono::steady_clock::now();
-        auto data = std::make_shared<const std::string>(image->serialize());
-        const auto encoded = std::chrono::steady_clock::now();
-        Status s = snapshots_.save(applied, term, membership, *data);
-        {
-          std::lock_guard lock(queue_mu_);
-          snapshot_done_ = SnapshotDone{
-              applied, term, data, s, encoded - start, std::chrono::steady_clock::now() - encoded};
-        }
-        queue_cv_.notify_one();
-      });
+  raft::Membership membership = core_->membership_at(applied);
+  snapshot_writer_ = std::thread([this, applied, term = *term, image, membership] {
+    common::name_this_thread("snapshot-write");
+    // Background work: encoding tens of megabytes must not take the CPU from the loop and
+    // gRPC's threads when they have work.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    const auto start = std::chrono::steady_clock::now();
+    auto data = std::make_shared<const std::string>(image->serialize());
+    const auto encoded = std::chrono::steady_clock::now();
+    Status s = snapshots_.save(applied, term, membership, *data);
+    {
+      std::lock_guard lock(queue_mu_);
+      snapshot_done_ = SnapshotDone{
+          applied, term, data, s, encoded - start, std::chrono::steady_clock::now() - encoded};
+    }
+    queue_cv_.notify_one();
+  });
 }
 
 void Node::finish_snapshot() {

@@ -166,6 +166,32 @@ TEST(MembershipTest, ConfigurationRollsBackWhenItsEntryIsTruncated) {
   EXPECT_EQ(voters_of(c.core(1)), (std::vector<NodeId>{1, 2, 3}));
 }
 
+// A node restarting in the middle of a change: the uncommitted configuration entry in its log
+// is in force again (it took effect when appended), and the change completes after the restart.
+TEST(MembershipTest, RestartMidChangeKeepsTheAppendedConfiguration) {
+  Cluster c;
+  elect_one(c);
+  c.add_joining_node(4);
+  c.isolate(1);
+  ProposeResult r = c.core(1).propose_conf_change(add_learner(4));
+  ASSERT_TRUE(r.accepted);
+  c.process(1);
+  c.node(1).restart();
+  EXPECT_LT(c.core(1).commit_index(), r.first_index);
+  EXPECT_TRUE(c.core(1).membership().is_member(4));
+  EXPECT_EQ(c.core(1).membership().index, r.first_index);
+  // Whoever wins next (node 1 with the entry, or 2 or 3 cutting it), the nodes agree again.
+  c.heal();
+  c.tick_all(6 * c.core(1).config().election_ticks);
+  NodeId leader = c.leader();
+  ASSERT_NE(leader, kNoNode);
+  for (NodeId id : {1, 2, 3}) {
+    EXPECT_EQ(c.core(id).membership(), c.core(leader).membership()) << "node " << id;
+    EXPECT_EQ(c.core(id).commit_index(), c.core(leader).commit_index()) << "node " << id;
+  }
+  c.expect_state_machine_safety();
+}
+
 TEST(MembershipTest, ReadyCarriesTheMembershipWhenItChanges) {
   Cluster c;
   Ready first = c.node(1).cycle();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "raft/membership.h"
 #include "storage/file_util.h"
 #include "storage/record.h"
 #include "support/temp_dir.h"
@@ -96,6 +97,30 @@ TEST(Wal, EntriesAndHardStateSurviveAReopen) {
   EXPECT_EQ(o.contents.hard_state, (HardState{2, 3, 7}));
   EXPECT_EQ(o.contents.entries, make_entries(1, 12, 2));
   EXPECT_TRUE(o.contents.warnings.empty());
+}
+
+// A restart rebuilds the configuration from the configuration entries in the log.
+TEST(Wal, ConfigurationEntriesSurviveAReopen) {
+  TempDir dir;
+  raft::Membership next =
+      raft::apply_conf_change(raft::bootstrap_membership({1, 2, 3}, {}),
+                              {raft::ConfChange::Kind::kAddLearner, 4, "127.0.0.1:7004"}, 3);
+  std::vector<Entry> entries = make_entries(1, 2, 1);
+  entries.push_back(
+      {1, 3, raft::EntryType::kConfChange,
+       raft::encode_conf_entry({raft::ConfChange::Kind::kAddLearner, 4, "127.0.0.1:7004"}, next)});
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 3}, entries).is_ok());
+    ASSERT_TRUE(o.wal->sync().is_ok());
+  }
+  auto o = open_wal(dir.path());
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  ASSERT_EQ(o.contents.entries, entries);
+  raft::Membership restored;
+  ASSERT_TRUE(raft::decode_conf_entry(o.contents.entries.back().data, nullptr, &restored));
+  EXPECT_EQ(restored, next);
 }
 
 TEST(Wal, AnEntryAtAnEarlierIndexReplacesTheSuffixOnReplay) {
