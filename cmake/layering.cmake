@@ -23,7 +23,7 @@ set(NOMAD_LAYERS
   "nomad_http: http api transport web jobs common raft metrics"
   "nomad_node: node storage jobs common raft metrics"
   "nomad_server: server node api http storage transport worker jobs tls web common raft metrics"
-  "nomad_cli: cli server node api transport worker jobs tls common raft metrics")
+  "nomad_cli: cli server node api transport worker jobs tls storage common raft metrics")
 
 # What a library must not include even from what its view holds: the consensus core does no I/O
 # (its files, threads and clocks belong to the node), and the client API's service reaches the

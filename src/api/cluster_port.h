@@ -130,6 +130,12 @@ class ClusterPort {
     (void)target, (void)deadline;
     done({.code = TransferResult::Code::kInvalidTarget, .detail = "not supported here"});
   }
+  // A snapshot file (storage/backup_file.h) of this node's applied state, as `operator
+  // snapshot save` writes it; an error when this member cannot make one.
+  virtual Status save_backup(std::string* file_bytes) {
+    (void)file_bytes;
+    return Status::error("this cluster member cannot make snapshots");
+  }
 };
 
 }  // namespace nomad::api

@@ -194,6 +194,33 @@ grpc::Status GrpcSchedulerService::stream_job_logs(grpc::ServerContext* context,
       [context] { return context->IsCancelled(); }));
 }
 
+grpc::Status GrpcSchedulerService::save_snapshot(
+    grpc::ServerContext* context, RawRequestStream<nomad_lite::SnapshotChunk>* stream) {
+  nomad_lite::SaveSnapshotRequest request;
+  if (grpc::Status decoded = read_request(stream, &request); !decoded.ok()) return decoded;
+  if (Error error = admit(*context, Role::kOperator, request); error.code != Code::kOk) {
+    return to_grpc_status(error);
+  }
+  auto file = service_.save_snapshot();
+  if (!file.ok()) {
+    if (file.error.code == Code::kNotLeader) {
+      context->AddTrailingMetadata("leader-id", std::to_string(file.error.leader_id));
+      context->AddTrailingMetadata("leader-addr", file.error.leader_address);
+    }
+    return to_grpc_status(file.error);
+  }
+  // Well under the clients' 4 MiB default message limit.
+  constexpr size_t kChunkBytes = 1 << 20;
+  const std::string& bytes = file.value;
+  nomad_lite::SnapshotChunk chunk;
+  chunk.set_total_bytes(bytes.size());
+  for (size_t at = 0; at < bytes.size(); at += kChunkBytes) {
+    chunk.set_data(bytes.substr(at, kChunkBytes));
+    if (!stream->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client went away");
+  }
+  return grpc::Status::OK;
+}
+
 grpc::ServerUnaryReactor* GrpcInternalService::Report(grpc::CallbackServerContext* context,
                                                       const grpc::ByteBuffer* request_bytes,
                                                       grpc::ByteBuffer* response_bytes) {

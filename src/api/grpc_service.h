@@ -52,6 +52,13 @@ class GrpcSchedulerService final : public SchedulerBase {
             [this](grpc::ServerContext* context, RawRequestStream<nomad_lite::LogChunk>* stream) {
               return stream_job_logs(context, stream);
             }));
+    grpc::Service::MarkMethodStreamed(
+        method_index<nomad_lite::SaveSnapshotRequest>("SchedulerService", "SaveSnapshot"),
+        raw_request_streaming<nomad_lite::SnapshotChunk>(
+            [this](grpc::ServerContext* context,
+                   RawRequestStream<nomad_lite::SnapshotChunk>* stream) {
+              return save_snapshot(context, stream);
+            }));
   }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
@@ -130,6 +137,9 @@ class GrpcSchedulerService final : public SchedulerBase {
   // StreamJobLogs, its request taken as bytes (raw_request_streaming).
   grpc::Status stream_job_logs(grpc::ServerContext* context,
                                RawRequestStream<nomad_lite::LogChunk>* stream);
+  // SaveSnapshot: blocks while the file is made and sent, in chunks.
+  grpc::Status save_snapshot(grpc::ServerContext* context,
+                             RawRequestStream<nomad_lite::SnapshotChunk>* stream);
   void submit_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
                   const nomad_lite::SubmitJobRequest* request,
                   nomad_lite::SubmitJobResponse* response);

@@ -125,6 +125,10 @@ class Service {
                   std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
   void set_node_eligibility(const nomad_lite::SetNodeEligibilityRequest& request,
                             std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);
+  // `operator snapshot save`: the leader's applied state as a snapshot file
+  // (storage/backup_file.h). A follower answers kNotLeader with the leader's address, so the
+  // file always comes from the leader.
+  Outcome<std::string> save_snapshot() const;
 
   // The jobs with these ids as this node knows them now (job null: removed), for the event
   // stream. They share the store's immutable copies: no output tail is copied.

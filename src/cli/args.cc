@@ -106,6 +106,9 @@ struct Flags {
   ReadOptions read;
   CLI::App* transfer_leader = nullptr;
   uint64_t transfer_to = 0;
+  CLI::App* snapshot_save = nullptr;  // operator snapshot save FILE
+  CLI::App* snapshot_inspect = nullptr;
+  std::string snapshot_file;
 };
 
 void add_read_flags(CLI::App* app, ReadOptions* read) {
@@ -367,6 +370,19 @@ void build_app(CLI::App& app, Flags* f) {
   f->version->add_flag("--json", f->version_json, "One JSON object (as -o json)");
   f->version->fallthrough(false);
 
+  CLI::App* op = app.add_subcommand("operator", "Cluster operations (operator role)");
+  op->require_subcommand(1);
+  CLI::App* snapshot =
+      op->add_subcommand("snapshot", "Back the cluster's state up and check backups");
+  snapshot->require_subcommand(1);
+  f->snapshot_save =
+      snapshot->add_subcommand("save", "Write the leader's state to FILE (atomically)");
+  f->snapshot_save->add_option("FILE", f->snapshot_file, "The snapshot file to write")->required();
+  f->snapshot_inspect = snapshot->add_subcommand(
+      "inspect", "Show what a snapshot file holds and check it (no server needed)");
+  f->snapshot_inspect->add_option("FILE", f->snapshot_file, "The snapshot file to read")
+      ->required();
+
   const char* seed = "Forms of the original nomad-lite";
   add_submit_flags(app.add_subcommand("submit", "= job submit")->group(seed), &f->submit_alias);
   add_list_flags(app.add_subcommand("list", "= job list")->group(seed), &f->list_alias);
@@ -607,6 +623,11 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
     return Status::ok();
   }
   if (f.node.drain->parsed() || f.node.eligibility->parsed()) return finish_node(f.node, inv);
+  if (f.snapshot_save->parsed() || f.snapshot_inspect->parsed()) {
+    inv->command = f.snapshot_save->parsed() ? Command::kSnapshotSave : Command::kSnapshotInspect;
+    inv->snapshot_file = f.snapshot_file;
+    return Status::ok();
+  }
   if (f.bench.app->parsed()) {
     inv->command = Command::kBenchSubmit;
     return finish_bench(f.bench, &inv->bench);

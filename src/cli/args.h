@@ -35,6 +35,8 @@ enum class Command {
   kTlsInit,
   kVersion,
   kClusterTransferLeader,
+  kSnapshotSave,
+  kSnapshotInspect,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -131,6 +133,7 @@ struct Invocation {
   tls::DevPkiOptions tls_init;    // kTlsInit
   ReadOptions read;               // kJobStatus, kJobList, kJobWait, kJobLogs
   uint64_t transfer_to = 0;       // kClusterTransferLeader: 0 the most up-to-date follower
+  std::string snapshot_file;      // kSnapshotSave, kSnapshotInspect
 };
 
 struct ParsedArgs {

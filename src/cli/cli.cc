@@ -9,6 +9,7 @@
 #include "cli/bench_spawn.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/snapshot_commands.h"
 #include "cli/tls_init.h"
 #include "cli/version.h"
 #include "server/config_check.h"
@@ -43,6 +44,14 @@ int run_cli(int argc, char** argv) {
       return server::run_server(invocation.server);
     case Command::kTlsInit:
       return run_tls_init(invocation.tls_init, std::cout, std::cerr);
+    case Command::kSnapshotInspect:
+      return run_snapshot_inspect(invocation.snapshot_file, invocation.client.output, std::cout,
+                                  std::cerr);
+    case Command::kSnapshotSave: {
+      Client client(invocation.client.addresses);
+      return run_snapshot_save(invocation.snapshot_file, invocation.client.output, client,
+                               std::cout, std::cerr);
+    }
     case Command::kBenchSubmit:
       if (invocation.bench.target == "etcd") {
         return run_etcd_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);

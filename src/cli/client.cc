@@ -278,4 +278,24 @@ grpc::Status Client::stream_job_logs(
   }
 }
 
+grpc::Status Client::save_snapshot(std::string* bytes) {
+  return call(
+      [&](auto& stub, auto* context) {
+        bytes->clear();
+        auto reader = stub.SaveSnapshot(context, nomad_lite::SaveSnapshotRequest());
+        nomad_lite::SnapshotChunk chunk;
+        while (reader->Read(&chunk)) {
+          bytes->append(chunk.data());
+        }
+        grpc::Status status = reader->Finish();
+        if (status.ok() && bytes->size() != chunk.total_bytes()) {
+          return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                              "the snapshot stream ended after " + std::to_string(bytes->size()) +
+                                  " of " + std::to_string(chunk.total_bytes()) + " bytes");
+        }
+        return status;
+      },
+      {Millis(0), policy_.unavailable_budget});
+}
+
 }  // namespace nomad::cli

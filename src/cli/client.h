@@ -76,6 +76,9 @@ class Client {
     consistent_ = consistent;
   }
   uint64_t min_index() const { return min_index_; }
+  // `operator snapshot save`: the leader's snapshot file, whole, into *bytes (a follower
+  // sends the call to the leader). No deadline: a large state takes a while to send.
+  grpc::Status save_snapshot(std::string* bytes);
 
   // The server ("host:port") that answered the last successful call; later calls go there
   // first, so that a client that found the leader keeps talking to it.

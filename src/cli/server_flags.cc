@@ -129,6 +129,12 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
                   "Take a snapshot after this many applied entries, or after as many as there are "
                   "jobs (up to 16 times this) when there are more")
       ->capture_default_str();
+  app->add_option("--restore", c.restore_file,
+                  "Bootstrap a new cluster from a snapshot file (operator snapshot save) into an "
+                  "empty data directory; give every node of the new cluster the same file");
+  app->add_flag("--force-new-cluster", c.force_new_cluster,
+                "Disaster recovery when a majority is gone for good: keep this node's committed "
+                "state and start it as a one-node cluster (give the --peers it ran with)");
   app->add_option("--config", f->config_file,
                   "A TOML file of these flags, as key = value with the long name: node-id = 1, "
                   "peers = \"2:10.0.0.2:50051\", insecure = true; flags given here win");
@@ -148,6 +154,11 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
                          " is already the gRPC --port");
   }
   if (c.bind.empty()) return Status::error("--bind: empty address");
+  if (!c.restore_file.empty() && c.force_new_cluster) {
+    return Status::error(
+        "--restore and --force-new-cluster do not go together: --restore starts a new cluster "
+        "from a snapshot file, --force-new-cluster from this node's own data directory");
+  }
   const int tls_files = !c.tls_cert.empty() + !c.tls_key.empty() + !c.tls_ca.empty();
   if (tls_files != 0 && tls_files != 3) {
     return Status::error(

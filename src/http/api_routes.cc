@@ -73,6 +73,23 @@ void HttpServer::add_api_routes() {
       },
       Run::kWorker);
 
+  // The leader's state as a snapshot file (operator snapshot save); a follower fetches it from
+  // the leader, so any node answers.
+  route(
+      "GET", "/api/operator/snapshot",
+      [this](const Request& req, Response& res) {
+        auto file = service_.save_snapshot();
+        if (file.error.code == api::Code::kNotLeader) {
+          file =
+              forwarder_.snapshot(file.error.leader_address, req.get_header_value("Authorization"));
+        }
+        if (!file.ok()) return reply_error(res, file.error);
+        res.status = 200;
+        res.set_header("Content-Disposition", "attachment; filename=\"nomad-lite.snap\"");
+        res.set_content(std::move(file.value), "application/octet-stream");
+      },
+      Run::kWorker);
+
   route(
       "GET", "/health/live",
       [](const Request&, Response& res) {

@@ -141,9 +141,10 @@ std::optional<Response> HttpServer::check_request(const Request& req) {
   // /metrics takes a token of the metrics role or any above it.
   const bool scrape = req.path == kMetricsPath;
   if (req.path.rfind("/api/", 0) == 0 || scrape) {
-    api::Role role = scrape                 ? api::Role::kMetrics
-                     : req.method == "POST" ? api::Role::kSubmit
-                                            : api::Role::kRead;
+    api::Role role = scrape                                    ? api::Role::kMetrics
+                     : req.path.rfind(kOperatorPrefix, 0) == 0 ? api::Role::kOperator
+                     : req.method == "POST"                    ? api::Role::kSubmit
+                                                               : api::Role::kRead;
     api::Error refused = service_.authorize(req.get_header_value("Authorization"), role);
     if (refused.code != api::Code::kOk) {
       if (content_length(req) > 0) res.set_header("Connection", "close");

@@ -49,6 +49,8 @@ struct HttpsFiles {
 
 // Prometheus scrapes here (text exposition format 0.0.4; metrics/registry.h).
 inline constexpr const char* kMetricsPath = "/metrics";
+// Cluster operations under this prefix take an operator token.
+inline constexpr const char* kOperatorPrefix = "/api/operator/";
 
 class HttpServer {
  public:

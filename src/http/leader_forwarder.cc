@@ -157,4 +157,36 @@ api::Outcome<nomad_lite::NodeScheduling> LeaderForwarder::eligibility(
       +[](const nomad_lite::NodeSchedulingResponse& r) { return r.node(); });
 }
 
+api::Outcome<std::string> LeaderForwarder::snapshot(std::string address,
+                                                    const std::string& authorization) {
+  // A large state takes longer to send than a write to commit.
+  constexpr auto kSnapshotDeadline = std::chrono::minutes(5);
+  api::Outcome<std::string> out;
+  for (int hop = 0; hop < 3; ++hop) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + kSnapshotDeadline);
+    context.set_wait_for_ready(true);
+    transport::add_authorization(&context, authorization);
+    out.value.clear();
+    auto reader = stub(address).SaveSnapshot(&context, nomad_lite::SaveSnapshotRequest());
+    nomad_lite::SnapshotChunk chunk;
+    while (reader->Read(&chunk)) out.value.append(chunk.data());
+    grpc::Status status = reader->Finish();
+    out.error = error_from_grpc(status, context, address);
+    if (status.ok() && out.value.size() != chunk.total_bytes()) {
+      out.error = {api::Code::kUnavailable,
+                   "the leader at " + address + " ended the snapshot early; retry",
+                   0,
+                   {}};
+    }
+    if (out.error.code != api::Code::kNotLeader || out.error.leader_address == address) break;
+    address = out.error.leader_address;
+  }
+  if (out.error.code == api::Code::kNotLeader) {
+    out.error = {api::Code::kUnavailable, "the leader is changing; retry shortly", 0, {}};
+  }
+  if (!out.ok()) out.value.clear();
+  return out;
+}
+
 }  // namespace nomad::http

@@ -41,6 +41,8 @@ class LeaderForwarder {
   api::Outcome<nomad_lite::NodeScheduling> eligibility(
       std::string address, const nomad_lite::SetNodeEligibilityRequest& request,
       const std::string& authorization);
+  // The leader's snapshot file (GET /api/operator/snapshot on a follower), whole.
+  api::Outcome<std::string> snapshot(std::string address, const std::string& authorization);
 
  private:
   nomad_lite::SchedulerService::Stub& stub(const std::string& address);

@@ -112,6 +112,14 @@ Status Node::start() {
     }
     restored.snapshot_data = std::make_shared<const std::string>(std::move(snapshot->data));
     restored.snapshot_membership = std::move(snapshot->membership);
+    jobs_index_ = snapshot->index;
+    jobs_term_ = snapshot->term;
+    // A node's term is never below the last term in its log. A restored or re-founded data
+    // directory (server/backup.h) starts with a snapshot and no hard state yet.
+    if (restored.hard_state.term < snapshot->term) {
+      restored.hard_state.term = snapshot->term;
+      restored.hard_state.vote = raft::kNoNode;
+    }
   }
   spdlog::info("node {}: recovered term {}, commit {}, {} log entries after snapshot {}",
                config_.node_id, restored.hard_state.term, restored.hard_state.commit,
@@ -190,6 +198,11 @@ void Node::stop() {
   }
   for (auto& [id, w] : job_waits_) w.done({}, false);
   job_waits_.clear();
+}
+
+Node::StateImage Node::state_image() const {
+  std::shared_lock lock(jobs_mu_);
+  return {jobs_index_, jobs_term_, jobs_.size(), jobs_.image(), membership_};
 }
 
 bool Node::is_leader() const {
@@ -498,6 +511,10 @@ void Node::handle_proposals(std::vector<Proposal>& proposals) {
 
 void Node::handle_ready() {
   raft::Ready rd = core_->ready();
+  if (rd.membership) {
+    std::unique_lock lock(jobs_mu_);
+    membership_ = *rd.membership;  // for snapshot files' headers (state_image)
+  }
   if (rd.snapshot) {
     // The core's log already starts after the snapshot, so the state machine takes it now;
     // the log writer makes it durable before anything written after it.
@@ -506,6 +523,8 @@ void Node::handle_ready() {
     {
       std::unique_lock lock(jobs_mu_);
       if (Status s = jobs_.restore(snap.data); !s) stop_on_storage_failure(s.message(), 1);
+      jobs_index_ = snap.index;
+      jobs_term_ = snap.term;
     }
     spdlog::info("node {}: installed snapshot at index {} from the leader", config_.node_id,
                  snap.index);
@@ -687,6 +706,8 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
       results.push_back(jobs_.apply(e));
     }
     jobs_.record_events(nullptr);
+    jobs_index_ = committed.back().index;
+    jobs_term_ = committed.back().term;
   }
   std::vector<CallbackRunner::Callback> answers;
   for (size_t i = 0; i < committed.size(); ++i) {

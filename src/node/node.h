@@ -155,6 +155,17 @@ class Node {
   // (node/leadership_transfer.cc)
   void transfer_leadership(raft::NodeId target, std::chrono::steady_clock::time_point deadline,
                            TransferCallback done);
+  // The applied job store at one moment and the log position it reflects, for a backup
+  // (`operator snapshot save`). Cheap: the image shares the store's job segments; serialize it
+  // on the caller's thread.
+  struct StateImage {
+    raft::Index index = 0;  // last entry applied to it
+    raft::Term term = 0;    // that entry's term
+    size_t job_count = 0;
+    jobs::JobStoreImage jobs;
+    raft::Membership membership{};  // the latest configuration this node knows
+  };
+  StateImage state_image() const;
 
   // Runs `read` with the job store under a shared lock.
   template <class F>
@@ -275,6 +286,9 @@ class Node {
 
   mutable std::shared_mutex jobs_mu_;
   jobs::JobStore jobs_;
+  raft::Index jobs_index_ = 0;  // the entry jobs_ reflects last, and its term (jobs_mu_)
+  raft::Term jobs_term_ = 0;
+  raft::Membership membership_;  // the core's effective configuration, as last reported (jobs_mu_)
 
   // The queue into the loop.
   mutable std::mutex queue_mu_;

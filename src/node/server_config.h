@@ -42,6 +42,8 @@ struct ServerConfig {
   uint64_t snapshot_entries = 10000;     // take a snapshot after this many applied entries
   size_t max_pending_proposals = 50000;  // beyond this, submissions get RESOURCE_EXHAUSTED
   bool fsync = true;
+  std::string restore_file;        // --restore: seed an empty data directory from this snapshot
+  bool force_new_cluster = false;  // keep this node's committed state, start it alone
 
   std::string advertise_address() const {
     return advertise.empty() ? bind + ":" + std::to_string(port) : advertise;

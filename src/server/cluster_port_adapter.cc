@@ -2,6 +2,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <thread>
+
+#include "common/unix_time.h"
+#include "server/backup.h"
+
 namespace nomad::server {
 
 void ClusterPortAdapter::propose(const nomad_lite::Command& command,
@@ -137,6 +142,25 @@ bool ClusterPortAdapter::stream_remote_output(
   }
   grpc::Status s = reader->Finish();
   return s.ok() || any;
+}
+
+Status ClusterPortAdapter::save_backup(std::string* file_bytes) {
+  // Everything this leader knew committed when asked is in the image: a write acknowledged to
+  // a client before the save began is in the file. Applying lags committing by a moment only.
+  const raft::Index committed = node_.cluster_view().commit_index;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  node::Node::StateImage image = node_.state_image();
+  while (image.index < committed) {
+    if (std::chrono::steady_clock::now() >= give_up) {
+      return Status::error("this node has not applied its committed entries (applied " +
+                           std::to_string(image.index) + " of " + std::to_string(committed) +
+                           ") within 5 s; retry");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // applying is under way
+    image = node_.state_image();
+  }
+  *file_bytes = make_backup(image, node_.config(), common::unix_now_ms());
+  return Status::ok();
 }
 
 }  // namespace nomad::server

@@ -6,20 +6,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "server/backup.h"
 #include "server/secret_files.h"
 
 namespace nomad::server {
 namespace {
-
-// Names the cluster in the WAL: a directory written for another cluster is refused.
-std::string cluster_name(const node::ServerConfig& config) {
-  std::vector<uint64_t> ids{config.node_id};
-  for (const auto& p : config.peers) ids.push_back(p.id);
-  std::sort(ids.begin(), ids.end());
-  std::string out;
-  for (uint64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out;
-}
 
 Status check_writable(const std::string& dir) {
   std::error_code ec;
@@ -38,7 +29,7 @@ Status check_writable(const std::string& dir) {
 NodeHost::NodeHost(const node::ServerConfig& config)
     : config_(config),
       log_(config.effective_data_dir() + "/wal",
-           {.node_id = config.node_id, .cluster = cluster_name(config), .fsync = config.fsync}),
+           {.node_id = config.node_id, .cluster = cluster_id(config), .fsync = config.fsync}),
       snapshots_(config.effective_data_dir() + "/snap", config.fsync),
       peers_(config.node_id, config.peers),
       worker_(config),

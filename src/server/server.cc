@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "http/http_server.h"
 #include "metrics/process.h"
+#include "server/backup.h"
 #include "server/cluster_port_adapter.h"
 #include "server/health_status.h"
 #include "server/node_host.h"
@@ -119,7 +120,10 @@ int run_server(const ServerConfig& config) {
   transport::set_outgoing_security(
       {security.tls, security.tls.enabled() ? std::string() : security.auth.peer_token()});
 
-  NodeHost host(config);
+  // --restore and --force-new-cluster prepare the data directory first (server/backup.h).
+  ServerConfig prepared = config;
+  if (Status s = prepare_data_dir(&prepared); !s) return config_error(s.message());
+  NodeHost host(prepared);
   node::Node& node = host.node();
   ClusterPortAdapter cluster(node, host.worker(), host.internal_client());
   api::Service service(cluster, security.auth);
@@ -167,7 +171,7 @@ int run_server(const ServerConfig& config) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
     creators.push_back(std::make_unique<transport::GrpcMetricsFactory>(std::vector<std::string>{
         "/nomad_lite.SchedulerService/StreamJobLogs", "/nomad_lite.InternalService/ReportStream",
-        "/nomad_lite.InternalService/StreamLogs"}));
+        "/nomad_lite.SchedulerService/SaveSnapshot", "/nomad_lite.InternalService/StreamLogs"}));
     builder.experimental().SetInterceptorCreators(std::move(creators));
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -206,9 +210,9 @@ int run_server(const ServerConfig& config) {
   spdlog::info(
       "node {} serving gRPC on {} (advertised as {}), data in {}, peers: {}", config.node_id,
       listen, config.advertise_address(), config.effective_data_dir(),
-      config.peers.empty() ? std::string("none") : [&] {
+      prepared.peers.empty() ? std::string("none") : [&] {
         std::string out;
-        for (const auto& p : config.peers) {
+        for (const auto& p : prepared.peers) {
           out += (out.empty() ? "" : ", ") + std::to_string(p.id) + "@" + p.address();
         }
         return out;

@@ -500,6 +500,10 @@ class TestCluster {
   }
 
   Member& member(uint64_t id) { return members_.at(id); }
+  // Arguments added to every later start of any node (a restart with another flag).
+  void add_server_args(const std::vector<std::string>& args) {
+    extra_args_.insert(extra_args_.end(), args.begin(), args.end());
+  }
   const std::string& root() const { return root_; }
   std::vector<uint64_t> ids() const {
     std::vector<uint64_t> out;

@@ -9,6 +9,7 @@
 
 #include "jobs/job_store.h"
 #include "proto/nomad_lite.pb.h"
+#include "storage/backup_file.h"
 #include "storage/snapshot_store.h"
 #include "storage/wal.h"
 
@@ -117,6 +118,17 @@ bool write_snapshot_files(const std::string& out, const std::string& data) {
     }
     fs::remove_all(work);
   }
+  // The operator's snapshot file (operator snapshot save) of the same state.
+  storage::BackupHeader header;
+  header.index = 9;
+  header.term = 2;
+  header.job_count = 3;
+  header.cluster_id = "1,2,3";
+  header.members = {{1, true, "127.0.0.1:50051"}, {2, false, "127.0.0.1:50052"}};
+  std::string file = storage::encode_backup(header, data);
+  FILE* f = std::fopen((out + "/seed-" + std::to_string(n)).c_str(), "wb");
+  if (!f || std::fwrite(file.data(), 1, file.size(), f) != file.size()) return false;
+  std::fclose(f);
   return true;
 }
 

@@ -1,7 +1,9 @@
 // libFuzzer target: arbitrary bytes as a node's newest snapshot file. SnapshotStore reads it
 // as a restarting node does: a snapshot or a clear "damaged" error, never a crash. The file
 // is named after the index and term in its header, so that inputs get past the name check;
-// a snapshot that loads, saved again, must give the same bytes.
+// a snapshot that loads, saved again, must give the same bytes. The same bytes are also read as
+// an operator's snapshot file (`operator snapshot inspect`, `server --restore`): a header and
+// state, or a clear error, and a file that reads, written again, gives the same bytes.
 
 #include <stdlib.h>
 
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "fuzz_check.h"
+#include "storage/backup_file.h"
 #include "storage/file_util.h"
 #include "storage/snapshot_store.h"
 
@@ -50,8 +53,26 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   return 0;
 }
 
+namespace {
+
+void check_backup_file(const std::string& bytes) {
+  storage::BackupHeader header;
+  std::string state;
+  Status status = storage::decode_backup(bytes, "f", &header, &state);
+  if (!status) {
+    FUZZ_CHECK(status.message().rfind("f ", 0) == 0, "a refused file is named in the error");
+    return;
+  }
+  FUZZ_CHECK(header.data_length == state.size(), "the state is as long as the header says");
+  FUZZ_CHECK(storage::encode_backup(header, state) == bytes,
+             "a snapshot file that reads, written again, gives the same bytes");
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
+  check_backup_file(bytes);
   std::string read_dir = g_dir + "/read", write_dir = g_dir + "/write";
   fs::remove_all(read_dir);
   fs::remove_all(write_dir);
