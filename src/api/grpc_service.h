@@ -5,6 +5,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+
 #include "api/peer_gate.h"
 #include "api/report_streams.h"
 #include "api/service.h"
@@ -22,6 +24,8 @@ using transport::read_request;
 using transport::UnaryCall;
 
 grpc::StatusCode to_grpc_code(Code code);
+
+class JoinForwarder;  // api/grpc_members.cc
 
 // The longest status message the server sends (longer ones are cut): a status travels as
 // HTTP/2 trailers, which gRPC clients accept up to 8 KiB by default, and a multi-MiB one once
@@ -48,6 +52,7 @@ class GrpcSchedulerService final : public SchedulerBase {
             [this](grpc::ServerContext* context, RawRequestStream<nomad_lite::LogChunk>* stream) {
               return stream_job_logs(context, stream);
             }));
+    register_membership_methods();
   }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
@@ -118,6 +123,8 @@ class GrpcSchedulerService final : public SchedulerBase {
                   nomad_lite::CancelJobResponse* response);
   void wait_job(grpc::CallbackServerContext* context, UnaryCall* reactor,
                 const nomad_lite::WaitJobRequest* request, nomad_lite::WaitJobResponse* response);
+  // ListMembers, AddServer, RemoveServer (api/grpc_members.cc).
+  void register_membership_methods();
 
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;
@@ -155,7 +162,9 @@ class GrpcInternalService final : public InternalBase {
             [this](grpc::ServerContext* context, RawRequestStream<nomad_lite::LogChunk>* stream) {
               return stream_logs(context, stream);
             }));
+    register_join();
   }
+  ~GrpcInternalService() override;
 
   // Ends the open report streams (before the server's Shutdown, which they would hold up).
   void stop() { report_streams_.stop(); }
@@ -173,7 +182,11 @@ class GrpcInternalService final : public InternalBase {
   grpc::Status stream_logs(grpc::ServerContext* context,
                            RawRequestStream<nomad_lite::LogChunk>* stream);
 
+  // Join (api/grpc_members.cc): a follower forwards it to the leader.
+  void register_join();
+
   api::Service& service_;
+  std::unique_ptr<JoinForwarder> join_forwarder_;
   ReportSink reports_;
   const PeerGate& gate_;
   ReportStreams report_streams_;

@@ -27,6 +27,9 @@ enum class Command {
   kJobWait,
   kJobLogs,
   kClusterStatus,
+  kClusterMembers,
+  kClusterAddServer,
+  kClusterRemoveServer,
   kBenchSubmit,
   kBenchJobs,
   kBenchSpawn,
@@ -69,6 +72,12 @@ struct ListOptions {
   uint32_t limit = 0;                                                 // 0: every match
 };
 
+// cluster add-server ID ADDR, cluster remove-server ID.
+struct MemberOptions {
+  uint64_t id = 0;
+  std::string address;  // add-server only
+};
+
 struct BenchOptions {
   int clients = 16;  // SubmitJob calls kept in flight
   uint64_t requests = 10000;
@@ -105,6 +114,7 @@ struct Invocation {
   ListOptions list;               // kJobList
   WaitOptions wait;               // kJobWait
   LogsOptions logs;               // kJobLogs
+  MemberOptions member;           // kClusterAddServer, kClusterRemoveServer
   BenchOptions bench;             // kBenchSubmit
   BenchJobsOptions bench_jobs;    // kBenchJobs
   BenchSpawnOptions bench_spawn;  // kBenchSpawn

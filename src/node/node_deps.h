@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "common/unix_time.h"
 #include "jobs/job_store.h"
+#include "common/peers.h"
 #include "raft/types.h"
 #include "storage/snapshot_store.h"
 #include "storage/wal.h"
@@ -69,6 +70,8 @@ class PeerSender {
   virtual void start() = 0;
   virtual void stop() = 0;
   virtual void send(std::vector<raft::Message> messages) = 0;
+  // The members changed: from now on, messages go to these peers (this node excluded).
+  virtual void set_peers(const std::vector<PeerAddress>& peers) { (void)peers; }
 };
 
 // Time as the node reads it: steady for timeouts and ticks, wall for the stamps the
