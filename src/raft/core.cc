@@ -75,12 +75,15 @@ const char* replication_state_name(ReplicationState state) {
 Status Config::validate() const {
   auto error = [](std::string what) { return Status::error("raft config: " + what); };
   if (id == kNoNode) return error("id must be a non-zero node id");
-  if (std::find(voters.begin(), voters.end(), id) == voters.end()) {
+  if (join && !voters.empty()) {
+    return error("a joining node starts with no voters: leave voters empty with join");
+  }
+  if (!join && std::find(voters.begin(), voters.end(), id) == voters.end()) {
     return error("voters must include this node's own id " + std::to_string(id));
   }
   std::vector<NodeId> sorted = voters;
   std::sort(sorted.begin(), sorted.end());
-  if (sorted.front() == kNoNode) return error("voter ids must be non-zero");
+  if (!sorted.empty() && sorted.front() == kNoNode) return error("voter ids must be non-zero");
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
     return error("voter ids must be distinct");
   }
@@ -91,6 +94,12 @@ Status Config::validate() const {
     return error("heartbeat_ticks (" + std::to_string(heartbeat_ticks) +
                  ") must be less than election_ticks (" + std::to_string(election_ticks) +
                  "), or followers time out between heartbeats");
+  }
+  for (const auto& [voter, address] : addresses) {
+    if (address.size() > kMaxAddressBytes) {
+      return error("address of node " + std::to_string(voter) + " is longer than " +
+                   std::to_string(kMaxAddressBytes) + " bytes");
+    }
   }
   if (max_entries_per_append == 0 || max_bytes_per_append == 0 || max_inflight_appends == 0 ||
       max_committed_per_ready == 0 || snapshot_chunk_bytes == 0) {
@@ -127,13 +136,17 @@ Core::Core(Config config, RestoredState restored_state)
       rng_(config_.seed ^ (config_.id * 0x9e3779b97f4a7c15ULL)),
       log_(restored_state.snapshot_index, restored_state.snapshot_term) {
   RestoredState restored = checked(std::move(restored_state));
+  if (!config_.join) bootstrap_ = bootstrap_membership(config_.voters, config_.addresses);
   log_.append(std::move(restored.entries));
   log_.restore_cursors(restored.hard_state.commit, restored.applied);
   term_ = restored.hard_state.term;
   vote_ = restored.hard_state.vote;
   handed_hard_state_ = hard_state();
-  snapshot_ = {restored.snapshot_index, restored.snapshot_term, std::move(restored.snapshot_data)};
+  snapshot_ = {restored.snapshot_index, restored.snapshot_term, std::move(restored.snapshot_data),
+               std::move(restored.snapshot_membership)};
   become_follower(term_, kNoNode);
+  membership_ = membership_at(log_.last_index());
+  membership_changed_ = true;
   handed_soft_state_ = soft_state();
 }
 
@@ -141,9 +154,7 @@ void Core::require(bool condition, const char* what) const {
   if (!condition) throw std::logic_error(std::string("raft core: ") + what);
 }
 
-bool Core::is_voter(NodeId id) const {
-  return std::find(config_.voters.begin(), config_.voters.end(), id) != config_.voters.end();
-}
+bool Core::is_voter(NodeId id) const { return membership_.is_voter(id); }
 
 void Core::reset(Term term) {
   if (term_ != term) {
@@ -192,7 +203,8 @@ void Core::become_leader() {
   reset(term_);
   role_ = Role::kLeader;
   leader_ = config_.id;
-  for (NodeId peer : config_.voters) {
+  for (const Member& member : membership_.members) {
+    NodeId peer = member.id;
     if (peer == config_.id) continue;
     Progress p;
     p.next = log_.last_index() + 1;
@@ -257,7 +269,13 @@ bool Core::step(const Message& m, std::string* why) {
   if (m.to != config_.id) return drop("message addressed to another node");
   // Every answer would promise something (an entry held, a vote) that is not on disk.
   if (storage_failed_) return drop("this node cannot write to its disk");
-  if (m.from == config_.id || !is_voter(m.from)) return drop("message from a non-member");
+  // Messages from outside this node's configuration are stepped: a leader elected in a
+  // configuration this node has not learned yet must reach it (thesis §4.1). A removed server
+  // cannot disrupt: pre-vote and the leader lease refuse its elections (§4.2.3).
+  if (m.from == kNoNode || m.from == config_.id) return drop("message from no node or itself");
+  if (m.type == MessageType::kSnapshot && !check_membership(m.membership)) {
+    return drop("snapshot chunk carries a malformed configuration");
+  }
   if (m.type == MessageType::kAppend && !validate_append(m, why)) return false;
   if (m.type == MessageType::kSnapshot &&
       (m.index == 0 || m.log_term == 0 || m.log_term > m.term)) {
@@ -361,8 +379,9 @@ bool Core::compact(Index index, std::shared_ptr<const std::string> data) {
   require(!ready_outstanding_, "compact() between ready() and advance()");
   if (index <= log_.snapshot_index() || index > log_.applied()) return false;
   Term term = *log_.term_at(index);
+  Membership membership = membership_at(index);
   log_.compact(index);
-  snapshot_ = {index, term, std::move(data)};
+  snapshot_ = {index, term, std::move(data), std::move(membership)};
   return true;
 }
 
@@ -374,7 +393,8 @@ Index appliable(const RaftLog& log) { return std::min(log.committed(), log.stabl
 }  // namespace
 
 bool Core::has_ready() const {
-  if (soft_state() != handed_soft_state_ || !outbox_.empty() || log_.applied() < appliable(log_)) {
+  if (soft_state() != handed_soft_state_ || !outbox_.empty() || log_.applied() < appliable(log_) ||
+      membership_changed_) {
     return true;
   }
   if (storage_failed_) return false;
@@ -392,6 +412,10 @@ Ready Core::ready() {
   }
   r.messages = std::move(outbox_);
   outbox_.clear();
+  if (membership_changed_) {
+    r.membership = membership_;
+    membership_changed_ = false;
+  }
   r.committed = log_.slice(log_.applied() + 1, appliable(log_), config_.max_committed_per_ready);
   ready_applied_to_ = r.committed.empty() ? log_.applied() : r.committed.back().index;
   ready_handed_to_ = log_.handed();
@@ -431,6 +455,7 @@ bool Core::persisted(Index index, Term term) {
   log_.stable_to(index);
   // The leader's own copy counts toward a majority only once it is durable.
   if (role_ == Role::kLeader && maybe_commit()) broadcast_commit();
+  maybe_advance_membership();
   return true;
 }
 
@@ -450,7 +475,7 @@ void Core::persist_failed() {
     NodeId successor = kNoNode;
     Index best = 0;
     for (const auto& [id, p] : progress_) {
-      if (successor == kNoNode || p.match > best) {
+      if (membership_.is_voter(id) && (successor == kNoNode || p.match > best)) {
         successor = id;
         best = p.match;
       }

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "raft/log.h"
+#include "raft/membership.h"
 #include "raft/progress.h"
 #include "raft/rng.h"
 #include "raft/status.h"
@@ -58,11 +59,22 @@ struct PlantedBugs {
   bool truncate_on_stale_append = false;       // cut the log after prev_index unconditionally
   bool count_own_unsynced_entries = false;     // a leader counts entries not yet durable here
   bool send_vote_before_durable = false;       // a granted vote leaves before it is on disk
+  bool allow_concurrent_conf_changes = false;  // accept a change while another is uncommitted
+  bool count_learners_in_quorum = false;       // a learner's copy counts toward a commit
 };
 
 struct Config {
   NodeId id = kNoNode;
-  std::vector<NodeId> voters;  // every voting member, this node included
+  std::vector<NodeId> voters;  // every voting member at bootstrap, this node included
+  // Optional gRPC addresses of the bootstrap voters, carried in the bootstrap membership.
+  std::map<NodeId, std::string> addresses;
+  // A node joining a running cluster: it starts with no membership (voters empty), never
+  // campaigns until it is a voter, and learns its configuration from the leader's log or
+  // snapshot.
+  bool join = false;
+  // The leader promotes a learner by itself once the learner's log is within this many entries
+  // of its own (thesis §4.2.1).
+  Index promote_lag = 64;
 
   // An election starts after a random number of ticks in [election_ticks, 2*election_ticks)
   // without hearing from a leader; a leader sends heartbeats every heartbeat_ticks.
@@ -84,8 +96,8 @@ struct Config {
 
   PlantedBugs bugs;
 
-  // Whether this configuration can run: a member id, this node among the voters, no duplicate
-  // or zero voter, positive timings with heartbeats more frequent than elections, and
+  // Whether this configuration can run: a member id, this node among the voters (or no voters
+  // at all with `join`), no duplicate or zero voter, positive timings with heartbeats more frequent than elections, and
   // non-zero limits. The error names the field and what it must be.
   Status validate() const;
 };
@@ -95,6 +107,9 @@ struct Snapshot {
   Index index = 0;
   Term term = 0;
   std::shared_ptr<const std::string> data;
+  // The configuration as of `index` (empty: none known, e.g. a snapshot written before
+  // membership was stored; the bootstrap configuration then applies).
+  Membership membership{};
 };
 
 // What a restarting node read back from stable storage.
@@ -107,6 +122,9 @@ struct RestoredState {
   std::shared_ptr<const std::string> snapshot_data;
   // Entries up to here are already reflected in the state machine the application restored.
   Index applied = 0;
+  // The configuration stored with the snapshot (empty when none was). Configuration entries in
+  // `entries` override it; with neither, Config::voters is the bootstrap configuration.
+  Membership snapshot_membership{};
 };
 
 // What changed in the node's leadership view since the last Ready that reported it.
@@ -137,6 +155,10 @@ struct Ready {
   std::vector<Message> messages_after_append;
   // Apply to the state machine in order; each is handed out exactly once.
   std::vector<Entry> committed;
+  // Set when the effective configuration changed since the last Ready that carried one (an
+  // appended or truncated configuration entry, an installed snapshot), so the application can
+  // update its peers' addresses. The first Ready always carries it.
+  std::optional<Membership> membership;
   // Whether the write must be synced before `messages_after_append` leave: new entries, a new
   // term or a new vote. A commit index alone need not be durable (a restarted node learns it
   // again from the leader), so a Ready that only moves it costs no fsync.
@@ -146,7 +168,7 @@ struct Ready {
   bool has_writes() const { return snapshot || hard_state || !entries.empty(); }
   bool empty() const {
     return !snapshot && !soft_state && !hard_state && entries.empty() && messages.empty() &&
-           messages_after_append.empty() && committed.empty();
+           messages_after_append.empty() && committed.empty() && !membership;
   }
 };
 
@@ -175,6 +197,13 @@ class Core {
   // Appends commands to the log when this node is a leader (all or none of them).
   ProposeResult propose(std::vector<std::string> commands);
   ProposeResult propose(std::string command);
+
+  // Appends a configuration change (thesis §4.1) when this node is the leader. Refused
+  // (accepted == false, the reason in *why) when another change is appended but not yet
+  // committed, when the change does not fit the configuration (check_conf_change), or during a
+  // leadership transfer. An added server joins as a learner; the leader promotes it itself once
+  // it caught up (Config::promote_lag).
+  ProposeResult propose_conf_change(const ConfChange& change, std::string* why = nullptr);
 
   // Asks the leader to hand leadership to `target` (§3.10 of the thesis). Returns false if this
   // node is not leader or the target is not a voter.
@@ -221,6 +250,10 @@ class Core {
   bool storage_failed() const { return storage_failed_; }
 
   // Observers.
+  // The effective configuration: the latest appended (not necessarily committed) one.
+  const Membership& membership() const { return membership_; }
+  // Leader only (empty otherwise): every member's replication progress, this node included.
+  std::vector<MemberProgress> member_progress() const;
   NodeId id() const { return config_.id; }
   Role role() const { return role_; }
   Term term() const { return term_; }
@@ -233,7 +266,7 @@ class Core {
   // The leader's view of each peer (empty on other roles).
   const std::map<NodeId, Progress>& progress() const { return progress_; }
   HardState hard_state() const { return {term_, vote_, log_.committed()}; }
-  size_t quorum() const { return config_.voters.size() / 2 + 1; }
+  size_t quorum() const { return membership_.voter_count() / 2 + 1; }
 
  private:
   // Role transitions (core.cc).
@@ -314,6 +347,23 @@ class Core {
   bool ready_outstanding_ = false;
   Index ready_handed_to_ = 0;   // handed index once the outstanding ready is taken
   Index ready_applied_to_ = 0;  // applied index once the outstanding ready is taken
+
+  // Membership (membership.cc / conf_change.cc).
+  // Recomputes membership_ from the latest configuration entry in the log, else the
+  // snapshot's, else the bootstrap one; notes a change for the next Ready.
+  void refresh_membership();
+  // The configuration in force at `index`: the latest configuration entry at or below it, else
+  // the snapshot's, else the bootstrap one.
+  Membership membership_at(Index index) const;
+  // Leader: adds progress for new members, drops removed ones.
+  void sync_progress();
+  // Leader: a configuration entry is in the log above the commit index.
+  bool conf_change_pending() const;
+  // Leader: proposes promoting caught-up learners; steps down once its own removal committed.
+  void maybe_advance_membership();
+  Membership bootstrap_;            // from Config::voters / addresses (empty with join)
+  Membership membership_;           // effective: latest appended
+  bool membership_changed_ = true;  // hand membership_ out with the next Ready
 };
 
 }  // namespace nomad::raft

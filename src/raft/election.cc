@@ -6,7 +6,10 @@
 namespace nomad::raft {
 
 void Core::tick_election() {
-  ++election_elapsed_;
+  // Saturates: a learner or removed node counts on for its lease view but never campaigns.
+  if (election_elapsed_ < (1 << 30)) ++election_elapsed_;
+  // Learners, removed servers and joining nodes do not campaign: their votes do not count.
+  if (!is_voter(config_.id)) return;
   if (election_elapsed_ >= randomized_election_timeout_) {
     election_elapsed_ = 0;
     campaign(config_.pre_vote, /*transfer=*/false);
@@ -40,7 +43,7 @@ void Core::campaign(bool pre_vote, bool transfer) {
     }
     return;
   }
-  for (NodeId peer : config_.voters) {
+  for (NodeId peer : membership_.voters()) {
     if (peer == config_.id) continue;
     send({.type = type,
           .to = peer,
@@ -77,6 +80,8 @@ void Core::handle_vote_request(const Message& m) {
 void Core::handle_vote_response(const Message& m) {
   bool pre_vote = m.type == MessageType::kPreVoteResponse;
   if (pre_vote ? role_ != Role::kPreCandidate : role_ != Role::kCandidate) return;
+  // Only voters of this node's configuration count toward its majority.
+  if (!is_voter(m.from)) return;
   votes_.emplace(m.from, !m.reject);  // the first answer from each voter counts
   size_t granted = 0, rejected = 0;
   for (auto& [id, yes] : votes_) (yes ? granted : rejected)++;
@@ -95,7 +100,7 @@ void Core::handle_vote_response(const Message& m) {
 void Core::handle_timeout_now(const Message& m) {
   // The leader asked us to take over: campaign at once, skipping pre-vote, and tell voters to
   // ignore their lease (the leader itself wants this election).
-  if (role_ == Role::kLeader) return;
+  if (role_ == Role::kLeader || !is_voter(config_.id)) return;
   (void)m;
   campaign(/*pre_vote=*/false, /*transfer=*/true);
 }

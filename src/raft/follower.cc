@@ -16,6 +16,9 @@ bool Core::validate_append(const Message& m, std::string* why) const {
   Term previous_term = m.log_term;
   for (const Entry& e : m.entries) {
     if (e.index != expected++) return fail("append entries are not contiguous from index + 1");
+    if (e.type == EntryType::kConfChange && !decode_conf_entry(e.data, nullptr, nullptr)) {
+      return fail("append carries a malformed configuration entry");
+    }
     if (e.term < previous_term) return fail("append entry terms decrease");
     if (e.term > m.term) return fail("append entry term is later than the message term");
     previous_term = e.term;
@@ -58,13 +61,19 @@ void Core::handle_append(const Message& m) {
     // Planted bug: the naive "delete everything after prev_index", which loses acknowledged
     // entries when an older AppendEntries arrives after a newer one.
     log_.truncate_after(m.index);
+    refresh_membership();
   }
 
   if (auto conflict = log_.find_conflict(m.entries); conflict && *conflict <= log_.committed()) {
     // Only a faulty or forged leader asks to overwrite a committed entry: refuse, keep ours.
     return;
   }
-  log_.merge(m.entries);
+  bool truncated = log_.merge(m.entries).has_value();
+  bool config_appended = std::any_of(m.entries.begin(), m.entries.end(), [](const Entry& e) {
+    return e.type == EntryType::kConfChange;
+  });
+  // A configuration takes effect when appended and rolls back when its entry is cut (§4.1).
+  if (truncated || config_appended) refresh_membership();
   Index last_new = m.index + m.entries.size();
   // Commit no further than the entries this message proves we share with the leader.
   log_.commit_to(std::min(m.commit, last_new));
@@ -115,10 +124,11 @@ void Core::handle_snapshot(const Message& m) {
     // to match the leader's: it is replaced as a whole (§7).
     log_.reset_to_snapshot(m.index, m.log_term);
     snapshot_ = {m.index, m.log_term,
-                 std::make_shared<const std::string>(std::move(incoming_bytes_))};
+                 std::make_shared<const std::string>(std::move(incoming_bytes_)), m.membership};
     snapshot_to_install_ = snapshot_;
     incoming_bytes_.clear();
     incoming_index_ = 0;
+    refresh_membership();
     response.done = true;
   }
   send(std::move(response));

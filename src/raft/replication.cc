@@ -20,6 +20,8 @@ void Core::tick_heartbeat() {
       return;
     }
   }
+  maybe_advance_membership();
+  if (role_ != Role::kLeader) return;
   if (transfer_target_ != kNoNode && ++transfer_elapsed_ >= config_.election_ticks) {
     transfer_target_ = kNoNode;  // the target never took over; resume accepting proposals
   }
@@ -30,9 +32,9 @@ void Core::tick_heartbeat() {
 }
 
 bool Core::check_quorum_active() {
-  size_t active = 1;  // this node
+  size_t active = is_voter(config_.id) ? 1 : 0;  // a leader removing itself does not count
   for (auto& [id, p] : progress_) {
-    if (p.recent_active) ++active;
+    if (p.recent_active && is_voter(id)) ++active;
     p.recent_active = false;
   }
   return active >= quorum();
@@ -116,7 +118,9 @@ void Core::broadcast_heartbeat() {
 
 void Core::handle_append_response(const Message& m) {
   if (role_ != Role::kLeader) return;
-  Progress& p = progress_.at(m.from);
+  auto found = progress_.find(m.from);
+  if (found == progress_.end()) return;  // not (or no longer) a member
+  Progress& p = found->second;
   p.recent_active = true;
   if (p.state == ReplicationState::kSnapshot) {
     // Only an answer showing the follower already holds the snapshot's entries ends it.
@@ -170,11 +174,14 @@ void Core::handle_append_response(const Message& m) {
   if (transfer_target_ == m.from && p.match == log_.last_index()) {
     send({.type = MessageType::kTimeoutNow, .to = m.from});
   }
+  maybe_advance_membership();
 }
 
 void Core::handle_heartbeat_response(const Message& m) {
   if (role_ != Role::kLeader) return;
-  Progress& p = progress_.at(m.from);
+  auto found = progress_.find(m.from);
+  if (found == progress_.end()) return;
+  Progress& p = found->second;
   p.recent_active = true;
   if (p.state == ReplicationState::kSnapshot) {
     send_snapshot_chunk(m.from);  // the last chunk or its answer may have been lost
@@ -211,12 +218,15 @@ void Core::send_snapshot_chunk(NodeId to) {
         .log_term = snapshot_.term,
         .offset = offset,
         .chunk = data.substr(offset, length),
-        .done = offset + length == data.size()});
+        .done = offset + length == data.size(),
+        .membership = snapshot_.membership});
 }
 
 void Core::handle_snapshot_response(const Message& m) {
   if (role_ != Role::kLeader) return;
-  Progress& p = progress_.at(m.from);
+  auto found = progress_.find(m.from);
+  if (found == progress_.end()) return;
+  Progress& p = found->second;
   p.recent_active = true;
   if (p.state != ReplicationState::kSnapshot || m.index != p.snapshot_index) return;
   if (m.done) {
@@ -244,10 +254,19 @@ void Core::handle_snapshot_response(const Message& m) {
 
 bool Core::maybe_commit() {
   std::vector<Index> matches;
-  matches.reserve(config_.voters.size());
-  // Our own entries count once durable (the planted bug counts what is merely in memory).
-  matches.push_back(config_.bugs.count_own_unsynced_entries ? log_.last_index() : log_.stable());
-  for (auto& [id, p] : progress_) matches.push_back(p.match);
+  matches.reserve(progress_.size() + 1);
+  // Our own entries count once durable (the planted bug counts what is merely in memory), and
+  // only while this node is a voter: a leader removing itself replicates without counting
+  // itself (thesis §4.2.2).
+  if (is_voter(config_.id)) {
+    matches.push_back(config_.bugs.count_own_unsynced_entries ? log_.last_index()
+                                                              : log_.stable());
+  }
+  // Learners never count (the planted bug counts them).
+  for (auto& [id, p] : progress_) {
+    if (is_voter(id) || config_.bugs.count_learners_in_quorum) matches.push_back(p.match);
+  }
+  if (matches.size() < quorum()) return false;
   std::sort(matches.begin(), matches.end(), std::greater<>());
   Index candidate = matches[quorum() - 1];
   if (candidate <= log_.committed()) return false;

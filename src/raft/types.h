@@ -19,6 +19,7 @@ inline constexpr NodeId kNoNode = 0;
 enum class EntryType : uint8_t {
   kNormal = 0,  // an application command
   kNoop = 1,    // appended by every new leader so it can commit entries of earlier terms
+  kConfChange = 2,  // a membership change (raft/membership.h): never an application command
 };
 
 struct Entry {
@@ -28,6 +29,40 @@ struct Entry {
   std::string data{};
 
   bool operator==(const Entry&) const = default;
+};
+
+// One server of the cluster's configuration (thesis chapter 4).
+struct Member {
+  NodeId id = kNoNode;
+  bool voter = true;       // false: a learner (receives the log, never votes, never counted)
+  std::string address{};  // "host:port" of its gRPC listener; opaque to the core
+
+  bool operator==(const Member&) const = default;
+};
+
+// The cluster's configuration. Helpers live in raft/membership.cc.
+struct Membership {
+  std::vector<Member> members{};  // sorted by id, ids distinct and non-zero
+  Index index = 0;                // log index of the entry that set it (0: bootstrap)
+
+  bool is_member(NodeId id) const;
+  bool is_voter(NodeId id) const;
+  const Member* find(NodeId id) const;
+  std::vector<NodeId> voters() const;
+  size_t voter_count() const;
+  bool empty() const { return members.empty(); }
+
+  bool operator==(const Membership&) const = default;
+};
+
+// One change of the configuration: one server at a time (thesis §4.1).
+struct ConfChange {
+  enum class Kind : uint8_t { kAddLearner = 0, kPromote = 1, kRemove = 2 };
+  Kind kind = Kind::kAddLearner;
+  NodeId id = kNoNode;
+  std::string address{};  // kAddLearner only
+
+  bool operator==(const ConfChange&) const = default;
 };
 
 // What must be on stable storage before any message that depends on it is sent.
@@ -105,6 +140,10 @@ struct Message {
   uint64_t offset = 0;
   std::string chunk{};
   bool done = false;
+
+  // kSnapshot: the configuration as of the snapshot's last entry (the follower's log holds
+  // no configuration entry once the snapshot replaces it).
+  Membership membership{};
 };
 
 }  // namespace nomad::raft

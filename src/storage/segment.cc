@@ -86,7 +86,7 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
     } else if (r.type == RecordType::kEntry) {
       wal::Entry pb;
       if (!pb.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size())) ||
-          pb.type() > static_cast<uint32_t>(raft::EntryType::kNoop) || pb.index() == 0) {
+          pb.type() > static_cast<uint32_t>(raft::EntryType::kConfChange) || pb.index() == 0) {
         return bad("unreadable entry");
       }
       raft::Index index = pb.index();

@@ -1,5 +1,7 @@
 #include "transport/convert.h"
 
+#include "raft/membership.h"
+
 namespace nomad::transport {
 
 void to_wire(const raft::Message& m, nomad_lite::RaftMessage* out) {
@@ -18,6 +20,7 @@ void to_wire(const raft::Message& m, nomad_lite::RaftMessage* out) {
   out->set_chunk(m.chunk);
   out->set_done(m.done);
   out->set_commit_only(m.commit_only);
+  if (!m.membership.empty()) out->set_membership(raft::encode_membership(m.membership));
   out->mutable_entries()->Reserve(static_cast<int>(m.entries.size()));
   for (const raft::Entry& e : m.entries) {
     auto* w = out->add_entries();
@@ -48,10 +51,17 @@ bool from_wire(const nomad_lite::RaftMessage& w, raft::Message* m, std::string* 
   m->chunk = w.chunk();
   m->done = w.done();
   m->commit_only = w.commit_only();
+  m->membership = {};
+  if (!w.membership().empty()) {
+    if (raft::Status s = raft::decode_membership(w.membership(), &m->membership); !s) {
+      *why = s.message();
+      return false;
+    }
+  }
   m->entries.clear();
   m->entries.reserve(static_cast<size_t>(w.entries_size()));
   for (const auto& e : w.entries()) {
-    if (e.type() > static_cast<uint32_t>(raft::EntryType::kNoop)) {
+    if (e.type() > static_cast<uint32_t>(raft::EntryType::kConfChange)) {
       *why = "unknown entry type " + std::to_string(e.type());
       return false;
     }
