@@ -55,6 +55,7 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles
   wire_ = std::make_unique<WireServer>(std::move(options), std::move(handlers));
   add_api_routes();
   add_write_routes();
+  add_member_routes();
   add_stream_routes();
   add_metrics_routes();
   add_static_routes();

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <optional>
 
 #include "proto/nomad_lite.grpc.pb.h"
+#include "server/cluster_identity.h"
 #include "transport/channel_args.h"
 #include "transport/security.h"
 
@@ -98,6 +101,63 @@ Status ask_to_join(const node::ServerConfig& config, const sigset_t& signals, Jo
     }
     backoff = std::min(backoff * 2, kLongestBackoff);
   }
+}
+
+Status prepare_membership(node::ServerConfig* config, const sigset_t& signals,
+                          std::string* cluster, std::vector<PeerAddress>* seed, bool* stopped) {
+  *stopped = false;
+  const std::string dir = config->effective_data_dir();
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::error("cannot create data directory " + dir + ": " + ec.message());
+  std::optional<ClusterIdentity> stored;
+  if (Status s = load_cluster_identity(dir, &stored); !s) return s;
+  if (stored) {
+    *cluster = stored->cluster;
+    if (!config->join.empty()) {
+      spdlog::info("node {}: already a member of cluster '{}' (stored in {}); --join is not needed",
+                   config->node_id, stored->cluster, dir);
+    }
+    if (stored->joined) {
+      if (!config->peers.empty()) {
+        spdlog::warn("node {}: --peers ignored: this node joined cluster '{}' and uses the "
+                     "membership stored in {}",
+                     config->node_id, stored->cluster, dir);
+      }
+      config->peers.clear();
+      config->joined = true;
+      return Status::ok();
+    }
+    if (!config->peers.empty() &&
+        bootstrap_cluster_name(config->node_id, config->peers) != stored->cluster) {
+      spdlog::warn("node {}: --peers ignored in favour of the membership stored in {} (cluster "
+                   "'{}'); membership changes go through cluster add-server / remove-server",
+                   config->node_id, dir, stored->cluster);
+    }
+    config->peers = stored->bootstrap;
+    return Status::ok();
+  }
+  ClusterIdentity identity;
+  if (!config->join.empty()) {
+    if (holds_state(dir)) {
+      return Status::error("--join: the data directory " + dir +
+                           " already holds a Raft log or snapshot of a cluster; a joining node "
+                           "starts with an empty --data-dir");
+    }
+    JoinAnswer answer;
+    if (Status s = ask_to_join(*config, signals, &answer, stopped); !s || *stopped) return s;
+    identity.cluster = answer.cluster;
+    identity.joined = true;
+    *seed = answer.members;
+    config->joined = true;
+  } else {
+    // A new cluster from --peers, or a data directory from before identities were stored:
+    // named from its bootstrap voters as it always was.
+    identity.cluster = bootstrap_cluster_name(config->node_id, config->peers);
+    identity.bootstrap = config->peers;
+  }
+  *cluster = identity.cluster;
+  return save_cluster_identity(dir, identity);
 }
 
 }  // namespace nomad::server

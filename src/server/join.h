@@ -27,6 +27,15 @@ struct JoinAnswer {
 // "host:port" (an IPv6 host in brackets) as a PeerAddress of node `id`; false when malformed.
 bool peer_from_address(uint64_t id, const std::string& address, PeerAddress* out);
 
+// Settles, before the node starts, which cluster its data directory belongs to and how it
+// became a member (server/cluster_identity.h): a stored identity wins over --peers and --join
+// (a change of either is logged and ignored); a new node of a new cluster stores its --peers;
+// a new node with --join asks the cluster (ask_to_join) and stores the answer. Sets
+// config->peers (the bootstrap members) and config->joined, *cluster, and *seed (the members a
+// joining node reaches first). *stopped: a stop signal came while it asked.
+Status prepare_membership(node::ServerConfig* config, const sigset_t& signals,
+                          std::string* cluster, std::vector<PeerAddress>* seed, bool* stopped);
+
 // Asks until a member admits this node. *stopped is set when SIGINT or SIGTERM (blocked in
 // `signals`) arrived first; the result is then ok and *out empty.
 Status ask_to_join(const node::ServerConfig& config, const sigset_t& signals, JoinAnswer* out,

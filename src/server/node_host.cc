@@ -11,16 +11,6 @@
 namespace nomad::server {
 namespace {
 
-// Names the cluster in the WAL: a directory written for another cluster is refused.
-std::string cluster_name(const node::ServerConfig& config) {
-  std::vector<uint64_t> ids{config.node_id};
-  for (const auto& p : config.peers) ids.push_back(p.id);
-  std::sort(ids.begin(), ids.end());
-  std::string out;
-  for (uint64_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out;
-}
-
 Status check_writable(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -35,12 +25,13 @@ Status check_writable(const std::string& dir) {
 
 }  // namespace
 
-NodeHost::NodeHost(const node::ServerConfig& config)
+NodeHost::NodeHost(const node::ServerConfig& config, const std::string& cluster,
+                   const std::vector<PeerAddress>& seed)
     : config_(config),
       log_(config.effective_data_dir() + "/wal",
-           {.node_id = config.node_id, .cluster = cluster_name(config), .fsync = config.fsync}),
+           {.node_id = config.node_id, .cluster = cluster, .fsync = config.fsync}),
       snapshots_(config.effective_data_dir() + "/snap", config.fsync),
-      peers_(config.node_id, config.peers),
+      peers_(config.node_id, seed.empty() ? config.peers : seed),
       worker_(config),
       node_(config,
             {.log = &log_, .snapshots = &snapshots_, .peers = &peers_, .worker = &worker_}) {
