@@ -19,7 +19,8 @@ namespace {
 
 using RawHandler = grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>;
 
-void finish_member_call(grpc::CallbackServerContext* context, UnaryCall* reactor, const Error& error) {
+void finish_member_call(grpc::CallbackServerContext* context, UnaryCall* reactor,
+                        const Error& error) {
   if (error.code == Code::kNotLeader) {
     context->AddTrailingMetadata("leader-id", std::to_string(error.leader_id));
     context->AddTrailingMetadata("leader-addr", error.leader_address);

@@ -29,8 +29,8 @@ Error member_not_leader(uint64_t leader_id, const std::string& leader_address) {
     return member_error(Code::kUnavailable, "no leader is elected yet; retry shortly");
   }
   return {Code::kNotLeader,
-          "this node is not the leader; the leader is node " + std::to_string(leader_id) +
-              " at " + leader_address,
+          "this node is not the leader; the leader is node " + std::to_string(leader_id) + " at " +
+              leader_address,
           leader_id, leader_address};
 }
 
@@ -45,13 +45,13 @@ Error from_member_result(const MemberChangeResult& r) {
       return member_error(Code::kFailedPrecondition, r.detail);
     case C::kRetry:
       return member_error(Code::kUnavailable,
-                        "leadership changed before the change committed; it may or may not "
-                        "have been applied: check with cluster members and retry");
+                          "leadership changed before the change committed; it may or may not "
+                          "have been applied: check with cluster members and retry");
     case C::kShutdown:
       return member_error(Code::kUnavailable, "the node is shutting down; retry at another node");
     case C::kDiskFull: {
-      Error e = member_error(Code::kUnavailable, r.detail.empty() ? "the node's disk is full"
-                                                                : r.detail);
+      Error e =
+          member_error(Code::kUnavailable, r.detail.empty() ? "the node's disk is full" : r.detail);
       e.retry_elsewhere = true;
       return e;
     }
@@ -66,38 +66,38 @@ Members Service::members() const { return Members(membership_); }
 Error check_member_address(const std::string& address) {
   if (address.empty()) {
     return member_error(Code::kInvalidArgument,
-                      "address is empty: give the host:port the other nodes reach it at");
+                        "address is empty: give the host:port the other nodes reach it at");
   }
   if (address.size() > kMaxMemberAddressBytes) {
     return member_error(Code::kInvalidArgument,
-                      "address " + common::quote_input(address) + " is longer than " +
-                          std::to_string(kMaxMemberAddressBytes) + " bytes");
+                        "address " + common::quote_input(address) + " is longer than " +
+                            std::to_string(kMaxMemberAddressBytes) + " bytes");
   }
   for (char c : address) {
     auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u >= 0x7f) {
       return member_error(Code::kInvalidArgument,
-                        "address " + common::quote_input(address) +
-                            " contains a space or a control or non-ASCII character");
+                          "address " + common::quote_input(address) +
+                              " contains a space or a control or non-ASCII character");
     }
   }
   size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return member_error(Code::kInvalidArgument, "address " + common::quote_input(address) +
-                                                  " is not host:port (e.g. 10.0.0.4:50051)");
+                                                    " is not host:port (e.g. 10.0.0.4:50051)");
   }
   std::string host = address.substr(0, colon), port = address.substr(colon + 1);
   if (host.front() == '[' ? host.back() != ']' || host.size() < 3
                           : host.find(':') != std::string::npos) {
     return member_error(Code::kInvalidArgument,
-                      "address " + common::quote_input(address) +
-                          ": write an IPv6 host in brackets, e.g. [::1]:50051");
+                        "address " + common::quote_input(address) +
+                            ": write an IPv6 host in brackets, e.g. [::1]:50051");
   }
   bool digits = !port.empty() && port.size() <= 5 &&
                 std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (!digits || std::stoul(port) == 0 || std::stoul(port) > 65535) {
     return member_error(Code::kInvalidArgument, "address " + common::quote_input(address) +
-                                                  ": the port must be a number from 1 to 65535");
+                                                    ": the port must be a number from 1 to 65535");
   }
   return {};
 }
@@ -175,16 +175,15 @@ void Members::add_server(const nomad_lite::AddServerRequest& request,
   if (!state.leader) return done({member_not_leader(state.leader_id, state.leader_address), {}});
   if (const MemberState* m = find_member(state, request.id())) {
     return done({member_error(Code::kAlreadyExists,
-                            "node " + std::to_string(m->id) + " is already a member (" +
-                                describe_member(*m) + "); remove it first or pick another id"),
+                              "node " + std::to_string(m->id) + " is already a member (" +
+                                  describe_member(*m) + "); remove it first or pick another id"),
                  {}});
   }
   for (const auto& m : state.members) {
     if (m.address == request.address()) {
-      return done({member_error(Code::kAlreadyExists, "address " + request.address() +
-                                                        " already belongs to node " +
-                                                        std::to_string(m.id) + " (" +
-                                                        describe_member(m) + ")"),
+      return done({member_error(Code::kAlreadyExists,
+                                "address " + request.address() + " already belongs to node " +
+                                    std::to_string(m.id) + " (" + describe_member(m) + ")"),
                    {}});
     }
   }
@@ -201,15 +200,15 @@ void Members::remove_server(
   const MemberState* m = find_member(state, request.id());
   if (!m) {
     return done({member_error(Code::kNotFound, "node " + std::to_string(request.id()) +
-                                                 " is not a member (see cluster members)"),
+                                                   " is not a member (see cluster members)"),
                  {}});
   }
   size_t voters = std::count_if(state.members.begin(), state.members.end(),
                                 [](const MemberState& x) { return x.voter; });
   if (m->voter && voters == 1) {
     return done({member_error(Code::kFailedPrecondition,
-                            "node " + std::to_string(m->id) +
-                                " is the last voter: a cluster cannot remove its last voter"),
+                              "node " + std::to_string(m->id) +
+                                  " is the last voter: a cluster cannot remove its last voter"),
                  {}});
   }
   change({MemberChange::Kind::kRemove, request.id(), {}}, std::move(done));
@@ -217,12 +216,13 @@ void Members::remove_server(
 
 void Members::change(const MemberChange& change,
                      std::function<void(Outcome<nomad_lite::MembershipChangeResponse>)> done) {
-  port_->change_membership(change, [this, done = std::move(done)](MemberChangeResult r) {
+  // Members is a value the callers let go of: the answer, which comes later, keeps the port.
+  port_->change_membership(change, [port = port_, done = std::move(done)](MemberChangeResult r) {
     Outcome<nomad_lite::MembershipChangeResponse> out;
     out.error = from_member_result(r);
     if (out.ok()) {
       out.value.set_index(r.index);
-      *out.value.mutable_members() = to_wire(port_->membership());
+      *out.value.mutable_members() = to_wire(port->membership());
     }
     done(std::move(out));
   });
@@ -238,15 +238,15 @@ void Members::join(const nomad_lite::JoinRequest& request, uint64_t proven, bool
   MembershipState state = port_->membership();
   if (tls && proven != request.id() && !find_member(state, proven)) {
     return done({member_error(Code::kPermissionDenied,
-                            "the certificate names node " + std::to_string(proven) +
-                                ", not node " + std::to_string(request.id()) +
-                                ": a joining node needs a certificate of the cluster's CA "
-                                "naming its --node-id (nomad-lite tls init DIR --add-node " +
-                                std::to_string(request.id()) + ")"),
+                              "the certificate names node " + std::to_string(proven) +
+                                  ", not node " + std::to_string(request.id()) +
+                                  ": a joining node needs a certificate of the cluster's CA "
+                                  "naming its --node-id (nomad-lite tls init DIR --add-node " +
+                                  std::to_string(request.id()) + ")"),
                  {}});
   }
-  auto answer = [this](uint64_t index, bool already) {
-    MembershipState now = port_->membership();
+  auto answer = [port = port_](uint64_t index, bool already) {
+    MembershipState now = port->membership();
     Outcome<nomad_lite::JoinResponse> out;
     out.value.set_leader_id(now.leader_id);
     out.value.set_leader_address(now.leader_address);
@@ -266,12 +266,13 @@ void Members::join(const nomad_lite::JoinRequest& request, uint64_t proven, bool
     // A joining node that restarted before it stored its answer asks again: the same id at
     // the same address is welcome; another address means the id is taken.
     if (m->address == request.address()) return done(answer(state.membership_index, true));
-    return done({member_error(Code::kAlreadyExists,
-                            "node id " + std::to_string(m->id) + " is taken (" + describe_member(*m) +
-                                "); start the new node with another --node-id, or remove node " +
-                                std::to_string(m->id) + " first (cluster remove-server " +
-                                std::to_string(m->id) + ")"),
-                 {}});
+    return done(
+        {member_error(Code::kAlreadyExists,
+                      "node id " + std::to_string(m->id) + " is taken (" + describe_member(*m) +
+                          "); start the new node with another --node-id, or remove node " +
+                          std::to_string(m->id) + " first (cluster remove-server " +
+                          std::to_string(m->id) + ")"),
+         {}});
   }
   add_server(add, [done = std::move(done), answer,
                    address = request.address()](Outcome<nomad_lite::MembershipChangeResponse> r) {

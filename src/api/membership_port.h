@@ -23,10 +23,10 @@ struct MembershipState {
   uint64_t node_id = 0;  // the node answering
   uint64_t leader_id = 0;
   std::string leader_address;
-  bool leader = false;            // the node answering leads: progress is known
-  uint64_t last_index = 0;        // the answering node's last log index
-  uint64_t membership_index = 0;  // the entry that set the membership (0: bootstrap)
-  std::string cluster;            // the cluster's identity (stored with every member's data)
+  bool leader = false;               // the node answering leads: progress is known
+  uint64_t last_index = 0;           // the answering node's last log index
+  uint64_t membership_index = 0;     // the entry that set the membership (0: bootstrap)
+  std::string cluster;               // the cluster's identity (stored with every member's data)
   std::vector<MemberState> members;  // sorted by id
 };
 

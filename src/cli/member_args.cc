@@ -26,8 +26,7 @@ void add_member_flags(CLI::App* cluster, MemberFlags* f) {
       "add-server",
       "Add a server as a learner; the leader makes it a voter once it has caught up (operator)");
   f->add_server->add_option("ID", f->add_id, "The new server's --node-id")->required();
-  f->add_server->add_option("ADDR", f->add_address, "host:port the others reach it at")
-      ->required();
+  f->add_server->add_option("ADDR", f->add_address, "host:port the others reach it at")->required();
   f->add_server->footer("Example: nomad-lite cluster add-server 4 10.0.0.4:50051");
   f->remove_server = cluster->add_subcommand(
       "remove-server", "Remove a server from the cluster (a leader removing itself steps down)");

@@ -15,15 +15,14 @@ void print_members(std::ostream& out, const nomad_lite::ListMembersResponse& r,
   std::vector<std::vector<std::string>> rows = {
       {"", "ID", "ADDRESS", "ROLE", "MATCH", "LAG", "ACTIVE"}};
   for (const auto& m : r.members()) {
-    rows.push_back({m.leader() ? "*" : "", std::to_string(m.id()), m.address(),
-                    m.voter() ? "voter" : "learner",
-                    progress ? std::to_string(m.match_index()) : "-",
-                    progress ? std::to_string(m.lag()) : "-",
-                    progress ? (m.active() ? "yes" : "no") : "-"});
+    rows.push_back(
+        {m.leader() ? "*" : "", std::to_string(m.id()), m.address(),
+         m.voter() ? "voter" : "learner", progress ? std::to_string(m.match_index()) : "-",
+         progress ? std::to_string(m.lag()) : "-", progress ? (m.active() ? "yes" : "no") : "-"});
   }
   out << render_table(rows) << "(* leader; last index " << r.last_index()
-      << (progress ? "" : "; progress is known to the leader only")
-      << "; membership set at index " << r.membership_index() << ")\n";
+      << (progress ? "" : "; progress is known to the leader only") << "; membership set at index "
+      << r.membership_index() << ")\n";
 }
 
 int run_member_command(const Invocation& inv, Client& client, std::ostream& out,

@@ -5,9 +5,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <future>
 #include <map>
 #include <memory>
-#include <future>
 #include <mutex>
 
 #include "api/members.h"
@@ -71,7 +71,8 @@ api::Outcome<nomad_lite::AddServerRequest> parse_add(const std::string& body) {
   };
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
-    return invalid("the body must be a JSON object like {\"id\": 4, \"address\": \"10.0.0.4:50051\"}");
+    return invalid(
+        "the body must be a JSON object like {\"id\": 4, \"address\": \"10.0.0.4:50051\"}");
   }
   for (const auto& [key, value] : doc.items()) {
     if (key == "id") {

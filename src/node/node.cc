@@ -319,10 +319,10 @@ void Node::handle_conf_changes(std::vector<ConfChangeRequest>& requests) {
       raft::ProposeResult p = counted(core_->propose_conf_change(r.change, &why));
       if (p.accepted) {
         waiters_[p.first_index] = {p.term, std::move(r.done)};
-        common::log_info(fmt::format("node {}: proposed {} of node {} at index {}",
-                                     config_.node_id, raft::conf_change_kind_name(r.change.kind),
-                                     r.change.id, p.first_index),
-                         {{"member", r.change.id}, {"index", p.first_index}});
+        common::log_info(
+            fmt::format("node {}: proposed {} of node {} at index {}", config_.node_id,
+                        raft::conf_change_kind_name(r.change.kind), r.change.id, p.first_index),
+            {{"member", r.change.id}, {"index", p.first_index}});
         continue;
       }
       refused.code = ProposeOutcome::Code::kRefused;
@@ -844,8 +844,8 @@ void Node::maybe_snapshot() {
   auto image = std::make_shared<jobs::JobStoreImage>(jobs_.image());
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
-  snapshot_writer_ = std::thread([this, applied, term = *term, image,
-                                  membership = membership_field(applied_membership_)] {
+  const std::string membership = membership_field(applied_membership_);
+  snapshot_writer_ = std::thread([this, applied, term = *term, image, membership] {
     common::name_this_thread("snapshot-write");
     // Background work: encoding tens of megabytes must not take the CPU from the loop and
     // gRPC's threads when they have work.

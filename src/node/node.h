@@ -311,7 +311,7 @@ class Node {
   ClusterView view_;
   MembershipView membership_view_;
   raft::Membership membership_;                    // loop thread's copy
-  raft::Membership applied_membership_;  // as of the applied index: saved with snapshots
+  raft::Membership applied_membership_;            // as of the applied index: saved with snapshots
   std::map<raft::NodeId, std::string> addresses_;  // of every member, guarded by view_mu_
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_heard_;
 };

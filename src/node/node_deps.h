@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/peers.h"
 #include "common/status.h"
 #include "common/unix_time.h"
 #include "jobs/job_store.h"
-#include "common/peers.h"
 #include "raft/types.h"
 #include "storage/snapshot_store.h"
 #include "storage/wal.h"

@@ -13,7 +13,7 @@ std::string membership_field(const raft::Membership& membership) {
   if (membership.empty()) return {};
   std::string bytes = raft::encode_membership(membership);
   std::string out(1, static_cast<char>(kTag));
-  for (uint64_t n = bytes.size(); ; n >>= 7) {
+  for (uint64_t n = bytes.size();; n >>= 7) {
     if (n < 0x80) {
       out += static_cast<char>(n);
       break;

@@ -19,8 +19,8 @@
 namespace nomad::server {
 
 struct ClusterIdentity {
-  std::string cluster;                // names the WAL's cluster (storage/wal.h)
-  bool joined = false;                // the node joined a running cluster
+  std::string cluster;                 // names the WAL's cluster (storage/wal.h)
+  bool joined = false;                 // the node joined a running cluster
   std::vector<PeerAddress> bootstrap;  // the other bootstrap voters (joined: none)
 };
 

@@ -22,7 +22,8 @@ constexpr auto kCallTimeout = std::chrono::seconds(10);
 
 // Waits up to `d` for a stop signal: true when one came.
 bool stop_signal_within(const sigset_t& signals, std::chrono::milliseconds d) {
-  timespec wait{static_cast<time_t>(d.count() / 1000), static_cast<long>(d.count() % 1000) * 1000000};
+  timespec wait{static_cast<time_t>(d.count() / 1000),
+                static_cast<long>(d.count() % 1000) * 1000000};
   while (true) {
     int received = sigtimedwait(&signals, nullptr, &wait);
     if (received > 0) return true;
@@ -33,8 +34,8 @@ bool stop_signal_within(const sigset_t& signals, std::chrono::milliseconds d) {
 // Refusals that asking again, here or elsewhere, cannot change.
 bool permanent(grpc::StatusCode code) {
   return code == grpc::StatusCode::ALREADY_EXISTS || code == grpc::StatusCode::INVALID_ARGUMENT ||
-         code == grpc::StatusCode::PERMISSION_DENIED ||
-         code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::UNIMPLEMENTED;
+         code == grpc::StatusCode::PERMISSION_DENIED || code == grpc::StatusCode::UNAUTHENTICATED ||
+         code == grpc::StatusCode::UNIMPLEMENTED;
 }
 
 }  // namespace
@@ -93,8 +94,9 @@ Status ask_to_join(const node::ServerConfig& config, const sigset_t& signals, Jo
       }
       last_error = config.join[i] + ": " + s.error_message();
     }
-    spdlog::warn("node {}: no member of the cluster admitted it yet (round {}; {}); retrying in {} ms",
-                 config.node_id, round, last_error, backoff.count());
+    spdlog::warn(
+        "node {}: no member of the cluster admitted it yet (round {}; {}); retrying in {} ms",
+        config.node_id, round, last_error, backoff.count());
     if (stop_signal_within(signals, backoff)) {
       *stopped = true;
       return Status::ok();
@@ -103,8 +105,8 @@ Status ask_to_join(const node::ServerConfig& config, const sigset_t& signals, Jo
   }
 }
 
-Status prepare_membership(node::ServerConfig* config, const sigset_t& signals,
-                          std::string* cluster, std::vector<PeerAddress>* seed, bool* stopped) {
+Status prepare_membership(node::ServerConfig* config, const sigset_t& signals, std::string* cluster,
+                          std::vector<PeerAddress>* seed, bool* stopped) {
   *stopped = false;
   const std::string dir = config->effective_data_dir();
   std::error_code ec;
@@ -120,9 +122,10 @@ Status prepare_membership(node::ServerConfig* config, const sigset_t& signals,
     }
     if (stored->joined) {
       if (!config->peers.empty()) {
-        spdlog::warn("node {}: --peers ignored: this node joined cluster '{}' and uses the "
-                     "membership stored in {}",
-                     config->node_id, stored->cluster, dir);
+        spdlog::warn(
+            "node {}: --peers ignored: this node joined cluster '{}' and uses the "
+            "membership stored in {}",
+            config->node_id, stored->cluster, dir);
       }
       config->peers.clear();
       config->joined = true;
@@ -130,9 +133,10 @@ Status prepare_membership(node::ServerConfig* config, const sigset_t& signals,
     }
     if (!config->peers.empty() &&
         bootstrap_cluster_name(config->node_id, config->peers) != stored->cluster) {
-      spdlog::warn("node {}: --peers ignored in favour of the membership stored in {} (cluster "
-                   "'{}'); membership changes go through cluster add-server / remove-server",
-                   config->node_id, dir, stored->cluster);
+      spdlog::warn(
+          "node {}: --peers ignored in favour of the membership stored in {} (cluster "
+          "'{}'); membership changes go through cluster add-server / remove-server",
+          config->node_id, dir, stored->cluster);
     }
     config->peers = stored->bootstrap;
     return Status::ok();

@@ -19,7 +19,7 @@
 namespace nomad::server {
 
 struct JoinAnswer {
-  std::string cluster;              // the cluster's identity, stored with this node's data
+  std::string cluster;  // the cluster's identity, stored with this node's data
   uint64_t leader_id = 0;
   std::vector<PeerAddress> members;  // the members then (this node excluded)
 };
@@ -33,8 +33,8 @@ bool peer_from_address(uint64_t id, const std::string& address, PeerAddress* out
 // a new node with --join asks the cluster (ask_to_join) and stores the answer. Sets
 // config->peers (the bootstrap members) and config->joined, *cluster, and *seed (the members a
 // joining node reaches first). *stopped: a stop signal came while it asked.
-Status prepare_membership(node::ServerConfig* config, const sigset_t& signals,
-                          std::string* cluster, std::vector<PeerAddress>* seed, bool* stopped);
+Status prepare_membership(node::ServerConfig* config, const sigset_t& signals, std::string* cluster,
+                          std::vector<PeerAddress>* seed, bool* stopped);
 
 // Asks until a member admits this node. *stopped is set when SIGINT or SIGTERM (blocked in
 // `signals`) arrived first; the result is then ok and *out empty.

@@ -402,8 +402,9 @@ Status add_node_certificate(const DevPkiOptions& options) {
     for (auto [path, out] : {std::pair{&ca_cert_path, &cert_pem}, {&ca_key_path, &key_pem}}) {
       std::error_code ec;
       if (!std::filesystem::exists(*path, ec)) {
-        return Status::error(*path + " does not exist: --add-node needs the directory where tls "
-                                     "init wrote the cluster's CA (ca.pem and ca-key.pem)");
+        return Status::error(*path +
+                             " does not exist: --add-node needs the directory where tls "
+                             "init wrote the cluster's CA (ca.pem and ca-key.pem)");
       }
       FILE* f = fopen(path->c_str(), "r");
       if (!f) return errno_failure("read", *path);
