@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "api/grpc_service.h"
 #include "api/members.h"
@@ -31,13 +32,30 @@ void finish_member_call(grpc::CallbackServerContext* context, UnaryCall* reactor
 // How long a forwarded Join may take at the leader (its change commits within a round trip).
 constexpr auto kJoinForwardTimeout = std::chrono::seconds(10);
 
+// A forwarded Join names the node the joining node's certificate named at the member that
+// forwarded it; the leader believes it only from a member (api::Members::join).
+constexpr const char* kForwardedForHeader = "nomad-lite-forwarded-for";
+
+std::optional<uint64_t> forwarded_for(const grpc::CallbackServerContext& context) {
+  const auto& md = context.client_metadata();
+  auto it = md.find(kForwardedForHeader);
+  if (it == md.end()) return std::nullopt;
+  std::string text(it->second.data(), it->second.size());
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return 0;  // names no node: refused with TLS
+  }
+  return std::stoull(text);
+}
+
 }  // namespace
 
 // The leader's InternalService, for Joins that reached a follower. One channel per address.
 class JoinForwarder {
  public:
+  // `certified`: the node the joining node's certificate named here (0: no TLS).
   Outcome<nomad_lite::JoinResponse> forward(const std::string& address,
-                                            const nomad_lite::JoinRequest& request) {
+                                            const nomad_lite::JoinRequest& request,
+                                            uint64_t certified) {
     nomad_lite::InternalService::Stub* stub;
     {
       std::lock_guard lock(mu_);
@@ -51,6 +69,7 @@ class JoinForwarder {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + kJoinForwardTimeout);
     transport::add_call_credentials(&context);
+    context.AddMetadata(kForwardedForHeader, std::to_string(certified));
     Outcome<nomad_lite::JoinResponse> out;
     grpc::Status s = stub->Join(&context, request, &out.value);
     if (s.ok()) return out;
@@ -130,7 +149,7 @@ void GrpcSchedulerService::register_membership_methods() {
 GrpcInternalService::~GrpcInternalService() = default;
 
 void GrpcInternalService::register_join() {
-  join_forwarder_ = std::make_unique<JoinForwarder>();
+  join_forwarder_ = std::make_shared<JoinForwarder>();
   MarkMethodRawCallback(
       method_index<nomad_lite::JoinRequest>("InternalService", "Join"),
       new RawHandler([this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -144,13 +163,14 @@ void GrpcInternalService::register_join() {
         return decode_then<nomad_lite::JoinRequest, nomad_lite::JoinResponse>(
             request, response, [this, context, proven = caller.value](auto* call) {
               service_.members().join(
-                  call->request, proven, gate_.tls(),
-                  [this, context, call](Outcome<nomad_lite::JoinResponse> out) {
+                  call->request, proven, gate_.tls(), forwarded_for(*context),
+                  [this, context, call, proven](Outcome<nomad_lite::JoinResponse> out) {
                     if (out.error.code == Code::kNotLeader && !out.error.leader_address.empty()) {
                       // The leader checks again; this node vouched for the certificate.
                       // Forwarded off gRPC's callback thread: the call blocks.
-                      std::thread([this, context, call, address = out.error.leader_address] {
-                        auto forwarded = join_forwarder_->forward(address, call->request);
+                      std::thread([this, context, call, proven,
+                                   address = out.error.leader_address] {
+                        auto forwarded = join_forwarder_->forward(address, call->request, proven);
                         if (forwarded.ok()) call->response = std::move(forwarded.value);
                         finish_member_call(context, call, forwarded.error);
                       }).detach();

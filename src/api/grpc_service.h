@@ -186,7 +186,7 @@ class GrpcInternalService final : public InternalBase {
   void register_join();
 
   api::Service& service_;
-  std::unique_ptr<JoinForwarder> join_forwarder_;
+  std::shared_ptr<JoinForwarder> join_forwarder_;  // shared: complete only in its .cc
   ReportSink reports_;
   const PeerGate& gate_;
   ReportStreams report_streams_;

@@ -229,6 +229,7 @@ void Members::change(const MemberChange& change,
 }
 
 void Members::join(const nomad_lite::JoinRequest& request, uint64_t proven, bool tls,
+                   std::optional<uint64_t> forwarded_for,
                    std::function<void(Outcome<nomad_lite::JoinResponse>)> done) {
   nomad_lite::AddServerRequest add;
   add.set_id(request.id());
@@ -236,9 +237,13 @@ void Members::join(const nomad_lite::JoinRequest& request, uint64_t proven, bool
   if (Error e = check_add(add); e.code != Code::kOk) return done({e, {}});
   if (!port_) return done({no_membership_error(), {}});
   MembershipState state = port_->membership();
-  if (tls && proven != request.id() && !find_member(state, proven)) {
+  // With TLS the joining node proves its id with its certificate: to this node directly, or
+  // to the member that forwarded the request (which says what it saw).
+  const uint64_t certified = forwarded_for ? *forwarded_for : proven;
+  const bool forwarder_ok = !forwarded_for || find_member(state, proven);
+  if (tls && (certified != request.id() || !forwarder_ok)) {
     return done({member_error(Code::kPermissionDenied,
-                              "the certificate names node " + std::to_string(proven) +
+                              "the certificate names node " + std::to_string(certified) +
                                   ", not node " + std::to_string(request.id()) +
                                   ": a joining node needs a certificate of the cluster's CA "
                                   "naming its --node-id (nomad-lite tls init DIR --add-node " +

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -33,10 +34,12 @@ class Members {
                   std::function<void(Outcome<nomad_lite::MembershipChangeResponse>)> done);
   void remove_server(const nomad_lite::RemoveServerRequest& request,
                      std::function<void(Outcome<nomad_lite::MembershipChangeResponse>)> done);
-  // A node asking to join. `proven` is the node its certificate names (0: not known, no TLS);
-  // with TLS it must be the id asked for, unless `proven` is a member forwarding the request
-  // (members check the joining node's certificate before they forward).
+  // A node asking to join. `proven` is the node the caller's certificate names (0: not known,
+  // no TLS); with TLS it must be the id asked for, or, for a request a member forwarded, the
+  // caller must be a member and the certificate it saw (`forwarded_for`: the node it named)
+  // must name that id.
   void join(const nomad_lite::JoinRequest& request, uint64_t proven, bool tls,
+            std::optional<uint64_t> forwarded_for,
             std::function<void(Outcome<nomad_lite::JoinResponse>)> done);
 
   // The checks of a request, without the cluster (unit tests, and before any proposal).

@@ -57,6 +57,7 @@ class Cluster:
         self.certs = os.path.join(out, "certs")
         self.tokens = {}
         self.procs, self.ports, self.logs, self.dirs = {}, {}, {}, {}
+        self.removed = set()  # no longer members: they no longer hear of the leader
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
         if secure:
@@ -104,7 +105,7 @@ class Cluster:
         return f"127.0.0.1:{self.ports[i]}"
 
     def live(self):
-        return [i for i, p in self.procs.items() if p.poll() is None]
+        return [i for i, p in self.procs.items() if p.poll() is None and i not in self.removed]
 
     def cli(self, args, node=None, role="operator", timeout=30):
         nodes = [node] if node else self.live()
@@ -294,6 +295,7 @@ def plain(binary, out):
                   wait_voter(c, 6), str(c.members()))
             rc, _, err = c.cli(["cluster", "remove-server", str(victim)])
             check(f"remove-server {victim} (the dead node)", rc == 0, err)
+            c.removed.add(victim)
             check("the dead node is gone from the members",
                   wait_for(lambda: victim not in (c.voters() or [victim]), 10, 0.2))
 
@@ -301,6 +303,7 @@ def plain(binary, out):
             old = c.leader()
             rc, _, err = c.cli(["cluster", "remove-server", str(old)])
             check(f"remove-server of the leader (node {old})", rc == 0, err)
+            c.removed.add(old)
             new = wait_for(lambda: (lambda l: l if l and l != old else None)(c.leader()), 10,
                            0.1)
             check("a new leader takes over from the removed one", new, str(c.members()))
@@ -311,6 +314,7 @@ def plain(binary, out):
                 target = next(i for i in v if i != c.leader())
                 rc, _, err = c.cli(["cluster", "remove-server", str(target)])
                 check(f"remove-server {target}", rc == 0, err)
+                c.removed.add(target)
                 wait_for(lambda: target not in (c.voters() or [target]), 10, 0.2)
                 c.stop(target)
             check("3 voters again", len(c.voters() or []) == 3, str(c.voters()))

@@ -176,7 +176,7 @@ Outcome<nomad_lite::JoinResponse> join(Members members, uint64_t id, const std::
   r.set_id(id);
   r.set_address(address);
   return run<nomad_lite::JoinResponse>(
-      [&](auto done) { members.join(r, proven, tls, std::move(done)); });
+      [&](auto done) { members.join(r, proven, tls, std::nullopt, std::move(done)); });
 }
 
 TEST(Members, JoinAddsTheNodeAndGivesItTheClusterAndMembers) {
@@ -206,9 +206,24 @@ TEST(Members, WithTlsTheCertificateMustNameTheJoiningNode) {
   EXPECT_EQ(out.error.code, Code::kPermissionDenied);
   EXPECT_NE(out.error.message.find("--add-node 5"), std::string::npos);
   EXPECT_FALSE(port.proposed.has_value());
-  // Its own certificate, or a member forwarding the request, is admitted.
+  // Even from a member's certificate, unless the member forwards what it saw.
+  EXPECT_EQ(join(Members(&port), 5, "127.0.0.1:50055", 2, true).error.code,
+            Code::kPermissionDenied);
   EXPECT_TRUE(join(Members(&port), 5, "127.0.0.1:50055", 5, true).ok());
-  EXPECT_TRUE(join(Members(&port), 6, "127.0.0.1:50056", 2, true).ok());
+}
+
+TEST(Members, AForwardedJoinCarriesTheCertificateTheMemberSaw) {
+  auto port = three_voters_led_by_1();
+  nomad_lite::JoinRequest r;
+  r.set_id(6);
+  r.set_address("127.0.0.1:50056");
+  auto answer = [&](uint64_t proven, uint64_t certified) {
+    return run<nomad_lite::JoinResponse>(
+        [&](auto done) { Members(&port).join(r, proven, true, certified, std::move(done)); });
+  };
+  EXPECT_EQ(answer(9, 6).error.code, Code::kPermissionDenied);  // not forwarded by a member
+  EXPECT_EQ(answer(2, 4).error.code, Code::kPermissionDenied);  // the certificate named node 4
+  EXPECT_TRUE(answer(2, 6).ok());
 }
 
 }  // namespace
