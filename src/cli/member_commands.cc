@@ -36,11 +36,13 @@ int run_member_command(const Invocation& inv, Client& client, std::ostream& out,
     // The leader knows each member's progress: ask it when it is known.
     status = client.list_members({}, &members);
     if (status.ok() && members.leader_id() != 0 && members.leader_id() != members.node_id()) {
+      std::string leader_address;
       for (const auto& m : members.members()) {
-        if (m.id() != members.leader_id()) continue;
-        Client leader({m.address()});
-        nomad_lite::ListMembersResponse from_leader;
-        if (leader.list_members({}, &from_leader).ok()) members = std::move(from_leader);
+        if (m.id() == members.leader_id()) leader_address = m.address();
+      }
+      nomad_lite::ListMembersResponse from_leader;
+      if (!leader_address.empty() && Client({leader_address}).list_members({}, &from_leader).ok()) {
+        members = std::move(from_leader);
       }
     }
   } else {

@@ -368,6 +368,7 @@ void Node::on_membership(const raft::Membership& membership) {
   std::vector<uint64_t> nodes;
   for (const auto& m : membership.members) nodes.push_back(m.id);
   if (!nodes.empty()) coordinator_->set_nodes(std::move(nodes));
+  publish_view();  // the answer to a change reads the members at once
 }
 
 void Node::receive(raft::Message message) {
