@@ -319,6 +319,9 @@ void Node::handle_conf_changes(std::vector<ConfChangeRequest>& requests) {
       raft::ProposeResult p = counted(core_->propose_conf_change(r.change, &why));
       if (p.accepted) {
         waiters_[p.first_index] = {p.term, std::move(r.done)};
+        if (r.change.kind == raft::ConfChange::Kind::kRemove && r.change.id == config_.node_id) {
+          self_removal_index_ = p.first_index;
+        }
         common::log_info(
             fmt::format("node {}: proposed {} of node {} at index {}", config_.node_id,
                         raft::conf_change_kind_name(r.change.kind), r.change.id, p.first_index),
@@ -813,6 +816,22 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
 }
 
 void Node::fail_waiters(ProposeOutcome::Code code) {
+  // A leader that removed itself steps down once that change commits (thesis §4.2.2), which
+  // can be before the entry is handed out to apply: its caller hears that it committed.
+  if (self_removal_index_ != 0 && core_->commit_index() >= self_removal_index_) {
+    auto it = waiters_.find(self_removal_index_);
+    if (it != waiters_.end()) {
+      {
+        std::lock_guard lock(queue_mu_);
+        --waiting_;
+      }
+      ProposeOutcome out;
+      out.index = self_removal_index_;
+      it->second.done(std::move(out));
+      waiters_.erase(it);
+    }
+    self_removal_index_ = 0;
+  }
   if (waiters_.empty()) return;
   {
     // Uncounted before they are answered, as apply() does: whoever hears the answer and
