@@ -788,6 +788,10 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
   std::vector<CallbackRunner::Callback> answers;
   for (size_t i = 0; i < committed.size(); ++i) {
     auto it = waiters_.find(committed[i].index);
+    if (committed[i].type == raft::EntryType::kConfChange) {
+      spdlog::info("node {}: membership change at index {} committed{}", config_.node_id,
+                   committed[i].index, it == waiters_.end() ? "" : " (answering its proposer)");
+    }
     if (it == waiters_.end()) continue;
     ProposeOutcome out;
     out.index = committed[i].index;
@@ -818,6 +822,11 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
 void Node::fail_waiters(ProposeOutcome::Code code) {
   // A leader that removed itself steps down once that change commits (thesis §4.2.2), which
   // can be before the entry is handed out to apply: its caller hears that it committed.
+  if (self_removal_index_ != 0) {
+    spdlog::info("node {}: stepping down with its own removal at index {} (commit index {}, {})",
+                 config_.node_id, self_removal_index_, core_->commit_index(),
+                 waiters_.contains(self_removal_index_) ? "waited for" : "answered");
+  }
   if (self_removal_index_ != 0 && core_->commit_index() >= self_removal_index_) {
     auto it = waiters_.find(self_removal_index_);
     if (it != waiters_.end()) {
