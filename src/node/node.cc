@@ -14,7 +14,6 @@
 #include "common/unix_time.h"
 #include "metrics/registry.h"
 #include "node/job_event_log.h"
-#include "node/snapshot_membership.h"
 #include "node/store_log_sink.h"
 #include "raft/membership.h"
 #include "storage/sync_failure.h"
@@ -117,8 +116,8 @@ Status Node::start() {
     if (Status s = jobs_.restore(snapshot->data); !s) {
       return Status::error("snapshot in " + snapshots_.where() + ": " + s.message());
     }
-    restored.snapshot_membership = applied_membership_ = snapshot_membership(snapshot->data);
     restored.snapshot_data = std::make_shared<const std::string>(std::move(snapshot->data));
+    restored.snapshot_membership = std::move(snapshot->membership);
   }
   spdlog::info("node {}: recovered term {}, commit {}, {} log entries after snapshot {}",
                config_.node_id, restored.hard_state.term, restored.hard_state.commit,
@@ -140,9 +139,6 @@ Status Node::start() {
     return std::max<int>(1,
                          static_cast<int>(d.count() / std::max<int64_t>(1, config_.tick.count())));
   };
-  if (applied_membership_.empty() && !rc.join) {
-    applied_membership_ = raft::bootstrap_membership(rc.voters, rc.addresses);
-  }
   rc.election_ticks = ticks(config_.election_timeout);
   rc.heartbeat_ticks = ticks(config_.heartbeat_interval);
   rc.seed = std::random_device{}() ^ (static_cast<uint64_t>(getpid()) << 32);
@@ -592,14 +588,8 @@ void Node::handle_ready() {
   if (rd.snapshot) {
     // The core's log already starts after the snapshot, so the state machine takes it now;
     // the log writer makes it durable before anything written after it.
-    storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data};
-    if (!rd.snapshot->membership.empty()) {
-      applied_membership_ = rd.snapshot->membership;
-      // Kept with the snapshot on disk, for a restart after the log before it is gone.
-      if (snapshot_membership(snap.data).empty()) {
-        snap.data = membership_field(rd.snapshot->membership) + snap.data;
-      }
-    }
+    storage::Snapshot snap{rd.snapshot->index, rd.snapshot->term, *rd.snapshot->data,
+                           rd.snapshot->membership};
     {
       std::unique_lock lock(jobs_mu_);
       if (Status s = jobs_.restore(snap.data); !s) stop_on_storage_failure(s.message(), 1);
@@ -776,10 +766,6 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
   {
     std::unique_lock lock(jobs_mu_);
     for (const auto& e : committed) {
-      if (e.type == raft::EntryType::kConfChange) {
-        raft::Membership result;
-        if (raft::decode_conf_entry(e.data, nullptr, &result)) applied_membership_ = result;
-      }
       jobs_.record_events(log_events && led_terms_.contains(e.term) ? &job_events_ : nullptr);
       results.push_back(jobs_.apply(e));
     }
@@ -873,16 +859,17 @@ void Node::maybe_snapshot() {
   auto image = std::make_shared<jobs::JobStoreImage>(jobs_.image());
   if (snapshot_writer_.joinable()) snapshot_writer_.join();
   snapshot_in_progress_ = true;
-  const std::string membership = membership_field(applied_membership_);
+  // The configuration goes with the snapshot: the log entries that set it will be compacted.
+  raft::Membership membership = core_->membership_at(applied);
   snapshot_writer_ = std::thread([this, applied, term = *term, image, membership] {
     common::name_this_thread("snapshot-write");
     // Background work: encoding tens of megabytes must not take the CPU from the loop and
     // gRPC's threads when they have work.
     setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
     const auto start = std::chrono::steady_clock::now();
-    auto data = std::make_shared<const std::string>(membership + image->serialize());
+    auto data = std::make_shared<const std::string>(image->serialize());
     const auto encoded = std::chrono::steady_clock::now();
-    Status s = snapshots_.save(applied, term, *data);
+    Status s = snapshots_.save(applied, term, membership, *data);
     {
       std::lock_guard lock(queue_mu_);
       snapshot_done_ = SnapshotDone{

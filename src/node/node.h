@@ -311,7 +311,6 @@ class Node {
   ClusterView view_;
   MembershipView membership_view_;
   raft::Membership membership_;                    // loop thread's copy
-  raft::Membership applied_membership_;            // as of the applied index: saved with snapshots
   raft::Index self_removal_index_ = 0;             // this leader proposed its own removal there
   std::map<raft::NodeId, std::string> addresses_;  // of every member, guarded by view_mu_
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_heard_;

@@ -53,10 +53,11 @@ class SnapshotStorage {
   virtual Status load_latest(std::optional<storage::Snapshot>* out) = 0;
   // Durable when it returns OK. *out_of_space (when given): failed for want of space.
   // `data` is not copied: a snapshot of a large store is tens of megabytes.
-  virtual Status save(raft::Index index, raft::Term term, std::string_view data,
-                      bool* out_of_space = nullptr) = 0;
+  // `membership`: the cluster's configuration as of `index` (empty: none to store).
+  virtual Status save(raft::Index index, raft::Term term, const raft::Membership& membership,
+                      std::string_view data, bool* out_of_space = nullptr) = 0;
   Status save(const storage::Snapshot& snapshot, bool* out_of_space = nullptr) {
-    return save(snapshot.index, snapshot.term, snapshot.data, out_of_space);
+    return save(snapshot.index, snapshot.term, snapshot.membership, snapshot.data, out_of_space);
   }
   // Where snapshots live, for error messages.
   virtual std::string where() const = 0;

@@ -97,8 +97,8 @@ struct Config {
   PlantedBugs bugs;
 
   // Whether this configuration can run: a member id, this node among the voters (or no voters
-  // at all with `join`), no duplicate or zero voter, positive timings with heartbeats more frequent than elections, and
-  // non-zero limits. The error names the field and what it must be.
+  // at all with `join`), no duplicate or zero voter, positive timings with heartbeats more frequent
+  // than elections, and non-zero limits. The error names the field and what it must be.
   Status validate() const;
 };
 
@@ -252,6 +252,9 @@ class Core {
   // Observers.
   // The effective configuration: the latest appended (not necessarily committed) one.
   const Membership& membership() const { return membership_; }
+  // The configuration in force at `index`: the latest configuration entry at or below it, else
+  // the snapshot's, else the bootstrap one.
+  Membership membership_at(Index index) const;
   // Leader only (empty otherwise): every member's replication progress, this node included.
   std::vector<MemberProgress> member_progress() const;
   NodeId id() const { return config_.id; }
@@ -352,9 +355,7 @@ class Core {
   // Recomputes membership_ from the latest configuration entry in the log, else the
   // snapshot's, else the bootstrap one; notes a change for the next Ready.
   void refresh_membership();
-  // The configuration in force at `index`: the latest configuration entry at or below it, else
-  // the snapshot's, else the bootstrap one.
-  Membership membership_at(Index index) const;
+
   // Leader: adds progress for new members, drops removed ones.
   void sync_progress();
   // Leader: a configuration entry is in the log above the commit index.

@@ -187,7 +187,8 @@ class Reader {
       return fallback;
     }
     uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(bytes_[i])) << (8 * i);
+    for (int i = 0; i < n; ++i)
+      v |= static_cast<uint64_t>(static_cast<uint8_t>(bytes_[i])) << (8 * i);
     bytes_.remove_prefix(static_cast<size_t>(n));
     return v;
   }

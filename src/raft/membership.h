@@ -29,8 +29,8 @@ struct MemberProgress {
   NodeId id = kNoNode;
   bool voter = true;
   std::string address{};
-  Index match = 0;   // highest index known to be on that member (the leader: its durable end)
-  Index next = 0;    // next index the leader sends it (the leader: last index + 1)
+  Index match = 0;  // highest index known to be on that member (the leader: its durable end)
+  Index next = 0;   // next index the leader sends it (the leader: last index + 1)
   bool recent_active = false;  // heard from within the current check-quorum window
   bool is_leader = false;
 };

@@ -259,8 +259,7 @@ bool Core::maybe_commit() {
   // only while this node is a voter: a leader removing itself replicates without counting
   // itself (thesis §4.2.2).
   if (is_voter(config_.id)) {
-    matches.push_back(config_.bugs.count_own_unsynced_entries ? log_.last_index()
-                                                              : log_.stable());
+    matches.push_back(config_.bugs.count_own_unsynced_entries ? log_.last_index() : log_.stable());
   }
   // Learners never count (the planted bug counts them).
   for (auto& [id, p] : progress_) {

@@ -17,8 +17,8 @@ using Index = uint64_t;
 inline constexpr NodeId kNoNode = 0;
 
 enum class EntryType : uint8_t {
-  kNormal = 0,  // an application command
-  kNoop = 1,    // appended by every new leader so it can commit entries of earlier terms
+  kNormal = 0,      // an application command
+  kNoop = 1,        // appended by every new leader so it can commit entries of earlier terms
   kConfChange = 2,  // a membership change (raft/membership.h): never an application command
 };
 
@@ -34,7 +34,7 @@ struct Entry {
 // One server of the cluster's configuration (thesis chapter 4).
 struct Member {
   NodeId id = kNoNode;
-  bool voter = true;       // false: a learner (receives the log, never votes, never counted)
+  bool voter = true;      // false: a learner (receives the log, never votes, never counted)
   std::string address{};  // "host:port" of its gRPC listener; opaque to the core
 
   bool operator==(const Member&) const = default;

@@ -45,9 +45,9 @@ class DiskSnapshots final : public node::SnapshotStorage {
     return store_.load_latest(out);
   }
   using node::SnapshotStorage::save;
-  Status save(raft::Index index, raft::Term term, std::string_view data,
-              bool* out_of_space) override {
-    return store_.save(index, term, data, fsync_, out_of_space);
+  Status save(raft::Index index, raft::Term term, const raft::Membership& membership,
+              std::string_view data, bool* out_of_space) override {
+    return store_.save(index, term, membership, data, fsync_, out_of_space);
   }
   std::string where() const override { return store_.dir(); }
 

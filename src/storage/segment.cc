@@ -74,6 +74,10 @@ SegmentOutcome replay_segment(std::string_view data, const std::string& path, ui
           !header.ParseFromArray(r.payload.data(), static_cast<int>(r.payload.size()))) {
         return bad("segment does not start with a header");
       }
+      if (replay->adopt_cluster) {
+        replay->cluster = header.cluster();
+        replay->adopt_cluster = false;
+      }
       outcome.status = check_header(header, path, sequence, *replay);
       if (!outcome.status) return outcome;
       saw_header = true;

@@ -21,7 +21,10 @@ extern const char* const kDamageAdvice;
 struct SegmentReplay {
   raft::NodeId node_id = raft::kNoNode;  // the node that must have written the segments
   std::string cluster;                   // ... as a member of this cluster
-  raft::Index base = 0;                  // snapshot index: entries hold base+1, base+2, ...
+  // Take the cluster named by the first segment's header instead (WalOptions::
+  // adopt_stored_cluster); every later segment must name the same one.
+  bool adopt_cluster = false;
+  raft::Index base = 0;  // snapshot index: entries hold base+1, base+2, ...
   std::vector<raft::Entry> entries;
   raft::HardState hard_state;
   std::vector<std::string> warnings;

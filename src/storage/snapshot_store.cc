@@ -17,8 +17,14 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr char kMagic[] = "NLSNAP1\n";
+constexpr char kMagicWithMembership[] = "NLSNAP2\n";
 constexpr size_t kMagicSize = 8;
 constexpr size_t kHeaderSize = kMagicSize + 8 + 8 + 8 + 4;
+constexpr size_t kMembershipHeaderSize = 4 + 4;  // after kHeaderSize in NLSNAP2
+
+void put_u32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
 
 void put_u64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -64,8 +70,8 @@ std::vector<std::pair<raft::Index, std::string>> list(const std::string& dir) {
 
 }  // namespace
 
-Status SnapshotStore::save(raft::Index index, raft::Term term, std::string_view data, bool fsync,
-                           bool* out_of_space) {
+Status SnapshotStore::save(raft::Index index, raft::Term term, const raft::Membership& membership,
+                           std::string_view data, bool fsync, bool* out_of_space) {
   int error_number = 0;
   auto failed = [&](Status s) {
     if (out_of_space) *out_of_space = is_out_of_space(error_number);
@@ -78,12 +84,18 @@ Status SnapshotStore::save(raft::Index index, raft::Term term, std::string_view 
     return failed(Status::error("cannot create snapshot directory " + dir_ + ": " + ec.message()));
   }
 
-  std::string header(kMagic, kMagicSize);
+  // Without a configuration the file stays in the first format, which older versions read.
+  std::string header(membership.empty() ? kMagic : kMagicWithMembership, kMagicSize);
   put_u64(&header, index);
   put_u64(&header, term);
   put_u64(&header, data.size());
-  uint32_t crc = crc32c(data.data(), data.size());
-  for (int i = 0; i < 4; ++i) header.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  put_u32(&header, crc32c(data.data(), data.size()));
+  if (!membership.empty()) {
+    std::string encoded = raft::encode_membership(membership);
+    put_u32(&header, static_cast<uint32_t>(encoded.size()));
+    put_u32(&header, crc32c(encoded.data(), encoded.size()));
+    header += encoded;
+  }
 
   std::string final_path = (fs::path(dir_) / file_name(index, term)).string();
   std::string temp_path = final_path + ".tmp";
@@ -130,7 +142,10 @@ Status SnapshotStore::load_latest(std::optional<Snapshot>* out) const {
                          "). Restore this node's data directory from a backup, or move it aside "
                          "and start the node empty so that its peers send it a fresh copy.");
   };
-  if (bytes.size() < kHeaderSize || bytes.compare(0, kMagicSize, kMagic) != 0) {
+  bool with_membership =
+      bytes.size() >= kMagicSize && bytes.compare(0, kMagicSize, kMagicWithMembership) == 0;
+  if (bytes.size() < kHeaderSize ||
+      (!with_membership && bytes.compare(0, kMagicSize, kMagic) != 0)) {
     return damaged("bad header");
   }
   Snapshot snap;
@@ -138,8 +153,25 @@ Status SnapshotStore::load_latest(std::optional<Snapshot>* out) const {
   snap.term = get_u64(bytes.data() + kMagicSize + 8);
   uint64_t length = get_u64(bytes.data() + kMagicSize + 16);
   auto crc = static_cast<uint32_t>(get_u64(bytes.data() + kMagicSize + 24, 4));
-  if (length != bytes.size() - kHeaderSize) return damaged("length mismatch");
-  snap.data = bytes.substr(kHeaderSize);
+  size_t data_start = kHeaderSize;
+  if (with_membership) {
+    if (bytes.size() < kHeaderSize + kMembershipHeaderSize) return damaged("bad header");
+    uint64_t membership_length = get_u64(bytes.data() + kHeaderSize, 4);
+    auto membership_crc = static_cast<uint32_t>(get_u64(bytes.data() + kHeaderSize + 4, 4));
+    data_start = kHeaderSize + kMembershipHeaderSize;
+    if (membership_length > bytes.size() - data_start) return damaged("membership length");
+    std::string_view encoded(bytes.data() + data_start, membership_length);
+    if (crc32c(encoded.data(), encoded.size()) != membership_crc) {
+      return damaged("membership checksum mismatch");
+    }
+    if (raft::Status s = raft::decode_membership(encoded, &snap.membership); !s) {
+      return damaged(s.message());
+    }
+    if (snap.membership.empty()) return damaged("empty membership in a NLSNAP2 file");
+    data_start += membership_length;
+  }
+  if (length != bytes.size() - data_start) return damaged("length mismatch");
+  snap.data = bytes.substr(data_start);
   if (crc32c(snap.data.data(), snap.data.size()) != crc) return damaged("checksum mismatch");
   if (file_name(snap.index, snap.term) != fs::path(path).filename().string()) {
     return damaged("header does not match the file name");

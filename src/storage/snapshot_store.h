@@ -8,21 +8,26 @@
 //
 // File: snap-<index>-<term>.snap (16 hex digits each), holding
 //   "NLSNAP1\n" | u64 index | u64 term | u64 data length | u32 CRC-32C of data | data
+// or, when the snapshot carries the cluster's configuration (raft/membership.h),
+//   "NLSNAP2\n" | u64 index | u64 term | u64 data length | u32 CRC-32C of data |
+//   u32 membership length | u32 CRC-32C of membership | membership | data
 
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
+#include "raft/membership.h"
 #include "raft/types.h"
 #include "storage/file_util.h"
 
 namespace nomad::storage {
 
 struct Snapshot {
-  raft::Index index = 0;  // last log index the state covers
-  raft::Term term = 0;    // term of that entry
-  std::string data;       // the state machine's serialized state
+  raft::Index index = 0;          // last log index the state covers
+  raft::Term term = 0;            // term of that entry
+  std::string data;               // the state machine's serialized state
+  raft::Membership membership{};  // the configuration as of `index` (empty: not stored)
 };
 
 class SnapshotStore {
@@ -35,12 +40,19 @@ class SnapshotStore {
   // says whether it failed for want of space (ENOSPC, EDQUOT): then it may simply be retried
   // once space is freed.
   Status save(const Snapshot& snapshot, bool fsync = true, bool* out_of_space = nullptr) {
-    return save(snapshot.index, snapshot.term, snapshot.data, fsync, out_of_space);
+    return save(snapshot.index, snapshot.term, snapshot.membership, snapshot.data, fsync,
+                out_of_space);
   }
+  // With the configuration as of `index` (raft/membership.h), which a restart needs once the
+  // configuration entries of the log are compacted away.
+  Status save(raft::Index index, raft::Term term, const raft::Membership& membership,
+              std::string_view data, bool fsync = true, bool* out_of_space = nullptr);
   // The same, for state held elsewhere: written as it is, never copied (a large store's
   // snapshot is tens of megabytes).
   Status save(raft::Index index, raft::Term term, std::string_view data, bool fsync = true,
-              bool* out_of_space = nullptr);
+              bool* out_of_space = nullptr) {
+    return save(index, term, raft::Membership{}, data, fsync, out_of_space);
+  }
 
   // Reads the newest snapshot into *out (nullopt if there is none). A damaged newest
   // snapshot is an error: the WAL it replaced may already be gone.

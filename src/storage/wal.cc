@@ -138,6 +138,7 @@ Status Wal::recover(raft::Index snapshot_index, WalContents* contents) {
   SegmentReplay replay;
   replay.node_id = options_.node_id;
   replay.cluster = options_.cluster;
+  replay.adopt_cluster = options_.adopt_stored_cluster;
   replay.base = snapshot_index;
 
   for (size_t f = 0; f < files.size(); ++f) {
@@ -166,6 +167,8 @@ Status Wal::recover(raft::Index snapshot_index, WalContents* contents) {
     segments_.push_back({sequence, path, replay.max_index});
   }
 
+  // Segments written from now on name the cluster the directory already belonged to.
+  if (!segments_.empty()) options_.cluster = replay.cluster;
   raft::Index last = replay.base + replay.entries.size();
   contents->hard_state = replay.hard_state;
   contents->entries = std::move(replay.entries);

@@ -38,6 +38,11 @@ struct WalOptions {
   raft::NodeId node_id = raft::kNoNode;
   // Names the cluster; a directory written for another cluster is refused.
   std::string cluster{};
+  // The cluster identity is fixed when the data directory is first written: with this set, a
+  // directory that already holds segments keeps the cluster its headers name and `cluster` only
+  // names a new directory's (Wal::cluster() tells which). For a node whose membership has
+  // changed since its flags were written, or one that joined a running cluster.
+  bool adopt_stored_cluster = false;
   uint64_t segment_bytes = 64ull << 20;
   bool fsync = true;           // off only in tests that measure nothing durable
   IoFaults* faults = nullptr;  // tests only: injected full disk or fsync errors
@@ -84,6 +89,8 @@ class Wal {
   bool sync_failed() const { return !sync_error_.is_ok(); }
 
   size_t segment_count() const { return segments_.size(); }
+  // The cluster this WAL belongs to (the stored one with WalOptions::adopt_stored_cluster).
+  const std::string& cluster() const { return options_.cluster; }
   const std::string& dir() const { return dir_; }
 
  private:

@@ -57,6 +57,10 @@ bool from_wire(const nomad_lite::RaftMessage& w, raft::Message* m, std::string* 
       *why = s.message();
       return false;
     }
+    if (m->membership.empty()) {
+      *why = "membership field holds no members (leave it out instead)";
+      return false;
+    }
   }
   m->entries.clear();
   m->entries.reserve(static_cast<size_t>(w.entries_size()));

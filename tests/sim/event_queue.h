@@ -26,6 +26,7 @@ enum class EventKind : uint8_t {
   kStrikeLeader,   // crash or isolate a freshly elected leader (message.term: its term)
   kDiskSpace,      // a node's full disk has space again: its core may retry the write
   kDiskDone,       // a node's writer finished syncing a group of writes
+  kMembership,     // the leader is asked to add or remove a server
 };
 
 struct Event {

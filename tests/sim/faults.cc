@@ -157,6 +157,10 @@ void Simulation::apply_fault(FaultKind kind, NodeId target) {
       observe(leader);
       break;
     }
+    case FaultKind::kAddServer:
+    case FaultKind::kRemoveServer:
+    case FaultKind::kRemoveLeader:
+      break;  // membership changes run on their own schedule (membership_changes.cc)
     case FaultKind::kNone:
     case FaultKind::kCount:
       break;

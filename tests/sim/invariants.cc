@@ -37,6 +37,8 @@ const char* violation_kind_name(ViolationKind kind) {
       return "persistence_contract";
     case ViolationKind::kCommitNotDurable:
       return "commit_not_durable";
+    case ViolationKind::kMembershipChange:
+      return "membership_change";
     case ViolationKind::kLiveness:
       return "liveness";
   }
@@ -238,6 +240,10 @@ void InvariantChecker::sync_log(const SimNode& node, Index from) {
     std::vector<ChainRecord>& seen = chains_[i - 1];
     auto it = std::find_if(seen.begin(), seen.end(),
                            [&](const ChainRecord& r) { return r.term == e.term; });
+    if (e.type == raft::EntryType::kConfChange && node.core().role() == Role::kLeader &&
+        e.term == node.core().term()) {
+      check_conf_entry(node, e);
+    }
     if (it == seen.end()) {
       seen.push_back({e.term, chain, node.id()});
     } else if (it->chain_hash != chain) {
@@ -339,25 +345,83 @@ void InvariantChecker::record_committed(const SimNode& node, const Entry& entry)
 void InvariantChecker::check_durable_on_majority(const SimNode& node, const Entry& entry,
                                                  uint64_t hash) {
   const Index i = entry.index;
-  size_t durable = 0;
+  const raft::Core& core = node.core();
+  // Durable on a majority of the voters of the configuration the leader counted with (a leader
+  // removing itself is not one of them): the one in force now or, when the same step appended
+  // a newer configuration (the leader promoting a learner right after the commit), the one
+  // before it. Any two configurations' majorities overlap only if changes go one at a time.
+  auto holders_in = [&](const raft::Membership& config, std::string* names) {
+    size_t durable = 0;
+    for (NodeId id : config.voters()) {
+      const SimDisk& disk = nodes_[id - 1].disk();
+      bool holds =
+          i <= disk.snapshot_index || (i <= disk.last_index() && disk.at(i).term == entry.term &&
+                                       entry_data_hash(disk.at(i)) == hash);
+      if (holds) {
+        ++durable;
+        *names += " " + node_name(id);
+      }
+    }
+    return durable;
+  };
+  const raft::Membership& now = core.membership();
   std::string holders;
-  for (NodeId id : node.core().config().voters) {
-    const SimNode& other = nodes_[id - 1];
-    const SimDisk& disk = other.disk();
-    bool holds =
-        i <= disk.snapshot_index || (i <= disk.last_index() && disk.at(i).term == entry.term &&
-                                     entry_data_hash(disk.at(i)) == hash);
-    if (holds) {
-      ++durable;
-      holders += " " + node_name(other.id());
+  size_t durable = holders_in(now, &holders);
+  if (durable >= now.voter_count() / 2 + 1) return;
+  if (now.index > i && now.index > core.commit_index()) {
+    std::string ignored;
+    raft::Membership before = core.membership_at(now.index - 1);
+    if (holders_in(before, &ignored) >= before.voter_count() / 2 + 1) return;
+  }
+  fail(ViolationKind::kCommitNotDurable,
+       node_name(node.id()) + ", leader of term " + std::to_string(core.term()) + ", commits " +
+           describe_entry(entry) + " but only " + std::to_string(durable) + " of " +
+           std::to_string(now.voter_count()) +
+           " voters' disks hold it:" + (holders.empty() ? std::string(" none") : holders));
+}
+
+namespace {
+
+// How many servers differ between two configurations (added, removed or voting changed).
+size_t servers_changed(const raft::Membership& a, const raft::Membership& b) {
+  size_t changed = 0;
+  for (const raft::Member& m : a.members) {
+    const raft::Member* other = b.find(m.id);
+    if (!other || other->voter != m.voter) ++changed;
+  }
+  for (const raft::Member& m : b.members) {
+    if (!a.is_member(m.id)) ++changed;
+  }
+  return changed;
+}
+
+}  // namespace
+
+void InvariantChecker::check_conf_entry(const SimNode& node, const Entry& entry) {
+  const raft::Core& core = node.core();
+  const raft::RaftLog& log = core.log();
+  raft::Membership next;
+  if (raft::Status s = raft::decode_conf_entry(entry.data, nullptr, &next); !s) {
+    fail(ViolationKind::kMembershipChange,
+         node_name(node.id()) + " appended " + describe_entry(entry) + ": " + s.message());
+    return;
+  }
+  // One change at a time: no earlier configuration entry may still be uncommitted.
+  for (Index i = std::max(core.commit_index() + 1, log.first_index()); i < entry.index; ++i) {
+    if (log.at(i).type == raft::EntryType::kConfChange) {
+      fail(ViolationKind::kMembershipChange,
+           node_name(node.id()) + ", leader of term " + std::to_string(core.term()) +
+               ", appended configuration " + describe_entry(entry) + " while the one at index " +
+               std::to_string(i) + " is not committed (commit " +
+               std::to_string(core.commit_index()) + ")");
+      return;
     }
   }
-  if (durable < node.core().quorum()) {
-    fail(ViolationKind::kCommitNotDurable,
-         node_name(node.id()) + ", leader of term " + std::to_string(node.core().term()) +
-             ", commits " + describe_entry(entry) + " but only " + std::to_string(durable) +
-             " of " + std::to_string(node.core().config().voters.size()) +
-             " disks hold it:" + (holders.empty() ? std::string(" none") : holders));
+  const raft::Membership before = core.membership_at(entry.index - 1);
+  if (size_t changed = servers_changed(before, next); changed > 1) {
+    fail(ViolationKind::kMembershipChange, node_name(node.id()) + " appended configuration " +
+                                               describe_entry(entry) + " changing " +
+                                               std::to_string(changed) + " servers at once");
   }
 }
 

@@ -138,6 +138,9 @@ class InvariantChecker {
   void record_committed(const SimNode& node, const raft::Entry& entry);
   // A leader's new commit must be on the disks of a majority of its voters.
   void check_durable_on_majority(const SimNode& node, const raft::Entry& entry, uint64_t hash);
+  // A configuration entry a leader just appended: the earlier ones in its log are committed,
+  // and it changes one server (thesis §4.1).
+  void check_conf_entry(const SimNode& node, const raft::Entry& entry);
   // Does the node's log hold committed entry `index`?
   bool holds_committed(const raft::RaftLog& log, raft::Index index) const;
   void check_leader_has_committed(const SimNode& node);

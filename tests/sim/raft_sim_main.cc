@@ -1,7 +1,7 @@
 // build/raft-sim: runs the deterministic cluster simulation over a range of seeds.
 //
 //   raft-sim --seeds N [--start-seed S] [--nodes K] [--trace] [--bug NAME] [--profile P]
-//            [--disk-full PER_MILLE]
+//            [--disk-full PER_MILLE] [--no-membership]
 //
 // Exits 0 only when no seed violated an invariant; the last line is always
 // "raft-sim: N seeds, V violations". Every failure names its seed, the invariant, and the
@@ -25,19 +25,23 @@ using nomad::sim::SimResult;
 
 constexpr const char* kUsage =
     "usage: raft-sim --seeds N [--start-seed S] [--nodes K] [--trace] [--bug NAME] "
-    "[--profile P] [--disk-full PER_MILLE]\n"
+    "[--profile P] [--disk-full PER_MILLE] [--no-membership]\n"
     "  --seeds N       number of seeds to run (N >= 1)\n"
     "  --start-seed S  first seed (default 1)\n"
     "  --nodes K       cluster size for every seed (default: 3 for odd seeds, 5 for even)\n"
     "  --trace         print every event of every seed\n"
     "  --bug NAME      switch on a planted bug in every node: grant_second_vote,\n"
     "                  commit_previous_term_by_count, truncate_on_stale_append,\n"
-    "                  count_own_unsynced_entries, send_vote_before_durable\n"
+    "                  count_own_unsynced_entries, send_vote_before_durable,\n"
+    "                  concurrent_conf_changes, count_learners_in_quorum\n"
     "  --profile P     fault profile for every seed: mixed, leader-churn (default: each\n"
     "                  seed draws one; a quarter get leader-churn)\n"
     "  --disk-full PER_MILLE  chance per group of writes that a node's disk is full for\n"
     "                  5-300 ms\n"
-    "                  (default 0)\n";
+    "                  (default 0)\n"
+    "  --no-membership no membership changes and no spare nodes (by default two spares\n"
+    "                  start outside the cluster; servers are added and removed, the\n"
+    "                  leader too, under every fault)\n";
 
 // Far beyond any real cluster; keeps a typo from allocating a million simulated nodes.
 constexpr uint64_t kMaxNodes = 1000;
@@ -50,6 +54,7 @@ struct Flags {
   std::string bug;
   std::string profile;
   uint32_t disk_full_per_mille = 0;
+  bool no_membership = false;
 };
 
 std::optional<uint64_t> parse_number(std::string_view text) {
@@ -87,6 +92,8 @@ std::optional<std::string> parse_flags(int argc, char** argv, Flags* flags, bool
       return std::nullopt;
     } else if (arg == "--trace" && !inline_value) {
       flags->trace = true;
+    } else if (arg == "--no-membership" && !inline_value) {
+      flags->no_membership = true;
     } else if (arg == "--seeds") {
       auto n = number(1);
       if (!n) return "--seeds needs a whole number of seeds, at least 1";
@@ -143,7 +150,7 @@ void print_failure(const SimResult& r, const Flags& flags) {
             << (flags.disk_full_per_mille == 0
                     ? ""
                     : " --disk-full " + std::to_string(flags.disk_full_per_mille))
-            << "\n";
+            << (flags.no_membership ? " --no-membership" : "") << "\n";
 }
 
 void print_summary(const SimResult& r) {
@@ -154,8 +161,10 @@ void print_summary(const SimResult& r) {
             << s.partitions << " partitions, " << s.compactions << " compactions, "
             << s.snapshots_installed << " snapshots installed, " << s.writes << " writes in "
             << s.syncs << " syncs, " << s.disk_full << " write groups failed on a full disk, "
-            << s.leader_terms << " terms with a leader, " << s.committed << " committed, "
-            << s.clients.acked << "/" << s.clients.proposed << " proposals acknowledged";
+            << s.conf_changes << " membership changes (" << s.conf_changes_refused << " refused, "
+            << s.promotions << " learners promoted), " << s.leader_terms << " terms with a leader, "
+            << s.committed << " committed, " << s.clients.acked << "/" << s.clients.proposed
+            << " proposals acknowledged";
   if (r.ok()) {
     std::cout << ", recovered " << nomad::sim::format_time(s.recovery_time) << " after healing";
   }
@@ -185,6 +194,7 @@ int main(int argc, char** argv) {
     if (!flags.profile.empty()) options.profile = nomad::sim::parse_fault_profile(flags.profile);
     if (flags.trace) options.trace = &std::cout;
     options.disk_full_per_mille = flags.disk_full_per_mille;
+    options.membership_changes = !flags.no_membership;
 
     SimResult result = nomad::sim::run_simulation(options);
     if (flags.trace) print_summary(result);

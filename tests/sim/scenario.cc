@@ -24,6 +24,12 @@ const char* fault_kind_name(FaultKind kind) {
       return "network-change";
     case FaultKind::kTransferLeader:
       return "transfer-leader";
+    case FaultKind::kAddServer:
+      return "add-server";
+    case FaultKind::kRemoveServer:
+      return "remove-server";
+    case FaultKind::kRemoveLeader:
+      return "remove-leader";
     case FaultKind::kNone:
       return "none";
     case FaultKind::kCount:

@@ -26,6 +26,11 @@ enum class FaultKind : uint8_t {
   kRestartOne,      // bring one crashed node back early
   kNetworkChange,   // new drop / duplicate / delay rates
   kTransferLeader,  // ask the leader to hand over to a random node
+  // Membership changes: not drawn with the faults above but on a schedule of their own
+  // (Scenario::membership_gap_*), so that they overlap every kind of fault.
+  kAddServer,     // the leader adds a node outside the cluster (a learner, then promoted)
+  kRemoveServer,  // the leader removes a member other than itself
+  kRemoveLeader,  // the leader removes itself (thesis §4.2.2)
   kNone,
   kCount,
 };
@@ -86,6 +91,17 @@ struct Scenario {
   size_t max_pending_per_leader = 32;
 
   NetworkQuality network;  // at the start; kNetworkChange draws new ones
+
+  // After a membership change, the chance that a second one is proposed at once: the core
+  // must refuse it while the first is not committed (one change at a time).
+  uint32_t second_change_per_mille = 300;
+  // A membership change is attempted every [membership_gap_min, membership_gap_max] during
+  // the fault phase (SimOptions::membership_changes): add 50%, remove 35%, remove the leader
+  // 15%.
+  Time membership_gap_min = 30 * kMillisecond;
+  Time membership_gap_max = 300 * kMillisecond;
+  // Removals stop at this many voters, so that some fault tolerance remains to test.
+  size_t min_voters = 2;
 
   // A node compacts its log into a snapshot once it has applied this many entries since its
   // last snapshot (0: never). Followers that fall behind a compacted log then get the

@@ -17,6 +17,7 @@ void SimNode::start(uint64_t seed) {
   restored.snapshot_index = disk_.snapshot_index;
   restored.snapshot_term = disk_.snapshot_term;
   restored.snapshot_data = disk_.snapshot_data;
+  restored.snapshot_membership = disk_.snapshot_membership;
   state_ = StateMachine{};
   if (disk_.snapshot_data) {
     // Only validated snapshots reach the disk (the checker reads them before persisting).
@@ -44,6 +45,7 @@ void SimNode::persist(const raft::Ready& ready) {
     disk_.snapshot_index = ready.snapshot->index;
     disk_.snapshot_term = ready.snapshot->term;
     disk_.snapshot_data = ready.snapshot->data;
+    disk_.snapshot_membership = ready.snapshot->membership;
     disk_.entries.clear();
   }
   if (!ready.entries.empty()) {
@@ -72,6 +74,7 @@ bool SimNode::compact(size_t padding) {
   disk_.snapshot_index = index;
   disk_.snapshot_term = core_->snapshot().term;
   disk_.snapshot_data = std::move(data);
+  disk_.snapshot_membership = core_->snapshot().membership;
   disk_.entries.erase(disk_.entries.begin(), disk_.entries.begin() + static_cast<long>(drop));
   return true;
 }

@@ -26,7 +26,8 @@ struct SimDisk {
   raft::Index snapshot_index = 0;
   raft::Term snapshot_term = 0;
   std::shared_ptr<const std::string> snapshot_data;
-  std::vector<raft::Entry> entries;  // entries[i] has index snapshot_index + 1 + i
+  raft::Membership snapshot_membership;  // the configuration as of snapshot_index
+  std::vector<raft::Entry> entries;      // entries[i] has index snapshot_index + 1 + i
 
   raft::Index last_index() const { return snapshot_index + entries.size(); }
   // snapshot_index < index <= last_index()

@@ -25,7 +25,20 @@ uint64_t stream_seed(uint64_t seed, uint64_t stream) {
   return rng.next();
 }
 
-enum Stream : uint64_t { kFaults = 1, kClients, kDisk, kNetwork, kPhases, kNodeSeeds, kDiskFull };
+enum Stream : uint64_t {
+  kFaults = 1,
+  kClients,
+  kDisk,
+  kNetwork,
+  kPhases,
+  kNodeSeeds,
+  kDiskFull,
+  kMembershipChanges,
+};
+
+size_t total_nodes(const SimOptions& options) {
+  return options.nodes + (options.membership_changes ? options.spares : 0);
+}
 
 }  // namespace
 
@@ -38,16 +51,20 @@ Simulation::Simulation(const SimOptions& options)
       client_rng_(stream_seed(options.seed, kClients)),
       disk_rng_(stream_seed(options.seed, kDisk)),
       disk_full_rng_(stream_seed(options.seed, kDiskFull)),
+      membership_rng_(stream_seed(options.seed, kMembershipChanges)),
       nodes_([&] {
         std::vector<NodeId> voters;
         for (NodeId id = 1; id <= options.nodes; ++id) voters.push_back(id);
         raft::Rng phases(stream_seed(options.seed, kPhases));
         std::vector<SimNode> nodes;
-        nodes.reserve(options.nodes);
-        for (NodeId id = 1; id <= options.nodes; ++id) {
+        const size_t total = total_nodes(options);
+        nodes.reserve(total);
+        for (NodeId id = 1; id <= total; ++id) {
           raft::Config config;
           config.id = id;
-          config.voters = voters;
+          // Spares start outside the cluster and learn their membership when added.
+          config.join = id > options.nodes;
+          if (!config.join) config.voters = voters;
           config.bugs = options.bugs;
           config.max_entries_per_append = scenario_.max_entries_per_append;
           config.max_inflight_appends = scenario_.max_inflight_appends;
@@ -58,11 +75,11 @@ Simulation::Simulation(const SimOptions& options)
         }
         return nodes;
       }()),
-      network_(options.nodes, stream_seed(options.seed, kNetwork)),
+      network_(total_nodes(options), stream_seed(options.seed, kNetwork)),
       checker_(nodes_),
       clients_(options.seed),
-      observed_(options.nodes),
-      led_term_(options.nodes, 0) {
+      observed_(total_nodes(options)),
+      led_term_(total_nodes(options), 0) {
   network_.set_quality(scenario_.network);
 }
 
@@ -148,6 +165,10 @@ SimResult Simulation::run() {
   schedule(uniform(fault_rng_, scenario_.fault_gap_min, scenario_.fault_gap_max),
            EventKind::kFault);
   schedule(scenario_.fault_phase, EventKind::kHeal);
+  if (options_.membership_changes) {
+    schedule(uniform(membership_rng_, scenario_.membership_gap_min, scenario_.membership_gap_max),
+             EventKind::kMembership);
+  }
 
   while (!queue_.empty() && !done_ && !checker_.failed()) {
     Event e = queue_.pop();
@@ -186,6 +207,9 @@ SimResult Simulation::run() {
         break;
       case EventKind::kDiskDone:
         on_disk_done(e);
+        break;
+      case EventKind::kMembership:
+        on_membership();
         break;
     }
     ++stats_.events;
@@ -281,6 +305,13 @@ void Simulation::process_ready(SimNode& n) {
     if (checker_.failed()) return;
     n.apply(entry);
     clients_.applied(n.id(), entry, now_);
+    if (entry.type == raft::EntryType::kConfChange && n.core().role() == Role::kLeader) {
+      raft::ConfChange change;
+      if (raft::decode_conf_entry(entry.data, &change, nullptr) &&
+          change.kind == raft::ConfChange::Kind::kPromote) {
+        ++stats_.promotions;
+      }
+    }
   }
   ready.committed.clear();
   n.core().advance();
@@ -492,6 +523,9 @@ bool Simulation::liveness_holds() const {
   if (leaders.size() != 1) return false;
   const raft::Core& leader = nodes_[leaders.front() - 1].core();
   for (const SimNode& n : nodes_) {
+    // Only the leader's configuration must follow it: a removed node or a spare never added
+    // hears from no leader (and must not disturb the one there is).
+    if (!leader.membership().is_member(n.id())) continue;
     if (!n.up() || n.core().term() != leader.term() || n.core().leader_id() != leader.id()) {
       return false;
     }
@@ -509,6 +543,9 @@ std::string Simulation::cluster_state() const {
       continue;
     }
     const raft::Core& c = n.core();
+    out += std::string(c.membership().is_voter(n.id())    ? "voter "
+                       : c.membership().is_member(n.id()) ? "learner "
+                                                          : "outside ");
     out += std::string(raft::role_name(c.role())) + " term " + std::to_string(c.term()) +
            " leader " + std::to_string(c.leader_id()) + " commit " +
            std::to_string(c.commit_index()) + " applied " + std::to_string(n.applied_index()) +
@@ -546,8 +583,9 @@ size_t default_node_count(uint64_t seed) { return seed % 2 == 1 ? 3 : 5; }
 
 const std::vector<std::string>& planted_bug_names() {
   static const std::vector<std::string> names = {
-      "grant_second_vote", "commit_previous_term_by_count", "truncate_on_stale_append",
-      "count_own_unsynced_entries", "send_vote_before_durable"};
+      "grant_second_vote",          "commit_previous_term_by_count", "truncate_on_stale_append",
+      "count_own_unsynced_entries", "send_vote_before_durable",      "concurrent_conf_changes",
+      "count_learners_in_quorum"};
   return names;
 }
 
@@ -563,6 +601,10 @@ std::optional<raft::PlantedBugs> planted_bug(std::string_view name) {
     bugs.count_own_unsynced_entries = true;
   } else if (name == "send_vote_before_durable") {
     bugs.send_vote_before_durable = true;
+  } else if (name == "concurrent_conf_changes") {
+    bugs.allow_concurrent_conf_changes = true;
+  } else if (name == "count_learners_in_quorum") {
+    bugs.count_learners_in_quorum = true;
   } else {
     return std::nullopt;
   }

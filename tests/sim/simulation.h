@@ -33,6 +33,11 @@ struct SimOptions {
   // the next 5-300 ms (Core::persist_failed). 0: never. Drawn from a stream of its own, so a
   // seed runs as without it until its first full disk.
   uint32_t disk_full_per_mille = 0;
+  // Membership changes during the fault phase: `spares` more nodes (ids nodes+1 ...) start
+  // outside the cluster (Config::join) and may be added; members, the leader included, may be
+  // removed. Off: the cluster keeps its `nodes` voters and has no spares.
+  bool membership_changes = true;
+  size_t spares = 2;
 };
 
 struct SimStats {
@@ -44,10 +49,13 @@ struct SimStats {
   uint64_t partitions = 0;
   uint64_t compactions = 0;
   uint64_t snapshots_installed = 0;
-  uint64_t disk_full = 0;   // write groups that failed for a full disk
-  uint64_t writes = 0;      // Readys whose writes were made durable
-  uint64_t syncs = 0;       // groups of writes made durable with one sync
-  size_t leader_terms = 0;  // terms that had a leader
+  uint64_t disk_full = 0;             // write groups that failed for a full disk
+  uint64_t conf_changes = 0;          // membership changes the leader accepted
+  uint64_t conf_changes_refused = 0;  // refused (one in flight already, ...)
+  uint64_t promotions = 0;            // learners a leader promoted and applied
+  uint64_t writes = 0;                // Readys whose writes were made durable
+  uint64_t syncs = 0;                 // groups of writes made durable with one sync
+  size_t leader_terms = 0;            // terms that had a leader
   raft::Index committed = 0;
   ClientStats clients;
   Time end_time = 0;

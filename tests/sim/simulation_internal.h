@@ -80,6 +80,12 @@ class Simulation {
   // `target`: the node to isolate or crash instead of a random pick.
   void apply_fault(FaultKind kind, NodeId target = raft::kNoNode);
 
+  // The leader proposes a membership change of `kind` (kAddServer, kRemoveServer or
+  // kRemoveLeader); returns a description for the trace.
+  std::string change_membership(SimNode& leader, FaultKind kind);
+  // A kMembership event: a change by whoever leads, sometimes a second one right behind it.
+  void on_membership();
+
   std::vector<NodeId> up_leaders() const;
   std::vector<NodeId> nodes_where(bool up) const;
   NodeId pick(const std::vector<NodeId>& ids) { return ids[fault_rng_.below(ids.size())]; }
@@ -92,6 +98,7 @@ class Simulation {
   raft::Rng client_rng_;
   raft::Rng disk_rng_;
   raft::Rng disk_full_rng_;
+  raft::Rng membership_rng_;
   std::vector<SimNode> nodes_;
   SimNetwork network_;
   InvariantChecker checker_;

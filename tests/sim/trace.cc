@@ -1,5 +1,7 @@
 #include "trace.h"
 
+#include "raft/membership.h"
+
 namespace nomad::sim {
 
 namespace {
@@ -11,6 +13,12 @@ std::string id(raft::Index i, raft::Term t) { return std::to_string(i) + "@" + s
 std::string describe_entry(const raft::Entry& e) {
   std::string out = id(e.index, e.term);
   if (e.type == raft::EntryType::kNoop) return out + " noop";
+  if (e.type == raft::EntryType::kConfChange) {
+    raft::ConfChange change;
+    if (!raft::decode_conf_entry(e.data, &change, nullptr)) return out + " conf (unreadable)";
+    return out + " conf " + raft::conf_change_kind_name(change.kind) + " n" +
+           std::to_string(change.id);
+  }
   return out + " \"" + e.data + "\"";
 }
 

@@ -25,6 +25,9 @@ enum class ViolationKind {
   // An entry became committed while durable on fewer than a majority of disks (a leader
   // counted a copy not yet written, its own or a follower's).
   kCommitNotDurable,
+  // A leader appended a configuration entry while an earlier one in its log was not
+  // committed, or one that changes more than one server (thesis §4.1).
+  kMembershipChange,
   kLiveness,  // after healing, no leader or acknowledged writes not applied everywhere
 };
 

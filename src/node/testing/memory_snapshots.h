@@ -21,8 +21,8 @@ class MemorySnapshots final : public SnapshotStorage {
   }
 
   using SnapshotStorage::save;
-  Status save(raft::Index index, raft::Term term, std::string_view data,
-              bool* out_of_space) override {
+  Status save(raft::Index index, raft::Term term, const raft::Membership& membership,
+              std::string_view data, bool* out_of_space) override {
     std::unique_lock lock(mu_);
     ++attempts_;
     cv_.notify_all();
@@ -30,7 +30,7 @@ class MemorySnapshots final : public SnapshotStorage {
     if (out_of_space) *out_of_space = false;
     if (fail_) return Status::error("injected snapshot failure");
     if (!latest_ || index > latest_->index)
-      latest_ = storage::Snapshot{index, term, std::string(data)};
+      latest_ = storage::Snapshot{index, term, std::string(data), membership};
     return Status::ok();
   }
 

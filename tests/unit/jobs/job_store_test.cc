@@ -31,6 +31,19 @@ TEST(JobStore, ASubmittedJobIsPendingAndFindable) {
   EXPECT_EQ(store.find("missing"), nullptr);
 }
 
+// Configuration entries (raft/membership.h) are the core's, never job commands: even bytes that
+// would parse as a command change nothing.
+TEST(JobStore, ConfigurationEntriesAreNotCommands) {
+  JobStore store;
+  raft::Entry conf = submit_entry(1, "a", "echo a");
+  conf.type = raft::EntryType::kConfChange;
+  ApplyResult r = store.apply(conf);
+  EXPECT_TRUE(r.status.is_ok());
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(store.find("a"), nullptr);
+  EXPECT_EQ(store.apply(submit_entry(2, "a", "echo a")).job.id(), "a");
+}
+
 TEST(JobStore, AnExistingIdIsRefusedAndItsNewKeyNotKept) {
   JobStore store;
   store.apply(submit_entry(1, "a", "echo a", "k1"));

@@ -244,7 +244,7 @@ class Node {
     }
     disk_.entries.erase(disk_.entries.begin(),
                         disk_.entries.begin() + static_cast<long>(index - disk_.snapshot.index));
-    disk_.snapshot = {index, core_->snapshot().term, std::move(data)};
+    disk_.snapshot = {index, core_->snapshot().term, std::move(data), core_->snapshot().membership};
     return true;
   }
 
@@ -358,6 +358,7 @@ class Node {
     r.snapshot_index = disk_.snapshot.index;
     r.snapshot_term = disk_.snapshot.term;
     r.snapshot_data = disk_.snapshot.data;
+    r.snapshot_membership = disk_.snapshot.membership;
     return r;
   }
 
@@ -538,6 +539,16 @@ class Cluster {
 
   Node& node(NodeId id) { return *nodes_.at(id); }
   Core& core(NodeId id) { return nodes_.at(id)->core(); }
+  // A new node that joins the running cluster (Config::join: no membership of its own yet).
+  Node& add_joining_node(NodeId id, const std::function<void(Config&)>& tweak = {}) {
+    Config config;
+    config.id = id;
+    config.join = true;
+    config.seed = id;
+    if (tweak) tweak(config);
+    nodes_.emplace(id, std::make_unique<Node>(config, RestoredState{}));
+    return *nodes_.at(id);
+  }
   std::vector<NodeId> ids() const {
     std::vector<NodeId> out;
     for (const auto& [id, n] : nodes_) out.push_back(id);

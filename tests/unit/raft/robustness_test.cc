@@ -27,8 +27,8 @@ Snapshot snapshot(const Core& c) {
 
 Entry entry(Term term, Index index) { return Entry{term, index, EntryType::kNormal, "x"}; }
 
-// step() refuses what no correct peer sends: a message for another node, one from outside
-// the configuration, and an AppendEntries whose entries could not form a valid log suffix.
+// step() refuses what no correct peer sends: a message for another node, one from node 0,
+// and an AppendEntries whose entries could not form a valid log suffix.
 // A refused message must not even raise the term.
 TEST(RobustnessTest, StepRefusesMisdirectedForeignOrInconsistentMessages) {
   ClusterOptions o;

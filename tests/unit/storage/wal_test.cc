@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "raft/membership.h"
 #include "storage/file_util.h"
 #include "storage/record.h"
 #include "support/temp_dir.h"
@@ -96,6 +97,30 @@ TEST(Wal, EntriesAndHardStateSurviveAReopen) {
   EXPECT_EQ(o.contents.hard_state, (HardState{2, 3, 7}));
   EXPECT_EQ(o.contents.entries, make_entries(1, 12, 2));
   EXPECT_TRUE(o.contents.warnings.empty());
+}
+
+// A restart rebuilds the configuration from the configuration entries in the log.
+TEST(Wal, ConfigurationEntriesSurviveAReopen) {
+  TempDir dir;
+  raft::Membership next =
+      raft::apply_conf_change(raft::bootstrap_membership({1, 2, 3}, {}),
+                              {raft::ConfChange::Kind::kAddLearner, 4, "127.0.0.1:7004"}, 3);
+  std::vector<Entry> entries = make_entries(1, 2, 1);
+  entries.push_back(
+      {1, 3, raft::EntryType::kConfChange,
+       raft::encode_conf_entry({raft::ConfChange::Kind::kAddLearner, 4, "127.0.0.1:7004"}, next)});
+  {
+    auto o = open_wal(dir.path());
+    ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+    ASSERT_TRUE(o.wal->write(HardState{1, 1, 3}, entries).is_ok());
+    ASSERT_TRUE(o.wal->sync().is_ok());
+  }
+  auto o = open_wal(dir.path());
+  ASSERT_TRUE(o.status.is_ok()) << o.status.message();
+  ASSERT_EQ(o.contents.entries, entries);
+  raft::Membership restored;
+  ASSERT_TRUE(raft::decode_conf_entry(o.contents.entries.back().data, nullptr, &restored));
+  EXPECT_EQ(restored, next);
 }
 
 TEST(Wal, AnEntryAtAnEarlierIndexReplacesTheSuffixOnReplay) {
@@ -408,6 +433,40 @@ TEST(Wal, ADirectoryOfAnotherClusterIsRefused) {
   EXPECT_EQ(wal, nullptr);
   EXPECT_NE(status.message().find("belongs to cluster '1,2,3', not '1,2,4'"), std::string::npos)
       << status.message();
+}
+
+// A node whose membership changed since its directory was written keeps the stored cluster
+// identity whatever its flags now derive; a new directory takes the one it is given.
+TEST(Wal, AStoredClusterIsAdoptedWhenAsked) {
+  TempDir dir;
+  {
+    WalContents contents;
+    Status status;
+    auto wal = Wal::open(dir.path(), {.node_id = 1, .cluster = "1,2,3"}, 0, &contents, &status);
+    ASSERT_TRUE(wal) << status.message();
+    ASSERT_TRUE(wal->write(HardState{1, 1, 0}, make_entries(1, 3, 1)).is_ok());
+    ASSERT_TRUE(wal->sync().is_ok());
+  }
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    WalContents contents;
+    Status status;
+    auto wal =
+        Wal::open(dir.path(), {.node_id = 1, .cluster = "1,2,3,4", .adopt_stored_cluster = true}, 0,
+                  &contents, &status);
+    ASSERT_TRUE(wal) << status.message();
+    EXPECT_EQ(wal->cluster(), "1,2,3");
+    EXPECT_EQ(contents.entries, make_entries(1, 3 + reopen, 1));
+    ASSERT_TRUE(wal->write(std::nullopt, make_entries(4 + reopen, 4 + reopen, 1)).is_ok());
+    ASSERT_TRUE(wal->sync().is_ok());
+  }
+  TempDir fresh;
+  WalContents contents;
+  Status status;
+  auto wal =
+      Wal::open(fresh.path(), {.node_id = 4, .cluster = "1,2,3", .adopt_stored_cluster = true}, 0,
+                &contents, &status);
+  ASSERT_TRUE(wal) << status.message();
+  EXPECT_EQ(wal->cluster(), "1,2,3");
 }
 
 TEST(Wal, SegmentsRollOverAndCoveredOnesAreReleasedWithoutLosingTheHardState) {
