@@ -33,7 +33,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # and the network, so two cores stay busy without slowing the nodes under test.
 # test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
 # after the sanitizer build.
-TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos
+TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership
 TEST_AFTER_SANITIZE ?= test-hostile asan-test-runs fuzz-runs test-docker
 # Run one after another in the background at the lowest priority: the sanitizer build, then the
 # simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
@@ -90,6 +90,12 @@ test-probes: chaos-bin
 .PHONY: test-reads
 test-reads: chaos-bin
 	$(HOSTILE_PYTHON) tests/reads/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/reads
+# Membership changes with real processes under a job stream (tests/membership): 3 -> 4 -> 5
+# nodes with --join, a SIGKILLed node replaced, the leader removed, back to 3; then --join
+# with TLS and tokens. Node logs in $(BUILD_DIR)/membership.
+.PHONY: test-membership
+test-membership: chaos-bin
+	$(HOSTILE_PYTHON) tests/membership/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/membership
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.

@@ -5,6 +5,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
+
 #include "api/peer_gate.h"
 #include "api/report_streams.h"
 #include "api/service.h"
@@ -22,6 +24,8 @@ using transport::read_request;
 using transport::UnaryCall;
 
 grpc::StatusCode to_grpc_code(Code code);
+
+class JoinForwarder;  // api/grpc_members.cc
 
 // The longest status message the server sends (longer ones are cut): a status travels as
 // HTTP/2 trailers, which gRPC clients accept up to 8 KiB by default, and a multi-MiB one once
@@ -59,6 +63,7 @@ class GrpcSchedulerService final : public SchedulerBase {
                    RawRequestStream<nomad_lite::SnapshotChunk>* stream) {
               return save_snapshot(context, stream);
             }));
+    register_membership_methods();
   }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
@@ -167,6 +172,8 @@ class GrpcSchedulerService final : public SchedulerBase {
   void set_node_eligibility(grpc::CallbackServerContext* context, UnaryCall* reactor,
                             const nomad_lite::SetNodeEligibilityRequest* request,
                             nomad_lite::NodeSchedulingResponse* response);
+  // ListMembers, AddServer, RemoveServer (api/grpc_members.cc).
+  void register_membership_methods();
 
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;
@@ -204,7 +211,9 @@ class GrpcInternalService final : public InternalBase {
             [this](grpc::ServerContext* context, RawRequestStream<nomad_lite::LogChunk>* stream) {
               return stream_logs(context, stream);
             }));
+    register_join();
   }
+  ~GrpcInternalService() override;
 
   // Ends the open report streams (before the server's Shutdown, which they would hold up).
   void stop() { report_streams_.stop(); }
@@ -222,7 +231,11 @@ class GrpcInternalService final : public InternalBase {
   grpc::Status stream_logs(grpc::ServerContext* context,
                            RawRequestStream<nomad_lite::LogChunk>* stream);
 
+  // Join (api/grpc_members.cc): a follower forwards it to the leader.
+  void register_join();
+
   api::Service& service_;
+  std::shared_ptr<JoinForwarder> join_forwarder_;  // shared: complete only in its .cc
   ReportSink reports_;
   const PeerGate& gate_;
   ReportStreams report_streams_;

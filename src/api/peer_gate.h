@@ -24,6 +24,7 @@ class PeerGate {
   // The node the caller proved to be (0: it proved only that it is one of the cluster's, or
   // nothing is checked), or why it may not call.
   Outcome<uint64_t> admit(const grpc::ServerContextBase& context) const;
+  bool tls() const { return tls_; }
 
  private:
   bool tls_;

@@ -15,6 +15,7 @@
 #include "api/auth.h"
 #include "api/cluster_port.h"
 #include "api/job_changes.h"
+#include "api/membership_port.h"
 #include "proto/nomad_lite.pb.h"
 
 namespace nomad::api {
@@ -79,6 +80,11 @@ class Service {
     return auth_error(auth_.authorize(authorization, role));
   }
   const Authenticator& authenticator() const { return auth_; }
+
+  // The membership commands (api/members.h); they answer UNAVAILABLE until a port is given.
+  // Give before the server starts.
+  void attach_membership(MembershipPort* port) { membership_ = port; }
+  class Members members() const;  // defined in api/members.cc
 
   // Answers once the new job is committed and applied (or with an error); with wait_ms, once
   // it is final or wait_ms (at most kMaxWaitMs) has passed (see wait_submitted).
@@ -190,6 +196,7 @@ class Service {
   ClusterPort& port_;
   Authenticator auth_;
   JobChanges changes_;
+  MembershipPort* membership_ = nullptr;
 };
 
 }  // namespace nomad::api

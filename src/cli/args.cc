@@ -7,6 +7,7 @@
 #include "api/json.h"
 #include "cli/address.h"
 #include "cli/config_file.h"
+#include "cli/member_args.h"
 #include "cli/server_flags.h"
 #include "common/shell_quote.h"
 #include "tls/identity.h"
@@ -97,6 +98,7 @@ struct Flags {
   ListFlags job_list, list_alias;
   CLI::App* cluster = nullptr;
   NodeFlags node;
+  MemberFlags members;
   BenchFlags bench;
   BenchJobsFlags bench_jobs;
   BenchSpawnFlags bench_spawn;
@@ -307,6 +309,11 @@ void add_tls_init_flags(CLI::App* app, TlsInitFlags* f) {
                   "More names and addresses the nodes are reached at, comma separated "
                   "(localhost, 127.0.0.1 and ::1 are always in)");
   app->add_flag("--force", f->options.force, "Overwrite files that exist");
+  app->add_option("--add-node", f->options.add_node,
+                  "Only one more node certificate, node-ID.pem, signed by the CA already in DIR "
+                  "(for a node that joins with server --join)");
+  app->add_option("--out", f->options.out,
+                  "With --add-node: the directory for the new files (default DIR)");
   app->fallthrough(false);
   app->footer("Example: nomad-lite tls init certs --nodes 3 --hosts node1.example,10.0.0.5");
 }
@@ -349,6 +356,7 @@ void build_app(CLI::App& app, Flags* f) {
   f->cluster->add_subcommand("status", "Show the cluster's nodes and leader");
   add_node_flags(app.add_subcommand("node", "Drain a node, or set whether it takes jobs"),
                  &f->node);
+  add_member_flags(f->cluster, &f->members);
 
   CLI::App* bench = app.add_subcommand("bench", "Measure the cluster");
   bench->require_subcommand(1);
@@ -539,6 +547,14 @@ Status finish_client_security(const Flags& f, transport::OutgoingSecurity* out) 
 
 Status finish_tls_init(const TlsInitFlags& f, tls::DevPkiOptions* out) {
   *out = f.options;
+  if (!f.options.out.empty() && f.options.add_node == 0) {
+    return Status::error("tls init: --out goes with --add-node ID");
+  }
+  if (f.options.add_node != 0 && f.app->count("--nodes") > 0) {
+    return Status::error(
+        "tls init: --add-node makes one certificate from the existing CA; --nodes makes a new "
+        "CA: give one of them");
+  }
   std::stringstream hosts(f.hosts);
   for (std::string host; std::getline(hosts, host, ',');) {
     if (!host.empty()) out->hosts.push_back(host);
@@ -617,6 +633,9 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
     }
     inv->transfer_to = f.transfer_to;
     return Status::ok();
+  }
+  if (f.cluster->parsed() && member_command_parsed(f.members)) {
+    return finish_member(f.members, &inv->command, &inv->member);
   }
   if (f.cluster->parsed()) {
     inv->command = Command::kClusterStatus;

@@ -29,6 +29,9 @@ enum class Command {
   kClusterStatus,
   kNodeDrain,
   kNodeEligibility,
+  kClusterMembers,
+  kClusterAddServer,
+  kClusterRemoveServer,
   kBenchSubmit,
   kBenchJobs,
   kBenchSpawn,
@@ -90,6 +93,12 @@ struct NodeOptions {
   bool eligible = true;            // eligibility on|off
 };
 
+// cluster add-server ID ADDR, cluster remove-server ID.
+struct MemberOptions {
+  uint64_t id = 0;
+  std::string address;  // add-server only
+};
+
 struct BenchOptions {
   int clients = 16;  // SubmitJob calls kept in flight
   uint64_t requests = 10000;
@@ -127,6 +136,7 @@ struct Invocation {
   WaitOptions wait;               // kJobWait
   NodeOptions node;               // kNodeDrain, kNodeEligibility
   LogsOptions logs;               // kJobLogs
+  MemberOptions member;           // kClusterAddServer, kClusterRemoveServer
   BenchOptions bench;             // kBenchSubmit
   BenchJobsOptions bench_jobs;    // kBenchJobs
   BenchSpawnOptions bench_spawn;  // kBenchSpawn

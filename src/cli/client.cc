@@ -228,6 +228,24 @@ grpc::Status Client::set_node_eligibility(const nomad_lite::SetNodeEligibilityRe
   });
 }
 
+grpc::Status Client::list_members(const nomad_lite::ListMembersRequest& request,
+                                  nomad_lite::ListMembersResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.ListMembers(context, request, response); });
+}
+
+grpc::Status Client::add_server(const nomad_lite::AddServerRequest& request,
+                                nomad_lite::MembershipChangeResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.AddServer(context, request, response); });
+}
+
+grpc::Status Client::remove_server(const nomad_lite::RemoveServerRequest& request,
+                                   nomad_lite::MembershipChangeResponse* response) {
+  return call(
+      [&](auto& stub, auto* context) { return stub.RemoveServer(context, request, response); });
+}
+
 grpc::Status Client::wait_job(const nomad_lite::WaitJobRequest& request,
                               nomad_lite::WaitJobResponse* response, Millis unavailable_budget) {
   // The server holds the call for up to the wait asked for: the deadline allows that and

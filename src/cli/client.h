@@ -50,6 +50,13 @@ class Client {
                           nomad_lite::NodeSchedulingResponse* response);
   grpc::Status set_node_eligibility(const nomad_lite::SetNodeEligibilityRequest& request,
                                     nomad_lite::NodeSchedulingResponse* response);
+  // Membership (the changes go to the leader, as writes do).
+  grpc::Status list_members(const nomad_lite::ListMembersRequest& request,
+                            nomad_lite::ListMembersResponse* response);
+  grpc::Status add_server(const nomad_lite::AddServerRequest& request,
+                          nomad_lite::MembershipChangeResponse* response);
+  grpc::Status remove_server(const nomad_lite::RemoveServerRequest& request,
+                             nomad_lite::MembershipChangeResponse* response);
 
   // One WaitJob call: the server answers when the job is final or after request.timeout_ms
   // (0: its longest wait, 60 s) with done = false. Any node answers; while none does

@@ -9,6 +9,7 @@
 #include "cli/job_lookup.h"
 #include "cli/job_wait.h"
 #include "cli/node_commands.h"
+#include "cli/member_commands.h"
 #include "cli/output.h"
 #include "common/random_id.h"
 #include "common/unix_time.h"
@@ -155,6 +156,10 @@ int run_client_command(const Invocation& invocation, Client& client, std::ostrea
     case Command::kNodeDrain:
     case Command::kNodeEligibility:
       return run_node_command(invocation, client, out, err);
+    case Command::kClusterMembers:
+    case Command::kClusterAddServer:
+    case Command::kClusterRemoveServer:
+      return run_member_command(invocation, client, out, err);
     default:
       err << "nomad-lite: not a client command\n";
       return 2;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 
+#include "cli/address.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/peers.h"
@@ -69,6 +70,9 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->add_option("--port", c.port, "gRPC port (client API and peers)")->capture_default_str();
   app->add_option("--dashboard-port", c.dashboard_port, "Dashboard and REST API port (0: none)");
   app->add_option("--peers", f->peers, "The other nodes: \"id:host:port,...\"");
+  app->add_option("--join", f->join,
+                  "Join a running cluster: any of its members, \"host:port,...\" (instead of "
+                  "--peers; the leader adds this node as a learner, then as a voter)");
   app->add_option("--data-dir", c.data_dir, "Data directory (default ./data/node-<id>)");
   app->add_option("--bind", c.bind, "Address the ports listen on")->capture_default_str();
   app->add_flag("--insecure", c.insecure,
@@ -145,6 +149,26 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
   app->footer(kServerFooter);
 }
 
+// --join: not with --peers (one bootstraps a new cluster, the other joins a running one),
+// addresses as --addr takes them, none of them this node's own.
+static Status finish_join(const std::string& text, node::ServerConfig& c) {
+  if (text.empty()) return Status::ok();
+  if (!c.peers.empty()) {
+    return Status::error(
+        "--peers and --join do not go together: --peers starts a new cluster with those "
+        "members, --join asks a running cluster to add this node; give one of them");
+  }
+  if (Status s = parse_addresses(text, &c.join); !s) return Status::error("--join: " + s.message());
+  for (const auto& address : c.join) {
+    if (address == c.advertise_address()) {
+      return Status::error("--join: " + address +
+                           " is this node's own address; give the address of a member of the "
+                           "running cluster");
+    }
+  }
+  return Status::ok();
+}
+
 Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
   node::ServerConfig c = f.config;
   if (c.node_id == 0) return Status::error("--node-id: 0 is not a node id (use a number from 1)");
@@ -188,6 +212,7 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
     }
   }
   if (Status s = parse_peers(f.peers, c.node_id, &c.peers); !s) return s;
+  if (Status s = finish_join(f.join, c); !s) return s;
   std::string why;
   auto election = parse_duration(f.election_timeout, &why);
   if (!election) return Status::error("--election-timeout: " + why);

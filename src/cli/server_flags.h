@@ -17,6 +17,7 @@ struct ServerFlags {
   CLI::App* app = nullptr;
   node::ServerConfig config;
   std::string peers;
+  std::string join;  // --join: members of a running cluster to ask for admission
   std::string election_timeout = "150ms";
   std::string heartbeat_interval = "50ms";
   std::string worker_timeout = "5s";

@@ -5,7 +5,29 @@
 
 namespace nomad::cli {
 
+namespace {
+
+int add_node(const tls::DevPkiOptions& options, std::ostream& out, std::ostream& err) {
+  if (Status s = tls::add_node_certificate(options); !s) {
+    err << "nomad-lite: tls init --add-node: " << s.message() << "\n";
+    return 1;
+  }
+  const std::string n = std::to_string(options.add_node);
+  const std::string& o = options.out.empty() ? options.dir : options.out;
+  out << "Wrote " << o << "/node-" << n << ".pem and " << o << "/node-" << n
+      << "-key.pem, signed by " << options.dir << "/ca.pem.\n\n"
+      << "Start node " << n << " and let it join the cluster:\n"
+      << "  nomad-lite server --node-id " << n << " --port PORT --join MEMBER_HOST:PORT \\\n"
+      << "    --tls-cert " << o << "/node-" << n << ".pem --tls-key " << o << "/node-" << n
+      << "-key.pem --tls-ca " << options.dir << "/ca.pem \\\n"
+      << "    --token-file " << options.dir << "/tokens\n";
+  return 0;
+}
+
+}  // namespace
+
 int run_tls_init(const tls::DevPkiOptions& options, std::ostream& out, std::ostream& err) {
+  if (options.add_node != 0) return add_node(options, out, err);
   if (Status s = tls::init_dev_pki(options); !s) {
     err << "nomad-lite: tls init: " << s.message() << "\n";
     return 1;

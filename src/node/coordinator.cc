@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "common/log_rate_limit.h"
 #include "jobs/scheduler.h"
 
@@ -75,6 +77,16 @@ bool Coordinator::worker_alive(uint64_t node, Clock::time_point now) const {
   auto it = workers_.find(node);
   return it != workers_.end() && it->second.reported &&
          now - it->second.last_report <= options_.worker_timeout;
+}
+
+void Coordinator::set_nodes(std::vector<uint64_t> nodes) {
+  std::sort(nodes.begin(), nodes.end());
+  for (uint64_t old : options_.nodes) {
+    if (!std::binary_search(nodes.begin(), nodes.end(), old)) former_nodes_.insert(old);
+  }
+  for (uint64_t n : nodes) former_nodes_.erase(n);
+  options_.nodes = std::move(nodes);
+  dirty_ = true;  // capacity came or went
 }
 
 void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::WorkerReport& report,
@@ -156,7 +168,9 @@ void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now
 
 void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                            nomad_lite::JobUpdates* updates) {
-  for (uint64_t node : options_.nodes) {
+  std::vector<uint64_t> watched = options_.nodes;
+  watched.insert(watched.end(), former_nodes_.begin(), former_nodes_.end());
+  for (uint64_t node : watched) {
     const std::set<std::string>* running = store.running_jobs_on(node);
     if (!running) continue;
     auto w = workers_.find(node);
@@ -279,6 +293,10 @@ std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& st
   }
   std::vector<jobs::WorkerView> views;
   for (const auto& [node, w] : workers_) {
+    // Only members get new attempts (a removed node still reports what it runs).
+    if (std::find(options_.nodes.begin(), options_.nodes.end(), node) == options_.nodes.end()) {
+      continue;
+    }
     views.push_back({node, w.slots, worker_alive(node, now), in_flight[node], finishing[node],
                      w.slots * options_.queue_per_slot});
   }

@@ -48,6 +48,11 @@ class Coordinator {
   void lose_leadership();
   bool leading() const { return leading_; }
 
+  // The members changed: jobs are placed on members only (voters and learners). A node no
+  // longer a member keeps its running attempts, watched as before: their finishes are taken,
+  // and they are declared lost if it goes silent.
+  void set_nodes(std::vector<uint64_t> nodes);
+
   // Takes only the entries that are the sender's to report: each must name the sending node
   // and an attempt placed on it (a node cannot start or finish another node's job). The others
   // are dropped with a warning (rate-limited) naming the sender, the job and its node.
@@ -110,6 +115,7 @@ class Coordinator {
                     nomad_lite::RemoveJobs* remove);
 
   Options options_;
+  std::set<uint64_t> former_nodes_;  // members once, maybe still running attempts
   bool leading_ = false;
   Clock::time_point leader_since_{};
   std::map<uint64_t, Worker> workers_;

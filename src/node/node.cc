@@ -15,6 +15,7 @@
 #include "metrics/registry.h"
 #include "node/job_event_log.h"
 #include "node/store_log_sink.h"
+#include "raft/membership.h"
 #include "storage/sync_failure.h"
 
 namespace nomad::node {
@@ -85,6 +86,11 @@ Node::~Node() { stop(); }
 
 std::string Node::address_of(raft::NodeId id) const {
   if (id == config_.node_id) return config_.advertise_address();
+  {
+    std::lock_guard lock(view_mu_);
+    auto it = addresses_.find(id);
+    if (it != addresses_.end()) return it->second;
+  }
   for (const auto& p : config_.peers) {
     if (p.id == id) return p.address();
   }
@@ -127,8 +133,16 @@ Status Node::start() {
 
   raft::Config rc;
   rc.id = config_.node_id;
-  rc.voters.push_back(config_.node_id);
-  for (const auto& p : config_.peers) rc.voters.push_back(p.id);
+  if (config_.joined) {
+    rc.join = true;  // the membership comes from the leader (or what was stored of it)
+  } else {
+    rc.voters.push_back(config_.node_id);
+    rc.addresses[config_.node_id] = config_.advertise_address();
+    for (const auto& p : config_.peers) {
+      rc.voters.push_back(p.id);
+      rc.addresses[p.id] = p.address();
+    }
+  }
   auto ticks = [&](std::chrono::milliseconds d) {
     return std::max<int>(1,
                          static_cast<int>(d.count() / std::max<int64_t>(1, config_.tick.count())));
@@ -156,7 +170,8 @@ Status Node::start() {
 
   Coordinator::Options co;
   co.self = config_.node_id;
-  co.nodes = rc.voters;
+  co.nodes = rc.voters;  // until the first Ready's membership (on_membership)
+  if (co.nodes.empty()) co.nodes.push_back(config_.node_id);
   co.worker_timeout = config_.worker_timeout;
   co.kill_grace = config_.kill_grace;
   co.retain_jobs = config_.retain_jobs;
@@ -280,6 +295,94 @@ void Node::propose(std::string command, ProposeCallback done,
   done(refused);
 }
 
+void Node::change_membership(raft::ConfChange change, ProposeCallback done) {
+  ProposeOutcome refused;
+  {
+    std::lock_guard lock(queue_mu_);
+    if (stopping_) {
+      refused.code = ProposeOutcome::Code::kShutdown;
+    } else {
+      ++waiting_;
+      conf_changes_.push_back({std::move(change), std::move(done)});
+      if (conf_changes_.size() == 1) queue_cv_.notify_one();
+      return;
+    }
+  }
+  done(refused);
+}
+
+MembershipView Node::membership_view() const {
+  std::lock_guard lock(view_mu_);
+  return membership_view_;
+}
+
+void Node::handle_conf_changes(std::vector<ConfChangeRequest>& requests) {
+  for (auto& r : requests) {
+    ProposeOutcome refused;
+    if (core_->storage_failed()) {
+      refused = disk_full();
+    } else if (core_->role() != raft::Role::kLeader) {
+      refused = not_leader();
+    } else {
+      std::string why;
+      raft::ProposeResult p = counted(core_->propose_conf_change(r.change, &why));
+      if (p.accepted) {
+        waiters_[p.first_index] = {p.term, std::move(r.done)};
+        if (r.change.kind == raft::ConfChange::Kind::kRemove && r.change.id == config_.node_id) {
+          self_removal_index_ = p.first_index;
+        }
+        common::log_info(
+            fmt::format("node {}: proposed {} of node {} at index {}", config_.node_id,
+                        raft::conf_change_kind_name(r.change.kind), r.change.id, p.first_index),
+            {{"member", r.change.id}, {"index", p.first_index}});
+        continue;
+      }
+      refused.code = ProposeOutcome::Code::kRefused;
+      refused.detail = why;
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      --waiting_;
+    }
+    r.done(refused);
+  }
+  requests.clear();
+}
+
+void Node::on_membership(const raft::Membership& membership) {
+  membership_ = membership;
+  std::vector<PeerAddress> peers;
+  std::map<raft::NodeId, std::string> addresses;
+  std::string listed;
+  for (const auto& m : membership.members) {
+    listed += (listed.empty() ? "" : ", ") + std::to_string(m.id) + (m.voter ? "" : " (learner)") +
+              "@" + m.address;
+    if (!m.address.empty()) addresses[m.id] = m.address;
+    if (m.id == config_.node_id) continue;
+    size_t colon = m.address.rfind(':');
+    if (colon == std::string::npos || colon == 0) continue;  // no address known: unreachable
+    PeerAddress p;
+    p.id = m.id;
+    p.host = m.address.substr(0, colon);
+    p.port = static_cast<uint16_t>(std::strtoul(m.address.c_str() + colon + 1, nullptr, 10));
+    peers.push_back(std::move(p));
+  }
+  common::log_info(fmt::format("node {}: members (as of index {}): {}", config_.node_id,
+                               membership.index, listed.empty() ? "none yet" : listed),
+                   {{"membership_index", membership.index}});
+  {
+    std::lock_guard lock(view_mu_);
+    // Addresses of members gone stay known: a removed node's output may still be asked for.
+    for (auto& [id, address] : addresses) addresses_[id] = address;
+  }
+  // A node that joined keeps the streams it was given at start until it learns the members.
+  if (!membership.members.empty()) peers_.set_peers(peers);
+  std::vector<uint64_t> nodes;
+  for (const auto& m : membership.members) nodes.push_back(m.id);
+  if (!nodes.empty()) coordinator_->set_nodes(std::move(nodes));
+  publish_view();  // the answer to a change reads the members at once
+}
+
 void Node::receive(raft::Message message) {
   std::lock_guard lock(queue_mu_);
   inbox_.push_back(std::move(message));
@@ -300,13 +403,14 @@ void Node::run() {
   std::vector<LogWriteReport> log_reports;
   std::vector<ReadBarrier> reads;
   std::vector<Transfer> transfers;
+  std::vector<ConfChangeRequest> conf_changes;
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait_for(lock, next_tick - clock_.now(), [&] {
         return stopping_ || !proposals_.empty() || !inbox_.empty() || snapshot_done_ ||
                !reports_.empty() || !new_waits_.empty() || !log_reports_.empty() ||
-               !new_reads_.empty() || !new_transfers_.empty();
+               !new_reads_.empty() || !new_transfers_.empty() || !conf_changes_.empty();
       });
       if (stopping_) break;
       reads.swap(new_reads_);
@@ -316,6 +420,7 @@ void Node::run() {
       inbox.swap(inbox_);
       reports.swap(reports_);
       waits.swap(new_waits_);
+      conf_changes.swap(conf_changes_);
     }
     for (const LogWriteReport& r : log_reports) handle_log_report(r);
     log_reports.clear();
@@ -339,6 +444,7 @@ void Node::run() {
     proposals.clear();
     start_reads(reads);
     start_transfers(transfers);
+    handle_conf_changes(conf_changes);
     probe_disk(now);
     // After the coordinator's proposals: an ack's index covers every verdict made so far.
     ack_reports(reports);
@@ -438,6 +544,13 @@ void Node::run() {
   }
   for (auto& p : left) p.done({.code = ProposeOutcome::Code::kShutdown});
   for (auto& w : left_waits) w.done({}, false);
+  std::vector<ConfChangeRequest> left_changes;
+  {
+    std::lock_guard lock(queue_mu_);
+    left_changes.swap(conf_changes_);
+    waiting_ -= left_changes.size();
+  }
+  for (auto& c : left_changes) c.done({.code = ProposeOutcome::Code::kShutdown});
 }
 
 ProposeOutcome Node::not_leader() const {
@@ -532,6 +645,7 @@ void Node::handle_ready() {
     unsaved_snapshot_ = std::move(snap);
     unsaved_snapshot_queued_ = false;
   }
+  if (rd.membership) on_membership(*rd.membership);
   if (rd.soft_state) {
     soft_state_ = rd.soft_state;
     // Before this Ready's entries apply: a lone node commits its first entry at once.
@@ -712,8 +826,13 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
   std::vector<CallbackRunner::Callback> answers;
   for (size_t i = 0; i < committed.size(); ++i) {
     auto it = waiters_.find(committed[i].index);
+    if (committed[i].type == raft::EntryType::kConfChange) {
+      spdlog::info("node {}: membership change at index {} committed{}", config_.node_id,
+                   committed[i].index, it == waiters_.end() ? "" : " (answering its proposer)");
+    }
     if (it == waiters_.end()) continue;
     ProposeOutcome out;
+    out.index = committed[i].index;
     if (it->second.term == committed[i].term) {
       out.result = std::move(results[i]);
       out.index = committed[i].index;
@@ -740,6 +859,27 @@ void Node::apply(const std::vector<raft::Entry>& committed) {
 }
 
 void Node::fail_waiters(ProposeOutcome::Code code) {
+  // A leader that removed itself steps down once that change commits (thesis §4.2.2), which
+  // can be before the entry is handed out to apply: its caller hears that it committed.
+  if (self_removal_index_ != 0) {
+    spdlog::info("node {}: stepping down with its own removal at index {} (commit index {}, {})",
+                 config_.node_id, self_removal_index_, core_->commit_index(),
+                 waiters_.contains(self_removal_index_) ? "waited for" : "answered");
+  }
+  if (self_removal_index_ != 0 && core_->commit_index() >= self_removal_index_) {
+    auto it = waiters_.find(self_removal_index_);
+    if (it != waiters_.end()) {
+      {
+        std::lock_guard lock(queue_mu_);
+        --waiting_;
+      }
+      ProposeOutcome out;
+      out.index = self_removal_index_;
+      it->second.done(std::move(out));
+      waiters_.erase(it);
+    }
+    self_removal_index_ = 0;
+  }
   if (waiters_.empty()) return;
   {
     // Uncounted before they are answered, as apply() does: whoever hears the answer and
@@ -843,12 +983,13 @@ void Node::publish_view() {
   v.commit_index = core_->commit_index();
   v.applied_index = core_->applied_index();
   v.last_index = core_->log().last_index();
-  std::vector<raft::NodeId> ids{config_.node_id};
-  for (const auto& p : config_.peers) ids.push_back(p.id);
-  std::sort(ids.begin(), ids.end());
+  std::vector<raft::NodeId> ids;
+  for (const auto& m : membership_.members) ids.push_back(m.id);
+  if (ids.empty()) ids.push_back(config_.node_id);  // joining: no membership yet
   for (raft::NodeId id : ids) {
     PeerView p;
     p.id = id;
+    p.voter = membership_.members.empty() || membership_.is_voter(id);
     p.address = address_of(id);
     if (id == config_.node_id) {
       p.role = v.role;
@@ -862,8 +1003,17 @@ void Node::publish_view() {
     }
     v.nodes.push_back(std::move(p));
   }
+  MembershipView mv;
+  mv.node_id = config_.node_id;
+  mv.leader_id = v.leader_id;
+  mv.leader_address = v.leader_address;
+  mv.leader = v.role == raft::Role::kLeader;
+  mv.last_index = v.last_index;
+  mv.membership = membership_;
+  if (mv.leader) mv.progress = core_->member_progress();
   std::lock_guard lock(view_mu_);
   view_ = std::move(v);
+  membership_view_ = std::move(mv);
 }
 
 ClusterView Node::cluster_view() const {

@@ -47,6 +47,7 @@ struct ProposeOutcome {
     kOverloaded,  // too many proposals waiting
     kShutdown,
     kDiskFull,  // this node cannot write its log until space is freed; `detail` says where
+    kRefused,   // a membership change the core refused; `detail` says why
   };
   Code code = Code::kApplied;
   jobs::ApplyResult result{};
@@ -83,6 +84,7 @@ using WaitCallback = std::function<void(nomad_lite::Job job, bool done)>;
 
 struct PeerView {
   raft::NodeId id = raft::kNoNode;
+  bool voter = true;  // false: a learner
   std::string address;
   std::optional<raft::Role> role;  // as this node knows it; none while no leader is known
   bool alive = false;
@@ -104,7 +106,19 @@ struct ClusterView {
   raft::Index commit_index = 0;
   raft::Index applied_index = 0;
   raft::Index last_index = 0;   // of this node's log
-  std::vector<PeerView> nodes;  // every voter, this node included
+  std::vector<PeerView> nodes;  // every member (voters and learners), this node included
+};
+
+// The membership as this node knows it (the latest appended configuration), with the
+// leader's view of each member's progress when this node leads.
+struct MembershipView {
+  raft::NodeId node_id = raft::kNoNode;
+  raft::NodeId leader_id = raft::kNoNode;
+  std::string leader_address;
+  bool leader = false;
+  raft::Index last_index = 0;
+  raft::Membership membership;
+  std::vector<raft::MemberProgress> progress;  // leader only
 };
 
 class Node {
@@ -123,6 +137,11 @@ class Node {
   void propose(std::string command, ProposeCallback done,
                std::optional<Coordinator::Submitted> submitted = std::nullopt);
   void receive(raft::Message message);
+  // Proposes a membership change (leader only): `done` gets kApplied once it committed
+  // (ProposeOutcome::index says where), kRefused with the core's reason, or the usual
+  // refusals. Thread-safe.
+  void change_membership(raft::ConfChange change, ProposeCallback done);
+  MembershipView membership_view() const;
   // A peer showed it is up (any traffic from it, keepalives included).
   void note_contact(raft::NodeId peer);
 
@@ -200,6 +219,13 @@ class Node {
     raft::Term term;
     ProposeCallback done;
   };
+  struct ConfChangeRequest {
+    raft::ConfChange change;
+    ProposeCallback done;
+  };
+  void handle_conf_changes(std::vector<ConfChangeRequest>& requests);
+  // The effective membership changed (loop thread): peers' streams, addresses, placement.
+  void on_membership(const raft::Membership& membership);
   struct QueuedReport {
     nomad_lite::WorkerReport report;
     ReportAck ack;
@@ -297,6 +323,7 @@ class Node {
   std::vector<raft::Message> inbox_;
   std::vector<QueuedReport> reports_;
   std::vector<JobWait> new_waits_;
+  std::vector<ConfChangeRequest> conf_changes_;
   size_t waiting_ = 0;  // proposals queued or waiting for commit
   bool stopping_ = false;
 
@@ -365,6 +392,10 @@ class Node {
   // Published by the loop for readers.
   mutable std::mutex view_mu_;
   ClusterView view_;
+  MembershipView membership_view_;
+  raft::Membership membership_;                    // loop thread's copy
+  raft::Index self_removal_index_ = 0;             // this leader proposed its own removal there
+  std::map<raft::NodeId, std::string> addresses_;  // of every member, guarded by view_mu_
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_heard_;
 };
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/peers.h"
 #include "common/status.h"
 #include "common/unix_time.h"
 #include "jobs/job_store.h"
@@ -70,6 +71,8 @@ class PeerSender {
   virtual void start() = 0;
   virtual void stop() = 0;
   virtual void send(std::vector<raft::Message> messages) = 0;
+  // The members changed: from now on, messages go to these peers (this node excluded).
+  virtual void set_peers(const std::vector<PeerAddress>& peers) { (void)peers; }
 };
 
 // Time as the node reads it: steady for timeouts and ticks, wall for the stamps the

@@ -23,7 +23,11 @@ struct ServerConfig {
   uint16_t port = 50051;        // gRPC: client API and peer traffic
   uint16_t dashboard_port = 0;  // 0: no dashboard / REST API
   std::string advertise;        // host:port peers and clients reach this node at; default bind:port
-  std::vector<PeerAddress> peers;                   // every other voter
+  std::vector<PeerAddress> peers;  // every other voter
+  std::vector<std::string> join;   // --join: members ("host:port") to ask for admission
+  // The node joined a running cluster (now or at an earlier start): it has no bootstrap
+  // membership and learns it from the leader's log (server/cluster_identity.h).
+  bool joined = false;
   std::string data_dir;                             // default ./data/node-<id>
   std::chrono::milliseconds election_timeout{150};  // minimum; randomized up to twice that
   std::chrono::milliseconds heartbeat_interval{50};

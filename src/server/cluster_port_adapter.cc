@@ -40,6 +40,9 @@ void ClusterPortAdapter::propose(const nomad_lite::Command& command,
           case C::kDiskFull:
             r.code = R::kDiskFull;
             break;
+          case C::kRefused:  // membership changes only; never for a command
+            r.code = R::kRetry;
+            break;
         }
         r.result = std::move(o.result);
         r.leader_id = o.leader_id;
@@ -108,8 +111,9 @@ api::ClusterState ClusterPortAdapter::cluster_state() const {
   s.commit_index = v.commit_index;
   s.applied_index = v.applied_index;
   for (auto& p : v.nodes) {
-    s.nodes.push_back({p.id, std::move(p.address), node::peer_role_name(p.role), p.alive,
-                       p.match_index, p.last_contact_ms});
+    s.nodes.push_back({p.id, std::move(p.address),
+                       p.voter ? node::peer_role_name(p.role) : "learner", p.alive, p.match_index,
+                       p.last_contact_ms});
   }
   s.tls = !node_.config().tls_ca.empty();
   s.insecure = node_.config().insecure;

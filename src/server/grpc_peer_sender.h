@@ -24,8 +24,16 @@ class GrpcPeerSender final : public node::PeerSender {
   void stop() override {
     if (transport_) transport_->stop();
   }
-  // Only between start() and stop() (the node's loop).
+  // Only between start() and stop() (the node's loop and log writer).
   void send(std::vector<raft::Message> messages) override { transport_->send(std::move(messages)); }
+  // Before start(): the peers it starts with; after: the membership changed.
+  void set_peers(const std::vector<PeerAddress>& peers) override {
+    if (transport_) {
+      transport_->set_peers(peers);
+    } else {
+      peers_ = peers;
+    }
+  }
 
  private:
   raft::NodeId self_;

@@ -26,12 +26,13 @@ Status check_writable(const std::string& dir) {
 
 }  // namespace
 
-NodeHost::NodeHost(const node::ServerConfig& config)
+NodeHost::NodeHost(const node::ServerConfig& config, const std::string& cluster,
+                   const std::vector<PeerAddress>& seed)
     : config_(config),
       log_(config.effective_data_dir() + "/wal",
-           {.node_id = config.node_id, .cluster = cluster_id(config), .fsync = config.fsync}),
+           {.node_id = config.node_id, .cluster = cluster, .fsync = config.fsync}),
       snapshots_(config.effective_data_dir() + "/snap", config.fsync),
-      peers_(config.node_id, config.peers),
+      peers_(config.node_id, seed.empty() ? config.peers : seed),
       worker_(config),
       node_(config,
             {.log = &log_, .snapshots = &snapshots_, .peers = &peers_, .worker = &worker_}) {

@@ -13,7 +13,10 @@ namespace nomad::server {
 
 class NodeHost {
  public:
-  explicit NodeHost(const node::ServerConfig& config);
+  // `cluster` names the cluster in the WAL (server/cluster_identity.h); `seed` are the peers
+  // a node that is joining reaches before it learns the membership.
+  NodeHost(const node::ServerConfig& config, const std::string& cluster,
+           const std::vector<PeerAddress>& seed = {});
   ~NodeHost() { stop(); }
   NodeHost(const NodeHost&) = delete;
   NodeHost& operator=(const NodeHost&) = delete;

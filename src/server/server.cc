@@ -23,6 +23,8 @@
 #include "server/backup.h"
 #include "server/cluster_port_adapter.h"
 #include "server/health_status.h"
+#include "server/join.h"
+#include "server/membership_adapter.h"
 #include "server/node_host.h"
 #include "server/node_metrics.h"
 #include "server/secret_files.h"
@@ -123,10 +125,22 @@ int run_server(const ServerConfig& config) {
   // --restore and --force-new-cluster prepare the data directory first (server/backup.h).
   ServerConfig prepared = config;
   if (Status s = prepare_data_dir(&prepared); !s) return config_error(s.message());
-  NodeHost host(prepared);
+  // Which cluster the data belongs to; a node started with --join asks to be added first.
+  node::ServerConfig membership_config = prepared;
+  std::string cluster_name;
+  std::vector<PeerAddress> seed;
+  bool stopped = false;
+  if (Status s = prepare_membership(&membership_config, signals, &cluster_name, &seed, &stopped);
+      !s) {
+    return config_error(s.message());
+  }
+  if (stopped) return 0;
+  NodeHost host(membership_config, cluster_name, seed);
   node::Node& node = host.node();
   ClusterPortAdapter cluster(node, host.worker(), host.internal_client());
+  MembershipAdapter membership(node, cluster_name);
   api::Service service(cluster, security.auth);
+  service.attach_membership(&membership);
   const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);
   api::GrpcInternalService internal(service,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -17,6 +18,7 @@ namespace nomad::tls {
 namespace {
 
 constexpr int kMaxNodes = 99;
+constexpr uint64_t kMaxAddedNode = 999'999;  // ids of nodes added later
 constexpr int kMaxValidDays = 36500;
 // Certificates start a few minutes in the past so that a node whose clock is slightly behind
 // the one that ran `tls init` does not reject them as not yet valid.
@@ -382,6 +384,64 @@ Status write_files(const std::string& dir, const std::vector<OutputFile>& files,
 }
 
 }  // namespace
+
+Status add_node_certificate(const DevPkiOptions& options) {
+  if (options.dir.empty()) return Status::error("no directory given; name the CA's directory");
+  if (options.add_node == 0 || options.add_node > kMaxAddedNode) {
+    return Status::error("--add-node: give a node id from 1 to " + std::to_string(kMaxAddedNode));
+  }
+  if (options.valid_days < 1 || options.valid_days > kMaxValidDays) {
+    return Status::error("a validity of " + std::to_string(options.valid_days) +
+                         " days is out of range; give 1 to " + std::to_string(kMaxValidDays));
+  }
+  const std::string ca_cert_path = options.dir + "/" + kCaCertFile;
+  const std::string ca_key_path = options.dir + "/" + kCaKeyFile;
+  Issued ca;
+  {
+    std::string cert_pem, key_pem;
+    for (auto [path, out] : {std::pair{&ca_cert_path, &cert_pem}, {&ca_key_path, &key_pem}}) {
+      std::error_code ec;
+      if (!std::filesystem::exists(*path, ec)) {
+        return Status::error(*path +
+                             " does not exist: --add-node needs the directory where tls "
+                             "init wrote the cluster's CA (ca.pem and ca-key.pem)");
+      }
+      FILE* f = fopen(path->c_str(), "r");
+      if (!f) return errno_failure("read", *path);
+      char buffer[4096];
+      for (size_t n; (n = fread(buffer, 1, sizeof(buffer), f)) > 0;) out->append(buffer, n);
+      fclose(f);
+    }
+    BioPtr cert_bio = read_bio(cert_pem), key_bio = read_bio(key_pem);
+    ca.cert.reset(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+    if (!ca.cert) return Status::error(ca_cert_path + " is not a PEM certificate");
+    ca.key.reset(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+    if (!ca.key) return Status::error(ca_key_path + " is not a PEM private key");
+    if (X509_check_private_key(ca.cert.get(), ca.key.get()) != 1) {
+      return Status::error(ca_key_path + " is not the key of " + ca_cert_path);
+    }
+  }
+  ERR_clear_error();
+  std::vector<AltName> alt_names;
+  const int node = static_cast<int>(options.add_node);
+  if (Status s = node_alt_names(node, options.hosts, &alt_names); !s) return s;
+  std::vector<Extension> extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                                       {NID_key_usage, "critical,digitalSignature"},
+                                       {NID_subject_key_identifier, "hash"},
+                                       {NID_authority_key_identifier, "keyid:always"},
+                                       {NID_ext_key_usage, "serverAuth,clientAuth"}};
+  Issued issued;
+  std::vector<OutputFile> files;
+  Status s = issue("nomad-lite node " + std::to_string(node), &ca, options.valid_days, extensions,
+                   alt_names, &issued);
+  if (!s || !(s = add_pem_files("node-" + std::to_string(node), issued, &files))) return s;
+  const std::string out = options.out.empty() ? options.dir : options.out;
+  if (s = prepare_directory(out); !s) return s;
+  if (!options.force) {
+    if (s = refuse_existing(out, files); !s) return s;
+  }
+  return write_files(out, files, options.force);
+}
 
 std::string node_cert_file(int node) { return "node-" + std::to_string(node) + ".pem"; }
 std::string node_key_file(int node) { return "node-" + std::to_string(node) + "-key.pem"; }

@@ -4,6 +4,7 @@
 // API tokens, so that a local cluster can run with mutual TLS without an operator's CA. The
 // CA's private key sits next to the certificates, which is why this is for development only.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct DevPkiOptions {
   std::vector<std::string> hosts;
   bool force = false;    // replace existing files instead of refusing
   int valid_days = 825;  // for the CA and every certificate; 1 to 36500
+  // --add-node ID: instead of a new PKI, one more node certificate from the CA already in
+  // `dir` (ca.pem, ca-key.pem), written as node-<ID>.pem and node-<ID>-key.pem into `out`
+  // (default `dir`), for a node that joins a running cluster.
+  uint64_t add_node = 0;
+  std::string out;
 };
 
 // Names of the files written, relative to DevPkiOptions::dir, for callers that print them or
@@ -49,5 +55,10 @@ std::string node_key_file(int node);   // "node-<node>-key.pem"
 // the `tls init` flag at fault (--nodes, --hosts, --force) and say what to do; they carry no
 // "tls init:" prefix, which the caller adds.
 Status init_dev_pki(const DevPkiOptions& options);
+
+// options.add_node: node-<add_node>.pem and its key, signed by the CA in options.dir, with the
+// same names as init_dev_pki gives (options.hosts added), into options.out (or options.dir).
+// Refuses to replace existing files without options.force. Errors name the file at fault.
+Status add_node_certificate(const DevPkiOptions& options);
 
 }  // namespace nomad::tls

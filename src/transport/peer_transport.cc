@@ -66,6 +66,8 @@ class PeerClient {
     if (thread_.joinable()) thread_.join();
   }
 
+  std::string address() const { return peer_.address(); }
+
   void enqueue(std::vector<raft::Message> messages) {
     std::unique_lock lock(mu_);
     if (queued_ > kMaxQueued) return;  // peer far behind or down: drop, Raft will resend
@@ -276,23 +278,60 @@ void OutboundStream::OnDone(const grpc::Status& status) {
   delete this;
 }
 
-PeerTransport::PeerTransport(raft::NodeId self, const std::vector<PeerAddress>& peers) {
+PeerTransport::PeerTransport(raft::NodeId self, const std::vector<PeerAddress>& peers)
+    : self_(self) {
   for (const auto& p : peers) clients_[p.id] = std::make_unique<PeerClient>(self, p);
 }
 
 PeerTransport::~PeerTransport() { stop(); }
 
 void PeerTransport::start() {
+  std::unique_lock lock(mu_);
+  started_ = true;
   for (auto& [id, c] : clients_) c->start();
 }
 
 void PeerTransport::stop() {
+  std::unique_lock lock(mu_);
+  started_ = false;
   for (auto& [id, c] : clients_) c->stop();
+}
+
+void PeerTransport::set_peers(const std::vector<PeerAddress>& peers) {
+  std::vector<std::unique_ptr<PeerClient>> gone;
+  {
+    std::unique_lock lock(mu_);
+    std::map<raft::NodeId, const PeerAddress*> wanted;
+    for (const auto& p : peers) {
+      if (p.id != self_) wanted[p.id] = &p;
+    }
+    for (auto it = clients_.begin(); it != clients_.end();) {
+      auto w = wanted.find(it->first);
+      if (w == wanted.end() || w->second->address() != it->second->address()) {
+        spdlog::info("peer transport: closing the stream to node {} at {}", it->first,
+                     it->second->address());
+        gone.push_back(std::move(it->second));
+        it = clients_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [id, p] : wanted) {
+      if (clients_.contains(id)) continue;
+      spdlog::info("peer transport: opening a stream to node {} at {}", id, p->address());
+      auto client = std::make_unique<PeerClient>(self_, *p);
+      if (started_) client->start();
+      clients_[id] = std::move(client);
+    }
+  }
+  // Outside the lock: stopping joins the client's thread, and send() must not wait for it.
+  for (auto& c : gone) c->stop();
 }
 
 void PeerTransport::send(std::vector<raft::Message> messages) {
   std::map<raft::NodeId, std::vector<raft::Message>> by_peer;
   for (auto& m : messages) by_peer[m.to].push_back(std::move(m));
+  std::shared_lock lock(mu_);
   for (auto& [to, list] : by_peer) {
     auto it = clients_.find(to);
     if (it != clients_.end()) it->second->enqueue(std::move(list));

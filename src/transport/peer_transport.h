@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <vector>
 
@@ -47,7 +48,15 @@ class PeerTransport {
 
   void send(std::vector<raft::Message> messages);
 
+  // The peers from now on (the membership changed): a stream is opened to each new one, and
+  // closed to each one gone or whose address changed (then reopened at the new address).
+  // Messages for a node with no stream are dropped. Thread-safe, also against send().
+  void set_peers(const std::vector<PeerAddress>& peers);
+
  private:
+  raft::NodeId self_;
+  std::shared_mutex mu_;  // guards clients_ and started_
+  bool started_ = false;
   std::map<raft::NodeId, std::unique_ptr<PeerClient>> clients_;
 };
 

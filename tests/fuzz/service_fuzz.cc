@@ -100,7 +100,7 @@ Fixture& the_fixture() {
   config.worker_slots = 0;
   config.fsync = false;
   config.log_level = "error";
-  fixture->host = new server::NodeHost(config);
+  fixture->host = new server::NodeHost(config, "1");
   fixture->node = &fixture->host->node();
   fixture->port = new server::ClusterPortAdapter(*fixture->node, fixture->host->worker(),
                                                  fixture->host->internal_client());

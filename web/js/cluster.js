@@ -9,6 +9,15 @@ import { formatCount, formatDuration } from './format.js';
 const ROLE_LABELS = { leader: 'Leader', follower: 'Follower', candidate: 'Candidate', precandidate: 'Pre-candidate', 'pre-candidate': 'Pre-candidate' };
 const roleLabel = (role) => ROLE_LABELS[role] || (role ? role[0].toUpperCase() + role.slice(1) : 'Unknown');
 
+// "3 voters · 1 learner": a learner receives the log but does not vote until the leader
+// promotes it (cluster add-server, server --join).
+const membersText = (nodes) => {
+  const learners = nodes.filter((n) => n.role === 'learner').length;
+  const voters = nodes.length - learners;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return learners ? `${plural(voters, 'voter')} · ${plural(learners, 'learner')}` : plural(voters, 'voter');
+};
+
 export class ClusterPanel {
   constructor(root) {
     this.root = root;
@@ -52,7 +61,8 @@ export class ClusterPanel {
       fact('Term', formatCount(c.term), { class: 'num', dataset: { fact: 'term' } }),
       fact('Commit index', formatCount(c.commit_index), { class: 'num', dataset: { fact: 'commit' } }),
       fact('Applied index', formatCount(c.applied_index), { class: 'num', dataset: { fact: 'applied' } }),
-      fact('Answered by', `node ${c.node_id} (${roleLabel(c.role).toLowerCase()})`));
+      fact('Answered by', `node ${c.node_id} (${roleLabel(c.role).toLowerCase()})`),
+      fact('Members', membersText(c.nodes || []), { dataset: { fact: 'members' } }));
 
     // Only the leader knows how far each node's log matches its own: a follower's page
     // leaves the line out rather than show a number it does not have.
@@ -79,6 +89,7 @@ export class ClusterPanel {
         : 'Draining (no deadline)',
       drained: 'Drained',
     }[scheduling] || scheduling;
+    if (n.role === 'learner') classes.push('is-learner');
     const contact = self ? 'this node' : n.last_contact_ms === null || n.last_contact_ms === undefined
       ? 'never' : `${formatDuration(n.last_contact_ms)} ago`;
     const stat = (label, value, props = {}) => el('div', {}, el('dt', { text: label }), el('dd', { text: value, ...props }));
