@@ -26,7 +26,9 @@ set(NOMAD_TESTS_OUTSIDE_UNITY
   tests/unit/cli/config_file_test.cc tests/unit/cli/job_logs_test.cc
   tests/unit/cli/job_wait_test.cc tests/unit/cli/security_args_test.cc
   tests/cluster/http_test.cc tests/cluster/limits_test.cc
-  tests/unit/storage/wal_test.cc tests/unit/worker/job_user_test.cc)
+  tests/unit/storage/wal_test.cc tests/unit/worker/job_user_test.cc
+  tests/unit/api/service_reads_test.cc tests/unit/cli/member_args_test.cc
+  tests/unit/cli/node_args_test.cc tests/unit/node/coordinator_test.cc tests/cluster/drain_test.cc)
 option(NOMAD_UNITY_TESTS "Compile each test executable's sources in unity batches" ON)
 
 function(nomad_compile_tests_in_unity_batches)

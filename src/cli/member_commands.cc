@@ -25,6 +25,17 @@ void print_members(std::ostream& out, const nomad_lite::ListMembersResponse& r,
       << r.membership_index() << ")\n";
 }
 
+namespace {
+
+bool has_member(const nomad_lite::ListMembersResponse& r, uint64_t id) {
+  for (const auto& m : r.members()) {
+    if (m.id() == id) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int run_member_command(const Invocation& inv, Client& client, std::ostream& out,
                        std::ostream& err) {
   const char* what = inv.command == Command::kClusterMembers     ? "cluster members"
@@ -55,7 +66,19 @@ int run_member_command(const Invocation& inv, Client& client, std::ostream& out,
     } else {
       nomad_lite::RemoveServerRequest request;
       request.set_id(inv.member.id);
+      // A leader removing itself steps down around the commit; the client then retries at
+      // another node, which no longer has the member. A member seen just before the call and
+      // gone after it was removed by this call (or by another, with the same outcome).
+      nomad_lite::ListMembersResponse before;
+      bool was_member = client.list_members({}, &before).ok() && has_member(before, inv.member.id);
       status = client.remove_server(request, &changed);
+      nomad_lite::ListMembersResponse after;
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND && was_member &&
+          client.list_members({}, &after).ok() && !has_member(after, inv.member.id)) {
+        status = grpc::Status::OK;
+        changed.set_index(after.membership_index());
+        *changed.mutable_members() = std::move(after);
+      }
     }
     if (status.ok()) {
       members = changed.members();

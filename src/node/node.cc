@@ -217,7 +217,7 @@ void Node::stop() {
 
 Node::StateImage Node::state_image() const {
   std::shared_lock lock(jobs_mu_);
-  return {jobs_index_, jobs_term_, jobs_.size(), jobs_.image(), membership_};
+  return {jobs_index_, jobs_term_, jobs_.size(), jobs_.image(), image_membership_};
 }
 
 bool Node::is_leader() const {
@@ -626,7 +626,7 @@ void Node::handle_ready() {
   raft::Ready rd = core_->ready();
   if (rd.membership) {
     std::unique_lock lock(jobs_mu_);
-    membership_ = *rd.membership;  // for snapshot files' headers (state_image)
+    image_membership_ = *rd.membership;  // for snapshot files' headers (state_image)
   }
   if (rd.snapshot) {
     // The core's log already starts after the snapshot, so the state machine takes it now;

@@ -314,7 +314,7 @@ class Node {
   jobs::JobStore jobs_;
   raft::Index jobs_index_ = 0;  // the entry jobs_ reflects last, and its term (jobs_mu_)
   raft::Term jobs_term_ = 0;
-  raft::Membership membership_;  // the core's effective configuration, as last reported (jobs_mu_)
+  raft::Membership image_membership_;  // the effective configuration, for state_image (jobs_mu_)
 
   // The queue into the loop.
   mutable std::mutex queue_mu_;
