@@ -41,7 +41,8 @@ std::optional<uint64_t> forwarded_for(const grpc::CallbackServerContext& context
   auto it = md.find(kForwardedForHeader);
   if (it == md.end()) return std::nullopt;
   std::string text(it->second.data(), it->second.size());
-  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+  if (text.empty() || text.size() > 19 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
     return 0;  // names no node: refused with TLS
   }
   return std::stoull(text);

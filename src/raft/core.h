@@ -182,8 +182,7 @@ struct Ready {
   bool has_writes() const { return snapshot || hard_state || !entries.empty(); }
   bool empty() const {
     return !snapshot && !soft_state && !hard_state && entries.empty() && messages.empty() &&
-           messages_after_append.empty() && committed.empty() && !membership &&
-           read_states.empty();
+           messages_after_append.empty() && committed.empty() && !membership && read_states.empty();
   }
 };
 
