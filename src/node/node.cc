@@ -351,21 +351,12 @@ void Node::handle_conf_changes(std::vector<ConfChangeRequest>& requests) {
 
 void Node::on_membership(const raft::Membership& membership) {
   membership_ = membership;
-  std::vector<PeerAddress> peers;
   std::map<raft::NodeId, std::string> addresses;
   std::string listed;
   for (const auto& m : membership.members) {
     listed += (listed.empty() ? "" : ", ") + std::to_string(m.id) + (m.voter ? "" : " (learner)") +
               "@" + m.address;
     if (!m.address.empty()) addresses[m.id] = m.address;
-    if (m.id == config_.node_id) continue;
-    size_t colon = m.address.rfind(':');
-    if (colon == std::string::npos || colon == 0) continue;  // no address known: unreachable
-    PeerAddress p;
-    p.id = m.id;
-    p.host = m.address.substr(0, colon);
-    p.port = static_cast<uint16_t>(std::strtoul(m.address.c_str() + colon + 1, nullptr, 10));
-    peers.push_back(std::move(p));
   }
   common::log_info(fmt::format("node {}: members (as of index {}): {}", config_.node_id,
                                membership.index, listed.empty() ? "none yet" : listed),
@@ -375,12 +366,36 @@ void Node::on_membership(const raft::Membership& membership) {
     // Addresses of members gone stay known: a removed node's output may still be asked for.
     for (auto& [id, address] : addresses) addresses_[id] = address;
   }
-  // A node that joined keeps the streams it was given at start until it learns the members.
-  if (!membership.members.empty()) peers_.set_peers(peers);
+  open_peer_streams();
   std::vector<uint64_t> nodes;
   for (const auto& m : membership.members) nodes.push_back(m.id);
   if (!nodes.empty()) coordinator_->set_nodes(std::move(nodes));
   publish_view();  // the answer to a change reads the members at once
+}
+
+void Node::open_peer_streams() {
+  // A node that joined keeps the streams it was given at start until it learns the members.
+  if (membership_.members.empty()) return;
+  std::vector<PeerAddress> peers;
+  auto add = [&](raft::NodeId id, const std::string& address) {
+    size_t colon = address.rfind(':');
+    if (id == config_.node_id || colon == std::string::npos || colon == 0) return;
+    PeerAddress p;
+    p.id = id;
+    p.host = address.substr(0, colon);
+    p.port = static_cast<uint16_t>(std::strtoul(address.c_str() + colon + 1, nullptr, 10));
+    peers.push_back(std::move(p));
+  };
+  for (const auto& m : membership_.members) add(m.id, m.address);
+  // A leader that removed itself replicates until that change commits (thesis §4.2.2), and
+  // the answers that commit it must reach it: its stream stays open while it leads.
+  if (last_leader_ != raft::kNoNode && !membership_.is_member(last_leader_)) {
+    std::lock_guard lock(view_mu_);
+    if (auto it = addresses_.find(last_leader_); it != addresses_.end()) {
+      add(last_leader_, it->second);
+    }
+  }
+  peers_.set_peers(peers);
 }
 
 void Node::receive(raft::Message message) {
@@ -487,9 +502,15 @@ void Node::run() {
       } else if (s.role != raft::Role::kLeader && was_leader) {
         coordinator_->lose_leadership();
       }
+      raft::NodeId previous_leader = last_leader_;
       last_role_ = s.role;
       last_term_ = s.term;
       last_leader_ = s.leader;
+      // The stream to a removed leader closes once another leads (open_peer_streams).
+      if (previous_leader != s.leader && previous_leader != raft::kNoNode &&
+          !membership_.members.empty() && !membership_.is_member(previous_leader)) {
+        open_peer_streams();
+      }
       check_transfers(now);
     }
     for (auto& w : waits) {

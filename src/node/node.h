@@ -226,6 +226,8 @@ class Node {
   void handle_conf_changes(std::vector<ConfChangeRequest>& requests);
   // The effective membership changed (loop thread): peers' streams, addresses, placement.
   void on_membership(const raft::Membership& membership);
+  // Peer streams to every member, and to a removed leader while it still leads.
+  void open_peer_streams();
   struct QueuedReport {
     nomad_lite::WorkerReport report;
     ReportAck ack;
