@@ -96,15 +96,7 @@ void Core::maybe_advance_membership() {
   if (!conf_change_pending() && !membership_.is_voter(config_.id)) {
     // Our own removal (or demotion) committed: hand leadership to the most up-to-date voter
     // so the cluster need not wait an election timeout, and step down (§4.2.2).
-    NodeId successor = kNoNode;
-    Index best = 0;
-    for (const auto& [id, p] : progress_) {
-      if (membership_.is_voter(id) && (successor == kNoNode || p.match > best)) {
-        successor = id;
-        best = p.match;
-      }
-    }
-    if (successor != kNoNode) send({.type = MessageType::kTimeoutNow, .to = successor});
+    hand_off_to_most_up_to_date_voter();
     become_follower(term_, kNoNode);
     return;
   }

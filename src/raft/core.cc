@@ -495,17 +495,21 @@ void Core::persist_failed() {
   if (role_ == Role::kLeader) {
     // The peer that holds the most of our log can win an election at once (§3.10 of the
     // thesis); otherwise the cluster waits out an election timeout without a leader.
-    NodeId successor = kNoNode;
-    Index best = 0;
-    for (const auto& [id, p] : progress_) {
-      if (membership_.is_voter(id) && (successor == kNoNode || p.match > best)) {
-        successor = id;
-        best = p.match;
-      }
-    }
-    if (successor != kNoNode) send({.type = MessageType::kTimeoutNow, .to = successor});
+    hand_off_to_most_up_to_date_voter();
   }
   become_follower(term_, kNoNode);
+}
+
+void Core::hand_off_to_most_up_to_date_voter() {
+  NodeId successor = kNoNode;
+  Index best = 0;
+  for (const auto& [id, p] : progress_) {
+    if (membership_.is_voter(id) && (successor == kNoNode || p.match > best)) {
+      successor = id;
+      best = p.match;
+    }
+  }
+  if (successor != kNoNode) send({.type = MessageType::kTimeoutNow, .to = successor});
 }
 
 void Core::storage_recovered() {

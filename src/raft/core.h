@@ -409,6 +409,9 @@ class Core {
   void sync_progress();
   // Leader: a configuration entry is in the log above the commit index.
   bool conf_change_pending() const;
+  // A leader about to step down: TimeoutNow to the voter holding the most of its log, so the
+  // cluster need not wait out an election timeout (§3.10 of the thesis).
+  void hand_off_to_most_up_to_date_voter();
   // Leader: proposes promoting caught-up learners; steps down once its own removal committed.
   void maybe_advance_membership();
   Membership bootstrap_;            // from Config::voters / addresses (empty with join)
