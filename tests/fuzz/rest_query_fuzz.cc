@@ -43,6 +43,8 @@ void check_list(const http::QueryParams& params) {
   if (!r.query().empty()) query += param("q", r.query());
   if (r.limit() != 0) query += param("limit", std::to_string(r.limit()));
   if (!r.page_token().empty()) query += param("page_token", r.page_token());
+  if (r.min_index() != 0) query += param("min_index", std::to_string(r.min_index()));
+  if (r.consistent()) query += param("consistent", "1");
   auto second = http::parse_list_query(reparse(query));
   FUZZ_CHECK(second.ok(), "list parameters written back parse again");
   FUZZ_CHECK(second.value.SerializeAsString() == r.SerializeAsString(),
@@ -61,6 +63,8 @@ void check_logs(const std::string& job_id, const http::QueryParams& params) {
                       param("follow", r.follow() ? "1" : "0") +
                       param("offset", std::to_string(r.offset()));
   if (r.attempt() != 0) query += param("attempt", std::to_string(r.attempt()));
+  if (r.min_index() != 0) query += param("min_index", std::to_string(r.min_index()));
+  if (r.consistent()) query += param("consistent", "1");
   auto second = http::parse_logs_query(job_id, reparse(query));
   FUZZ_CHECK(second.ok(), "output parameters written back parse again");
   FUZZ_CHECK(second.value.SerializeAsString() == r.SerializeAsString(),
