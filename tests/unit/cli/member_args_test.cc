@@ -4,23 +4,14 @@
 #include <gtest/gtest.h>
 
 #include "cli/args.h"
+#include "support/cli_parse.h"
 
 namespace nomad::cli {
 namespace {
 
-Invocation parse_ok(const std::vector<std::string>& args) {
-  ParsedArgs parsed = parse_args(args);
-  EXPECT_TRUE(parsed.invocation.has_value()) << parsed.error;
-  return parsed.invocation.value_or(Invocation{});
-}
-
-void expect_usage_error(const std::vector<std::string>& args, const std::string& expected) {
-  ParsedArgs parsed = parse_args(args);
-  EXPECT_FALSE(parsed.invocation.has_value());
-  EXPECT_EQ(parsed.exit_code, 2);
-  EXPECT_NE(parsed.error.find(expected), std::string::npos)
-      << "error '" << parsed.error << "' does not mention '" << expected << "'";
-}
+using test_support::expect_usage_error;
+using test_support::parse_error;
+using test_support::parse_ok;
 
 TEST(MemberArgs, ClusterMembers) {
   Invocation inv = parse_ok({"--addr", "127.0.0.1:50052", "-o", "json", "cluster", "members"});

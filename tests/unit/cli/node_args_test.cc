@@ -4,22 +4,14 @@
 #include <gtest/gtest.h>
 
 #include "cli/args.h"
+#include "support/cli_parse.h"
 
 namespace nomad::cli {
 namespace {
 
-Invocation parse_ok(const std::vector<std::string>& args) {
-  ParsedArgs parsed = parse_args(args);
-  EXPECT_TRUE(parsed.invocation.has_value()) << parsed.error;
-  return parsed.invocation.value_or(Invocation{});
-}
-
-std::string parse_error(const std::vector<std::string>& args) {
-  ParsedArgs parsed = parse_args(args);
-  EXPECT_FALSE(parsed.invocation.has_value());
-  EXPECT_EQ(parsed.exit_code, 2);
-  return parsed.error;
-}
+using test_support::expect_usage_error;
+using test_support::parse_error;
+using test_support::parse_ok;
 
 TEST(NodeArgs, DrainTakesAnIdAndADeadline) {
   Invocation inv = parse_ok({"node", "drain", "2", "--deadline", "5m"});
