@@ -32,26 +32,14 @@ TEST(Capacity, FlagsOverrideTheMachine) {
   EXPECT_EQ(capacity.name(), "builder-7");
 }
 
-CapacityFlags cpu(std::string v) {
-  CapacityFlags f;
-  f.cpu = v;
-  return f;
+// Flags with one member set, by a pointer to it.
+template <class T>
+CapacityFlags with(T CapacityFlags::*member, T value) {
+  CapacityFlags flags;
+  flags.*member = std::move(value);
+  return flags;
 }
-CapacityFlags memory(std::string v) {
-  CapacityFlags f;
-  f.memory = v;
-  return f;
-}
-CapacityFlags labels(std::vector<std::string> v) {
-  CapacityFlags f;
-  f.labels = v;
-  return f;
-}
-CapacityFlags name(std::string v) {
-  CapacityFlags f;
-  f.name = v;
-  return f;
-}
+using Labels = std::vector<std::string>;
 
 TEST(Capacity, BadFlagsNameTheFlag) {
   struct Case {
@@ -59,11 +47,15 @@ TEST(Capacity, BadFlagsNameTheFlag) {
     const char* expected;
   };
   const Case cases[] = {
-      {cpu("two"), "--cpu"},         {cpu("-1"), "--cpu"},
-      {memory("lots"), "--memory"},  {labels({"gpu"}), "key=value"},
-      {labels({"=x"}), "key=value"}, {labels({"a b=c"}), "key"},
-      {labels({"k=v w"}), "value"},  {labels({"k=1", "k=2"}), "twice"},
-      {name("a\nb"), "--node-name"},
+      {with(&CapacityFlags::cpu, std::string("two")), "--cpu"},
+      {with(&CapacityFlags::cpu, std::string("-1")), "--cpu"},
+      {with(&CapacityFlags::memory, std::string("lots")), "--memory"},
+      {with(&CapacityFlags::labels, Labels{"gpu"}), "key=value"},
+      {with(&CapacityFlags::labels, Labels{"=x"}), "key=value"},
+      {with(&CapacityFlags::labels, Labels{"a b=c"}), "key"},
+      {with(&CapacityFlags::labels, Labels{"k=v w"}), "value"},
+      {with(&CapacityFlags::labels, Labels{"k=1", "k=2"}), "twice"},
+      {with(&CapacityFlags::name, std::string("a\nb")), "--node-name"},
   };
   for (const auto& c : cases) {
     nomad_lite::NodeCapacity capacity;
