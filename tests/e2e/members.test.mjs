@@ -35,11 +35,21 @@ describe('members, drain and leadership transfer on the dashboard', () => {
     await p.locator('#conn[data-state="open"]').waitFor();
   }
 
+  // Nothing on a node card is wider than the card (a long state such as "Draining
+  // (deadline in 4m 59s)" once pushed the values out of it).
+  async function cardsFit(p, name) {
+    const wide = await p.locator('#nodes .node').evaluateAll((cards) => cards
+      .filter((c) => c.scrollWidth > c.clientWidth)
+      .map((c) => `node ${c.dataset.nodeId}: ${c.scrollWidth}px of content in ${c.clientWidth}px`));
+    assert.deepEqual(wide, [], `node cards too narrow for their content (${name})`);
+  }
+
   // The phone page shows the same state: nothing on it is wider than the screen.
   async function phoneFits(name) {
     const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     await screenshot(phone.page, name, { fullPage: true });
     assert.ok(overflow <= 0, `the phone page is ${overflow}px wider than the screen (${name})`);
+    await cardsFit(phone.page, name);
   }
 
   const clusterNode = async (id) => (await cluster.request(`${url()}/api/cluster`)).body.nodes.find((n) => n.id === id);
@@ -95,6 +105,7 @@ describe('members, drain and leadership transfer on the dashboard', () => {
     assert.equal(await page.locator('#nodes img').count(), 0);
     await membersFact().getByText('3 voters · 2 learners').waitFor();
     await screenshot(page, 'members-learners', { fullPage: true });
+    await cardsFit(page, 'members-learners');
     await card(9, phone.page).waitFor();
     await card(8, phone.page).waitFor();
     await phoneFits('phone-members-learners');
@@ -126,6 +137,7 @@ describe('members, drain and leadership transfer on the dashboard', () => {
     assert.match(await drainedCard.locator('[data-stat="scheduling"]').innerText(), /Draining/);
     assert.notEqual(Number(await drainedCard.locator('[data-stat="running"]').innerText()), 0);
     await screenshot(page, 'node-draining', { fullPage: true });
+    await cardsFit(page, 'node-draining');
     await phone.page.locator(`#nodes .node[data-node-id="${drained}"][data-scheduling="draining"]`).waitFor();
     await phoneFits('phone-node-draining');
 
@@ -135,6 +147,7 @@ describe('members, drain and leadership transfer on the dashboard', () => {
     assert.match(await drainedCard.locator('[data-stat="scheduling"]').innerText(), /Drained/);
     assert.equal(await drainedCard.locator('[data-stat="running"]').innerText(), '0');
     await screenshot(page, 'node-drained', { fullPage: true });
+    await cardsFit(page, 'node-drained');
 
     await cluster.cli(['node', 'eligibility', String(drained), 'on']);
     await page.locator(`#nodes .node[data-node-id="${drained}"][data-scheduling="eligible"]`).waitFor();
@@ -166,6 +179,7 @@ describe('members, drain and leadership transfer on the dashboard', () => {
     await page.locator('#leader-line .transfer-note').getByText(`moved from node ${before} to node ${target}`).waitFor();
     assert.match(await card(target).getAttribute('class'), /\bis-leader\b/);
     await screenshot(page, 'leadership-moved', { fullPage: true });
+    await cardsFit(page, 'leadership-moved');
 
     // The leader line's button hands it to the most up-to-date follower.
     await page.locator('#leader-line button.transfer-leader').click();
