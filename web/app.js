@@ -113,6 +113,8 @@ async function refreshCluster() {
     const data = await api.cluster();
     security.update(data.security);
     if (seqAtRequest === clusterEventSeq) onCluster(data);
+    // Events do not say whether this page's token may move leadership; only this answer does.
+    else cluster.setOperator(data.operator);
   } catch {
     // The stream's own error handling reports an unreachable node.
   }

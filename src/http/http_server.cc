@@ -142,8 +142,16 @@ std::optional<Response> HttpServer::check_request(const Request& req) {
   // /metrics takes a token of the metrics role or any above it.
   const bool scrape = req.path == kMetricsPath;
   if (req.path.rfind("/api/", 0) == 0 || scrape) {
+    // Changes to the cluster itself (members, leadership, drain) need the operator role: a
+    // read token is told so at once, not sent for a submit token that would be refused too.
+    const bool cluster_change =
+        req.method != "GET" &&
+        (req.path == "/api/cluster/transfer-leader" || req.path.rfind("/api/members", 0) == 0 ||
+         (req.path.rfind("/api/nodes/", 0) == 0 &&
+          (req.path.ends_with("/drain") || req.path.ends_with("/eligibility"))));
     api::Role role = scrape                                    ? api::Role::kMetrics
                      : req.path.rfind(kOperatorPrefix, 0) == 0 ? api::Role::kOperator
+                     : cluster_change                          ? api::Role::kOperator
                      : req.method == "POST"                    ? api::Role::kSubmit
                                                                : api::Role::kRead;
     api::Error refused = service_.authorize(req.get_header_value("Authorization"), role);

@@ -62,6 +62,13 @@ describe('dashboard of a 3-node cluster', () => {
     assert.match(await page.locator('#leader-line').innerText(), new RegExp(`node ${leader}`));
     assert.equal(await page.locator('#nodes .node[data-alive="true"]').count(), 3);
     assert.match(await page.locator('#nodes .node.is-self').innerText(), /Node 1/);
+    // Without a --token-file every page may move leadership: a button on each follower's card.
+    await waitFor('a transfer button on each follower', async () => {
+      const shown = await page.locator('#cluster').getAttribute('data-leader-id');
+      const followers = cluster.nodes.map((n) => String(n.id)).filter((id) => id !== shown);
+      const to = await page.locator('#nodes button.transfer-leader').evaluateAll((bs) => bs.map((b) => b.dataset.to));
+      return JSON.stringify(to.sort()) === JSON.stringify(followers);
+    });
   });
 
   test('a job submitted through the form completes and shows its output, without a reload', async () => {

@@ -38,6 +38,12 @@ export class ClusterPanel {
     this.render();
   }
 
+  setOperator(operator) {
+    if (typeof operator !== 'boolean' || operator === this.operator) return;
+    this.operator = operator;
+    this.render();
+  }
+
   setStale(stale) {
     this.root.classList.toggle('is-stale', stale);
   }
@@ -110,7 +116,8 @@ export class ClusterPanel {
           title: scheduling === 'eligible' ? 'The leader places new jobs here'
             : 'The leader places no new jobs here (nomad-lite node eligibility ' + n.id + ' on)',
         })),
-      this.operator && leader && !isLeader && n.alive
+      // A learner cannot lead (it does not vote) until the leader promotes it.
+      this.operator && leader && !isLeader && n.alive && n.role !== 'learner'
         ? this.transferButton(n.id, 'Make leader', `Hand leadership to node ${n.id}`) : null);
   }
 

@@ -3,7 +3,7 @@
 // optionally with TLS and tokens made by `nomad-lite tls init`. Every process is killed when
 // the test ends, and again on exit if a test forgot to.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,7 +25,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 // Distinct free ports, all held open at once so none is handed out twice.
-async function freePorts(count) {
+export async function freePorts(count) {
   const servers = [];
   try {
     for (let i = 0; i < count; i += 1) {
@@ -219,6 +219,25 @@ export class Cluster {
       error.message += `\n${this.logTails()}`;
       throw error;
     }
+  }
+
+  // Runs `nomad-lite ARGS...` as a client of the given node (with the CA, the client
+  // certificate and the operator token when the cluster has them); resolves to its stdout,
+  // rejects with its stderr on a non-zero exit.
+  cli(args, { nodeId = 1, timeoutMs = 20_000 } = {}) {
+    const env = { ...process.env, NOMAD_LITE_ADDR: `127.0.0.1:${this.node(nodeId).grpcPort}` };
+    if (this.security) {
+      env.NOMAD_LITE_CACERT = path.join(this.security.dir, 'ca.pem');
+      env.NOMAD_LITE_CLIENT_CERT = path.join(this.security.dir, 'client.pem');
+      env.NOMAD_LITE_CLIENT_KEY = path.join(this.security.dir, 'client-key.pem');
+      if (this.security.tokens.operator) env.NOMAD_LITE_TOKEN = this.security.tokens.operator;
+    }
+    return new Promise((resolve, reject) => {
+      execFile(binary, args, { env, timeout: timeoutMs }, (error, stdout, stderr) => {
+        if (error) reject(new Error(`nomad-lite ${args.join(' ')}: ${error.message.trim()}\n${stderr}`));
+        else resolve(stdout);
+      });
+    });
   }
 
   // Submits through the REST API of the given node (with the operator token, if needed).
