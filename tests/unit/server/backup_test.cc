@@ -205,7 +205,8 @@ TEST(Backup, ForceNewClusterOfAJoinedNodeNeedsNoPeers) {
   c.node_id = 4;
   c.peers.clear();
   fs::create_directories(c.data_dir);
-  ASSERT_TRUE(save_cluster_identity(c.data_dir, {.cluster = "1,2,3", .joined = true}));
+  ASSERT_TRUE(
+      save_cluster_identity(c.data_dir, {.cluster = "1,2,3", .joined = true, .bootstrap = {}}));
   Replica r = sample_replica();
   {
     storage::WalContents contents;
