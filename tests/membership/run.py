@@ -285,7 +285,11 @@ def check_jobs(cluster, stream, runs_file):
         return jobs
 
     jobs = wait_for(final_jobs, 60, 0.5)
-    if not check("every acknowledged job is final", jobs is not None):
+    if jobs is None:
+        now = cluster.jobs() or {}
+        stuck = [now.get(i, {"id": i, "status": "missing"}) for i in acked.values()
+                 if now.get(i, {}).get("status") not in ("completed", "failed", "cancelled")]
+    if not check("every acknowledged job is final", jobs is not None, f"{stuck[:3]}"):
         return
     missing = [k for k, i in acked.items() if i not in jobs]
     check("no acknowledged job is lost", not missing, f"{len(missing)} missing: {missing[:5]}")
