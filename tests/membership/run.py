@@ -285,6 +285,7 @@ def check_jobs(cluster, stream, runs_file):
         return jobs
 
     jobs = wait_for(final_jobs, 60, 0.5)
+    stuck = []
     if jobs is None:
         now = cluster.jobs() or {}
         stuck = [now.get(i, {"id": i, "status": "missing"}) for i in acked.values()
