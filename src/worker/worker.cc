@@ -29,6 +29,8 @@ std::string reported_reason(EndReason reason) {
       return jobs::failure_reason_name(jobs::FailureReason::kKilled);
     case EndReason::kSpawnError:
       return jobs::failure_reason_name(jobs::FailureReason::kSpawnError);
+    case EndReason::kOom:
+      return jobs::failure_reason_name(jobs::FailureReason::kOom);
   }
   return "";
 }
@@ -152,6 +154,7 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
     spec.env.insert(job->env().begin(), job->env().end());
     spec.timeout =
         job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms()) : options_.default_timeout;
+    spec.resources = {job->resources().cpu(), job->resources().memory_bytes()};
     std::lock_guard lock(mu_);
     waiting_[key] = {std::move(spec),
                      job->on_disconnect() != nomad_lite::ON_DISCONNECT_KEEP_RUNNING, next_order_++};
@@ -298,6 +301,8 @@ void Worker::finished(ExecResult r) {
   f.set_signal(r.signal);
   f.set_reason(reported_reason(r.reason));
   f.set_error(r.error);
+  f.set_peak_memory_bytes(r.peak_memory_bytes);
+  f.set_cpu_time_ms(r.cpu_time_ms);
   std::lock_guard lock(mu_);
   AttemptId key{r.key.job_id, r.key.attempt};
   stoppable_.erase(key);

@@ -1,0 +1,551 @@
+#include "worker/cgroup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+namespace nomad::worker {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kCpuPeriodUs = 100000;  // the kernel's default CFS period
+constexpr const char* kTreePrefix = "nomad-lite.";
+// v2 only: the leaf the server moves itself into when its own cgroup must pass controllers on.
+constexpr const char* kServerLeaf = "nomad-lite-server";
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+bool read_text(const fs::path& path, std::string* out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out->clear();
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) out->append(buf, static_cast<size_t>(n));
+    if (out->size() > (1 << 20)) break;
+  }
+  int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return n >= 0 || !out->empty();
+}
+
+bool read_number(const fs::path& path, uint64_t* value) {
+  std::string text;
+  if (!read_text(path, &text)) return false;
+  try {
+    size_t used = 0;
+    *value = std::stoull(text, &used);
+    return used > 0;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// One write of `text` to a control file, as the kernel wants it; "" or what failed.
+std::string write_control(const fs::path& path, const std::string& text) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) return "cannot open " + path.string() + ": " + errno_text(errno);
+  ssize_t n;
+  while ((n = ::write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
+  }
+  int saved = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) {
+    return "cannot write '" + text + "' to " + path.string() + ": " +
+           errno_text(n < 0 ? saved : EIO);
+  }
+  return "";
+}
+
+bool path_exists(const fs::path& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(sep, start);
+    if (end == std::string_view::npos) end = text.size();
+    parts.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mount(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool octal = s[i] == '\\' && i + 3 < s.size() &&
+                 std::all_of(s.begin() + i + 1, s.begin() + i + 4,
+                             [](char c) { return c >= '0' && c <= '7'; });
+    if (octal) {
+      out += static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+bool has(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::vector<pid_t> listed_processes(const fs::path& dir) {
+  std::vector<pid_t> pids;
+  std::string text;
+  if (!read_text(dir / "cgroup.procs", &text)) return pids;
+  std::istringstream in(text);
+  for (long pid; in >> pid;) {
+    if (pid > 0) pids.push_back(static_cast<pid_t>(pid));
+  }
+  return pids;
+}
+
+bool kill_listed(const fs::path& dir) {
+  std::vector<pid_t> pids = listed_processes(dir);
+  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  return pids.empty();
+}
+
+// What a server that is gone left behind: its attempts' cgroups (processes killed), then its
+// directory. Best effort: a cgroup still busy stays for the next start.
+void remove_stale_trees(const fs::path& parent) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    std::string name = entry.path().filename().string();
+    if (!name.starts_with(kTreePrefix) || !entry.is_directory(ec)) continue;
+    long pid = 0;
+    try {
+      pid = std::stol(name.substr(std::string(kTreePrefix).size()));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (pid <= 0 || pid == getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) {
+      continue;
+    }
+    for (const auto& child : fs::directory_iterator(entry.path(), ec)) {
+      if (!child.is_directory(ec)) continue;
+      kill_listed(child.path());
+      ::rmdir(child.path().c_str());
+    }
+    ::rmdir(entry.path().c_str());
+  }
+}
+
+// v2: the server's cgroup passes memory and cpu on to its children. The kernel refuses that
+// (EBUSY) while processes sit in a non-root cgroup itself, so the server then moves itself
+// into a leaf of its own cgroup first.
+std::string enable_v2_controllers(const fs::path& own) {
+  const std::string wanted = "+memory +cpu";
+  std::string error = write_control(own / "cgroup.subtree_control", wanted);
+  if (error.empty() || errno != EBUSY) return error;
+  fs::path leaf = own / kServerLeaf;
+  if (::mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST) {
+    return "cannot create " + leaf.string() + ": " + errno_text(errno);
+  }
+  if (std::string moved = write_control(leaf / "cgroup.procs", std::to_string(getpid()));
+      !moved.empty()) {
+    return moved;
+  }
+  return write_control(own / "cgroup.subtree_control", wanted);
+}
+
+}  // namespace
+
+std::map<std::string, std::string> parse_proc_cgroup(std::string_view text) {
+  std::map<std::string, std::string> out;
+  for (const std::string& line : split(text, '\n')) {
+    size_t first = line.find(':');
+    if (first == std::string::npos) continue;
+    size_t second = line.find(':', first + 1);
+    if (second == std::string::npos) continue;
+    std::string path = line.substr(second + 1);
+    std::string controllers = line.substr(first + 1, second - first - 1);
+    if (path.empty() || path[0] != '/') continue;
+    if (controllers.empty()) {
+      if (line.substr(0, first) == "0") out[""] = path;
+      continue;
+    }
+    for (const std::string& c : split(controllers, ',')) {
+      if (!c.empty()) out[c] = path;
+    }
+  }
+  return out;
+}
+
+std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo) {
+  std::vector<CgroupMount> mounts;
+  for (const std::string& line : split(mountinfo, '\n')) {
+    std::vector<std::string> fields;
+    for (const std::string& f : split(line, ' ')) {
+      if (!f.empty()) fields.push_back(f);
+    }
+    auto dash = std::find(fields.begin(), fields.end(), "-");
+    if (fields.size() < 5 || dash == fields.end() || dash + 3 > fields.end() ||
+        dash - fields.begin() < 6) {
+      continue;
+    }
+    const std::string& type = *(dash + 1);
+    if (type != "cgroup" && type != "cgroup2") continue;
+    CgroupMount m;
+    m.root = unescape_mount(fields[3]);
+    m.mount_point = unescape_mount(fields[4]);
+    m.unified = type == "cgroup2";
+    if (!m.unified) {
+      for (const std::string& option : split(*(dash + 3), ',')) {
+        if (!option.empty() && option != "rw" && option != "ro") m.controllers.push_back(option);
+      }
+    }
+    mounts.push_back(std::move(m));
+  }
+  return mounts;
+}
+
+fs::path cgroup_dir(const CgroupMount& mount, const std::string& path) {
+  if (path.empty() || path[0] != '/' || path.find("/..") != std::string::npos) return {};
+  std::string root = mount.root;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  std::string rest;
+  if (root == "/") {
+    rest = path;
+  } else if (path == root) {
+    rest = "";
+  } else if (path.starts_with(root + "/")) {
+    rest = path.substr(root.size());
+  } else {
+    return {};
+  }
+  fs::path dir = mount.mount_point;
+  if (!rest.empty() && rest != "/") dir += rest;
+  return dir.lexically_normal();
+}
+
+CgroupPlaces find_cgroup_places(std::string_view proc_cgroup, std::string_view mountinfo) {
+  CgroupPlaces places;
+  std::map<std::string, std::string> own = parse_proc_cgroup(proc_cgroup);
+  std::vector<CgroupMount> mounts = parse_cgroup_mounts(mountinfo);
+  if (mounts.empty()) {
+    places.why_not = "no cgroup filesystem is mounted";
+    return places;
+  }
+  std::string v2_note;
+  for (const CgroupMount& m : mounts) {
+    if (!m.unified || !own.contains("")) continue;
+    fs::path dir = cgroup_dir(m, own.at(""));
+    std::string text;
+    if (dir.empty() || !read_text(dir / "cgroup.controllers", &text)) continue;
+    std::vector<std::string> offered;
+    for (const std::string& word : split(text, ' ')) {
+      std::string w = word;
+      while (!w.empty() && (w.back() == '\n' || w.back() == ' ')) w.pop_back();
+      if (!w.empty()) offered.push_back(w);
+    }
+    if (has(offered, "memory") && has(offered, "cpu")) {
+      places.version = 2;
+      places.unified = dir;
+      return places;
+    }
+    v2_note = "cgroup v2 at " + dir.string() + " does not offer the memory and cpu controllers";
+  }
+  auto v1_dir = [&](const std::string& controller) -> fs::path {
+    if (!own.contains(controller)) return {};
+    for (const CgroupMount& m : mounts) {
+      if (m.unified || !has(m.controllers, controller)) continue;
+      fs::path dir = cgroup_dir(m, own.at(controller));
+      if (!dir.empty() && path_exists(dir)) return dir;
+    }
+    return {};
+  };
+  places.memory = v1_dir("memory");
+  places.cpu = v1_dir("cpu");
+  places.cpuacct = v1_dir("cpuacct");
+  if (!places.memory.empty() && !places.cpu.empty() && !places.cpuacct.empty()) {
+    places.version = 1;
+    return places;
+  }
+  std::vector<std::string> missing;
+  if (places.memory.empty()) missing.push_back("memory");
+  if (places.cpu.empty()) missing.push_back("cpu");
+  if (places.cpuacct.empty()) missing.push_back("cpuacct");
+  std::string list;
+  for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
+  places.memory = places.cpu = places.cpuacct = fs::path();
+  places.why_not = (v2_note.empty() ? std::string("") : v2_note + ", and ") +
+                   "no cgroup v1 hierarchy of this process for " + list;
+  return places;
+}
+
+CgroupPlaces find_cgroup_places(const CgroupSources& sources) {
+  std::string proc_cgroup, mountinfo;
+  if (!read_text(sources.proc_cgroup, &proc_cgroup)) {
+    CgroupPlaces none;
+    none.why_not = "cannot read " + sources.proc_cgroup + ": " + errno_text(errno);
+    return none;
+  }
+  if (!read_text(sources.mountinfo, &mountinfo)) {
+    CgroupPlaces none;
+    none.why_not = "cannot read " + sources.mountinfo + ": " + errno_text(errno);
+    return none;
+  }
+  return find_cgroup_places(proc_cgroup, mountinfo);
+}
+
+bool read_keyed_value(std::string_view text, std::string_view key, uint64_t* value) {
+  for (const std::string& line : split(text, '\n')) {
+    if (line.size() <= key.size() || !line.starts_with(key) || line[key.size()] != ' ') continue;
+    try {
+      *value = std::stoull(line.substr(key.size() + 1));
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return false;
+}
+
+uint64_t cpu_quota_us(double cpu, uint64_t period_us) {
+  double quota = std::round(cpu * static_cast<double>(period_us));
+  return std::max<uint64_t>(1000, static_cast<uint64_t>(quota));
+}
+
+// --- CgroupTree ---------------------------------------------------------------------------
+
+std::unique_ptr<CgroupTree> CgroupTree::create(const CgroupPlaces& places, std::string* why,
+                                               const std::string& given_name) {
+  if (places.version == 0) {
+    *why = places.why_not;
+    return nullptr;
+  }
+  static std::atomic<uint64_t> trees{0};
+  const std::string name =
+      !given_name.empty() ? given_name
+                          : kTreePrefix + std::to_string(getpid()) + "." + std::to_string(++trees);
+  std::unique_ptr<CgroupTree> tree(new CgroupTree);
+  tree->version_ = places.version;
+  std::vector<fs::path> parents;
+  if (places.version == 2) {
+    if (std::string error = enable_v2_controllers(places.unified); !error.empty()) {
+      *why = error;
+      return nullptr;
+    }
+    parents = {places.unified};
+  } else {
+    parents = {places.memory, places.cpuacct};
+    if (places.cpu != places.cpuacct) parents.push_back(places.cpu);
+  }
+  for (const fs::path& parent : parents) {
+    remove_stale_trees(parent);
+    fs::path dir = parent / name;
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      *why = "cannot create " + dir.string() + ": " + errno_text(errno);
+      return nullptr;  // the destructor removes those made
+    }
+    tree->dirs_.push_back(dir);
+  }
+  if (places.version == 2) {
+    tree->memory_ = tree->cpu_ = tree->cpuacct_ = tree->dirs_[0];
+    if (std::string error =
+            write_control(tree->dirs_[0] / "cgroup.subtree_control", "+memory +cpu");
+        !error.empty()) {
+      *why = error;
+      return nullptr;
+    }
+  } else {
+    tree->memory_ = tree->dirs_[0];
+    tree->cpuacct_ = tree->dirs_[1];
+    tree->cpu_ = places.cpu == places.cpuacct ? tree->dirs_[1] : tree->dirs_[2];
+  }
+  return tree;
+}
+
+CgroupTree::~CgroupTree() {
+  std::error_code ec;
+  for (const fs::path& dir : dirs_) {
+    for (const auto& child : fs::directory_iterator(dir, ec)) {
+      if (!child.is_directory(ec)) continue;
+      kill_listed(child.path());
+      ::rmdir(child.path().c_str());
+    }
+    ::rmdir(dir.c_str());
+  }
+}
+
+std::string CgroupTree::describe() const {
+  if (version_ == 2) return "cgroup v2 at " + memory_.string();
+  std::string text = "cgroup v1: memory at " + memory_.string();
+  if (cpu_ == cpuacct_) return text + ", cpu and cpuacct at " + cpu_.string();
+  return text + ", cpu at " + cpu_.string() + ", cpuacct at " + cpuacct_.string();
+}
+
+std::unique_ptr<AttemptCgroup> CgroupTree::make_attempt(const std::string& name,
+                                                        const CgroupLimits& limits,
+                                                        std::string* error) const {
+  std::unique_ptr<AttemptCgroup> cg(new AttemptCgroup);
+  cg->version_ = version_;
+  // v1: the cpu hierarchy only when there is a quota to set (one write less per spawn).
+  std::vector<fs::path> parents = {memory_};
+  if (cpuacct_ != memory_) parents.push_back(cpuacct_);
+  if (limits.cpu > 0 && cpu_ != cpuacct_ && cpu_ != memory_) parents.push_back(cpu_);
+  auto fail = [&](std::string why) -> std::unique_ptr<AttemptCgroup> {
+    *error = "cannot set up the job's cgroup: " + why;
+    std::string ignored;
+    cg->close_join_fds();
+    cg->remove(&ignored);
+    return nullptr;
+  };
+  for (const fs::path& parent : parents) {
+    fs::path dir = parent / name;
+    // An existing one is taken over: names are unique per tree, so it is ours.
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return fail("cannot create " + dir.string() + ": " + errno_text(errno));
+    }
+    cg->dirs_.push_back(dir);
+  }
+  cg->memory_ = cg->dirs_[0];
+  cg->cpuacct_ = cpuacct_ == memory_ ? cg->dirs_[0] : cg->dirs_[1];
+  const fs::path cpu_dir = cpu_ == memory_    ? cg->dirs_[0]
+                           : cpu_ == cpuacct_ ? cg->cpuacct_
+                                              : cg->dirs_.back();
+  if (version_ == 2) {
+    if (limits.memory_bytes > 0) {
+      if (std::string e =
+              write_control(cg->memory_ / "memory.max", std::to_string(limits.memory_bytes));
+          !e.empty()) {
+        return fail(e);
+      }
+      // Swap would let the job go past its limit; not every kernel has swap accounting.
+      if (path_exists(cg->memory_ / "memory.swap.max"))
+        write_control(cg->memory_ / "memory.swap.max", "0");
+    }
+    if (limits.cpu > 0) {
+      if (std::string e = write_control(
+              cpu_dir / "cpu.max", std::to_string(cpu_quota_us(limits.cpu, kCpuPeriodUs)) + " " +
+                                       std::to_string(kCpuPeriodUs));
+          !e.empty()) {
+        return fail(e);
+      }
+    }
+    cg->has_peak_file_ = path_exists(cg->memory_ / "memory.peak");
+  } else {
+    if (limits.memory_bytes > 0) {
+      const std::string bytes = std::to_string(limits.memory_bytes);
+      if (std::string e = write_control(cg->memory_ / "memory.limit_in_bytes", bytes); !e.empty()) {
+        return fail(e);
+      }
+      // Memory + swap at the same figure: swap does not extend the limit.
+      if (path_exists(cg->memory_ / "memory.memsw.limit_in_bytes")) {
+        write_control(cg->memory_ / "memory.memsw.limit_in_bytes", bytes);
+      }
+    }
+    if (limits.cpu > 0) {
+      if (std::string e =
+              write_control(cpu_dir / "cpu.cfs_period_us", std::to_string(kCpuPeriodUs));
+          !e.empty()) {
+        return fail(e);
+      }
+      if (std::string e = write_control(cpu_dir / "cpu.cfs_quota_us",
+                                        std::to_string(cpu_quota_us(limits.cpu, kCpuPeriodUs)));
+          !e.empty()) {
+        return fail(e);
+      }
+    }
+  }
+  for (const fs::path& dir : cg->dirs_) {
+    fs::path procs = dir / "cgroup.procs";
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail("cannot open " + procs.string() + ": " + errno_text(errno));
+    cg->join_fds_.push_back(fd);
+  }
+  return cg;
+}
+
+// --- AttemptCgroup ------------------------------------------------------------------------
+
+AttemptCgroup::~AttemptCgroup() { close_join_fds(); }
+
+void AttemptCgroup::close_join_fds() {
+  for (int fd : join_fds_) ::close(fd);
+  join_fds_.clear();
+}
+
+CgroupUsage AttemptCgroup::usage() const {
+  CgroupUsage u;
+  std::string text;
+  uint64_t value = 0;
+  if (version_ == 2) {
+    if (read_number(memory_ / "memory.peak", &value)) {
+      u.peak_memory_bytes = value;
+    } else {
+      u.peak_memory_bytes = sampled_peak_;
+      if (read_number(memory_ / "memory.current", &value)) {
+        u.peak_memory_bytes = std::max(u.peak_memory_bytes, value);
+      }
+    }
+    if (read_text(cpuacct_ / "cpu.stat", &text) && read_keyed_value(text, "usage_usec", &value)) {
+      u.cpu_time_ns = value * 1000;
+    }
+    if (read_text(memory_ / "memory.events", &text)) {
+      u.oom_kill_known = read_keyed_value(text, "oom_kill", &u.oom_kills);
+      u.memory_limit_hit = read_keyed_value(text, "max", &value) && value > 0;
+    }
+  } else {
+    if (read_number(memory_ / "memory.max_usage_in_bytes", &value)) u.peak_memory_bytes = value;
+    if (read_number(cpuacct_ / "cpuacct.usage", &value)) u.cpu_time_ns = value;
+    if (read_text(memory_ / "memory.oom_control", &text)) {
+      u.oom_kill_known = read_keyed_value(text, "oom_kill", &u.oom_kills);
+    }
+    u.memory_limit_hit = read_number(memory_ / "memory.failcnt", &value) && value > 0;
+  }
+  return u;
+}
+
+void AttemptCgroup::sample_memory() {
+  if (version_ != 2 || has_peak_file_) return;
+  uint64_t value = 0;
+  if (read_number(memory_ / "memory.current", &value))
+    sampled_peak_ = std::max(sampled_peak_, value);
+}
+
+bool AttemptCgroup::kill_all() const {
+  if (dirs_.empty()) return true;
+  if (version_ == 2 && path_exists(memory_ / "cgroup.kill")) {
+    if (listed_processes(memory_).empty()) return true;
+    write_control(memory_ / "cgroup.kill", "1");
+    return false;
+  }
+  return kill_listed(memory_);
+}
+
+bool AttemptCgroup::remove(std::string* error) {
+  bool all = true;
+  for (auto it = dirs_.begin(); it != dirs_.end();) {
+    if (::rmdir(it->c_str()) == 0 || errno == ENOENT) {
+      it = dirs_.erase(it);
+      continue;
+    }
+    if (errno != EBUSY) *error = "cannot remove " + it->string() + ": " + errno_text(errno);
+    all = false;
+    ++it;
+  }
+  return all;
+}
+
+}  // namespace nomad::worker

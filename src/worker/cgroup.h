@@ -1,0 +1,156 @@
+#pragma once
+
+// Per-attempt cgroups: each attempt runs in a cgroup of its own, which limits its memory and
+// CPU (the job's resources), tells its peak memory and CPU time, and lets the executor kill
+// everything the job started. Both layouts are handled:
+// - v2 (unified): one hierarchy, usually at /sys/fs/cgroup, with memory and cpu in
+//   cgroup.controllers;
+// - v1: a hierarchy per controller (memory, cpu, cpuacct; cpu and cpuacct often share one).
+// The executor's cgroups sit below the server's own cgroup in each hierarchy (as
+// /proc/self/cgroup names it), in a directory of their own, nomad-lite.<pid>.<n>, with one
+// child per attempt. Where none of this is usable (no cgroup fs, not writable, a controller
+// missing) jobs run without: limits are then advisory and usage comes from wait4's rusage.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nomad::worker {
+
+// Where the process's cgroups are described (tests point them at a fake tree).
+struct CgroupSources {
+  std::string proc_cgroup = "/proc/self/cgroup";
+  std::string mountinfo = "/proc/self/mountinfo";
+};
+
+// /proc/self/cgroup: "ID:CONTROLLERS:PATH" per line. Each controller of a v1 line maps to the
+// path ("name=systemd" too); the v2 line ("0::PATH") maps "" to it.
+std::map<std::string, std::string> parse_proc_cgroup(std::string_view text);
+
+// A cgroup filesystem mounted here, from /proc/self/mountinfo.
+struct CgroupMount {
+  std::string root;                      // the cgroup path shown at the mount point ("/" usually)
+  std::string mount_point;               // mount points with escapes (\040) are decoded
+  bool unified = false;                  // cgroup2
+  std::vector<std::string> controllers;  // v1: from the super options ("memory", "cpu", ...)
+};
+std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo);
+
+// The directory of cgroup `path` (as /proc/self/cgroup gives it) under `mount`; empty when
+// the mount does not show it (the path lies outside the mount's root).
+std::filesystem::path cgroup_dir(const CgroupMount& mount, const std::string& path);
+
+// Where this process's own cgroups are, in the hierarchies the executor needs.
+struct CgroupPlaces {
+  int version = 0;                // 1 or 2; 0: none usable, see why_not
+  std::filesystem::path unified;  // v2
+  std::filesystem::path memory;   // v1
+  std::filesystem::path cpu;      // v1 (the same as cpuacct when they share a hierarchy)
+  std::filesystem::path cpuacct;  // v1
+  std::string why_not;            // version 0: why, for the log
+};
+
+// v2 when the server's unified cgroup offers memory and cpu (cgroup.controllers), else v1
+// when memory, cpu and cpuacct hierarchies are mounted, else none (with the reason). Reads
+// the two sources and cgroup.controllers; creates nothing.
+CgroupPlaces find_cgroup_places(const CgroupSources& sources);
+CgroupPlaces find_cgroup_places(std::string_view proc_cgroup, std::string_view mountinfo);
+
+// What one attempt may use. 0: no limit.
+struct CgroupLimits {
+  double cpu = 0;  // cores: CFS quota of cpu * period per period
+  uint64_t memory_bytes = 0;
+};
+
+// What one attempt used, read from its cgroup.
+struct CgroupUsage {
+  uint64_t peak_memory_bytes = 0;
+  uint64_t cpu_time_ns = 0;
+  uint64_t oom_kills = 0;         // processes the kernel killed for the memory limit
+  bool memory_limit_hit = false;  // the usage reached the limit at least once (failcnt)
+  bool oom_kill_known = false;    // the kernel counts oom kills (v1 since 4.13, v2 always)
+};
+
+// The text of a file such as memory.events or cpu.stat: the value of `key` on its "key value"
+// line; false when there is none.
+bool read_keyed_value(std::string_view text, std::string_view key, uint64_t* value);
+
+// The CFS quota in microseconds per `period_us` for `cpu` cores (at least 1 ms, the kernel's
+// minimum).
+uint64_t cpu_quota_us(double cpu, uint64_t period_us);
+
+class AttemptCgroup;
+
+// The executor's directory in each hierarchy: made at start, removed at the end (with any
+// attempt cgroup left in it). Also removes directories of this kind whose process is gone
+// (a server that crashed), as they are found next to the new one.
+class CgroupTree {
+ public:
+  // Null with *why set when the directories cannot be made or set up (not root, read-only,
+  // v2 controllers that cannot be enabled for children, ...). `name`: the directory's, ""
+  // for nomad-lite.<pid>.<n>.
+  static std::unique_ptr<CgroupTree> create(const CgroupPlaces& places, std::string* why,
+                                            const std::string& name = "");
+  ~CgroupTree();
+  CgroupTree(const CgroupTree&) = delete;
+  CgroupTree& operator=(const CgroupTree&) = delete;
+
+  int version() const { return version_; }
+  // For the log: "cgroup v1 (memory /sys/fs/cgroup/memory/x/nomad-lite.12.1, ...)".
+  std::string describe() const;
+
+  // A cgroup named `name` for one attempt, with its limits set. Null with *error set when it
+  // cannot be made (the attempt then fails to start: a limit the job asked for would be lost).
+  std::unique_ptr<AttemptCgroup> make_attempt(const std::string& name, const CgroupLimits& limits,
+                                              std::string* error) const;
+
+ private:
+  CgroupTree() = default;
+  int version_ = 0;
+  // v2: {unified}; v1: memory, cpuacct and, when apart, cpu. The first is where the
+  // processes are listed.
+  std::vector<std::filesystem::path> dirs_;
+  std::filesystem::path memory_, cpu_, cpuacct_;  // within dirs_ (all the same one in v2)
+};
+
+// One attempt's cgroup: the child joins it before exec (through join_fds, open on each
+// hierarchy's cgroup.procs), the executor reads its usage and, when the attempt has ended,
+// kills what is left in it and removes it.
+class AttemptCgroup {
+ public:
+  ~AttemptCgroup();  // closes the join descriptors; does not remove the cgroup
+  AttemptCgroup(const AttemptCgroup&) = delete;
+  AttemptCgroup& operator=(const AttemptCgroup&) = delete;
+
+  // Open for writing "0" (the writer itself) in the spawned child; closed after the spawn.
+  const std::vector<int>& join_fds() const { return join_fds_; }
+  void close_join_fds();
+
+  CgroupUsage usage() const;
+  // v2 without memory.peak: notes memory.current, the peak being the highest one seen.
+  void sample_memory();
+  // SIGKILL to every process in it. True when none was left to kill.
+  bool kill_all() const;
+  // rmdir in every hierarchy; false while a process is still in it (EBUSY), or on an error
+  // (in *error).
+  bool remove(std::string* error);
+  const std::filesystem::path& memory_dir() const { return memory_; }
+
+ private:
+  friend class CgroupTree;
+  AttemptCgroup() = default;
+  int version_ = 0;
+  std::vector<std::filesystem::path> dirs_;  // those to remove, innermost first in no order
+  std::filesystem::path memory_, cpuacct_;
+  std::vector<int> join_fds_;
+  uint64_t sampled_peak_ = 0;
+  bool has_peak_file_ = true;
+};
+
+}  // namespace nomad::worker
