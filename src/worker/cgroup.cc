@@ -400,10 +400,12 @@ std::unique_ptr<AttemptCgroup> CgroupTree::make_attempt(const std::string& name,
                                                         std::string* error) const {
   std::unique_ptr<AttemptCgroup> cg(new AttemptCgroup);
   cg->version_ = version_;
+  // NaN, infinite or absurd figures (the wire does not forbid them) set no CPU limit.
+  const bool cpu_limit = limits.cpu > 0 && limits.cpu < 1e6;
   // v1: the cpu hierarchy only when there is a quota to set (one write less per spawn).
   std::vector<fs::path> parents = {memory_};
   if (cpuacct_ != memory_) parents.push_back(cpuacct_);
-  if (limits.cpu > 0 && cpu_ != cpuacct_ && cpu_ != memory_) parents.push_back(cpu_);
+  if (cpu_limit && cpu_ != cpuacct_ && cpu_ != memory_) parents.push_back(cpu_);
   auto fail = [&](std::string why) -> std::unique_ptr<AttemptCgroup> {
     *error = "cannot set up the job's cgroup: " + why;
     std::string ignored;
@@ -435,7 +437,7 @@ std::unique_ptr<AttemptCgroup> CgroupTree::make_attempt(const std::string& name,
       if (path_exists(cg->memory_ / "memory.swap.max"))
         write_control(cg->memory_ / "memory.swap.max", "0");
     }
-    if (limits.cpu > 0) {
+    if (cpu_limit) {
       if (std::string e = write_control(
               cpu_dir / "cpu.max", std::to_string(cpu_quota_us(limits.cpu, kCpuPeriodUs)) + " " +
                                        std::to_string(kCpuPeriodUs));
@@ -455,7 +457,7 @@ std::unique_ptr<AttemptCgroup> CgroupTree::make_attempt(const std::string& name,
         write_control(cg->memory_ / "memory.memsw.limit_in_bytes", bytes);
       }
     }
-    if (limits.cpu > 0) {
+    if (cpu_limit) {
       if (std::string e =
               write_control(cpu_dir / "cpu.cfs_period_us", std::to_string(kCpuPeriodUs));
           !e.empty()) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "support/temp_dir.h"
@@ -234,6 +235,12 @@ TEST(CgroupTreeFake, V1AttemptGetsLimitsJoinDescriptorsAndUsage) {
   EXPECT_EQ(plain->join_fds().size(), 2u);
   EXPECT_EQ(read(mem2 / "memory.limit_in_bytes"), "unlimited");
   EXPECT_FALSE(fs::exists(root.dir() / "cpu" / name / "attempt-2"));
+  for (double odd : {std::numeric_limits<double>::quiet_NaN(),
+                     std::numeric_limits<double>::infinity(), -1.0}) {
+    write(mem2 / "cgroup.procs", "");
+    EXPECT_NE(tree->make_attempt("attempt-2", {odd, 0}, &error), nullptr) << error;
+    EXPECT_FALSE(fs::exists(root.dir() / "cpu" / name / "attempt-2")) << odd;
+  }
 
   // A cgroup that cannot be set up says which file.
   auto broken = tree->make_attempt("attempt-3", {0, 1 << 20}, &error);
