@@ -222,7 +222,15 @@ void Executor::State::spawn(ExecSpec spec) {
   if (cgroups) {
     std::string error;
     p->cgroup = cgroups->make_attempt("attempt-" + std::to_string(p->id), spec.resources, &error);
-    if (!p->cgroup) return report_unstarted(spec.key, error);
+    const bool limited = spec.resources.memory_bytes > 0 || spec.resources.cpu > 0;
+    if (!p->cgroup && limited) return report_unstarted(spec.key, error);
+    // Without limits the cgroup only measures: the job runs (rusage measures it instead).
+    if (!p->cgroup) {
+      common::log_warn("executor: " + error + "; the job runs without one",
+                       {{"job_id", spec.key.job_id}, {"attempt", spec.key.attempt}});
+    }
+  }
+  if (p->cgroup) {
     request.cgroup_fds = p->cgroup->join_fds();
     p->memory_limit = spec.resources.memory_bytes;
   }

@@ -148,5 +148,31 @@ TEST_F(CgroupLimitsTest, UnusableCgroupFsMeansAdvisoryLimitsWithTheReason) {
   EXPECT_EQ(run("still-runs", "echo ok").stdout_tail, "ok\n");
 }
 
+TEST_F(CgroupLimitsTest, ACgroupThatCannotBeSetUpFailsOnlyJobsWithLimits) {
+  // A fake v1 tree: its directories can be made, but no control file is there.
+  const auto fake = root_.dir() / "fake";
+  for (const char* h : {"memory", "cpu", "cpuacct"}) std::filesystem::create_directories(fake / h);
+  std::ofstream(root_.dir() / "cgroup") << "4:memory:/\n2:cpuacct:/\n1:cpu:/\n";
+  std::ofstream(root_.dir() / "mountinfo")
+      << "32 31 0:29 / " << (fake / "cpu").string() << " rw - cgroup cgroup rw,cpu\n"
+      << "33 31 0:30 / " << (fake / "cpuacct").string() << " rw - cgroup cgroup rw,cpuacct\n"
+      << "35 31 0:32 / " << (fake / "memory").string() << " rw - cgroup cgroup rw,memory\n";
+  ExecutorOptions o = options();
+  o.cgroup_sources = {(root_.dir() / "cgroup").string(), (root_.dir() / "mountinfo").string()};
+  executor(o);
+  ASSERT_EQ(executor().cgroup_version(), 1) << executor().limits_note();
+  ExecSpec limited = spec("limited", "echo ran");
+  limited.resources.memory_bytes = 64 * kMiB;
+  ExecResult r = run(std::move(limited));
+  EXPECT_EQ(r.reason, EndReason::kSpawnError);
+  EXPECT_NE(r.error.find("cannot set up the job's cgroup: cannot open "), std::string::npos)
+      << r.error;
+  // A job without limits runs all the same, measured by rusage.
+  ExecResult plain = run("plain", "echo ran");
+  EXPECT_EQ(plain.exit_code, 0) << plain.error;
+  EXPECT_EQ(plain.stdout_tail, "ran\n");
+  EXPECT_GT(plain.peak_memory_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace nomad::worker::testing
