@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 namespace nomad::worker {
 
@@ -125,6 +126,31 @@ bool kill_listed(const fs::path& dir) {
   return pids.empty();
 }
 
+// Kills what is in the tree `dir` and removes it: its attempts' cgroups, then itself. False
+// while some are busy.
+bool remove_tree(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& child : fs::directory_iterator(dir, ec)) {
+    if (!child.is_directory(ec)) continue;
+    kill_listed(child.path());
+    ::rmdir(child.path().c_str());
+  }
+  return ::rmdir(dir.c_str()) == 0 || errno == ENOENT;
+}
+
+// The trees of process `pid` below `parent`: nomad-lite.<pid>.<n>.
+std::vector<fs::path> trees_of(const fs::path& parent, long pid) {
+  std::vector<fs::path> trees;
+  const std::string prefix = kTreePrefix + std::to_string(pid) + ".";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    if (entry.path().filename().string().starts_with(prefix) && entry.is_directory(ec)) {
+      trees.push_back(entry.path());
+    }
+  }
+  return trees;
+}
+
 // What a server that is gone left behind: its attempts' cgroups (processes killed), then its
 // directory. Best effort: a cgroup still busy stays for the next start.
 void remove_stale_trees(const fs::path& parent) {
@@ -141,12 +167,7 @@ void remove_stale_trees(const fs::path& parent) {
     if (pid <= 0 || pid == getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) {
       continue;
     }
-    for (const auto& child : fs::directory_iterator(entry.path(), ec)) {
-      if (!child.is_directory(ec)) continue;
-      kill_listed(child.path());
-      ::rmdir(child.path().c_str());
-    }
-    ::rmdir(entry.path().c_str());
+    remove_tree(entry.path());
   }
 }
 
@@ -293,6 +314,27 @@ CgroupPlaces find_cgroup_places(std::string_view proc_cgroup, std::string_view m
   return places;
 }
 
+bool remove_cgroup_trees_of(pid_t pid, std::chrono::milliseconds wait,
+                            const CgroupSources& sources) {
+  CgroupPlaces places = find_cgroup_places(sources);
+  std::vector<fs::path> parents;
+  for (const fs::path& p : {places.unified, places.memory, places.cpu, places.cpuacct}) {
+    if (!p.empty() && std::find(parents.begin(), parents.end(), p) == parents.end()) {
+      parents.push_back(p);
+    }
+  }
+  const auto give_up = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    bool left = false;
+    for (const fs::path& parent : parents) {
+      for (const fs::path& tree : trees_of(parent, pid)) left = !remove_tree(tree) || left;
+    }
+    if (!left) return true;
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // processes still exiting
+  }
+}
+
 CgroupPlaces find_cgroup_places(const CgroupSources& sources) {
   std::string proc_cgroup, mountinfo;
   if (!read_text(sources.proc_cgroup, &proc_cgroup)) {
@@ -377,15 +419,7 @@ std::unique_ptr<CgroupTree> CgroupTree::create(const CgroupPlaces& places, std::
 }
 
 CgroupTree::~CgroupTree() {
-  std::error_code ec;
-  for (const fs::path& dir : dirs_) {
-    for (const auto& child : fs::directory_iterator(dir, ec)) {
-      if (!child.is_directory(ec)) continue;
-      kill_listed(child.path());
-      ::rmdir(child.path().c_str());
-    }
-    ::rmdir(dir.c_str());
-  }
+  for (const fs::path& dir : dirs_) remove_tree(dir);
 }
 
 std::string CgroupTree::describe() const {

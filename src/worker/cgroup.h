@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -86,6 +87,13 @@ bool read_keyed_value(std::string_view text, std::string_view key, uint64_t* val
 uint64_t cpu_quota_us(double cpu, uint64_t period_us);
 
 class AttemptCgroup;
+
+// Removes the executors' cgroups of process `pid` (gone, e.g. SIGKILLed) below this process's
+// own cgroups, killing what is left in them, trying for up to `wait` while processes exit.
+// For whoever started that server (a test harness); a server also removes those of dead
+// processes next to its own when it starts. True when none is left.
+bool remove_cgroup_trees_of(pid_t pid, std::chrono::milliseconds wait,
+                            const CgroupSources& sources = {});
 
 // The executor's directory in each hierarchy: made at start, removed at the end (with any
 // attempt cgroup left in it). Also removes directories of this kind whose process is gone
