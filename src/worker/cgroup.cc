@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 #include <system_error>
 #include <thread>
@@ -62,11 +61,13 @@ std::string write_control(const fs::path& path, const std::string& text) {
   ssize_t n;
   while ((n = ::write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
   }
-  int saved = errno;
+  int saved = n < 0 ? errno : EIO;
   ::close(fd);
   if (n != static_cast<ssize_t>(text.size())) {
-    return "cannot write '" + text + "' to " + path.string() + ": " +
-           errno_text(n < 0 ? saved : EIO);
+    std::string error =
+        "cannot write '" + text + "' to " + path.string() + ": " + errno_text(saved);
+    errno = saved;  // the caller may look at it (EBUSY)
+    return error;
   }
   return "";
 }
@@ -281,7 +282,9 @@ CgroupPlaces find_cgroup_places(std::string_view proc_cgroup, std::string_view m
     }
     if (has(offered, "memory") && has(offered, "cpu")) {
       places.version = 2;
-      places.unified = dir;
+      // The leaf this process moved itself into (enable_v2_controllers) is not its own
+      // cgroup: the trees go next to it, not below.
+      places.unified = dir.filename() == kServerLeaf ? dir.parent_path() : dir;
       return places;
     }
     v2_note = "cgroup v2 at " + dir.string() + " does not offer the memory and cpu controllers";

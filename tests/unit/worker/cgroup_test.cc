@@ -147,6 +147,12 @@ TEST(CgroupPlaces, UnifiedWithMemoryAndCpuIsV2) {
   CgroupPlaces places = find_cgroup_places("0::/user.slice/session-1.scope\n", mountinfo);
   ASSERT_EQ(places.version, 2) << places.why_not;
   EXPECT_EQ(places.unified, root.dir() / "user.slice/session-1.scope");
+  // Once the server moved itself into its leaf, its trees still go next to that leaf.
+  write(root.dir() / "user.slice/session-1.scope/nomad-lite-server/cgroup.controllers",
+        "cpu memory\n");
+  places = find_cgroup_places("0::/user.slice/session-1.scope/nomad-lite-server\n", mountinfo);
+  ASSERT_EQ(places.version, 2) << places.why_not;
+  EXPECT_EQ(places.unified, root.dir() / "user.slice/session-1.scope");
 }
 
 TEST(CgroupPlaces, NoneUsableSaysWhy) {
@@ -235,8 +241,8 @@ TEST(CgroupTreeFake, V1AttemptGetsLimitsJoinDescriptorsAndUsage) {
   EXPECT_EQ(plain->join_fds().size(), 2u);
   EXPECT_EQ(read(mem2 / "memory.limit_in_bytes"), "unlimited");
   EXPECT_FALSE(fs::exists(root.dir() / "cpu" / name / "attempt-2"));
-  for (double odd : {std::numeric_limits<double>::quiet_NaN(),
-                     std::numeric_limits<double>::infinity(), -1.0}) {
+  for (double odd :
+       {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(), -1.0}) {
     write(mem2 / "cgroup.procs", "");
     EXPECT_NE(tree->make_attempt("attempt-2", {odd, 0}, &error), nullptr) << error;
     EXPECT_FALSE(fs::exists(root.dir() / "cpu" / name / "attempt-2")) << odd;
