@@ -10,6 +10,8 @@
 // /proc/self/cgroup names it), in a directory of their own, nomad-lite.<pid>.<n>, with one
 // child per attempt. Where none of this is usable (no cgroup fs, not writable, a controller
 // missing) jobs run without: limits are then advisory and usage comes from wait4's rusage.
+// Finding the hierarchies: worker/cgroup_places.h; reading control files:
+// worker/cgroup_files.h.
 
 #include <sys/types.h>
 
@@ -22,46 +24,9 @@
 #include <string_view>
 #include <vector>
 
+#include "worker/cgroup_places.h"
+
 namespace nomad::worker {
-
-// Where the process's cgroups are described (tests point them at a fake tree).
-struct CgroupSources {
-  std::string proc_cgroup = "/proc/self/cgroup";
-  std::string mountinfo = "/proc/self/mountinfo";
-};
-
-// /proc/self/cgroup: "ID:CONTROLLERS:PATH" per line. Each controller of a v1 line maps to the
-// path ("name=systemd" too); the v2 line ("0::PATH") maps "" to it.
-std::map<std::string, std::string> parse_proc_cgroup(std::string_view text);
-
-// A cgroup filesystem mounted here, from /proc/self/mountinfo.
-struct CgroupMount {
-  std::string root;                      // the cgroup path shown at the mount point ("/" usually)
-  std::string mount_point;               // mount points with escapes (\040) are decoded
-  bool unified = false;                  // cgroup2
-  std::vector<std::string> controllers;  // v1: from the super options ("memory", "cpu", ...)
-};
-std::vector<CgroupMount> parse_cgroup_mounts(std::string_view mountinfo);
-
-// The directory of cgroup `path` (as /proc/self/cgroup gives it) under `mount`; empty when
-// the mount does not show it (the path lies outside the mount's root).
-std::filesystem::path cgroup_dir(const CgroupMount& mount, const std::string& path);
-
-// Where this process's own cgroups are, in the hierarchies the executor needs.
-struct CgroupPlaces {
-  int version = 0;                // 1 or 2; 0: none usable, see why_not
-  std::filesystem::path unified;  // v2
-  std::filesystem::path memory;   // v1
-  std::filesystem::path cpu;      // v1 (the same as cpuacct when they share a hierarchy)
-  std::filesystem::path cpuacct;  // v1
-  std::string why_not;            // version 0: why, for the log
-};
-
-// v2 when the server's unified cgroup offers memory and cpu (cgroup.controllers), else v1
-// when memory, cpu and cpuacct hierarchies are mounted, else none (with the reason). Reads
-// the two sources and cgroup.controllers; creates nothing.
-CgroupPlaces find_cgroup_places(const CgroupSources& sources);
-CgroupPlaces find_cgroup_places(std::string_view proc_cgroup, std::string_view mountinfo);
 
 // What one attempt may use. 0: no limit.
 struct CgroupLimits {
@@ -77,10 +42,6 @@ struct CgroupUsage {
   bool memory_limit_hit = false;  // the usage reached the limit at least once (failcnt)
   bool oom_kill_known = false;    // the kernel counts oom kills (v1 since 4.13, v2 always)
 };
-
-// The text of a file such as memory.events or cpu.stat: the value of `key` on its "key value"
-// line; false when there is none.
-bool read_keyed_value(std::string_view text, std::string_view key, uint64_t* value);
 
 // The CFS quota in microseconds per `period_us` for `cpu` cores (at least 1 ms, the kernel's
 // minimum).

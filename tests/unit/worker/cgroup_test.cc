@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "support/temp_dir.h"
+#include "worker/cgroup_files.h"
 
 namespace nomad::worker {
 namespace {
@@ -114,11 +115,13 @@ TEST(CgroupParse, DirectoryOfAPathUnderAMountRoot) {
 
 TEST(CgroupParse, KeyedValuesAndQuota) {
   uint64_t v = 0;
-  EXPECT_TRUE(read_keyed_value("usage_usec 1500\nuser_usec 1000\n", "usage_usec", &v));
+  EXPECT_TRUE(
+      cgroup_files::read_keyed_value("usage_usec 1500\nuser_usec 1000\n", "usage_usec", &v));
   EXPECT_EQ(v, 1500u);
-  EXPECT_TRUE(read_keyed_value("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "oom_kill", &v));
+  EXPECT_TRUE(cgroup_files::read_keyed_value("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n",
+                                             "oom_kill", &v));
   EXPECT_EQ(v, 3u);
-  EXPECT_FALSE(read_keyed_value("oom_kill_disable 0\n", "oom_kill", &v));
+  EXPECT_FALSE(cgroup_files::read_keyed_value("oom_kill_disable 0\n", "oom_kill", &v));
   EXPECT_EQ(cpu_quota_us(0.2, 100000), 20000u);
   EXPECT_EQ(cpu_quota_us(2.5, 100000), 250000u);
   EXPECT_EQ(cpu_quota_us(0.001, 100000), 1000u);  // the kernel's minimum
