@@ -293,7 +293,7 @@ void Worker::finished(ExecResult r) {
   f.set_node_id(options_.node_id);
   f.set_at_ms(r.finished_at_ms);
   f.set_started_at_ms(r.started_at_ms);
-  if (r.signal != 0 && r.reason == EndReason::kExited) {
+  if (r.signal != 0 && (r.reason == EndReason::kExited || r.reason == EndReason::kOom)) {
     f.set_exit_code(128 + r.signal);  // as a shell reports a signalled command
   } else if (r.exit_code) {
     f.set_exit_code(*r.exit_code);
