@@ -209,6 +209,7 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_on_disconnect(request.on_disconnect());
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
+  *job->mutable_resources() = request.resources();
   submit->set_idempotency_key(request.idempotency_key());
   std::string new_id = job->id();
   if (!request.idempotency_key().empty()) {
