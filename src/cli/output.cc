@@ -192,7 +192,7 @@ void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse
         node.address(),
         node.role(),
         node.alive() ? "yes" : "no",
-        match_known ? std::to_string(node.match_index()) : "-",
+        match_known && !node.agent() ? std::to_string(node.match_index()) : "-",
         self || node.last_contact_ms() < 0 ? "-" : format_duration(Millis(node.last_contact_ms())),
         std::to_string(node.running_jobs()),
         jobs::scheduling_state(node.scheduling()),
