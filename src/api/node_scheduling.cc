@@ -24,6 +24,9 @@ void Service::propose_scheduling(
     member = member || n.id == change.node_id();
     ids += (ids.empty() ? "" : ", ") + std::to_string(n.id);
   }
+  // Worker-only agents are drained and made ineligible as servers are.
+  member = member ||
+           read_jobs([&](const jobs::JobStore& s) { return s.agent(change.node_id()) != nullptr; });
   if (change.node_id() == 0 || !member) {
     return done({{Code::kNotFound,
                   "no node " + std::to_string(change.node_id()) +
