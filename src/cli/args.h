@@ -35,6 +35,7 @@ enum class Command {
   kBenchSubmit,
   kBenchJobs,
   kBenchSpawn,
+  kBenchAgents,
   kTlsInit,
   kVersion,
   kClusterTransferLeader,
@@ -124,6 +125,19 @@ struct BenchSpawnOptions {
   std::string command = "true";
 };
 
+// `bench agents`: simulated agents in this process against a cluster (bench_agents.h).
+struct BenchAgentsOptions {
+  int agents = 1000;
+  uint64_t count = 10000;  // jobs submitted
+  int concurrency = 256;   // SubmitJob calls in flight
+  uint32_t slots = 8;      // each simulated agent's
+  std::string command = "echo ok";
+  Millis idle{10'000};       // the leader's idle CPU is measured over this long
+  Millis duration{120'000};  // stop submitting after this long
+  int leader_pid = 0;        // 0: the process listening on the leader's (loopback) port
+  int connections = 0;       // 0: one per agent, as real agents have
+};
+
 struct Invocation {
   Command command = Command::kServer;
   node::ServerConfig server;      // kServer
@@ -144,6 +158,8 @@ struct Invocation {
   ReadOptions read;               // kJobStatus, kJobList, kJobWait, kJobLogs
   uint64_t transfer_to = 0;       // kClusterTransferLeader: 0 the most up-to-date follower
   std::string snapshot_file;      // kSnapshotSave, kSnapshotInspect
+
+  BenchAgentsOptions bench_agents;  // kBenchAgents
 };
 
 struct ParsedArgs {
