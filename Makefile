@@ -33,7 +33,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # and the network, so two cores stay busy without slowing the nodes under test.
 # test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
 # after the sanitizer build.
-TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership
+TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership test-agents
 TEST_AFTER_SANITIZE ?= test-hostile asan-test-runs fuzz-runs test-docker
 # Run one after another in the background at the lowest priority: the sanitizer build, then the
 # simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
@@ -96,6 +96,13 @@ test-reads: chaos-bin
 .PHONY: test-membership
 test-membership: chaos-bin
 	$(HOSTILE_PYTHON) tests/membership/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/membership
+# Worker-only agents with real processes (tests/agents): 3 servers with --worker-slots 0 and 10
+# agents run 300 jobs, spread; an agent SIGKILLed mid-job, restarted, the leader SIGKILLed;
+# resources, constraints and oom where the build has them; a bench agents smoke run; then TLS
+# and tokens with agent certificates. Logs in $(BUILD_DIR)/agents.
+.PHONY: test-agents
+test-agents: chaos-bin
+	$(HOSTILE_PYTHON) tests/agents/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.
