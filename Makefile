@@ -223,6 +223,11 @@ bench-etcd:
 bench-jobs: build
 	NOMAD_BUILD_DIR=$(BUILD_DIR) ./scripts/bench-jobs
 
+# 1,000 simulated agents against fresh 3-server clusters (scripts/bench-agents): medians of 3.
+.PHONY: bench-agents
+bench-agents: chaos-bin
+	NOMAD_BUILD_DIR=$(BUILD_DIR) $(HOSTILE_PYTHON) ./scripts/bench-agents
+
 # One node with its data in data/node-1 and its dashboard on http://127.0.0.1:8080;
 # it runs the jobs submitted to it.
 run: build
