@@ -123,14 +123,13 @@ class Cluster:
                 "--node-name", f"agent-{n}", "--slots", "4",
                 "--data-dir", data_dir or os.path.join(self.out, f"agent-{n}"),
                 "--listen", f"127.0.0.1:{self.agent_ports[n]}"] + list(extra)
-        env = dict(os.environ)
         if self.secure:
-            args += self.tls_args(f"agent-{cert or n}")
-            env["NOMAD_LITE_TOKEN"] = self.tokens["operator"]
+            args += self.tls_args(f"agent-{cert or n}") + ["--token-file",
+                                                           os.path.join(self.certs, "tokens")]
         self.agent_args[n] = (list(extra), cert, data_dir)
         log = open(os.path.join(self.out, f"agent-{n}.log"), "ab")
         self.agents[n] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, cwd=self.out, env=env)
+                                          stdin=subprocess.DEVNULL, cwd=self.out)
         log.close()
         return self.agents[n]
 
@@ -160,8 +159,9 @@ class Cluster:
     def live_servers(self):
         return [i for i in SERVERS if self.servers[i].poll() is None]
 
-    def cli(self, args, role="operator", timeout=30):
-        addrs = ",".join(f"127.0.0.1:{self.ports[i]}" for i in self.live_servers())
+    def cli(self, args, role="operator", timeout=30, server=None):
+        addrs = ",".join(f"127.0.0.1:{self.ports[i]}"
+                         for i in ([server] if server else self.live_servers()))
         cmd = [self.binary, "--addr", addrs, "-o", "json"] + args
         env = dict(os.environ)
         if self.secure:
@@ -185,7 +185,14 @@ class Cluster:
             return None
 
     def status(self):
-        return self.cli_json(["cluster", "status"], timeout=10)
+        """cluster status as the leader answers it (a follower does not hear the agents)."""
+        seen = None
+        for i in self.live_servers():
+            s = self.cli_json(["cluster", "status"], role="read", timeout=10, server=i)
+            if s and s.get("role") == "leader":
+                return s
+            seen = seen or s
+        return seen
 
     def leader(self):
         s = self.status()
@@ -485,19 +492,15 @@ def plain(binary, out):
             labels = ["--label", f"zone={'a' if n <= 5 else 'b'}"] if resources else []
             c.start_agent(n, labels + (["--cpu", "2", "--memory", "2GiB"] if resources else []))
         agent_ids = check_registration(c)
-        status = c.agent_nodes()
-        by_id = {}
+        by_id = {}  # agent id -> agent number, from the id each kept in its data directory
         for n in range(1, AGENTS + 1):
-            # Each agent is named agent-N: its node entry's name, or the order of registration.
-            match = [i for i, node in status.items()
-                     if f"agent-{n}" in (node.get("name"), (node.get("capacity") or {}).get(
-                         "name"), node.get("node_name"))]
-            if match:
-                by_id[match[0]] = n
-        if len(by_id) != len(agent_ids):
-            # No names in the status: learn each agent's id from the data it kept.
-            by_id = learn_ids_from_logs(c, agent_ids)
-        check("each agent process is matched to its id", len(by_id) == AGENTS, str(by_id))
+            try:
+                with open(os.path.join(c.out, f"agent-{n}", "agent.json")) as f:
+                    by_id[json.load(f)["id"]] = n
+            except (OSError, ValueError, KeyError):
+                pass
+        check("each agent kept the id it was given in its data directory (agent.json)",
+              set(by_id) == agent_ids, f"{by_id} vs {agent_ids}")
         zone_a = {i for i, n in by_id.items() if n <= 5}
         check_spread(c, agent_ids)
         check_resources(c, agent_ids, zone_a)
@@ -507,18 +510,6 @@ def plain(binary, out):
         check_bench_smoke(c)
     finally:
         c.stop_all()
-
-
-def learn_ids_from_logs(c, agent_ids):
-    """Agent number -> id from each agent's log line that names its id ("agent 17 ...")."""
-    import re
-    by_id = {}
-    for n in c.agents:
-        ids = [int(m) for m in re.findall(r"\b(?:agent|id|node)[ =:]+(\d+)", c.agent_log(n))
-               if int(m) in agent_ids]
-        if ids:
-            by_id[ids[-1]] = n
-    return by_id
 
 
 # --- the secure cluster ------------------------------------------------------------------------
