@@ -130,6 +130,14 @@ class ClusterPort {
     (void)target, (void)deadline;
     done({.code = TransferResult::Code::kInvalidTarget, .detail = "not supported here"});
   }
+  // How long ago the leader last heard worker `node` (a server's or an agent's) report, in
+  // milliseconds; -1 when this member does not lead or never heard it. Alive: within
+  // worker_timeout_ms().
+  virtual int64_t worker_contact_ms(uint64_t node) const {
+    (void)node;
+    return -1;
+  }
+  virtual int64_t worker_timeout_ms() const { return 5000; }
   // A snapshot file (storage/backup_file.h) of this node's applied state, as `operator
   // snapshot save` writes it; an error when this member cannot make one.
   virtual Status save_backup(std::string* file_bytes) {

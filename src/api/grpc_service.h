@@ -195,7 +195,12 @@ class GrpcSchedulerService final : public SchedulerBase {
 // Every call takes its requests as bytes, as SchedulerService's do.
 using InternalBase = nomad_lite::InternalService::WithRawCallbackMethod_Report<
     nomad_lite::InternalService::WithRawCallbackMethod_ReportStream<
-        nomad_lite::InternalService::Service>>;
+        nomad_lite::InternalService::WithRawCallbackMethod_AgentStream<
+            nomad_lite::InternalService::Service>>>;
+
+class AgentRegistrar;  // api/agents.h
+class AgentStreams;    // api/agent_streams.h
+class AgentForwarder;  // api/grpc_agents.cc
 
 class GrpcInternalService final : public InternalBase {
  public:
@@ -212,11 +217,21 @@ class GrpcInternalService final : public InternalBase {
               return stream_logs(context, stream);
             }));
     register_join();
+    register_agents();
   }
   ~GrpcInternalService() override;
 
   // Ends the open report streams (before the server's Shutdown, which they would hold up).
-  void stop() { report_streams_.stop(); }
+  void stop();
+
+  // Worker-only agents: RegisterAgent and AgentStream are served once these are given (before
+  // the server starts); until then they answer UNAVAILABLE.
+  void attach_agents(AgentRegistrar* registrar, AgentStreams* streams) {
+    agent_registrar_ = registrar;
+    agent_streams_ = streams;
+  }
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* AgentStream(grpc::CallbackServerContext* context,
+                                                          const grpc::ByteBuffer* request) override;
 
   grpc::ServerUnaryReactor* Report(grpc::CallbackServerContext* context,
                                    const grpc::ByteBuffer* request,
@@ -233,12 +248,17 @@ class GrpcInternalService final : public InternalBase {
 
   // Join (api/grpc_members.cc): a follower forwards it to the leader.
   void register_join();
+  // RegisterAgent (api/grpc_agents.cc): a follower forwards it to the leader.
+  void register_agents();
 
   api::Service& service_;
   std::shared_ptr<JoinForwarder> join_forwarder_;  // shared: complete only in its .cc
   ReportSink reports_;
   const PeerGate& gate_;
   ReportStreams report_streams_;
+  AgentRegistrar* agent_registrar_ = nullptr;
+  AgentStreams* agent_streams_ = nullptr;
+  std::shared_ptr<AgentForwarder> agent_forwarder_;
 };
 
 }  // namespace nomad::api

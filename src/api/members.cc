@@ -61,7 +61,11 @@ Error from_member_result(const MemberChangeResult& r) {
 
 }  // namespace
 
-Members Service::members() const { return Members(membership_); }
+Members Service::members() const {
+  return Members(membership_, [this](uint64_t id) {
+    return read_jobs([id](const jobs::JobStore& s) { return s.agent(id) != nullptr; });
+  });
+}
 
 Error check_member_address(const std::string& address) {
   if (address.empty()) {
@@ -173,6 +177,13 @@ void Members::add_server(const nomad_lite::AddServerRequest& request,
   if (!port_) return done({no_membership_error(), {}});
   MembershipState state = port_->membership();
   if (!state.leader) return done({member_not_leader(state.leader_id, state.leader_address), {}});
+  if (is_agent_ && is_agent_(request.id())) {
+    return done({member_error(Code::kAlreadyExists,
+                              "id " + std::to_string(request.id()) +
+                                  " is a worker-only agent's (nomad-lite agent); a server needs "
+                                  "an id no agent has: pick another --node-id"),
+                 {}});
+  }
   if (const MemberState* m = find_member(state, request.id())) {
     return done({member_error(Code::kAlreadyExists,
                               "node " + std::to_string(m->id) + " is already a member (" +

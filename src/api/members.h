@@ -27,7 +27,9 @@ Error check_member_address(const std::string& address);
 class Members {
  public:
   // No port: every call answers UNAVAILABLE ("this server does not support membership").
-  explicit Members(MembershipPort* port) : port_(port) {}
+  // `is_agent`: whether an id is a worker-only agent's (a server may not take it).
+  explicit Members(MembershipPort* port, std::function<bool(uint64_t)> is_agent = {})
+      : port_(port), is_agent_(std::move(is_agent)) {}
 
   Outcome<nomad_lite::ListMembersResponse> list() const;
   void add_server(const nomad_lite::AddServerRequest& request,
@@ -51,6 +53,7 @@ class Members {
               std::function<void(Outcome<nomad_lite::MembershipChangeResponse>)> done);
 
   MembershipPort* port_;
+  std::function<bool(uint64_t)> is_agent_;
 };
 
 // The membership as the wire shows it.

@@ -38,4 +38,25 @@ Outcome<uint64_t> PeerGate::admit(const grpc::ServerContextBase& context) const 
   return out;
 }
 
+Outcome<PeerGate::Worker> PeerGate::admit_worker(const grpc::ServerContextBase& context) const {
+  Outcome<Worker> out;
+  if (tls_) {
+    tls::CertIdentity id = tls::identity_of_certificate(transport::caller_certificate(context));
+    if (id.kind == tls::CertIdentity::Kind::kAgent) {
+      out.value.agent = id.agent_name();
+      return out;
+    }
+  }
+  Outcome<uint64_t> node = admit(context);
+  out.error = std::move(node.error);
+  out.value.node = node.value;
+  if (tls_ && !out.ok()) {
+    out.error.message =
+        "only nodes and agents of this cluster may make this call: the client certificate names "
+        "neither a node (urn:nomad-lite:node:<id>) nor an agent (urn:nomad-lite:agent:<k>, "
+        "nomad-lite tls init --agents N)";
+  }
+  return out;
+}
+
 }  // namespace nomad::api

@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
+#include <string>
 
 #include "api/auth.h"
 #include "api/service.h"
@@ -24,6 +25,15 @@ class PeerGate {
   // The node the caller proved to be (0: it proved only that it is one of the cluster's, or
   // nothing is checked), or why it may not call.
   Outcome<uint64_t> admit(const grpc::ServerContextBase& context) const;
+
+  // Who may report as a worker or register as an agent: a node (as admit), or with TLS a
+  // worker-only agent's certificate (urn:nomad-lite:agent:<K>; `agent` is "agent-K"). Without
+  // TLS agents present an operator token, as nodes do, and cannot be told from nodes.
+  struct Worker {
+    uint64_t node = 0;  // the node proven (0: none, or nothing is checked)
+    std::string agent;  // the agent certificate's name ("" when not an agent's)
+  };
+  Outcome<Worker> admit_worker(const grpc::ServerContextBase& context) const;
   bool tls() const { return tls_; }
 
  private:

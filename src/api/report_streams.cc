@@ -60,10 +60,22 @@ grpc::Status check_report_sender(uint64_t caller, const nomad_lite::WorkerReport
               quoted + " on node " + std::to_string(named) + "): a node reports only its own"};
 }
 
+grpc::Status check_agent_sender(const ReportSink& sink, const std::string& certificate,
+                                uint64_t id) {
+  if (sink.agent_certified && sink.agent_certified(id, certificate)) return grpc::Status::OK;
+  return {grpc::StatusCode::PERMISSION_DENIED,
+          "the certificate is " + certificate + "'s, which did not register agent " +
+              std::to_string(id) + ": an agent reports only for itself"};
+}
+
 class ReportStreams::Reactor final : public BidiReactor {
  public:
-  Reactor(ReportStreams& owner, grpc::CallbackServerContext* context, uint64_t caller)
-      : owner_(owner), context_(context), caller_(caller), acks_(std::make_shared<Acks>()) {
+  Reactor(ReportStreams& owner, grpc::CallbackServerContext* context, PeerGate::Worker caller)
+      : owner_(owner),
+        context_(context),
+        caller_(caller.node),
+        agent_(std::move(caller.agent)),
+        acks_(std::make_shared<Acks>()) {
     acks_->reactor = this;
     StartRead(&read_);
   }
@@ -72,7 +84,16 @@ class ReportStreams::Reactor final : public BidiReactor {
     if (!ok) return finish(grpc::Status::OK);  // the worker closed its end, or a cancel
     if (grpc::Status decoded = transport::decode(&read_, &report_); !decoded.ok())
       return finish(decoded);
-    if (grpc::Status refused = check_report_sender(caller_, report_); !refused.ok()) {
+    if (!agent_.empty() && report_.node_id() != agent_id_) {
+      // Checked once per id: the cluster never binds an agent id to another certificate.
+      if (grpc::Status refused = check_agent_sender(owner_.sink_, agent_, report_.node_id());
+          !refused.ok()) {
+        return finish(refused);
+      }
+      agent_id_ = report_.node_id();
+    }
+    const uint64_t proven = agent_.empty() ? caller_ : agent_id_;
+    if (grpc::Status refused = check_report_sender(proven, report_); !refused.ok()) {
       return finish(refused);
     }
     if (!owner_.sink_.is_leader()) return finish(grpc::Status::OK);
@@ -164,6 +185,8 @@ class ReportStreams::Reactor final : public BidiReactor {
   ReportStreams& owner_;
   grpc::CallbackServerContext* context_;
   uint64_t caller_;
+  std::string agent_;      // an agent's certificate name, or ""
+  uint64_t agent_id_ = 0;  // the id that certificate was found to have registered
   grpc::ByteBuffer read_;  // the message being read
   nomad_lite::WorkerReport report_;
   grpc::ByteBuffer writing_;  // the ack being written
@@ -172,7 +195,7 @@ class ReportStreams::Reactor final : public BidiReactor {
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReportStreams::open(
     grpc::CallbackServerContext* context) {
-  auto caller = gate_.admit(*context);
+  auto caller = gate_.admit_worker(*context);
   if (!caller.ok()) return new RefusedStream(to_grpc_status(caller.error));
   std::lock_guard lock(mu_);
   if (stopped_) {

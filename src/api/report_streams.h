@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 
 #include "api/peer_gate.h"
 #include "proto/nomad_lite.pb.h"
@@ -32,7 +33,14 @@ using AckFn = std::function<void(const nomad_lite::WorkerReportAck&)>;
 struct ReportSink {
   std::function<bool()> is_leader;
   std::function<void(nomad_lite::WorkerReport, AckFn)> deliver;
+  // Whether agent `id` was registered by the agent certificate named `certificate` (with TLS
+  // an agent reports only for itself). Unset: no agent is.
+  std::function<bool(uint64_t id, const std::string& certificate)> agent_certified;
 };
+
+// An agent's certificate (`certificate`, "agent-K") may report only for the id it registered.
+grpc::Status check_agent_sender(const ReportSink& sink, const std::string& certificate,
+                                uint64_t id);
 
 class ReportStreams {
  public:

@@ -353,6 +353,28 @@ jobs::JobTotals Service::job_totals() const {
   return read_jobs([](const jobs::JobStore& s) { return s.totals(); });
 }
 
+void Service::add_agents(nomad_lite::GetClusterStatusResponse* r) const {
+  // Worker-only agents: alive and last contact as the leader sees them (a follower does not
+  // hear their reports: -1).
+  read_jobs([&](const jobs::JobStore& s) {
+    for (const auto& [id, agent] : s.agents()) {
+      auto* n = r->add_nodes();
+      n->set_id(id);
+      n->set_address(agent.address());
+      n->set_role("agent");
+      n->set_agent(true);
+      const int64_t contact = port_.worker_contact_ms(id);
+      n->set_last_contact_ms(contact);
+      n->set_alive(contact >= 0 && contact <= port_.worker_timeout_ms());
+      if (auto slots = s.node_slots().find(id); slots != s.node_slots().end()) {
+        n->set_slots(slots->second);
+      }
+      *n->mutable_scheduling() = s.scheduling_of(id);
+      n->set_running_jobs(static_cast<uint32_t>(s.running_on(id)));
+    }
+  });
+}
+
 nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
   ClusterState v = port_.cluster_state();
   nomad_lite::GetClusterStatusResponse r;
@@ -378,6 +400,7 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
       n.set_running_jobs(static_cast<uint32_t>(s.running_on(n.id())));
     }
   });
+  add_agents(&r);
   r.mutable_security()->set_tls(v.tls);
   r.mutable_security()->set_tokens(auth_.enabled());
   r.mutable_security()->set_insecure(v.insecure);

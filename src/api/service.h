@@ -176,6 +176,8 @@ class Service {
   void propose(const nomad_lite::Command& command,
                std::function<void(Outcome<nomad_lite::Job>)> done,
                std::optional<SubmittedJob> submitted = std::nullopt);
+  // The worker-only agents as GetClusterStatus lists them (agent = true).
+  void add_agents(nomad_lite::GetClusterStatusResponse* r) const;
   // Proposes a SetNodeScheduling for a node of the cluster; answers with its state once applied.
   void propose_scheduling(const nomad_lite::SetNodeScheduling& change,
                           std::function<void(Outcome<nomad_lite::NodeSchedulingResponse>)> done);

@@ -22,7 +22,11 @@ grpc::Status TokenGate::Process(const InputMetadata& auth_metadata, grpc::AuthCo
     auto certs = context->FindPropertyValues("x509_pem_cert");
     if (!certs.empty()) {
       std::string_view pem(certs.front().data(), certs.front().size());
-      if (tls::identity_of_certificate(pem).kind == tls::CertIdentity::Kind::kNode) return {};
+      auto kind = tls::identity_of_certificate(pem).kind;
+      // Agents authenticate as nodes do: by their certificate.
+      if (kind == tls::CertIdentity::Kind::kNode || kind == tls::CertIdentity::Kind::kAgent) {
+        return {};
+      }
     }
   }
   std::string_view authorization;

@@ -6,6 +6,7 @@
 
 #include "api/json.h"
 #include "cli/address.h"
+#include "cli/agent_flags.h"
 #include "cli/config_file.h"
 #include "cli/member_args.h"
 #include "cli/server_flags.h"
@@ -97,6 +98,7 @@ struct Flags {
   std::string output = "table";
   std::string ca_cert, cert, key, token;
   ServerFlags server;
+  AgentFlags agent;
   SubmitFlags job_submit, submit_alias;
   JobIdFlags job_status, job_cancel, status_alias;
   WaitFlags job_wait;
@@ -339,6 +341,9 @@ void add_tls_init_flags(CLI::App* app, TlsInitFlags* f) {
   app->add_option("--hosts", f->hosts,
                   "More names and addresses the nodes are reached at, comma separated "
                   "(localhost, 127.0.0.1 and ::1 are always in)");
+  app->add_option("--agents", f->options.agents,
+                  "Agent certificates to make: agent-1.pem ... (nomad-lite agent --tls-cert)")
+      ->capture_default_str();
   app->add_flag("--force", f->options.force, "Overwrite files that exist");
   app->add_option("--add-node", f->options.add_node,
                   "Only one more node certificate, node-ID.pem, signed by the CA already in DIR "
@@ -371,6 +376,8 @@ void build_app(CLI::App& app, Flags* f) {
   // Subcommands copy the footer they are created with: the client commands show this one.
   app.footer(kClientFooter);
   add_server_flags(app.add_subcommand("server", "Run a node of the cluster"), &f->server);
+  add_agent_flags(app.add_subcommand("agent", "Run a worker-only agent: runs jobs, no Raft state"),
+                  &f->agent);
 
   CLI::App* job = app.add_subcommand("job", "Submit, inspect and cancel jobs");
   job->require_subcommand(1);
@@ -644,6 +651,11 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
     }
     inv->check_config = f.server.check_config;
     return finish_server(f.server, &inv->server);
+  }
+  if (f.agent.app->parsed()) {
+    inv->command = Command::kAgent;
+    if (saw_dashes) return Status::error("unexpected '--' after the agent's flags");
+    return finish_agent(f.agent, &inv->agent);
   }
   if (f.tls_init.app->parsed()) {
     inv->command = Command::kTlsInit;

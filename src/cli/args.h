@@ -13,6 +13,7 @@
 #include "common/duration.h"
 #include "node/server_config.h"
 #include "proto/nomad_lite.pb.h"
+#include "server/agent_config.h"
 #include "tls/dev_pki.h"
 #include "transport/security.h"
 
@@ -41,6 +42,7 @@ enum class Command {
   kClusterTransferLeader,
   kSnapshotSave,
   kSnapshotInspect,
+  kAgent,
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -158,6 +160,7 @@ struct Invocation {
   ReadOptions read;               // kJobStatus, kJobList, kJobWait, kJobLogs
   uint64_t transfer_to = 0;       // kClusterTransferLeader: 0 the most up-to-date follower
   std::string snapshot_file;      // kSnapshotSave, kSnapshotInspect
+  server::AgentConfig agent;      // kAgent
 
   BenchAgentsOptions bench_agents;  // kBenchAgents
 };

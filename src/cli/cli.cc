@@ -13,6 +13,7 @@
 #include "cli/snapshot_commands.h"
 #include "cli/tls_init.h"
 #include "cli/version.h"
+#include "server/agent_config.h"
 #include "server/config_check.h"
 #include "server/server.h"
 #include "transport/grpc_logging.h"
@@ -36,6 +37,7 @@ int run_cli(int argc, char** argv) {
   if (invocation.command == Command::kServer && invocation.check_config) {
     return server::check_server_config(invocation.server, std::cout, std::cerr);
   }
+  if (invocation.command == Command::kAgent) return server::run_agent(invocation.agent);
   if (invocation.command != Command::kServer) {
     transport::quiet_grpc_logs();
     transport::set_outgoing_security(invocation.client.security);

@@ -42,6 +42,10 @@ int run_tls_init(const tls::DevPkiOptions& options, std::ostream& out, std::ostr
     std::string n = std::to_string(i);
     row("node-" + n + ".pem, node-" + n + "-key.pem", "node " + n + "'s certificate");
   }
+  for (int i = 1; i <= options.agents; ++i) {
+    std::string n = std::to_string(i);
+    row("agent-" + n + ".pem, agent-" + n + "-key.pem", "agent certificate " + n);
+  }
   row("client.pem, client-key.pem", "a client certificate for the CLI");
   row("tokens", "client tokens: one operator, one submit, one read");
   out << "\n"
@@ -51,6 +55,12 @@ int run_tls_init(const tls::DevPkiOptions& options, std::ostream& out, std::ostr
       << "    --tls-cert " << d << "/node-1.pem --tls-key " << d << "/node-1-key.pem --tls-ca " << d
       << "/ca.pem \\\n"
       << "    --token-file " << d << "/tokens\n\n"
+      << (options.agents > 0
+              ? "Start a worker-only agent with:\n  nomad-lite agent --servers "
+                "127.0.0.1:50051,127.0.0.1:50052,127.0.0.1:50053 \\\n    --tls-cert " +
+                    d + "/agent-1.pem --tls-key " + d + "/agent-1-key.pem --tls-ca " + d +
+                    "/ca.pem\n\n"
+              : std::string())
       << "Then use the CLI with:\n"
       << "  export NOMAD_LITE_CACERT=" << d << "/ca.pem NOMAD_LITE_CLIENT_CERT=" << d
       << "/client.pem NOMAD_LITE_CLIENT_KEY=" << d << "/client-key.pem\n"

@@ -78,6 +78,8 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
       return set_node_scheduling(command.node_scheduling(), entry.index);
     case nomad_lite::Command::kNodeDrained:
       return node_drained(command.node_drained());
+    case nomad_lite::Command::kAgentRegistered:
+      return agent_registered(command.agent_registered());
     default:
       return {Status::error("unknown command at index " + std::to_string(entry.index)), {}};
   }
@@ -537,6 +539,7 @@ JobStoreImage JobStore::image() const {
   image.segments = by_submit_index_.share();
   image.node_slots = node_slots_;
   image.node_scheduling = node_scheduling_;
+  image.agents = agents_;
   image.jobs_submitted = totals_.submitted;
   image.jobs_finished = totals_.finished;
   return image;
@@ -554,6 +557,7 @@ std::string JobStoreImage::serialize() const {
   snap.set_jobs_submitted(jobs_submitted);
   snap.set_jobs_finished(jobs_finished);
   for (const auto& [node, scheduling] : node_scheduling) *snap.add_node_scheduling() = scheduling;
+  for (const auto& [id, agent] : agents) *snap.add_agents() = agent;
   size_t total = snap.ByteSizeLong();
   for (const auto& segment : segments) total += segment->encoded().size();
   std::string out;
@@ -598,6 +602,7 @@ Status JobStore::restore(const std::string& data) {
   idempotency_keys_.clear();
   node_slots_.clear();
   node_scheduling_.clear();
+  agents_.clear();
   ++scheduling_version_;
   pending_.clear();
   running_.clear();
@@ -614,6 +619,7 @@ Status JobStore::restore(const std::string& data) {
   }
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
   for (const auto& n : snap.node_scheduling()) node_scheduling_[n.node_id()] = n;
+  for (const auto& a : snap.agents()) agents_[a.id()] = a;
   totals_.submitted = snap.jobs_submitted();
   totals_.finished = snap.jobs_finished();
   return Status::ok();

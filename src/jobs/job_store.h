@@ -29,8 +29,9 @@ namespace nomad::jobs {
 
 // The outcome of applying one command, handed to the client that proposed it.
 struct ApplyResult {
-  Status status;        // a command that was valid when proposed may fail at apply time
-  nomad_lite::Job job;  // the job the command created or changed
+  Status status;          // a command that was valid when proposed may fail at apply time
+  nomad_lite::Job job;    // the job the command created or changed
+  uint64_t agent_id = 0;  // an AgentRegistered: the id the agent has (jobs/agent_ids.h)
 };
 
 struct ListQuery {
@@ -63,6 +64,7 @@ struct JobStoreImage {
   std::vector<SegmentPtr> segments;  // jobs in submission order
   std::map<uint64_t, uint32_t> node_slots;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling;
+  std::map<uint64_t, nomad_lite::AgentRegistered> agents;
   uint64_t jobs_submitted = 0;
   uint64_t jobs_finished = 0;
 
@@ -121,6 +123,17 @@ class JobStore {
   // Why a pending job waits, from this node's applied state.
   std::string pending_reason(const nomad_lite::Job& job, int64_t now_ms) const;
 
+  // Every worker-only agent ever registered, by id (ids are never reused: jobs/agent_ids.h).
+  const std::map<uint64_t, nomad_lite::AgentRegistered>& agents() const { return agents_; }
+  const nomad_lite::AgentRegistered* agent(uint64_t id) const;
+
+  // An agent's copy of the leader's jobs (server/agent_mirror.h), filled from its stream
+  // rather than by applying entries: puts the job as it is, or drops it. Both note the change
+  // for take_changes().
+  void mirror_put(nomad_lite::Job job);
+  void mirror_erase(const std::string& id);
+  void mirror_clear();
+
   // Retention: finished jobs, oldest finish first.
   const std::set<std::pair<int64_t, std::string>>& finished_order() const { return finished_; }
 
@@ -143,6 +156,7 @@ class JobStore {
   ApplyResult remove(const nomad_lite::RemoveJobs& command);
   ApplyResult set_node_scheduling(const nomad_lite::SetNodeScheduling& command, raft::Index index);
   ApplyResult node_drained(const nomad_lite::NodeDrained& command);
+  ApplyResult agent_registered(const nomad_lite::AgentRegistered& command);
   void assign(const nomad_lite::AssignJob& a, int64_t at_ms);
   void started(const nomad_lite::JobStarted& s);
   void finished(const nomad_lite::JobFinished& f);
@@ -159,6 +173,7 @@ class JobStore {
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
   std::map<uint64_t, uint32_t> node_slots_;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling_;
+  std::map<uint64_t, nomad_lite::AgentRegistered> agents_;
   uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
 
   // Derived from jobs_, rebuilt on restore.

@@ -170,6 +170,8 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
                            nomad_lite::JobUpdates* updates) {
   std::vector<uint64_t> watched = options_.nodes;
   watched.insert(watched.end(), former_nodes_.begin(), former_nodes_.end());
+  // Agents are lost as nodes are (their ids are never a member's: jobs/agent_ids.h).
+  for (const auto& [agent, registered] : store.agents()) watched.push_back(agent);
   for (uint64_t node : watched) {
     const std::set<std::string>* running = store.running_jobs_on(node);
     if (!running) continue;
@@ -293,8 +295,10 @@ std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& st
   }
   std::vector<jobs::WorkerView> views;
   for (const auto& [node, w] : workers_) {
-    // Only members get new attempts (a removed node still reports what it runs).
-    if (std::find(options_.nodes.begin(), options_.nodes.end(), node) == options_.nodes.end()) {
+    // Only members and registered agents get new attempts (a removed node still reports
+    // what it runs).
+    if (std::find(options_.nodes.begin(), options_.nodes.end(), node) == options_.nodes.end() &&
+        !store.agent(node)) {
       continue;
     }
     views.push_back({node, w.slots, worker_alive(node, now), in_flight[node], finishing[node],
@@ -367,6 +371,10 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
       auto* s = updates->add_slots();
       s->set_node_id(node);
       s->set_slots(w.slots);
+      if (const auto* agent = store.agent(node)) {
+        s->set_agent(true);
+        s->set_address(agent->address());
+      }
       slots_sent_[node] = w.slots;
     }
   }

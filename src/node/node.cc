@@ -454,6 +454,10 @@ void Node::run() {
     // Reports first: the finishes they carry and the jobs placed in the freed slots go into
     // the same Ready as the clients' proposals (one fsync and one round for all of them).
     for (auto& r : reports) coordinator_->on_report(jobs_, r.report, now);
+    if (!reports.empty() && coordinator_->leading()) {
+      std::lock_guard lock(view_mu_);
+      for (const auto& r : reports) worker_heard_[r.report.node_id()] = now;
+    }
     // The clients' proposals and the coordinator's commands: one propose(), one append.
     handle_proposals(proposals);
     proposals.clear();
@@ -501,6 +505,8 @@ void Node::run() {
         coordinator_->become_leader(now);
       } else if (s.role != raft::Role::kLeader && was_leader) {
         coordinator_->lose_leadership();
+        std::lock_guard lock(view_mu_);
+        worker_heard_.clear();
       }
       raft::NodeId previous_leader = last_leader_;
       last_role_ = s.role;
@@ -1053,6 +1059,13 @@ ClusterView Node::cluster_view() const {
     p.alive = heard >= 0 && heard <= alive_window;
   }
   return v;
+}
+
+int64_t Node::worker_contact_ms(uint64_t node) const {
+  std::lock_guard lock(view_mu_);
+  auto it = worker_heard_.find(node);
+  if (it == worker_heard_.end()) return -1;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now() - it->second).count();
 }
 
 }  // namespace nomad::node

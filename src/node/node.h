@@ -193,6 +193,18 @@ class Node {
     return read(jobs_);
   }
 
+  // Runs `read` with the job store and the index of the last entry applied to it, under a
+  // shared lock.
+  template <class F>
+  auto read_jobs_at(F&& read) const {
+    std::shared_lock lock(jobs_mu_);
+    return read(jobs_, static_cast<uint64_t>(jobs_index_));
+  }
+
+  // The leader's last receipt of a report from worker `node` (a server's or an agent's), in
+  // milliseconds ago; -1 when this node does not lead or has not heard from it.
+  int64_t worker_contact_ms(uint64_t node) const;
+
   const ServerConfig& config() const { return config_; }
   std::string address_of(raft::NodeId id) const;
 
@@ -399,6 +411,9 @@ class Node {
   raft::Index self_removal_index_ = 0;             // this leader proposed its own removal there
   std::map<raft::NodeId, std::string> addresses_;  // of every member, guarded by view_mu_
   std::map<raft::NodeId, std::chrono::steady_clock::time_point> last_heard_;
+  // Workers' reports as this leader received them (guarded by view_mu_; cleared when it
+  // stops leading).
+  std::map<uint64_t, std::chrono::steady_clock::time_point> worker_heard_;
 };
 
 }  // namespace nomad::node

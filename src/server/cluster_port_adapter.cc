@@ -133,7 +133,13 @@ bool ClusterPortAdapter::stream_remote_output(
     const std::function<bool(const nomad_lite::LogChunk&)>& write) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::hours(24));
-  auto reader = internal_.stream_logs(node_.address_of(node_id), &context, request);
+  // An agent's output is served at the address it registered (--listen), a server's at its own.
+  std::string address = node_.read_jobs([node_id](const jobs::JobStore& s) {
+    const auto* agent = s.agent(node_id);
+    return agent ? agent->address() : std::string();
+  });
+  if (address.empty()) address = node_.address_of(node_id);
+  auto reader = internal_.stream_logs(address, &context, request);
   nomad_lite::LogChunk chunk;
   bool any = false;
   while (reader->Read(&chunk)) {

@@ -40,6 +40,8 @@ class ClusterPortAdapter final : public api::ClusterPort {
   api::LocalOutput read_local_output(const std::string& job_id, uint32_t attempt, bool from_stderr,
                                      uint64_t offset, size_t max,
                                      std::chrono::milliseconds wait_for) override;
+  int64_t worker_contact_ms(uint64_t node) const override { return node_.worker_contact_ms(node); }
+  int64_t worker_timeout_ms() const override { return node_.config().worker_timeout.count(); }
   bool stream_remote_output(uint64_t node_id, const nomad_lite::JobLogsRequest& request,
                             const std::function<bool(const nomad_lite::LogChunk&)>& write) override;
   void read_barrier(uint64_t min_index, bool linearizable,

@@ -13,6 +13,8 @@
 #include <future>
 #include <memory>
 
+#include "api/agent_streams.h"
+#include "api/agents.h"
 #include "api/grpc_service.h"
 #include "api/peer_gate.h"
 #include "api/service.h"
@@ -143,12 +145,43 @@ int run_server(const ServerConfig& config) {
   service.attach_membership(&membership);
   const api::PeerGate peer_gate(security.tls.enabled(), service.authenticator());
   api::GrpcSchedulerService scheduler(service);
-  api::GrpcInternalService internal(service,
-                                    {[&node] { return node.is_leader(); },
-                                     [&node](nomad_lite::WorkerReport r, api::AckFn ack) {
-                                       node.deliver_report(std::move(r), std::move(ack));
-                                     }},
-                                    peer_gate);
+  // Worker-only agents (README "Worker-only agents"): registration, and their jobs' stream.
+  api::AgentRegistrar agent_registrar(
+      cluster, membership,
+      {.worker_timeout_ms = static_cast<uint64_t>(config.worker_timeout.count()),
+       .election_timeout_ms = static_cast<uint64_t>(config.election_timeout.count()),
+       .kill_grace_ms = static_cast<uint64_t>(config.kill_grace.count()),
+       .default_timeout_ms = static_cast<uint64_t>(config.default_timeout.count())});
+  api::AgentStreams agent_streams(
+      {.read =
+           [&node](const std::function<void(const jobs::JobStore&, uint64_t)>& read) {
+             node.read_jobs_at(read);
+           },
+       .is_leader = [&node] { return node.is_leader(); },
+       .term = [&node] { return node.cluster_view().term; }},
+      peer_gate);
+  api::GrpcInternalService internal(
+      service,
+      {[&node] { return node.is_leader(); },
+       [&node, &agent_streams](nomad_lite::WorkerReport r, api::AckFn ack) {
+         const uint64_t sender = r.node_id();
+         node.deliver_report(std::move(r), [&agent_streams, sender, ack = std::move(ack)](
+                                               const nomad_lite::WorkerReportAck& a) {
+           if (a.leader()) agent_streams.acked(sender, a.last_index());
+           ack(a);
+         });
+       },
+       [&node](uint64_t id, const std::string& certificate) {
+         return node.read_jobs([&](const jobs::JobStore& s) {
+           const auto* agent = s.agent(id);
+           return agent && agent->certificate() == certificate;
+         });
+       }},
+      peer_gate);
+  internal.attach_agents(&agent_registrar, &agent_streams);
+  node.add_jobs_listener(
+      [&agent_streams](const std::vector<std::string>& ids) { agent_streams.jobs_changed(ids); });
+  node.add_leader_listener([&agent_streams](raft::NodeId) { agent_streams.leadership_changed(); });
   transport::RaftServiceImpl raft(
       [&node](raft::Message m) { node.receive(std::move(m)); },
       [&node](raft::NodeId peer) { node.note_contact(peer); },

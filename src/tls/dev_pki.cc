@@ -18,6 +18,7 @@ namespace nomad::tls {
 namespace {
 
 constexpr int kMaxNodes = 99;
+constexpr int kMaxAgents = 999;
 constexpr uint64_t kMaxAddedNode = 999'999;  // ids of nodes added later
 constexpr int kMaxValidDays = 36500;
 // Certificates start a few minutes in the past so that a node whose clock is slightly behind
@@ -258,6 +259,18 @@ Status generate(const DevPkiOptions& options, std::vector<OutputFile>* files) {
     if (!s || !(s = add_pem_files("node-" + std::to_string(node), issued, files))) return s;
   }
 
+  for (int agent = 1; agent <= options.agents; ++agent) {
+    std::vector<AltName> alt_names;
+    if (!(s = node_alt_names(agent, options.hosts, &alt_names))) return s;
+    alt_names.front().value = "urn:nomad-lite:agent:" + std::to_string(agent);
+    std::vector<Extension> extensions = leaf_extensions;
+    extensions.push_back({NID_ext_key_usage, "serverAuth,clientAuth"});
+    Issued issued;
+    s = issue("nomad-lite agent " + std::to_string(agent), &ca, options.valid_days, extensions,
+              alt_names, &issued);
+    if (!s || !(s = add_pem_files("agent-" + std::to_string(agent), issued, files))) return s;
+  }
+
   std::vector<Extension> extensions = leaf_extensions;
   extensions.push_back({NID_ext_key_usage, "clientAuth"});
   Issued client;
@@ -445,6 +458,8 @@ Status add_node_certificate(const DevPkiOptions& options) {
 
 std::string node_cert_file(int node) { return "node-" + std::to_string(node) + ".pem"; }
 std::string node_key_file(int node) { return "node-" + std::to_string(node) + "-key.pem"; }
+std::string agent_cert_file(int agent) { return "agent-" + std::to_string(agent) + ".pem"; }
+std::string agent_key_file(int agent) { return "agent-" + std::to_string(agent) + "-key.pem"; }
 
 Status init_dev_pki(const DevPkiOptions& options) {
   if (options.dir.empty()) {
@@ -454,6 +469,11 @@ Status init_dev_pki(const DevPkiOptions& options) {
     return Status::error("--nodes: " + std::to_string(options.nodes) +
                          " is out of range; give a number of nodes from 1 to " +
                          std::to_string(kMaxNodes));
+  }
+  if (options.agents < 0 || options.agents > kMaxAgents) {
+    return Status::error("--agents: " + std::to_string(options.agents) +
+                         " is out of range; give a number of agent certificates from 0 to " +
+                         std::to_string(kMaxAgents));
   }
   if (options.valid_days < 1 || options.valid_days > kMaxValidDays) {
     return Status::error("a validity of " + std::to_string(options.valid_days) +

@@ -15,6 +15,7 @@ namespace nomad::tls {
 struct DevPkiOptions {
   std::string dir;  // created with mode 0700 if missing (its parents as the umask allows)
   int nodes = 3;    // node-1 .. node-<nodes>; 1 to 99
+  int agents = 0;   // agent-1 .. agent-<agents> (worker-only agents); 0 to 999
   // Extra names every node certificate carries, so that nodes can be reached by more than
   // localhost: an entry that parses as an IPv4/IPv6 address ("10.0.0.5", "fd00::1" or
   // "[fd00::1]") becomes an IP SAN, anything else a DNS SAN (letters, digits, '-', '.', '_',
@@ -36,13 +37,18 @@ inline constexpr const char* kCaKeyFile = "ca-key.pem";
 inline constexpr const char* kClientCertFile = "client.pem";
 inline constexpr const char* kClientKeyFile = "client-key.pem";
 inline constexpr const char* kTokensFile = "tokens";
-std::string node_cert_file(int node);  // "node-<node>.pem"
-std::string node_key_file(int node);   // "node-<node>-key.pem"
+std::string node_cert_file(int node);    // "node-<node>.pem"
+std::string node_key_file(int node);     // "node-<node>-key.pem"
+std::string agent_cert_file(int agent);  // "agent-<agent>.pem"
+std::string agent_key_file(int agent);   // "agent-<agent>-key.pem"
 
 // Writes into options.dir (all keys EC P-256, certificates signed with SHA-256, PEM):
 //   ca.pem, ca-key.pem          self-signed CA "nomad-lite development CA"
 //   node-<i>.pem, -key.pem      "nomad-lite node <i>", SAN urn:nomad-lite:node:<i>, localhost,
 //                               127.0.0.1, ::1 and options.hosts; serverAuth and clientAuth
+//   agent-<k>.pem, -key.pem     "nomad-lite agent <k>", SAN urn:nomad-lite:agent:<k> and the
+//                               node certificates' host names; serverAuth (it serves its jobs'
+//                               output to servers) and clientAuth
 //   client.pem, client-key.pem  "nomad-lite client", SAN urn:nomad-lite:client; clientAuth
 //   tokens                      "operator|submit|read <64 hex digits>" lines, '#' comments
 // Private keys (PKCS#8, unencrypted) and tokens are 0600 from the moment they exist,

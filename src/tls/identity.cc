@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::string_view kNodeUriPrefix = "urn:nomad-lite:node:";
 constexpr std::string_view kClientUri = "urn:nomad-lite:client";
+constexpr std::string_view kAgentUriPrefix = "urn:nomad-lite:agent:";
 constexpr size_t kMaxPemFileBytes = 1 << 20;
 
 // sk_X509_free is a macro, so it cannot be an OpenSslFree argument. Frees the stack only:
@@ -66,8 +67,12 @@ CertIdentity identity_of_uri(std::string_view uri) {
   } else if (uri.starts_with(kNodeUriPrefix) &&
              parse_node_id(uri.substr(kNodeUriPrefix.size()), &identity.node_id)) {
     identity.kind = CertIdentity::Kind::kNode;
+  } else if (uri.starts_with(kAgentUriPrefix) &&
+             parse_node_id(uri.substr(kAgentUriPrefix.size()), &identity.agent_number)) {
+    identity.kind = CertIdentity::Kind::kAgent;
   } else {
     identity.node_id = 0;
+    identity.agent_number = 0;
   }
   return identity;
 }
@@ -88,7 +93,8 @@ CertIdentity identity_of(X509* cert) {
     CertIdentity identity = identity_of_uri(uri);
     if (identity.kind == CertIdentity::Kind::kNone) continue;
     if (found.kind != CertIdentity::Kind::kNone &&
-        (found.kind != identity.kind || found.node_id != identity.node_id)) {
+        (found.kind != identity.kind || found.node_id != identity.node_id ||
+         found.agent_number != identity.agent_number)) {
       return CertIdentity{};
     }
     found = identity;

@@ -16,8 +16,12 @@
 namespace nomad::tls {
 
 struct CertIdentity {
-  enum class Kind { kNone, kNode, kClient } kind = Kind::kNone;
+  enum class Kind { kNone, kNode, kClient, kAgent } kind = Kind::kNone;
   uint64_t node_id = 0;  // set for kNode only
+  // kAgent: the certificate's agent number K (urn:nomad-lite:agent:<K>, "agent-K" from
+  // tls init --agents). The cluster binds the agent id it gives to this name.
+  uint64_t agent_number = 0;
+  std::string agent_name() const { return "agent-" + std::to_string(agent_number); }
 };
 
 // The largest node id a certificate may name (urn:nomad-lite:node ids are 1 to 2^63).
@@ -27,6 +31,7 @@ inline constexpr uint64_t kMaxCertNodeId = uint64_t{1} << 63;
 //   urn:nomad-lite:node:<id>  -> kNode, id in decimal, 1 to 2^63, no sign, no leading zero
 //                                (one spelling per id)
 //   urn:nomad-lite:client     -> kClient
+//   urn:nomad-lite:agent:<K>  -> kAgent, K as a node id is spelled (a worker-only agent)
 // Anything else, unparsable PEM, or two different nomad-lite identities in one certificate
 // (ambiguous: which one would it act as?) -> kNone. Other URIs are ignored.
 CertIdentity identity_of_certificate(std::string_view pem);

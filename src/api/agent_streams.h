@@ -1,0 +1,99 @@
+#pragma once
+
+// The leader's end of InternalService.AgentStream: for each worker-only agent, one long-lived
+// stream of the jobs with an attempt on it (the agent holds no Raft state; this is its view of
+// the applied job store).
+//
+// On open the stream gets every such job (full = true), then each job again whenever an
+// applied entry changed it. Changes come from the node's apply path (jobs_changed, on the loop
+// thread, which only notes the ids); one thread reads the store for them, in batches, and
+// posts the updates. While a write is in flight, later updates of a stream merge into one.
+// Each update carries the leader's applied index the jobs reflect: the agent's worker starts
+// an attempt only once an ack's index is that far (worker/lease.h), so when an agent's report
+// is acked past what its stream has shown (acked), the stream gets an update with the
+// applied index alone once the leader applied that far. Streams end when this node stops
+// leading (the agent then finds the new leader) and when the server stops.
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "api/peer_gate.h"
+#include "jobs/job_store.h"
+#include "proto/nomad_lite.pb.h"
+
+namespace nomad::api {
+
+// An update larger than this is split: the first part is the full one, the rest follow.
+inline constexpr size_t kMaxAgentUpdateBytes = 4 << 20;
+
+// The jobs with an attempt on `agent` in `store`, as the agent's copy needs them (without the
+// replicated output tails).
+nomad_lite::Job job_for_agent(const nomad_lite::Job& job);
+
+class AgentStreams {
+ public:
+  struct Source {
+    // Runs `read` with the applied job store and the index of the last entry applied to it.
+    std::function<void(const std::function<void(const jobs::JobStore&, uint64_t)>&)> read;
+    std::function<bool()> is_leader;
+    std::function<uint64_t()> term;
+  };
+  AgentStreams(Source source, const PeerGate& gate);
+  ~AgentStreams();
+
+  // Node loop thread: ids of jobs changed by applied entries (cheap: noted for the thread).
+  void jobs_changed(const std::vector<std::string>& ids);
+  // Node loop thread: this node stopped leading, or leads again.
+  void leadership_changed();
+  // Node loop thread: agent `agent`'s report was acked with this last index.
+  void acked(uint64_t agent, uint64_t last_index);
+
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* open(grpc::CallbackServerContext* context,
+                                                   const grpc::ByteBuffer* request);
+  // Ends every stream and refuses new ones (before the server's Shutdown).
+  void stop();
+
+  size_t open_streams() const;
+
+ private:
+  class Stream;
+  class Reactor;
+
+  void run();
+  // Under the store's read lock: the updates for the changed jobs and the full updates of the
+  // new streams.
+  void collect(const jobs::JobStore& store, uint64_t applied, std::vector<std::string>& changed,
+               std::vector<std::shared_ptr<Stream>>& fresh);
+  void end_all(const grpc::Status& status);
+  void closed(const std::shared_ptr<Stream>& stream);
+
+  Source source_;
+  const PeerGate& gate_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> changed_;                     // not yet looked at
+  std::vector<std::shared_ptr<Stream>> fresh_;           // opened, no full update yet
+  std::map<uint64_t, std::shared_ptr<Stream>> streams_;  // by agent
+  std::map<uint64_t, uint64_t> wanted_index_;            // agent -> index its ack named
+  bool leadership_checked_ = true;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // The thread's own: which agents each job had attempts on (jobs of agents only).
+  std::unordered_map<std::string, std::vector<uint64_t>> job_agents_;
+  std::map<uint64_t, std::set<std::string>> agent_jobs_;
+};
+
+}  // namespace nomad::api
