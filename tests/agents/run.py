@@ -70,11 +70,11 @@ class Cluster:
         self.agent_args = {}
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
-        self.runs = os.path.join(out, "runs", "runs.txt")
-        os.makedirs(os.path.dirname(self.runs))
-        os.chmod(os.path.dirname(self.runs), 0o777)  # jobs of a root process run as nobody
-        open(self.runs, "w").close()
-        os.chmod(self.runs, 0o666)
+        self.runs_file = os.path.join(out, "runs", "runs.txt")
+        os.makedirs(os.path.dirname(self.runs_file))
+        os.chmod(os.path.dirname(self.runs_file), 0o777)  # jobs of a root process run as nobody
+        open(self.runs_file, "w").close()
+        os.chmod(self.runs_file, 0o666)
         if secure:
             subprocess.run([binary, "tls", "init", self.certs, "--nodes", "3", "--agents", "3"],
                            check=True, stdout=subprocess.DEVNULL)
@@ -273,13 +273,13 @@ class Cluster:
 
     def runs(self):
         counts = {}
-        with open(self.runs) as f:
+        with open(self.runs_file) as f:
             for line in f:
                 counts[line.strip()] = counts.get(line.strip(), 0) + 1
         return counts
 
     def mark(self, key, then=""):
-        return f"echo {key} >> {self.runs}" + (f"; {then}" if then else "")
+        return f"echo {key} >> {self.runs_file}" + (f"; {then}" if then else "")
 
 
 def cli_offers(binary, words, flag):
