@@ -178,6 +178,7 @@ nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& statu
          node.last_contact_ms() < 0 ? json(nullptr) : json(node.last_contact_ms())},
         {"scheduling", scheduling_to_json(node.scheduling())},
         {"running_jobs", node.running_jobs()},
+        {"agent", node.agent()},
     });
   }
   bool leader_known = status.leader_id() != 0;

@@ -191,14 +191,21 @@ void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse
         std::to_string(node.id()),
         node.address(),
         node.role(),
-        node.alive() ? "yes" : "no",
-        match_known ? std::to_string(node.match_index()) : "-",
+        // Only the leader hears agents' reports: a follower cannot say.
+        node.agent() && !match_known ? "-"
+        : node.alive()               ? "yes"
+                                     : "no",
+        match_known && !node.agent() ? std::to_string(node.match_index()) : "-",
         self || node.last_contact_ms() < 0 ? "-" : format_duration(Millis(node.last_contact_ms())),
         std::to_string(node.running_jobs()),
         jobs::scheduling_state(node.scheduling()),
     });
   }
-  out << render_table(rows) << "(* leader)\n";
+  out << render_table(rows) << "(* leader";
+  bool agents = false;
+  for (const auto& node : status.nodes()) agents |= node.agent();
+  if (agents) out << "; agent: a worker-only agent, alive as the leader sees it";
+  out << ")\n";
 }
 
 }  // namespace nomad::cli

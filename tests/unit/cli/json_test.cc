@@ -242,7 +242,8 @@ TEST(ClusterJson, FieldsAndNulls) {
                                    {"drain_deadline_ms", nullptr},
                                    {"drain_started_ms", nullptr},
                                    {"drained_at_ms", nullptr}}},
-                                 {"running_jobs", 2}}));
+                                 {"running_jobs", 2},
+                                 {"agent", false}}));
   EXPECT_FALSE(j["nodes"][1]["alive"]);
   EXPECT_TRUE(j["nodes"][1]["last_contact_ms"].is_null());
 

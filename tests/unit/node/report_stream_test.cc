@@ -38,7 +38,8 @@ class FakeLeader final : public nomad_lite::InternalService::WithRawCallbackMeth
                   [this](nomad_lite::WorkerReport r, api::AckFn ack) {
                     deliver(r);
                     ack(ack_of(r));
-                  }},
+                  },
+                  {}},
                  gate_) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ReportStream(

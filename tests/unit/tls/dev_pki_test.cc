@@ -285,6 +285,34 @@ TEST_F(DevPki, NodeCountMustBeOneTo99) {
   EXPECT_EQ(identity.node_id, 99u);
 }
 
+TEST_F(DevPki, AgentCertificatesNameAnAgentAndChainToTheCa) {
+  DevPkiOptions o = options();
+  o.agents = 2;
+  ASSERT_TRUE(init_dev_pki(o));
+  for (int k : {1, 2}) {
+    const std::string pem = read_file(file(agent_cert_file(k)));
+    CertIdentity identity = identity_of_certificate(pem);
+    EXPECT_EQ(identity.kind, CertIdentity::Kind::kAgent) << k;
+    EXPECT_EQ(identity.agent_number, static_cast<uint64_t>(k));
+    EXPECT_EQ(identity.agent_name(), "agent-" + std::to_string(k));
+    EXPECT_EQ(identity.node_id, 0u) << "an agent's certificate names no node";
+    EXPECT_TRUE(check_certificate_chains_to(pem, read_file(file("ca.pem")), "agent", "ca"));
+    EXPECT_EQ(file_mode(file(agent_key_file(k))), 0600);
+  }
+  EXPECT_EQ(file_mode(file(agent_cert_file(3))), -1);
+}
+
+TEST_F(DevPki, AgentCountMustBeZeroTo999) {
+  for (int agents : {-1, 1000}) {
+    DevPkiOptions o = options();
+    o.agents = agents;
+    Status s = init_dev_pki(o);
+    ASSERT_FALSE(s) << agents;
+    EXPECT_NE(s.message().find("--agents"), std::string::npos) << s.message();
+    EXPECT_EQ(file_mode(root_.file("pki")), -1) << "nothing may be created";
+  }
+}
+
 TEST_F(DevPki, RejectsBadHostsAndValidityBeforeWritingAnything) {
   std::vector<std::string> bad_hosts = {"bad host", "", "a,b", "[10.0.0.1]", std::string(254, 'a')};
   for (const std::string& host : bad_hosts) {

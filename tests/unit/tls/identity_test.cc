@@ -100,6 +100,28 @@ TEST_F(Identity, WellFormedHandMadeIdsAreRead) {
   EXPECT_EQ(repeated.node_id, 42u);
 }
 
+TEST_F(Identity, AgentUrisAreAgentsAndNeverNodes) {
+  CertIdentity agent = identity_of_certificate(make_cert_with_uris({"urn:nomad-lite:agent:7"}));
+  EXPECT_EQ(agent.kind, Kind::kAgent);
+  EXPECT_EQ(agent.agent_number, 7u);
+  EXPECT_EQ(agent.node_id, 0u);
+  EXPECT_EQ(agent.agent_name(), "agent-7");
+  for (std::string k : {"", "0", "07", "x", "-1"}) {
+    EXPECT_EQ(identity_of_certificate(make_cert_with_uris({"urn:nomad-lite:agent:" + k})).kind,
+              Kind::kNone)
+        << k;
+  }
+  // An agent and a node at once, or two agents: ambiguous.
+  EXPECT_EQ(identity_of_certificate(
+                make_cert_with_uris({"urn:nomad-lite:agent:1", "urn:nomad-lite:node:1"}))
+                .kind,
+            Kind::kNone);
+  EXPECT_EQ(identity_of_certificate(
+                make_cert_with_uris({"urn:nomad-lite:agent:1", "urn:nomad-lite:agent:2"}))
+                .kind,
+            Kind::kNone);
+}
+
 TEST_F(Identity, TwoDifferentIdentitiesOrNoneAreNobody) {
   EXPECT_EQ(identity_of_certificate(
                 make_cert_with_uris({"urn:nomad-lite:node:1", "urn:nomad-lite:node:2"}))
