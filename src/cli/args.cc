@@ -77,7 +77,7 @@ struct BenchSpawnFlags {
 struct BenchAgentsFlags {
   CLI::App* app = nullptr;
   BenchAgentsOptions options;
-  std::string servers, idle = "10s", duration = "120s";
+  std::string servers, idle = "10s", duration = "120s", heartbeat = "500ms";
 };
 
 struct TlsInitFlags {
@@ -328,6 +328,9 @@ void add_bench_agents_flags(CLI::App* app, BenchAgentsFlags* f) {
                   "its address is a loopback one)");
   app->add_option("--connections", o.connections,
                   "Connections the agents share (default: one per agent, as real agents)");
+  app->add_option("--heartbeat", f->heartbeat,
+                  "Each agent's report interval (real agents: 500ms); to see what reports cost")
+      ->capture_default_str();
   app->footer(
       "Start the servers with --worker-slots 0: jobs a server runs are not seen by the agents. "
       "Prints one JSON line (README \"bench agents\").");
@@ -586,6 +589,10 @@ Status finish_bench_agents(const BenchAgentsFlags& f, Invocation* inv) {
   auto duration = parse_duration(f.duration, &why);
   if (!duration) return Status::error("--duration: " + why);
   out->duration = *duration;
+  auto heartbeat = parse_duration(f.heartbeat, &why);
+  if (!heartbeat) return Status::error("--heartbeat: " + why);
+  if (heartbeat->count() < 10) return Status::error("--heartbeat: must be 10ms or more");
+  out->heartbeat = *heartbeat;
   if (f.servers.empty()) return Status::ok();
   if (Status s = parse_addresses(f.servers, &inv->client.addresses); !s) {
     std::string message = s.message();  // it names --addr, the flag it usually parses

@@ -138,6 +138,7 @@ struct BenchAgentsOptions {
   Millis duration{120'000};  // stop submitting after this long
   int leader_pid = 0;        // 0: the process listening on the leader's (loopback) port
   int connections = 0;       // 0: one per agent, as real agents have
+  Millis heartbeat{500};     // each agent's report interval, as a real agent's
 };
 
 struct Invocation {

@@ -211,6 +211,8 @@ nlohmann::ordered_json bench_agents_json(AgentsBenchReport r) {
       {"agents", r.agents},
       {"registered", r.registered},
       {"connected", r.connected},
+      {"connections", r.connections},
+      {"heartbeat_ms", r.heartbeat_ms},
       {"register_s", bench::round_to(r.register_seconds, 3)},
       {"connect_s", bench::round_to(r.connect_seconds, 3)},
       {"jobs", r.jobs},
@@ -249,6 +251,9 @@ int run_bench_agents(const BenchAgentsOptions& options, const std::vector<std::s
   AgentsBenchReport report;
   report.agents = options.agents;
   report.jobs = options.count;
+  report.connections =
+      options.connections > 0 ? std::min(options.connections, options.agents) : options.agents;
+  report.heartbeat_ms = options.heartbeat.count();
   report.loadavg = loadavg_now();
 
   report.leader_address = ask_leader(addresses, Clock::now() + std::chrono::seconds(10));
@@ -277,6 +282,7 @@ int run_bench_agents(const BenchAgentsOptions& options, const std::vector<std::s
   fleet_options.agents = options.agents;
   fleet_options.slots = options.slots;
   fleet_options.connections = options.connections;
+  fleet_options.heartbeat = options.heartbeat;
   fleet_options.capacity.set_cpu(4);
   fleet_options.capacity.set_memory_bytes(8 * kGiB);
   fleet_options.capacity.set_name("bench-agent");
