@@ -104,6 +104,13 @@ test-membership: chaos-bin
 test-agents: chaos-bin
 	$(HOSTILE_PYTHON) tests/agents/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents
 
+# Worker-only agents (README "Worker-only agents"): 3 servers with --worker-slots 0 and 3
+# agents; agents SIGKILLed and restarted, the leader SIGKILLed, TLS agent certificates, tokens
+# without TLS (about 3 minutes). Logs in $(BUILD_DIR)/agents-basic.
+.PHONY: test-agents-basic
+test-agents-basic: chaos-bin
+	$(HOSTILE_PYTHON) tests/agents/basic.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents-basic
+
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.
 ASAN_TARGETS := raft-tests raft-sim storage-tests storage-crash-tests wal-crash-writer \

@@ -376,31 +376,44 @@ void AgentStreams::run() {
                "this server is no longer the leader: register again to find it"});
       fresh.clear();
     }
+    // Built under the store's read lock, posted (merged, maybe written) after it.
+    std::vector<std::pair<std::shared_ptr<Stream>, nomad_lite::AgentUpdate>> out;
     source_.read([&](const jobs::JobStore& store, uint64_t applied) {
-      collect(store, applied, changed, fresh);
+      collect(store, applied, changed, fresh, &out);
     });
+    for (auto& [stream, update] : out) stream->post(std::move(update));
     changed.clear();
     fresh.clear();
   }
 }
 
-void AgentStreams::collect(const jobs::JobStore& store, uint64_t applied,
-                           std::vector<std::string>& changed,
-                           std::vector<std::shared_ptr<Stream>>& fresh) {
+void AgentStreams::collect(
+    const jobs::JobStore& store, uint64_t applied, std::vector<std::string>& changed,
+    std::vector<std::shared_ptr<Stream>>& fresh,
+    std::vector<std::pair<std::shared_ptr<Stream>, nomad_lite::AgentUpdate>>* out) {
   const uint64_t term = source_.term();
-  std::map<uint64_t, std::shared_ptr<Stream>> streams;
   std::map<uint64_t, uint64_t> wanted;
   {
     std::lock_guard lock(mu_);
-    streams = streams_;
     wanted = wanted_index_;
   }
   std::set<Stream*> is_fresh;
   for (const auto& s : fresh) is_fresh.insert(s.get());
+  // The open streams of the agents this batch concerns, looked up once each (with a thousand
+  // agents, copying every stream per batch would cost more than the batch).
+  std::unordered_map<uint64_t, std::shared_ptr<Stream>> streams;
+  auto stream_of = [&](uint64_t agent) -> Stream* {
+    auto [it, added] = streams.try_emplace(agent);
+    if (added) {
+      std::lock_guard lock(mu_);
+      if (auto open = streams_.find(agent); open != streams_.end()) it->second = open->second;
+    }
+    return it->second.get();
+  };
   std::map<uint64_t, nomad_lite::AgentUpdate> updates;
   auto update_of = [&](uint64_t agent) -> nomad_lite::AgentUpdate* {
-    auto it = streams.find(agent);
-    if (it == streams.end() || is_fresh.count(it->second.get())) return nullptr;
+    Stream* s = stream_of(agent);
+    if (!s || is_fresh.count(s)) return nullptr;
     return &updates[agent];
   };
 
@@ -448,16 +461,15 @@ void AgentStreams::collect(const jobs::JobStore& store, uint64_t applied,
     }
     full.set_applied_index(applied);
     full.set_term(term);
-    s->post(std::move(full));
+    out->emplace_back(s, std::move(full));
   }
   // Streams whose agent's ack named an index applied by now: the index alone, if nothing else.
   std::vector<uint64_t> met;
   for (const auto& [agent, index] : wanted) {
     if (applied < index) continue;
     met.push_back(agent);
-    auto it = streams.find(agent);
-    if (it != streams.end() && !is_fresh.count(it->second.get()) &&
-        it->second->posted_index < index) {
+    Stream* s = stream_of(agent);
+    if (s && !is_fresh.count(s) && s->posted_index < index) {
       updates[agent];  // an empty update carries the index
     }
   }
@@ -471,7 +483,7 @@ void AgentStreams::collect(const jobs::JobStore& store, uint64_t applied,
   for (auto& [agent, update] : updates) {
     update.set_applied_index(applied);
     update.set_term(term);
-    streams.at(agent)->post(std::move(update));
+    out->emplace_back(streams[agent], std::move(update));
   }
 }
 

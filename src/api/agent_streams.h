@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "api/peer_gate.h"
@@ -72,9 +73,10 @@ class AgentStreams {
 
   void run();
   // Under the store's read lock: the updates for the changed jobs and the full updates of the
-  // new streams.
+  // new streams, into *out (posted once the lock is released).
   void collect(const jobs::JobStore& store, uint64_t applied, std::vector<std::string>& changed,
-               std::vector<std::shared_ptr<Stream>>& fresh);
+               std::vector<std::shared_ptr<Stream>>& fresh,
+               std::vector<std::pair<std::shared_ptr<Stream>, nomad_lite::AgentUpdate>>* out);
   void end_all(const grpc::Status& status);
   void closed(const std::shared_ptr<Stream>& stream);
 

@@ -150,6 +150,7 @@ class Agent {
   std::unique_ptr<worker::Worker> worker_;
   AgentMirror mirror_;  // the stream thread's
   std::atomic<int> failed_reports_{0};
+  bool announced_ = false;  // the first registration of this process was logged
 };
 
 nomad_lite::InternalService::Stub& Agent::stub(const std::string& address) {
@@ -196,7 +197,8 @@ bool Agent::register_agent(std::string* error) {
     nomad_lite::RegisterAgentResponse response;
     grpc::Status s = register_at(address, &response);
     if (s.ok() && !response.leader_address().empty()) {
-      const bool first = id_ == 0 || cluster_ != response.cluster();
+      const bool first = !announced_;
+      announced_ = true;
       id_ = response.id();
       cluster_ = response.cluster();
       settings_ = response;

@@ -18,6 +18,9 @@ Secure cluster (tls init --agents 2, TLS and tokens): an agent registers with it
 runs a job whose output a server fetches from it; an agent certificate presenting another
 agent's id (its agent.json) is refused.
 
+Tokens without TLS: an agent without the servers' token file is refused; with it, it registers
+and runs a job.
+
   tests/agents/basic.py --bin build/nomad-lite --out build/agents-basic
 Exit code 1 when a check fails; one PASS/FAIL line per check.
 """
@@ -47,8 +50,9 @@ def check(name, ok, detail=""):
 
 
 class Cluster:
-    def __init__(self, binary, out, secure=False):
+    def __init__(self, binary, out, secure=False, token_file=None):
         self.binary, self.out, self.secure = binary, out, secure
+        self.token_file = token_file  # tokens without TLS
         self.certs = os.path.join(out, "certs")
         self.tokens = {}
         self.servers, self.ports = {}, {}
@@ -67,6 +71,8 @@ class Cluster:
                         self.tokens.setdefault(parts[0], parts[1])
 
     def security(self, cert):
+        if self.token_file:
+            return ["--token-file", self.token_file]
         if not self.secure:
             return []
         return ["--tls-cert", os.path.join(self.certs, f"{cert}.pem"),
@@ -121,6 +127,9 @@ class Cluster:
         cmd = [self.binary, "--addr", ",".join(f"127.0.0.1:{self.ports[i]}" for i in nodes),
                "-o", "json"]
         env = dict(os.environ)
+        if self.token_file:
+            with open(self.token_file) as f:
+                env["NOMAD_LITE_TOKEN"] = f.read().split()[1]
         if self.secure:
             env.update({"NOMAD_LITE_CACERT": os.path.join(self.certs, "ca.pem"),
                         "NOMAD_LITE_CLIENT_CERT": os.path.join(self.certs, "client.pem"),
@@ -337,6 +346,40 @@ def secure(binary, out):
         c.stop_all()
 
 
+def tokens(binary, out):
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    token_file = os.path.join(out, "..", "tokens-only")
+    with open(token_file, "w") as f:
+        f.write("operator " + os.urandom(32).hex() + "\n")
+    os.chmod(token_file, 0o600)
+    c = Cluster(binary, out, token_file=token_file)
+    try:
+        c.start_servers()
+        check("tokens: servers elect a leader", wait_for(c.leader, 20, 0.2))
+        # Without the token an agent is refused, and says so.
+        c.token_file = None
+        p = c.start_agent("x")
+        c.token_file = token_file
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        with open(os.path.join(out, "agent-x.log")) as f:
+            log = f.read()
+        check("tokens: an agent without the operator token is refused",
+              p.returncode == 2 and "refused" in log, log[-300:])
+        c.start_agent("y")
+        agent = wait_for(lambda: c.agent_id("y"), 20, 0.2)
+        check("tokens: an agent with the servers' token file registers",
+              agent and wait_for(lambda: agent in c.alive_agents(), 20, 0.2))
+        job = c.submit("echo tokens")
+        final = (c.wait_final([job]) or [None])[0]
+        check("tokens: its job completes on it", final and final["node_id"] == agent)
+    finally:
+        c.stop_all()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True)
@@ -345,6 +388,7 @@ def main():
     binary = os.path.abspath(a.bin)
     plain(binary, os.path.join(os.path.abspath(a.out), "plain"))
     secure(binary, os.path.join(os.path.abspath(a.out), "secure"))
+    tokens(binary, os.path.join(os.path.abspath(a.out), "tokens"))
     print(f"{len(failures)} failed" if failures else "all passed", flush=True)
     sys.exit(1 if failures else 0)
 
