@@ -241,6 +241,8 @@ nlohmann::ordered_json bench_agents_json(AgentsBenchReport r) {
       {"acks", r.acks},
       {"updates", r.updates},
       {"stream_restarts", r.stream_restarts},
+      {"first_stream_end", r.first_stream_end.empty() ? nlohmann::ordered_json(nullptr)
+                                                      : nlohmann::ordered_json(r.first_stream_end)},
       {"loadavg", r.loadavg >= 0 ? nlohmann::ordered_json(r.loadavg) : nullptr},
   };
 }
@@ -357,6 +359,7 @@ int run_bench_agents(const BenchAgentsOptions& options, const std::vector<std::s
   report.acks = counters.acks;
   report.updates = counters.updates;
   report.stream_restarts = counters.stream_restarts;
+  report.first_stream_end = counters.first_stream_end;
   fleet.stop();
   report.leader_changed =
       ask_leader(addresses, Clock::now() + std::chrono::seconds(2)) != report.leader_address;

@@ -49,7 +49,8 @@ struct AgentsBenchReport {
   double load_seconds = 0;
   double bench_cpu_seconds = 0;  // this process, during the load
   uint64_t reports = 0, acks = 0, updates = 0, stream_restarts = 0;
-  double loadavg = -1;  // the machine's 1-minute load average at the start; -1 unknown
+  std::string first_stream_end;  // why the first stream that ended early ended; "" none
+  double loadavg = -1;           // the machine's 1-minute load average at the start; -1 unknown
 };
 
 // {"agents", "registered", "connected", "connections", "heartbeat_ms", "register_s", "connect_s",
@@ -59,7 +60,8 @@ struct AgentsBenchReport {
 //  "leader_cpu_ms_per_job", "leader_cpu_percent_under_load", "idle_s",
 //  "leader_idle_cpu_percent", "leader_rss_before_mib", "leader_rss_idle_mib",
 //  "leader_rss_per_agent_kib", "bench_cpu_s", "reports", "acks", "updates",
-//  "stream_restarts", "loadavg"}; the leader's figures null when its pid is unknown.
+//  "stream_restarts", "first_stream_end", "loadavg"}; the leader's figures null when its pid is
+//  unknown.
 nlohmann::ordered_json bench_agents_json(AgentsBenchReport report);
 
 // Runs the benchmark against `addresses` and prints bench_agents_json on `out`; problems on

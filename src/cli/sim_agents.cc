@@ -272,7 +272,7 @@ class AgentFleet::Agent {
       }
     }
     if (!hint.empty()) fleet_.set_leader(hint);
-    fleet_.stream_done();
+    fleet_.stream_done(status);
   }
 
   // Keeps the fleet's count of connected agents. MUST hold mu_.
@@ -429,12 +429,16 @@ std::string AgentFleet::leader() const {
 int AgentFleet::connected() const { return connected_.load(); }
 
 FleetCounters AgentFleet::counters() const {
-  return {reports_.load(), acks_.load(), updates_.load(), restarts_.load()};
+  std::lock_guard lock(mu_);
+  return {reports_.load(), acks_.load(), updates_.load(), restarts_.load(), first_stream_end_};
 }
 
-void AgentFleet::stream_done() {
+void AgentFleet::stream_done(const grpc::Status& status) {
   std::lock_guard lock(mu_);
   --live_streams_;
+  if (!stopping_ && first_stream_end_.empty()) {
+    first_stream_end_ = status.ok() ? "ended by the server (OK)" : describe(status);
+  }
   streams_cv_.notify_all();
 }
 

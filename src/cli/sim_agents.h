@@ -50,6 +50,7 @@ struct FleetCounters {
   uint64_t acks = 0;             // acks read
   uint64_t updates = 0;          // AgentUpdates read
   uint64_t stream_restarts = 0;  // streams reopened after they ended
+  std::string first_stream_end;  // why the first stream that ended before stop() ended
 };
 
 class AgentFleet {
@@ -80,7 +81,7 @@ class AgentFleet {
   // Asks the servers who leads (at most every 500 ms); the agents reconnect there.
   void refresh_leader(std::chrono::steady_clock::time_point now);
   void set_leader(const std::string& address);
-  void stream_done();
+  void stream_done(const grpc::Status& status);
 
   const FleetOptions options_;
   const std::vector<std::string> servers_;
@@ -91,6 +92,7 @@ class AgentFleet {
   std::string leader_;
   std::map<std::pair<std::string, int>, std::shared_ptr<grpc::Channel>> channels_;
   std::chrono::steady_clock::time_point leader_asked_{};
+  std::string first_stream_end_;
   int live_streams_ = 0;  // reactors not yet done
   std::condition_variable streams_cv_;
 
