@@ -33,7 +33,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # and the network, so two cores stay busy without slowing the nodes under test.
 # test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
 # after the sanitizer build.
-TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership
+TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership test-agents
 TEST_AFTER_SANITIZE ?= test-hostile asan-test-runs fuzz-runs test-docker
 # Run one after another in the background at the lowest priority: the sanitizer build, then the
 # simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
@@ -98,6 +98,13 @@ test-reads: chaos-bin
 .PHONY: test-membership
 test-membership: chaos-bin
 	$(HOSTILE_PYTHON) tests/membership/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/membership
+# Worker-only agents with real processes (tests/agents): 3 servers with --worker-slots 0 and 10
+# agents run 300 jobs, spread; an agent SIGKILLed mid-job, restarted, the leader SIGKILLed;
+# resources, constraints and oom where the build has them; a bench agents smoke run; then TLS
+# and tokens with agent certificates. Logs in $(BUILD_DIR)/agents.
+.PHONY: test-agents
+test-agents: chaos-bin
+	$(HOSTILE_PYTHON) tests/agents/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents
 
 # Worker-only agents (README "Worker-only agents"): 3 servers with --worker-slots 0 and 3
 # agents; agents SIGKILLed and restarted, the leader SIGKILLed, TLS agent certificates, tokens
@@ -224,6 +231,11 @@ bench-etcd:
 # bench spawn, what this machine can spawn at all; prints a table of medians.
 bench-jobs: build
 	NOMAD_BUILD_DIR=$(BUILD_DIR) ./scripts/bench-jobs
+
+# 1,000 simulated agents against fresh 3-server clusters (scripts/bench-agents): medians of 3.
+.PHONY: bench-agents
+bench-agents: chaos-bin
+	NOMAD_BUILD_DIR=$(BUILD_DIR) $(HOSTILE_PYTHON) ./scripts/bench-agents
 
 # One node with its data in data/node-1 and its dashboard on http://127.0.0.1:8080;
 # it runs the jobs submitted to it.

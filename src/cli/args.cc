@@ -74,6 +74,12 @@ struct BenchSpawnFlags {
   BenchSpawnOptions options;
 };
 
+struct BenchAgentsFlags {
+  CLI::App* app = nullptr;
+  BenchAgentsOptions options;
+  std::string servers, idle = "10s", duration = "120s", heartbeat = "500ms";
+};
+
 struct TlsInitFlags {
   CLI::App* app = nullptr;
   tls::DevPkiOptions options;
@@ -104,6 +110,7 @@ struct Flags {
   BenchFlags bench;
   BenchJobsFlags bench_jobs;
   BenchSpawnFlags bench_spawn;
+  BenchAgentsFlags bench_agents;
   TlsInitFlags tls_init;
   CLI::App* version = nullptr;
   bool version_json = false;
@@ -302,6 +309,33 @@ void add_bench_spawn_flags(CLI::App* app, BenchSpawnFlags* f) {
       "the same /bin/sh -c COMMAND for every job.");
 }
 
+void add_bench_agents_flags(CLI::App* app, BenchAgentsFlags* f) {
+  f->app = app;
+  auto& o = f->options;
+  app->add_option("--servers", f->servers, "The cluster's servers, comma separated (or --addr)");
+  app->add_option("--agents", o.agents, "Simulated agents in this process")->capture_default_str();
+  app->add_option("--count", o.count, "Jobs to submit")->capture_default_str();
+  app->add_option("--concurrency", o.concurrency, "SubmitJob calls in flight")
+      ->capture_default_str();
+  app->add_option("--slots", o.slots, "Each agent's slots")->capture_default_str();
+  app->add_option("--command", o.command, "Each job's command (never run)")->capture_default_str();
+  app->add_option("--idle", f->idle, "How long the leader's CPU is measured with the agents idle")
+      ->capture_default_str();
+  app->add_option("--duration", f->duration, "Stop submitting after this long")
+      ->capture_default_str();
+  app->add_option("--leader-pid", o.leader_pid,
+                  "The leader's pid (default: the process listening on the leader's port, when "
+                  "its address is a loopback one)");
+  app->add_option("--connections", o.connections,
+                  "Connections the agents share (default: one per agent, as real agents)");
+  app->add_option("--heartbeat", f->heartbeat,
+                  "Each agent's report interval (real agents: 500ms); to see what reports cost")
+      ->capture_default_str();
+  app->footer(
+      "Start the servers with --worker-slots 0: jobs a server runs are not seen by the agents. "
+      "Prints one JSON line (README \"bench agents\").");
+}
+
 void add_tls_init_flags(CLI::App* app, TlsInitFlags* f) {
   f->app = app;
   app->add_option("DIR", f->options.dir, "Directory to write into (made if missing)")->required();
@@ -373,6 +407,9 @@ void build_app(CLI::App& app, Flags* f) {
   add_bench_spawn_flags(
       bench->add_subcommand("spawn", "Job processes this machine spawns per second, no cluster"),
       &f->bench_spawn);
+  add_bench_agents_flags(
+      bench->add_subcommand("agents", "Simulated agents: the control plane's jobs/s and cost"),
+      &f->bench_agents);
 
   CLI::App* tls = app.add_subcommand("tls", "Certificates for a cluster with TLS");
   tls->require_subcommand(1);
@@ -535,6 +572,36 @@ Status finish_bench_spawn(const BenchSpawnFlags& f, BenchSpawnOptions* out) {
   return Status::ok();
 }
 
+Status finish_bench_agents(const BenchAgentsFlags& f, Invocation* inv) {
+  auto* out = &inv->bench_agents;
+  *out = f.options;
+  if (out->agents < 1) return Status::error("--agents: must be 1 or more");
+  if (out->count < 1) return Status::error("--count: must be 1 or more");
+  if (out->concurrency < 1) return Status::error("--concurrency: must be 1 or more");
+  if (out->slots < 1) return Status::error("--slots: must be 1 or more");
+  if (out->leader_pid < 0) return Status::error("--leader-pid: must be a process id");
+  if (out->connections < 0) return Status::error("--connections: must be 1 or more");
+  if (out->command.empty()) return Status::error("--command: must not be empty");
+  std::string why;
+  auto idle = parse_duration(f.idle, &why);
+  if (!idle) return Status::error("--idle: " + why);
+  out->idle = *idle;
+  auto duration = parse_duration(f.duration, &why);
+  if (!duration) return Status::error("--duration: " + why);
+  out->duration = *duration;
+  auto heartbeat = parse_duration(f.heartbeat, &why);
+  if (!heartbeat) return Status::error("--heartbeat: " + why);
+  if (heartbeat->count() < 10) return Status::error("--heartbeat: must be 10ms or more");
+  out->heartbeat = *heartbeat;
+  if (f.servers.empty()) return Status::ok();
+  if (Status s = parse_addresses(f.servers, &inv->client.addresses); !s) {
+    std::string message = s.message();  // it names --addr, the flag it usually parses
+    if (message.rfind("--addr: ", 0) == 0) message.erase(0, 8);
+    return Status::error("--servers: " + message);
+  }
+  return Status::ok();
+}
+
 Status finish_client_security(const Flags& f, transport::OutgoingSecurity* out) {
   out->bearer_token = f.token;
   if (f.cert.empty() != f.key.empty()) {
@@ -670,6 +737,10 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   if (f.bench_spawn.app->parsed()) {
     inv->command = Command::kBenchSpawn;
     return finish_bench_spawn(f.bench_spawn, &inv->bench_spawn);
+  }
+  if (f.bench_agents.app->parsed()) {
+    inv->command = Command::kBenchAgents;
+    return finish_bench_agents(f.bench_agents, inv);
   }
   return Status::error("no command given");
 }

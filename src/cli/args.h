@@ -36,6 +36,7 @@ enum class Command {
   kBenchSubmit,
   kBenchJobs,
   kBenchSpawn,
+  kBenchAgents,
   kTlsInit,
   kVersion,
   kClusterTransferLeader,
@@ -126,6 +127,20 @@ struct BenchSpawnOptions {
   std::string command = "true";
 };
 
+// `bench agents`: simulated agents in this process against a cluster (bench_agents.h).
+struct BenchAgentsOptions {
+  int agents = 1000;
+  uint64_t count = 10000;  // jobs submitted
+  int concurrency = 256;   // SubmitJob calls in flight
+  uint32_t slots = 8;      // each simulated agent's
+  std::string command = "echo ok";
+  Millis idle{10'000};       // the leader's idle CPU is measured over this long
+  Millis duration{120'000};  // stop submitting after this long
+  int leader_pid = 0;        // 0: the process listening on the leader's (loopback) port
+  int connections = 0;       // 0: one per agent, as real agents have
+  Millis heartbeat{500};     // each agent's report interval, as a real agent's
+};
+
 struct Invocation {
   Command command = Command::kServer;
   node::ServerConfig server;      // kServer
@@ -147,6 +162,8 @@ struct Invocation {
   uint64_t transfer_to = 0;       // kClusterTransferLeader: 0 the most up-to-date follower
   std::string snapshot_file;      // kSnapshotSave, kSnapshotInspect
   server::AgentConfig agent;      // kAgent
+
+  BenchAgentsOptions bench_agents;  // kBenchAgents
 };
 
 struct ParsedArgs {

@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/bench.h"
+#include "cli/bench_agents.h"
 #include "cli/bench_etcd.h"
 #include "cli/bench_jobs.h"
 #include "cli/bench_spawn.h"
@@ -59,6 +60,9 @@ int run_cli(int argc, char** argv) {
         return run_etcd_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
       }
       return run_bench(invocation.bench, invocation.client.addresses, std::cout, std::cerr);
+    case Command::kBenchAgents:
+      return run_bench_agents(invocation.bench_agents, invocation.client.addresses, std::cout,
+                              std::cerr);
     case Command::kBenchSpawn:
       return run_bench_spawn(invocation.bench_spawn, std::cout, std::cerr);
     case Command::kBenchJobs:

@@ -55,6 +55,7 @@ void Coordinator::become_leader(Clock::time_point now) {
   finished_sent_.clear();
   assigning_.clear();
   slots_sent_.clear();
+  slots_due_.clear();
   drained_sent_.clear();
   next_retention_ = now;
   dirty_ = true;
@@ -80,11 +81,8 @@ bool Coordinator::worker_alive(uint64_t node, Clock::time_point now) const {
 }
 
 void Coordinator::set_nodes(std::vector<uint64_t> nodes) {
+  // Former members need no list: add_lost() watches every node with attempts running.
   std::sort(nodes.begin(), nodes.end());
-  for (uint64_t old : options_.nodes) {
-    if (!std::binary_search(nodes.begin(), nodes.end(), old)) former_nodes_.insert(old);
-  }
-  for (uint64_t n : nodes) former_nodes_.erase(n);
   options_.nodes = std::move(nodes);
   dirty_ = true;  // capacity came or went
 }
@@ -99,6 +97,12 @@ void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::Worke
   w.reported = true;
   w.slots = report.slots();
   w.last_report = now;
+  auto committed = store.node_slots().find(report.node_id());
+  auto sent = slots_sent_.find(report.node_id());
+  if ((committed == store.node_slots().end() || committed->second != w.slots) &&
+      (sent == slots_sent_.end() || sent->second != w.slots)) {
+    slots_due_.insert(report.node_id());
+  }
   const uint64_t sender = report.node_id();
   for (const auto& s : report.started()) {
     if (sender_owns(store, sender, "started", s.job_id(), s.attempt(), s.node_id())) {
@@ -168,18 +172,12 @@ void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now
 
 void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
                            nomad_lite::JobUpdates* updates) {
-  std::vector<uint64_t> watched = options_.nodes;
-  watched.insert(watched.end(), former_nodes_.begin(), former_nodes_.end());
-  // Agents are lost as nodes are (their ids are never a member's: jobs/agent_ids.h).
-  for (const auto& [agent, registered] : store.agents()) watched.push_back(agent);
-  // And any other node with attempts: one removed before this leader started was never among
-  // its nodes, and its attempts would otherwise stay running forever.
-  for (const auto& [node, ids] : store.running_by_node()) {
-    if (std::find(watched.begin(), watched.end(), node) == watched.end()) watched.push_back(node);
-  }
-  for (uint64_t node : watched) {
-    const std::set<std::string>* running = store.running_jobs_on(node);
-    if (!running) continue;
+  // Every node with an attempt running: members, former members (also one removed before this
+  // leader started, whose attempts would otherwise stay running forever) and agents (lost as
+  // nodes are). Only those are looked at, not every worker on every turn.
+  for (const auto& [node, running_jobs] : store.running_by_node()) {
+    const std::set<std::string>* running = &running_jobs;
+    if (running->empty()) continue;
     auto w = workers_.find(node);
     Clock::time_point heard = leader_since_;
     if (w != workers_.end() && w->second.reported && w->second.last_report > heard) {
@@ -368,7 +366,10 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
   if (!leading_) return out;
   nomad_lite::Command command;
   nomad_lite::JobUpdates* updates = command.mutable_updates();
-  for (const auto& [node, w] : workers_) {
+  for (uint64_t node : slots_due_) {
+    auto worker = workers_.find(node);
+    if (worker == workers_.end()) continue;
+    const Worker& w = worker->second;
     auto committed = store.node_slots().find(node);
     bool known = committed != store.node_slots().end() && committed->second == w.slots;
     auto sent = slots_sent_.find(node);
@@ -383,6 +384,7 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
       slots_sent_[node] = w.slots;
     }
   }
+  slots_due_.clear();
   // A proposal sent longer ago than kResendAfter counts as never sent: forget it, or the
   // entries of reports that are not resent after they apply would pile up for the whole term.
   // Swept once a second, not on every turn of the loop.

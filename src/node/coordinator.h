@@ -115,7 +115,6 @@ class Coordinator {
                     nomad_lite::RemoveJobs* remove);
 
   Options options_;
-  std::set<uint64_t> former_nodes_;  // members once, maybe still running attempts
   bool leading_ = false;
   Clock::time_point leader_since_{};
   std::map<uint64_t, Worker> workers_;
@@ -127,6 +126,9 @@ class Coordinator {
   std::map<AttemptId, Clock::time_point> started_sent_, finished_sent_;
   std::map<std::string, std::pair<uint64_t, Clock::time_point>> assigning_;  // job -> node
   std::map<uint64_t, uint32_t> slots_sent_;
+  // Workers whose reported slots are neither committed nor proposed: collect() looks at these
+  // only, not at every worker on every turn (a thousand agents report 2,000 times a second).
+  std::set<uint64_t> slots_due_;
   // NodeDrained proposed, by (node, drain index): not proposed again until it expires.
   std::map<std::pair<uint64_t, uint64_t>, Clock::time_point> drained_sent_;
   Clock::time_point next_retention_{};
