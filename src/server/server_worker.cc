@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "worker/capacity.h"
+
 namespace nomad::server {
 
 ServerWorker::ServerWorker(const node::ServerConfig& config) {
@@ -20,6 +22,15 @@ ServerWorker::ServerWorker(const node::ServerConfig& config) {
   wo.executor.kill_grace = config.kill_grace;
   wo.executor.output_cap = config.output_cap;
   wo.executor.job_user = config.job_user;
+  // The flags were checked at start (cli/server_flags.cc); a machine that cannot be read
+  // still reports what it could find.
+  nomad_lite::NodeCapacity capacity;
+  if (worker::capacity_from_flags({config.cpu, config.memory, config.labels, config.node_name},
+                                  &capacity)) {
+    wo.capacity = std::move(capacity);
+  } else {
+    wo.capacity = worker::machine_capacity();
+  }
   worker_ = std::make_unique<worker::Worker>(
       wo, [this](const nomad_lite::WorkerReport& r) { return send_report(r); });
   internal_.set_report_ack_handler(
