@@ -167,10 +167,10 @@ Placement place(const JobStore& store, const std::vector<WorkerView>& workers, i
   return out;
 }
 
-std::vector<nomad_lite::AssignJob> place_submitted(const JobStore& store,
-                                                   const std::vector<WorkerView>& workers,
-                                                   const std::vector<NewJob>& jobs,
-                                                   uint64_t* cursor, PlacementPolicy policy) {
+std::vector<nomad_lite::AssignJob> place_new_jobs(const JobStore& store,
+                                                  const std::vector<WorkerView>& workers,
+                                                  const std::vector<NewJob>& jobs, uint64_t* cursor,
+                                                  PlacementPolicy policy) {
   Candidates nodes(store, workers, cursor, policy);
   std::vector<nomad_lite::AssignJob> out;
   for (const auto& job : jobs) {
@@ -188,7 +188,7 @@ std::vector<nomad_lite::AssignJob> place_submitted(const JobStore& store,
   std::vector<NewJob> jobs;
   jobs.reserve(job_ids.size());
   for (const auto& id : job_ids) jobs.push_back({id, {}, {}});
-  return place_submitted(store, workers, jobs, cursor);
+  return place_new_jobs(store, workers, jobs, cursor);
 }
 
 }  // namespace nomad::jobs

@@ -32,11 +32,11 @@ struct WorkerView {
   uint32_t queue = 0;
   // What it offers, as it last reported (null: it reported none; then no CPU or memory limit
   // is known and it has no labels).
-  std::shared_ptr<const nomad_lite::NodeCapacity> capacity;
+  std::shared_ptr<const nomad_lite::NodeCapacity> capacity{};
   // CPU and memory of the assignments in flight to it (reserved beyond the store's
   // reserved_on()), and of the finishing attempts (released before their finish applies).
-  Usage in_flight_usage;
-  Usage finishing_usage;
+  Usage in_flight_usage{};
+  Usage finishing_usage{};
 };
 
 // A job whose submission is being proposed now (not in the store yet).
@@ -72,10 +72,10 @@ Placement place(const JobStore& store, const std::vector<WorkerView>& workers, i
 // given order, each as attempt 1, by the same rule as place(); the first job that fits no node
 // is left out with every job after it (placed by place() once their submissions apply, in
 // queue order).
-std::vector<nomad_lite::AssignJob> place_submitted(
+std::vector<nomad_lite::AssignJob> place_new_jobs(
     const JobStore& store, const std::vector<WorkerView>& workers, const std::vector<NewJob>& jobs,
     uint64_t* cursor = nullptr, PlacementPolicy policy = PlacementPolicy::kSpread);
-// The same for jobs that ask for no resources and have no constraints.
+// place_new_jobs() for jobs that ask for no resources and have no constraints.
 std::vector<nomad_lite::AssignJob> place_submitted(const JobStore& store,
                                                    const std::vector<WorkerView>& workers,
                                                    const std::vector<std::string>& job_ids,

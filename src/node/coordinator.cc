@@ -344,8 +344,8 @@ std::optional<nomad_lite::Command> Coordinator::place_submitted(
     if (!s.idempotency_key.empty() && store.has_idempotency_key(s.idempotency_key)) continue;
     jobs.push_back({s.job_id, s.resources, s.constraints});
   }
-  auto assigns = jobs::place_submitted(store, worker_views(store, now), jobs, &placement_cursor_,
-                                       options_.placement);
+  auto assigns = jobs::place_new_jobs(store, worker_views(store, now), jobs, &placement_cursor_,
+                                      options_.placement);
   if (assigns.empty()) return std::nullopt;
   for (const auto& j : jobs) {
     jobs::Usage usage = jobs::usage_of(j.resources);

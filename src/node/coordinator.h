@@ -71,8 +71,8 @@ class Coordinator {
   struct Submitted {
     std::string job_id;
     std::string idempotency_key;
-    nomad_lite::Resources resources;                              // what the job asks for
-    google::protobuf::RepeatedPtrField<std::string> constraints;  // on node labels
+    nomad_lite::Resources resources{};                              // what the job asks for
+    google::protobuf::RepeatedPtrField<std::string> constraints{};  // on node labels
   };
   // When no other job waits for a slot, places the submitted jobs at once: the command
   // returned goes into the log right behind their submissions, so a job's submission and its
