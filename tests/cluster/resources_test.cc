@@ -14,7 +14,7 @@
 
 #include "cluster_harness.h"
 
-namespace nomad::testing {
+namespace nomad::testing::resources_test {
 namespace {
 
 using nomad_lite::Job;
@@ -200,4 +200,4 @@ TEST(Resources, SpreadPutsJobsOnDifferentNodesAndBinpackOnOne) {
 }
 
 }  // namespace
-}  // namespace nomad::testing
+}  // namespace nomad::testing::resources_test

@@ -10,7 +10,7 @@
 #include "support/cli_parse.h"
 #include "support/temp_dir.h"
 
-namespace nomad::cli {
+namespace nomad::cli::resources_test {
 namespace {
 
 using test_support::expect_usage_error;
@@ -87,4 +87,4 @@ TEST(ServerResourcesArgs, LabelsComeFromAConfigFileArray) {
 }
 
 }  // namespace
-}  // namespace nomad::cli
+}  // namespace nomad::cli::resources_test

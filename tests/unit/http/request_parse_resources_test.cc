@@ -5,7 +5,7 @@
 
 #include "http/request_parse.h"
 
-namespace nomad::http {
+namespace nomad::http::resources_test {
 namespace {
 
 using api::Code;
@@ -50,4 +50,4 @@ TEST(ParseSubmitResources, RefusesBadValuesNamingTheField) {
 }
 
 }  // namespace
-}  // namespace nomad::http
+}  // namespace nomad::http::resources_test

@@ -13,7 +13,7 @@
 #include "jobs/scheduler.h"
 #include "support/job_commands.h"
 
-namespace nomad::jobs {
+namespace nomad::jobs::resources_test {
 namespace {
 
 using namespace nomad::jobs::testing;  // NOLINT
@@ -380,4 +380,4 @@ TEST(JobNeeds, CoresAreCountedExactly) {
 }
 
 }  // namespace
-}  // namespace nomad::jobs
+}  // namespace nomad::jobs::resources_test

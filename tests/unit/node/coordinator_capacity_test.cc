@@ -11,7 +11,7 @@
 #include "node/coordinator.h"
 #include "support/job_commands.h"
 
-namespace nomad::node {
+namespace nomad::node::capacity_test {
 namespace {
 
 using jobs::testing::submit_cmd;
@@ -151,4 +151,4 @@ TEST_F(CoordinatorCapacityTest, BinpackFillsTheFullerNode) {
 }
 
 }  // namespace
-}  // namespace nomad::node
+}  // namespace nomad::node::capacity_test
