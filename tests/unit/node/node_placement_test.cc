@@ -47,7 +47,7 @@ TEST(NodePlacement, ASubmissionAndItsPlacementLeaveInOneAppend) {
   auto answer = promise->get_future().share();
   node.propose(
       submit_command("j1"), [promise](ProposeOutcome out) { promise->set_value(out); },
-      Coordinator::Submitted{"j1", "", {}, {}});
+      Coordinator::Submitted{"j1", ""});
   ASSERT_TRUE(answered(answer));
   ASSERT_EQ(answer.get().code, ProposeOutcome::Code::kApplied);
   ASSERT_TRUE(eventually([&] {
