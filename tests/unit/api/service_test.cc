@@ -100,7 +100,7 @@ TEST_F(ServiceTest, ResourcesAndConstraintsGoIntoTheJobAndARetryMustRepeatThem) 
   request.add_constraints("gpu==true");
   auto out = submit(request);
   ASSERT_TRUE(out.ok()) << out.error.message;
-  const auto& job = port_.proposed()[0].submit().job();
+  const nomad_lite::Job job = port_.proposed()[0].submit().job();  // proposed() is a copy
   EXPECT_EQ(job.resources().cpu(), 0.5);
   EXPECT_EQ(job.resources().memory_bytes(), 256u << 20);
   ASSERT_EQ(job.constraints_size(), 1);
