@@ -65,7 +65,7 @@ bool Constraint::holds(const google::protobuf::Map<std::string, std::string>& la
 }
 
 Status parse_constraint(std::string_view text, Constraint* out) {
-  const std::string what = "constraint " + shown(text);
+  const std::string what = shown(text);
   size_t at = text.find("==");
   size_t ne = text.find("!=");
   size_t op = std::min(at, ne);
@@ -126,7 +126,7 @@ Status check_job_needs(const nomad_lite::Resources& resources,
   for (const auto& text : constraints) {
     Constraint c;
     if (Status s = parse_constraint(text, &c); !s) {
-      return Status::error(std::string(names.constraint) + ": " + s.message());
+      return Status::error(std::string(names.constraint) + " " + s.message());
     }
   }
   return Status::ok();

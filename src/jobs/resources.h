@@ -57,7 +57,8 @@ struct Constraint {
 };
 
 // The key follows the rules of a node's --label key: letters, digits, '.', '_', '-', '/', at
-// most 63; the value at most 255 printable characters without spaces (may be empty).
+// most 63; the value at most 255 printable characters without spaces (may be empty). The error
+// starts with the text, quoted ("\"gpu=true\": write KEY==VALUE ...").
 Status parse_constraint(std::string_view text, Constraint* out);
 
 // A submission's resources and constraints: CPU finite and above 0 when given (at most
