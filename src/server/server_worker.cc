@@ -1,9 +1,12 @@
 #include "server/server_worker.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <thread>
 
+#include "common/byte_size.h"
 #include "worker/capacity.h"
 
 namespace nomad::server {
@@ -31,6 +34,13 @@ ServerWorker::ServerWorker(const node::ServerConfig& config) {
   } else {
     wo.capacity = worker::machine_capacity();
   }
+  std::string labels;
+  for (const auto& [key, value] : wo.capacity->labels()) {
+    labels += (labels.empty() ? "" : ",") + key + "=" + value;
+  }
+  spdlog::info("worker offers {} slots, {} cores, {} memory{}{} (node name {})", wo.slots,
+               wo.capacity->cpu(), format_byte_size(wo.capacity->memory_bytes()),
+               labels.empty() ? "" : ", labels ", labels, wo.capacity->name());
   worker_ = std::make_unique<worker::Worker>(
       wo, [this](const nomad_lite::WorkerReport& r) { return send_report(r); });
   internal_.set_report_ack_handler(
