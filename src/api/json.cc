@@ -136,6 +136,11 @@ nlohmann::json job_to_json(const nomad_lite::Job& job, JobJson detail) {
       {"node_id", job.node_id() == 0 ? json(nullptr) : json(job.node_id())},
       {"attempt", job.attempt()},
       {"priority", job.priority()},
+      {"cpu", job.resources().cpu() > 0 ? json(job.resources().cpu()) : json(nullptr)},
+      {"memory",
+       job.resources().memory_bytes() > 0 ? json(job.resources().memory_bytes()) : json(nullptr)},
+      {"constraints",
+       json(std::vector<std::string>(job.constraints().begin(), job.constraints().end()))},
       {"created_at", timestamp_or_null(job.created_at_ms())},
       {"started_at", timestamp_or_null(job.started_at_ms())},
       {"finished_at", timestamp_or_null(job.finished_at_ms())},
@@ -171,6 +176,13 @@ nlohmann::json scheduling_to_json(const nomad_lite::NodeScheduling& node) {
   };
 }
 
+static nlohmann::json labels_to_json(
+    const google::protobuf::Map<std::string, std::string>& labels) {
+  json out = json::object();
+  for (const auto& [key, value] : labels) out[key] = value;
+  return out;
+}
+
 nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& status) {
   json nodes = json::array();
   for (const auto& node : status.nodes()) {
@@ -185,6 +197,13 @@ nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& statu
         {"scheduling", scheduling_to_json(node.scheduling())},
         {"running_jobs", node.running_jobs()},
         {"agent", node.agent()},
+        {"slots", node.slots()},
+        {"name", string_or_null(node.capacity().name())},
+        {"cpu", node.capacity().cpu()},
+        {"memory", node.capacity().memory_bytes()},
+        {"labels", labels_to_json(node.capacity().labels())},
+        {"cpu_used", node.reserved().cpu()},
+        {"memory_used", node.reserved().memory_bytes()},
     });
   }
   bool leader_known = status.leader_id() != 0;

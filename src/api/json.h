@@ -32,7 +32,8 @@ enum class JobJson { kSummary, kWithOutput };
 
 // {"id", "command", "status", "reason", "pending_reason", "error", "exit_code", "signal",
 //  "node_id", "attempt", "priority", "created_at", "started_at", "finished_at", "not_before",
-//  "timeout", "retries", "lost_retries", "on_disconnect", "env",
+//  "timeout", "retries", "lost_retries", "on_disconnect", "env", "cpu" (cores; null: none
+//  asked), "memory" (bytes; null: none asked), "constraints" (["gpu==true", ...]),
 //  "attempts": [attempt_to_json...]}; kWithOutput adds "stdout_tail", "stderr_tail" (text;
 // bytes that are not UTF-8 become U+FFFD), "stdout_truncated" and "stderr_truncated". Values
 // that are not there yet (no exit code, no signal, no node, not started, no timeout, no
@@ -49,7 +50,9 @@ std::string valid_utf8(std::string_view bytes);
 
 // {"node_id", "role", "leader_id", "leader_address", "term", "commit_index", "applied_index",
 //  "nodes": [{"id", "address", "role", "alive", "match_index", "last_contact_ms", "scheduling",
-//  "running_jobs"}]}.
+//  "running_jobs", "slots", "name", "cpu", "memory", "labels": {"k": "v"}, "cpu_used",
+//  "memory_used"}]} (cpu in cores, memory in bytes, as its worker last reported them; the
+//  used ones: what the attempts placed there and not finished asked for).
 // leader_id and leader_address are null while no leader is known, last_contact_ms while the
 // node was never heard from.
 nlohmann::json cluster_to_json(const nomad_lite::GetClusterStatusResponse& status);

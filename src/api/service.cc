@@ -1,11 +1,13 @@
 #include "api/service.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/quote.h"
 #include "common/random_id.h"
 #include "common/unix_time.h"
 #include "jobs/job_store.h"
+#include "jobs/resources.h"
 
 namespace nomad::api {
 namespace {
@@ -60,6 +62,12 @@ std::string differing_field(const nomad_lite::Job& job,
   if (job.lost_retries() != lost) return "lost_retries";
   if (job.on_disconnect() != request.on_disconnect()) return "on_disconnect";
   if (job.priority() != request.priority()) return "priority";
+  if (job.resources().cpu() != request.resources().cpu()) return "cpu";
+  if (job.resources().memory_bytes() != request.resources().memory_bytes()) return "memory";
+  if (!std::equal(job.constraints().begin(), job.constraints().end(), request.constraints().begin(),
+                  request.constraints().end())) {
+    return "constraints";
+  }
   if (job.env().size() != request.env().size()) return "env";
   for (const auto& [name, value] : request.env()) {
     auto it = job.env().find(name);
@@ -182,6 +190,9 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
       return reject("env: the value of " + name + " contains a NUL byte");
     }
   }
+  if (Status s = jobs::check_job_needs(request.resources(), request.constraints()); !s) {
+    return reject(s.message());
+  }
   // Submitted first, then waited for as WaitJob would, in the same call.
   std::function<void(Outcome<nomad_lite::Job>)> done = [this, wait_ms = request.wait_ms(),
                                                         answer = std::move(answer)](
@@ -209,7 +220,10 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   job->set_on_disconnect(request.on_disconnect());
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
-  *job->mutable_resources() = request.resources();
+  if (request.resources().cpu() > 0 || request.resources().memory_bytes() > 0) {
+    *job->mutable_resources() = request.resources();
+  }
+  *job->mutable_constraints() = request.constraints();
   submit->set_idempotency_key(request.idempotency_key());
   std::string new_id = job->id();
   if (!request.idempotency_key().empty()) {
@@ -399,6 +413,11 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
     for (auto& n : *r.mutable_nodes()) {
       *n.mutable_scheduling() = s.scheduling_of(n.id());
       n.set_running_jobs(static_cast<uint32_t>(s.running_on(n.id())));
+      if (auto slots = s.node_slots().find(n.id()); slots != s.node_slots().end()) {
+        n.set_slots(slots->second);
+      }
+      if (const auto* capacity = s.capacity_of(n.id())) *n.mutable_capacity() = *capacity;
+      *n.mutable_reserved() = jobs::to_resources(s.reserved_on(n.id()));
     }
   });
   add_agents(&r);

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include "api/json.h"
@@ -10,7 +11,9 @@
 #include "cli/config_file.h"
 #include "cli/member_args.h"
 #include "cli/server_flags.h"
+#include "common/byte_size.h"
 #include "common/shell_quote.h"
+#include "jobs/resources.h"
 #include "tls/identity.h"
 
 namespace nomad::cli {
@@ -30,6 +33,9 @@ struct SubmitFlags {
   std::string idempotency_key;
   int32_t priority = 0;
   bool wait = false;
+  std::string cpu;
+  std::string memory;
+  std::vector<std::string> constraints;
 };
 
 struct JobIdFlags {
@@ -158,6 +164,12 @@ void add_submit_flags(CLI::App* app, SubmitFlags* f) {
   app->add_option("--priority", f->priority, "Higher runs first (default 0; may be negative)");
   app->add_flag("--wait", f->wait,
                 "Wait for the job to end and exit with its exit code (as job wait)");
+  app->add_option("--cpu", f->cpu, "Cores the job needs, e.g. 0.5 (default: none asked)");
+  app->add_option("--memory", f->memory, "Memory the job needs, e.g. 256MiB (default: none asked)");
+  app->add_option("--constraint", f->constraints,
+                  "Run only on nodes whose labels match: KEY==VALUE or KEY!=VALUE (repeatable)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app->footer(std::string(kClientFooter) +
               "\nExample: nomad-lite job submit --timeout 30s -- sh -c 'echo a; echo b'");
 }
@@ -450,6 +462,34 @@ void build_app(CLI::App& app, Flags* f) {
   app.footer(std::string(kClientFooter) + "\n" + kServerFooter);
 }
 
+// --cpu, --memory and --constraint, checked here as the server would check them.
+Status finish_needs(const SubmitFlags& f, SubmitOptions* out) {
+  if (!f.cpu.empty()) {
+    char* end = nullptr;
+    double cores = std::strtod(f.cpu.c_str(), &end);
+    if (end != f.cpu.c_str() + f.cpu.size() || !(cores > 0)) {
+      return Status::error("--cpu '" + f.cpu + "': give the cores the job needs, e.g. --cpu 0.5");
+    }
+    out->resources.set_cpu(cores);
+  }
+  if (!f.memory.empty()) {
+    std::string why;
+    auto bytes = parse_byte_size(f.memory, &why);
+    if (!bytes) return Status::error("--memory: " + why);
+    if (*bytes == 0) return Status::error("--memory: give more than 0, e.g. --memory 256MiB");
+    out->resources.set_memory_bytes(*bytes);
+  }
+  google::protobuf::RepeatedPtrField<std::string> constraints(f.constraints.begin(),
+                                                              f.constraints.end());
+  if (Status s =
+          jobs::check_job_needs(out->resources, constraints, {"--cpu", "--memory", "--constraint"});
+      !s) {
+    return s;
+  }
+  out->constraints = f.constraints;
+  return Status::ok();
+}
+
 Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words, bool saw_dashes,
                      SubmitOptions* out) {
   if (!f.cmd.empty() && saw_dashes) {
@@ -484,7 +524,7 @@ Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words
   out->idempotency_key = f.idempotency_key;
   out->priority = f.priority;
   out->wait = f.wait;
-  return Status::ok();
+  return finish_needs(f, out);
 }
 
 Status finish_job_id(const JobIdFlags& f, std::string* out) {

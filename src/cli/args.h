@@ -63,6 +63,8 @@ struct SubmitOptions {
   std::string idempotency_key;             // empty: the CLI picks a random one per submission
   int32_t priority = 0;                    // higher runs first
   bool wait = false;  // then wait for the job to end and exit with its code (as job wait)
+  nomad_lite::Resources resources;       // --cpu, --memory (0: none asked)
+  std::vector<std::string> constraints;  // --constraint KEY==VALUE / KEY!=VALUE
 };
 
 struct WaitOptions {

@@ -33,6 +33,10 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
   request.set_on_disconnect(inv.submit.on_disconnect);
   request.set_priority(inv.submit.priority);
   for (const auto& [key, value] : inv.submit.env) (*request.mutable_env())[key] = value;
+  if (inv.submit.resources.cpu() > 0 || inv.submit.resources.memory_bytes() > 0) {
+    *request.mutable_resources() = inv.submit.resources;
+  }
+  for (const auto& c : inv.submit.constraints) request.add_constraints(c);
   // A retried submission (after a lost answer or a leader change) must not create a
   // second job: the key makes it idempotent.
   request.set_idempotency_key(inv.submit.idempotency_key.empty() ? random_idempotency_key()

@@ -129,6 +129,20 @@ Status apply_config_file(const std::string& path, CLI::App* server) {
                            "; the keys are the long flags of nomad-lite server --help without "
                            "the leading --");
     }
+    // A repeatable flag (label) takes an array of strings: label = ["gpu=true", "zone=eu-1"].
+    if (opt->get_items_expected_max() > 1 && value.is_array()) {
+      if (opt->count() > 0) continue;  // the command line gave it: the flag wins
+      for (auto&& item : *value.as_array()) {
+        if (!item.is_string() || item.as_string()->get().find('\0') != std::string::npos) {
+          return Status::error(where + "'" + key +
+                               "' holds something other than strings: write it as " + key +
+                               " = [\"a=b\", \"c=d\"]");
+        }
+        opt->add_result(item.as_string()->get());
+      }
+      opt->run_callback();
+      continue;
+    }
     const bool flag = opt->get_expected_min() == 0;
     const std::string type = opt->get_type_name();
     const bool integer = !flag && (type == "INT" || type == "UINT");

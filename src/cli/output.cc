@@ -4,11 +4,14 @@
 #include <cstdio>
 #include <cstring>
 #include <iterator>
+#include <map>
 
 #include "api/json.h"
 #include "cli/table.h"
+#include "common/byte_size.h"
 #include "common/duration.h"
 #include "jobs/node_scheduling.h"
+#include "jobs/resources.h"
 
 namespace nomad::cli {
 namespace {
@@ -48,6 +51,13 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
                                     format_age(job.not_before_ms() - now_ms) + ")"});
   }
   if (job.priority() != 0) rows.push_back({"Priority", std::to_string(job.priority())});
+  if (job.resources().cpu() > 0) {
+    rows.push_back({"CPU", jobs::format_cores(jobs::to_millicores(job.resources().cpu()))});
+  }
+  if (job.resources().memory_bytes() > 0) {
+    rows.push_back({"Memory", format_byte_size(job.resources().memory_bytes())});
+  }
+  for (const auto& c : job.constraints()) rows.push_back({"Constraint", c});
   if (job.has_exit_code()) rows.push_back({"Exit code", std::to_string(job.exit_code())});
   if (job.signal() != 0) rows.push_back({"Signal", exit_text(false, 0, job.signal())});
   if (job.node_id() != 0) rows.push_back({"Node", std::to_string(job.node_id())});
@@ -95,6 +105,30 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
     }
   }
   out << "\nAttempts:\n" << render_table(attempts);
+}
+
+// "0.5/2": cores asked for by the attempts placed there, of what its worker offers.
+std::string cpu_column(const nomad_lite::NodeStatus& node) {
+  if (!node.has_capacity()) return "-";
+  char text[64];
+  std::snprintf(text, sizeof text, "%g/%g", node.reserved().cpu(), node.capacity().cpu());
+  return text;
+}
+
+std::string memory_column(const nomad_lite::NodeStatus& node) {
+  if (!node.has_capacity()) return "-";
+  return format_byte_size(node.reserved().memory_bytes()) + "/" +
+         format_byte_size(node.capacity().memory_bytes());
+}
+
+// "gpu=true,zone=eu-1" in key order; labels are checked at the node's start (printable, no
+// spaces), so they cannot break the table.
+std::string labels_column(const nomad_lite::NodeStatus& node) {
+  std::map<std::string, std::string> sorted(node.capacity().labels().begin(),
+                                            node.capacity().labels().end());
+  std::string out;
+  for (const auto& [key, value] : sorted) out += (out.empty() ? "" : ",") + key + "=" + value;
+  return out.empty() ? "-" : out;
 }
 
 }  // namespace
@@ -215,8 +249,9 @@ void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse
   }
   out << "Answered by node " << status.node_id() << " (" << status.role() << "): commit index "
       << status.commit_index() << ", applied index " << status.applied_index() << "\n\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"", "ID", "ADDRESS", "ROLE", "ALIVE", "MATCH", "LAST CONTACT", "JOBS", "SCHEDULING"}};
+  std::vector<std::vector<std::string>> rows = {{"", "ID", "ADDRESS", "ROLE", "ALIVE", "MATCH",
+                                                 "LAST CONTACT", "JOBS", "SCHEDULING", "SLOTS",
+                                                 "CPU USED/TOTAL", "MEMORY USED/TOTAL", "LABELS"}};
   bool match_known = status.role() == "leader";
   for (const auto& node : status.nodes()) {
     bool self = node.id() == status.node_id();
@@ -233,6 +268,10 @@ void print_cluster(std::ostream& out, const nomad_lite::GetClusterStatusResponse
         self || node.last_contact_ms() < 0 ? "-" : format_duration(Millis(node.last_contact_ms())),
         std::to_string(node.running_jobs()),
         jobs::scheduling_state(node.scheduling()),
+        std::to_string(node.slots()),
+        cpu_column(node),
+        memory_column(node),
+        labels_column(node),
     });
   }
   out << render_table(rows) << "(* leader";

@@ -10,6 +10,7 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/peers.h"
+#include "worker/capacity.h"
 #include "worker/spawn.h"
 
 namespace nomad::cli {
@@ -101,6 +102,19 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
       ->capture_default_str();
   app->add_option("--worker-slots", c.worker_slots,
                   "Jobs this node runs at once (default: one per core; 0: none)");
+  app->add_option("--cpu", c.cpu,
+                  "Cores this node offers jobs, e.g. 2 or 0.5 (default: the machine's cores)");
+  app->add_option("--memory", c.memory,
+                  "Memory this node offers jobs, e.g. 4GiB (default: the machine's memory)");
+  app->add_option("--label", c.labels,
+                  "A label jobs may constrain on, key=value (repeat for more: --label gpu=true "
+                  "--label zone=eu-1)");
+  app->add_option("--node-name", c.node_name,
+                  "This node's name in status views (default: host name)");
+  app->add_option("--placement", f->placement,
+                  "spread: each job to the node with the most free; binpack: to the fullest "
+                  "node that fits (used while this node leads)")
+      ->capture_default_str();
   app->add_option("--worker-timeout", f->worker_timeout,
                   "A worker silent this long has its running jobs declared lost")
       ->capture_default_str();
@@ -263,6 +277,16 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
     return Status::error("--log-format: '" + c.log_format + "' is not text or json");
   }
   if (c.worker_slots < -1) return Status::error("--worker-slots: must be 0 or more");
+  nomad_lite::NodeCapacity capacity;
+  if (Status s = worker::capacity_from_flags({c.cpu, c.memory, c.labels, c.node_name}, &capacity);
+      !s) {
+    return s;
+  }
+  auto placement = jobs::placement_policy_from_name(f.placement);
+  if (!placement) {
+    return Status::error("--placement: '" + f.placement + "' is not spread or binpack");
+  }
+  c.placement = *placement;
   if (c.snapshot_entries == 0) return Status::error("--snapshot-entries: must be 1 or more");
   *out = std::move(c);
   return Status::ok();

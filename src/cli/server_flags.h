@@ -25,6 +25,7 @@ struct ServerFlags {
   std::string default_timeout = "0s";
   std::string retain_for = "7d";
   std::string executor = "raw";
+  std::string placement = "spread";
   std::string config_file;    // --config: a TOML file of these flags (config_file.h)
   bool check_config = false;  // --check-config: check everything, start nothing
 };

@@ -1,11 +1,13 @@
 #include "http/request_parse.h"
 
+#include <cstdlib>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
 
 #include "api/json.h"
+#include "common/byte_size.h"
 #include "common/duration.h"
 #include "common/quote.h"
 
@@ -195,10 +197,61 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
         return invalid<Out>("'idempotency_key' must be a string, not " + type_name(value));
       }
       r.set_idempotency_key(value.get<std::string>());
+    } else if (key == "cpu") {
+      // Cores, as a number (0.5) or a numeric string ("0.5"); the service checks the range.
+      double cores = 0;
+      char* end = nullptr;
+      std::string text = value.is_string() ? value.get<std::string>() : "";
+      if (value.is_number()) {
+        cores = value.get<double>();
+      } else if (!text.empty()) {
+        cores = std::strtod(text.c_str(), &end);
+      }
+      if ((!value.is_number() && (text.empty() || end != text.c_str() + text.size())) ||
+          !(cores > 0) || cores > 1e9) {
+        return invalid<Out>(
+            "'cpu' must be the cores the job needs, a number above 0 such as 0.5, "
+            "not " +
+            (value.is_string() ? "\"" + q(text) + "\"" : value.dump()));
+      }
+      r.mutable_resources()->set_cpu(cores);
+    } else if (key == "memory") {
+      // Bytes (268435456) or a size string ("256MiB").
+      if (value.is_number_unsigned()) {
+        r.mutable_resources()->set_memory_bytes(value.get<uint64_t>());
+      } else if (value.is_string()) {
+        std::string why;
+        auto bytes = parse_byte_size(value.get<std::string>(), &why);
+        if (!bytes) return invalid<Out>("'memory': " + why);
+        r.mutable_resources()->set_memory_bytes(*bytes);
+      } else {
+        return invalid<Out>(
+            "'memory' must be bytes (268435456) or a size string (\"256MiB\"), "
+            "not " +
+            type_name(value));
+      }
+      if (r.resources().memory_bytes() == 0) {
+        return invalid<Out>("'memory' must be more than 0, e.g. \"256MiB\"");
+      }
+    } else if (key == "constraints") {
+      if (!value.is_array()) {
+        return invalid<Out>(
+            "'constraints' must be a list of strings like [\"gpu==true\", "
+            "\"zone!=eu-1\"], not " +
+            type_name(value));
+      }
+      for (const auto& c : value) {
+        if (!c.is_string()) {
+          return invalid<Out>("'constraints' holds " + type_name(c) +
+                              "; each constraint is a string KEY==VALUE or KEY!=VALUE");
+        }
+        r.add_constraints(c.get<std::string>());
+      }
     } else {
       return invalid<Out>("unknown field '" + q(key) +
                           "'; a job has command, timeout, retries, lost_retries, on_disconnect, "
-                          "env, priority and idempotency_key (and a submission may ask to wait)");
+                          "env, priority, idempotency_key, cpu, memory and constraints (and a "
+                          "submission may ask to wait)");
     }
     if (!error.empty()) return invalid<Out>(error);
   }

@@ -18,7 +18,9 @@ using QueryParams = std::multimap<std::string, std::string>;  // as httplib::Par
 
 // {"command": "...", "timeout"?: "30s", "retries"?: N, "lost_retries"?: N,
 //  "on_disconnect"?: "stop"|"keep-running", "env"?: {"K": "V"}, "priority"?: N,
-//  "idempotency_key"?: "..."}; null stands for an absent field; unknown fields are refused
+//  "idempotency_key"?: "...", "cpu"?: 0.5, "memory"?: "256MiB" or bytes,
+//  "constraints"?: ["gpu==true", "zone!=eu-1"]}; null stands for an absent field; unknown fields
+//  are refused
 // (a misspelt option would otherwise be silently ignored).
 api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body);
 

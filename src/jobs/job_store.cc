@@ -112,6 +112,7 @@ void JobStore::index(const nomad_lite::Job& job) {
       break;
     case nomad_lite::JOB_STATUS_RUNNING:
       running_[job.node_id()].insert(job.id());
+      if (job.has_resources()) reserved_[job.node_id()].add(usage_of(job.resources()));
       break;
     default:
       finished_.insert({job.finished_at_ms(), job.id()});
@@ -129,6 +130,10 @@ void JobStore::unindex(const nomad_lite::Job& job) {
       if (it != running_.end()) {
         it->second.erase(job.id());
         if (it->second.empty()) running_.erase(it);
+      }
+      if (auto r = reserved_.find(job.node_id()); r != reserved_.end() && job.has_resources()) {
+        r->second.remove(usage_of(job.resources()));
+        if (r->second.empty()) reserved_.erase(r);
       }
       break;
     }
@@ -205,6 +210,9 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
 
 ApplyResult JobStore::updates(const nomad_lite::JobUpdates& updates) {
   for (const auto& s : updates.slots()) node_slots_[s.node_id()] = s.slots();
+  for (const auto& s : updates.slots()) {
+    if (s.has_capacity()) node_capacity_[s.node_id()] = s.capacity();
+  }
   for (const auto& a : updates.assign()) assign(a, updates.at_ms());
   for (const auto& s : updates.started()) started(s);
   for (const auto& f : updates.finished()) finished(f);
@@ -477,6 +485,24 @@ std::string JobStore::pending_reason(const nomad_lite::Job& job, int64_t now_ms)
            "node eligibility ID on)";
   }
   if (slots == 0) return "no node runs jobs: every node has --worker-slots 0";
+  const Needs needs = needs_of(job);
+  const bool asks =
+      !needs.usage.empty() || !needs.constraints.empty() || !needs.bad_constraint.empty();
+  if (asks) {
+    std::vector<NodeRoom> rooms = node_rooms();
+    if (std::string why = unfit_reason(needs, rooms); !why.empty()) return why;
+    size_t fitting = 0;
+    bool free_slot = false;
+    for (const auto& room : rooms) {
+      if (!room.matches(needs) || !room.has_room(needs)) continue;
+      ++fitting;
+      free_slot = free_slot || room.free_slots > 0;
+    }
+    if (!free_slot) {
+      return "waiting for a free slot on the " + std::to_string(fitting) +
+             (fitting == 1 ? " node" : " nodes") + " with room for it";
+    }
+  }
   uint64_t busy = 0;
   for (const auto& [node, ids] : running_) {
     if (eligible(node)) busy += ids.size();
@@ -486,6 +512,35 @@ std::string JobStore::pending_reason(const nomad_lite::Job& job, int64_t now_ms)
            std::to_string(nodes) + " nodes are busy";
   }
   return "waiting to be placed";
+}
+
+const nomad_lite::NodeCapacity* JobStore::capacity_of(uint64_t node) const {
+  auto it = node_capacity_.find(node);
+  return it == node_capacity_.end() ? nullptr : &it->second;
+}
+
+Usage JobStore::reserved_on(uint64_t node) const {
+  auto it = reserved_.find(node);
+  return it == reserved_.end() ? Usage{} : it->second;
+}
+
+std::vector<NodeRoom> JobStore::node_rooms() const {
+  std::vector<NodeRoom> rooms;
+  for (const auto& [node, slots] : node_slots_) {
+    if (slots == 0 || !eligible(node)) continue;
+    NodeRoom room;
+    room.node_id = node;
+    room.capacity = capacity_of(node);
+    room.free_slots = static_cast<int64_t>(slots) - static_cast<int64_t>(running_on(node));
+    if (room.capacity) {
+      Usage used = reserved_on(node);
+      room.free.millicores = to_millicores(room.capacity->cpu()) - used.millicores;
+      uint64_t memory = room.capacity->memory_bytes();
+      room.free.memory_bytes = memory - std::min(memory, used.memory_bytes);
+    }
+    rooms.push_back(room);
+  }
+  return rooms;
 }
 
 std::vector<std::string> JobStore::take_changes() {
@@ -540,6 +595,7 @@ JobStoreImage JobStore::image() const {
   JobStoreImage image;
   image.segments = by_submit_index_.share();
   image.node_slots = node_slots_;
+  image.node_capacity = node_capacity_;
   image.node_scheduling = node_scheduling_;
   image.agents = agents_;
   image.jobs_submitted = totals_.submitted;
@@ -555,6 +611,9 @@ std::string JobStoreImage::serialize() const {
     auto* n = snap.add_nodes();
     n->set_node_id(node);
     n->set_slots(slots);
+    if (auto c = node_capacity.find(node); c != node_capacity.end()) {
+      *n->mutable_capacity() = c->second;
+    }
   }
   snap.set_jobs_submitted(jobs_submitted);
   snap.set_jobs_finished(jobs_finished);
@@ -603,11 +662,13 @@ Status JobStore::restore(const std::string& data) {
   by_submit_index_.clear();
   idempotency_keys_.clear();
   node_slots_.clear();
+  node_capacity_.clear();
   node_scheduling_.clear();
   agents_.clear();
   ++scheduling_version_;
   pending_.clear();
   running_.clear();
+  reserved_.clear();
   finished_.clear();
   totals_ = {};
   for (auto& job : *snap.mutable_jobs()) {
@@ -620,6 +681,9 @@ Status JobStore::restore(const std::string& data) {
     jobs_[id] = std::move(ptr);
   }
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
+  for (const auto& n : snap.nodes()) {
+    if (n.has_capacity()) node_capacity_[n.node_id()] = n.capacity();
+  }
   for (const auto& n : snap.node_scheduling()) node_scheduling_[n.node_id()] = n;
   for (const auto& a : snap.agents()) agents_[a.id()] = a;
   totals_.submitted = snap.jobs_submitted();

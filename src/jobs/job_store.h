@@ -22,6 +22,7 @@
 #include "jobs/failure_reason.h"
 #include "jobs/job_events.h"
 #include "jobs/job_segments.h"
+#include "jobs/resources.h"
 #include "proto/nomad_lite.pb.h"
 #include "raft/types.h"
 
@@ -63,6 +64,7 @@ struct JobTotals {
 struct JobStoreImage {
   std::vector<SegmentPtr> segments;  // jobs in submission order
   std::map<uint64_t, uint32_t> node_slots;
+  std::map<uint64_t, nomad_lite::NodeCapacity> node_capacity;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling;
   std::map<uint64_t, nomad_lite::AgentRegistered> agents;
   uint64_t jobs_submitted = 0;
@@ -111,6 +113,14 @@ class JobStore {
   // Every node with attempts running (or placed) on it, member of the cluster or not.
   const std::map<uint64_t, std::set<std::string>>& running_by_node() const { return running_; }
   const std::map<uint64_t, uint32_t>& node_slots() const { return node_slots_; }
+  // What each node's worker offers (CPU, memory, labels), as the leader last replicated it
+  // (NodeSlots.capacity); a node never reported is missing, and placement knows no limits there.
+  const std::map<uint64_t, nomad_lite::NodeCapacity>& node_capacity() const {
+    return node_capacity_;
+  }
+  const nomad_lite::NodeCapacity* capacity_of(uint64_t node) const;
+  // CPU and memory the attempts running (or queued) on `node` asked for.
+  Usage reserved_on(uint64_t node) const;
   // Drain and eligibility (jobs/node_scheduling.cc): only nodes that are not eligible, or
   // whose drain completed, are listed; any other node is eligible.
   const std::map<uint64_t, nomad_lite::NodeScheduling>& node_scheduling() const {
@@ -124,6 +134,8 @@ class JobStore {
   uint64_t scheduling_version() const { return scheduling_version_; }
   // Why a pending job waits, from this node's applied state.
   std::string pending_reason(const nomad_lite::Job& job, int64_t now_ms) const;
+  // Every eligible node that runs jobs, with what it has free by the applied state.
+  std::vector<NodeRoom> node_rooms() const;
 
   // Every worker-only agent ever registered, by id (ids are never reused: jobs/agent_ids.h).
   const std::map<uint64_t, nomad_lite::AgentRegistered>& agents() const { return agents_; }
@@ -174,6 +186,7 @@ class JobStore {
   JobSegments by_submit_index_;                                    // submission order
   std::unordered_map<std::string, std::string> idempotency_keys_;  // key -> job id
   std::map<uint64_t, uint32_t> node_slots_;
+  std::map<uint64_t, nomad_lite::NodeCapacity> node_capacity_;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling_;
   std::map<uint64_t, nomad_lite::AgentRegistered> agents_;
   uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
@@ -181,6 +194,7 @@ class JobStore {
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;
   std::map<uint64_t, std::set<std::string>> running_;   // node -> jobs running there
+  std::map<uint64_t, Usage> reserved_;                  // node -> what those jobs asked for
   std::set<std::pair<int64_t, std::string>> finished_;  // (finished_at_ms, id)
 
   std::vector<std::string> changes_;

@@ -1,5 +1,6 @@
 #include "node/coordinator.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -56,6 +57,8 @@ void Coordinator::become_leader(Clock::time_point now) {
   assigning_.clear();
   slots_sent_.clear();
   slots_due_.clear();
+  capacity_sent_.clear();
+  submitted_usage_.clear();
   drained_sent_.clear();
   next_retention_ = now;
   dirty_ = true;
@@ -67,6 +70,7 @@ void Coordinator::lose_leadership() {
   started_.clear();
   finished_.clear();
   assigning_.clear();
+  submitted_usage_.clear();
 }
 
 std::chrono::milliseconds Coordinator::lost_after(const nomad_lite::Job& job) const {
@@ -103,6 +107,12 @@ void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::Worke
       (sent == slots_sent_.end() || sent->second != w.slots)) {
     slots_due_.insert(report.node_id());
   }
+  if (report.has_capacity() && (!w.capacity || !google::protobuf::util::MessageDifferencer::Equals(
+                                                   *w.capacity, report.capacity()))) {
+    w.capacity = std::make_shared<const nomad_lite::NodeCapacity>(report.capacity());
+    dirty_ = true;  // resized or relabelled
+    slots_due_.insert(report.node_id());  // collect() proposes the new capacity
+  }
   const uint64_t sender = report.node_id();
   for (const auto& s : report.started()) {
     if (sender_owns(store, sender, "started", s.job_id(), s.attempt(), s.node_id())) {
@@ -131,6 +141,7 @@ void Coordinator::on_applied(const jobs::JobStore& store, const std::vector<std:
     // assignment never apply, it expires after kResendAfter as any other.
     const nomad_lite::Job* job = store.find(id);
     if (!job || job->status() != nomad_lite::JOB_STATUS_PENDING) assigning_.erase(id);
+    submitted_usage_.erase(id);  // applied: the store has what it asks for
     // A finish that applied is no longer in flight: forget it now rather than at the sweep,
     // since placement counts the finishes in flight.
     for (auto it = finished_sent_.lower_bound({id, 0});
@@ -276,8 +287,8 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
 
   std::set<std::string> skip;
   for (const auto& [id, a] : assigning_) skip.insert(id);
-  jobs::Placement p =
-      jobs::place(store, worker_views(store, now), wall_ms, skip, 4096, &placement_cursor_);
+  jobs::Placement p = jobs::place(store, worker_views(store, now), wall_ms, skip, 4096,
+                                  &placement_cursor_, options_.placement);
   for (auto& a : p.assign) {
     assigning_[a.job_id()] = {a.node_id(), now};
     *updates->add_assign() = std::move(a);
@@ -291,10 +302,23 @@ void Coordinator::add_assignments(const jobs::JobStore& store, Clock::time_point
 std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& store,
                                                         Clock::time_point now) const {
   std::map<uint64_t, uint32_t> in_flight, finishing;
-  for (const auto& [id, a] : assigning_) ++in_flight[a.first];
+  std::map<uint64_t, jobs::Usage> in_flight_usage, finishing_usage;
+  for (const auto& [id, a] : assigning_) {
+    ++in_flight[a.first];
+    const nomad_lite::Job* job = store.find(id);
+    if (job && job->has_resources()) {
+      in_flight_usage[a.first].add(jobs::usage_of(job->resources()));
+    } else if (auto u = submitted_usage_.find(id); !job && u != submitted_usage_.end()) {
+      in_flight_usage[a.first].add(u->second);
+    }
+  }
   for (const auto& [key, at] : finished_sent_) {
-    const auto* attempt = jobs::running_attempt(store.find(key.first), key.second);
-    if (attempt) ++finishing[attempt->node_id()];
+    const nomad_lite::Job* job = store.find(key.first);
+    const auto* attempt = jobs::running_attempt(job, key.second);
+    if (!attempt) continue;
+    ++finishing[attempt->node_id()];
+    if (job->has_resources())
+      finishing_usage[attempt->node_id()].add(jobs::usage_of(job->resources()));
   }
   std::vector<jobs::WorkerView> views;
   for (const auto& [node, w] : workers_) {
@@ -305,7 +329,8 @@ std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& st
       continue;
     }
     views.push_back({node, w.slots, worker_alive(node, now), in_flight[node], finishing[node],
-                     w.slots * options_.queue_per_slot});
+                     w.slots * options_.queue_per_slot, w.capacity, in_flight_usage[node],
+                     finishing_usage[node]});
   }
   return views;
 }
@@ -321,14 +346,19 @@ std::optional<nomad_lite::Command> Coordinator::place_submitted(
   for (const auto& [key, id] : pending) {
     if (!assigning_.count(id)) return std::nullopt;
   }
-  std::vector<std::string> ids;
+  std::vector<jobs::NewJob> jobs;
   for (const auto& s : submitted) {
     // A retried submission applies as the job it created the first time: nothing to place.
     if (!s.idempotency_key.empty() && store.has_idempotency_key(s.idempotency_key)) continue;
-    ids.push_back(s.job_id);
+    jobs.push_back({s.job_id, s.resources, s.constraints});
   }
-  auto assigns = jobs::place_submitted(store, worker_views(store, now), ids, &placement_cursor_);
+  auto assigns = jobs::place_new_jobs(store, worker_views(store, now), jobs, &placement_cursor_,
+                                      options_.placement);
   if (assigns.empty()) return std::nullopt;
+  for (const auto& j : jobs) {
+    jobs::Usage usage = jobs::usage_of(j.resources);
+    if (!usage.empty()) submitted_usage_[j.id] = usage;
+  }
   nomad_lite::Command command;
   nomad_lite::JobUpdates* updates = command.mutable_updates();
   updates->set_at_ms(wall_ms);
@@ -340,7 +370,10 @@ std::optional<nomad_lite::Command> Coordinator::place_submitted(
 }
 
 void Coordinator::forget_assignments(const nomad_lite::Command& command) {
-  for (const auto& a : command.updates().assign()) assigning_.erase(a.job_id());
+  for (const auto& a : command.updates().assign()) {
+    assigning_.erase(a.job_id());
+    submitted_usage_.erase(a.job_id());
+  }
   dirty_ = true;
 }
 
@@ -373,7 +406,14 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
     auto committed = store.node_slots().find(node);
     bool known = committed != store.node_slots().end() && committed->second == w.slots;
     auto sent = slots_sent_.find(node);
-    if (!known && (sent == slots_sent_.end() || sent->second != w.slots)) {
+    bool new_slots = !known && (sent == slots_sent_.end() || sent->second != w.slots);
+    // Capacity too goes into the log only when it changed (a new report's copy is kept only
+    // when it differs, so the pointer tells whether this one was sent).
+    const nomad_lite::NodeCapacity* replicated = store.capacity_of(node);
+    bool new_capacity = w.capacity && capacity_sent_[node] != w.capacity &&
+                        !(replicated && google::protobuf::util::MessageDifferencer::Equals(
+                                            *replicated, *w.capacity));
+    if (new_slots || new_capacity) {
       auto* s = updates->add_slots();
       s->set_node_id(node);
       s->set_slots(w.slots);
@@ -382,6 +422,8 @@ std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& stor
         s->set_address(agent->address());
       }
       slots_sent_[node] = w.slots;
+      if (new_capacity) *s->mutable_capacity() = *w.capacity;
+      capacity_sent_[node] = w.capacity;
     }
   }
   slots_due_.clear();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -39,6 +40,7 @@ class Coordinator {
     uint32_t queue_per_slot = 1;
     uint64_t retain_jobs = 100'000;
     std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};
+    jobs::PlacementPolicy placement = jobs::PlacementPolicy::kSpread;  // --placement
   };
 
   explicit Coordinator(Options options) : options_(std::move(options)) {}
@@ -69,6 +71,8 @@ class Coordinator {
   struct Submitted {
     std::string job_id;
     std::string idempotency_key;
+    nomad_lite::Resources resources{};                              // what the job asks for
+    google::protobuf::RepeatedPtrField<std::string> constraints{};  // on node labels
   };
   // When no other job waits for a slot, places the submitted jobs at once: the command
   // returned goes into the log right behind their submissions, so a job's submission and its
@@ -93,6 +97,7 @@ class Coordinator {
  private:
   struct Worker {
     uint32_t slots = 0;
+    std::shared_ptr<const nomad_lite::NodeCapacity> capacity;  // as last reported; null: none
     bool reported = false;
     Clock::time_point last_report{};
   };
@@ -129,6 +134,10 @@ class Coordinator {
   // Workers whose reported slots are neither committed nor proposed: collect() looks at these
   // only, not at every worker on every turn (a thousand agents report 2,000 times a second).
   std::set<uint64_t> slots_due_;
+  std::map<uint64_t, std::shared_ptr<const nomad_lite::NodeCapacity>> capacity_sent_;
+  // What jobs assigned with their submission (place_submitted) ask for, until the submission
+  // applies: placement counts it as reserved on their node meanwhile.
+  std::map<std::string, jobs::Usage> submitted_usage_;
   // NodeDrained proposed, by (node, drain index): not proposed again until it expires.
   std::map<std::pair<uint64_t, uint64_t>, Clock::time_point> drained_sent_;
   Clock::time_point next_retention_{};

@@ -176,6 +176,7 @@ Status Node::start() {
   co.kill_grace = config_.kill_grace;
   co.retain_jobs = config_.retain_jobs;
   co.retain_for = config_.retain_for;
+  co.placement = config_.placement;
   coordinator_ = std::make_unique<Coordinator>(co);
 
   worker_.start();

@@ -11,6 +11,7 @@
 
 #include "common/isolation.h"
 #include "common/peers.h"
+#include "jobs/placement_policy.h"
 
 namespace nomad::node {
 
@@ -48,6 +49,13 @@ struct ServerConfig {
   bool fsync = true;
   std::string restore_file;        // --restore: seed an empty data directory from this snapshot
   bool force_new_cluster = false;  // keep this node's committed state, start it alone
+  // What this node's worker offers jobs (worker/capacity.h): "" takes the machine's cores,
+  // memory and host name.
+  std::string cpu;
+  std::string memory;
+  std::vector<std::string> labels;  // key=value
+  std::string node_name;
+  jobs::PlacementPolicy placement = jobs::PlacementPolicy::kSpread;  // the leader's rule
 
   std::string advertise_address() const {
     return advertise.empty() ? bind + ":" + std::to_string(port) : advertise;

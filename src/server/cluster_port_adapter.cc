@@ -14,8 +14,13 @@ void ClusterPortAdapter::propose(const nomad_lite::Command& command,
                                  std::optional<api::SubmittedJob> submitted,
                                  std::function<void(api::ProposeResult)> done) {
   std::optional<node::Coordinator::Submitted> placement;
-  if (submitted)
-    placement = node::Coordinator::Submitted{submitted->job_id, submitted->idempotency_key};
+  if (submitted) {
+    placement.emplace();
+    placement->job_id = submitted->job_id;
+    placement->idempotency_key = submitted->idempotency_key;
+    placement->resources = command.submit().job().resources();
+    placement->constraints = command.submit().job().constraints();
+  }
   node_.propose(
       command.SerializeAsString(),
       [done = std::move(done)](node::ProposeOutcome o) {

@@ -1,8 +1,13 @@
 #include "server/server_worker.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <thread>
+
+#include "common/byte_size.h"
+#include "worker/capacity.h"
 
 namespace nomad::server {
 
@@ -20,6 +25,22 @@ ServerWorker::ServerWorker(const node::ServerConfig& config) {
   wo.executor.kill_grace = config.kill_grace;
   wo.executor.output_cap = config.output_cap;
   wo.executor.job_user = config.job_user;
+  // The flags were checked at start (cli/server_flags.cc); a machine that cannot be read
+  // still reports what it could find.
+  nomad_lite::NodeCapacity capacity;
+  if (worker::capacity_from_flags({config.cpu, config.memory, config.labels, config.node_name},
+                                  &capacity)) {
+    wo.capacity = std::move(capacity);
+  } else {
+    wo.capacity = worker::machine_capacity();
+  }
+  std::string labels;
+  for (const auto& [key, value] : wo.capacity->labels()) {
+    labels += (labels.empty() ? "" : ",") + key + "=" + value;
+  }
+  spdlog::info("worker offers {} slots, {} cores, {} memory{}{} (node name {})", wo.slots,
+               wo.capacity->cpu(), format_byte_size(wo.capacity->memory_bytes()),
+               labels.empty() ? "" : ", labels ", labels, wo.capacity->name());
   worker_ = std::make_unique<worker::Worker>(
       wo, [this](const nomad_lite::WorkerReport& r) { return send_report(r); });
   internal_.set_report_ack_handler(

@@ -355,6 +355,7 @@ void Worker::reporter() {
       heartbeat = now >= next;
       report.set_node_id(options_.node_id);
       report.set_slots(options_.slots);
+      if (options_.capacity) *report.mutable_capacity() = *options_.capacity;
       report.set_seq(lease_.sending(now));
       for (auto& [k, s] : started_) {
         // A start goes out once due, and then with every heartbeat until it is applied. One

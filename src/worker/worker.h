@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -41,6 +42,9 @@ struct WorkerOptions {
   // How long an acked report keeps the lease (lease_span(): --worker-timeout minus a margin).
   std::chrono::milliseconds lease_span{4000};
   ExecutorOptions executor;
+  // What it offers jobs (CPU, memory, labels, name), sent in every report; unset: nothing sent,
+  // the leader then knows no limits for this node.
+  std::optional<nomad_lite::NodeCapacity> capacity;
 };
 
 class Worker {

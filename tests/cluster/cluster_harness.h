@@ -122,6 +122,7 @@ class TestCluster {
     pid_t pid = -1;
     std::string data_dir;
     std::string log;
+    std::vector<std::string> own_args;  // this node's flags beyond the cluster's extra_args
     std::unique_ptr<nomad_lite::SchedulerService::Stub> stub;
     std::string address() const { return "127.0.0.1:" + std::to_string(port); }
   };
@@ -228,6 +229,7 @@ class TestCluster {
                                "--tls-ca", pki_ + "/ca.pem", "--token-file", pki_ + "/tokens"});
     }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+    args.insert(args.end(), m.own_args.begin(), m.own_args.end());
     return args;
   }
 

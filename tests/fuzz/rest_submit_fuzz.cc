@@ -30,6 +30,11 @@ std::string to_body(const nomad_lite::SubmitJobRequest& r) {
     body["wait"] = nomad::format_duration(nomad::Millis(static_cast<int64_t>(r.wait_ms())));
   }
   for (const auto& [name, value] : r.env()) body["env"][name] = value;
+  if (r.resources().cpu() > 0) body["cpu"] = r.resources().cpu();
+  if (r.resources().memory_bytes() > 0) body["memory"] = r.resources().memory_bytes();
+  if (r.constraints_size() > 0) {
+    body["constraints"] = std::vector<std::string>(r.constraints().begin(), r.constraints().end());
+  }
   return body.dump();
 }
 

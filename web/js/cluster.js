@@ -18,6 +18,22 @@ const membersText = (nodes) => {
   return learners ? `${plural(voters, 'voter')} · ${plural(learners, 'learner')}` : plural(voters, 'voter');
 };
 
+// 268435456 -> "256 MiB": the sizes of a node's memory.
+const formatBytes = (bytes) => {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = Number(bytes) || 0;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  const digits = unit === 0 || value >= 100 || Number.isInteger(value) ? 0 : 1;
+  return `${value.toFixed(digits)} ${units[unit]}`;
+};
+const formatCores = (cores) => String(Math.round((Number(cores) || 0) * 1000) / 1000);
+
+// CPU and memory the attempts placed on the node asked for, and what is left of what its
+// worker offers ("0.5 used · 1.5 free of 2"); null before its worker reported.
+const usageText = (used, total, format) => total
+  ? `${format(used)} used · ${format(Math.max(0, total - used))} free of ${format(total)}` : null;
+
 export class ClusterPanel {
   constructor(root) {
     this.root = root;
@@ -104,12 +120,18 @@ export class ClusterPanel {
         el('span', { class: 'node-name', text: `Node ${n.id}` }),
         el('span', { class: `role role-${isLeader ? 'leader' : 'other'}`, text: isLeader ? 'Leader' : roleLabel(n.role) }),
         self ? el('span', { class: 'you', text: 'this page', title: 'This page is served by this node' }) : null),
-      el('div', { class: 'node-addr mono', text: n.address }),
+      el('div', { class: 'node-addr mono', text: n.name ? `${n.address} · ${n.name}` : n.address }),
+      // Labels are the operator's text: el() puts them in as text, never as markup.
+      Object.keys(n.labels || {}).length ? el('div', { class: 'node-labels', dataset: { stat: 'labels' } },
+        Object.keys(n.labels).sort().map((key) => el('span', { class: 'label-chip mono', text: `${key}=${n.labels[key]}` }))) : null,
       el('dl', { class: 'node-stats' },
         stat('Health', n.alive ? 'Alive' : 'Unreachable', { class: n.alive ? 'health ok' : 'health bad' }),
         matchKnown ? stat('Match index', formatCount(n.match_index), { class: 'num' }) : null,
         stat('Last contact', contact),
         stat('Jobs running', formatCount(n.running_jobs || 0), { class: 'num', dataset: { stat: 'running' } }),
+        n.slots ? stat('Slots', formatCount(n.slots), { class: 'num', dataset: { stat: 'slots' } }) : null,
+        n.cpu ? stat('CPU', usageText(n.cpu_used || 0, n.cpu, formatCores), { dataset: { stat: 'cpu' } }) : null,
+        n.memory ? stat('Memory', usageText(n.memory_used || 0, n.memory, formatBytes), { dataset: { stat: 'memory' } }) : null,
         stat('Scheduling', schedulingText, {
           class: `scheduling scheduling-${scheduling}`,
           dataset: { stat: 'scheduling' },

@@ -74,6 +74,9 @@ TEST_F(ServiceTest, RefusesBadSubmissionsNamingTheFieldAndProposesNothing) {
        "on_disconnect 7"},
       {[](auto& r) { r.set_idempotency_key(std::string(257, 'k')); }, "idempotency_key is 257"},
       {[](auto& r) { (*r.mutable_env())["1BAD"] = "v"; }, "variable name '1BAD'"},
+      {[](auto& r) { r.mutable_resources()->set_cpu(-0.5); }, "cpu:"},
+      {[](auto& r) { r.mutable_resources()->set_memory_bytes(10); }, "memory:"},
+      {[](auto& r) { r.add_constraints("gpu"); }, "constraint \"gpu\""},
       {[](auto& r) { (*r.mutable_env())["OK"] = std::string("a\0b", 3); }, "value of OK"},
       {[](auto& r) { (*r.mutable_env())["BIG"] = std::string(kMaxEnvBytes, 'v'); }, "env is"},
   };
@@ -86,6 +89,28 @@ TEST_F(ServiceTest, RefusesBadSubmissionsNamingTheFieldAndProposesNothing) {
     EXPECT_NE(out.error.message.find(c.named), std::string::npos) << out.error.message;
   }
   EXPECT_TRUE(port_.proposed().empty());
+}
+
+TEST_F(ServiceTest, ResourcesAndConstraintsGoIntoTheJobAndARetryMustRepeatThem) {
+  nomad_lite::SubmitJobRequest request;
+  request.set_command("echo hi");
+  request.set_idempotency_key("k-res");
+  request.mutable_resources()->set_cpu(0.5);
+  request.mutable_resources()->set_memory_bytes(256 << 20);
+  request.add_constraints("gpu==true");
+  auto out = submit(request);
+  ASSERT_TRUE(out.ok()) << out.error.message;
+  const nomad_lite::Job job = port_.proposed()[0].submit().job();  // proposed() is a copy
+  EXPECT_EQ(job.resources().cpu(), 0.5);
+  EXPECT_EQ(job.resources().memory_bytes(), 256u << 20);
+  ASSERT_EQ(job.constraints_size(), 1);
+  EXPECT_EQ(job.constraints(0), "gpu==true");
+  // The same request again gets the same job; another memory under the key is refused.
+  EXPECT_TRUE(submit(request).ok());
+  request.mutable_resources()->set_memory_bytes(512 << 20);
+  auto other = submit(request);
+  EXPECT_EQ(other.error.code, Code::kAlreadyExists);
+  EXPECT_NE(other.error.message.find("different memory"), std::string::npos);
 }
 
 TEST_F(ServiceTest, ASubmissionNamesItsJobAsThePlacementHint) {

@@ -230,6 +230,13 @@ TEST(ClusterJson, FieldsAndNulls) {
   leader->set_last_contact_ms(12);
   leader->set_running_jobs(2);
   leader->mutable_scheduling()->set_node_id(1);
+  leader->set_slots(4);
+  leader->mutable_capacity()->set_cpu(2);
+  leader->mutable_capacity()->set_memory_bytes(4096);
+  leader->mutable_capacity()->set_name("box-1");
+  (*leader->mutable_capacity()->mutable_labels())["gpu"] = "true";
+  leader->mutable_reserved()->set_cpu(0.5);
+  leader->mutable_reserved()->set_memory_bytes(1024);
   auto* never = status.add_nodes();
   never->set_id(3);
   never->set_address("127.0.0.1:50053");
@@ -260,7 +267,16 @@ TEST(ClusterJson, FieldsAndNulls) {
                                    {"drain_started_ms", nullptr},
                                    {"drained_at_ms", nullptr}}},
                                  {"running_jobs", 2},
-                                 {"agent", false}}));
+                                 {"agent", false},
+                                 {"slots", 4},
+                                 {"name", "box-1"},
+                                 {"cpu", 2.0},
+                                 {"memory", 4096},
+                                 {"labels", {{"gpu", "true"}}},
+                                 {"cpu_used", 0.5},
+                                 {"memory_used", 1024}}));
+  EXPECT_TRUE(j["nodes"][1]["name"].is_null());  // its worker never reported
+  EXPECT_EQ(j["nodes"][1]["labels"], json::object());
   EXPECT_FALSE(j["nodes"][1]["alive"]);
   EXPECT_TRUE(j["nodes"][1]["last_contact_ms"].is_null());
 

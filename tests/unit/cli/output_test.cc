@@ -283,6 +283,15 @@ TEST(Output, ClusterTableMarksTheLeader) {
     node->mutable_scheduling()->set_node_id(id);
     node->mutable_scheduling()->set_ineligible(id == 2);
     node->mutable_scheduling()->set_draining(id == 3);
+    if (id == 1) {
+      node->set_slots(4);
+      node->mutable_capacity()->set_cpu(2);
+      node->mutable_capacity()->set_memory_bytes(uint64_t{4} << 30);
+      (*node->mutable_capacity()->mutable_labels())["zone"] = "eu";
+      (*node->mutable_capacity()->mutable_labels())["gpu"] = "true";
+      node->mutable_reserved()->set_cpu(0.5);
+      node->mutable_reserved()->set_memory_bytes(uint64_t{1} << 30);
+    }
   }
   std::ostringstream out;
   print_cluster(out, status, OutputFormat::kTable);
@@ -290,14 +299,22 @@ TEST(Output, ClusterTableMarksTheLeader) {
   ASSERT_EQ(rows.size(), 8u) << out.str();
   EXPECT_EQ(rows[0], "Leader:  node 1 (127.0.0.1:50051), term 4");
   EXPECT_EQ(rows[1], "Answered by node 1 (leader): commit index 10, applied index 10");
-  EXPECT_EQ(rows[3],
-            "   ID  ADDRESS          ROLE      ALIVE  MATCH  LAST CONTACT  JOBS  SCHEDULING");
-  EXPECT_EQ(rows[4],
-            "*  1   127.0.0.1:50051  leader    yes    10     -             3     eligible");
-  EXPECT_EQ(rows[5],
-            "   2   127.0.0.1:50052  follower  yes    10     20ms          0     ineligible");
-  EXPECT_EQ(rows[6],
-            "   3   127.0.0.1:50053  follower  no     4      -             3     draining");
+  EXPECT_EQ(
+      rows[3],
+      "   ID  ADDRESS          ROLE      ALIVE  MATCH  LAST CONTACT  JOBS  SCHEDULING  SLOTS  "
+      "CPU USED/TOTAL  MEMORY USED/TOTAL  LABELS");
+  EXPECT_EQ(
+      rows[4],
+      "*  1   127.0.0.1:50051  leader    yes    10     -             3     eligible    4      "
+      "0.5/2           1 GiB/4 GiB        gpu=true,zone=eu");
+  EXPECT_EQ(
+      rows[5],
+      "   2   127.0.0.1:50052  follower  yes    10     20ms          0     ineligible  0      "
+      "-               -                  -");
+  EXPECT_EQ(
+      rows[6],
+      "   3   127.0.0.1:50053  follower  no     4      -             3     draining    0      "
+      "-               -                  -");
 
   std::ostringstream json;
   print_cluster(json, status, OutputFormat::kJson);
