@@ -78,6 +78,12 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
       return set_node_scheduling(command.node_scheduling(), entry.index);
     case nomad_lite::Command::kNodeDrained:
       return node_drained(command.node_drained());
+    case nomad_lite::Command::kPeriodicCreate:
+      return periodic_create(command.periodic_create());
+    case nomad_lite::Command::kPeriodicTicks:
+      return periodic_ticks(command.periodic_ticks(), entry.index);
+    case nomad_lite::Command::kPeriodicControl:
+      return periodic_control(command.periodic_control(), entry.index);
     default:
       return {Status::error("unknown command at index " + std::to_string(entry.index)), {}};
   }
@@ -195,6 +201,7 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
           .job_id = job->id(),
           .attempt = job->attempt(),
           .node = job->node_id()});
+  if (!job->periodic_id().empty()) note_child_ended(*job);
   put(std::move(job));
   ++totals_.finished;
   note_finished(nomad_lite::JOB_STATUS_CANCELLED);
@@ -422,6 +429,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     if (f.has_exit_code()) event.exit_code = f.exit_code();
     events_->push_back(std::move(event));
   }
+  if (!job->periodic_id().empty() && is_final(job->status())) note_child_ended(*job);
   put(std::move(job));
 }
 
@@ -537,6 +545,7 @@ JobStoreImage JobStore::image() const {
   image.segments = by_submit_index_.share();
   image.node_slots = node_slots_;
   image.node_scheduling = node_scheduling_;
+  for (const auto& [id, p] : periodic_) image.periodic.push_back(p);
   image.jobs_submitted = totals_.submitted;
   image.jobs_finished = totals_.finished;
   return image;
@@ -554,6 +563,7 @@ std::string JobStoreImage::serialize() const {
   snap.set_jobs_submitted(jobs_submitted);
   snap.set_jobs_finished(jobs_finished);
   for (const auto& [node, scheduling] : node_scheduling) *snap.add_node_scheduling() = scheduling;
+  for (const auto& p : periodic) *snap.add_periodic() = p;
   size_t total = snap.ByteSizeLong();
   for (const auto& segment : segments) total += segment->encoded().size();
   std::string out;
@@ -599,6 +609,8 @@ Status JobStore::restore(const std::string& data) {
   node_slots_.clear();
   node_scheduling_.clear();
   ++scheduling_version_;
+  periodic_.clear();
+  ++periodic_version_;
   pending_.clear();
   running_.clear();
   finished_.clear();
@@ -614,6 +626,7 @@ Status JobStore::restore(const std::string& data) {
   }
   for (const auto& n : snap.nodes()) node_slots_[n.node_id()] = n.slots();
   for (const auto& n : snap.node_scheduling()) node_scheduling_[n.node_id()] = n;
+  for (const auto& p : snap.periodic()) periodic_[p.id()] = p;
   totals_.submitted = snap.jobs_submitted();
   totals_.finished = snap.jobs_finished();
   return Status::ok();

@@ -31,6 +31,7 @@ namespace nomad::jobs {
 struct ApplyResult {
   Status status;        // a command that was valid when proposed may fail at apply time
   nomad_lite::Job job;  // the job the command created or changed
+  nomad_lite::PeriodicJob periodic{};  // the periodic job a periodic command created or changed
 };
 
 struct ListQuery {
@@ -63,6 +64,7 @@ struct JobStoreImage {
   std::vector<SegmentPtr> segments;  // jobs in submission order
   std::map<uint64_t, uint32_t> node_slots;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling;
+  std::vector<nomad_lite::PeriodicJob> periodic;
   uint64_t jobs_submitted = 0;
   uint64_t jobs_finished = 0;
 
@@ -121,6 +123,13 @@ class JobStore {
   // Why a pending job waits, from this node's applied state.
   std::string pending_reason(const nomad_lite::Job& job, int64_t now_ms) const;
 
+  // Periodic jobs (jobs/periodic.h, job_store_periodic.cc), by id; cancelled ones included.
+  const std::map<std::string, nomad_lite::PeriodicJob>& periodic() const { return periodic_; }
+  const nomad_lite::PeriodicJob* find_periodic(const std::string& id) const;
+  // Grows with every applied change of a periodic job's schedule or state (and every
+  // restore): the leader's launcher computes its next tick again then.
+  uint64_t periodic_version() const { return periodic_version_; }
+
   // Retention: finished jobs, oldest finish first.
   const std::set<std::pair<int64_t, std::string>>& finished_order() const { return finished_; }
 
@@ -144,6 +153,17 @@ class JobStore {
   ApplyResult set_node_scheduling(const nomad_lite::SetNodeScheduling& command, raft::Index index);
   ApplyResult node_drained(const nomad_lite::NodeDrained& command);
   void assign(const nomad_lite::AssignJob& a, int64_t at_ms);
+  ApplyResult periodic_create(const nomad_lite::PeriodicJob& created);
+  ApplyResult periodic_ticks(const nomad_lite::PeriodicTicks& ticks, raft::Index index);
+  ApplyResult periodic_control(const nomad_lite::PeriodicControl& control, raft::Index index);
+  // Submits the periodic job's child `id` for `tick_ms` (0: run-now) and keeps its last
+  // keep_runs children, removing the older ones that are finished.
+  ApplyResult launch_child(nomad_lite::PeriodicJob& periodic, const std::string& id,
+                           int64_t tick_ms, int64_t at_ms, raft::Index index);
+  void record_not_run(nomad_lite::PeriodicJob& periodic, int64_t tick_ms,
+                      nomad_lite::PeriodicRunKind kind, int64_t at_ms);
+  // A child of a periodic job became final: its run and the counts say so.
+  void note_child_ended(const nomad_lite::Job& child);
   void started(const nomad_lite::JobStarted& s);
   void finished(const nomad_lite::JobFinished& f);
 
@@ -160,6 +180,8 @@ class JobStore {
   std::map<uint64_t, uint32_t> node_slots_;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling_;
   uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
+  std::map<std::string, nomad_lite::PeriodicJob> periodic_;
+  uint64_t periodic_version_ = 0;  // not replicated, as scheduling_version_
 
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;
