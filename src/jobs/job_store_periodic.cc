@@ -5,6 +5,8 @@
 // the child's id is the periodic id and the tick. A decision proposed twice (a new leader, a
 // retried proposal) or applied again (a replayed log after a snapshot) changes nothing.
 
+#include <algorithm>
+
 #include "jobs/job_store.h"
 #include "jobs/periodic.h"
 
@@ -35,26 +37,27 @@ ApplyResult JobStore::periodic_ticks(const nomad_lite::PeriodicTicks& ticks, raf
   if (p.paused() || p.cancelled()) {
     return {Status::error("periodic job " + p.id() + " is paused or cancelled"), {}, p};
   }
-  int64_t first = ticks.run_ms() != 0 ? ticks.run_ms() : INT64_MAX;
-  int64_t last = ticks.run_ms();
+  // The guard that makes each tick happen at most once: only ticks later than the last one
+  // handled are taken. A decision made from a stale state (a new leader's) may name ticks an
+  // entry before it handled; the rest of it still counts, so no tick goes unaccounted.
+  const int64_t after = p.last_tick_ms();
+  std::vector<int64_t> missed;
   for (int64_t t : ticks.missed_ms()) {
-    first = std::min(first, t);
-    last = std::max(last, t);
+    if (t > after) missed.push_back(t);
   }
-  if (first == INT64_MAX) return {Status::error("periodic ticks name no tick"), {}, p};
-  // The guard that makes each tick happen at most once.
-  if (first <= p.last_tick_ms() || (ticks.run_ms() != 0 && ticks.run_ms() != last)) {
-    return {Status::error("periodic job " + p.id() + ": tick " + std::to_string(first) +
-                          " was already handled (last " + std::to_string(p.last_tick_ms()) + ")"),
+  const bool run = ticks.run_ms() > after;
+  if (missed.empty() && !run) {
+    return {Status::error("periodic job " + p.id() + ": its ticks up to " + std::to_string(after) +
+                          " were already handled"),
             {},
             p};
   }
-  p.set_last_tick_ms(last);
+  std::sort(missed.begin(), missed.end());
+  for (int64_t t : missed) record_not_run(p, t, nomad_lite::PERIODIC_RUN_MISSED, ticks.at_ms());
+  p.set_last_tick_ms(
+      std::max(missed.empty() ? after : missed.back(), run ? ticks.run_ms() : after));
   ++periodic_version_;
-  for (int64_t t : ticks.missed_ms()) {
-    record_not_run(p, t, nomad_lite::PERIODIC_RUN_MISSED, ticks.at_ms());
-  }
-  if (ticks.run_ms() == 0) return {Status::ok(), {}, p};
+  if (!run) return {Status::ok(), {}, p};
   const int64_t tick = ticks.run_ms();
   std::vector<std::string> unfinished;
   for (const auto& run : p.runs()) {

@@ -220,6 +220,27 @@ TEST(PeriodicStore, ASnapshotInstallAndAReplayedLogGiveTheSameChildren) {
   EXPECT_EQ(p->completed(), 7u);
 }
 
+TEST(PeriodicStore, ADecisionPartlyHandledAlreadyTakesOnlyItsNewTicks) {
+  // A stale leader's decision: ticks 1 and 2 missed, 3 to run; another leader's entry before
+  // it already handled 1 and 2. Tick 3 must still run, or it would be lost.
+  JobStore store;
+  Log log;
+  store.apply(log.append(
+      create(every_second("p-1", nomad_lite::OVERLAP_ALLOW, nomad_lite::CATCH_UP_NONE))));
+  leader_turn(store, log, "p-1", kStart + 2000);
+  nomad_lite::Command stale;
+  auto* t = stale.mutable_periodic_ticks();
+  t->set_periodic_id("p-1");
+  t->add_missed_ms(kStart + 1000);
+  t->add_missed_ms(kStart + 2000);
+  t->set_run_ms(kStart + 3000);
+  EXPECT_TRUE(store.apply(log.append(stale)).status);
+  auto kids = children(store, "p-1");
+  EXPECT_EQ(kids.size(), 3u);
+  EXPECT_EQ(store.find_periodic("p-1")->missed(), 0u);
+  EXPECT_EQ(store.find_periodic("p-1")->last_tick_ms(), kStart + 3000);
+}
+
 TEST(PeriodicStore, OverlapSkipRecordsTheTickWhileThePreviousChildRuns) {
   JobStore store;
   Log log;
