@@ -133,11 +133,8 @@ void Service::propose(const nomad_lite::Command& command,
   });
 }
 
-void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
-                         std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> answer) {
-  auto reject = [&](std::string message) {
-    answer({make_error(Code::kInvalidArgument, std::move(message)), {}});
-  };
+std::string submit_request_error(const nomad_lite::SubmitJobRequest& request) {
+  auto reject = [](std::string message) { return message; };
   if (request.command().find_first_not_of(" \t\r\n") == std::string::npos) {
     return reject("command is empty: give the shell command to run");
   }
@@ -182,6 +179,30 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
       return reject("env: the value of " + name + " contains a NUL byte");
     }
   }
+  return "";
+}
+
+nomad_lite::Job job_from_request(const nomad_lite::SubmitJobRequest& request) {
+  nomad_lite::Job built;
+  nomad_lite::Job* job = &built;
+  job->set_id(common::random_uuid());  // named before it commits
+  job->set_command(request.command());
+  job->set_status(nomad_lite::JOB_STATUS_PENDING);
+  job->set_created_at_ms(common::unix_now_ms());
+  job->set_timeout_ms(request.timeout_ms());
+  job->set_retries(request.retries());
+  job->set_lost_retries(request.has_lost_retries() ? request.lost_retries() : kDefaultLostRetries);
+  job->set_on_disconnect(request.on_disconnect());
+  job->set_priority(request.priority());
+  *job->mutable_env() = request.env();
+  return built;
+}
+
+void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
+                         std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> answer) {
+  if (std::string error = submit_request_error(request); !error.empty()) {
+    return answer({make_error(Code::kInvalidArgument, std::move(error)), {}});
+  }
   // Submitted first, then waited for as WaitJob would, in the same call.
   std::function<void(Outcome<nomad_lite::Job>)> done = [this, wait_ms = request.wait_ms(),
                                                         answer = std::move(answer)](
@@ -199,16 +220,7 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   nomad_lite::Command command;
   auto* submit = command.mutable_submit();
   nomad_lite::Job* job = submit->mutable_job();
-  job->set_id(common::random_uuid());  // named before it commits
-  job->set_command(request.command());
-  job->set_status(nomad_lite::JOB_STATUS_PENDING);
-  job->set_created_at_ms(common::unix_now_ms());
-  job->set_timeout_ms(request.timeout_ms());
-  job->set_retries(request.retries());
-  job->set_lost_retries(request.has_lost_retries() ? request.lost_retries() : kDefaultLostRetries);
-  job->set_on_disconnect(request.on_disconnect());
-  job->set_priority(request.priority());
-  *job->mutable_env() = request.env();
+  *job = job_from_request(request);
   submit->set_idempotency_key(request.idempotency_key());
   std::string new_id = job->id();
   if (!request.idempotency_key().empty()) {

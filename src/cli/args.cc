@@ -10,6 +10,8 @@
 #include "cli/member_args.h"
 #include "cli/server_flags.h"
 #include "common/shell_quote.h"
+#include "jobs/cron.h"
+#include "jobs/periodic.h"
 #include "tls/identity.h"
 
 namespace nomad::cli {
@@ -29,6 +31,8 @@ struct SubmitFlags {
   std::string idempotency_key;
   int32_t priority = 0;
   bool wait = false;
+  std::string cron, every, tz, overlap = "allow", catch_up = "last";
+  uint32_t keep_runs = 0;  // 0: not given
 };
 
 struct JobIdFlags {
@@ -54,6 +58,7 @@ struct ListFlags {
   CLI::App* app = nullptr;
   std::string status;
   uint32_t limit = 0;
+  bool periodic = false;
 };
 
 struct BenchFlags {
@@ -93,6 +98,7 @@ struct Flags {
   ServerFlags server;
   SubmitFlags job_submit, submit_alias;
   JobIdFlags job_status, job_cancel, status_alias;
+  JobIdFlags job_pause, job_resume, job_run_now;
   WaitFlags job_wait;
   LogsFlags job_logs;
   ListFlags job_list, list_alias;
@@ -149,6 +155,20 @@ void add_submit_flags(CLI::App* app, SubmitFlags* f) {
   app->add_option("--priority", f->priority, "Higher runs first (default 0; may be negative)");
   app->add_flag("--wait", f->wait,
                 "Wait for the job to end and exit with its exit code (as job wait)");
+  app->add_option("--cron", f->cron,
+                  "A periodic job: run at the times of this cron expression ('*/5 * * * *', "
+                  "6 fields with seconds, @hourly, ...)");
+  app->add_option("--every", f->every, "A periodic job: run every DURATION (at least 1s)");
+  app->add_option("--tz", f->tz, "The IANA time zone of --cron (default UTC)");
+  app->add_option("--overlap", f->overlap,
+                  "A tick while the previous run still runs: allow, skip (record it skipped) or "
+                  "cancel (cancel the previous run first)")
+      ->capture_default_str();
+  app->add_option("--catch-up", f->catch_up,
+                  "Ticks missed while no leader ran: last (run the latest), none, or all")
+      ->capture_default_str();
+  app->add_option("--keep-runs", f->keep_runs,
+                  "Keep the last N runs of a periodic job (default 100)");
   app->footer(std::string(kClientFooter) +
               "\nExample: nomad-lite job submit --timeout 30s -- sh -c 'echo a; echo b'");
 }
@@ -181,6 +201,7 @@ void add_list_flags(CLI::App* app, ListFlags* f) {
   app->add_option("--status", f->status,
                   "Only jobs with this status: pending, running, completed, failed, cancelled");
   app->add_option("--limit", f->limit, "Print at most N jobs (default: every match)");
+  app->add_flag("--periodic", f->periodic, "List the periodic jobs (--cron, --every) instead");
 }
 
 void add_node_flags(CLI::App* node, NodeFlags* f) {
@@ -350,6 +371,11 @@ void build_app(CLI::App& app, Flags* f) {
   add_wait_flags(job->add_subcommand("wait", "Wait for a job to end; exit with its exit code"),
                  &f->job_wait);
   add_logs_flags(job->add_subcommand("logs", "Print a job's output"), &f->job_logs);
+  add_job_id_flags(job->add_subcommand("pause", "Stop a periodic job's ticks until resumed"),
+                   &f->job_pause);
+  add_job_id_flags(job->add_subcommand("resume", "Resume a paused periodic job"), &f->job_resume);
+  add_job_id_flags(job->add_subcommand("run-now", "Run a periodic job once now, off schedule"),
+                   &f->job_run_now);
 
   f->cluster = app.add_subcommand("cluster", "Show the cluster's nodes and leader");
   f->cluster->require_subcommand(0, 1);
@@ -406,6 +432,57 @@ void build_app(CLI::App& app, Flags* f) {
   app.footer(std::string(kClientFooter) + "\n" + kServerFooter);
 }
 
+// --cron / --every and the flags that go with them; checked here as the server would, so
+// that a mistake exits 2 with the parser's message before anything is sent.
+Status finish_periodic(const SubmitFlags& f, SubmitOptions* out) {
+  const bool cron = !f.cron.empty(), every = !f.every.empty();
+  if (!cron && !every) {
+    for (const char* flag : {"--tz", "--keep-runs"}) {
+      if (f.app->count(flag)) return Status::error(std::string(flag) + " needs --cron or --every");
+    }
+    if (f.app->count("--overlap") || f.app->count("--catch-up")) {
+      return Status::error("--overlap and --catch-up need --cron or --every");
+    }
+    return Status::ok();
+  }
+  if (cron && every) return Status::error("give --cron or --every, not both");
+  if (f.wait) return Status::error("--wait does not apply to a periodic job (--cron, --every)");
+  if (!f.idempotency_key.empty()) {
+    return Status::error(
+        "--idempotency-key does not apply to a periodic job: each tick is "
+        "its own key");
+  }
+  std::string why;
+  if (cron) {
+    if (!jobs::CronSchedule::parse(f.cron, &why)) return Status::error("--cron: " + why);
+    const date::time_zone* zone = nullptr;
+    if (!jobs::find_time_zone(f.tz, &zone, &why)) return Status::error(why);
+    out->cron = f.cron;
+    out->tz = f.tz;
+  } else {
+    if (!f.tz.empty()) return Status::error("--tz applies to --cron only");
+    auto d = parse_duration(f.every, &why);
+    if (!d) return Status::error("--every: " + why);
+    if (d->count() < jobs::kMinEveryMs) {
+      return Status::error("--every: '" + f.every + "' is shorter than the shortest interval, 1s");
+    }
+    out->every = *d;
+  }
+  if (!jobs::parse_overlap(f.overlap, &out->overlap)) {
+    return Status::error("--overlap: '" + f.overlap + "' is not allow, skip or cancel");
+  }
+  if (!jobs::parse_catch_up(f.catch_up, &out->catch_up)) {
+    return Status::error("--catch-up: '" + f.catch_up + "' is not last, none or all");
+  }
+  if (f.app->count("--keep-runs")) {
+    if (f.keep_runs == 0 || f.keep_runs > jobs::kMaxKeepRuns) {
+      return Status::error("--keep-runs: give 1 to " + std::to_string(jobs::kMaxKeepRuns));
+    }
+    out->keep_runs = f.keep_runs;
+  }
+  return Status::ok();
+}
+
 Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words, bool saw_dashes,
                      SubmitOptions* out) {
   if (!f.cmd.empty() && saw_dashes) {
@@ -440,7 +517,7 @@ Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words
   out->idempotency_key = f.idempotency_key;
   out->priority = f.priority;
   out->wait = f.wait;
-  return Status::ok();
+  return finish_periodic(f, out);
 }
 
 Status finish_job_id(const JobIdFlags& f, std::string* out) {
@@ -492,6 +569,12 @@ Status finish_list(const ListFlags& f, ListOptions* out) {
     out->status = *status;
   }
   out->limit = f.limit;
+  out->periodic = f.periodic;
+  if (f.periodic && !f.status.empty()) {
+    return Status::error(
+        "--status applies to jobs, not to --periodic (a periodic job is active, "
+        "paused or cancelled: all are listed)");
+  }
   return Status::ok();
 }
 
@@ -613,6 +696,13 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   if (f.job_cancel.app->parsed()) {
     inv->command = Command::kJobCancel;
     return finish_job_id(f.job_cancel, &inv->job_id);
+  }
+  for (auto [flags, command] :
+       {std::pair{&f.job_pause, Command::kJobPause}, std::pair{&f.job_resume, Command::kJobResume},
+        std::pair{&f.job_run_now, Command::kJobRunNow}}) {
+    if (!flags->app->parsed()) continue;
+    inv->command = command;
+    return finish_job_id(*flags, &inv->job_id);
   }
   if (f.job_wait.id.app->parsed()) {
     inv->command = Command::kJobWait;

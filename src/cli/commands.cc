@@ -11,6 +11,7 @@
 #include "cli/member_commands.h"
 #include "cli/node_commands.h"
 #include "cli/output.h"
+#include "cli/periodic_commands.h"
 #include "common/random_id.h"
 #include "common/unix_time.h"
 
@@ -136,6 +137,14 @@ std::string random_idempotency_key() { return common::random_hex(16); }
 int run_client_command(const Invocation& invocation, Client& client, std::ostream& out,
                        std::ostream& err) {
   client.set_read_options(invocation.read.min_index, invocation.read.consistent);
+  const Command c = invocation.command;
+  if ((c == Command::kJobSubmit && invocation.submit.periodic()) ||
+      (c == Command::kJobList && invocation.list.periodic) ||
+      ((c == Command::kJobStatus || c == Command::kJobCancel) &&
+       is_periodic_id(invocation.job_id)) ||
+      c == Command::kJobPause || c == Command::kJobResume || c == Command::kJobRunNow) {
+    return run_periodic_command(invocation, client, out, err);
+  }
   switch (invocation.command) {
     case Command::kJobSubmit:
       return submit(invocation, client, out, err);
