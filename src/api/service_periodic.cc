@@ -1,6 +1,8 @@
 // Periodic jobs through the client API (README "Periodic jobs"): create one, pause, resume,
 // cancel or run it now, and read them with their next run and recent runs.
 
+#include <cstdio>
+
 #include "api/service.h"
 #include "common/quote.h"
 #include "common/random_id.h"
@@ -60,6 +62,20 @@ nomad_lite::PeriodicJobView view_of(const jobs::JobStore& store,
   return view;
 }
 
+// "p-" and 16 hex digits: random, or (with a key) the key's FNV-1a hash, so that a retried
+// creation, on whichever node, names the same periodic job.
+std::string periodic_id_for(const std::string& idempotency_key) {
+  if (idempotency_key.empty()) return "p-" + common::random_hex(8);
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : idempotency_key) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return std::string("p-") + hex;
+}
+
 Error check_periodic_id(const std::string& id) {
   if (id.empty()) return invalid_periodic("periodic_id is empty");
   if (id.find('\0') != std::string::npos)
@@ -86,7 +102,8 @@ void Service::create_periodic(const nomad_lite::CreatePeriodicJobRequest& reques
   }
   nomad_lite::Command command;
   nomad_lite::PeriodicJob* p = command.mutable_periodic_create();
-  p->set_id("p-" + common::random_hex(8));
+  p->set_id(periodic_id_for(request.job().idempotency_key()));
+  p->set_idempotency_key(request.job().idempotency_key());
   *p->mutable_child() = job_from_request(request.job());
   p->mutable_child()->clear_id();  // each child is named by its tick
   p->mutable_child()->clear_created_at_ms();

@@ -447,11 +447,6 @@ Status finish_periodic(const SubmitFlags& f, SubmitOptions* out) {
   }
   if (cron && every) return Status::error("give --cron or --every, not both");
   if (f.wait) return Status::error("--wait does not apply to a periodic job (--cron, --every)");
-  if (!f.idempotency_key.empty()) {
-    return Status::error(
-        "--idempotency-key does not apply to a periodic job: each tick is "
-        "its own key");
-  }
   std::string why;
   if (cron) {
     if (!jobs::CronSchedule::parse(f.cron, &why)) return Status::error("--cron: " + why);

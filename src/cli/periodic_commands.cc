@@ -2,6 +2,7 @@
 
 #include "api/json.h"
 #include "api/periodic_json.h"
+#include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "common/duration.h"
@@ -124,6 +125,9 @@ int create(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
   job->set_on_disconnect(inv.submit.on_disconnect);
   job->set_priority(inv.submit.priority);
   for (const auto& [key, value] : inv.submit.env) (*job->mutable_env())[key] = value;
+  // A retried creation (after a lost answer or a leader change) gets the job it created.
+  job->set_idempotency_key(inv.submit.idempotency_key.empty() ? random_idempotency_key()
+                                                              : inv.submit.idempotency_key);
   request.set_cron(inv.submit.cron);
   request.set_every_ms(static_cast<uint64_t>(inv.submit.every.count()));
   request.set_tz(inv.submit.tz);

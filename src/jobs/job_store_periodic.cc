@@ -18,8 +18,14 @@ const nomad_lite::PeriodicJob* JobStore::find_periodic(const std::string& id) co
 }
 
 ApplyResult JobStore::periodic_create(const nomad_lite::PeriodicJob& created) {
-  if (created.id().empty() || periodic_.count(created.id())) {
-    return {Status::error("periodic job id '" + created.id() + "' is empty or exists"), {}};
+  if (created.id().empty()) return {Status::error("periodic job id is empty"), {}};
+  if (auto it = periodic_.find(created.id()); it != periodic_.end()) {
+    // A retried creation (its answer was lost) gets the job it created.
+    if (!created.idempotency_key().empty() &&
+        it->second.idempotency_key() == created.idempotency_key()) {
+      return {Status::ok(), {}, it->second};
+    }
+    return {Status::error("periodic job id " + created.id() + " already exists"), {}, it->second};
   }
   nomad_lite::PeriodicJob& p = periodic_[created.id()];
   p = created;

@@ -9,13 +9,13 @@
 namespace nomad::cli {
 namespace {
 
-Invocation parse_ok(const std::vector<std::string>& args) {
+Invocation periodic_parse_ok(const std::vector<std::string>& args) {
   ParsedArgs parsed = parse_args(args);
   EXPECT_TRUE(parsed.invocation.has_value()) << parsed.error;
   return parsed.invocation.value_or(Invocation{});
 }
 
-std::string parse_error(const std::vector<std::string>& args) {
+std::string periodic_parse_error(const std::vector<std::string>& args) {
   ParsedArgs parsed = parse_args(args);
   EXPECT_FALSE(parsed.invocation.has_value());
   EXPECT_EQ(parsed.exit_code, 2);
@@ -23,7 +23,7 @@ std::string parse_error(const std::vector<std::string>& args) {
 }
 
 TEST(PeriodicArgs, CronWithEveryOption) {
-  Invocation inv = parse_ok({"job", "submit", "--cron", "*/5 * * * *", "--tz", "Europe/Berlin",
+  Invocation inv = periodic_parse_ok({"job", "submit", "--cron", "*/5 * * * *", "--tz", "Europe/Berlin",
                              "--overlap", "skip", "--catch-up", "all", "--keep-runs", "7",
                              "--timeout", "10s", "--", "echo", "hi"});
   EXPECT_EQ(inv.command, Command::kJobSubmit);
@@ -38,52 +38,52 @@ TEST(PeriodicArgs, CronWithEveryOption) {
 }
 
 TEST(PeriodicArgs, EveryAndTheDefaults) {
-  Invocation inv = parse_ok({"job", "submit", "--every", "1m", "--", "true"});
+  Invocation inv = periodic_parse_ok({"job", "submit", "--every", "1m", "--", "true"});
   EXPECT_EQ(inv.submit.every, Millis(60'000));
   EXPECT_EQ(inv.submit.overlap, nomad_lite::OVERLAP_ALLOW);
   EXPECT_EQ(inv.submit.catch_up, nomad_lite::CATCH_UP_LAST);
   EXPECT_FALSE(inv.submit.keep_runs);
-  EXPECT_FALSE(parse_ok({"job", "submit", "--", "true"}).submit.periodic());
+  EXPECT_FALSE(periodic_parse_ok({"job", "submit", "--", "true"}).submit.periodic());
 }
 
 TEST(PeriodicArgs, MistakesAreRefusedWithTheParsersMessage) {
-  EXPECT_NE(parse_error({"job", "submit", "--cron", "61 * * * *", "--", "true"}).find("minute"),
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--cron", "61 * * * *", "--", "true"}).find("minute"),
             std::string::npos);
   EXPECT_NE(
-      parse_error({"job", "submit", "--cron", "0 3 * * *", "--tz", "Mars/Olympus", "--", "true"})
+      periodic_parse_error({"job", "submit", "--cron", "0 3 * * *", "--tz", "Mars/Olympus", "--", "true"})
           .find("Mars/Olympus"),
       std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--every", "500ms", "--", "true"}).find("1s"),
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "500ms", "--", "true"}).find("1s"),
             std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--cron", "* * * * *", "--every", "1s", "--", "true"})
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--cron", "* * * * *", "--every", "1s", "--", "true"})
                 .find("not both"),
             std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--every", "1s", "--tz", "UTC", "--", "true"})
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--tz", "UTC", "--", "true"})
                 .find("--cron only"),
             std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--every", "1s", "--overlap", "queue", "--", "true"})
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--overlap", "queue", "--", "true"})
                 .find("allow, skip or cancel"),
             std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--every", "1s", "--catch-up", "some", "--", "true"})
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--catch-up", "some", "--", "true"})
                 .find("last, none or all"),
             std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--every", "1s", "--keep-runs", "0", "--", "true"})
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--keep-runs", "0", "--", "true"})
                 .find("--keep-runs"),
             std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--every", "1s", "--wait", "--", "true"}).find("--wait"),
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--wait", "--", "true"}).find("--wait"),
             std::string::npos);
-  EXPECT_NE(parse_error({"job", "submit", "--overlap", "skip", "--", "true"}).find("--cron"),
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--overlap", "skip", "--", "true"}).find("--cron"),
             std::string::npos);
 }
 
 TEST(PeriodicArgs, ListPauseResumeRunNow) {
-  EXPECT_TRUE(parse_ok({"job", "list", "--periodic"}).list.periodic);
-  Invocation pause = parse_ok({"job", "pause", "p-0123456789abcdef"});
+  EXPECT_TRUE(periodic_parse_ok({"job", "list", "--periodic"}).list.periodic);
+  Invocation pause = periodic_parse_ok({"job", "pause", "p-0123456789abcdef"});
   EXPECT_EQ(pause.command, Command::kJobPause);
   EXPECT_EQ(pause.job_id, "p-0123456789abcdef");
-  EXPECT_EQ(parse_ok({"job", "resume", "p-0123456789abcdef"}).command, Command::kJobResume);
-  EXPECT_EQ(parse_ok({"job", "run-now", "p-0123456789abcdef"}).command, Command::kJobRunNow);
-  parse_error({"job", "pause"});
+  EXPECT_EQ(periodic_parse_ok({"job", "resume", "p-0123456789abcdef"}).command, Command::kJobResume);
+  EXPECT_EQ(periodic_parse_ok({"job", "run-now", "p-0123456789abcdef"}).command, Command::kJobRunNow);
+  periodic_parse_error({"job", "pause"});
 }
 
 TEST(PeriodicArgs, PeriodicIdsAreToldFromJobAndChildIds) {
