@@ -377,5 +377,23 @@ TEST(PeriodicStore, CronTicksFollowTheExpressionInItsZone) {
   EXPECT_EQ(kids.rbegin()->first, 1'806'195'600'000 + 23LL * 3'600'000 + 1'800'000);
 }
 
+TEST(PeriodicStore, ARepeatedLocalHourRunsOnce) {
+  JobStore store;
+  Log log;
+  nomad_lite::PeriodicJob p =
+      every_second("p-1", nomad_lite::OVERLAP_ALLOW, nomad_lite::CATCH_UP_ALL);
+  p.set_every_ms(0);
+  p.set_cron("30 2 * * *");  // 02:30 local happens twice on the fall-back night
+  p.set_tz("Europe/Berlin");
+  p.set_created_at_ms(1'824'897'600'000);  // 2027-10-30 12:00 UTC
+  store.apply(log.append(create(p)));
+  leader_turn(store, log, "p-1", 1'824'897'600'000 + 2LL * 86'400'000);
+  auto kids = children(store, "p-1");
+  ASSERT_EQ(kids.size(), 2u);
+  // 2027-10-31 02:30 CEST (00:30 UTC), its first occurrence only; then 2027-11-01 02:30 CET.
+  EXPECT_EQ(kids.begin()->first, 1'824'942'600'000);
+  EXPECT_EQ(kids.rbegin()->first, 1'825'032'600'000);
+}
+
 }  // namespace
 }  // namespace nomad::jobs
