@@ -64,7 +64,7 @@ export class SchedulesPanel {
     this.section.hidden = this.list.length === 0;
     fill(this.count, `${this.list.length}`);
     const now = Date.now();
-    fill(this.body, this.list.map((p) => el('tr', { dataset: { state: p.state } },
+    fill(this.body, this.list.map((p) => el('tr', { dataset: { id: p.id, state: p.state } },
       el('td', { class: 'mono', text: p.id }),
       el('td', { class: 'mono', text: p.job.command, title: p.job.command }),
       el('td', { class: 'mono', text: schedule(p) }),
