@@ -23,9 +23,9 @@ std::string periodic_parse_error(const std::vector<std::string>& args) {
 }
 
 TEST(PeriodicArgs, CronWithEveryOption) {
-  Invocation inv = periodic_parse_ok({"job", "submit", "--cron", "*/5 * * * *", "--tz", "Europe/Berlin",
-                             "--overlap", "skip", "--catch-up", "all", "--keep-runs", "7",
-                             "--timeout", "10s", "--", "echo", "hi"});
+  Invocation inv = periodic_parse_ok({"job", "submit", "--cron", "*/5 * * * *", "--tz",
+                                      "Europe/Berlin", "--overlap", "skip", "--catch-up", "all",
+                                      "--keep-runs", "7", "--timeout", "10s", "--", "echo", "hi"});
   EXPECT_EQ(inv.command, Command::kJobSubmit);
   EXPECT_TRUE(inv.submit.periodic());
   EXPECT_EQ(inv.submit.cron, "*/5 * * * *");
@@ -47,33 +47,40 @@ TEST(PeriodicArgs, EveryAndTheDefaults) {
 }
 
 TEST(PeriodicArgs, MistakesAreRefusedWithTheParsersMessage) {
-  EXPECT_NE(periodic_parse_error({"job", "submit", "--cron", "61 * * * *", "--", "true"}).find("minute"),
-            std::string::npos);
   EXPECT_NE(
-      periodic_parse_error({"job", "submit", "--cron", "0 3 * * *", "--tz", "Mars/Olympus", "--", "true"})
-          .find("Mars/Olympus"),
+      periodic_parse_error({"job", "submit", "--cron", "61 * * * *", "--", "true"}).find("minute"),
       std::string::npos);
+  EXPECT_NE(periodic_parse_error(
+                {"job", "submit", "--cron", "0 3 * * *", "--tz", "Mars/Olympus", "--", "true"})
+                .find("Mars/Olympus"),
+            std::string::npos);
   EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "500ms", "--", "true"}).find("1s"),
             std::string::npos);
-  EXPECT_NE(periodic_parse_error({"job", "submit", "--cron", "* * * * *", "--every", "1s", "--", "true"})
-                .find("not both"),
-            std::string::npos);
+  EXPECT_NE(
+      periodic_parse_error({"job", "submit", "--cron", "* * * * *", "--every", "1s", "--", "true"})
+          .find("not both"),
+      std::string::npos);
   EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--tz", "UTC", "--", "true"})
                 .find("--cron only"),
             std::string::npos);
-  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--overlap", "queue", "--", "true"})
-                .find("allow, skip or cancel"),
+  EXPECT_NE(
+      periodic_parse_error({"job", "submit", "--every", "1s", "--overlap", "queue", "--", "true"})
+          .find("allow, skip or cancel"),
+      std::string::npos);
+  EXPECT_NE(
+      periodic_parse_error({"job", "submit", "--every", "1s", "--catch-up", "some", "--", "true"})
+          .find("last, none or all"),
+      std::string::npos);
+  EXPECT_NE(
+      periodic_parse_error({"job", "submit", "--every", "1s", "--keep-runs", "0", "--", "true"})
+          .find("--keep-runs"),
+      std::string::npos);
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--wait", "--", "true"})
+                .find("--wait"),
             std::string::npos);
-  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--catch-up", "some", "--", "true"})
-                .find("last, none or all"),
-            std::string::npos);
-  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--keep-runs", "0", "--", "true"})
-                .find("--keep-runs"),
-            std::string::npos);
-  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--wait", "--", "true"}).find("--wait"),
-            std::string::npos);
-  EXPECT_NE(periodic_parse_error({"job", "submit", "--overlap", "skip", "--", "true"}).find("--cron"),
-            std::string::npos);
+  EXPECT_NE(
+      periodic_parse_error({"job", "submit", "--overlap", "skip", "--", "true"}).find("--cron"),
+      std::string::npos);
 }
 
 TEST(PeriodicArgs, ListPauseResumeRunNow) {
@@ -81,8 +88,10 @@ TEST(PeriodicArgs, ListPauseResumeRunNow) {
   Invocation pause = periodic_parse_ok({"job", "pause", "p-0123456789abcdef"});
   EXPECT_EQ(pause.command, Command::kJobPause);
   EXPECT_EQ(pause.job_id, "p-0123456789abcdef");
-  EXPECT_EQ(periodic_parse_ok({"job", "resume", "p-0123456789abcdef"}).command, Command::kJobResume);
-  EXPECT_EQ(periodic_parse_ok({"job", "run-now", "p-0123456789abcdef"}).command, Command::kJobRunNow);
+  EXPECT_EQ(periodic_parse_ok({"job", "resume", "p-0123456789abcdef"}).command,
+            Command::kJobResume);
+  EXPECT_EQ(periodic_parse_ok({"job", "run-now", "p-0123456789abcdef"}).command,
+            Command::kJobRunNow);
   periodic_parse_error({"job", "pause"});
 }
 
