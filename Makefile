@@ -93,6 +93,8 @@ test-reads: chaos-bin
 # Membership changes with real processes under a job stream (tests/membership): 3 -> 4 -> 5
 # nodes with --join, a SIGKILLed node replaced, the leader removed, back to 3; then --join
 # with TLS and tokens. Node logs in $(BUILD_DIR)/membership.
+# Also transfer-leader, node drain, snapshot save and --restore into a new cluster, and
+# --force-new-cluster on a survivor grown back to 3 voters with --join (about 50 s).
 .PHONY: test-membership
 test-membership: chaos-bin
 	$(HOSTILE_PYTHON) tests/membership/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/membership

@@ -131,9 +131,10 @@ class ClusterPort {
     done({.code = TransferResult::Code::kInvalidTarget, .detail = "not supported here"});
   }
   // A snapshot file (storage/backup_file.h) of this node's applied state, as `operator
-  // snapshot save` writes it; an error when this member cannot make one.
-  virtual Status save_backup(std::string* file_bytes) {
-    (void)file_bytes;
+  // snapshot save` writes it, covering at least log index `min_index`; an error when this
+  // member cannot make one.
+  virtual Status save_backup(uint64_t min_index, std::string* file_bytes) {
+    (void)min_index, (void)file_bytes;
     return Status::error("this cluster member cannot make snapshots");
   }
 };

@@ -110,6 +110,12 @@ nlohmann::json attempt_to_json(const nomad_lite::Attempt& attempt) {
       {"started_at", timestamp_or_null(attempt.started_at_ms())},
       {"finished_at", timestamp_or_null(attempt.finished_at_ms())},
       {"error", string_or_null(attempt.error())},
+      // Measured by its node when it ended (its cgroup, else the kernel's rusage); null: not.
+      {"peak_memory_bytes",
+       attempt.peak_memory_bytes() == 0 ? json(nullptr) : json(attempt.peak_memory_bytes())},
+      {"cpu_time_ms", attempt.cpu_time_ms() == 0 && attempt.peak_memory_bytes() == 0
+                          ? json(nullptr)
+                          : json(attempt.cpu_time_ms())},
   };
 }
 

@@ -195,6 +195,7 @@ nomad_lite::Job job_from_request(const nomad_lite::SubmitJobRequest& request) {
   job->set_on_disconnect(request.on_disconnect());
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
+  *job->mutable_resources() = request.resources();
   return built;
 }
 

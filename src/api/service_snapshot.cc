@@ -1,5 +1,10 @@
 // `operator snapshot save`: the leader's applied state, as one file. Only the leader answers,
-// so that a snapshot never misses what a client was told is committed before the save began.
+// and only once it has confirmed that it still leads, so that a snapshot never misses what a
+// client was told is committed before the save began.
+
+#include <chrono>
+#include <future>
+#include <memory>
 
 #include "api/service.h"
 
@@ -19,7 +24,27 @@ Outcome<std::string> Service::save_snapshot() const {
     }
     return out;
   }
-  if (Status s = port_.save_backup(&out.value); !s) {
+  // A leader cut off in a minority believes it leads until its check-quorum notices, while a
+  // successor may already acknowledge writes. ReadIndex settles it: a heartbeat round answered
+  // by a majority, and the commit index as of then, which this node applies before answering.
+  auto confirmed = std::make_shared<std::promise<std::pair<Status, uint64_t>>>();
+  auto answer = confirmed->get_future();
+  port_.read_barrier(0, /*linearizable=*/true,
+                     std::chrono::steady_clock::now() + std::chrono::milliseconds(kReadWaitMs),
+                     [confirmed](Status s, uint64_t applied) {
+                       confirmed->set_value({std::move(s), applied});
+                     });
+  auto [status, applied] = answer.get();  // bounded: the barrier fails after kReadWaitMs
+  if (!status) {
+    out.error = {Code::kUnavailable,
+                 "this node cannot confirm that it still leads a majority, so a snapshot of its "
+                 "state could miss acknowledged writes (" +
+                     status.message() + "); retry, or save through another node",
+                 0,
+                 {}};
+    return out;
+  }
+  if (Status s = port_.save_backup(applied, &out.value); !s) {
     out.error = {Code::kInternal, "cannot take a snapshot: " + s.message(), 0, {}};
     out.value.clear();
   }

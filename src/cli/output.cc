@@ -1,7 +1,9 @@
 #include "cli/output.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
 
 #include "api/json.h"
 #include "cli/table.h"
@@ -73,8 +75,13 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
   }
   out << render_table(rows);
   if (job.attempts().empty()) return;
+  // Usage columns once any attempt was measured (its node reported it when it ended).
+  const bool usage = std::any_of(job.attempts().begin(), job.attempts().end(), [](const auto& a) {
+    return a.peak_memory_bytes() != 0 || a.cpu_time_ms() != 0;
+  });
   std::vector<std::vector<std::string>> attempts = {
       {"#", "NODE", "STATUS", "REASON", "EXIT", "STARTED", "FINISHED", "ERROR"}};
+  if (usage) attempts[0].insert(attempts[0].end() - 1, {"PEAK MEM", "CPU"});
   for (const auto& attempt : job.attempts()) {
     attempts.push_back({
         std::to_string(attempt.number()),
@@ -86,6 +93,12 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
         timestamp_or_dash(attempt.finished_at_ms()),
         truncate(attempt.error(), kErrorWidth),
     });
+    if (usage) {
+      const bool measured = attempt.peak_memory_bytes() != 0 || attempt.cpu_time_ms() != 0;
+      attempts.back().insert(attempts.back().end() - 1,
+                             {measured ? format_bytes(attempt.peak_memory_bytes()) : "-",
+                              measured ? format_cpu_time(attempt.cpu_time_ms()) : "-"});
+    }
   }
   out << "\nAttempts:\n" << render_table(attempts);
 }
@@ -99,6 +112,27 @@ std::string exit_text(bool has_exit_code, int32_t exit_code, int32_t signal) {
                 : "signal " + std::to_string(signal);
   }
   return has_exit_code ? std::to_string(exit_code) : "-";
+}
+
+std::string format_bytes(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(units)) {
+    value /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, units[unit]);
+  return text;
+}
+
+std::string format_cpu_time(uint64_t ms) {
+  if (ms >= 60'000) return format_duration(Millis(static_cast<int64_t>(ms)));
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2fs", static_cast<double>(ms) / 1000);
+  return text;
 }
 
 std::string format_age(int64_t elapsed_ms) {

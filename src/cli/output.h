@@ -33,6 +33,12 @@ std::string exit_text(bool has_exit_code, int32_t exit_code, int32_t signal);
 // "42s", "5m", "3h", "2d": the largest whole unit; "0s" for the future.
 std::string format_age(int64_t elapsed_ms);
 
+// A size for people: "812 B", "512.0 KiB", "64.0 MiB", "1.5 GiB".
+std::string format_bytes(uint64_t bytes);
+
+// CPU time for people: "0.42s", "12.30s", then as format_duration ("2m5s").
+std::string format_cpu_time(uint64_t ms);
+
 // For each id, its shortest prefix of at least `min_length` characters that no other of
 // `ids` shares (the whole id if it needs that).
 std::vector<std::string> short_ids(const std::vector<std::string>& ids, size_t min_length = 8);

@@ -138,7 +138,7 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
                   "empty data directory; give every node of the new cluster the same file");
   app->add_flag("--force-new-cluster", c.force_new_cluster,
                 "Disaster recovery when a majority is gone for good: keep this node's committed "
-                "state and start it as a one-node cluster (give the --peers it ran with)");
+                "state and start it as a one-node cluster that new nodes can --join");
   app->add_option("--config", f->config_file,
                   "A TOML file of these flags, as key = value with the long name: node-id = 1, "
                   "peers = \"2:10.0.0.2:50051\", insecure = true; flags given here win");

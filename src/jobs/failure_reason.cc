@@ -18,6 +18,8 @@ const char* failure_reason_name(FailureReason reason) {
       return "killed";
     case FailureReason::kDrained:
       return "drained";
+    case FailureReason::kOom:
+      return "oom";
   }
   return "unknown";
 }
@@ -26,7 +28,7 @@ bool failure_reason_from_name(const std::string& name, FailureReason* reason) {
   for (FailureReason r :
        {FailureReason::kExitCode, FailureReason::kTimeout, FailureReason::kSpawnError,
         FailureReason::kLost, FailureReason::kDisconnected, FailureReason::kKilled,
-        FailureReason::kDrained}) {
+        FailureReason::kDrained, FailureReason::kOom}) {
     if (name == failure_reason_name(r)) {
       *reason = r;
       return true;

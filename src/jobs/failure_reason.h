@@ -17,6 +17,7 @@ enum class FailureReason : uint8_t {
   kDisconnected,  // "disconnected": its node stopped it, cut off from every leader
   kKilled,        // "killed": reports only: its node killed it unasked; the job records "lost"
   kDrained,       // "drained": its node was drained and the deadline passed; run again elsewhere
+  kOom,           // "oom": the kernel killed it at its memory limit (--memory); like exit_code
 };
 
 const char* failure_reason_name(FailureReason reason);

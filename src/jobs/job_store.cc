@@ -330,6 +330,8 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
   if (f.has_exit_code()) attempt->set_exit_code(f.exit_code());
   attempt->set_signal(f.signal());
   attempt->set_error(f.error());
+  attempt->set_peak_memory_bytes(f.peak_memory_bytes());
+  attempt->set_cpu_time_ms(f.cpu_time_ms());
   // "" in a report: the process's own exit. Any other text a report may carry (no worker of
   // ours sends one) is recorded as it came and counts against --retries.
   FailureReason reported = FailureReason::kExitCode;

@@ -108,6 +108,8 @@ class JobStore {
   }
   size_t running_on(uint64_t node) const;
   const std::set<std::string>* running_jobs_on(uint64_t node) const;
+  // Every node with attempts running (or placed) on it, member of the cluster or not.
+  const std::map<uint64_t, std::set<std::string>>& running_by_node() const { return running_; }
   const std::map<uint64_t, uint32_t>& node_slots() const { return node_slots_; }
   // Drain and eligibility (jobs/node_scheduling.cc): only nodes that are not eligible, or
   // whose drain completed, are listed; any other node is eligible.

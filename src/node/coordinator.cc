@@ -170,6 +170,11 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
                            nomad_lite::JobUpdates* updates) {
   std::vector<uint64_t> watched = options_.nodes;
   watched.insert(watched.end(), former_nodes_.begin(), former_nodes_.end());
+  // And any other node with attempts: one removed before this leader started was never among
+  // its nodes, and its attempts would otherwise stay running forever.
+  for (const auto& [node, ids] : store.running_by_node()) {
+    if (std::find(watched.begin(), watched.end(), node) == watched.end()) watched.push_back(node);
+  }
   for (uint64_t node : watched) {
     const std::set<std::string>* running = store.running_jobs_on(node);
     if (!running) continue;

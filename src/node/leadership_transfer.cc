@@ -57,7 +57,15 @@ void Node::start_transfers(std::vector<Transfer>& transfers) {
                                   std::to_string(leader) + " at " + address_of(leader)});
       continue;
     }
-    std::vector<raft::NodeId> voters = core_->config().voters;
+    // The current configuration's voters: the bootstrap ones (Config::voters) may since have
+    // been removed, and nodes that joined are voters only there.
+    std::vector<raft::NodeId> voters;
+    for (const auto& m : core_->membership().members) {
+      if (m.voter) voters.push_back(m.id);
+    }
+    auto is_voter = [&](raft::NodeId id) {
+      return std::find(voters.begin(), voters.end(), id) != voters.end();
+    };
     if (t.target == self) {
       t.done(
           {.code = Code::kDone, .leader = self, .term = core_->term(), .detail = "already leads"});
@@ -67,7 +75,7 @@ void Node::start_transfers(std::vector<Transfer>& transfers) {
       // The follower holding the most of the log catches up fastest.
       raft::Index best = 0;
       for (const auto& [id, p] : core_->progress()) {
-        if (!reachable(id)) continue;
+        if (!is_voter(id) || !reachable(id)) continue;  // a learner cannot be elected
         if (t.target == raft::kNoNode || p.match > best) {
           t.target = id;
           best = p.match;
@@ -83,7 +91,7 @@ void Node::start_transfers(std::vector<Transfer>& transfers) {
         continue;
       }
     }
-    if (std::find(voters.begin(), voters.end(), t.target) == voters.end()) {
+    if (!is_voter(t.target)) {
       t.done({.code = Code::kInvalidTarget,
               .leader = self,
               .term = core_->term(),

@@ -9,6 +9,7 @@
 #include "common/unix_time.h"
 #include "jobs/failure_reason.h"
 #include "jobs/job_store.h"
+#include "server/cluster_identity.h"
 #include "storage/snapshot_store.h"
 #include "storage/wal.h"
 
@@ -181,6 +182,15 @@ Status refound_as_one_node(node::ServerConfig* config) {
                          " holds no state to keep; it is for a survivor of a cluster that lost "
                          "its majority");
   }
+  // The WAL is named after the cluster stored in cluster.json at the node's first start; a
+  // data directory from before that file existed is named after the --peers it ran with.
+  std::optional<ClusterIdentity> stored;
+  if (Status s = load_cluster_identity(dir, &stored); !s) return s;
+  const std::string cluster = stored ? stored->cluster : cluster_id(*config);
+  if (stored && !config->peers.empty() && cluster_id(*config) != cluster) {
+    spdlog::warn("--force-new-cluster: --peers ignored: data directory {} belongs to cluster '{}'",
+                 dir, cluster);
+  }
   // The survivor's committed state: its snapshot and the log entries up to its commit index.
   std::optional<storage::Snapshot> snapshot;
   storage::SnapshotStore snapshots((fs::path(dir) / "snap").string());
@@ -190,11 +200,13 @@ Status refound_as_one_node(node::ServerConfig* config) {
   {
     Status status;
     auto wal = storage::Wal::open((fs::path(dir) / "wal").string(),
-                                  {.node_id = config->node_id, .cluster = cluster_id(*config)},
-                                  snapshot_index, &contents, &status);
+                                  {.node_id = config->node_id, .cluster = cluster}, snapshot_index,
+                                  &contents, &status);
     if (!wal) {
       return Status::error("--force-new-cluster: " + status.message() +
-                           " (give the --peers this node ran with)");
+                           (stored ? std::string()
+                                   : std::string(" (this data directory has no cluster.json: "
+                                                 "give the --peers this node ran with)")));
     }
   }
   jobs::JobStore store;
@@ -244,8 +256,14 @@ Status refound_as_one_node(node::ServerConfig* config) {
   if (Status s = fresh.save(index, term, alone, state, config->fsync); !s) {
     return Status::error("--force-new-cluster: " + s.message());
   }
-  if (Status s = write_backup_marker(marker, "from cluster " + cluster_id(*config) + " at index " +
-                                                 std::to_string(index) + "\n");
+  // The node now bootstraps alone: a restart (with or without the flags it ran with) and the
+  // nodes that join it later keep the cluster's name, and no --peers of the old cluster.
+  ClusterIdentity refounded{.cluster = cluster, .joined = false, .bootstrap = {}};
+  if (Status s = save_cluster_identity(dir, refounded); !s) {
+    return Status::error("--force-new-cluster: " + s.message());
+  }
+  if (Status s = write_backup_marker(
+          marker, "from cluster " + cluster + " at index " + std::to_string(index) + "\n");
       !s) {
     return s;
   }
@@ -253,7 +271,7 @@ Status refound_as_one_node(node::ServerConfig* config) {
       "--force-new-cluster: node {} starts a new one-node cluster with the committed state of "
       "cluster '{}' up to index {} (term {}); {} uncommitted log entries dropped, {} running "
       "attempts ended as lost; the old log and snapshots are in {}",
-      config->node_id, cluster_id(*config), index, term, dropped, ended, aside.string());
+      config->node_id, cluster, index, term, dropped, ended, aside.string());
   config->peers.clear();
   return Status::ok();
 }

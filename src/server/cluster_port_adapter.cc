@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "common/unix_time.h"
@@ -148,10 +149,11 @@ bool ClusterPortAdapter::stream_remote_output(
   return s.ok() || any;
 }
 
-Status ClusterPortAdapter::save_backup(std::string* file_bytes) {
-  // Everything this leader knew committed when asked is in the image: a write acknowledged to
-  // a client before the save began is in the file. Applying lags committing by a moment only.
-  const raft::Index committed = node_.cluster_view().commit_index;
+Status ClusterPortAdapter::save_backup(uint64_t min_index, std::string* file_bytes) {
+  // Everything this leader knew committed when asked, and the index its ReadIndex confirmed,
+  // is in the image: a write acknowledged to a client before the save began is in the file.
+  // Applying lags committing by a moment only.
+  const raft::Index committed = std::max<raft::Index>(min_index, node_.cluster_view().commit_index);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   node::Node::StateImage image = node_.state_image();
   while (image.index < committed) {

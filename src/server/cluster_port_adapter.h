@@ -47,7 +47,7 @@ class ClusterPortAdapter final : public api::ClusterPort {
                     std::function<void(Status, uint64_t)> done) override;
   void transfer_leadership(uint64_t target, std::chrono::steady_clock::time_point deadline,
                            std::function<void(api::TransferResult)> done) override;
-  Status save_backup(std::string* file_bytes) override;
+  Status save_backup(uint64_t min_index, std::string* file_bytes) override;
 
  private:
   node::Node& node_;

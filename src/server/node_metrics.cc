@@ -101,6 +101,10 @@ metrics::CollectorHandle add_node_collector(metrics::Registry& registry, node::N
     out.push_back(one("nomad_lite_worker_running_attempts",
                       "Job processes this node's worker runs now (queued to start included).",
                       Type::kGauge, static_cast<double>(worker.executor().running().size())));
+    out.push_back(one("nomad_lite_worker_cgroup_version",
+                      "The cgroup version each job attempt runs in, its --cpu and --memory "
+                      "enforced (1 or 2); 0: limits are advisory only (the log says why).",
+                      Type::kGauge, worker.executor().cgroup_version()));
   });
 }
 

@@ -64,7 +64,8 @@ constexpr auto kShutdownLimit = std::chrono::milliseconds(1500);
 // Bounded by two of the longest election timeouts: a target that cannot win by then will
 // not, and the cluster elects someone by timeout as it would have anyway.
 void hand_off_leadership(node::Node& node, const ServerConfig& config) {
-  if (!node.is_leader() || config.peers.empty()) return;
+  // The members, not --peers: a node that joined (or was re-founded) has none.
+  if (!node.is_leader() || node.cluster_view().nodes.size() < 2) return;
   auto started = std::chrono::steady_clock::now();
   auto deadline = started + 4 * config.election_timeout;
   auto outcome = std::make_shared<std::promise<node::TransferOutcome>>();

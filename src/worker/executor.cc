@@ -112,6 +112,21 @@ Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finis
     }
     run_as = std::move(user);
   }
+  if (options.job_cgroups) {
+    cgroups = CgroupTree::create(find_cgroup_places(options.cgroup_sources), &limits_note);
+  } else {
+    limits_note = "per-job cgroups are turned off";
+  }
+  if (cgroups) {
+    limits_note = cgroups->describe();
+    spdlog::info("job limits (--cpu, --memory) are enforced: each attempt runs in its own {}",
+                 limits_note);
+  } else {
+    spdlog::warn(
+        "job limits (--cpu, --memory) are advisory only: {}; jobs run without cgroups and their "
+        "peak memory and CPU time come from the kernel's rusage",
+        limits_note);
+  }
   if (options.job_namespaces && options.isolation == Isolation::kRaw && geteuid() == 0) {
     std::string init = job_init_path(options.init_program);
     if (std::string why = probe_job_namespaces(init); why.empty()) {
@@ -255,6 +270,10 @@ bool Executor::State::has_attempt_dir(const AttemptKey& key) const {
 }
 
 bool Executor::was_started(const AttemptKey& key) const { return state_->has_attempt_dir(key); }
+
+int Executor::cgroup_version() const { return state_->cgroups ? state_->cgroups->version() : 0; }
+
+std::string Executor::limits_note() const { return state_->limits_note; }
 
 Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stderr, uint64_t offset,
                                            size_t max, std::chrono::milliseconds wait_for) const {

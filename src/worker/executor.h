@@ -30,6 +30,7 @@
 
 #include "common/isolation.h"
 #include "common/status.h"
+#include "worker/cgroup.h"
 
 namespace nomad::worker {
 
@@ -71,6 +72,10 @@ struct ExecutorOptions {
   // to the running binary. Off, or unavailable: plain process groups.
   bool job_namespaces = true;
   std::string init_program;
+  // Each attempt in a cgroup of its own (worker/cgroup.h), with the job's CPU and memory
+  // limits, where the server may create cgroups; else limits are advisory (logged at start).
+  bool job_cgroups = true;
+  CgroupSources cgroup_sources;  // tests point it at a fake tree
   // Hears each job's process group on the executor thread: once spawned (alive) and again
   // just before its leader is reaped (until then the id cannot be reused). Without the
   // executor's lock; keep it short. The worker's lease watchdog uses it.
@@ -82,6 +87,7 @@ struct ExecSpec {
   std::string command;                     // run as /bin/sh -c command
   std::map<std::string, std::string> env;  // the user's --env values
   std::chrono::milliseconds timeout{0};    // 0: none
+  CgroupLimits resources;                  // enforced where cgroups are (0: no limit)
 };
 
 // How an attempt's process ended, as far as the executor had a hand in it.
@@ -90,6 +96,7 @@ enum class EndReason {
   kTimeout,     // stopped at its timeout
   kKilled,      // stopped because kill() was called
   kSpawnError,  // never started
+  kOom,         // the kernel killed it (or a process of it) at its memory limit
 };
 
 struct ExecResult {
@@ -103,6 +110,10 @@ struct ExecResult {
   std::string stdout_tail, stderr_tail;                     // the last tail_bytes of each file
   bool stdout_truncated = false, stderr_truncated = false;  // the tail is not all the output
   int64_t started_at_ms = 0, finished_at_ms = 0;            // unix ms
+  // From its cgroup, else from wait4's rusage (largest resident set of one process); 0 when
+  // not measured (never started).
+  uint64_t peak_memory_bytes = 0;
+  uint64_t cpu_time_ms = 0;  // user + system
 };
 
 class Executor {
@@ -146,6 +157,12 @@ class Executor {
   // Retention: deletes the attempt's directory and its output files. No-op while the
   // attempt is queued or running.
   void remove_output(const AttemptKey& key);
+
+  // 1 or 2: attempts run in cgroups of that version and their limits are enforced; 0: the
+  // limits are advisory (see limits_note()).
+  int cgroup_version() const;
+  // Where the cgroups are, or why there are none (as logged at start).
+  std::string limits_note() const;
 
   // <root>/<job_id>.<attempt>: one directory per attempt, made with a single mkdir; empty when
   // the job id cannot be part of a file name.

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,6 +32,10 @@ namespace {
 constexpr const char* kPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 constexpr size_t kRequestsPerBatch = 64;  // then look at the pipes again
 constexpr int kReadsPerWakeup = 4;        // 256 KiB: a chatty job does not starve the others
+// A cgroup whose processes are still exiting: tried again every 10 ms, for up to 10 s.
+constexpr auto kRetireEvery = std::chrono::milliseconds(10);
+constexpr int kRetireTries = 1000;
+constexpr auto kMemorySampleEvery = std::chrono::seconds(1);
 
 std::string errno_text(int err) { return std::system_category().message(err); }
 
@@ -85,6 +90,14 @@ void Executor::State::run() {
     }
     for (int i = 0; i < n; ++i) on_event(events[i].data.u64);
     fire_deadlines();
+    if (!retiring.empty()) retry_retiring();
+    if (cgroups && cgroups->version() == 2 && !processes.empty() &&
+        std::chrono::steady_clock::now() >= next_memory_sample) {
+      for (auto& [id, p] : processes) {
+        if (p->cgroup) p->cgroup->sample_memory();
+      }
+      next_memory_sample = std::chrono::steady_clock::now() + kMemorySampleEvery;
+    }
     if (!serve_requests()) break;
   }
   shut_down();
@@ -92,10 +105,16 @@ void Executor::State::run() {
 
 int Executor::State::next_timeout_ms() const {
   if (more_requests) return 0;
-  if (deadlines.empty()) return -1;
+  int64_t limit = INT_MAX;
+  if (!retiring.empty()) limit = kRetireEvery.count();
+  if (cgroups && cgroups->version() == 2 && !processes.empty()) {
+    limit = std::min<int64_t>(
+        limit, std::chrono::duration_cast<std::chrono::milliseconds>(kMemorySampleEvery).count());
+  }
+  if (deadlines.empty()) return limit == INT_MAX ? -1 : static_cast<int>(limit);
   auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadlines.begin()->first -
                                                            std::chrono::steady_clock::now());
-  return static_cast<int>(std::clamp<int64_t>(wait.count(), 0, INT_MAX));
+  return static_cast<int>(std::clamp<int64_t>(wait.count(), 0, limit));
 }
 
 bool Executor::State::serve_requests() {
@@ -200,11 +219,30 @@ void Executor::State::spawn(ExecSpec spec) {
   request.stdin_fd = devnull_fd.get();
   request.stdout_fd = write_ends[0].get();
   request.stderr_fd = write_ends[1].get();
+  if (cgroups) {
+    std::string error;
+    p->cgroup = cgroups->make_attempt("attempt-" + std::to_string(p->id), spec.resources, &error);
+    const bool limited = spec.resources.memory_bytes > 0 || spec.resources.cpu > 0;
+    if (!p->cgroup && limited) return report_unstarted(spec.key, error);
+    // Without limits the cgroup only measures: the job runs (rusage measures it instead).
+    if (!p->cgroup) {
+      common::log_warn("executor: " + error + "; the job runs without one",
+                       {{"job_id", spec.key.job_id}, {"attempt", spec.key.attempt}});
+    }
+  }
+  if (p->cgroup) {
+    request.cgroup_fds = p->cgroup->join_fds();
+    p->memory_limit = spec.resources.memory_bytes;
+  }
 
   SpawnOutcome outcome = spawn_process(request);
   write_ends[0].reset();
   write_ends[1].reset();
-  if (outcome.pid <= 0) return report_unstarted(spec.key, outcome.error);
+  if (p->cgroup) p->cgroup->close_join_fds();
+  if (outcome.pid <= 0) {
+    if (p->cgroup) retire(std::move(p->cgroup));
+    return report_unstarted(spec.key, outcome.error);
+  }
   p->pid = outcome.pid;
   p->started_at_ms = common::unix_now_ms();
   const SteadyTime started = std::chrono::steady_clock::now();
@@ -228,6 +266,10 @@ void Executor::State::spawn(ExecSpec spec) {
       if (pipe.get() >= 0) epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, pipe.get(), nullptr);
     }
     if (p->pidfd.get() >= 0) epoll_ctl(epoll_fd.get(), EPOLL_CTL_DEL, p->pidfd.get(), nullptr);
+    if (p->cgroup) {
+      p->cgroup->kill_all();
+      retire(std::move(p->cgroup));
+    }
     return report_unstarted(spec.key, "cannot watch the job process: " + why);
   }
 
@@ -361,21 +403,25 @@ void Executor::State::on_exit(Process& p) {
   // leader is reaped its pid cannot be reused, so -pid still names this group.
   if (p.reason != EndReason::kExited) ::kill(-p.pid, SIGKILL);
   if (options.on_group) options.on_group(p.key, p.pid, false);
-  siginfo_t info{};
-  int rc;
-  while ((rc = waitid(P_PID, p.pid, &info, WEXITED)) != 0 && errno == EINTR) {
+  // wait4 rather than waitid: its rusage is the usage where there is no cgroup.
+  int status = 0;
+  struct rusage usage {};
+  pid_t rc;
+  while ((rc = wait4(p.pid, &status, 0, &usage)) < 0 && errno == EINTR) {
   }
   ExecResult result;
-  if (rc != 0) {
+  if (rc < 0) {
     result.error = "the exit status is unknown: " + errno_text(errno);
     common::log_warn("executor: " + result.error,
                      {{"job_id", p.key.job_id}, {"attempt", p.key.attempt}});
-  } else if (info.si_code == CLD_EXITED) {
-    result.exit_code = info.si_status;
-  } else {
-    result.signal = info.si_status;
+    usage = {};
+  } else if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+  } else if (WIFSIGNALED(status)) {
+    result.signal = WTERMSIG(status);
   }
   p.pid = -1;
+  release_cgroup(p, usage, &result);
   // The process is gone: what it wrote is in the pipes. Grandchildren may hold them open; we
   // take what is there and do not wait for them.
   drain_available(p, 0);
@@ -395,6 +441,12 @@ void Executor::State::finish(Process& p, ExecResult result) {
     result.error = "timed out after " + format_duration(p.timeout) + grace;
   } else if (p.reason == EndReason::kKilled) {
     result.error = "killed on request" + grace;
+  } else if (p.reason == EndReason::kOom) {
+    result.error = "killed by the kernel: out of memory";
+    if (p.memory_limit > 0) {
+      result.error += " (limit " + std::to_string(p.memory_limit) + " bytes, peak " +
+                      std::to_string(result.peak_memory_bytes) + " bytes)";
+    }
   } else if (result.signal != 0) {
     result.error = "terminated by " + signal_name(result.signal);
   } else if (result.exit_code && *result.exit_code != 0) {
@@ -450,18 +502,30 @@ void Executor::State::fire_deadlines() {
       p.phase = Process::Phase::kKilling;
       p.escalated = true;
       ::kill(-p.pid, SIGKILL);
+      if (p.cgroup) p.cgroup->kill_all();  // what left the process group too
     }
   }
 }
 
 void Executor::State::shut_down() {
-  for (auto& [id, p] : processes) ::kill(-p->pid, SIGKILL);
+  for (auto& [id, p] : processes) {
+    ::kill(-p->pid, SIGKILL);
+    if (p->cgroup) p->cgroup->kill_all();
+  }
   for (auto& [id, p] : processes) {
     if (options.on_group) options.on_group(p->key, p->pid, false);
     siginfo_t info;
     while (waitid(P_PID, p->pid, &info, WEXITED) != 0 && errno == EINTR) {
     }
+    if (p->cgroup) retire(std::move(p->cgroup));
   }
+  // The cgroups go with the server: their processes were killed and exit within moments.
+  const SteadyTime give_up = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!retiring.empty() && std::chrono::steady_clock::now() < give_up) {
+    retry_retiring();
+    if (!retiring.empty()) std::this_thread::sleep_for(kRetireEvery);
+  }
+  retiring.clear();
   processes.clear();
   process_ids.clear();
   deadlines.clear();
@@ -473,4 +537,52 @@ void Executor::State::shut_down() {
   changed.notify_all();
 }
 
+void Executor::State::retire(std::unique_ptr<AttemptCgroup> cgroup) {
+  std::string error;
+  if (cgroup->remove(&error)) return;
+  if (!error.empty()) {
+    spdlog::warn("executor: {}", error);
+    return;
+  }
+  retiring.emplace_back(std::move(cgroup), kRetireTries);
+}
+
+void Executor::State::retry_retiring() {
+  for (auto it = retiring.begin(); it != retiring.end();) {
+    std::string error;
+    it->first->kill_all();
+    if (it->first->remove(&error) || !error.empty() || --it->second <= 0) {
+      if (!error.empty() || it->second <= 0) {
+        spdlog::warn("executor: cannot remove the cgroup {}: {}", it->first->memory_dir().string(),
+                     error.empty() ? "a process in it does not exit" : error);
+      }
+      it = retiring.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Executor::State::release_cgroup(Process& p, const struct rusage& rusage, ExecResult* result) {
+  if (!p.cgroup) {
+    result->peak_memory_bytes = static_cast<uint64_t>(std::max<long>(rusage.ru_maxrss, 0)) * 1024;
+    const int64_t cpu_us = (rusage.ru_utime.tv_sec + rusage.ru_stime.tv_sec) * 1'000'000LL +
+                           rusage.ru_utime.tv_usec + rusage.ru_stime.tv_usec;
+    result->cpu_time_ms = static_cast<uint64_t>(std::max<int64_t>(cpu_us, 0) / 1000);
+    return;
+  }
+  // What the job left running ends with it (as in its own PID namespace).
+  p.cgroup->kill_all();
+  CgroupUsage usage = p.cgroup->usage();
+  result->peak_memory_bytes = usage.peak_memory_bytes;
+  result->cpu_time_ms = usage.cpu_time_ns / 1'000'000;
+  // Out of memory: the job failed and the kernel killed a process of it at the limit. Where
+  // the kernel does not count its kills (v1 before 4.13): the limit was reached and SIGKILL
+  // ended the job (directly, or as the shell's 128 + 9).
+  const bool failed = result->signal != 0 || (result->exit_code && *result->exit_code != 0);
+  const bool killed = result->signal == SIGKILL || (result->exit_code && *result->exit_code == 137);
+  const bool oom = usage.oom_kill_known ? usage.oom_kills > 0 : usage.memory_limit_hit && killed;
+  if (p.reason == EndReason::kExited && failed && oom) p.reason = EndReason::kOom;
+  retire(std::move(p.cgroup));
+}
 }  // namespace nomad::worker

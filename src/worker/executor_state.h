@@ -78,6 +78,8 @@ struct Process {
   EndReason reason = EndReason::kExited;  // kTimeout or kKilled once we began stopping it
   bool escalated = false;                 // SIGKILL after the grace period was needed
   SteadyTime deadline = SteadyTime::max();
+  std::unique_ptr<AttemptCgroup> cgroup;  // null without cgroups
+  uint64_t memory_limit = 0;              // for the error text of an oom
 };
 
 struct Executor::State {
@@ -114,6 +116,12 @@ struct Executor::State {
   // this thread (never on the caller's, which may hold a lock the callback takes).
   void refuse_starts();
   std::string find_bwrap() const;
+  // At the end of an attempt: kills what is left in its cgroup, puts its usage (and whether
+  // the kernel killed it for memory) into `result`, and removes the cgroup (later, through
+  // retiring, while it is still busy). Without a cgroup the usage is `rusage`'s.
+  void release_cgroup(Process& p, const struct rusage& rusage, ExecResult* result);
+  void retire(std::unique_ptr<AttemptCgroup> cgroup);  // removes it, now or later
+  void retry_retiring();                               // another try at removing the busy cgroups
 
   ExecutorOptions options;         // root made absolute
   SpawnLimits limits;              // options' limits, lowered to what this process may set
@@ -121,8 +129,10 @@ struct Executor::State {
   std::string namespace_init;      // jobs run under it (worker/namespaces.h); "": they do not
   StartedFn on_started;
   FinishedFn on_finished;
-  std::string init_error;  // epoll or eventfd could not be created: every start fails
-  std::string marker;      // truncation_marker(options.output_cap)
+  std::string init_error;               // epoll or eventfd could not be created: every start fails
+  std::string marker;                   // truncation_marker(options.output_cap)
+  std::unique_ptr<CgroupTree> cgroups;  // null: limits are advisory
+  std::string limits_note;              // where the cgroups are, or why there are none
 
   // Shared with other threads.
   mutable std::mutex mu;
@@ -143,6 +153,10 @@ struct Executor::State {
   std::set<std::pair<SteadyTime, uint64_t>> deadlines;
   uint64_t next_id = 1;
   std::vector<char> buffer;
+  // Cgroups of ended attempts not yet removable (a process in them still exiting), with the
+  // tries left.
+  std::vector<std::pair<std::unique_ptr<AttemptCgroup>, int>> retiring;
+  SteadyTime next_memory_sample{};  // v2 without memory.peak: when to sample memory.current
 };
 
 bool valid_job_id(const std::string& job_id);

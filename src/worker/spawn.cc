@@ -48,6 +48,7 @@ namespace {
 enum Stage : int {
   kNone = 0,
   kSetpgid,
+  kCgroup,
   kParentGone,
   kChdir,
   kStdio,
@@ -65,6 +66,8 @@ struct ChildPlan {
   char* const* envp;
   const char* cwd;
   int stdio[3];
+  const int* cgroup_fds;
+  size_t cgroup_fd_count;
   struct rlimit open_files, processes, core_size;
   bool switch_user;  // then groups, gid and uid below
   const gid_t* groups;
@@ -106,6 +109,10 @@ struct ChildFailure {
     }
   }
   if (setpgid(0, 0) != 0) child_fail(failure, kSetpgid);
+  // Still with the server's credentials, before anything of the job's can run.
+  for (size_t i = 0; i < plan->cgroup_fd_count; ++i) {
+    if (write(plan->cgroup_fds[i], "0", 1) != 1) child_fail(failure, kCgroup);
+  }
   if (chdir(plan->cwd) != 0) child_fail(failure, kChdir);
   for (int fd = 0; fd < 3; ++fd) {
     if (dup2(plan->stdio[fd], fd) < 0) child_fail(failure, kStdio);
@@ -215,6 +222,8 @@ SpawnOutcome spawn_process(const SpawnRequest& request) {
   plan.stdio[0] = request.stdin_fd;
   plan.stdio[1] = request.stdout_fd;
   plan.stdio[2] = request.stderr_fd;
+  plan.cgroup_fds = request.cgroup_fds.data();
+  plan.cgroup_fd_count = request.cgroup_fds.size();
   plan.open_files = {request.limits.open_files, request.limits.open_files};
   plan.processes = {request.limits.processes, request.limits.processes};
   plan.core_size = {request.limits.core_size, request.limits.core_size};
@@ -244,6 +253,8 @@ SpawnOutcome spawn_process(const SpawnRequest& request) {
   switch (stage) {
     case kSetpgid:
       return {-1, "cannot create a process group: " + why};
+    case kCgroup:
+      return {-1, "cannot move the job into its cgroup: " + why};
     case kParentGone:
       return {-1, "the server is exiting"};
     case kChdir:

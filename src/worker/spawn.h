@@ -46,6 +46,9 @@ struct SpawnRequest {
   // Set: the child switches to it (setgroups, setgid, setuid) after the working directory and
   // the limits are set, so the server needs root. Unset: the child keeps the server's.
   std::optional<Identity> run_as;
+  // Descriptors open for writing on cgroup.procs files: the child writes "0" (itself) to each
+  // first thing, so that the command and all it starts run in those cgroups (worker/cgroup.h).
+  std::vector<int> cgroup_fds;
 };
 
 struct SpawnOutcome {

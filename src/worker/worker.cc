@@ -29,6 +29,8 @@ std::string reported_reason(EndReason reason) {
       return jobs::failure_reason_name(jobs::FailureReason::kKilled);
     case EndReason::kSpawnError:
       return jobs::failure_reason_name(jobs::FailureReason::kSpawnError);
+    case EndReason::kOom:
+      return jobs::failure_reason_name(jobs::FailureReason::kOom);
   }
   return "";
 }
@@ -152,6 +154,7 @@ void Worker::on_applied(const jobs::JobStore& store, const std::vector<std::stri
     spec.env.insert(job->env().begin(), job->env().end());
     spec.timeout =
         job->timeout_ms() ? std::chrono::milliseconds(job->timeout_ms()) : options_.default_timeout;
+    spec.resources = {job->resources().cpu(), job->resources().memory_bytes()};
     std::lock_guard lock(mu_);
     waiting_[key] = {std::move(spec),
                      job->on_disconnect() != nomad_lite::ON_DISCONNECT_KEEP_RUNNING, next_order_++};
@@ -290,7 +293,7 @@ void Worker::finished(ExecResult r) {
   f.set_node_id(options_.node_id);
   f.set_at_ms(r.finished_at_ms);
   f.set_started_at_ms(r.started_at_ms);
-  if (r.signal != 0 && r.reason == EndReason::kExited) {
+  if (r.signal != 0 && (r.reason == EndReason::kExited || r.reason == EndReason::kOom)) {
     f.set_exit_code(128 + r.signal);  // as a shell reports a signalled command
   } else if (r.exit_code) {
     f.set_exit_code(*r.exit_code);
@@ -298,6 +301,8 @@ void Worker::finished(ExecResult r) {
   f.set_signal(r.signal);
   f.set_reason(reported_reason(r.reason));
   f.set_error(r.error);
+  f.set_peak_memory_bytes(r.peak_memory_bytes);
+  f.set_cpu_time_ms(r.cpu_time_ms);
   std::lock_guard lock(mu_);
   AttemptId key{r.key.job_id, r.key.attempt};
   stoppable_.erase(key);

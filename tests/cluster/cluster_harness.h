@@ -31,6 +31,7 @@
 
 #include "proto/nomad_lite.grpc.pb.h"
 #include "support/eventually.h"
+#include "worker/cgroup.h"
 
 namespace nomad::testing {
 
@@ -263,6 +264,8 @@ class TestCluster {
     ::kill(m.pid, signal);
     int status = 0;
     waitpid(m.pid, &status, 0);
+    // A server killed outright leaves its jobs' cgroups behind (worker/cgroup.h).
+    worker::remove_cgroup_trees_of(m.pid, std::chrono::seconds(2));
     m.pid = -1;
     return status;
   }

@@ -797,5 +797,35 @@ TEST(Jobs, APeerFetchesTheFullOutputAsSoonAsTheRunnerIsBack) {
             << " times during the outage); full output in the end: " << full << "\n";
 }
 
+TEST(Jobs, AMemoryHogEndsOomAndEveryAttemptRecordsItsUsage) {
+  JobCluster jc(1);
+  const std::string log = read_text(jc.c.member(1).log);
+  if (log.find("job limits (--cpu, --memory) are enforced") == std::string::npos) {
+    GTEST_SKIP() << "the server enforces no limits here (not root, or no writable cgroup fs; "
+                    "its log says why)";
+  }
+  SubmitJobRequest hog = request("head -c 1000M /dev/zero | tail -n 1");
+  hog.mutable_resources()->set_memory_bytes(64 << 20);
+  hog.set_retries(1);
+  auto j = jc.wait_final(jc.submit(hog).id(), 60s);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->status(), nomad_lite::JOB_STATUS_FAILED) << describe(*j);
+  EXPECT_EQ(j->reason(), "oom") << describe(*j);
+  ASSERT_EQ(j->attempts_size(), 2) << describe(*j);  // oom counts against --retries
+  for (const auto& a : j->attempts()) {
+    EXPECT_EQ(a.reason(), "oom");
+    EXPECT_GE(a.peak_memory_bytes(), 56u << 20);
+    EXPECT_LE(a.peak_memory_bytes(), 64u << 20);
+  }
+  EXPECT_EQ(j->resources().memory_bytes(), 64u << 20);
+
+  auto plain = jc.wait_final(
+      jc.submit(request("i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done")).id(), 60s);
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->status(), nomad_lite::JOB_STATUS_COMPLETED) << describe(*plain);
+  EXPECT_GT(plain->attempts(0).cpu_time_ms(), 0u);
+  EXPECT_GT(plain->attempts(0).peak_memory_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace nomad::testing

@@ -81,6 +81,8 @@ describe('dashboard of a 3-node cluster', () => {
     assert.equal((await output('stdout').innerText()).trim(), 'hello');
     assert.match(await page.locator('#view-detail [data-fact="exit_code"] dd').innerText(), /^0$/);
     assert.equal(await page.locator('#view-detail .attempts tbody tr').count(), 1);
+    // Its node measured it: a peak in bytes (its cgroup, or rusage without one).
+    assert.match(await page.locator('#view-detail .attempts td[data-usage="peak"]').innerText(), /[KMG]?i?B$/);
     await stillSamePage();
     await screenshot(page, 'job-detail', { fullPage: true });
     await page.click('#view-detail a.back');

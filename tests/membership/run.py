@@ -11,16 +11,34 @@ Plain cluster (loopback, no TLS):
   --join, then removed with cluster remove-server;
 - the leader is removed: a new leader takes over, the old one stops campaigning;
 - two more are removed: 3 voters again; the stream goes on throughout;
+- cluster transfer-leader --to a voter that joined: it leads; that leader (no --peers on its
+  command line) stopped with SIGTERM hands leadership on first, and rejoins when restarted;
+  transfer-leader without --to moves leadership elsewhere; the stream goes on after each;
+- three `sleep 3` jobs are placed on one node (the others made ineligible meanwhile); node
+  drain --deadline 1s shows it draining, ends them with reason drained, they run again on other
+  nodes and complete; no job acknowledged after the drain began is placed there; cluster
+  status and GET /api/cluster report it drained with no running job; eligibility on ends it;
+- operator snapshot save while the stream and two `sleep 4` jobs run; inspect checks the file;
 - a node restarted from its data directory keeps its stored membership (without any flag);
 - refusals: --peers with --join; a --join with an id taken by another address (exit 2, the
   message says "taken"); add-server of a member (ALREADY_EXISTS);
 - at the end every acknowledged job is found completed, and each ran at most as many times as
-  it has attempts (a job whose node was killed may have been run again: at least once).
+  it has attempts (a job whose node was killed may have been run again: at least once);
+- every node stopped, a new 3-node cluster (new ports, empty data directories) is started with
+  --restore of the file: every job acknowledged before the save is there and completes; those
+  completed before the save are completed with the same attempts and output and do not run
+  again; the two running at the save have their attempt ended lost and run once more.
 
 Secure cluster (TLS and tokens): tls init --add-node 4 makes node 4's certificate from the
 existing CA; node 4 joins and becomes a voter; a node 5 presenting node 4's certificate is
 refused (exit 2); cluster add-server with a read token is refused (PERMISSION_DENIED); a job
-submitted at the new node completes.
+submitted at the new node completes; transfer-leader with a read token is refused, with an
+operator token it moves leadership to node 4.
+
+Disaster recovery: a 3-node cluster loses two nodes for good (SIGKILL, data deleted); the
+survivor restarted with --force-new-cluster and only its --node-id and --data-dir (no --peers)
+leads alone with every committed job; two fresh nodes --join it and become voters; jobs
+submitted afterwards complete; restarted with the flag still given, it stays one of the three.
 
   tests/membership/run.py --bin build/nomad-lite --out build/membership
 Exit code 1 when a check fails; one PASS/FAIL line per check.
@@ -35,6 +53,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "support"))
@@ -52,11 +71,12 @@ def check(name, ok, detail=""):
 
 
 class Cluster:
-    def __init__(self, binary, out, secure=False):
+    def __init__(self, binary, out, secure=False, slots=2, dashboards=False, extra=()):
         self.binary, self.out, self.secure = binary, out, secure
+        self.slots, self.dashboards, self.extra = slots, dashboards, list(extra)
         self.certs = os.path.join(out, "certs")
         self.tokens = {}
-        self.procs, self.ports, self.logs, self.dirs = {}, {}, {}, {}
+        self.procs, self.ports, self.logs, self.dirs, self.dash = {}, {}, {}, {}, {}
         self.removed = set()  # no longer members: they no longer hear of the leader
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out)
@@ -71,8 +91,10 @@ class Cluster:
 
     def server_args(self, i, cert_of=None):
         args = [self.binary, "server", "--node-id", str(i), "--port", str(self.ports[i]),
-                "--data-dir", self.dirs[i], "--worker-slots", "2",
-                "--election-timeout", "150ms"]
+                "--data-dir", self.dirs[i], "--worker-slots", str(self.slots),
+                "--election-timeout", "150ms"] + self.extra
+        if self.dashboards:
+            args += ["--dashboard-port", str(self.dash.setdefault(i, free_ports(1)[0]))]
         if self.secure:
             c = cert_of or i
             args += ["--tls-cert", os.path.join(self.certs, f"node-{c}.pem"),
@@ -93,13 +115,13 @@ class Cluster:
         log.close()
         return self.procs[i]
 
-    def bootstrap(self, ids=(1, 2, 3)):
+    def bootstrap(self, ids=(1, 2, 3), extra=()):
         ports = free_ports(len(ids))
         for i, p in zip(ids, ports):
             self.ports[i] = p
         for i in ids:
             peers = ",".join(f"{j}:127.0.0.1:{self.ports[j]}" for j in ids if j != i)
-            self.launch(i, ["--peers", peers])
+            self.launch(i, ["--peers", peers] + list(extra))
 
     def addr(self, i):
         return f"127.0.0.1:{self.ports[i]}"
@@ -107,9 +129,9 @@ class Cluster:
     def live(self):
         return [i for i, p in self.procs.items() if p.poll() is None and i not in self.removed]
 
-    def cli(self, args, node=None, role="operator", timeout=30):
+    def cli_command(self, args, node=None, role="operator", output="json"):
         nodes = [node] if node else self.live()
-        cmd = [self.binary, "--addr", ",".join(self.addr(i) for i in nodes), "-o", "json"]
+        cmd = [self.binary, "--addr", ",".join(self.addr(i) for i in nodes), "-o", output]
         env = dict(os.environ)
         if self.secure:
             env.update({"NOMAD_LITE_CACERT": os.path.join(self.certs, "ca.pem"),
@@ -117,6 +139,10 @@ class Cluster:
                         "NOMAD_LITE_CLIENT_KEY": os.path.join(self.certs, "client-key.pem")})
             if role:
                 env["NOMAD_LITE_TOKEN"] = self.tokens[role]
+        return cmd + args, env
+
+    def cli(self, args, node=None, role="operator", timeout=30):
+        cmd, env = self.cli_command([], node, role)
         try:
             r = subprocess.run(cmd + args, capture_output=True, text=True, timeout=timeout,
                                env=env)
@@ -142,6 +168,35 @@ class Cluster:
     def leader(self):
         m = self.members()
         return m["leader_id"] if m and m["leader_id"] else None
+
+    def rest(self, path, node=None):
+        """GET on a live node's dashboard (plain clusters only): the decoded JSON, or None."""
+        node = node or self.live()[0]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.dash[node]}{path}",
+                                        timeout=10) as r:
+                return json.loads(r.read())
+        except (OSError, ValueError):
+            return None
+
+    def jobs(self):
+        """Every job by id (job list -o json), or None when the call failed."""
+        rc, out, _ = self.cli(["job", "list"], timeout=30)
+        if rc != 0:
+            return None
+        try:
+            return {j["id"]: j for j in json.loads(out)["jobs"]}
+        except (ValueError, KeyError):
+            return None
+
+    def submit(self, key, script):
+        """Submits `sh -c script` with idempotency key `key`: its id, or None."""
+        rc, out, _ = self.cli(["job", "submit", "--idempotency-key", key, "--",
+                               "sh", "-c", script], timeout=20)
+        try:
+            return json.loads(out)["id"] if rc == 0 else None
+        except (ValueError, KeyError):
+            return None
 
     def stop(self, i, sig=signal.SIGTERM):
         p = self.procs.get(i)
@@ -173,14 +228,9 @@ class JobStream:
         while not self.stopping.is_set() and n < self.limit:
             n += 1
             key = f"k{n:05d}"
-            rc, out, _ = self.cluster.cli(
-                ["job", "submit", "--idempotency-key", key, "--",
-                 "sh", "-c", f"echo {key} >> {self.runs_file}"], timeout=20)
-            if rc == 0:
-                try:
-                    self.acked.append((key, json.loads(out)["id"]))
-                except (ValueError, KeyError):
-                    self.failed += 1
+            job_id = self.cluster.submit(key, script(key, self.runs_file))
+            if job_id:
+                self.acked.append((key, job_id))
             else:
                 self.failed += 1
 
@@ -194,6 +244,26 @@ class JobStream:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def script(key, runs_file, sleep=0):
+    """A job that notes each run of it in `runs_file` and prints out-KEY."""
+    return f"echo {key} >> {runs_file}; " + (f"sleep {sleep}; " if sleep else "") + f"echo out-{key}"
+
+
+def make_runs_file(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.chmod(os.path.dirname(path), 0o777)  # jobs of a root server run as nobody
+    open(path, "w").close()
+    os.chmod(path, 0o666)
+
+
+def count_runs(path):
+    runs = {}
+    with open(path) as f:
+        for line in f:
+            runs[line.strip()] = runs.get(line.strip(), 0) + 1
+    return runs
 
 
 def wait_voter(cluster, node_id, timeout=20):
@@ -215,17 +285,19 @@ def check_jobs(cluster, stream, runs_file):
         return jobs
 
     jobs = wait_for(final_jobs, 60, 0.5)
-    if not check("every acknowledged job is final", jobs is not None):
+    stuck = []
+    if jobs is None:
+        now = cluster.jobs() or {}
+        stuck = [now.get(i, {"id": i, "status": "missing"}) for i in acked.values()
+                 if now.get(i, {}).get("status") not in ("completed", "failed", "cancelled")]
+    if not check("every acknowledged job is final", jobs is not None, f"{stuck[:3]}"):
         return
     missing = [k for k, i in acked.items() if i not in jobs]
     check("no acknowledged job is lost", not missing, f"{len(missing)} missing: {missing[:5]}")
     not_completed = [k for k, i in acked.items() if i in jobs and jobs[i]["status"] != "completed"]
     check("every acknowledged job completed", not not_completed,
           f"{not_completed[:5]} {[jobs[acked[k]] for k in not_completed[:1]]}")
-    runs = {}
-    with open(runs_file) as f:
-        for line in f:
-            runs[line.strip()] = runs.get(line.strip(), 0) + 1
+    runs = count_runs(runs_file)
     never = [k for k, i in acked.items() if runs.get(k, 0) == 0]
     check("every acknowledged job ran", not never, f"{never[:5]}")
     twice = [(k, runs[k], len(jobs[i]["attempts"])) for k, i in acked.items()
@@ -238,13 +310,256 @@ def check_jobs(cluster, stream, runs_file):
           flush=True)
 
 
+def leader_other_than(c, old):
+    return (lambda l: l if l and l != old else None)(c.leader())
+
+
+def stream_goes_on(stream, what, more=3):
+    n = len(stream.acked)
+    check(f"the job stream goes on {what}",
+          wait_for(lambda: len(stream.acked) >= n + more, 30, 0.1), f"{len(stream.acked)}")
+
+
+def transfer_leadership(c, stream):
+    """transfer-leader --to a joined voter, a SIGTERM hand-off by that joined leader (it has no
+    --peers), then transfer-leader without --to."""
+    leader = c.leader()
+    voters = c.voters() or []
+    joined = [i for i in voters if i >= 4 and i != leader]
+    target = (joined or [i for i in voters if i != leader])[0]
+    rc, out, err = c.cli(["cluster", "transfer-leader", "--to", str(target)])
+    check(f"cluster transfer-leader --to {target} moves leadership from node {leader} there",
+          rc == 0 and wait_for(lambda: c.leader() == target, 10, 0.1), f"{rc} {out} {err}")
+    stream_goes_on(stream, "after transfer-leader --to")
+
+    # A leader that joined (no --peers on its command line) hands leadership on at SIGTERM.
+    stopped_at = time.monotonic()
+    c.stop(target)
+    successor = wait_for(lambda: leader_other_than(c, target), 10, 0.05)
+    took = time.monotonic() - stopped_at
+    with open(c.logs[target], errors="replace") as f:
+        handed = "handed leadership to node" in f.read()
+    check(f"node {target} (joined, no --peers), stopped with SIGTERM while leading, hands "
+          f"leadership on first", successor and handed, f"successor {successor}, log: {handed}")
+    print(f"  a successor of node {target} was known {took:.2f} s after its SIGTERM", flush=True)
+    c.launch(target, [])
+    check(f"node {target} restarted from its data directory rejoins",
+          wait_for(lambda: (c.members(target) or {}).get("leader_id"), 15, 0.2))
+    stream_goes_on(stream, "while the leader was stopped and restarted")
+
+    before = c.leader()
+    rc, out, err = c.cli(["cluster", "transfer-leader"])
+    moved = rc == 0 and wait_for(lambda: leader_other_than(c, before), 10, 0.1)
+    check(f"cluster transfer-leader without --to moves leadership off node {before}", moved,
+          f"{rc} {out} {err}")
+    stream_goes_on(stream, "after transfer-leader without --to")
+
+
+def job_on_cli(c, job_id):
+    """The job with its output (job status -o json), or None."""
+    rc, out, _ = c.cli(["job", "status", job_id], timeout=10)
+    try:
+        return json.loads(out) if rc == 0 else None
+    except ValueError:
+        return None
+
+
+def job_on(c, job_id):
+    """The job with its output (REST GET /api/jobs/ID on any live node), or None."""
+    return c.rest(f"/api/jobs/{job_id}")
+
+
+def drain(c, stream, runs):
+    """Long jobs are placed on one node; node drain --deadline 1s ends them as drained, they run
+    again elsewhere; the node gets no new job and is reported drained once empty."""
+    voters = c.voters() or []
+    x = next(i for i in voters if i != c.leader())
+    others = [i for i in voters if i != x]
+    # Only node x takes jobs while the long ones are placed.
+    for o in others:
+        rc, _, err = c.cli(["node", "eligibility", str(o), "off"])
+        check(f"node eligibility {o} off", rc == 0, err)
+    long_jobs = []
+    for n in range(1, 4):
+        key = f"drain{n}"
+        job_id = c.submit(key, script(key, runs, sleep=3))
+        if check(f"long job {key} is acknowledged", job_id):
+            long_jobs.append((key, job_id))
+            stream.acked.append((key, job_id))
+
+    def running_on_x():
+        jobs = c.jobs() or {}
+        return all(jobs.get(i, {}).get("status") == "running" and
+                   jobs[i].get("node_id") == x for _, i in long_jobs)
+    check(f"the long jobs run on node {x}", wait_for(running_on_x, 15, 0.1), str(c.jobs()))
+    for o in others:
+        rc, _, err = c.cli(["node", "eligibility", str(o), "on"])
+        check(f"node eligibility {o} on", rc == 0, err)
+
+    # In a table it waits, printing progress, until the node is empty (-o json returns at once).
+    cmd, env = c.cli_command(["node", "drain", str(x), "--deadline", "1s"], output="table")
+    out_path = os.path.join(c.out, "drain.out")
+    with open(out_path, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+
+    def state_of_x():
+        status = c.cli(["cluster", "status"], timeout=10)
+        try:
+            nodes = json.loads(status[1])["nodes"] if status[0] == 0 else []
+        except ValueError:
+            return None
+        return next((n for n in nodes if n["id"] == x), None)
+    draining = wait_for(lambda: (state_of_x() or {}).get("scheduling", {}).get("draining"), 10,
+                        0.05)
+    check(f"node {x} is shown draining", draining)
+    began = len(stream.acked)
+    started = time.monotonic()
+    try:
+        rc = proc.wait(40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = proc.wait()
+    took = time.monotonic() - started
+    with open(out_path) as f:
+        said = f.read()
+    check(f"node drain {x} --deadline 1s exits 0 once the node is empty",
+          rc == 0 and f"node {x} is drained" in said, f"{rc} {said}")
+    print(f"  node {x} drained in {took:.1f} s", flush=True)
+    node = state_of_x() or {}
+    check(f"cluster status reports node {x} drained with no running job",
+          node.get("scheduling", {}).get("state") == "drained" and node.get("running_jobs") == 0,
+          str(node))
+    rest = c.rest("/api/cluster") or {}
+    node = next((n for n in rest.get("nodes", []) if n.get("id") == x), {})
+    check(f"GET /api/cluster reports node {x} drained",
+          node.get("scheduling", {}).get("state") == "drained", str(rest))
+
+    def long_jobs_done():
+        jobs = [job_on(c, i) for _, i in long_jobs]
+        return jobs if all(j and j["status"] == "completed" for j in jobs) else None
+    done = wait_for(long_jobs_done, 30, 0.2)
+    check("the drained long jobs complete", done, str([job_on(c, i) for _, i in long_jobs]))
+    for (key, _), job in zip(long_jobs, done or []):
+        first, last = job["attempts"][0], job["attempts"][-1]
+        check(f"{key}: its attempt on node {x} ended with reason drained; it ran again on "
+              f"another node and completed with its output",
+              first["node_id"] == x and first["reason"] == "drained" and last["node_id"] != x
+              and last["status"] == "completed" and job["stdout_tail"] == f"out-{key}\n",
+              str(job["attempts"]))
+
+    # Jobs acknowledged once the drain had begun all went elsewhere.
+    wait_for(lambda: len(stream.acked) >= began + 3, 20, 0.1)
+    later = stream.acked[began:]
+
+    def final():
+        jobs = c.jobs()
+        if jobs is None or any(jobs.get(i, {}).get("status") != "completed" for _, i in later):
+            return None
+        return jobs
+    jobs = wait_for(final, 30, 0.2) or {}
+    placed_on_x = [k for k, i in later
+                   if any(a["node_id"] == x for a in jobs.get(i, {}).get("attempts", []))]
+    check(f"no job acknowledged after the drain began was placed on node {x}",
+          jobs and later and not placed_on_x, f"{len(later)} jobs, on {x}: {placed_on_x}")
+    rc, _, err = c.cli(["node", "eligibility", str(x), "on"])
+    check(f"node eligibility {x} on ends the drained state",
+          rc == 0 and wait_for(lambda: (state_of_x() or {}).get("scheduling", {}).get("state")
+                               == "eligible", 10, 0.1), err)
+
+
+def save_while_jobs_flow(c, stream, runs, file):
+    """operator snapshot save while the stream runs and two long jobs run; returns what was
+    acknowledged before the save and the jobs as listed just before it."""
+    long_jobs = []
+    for n in range(1, 3):
+        key = f"atsave{n}"
+        job_id = c.submit(key, script(key, runs, sleep=4))
+        if check(f"long job {key} is acknowledged", job_id):
+            long_jobs.append((key, job_id))
+            stream.acked.append((key, job_id))
+
+    def long_running():
+        jobs = c.jobs() or {}
+        return all(jobs.get(i, {}).get("status") == "running" for _, i in long_jobs)
+    check("the long jobs run", wait_for(long_running, 15, 0.1))
+    acked = list(stream.acked)
+    before = wait_for(c.jobs, 10, 0.2) or {}
+    rc, out, err = c.cli(["operator", "snapshot", "save", file])
+    saved = check("operator snapshot save while jobs flow", rc == 0 and os.path.exists(file),
+                  f"{rc} {out} {err}")
+    rc, out, err = c.cli(["operator", "snapshot", "inspect", file])
+    try:
+        info = json.loads(out)
+    except ValueError:
+        info = {}
+    check("operator snapshot inspect: checksum OK, every job listed before the save counted",
+          saved and rc == 0 and info.get("checksum_ok") and info.get("job_count", 0) >= len(before),
+          f"{rc} {out} {err}")
+    stream_goes_on(stream, "after the save")
+    return acked, before, long_jobs
+
+
+def restore(binary, out, file, runs, acked, before, long_jobs):
+    """A new 3-node cluster (new ports, empty data directories) restored from the file."""
+    os.rename(runs, runs + ".before-restore")
+    make_runs_file(runs)
+    r = Cluster(binary, os.path.join(out, "restored"), dashboards=True,
+                extra=["--worker-timeout", "3s", "--kill-grace", "1s"])
+    try:
+        r.bootstrap(extra=["--restore", file])
+        check("a new 3-node cluster restored from the snapshot elects a leader",
+              wait_for(r.leader, 15, 0.2))
+
+        def final():
+            jobs = r.jobs()
+            if jobs is None or any(jobs.get(i, {}).get("status") in (None, "pending", "running")
+                                   for _, i in acked):
+                return None
+            return jobs
+        jobs = wait_for(final, 40, 0.3) or r.jobs() or {}
+        missing = [k for k, i in acked if i not in jobs]
+        check("every job acknowledged before the save is in the restored cluster", not missing,
+              f"{len(missing)} of {len(acked)} missing: {missing[:5]}")
+        not_completed = [k for k, i in acked if jobs.get(i, {}).get("status") != "completed"]
+        check("... and completed there", not not_completed, f"{not_completed[:5]}")
+        new_runs = count_runs(runs)
+        changed = []
+        for key, job_id in acked:
+            was = before.get(job_id)
+            if not was or was["status"] != "completed":
+                continue
+            now = job_on(r, job_id) or {}
+            if (now.get("status") != "completed" or len(now.get("attempts", [])) !=
+                    len(was["attempts"]) or now.get("stdout_tail") != f"out-{key}\n" or
+                    new_runs.get(key)):
+                changed.append((key, now.get("status"), len(now.get("attempts", [])),
+                                len(was["attempts"]), now.get("stdout_tail"), new_runs.get(key)))
+        completed_before = sum(1 for _, i in acked if before.get(i, {}).get("status")
+                               == "completed")
+        check(f"the {completed_before} jobs completed before the save are completed, with their "
+              f"attempts and output, and did not run again", completed_before and not changed,
+              f"{changed[:5]}")
+        for key, job_id in long_jobs:
+            job = job_on(r, job_id) or {}
+            attempts = job.get("attempts", [])
+            check(f"{key}, running at the save: its attempt became lost and the job ran again "
+                  f"in the restored cluster",
+                  len(attempts) >= 2 and attempts[0]["reason"] == "lost" and
+                  "snapshot" in (attempts[0]["error"] or "") and job["status"] == "completed"
+                  and new_runs.get(key) == 1 and job["stdout_tail"] == f"out-{key}\n",
+                  f"{job} runs {new_runs.get(key)}")
+        print(f"  restored: {len(acked)} jobs acknowledged before the save, {completed_before} "
+              f"of them completed before it", flush=True)
+    finally:
+        r.stop_all()
+
+
 def plain(binary, out):
-    c = Cluster(binary, os.path.join(out, "plain"))
+    c = Cluster(binary, os.path.join(out, "plain"), slots=4, dashboards=True,
+                extra=["--worker-timeout", "3s", "--kill-grace", "1s"])
     runs = os.path.join(c.out, "runs", "runs.txt")
-    os.makedirs(os.path.dirname(runs))
-    os.chmod(os.path.dirname(runs), 0o777)  # jobs of a root server run as nobody
-    open(runs, "w").close()
-    os.chmod(runs, 0o666)
+    make_runs_file(runs)
+    backup = os.path.join(out, "backup.snap")
     try:
         c.bootstrap()
         check("3 nodes from --peers elect a leader", wait_for(c.leader, 15, 0.2))
@@ -320,6 +635,10 @@ def plain(binary, out):
             check("3 voters again", len(c.voters() or []) == 3, str(c.voters()))
             wait_for(lambda: len(stream.acked) >= 20, 30, 0.2)
 
+            transfer_leadership(c, stream)
+            drain(c, stream, runs)
+            acked, before, long_jobs = save_while_jobs_flow(c, stream, runs, backup)
+
         # A restart uses the stored membership (no --peers, no --join).
         remaining = c.voters() or []
         restart = next(i for i in remaining if i != c.leader())
@@ -331,6 +650,7 @@ def plain(binary, out):
         print(f"  node 4 was a voter {joined_in:.1f} s after it started", flush=True)
     finally:
         c.stop_all()
+    restore(binary, out, backup, runs, acked, before, long_jobs)
 
 
 def secure(binary, out):
@@ -360,6 +680,88 @@ def secure(binary, out):
         check("a job submitted at the new node completes",
               rc == 0 and json.loads(out_ or "{}").get("status") == "completed", err)
         check("the members are the 4 voters", c.voters() == [1, 2, 3, 4], str(c.voters()))
+
+        rc, _, err = c.cli(["cluster", "transfer-leader"], role="read")
+        check("transfer-leader with a read token is refused",
+              rc != 0 and "PERMISSION_DENIED" in err, err)
+        leader = c.leader()
+        target = 4 if leader != 4 else 1
+        rc, out_, err = c.cli(["cluster", "transfer-leader", "--to", str(target)])
+        check(f"transfer-leader --to {target} with an operator token moves leadership there",
+              rc == 0 and wait_for(lambda: c.leader() == target, 10, 0.1), f"{rc} {out_} {err}")
+        rc, out_, err = c.cli(["job", "submit", "--wait", "--", "echo", "after"], role="submit")
+        check("a job submitted after the transfer completes",
+              rc == 0 and json.loads(out_ or "{}").get("status") == "completed", err)
+    finally:
+        c.stop_all()
+
+
+def recovery(binary, out):
+    """A 3-node cluster loses two nodes for good; the survivor is re-founded with
+    --force-new-cluster and nothing but its --node-id and --data-dir (no --peers), keeps its
+    committed jobs, and grows back to 3 voters with --join."""
+    c = Cluster(binary, os.path.join(out, "recovery"))
+    runs = os.path.join(c.out, "runs", "runs.txt")
+    make_runs_file(runs)
+
+    def completed(keys_ids):
+        def done():
+            jobs = c.jobs()
+            if jobs is None or any(jobs.get(i, {}).get("status") != "completed"
+                                   for _, i in keys_ids):
+                return None
+            return jobs
+        return wait_for(done, 30, 0.2)
+
+    def submit_some(prefix, n):
+        out_ = []
+        for k in range(n):
+            key = f"{prefix}{k}"
+            job_id = c.submit(key, script(key, runs))
+            if check(f"job {key} is acknowledged", job_id):
+                out_.append((key, job_id))
+        return out_
+    try:
+        c.bootstrap()
+        check("3 nodes from --peers elect a leader", wait_for(c.leader, 15, 0.2))
+        kept = submit_some("kept", 5)
+        check("the first jobs complete", completed(kept))
+        survivor = 1
+        for i in (2, 3):
+            c.stop(i, signal.SIGKILL)
+            shutil.rmtree(c.dirs[i])  # gone for good
+        c.stop(survivor)
+        c.launch(survivor, ["--force-new-cluster"])  # no --peers
+        check("the survivor, started with --force-new-cluster and no --peers, leads alone",
+              wait_for(lambda: c.leader() == survivor and c.voters() == [survivor], 15, 0.1),
+              f"{c.members()} {open(c.logs[survivor], errors='replace').read()[-2000:]}")
+        jobs = c.jobs() or {}
+        check("it keeps every committed job, completed",
+              all(jobs.get(i, {}).get("status") == "completed" for _, i in kept), str(jobs))
+        check("... with its output",
+              all((job_on_cli(c, i) or {}).get("stdout_tail") == f"out-{k}\n" for k, i in kept))
+        c.launch(4, ["--join", c.addr(survivor)])
+        check("a fresh node 4 joins the re-founded cluster and becomes a voter",
+              wait_voter(c, 4), str(c.members()))
+        c.launch(5, ["--join", c.addr(4)])
+        check("a fresh node 5 joins through node 4 and becomes a voter", wait_voter(c, 5),
+              str(c.members()))
+        check("3 voters again", c.voters() == [1, 4, 5], str(c.voters()))
+        after = submit_some("after", 6)
+        jobs = completed(after)
+        check("jobs submitted after the growth complete", jobs)
+        # Restarted with the flag still on its command line, the survivor stays a member of
+        # the grown cluster (the data directory remembers it was re-founded).
+        c.stop(survivor)
+        c.launch(survivor, ["--force-new-cluster"])
+        check("the survivor restarted with --force-new-cluster still given stays one of 3 voters",
+              wait_for(lambda: (c.members(survivor) or {}).get("leader_id") and
+                       c.voters(survivor) == [1, 4, 5], 15, 0.2), str(c.members(survivor)))
+        last = submit_some("last", 2)
+        check("jobs submitted after that restart complete", completed(last))
+        runs_seen = count_runs(runs)
+        check("every job ran, none twice",
+              all(runs_seen.get(k) == 1 for k, _ in kept + after + last), str(runs_seen))
     finally:
         c.stop_all()
 
@@ -368,7 +770,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", default="build/nomad-lite")
     parser.add_argument("--out", default="build/membership")
-    parser.add_argument("--only", choices=["plain", "secure"])
+    parser.add_argument("--only", choices=["plain", "secure", "recovery"])
     a = parser.parse_args()
     binary = os.path.abspath(a.bin)
     started = time.monotonic()
@@ -376,6 +778,14 @@ def main():
         plain(binary, os.path.abspath(a.out))
     if a.only in (None, "secure"):
         secure(binary, os.path.abspath(a.out))
+    if a.only in (None, "recovery"):
+        recovery(binary, os.path.abspath(a.out))
+    if not failures:
+        # Each node's data directory holds a 64 MiB WAL segment; the logs are what is kept.
+        for root, dirs, _ in os.walk(os.path.abspath(a.out)):
+            for d in [d for d in dirs if d.startswith("data-")]:
+                shutil.rmtree(os.path.join(root, d), ignore_errors=True)
+                dirs.remove(d)
     print(f"{'FAILED' if failures else 'passed'} in {time.monotonic() - started:.0f} s"
           + (f": {', '.join(failures)}" if failures else ""), flush=True)
     return 1 if failures else 0

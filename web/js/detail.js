@@ -3,7 +3,7 @@
 
 import { api, streamLogs } from './api.js';
 import { el, fill, $ } from './dom.js';
-import { isFinal, parseTime, formatClock, formatAgo, formatDuration, jobDuration, signalName, failureText, errorDetail, isNotOlder } from './format.js';
+import { isFinal, parseTime, formatClock, formatAgo, formatDuration, formatBytes, jobDuration, signalName, failureText, errorDetail, isNotOlder } from './format.js';
 import { statusBadge } from './jobs.js';
 import { OutputPane } from './output.js';
 
@@ -111,7 +111,7 @@ export class JobDetail {
         el('h3', { text: 'Attempts' }),
         el('div', { class: 'table-wrap' },
           el('table', { class: 'table attempts' },
-            el('thead', {}, el('tr', {}, ['#', 'Node', 'Status', 'Outcome', 'Assigned', 'Started', 'Finished', 'Took']
+            el('thead', {}, el('tr', {}, ['#', 'Node', 'Status', 'Outcome', 'Assigned', 'Started', 'Finished', 'Took', 'Peak memory', 'CPU time']
               .map((h) => el('th', { text: h })))),
             this.attempts))),
       el('section', { class: 'card output-card' },
@@ -178,7 +178,7 @@ export class JobDetail {
 
     const attempts = job.attempts || [];
     fill(this.attempts, attempts.length ? attempts.map((a) => this.attemptRow(a))
-      : el('tr', {}, el('td', { class: 'muted', colspan: '8', text: 'None yet: the job has not been placed on a node.' })));
+      : el('tr', {}, el('td', { class: 'muted', colspan: '10', text: 'None yet: the job has not been placed on a node.' })));
 
     const picked = this.shownAttempt();
     fill(this.attemptPicker, attempts.length > 1 ? attempts.map((a) => {
@@ -210,6 +210,13 @@ export class JobDetail {
         class: 'num',
         text: started === null ? '—' : formatDuration((finished ?? Date.now()) - started),
         dataset: started !== null && finished === null ? { since: started } : {},
+      }),
+      // Measured by its node when it ended (its cgroup, else the kernel's rusage).
+      el('td', { class: 'num', text: formatBytes(a.peak_memory_bytes), dataset: { usage: 'peak' } }),
+      el('td', {
+        class: 'num',
+        text: a.cpu_time_ms === null || a.cpu_time_ms === undefined ? '—' : formatDuration(a.cpu_time_ms),
+        dataset: { usage: 'cpu' },
       }));
   }
 

@@ -22,6 +22,16 @@ export function parseTime(text) {
 }
 
 // "850ms", "12s", "3m 5s", "2h 10m", "4d 3h".
+// A size for people: "812 B", "64.0 MiB"; '—' when not measured (null or 0).
+export function formatBytes(bytes) {
+  if (!bytes || !Number.isFinite(bytes)) return '—';
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024, unit = 0;
+  while (value >= 1024 && unit + 1 < units.length) { value /= 1024; unit += 1; }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
 export function formatDuration(ms) {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
   ms = Math.max(0, ms);
@@ -82,6 +92,7 @@ export function failureText(job) {
     case 'timeout': return 'timed out';
     case 'lost': return 'node lost';
     case 'spawn_error': return 'could not start';
+    case 'oom': return 'out of memory';
     default: return job.reason || '';
   }
 }

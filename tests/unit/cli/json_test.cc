@@ -133,7 +133,9 @@ TEST(JobJson, AttemptsSignalPriorityAndError) {
                                     {"assigned_at", "2024-05-01T12:34:56.794Z"},
                                     {"started_at", "2024-05-01T12:34:56.800Z"},
                                     {"finished_at", "2024-05-01T12:34:57.289Z"},
-                                    {"error", "node 2 stopped answering"}}));
+                                    {"error", "node 2 stopped answering"},
+                                    {"peak_memory_bytes", nullptr},
+                                    {"cpu_time_ms", nullptr}}));
   EXPECT_EQ(j["attempts"][1]["signal"], 9);
   EXPECT_EQ(j["attempts"][1]["reason"], "timeout");
   EXPECT_TRUE(j["attempts"][1]["error"].is_null());
@@ -142,6 +144,21 @@ TEST(JobJson, AttemptsSignalPriorityAndError) {
   for (const char* key : {"stdout_tail", "stderr_tail", "stdout_truncated", "stderr_truncated"}) {
     EXPECT_FALSE(j.contains(key)) << key;
   }
+}
+
+TEST(JobJson, AttemptsCarryTheirMeasuredPeakMemoryAndCpuTime) {
+  nomad_lite::Job job = retried_job();
+  job.mutable_attempts(1)->set_reason("oom");
+  job.mutable_attempts(1)->set_peak_memory_bytes(67108864);
+  job.mutable_attempts(1)->set_cpu_time_ms(1234);
+  json j = job_to_json(job);
+  EXPECT_EQ(j["attempts"][1]["reason"], "oom");
+  EXPECT_EQ(j["attempts"][1]["peak_memory_bytes"], 67108864);
+  EXPECT_EQ(j["attempts"][1]["cpu_time_ms"], 1234);
+  EXPECT_TRUE(j["attempts"][0]["peak_memory_bytes"].is_null());
+  // A job that used no measurable CPU still says 0 next to its peak.
+  job.mutable_attempts(1)->set_cpu_time_ms(0);
+  EXPECT_EQ(job_to_json(job)["attempts"][1]["cpu_time_ms"], 0);
 }
 
 TEST(JobJson, OutputTailsOnlyWhenAskedForAndAlwaysUtf8) {

@@ -180,6 +180,45 @@ TEST(Output, JobDetailShowsAttemptsReasonAndError) {
   EXPECT_EQ(rows[4], "3  -     running  -        0            -                         -");
 }
 
+TEST(Output, JobDetailShowsPeakMemoryAndCpuTimeOnceMeasured) {
+  nomad_lite::Job j = job("5d5a6139a9a63756", nomad_lite::JOB_STATUS_FAILED, "hog", 60'000);
+  j.set_reason("oom");
+  auto* lost = j.add_attempts();  // measured nothing: ended with its node
+  lost->set_number(1);
+  lost->set_node_id(2);
+  lost->set_status(nomad_lite::JOB_STATUS_FAILED);
+  lost->set_reason("lost");
+  auto* oom = j.add_attempts();
+  oom->set_number(2);
+  oom->set_node_id(3);
+  oom->set_status(nomad_lite::JOB_STATUS_FAILED);
+  oom->set_reason("oom");
+  oom->set_exit_code(137);
+  oom->set_peak_memory_bytes(64 << 20);
+  oom->set_cpu_time_ms(420);
+  oom->set_error("killed by the kernel: out of memory");
+  std::ostringstream out;
+  print_job(out, j, OutputFormat::kTable, kNow);
+  std::string text = out.str();
+  auto rows = lines(text.substr(text.find("\nAttempts:\n") + 1));
+  ASSERT_EQ(rows.size(), 4u) << text;
+  EXPECT_EQ(rows[1], "#  NODE  STATUS  REASON  EXIT  STARTED  FINISHED  PEAK MEM  CPU    ERROR");
+  EXPECT_EQ(rows[2], "1  2     failed  lost    -     -        -         -         -");
+  EXPECT_EQ(rows[3],
+            "2  3     failed  oom     137   -        -         64.0 MiB  0.42s  killed by the "
+            "kernel: out of memory");
+}
+
+TEST(Output, BytesAndCpuTimeForPeople) {
+  EXPECT_EQ(format_bytes(0), "0 B");
+  EXPECT_EQ(format_bytes(1023), "1023 B");
+  EXPECT_EQ(format_bytes(512 << 10), "512.0 KiB");
+  EXPECT_EQ(format_bytes(3ull << 29), "1.5 GiB");
+  EXPECT_EQ(format_cpu_time(0), "0.00s");
+  EXPECT_EQ(format_cpu_time(12'300), "12.30s");
+  EXPECT_EQ(format_cpu_time(125'000), "2m5s");
+}
+
 TEST(Output, PendingJobShowsWhyItWaits) {
   nomad_lite::Job j = job("77aa0000bbbb", nomad_lite::JOB_STATUS_PENDING, "true", 1000);
   j.set_pending_reason("no node has a free slot");

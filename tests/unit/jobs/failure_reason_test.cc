@@ -17,7 +17,8 @@ TEST(FailureReason, EachReasonHasItsWireNameAndParsesBack) {
   const std::pair<FailureReason, std::string> expected[] = {
       {FailureReason::kExitCode, "exit_code"},        {FailureReason::kTimeout, "timeout"},
       {FailureReason::kSpawnError, "spawn_error"},    {FailureReason::kLost, "lost"},
-      {FailureReason::kDisconnected, "disconnected"}, {FailureReason::kKilled, "killed"}};
+      {FailureReason::kDisconnected, "disconnected"}, {FailureReason::kKilled, "killed"},
+      {FailureReason::kDrained, "drained"},           {FailureReason::kOom, "oom"}};
   for (const auto& [reason, name] : expected) {
     EXPECT_EQ(failure_reason_name(reason), name);
     FailureReason parsed =
@@ -38,8 +39,9 @@ TEST(FailureReason, AnyOtherTextIsNoReason) {
 TEST(FailureReason, OnlyLostAndDisconnectedAreTheNodesFault) {
   EXPECT_TRUE(is_node_fault(FailureReason::kLost));
   EXPECT_TRUE(is_node_fault(FailureReason::kDisconnected));
-  for (FailureReason r : {FailureReason::kExitCode, FailureReason::kTimeout,
-                          FailureReason::kSpawnError, FailureReason::kKilled}) {
+  for (FailureReason r :
+       {FailureReason::kExitCode, FailureReason::kTimeout, FailureReason::kSpawnError,
+        FailureReason::kKilled, FailureReason::kOom}) {
     EXPECT_FALSE(is_node_fault(r)) << failure_reason_name(r);
   }
   EXPECT_TRUE(is_node_fault(std::string("disconnected")));

@@ -289,6 +289,36 @@ TEST(JobFinished, ATimeoutFailsTheJobWithReasonTimeout) {
   EXPECT_EQ(job.attempts(0).signal(), 9);
 }
 
+TEST(JobFinished, TheAttemptRecordsItsPeakMemoryAndCpuTime) {
+  Replica r = with_job();
+  r.apply(assign_cmd("a", 1, 2, 5000));
+  auto f = finished_msg("a", 1, 2, 6000, 0);
+  f.set_peak_memory_bytes(12 << 20);
+  f.set_cpu_time_ms(345);
+  r.apply(finished_cmd(f));
+  EXPECT_EQ(r.job("a").attempts(0).peak_memory_bytes(), 12u << 20);
+  EXPECT_EQ(r.job("a").attempts(0).cpu_time_ms(), 345u);
+}
+
+TEST(JobFinished, AnOomFailsTheAttemptWithReasonOomAndCountsAgainstRetries) {
+  Replica r = with_job(Opt().retries(1));
+  r.apply(assign_cmd("a", 1, 2, 5000));
+  auto f = finished_msg("a", 1, 2, 6000, 137, "oom");
+  f.set_error("killed by the kernel: out of memory (limit 67108864 bytes, peak 67108864 bytes)");
+  f.set_peak_memory_bytes(64 << 20);
+  r.apply(finished_cmd(f));
+  EXPECT_EQ(r.job("a").status(), JOB_STATUS_PENDING);  // retries 1: once more
+  EXPECT_EQ(r.job("a").attempts(0).reason(), "oom");
+  EXPECT_EQ(r.job("a").attempts(0).peak_memory_bytes(), 64u << 20);
+  r.apply(assign_cmd("a", 2, 2, 8000));
+  r.apply(finished_cmd(finished_msg("a", 2, 2, 9000, 137, "oom")));
+  const auto& job = r.job("a");
+  EXPECT_EQ(job.status(), JOB_STATUS_FAILED);
+  EXPECT_EQ(job.reason(), "oom");
+  EXPECT_EQ(job.exit_code(), 137);
+  EXPECT_EQ(job.started_at_ms(), 9000);  // the process ran: its finish says it started
+}
+
 TEST(JobFinished, ASpawnErrorFailsTheJobWithItsErrorAndNoStartTime) {
   Replica r = with_job();
   r.apply(assign_cmd("a", 1, 2, 5000));

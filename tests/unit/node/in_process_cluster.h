@@ -88,6 +88,17 @@ class InProcessCluster {
     for (auto& [id, m] : members_) stop(id);
   }
 
+  // Adds node `id` as a node that joins the running cluster: no bootstrap peers, the timings
+  // of node 1. start() it, then add it through the leader (Node::change_membership).
+  void add_joining(raft::NodeId id) {
+    auto m = std::make_unique<Member>();
+    m->config = members_.begin()->second->config;
+    m->config.node_id = id;
+    m->config.peers.clear();
+    m->config.joined = true;
+    members_[id] = std::move(m);
+  }
+
   void start_all() {
     for (auto& [id, m] : members_) start(id);
   }

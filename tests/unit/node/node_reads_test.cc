@@ -116,6 +116,27 @@ TEST_F(NodeReads, TransferWithoutATargetPicksAFollower) {
   EXPECT_NE(answer.get().leader, raft::kNoNode);
 }
 
+TEST_F(NodeReads, TransferGoesToAVoterThatJoinedAfterTheBootstrap) {
+  // The voters are the current configuration's, not the bootstrap --peers.
+  cluster_.add_joining(4);
+  cluster_.start(4);
+  auto added = std::make_shared<std::promise<ProposeOutcome>>();
+  auto answer = added->get_future();
+  cluster_.node(leader_).change_membership(
+      {.kind = raft::ConfChange::Kind::kAddLearner, .id = 4, .address = "127.0.0.1:4"},
+      [added](ProposeOutcome o) { added->set_value(std::move(o)); });
+  ASSERT_EQ(answer.wait_for(kPatience), std::future_status::ready);
+  ASSERT_EQ(answer.get().code, ProposeOutcome::Code::kApplied);
+  ASSERT_TRUE(eventually([&] {
+    // Promoted by the leader once it caught up.
+    return cluster_.node(leader_).membership_view().membership.is_voter(4);
+  }));
+  auto moved = transfer(cluster_.node(leader_), 4);
+  ASSERT_EQ(moved.wait_for(kPatience), std::future_status::ready);
+  EXPECT_EQ(moved.get().code, TransferOutcome::Code::kDone) << moved.get().detail;
+  EXPECT_EQ(moved.get().leader, 4u);
+}
+
 TEST_F(NodeReads, TransferToANonVoterOrFromAFollowerIsRefused) {
   auto bad = transfer(cluster_.node(leader_), 9);
   ASSERT_EQ(bad.wait_for(kPatience), std::future_status::ready);

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 
+#include "server/cluster_identity.h"
 #include "storage/snapshot_store.h"
 #include "storage/wal.h"
 #include "support/job_commands.h"
@@ -194,6 +195,60 @@ TEST(Backup, ForceNewClusterKeepsTheCommittedEntriesAndStartsAlone) {
   again.force_new_cluster = true;
   ASSERT_TRUE(prepare_data_dir(&again));
   EXPECT_TRUE(again.peers.empty());
+}
+
+// A node that joined (no --peers, ever) is re-founded with its id and data directory alone:
+// the WAL's cluster name comes from cluster.json, which then says the node bootstraps alone.
+TEST(Backup, ForceNewClusterOfAJoinedNodeNeedsNoPeers) {
+  nomad::testing::TempDir dir("force");
+  node::ServerConfig c = config_in(dir.file("node"));
+  c.node_id = 4;
+  c.peers.clear();
+  fs::create_directories(c.data_dir);
+  ASSERT_TRUE(
+      save_cluster_identity(c.data_dir, {.cluster = "1,2,3", .joined = true, .bootstrap = {}}));
+  Replica r = sample_replica();
+  {
+    storage::WalContents contents;
+    Status status;
+    auto wal = storage::Wal::open(c.data_dir + "/wal", {.node_id = 4, .cluster = "1,2,3"}, 0,
+                                  &contents, &status);
+    ASSERT_TRUE(wal) << status.message();
+    ASSERT_TRUE(wal->write(raft::HardState{1, 1, 8}, r.log()));
+    ASSERT_TRUE(wal->sync());
+  }
+  c.force_new_cluster = true;
+  Status s = prepare_data_dir(&c);
+  ASSERT_TRUE(s) << s.message();
+  EXPECT_TRUE(c.peers.empty());
+  raft::Index index = 0;
+  restored_store(c.data_dir, &index);
+  EXPECT_EQ(index, 8u) << "the committed entries are kept";
+  std::optional<ClusterIdentity> identity;
+  ASSERT_TRUE(load_cluster_identity(c.data_dir, &identity));
+  ASSERT_TRUE(identity);
+  EXPECT_EQ(identity->cluster, "1,2,3") << "the cluster keeps its name";
+  EXPECT_FALSE(identity->joined) << "it now bootstraps alone";
+  EXPECT_TRUE(identity->bootstrap.empty()) << "no peer of the old cluster";
+}
+
+TEST(Backup, ForceNewClusterWithoutClusterJsonOrPeersNamesTheFix) {
+  nomad::testing::TempDir dir("force");
+  node::ServerConfig c = config_in(dir.file("node"));
+  {
+    storage::WalContents contents;
+    Status status;
+    auto wal = storage::Wal::open(c.data_dir + "/wal", {.node_id = 1, .cluster = "1,2,3"}, 0,
+                                  &contents, &status);
+    ASSERT_TRUE(wal) << status.message();
+    ASSERT_TRUE(wal->write(raft::HardState{1, 1, 8}, sample_replica().log()));
+    ASSERT_TRUE(wal->sync());
+  }
+  c.peers.clear();  // a data directory of an older version, and the --peers forgotten
+  c.force_new_cluster = true;
+  Status s = prepare_data_dir(&c);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.message().find("give the --peers"), std::string::npos) << s.message();
 }
 
 TEST(Backup, ForceNewClusterNeedsStateToKeep) {
