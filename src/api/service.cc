@@ -1,5 +1,6 @@
 #include "api/service.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/quote.h"
@@ -61,6 +62,10 @@ std::string differing_field(const nomad_lite::Job& job,
   if (job.on_disconnect() != request.on_disconnect()) return "on_disconnect";
   if (job.priority() != request.priority()) return "priority";
   if (job.env().size() != request.env().size()) return "env";
+  if (job.after_size() != request.after_size() ||
+      !std::equal(job.after().begin(), job.after().end(), request.after().begin())) {
+    return "after";
+  }
   for (const auto& [name, value] : request.env()) {
     auto it = job.env().find(name);
     if (it == job.env().end() || it->second != value) return "env";
@@ -179,6 +184,15 @@ std::string submit_request_error(const nomad_lite::SubmitJobRequest& request) {
       return reject("env: the value of " + name + " contains a NUL byte");
     }
   }
+  if (request.after_size() > static_cast<int>(kMaxAfter)) {
+    return reject("after names " + std::to_string(request.after_size()) + " jobs; the limit is " +
+                  std::to_string(kMaxAfter));
+  }
+  for (const auto& id : request.after()) {
+    if (id.empty() || id.size() > 256 || id.find('\0') != std::string::npos) {
+      return reject("after: '" + common::quote_input(id) + "' is not a job id");
+    }
+  }
   return "";
 }
 
@@ -196,6 +210,7 @@ nomad_lite::Job job_from_request(const nomad_lite::SubmitJobRequest& request) {
   job->set_priority(request.priority());
   *job->mutable_env() = request.env();
   *job->mutable_resources() = request.resources();
+  *job->mutable_after() = request.after();
   return built;
 }
 
@@ -203,6 +218,15 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
                          std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> answer) {
   if (std::string error = submit_request_error(request); !error.empty()) {
     return answer({make_error(Code::kInvalidArgument, std::move(error)), {}});
+  }
+  // A job waits only for jobs that exist (so no cycle can form); the job store checks again.
+  for (const auto& id : request.after()) {
+    if (!read_jobs([&](const jobs::JobStore& store) { return store.find(id) != nullptr; })) {
+      return answer({make_error(Code::kInvalidArgument,
+                                "after: no job " + common::quote_input(id) +
+                                    " (a job can wait only for jobs submitted before it)"),
+                     {}});
+    }
   }
   // Submitted first, then waited for as WaitJob would, in the same call.
   std::function<void(Outcome<nomad_lite::Job>)> done = [this, wait_ms = request.wait_ms(),

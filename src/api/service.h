@@ -61,6 +61,7 @@ inline constexpr size_t kMaxListPageBytes = 8 << 20;  // a page ends early rathe
 inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr uint32_t kMaxRetries = 100;  // also of lost_retries
 inline constexpr uint32_t kDefaultLostRetries = 3;
+inline constexpr size_t kMaxAfter = 100;  // jobs one job may wait for (--after)
 inline constexpr uint64_t kMaxWaitMs = 60'000;
 // How long a read waits for this node to apply its min_index (or a ReadIndex) before it fails.
 inline constexpr uint64_t kReadWaitMs = 5'000;

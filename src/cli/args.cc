@@ -33,6 +33,7 @@ struct SubmitFlags {
   bool wait = false;
   std::string cron, every, tz, overlap = "allow", catch_up = "last";
   uint32_t keep_runs = 0;  // 0: not given
+  std::string after;       // ID[,ID...]
 };
 
 struct JobIdFlags {
@@ -167,6 +168,9 @@ void add_submit_flags(CLI::App* app, SubmitFlags* f) {
   app->add_option("--catch-up", f->catch_up,
                   "Ticks missed while no leader ran: last (run the latest), none, or all")
       ->capture_default_str();
+  app->add_option("--after", f->after,
+                  "ID[,ID...]: wait until these jobs completed; fail (dependency_failed) "
+                  "without running if one fails or is cancelled");
   app->add_option("--keep-runs", f->keep_runs,
                   "Keep the last N runs of a periodic job (default 100)");
   app->footer(std::string(kClientFooter) +
@@ -447,6 +451,9 @@ Status finish_periodic(const SubmitFlags& f, SubmitOptions* out) {
   }
   if (cron && every) return Status::error("give --cron or --every, not both");
   if (f.wait) return Status::error("--wait does not apply to a periodic job (--cron, --every)");
+  if (!f.after.empty()) {
+    return Status::error("--after does not apply to a periodic job (--cron, --every)");
+  }
   std::string why;
   if (cron) {
     if (!jobs::CronSchedule::parse(f.cron, &why)) return Status::error("--cron: " + why);
@@ -510,6 +517,14 @@ Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words
     out->env[item.substr(0, eq)] = item.substr(eq + 1);
   }
   out->idempotency_key = f.idempotency_key;
+  for (size_t start = 0; start < f.after.size();) {
+    size_t comma = f.after.find(',', start);
+    if (comma == std::string::npos) comma = f.after.size();
+    std::string id = f.after.substr(start, comma - start);
+    if (id.empty()) return Status::error("--after: an empty job id in '" + f.after + "'");
+    out->after.push_back(id);
+    start = comma + 1;
+  }
   out->priority = f.priority;
   out->wait = f.wait;
   return finish_periodic(f, out);

@@ -61,6 +61,7 @@ struct SubmitOptions {
   nomad_lite::OnDisconnect on_disconnect = nomad_lite::ON_DISCONNECT_STOP;
   std::map<std::string, std::string> env;  // from --env K=V
   std::string idempotency_key;             // empty: the CLI picks a random one per submission
+  std::vector<std::string> after;          // --after: jobs that must complete first
   int32_t priority = 0;                    // higher runs first
   bool wait = false;  // then wait for the job to end and exit with its code (as job wait)
   // A periodic job (README "Periodic jobs"): --cron or --every makes one.

@@ -34,6 +34,7 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
   request.set_on_disconnect(inv.submit.on_disconnect);
   request.set_priority(inv.submit.priority);
   for (const auto& [key, value] : inv.submit.env) (*request.mutable_env())[key] = value;
+  for (const auto& id : inv.submit.after) request.add_after(id);
   // A retried submission (after a lost answer or a leader change) must not create a
   // second job: the key makes it idempotent.
   request.set_idempotency_key(inv.submit.idempotency_key.empty() ? random_idempotency_key()

@@ -195,10 +195,22 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
         return invalid<Out>("'idempotency_key' must be a string, not " + type_name(value));
       }
       r.set_idempotency_key(value.get<std::string>());
+    } else if (key == "after") {
+      // The ids of jobs that must complete first (README "Jobs that wait for jobs").
+      if (!value.is_array()) {
+        return invalid<Out>("'after' must be an array of job ids, not " + type_name(value));
+      }
+      for (const auto& id : value) {
+        if (!id.is_string()) {
+          return invalid<Out>("'after' must hold job ids (strings), not " + type_name(id));
+        }
+        r.add_after(id.get<std::string>());
+      }
     } else {
       return invalid<Out>("unknown field '" + q(key) +
                           "'; a job has command, timeout, retries, lost_retries, on_disconnect, "
-                          "env, priority and idempotency_key (and a submission may ask to wait)");
+                          "env, priority, idempotency_key and after (and a submission may ask to "
+                          "wait)");
     }
     if (!error.empty()) return invalid<Out>(error);
   }

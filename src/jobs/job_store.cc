@@ -59,6 +59,12 @@ QueueKey queue_key(const nomad_lite::Job& job) { return {~job.priority(), job.su
 }  // namespace
 
 ApplyResult JobStore::apply(const raft::Entry& entry) {
+  ApplyResult result = apply_command(entry);
+  if (!ended_with_waiters_.empty()) resolve_dependents();
+  return result;
+}
+
+ApplyResult JobStore::apply_command(const raft::Entry& entry) {
   if (entry.type != raft::EntryType::kNormal) return {};
   nomad_lite::Command command;
   if (!command.ParseFromString(entry.data)) {
@@ -102,6 +108,9 @@ std::shared_ptr<nomad_lite::Job> JobStore::edit(const std::string& id) {
 }
 
 void JobStore::put(std::shared_ptr<nomad_lite::Job> job) {
+  if (is_final(job->status()) && waiting_on_.count(job->id())) {
+    ended_with_waiters_.push_back(job->id());
+  }
   index(*job);
   changes_.push_back(job->id());
   by_submit_index_.put(job);
@@ -112,7 +121,14 @@ void JobStore::index(const nomad_lite::Job& job) {
   ++totals_.by_status[job.status()];
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
-      pending_[queue_key(job)] = job.id();
+      if (!job.after().empty() && first_unmet(job)) {
+        for (const auto& dependency : job.after()) {
+          const nomad_lite::Job* d = find(dependency);
+          if (d && !is_final(d->status())) waiting_on_[dependency].insert(job.id());
+        }
+      } else {
+        pending_[queue_key(job)] = job.id();
+      }
       break;
     case nomad_lite::JOB_STATUS_RUNNING:
       running_[job.node_id()].insert(job.id());
@@ -127,6 +143,12 @@ void JobStore::unindex(const nomad_lite::Job& job) {
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
       pending_.erase(queue_key(job));
+      for (const auto& dependency : job.after()) {
+        auto it = waiting_on_.find(dependency);
+        if (it == waiting_on_.end()) continue;
+        it->second.erase(job.id());
+        if (it->second.empty()) waiting_on_.erase(it);
+      }
       break;
     case nomad_lite::JOB_STATUS_RUNNING: {
       auto it = running_.find(job.node_id());
@@ -157,17 +179,27 @@ ApplyResult JobStore::submit(nomad_lite::SubmitJobCommand* command, raft::Index 
     if (!key.empty()) idempotency_keys_.erase(key_slot);
     return {Status::error("job id " + command->job().id() + " already exists"), {}};
   }
+  const nomad_lite::Job* failed_dependency = nullptr;
+  if (std::string why = check_after(command->job(), &failed_dependency); !why.empty()) {
+    jobs_.erase(job_slot);
+    if (!key.empty()) idempotency_keys_.erase(key_slot);
+    return {Status::error(why), {}};
+  }
   // The command was parsed for this call only: its job moves into the store uncopied.
   auto job = std::make_shared<nomad_lite::Job>(std::move(*command->mutable_job()));
   job->set_status(nomad_lite::JOB_STATUS_PENDING);
   job->set_submit_index(index);
   job->set_idempotency_key(key);
+  if (failed_dependency) fail_for_dependency(*job, *failed_dependency, job->created_at_ms());
   if (!key.empty()) key_slot->second = job->id();
   ApplyResult result{Status::ok(), *job};
   this->index(*job);
   changes_.push_back(job->id());
   by_submit_index_.put(job);
   record({.kind = JobEvent::Kind::kSubmitted, .job_id = job->id()});
+  if (failed_dependency) {
+    record({.kind = JobEvent::Kind::kFailed, .job_id = job->id(), .reason = job->reason()});
+  }
   job_slot->second = std::move(job);
   ++totals_.submitted;
   return result;
@@ -462,6 +494,9 @@ const std::set<std::string>* JobStore::running_jobs_on(uint64_t node) const {
 
 std::string JobStore::pending_reason(const nomad_lite::Job& job, int64_t now_ms) const {
   if (job.status() != nomad_lite::JOB_STATUS_PENDING) return "";
+  if (const nomad_lite::Job* dependency = first_unmet(job)) {
+    return "waiting for job " + dependency->id();
+  }
   // A backoff comes after a failed attempt; a snapshot may still hold one without it.
   if (job.not_before_ms() > now_ms && job.attempts_size() > 0) {
     const auto& last = job.attempts(job.attempts_size() - 1);
@@ -616,6 +651,7 @@ Status JobStore::restore(const std::string& data) {
   pending_.clear();
   running_.clear();
   finished_.clear();
+  waiting_on_.clear();
   totals_ = {};
   for (auto& job : *snap.mutable_jobs()) {
     std::string id = job.id();  // read before the move below

@@ -148,6 +148,7 @@ class JobStore {
   Status restore(const std::string& data);
 
  private:
+  ApplyResult apply_command(const raft::Entry& entry);
   ApplyResult submit(nomad_lite::SubmitJobCommand* command, raft::Index index);
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
   ApplyResult updates(const nomad_lite::JobUpdates& updates);
@@ -184,6 +185,18 @@ class JobStore {
   uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
   std::map<std::string, nomad_lite::PeriodicJob> periodic_;
   uint64_t periodic_version_ = 0;  // not replicated, as scheduling_version_
+
+  // --after (job_store_after.cc). A pending job waiting for jobs not yet final is not in the
+  // placement queue but here, under each job it waits for (derived, rebuilt on restore).
+  std::map<std::string, std::set<std::string>> waiting_on_;
+  std::vector<std::string> ended_with_waiters_;  // became final in this apply, with dependents
+  // The first job `job` waits for that is not final yet, or null.
+  const nomad_lite::Job* first_unmet(const nomad_lite::Job& job) const;
+  // Why `after` cannot be taken ("" when it can), and whether one of its jobs failed.
+  std::string check_after(const nomad_lite::Job& job, const nomad_lite::Job** failed) const;
+  // Releases or fails the dependents of the jobs that became final in this apply.
+  void resolve_dependents();
+  void fail_for_dependency(nomad_lite::Job& job, const nomad_lite::Job& dependency, int64_t at_ms);
 
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;
