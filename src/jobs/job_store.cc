@@ -255,6 +255,12 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
       a.attempt() != static_cast<uint32_t>(current->attempts_size()) + 1) {
     return;
   }
+  if (first_unmet(*current)) {
+    // Placed with its submission (Coordinator::place_submitted) though it waits for another
+    // job (--after): it stays pending, reported changed so the leader drops the placement.
+    changes_.push_back(a.job_id());
+    return;
+  }
   if (!eligible(a.node_id())) {
     // Placed before the node's drain (or eligibility off) applied: the job stays pending, and
     // is reported changed so the leader places it again at once.

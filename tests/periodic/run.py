@@ -168,6 +168,43 @@ def check_accounting(name, p, children, expect_kinds):
     return due, children, not_run
 
 
+def check_after(cluster, leader):
+    """--after through the REST API and the CLI: a job waits for the jobs it names, fails
+    with dependency_failed when one fails, and can name only existing jobs."""
+    def submit(body):
+        return http(cluster.url(leader, "/api/jobs"), body)
+
+    code, first = submit({"command": "sleep 1"})
+    code2, waiting = submit({"command": "true", "after": [first["id"]]})
+    check("after: a job naming a running one is accepted and waits",
+          code == 201 and code2 == 201 and waiting["status"] == "pending", f"{code2} {waiting}")
+    _, seen = http(cluster.url(leader, f"/api/jobs/{waiting['id']}"))
+    check("after: its pending reason names the job it waits for",
+          seen and seen["status"] != "pending" or
+          seen["pending_reason"] == f"waiting for job {first['id']}", f"{seen}")
+    done = wait_for(lambda: (http(cluster.url(leader, f"/api/jobs/{waiting['id']}"))[1] or {})
+                    .get("status") == "completed", 15, 0.2)
+    _, a = http(cluster.url(leader, f"/api/jobs/{first['id']}"))
+    _, b = http(cluster.url(leader, f"/api/jobs/{waiting['id']}"))
+    check("after: it ran once the job it waited for completed",
+          done and a.get("finished_at") and b.get("started_at") and
+          ms(b["started_at"]) >= ms(a["finished_at"]), f"{a} {b}")
+    _, failing = submit({"command": "sleep 0.5; exit 3"})
+    r = cluster.cli("job", "submit", "--after", failing["id"], "--", "echo never")
+    dependent = r.stdout.split()[1] if r.returncode == 0 and len(r.stdout.split()) > 1 else ""
+    check("CLI: job submit --after is accepted", r.returncode == 0, r.stdout + r.stderr)
+    failed = wait_for(lambda: [j for j in (http(cluster.url(leader, "/api/jobs?limit=1000"))[1]
+                                           or {"jobs": []})["jobs"]
+                               if j["after"] == [failing["id"]] and j["status"] == "failed"], 15,
+                      0.2)
+    check("after: a job whose dependency failed ends failed (dependency_failed) without running",
+          failed and failed[0]["reason"] == "dependency_failed" and not failed[0]["attempts"],
+          f"{failed} {dependent}")
+    code, body = submit({"command": "true", "after": ["no-such-job"]})
+    check("after: naming a job that does not exist is 400 (no cycle can form)",
+          code == 400 and "no-such-job" in json.dumps(body), f"{code} {body}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -198,6 +235,7 @@ def main():
         r = cluster.cli("job", "submit", "--cron", "* * * *", "--", "true")
         check("CLI: a bad cron expression exits 2", r.returncode == 2, r.stderr)
 
+        check_after(cluster, leader)
         ids = {
             "all": create(cluster, leader, "all",
                           {"command": "true", "every": "1s", "catch_up": "all"}),

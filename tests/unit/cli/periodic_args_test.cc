@@ -95,6 +95,17 @@ TEST(PeriodicArgs, ListPauseResumeRunNow) {
   periodic_parse_error({"job", "pause"});
 }
 
+TEST(PeriodicArgs, AfterTakesACommaSeparatedListOfJobIds) {
+  Invocation inv = periodic_parse_ok({"job", "submit", "--after", "a1,b2", "--", "true"});
+  EXPECT_EQ(inv.submit.after, (std::vector<std::string>{"a1", "b2"}));
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--after", "a1,,b2", "--", "true"})
+                .find("empty job id"),
+            std::string::npos);
+  EXPECT_NE(periodic_parse_error({"job", "submit", "--every", "1s", "--after", "a1", "--", "true"})
+                .find("--after"),
+            std::string::npos);
+}
+
 TEST(PeriodicArgs, PeriodicIdsAreToldFromJobAndChildIds) {
   EXPECT_TRUE(is_periodic_id("p-0123456789abcdef"));
   EXPECT_FALSE(is_periodic_id("p-0123456789abcdef-1765105200000"));  // a child

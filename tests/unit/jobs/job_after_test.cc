@@ -71,6 +71,23 @@ TEST(JobAfter, WaitsOutOfTheQueueUntilEveryJobNamedCompleted) {
   EXPECT_EQ(s.status("c"), nomad_lite::JOB_STATUS_PENDING);
 }
 
+TEST(JobAfter, AnAssignmentOfAWaitingJobIsRefused) {
+  // The leader places a submission in the same round as it (Coordinator::place_submitted).
+  Store s;
+  s.submit("a");
+  s.submit("b", {"a"});
+  nomad_lite::Command c;
+  auto* a = c.mutable_updates()->add_assign();
+  a->set_job_id("b");
+  a->set_attempt(1);
+  a->set_node_id(1);
+  s.apply(c);
+  EXPECT_EQ(s.status("b"), nomad_lite::JOB_STATUS_PENDING);
+  EXPECT_EQ(s.store.find("b")->attempts_size(), 0);
+  s.finish("a", 0);
+  EXPECT_TRUE(s.queued("b"));
+}
+
 TEST(JobAfter, AFailedOrCancelledJobFailsItsDependentsDownAChain) {
   Store s;
   s.submit("a");
