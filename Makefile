@@ -102,7 +102,8 @@ test-membership: chaos-bin
 # Periodic jobs with real processes (tests/periodic, plain Python 3 and REST): four jobs at 1 s
 # intervals (catch-up all, overlap skip, catch-up none and last) while the leader is SIGKILLed
 # and restarted four times, then the whole cluster is down for 13 s; every due tick has exactly
-# one child or a recorded skip or miss, none twice. Node logs in $(BUILD_DIR)/periodic; ~40 s.
+# one child or a recorded skip or miss, none twice; and job submit --after through REST and
+# the CLI. Node logs in $(BUILD_DIR)/periodic; about 45 s.
 .PHONY: test-periodic
 test-periodic: chaos-bin
 	$(HOSTILE_PYTHON) tests/periodic/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/periodic
