@@ -298,6 +298,11 @@ def main():
             failed = [c[0]["id"] for c in children.values() if c[0]["status"] != "completed"]
             check(f"{name}: every child completed", not failed, f"{failed[:3]}")
             if name == "all":
+                lag = sorted(ms(c[0]["created_at"]) - t for t, c in children.items())
+                if lag:
+                    print(f"all: a child is created {lag[len(lag) // 2]} ms after its tick "
+                          f"(median; 90th percentile {lag[len(lag) * 9 // 10]} ms, max "
+                          f"{lag[-1]} ms, leader kills and the outage included)", flush=True)
                 check("all: one child for every due tick (catch-up all)",
                       len(children) == len(due) and len(due) >= 30,
                       f"{len(children)} children for {len(due)} ticks")
