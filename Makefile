@@ -33,7 +33,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # and the network, so two cores stay busy without slowing the nodes under test.
 # test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
 # after the sanitizer build.
-TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership test-agents
+TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership test-agents test-periodic
 TEST_AFTER_SANITIZE ?= test-hostile asan-test-runs fuzz-runs test-docker
 # Run one after another in the background at the lowest priority: the sanitizer build, then the
 # simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
@@ -112,6 +112,15 @@ test-agents: chaos-bin
 .PHONY: test-agents-basic
 test-agents-basic: chaos-bin
 	$(HOSTILE_PYTHON) tests/agents/basic.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents-basic
+
+# Periodic jobs with real processes (tests/periodic, plain Python 3 and REST): four jobs at 1 s
+# intervals (catch-up all, overlap skip, catch-up none and last) while the leader is SIGKILLed
+# and restarted four times, then the whole cluster is down for 13 s; every due tick has exactly
+# one child or a recorded skip or miss, none twice; and job submit --after through REST and
+# the CLI. Node logs in $(BUILD_DIR)/periodic; about 45 s.
+.PHONY: test-periodic
+test-periodic: chaos-bin
+	$(HOSTILE_PYTHON) tests/periodic/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/periodic
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.

@@ -8,6 +8,7 @@ import { EventStream } from './js/events.js';
 import { ClusterPanel } from './js/cluster.js';
 import { RateChart, StatsRates } from './js/chart.js';
 import { JobsList } from './js/jobs.js';
+import { SchedulesPanel } from './js/schedules.js';
 import { JobDetail } from './js/detail.js';
 import { SubmitForm } from './js/submit.js';
 import { SecurityView } from './js/security.js';
@@ -20,6 +21,7 @@ const CLUSTER_REFRESH_MS = 5000;
 
 const cluster = new ClusterPanel($('#cluster'));
 const jobs = new JobsList($('#jobs'));
+new SchedulesPanel($('#schedules'));
 const detail = new JobDetail($('#view-detail'));
 new SubmitForm($('#submit-form'));
 const security = new SecurityView($('#security'), $('#security-banner'));

@@ -64,6 +64,7 @@ class GrpcSchedulerService final : public SchedulerBase {
               return save_snapshot(context, stream);
             }));
     register_membership_methods();
+    register_periodic_methods();
   }
 
   grpc::ServerUnaryReactor* SubmitJob(grpc::CallbackServerContext* context,
@@ -174,6 +175,8 @@ class GrpcSchedulerService final : public SchedulerBase {
                             nomad_lite::NodeSchedulingResponse* response);
   // ListMembers, AddServer, RemoveServer (api/grpc_members.cc).
   void register_membership_methods();
+  // CreatePeriodicJob, GetPeriodicJob, ListPeriodicJobs, ControlPeriodicJob (api/grpc_periodic.cc).
+  void register_periodic_methods();
 
   // Whether the call's token may do what needs `role` (see api::Service::authorize).
   Error authorize(const grpc::ServerContextBase& context, Role role) const;

@@ -154,6 +154,10 @@ nlohmann::json job_to_json(const nomad_lite::Job& job, JobJson detail) {
       {"env", std::move(env)},
       {"attempts", std::move(attempts)},
   };
+  // A periodic job's child: its periodic job and its tick (null for a run-now child).
+  j["periodic_id"] = string_or_null(job.periodic_id());
+  j["tick"] = timestamp_or_null(job.tick_ms());
+  j["after"] = json(std::vector<std::string>(job.after().begin(), job.after().end()));
   if (detail == JobJson::kWithOutput) {
     j["stdout_tail"] = valid_utf8(job.stdout_tail());
     j["stderr_tail"] = valid_utf8(job.stderr_tail());

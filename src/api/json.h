@@ -34,8 +34,9 @@ enum class JobJson { kSummary, kWithOutput };
 //  "node_id", "attempt", "priority", "created_at", "started_at", "finished_at", "not_before",
 //  "timeout", "retries", "lost_retries", "on_disconnect", "env", "cpu" (cores; null: none
 //  asked), "memory" (bytes; null: none asked), "constraints" (["gpu==true", ...]),
-//  "attempts": [attempt_to_json...]}; kWithOutput adds "stdout_tail", "stderr_tail" (text;
-// bytes that are not UTF-8 become U+FFFD), "stdout_truncated" and "stderr_truncated". Values
+//  "attempts": [attempt_to_json...], "periodic_id", "tick", "after": [ids]}; kWithOutput
+// adds "stdout_tail", "stderr_tail" (text; bytes that are not UTF-8 become U+FFFD),
+// "stdout_truncated" and "stderr_truncated". Values
 // that are not there yet (no exit code, no signal, no node, not started, no timeout, no
 // reason, no error) are null.
 nlohmann::json job_to_json(const nomad_lite::Job& job, JobJson detail = JobJson::kSummary);

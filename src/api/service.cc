@@ -69,6 +69,10 @@ std::string differing_field(const nomad_lite::Job& job,
     return "constraints";
   }
   if (job.env().size() != request.env().size()) return "env";
+  if (job.after_size() != request.after_size() ||
+      !std::equal(job.after().begin(), job.after().end(), request.after().begin())) {
+    return "after";
+  }
   for (const auto& [name, value] : request.env()) {
     auto it = job.env().find(name);
     if (it == job.env().end() || it->second != value) return "env";
@@ -141,11 +145,8 @@ void Service::propose(const nomad_lite::Command& command,
   });
 }
 
-void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
-                         std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> answer) {
-  auto reject = [&](std::string message) {
-    answer({make_error(Code::kInvalidArgument, std::move(message)), {}});
-  };
+std::string submit_request_error(const nomad_lite::SubmitJobRequest& request) {
+  auto reject = [](std::string message) { return message; };
   if (request.command().find_first_not_of(" \t\r\n") == std::string::npos) {
     return reject("command is empty: give the shell command to run");
   }
@@ -193,6 +194,53 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   if (Status s = jobs::check_job_needs(request.resources(), request.constraints()); !s) {
     return reject(s.message());
   }
+  if (request.after_size() > static_cast<int>(kMaxAfter)) {
+    return reject("after names " + std::to_string(request.after_size()) + " jobs; the limit is " +
+                  std::to_string(kMaxAfter));
+  }
+  for (const auto& id : request.after()) {
+    if (id.empty() || id.size() > 256 || id.find('\0') != std::string::npos) {
+      return reject("after: '" + common::quote_input(id) + "' is not a job id");
+    }
+  }
+  return "";
+}
+
+nomad_lite::Job job_from_request(const nomad_lite::SubmitJobRequest& request) {
+  nomad_lite::Job built;
+  nomad_lite::Job* job = &built;
+  job->set_id(common::random_uuid());  // named before it commits
+  job->set_command(request.command());
+  job->set_status(nomad_lite::JOB_STATUS_PENDING);
+  job->set_created_at_ms(common::unix_now_ms());
+  job->set_timeout_ms(request.timeout_ms());
+  job->set_retries(request.retries());
+  job->set_lost_retries(request.has_lost_retries() ? request.lost_retries() : kDefaultLostRetries);
+  job->set_on_disconnect(request.on_disconnect());
+  job->set_priority(request.priority());
+  *job->mutable_env() = request.env();
+  if (request.resources().cpu() > 0 || request.resources().memory_bytes() > 0) {
+    *job->mutable_resources() = request.resources();
+  }
+  *job->mutable_constraints() = request.constraints();
+  *job->mutable_after() = request.after();
+  return built;
+}
+
+void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
+                         std::function<void(Outcome<nomad_lite::SubmitJobResponse>)> answer) {
+  if (std::string error = submit_request_error(request); !error.empty()) {
+    return answer({make_error(Code::kInvalidArgument, std::move(error)), {}});
+  }
+  // A job waits only for jobs that exist (so no cycle can form); the job store checks again.
+  for (const auto& id : request.after()) {
+    if (!read_jobs([&](const jobs::JobStore& store) { return store.find(id) != nullptr; })) {
+      return answer({make_error(Code::kInvalidArgument,
+                                "after: no job " + common::quote_input(id) +
+                                    " (a job can wait only for jobs submitted before it)"),
+                     {}});
+    }
+  }
   // Submitted first, then waited for as WaitJob would, in the same call.
   std::function<void(Outcome<nomad_lite::Job>)> done = [this, wait_ms = request.wait_ms(),
                                                         answer = std::move(answer)](
@@ -210,20 +258,7 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
   nomad_lite::Command command;
   auto* submit = command.mutable_submit();
   nomad_lite::Job* job = submit->mutable_job();
-  job->set_id(common::random_uuid());  // named before it commits
-  job->set_command(request.command());
-  job->set_status(nomad_lite::JOB_STATUS_PENDING);
-  job->set_created_at_ms(common::unix_now_ms());
-  job->set_timeout_ms(request.timeout_ms());
-  job->set_retries(request.retries());
-  job->set_lost_retries(request.has_lost_retries() ? request.lost_retries() : kDefaultLostRetries);
-  job->set_on_disconnect(request.on_disconnect());
-  job->set_priority(request.priority());
-  *job->mutable_env() = request.env();
-  if (request.resources().cpu() > 0 || request.resources().memory_bytes() > 0) {
-    *job->mutable_resources() = request.resources();
-  }
-  *job->mutable_constraints() = request.constraints();
+  *job = job_from_request(request);
   submit->set_idempotency_key(request.idempotency_key());
   std::string new_id = job->id();
   if (!request.idempotency_key().empty()) {

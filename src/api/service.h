@@ -61,6 +61,7 @@ inline constexpr size_t kMaxListPageBytes = 8 << 20;  // a page ends early rathe
 inline constexpr size_t kMaxListLimit = 1000;
 inline constexpr uint32_t kMaxRetries = 100;  // also of lost_retries
 inline constexpr uint32_t kDefaultLostRetries = 3;
+inline constexpr size_t kMaxAfter = 100;  // jobs one job may wait for (--after)
 inline constexpr uint64_t kMaxWaitMs = 60'000;
 // How long a read waits for this node to apply its min_index (or a ReadIndex) before it fails.
 inline constexpr uint64_t kReadWaitMs = 5'000;
@@ -68,6 +69,11 @@ inline constexpr uint64_t kDefaultTransferMs = 5'000;
 inline constexpr uint64_t kMaxTransferMs = 60'000;
 inline constexpr uint64_t kDefaultDrainDeadlineMs = 3'600'000;           // 1 h, as Nomad's
 inline constexpr uint64_t kMaxDrainDeadlineMs = 30ULL * 24 * 3'600'000;  // 30 days
+
+// What is wrong with a submission ("" when nothing): the message a client gets back.
+std::string submit_request_error(const nomad_lite::SubmitJobRequest& request);
+// The job a valid submission creates, with a fresh id and stamped now; not yet committed.
+nomad_lite::Job job_from_request(const nomad_lite::SubmitJobRequest& request);
 
 class Service {
  public:
@@ -135,6 +141,18 @@ class Service {
   // (storage/backup_file.h). A follower answers kNotLeader with the leader's address, so the
   // file always comes from the leader.
   Outcome<std::string> save_snapshot() const;
+
+  // Periodic jobs (api/service_periodic.cc, README "Periodic jobs"). A bad schedule or zone
+  // is kInvalidArgument with the parser's message. Writes answer once applied.
+  void create_periodic(const nomad_lite::CreatePeriodicJobRequest& request,
+                       std::function<void(Outcome<nomad_lite::PeriodicJobResponse>)> done);
+  // Pause, resume, cancel (no tick after it) or run-now (one extra child, in `job`).
+  void control_periodic(const nomad_lite::ControlPeriodicJobRequest& request,
+                        std::function<void(Outcome<nomad_lite::PeriodicJobResponse>)> done);
+  void read_periodic(const nomad_lite::GetPeriodicJobRequest& request,
+                     std::function<void(Outcome<nomad_lite::PeriodicJobResponse>)> done);
+  void read_periodic_list(const nomad_lite::ListPeriodicJobsRequest& request,
+                          std::function<void(Outcome<nomad_lite::ListPeriodicJobsResponse>)> done);
 
   // The jobs with these ids as this node knows them now (job null: removed), for the event
   // stream. They share the store's immutable copies: no output tail is copied.

@@ -14,6 +14,8 @@
 #include "common/byte_size.h"
 #include "common/shell_quote.h"
 #include "jobs/resources.h"
+#include "jobs/cron.h"
+#include "jobs/periodic.h"
 #include "tls/identity.h"
 
 namespace nomad::cli {
@@ -36,6 +38,9 @@ struct SubmitFlags {
   std::string cpu;
   std::string memory;
   std::vector<std::string> constraints;
+  std::string cron, every, tz, overlap = "allow", catch_up = "last";
+  uint32_t keep_runs = 0;  // 0: not given
+  std::string after;       // ID[,ID...]
 };
 
 struct JobIdFlags {
@@ -61,6 +66,7 @@ struct ListFlags {
   CLI::App* app = nullptr;
   std::string status;
   uint32_t limit = 0;
+  bool periodic = false;
 };
 
 struct BenchFlags {
@@ -107,6 +113,7 @@ struct Flags {
   AgentFlags agent;
   SubmitFlags job_submit, submit_alias;
   JobIdFlags job_status, job_cancel, status_alias;
+  JobIdFlags job_pause, job_resume, job_run_now;
   WaitFlags job_wait;
   LogsFlags job_logs;
   ListFlags job_list, list_alias;
@@ -170,6 +177,23 @@ void add_submit_flags(CLI::App* app, SubmitFlags* f) {
                   "Run only on nodes whose labels match: KEY==VALUE or KEY!=VALUE (repeatable)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app->add_option("--cron", f->cron,
+                  "A periodic job: run at the times of this cron expression ('*/5 * * * *', "
+                  "6 fields with seconds, @hourly, ...)");
+  app->add_option("--every", f->every, "A periodic job: run every DURATION (at least 1s)");
+  app->add_option("--tz", f->tz, "The IANA time zone of --cron (default UTC)");
+  app->add_option("--overlap", f->overlap,
+                  "A tick while the previous run still runs: allow, skip (record it skipped) or "
+                  "cancel (cancel the previous run first)")
+      ->capture_default_str();
+  app->add_option("--catch-up", f->catch_up,
+                  "Ticks missed while no leader ran: last (run the latest), none, or all")
+      ->capture_default_str();
+  app->add_option("--after", f->after,
+                  "ID[,ID...]: wait until these jobs completed; fail (dependency_failed) "
+                  "without running if one fails or is cancelled");
+  app->add_option("--keep-runs", f->keep_runs,
+                  "Keep the last N runs of a periodic job (default 100)");
   app->footer(std::string(kClientFooter) +
               "\nExample: nomad-lite job submit --timeout 30s -- sh -c 'echo a; echo b'");
 }
@@ -202,6 +226,7 @@ void add_list_flags(CLI::App* app, ListFlags* f) {
   app->add_option("--status", f->status,
                   "Only jobs with this status: pending, running, completed, failed, cancelled");
   app->add_option("--limit", f->limit, "Print at most N jobs (default: every match)");
+  app->add_flag("--periodic", f->periodic, "List the periodic jobs (--cron, --every) instead");
 }
 
 void add_node_flags(CLI::App* node, NodeFlags* f) {
@@ -403,6 +428,11 @@ void build_app(CLI::App& app, Flags* f) {
   add_wait_flags(job->add_subcommand("wait", "Wait for a job to end; exit with its exit code"),
                  &f->job_wait);
   add_logs_flags(job->add_subcommand("logs", "Print a job's output"), &f->job_logs);
+  add_job_id_flags(job->add_subcommand("pause", "Stop a periodic job's ticks until resumed"),
+                   &f->job_pause);
+  add_job_id_flags(job->add_subcommand("resume", "Resume a paused periodic job"), &f->job_resume);
+  add_job_id_flags(job->add_subcommand("run-now", "Run a periodic job once now, off schedule"),
+                   &f->job_run_now);
 
   f->cluster = app.add_subcommand("cluster", "Show the cluster's nodes and leader");
   f->cluster->require_subcommand(0, 1);
@@ -490,6 +520,55 @@ Status finish_needs(const SubmitFlags& f, SubmitOptions* out) {
   return Status::ok();
 }
 
+// --cron / --every and the flags that go with them; checked here as the server would, so
+// that a mistake exits 2 with the parser's message before anything is sent.
+Status finish_periodic(const SubmitFlags& f, SubmitOptions* out) {
+  const bool cron = !f.cron.empty(), every = !f.every.empty();
+  if (!cron && !every) {
+    for (const char* flag : {"--tz", "--keep-runs"}) {
+      if (f.app->count(flag)) return Status::error(std::string(flag) + " needs --cron or --every");
+    }
+    if (f.app->count("--overlap") || f.app->count("--catch-up")) {
+      return Status::error("--overlap and --catch-up need --cron or --every");
+    }
+    return Status::ok();
+  }
+  if (cron && every) return Status::error("give --cron or --every, not both");
+  if (f.wait) return Status::error("--wait does not apply to a periodic job (--cron, --every)");
+  if (!f.after.empty()) {
+    return Status::error("--after does not apply to a periodic job (--cron, --every)");
+  }
+  std::string why;
+  if (cron) {
+    if (!jobs::CronSchedule::parse(f.cron, &why)) return Status::error("--cron: " + why);
+    const date::time_zone* zone = nullptr;
+    if (!jobs::find_time_zone(f.tz, &zone, &why)) return Status::error(why);
+    out->cron = f.cron;
+    out->tz = f.tz;
+  } else {
+    if (!f.tz.empty()) return Status::error("--tz applies to --cron only");
+    auto d = parse_duration(f.every, &why);
+    if (!d) return Status::error("--every: " + why);
+    if (d->count() < jobs::kMinEveryMs) {
+      return Status::error("--every: '" + f.every + "' is shorter than the shortest interval, 1s");
+    }
+    out->every = *d;
+  }
+  if (!jobs::parse_overlap(f.overlap, &out->overlap)) {
+    return Status::error("--overlap: '" + f.overlap + "' is not allow, skip or cancel");
+  }
+  if (!jobs::parse_catch_up(f.catch_up, &out->catch_up)) {
+    return Status::error("--catch-up: '" + f.catch_up + "' is not last, none or all");
+  }
+  if (f.app->count("--keep-runs")) {
+    if (f.keep_runs == 0 || f.keep_runs > jobs::kMaxKeepRuns) {
+      return Status::error("--keep-runs: give 1 to " + std::to_string(jobs::kMaxKeepRuns));
+    }
+    out->keep_runs = f.keep_runs;
+  }
+  return Status::ok();
+}
+
 Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words, bool saw_dashes,
                      SubmitOptions* out) {
   if (!f.cmd.empty() && saw_dashes) {
@@ -522,9 +601,18 @@ Status finish_submit(const SubmitFlags& f, const std::vector<std::string>& words
     out->env[item.substr(0, eq)] = item.substr(eq + 1);
   }
   out->idempotency_key = f.idempotency_key;
+  for (size_t start = 0; start < f.after.size();) {
+    size_t comma = f.after.find(',', start);
+    if (comma == std::string::npos) comma = f.after.size();
+    std::string id = f.after.substr(start, comma - start);
+    if (id.empty()) return Status::error("--after: an empty job id in '" + f.after + "'");
+    out->after.push_back(id);
+    start = comma + 1;
+  }
   out->priority = f.priority;
   out->wait = f.wait;
-  return finish_needs(f, out);
+  if (Status s = finish_needs(f, out); !s) return s;
+  return finish_periodic(f, out);
 }
 
 Status finish_job_id(const JobIdFlags& f, std::string* out) {
@@ -576,6 +664,12 @@ Status finish_list(const ListFlags& f, ListOptions* out) {
     out->status = *status;
   }
   out->limit = f.limit;
+  out->periodic = f.periodic;
+  if (f.periodic && !f.status.empty()) {
+    return Status::error(
+        "--status applies to jobs, not to --periodic (a periodic job is active, "
+        "paused or cancelled: all are listed)");
+  }
   return Status::ok();
 }
 
@@ -732,6 +826,13 @@ Status finish(Flags& f, const std::vector<std::string>& words, bool saw_dashes, 
   if (f.job_cancel.app->parsed()) {
     inv->command = Command::kJobCancel;
     return finish_job_id(f.job_cancel, &inv->job_id);
+  }
+  for (auto [flags, command] :
+       {std::pair{&f.job_pause, Command::kJobPause}, std::pair{&f.job_resume, Command::kJobResume},
+        std::pair{&f.job_run_now, Command::kJobRunNow}}) {
+    if (!flags->app->parsed()) continue;
+    inv->command = command;
+    return finish_job_id(*flags, &inv->job_id);
   }
   if (f.job_wait.id.app->parsed()) {
     inv->command = Command::kJobWait;

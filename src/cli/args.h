@@ -43,6 +43,9 @@ enum class Command {
   kSnapshotSave,
   kSnapshotInspect,
   kAgent,
+  kJobPause,  // a periodic job: no ticks until resumed
+  kJobResume,
+  kJobRunNow,  // a periodic job: one extra child now
 };
 
 enum class OutputFormat { kTable, kJson };
@@ -61,10 +64,19 @@ struct SubmitOptions {
   nomad_lite::OnDisconnect on_disconnect = nomad_lite::ON_DISCONNECT_STOP;
   std::map<std::string, std::string> env;  // from --env K=V
   std::string idempotency_key;             // empty: the CLI picks a random one per submission
+  std::vector<std::string> after;          // --after: jobs that must complete first
   int32_t priority = 0;                    // higher runs first
   bool wait = false;  // then wait for the job to end and exit with its code (as job wait)
   nomad_lite::Resources resources;       // --cpu, --memory (0: none asked)
   std::vector<std::string> constraints;  // --constraint KEY==VALUE / KEY!=VALUE
+  // A periodic job (README "Periodic jobs"): --cron or --every makes one.
+  std::string cron;
+  Millis every{0};
+  std::string tz;
+  nomad_lite::OverlapPolicy overlap = nomad_lite::OVERLAP_ALLOW;
+  nomad_lite::CatchUpPolicy catch_up = nomad_lite::CATCH_UP_LAST;
+  std::optional<uint32_t> keep_runs;
+  bool periodic() const { return !cron.empty() || every.count() > 0; }
 };
 
 struct WaitOptions {
@@ -80,6 +92,7 @@ struct LogsOptions {
 struct ListOptions {
   nomad_lite::JobStatus status = nomad_lite::JOB_STATUS_UNSPECIFIED;  // UNSPECIFIED: all
   uint32_t limit = 0;                                                 // 0: every match
+  bool periodic = false;  // --periodic: the periodic jobs instead
 };
 
 // Every read (job status, list, wait, logs).
@@ -145,18 +158,18 @@ struct BenchAgentsOptions {
 
 struct Invocation {
   Command command = Command::kServer;
-  node::ServerConfig server;      // kServer
-  bool check_config = false;      // kServer: check the configuration and exit
-  bool version_json = false;      // kVersion: one JSON object rather than one line
-  ClientOptions client;           // every other command
-  SubmitOptions submit;           // kJobSubmit
-  std::string job_id;             // kJobStatus, kJobCancel, kJobWait, kJobLogs
-  ListOptions list;               // kJobList
-  WaitOptions wait;               // kJobWait
-  NodeOptions node;               // kNodeDrain, kNodeEligibility
-  LogsOptions logs;               // kJobLogs
-  MemberOptions member;           // kClusterAddServer, kClusterRemoveServer
-  BenchOptions bench;             // kBenchSubmit
+  node::ServerConfig server;  // kServer
+  bool check_config = false;  // kServer: check the configuration and exit
+  bool version_json = false;  // kVersion: one JSON object rather than one line
+  ClientOptions client;       // every other command
+  SubmitOptions submit;       // kJobSubmit
+  std::string job_id;         // kJobStatus, kJobCancel, kJobWait, kJobLogs, kJobPause/Resume/RunNow
+  ListOptions list;           // kJobList
+  WaitOptions wait;           // kJobWait
+  NodeOptions node;           // kNodeDrain, kNodeEligibility
+  LogsOptions logs;           // kJobLogs
+  MemberOptions member;       // kClusterAddServer, kClusterRemoveServer
+  BenchOptions bench;         // kBenchSubmit
   BenchJobsOptions bench_jobs;    // kBenchJobs
   BenchSpawnOptions bench_spawn;  // kBenchSpawn
   tls::DevPkiOptions tls_init;    // kTlsInit

@@ -228,6 +228,34 @@ grpc::Status Client::set_node_eligibility(const nomad_lite::SetNodeEligibilityRe
   });
 }
 
+grpc::Status Client::create_periodic_job(const nomad_lite::CreatePeriodicJobRequest& request,
+                                         nomad_lite::PeriodicJobResponse* response) {
+  return call([&](auto& stub, auto* context) {
+    return stub.CreatePeriodicJob(context, request, response);
+  });
+}
+
+grpc::Status Client::control_periodic_job(const nomad_lite::ControlPeriodicJobRequest& request,
+                                          nomad_lite::PeriodicJobResponse* response) {
+  return call([&](auto& stub, auto* context) {
+    return stub.ControlPeriodicJob(context, request, response);
+  });
+}
+
+grpc::Status Client::get_periodic_job(const nomad_lite::GetPeriodicJobRequest& request,
+                                      nomad_lite::PeriodicJobResponse* response) {
+  return call([&](auto& stub, auto* context) {
+    return stub.GetPeriodicJob(context, with_read_options(request), response);
+  });
+}
+
+grpc::Status Client::list_periodic_jobs(const nomad_lite::ListPeriodicJobsRequest& request,
+                                        nomad_lite::ListPeriodicJobsResponse* response) {
+  return call([&](auto& stub, auto* context) {
+    return stub.ListPeriodicJobs(context, with_read_options(request), response);
+  });
+}
+
 grpc::Status Client::list_members(const nomad_lite::ListMembersRequest& request,
                                   nomad_lite::ListMembersResponse* response) {
   return call(

@@ -58,6 +58,16 @@ class Client {
   grpc::Status remove_server(const nomad_lite::RemoveServerRequest& request,
                              nomad_lite::MembershipChangeResponse* response);
 
+  // Periodic jobs (README "Periodic jobs"); the writes go to the leader.
+  grpc::Status create_periodic_job(const nomad_lite::CreatePeriodicJobRequest& request,
+                                   nomad_lite::PeriodicJobResponse* response);
+  grpc::Status control_periodic_job(const nomad_lite::ControlPeriodicJobRequest& request,
+                                    nomad_lite::PeriodicJobResponse* response);
+  grpc::Status get_periodic_job(const nomad_lite::GetPeriodicJobRequest& request,
+                                nomad_lite::PeriodicJobResponse* response);
+  grpc::Status list_periodic_jobs(const nomad_lite::ListPeriodicJobsRequest& request,
+                                  nomad_lite::ListPeriodicJobsResponse* response);
+
   // One WaitJob call: the server answers when the job is final or after request.timeout_ms
   // (0: its longest wait, 60 s) with done = false. Any node answers; while none does
   // (UNAVAILABLE) the other addresses are tried for `unavailable_budget`.

@@ -11,6 +11,7 @@
 #include "cli/member_commands.h"
 #include "cli/node_commands.h"
 #include "cli/output.h"
+#include "cli/periodic_commands.h"
 #include "common/random_id.h"
 #include "common/unix_time.h"
 
@@ -37,6 +38,7 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
     *request.mutable_resources() = inv.submit.resources;
   }
   for (const auto& c : inv.submit.constraints) request.add_constraints(c);
+  for (const auto& id : inv.submit.after) request.add_after(id);
   // A retried submission (after a lost answer or a leader change) must not create a
   // second job: the key makes it idempotent.
   request.set_idempotency_key(inv.submit.idempotency_key.empty() ? random_idempotency_key()
@@ -140,6 +142,14 @@ std::string random_idempotency_key() { return common::random_hex(16); }
 int run_client_command(const Invocation& invocation, Client& client, std::ostream& out,
                        std::ostream& err) {
   client.set_read_options(invocation.read.min_index, invocation.read.consistent);
+  const Command c = invocation.command;
+  if ((c == Command::kJobSubmit && invocation.submit.periodic()) ||
+      (c == Command::kJobList && invocation.list.periodic) ||
+      ((c == Command::kJobStatus || c == Command::kJobCancel) &&
+       is_periodic_id(invocation.job_id)) ||
+      c == Command::kJobPause || c == Command::kJobResume || c == Command::kJobRunNow) {
+    return run_periodic_command(invocation, client, out, err);
+  }
   switch (invocation.command) {
     case Command::kJobSubmit:
       return submit(invocation, client, out, err);

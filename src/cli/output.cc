@@ -72,6 +72,12 @@ void print_job_detail(std::ostream& out, const nomad_lite::Job& job, int64_t now
   std::vector<std::pair<std::string, std::string>> env(job.env().begin(), job.env().end());
   std::sort(env.begin(), env.end());
   for (const auto& [key, value] : env) rows.push_back({"Env", key + "=" + value});
+  if (!job.periodic_id().empty()) {
+    rows.push_back(
+        {"Periodic",
+         job.periodic_id() + (job.tick_ms() != 0 ? ", tick " + api::format_timestamp(job.tick_ms())
+                                                 : ", run now")});
+  }
   if (job.created_at_ms() != 0) rows.push_back({"Created", when(job.created_at_ms(), now_ms)});
   if (job.started_at_ms() != 0) rows.push_back({"Started", when(job.started_at_ms(), now_ms)});
   if (job.finished_at_ms() != 0) {

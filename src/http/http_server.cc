@@ -56,6 +56,7 @@ HttpServer::HttpServer(api::Service& service, HubOptions hub_options, HttpsFiles
   add_api_routes();
   add_write_routes();
   add_node_routes();
+  add_periodic_routes();
   add_member_routes();
   add_stream_routes();
   add_metrics_routes();

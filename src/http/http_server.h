@@ -101,8 +101,9 @@ class HttpServer {
 
   void add_api_routes();
   void add_write_routes();
-  void add_node_routes();    // drain and eligibility (http/node_routes.cc)
-  void add_member_routes();  // http/member_routes.cc
+  void add_node_routes();      // drain and eligibility (http/node_routes.cc)
+  void add_periodic_routes();  // periodic jobs (http/periodic_routes.cc)
+  void add_member_routes();    // http/member_routes.cc
   void add_stream_routes();
   void add_static_routes();
   void add_metrics_routes();

@@ -157,6 +157,24 @@ api::Outcome<nomad_lite::NodeScheduling> LeaderForwarder::eligibility(
       +[](const nomad_lite::NodeSchedulingResponse& r) { return r.node(); });
 }
 
+api::Outcome<nomad_lite::PeriodicJobResponse> LeaderForwarder::create_periodic(
+    std::string address, const nomad_lite::CreatePeriodicJobRequest& request,
+    const std::string& authorization) {
+  return forward<nomad_lite::PeriodicJobResponse>(
+      std::move(address), request, authorization,
+      &nomad_lite::SchedulerService::Stub::CreatePeriodicJob,
+      +[](const nomad_lite::PeriodicJobResponse& r) { return r; });
+}
+
+api::Outcome<nomad_lite::PeriodicJobResponse> LeaderForwarder::control_periodic(
+    std::string address, const nomad_lite::ControlPeriodicJobRequest& request,
+    const std::string& authorization) {
+  return forward<nomad_lite::PeriodicJobResponse>(
+      std::move(address), request, authorization,
+      &nomad_lite::SchedulerService::Stub::ControlPeriodicJob,
+      +[](const nomad_lite::PeriodicJobResponse& r) { return r; });
+}
+
 api::Outcome<std::string> LeaderForwarder::snapshot(std::string address,
                                                     const std::string& authorization) {
   // A large state takes longer to send than a write to commit.

@@ -41,6 +41,13 @@ class LeaderForwarder {
   api::Outcome<nomad_lite::NodeScheduling> eligibility(
       std::string address, const nomad_lite::SetNodeEligibilityRequest& request,
       const std::string& authorization);
+  // Periodic jobs: create, and pause/resume/cancel/run-now (submit role, checked again).
+  api::Outcome<nomad_lite::PeriodicJobResponse> create_periodic(
+      std::string address, const nomad_lite::CreatePeriodicJobRequest& request,
+      const std::string& authorization);
+  api::Outcome<nomad_lite::PeriodicJobResponse> control_periodic(
+      std::string address, const nomad_lite::ControlPeriodicJobRequest& request,
+      const std::string& authorization);
   // The leader's snapshot file (GET /api/operator/snapshot on a follower), whole.
   api::Outcome<std::string> snapshot(std::string address, const std::string& authorization);
 

@@ -247,11 +247,22 @@ api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
         }
         r.add_constraints(c.get<std::string>());
       }
+    } else if (key == "after") {
+      // The ids of jobs that must complete first (README "Jobs that wait for jobs").
+      if (!value.is_array()) {
+        return invalid<Out>("'after' must be an array of job ids, not " + type_name(value));
+      }
+      for (const auto& id : value) {
+        if (!id.is_string()) {
+          return invalid<Out>("'after' must hold job ids (strings), not " + type_name(id));
+        }
+        r.add_after(id.get<std::string>());
+      }
     } else {
       return invalid<Out>("unknown field '" + q(key) +
                           "'; a job has command, timeout, retries, lost_retries, on_disconnect, "
-                          "env, priority, idempotency_key, cpu, memory and constraints (and a "
-                          "submission may ask to wait)");
+                          "env, priority, idempotency_key, cpu, memory, constraints and after "
+                          "(and a submission may ask to wait)");
     }
     if (!error.empty()) return invalid<Out>(error);
   }

@@ -59,6 +59,12 @@ QueueKey queue_key(const nomad_lite::Job& job) { return {~job.priority(), job.su
 }  // namespace
 
 ApplyResult JobStore::apply(const raft::Entry& entry) {
+  ApplyResult result = apply_command(entry);
+  if (!ended_with_waiters_.empty()) resolve_dependents();
+  return result;
+}
+
+ApplyResult JobStore::apply_command(const raft::Entry& entry) {
   if (entry.type != raft::EntryType::kNormal) return {};
   nomad_lite::Command command;
   if (!command.ParseFromString(entry.data)) {
@@ -80,6 +86,12 @@ ApplyResult JobStore::apply(const raft::Entry& entry) {
       return node_drained(command.node_drained());
     case nomad_lite::Command::kAgentRegistered:
       return agent_registered(command.agent_registered());
+    case nomad_lite::Command::kPeriodicCreate:
+      return periodic_create(command.periodic_create());
+    case nomad_lite::Command::kPeriodicTicks:
+      return periodic_ticks(command.periodic_ticks(), entry.index);
+    case nomad_lite::Command::kPeriodicControl:
+      return periodic_control(command.periodic_control(), entry.index);
     default:
       return {Status::error("unknown command at index " + std::to_string(entry.index)), {}};
   }
@@ -98,6 +110,9 @@ std::shared_ptr<nomad_lite::Job> JobStore::edit(const std::string& id) {
 }
 
 void JobStore::put(std::shared_ptr<nomad_lite::Job> job) {
+  if (is_final(job->status()) && waiting_on_.count(job->id())) {
+    ended_with_waiters_.push_back(job->id());
+  }
   index(*job);
   changes_.push_back(job->id());
   by_submit_index_.put(job);
@@ -108,7 +123,14 @@ void JobStore::index(const nomad_lite::Job& job) {
   ++totals_.by_status[job.status()];
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
-      pending_[queue_key(job)] = job.id();
+      if (!job.after().empty() && first_unmet(job)) {
+        for (const auto& dependency : job.after()) {
+          const nomad_lite::Job* d = find(dependency);
+          if (d && !is_final(d->status())) waiting_on_[dependency].insert(job.id());
+        }
+      } else {
+        pending_[queue_key(job)] = job.id();
+      }
       break;
     case nomad_lite::JOB_STATUS_RUNNING:
       running_[job.node_id()].insert(job.id());
@@ -124,6 +146,12 @@ void JobStore::unindex(const nomad_lite::Job& job) {
   switch (job.status()) {
     case nomad_lite::JOB_STATUS_PENDING:
       pending_.erase(queue_key(job));
+      for (const auto& dependency : job.after()) {
+        auto it = waiting_on_.find(dependency);
+        if (it == waiting_on_.end()) continue;
+        it->second.erase(job.id());
+        if (it->second.empty()) waiting_on_.erase(it);
+      }
       break;
     case nomad_lite::JOB_STATUS_RUNNING: {
       auto it = running_.find(job.node_id());
@@ -158,17 +186,27 @@ ApplyResult JobStore::submit(nomad_lite::SubmitJobCommand* command, raft::Index 
     if (!key.empty()) idempotency_keys_.erase(key_slot);
     return {Status::error("job id " + command->job().id() + " already exists"), {}};
   }
+  const nomad_lite::Job* failed_dependency = nullptr;
+  if (std::string why = check_after(command->job(), &failed_dependency); !why.empty()) {
+    jobs_.erase(job_slot);
+    if (!key.empty()) idempotency_keys_.erase(key_slot);
+    return {Status::error(why), {}};
+  }
   // The command was parsed for this call only: its job moves into the store uncopied.
   auto job = std::make_shared<nomad_lite::Job>(std::move(*command->mutable_job()));
   job->set_status(nomad_lite::JOB_STATUS_PENDING);
   job->set_submit_index(index);
   job->set_idempotency_key(key);
+  if (failed_dependency) fail_for_dependency(*job, *failed_dependency, job->created_at_ms());
   if (!key.empty()) key_slot->second = job->id();
   ApplyResult result{Status::ok(), *job};
   this->index(*job);
   changes_.push_back(job->id());
   by_submit_index_.put(job);
   record({.kind = JobEvent::Kind::kSubmitted, .job_id = job->id()});
+  if (failed_dependency) {
+    record({.kind = JobEvent::Kind::kFailed, .job_id = job->id(), .reason = job->reason()});
+  }
   job_slot->second = std::move(job);
   ++totals_.submitted;
   return result;
@@ -202,6 +240,7 @@ ApplyResult JobStore::cancel(const nomad_lite::CancelJobCommand& command) {
           .job_id = job->id(),
           .attempt = job->attempt(),
           .node = job->node_id()});
+  if (!job->periodic_id().empty()) note_child_ended(*job);
   put(std::move(job));
   ++totals_.finished;
   note_finished(nomad_lite::JOB_STATUS_CANCELLED);
@@ -224,6 +263,12 @@ void JobStore::assign(const nomad_lite::AssignJob& a, int64_t at_ms) {
   // Only a pending job gets its next attempt; anything else is a stale or repeated proposal.
   if (!current || current->status() != nomad_lite::JOB_STATUS_PENDING ||
       a.attempt() != static_cast<uint32_t>(current->attempts_size()) + 1) {
+    return;
+  }
+  if (first_unmet(*current)) {
+    // Placed with its submission (Coordinator::place_submitted) though it waits for another
+    // job (--after): it stays pending, reported changed so the leader drops the placement.
+    changes_.push_back(a.job_id());
     return;
   }
   if (!eligible(a.node_id())) {
@@ -434,6 +479,7 @@ void JobStore::finished(const nomad_lite::JobFinished& f) {
     if (f.has_exit_code()) event.exit_code = f.exit_code();
     events_->push_back(std::move(event));
   }
+  if (!job->periodic_id().empty() && is_final(job->status())) note_child_ended(*job);
   put(std::move(job));
 }
 
@@ -464,6 +510,9 @@ const std::set<std::string>* JobStore::running_jobs_on(uint64_t node) const {
 
 std::string JobStore::pending_reason(const nomad_lite::Job& job, int64_t now_ms) const {
   if (job.status() != nomad_lite::JOB_STATUS_PENDING) return "";
+  if (const nomad_lite::Job* dependency = first_unmet(job)) {
+    return "waiting for job " + dependency->id();
+  }
   // A backoff comes after a failed attempt; a snapshot may still hold one without it.
   if (job.not_before_ms() > now_ms && job.attempts_size() > 0) {
     const auto& last = job.attempts(job.attempts_size() - 1);
@@ -598,6 +647,7 @@ JobStoreImage JobStore::image() const {
   image.node_capacity = node_capacity_;
   image.node_scheduling = node_scheduling_;
   image.agents = agents_;
+  for (const auto& [id, p] : periodic_) image.periodic.push_back(p);
   image.jobs_submitted = totals_.submitted;
   image.jobs_finished = totals_.finished;
   return image;
@@ -619,6 +669,7 @@ std::string JobStoreImage::serialize() const {
   snap.set_jobs_finished(jobs_finished);
   for (const auto& [node, scheduling] : node_scheduling) *snap.add_node_scheduling() = scheduling;
   for (const auto& [id, agent] : agents) *snap.add_agents() = agent;
+  for (const auto& p : periodic) *snap.add_periodic() = p;
   size_t total = snap.ByteSizeLong();
   for (const auto& segment : segments) total += segment->encoded().size();
   std::string out;
@@ -666,10 +717,13 @@ Status JobStore::restore(const std::string& data) {
   node_scheduling_.clear();
   agents_.clear();
   ++scheduling_version_;
+  periodic_.clear();
+  ++periodic_version_;
   pending_.clear();
   running_.clear();
   reserved_.clear();
   finished_.clear();
+  waiting_on_.clear();
   totals_ = {};
   for (auto& job : *snap.mutable_jobs()) {
     std::string id = job.id();  // read before the move below
@@ -686,6 +740,7 @@ Status JobStore::restore(const std::string& data) {
   }
   for (const auto& n : snap.node_scheduling()) node_scheduling_[n.node_id()] = n;
   for (const auto& a : snap.agents()) agents_[a.id()] = a;
+  for (const auto& p : snap.periodic()) periodic_[p.id()] = p;
   totals_.submitted = snap.jobs_submitted();
   totals_.finished = snap.jobs_finished();
   return Status::ok();

@@ -33,6 +33,9 @@ struct ApplyResult {
   Status status;          // a command that was valid when proposed may fail at apply time
   nomad_lite::Job job;    // the job the command created or changed
   uint64_t agent_id = 0;  // an AgentRegistered: the id the agent has (jobs/agent_ids.h)
+  Status status;        // a command that was valid when proposed may fail at apply time
+  nomad_lite::Job job;  // the job the command created or changed
+  nomad_lite::PeriodicJob periodic{};  // the periodic job a periodic command created or changed
 };
 
 struct ListQuery {
@@ -67,6 +70,7 @@ struct JobStoreImage {
   std::map<uint64_t, nomad_lite::NodeCapacity> node_capacity;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling;
   std::map<uint64_t, nomad_lite::AgentRegistered> agents;
+  std::vector<nomad_lite::PeriodicJob> periodic;
   uint64_t jobs_submitted = 0;
   uint64_t jobs_finished = 0;
 
@@ -148,6 +152,13 @@ class JobStore {
   void mirror_erase(const std::string& id);
   void mirror_clear();
 
+  // Periodic jobs (jobs/periodic.h, job_store_periodic.cc), by id; cancelled ones included.
+  const std::map<std::string, nomad_lite::PeriodicJob>& periodic() const { return periodic_; }
+  const nomad_lite::PeriodicJob* find_periodic(const std::string& id) const;
+  // Grows with every applied change of a periodic job's schedule or state (and every
+  // restore): the leader's launcher computes its next tick again then.
+  uint64_t periodic_version() const { return periodic_version_; }
+
   // Retention: finished jobs, oldest finish first.
   const std::set<std::pair<int64_t, std::string>>& finished_order() const { return finished_; }
 
@@ -164,6 +175,7 @@ class JobStore {
   Status restore(const std::string& data);
 
  private:
+  ApplyResult apply_command(const raft::Entry& entry);
   ApplyResult submit(nomad_lite::SubmitJobCommand* command, raft::Index index);
   ApplyResult cancel(const nomad_lite::CancelJobCommand& command);
   ApplyResult updates(const nomad_lite::JobUpdates& updates);
@@ -172,6 +184,17 @@ class JobStore {
   ApplyResult node_drained(const nomad_lite::NodeDrained& command);
   ApplyResult agent_registered(const nomad_lite::AgentRegistered& command);
   void assign(const nomad_lite::AssignJob& a, int64_t at_ms);
+  ApplyResult periodic_create(const nomad_lite::PeriodicJob& created);
+  ApplyResult periodic_ticks(const nomad_lite::PeriodicTicks& ticks, raft::Index index);
+  ApplyResult periodic_control(const nomad_lite::PeriodicControl& control, raft::Index index);
+  // Submits the periodic job's child `id` for `tick_ms` (0: run-now) and keeps its last
+  // keep_runs children, removing the older ones that are finished.
+  ApplyResult launch_child(nomad_lite::PeriodicJob& periodic, const std::string& id,
+                           int64_t tick_ms, int64_t at_ms, raft::Index index);
+  void record_not_run(nomad_lite::PeriodicJob& periodic, int64_t tick_ms,
+                      nomad_lite::PeriodicRunKind kind, int64_t at_ms);
+  // A child of a periodic job became final: its run and the counts say so.
+  void note_child_ended(const nomad_lite::Job& child);
   void started(const nomad_lite::JobStarted& s);
   void finished(const nomad_lite::JobFinished& f);
 
@@ -190,6 +213,20 @@ class JobStore {
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling_;
   std::map<uint64_t, nomad_lite::AgentRegistered> agents_;
   uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
+  std::map<std::string, nomad_lite::PeriodicJob> periodic_;
+  uint64_t periodic_version_ = 0;  // not replicated, as scheduling_version_
+
+  // --after (job_store_after.cc). A pending job waiting for jobs not yet final is not in the
+  // placement queue but here, under each job it waits for (derived, rebuilt on restore).
+  std::map<std::string, std::set<std::string>> waiting_on_;
+  std::vector<std::string> ended_with_waiters_;  // became final in this apply, with dependents
+  // The first job `job` waits for that is not final yet, or null.
+  const nomad_lite::Job* first_unmet(const nomad_lite::Job& job) const;
+  // Why `after` cannot be taken ("" when it can), and whether one of its jobs failed.
+  std::string check_after(const nomad_lite::Job& job, const nomad_lite::Job** failed) const;
+  // Releases or fails the dependents of the jobs that became final in this apply.
+  void resolve_dependents();
+  void fail_for_dependency(nomad_lite::Job& job, const nomad_lite::Job& dependency, int64_t at_ms);
 
   // Derived from jobs_, rebuilt on restore.
   std::map<QueueKey, std::string> pending_;

@@ -809,6 +809,9 @@ std::vector<std::string> Node::coordinator_commands() {
   if (core_->role() != raft::Role::kLeader || !coordinator_->leading()) return data;
   std::vector<nomad_lite::Command> commands =
       coordinator_->collect(jobs_, clock_.now(), clock_.wall_ms());
+  for (auto& c : periodic_launcher_.collect(jobs_, clock_.wall_ms(), clock_.now(), core_->term())) {
+    commands.push_back(std::move(c));
+  }
   data.reserve(commands.size());
   for (const auto& c : commands) data.push_back(c.SerializeAsString());
   return data;

@@ -32,6 +32,7 @@
 #include "node/coordinator.h"
 #include "node/log_writer.h"
 #include "node/node_deps.h"
+#include "node/periodic_launcher.h"
 #include "node/server_config.h"
 #include "raft/core.h"
 #include "storage/snapshot_store.h"
@@ -390,6 +391,7 @@ class Node {
   void post_job_events(std::optional<std::chrono::steady_clock::time_point> now);
   std::set<raft::Term> led_terms_;  // terms this node led since it started (loop thread)
   std::unique_ptr<Coordinator> coordinator_;
+  PeriodicLauncher periodic_launcher_;       // the leader's periodic ticks (loop thread)
   bool collaborators_started_ = false;       // the peer sender and the worker
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
   raft::Index worker_applied_ = 0;           // the applied index the worker last saw

@@ -232,6 +232,28 @@ describe('dashboard of a 3-node cluster', () => {
     assert.equal(new Set(ids).size, ids.length, 'a job is listed twice');
   });
 
+  test('periodic jobs show under Schedules with their next run and recent ticks', async () => {
+    if (await page.locator('#view-overview').isHidden()) {
+      await page.click('#view-detail a.back');
+      await page.locator('#view-overview').waitFor();
+    }
+    const { status, body } = await http(`${url()}/api/periodic`, {
+      method: 'POST', body: { command: 'true', every: '1s', overlap: 'skip' },
+    });
+    assert.equal(status, 201);
+    const row = page.locator(`#schedules-body tr[data-id="${body.id}"]`);
+    await row.waitFor();
+    assert.match(await row.innerText(), /every 1s/);
+    await waitFor('its next run', async () => /^(in \d+|due)/.test(await row.locator('td').nth(3).innerText()));
+    await waitFor('two completed ticks in its strip',
+      async () => (await row.locator('.tick-completed').count()) >= 2, { timeoutMs: 15_000 });
+    await page.locator('#schedules').scrollIntoViewIfNeeded();
+    await screenshot(page, 'schedules');
+    const cancel = await http(`${url()}/api/periodic/${body.id}/cancel`, { method: 'POST', body: {} });
+    assert.equal(cancel.status, 200);
+    await page.locator(`#schedules-body tr[data-id="${body.id}"][data-state="cancelled"]`).waitFor();
+  });
+
   test('no script errors, CSP violations or dialogs', () => {
     assert.deepEqual(problems.errors, []);
     assert.deepEqual(problems.dialogs, []);

@@ -65,6 +65,7 @@ export const api = {
   job: (id, signal) => call('GET', `/api/jobs/${encodeURIComponent(id)}?${withMinIndex(new URLSearchParams())}`, undefined, signal),
   submit: async (request) => noteWrite(await call('POST', '/api/jobs', request)),
   cancel: async (id) => noteWrite(await call('POST', `/api/jobs/${encodeURIComponent(id)}/cancel`, {})),
+  listPeriodic: () => call('GET', `/api/periodic?${withMinIndex(new URLSearchParams())}`),
   // Operators only: hands leadership to node `to` (null: the most up-to-date follower).
   transferLeader: (to) => call('POST', `/api/cluster/transfer-leader${to ? `?to=${encodeURIComponent(to)}` : ''}`, {}),
 };

@@ -3,7 +3,14 @@
 export const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'];
 export const isFinal = (status) => status === 'completed' || status === 'failed' || status === 'cancelled';
 
-export const shortId = (id) => String(id).slice(0, 8);
+// A periodic job's children share their first characters: theirs end with the tick's UTC time
+// ("p-2f7f98 10:00:01") or the run-now number ("p-2f7f98 now-1").
+export const shortId = (id) => {
+  const child = /^(p-[0-9a-f]{6})[0-9a-f]{10}-(\d+|now-\d+)$/.exec(String(id));
+  if (!child) return String(id).slice(0, 8);
+  const tick = /^\d+$/.test(child[2]) ? new Date(Number(child[2])).toISOString().slice(11, 19) : child[2];
+  return `${child[1]} ${tick}`;
+};
 
 const SIGNALS = { 1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 6: 'SIGABRT', 9: 'SIGKILL', 11: 'SIGSEGV', 13: 'SIGPIPE', 15: 'SIGTERM' };
 export const signalName = (n) => (SIGNALS[n] ? `${n} (${SIGNALS[n]})` : String(n));
