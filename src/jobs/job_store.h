@@ -30,12 +30,10 @@ namespace nomad::jobs {
 
 // The outcome of applying one command, handed to the client that proposed it.
 struct ApplyResult {
-  Status status;          // a command that was valid when proposed may fail at apply time
-  nomad_lite::Job job;    // the job the command created or changed
-  uint64_t agent_id = 0;  // an AgentRegistered: the id the agent has (jobs/agent_ids.h)
   Status status;        // a command that was valid when proposed may fail at apply time
   nomad_lite::Job job;  // the job the command created or changed
   nomad_lite::PeriodicJob periodic{};  // the periodic job a periodic command created or changed
+  uint64_t agent_id = 0;  // an AgentRegistered: the id the agent has (jobs/agent_ids.h)
 };
 
 struct ListQuery {
