@@ -13,9 +13,9 @@
 #include "cli/server_flags.h"
 #include "common/byte_size.h"
 #include "common/shell_quote.h"
-#include "jobs/resources.h"
 #include "jobs/cron.h"
 #include "jobs/periodic.h"
+#include "jobs/resources.h"
 #include "tls/identity.h"
 
 namespace nomad::cli {

@@ -110,7 +110,7 @@ void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::Worke
   if (report.has_capacity() && (!w.capacity || !google::protobuf::util::MessageDifferencer::Equals(
                                                    *w.capacity, report.capacity()))) {
     w.capacity = std::make_shared<const nomad_lite::NodeCapacity>(report.capacity());
-    dirty_ = true;  // resized or relabelled
+    dirty_ = true;                        // resized or relabelled
     slots_due_.insert(report.node_id());  // collect() proposes the new capacity
   }
   const uint64_t sender = report.node_id();
