@@ -15,7 +15,7 @@ RUN apt-get update -q \
       build-essential cmake pkg-config \
       libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libgrpc++-dev \
       nlohmann-json3-dev libcli11-dev libspdlog-dev libcpp-httplib-dev libboost-dev \
-      zlib1g-dev libssl-dev libjemalloc-dev \
+      zlib1g-dev libssl-dev libjemalloc-dev libhowardhinnant-date-dev libtomlplusplus-dev \
       libgtest-dev libgmock-dev libbenchmark-dev \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 # (CMakeLists.txt asks for GoogleTest and Google Benchmark at configure time, hence the last
@@ -45,7 +45,7 @@ FROM debian:bookworm-slim AS runtime-base
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libspdlog1.10 libfmt9 \
-      libcpp-httplib0.11 libjemalloc2 libssl3 zlib1g \
+      libcpp-httplib0.11 libjemalloc2 libssl3 zlib1g libdate-tz3 tzdata \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 # `nomad` runs the server. `nomad-job` is for --job-user: a server started as root (compose:
 # `user: root`) with `--job-user nomad-job` runs every job as that user, who can read neither
