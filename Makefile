@@ -33,7 +33,8 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # and the network, so two cores stay busy without slowing the nodes under test.
 # test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
 # after the sanitizer build.
-TEST_SUITES ?= test-unit test-e2e test-probes test-reads test-chaos test-membership test-agents test-periodic
+TEST_SUITES ?= test-unit test-e2e test-chaos test-membership+test-periodic \
+  test-agents+test-reads+test-probes
 TEST_AFTER_SANITIZE ?= test-hostile asan-test-runs fuzz-runs test-docker
 # Run one after another in the background at the lowest priority: the sanitizer build, then the
 # simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
