@@ -4,6 +4,7 @@
 #include "common/quote.h"
 #include "common/unix_time.h"
 #include "jobs/agent_ids.h"
+#include "jobs/node_capacity.h"
 
 namespace nomad::api {
 namespace {
@@ -26,6 +27,9 @@ Error AgentRegistrar::check(const nomad_lite::RegisterAgentRequest& request) {
     return agent_error(Code::kInvalidArgument, "agent slots " + std::to_string(request.slots()) +
                                                    " is more than " +
                                                    std::to_string(kMaxAgentSlots) + " (--slots)");
+  }
+  if (Status s = jobs::check_capacity(request.capacity()); !s) {
+    return agent_error(Code::kInvalidArgument, "agent " + s.message());
   }
   return {};
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/log_rate_limit.h"
+#include "jobs/node_capacity.h"
 #include "transport/decoded_call.h"
 
 namespace nomad::api {
@@ -95,6 +96,13 @@ class ReportStreams::Reactor final : public BidiReactor {
     const uint64_t proven = agent_.empty() ? caller_ : agent_id_;
     if (grpc::Status refused = check_report_sender(proven, report_); !refused.ok()) {
       return finish(refused);
+    }
+    if (report_.has_capacity()) {
+      if (Status bad = jobs::check_capacity(report_.capacity()); !bad) {
+        return finish(
+            {grpc::StatusCode::INVALID_ARGUMENT,
+             "report of node " + std::to_string(report_.node_id()) + ": " + bad.message()});
+      }
     }
     if (!owner_.sink_.is_leader()) return finish(grpc::Status::OK);
     owner_.sink_.deliver(std::move(report_), [acks = acks_](const auto& ack) { post(acks, ack); });

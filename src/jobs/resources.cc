@@ -7,14 +7,10 @@
 #include <limits>
 
 #include "common/byte_size.h"
+#include "jobs/node_capacity.h"
 
 namespace nomad::jobs {
 namespace {
-
-bool is_key_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-         c == '/';
-}
 
 // Shown back in an error: at most 80 bytes, unprintable bytes as '?'.
 std::string shown(std::string_view text) {
@@ -75,19 +71,7 @@ Status parse_constraint(std::string_view text, Constraint* out) {
                          "zone!=eu-1");
   }
   std::string_view key = text.substr(0, op), value = text.substr(op + 2);
-  if (key.size() > 63) return Status::error(what + ": the label key is longer than 63");
-  for (char c : key) {
-    if (!is_key_char(c)) {
-      return Status::error(what +
-                           ": a label key holds only letters, digits, '.', '_', '-' and '/'");
-    }
-  }
-  if (value.size() > 255) return Status::error(what + ": the value is longer than 255");
-  for (char c : value) {
-    if (!std::isprint(static_cast<unsigned char>(c)) || c == ' ') {
-      return Status::error(what + ": a value holds only printable characters without spaces");
-    }
-  }
+  if (Status s = check_label(key, value); !s) return Status::error(what + ": " + s.message());
   out->key.assign(key);
   out->value.assign(value);
   out->equal = op == at;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/byte_size.h"
+#include "jobs/node_capacity.h"
 
 namespace nomad::worker {
 namespace {
@@ -75,11 +76,6 @@ std::string host_name() {
   return name;
 }
 
-bool is_key_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ||
-         c == '/';
-}
-
 }  // namespace
 
 nomad_lite::NodeCapacity machine_capacity() {
@@ -100,19 +96,8 @@ Status parse_label(std::string_view text, std::string* key, std::string* value) 
     return Status::error("--label " + shown + ": write key=value, e.g. --label gpu=true");
   }
   std::string_view k = text.substr(0, eq), v = text.substr(eq + 1);
-  if (k.size() > 63) return Status::error("--label " + shown + ": the key is longer than 63");
-  for (char c : k) {
-    if (!is_key_char(c)) {
-      return Status::error("--label " + shown +
-                           ": a key may hold only letters, digits, '.', '_', '-' and '/'");
-    }
-  }
-  if (v.size() > 255) return Status::error("--label " + shown + ": the value is longer than 255");
-  for (char c : v) {
-    if (!std::isprint(static_cast<unsigned char>(c)) || c == ' ') {
-      return Status::error("--label " + shown +
-                           ": a value may hold only printable characters without spaces");
-    }
+  if (Status s = jobs::check_label(k, v); !s) {
+    return Status::error("--label " + shown + ": " + s.message());
   }
   key->assign(k);
   value->assign(v);
@@ -125,7 +110,7 @@ Status capacity_from_flags(const CapacityFlags& flags, nomad_lite::NodeCapacity*
     double cores = 0;
     auto [end, ec] = std::from_chars(flags.cpu.data(), flags.cpu.data() + flags.cpu.size(), cores);
     if (ec != std::errc() || end != flags.cpu.data() + flags.cpu.size() || !std::isfinite(cores) ||
-        cores < 0 || cores > 100000) {
+        cores < 0 || cores > jobs::kMaxNodeCpu) {
       return Status::error("--cpu \"" + flags.cpu +
                            "\": write the cores jobs may use here, e.g. --cpu 2 or --cpu 0.5");
     }
@@ -154,6 +139,7 @@ Status capacity_from_flags(const CapacityFlags& flags, nomad_lite::NodeCapacity*
     }
     capacity.set_name(flags.name);
   }
+  if (Status s = jobs::check_capacity(capacity); !s) return s;  // e.g. too many labels
   *out = std::move(capacity);
   return Status::ok();
 }

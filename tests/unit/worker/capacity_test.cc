@@ -41,6 +41,12 @@ CapacityFlags with(T CapacityFlags::*member, T value) {
 }
 using Labels = std::vector<std::string>;
 
+Labels sixty_five_labels() {
+  Labels labels;
+  for (int i = 0; i < 65; ++i) labels.push_back("k" + std::to_string(i) + "=v");
+  return labels;
+}
+
 TEST(Capacity, BadFlagsNameTheFlag) {
   struct Case {
     CapacityFlags flags;
@@ -56,6 +62,7 @@ TEST(Capacity, BadFlagsNameTheFlag) {
       {with(&CapacityFlags::labels, Labels{"k=v w"}), "value"},
       {with(&CapacityFlags::labels, Labels{"k=1", "k=2"}), "twice"},
       {with(&CapacityFlags::name, std::string("a\nb")), "--node-name"},
+      {with(&CapacityFlags::labels, sixty_five_labels()), "at most 64"},
   };
   for (const auto& c : cases) {
     nomad_lite::NodeCapacity capacity;
