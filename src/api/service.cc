@@ -403,6 +403,22 @@ jobs::JobTotals Service::job_totals() const {
   return read_jobs([](const jobs::JobStore& s) { return s.totals(); });
 }
 
+namespace {
+
+// What the applied state says of a node's or an agent's worker: slots, capacity and what is
+// reserved of it, drain and eligibility, running jobs.
+void add_worker_state(const jobs::JobStore& s, nomad_lite::NodeStatus* n) {
+  *n->mutable_scheduling() = s.scheduling_of(n->id());
+  n->set_running_jobs(static_cast<uint32_t>(s.running_on(n->id())));
+  if (auto slots = s.node_slots().find(n->id()); slots != s.node_slots().end()) {
+    n->set_slots(slots->second);
+  }
+  if (const auto* capacity = s.capacity_of(n->id())) *n->mutable_capacity() = *capacity;
+  *n->mutable_reserved() = jobs::to_resources(s.reserved_on(n->id()));
+}
+
+}  // namespace
+
 void Service::add_agents(nomad_lite::GetClusterStatusResponse* r) const {
   // Worker-only agents: alive and last contact as the leader sees them (a follower does not
   // hear their reports: -1).
@@ -416,11 +432,7 @@ void Service::add_agents(nomad_lite::GetClusterStatusResponse* r) const {
       const int64_t contact = port_.worker_contact_ms(id);
       n->set_last_contact_ms(contact);
       n->set_alive(contact >= 0 && contact <= port_.worker_timeout_ms());
-      if (auto slots = s.node_slots().find(id); slots != s.node_slots().end()) {
-        n->set_slots(slots->second);
-      }
-      *n->mutable_scheduling() = s.scheduling_of(id);
-      n->set_running_jobs(static_cast<uint32_t>(s.running_on(id)));
+      add_worker_state(s, n);
     }
   });
 }
@@ -445,15 +457,7 @@ nomad_lite::GetClusterStatusResponse Service::cluster_status() const {
     n->set_last_contact_ms(p.last_contact_ms);
   }
   read_jobs([&](const jobs::JobStore& s) {
-    for (auto& n : *r.mutable_nodes()) {
-      *n.mutable_scheduling() = s.scheduling_of(n.id());
-      n.set_running_jobs(static_cast<uint32_t>(s.running_on(n.id())));
-      if (auto slots = s.node_slots().find(n.id()); slots != s.node_slots().end()) {
-        n.set_slots(slots->second);
-      }
-      if (const auto* capacity = s.capacity_of(n.id())) *n.mutable_capacity() = *capacity;
-      *n.mutable_reserved() = jobs::to_resources(s.reserved_on(n.id()));
-    }
+    for (auto& n : *r.mutable_nodes()) add_worker_state(s, &n);
   });
   add_agents(&r);
   r.mutable_security()->set_tls(v.tls);

@@ -324,6 +324,35 @@ TEST_F(ServiceTest, ClusterStatusReportsThePortsView) {
   EXPECT_EQ(status.nodes(0).match_index(), 9u);
 }
 
+TEST_F(ServiceTest, ClusterStatusShowsAnAgentsCapacityAsAServers) {
+  nomad_lite::Command registered;
+  auto* r = registered.mutable_agent_registered();
+  r->set_id_floor(100);
+  r->set_address("127.0.0.1:7101");
+  r->set_name("gpu-agent");
+  ASSERT_TRUE(port_.apply(registered).status);
+  nomad_lite::Command slots;
+  auto* s = slots.mutable_updates()->add_slots();
+  s->set_node_id(101);
+  s->set_slots(4);
+  s->set_agent(true);
+  s->mutable_capacity()->set_cpu(8);
+  s->mutable_capacity()->set_memory_bytes(uint64_t{16} << 30);
+  (*s->mutable_capacity()->mutable_labels())["gpu"] = "true";
+  ASSERT_TRUE(port_.apply(slots).status);
+  run(submit("sleep 9").value.job().id(), 101, std::nullopt);
+
+  auto status = service_.cluster_status();
+  ASSERT_EQ(status.nodes_size(), 1);
+  const auto& agent = status.nodes(0);
+  EXPECT_TRUE(agent.agent());
+  EXPECT_EQ(agent.slots(), 4u);
+  EXPECT_EQ(agent.capacity().cpu(), 8);
+  EXPECT_EQ(agent.capacity().memory_bytes(), uint64_t{16} << 30);
+  EXPECT_EQ(agent.capacity().labels().at("gpu"), "true");
+  EXPECT_EQ(agent.running_jobs(), 1u);
+}
+
 TEST_F(ServiceTest, OutputIsReadHereOrFromTheNodeThatRanTheAttempt) {
   auto job = submit("echo hi").value.job();
   run(job.id(), 1, 0);
