@@ -13,9 +13,11 @@ const roleLabel = (role) => ROLE_LABELS[role] || (role ? role[0].toUpperCase() +
 // promotes it (cluster add-server, server --join).
 const membersText = (nodes) => {
   const learners = nodes.filter((n) => n.role === 'learner').length;
-  const voters = nodes.length - learners;
+  const agents = nodes.filter((n) => n.agent).length;
+  const voters = nodes.length - learners - agents;
   const plural = (n, word) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  return learners ? `${plural(voters, 'voter')} · ${plural(learners, 'learner')}` : plural(voters, 'voter');
+  return [plural(voters, 'voter'), learners ? plural(learners, 'learner') : null,
+    agents ? plural(agents, 'agent') : null].filter(Boolean).join(' · ');
 };
 
 // 268435456 -> "256 MiB": the sizes of a node's memory.
@@ -95,9 +97,11 @@ export class ClusterPanel {
   nodeCard(n, c, leader, matchKnown) {
     const self = n.id === c.node_id;
     const isLeader = n.id === leader;
+    // Agents report to the leader only: a follower's page cannot tell whether one is alive.
+    const aliveUnknown = n.agent && c.role !== 'leader';
     const classes = ['node'];
     if (isLeader) classes.push('is-leader');
-    if (!n.alive) classes.push('is-down');
+    if (!n.alive && !aliveUnknown) classes.push('is-down');
     if (self) classes.push('is-self');
     // Drain and eligibility (README "Draining a node"): a node that takes no new jobs says so.
     const scheduling = (n.scheduling && n.scheduling.state) || 'eligible';
@@ -112,8 +116,9 @@ export class ClusterPanel {
       drained: 'Drained',
     }[scheduling] || scheduling;
     if (n.role === 'learner') classes.push('is-learner');
-    const contact = self ? 'this node' : n.last_contact_ms === null || n.last_contact_ms === undefined
-      ? 'never' : `${formatDuration(n.last_contact_ms)} ago`;
+    const contact = self ? 'this node' : aliveUnknown ? 'known to the leader'
+      : n.last_contact_ms === null || n.last_contact_ms === undefined
+        ? 'never' : `${formatDuration(n.last_contact_ms)} ago`;
     const stat = (label, value, props = {}) => el('div', {}, el('dt', { text: label }), el('dd', { text: value, ...props }));
     return el('li', { class: classes.join(' '), dataset: { nodeId: n.id, role: n.role, alive: n.alive, scheduling } },
       el('div', { class: 'node-head' },
@@ -125,8 +130,10 @@ export class ClusterPanel {
       Object.keys(n.labels || {}).length ? el('div', { class: 'node-labels', dataset: { stat: 'labels' } },
         Object.keys(n.labels).sort().map((key) => el('span', { class: 'label-chip mono', text: `${key}=${n.labels[key]}` }))) : null,
       el('dl', { class: 'node-stats' },
-        stat('Health', n.alive ? 'Alive' : 'Unreachable', { class: n.alive ? 'health ok' : 'health bad' }),
-        matchKnown ? stat('Match index', formatCount(n.match_index), { class: 'num' }) : null,
+        aliveUnknown
+          ? stat('Health', 'On the leader\'s page', { class: 'health', title: 'Agents report to the leader only' })
+          : stat('Health', n.alive ? 'Alive' : 'Unreachable', { class: n.alive ? 'health ok' : 'health bad' }),
+        matchKnown && !n.agent ? stat('Match index', formatCount(n.match_index), { class: 'num' }) : null,
         stat('Last contact', contact),
         stat('Jobs running', formatCount(n.running_jobs || 0), { class: 'num', dataset: { stat: 'running' } }),
         n.slots ? stat('Slots', formatCount(n.slots), { class: 'num', dataset: { stat: 'slots' } }) : null,
@@ -139,7 +146,7 @@ export class ClusterPanel {
             : 'The leader places no new jobs here (nomad-lite node eligibility ' + n.id + ' on)',
         })),
       // A learner cannot lead (it does not vote) until the leader promotes it.
-      this.operator && leader && !isLeader && n.alive && n.role !== 'learner'
+      this.operator && leader && !isLeader && n.alive && n.role !== 'learner' && !n.agent
         ? this.transferButton(n.id, 'Make leader', `Hand leadership to node ${n.id}`) : null);
   }
 
