@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 
 import processes
@@ -27,6 +28,13 @@ def read_tokens(path):
             if len(parts) == 2 and not parts[0].startswith("#"):
                 tokens.setdefault(parts[0], parts[1])
     return tokens
+
+
+def accepts(port):
+    """Whether something accepts TCP connections on 127.0.0.1:port now."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class LocalCluster:
@@ -87,9 +95,12 @@ class LocalCluster:
         self.prepare(i)
         self.logs[i] = os.path.join(self.out, f"node-{i}.log")
         self.launched_with[i] = (list(extra), cert_of)
-        self.procs[i] = processes.spawn(self.server_args(i, cert_of) + list(extra), self.logs[i],
-                                        cwd=self.out)
-        return self.procs[i]
+        proc = processes.spawn(self.server_args(i, cert_of) + list(extra), self.logs[i],
+                               cwd=self.out)
+        self.procs[i] = proc
+        # A CLI call that finds the port closed backs off for seconds: wait until it listens.
+        wait_for(lambda: proc.poll() is not None or accepts(self.ports[i]), 10, 0.02)
+        return proc
 
     def restart(self, i):
         """Starts server i again as it was last started (a SIGKILLed node with its --peers)."""
