@@ -107,12 +107,13 @@ class LocalCluster:
         self.launch(i, *self.launched_with[i])
 
     def bootstrap(self, ids=(1, 2, 3), extra=()):
-        """A new cluster of servers ids, each started with --peers naming the others."""
+        """A new cluster of servers ids, each started with --peers naming the others (one
+        server alone: a cluster of one)."""
         for i, port in zip(ids, free_ports(len(ids))):
             self.ports[i] = port
         for i in ids:
             peers = ",".join(f"{j}:{self.addr(j)}" for j in ids if j != i)
-            self.launch(i, ["--peers", peers] + list(extra))
+            self.launch(i, (["--peers", peers] if peers else []) + list(extra))
 
     def spawn(self, args, log_name):
         """Another process of the cluster (an agent), with its log in out; stop_all stops it."""
