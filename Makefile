@@ -102,17 +102,10 @@ test-membership: chaos-bin
 # Worker-only agents with real processes (tests/agents): 3 servers with --worker-slots 0 and 10
 # agents run 300 jobs, spread; an agent SIGKILLed mid-job, restarted, the leader SIGKILLed;
 # resources, constraints and oom where the build has them; a bench agents smoke run; then TLS
-# and tokens with agent certificates. Logs in $(BUILD_DIR)/agents.
+# and tokens with agent certificates, and tokens without TLS. Logs in $(BUILD_DIR)/agents.
 .PHONY: test-agents
 test-agents: chaos-bin
 	$(HOSTILE_PYTHON) tests/agents/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents
-
-# Worker-only agents (README "Worker-only agents"): 3 servers with --worker-slots 0 and 3
-# agents; agents SIGKILLed and restarted, the leader SIGKILLed, TLS agent certificates, tokens
-# without TLS (about 3 minutes). Logs in $(BUILD_DIR)/agents-basic.
-.PHONY: test-agents-basic
-test-agents-basic: chaos-bin
-	$(HOSTILE_PYTHON) tests/agents/basic.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents-basic
 
 # Periodic jobs with real processes (tests/periodic, plain Python 3 and REST): four jobs at 1 s
 # intervals (catch-up all, overlap skip, catch-up none and last) while the leader is SIGKILLed

@@ -1,38 +1,23 @@
 """Real nomad-lite servers, one per network namespace, and the per-node faults on them
 (signals, a full disk on a small tmpfs, clock jumps through clock_shift.c preloaded)."""
 import errno
-import json
 import os
 import signal
 import subprocess
+import sys
 import time
-import urllib.error
-import urllib.request
 
 from netns import Network
+
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "support"))
+import processes  # noqa: E402
+from rest import http_json  # noqa: E402,F401  (run.py and workload.py take it from here)
 
 GRPC_PORT = 50051
 HTTP_PORT = 8080
 TMPFS_BYTES = 256 << 20  # room for the WAL's 64 MiB segments and job output
 CLOCK_SHIFT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clock_shift.c")
-
-
-def http_json(url, body=None, timeout=1.0):
-    """GET (or POST body) url; returns (status, parsed JSON or None). Raises OSError on
-    connection errors and timeouts."""
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        try:
-            payload = json.loads(e.read() or b"null")
-        except ValueError:
-            payload = None
-        return e.code, payload
 
 
 def build_clock_shift(out_dir):
@@ -96,11 +81,9 @@ class Cluster:
             self.bin, "server", "--node-id", str(i), "--bind", self.net.ip(i), "--insecure",
             "--port", str(GRPC_PORT), "--dashboard-port", str(HTTP_PORT), "--peers", peers,
             "--data-dir", self.data_dir(i)] + self.server_args
-        log = open(os.path.join(self.root, f"node-{i}.log"), "a")
         self.incarnation[i] += 1
-        self.procs[i] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        log.close()
+        self.procs[i] = processes.spawn(cmd, os.path.join(self.root, f"node-{i}.log"),
+                                        start_new_session=True)
 
     def start_all(self):
         for i in range(1, self.n + 1):
@@ -204,19 +187,13 @@ class Cluster:
         return out
 
     def stop(self):
-        for i, p in self.procs.items():
+        for p in self.procs.values():
             if p.poll() is None:
                 try:
-                    os.kill(p.pid, signal.SIGCONT)
-                    p.terminate()
+                    os.kill(p.pid, signal.SIGCONT)  # a paused node must run to stop
                 except ProcessLookupError:
                     pass
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        processes.stop_all(self.procs.values(), grace=10)
 
     def unmount(self):
         self.free_disk()

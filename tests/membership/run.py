@@ -53,111 +53,25 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "support"))
-from localhost import free_ports, wait_for  # noqa: E402
-
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    if not ok:
-        failures.append(name)
-    return ok
+from checks import check, failures, finish  # noqa: E402
+from job_runs import RunsFile  # noqa: E402
+from local_cluster import LocalCluster  # noqa: E402
+from localhost import wait_for  # noqa: E402
 
 
-class Cluster:
+class Cluster(LocalCluster):
+    """Servers that join and leave; the leader and voters as `cluster members` tells."""
+
     def __init__(self, binary, out, secure=False, slots=2, dashboards=False, extra=()):
-        self.binary, self.out, self.secure = binary, out, secure
-        self.slots, self.dashboards, self.extra = slots, dashboards, list(extra)
-        self.certs = os.path.join(out, "certs")
-        self.tokens = {}
-        self.procs, self.ports, self.logs, self.dirs, self.dash = {}, {}, {}, {}, {}
-        self.removed = set()  # no longer members: they no longer hear of the leader
-        shutil.rmtree(out, ignore_errors=True)
-        os.makedirs(out)
-        if secure:
-            subprocess.run([binary, "tls", "init", self.certs, "--nodes", "3"], check=True,
-                           stdout=subprocess.DEVNULL)
-            with open(os.path.join(self.certs, "tokens")) as f:
-                for line in f:
-                    parts = line.split()
-                    if len(parts) == 2 and not parts[0].startswith("#"):
-                        self.tokens.setdefault(parts[0], parts[1])
-
-    def server_args(self, i, cert_of=None):
-        args = [self.binary, "server", "--node-id", str(i), "--port", str(self.ports[i]),
-                "--data-dir", self.dirs[i], "--worker-slots", str(self.slots),
-                "--election-timeout", "150ms"] + self.extra
-        if self.dashboards:
-            args += ["--dashboard-port", str(self.dash.setdefault(i, free_ports(1)[0]))]
-        if self.secure:
-            c = cert_of or i
-            args += ["--tls-cert", os.path.join(self.certs, f"node-{c}.pem"),
-                     "--tls-key", os.path.join(self.certs, f"node-{c}-key.pem"),
-                     "--tls-ca", os.path.join(self.certs, "ca.pem"),
-                     "--token-file", os.path.join(self.certs, "tokens")]
-        return args
-
-    def launch(self, i, extra, cert_of=None, data_suffix=""):
-        if i not in self.ports:
-            self.ports[i] = free_ports(1)[0]
-        self.dirs.setdefault(i, os.path.join(self.out, f"data-{i}{data_suffix}"))
-        self.logs[i] = os.path.join(self.out, f"node-{i}.log")
-        log = open(self.logs[i], "ab")
-        self.procs[i] = subprocess.Popen(self.server_args(i, cert_of) + extra, stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         cwd=self.out)
-        log.close()
-        return self.procs[i]
-
-    def bootstrap(self, ids=(1, 2, 3), extra=()):
-        ports = free_ports(len(ids))
-        for i, p in zip(ids, ports):
-            self.ports[i] = p
-        for i in ids:
-            peers = ",".join(f"{j}:127.0.0.1:{self.ports[j]}" for j in ids if j != i)
-            self.launch(i, ["--peers", peers] + list(extra))
-
-    def addr(self, i):
-        return f"127.0.0.1:{self.ports[i]}"
-
-    def live(self):
-        return [i for i, p in self.procs.items() if p.poll() is None and i not in self.removed]
-
-    def cli_command(self, args, node=None, role="operator", output="json"):
-        nodes = [node] if node else self.live()
-        cmd = [self.binary, "--addr", ",".join(self.addr(i) for i in nodes), "-o", output]
-        env = dict(os.environ)
-        if self.secure:
-            env.update({"NOMAD_LITE_CACERT": os.path.join(self.certs, "ca.pem"),
-                        "NOMAD_LITE_CLIENT_CERT": os.path.join(self.certs, "client.pem"),
-                        "NOMAD_LITE_CLIENT_KEY": os.path.join(self.certs, "client-key.pem")})
-            if role:
-                env["NOMAD_LITE_TOKEN"] = self.tokens[role]
-        return cmd + args, env
-
-    def cli(self, args, node=None, role="operator", timeout=30):
-        cmd, env = self.cli_command([], node, role)
-        try:
-            r = subprocess.run(cmd + args, capture_output=True, text=True, timeout=timeout,
-                               env=env)
-        except subprocess.TimeoutExpired:
-            return 124, "", "timed out"
-        return r.returncode, r.stdout, r.stderr
+        super().__init__(binary, out, secure, dashboards=dashboards,
+                         server_args=["--worker-slots", str(slots), "--election-timeout", "150ms"]
+                         + list(extra))
 
     def members(self, node=None):
-        rc, out, _ = self.cli(["cluster", "members"], node=node, timeout=10)
-        if rc != 0:
-            return None
-        try:
-            return json.loads(out)
-        except ValueError:
-            return None
+        return self.cli_json(["cluster", "members"], node=node, timeout=10)
 
     def voters(self, node=None):
         m = self.members(node)
@@ -169,56 +83,22 @@ class Cluster:
         m = self.members()
         return m["leader_id"] if m and m["leader_id"] else None
 
-    def rest(self, path, node=None):
+    def get(self, path, node=None):
         """GET on a live node's dashboard (plain clusters only): the decoded JSON, or None."""
-        node = node or self.live()[0]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.dash[node]}{path}",
-                                        timeout=10) as r:
-                return json.loads(r.read())
-        except (OSError, ValueError):
-            return None
+        code, body = self.rest("GET", path, node=node or self.live()[0])
+        return body if code == 200 else None
 
-    def jobs(self):
-        """Every job by id (job list -o json), or None when the call failed."""
-        rc, out, _ = self.cli(["job", "list"], timeout=30)
-        if rc != 0:
-            return None
-        try:
-            return {j["id"]: j for j in json.loads(out)["jobs"]}
-        except (ValueError, KeyError):
-            return None
-
-    def submit(self, key, script):
-        """Submits `sh -c script` with idempotency key `key`: its id, or None."""
-        rc, out, _ = self.cli(["job", "submit", "--idempotency-key", key, "--",
-                               "sh", "-c", script], timeout=20)
-        try:
-            return json.loads(out)["id"] if rc == 0 else None
-        except (ValueError, KeyError):
-            return None
-
-    def stop(self, i, sig=signal.SIGTERM):
-        p = self.procs.get(i)
-        if p and p.poll() is None:
-            p.send_signal(sig)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def stop_all(self):
-        for i in list(self.procs):
-            self.stop(i)
+    def submit_keyed(self, key, command):
+        """Submits `sh -c command` with idempotency key `key`: its id, or None."""
+        return self.submit(command, ["--idempotency-key", key], timeout=20)
 
 
 class JobStream:
     """Submits jobs one after another until stopped (at most `limit`, each bounded in time);
     remembers the keys whose submission was acknowledged."""
 
-    def __init__(self, cluster, runs_file, limit=3000):
-        self.cluster, self.runs_file, self.limit = cluster, runs_file, limit
+    def __init__(self, cluster, runs, limit=3000):
+        self.cluster, self.runs, self.limit = cluster, runs, limit
         self.acked, self.failed = [], 0
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -228,7 +108,7 @@ class JobStream:
         while not self.stopping.is_set() and n < self.limit:
             n += 1
             key = f"k{n:05d}"
-            job_id = self.cluster.submit(key, script(key, self.runs_file))
+            job_id = self.cluster.submit_keyed(key, script(key, self.runs))
             if job_id:
                 self.acked.append((key, job_id))
             else:
@@ -246,24 +126,9 @@ class JobStream:
         self.stop()
 
 
-def script(key, runs_file, sleep=0):
-    """A job that notes each run of it in `runs_file` and prints out-KEY."""
-    return f"echo {key} >> {runs_file}; " + (f"sleep {sleep}; " if sleep else "") + f"echo out-{key}"
-
-
-def make_runs_file(path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.chmod(os.path.dirname(path), 0o777)  # jobs of a root server run as nobody
-    open(path, "w").close()
-    os.chmod(path, 0o666)
-
-
-def count_runs(path):
-    runs = {}
-    with open(path) as f:
-        for line in f:
-            runs[line.strip()] = runs.get(line.strip(), 0) + 1
-    return runs
+def script(key, runs, sleep=0):
+    """A job that notes each run of it in `runs` (a RunsFile) and prints out-KEY."""
+    return runs.command(key, (f"sleep {sleep}; " if sleep else "") + f"echo out-{key}")
 
 
 def wait_voter(cluster, node_id, timeout=20):
@@ -273,18 +138,7 @@ def wait_voter(cluster, node_id, timeout=20):
 def check_jobs(cluster, stream, runs_file):
     """Every acknowledged job completed; none ran more often than it has attempts."""
     acked = dict(stream.acked)
-
-    def final_jobs():
-        rc, out, _ = cluster.cli(["job", "list"], timeout=30)
-        if rc != 0:
-            return None
-        jobs = {j["id"]: j for j in json.loads(out)["jobs"]}
-        if any(jobs.get(i, {}).get("status") not in ("completed", "failed", "cancelled")
-               for i in acked.values()):
-            return None
-        return jobs
-
-    jobs = wait_for(final_jobs, 60, 0.5)
+    jobs = cluster.wait_final(acked.values(), 60)
     stuck = []
     if jobs is None:
         now = cluster.jobs() or {}
@@ -297,7 +151,7 @@ def check_jobs(cluster, stream, runs_file):
     not_completed = [k for k, i in acked.items() if i in jobs and jobs[i]["status"] != "completed"]
     check("every acknowledged job completed", not not_completed,
           f"{not_completed[:5]} {[jobs[acked[k]] for k in not_completed[:1]]}")
-    runs = count_runs(runs_file)
+    runs = runs_file.counts()
     never = [k for k, i in acked.items() if runs.get(k, 0) == 0]
     check("every acknowledged job ran", not never, f"{never[:5]}")
     twice = [(k, runs[k], len(jobs[i]["attempts"])) for k, i in acked.items()
@@ -355,18 +209,9 @@ def transfer_leadership(c, stream):
     stream_goes_on(stream, "after transfer-leader without --to")
 
 
-def job_on_cli(c, job_id):
-    """The job with its output (job status -o json), or None."""
-    rc, out, _ = c.cli(["job", "status", job_id], timeout=10)
-    try:
-        return json.loads(out) if rc == 0 else None
-    except ValueError:
-        return None
-
-
 def job_on(c, job_id):
     """The job with its output (REST GET /api/jobs/ID on any live node), or None."""
-    return c.rest(f"/api/jobs/{job_id}")
+    return c.get(f"/api/jobs/{job_id}")
 
 
 def drain(c, stream, runs):
@@ -382,7 +227,7 @@ def drain(c, stream, runs):
     long_jobs = []
     for n in range(1, 4):
         key = f"drain{n}"
-        job_id = c.submit(key, script(key, runs, sleep=3))
+        job_id = c.submit_keyed(key, script(key, runs, sleep=3))
         if check(f"long job {key} is acknowledged", job_id):
             long_jobs.append((key, job_id))
             stream.acked.append((key, job_id))
@@ -429,7 +274,7 @@ def drain(c, stream, runs):
     check(f"cluster status reports node {x} drained with no running job",
           node.get("scheduling", {}).get("state") == "drained" and node.get("running_jobs") == 0,
           str(node))
-    rest = c.rest("/api/cluster") or {}
+    rest = c.get("/api/cluster") or {}
     node = next((n for n in rest.get("nodes", []) if n.get("id") == x), {})
     check(f"GET /api/cluster reports node {x} drained",
           node.get("scheduling", {}).get("state") == "drained", str(rest))
@@ -473,7 +318,7 @@ def save_while_jobs_flow(c, stream, runs, file):
     long_jobs = []
     for n in range(1, 3):
         key = f"atsave{n}"
-        job_id = c.submit(key, script(key, runs, sleep=4))
+        job_id = c.submit_keyed(key, script(key, runs, sleep=4))
         if check(f"long job {key} is acknowledged", job_id):
             long_jobs.append((key, job_id))
             stream.acked.append((key, job_id))
@@ -501,8 +346,8 @@ def save_while_jobs_flow(c, stream, runs, file):
 
 def restore(binary, out, file, runs, acked, before, long_jobs):
     """A new 3-node cluster (new ports, empty data directories) restored from the file."""
-    os.rename(runs, runs + ".before-restore")
-    make_runs_file(runs)
+    os.rename(runs.path, runs.path + ".before-restore")
+    runs = RunsFile(runs.path)
     r = Cluster(binary, os.path.join(out, "restored"), dashboards=True,
                 extra=["--worker-timeout", "3s", "--kill-grace", "1s"])
     try:
@@ -522,7 +367,7 @@ def restore(binary, out, file, runs, acked, before, long_jobs):
               f"{len(missing)} of {len(acked)} missing: {missing[:5]}")
         not_completed = [k for k, i in acked if jobs.get(i, {}).get("status") != "completed"]
         check("... and completed there", not not_completed, f"{not_completed[:5]}")
-        new_runs = count_runs(runs)
+        new_runs = runs.counts()
         changed = []
         for key, job_id in acked:
             was = before.get(job_id)
@@ -557,8 +402,7 @@ def restore(binary, out, file, runs, acked, before, long_jobs):
 def plain(binary, out):
     c = Cluster(binary, os.path.join(out, "plain"), slots=4, dashboards=True,
                 extra=["--worker-timeout", "3s", "--kill-grace", "1s"])
-    runs = os.path.join(c.out, "runs", "runs.txt")
-    make_runs_file(runs)
+    runs = RunsFile(os.path.join(c.out, "runs", "runs.txt"))
     backup = os.path.join(out, "backup.snap")
     try:
         c.bootstrap()
@@ -566,8 +410,7 @@ def plain(binary, out):
         check("cluster members lists 3 voters", c.voters() == [1, 2, 3], str(c.members()))
 
         # Refusals that need no cluster change.
-        c.ports[9] = free_ports(1)[0]
-        c.dirs[9] = os.path.join(c.out, "data-9")
+        c.prepare(9)
         r = subprocess.run(c.server_args(9) + ["--peers", f"1:{c.addr(1)}", "--join", c.addr(1)],
                            capture_output=True, text=True, timeout=10)
         check("--peers with --join is refused", r.returncode == 2 and "--join" in r.stderr,
@@ -592,8 +435,7 @@ def plain(binary, out):
                             for x in m["members"]), str(m))
 
             # A taken id at another address is refused with a clear error.
-            c.ports[40] = free_ports(1)[0]
-            c.dirs[40] = os.path.join(c.out, "data-4b")
+            c.prepare(40, data="data-4b")
             args = c.server_args(40) + ["--join", c.addr(1)]
             args[args.index("--node-id") + 1] = "4"
             r = subprocess.run(args, capture_output=True, text=True, timeout=20)
@@ -666,8 +508,7 @@ def secure(binary, out):
         c.launch(4, ["--join", c.addr(1)])
         check("node 4 joins with TLS and tokens and becomes a voter", wait_voter(c, 4),
               str(c.members()))
-        c.ports[5] = free_ports(1)[0]
-        c.dirs[5] = os.path.join(c.out, "data-5")
+        c.prepare(5)
         r = subprocess.run(c.server_args(5, cert_of=4) + ["--join", c.addr(2)],
                            capture_output=True, text=True, timeout=20)
         check("a node presenting another node's certificate is refused",
@@ -701,8 +542,7 @@ def recovery(binary, out):
     --force-new-cluster and nothing but its --node-id and --data-dir (no --peers), keeps its
     committed jobs, and grows back to 3 voters with --join."""
     c = Cluster(binary, os.path.join(out, "recovery"))
-    runs = os.path.join(c.out, "runs", "runs.txt")
-    make_runs_file(runs)
+    runs = RunsFile(os.path.join(c.out, "runs", "runs.txt"))
 
     def completed(keys_ids):
         def done():
@@ -717,7 +557,7 @@ def recovery(binary, out):
         out_ = []
         for k in range(n):
             key = f"{prefix}{k}"
-            job_id = c.submit(key, script(key, runs))
+            job_id = c.submit_keyed(key, script(key, runs))
             if check(f"job {key} is acknowledged", job_id):
                 out_.append((key, job_id))
         return out_
@@ -739,7 +579,7 @@ def recovery(binary, out):
         check("it keeps every committed job, completed",
               all(jobs.get(i, {}).get("status") == "completed" for _, i in kept), str(jobs))
         check("... with its output",
-              all((job_on_cli(c, i) or {}).get("stdout_tail") == f"out-{k}\n" for k, i in kept))
+              all((c.job(i) or {}).get("stdout_tail") == f"out-{k}\n" for k, i in kept))
         c.launch(4, ["--join", c.addr(survivor)])
         check("a fresh node 4 joins the re-founded cluster and becomes a voter",
               wait_voter(c, 4), str(c.members()))
@@ -759,7 +599,7 @@ def recovery(binary, out):
                        c.voters(survivor) == [1, 4, 5], 15, 0.2), str(c.members(survivor)))
         last = submit_some("last", 2)
         check("jobs submitted after that restart complete", completed(last))
-        runs_seen = count_runs(runs)
+        runs_seen = runs.counts()
         check("every job ran, none twice",
               all(runs_seen.get(k) == 1 for k, _ in kept + after + last), str(runs_seen))
     finally:
@@ -773,7 +613,6 @@ def main():
     parser.add_argument("--only", choices=["plain", "secure", "recovery"])
     a = parser.parse_args()
     binary = os.path.abspath(a.bin)
-    started = time.monotonic()
     if a.only in (None, "plain"):
         plain(binary, os.path.abspath(a.out))
     if a.only in (None, "secure"):
@@ -786,9 +625,7 @@ def main():
             for d in [d for d in dirs if d.startswith("data-")]:
                 shutil.rmtree(os.path.join(root, d), ignore_errors=True)
                 dirs.remove(d)
-    print(f"{'FAILED' if failures else 'passed'} in {time.monotonic() - started:.0f} s"
-          + (f": {', '.join(failures)}" if failures else ""), flush=True)
-    return 1 if failures else 0
+    return finish(os.path.abspath(a.out))
 
 
 if __name__ == "__main__":

@@ -22,263 +22,28 @@ import argparse
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import time
 
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "support"))
+from checks import check, finish  # noqa: E402
+from local_cluster import LocalCluster  # noqa: E402
 from localhost import free_ports, wait_for  # noqa: E402
-
-REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
-HEALTH_CHECK = "/grpc.health.v1.Health/Check"
-HEALTH_WATCH = "/grpc.health.v1.Health/Watch"
-SERVING, NOT_SERVING = 1, 2
-SCHEDULER = "nomad_lite.SchedulerService"
-
-failures = []
+from reflection import (HEALTH_WATCH, NOT_SERVING, SCHEDULER, SERVING,  # noqa: E402
+                        ReflectedService, field_bytes, health_status, list_services,
+                        parse_fields)
 
 
-def check(name, ok, detail=""):
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    if not ok:
-        failures.append(name)
-    return ok
-
-
-# --- protobuf wire format, by hand (for the reflection and health messages) -----------------
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def field_bytes(number, data):
-    data = data.encode() if isinstance(data, str) else data
-    return varint(number << 3 | 2) + varint(len(data)) + data
-
-
-def parse_fields(data):
-    """[(field number, value)]: ints for varints, bytes for length-delimited fields."""
-    out, i = [], 0
-    while i < len(data):
-        key, i = read_varint(data, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = read_varint(data, i)
-        elif wire == 2:
-            size, i = read_varint(data, i)
-            value, i = data[i:i + size], i + size
-        elif wire == 1:
-            value, i = data[i:i + 8], i + 8
-        elif wire == 5:
-            value, i = data[i:i + 4], i + 4
-        else:
-            raise ValueError(f"wire type {wire}")
-        out.append((number, value))
-    return out
-
-
-def read_varint(data, i):
-    shift = result = 0
-    while True:
-        b = data[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return result, i
-
-
-# --- the cluster ------------------------------------------------------------------------------
-
-
-class Cluster:
-    def __init__(self, binary, out, secure):
-        self.binary, self.out, self.secure = binary, out, secure
-        self.certs = os.path.join(out, "certs")
-        self.tokens = {}
-        self.procs, self.ports, self.logs = {}, {}, {}
-        self.channels = {}
-
-    def start(self):
-        shutil.rmtree(self.out, ignore_errors=True)
-        os.makedirs(self.out)
-        if self.secure:
-            subprocess.run([self.binary, "tls", "init", self.certs, "--nodes", "3"], check=True,
-                           stdout=subprocess.DEVNULL)
-            with open(os.path.join(self.certs, "tokens")) as f:
-                for line in f:
-                    parts = line.split()
-                    if len(parts) == 2 and not parts[0].startswith("#"):
-                        self.tokens.setdefault(parts[0], parts[1])
-        ports = free_ports(3)
-        for i in (1, 2, 3):
-            self.ports[i] = ports[i - 1]
-        for i in (1, 2, 3):
-            peers = ",".join(f"{j}:127.0.0.1:{self.ports[j]}" for j in (1, 2, 3) if j != i)
-            args = [self.binary, "server", "--node-id", str(i), "--port", str(self.ports[i]),
-                    "--peers", peers, "--data-dir", os.path.join(self.out, f"data-{i}"),
-                    "--log-format", "json", "--worker-slots", "2"]
-            if self.secure:
-                args += ["--tls-cert", os.path.join(self.certs, f"node-{i}.pem"),
-                         "--tls-key", os.path.join(self.certs, f"node-{i}-key.pem"),
-                         "--tls-ca", os.path.join(self.certs, "ca.pem"),
-                         "--token-file", os.path.join(self.certs, "tokens")]
-            self.logs[i] = os.path.join(self.out, f"node-{i}.log")
-            with open(self.logs[i], "wb") as log:
-                self.procs[i] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                                 stdin=subprocess.DEVNULL, cwd=self.out)
-
-    def stop(self, i):
-        p = self.procs[i]
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def stop_all(self):
-        for ch in self.channels.values():
-            ch.close()
-        for i in self.procs:
-            self.stop(i)
-
-    def channel(self, i):
-        if i not in self.channels:
-            target = f"127.0.0.1:{self.ports[i]}"
-            if self.secure:
-                def read(name):
-                    with open(os.path.join(self.certs, name), "rb") as f:
-                        return f.read()
-                creds = grpc.ssl_channel_credentials(read("ca.pem"), read("client-key.pem"),
-                                                     read("client.pem"))
-                self.channels[i] = grpc.secure_channel(target, creds)
-            else:
-                self.channels[i] = grpc.insecure_channel(target)
-        return self.channels[i]
-
-    def metadata(self, role):
-        return [("authorization", f"Bearer {self.tokens[role]}")] if self.secure and role else []
-
-
-# --- health ---------------------------------------------------------------------------------
-
-def health_status(cluster, i, service="", timeout=2):
-    """The status Check answers (1 SERVING, 2 NOT_SERVING), or the gRPC error code."""
-    call = cluster.channel(i).unary_unary(HEALTH_CHECK)
-    try:
-        answer = call(field_bytes(1, service), timeout=timeout, wait_for_ready=True)
-    except grpc.RpcError as e:
-        return e.code()
-    return dict(parse_fields(answer)).get(1, 0)
-
-
-# --- reflection -----------------------------------------------------------------------------
-
-def reflect(cluster, i, requests, metadata=()):
-    """Sends the ServerReflectionRequests (bytes) on one stream; returns the responses parsed
-    into field lists."""
-    call = cluster.channel(i).stream_stream(REFLECTION)
-    answers = call(iter(requests), timeout=10, metadata=list(metadata), wait_for_ready=True)
-    return [parse_fields(a) for a in answers]
-
-
-def list_services(cluster, i):
-    (answer,) = reflect(cluster, i, [field_bytes(7, "")])
-    fields = dict(answer)
-    if 7 in fields:
-        raise RuntimeError(f"reflection error: {parse_fields(fields[7])}")
-    return sorted(dict(parse_fields(svc)).get(1, b"").decode()
-                  for number, svc_list in answer if number == 6
-                  for n, svc in parse_fields(svc_list) if n == 1)
-
-
-def fetch_files(cluster, i, symbol):
-    """Every FileDescriptorProto the symbol needs, its dependencies fetched by file name."""
-    files = {}
-
-    def take(answer):
-        for number, value in answer:
-            if number == 7:
-                raise RuntimeError(f"reflection error: {parse_fields(value)}")
-            if number == 4:
-                for n, blob in parse_fields(value):
-                    if n == 1:
-                        fd = descriptor_pb2.FileDescriptorProto.FromString(blob)
-                        files[fd.name] = fd
-
-    for answer in reflect(cluster, i, [field_bytes(4, symbol)]):
-        take(answer)
-    missing = [d for fd in list(files.values()) for d in fd.dependency if d not in files]
-    while missing:
-        for answer in reflect(cluster, i, [field_bytes(3, name) for name in missing]):
-            take(answer)
-        still = [d for fd in list(files.values()) for d in fd.dependency if d not in files]
-        if set(still) == set(missing):
-            raise RuntimeError(f"reflection does not give {still}")
-        missing = still
-    return files
-
-
-def build_pool(files):
-    pool = descriptor_pool.DescriptorPool()
-    added = set()
-
-    def add(name):
-        if name in added:
-            return
-        for dep in files[name].dependency:
-            add(dep)
-        pool.Add(files[name])
-        added.add(name)
-
-    for name in files:
-        add(name)
-    return pool
-
-
-def message_class(pool, full_name):
-    desc = pool.FindMessageTypeByName(full_name)
-    if hasattr(message_factory, "GetMessageClass"):
-        return message_factory.GetMessageClass(desc)
-    return message_factory.MessageFactory(pool).GetPrototype(desc)
-
-
-class ReflectedService:
-    """A service whose methods are called with message classes built from reflection alone."""
-
-    def __init__(self, cluster, i, service):
-        self.cluster, self.node = cluster, i
-        self.pool = build_pool(fetch_files(cluster, i, service))
-        self.desc = self.pool.FindServiceByName(service)
-
-    def method_names(self):
-        return sorted(m.name for m in self.desc.methods)
-
-    def call(self, method, role, **fields):
-        m = self.desc.methods_by_name[method]
-        request_cls = message_class(self.pool, m.input_type.full_name)
-        response_cls = message_class(self.pool, m.output_type.full_name)
-        handle = self.cluster.channel(self.node).unary_unary(
-            f"/{self.desc.full_name}/{method}",
-            request_serializer=lambda msg: msg.SerializeToString(),
-            response_deserializer=response_cls.FromString)
-        return handle(request_cls(**fields), timeout=10, metadata=self.cluster.metadata(role),
-                      wait_for_ready=True)
+def start_cluster(binary, out, secure):
+    """3 nodes with JSON logs (every line of them is checked)."""
+    cluster = LocalCluster(binary, out, secure,
+                           server_args=["--log-format", "json", "--worker-slots", "2"])
+    cluster.bootstrap()
+    return cluster
 
 
 # --- the checks -----------------------------------------------------------------------------
@@ -379,8 +144,7 @@ def check_json_logs(cluster, label, job_id):
 
 def run_cluster(binary, out, secure):
     label = "tls+tokens" if secure else "plain"
-    cluster = Cluster(binary, os.path.join(out, label), secure)
-    cluster.start()
+    cluster = start_cluster(binary, os.path.join(out, label), secure)
     try:
         started = time.monotonic()
         serving = wait_for(lambda: [i for i in (1, 2, 3) if health_status(cluster, i) == SERVING]
@@ -416,13 +180,10 @@ def main():
     args = parser.parse_args()
     binary, out = os.path.abspath(args.bin), os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    started = time.monotonic()
     check_bad_log_format(binary, out)
     for secure in (False, True):
         run_cluster(binary, out, secure)
-    print(f"{'FAILED' if failures else 'passed'}: {len(failures)} failed checks, "
-          f"{time.monotonic() - started:.1f} s; node logs in {out}")
-    return 1 if failures else 0
+    return finish(out)
 
 
 if __name__ == "__main__":

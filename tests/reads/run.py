@@ -19,10 +19,8 @@ Exit code 1 when a check fails; one PASS/FAIL line per check.
 """
 
 import argparse
-import importlib.util
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -30,29 +28,17 @@ import grpc
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "support"))
+from checks import check, finish  # noqa: E402
+from local_cluster import LocalCluster  # noqa: E402
 from localhost import wait_for  # noqa: E402
+from reflection import SCHEDULER, SERVING, ReflectedService, health_status  # noqa: E402
 
-# The probes suite's cluster and reflected-service helpers.
-_spec = importlib.util.spec_from_file_location("probes", os.path.join(TESTS, "probes", "run.py"))
-probes = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(probes)
-
-SCHEDULER = "nomad_lite.SchedulerService"
 ELECTION_TIMEOUT_S = 0.150  # the server's default --election-timeout
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    if not ok:
-        failures.append(name)
-    return ok
 
 
 def status_of(cluster, i, timeout=1):
     try:
-        return probes.ReflectedService.call(cluster.svc[i], "GetClusterStatus", "read")
+        return cluster.svc[i].call("GetClusterStatus", "read")
     except grpc.RpcError:
         return None
 
@@ -81,15 +67,13 @@ def error_code(fn):
 
 
 def start(binary, out, secure):
-    cluster = probes.Cluster(binary, out, secure)
-    cluster.start()
-    cluster.svc = {}
-    ok = wait_for(lambda: all(probes.health_status(cluster, i) == probes.SERVING
-                              for i in (1, 2, 3)), 20)
+    cluster = LocalCluster(binary, out, secure, server_args=["--worker-slots", "2"])
+    cluster.bootstrap()
+    ok = wait_for(lambda: all(health_status(cluster, i) == SERVING for i in (1, 2, 3)), 20)
     if not ok:
-        raise RuntimeError("the cluster did not come up")
-    for i in (1, 2, 3):
-        cluster.svc[i] = probes.ReflectedService(cluster, i, SCHEDULER)
+        cluster.stop_all()
+        raise RuntimeError(f"the cluster did not come up (logs in {out})")
+    cluster.svc = {i: ReflectedService(cluster, i, SCHEDULER) for i in (1, 2, 3)}
     return cluster
 
 
@@ -148,16 +132,8 @@ def check_read_your_writes(cluster, rounds, budget_s):
 
 
 def cli(cluster, i, *args, token_role=None):
-    env = dict(os.environ)
-    env.pop("NOMAD_LITE_ADDR", None)
-    if cluster.secure:
-        env["NOMAD_LITE_CACERT"] = os.path.join(cluster.certs, "ca.pem")
-        env["NOMAD_LITE_CLIENT_CERT"] = os.path.join(cluster.certs, "client.pem")
-        env["NOMAD_LITE_CLIENT_KEY"] = os.path.join(cluster.certs, "client-key.pem")
-        if token_role:
-            env["NOMAD_LITE_TOKEN"] = cluster.tokens[token_role]
-    return subprocess.run([cluster.binary, "--addr", f"127.0.0.1:{cluster.ports[i]}", *args],
-                          capture_output=True, text=True, timeout=30, env=env)
+    """The CLI against node i alone: (exit code, stdout, stderr)."""
+    return cluster.cli(list(args), node=i, role=token_role, output=None)
 
 
 def check_transfer(cluster, label, role="operator"):
@@ -177,15 +153,15 @@ def check_transfer(cluster, label, role="operator"):
     new_leader = wait_for(lambda: leader_of(cluster, (1, 2, 3)), 5)
     follower = next(i for i in (1, 2, 3) if i != new_leader)
     other = next(i for i in (1, 2, 3) if i not in (new_leader, follower))
-    r = cli(cluster, follower, "cluster", "transfer-leader", "--to", str(other),
-            token_role="operator")
+    rc, out, err = cli(cluster, follower, "cluster", "transfer-leader", "--to", str(other),
+                       token_role="operator")
     check(f"{label}: `cluster transfer-leader --to {other}` sent to a follower moves leadership",
-          r.returncode == 0 and f"to node {other}" in r.stdout and
+          rc == 0 and f"to node {other}" in out and
           wait_for(lambda: leader_of(cluster, (1, 2, 3)) == other, 5),
-          f"exit {r.returncode}: {r.stdout} {r.stderr}")
-    r = cli(cluster, follower, "job", "list", "--consistent", "-o", "json", token_role="read")
-    check(f"{label}: `job list --consistent` on a follower answers", r.returncode == 0,
-          r.stderr)
+          f"exit {rc}: {out} {err}")
+    rc, _, err = cli(cluster, follower, "job", "list", "--consistent", "-o", "json",
+                     token_role="read")
+    check(f"{label}: `job list --consistent` on a follower answers", rc == 0, err)
 
 
 def check_tokens(cluster):
@@ -193,8 +169,8 @@ def check_tokens(cluster):
     code, _ = error_code(lambda: call(cluster, leader, "TransferLeadership", "submit"))
     check("tokens: a submit token may not transfer leadership (PERMISSION_DENIED)",
           code == grpc.StatusCode.PERMISSION_DENIED, str(code))
-    r = cli(cluster, leader, "cluster", "transfer-leader", token_role="submit")
-    check("tokens: the CLI with a submit token is refused", r.returncode != 0, r.stdout)
+    rc, out, _ = cli(cluster, leader, "cluster", "transfer-leader", token_role="submit")
+    check("tokens: the CLI with a submit token is refused", rc != 0, out)
 
 
 def check_sigterm_handoff(cluster):
@@ -244,8 +220,7 @@ def main():
         check_transfer(cluster, "TLS and tokens")
     finally:
         cluster.stop_all()
-    print(f"{'FAIL' if failures else 'PASS'}: {len(failures)} check(s) failed", flush=True)
-    return 1 if failures else 0
+    return finish(os.path.abspath(args.out))
 
 
 if __name__ == "__main__":

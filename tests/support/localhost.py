@@ -1,5 +1,5 @@
-"""What the Python suites (tests/hostile, tests/probes, tests/metrics) share to run local
-clusters: free ports on 127.0.0.1, and waiting for a condition with a deadline."""
+"""What the Python suites share to run local clusters: free ports on 127.0.0.1, and waiting
+for a condition with a deadline (local_cluster.py builds on them)."""
 
 import socket
 import time
