@@ -79,14 +79,19 @@ void AgentRegistrar::register_agent(
   if (request.id() != 0) {
     // The same agent again: its id must be one the cluster gave, to this certificate.
     std::optional<nomad_lite::AgentRegistered> known;
+    bool forgotten = false;
     port_.read_jobs([&](const jobs::JobStore& s) {
       if (const auto* a = s.agent(request.id())) known = *a;
+      forgotten = !known && request.id() <= s.highest_agent_id();
     });
     if (!known) {
       return done({agent_error(Code::kFailedPrecondition,
                                "agent id " + std::to_string(request.id()) +
-                                   " was never given by this cluster: remove agent.json from the "
-                                   "agent's --data-dir to register as a new agent"),
+                                   (forgotten ? " was forgotten by this cluster (silent longer "
+                                                "than the servers' --forget-agents-after)"
+                                              : " was never given by this cluster") +
+                                   ": remove agent.json from the agent's --data-dir to register "
+                                   "as a new agent"),
                    {}});
     }
     if (!certificate.empty() && known->certificate() != certificate) {

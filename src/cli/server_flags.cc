@@ -143,6 +143,9 @@ void add_server_flags(CLI::App* app, ServerFlags* f) {
       ->capture_default_str();
   app->add_option("--retain-for", f->retain_for, "Finished jobs older than this are removed")
       ->capture_default_str();
+  app->add_option("--forget-agents-after", f->forget_agents_after,
+                  "An agent silent this long with nothing running is forgotten (0s: never)")
+      ->capture_default_str();
   app->add_option("--snapshot-entries", c.snapshot_entries,
                   "Take a snapshot after this many applied entries, or after as many as there are "
                   "jobs (up to 16 times this) when there are more")
@@ -246,10 +249,12 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
     std::chrono::milliseconds* out;
     bool zero_ok;
   };
-  for (const Named& d : {Named{"--worker-timeout", f.worker_timeout, &c.worker_timeout, false},
-                         Named{"--kill-grace", f.kill_grace, &c.kill_grace, true},
-                         Named{"--default-timeout", f.default_timeout, &c.default_timeout, true},
-                         Named{"--retain-for", f.retain_for, &c.retain_for, false}}) {
+  for (const Named& d :
+       {Named{"--worker-timeout", f.worker_timeout, &c.worker_timeout, false},
+        Named{"--kill-grace", f.kill_grace, &c.kill_grace, true},
+        Named{"--default-timeout", f.default_timeout, &c.default_timeout, true},
+        Named{"--retain-for", f.retain_for, &c.retain_for, false},
+        Named{"--forget-agents-after", f.forget_agents_after, &c.forget_agents_after, true}}) {
     auto v = parse_duration(d.text, &why);
     if (!v) return Status::error(std::string(d.flag) + ": " + why);
     if (!d.zero_ok && v->count() <= 0)

@@ -24,6 +24,7 @@ struct ServerFlags {
   std::string kill_grace = "5s";
   std::string default_timeout = "0s";
   std::string retain_for = "7d";
+  std::string forget_agents_after = "24h";
   std::string executor = "raw";
   std::string placement = "spread";
   std::string config_file;    // --config: a TOML file of these flags (config_file.h)

@@ -13,7 +13,7 @@ uint64_t agent_id_floor(const std::vector<uint64_t>& member_ids) {
 }
 
 uint64_t next_agent_id(const JobStore& store, uint64_t floor) {
-  uint64_t highest = std::max(floor, kAgentIdFloor);
+  uint64_t highest = std::max({floor, kAgentIdFloor, store.highest_agent_id()});
   // The maps are ordered: their last keys are their largest.
   if (!store.agents().empty()) highest = std::max(highest, store.agents().rbegin()->first);
   if (!store.node_slots().empty()) highest = std::max(highest, store.node_slots().rbegin()->first);

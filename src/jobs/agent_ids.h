@@ -4,11 +4,12 @@
 // (Attempt.node_id), reports and status pages, as a server's id does, so it must never be a
 // server's id, past or present, and never be given twice:
 // - the leader proposes a registration with a floor of max(kAgentIdFloor, every member's id);
-// - the store gives the new agent max(floor, every agent id ever given, every node id that
+// - the store gives the new agent max(floor, the highest agent id ever given, every node id that
 //   ever reported its slots or was drained) + 1 when the registration applies, so two
 //   registrations in flight get two ids and every replica gives the same one;
 // - a server may not join with an id an agent holds (api::Members::join).
-// Agents are never forgotten (JobStoreSnapshot.agents), so ids only grow.
+// Agents forgotten (AgentForgotten) leave the store, but the highest id ever given is kept
+// (JobStoreSnapshot.highest_agent_id), so ids only grow.
 
 #include <cstdint>
 #include <vector>

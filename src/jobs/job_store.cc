@@ -86,6 +86,8 @@ ApplyResult JobStore::apply_command(const raft::Entry& entry) {
       return node_drained(command.node_drained());
     case nomad_lite::Command::kAgentRegistered:
       return agent_registered(command.agent_registered());
+    case nomad_lite::Command::kAgentForgotten:
+      return agent_forgotten(command.agent_forgotten());
     case nomad_lite::Command::kPeriodicCreate:
       return periodic_create(command.periodic_create());
     case nomad_lite::Command::kPeriodicTicks:
@@ -647,6 +649,7 @@ JobStoreImage JobStore::image() const {
   image.node_capacity = node_capacity_;
   image.node_scheduling = node_scheduling_;
   image.agents = agents_;
+  image.highest_agent_id = highest_agent_id_;
   for (const auto& [id, p] : periodic_) image.periodic.push_back(p);
   image.jobs_submitted = totals_.submitted;
   image.jobs_finished = totals_.finished;
@@ -669,6 +672,7 @@ std::string JobStoreImage::serialize() const {
   snap.set_jobs_finished(jobs_finished);
   for (const auto& [node, scheduling] : node_scheduling) *snap.add_node_scheduling() = scheduling;
   for (const auto& [id, agent] : agents) *snap.add_agents() = agent;
+  snap.set_highest_agent_id(highest_agent_id);
   for (const auto& p : periodic) *snap.add_periodic() = p;
   size_t total = snap.ByteSizeLong();
   for (const auto& segment : segments) total += segment->encoded().size();
@@ -716,6 +720,7 @@ Status JobStore::restore(const std::string& data) {
   node_capacity_.clear();
   node_scheduling_.clear();
   agents_.clear();
+  highest_agent_id_ = 0;
   ++scheduling_version_;
   periodic_.clear();
   ++periodic_version_;
@@ -740,6 +745,9 @@ Status JobStore::restore(const std::string& data) {
   }
   for (const auto& n : snap.node_scheduling()) node_scheduling_[n.node_id()] = n;
   for (const auto& a : snap.agents()) agents_[a.id()] = a;
+  // Snapshots written before agents could be forgotten hold every agent ever given.
+  highest_agent_id_ =
+      std::max(snap.highest_agent_id(), agents_.empty() ? 0 : agents_.rbegin()->first);
   for (const auto& p : snap.periodic()) periodic_[p.id()] = p;
   totals_.submitted = snap.jobs_submitted();
   totals_.finished = snap.jobs_finished();

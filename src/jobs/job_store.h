@@ -68,6 +68,7 @@ struct JobStoreImage {
   std::map<uint64_t, nomad_lite::NodeCapacity> node_capacity;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling;
   std::map<uint64_t, nomad_lite::AgentRegistered> agents;
+  uint64_t highest_agent_id = 0;
   std::vector<nomad_lite::PeriodicJob> periodic;
   uint64_t jobs_submitted = 0;
   uint64_t jobs_finished = 0;
@@ -142,6 +143,8 @@ class JobStore {
   // Every worker-only agent ever registered, by id (ids are never reused: jobs/agent_ids.h).
   const std::map<uint64_t, nomad_lite::AgentRegistered>& agents() const { return agents_; }
   const nomad_lite::AgentRegistered* agent(uint64_t id) const;
+  // The highest agent id ever given, forgotten agents included (ids are never reused).
+  uint64_t highest_agent_id() const { return highest_agent_id_; }
 
   // An agent's copy of the leader's jobs (server/agent_mirror.h), filled from its stream
   // rather than by applying entries: puts the job as it is, or drops it. Both note the change
@@ -181,6 +184,7 @@ class JobStore {
   ApplyResult set_node_scheduling(const nomad_lite::SetNodeScheduling& command, raft::Index index);
   ApplyResult node_drained(const nomad_lite::NodeDrained& command);
   ApplyResult agent_registered(const nomad_lite::AgentRegistered& command);
+  ApplyResult agent_forgotten(const nomad_lite::AgentForgotten& command);
   void assign(const nomad_lite::AssignJob& a, int64_t at_ms);
   ApplyResult periodic_create(const nomad_lite::PeriodicJob& created);
   ApplyResult periodic_ticks(const nomad_lite::PeriodicTicks& ticks, raft::Index index);
@@ -210,6 +214,7 @@ class JobStore {
   std::map<uint64_t, nomad_lite::NodeCapacity> node_capacity_;
   std::map<uint64_t, nomad_lite::NodeScheduling> node_scheduling_;
   std::map<uint64_t, nomad_lite::AgentRegistered> agents_;
+  uint64_t highest_agent_id_ = 0;
   uint64_t scheduling_version_ = 0;  // not replicated: each node counts its own applies
   std::map<std::string, nomad_lite::PeriodicJob> periodic_;
   uint64_t periodic_version_ = 0;  // not replicated, as scheduling_version_

@@ -20,14 +20,40 @@ ApplyResult JobStore::agent_registered(const nomad_lite::AgentRegistered& comman
     // A restarted agent registers again: same id, maybe a new address or name. The
     // certificate that registered it stays bound to it.
     if (kept.certificate().empty()) kept.set_certificate(known->certificate());
+  } else if (command.id() <= highest_agent_id_) {
+    result.status = Status::error(
+        "agent id " + std::to_string(command.id()) +
+        " was forgotten by this cluster (silent longer than the servers' --forget-agents-after): "
+        "remove agent.json from the agent's --data-dir to register as a new agent");
+    return result;
   } else {
     result.status = Status::error("agent id " + std::to_string(command.id()) +
                                   " was never given by this cluster");
     return result;
   }
   result.agent_id = kept.id();
+  highest_agent_id_ = std::max(highest_agent_id_, kept.id());
   agents_[kept.id()] = std::move(kept);
   ++scheduling_version_;  // new capacity: placement has something new to consider
+  return result;
+}
+
+ApplyResult JobStore::agent_forgotten(const nomad_lite::AgentForgotten& command) {
+  ApplyResult result;
+  const uint64_t id = command.id();
+  if (!agent(id)) return result;  // proposed twice, or never an agent: nothing to forget
+  if (running_on(id) > 0) {
+    // Decided on every replica from the same state: the leader's view may have been stale.
+    result.status =
+        Status::error("agent " + std::to_string(id) + " still has " +
+                      std::to_string(running_on(id)) + " attempts running: not forgotten");
+    return result;
+  }
+  agents_.erase(id);
+  node_slots_.erase(id);
+  node_capacity_.erase(id);
+  node_scheduling_.erase(id);
+  ++scheduling_version_;
   return result;
 }
 

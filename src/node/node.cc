@@ -178,6 +178,7 @@ Status Node::start() {
   co.retain_for = config_.retain_for;
   co.placement = config_.placement;
   coordinator_ = std::make_unique<Coordinator>(co);
+  agent_reaper_ = AgentReaper(config_.forget_agents_after);
 
   worker_.start();
   collaborators_started_ = true;
@@ -810,6 +811,12 @@ std::vector<std::string> Node::coordinator_commands() {
   std::vector<nomad_lite::Command> commands =
       coordinator_->collect(jobs_, clock_.now(), clock_.wall_ms());
   for (auto& c : periodic_launcher_.collect(jobs_, clock_.wall_ms(), clock_.now(), core_->term())) {
+    commands.push_back(std::move(c));
+  }
+  for (auto& c : agent_reaper_.collect(jobs_, clock_.now(), clock_.wall_ms(), core_->term(),
+                                       [this](uint64_t id) { return worker_contact_ms(id); })) {
+    spdlog::info("agent {} silent for {} s with nothing running: forgetting it",
+                 c.agent_forgotten().id(), c.agent_forgotten().silent_ms() / 1000);
     commands.push_back(std::move(c));
   }
   data.reserve(commands.size());

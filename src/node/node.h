@@ -28,6 +28,7 @@
 
 #include "common/status.h"
 #include "jobs/job_store.h"
+#include "node/agent_reaper.h"
 #include "node/callback_runner.h"
 #include "node/coordinator.h"
 #include "node/log_writer.h"
@@ -391,8 +392,9 @@ class Node {
   void post_job_events(std::optional<std::chrono::steady_clock::time_point> now);
   std::set<raft::Term> led_terms_;  // terms this node led since it started (loop thread)
   std::unique_ptr<Coordinator> coordinator_;
-  PeriodicLauncher periodic_launcher_;       // the leader's periodic ticks (loop thread)
-  bool collaborators_started_ = false;       // the peer sender and the worker
+  PeriodicLauncher periodic_launcher_;  // the leader's periodic ticks (loop thread)
+  AgentReaper agent_reaper_{std::chrono::milliseconds(0)};  // the leader's forgetting of agents
+  bool collaborators_started_ = false;                      // the peer sender and the worker
   std::vector<std::string> unseen_changes_;  // jobs changed since the worker last looked
   raft::Index worker_applied_ = 0;           // the applied index the worker last saw
   bool pending_report_now_ = false;          // a new leader is known: report to it at once

@@ -44,6 +44,9 @@ struct ServerConfig {
   uint64_t output_cap = 10 << 20;  // bytes of stdout (and of stderr) kept per attempt
   uint64_t retain_jobs = 100'000;  // finished jobs kept
   std::chrono::milliseconds retain_for{7LL * 24 * 3600 * 1000};
+  // An agent the leader has not heard from this long, with nothing running on it, is
+  // forgotten (jobs AgentForgotten); 0: never.
+  std::chrono::milliseconds forget_agents_after{24LL * 3600 * 1000};
   uint64_t snapshot_entries = 10000;     // take a snapshot after this many applied entries
   size_t max_pending_proposals = 50000;  // beyond this, submissions get RESOURCE_EXHAUSTED
   bool fsync = true;

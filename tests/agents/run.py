@@ -23,7 +23,8 @@ Secure cluster (tls init --nodes 3 --agents 3, tokens): an agent with its certif
 job whose output a server fetches from it over TLS; an agent presenting another agent's
 certificate for an id it does not own is refused, naming the agent that registered the id.
 Tokens without TLS (one server): an agent without the token file is refused; with it, it
-registers and runs a job.
+registers and runs a job. Killed, it is forgotten after --forget-agents-after (2 s here);
+started again it exits 2 saying to delete agent.json, and without it registers anew.
 
   tests/agents/run.py --bin build/nomad-lite --out build/agents
 Exit code 1 when a check fails; one PASS/FAIL (or SKIP) line per check.
@@ -50,6 +51,7 @@ from localhost import free_ports, wait_for  # noqa: E402
 SERVERS = (1, 2, 3)
 AGENTS = 10
 WORKER_TIMEOUT = "3s"
+FORGET_AFTER = "2s"
 
 
 class AgentCluster(LocalCluster):
@@ -450,7 +452,7 @@ def tokens_only(binary, out):
     os.chmod(token_file, 0o600)
     c = AgentCluster(binary, out, token_file=token_file)
     try:
-        c.bootstrap(ids=(1,))
+        c.bootstrap(ids=(1,), extra=["--forget-agents-after", FORGET_AFTER])
         check("tokens: a server with a token file leads", wait_for(c.leader, 20, 0.1))
         without = c.start_agent(1, security=[])
         exited = wait_for(lambda: without.poll() is not None, 20, 0.1)
@@ -465,6 +467,22 @@ def tokens_only(binary, out):
         check("tokens: its job completes on it",
               job is not None and job["status"] == "completed" and job["node_id"] == agent,
               str(job))
+
+        # Gone for good: forgotten after --forget-agents-after, and told so when it returns.
+        c.kill_agent(2, signal.SIGKILL)
+        check(f"forget: an agent silent for {FORGET_AFTER} is forgotten (gone from status)",
+              wait_for(lambda: agent not in c.agent_nodes(), 15, 0.2), str(c.status()))
+        returned = c.restart_agent(2)
+        exited = wait_for(lambda: returned.poll() is not None, 20, 0.1)
+        check("forget: started again it is refused, told to delete agent.json (exit code 2)",
+              exited and returned.returncode == 2 and "forgotten" in c.agent_log(2)
+              and "agent.json" in c.agent_log(2), f"{returned.returncode} {c.agent_log(2)[-400:]}")
+        os.remove(os.path.join(c.agent_dir(2), "agent.json"))
+        c.restart_agent(2)
+        renewed = wait_for(lambda: c.agent_id(2) not in (None, agent) and c.agent_id(2), 20, 0.1)
+        check("forget: with agent.json deleted it registers under a new, higher id",
+              renewed and renewed > agent and wait_for(lambda: renewed in c.alive_agents(), 20,
+                                                        0.1), f"{renewed} {c.status()}")
     finally:
         c.stop_all()
 
