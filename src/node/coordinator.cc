@@ -23,6 +23,29 @@ common::LogRateLimiter& foreign_entry_limiter() {
   return limiter;
 }
 
+// Moves the worker reports in `pending` (started or finished, by job id and attempt) that are
+// worth proposing into `proposed`, the JobUpdates list of their kind: a report is proposed
+// only while it still changes its job, and again only after kResendAfter (the worker resends
+// it until it sees it applied, so most resends meet a job that has moved on). `sent` holds
+// when each was last proposed.
+template <class Report>
+void propose_useful(
+    const jobs::JobStore& store, std::chrono::steady_clock::time_point now,
+    std::map<std::pair<std::string, uint32_t>, Report>& pending,
+    std::map<std::pair<std::string, uint32_t>, std::chrono::steady_clock::time_point>& sent,
+    google::protobuf::RepeatedPtrField<Report>* proposed) {
+  for (auto it = pending.begin(); it != pending.end(); it = pending.erase(it)) {
+    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
+    auto last = sent.find(it->first);
+    if (useful && (last == sent.end() || now - last->second > kResendAfter)) {
+      *proposed->Add() = it->second;
+      sent[it->first] = now;
+    } else if (!useful) {
+      sent.erase(it->first);
+    }
+  }
+}
+
 // Whether `sender` may report on attempt `attempt` of job `job_id`, which the entry says ran on
 // `named`; if not, says why in the log. An unknown job or attempt (removed, or a report older
 // than this leader's log) is the sender's if the entry names it: would_apply drops it later.
@@ -155,30 +178,8 @@ void Coordinator::on_applied(const jobs::JobStore& store, const std::vector<std:
 
 void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now,
                               nomad_lite::JobUpdates* updates) {
-  // A report is proposed only while it still changes something: the worker resends it until
-  // it sees it applied, so most resends meet a job that has moved on.
-  for (auto it = started_.begin(); it != started_.end();) {
-    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
-    auto sent = started_sent_.find(it->first);
-    if (useful && (sent == started_sent_.end() || now - sent->second > kResendAfter)) {
-      *updates->add_started() = it->second;
-      started_sent_[it->first] = now;
-    } else if (!useful) {
-      started_sent_.erase(it->first);
-    }
-    it = started_.erase(it);
-  }
-  for (auto it = finished_.begin(); it != finished_.end();) {
-    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
-    auto sent = finished_sent_.find(it->first);
-    if (useful && (sent == finished_sent_.end() || now - sent->second > kResendAfter)) {
-      *updates->add_finished() = it->second;
-      finished_sent_[it->first] = now;
-    } else if (!useful) {
-      finished_sent_.erase(it->first);
-    }
-    it = finished_.erase(it);
-  }
+  propose_useful(store, now, started_, started_sent_, updates->mutable_started());
+  propose_useful(store, now, finished_, finished_sent_, updates->mutable_finished());
 }
 
 void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
