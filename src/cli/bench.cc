@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 
@@ -18,7 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using bench::kCallTimeout;
-using bench::kMaxRedirects;
 using bench::kUnavailableBudget;
 
 // Calls to SchedulerService, whose stub both loads below use.
@@ -95,32 +93,19 @@ class LoadRun {
   LoadRun(BenchRpc& rpc, const BenchOptions& options, std::vector<std::string> addresses)
       : rpc_(rpc),
         options_(options),
-        addresses_(std::move(addresses)),
-        leader_(addresses_.front()),
+        targets_(std::move(addresses)),
         stubs_(bench::channels_per_address(options.channels, options.clients),
                [&rpc](const std::string& address, int channel) {
                  return rpc.make_stub(make_channel(address, channel));
-               }) {}
+               }),
+        loop_(options.requests, [this](uint64_t sequence) { start_call(sequence); }) {}
 
   BenchReport run() {
     start_ = Clock::now();
     stop_issuing_at_ = start_ + options_.duration;
-    for (int i = 0; i < options_.clients; ++i) {
-      uint64_t sequence;
-      std::string target;
-      {
-        std::lock_guard lock(mu_);
-        if (!reserve_locked(&sequence, &target)) break;
-      }
-      start_call(sequence, target);
-    }
-    std::unique_lock lock(mu_);
-    if (in_flight_ == 0) done_ = true;
-    done_cv_.wait(lock, [&] { return done_; });
-    report_.seconds = std::chrono::duration<double>(finished_ - start_).count();
-    if (report_.seconds <= 0) {  // nothing was issued at all
-      report_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    }
+    Clock::time_point finished = loop_.run(options_.clients, stop_issuing_at_);
+    std::lock_guard lock(mu_);
+    report_.seconds = std::chrono::duration<double>(finished - start_).count();
     return std::move(report_);
   }
 
@@ -138,19 +123,10 @@ class LoadRun {
     int retries = 0;
   };
 
-  // Takes the next submission if the budget allows. MUST hold mu_.
-  bool reserve_locked(uint64_t* sequence, std::string* target) {
-    if (issued_ >= options_.requests || Clock::now() >= stop_issuing_at_) return false;
-    *sequence = ++issued_;
-    ++in_flight_;
-    *target = leader_;
-    return true;
-  }
-
-  void start_call(uint64_t sequence, const std::string& target) {
+  void start_call(uint64_t sequence) {
     auto* call = new Call;
     call->request = rpc_.make_request(sequence);
-    call->target = target;
+    call->target = targets_.current();
     call->started = Clock::now();
     send(call);
   }
@@ -164,14 +140,8 @@ class LoadRun {
   }
 
   void on_done(Call* call, grpc::Status status) {
-    std::string leader = leader_address_hint(*call->context, status);
-    if (!status.ok() && !leader.empty() && call->redirects < kMaxRedirects) {
-      {
-        std::lock_guard lock(mu_);
-        leader_ = leader;
-      }
-      ++call->redirects;
-      call->target = leader;
+    if (auto leader = targets_.redirect(*call->context, status, &call->redirects)) {
+      call->target = *leader;
       send(call);
       return;
     }
@@ -190,11 +160,7 @@ class LoadRun {
   // The server is down or knows no leader: move on to the next address (every later call
   // with it) and try again after a short backoff.
   void retry_later(Call* call) {
-    {
-      std::lock_guard lock(mu_);
-      if (leader_ == call->target) leader_ = bench::next_address(addresses_, leader_);
-      call->target = leader_;
-    }
+    call->target = targets_.move_past(call->target);
     ++call->retries;
     call->redirects = 0;
     call->alarm = std::make_unique<grpc::Alarm>();
@@ -208,9 +174,6 @@ class LoadRun {
     // channel reference, and dropping the last one on a gRPC callback thread shuts down the
     // callback completion queue from one of its own threads (a crash in gRPC 1.51).
     delete call;
-    uint64_t sequence = 0;
-    std::string target;
-    bool next = false;
     {
       std::lock_guard lock(mu_);
       if (status.ok()) {
@@ -220,30 +183,19 @@ class LoadRun {
         ++report_.errors;
         if (first_error_.empty()) first_error_ = describe(status);
       }
-      --in_flight_;
-      next = reserve_locked(&sequence, &target);
-      if (!next && in_flight_ == 0) {
-        done_ = true;
-        finished_ = now;
-        done_cv_.notify_all();
-      }
     }
-    if (next) start_call(sequence, target);
+    loop_.ended(now);
   }
 
   BenchRpc& rpc_;
   const BenchOptions options_;
-  const std::vector<std::string> addresses_;
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::string leader_;  // where new calls go: the leader once a follower named it
+  bench::Targets targets_;
   bench::StubPool<BenchRpc::Stub> stubs_;
-  Clock::time_point start_, stop_issuing_at_, finished_;
-  uint64_t issued_ = 0;
-  uint64_t in_flight_ = 0;
-  bool done_ = false;
+  Clock::time_point start_, stop_issuing_at_;
+  std::mutex mu_;  // report_, first_error_
   BenchReport report_;
   std::string first_error_;
+  bench::ClosedLoop loop_;  // last: its calls use the members above
 };
 
 }  // namespace
