@@ -57,22 +57,7 @@ Status finish_agent(const AgentFlags& f, server::AgentConfig* out) {
   if (c.listen.rfind(':') == std::string::npos) {
     return Status::error("--listen: '" + c.listen + "' is not host:port");
   }
-  if (Status s = check_job_runner_flags({.slots_flag = "--slots",
-                                         .slots = c.slots,
-                                         .capacity = c.capacity,
-                                         .tls_cert = c.tls_cert,
-                                         .tls_key = c.tls_key,
-                                         .tls_ca = c.tls_ca,
-                                         .executor = f.executor,
-                                         .job_user_given = f.app && f.app->count("--job-user") > 0,
-                                         .job_user = c.job_user,
-                                         .output_cap = c.output_cap,
-                                         .log_level = c.log_level,
-                                         .log_format = c.log_format},
-                                        &c.executor, &c.job_user);
-      !s) {
-    return s;
-  }
+  if (Status s = check_job_runner_flags(f, "--slots", c.slots, c.capacity, &c); !s) return s;
   *out = std::move(c);
   return Status::ok();
 }

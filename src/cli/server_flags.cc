@@ -225,19 +225,8 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
         "--restore and --force-new-cluster do not go together: --restore starts a new cluster "
         "from a snapshot file, --force-new-cluster from this node's own data directory");
   }
-  if (Status s = check_job_runner_flags({.slots_flag = "--worker-slots",
-                                         .slots = c.worker_slots,
-                                         .capacity = {c.cpu, c.memory, c.labels, c.node_name},
-                                         .tls_cert = c.tls_cert,
-                                         .tls_key = c.tls_key,
-                                         .tls_ca = c.tls_ca,
-                                         .executor = f.executor,
-                                         .job_user_given = f.app && f.app->count("--job-user") > 0,
-                                         .job_user = c.job_user,
-                                         .output_cap = c.output_cap,
-                                         .log_level = c.log_level,
-                                         .log_format = c.log_format},
-                                        &c.executor, &c.job_user);
+  if (Status s = check_job_runner_flags(f, "--worker-slots", c.worker_slots,
+                                        {c.cpu, c.memory, c.labels, c.node_name}, &c);
       !s) {
     return s;
   }

@@ -72,6 +72,18 @@ struct JobRunnerFlags {
 Status check_job_runner_flags(const JobRunnerFlags& f, common::Isolation* executor,
                               std::string* job_user);
 
+// The same for `server` (ServerFlags, node::ServerConfig) or `agent` (AgentFlags,
+// server::AgentConfig), whose flags and configs name these alike: `c` is the config being
+// filled; the slots and the capacity are named differently and come apart.
+template <class Flags, class Config>
+Status check_job_runner_flags(const Flags& f, const char* slots_flag, int slots,
+                              worker::CapacityFlags capacity, Config* c) {
+  return check_job_runner_flags({slots_flag, slots, std::move(capacity), c->tls_cert, c->tls_key,
+                                 c->tls_ca, f.executor, f.app && f.app->count("--job-user") > 0,
+                                 c->job_user, c->output_cap, c->log_level, c->log_format},
+                                &c->executor, &c->job_user);
+}
+
 // 127.0.0.0/8, ::1 or localhost: an address only this machine reaches.
 bool is_loopback(const std::string& address);
 
