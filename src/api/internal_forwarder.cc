@@ -1,19 +1,8 @@
 #include "api/internal_forwarder.h"
 
-#include "transport/channel_args.h"
 #include "transport/security.h"
 
 namespace nomad::api {
-
-nomad_lite::InternalService::Stub& InternalForwarder::stub(const std::string& address) {
-  std::lock_guard lock(mu_);
-  auto& slot = stubs_[address];
-  if (!slot) {
-    slot = nomad_lite::InternalService::NewStub(grpc::CreateCustomChannel(
-        address, transport::channel_credentials(), transport::node_channel_arguments()));
-  }
-  return *slot;
-}
 
 void InternalForwarder::prepare(grpc::ClientContext* context, const Header& header) {
   context->set_deadline(std::chrono::system_clock::now() + kTimeout);

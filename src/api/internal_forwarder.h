@@ -2,17 +2,15 @@
 
 // Forwards an InternalService call that reached a follower (Join, RegisterAgent) to the leader,
 // with one header that says what this node vouched for (the leader believes it only from a
-// member). One channel per leader address, kept for the next call.
+// member). One channel per leader address (transport::InternalStubs), kept for the next call.
 
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
 
 #include "proto/nomad_lite.grpc.pb.h"
+#include "transport/internal_stubs.h"
 
 namespace nomad::api {
 
@@ -36,16 +34,14 @@ class InternalForwarder {
                        const Request& request, const Header& header, Response* response) {
     grpc::ClientContext context;
     prepare(&context, header);
-    return named(address, (stub(address).*method)(&context, request, response));
+    return named(address, (*stubs_.at(address).stub.*method)(&context, request, response));
   }
 
  private:
-  nomad_lite::InternalService::Stub& stub(const std::string& address);
   static void prepare(grpc::ClientContext* context, const Header& header);
   static grpc::Status named(const std::string& address, const grpc::Status& status);
 
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<nomad_lite::InternalService::Stub>> stubs_;
+  transport::InternalStubs stubs_;
 };
 
 }  // namespace nomad::api
