@@ -1,7 +1,5 @@
 #include "cli/bench.h"
 
-#include <grpcpp/alarm.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -10,14 +8,12 @@
 #include "cli/bench_common.h"
 #include "cli/client.h"
 #include "cli/commands.h"
-#include "transport/security.h"
 
 namespace nomad::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using bench::kCallTimeout;
-using bench::kUnavailableBudget;
 
 // Calls to SchedulerService, whose stub both loads below use.
 class SchedulerRpc : public BenchRpc {
@@ -112,15 +108,8 @@ class LoadRun {
   const std::string& first_error() const { return first_error_; }
 
  private:
-  struct Call {
+  struct Call : bench::CallState {
     std::unique_ptr<BenchRpc::Request> request;
-    std::unique_ptr<grpc::ClientContext> context;
-    std::unique_ptr<grpc::Alarm> alarm;
-    std::string target;
-    Clock::time_point started;
-    Clock::time_point give_up{};  // set at the first UNAVAILABLE
-    int redirects = 0;
-    int retries = 0;
   };
 
   void start_call(uint64_t sequence) {
@@ -132,10 +121,9 @@ class LoadRun {
   }
 
   void send(Call* call) {
-    call->context = std::make_unique<grpc::ClientContext>();
-    transport::add_call_credentials(call->context.get());
-    call->context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    rpc_.send(*stubs_.get(call->target), *call->request, call->context.get(),
+    grpc::ClientContext* context =
+        call->new_context(std::chrono::system_clock::now() + kCallTimeout);
+    rpc_.send(*stubs_.get(call->target), *call->request, context,
               [this, call](grpc::Status status) { on_done(call, std::move(status)); });
   }
 
@@ -146,13 +134,11 @@ class LoadRun {
       return;
     }
     auto now = Clock::now();
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      // Retried for a few seconds, but never past the run's --duration.
-      if (call->retries == 0) call->give_up = std::min(now + kUnavailableBudget, stop_issuing_at_);
-      if (now < call->give_up) {
-        retry_later(call);
-        return;
-      }
+    // UNAVAILABLE is retried for a few seconds, but never past the run's --duration.
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        call->may_retry(now, stop_issuing_at_)) {
+      retry_later(call);
+      return;
     }
     finish(call, status, now);
   }
@@ -161,11 +147,7 @@ class LoadRun {
   // with it) and try again after a short backoff.
   void retry_later(Call* call) {
     call->target = targets_.move_past(call->target);
-    ++call->retries;
-    call->redirects = 0;
-    call->alarm = std::make_unique<grpc::Alarm>();
-    call->alarm->Set(std::chrono::system_clock::now() + bench::retry_backoff(call->retries),
-                     [this, call](bool) { send(call); });
+    call->retry_later([this, call] { send(call); });
   }
 
   void finish(Call* call, const grpc::Status& status, Clock::time_point now) {

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "cli/client.h"
+#include "transport/security.h"
 
 namespace nomad::cli::bench {
 
@@ -30,6 +31,26 @@ double percentile_ms(const std::vector<uint32_t>& sorted_us, double p) {
   if (sorted_us.empty()) return 0.0;
   size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted_us.size())));
   return round_to(sorted_us[std::clamp<size_t>(rank, 1, sorted_us.size()) - 1] / 1000.0, 3);
+}
+
+grpc::ClientContext* CallState::new_context(std::chrono::system_clock::time_point deadline) {
+  context = std::make_unique<grpc::ClientContext>();
+  transport::add_call_credentials(context.get());
+  context->set_deadline(deadline);
+  return context.get();
+}
+
+bool CallState::may_retry(Clock::time_point now, Clock::time_point limit) {
+  if (retries == 0) give_up = std::min(now + kUnavailableBudget, limit);
+  return now < give_up;
+}
+
+void CallState::retry_later(std::function<void()> send) {
+  ++retries;
+  redirects = 0;
+  alarm = std::make_unique<grpc::Alarm>();
+  alarm->Set(std::chrono::system_clock::now() + retry_backoff(retries),
+             [send = std::move(send)](bool) { send(); });
 }
 
 ClosedLoop::Clock::time_point ClosedLoop::run(int clients, Clock::time_point stop_issuing_at) {

@@ -4,6 +4,7 @@
 // clients, the retry budget and backoff of a call, where calls go (the leader, the next address),
 // a pool of stubs per address, and the percentiles of the JSON report.
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -40,6 +41,28 @@ double round_to(double value, int decimals);
 // The p-th percentile (0 < p <= 1) of sorted latencies in microseconds, in milliseconds to
 // three places, by nearest rank; 0 when there are none.
 double percentile_ms(const std::vector<uint32_t>& sorted_us, double p);
+
+// What a benchmark's call keeps between its tries (a call's own requests and answers are
+// added by each benchmark).
+struct CallState {
+  using Clock = std::chrono::steady_clock;
+
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<grpc::Alarm> alarm;
+  std::string target;
+  Clock::time_point started;
+  Clock::time_point give_up{};  // set at the first UNAVAILABLE (of a phase)
+  int redirects = 0;
+  int retries = 0;
+
+  // A fresh context for the next try: the call credentials, and `deadline`.
+  grpc::ClientContext* new_context(std::chrono::system_clock::time_point deadline);
+  // Whether the call may try again at `now`: for kUnavailableBudget from its first retry,
+  // never past `limit`.
+  bool may_retry(Clock::time_point now, Clock::time_point limit);
+  // Runs `send` after retry_backoff, counting the retry (the redirects start over).
+  void retry_later(std::function<void()> send);
+};
 
 // The closed loop the benchmarks drive: up to `clients` units of work at once (a call, or a
 // job's calls), each one that ends making room for the next while the budget lasts (`count`

@@ -1,7 +1,5 @@
 #include "cli/bench_jobs.h"
 
-#include <grpcpp/alarm.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -12,14 +10,12 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/job_wait.h"
-#include "transport/security.h"
 
 namespace nomad::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using bench::kCallTimeout;  // SubmitJob; WaitJob: its wait + this
-using bench::kUnavailableBudget;
 
 // One job's way through the cluster: SubmitJob (following the leader), then WaitJob until
 // the job is final. Each call keeps its own retry state.
@@ -50,20 +46,13 @@ class JobsBench {
   const std::string& first_error() const { return first_error_; }
 
  private:
-  struct Call {
+  struct Call : bench::CallState {
     bool waiting = false;  // false: submitting
     nomad_lite::SubmitJobRequest submit;
     nomad_lite::SubmitJobResponse submitted;
     nomad_lite::WaitJobRequest wait;
     nomad_lite::WaitJobResponse waited;
-    std::unique_ptr<grpc::ClientContext> context;
-    std::unique_ptr<grpc::Alarm> alarm;
-    std::string target;
     std::string acknowledged_by;  // the node that accepted the submission
-    Clock::time_point started;
-    Clock::time_point give_up{};  // set at the first UNAVAILABLE of a phase
-    int redirects = 0;
-    int retries = 0;
   };
 
   void start_job(uint64_t sequence) {
@@ -76,29 +65,26 @@ class JobsBench {
   }
 
   void send(Call* call) {
-    call->context = std::make_unique<grpc::ClientContext>();
-    transport::add_call_credentials(call->context.get());
-    auto now = std::chrono::system_clock::now();
     // Never past the end of the run (at least 1 ms: 0 would ask for the longest wait).
     auto left = std::chrono::duration_cast<Millis>(drain_deadline_ - Clock::now());
     Millis wait = std::clamp(left, Millis(1), kLongestWait);
+    grpc::ClientContext* context =
+        call->new_context(std::chrono::system_clock::now() + wait + kCallTimeout);
     if (!call->waiting) {
       // The submission waits for the job too: one call per job while it ends within `wait`.
       call->submit.set_wait_ms(static_cast<uint64_t>(wait.count()));
-      call->context->set_deadline(now + wait + kCallTimeout);
       call->submitted.Clear();
       stubs_.get(call->target)
           ->async()
-          ->SubmitJob(call->context.get(), &call->submit, &call->submitted,
+          ->SubmitJob(context, &call->submit, &call->submitted,
                       [this, call](grpc::Status status) { on_submitted(call, std::move(status)); });
       return;
     }
     call->wait.set_timeout_ms(static_cast<uint64_t>(wait.count()));
-    call->context->set_deadline(now + wait + kCallTimeout);
     call->waited.Clear();
     stubs_.get(call->target)
         ->async()
-        ->WaitJob(call->context.get(), &call->wait, &call->waited,
+        ->WaitJob(context, &call->wait, &call->waited,
                   [this, call](grpc::Status status) { on_waited(call, std::move(status)); });
   }
 
@@ -161,19 +147,14 @@ class JobsBench {
   // `limit`) lasts: a submission at the next address (and every later one with it), a wait
   // at the next address. False when the budget is spent.
   bool retry_unavailable(Call* call, Clock::time_point now, Clock::time_point limit) {
-    if (call->retries == 0) call->give_up = std::min(now + kUnavailableBudget, limit);
-    if (now >= call->give_up) return false;
+    if (!call->may_retry(now, limit)) return false;
     if (!call->waiting) {
       call->target = targets_.move_past(call->target);
     } else if (call->retries % 2 == 1 || call->target != call->acknowledged_by) {
       // A wait stays with its node for one retry (a slow answer), then moves on.
       call->target = targets_.next(call->target);
     }
-    ++call->retries;
-    call->redirects = 0;
-    call->alarm = std::make_unique<grpc::Alarm>();
-    call->alarm->Set(std::chrono::system_clock::now() + bench::retry_backoff(call->retries),
-                     [this, call](bool) { send(call); });
+    call->retry_later([this, call] { send(call); });
     return true;
   }
 
