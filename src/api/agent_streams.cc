@@ -21,12 +21,6 @@ class RefusedStream final : public WriteReactor {
   void OnDone() override { delete this; }
 };
 
-// How long an ack's index may wait for the leader to apply it before the thread looks again
-// (the entries behind it may change no job, and then nothing else wakes the thread).
-constexpr auto kWantedRecheck = std::chrono::milliseconds(5);
-// While streams are open, whether this node still leads is checked at least this often.
-constexpr auto kLeaderRecheck = std::chrono::milliseconds(200);
-
 }  // namespace
 
 nomad_lite::Job job_for_agent(const nomad_lite::Job& job) {
@@ -220,8 +214,9 @@ void AgentStreams::Stream::finish_if_idle(std::unique_lock<std::mutex> lock) {
   r->finish(std::move(s));
 }
 
-AgentStreams::AgentStreams(Source source, const PeerGate& gate)
-    : source_(std::move(source)), gate_(gate) {
+AgentStreams::AgentStreams(Source source, const PeerGate& gate,
+                           std::chrono::milliseconds leader_recheck)
+    : source_(std::move(source)), gate_(gate), leader_recheck_(leader_recheck) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -238,6 +233,17 @@ void AgentStreams::jobs_changed(const std::vector<std::string>& ids) {
   if (was_empty) cv_.notify_one();
 }
 
+void AgentStreams::applied(uint64_t index) {
+  std::lock_guard lock(mu_);
+  if (wanted_check_) return;  // the thread is woken already
+  for (const auto& [agent, wanted] : wanted_index_) {
+    if (wanted > index) continue;
+    wanted_check_ = true;
+    cv_.notify_one();
+    return;
+  }
+}
+
 void AgentStreams::leadership_changed() {
   std::lock_guard lock(mu_);
   leadership_checked_ = false;
@@ -251,6 +257,8 @@ void AgentStreams::acked(uint64_t agent, uint64_t last_index) {
   uint64_t& wanted = wanted_index_[agent];
   if (last_index <= wanted) return;
   wanted = last_index;
+  // It may be applied already; if not, applied() wakes the thread once it is.
+  wanted_check_ = true;
   cv_.notify_one();
 }
 
@@ -355,19 +363,19 @@ void AgentStreams::run() {
     {
       std::unique_lock lock(mu_);
       auto ready = [&] {
-        return stopping_ || !changed_.empty() || !fresh_.empty() || !leadership_checked_;
+        return stopping_ || !changed_.empty() || !fresh_.empty() || !leadership_checked_ ||
+               wanted_check_;
       };
-      if (!wanted_index_.empty()) {
-        cv_.wait_for(lock, kWantedRecheck, ready);
-      } else if (!streams_.empty()) {
+      if (!streams_.empty()) {
         // The leader listener may run before the node publishes its new role: look again.
-        if (!cv_.wait_for(lock, kLeaderRecheck, ready)) leadership_checked_ = false;
+        if (!cv_.wait_for(lock, leader_recheck_, ready)) leadership_checked_ = false;
       } else {
         cv_.wait(lock, ready);
       }
       if (stopping_) return;
       check_leader = !leadership_checked_;
       leadership_checked_ = true;
+      wanted_check_ = false;
       changed.swap(changed_);
       fresh.swap(fresh_);
     }

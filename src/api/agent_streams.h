@@ -11,11 +11,13 @@
 // Each update carries the leader's applied index the jobs reflect: the agent's worker starts
 // an attempt only once an ack's index is that far (worker/lease.h), so when an agent's report
 // is acked past what its stream has shown (acked), the stream gets an update with the
-// applied index alone once the leader applied that far. Streams end when this node stops
-// leading (the agent then finds the new leader) and when the server stops.
+// applied index alone once the leader applied that far (applied, from the apply path: the
+// thread sleeps until a job changes or an index an ack waits for is applied). Streams end
+// when this node stops leading (the agent then finds the new leader) and when the server stops.
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -50,11 +52,17 @@ class AgentStreams {
     std::function<bool()> is_leader;
     std::function<uint64_t()> term;
   };
-  AgentStreams(Source source, const PeerGate& gate);
+  // While streams are open, whether this node still leads is checked at least every
+  // `leader_recheck` (the leader listener may run before the node publishes its new role).
+  AgentStreams(Source source, const PeerGate& gate,
+               std::chrono::milliseconds leader_recheck = std::chrono::milliseconds(200));
   ~AgentStreams();
 
   // Node loop thread: ids of jobs changed by applied entries (cheap: noted for the thread).
   void jobs_changed(const std::vector<std::string>& ids);
+  // Node loop thread: entries up to `index` are applied (whether or not they changed a job).
+  // Wakes the thread only when an ack waits for an index this far.
+  void applied(uint64_t index);
   // Node loop thread: this node stopped leading, or leads again.
   void leadership_changed();
   // Node loop thread: agent `agent`'s report was acked with this last index.
@@ -82,6 +90,7 @@ class AgentStreams {
 
   Source source_;
   const PeerGate& gate_;
+  const std::chrono::milliseconds leader_recheck_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -89,6 +98,7 @@ class AgentStreams {
   std::vector<std::shared_ptr<Stream>> fresh_;           // opened, no full update yet
   std::map<uint64_t, std::shared_ptr<Stream>> streams_;  // by agent
   std::map<uint64_t, uint64_t> wanted_index_;            // agent -> index its ack named
+  bool wanted_check_ = false;  // an ack came, or an index of wanted_index_ is applied: look
   bool leadership_checked_ = true;
   bool stopping_ = false;
   std::thread thread_;

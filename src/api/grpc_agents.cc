@@ -4,23 +4,17 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <map>
-#include <memory>
-#include <mutex>
 #include <thread>
 
 #include "api/agent_streams.h"
 #include "api/agents.h"
 #include "api/grpc_service.h"
-#include "transport/channel_args.h"
-#include "transport/security.h"
 
 namespace nomad::api {
 namespace {
 
 using RawHandler = grpc::internal::CallbackUnaryHandler<grpc::ByteBuffer, grpc::ByteBuffer>;
 
-constexpr auto kRegisterForwardTimeout = std::chrono::seconds(10);
 constexpr const char* kForwardedAgentHeader = "nomad-lite-forwarded-agent";
 
 std::string forwarded_agent(const grpc::CallbackServerContext& context) {
@@ -33,36 +27,6 @@ std::string forwarded_agent(const grpc::CallbackServerContext& context) {
 grpc::StatusCode code_of(Code code) { return to_grpc_code(code); }
 
 }  // namespace
-
-// The leader's InternalService, for registrations that reached a follower. One channel per
-// address.
-class AgentForwarder {
- public:
-  grpc::Status forward(const std::string& address, const nomad_lite::RegisterAgentRequest& request,
-                       const std::string& certificate, nomad_lite::RegisterAgentResponse* out) {
-    nomad_lite::InternalService::Stub* stub;
-    {
-      std::lock_guard lock(mu_);
-      auto& slot = stubs_[address];
-      if (!slot) {
-        slot = nomad_lite::InternalService::NewStub(grpc::CreateCustomChannel(
-            address, transport::channel_credentials(), transport::node_channel_arguments()));
-      }
-      stub = slot.get();
-    }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kRegisterForwardTimeout);
-    transport::add_call_credentials(&context);
-    if (!certificate.empty()) context.AddMetadata(kForwardedAgentHeader, certificate);
-    grpc::Status s = stub->RegisterAgent(&context, request, out);
-    if (s.ok()) return s;
-    return {s.error_code(), "the leader at " + address + " answered: " + s.error_message()};
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<nomad_lite::InternalService::Stub>> stubs_;
-};
 
 void GrpcInternalService::stop() {
   report_streams_.stop();
@@ -83,7 +47,6 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* GrpcInternalService::AgentStream(
 }
 
 void GrpcInternalService::register_agents() {
-  agent_forwarder_ = std::make_shared<AgentForwarder>();
   MarkMethodRawCallback(
       method_index<nomad_lite::RegisterAgentRequest>("InternalService", "RegisterAgent"),
       new RawHandler([this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -117,9 +80,9 @@ void GrpcInternalService::register_agents() {
                     if (out.error.code == Code::kNotLeader && !out.error.leader_address.empty()) {
                       // Forwarded off gRPC's callback thread: the call blocks.
                       std::thread([this, call, certificate, address = out.error.leader_address] {
-                        grpc::Status s = agent_forwarder_->forward(address, call->request,
-                                                                   certificate, &call->response);
-                        call->reply(s);
+                        call->reply(leader_forwarder_.forward(
+                            address, &nomad_lite::InternalService::Stub::RegisterAgent,
+                            call->request, {kForwardedAgentHeader, certificate}, &call->response));
                       }).detach();
                       return;
                     }

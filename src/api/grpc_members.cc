@@ -5,15 +5,11 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <map>
-#include <memory>
-#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "api/grpc_service.h"
 #include "api/members.h"
-#include "transport/channel_args.h"
-#include "transport/security.h"
 
 namespace nomad::api {
 namespace {
@@ -28,9 +24,6 @@ void finish_member_call(grpc::CallbackServerContext* context, UnaryCall* reactor
   }
   reactor->reply(error.code == Code::kOk ? grpc::Status::OK : to_grpc_status(error));
 }
-
-// How long a forwarded Join may take at the leader (its change commits within a round trip).
-constexpr auto kJoinForwardTimeout = std::chrono::seconds(10);
 
 // A forwarded Join names the node the joining node's certificate named at the member that
 // forwarded it; the leader believes it only from a member (api::Members::join).
@@ -48,56 +41,32 @@ std::optional<uint64_t> forwarded_for(const grpc::CallbackServerContext& context
   return std::stoull(text);
 }
 
-}  // namespace
-
-// The leader's InternalService, for Joins that reached a follower. One channel per address.
-class JoinForwarder {
- public:
-  // `certified`: the node the joining node's certificate named here (0: no TLS).
-  Outcome<nomad_lite::JoinResponse> forward(const std::string& address,
-                                            const nomad_lite::JoinRequest& request,
-                                            uint64_t certified) {
-    nomad_lite::InternalService::Stub* stub;
-    {
-      std::lock_guard lock(mu_);
-      auto& slot = stubs_[address];
-      if (!slot) {
-        slot = nomad_lite::InternalService::NewStub(grpc::CreateCustomChannel(
-            address, transport::channel_credentials(), transport::node_channel_arguments()));
-      }
-      stub = slot.get();
-    }
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + kJoinForwardTimeout);
-    transport::add_call_credentials(&context);
-    context.AddMetadata(kForwardedForHeader, std::to_string(certified));
-    Outcome<nomad_lite::JoinResponse> out;
-    grpc::Status s = stub->Join(&context, request, &out.value);
-    if (s.ok()) return out;
-    out.error.message = "the leader at " + address + " answered: " + s.error_message();
-    switch (s.error_code()) {
-      case grpc::StatusCode::INVALID_ARGUMENT:
-        out.error.code = Code::kInvalidArgument;
-        break;
-      case grpc::StatusCode::ALREADY_EXISTS:
-        out.error.code = Code::kAlreadyExists;
-        break;
-      case grpc::StatusCode::PERMISSION_DENIED:
-        out.error.code = Code::kPermissionDenied;
-        break;
-      case grpc::StatusCode::FAILED_PRECONDITION:
-        out.error.code = Code::kFailedPrecondition;
-        break;
-      default:
-        out.error.code = Code::kUnavailable;
-    }
-    return out;
+// The leader's answer to a forwarded Join, as this node answers it: the leader's refusals keep
+// their kind, anything else (no answer, a fault) is UNAVAILABLE so that the node retries.
+Error join_error(const grpc::Status& status) {
+  Error error;
+  if (status.ok()) return error;
+  error.message = status.error_message();
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      error.code = Code::kInvalidArgument;
+      break;
+    case grpc::StatusCode::ALREADY_EXISTS:
+      error.code = Code::kAlreadyExists;
+      break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      error.code = Code::kPermissionDenied;
+      break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      error.code = Code::kFailedPrecondition;
+      break;
+    default:
+      error.code = Code::kUnavailable;
   }
+  return error;
+}
 
- private:
-  std::mutex mu_;
-  std::map<std::string, std::unique_ptr<nomad_lite::InternalService::Stub>> stubs_;
-};
+}  // namespace
 
 void GrpcSchedulerService::register_membership_methods() {
   auto index = [](const char* name) {
@@ -150,7 +119,6 @@ void GrpcSchedulerService::register_membership_methods() {
 GrpcInternalService::~GrpcInternalService() = default;
 
 void GrpcInternalService::register_join() {
-  join_forwarder_ = std::make_shared<JoinForwarder>();
   MarkMethodRawCallback(
       method_index<nomad_lite::JoinRequest>("InternalService", "Join"),
       new RawHandler([this](grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
@@ -171,9 +139,10 @@ void GrpcInternalService::register_join() {
                       // Forwarded off gRPC's callback thread: the call blocks.
                       std::thread([this, context, call, proven,
                                    address = out.error.leader_address] {
-                        auto forwarded = join_forwarder_->forward(address, call->request, proven);
-                        if (forwarded.ok()) call->response = std::move(forwarded.value);
-                        finish_member_call(context, call, forwarded.error);
+                        grpc::Status s = leader_forwarder_.forward(
+                            address, &nomad_lite::InternalService::Stub::Join, call->request,
+                            {kForwardedForHeader, std::to_string(proven)}, &call->response);
+                        finish_member_call(context, call, join_error(s));
                       }).detach();
                       return;
                     }

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "api/internal_forwarder.h"
 #include "api/peer_gate.h"
 #include "api/report_streams.h"
 #include "api/service.h"
@@ -24,8 +25,6 @@ using transport::read_request;
 using transport::UnaryCall;
 
 grpc::StatusCode to_grpc_code(Code code);
-
-class JoinForwarder;  // api/grpc_members.cc
 
 // The longest status message the server sends (longer ones are cut): a status travels as
 // HTTP/2 trailers, which gRPC clients accept up to 8 KiB by default, and a multi-MiB one once
@@ -203,7 +202,6 @@ using InternalBase = nomad_lite::InternalService::WithRawCallbackMethod_Report<
 
 class AgentRegistrar;  // api/agents.h
 class AgentStreams;    // api/agent_streams.h
-class AgentForwarder;  // api/grpc_agents.cc
 
 class GrpcInternalService final : public InternalBase {
  public:
@@ -255,13 +253,12 @@ class GrpcInternalService final : public InternalBase {
   void register_agents();
 
   api::Service& service_;
-  std::shared_ptr<JoinForwarder> join_forwarder_;  // shared: complete only in its .cc
   ReportSink reports_;
   const PeerGate& gate_;
   ReportStreams report_streams_;
   AgentRegistrar* agent_registrar_ = nullptr;
   AgentStreams* agent_streams_ = nullptr;
-  std::shared_ptr<AgentForwarder> agent_forwarder_;
+  InternalForwarder leader_forwarder_;  // Join and RegisterAgent that reached a follower
 };
 
 }  // namespace nomad::api

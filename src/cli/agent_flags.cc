@@ -1,12 +1,7 @@
 #include "cli/agent_flags.h"
 
-#include <unistd.h>
-
-#include <algorithm>
-
 #include "cli/address.h"
 #include "cli/server_flags.h"
-#include "common/log.h"
 
 namespace nomad::cli {
 
@@ -58,31 +53,11 @@ Status finish_agent(const AgentFlags& f, server::AgentConfig* out) {
     return Status::error("--servers: " + s.message());
   }
   if (c.servers.empty()) return Status::error("--servers: give at least one server host:port");
-  if (c.slots < -1) return Status::error("--slots: must be 0 or more");
   if (c.data_dir.empty()) return Status::error("--data-dir: give a directory");
   if (c.listen.rfind(':') == std::string::npos) {
     return Status::error("--listen: '" + c.listen + "' is not host:port");
   }
-  const int tls_files = !c.tls_cert.empty() + !c.tls_key.empty() + !c.tls_ca.empty();
-  if (tls_files != 0 && tls_files != 3) {
-    return Status::error("--tls-cert, --tls-key and --tls-ca go together: give all three or none");
-  }
-  if (!common::isolation_from_name(f.executor, &c.executor)) {
-    return Status::error("--executor: '" + f.executor + "' is not raw or sandbox");
-  }
-  if (Status s = resolve_job_user(f.app && f.app->count("--job-user") > 0, geteuid(), &c.job_user);
-      !s) {
-    return s;
-  }
-  if (c.output_cap < 1024) return Status::error("--max-output: must be at least 1024 bytes");
-  const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};
-  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
-    return Status::error("--log-level: '" + c.log_level +
-                         "' is not one of trace, debug, info, warn, error");
-  }
-  if (!common::parse_log_format(c.log_format)) {
-    return Status::error("--log-format: '" + c.log_format + "' is not text or json");
-  }
+  if (Status s = check_job_runner_flags(f, "--slots", c.slots, c.capacity, &c); !s) return s;
   *out = std::move(c);
   return Status::ok();
 }

@@ -1,25 +1,19 @@
 #include "cli/bench.h"
 
-#include <grpcpp/alarm.h>
-
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 
 #include "cli/bench_common.h"
 #include "cli/client.h"
 #include "cli/commands.h"
-#include "transport/security.h"
 
 namespace nomad::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using bench::kCallTimeout;
-using bench::kMaxRedirects;
-using bench::kUnavailableBudget;
 
 // Calls to SchedulerService, whose stub both loads below use.
 class SchedulerRpc : public BenchRpc {
@@ -95,94 +89,56 @@ class LoadRun {
   LoadRun(BenchRpc& rpc, const BenchOptions& options, std::vector<std::string> addresses)
       : rpc_(rpc),
         options_(options),
-        addresses_(std::move(addresses)),
-        leader_(addresses_.front()),
+        targets_(std::move(addresses)),
         stubs_(bench::channels_per_address(options.channels, options.clients),
                [&rpc](const std::string& address, int channel) {
                  return rpc.make_stub(make_channel(address, channel));
-               }) {}
+               }),
+        loop_(options.requests, [this](uint64_t sequence) { start_call(sequence); }) {}
 
   BenchReport run() {
     start_ = Clock::now();
     stop_issuing_at_ = start_ + options_.duration;
-    for (int i = 0; i < options_.clients; ++i) {
-      uint64_t sequence;
-      std::string target;
-      {
-        std::lock_guard lock(mu_);
-        if (!reserve_locked(&sequence, &target)) break;
-      }
-      start_call(sequence, target);
-    }
-    std::unique_lock lock(mu_);
-    if (in_flight_ == 0) done_ = true;
-    done_cv_.wait(lock, [&] { return done_; });
-    report_.seconds = std::chrono::duration<double>(finished_ - start_).count();
-    if (report_.seconds <= 0) {  // nothing was issued at all
-      report_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    }
+    Clock::time_point finished = loop_.run(options_.clients, stop_issuing_at_);
+    std::lock_guard lock(mu_);
+    report_.seconds = std::chrono::duration<double>(finished - start_).count();
     return std::move(report_);
   }
 
   const std::string& first_error() const { return first_error_; }
 
  private:
-  struct Call {
+  struct Call : bench::CallState {
     std::unique_ptr<BenchRpc::Request> request;
-    std::unique_ptr<grpc::ClientContext> context;
-    std::unique_ptr<grpc::Alarm> alarm;
-    std::string target;
-    Clock::time_point started;
-    Clock::time_point give_up{};  // set at the first UNAVAILABLE
-    int redirects = 0;
-    int retries = 0;
   };
 
-  // Takes the next submission if the budget allows. MUST hold mu_.
-  bool reserve_locked(uint64_t* sequence, std::string* target) {
-    if (issued_ >= options_.requests || Clock::now() >= stop_issuing_at_) return false;
-    *sequence = ++issued_;
-    ++in_flight_;
-    *target = leader_;
-    return true;
-  }
-
-  void start_call(uint64_t sequence, const std::string& target) {
+  void start_call(uint64_t sequence) {
     auto* call = new Call;
     call->request = rpc_.make_request(sequence);
-    call->target = target;
+    call->target = targets_.current();
     call->started = Clock::now();
     send(call);
   }
 
   void send(Call* call) {
-    call->context = std::make_unique<grpc::ClientContext>();
-    transport::add_call_credentials(call->context.get());
-    call->context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-    rpc_.send(*stubs_.get(call->target), *call->request, call->context.get(),
+    grpc::ClientContext* context =
+        call->new_context(std::chrono::system_clock::now() + kCallTimeout);
+    rpc_.send(*stubs_.get(call->target), *call->request, context,
               [this, call](grpc::Status status) { on_done(call, std::move(status)); });
   }
 
   void on_done(Call* call, grpc::Status status) {
-    std::string leader = leader_address_hint(*call->context, status);
-    if (!status.ok() && !leader.empty() && call->redirects < kMaxRedirects) {
-      {
-        std::lock_guard lock(mu_);
-        leader_ = leader;
-      }
-      ++call->redirects;
-      call->target = leader;
+    if (auto leader = targets_.redirect(*call->context, status, &call->redirects)) {
+      call->target = *leader;
       send(call);
       return;
     }
     auto now = Clock::now();
-    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      // Retried for a few seconds, but never past the run's --duration.
-      if (call->retries == 0) call->give_up = std::min(now + kUnavailableBudget, stop_issuing_at_);
-      if (now < call->give_up) {
-        retry_later(call);
-        return;
-      }
+    // UNAVAILABLE is retried for a few seconds, but never past the run's --duration.
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        call->may_retry(now, stop_issuing_at_)) {
+      retry_later(call);
+      return;
     }
     finish(call, status, now);
   }
@@ -190,16 +146,8 @@ class LoadRun {
   // The server is down or knows no leader: move on to the next address (every later call
   // with it) and try again after a short backoff.
   void retry_later(Call* call) {
-    {
-      std::lock_guard lock(mu_);
-      if (leader_ == call->target) leader_ = bench::next_address(addresses_, leader_);
-      call->target = leader_;
-    }
-    ++call->retries;
-    call->redirects = 0;
-    call->alarm = std::make_unique<grpc::Alarm>();
-    call->alarm->Set(std::chrono::system_clock::now() + bench::retry_backoff(call->retries),
-                     [this, call](bool) { send(call); });
+    call->target = targets_.move_past(call->target);
+    call->retry_later([this, call] { send(call); });
   }
 
   void finish(Call* call, const grpc::Status& status, Clock::time_point now) {
@@ -208,9 +156,6 @@ class LoadRun {
     // channel reference, and dropping the last one on a gRPC callback thread shuts down the
     // callback completion queue from one of its own threads (a crash in gRPC 1.51).
     delete call;
-    uint64_t sequence = 0;
-    std::string target;
-    bool next = false;
     {
       std::lock_guard lock(mu_);
       if (status.ok()) {
@@ -220,30 +165,19 @@ class LoadRun {
         ++report_.errors;
         if (first_error_.empty()) first_error_ = describe(status);
       }
-      --in_flight_;
-      next = reserve_locked(&sequence, &target);
-      if (!next && in_flight_ == 0) {
-        done_ = true;
-        finished_ = now;
-        done_cv_.notify_all();
-      }
     }
-    if (next) start_call(sequence, target);
+    loop_.ended(now);
   }
 
   BenchRpc& rpc_;
   const BenchOptions options_;
-  const std::vector<std::string> addresses_;
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::string leader_;  // where new calls go: the leader once a follower named it
+  bench::Targets targets_;
   bench::StubPool<BenchRpc::Stub> stubs_;
-  Clock::time_point start_, stop_issuing_at_, finished_;
-  uint64_t issued_ = 0;
-  uint64_t in_flight_ = 0;
-  bool done_ = false;
+  Clock::time_point start_, stop_issuing_at_;
+  std::mutex mu_;  // report_, first_error_
   BenchReport report_;
   std::string first_error_;
+  bench::ClosedLoop loop_;  // last: its calls use the members above
 };
 
 }  // namespace

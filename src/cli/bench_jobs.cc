@@ -1,10 +1,7 @@
 #include "cli/bench_jobs.h"
 
-#include <grpcpp/alarm.h>
-
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 
@@ -13,15 +10,12 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/job_wait.h"
-#include "transport/security.h"
 
 namespace nomad::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using bench::kCallTimeout;  // SubmitJob; WaitJob: its wait + this
-using bench::kMaxRedirects;
-using bench::kUnavailableBudget;
 
 // One job's way through the cluster: SubmitJob (following the leader), then WaitJob until
 // the job is final. Each call keeps its own retry state.
@@ -29,13 +23,13 @@ class JobsBench {
  public:
   JobsBench(const BenchJobsOptions& options, std::vector<std::string> addresses)
       : options_(options),
-        addresses_(std::move(addresses)),
-        leader_(addresses_.front()),
+        targets_(std::move(addresses)),
         key_prefix_(random_idempotency_key()),
         stubs_(bench::channels_per_address(options.channels, options.clients),
                [](const std::string& address, int channel) {
                  return nomad_lite::SchedulerService::NewStub(make_channel(address, channel));
-               }) {
+               }),
+        loop_(options.count, [this](uint64_t sequence) { start_job(sequence); }) {
     for (const char* status : {"completed", "failed", "cancelled"}) report_.statuses[status] = 0;
   }
 
@@ -43,98 +37,60 @@ class JobsBench {
     start_ = Clock::now();
     stop_issuing_at_ = start_ + options_.duration;
     drain_deadline_ = stop_issuing_at_ + options_.drain;
-    for (int i = 0; i < options_.clients; ++i) {
-      uint64_t sequence;
-      std::string target;
-      {
-        std::lock_guard lock(mu_);
-        if (!reserve_locked(&sequence, &target)) break;
-      }
-      start_job(sequence, target);
-    }
-    std::unique_lock lock(mu_);
-    if (in_flight_ == 0) done_ = true;
-    done_cv_.wait(lock, [&] { return done_; });
-    report_.seconds = std::chrono::duration<double>(finished_ - start_).count();
-    if (report_.seconds <= 0) {
-      report_.seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-    }
+    Clock::time_point finished = loop_.run(options_.clients, stop_issuing_at_);
+    std::lock_guard lock(mu_);
+    report_.seconds = std::chrono::duration<double>(finished - start_).count();
     return std::move(report_);
   }
 
   const std::string& first_error() const { return first_error_; }
 
  private:
-  struct Call {
+  struct Call : bench::CallState {
     bool waiting = false;  // false: submitting
     nomad_lite::SubmitJobRequest submit;
     nomad_lite::SubmitJobResponse submitted;
     nomad_lite::WaitJobRequest wait;
     nomad_lite::WaitJobResponse waited;
-    std::unique_ptr<grpc::ClientContext> context;
-    std::unique_ptr<grpc::Alarm> alarm;
-    std::string target;
     std::string acknowledged_by;  // the node that accepted the submission
-    Clock::time_point started;
-    Clock::time_point give_up{};  // set at the first UNAVAILABLE of a phase
-    int redirects = 0;
-    int retries = 0;
   };
 
-  // Takes the next job if the budget allows. MUST hold mu_.
-  bool reserve_locked(uint64_t* sequence, std::string* target) {
-    if (issued_ >= options_.count || Clock::now() >= stop_issuing_at_) return false;
-    *sequence = ++issued_;
-    ++in_flight_;
-    *target = leader_;
-    return true;
-  }
-
-  void start_job(uint64_t sequence, const std::string& target) {
+  void start_job(uint64_t sequence) {
     auto* call = new Call;
     call->submit.set_command(options_.command);
     call->submit.set_idempotency_key(key_prefix_ + "-" + std::to_string(sequence));
-    call->target = target;
+    call->target = targets_.current();
     call->started = Clock::now();
     send(call);
   }
 
   void send(Call* call) {
-    call->context = std::make_unique<grpc::ClientContext>();
-    transport::add_call_credentials(call->context.get());
-    auto now = std::chrono::system_clock::now();
     // Never past the end of the run (at least 1 ms: 0 would ask for the longest wait).
     auto left = std::chrono::duration_cast<Millis>(drain_deadline_ - Clock::now());
     Millis wait = std::clamp(left, Millis(1), kLongestWait);
+    grpc::ClientContext* context =
+        call->new_context(std::chrono::system_clock::now() + wait + kCallTimeout);
     if (!call->waiting) {
       // The submission waits for the job too: one call per job while it ends within `wait`.
       call->submit.set_wait_ms(static_cast<uint64_t>(wait.count()));
-      call->context->set_deadline(now + wait + kCallTimeout);
       call->submitted.Clear();
       stubs_.get(call->target)
           ->async()
-          ->SubmitJob(call->context.get(), &call->submit, &call->submitted,
+          ->SubmitJob(context, &call->submit, &call->submitted,
                       [this, call](grpc::Status status) { on_submitted(call, std::move(status)); });
       return;
     }
     call->wait.set_timeout_ms(static_cast<uint64_t>(wait.count()));
-    call->context->set_deadline(now + wait + kCallTimeout);
     call->waited.Clear();
     stubs_.get(call->target)
         ->async()
-        ->WaitJob(call->context.get(), &call->wait, &call->waited,
+        ->WaitJob(context, &call->wait, &call->waited,
                   [this, call](grpc::Status status) { on_waited(call, std::move(status)); });
   }
 
   void on_submitted(Call* call, grpc::Status status) {
-    std::string leader = leader_address_hint(*call->context, status);
-    if (!status.ok() && !leader.empty() && call->redirects < kMaxRedirects) {
-      {
-        std::lock_guard lock(mu_);
-        leader_ = leader;
-      }
-      ++call->redirects;
-      call->target = leader;
+    if (auto leader = targets_.redirect(*call->context, status, &call->redirects)) {
+      call->target = *leader;
       send(call);
       return;
     }
@@ -191,28 +147,15 @@ class JobsBench {
   // `limit`) lasts: a submission at the next address (and every later one with it), a wait
   // at the next address. False when the budget is spent.
   bool retry_unavailable(Call* call, Clock::time_point now, Clock::time_point limit) {
-    if (call->retries == 0) call->give_up = std::min(now + kUnavailableBudget, limit);
-    if (now >= call->give_up) return false;
-    {
-      std::lock_guard lock(mu_);
-      if (!call->waiting) {
-        if (leader_ == call->target) leader_ = next_address(leader_);
-        call->target = leader_;
-      } else if (call->retries % 2 == 1 || call->target != call->acknowledged_by) {
-        // A wait stays with its node for one retry (a slow answer), then moves on.
-        call->target = next_address(call->target);
-      }
+    if (!call->may_retry(now, limit)) return false;
+    if (!call->waiting) {
+      call->target = targets_.move_past(call->target);
+    } else if (call->retries % 2 == 1 || call->target != call->acknowledged_by) {
+      // A wait stays with its node for one retry (a slow answer), then moves on.
+      call->target = targets_.next(call->target);
     }
-    ++call->retries;
-    call->redirects = 0;
-    call->alarm = std::make_unique<grpc::Alarm>();
-    call->alarm->Set(std::chrono::system_clock::now() + bench::retry_backoff(call->retries),
-                     [this, call](bool) { send(call); });
+    call->retry_later([this, call] { send(call); });
     return true;
-  }
-
-  const std::string& next_address(const std::string& address) const {
-    return bench::next_address(addresses_, address);
   }
 
   void finish(Call* call, const grpc::Status& status, Clock::time_point now,
@@ -220,9 +163,6 @@ class JobsBench {
     auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - call->started);
     // Deleted before run() can wake up and destroy the channels (see bench.cc).
     delete call;
-    uint64_t sequence = 0;
-    std::string target;
-    bool next = false;
     {
       std::lock_guard lock(mu_);
       if (status.ok()) {
@@ -234,30 +174,19 @@ class JobsBench {
         ++report_.errors;
         if (first_error_.empty()) first_error_ = describe(status);
       }
-      --in_flight_;
-      next = reserve_locked(&sequence, &target);
-      if (!next && in_flight_ == 0) {
-        done_ = true;
-        finished_ = now;
-        done_cv_.notify_all();
-      }
     }
-    if (next) start_job(sequence, target);
+    loop_.ended(now);
   }
 
   const BenchJobsOptions options_;
-  const std::vector<std::string> addresses_;
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::string leader_;  // where new submissions go: the leader once a follower named it
+  bench::Targets targets_;
   const std::string key_prefix_;
   bench::StubPool<nomad_lite::SchedulerService::Stub> stubs_;
-  Clock::time_point start_, stop_issuing_at_, drain_deadline_, finished_;
-  uint64_t issued_ = 0;
-  uint64_t in_flight_ = 0;
-  bool done_ = false;
+  Clock::time_point start_, stop_issuing_at_, drain_deadline_;
+  std::mutex mu_;  // report_, first_error_
   JobsBenchReport report_;
   std::string first_error_;
+  bench::ClosedLoop loop_;  // last: its jobs use the members above
 };
 
 }  // namespace

@@ -63,6 +63,34 @@ Status resolve_job_user(bool given, uid_t server_euid, std::string* user) {
   return Status::ok();
 }
 
+Status check_job_runner_flags(const JobRunnerFlags& f, common::Isolation* executor,
+                              std::string* job_user) {
+  const int tls_files = !f.tls_cert.empty() + !f.tls_key.empty() + !f.tls_ca.empty();
+  if (tls_files != 0 && tls_files != 3) {
+    return Status::error(
+        "--tls-cert, --tls-key and --tls-ca go together: give all three or none (nomad-lite "
+        "tls init DIR makes a CA and a certificate for each node and agent)");
+  }
+  if (f.slots < -1) return Status::error(std::string(f.slots_flag) + ": must be 0 or more");
+  nomad_lite::NodeCapacity capacity;
+  if (Status s = worker::capacity_from_flags(f.capacity, &capacity); !s) return s;
+  if (!common::isolation_from_name(f.executor, executor)) {
+    return Status::error("--executor: '" + f.executor + "' is not raw or sandbox");
+  }
+  *job_user = f.job_user;
+  if (Status s = resolve_job_user(f.job_user_given, geteuid(), job_user); !s) return s;
+  if (f.output_cap < 1024) return Status::error("--max-output: must be at least 1024 bytes");
+  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};
+  if (std::find(levels.begin(), levels.end(), f.log_level) == levels.end()) {
+    return Status::error("--log-level: '" + f.log_level +
+                         "' is not one of trace, debug, info, warn, error");
+  }
+  if (!common::parse_log_format(f.log_format)) {
+    return Status::error("--log-format: '" + f.log_format + "' is not text or json");
+  }
+  return Status::ok();
+}
+
 void add_server_flags(CLI::App* app, ServerFlags* f) {
   f->app = app;
   auto& c = f->config;
@@ -200,13 +228,12 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
         "--restore and --force-new-cluster do not go together: --restore starts a new cluster "
         "from a snapshot file, --force-new-cluster from this node's own data directory");
   }
-  const int tls_files = !c.tls_cert.empty() + !c.tls_key.empty() + !c.tls_ca.empty();
-  if (tls_files != 0 && tls_files != 3) {
-    return Status::error(
-        "--tls-cert, --tls-key and --tls-ca go together: give all three (nomad-lite "
-        "tls init DIR makes a CA and a certificate for each node)");
+  if (Status s = check_job_runner_flags(f, "--worker-slots", c.worker_slots,
+                                        {c.cpu, c.memory, c.labels, c.node_name}, &c);
+      !s) {
+    return s;
   }
-  const bool protected_ports = tls_files == 3 && !c.token_file.empty();
+  const bool protected_ports = !c.tls_cert.empty() && !c.token_file.empty();
   const bool loopback = is_loopback(c.bind);
   if (!loopback && !protected_ports && !c.insecure) {
     return Status::error(
@@ -263,30 +290,8 @@ Status finish_server(const ServerFlags& f, node::ServerConfig* out) {
   }
   if (c.max_pending_proposals == 0)
     return Status::error("--max-pending: 0 would refuse every write");
-  if (!common::isolation_from_name(f.executor, &c.executor)) {
-    return Status::error("--executor: '" + f.executor + "' is not raw or sandbox");
-  }
-  if (Status s = resolve_job_user(f.app && f.app->count("--job-user") > 0, geteuid(), &c.job_user);
-      !s) {
-    return s;
-  }
-  if (c.output_cap < 1024) return Status::error("--max-output: must be at least 1024 bytes");
   c.election_timeout = *election;
   c.heartbeat_interval = *heartbeat;
-  static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};
-  if (std::find(levels.begin(), levels.end(), c.log_level) == levels.end()) {
-    return Status::error("--log-level: '" + c.log_level +
-                         "' is not one of trace, debug, info, warn, error");
-  }
-  if (!common::parse_log_format(c.log_format)) {
-    return Status::error("--log-format: '" + c.log_format + "' is not text or json");
-  }
-  if (c.worker_slots < -1) return Status::error("--worker-slots: must be 0 or more");
-  nomad_lite::NodeCapacity capacity;
-  if (Status s = worker::capacity_from_flags({c.cpu, c.memory, c.labels, c.node_name}, &capacity);
-      !s) {
-    return s;
-  }
   auto placement = jobs::placement_policy_from_name(f.placement);
   if (!placement) {
     return Status::error("--placement: '" + f.placement + "' is not spread or binpack");

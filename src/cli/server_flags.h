@@ -8,8 +8,10 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "common/isolation.h"
 #include "common/status.h"
 #include "node/server_config.h"
+#include "worker/capacity.h"
 
 namespace nomad::cli {
 
@@ -51,6 +53,37 @@ Status check_job_user(const std::string& user, uid_t server_euid);
 // runs jobs as itself. `user` holds the flag's value in, the user to switch to out.
 inline constexpr const char* kDefaultJobUser = "nobody";
 Status resolve_job_user(bool given, uid_t server_euid, std::string* user);
+
+// The flags `server` and `agent` share, as given: TLS files, how many jobs run at once and how,
+// what the worker offers them, the log.
+struct JobRunnerFlags {
+  const char* slots_flag;  // --worker-slots (server) or --slots (agent)
+  int slots;               // -1: one per core
+  worker::CapacityFlags capacity;
+  std::string tls_cert, tls_key, tls_ca;
+  std::string executor;  // raw or sandbox
+  bool job_user_given;
+  std::string job_user;
+  uint64_t output_cap;
+  std::string log_level, log_format;
+};
+
+// Checks `f`; fills the executor and the user jobs run as (resolve_job_user). The error names
+// the flag and what is wrong with it.
+Status check_job_runner_flags(const JobRunnerFlags& f, common::Isolation* executor,
+                              std::string* job_user);
+
+// The same for `server` (ServerFlags, node::ServerConfig) or `agent` (AgentFlags,
+// server::AgentConfig), whose flags and configs name these alike: `c` is the config being
+// filled; the slots and the capacity are named differently and come apart.
+template <class Flags, class Config>
+Status check_job_runner_flags(const Flags& f, const char* slots_flag, int slots,
+                              worker::CapacityFlags capacity, Config* c) {
+  return check_job_runner_flags({slots_flag, slots, std::move(capacity), c->tls_cert, c->tls_key,
+                                 c->tls_ca, f.executor, f.app && f.app->count("--job-user") > 0,
+                                 c->job_user, c->output_cap, c->log_level, c->log_format},
+                                &c->executor, &c->job_user);
+}
 
 // 127.0.0.0/8, ::1 or localhost: an address only this machine reaches.
 bool is_loopback(const std::string& address);

@@ -158,14 +158,9 @@ void HttpServer::add_periodic_routes() {
       "GET", "/api/periodic",
       [this](const Request& req, Response& res) {
         nomad_lite::ListPeriodicJobsRequest request;
-        uint64_t min_index = 0;
-        bool consistent = false;
-        if (api::Error e = parse_read_options(req.params, &min_index, &consistent);
-            e.code != api::Code::kOk) {
+        if (api::Error e = parse_read_options(req.params, &request); e.code != api::Code::kOk) {
           return reply_error(res, e);
         }
-        request.set_min_index(min_index);
-        request.set_consistent(consistent);
         std::promise<api::Outcome<nomad_lite::ListPeriodicJobsResponse>> answer;
         auto future = answer.get_future();
         service_.read_periodic_list(request,
@@ -183,14 +178,9 @@ void HttpServer::add_periodic_routes() {
       [this](const Request& req, Response& res) {
         nomad_lite::GetPeriodicJobRequest request;
         request.set_periodic_id(req.matches[1]);
-        uint64_t min_index = 0;
-        bool consistent = false;
-        if (api::Error e = parse_read_options(req.params, &min_index, &consistent);
-            e.code != api::Code::kOk) {
+        if (api::Error e = parse_read_options(req.params, &request); e.code != api::Code::kOk) {
           return reply_error(res, e);
         }
-        request.set_min_index(min_index);
-        request.set_consistent(consistent);
         std::promise<api::Outcome<nomad_lite::PeriodicJobResponse>> answer;
         auto future = answer.get_future();
         service_.read_periodic(request, [&answer](auto out) { answer.set_value(std::move(out)); });

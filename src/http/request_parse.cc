@@ -315,11 +315,7 @@ api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& pa
   }
   if (const std::string* t = single(params, "page_token", &twice)) out.value.set_page_token(*t);
   if (twice) return invalid<Out>("a query parameter is given more than once; give each once");
-  uint64_t min_index = 0;
-  bool consistent = false;
-  if (out.error = parse_read_options(params, &min_index, &consistent); !out.ok()) return out;
-  out.value.set_min_index(min_index);
-  out.value.set_consistent(consistent);
+  out.error = parse_read_options(params, &out.value);
   return out;
 }
 
@@ -358,11 +354,7 @@ api::Outcome<nomad_lite::JobLogsRequest> parse_logs_query(const std::string& job
     out.value.set_offset(offset);
   }
   if (twice) return invalid<Out>("a query parameter is given more than once; give each once");
-  uint64_t min_index = 0;
-  bool consistent = false;
-  if (out.error = parse_read_options(params, &min_index, &consistent); !out.ok()) return out;
-  out.value.set_min_index(min_index);
-  out.value.set_consistent(consistent);
+  out.error = parse_read_options(params, &out.value);
   return out;
 }
 

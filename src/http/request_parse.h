@@ -35,6 +35,17 @@ api::Outcome<nomad_lite::JobLogsRequest> parse_logs_query(const std::string& job
 // true|false (a linearizable read, through ReadIndex). Other parameters are ignored.
 api::Error parse_read_options(const QueryParams& params, uint64_t* min_index, bool* consistent);
 
+// parse_read_options into a read request's min_index and consistent.
+template <class ReadRequest>
+api::Error parse_read_options(const QueryParams& params, ReadRequest* request) {
+  uint64_t min_index = 0;
+  bool consistent = false;
+  api::Error error = parse_read_options(params, &min_index, &consistent);
+  request->set_min_index(min_index);
+  request->set_consistent(consistent);
+  return error;
+}
+
 // A decimal number without sign or spaces that fits `max`; false otherwise.
 bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out);
 

@@ -23,6 +23,52 @@ common::LogRateLimiter& foreign_entry_limiter() {
   return limiter;
 }
 
+// Moves the worker reports in `pending` (started or finished, by job id and attempt) that are
+// worth proposing into `proposed`, the JobUpdates list of their kind: a report is proposed
+// only while it still changes its job, and again only after kResendAfter (the worker resends
+// it until it sees it applied, so most resends meet a job that has moved on). `sent` holds
+// when each was last proposed.
+template <class Report>
+void propose_useful(
+    const jobs::JobStore& store, std::chrono::steady_clock::time_point now,
+    std::map<std::pair<std::string, uint32_t>, Report>& pending,
+    std::map<std::pair<std::string, uint32_t>, std::chrono::steady_clock::time_point>& sent,
+    google::protobuf::RepeatedPtrField<Report>* proposed) {
+  for (auto it = pending.begin(); it != pending.end(); it = pending.erase(it)) {
+    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
+    auto last = sent.find(it->first);
+    if (useful && (last == sent.end() || now - last->second > kResendAfter)) {
+      *proposed->Add() = it->second;
+      sent[it->first] = now;
+    } else if (!useful) {
+      sent.erase(it->first);
+    }
+  }
+}
+
+// Proposes that attempt `attempt` of job `id` on `node` ended for `reason` (`error` says why),
+// unless such a verdict was proposed within kResendAfter (`sent`, which this updates). The
+// verdict, for more fields, or null when none is proposed.
+nomad_lite::JobFinished* propose_end(
+    std::map<std::pair<std::string, uint32_t>, std::chrono::steady_clock::time_point>& sent,
+    std::chrono::steady_clock::time_point now, const std::string& id, uint32_t attempt,
+    uint64_t node, int64_t wall_ms, jobs::FailureReason reason, std::string error,
+    nomad_lite::JobUpdates* updates) {
+  auto [last, first] = sent.try_emplace({id, attempt}, now);
+  if (!first) {
+    if (now - last->second <= kResendAfter) return nullptr;
+    last->second = now;
+  }
+  nomad_lite::JobFinished* f = updates->add_finished();
+  f->set_job_id(id);
+  f->set_attempt(attempt);
+  f->set_node_id(node);
+  f->set_at_ms(wall_ms);
+  f->set_reason(jobs::failure_reason_name(reason));
+  f->set_error(std::move(error));
+  return f;
+}
+
 // Whether `sender` may report on attempt `attempt` of job `job_id`, which the entry says ran on
 // `named`; if not, says why in the log. An unknown job or attempt (removed, or a report older
 // than this leader's log) is the sender's if the entry names it: would_apply drops it later.
@@ -155,30 +201,8 @@ void Coordinator::on_applied(const jobs::JobStore& store, const std::vector<std:
 
 void Coordinator::add_reports(const jobs::JobStore& store, Clock::time_point now,
                               nomad_lite::JobUpdates* updates) {
-  // A report is proposed only while it still changes something: the worker resends it until
-  // it sees it applied, so most resends meet a job that has moved on.
-  for (auto it = started_.begin(); it != started_.end();) {
-    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
-    auto sent = started_sent_.find(it->first);
-    if (useful && (sent == started_sent_.end() || now - sent->second > kResendAfter)) {
-      *updates->add_started() = it->second;
-      started_sent_[it->first] = now;
-    } else if (!useful) {
-      started_sent_.erase(it->first);
-    }
-    it = started_.erase(it);
-  }
-  for (auto it = finished_.begin(); it != finished_.end();) {
-    bool useful = jobs::would_apply(store.find(it->first.first), it->second);
-    auto sent = finished_sent_.find(it->first);
-    if (useful && (sent == finished_sent_.end() || now - sent->second > kResendAfter)) {
-      *updates->add_finished() = it->second;
-      finished_sent_[it->first] = now;
-    } else if (!useful) {
-      finished_sent_.erase(it->first);
-    }
-    it = finished_.erase(it);
-  }
+  propose_useful(store, now, started_, started_sent_, updates->mutable_started());
+  propose_useful(store, now, finished_, finished_sent_, updates->mutable_finished());
 }
 
 void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, int64_t wall_ms,
@@ -202,18 +226,13 @@ void Coordinator::add_lost(const jobs::JobStore& store, Clock::time_point now, i
       if (!attempt) continue;
       const auto wait = lost_after(*job);
       if (now - heard <= wait) continue;
-      AttemptId key{id, attempt->number()};
-      auto sent = finished_sent_.find(key);
-      if (sent != finished_sent_.end() && now - sent->second <= kResendAfter) continue;
-      nomad_lite::JobFinished* f = updates->add_finished();
-      f->set_job_id(id);
-      f->set_attempt(attempt->number());
-      f->set_node_id(node);
-      f->set_at_ms(wall_ms);
-      f->set_reason(jobs::failure_reason_name(jobs::FailureReason::kLost));
-      f->set_error("node " + std::to_string(node) + " stopped reporting for " +
-                   std::to_string(wait.count()) + " ms");
-      finished_sent_[key] = now;
+      if (!propose_end(finished_sent_, now, id, attempt->number(), node, wall_ms,
+                       jobs::FailureReason::kLost,
+                       "node " + std::to_string(node) + " stopped reporting for " +
+                           std::to_string(wait.count()) + " ms",
+                       updates)) {
+        continue;
+      }
       spdlog::warn("job {} attempt {}: node {} is silent, declaring the attempt lost", id,
                    attempt->number(), node);
     }
@@ -244,21 +263,15 @@ void Coordinator::add_drains(const jobs::JobStore& store, Clock::time_point now,
     for (const auto& id : *running) {
       const auto* attempt = jobs::last_attempt(store.find(id));
       if (!attempt) continue;
-      AttemptId key{id, attempt->number()};
-      auto sent = finished_sent_.find(key);
-      if (sent != finished_sent_.end() && now - sent->second <= kResendAfter) continue;
-      nomad_lite::JobFinished* f = updates->add_finished();
-      f->set_job_id(id);
-      f->set_attempt(attempt->number());
-      f->set_node_id(node);
-      f->set_at_ms(wall_ms);
-      f->set_reason(jobs::failure_reason_name(jobs::FailureReason::kDrained));
-      f->set_error("node " + std::to_string(node) +
-                   " was drained and the attempt still ran at the drain's deadline");
+      nomad_lite::JobFinished* f = propose_end(
+          finished_sent_, now, id, attempt->number(), node, wall_ms, jobs::FailureReason::kDrained,
+          "node " + std::to_string(node) +
+              " was drained and the attempt still ran at the drain's deadline",
+          updates);
+      if (!f) continue;
       // Its node kills it once it applies this verdict, or stops it itself when cut off from
       // every leader: the same wait as for a lost attempt keeps two attempts from overlapping.
       f->set_rerun_not_before_ms(wall_ms + lost_after(*store.find(id)).count());
-      finished_sent_[key] = now;
       spdlog::info("job {} attempt {}: drain deadline of node {} passed, running it elsewhere", id,
                    attempt->number(), node);
     }

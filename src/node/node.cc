@@ -762,6 +762,10 @@ void Node::probe_disk(std::chrono::steady_clock::time_point now) {
 }
 
 void Node::after_apply() {
+  if (jobs_index_ > announced_index_) {
+    announced_index_ = jobs_index_;
+    for (const auto& listener : applied_listeners_) listener(announced_index_);
+  }
   std::vector<std::string> changed = jobs_.take_changes();
   const bool caught_up = core_->applied_index() >= core_->commit_index();
   if (changed.empty() && unseen_changes_.empty() &&

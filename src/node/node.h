@@ -216,6 +216,14 @@ class Node {
   using JobsListener = std::function<void(const std::vector<std::string>& ids)>;
   void add_jobs_listener(JobsListener listener) { jobs_listeners_.push_back(std::move(listener)); }
 
+  // `listener` hears, on the loop thread after each apply that moved it, the index of the last
+  // entry applied to the job store, whether or not a job changed (an ack's index may wait for
+  // it: worker/lease.h). It must only take note and return. Add listeners before start().
+  using AppliedListener = std::function<void(uint64_t index)>;
+  void add_applied_listener(AppliedListener listener) {
+    applied_listeners_.push_back(std::move(listener));
+  }
+
   // `listener` hears, on the loop thread, each change of the leader this node knows
   // (raft::kNoNode: none known). It must only take note and return. Add listeners before start().
   using LeaderListener = std::function<void(raft::NodeId leader)>;
@@ -399,8 +407,10 @@ class Node {
   raft::Index worker_applied_ = 0;           // the applied index the worker last saw
   bool pending_report_now_ = false;          // a new leader is known: report to it at once
   std::multimap<std::string, JobWait> job_waits_;
-  std::vector<JobsListener> jobs_listeners_;      // fixed once the loop runs
-  std::vector<LeaderListener> leader_listeners_;  // fixed once the loop runs
+  std::vector<JobsListener> jobs_listeners_;        // fixed once the loop runs
+  std::vector<LeaderListener> leader_listeners_;    // fixed once the loop runs
+  std::vector<AppliedListener> applied_listeners_;  // fixed once the loop runs
+  raft::Index announced_index_ = 0;                 // the last index applied_listeners_ heard
   raft::Role last_role_ = raft::Role::kFollower;
   raft::Term last_term_ = 0;
   raft::NodeId last_leader_ = raft::kNoNode;

@@ -30,6 +30,7 @@
 #include "transport/channel_args.h"
 #include "transport/grpc_logging.h"
 #include "transport/internal_client.h"
+#include "transport/internal_stubs.h"
 #include "transport/security.h"
 #include "worker/worker.h"
 
@@ -116,7 +117,9 @@ class Agent {
   void set_address(std::string address) { address_ = std::move(address); }
 
  private:
-  nomad_lite::InternalService::Stub& stub(const std::string& address);
+  nomad_lite::InternalService::Stub& stub(const std::string& address) {
+    return *stubs_.at(address).stub;
+  }
   // One registration at `address`: OK, or gRPC's status.
   grpc::Status register_at(const std::string& address, nomad_lite::RegisterAgentResponse* out);
   bool send_report(const nomad_lite::WorkerReport& report);
@@ -144,7 +147,7 @@ class Agent {
   size_t next_server_ = 0;
   std::string leader_;
   grpc::ClientContext* stream_context_ = nullptr;  // the open AgentStream's
-  std::map<std::string, std::unique_ptr<nomad_lite::InternalService::Stub>> stubs_;
+  transport::InternalStubs stubs_;
 
   transport::InternalClient internal_;
   std::unique_ptr<worker::Worker> worker_;
@@ -152,16 +155,6 @@ class Agent {
   std::atomic<int> failed_reports_{0};
   bool announced_ = false;  // the first registration of this process was logged
 };
-
-nomad_lite::InternalService::Stub& Agent::stub(const std::string& address) {
-  std::lock_guard lock(mu_);
-  auto& slot = stubs_[address];
-  if (!slot) {
-    slot = nomad_lite::InternalService::NewStub(grpc::CreateCustomChannel(
-        address, transport::channel_credentials(), transport::node_channel_arguments()));
-  }
-  return *slot;
-}
 
 grpc::Status Agent::register_at(const std::string& address,
                                 nomad_lite::RegisterAgentResponse* out) {

@@ -183,6 +183,7 @@ int run_server(const ServerConfig& config) {
   node.add_jobs_listener(
       [&agent_streams](const std::vector<std::string>& ids) { agent_streams.jobs_changed(ids); });
   node.add_leader_listener([&agent_streams](raft::NodeId) { agent_streams.leadership_changed(); });
+  node.add_applied_listener([&agent_streams](uint64_t index) { agent_streams.applied(index); });
   transport::RaftServiceImpl raft(
       [&node](raft::Message m) { node.receive(std::move(m)); },
       [&node](raft::NodeId peer) { node.note_contact(peer); },

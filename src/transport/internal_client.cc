@@ -1,23 +1,9 @@
 #include "transport/internal_client.h"
 
 #include "common/thread_name.h"
-#include "transport/channel_args.h"
 #include "transport/security.h"
 
 namespace nomad::transport {
-
-InternalClient::Peer& InternalClient::peer(const std::string& address) {
-  std::lock_guard lock(mu_);
-  Peer& p = peers_[address];
-  if (!p.stub) {
-    // Keepalive and a short reconnect backoff: a node that comes back is reached again
-    // within half a second.
-    grpc::ChannelArguments args = node_channel_arguments();
-    p.channel = grpc::CreateCustomChannel(address, channel_credentials(), args);
-    p.stub = nomad_lite::InternalService::NewStub(p.channel);
-  }
-  return p;
-}
 
 InternalClient::~InternalClient() { close_report_stream(true); }
 
@@ -46,7 +32,7 @@ void InternalClient::interrupt_report_stream() {
 
 bool InternalClient::open_report_stream(const std::string& address,
                                         std::chrono::milliseconds connect_timeout) {
-  Peer& p = peer(address);
+  InternalStubs::Peer& p = peers_.at(address);
   // Wait for the connection rather than fail fast: a fail-fast call made while the channel
   // connects would cancel the connection attempt, and the next report would do the same.
   if (!p.channel->WaitForConnected(std::chrono::system_clock::now() + connect_timeout)) {
@@ -90,7 +76,7 @@ void InternalClient::close_report_stream(bool cancel) {
 std::unique_ptr<grpc::ClientReader<nomad_lite::LogChunk>> InternalClient::stream_logs(
     const std::string& address, grpc::ClientContext* context,
     const nomad_lite::JobLogsRequest& request) {
-  Peer& p = peer(address);
+  InternalStubs::Peer& p = peers_.at(address);
   add_call_credentials(context);
   auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(1500);
   p.channel->WaitForConnected(deadline);  // if it is not up by then, the call fails at once

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "proto/nomad_lite.grpc.pb.h"
+#include "transport/internal_stubs.h"
 
 namespace nomad::transport {
 
@@ -46,17 +47,11 @@ class InternalClient {
       const nomad_lite::JobLogsRequest& request);
 
  private:
-  struct Peer {
-    std::shared_ptr<grpc::Channel> channel;
-    std::unique_ptr<nomad_lite::InternalService::Stub> stub;
-  };
-  Peer& peer(const std::string& address);
   bool open_report_stream(const std::string& address, std::chrono::milliseconds connect_timeout);
   // Ends the open report stream; `cancel` when it may still be healthy (the caller moves on).
   void close_report_stream(bool cancel);
 
-  std::mutex mu_;
-  std::map<std::string, Peer> peers_;
+  InternalStubs peers_;
 
   // The report stream: used by the thread calling stream_report (and the destructor); the
   // mutex guards only `context`, for interrupt_report_stream.

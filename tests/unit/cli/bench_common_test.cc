@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 namespace nomad::cli::bench {
 namespace {
 
@@ -51,6 +56,74 @@ TEST(BenchCommon, StubPoolMakesStubsOncePerAddressAndHandsThemOutInTurn) {
   EXPECT_EQ(made, 2);
   pool.get("b");
   EXPECT_EQ(made, 4);
+}
+
+// Units started by a ClosedLoop, ended one by one by a thread of their own.
+class Units {
+ public:
+  void started(uint64_t sequence) {
+    std::lock_guard lock(mu_);
+    sequences_.push_back(sequence);
+    pending_.push_back(sequence);
+    most_at_once_ = std::max(most_at_once_, pending_.size());
+    cv_.notify_all();
+  }
+  // Ends `n` units as they start, each after the one before.
+  void end(ClosedLoop& loop, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      {
+        std::unique_lock lock(mu_);
+        ASSERT_TRUE(
+            cv_.wait_for(lock, std::chrono::seconds(10), [&] { return !pending_.empty(); }));
+        pending_.pop_front();
+      }
+      loop.ended(ClosedLoop::Clock::now());
+    }
+  }
+  std::vector<uint64_t> sequences() {
+    std::lock_guard lock(mu_);
+    return sequences_;
+  }
+  size_t most_at_once() {
+    std::lock_guard lock(mu_);
+    return most_at_once_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<uint64_t> sequences_;
+  std::deque<uint64_t> pending_;
+  size_t most_at_once_ = 0;
+};
+
+TEST(BenchCommon, AClosedLoopKeepsClientsUnitsGoingUntilTheCountIsSpent) {
+  Units units;
+  ClosedLoop loop(10, [&](uint64_t sequence) { units.started(sequence); });
+  std::thread ender([&] { units.end(loop, 10); });
+  const auto begun = ClosedLoop::Clock::now();
+  const auto finished = loop.run(4, begun + std::chrono::hours(1));
+  ender.join();
+  EXPECT_GE(finished, begun);
+  EXPECT_EQ(units.sequences(), (std::vector<uint64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  EXPECT_EQ(units.most_at_once(), 4u);
+}
+
+TEST(BenchCommon, AClosedLoopPastItsTimeStartsNothing) {
+  Units units;
+  ClosedLoop loop(10, [&](uint64_t sequence) { units.started(sequence); });
+  loop.run(4, ClosedLoop::Clock::now() - std::chrono::seconds(1));
+  EXPECT_TRUE(units.sequences().empty());
+}
+
+TEST(BenchCommon, TargetsMovePastAnAddressThatDidNotAnswerOnce) {
+  Targets targets({"x:1", "y:2", "z:3"});
+  EXPECT_EQ(targets.current(), "x:1");
+  EXPECT_EQ(targets.move_past("x:1"), "y:2");
+  // Another call that failed on x:1 follows the move rather than making another.
+  EXPECT_EQ(targets.move_past("x:1"), "y:2");
+  EXPECT_EQ(targets.current(), "y:2");
+  EXPECT_EQ(targets.next("z:3"), "x:1");
 }
 
 }  // namespace

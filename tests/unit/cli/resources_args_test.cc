@@ -1,6 +1,6 @@
 // job submit --cpu/--memory/--constraint and server --cpu/--memory/--label/--node-name/
-// --placement (also from a --config file): what reaches the request and the config, and the
-// one-line error each mistake gets.
+// --placement (also from a --config file), agent --cpu/--memory/--label/--slots: what reaches
+// the request and the config, and the one-line error each mistake gets.
 
 #include <gtest/gtest.h>
 
@@ -71,6 +71,34 @@ TEST(ServerResourcesArgs, BadCapacityFlagsAreRefusedNamingTheFlag) {
   expect_usage_error({"server", "--label", "a=1", "--label", "a=2"}, "given twice");
   expect_usage_error({"server", "--placement", "random"},
                      "--placement: 'random' is not spread or binpack");
+}
+
+// `agent` shares the server's checks (cli::check_job_runner_flags): the same mistakes, the
+// same errors, under the agent's own flag names.
+TEST(AgentResourcesArgs, BadFlagsAreRefusedAsTheServersAre) {
+  const std::vector<std::string> agent = {"agent", "--servers", "127.0.0.1:50051"};
+  auto with = [&](std::vector<std::string> more) {
+    more.insert(more.begin(), agent.begin(), agent.end());
+    return more;
+  };
+  expect_usage_error(with({"--cpu", "many"}), "--cpu");
+  expect_usage_error(with({"--memory", "4 gigs"}), "--memory");
+  expect_usage_error(with({"--label", "gpu"}), "--label");
+  expect_usage_error(with({"--label", "a=1", "--label", "a=2"}), "given twice");
+  expect_usage_error(with({"--slots", "-2"}), "--slots: must be 0 or more");
+  expect_usage_error({"server", "--worker-slots", "-2"}, "--worker-slots: must be 0 or more");
+  expect_usage_error(with({"--tls-cert", "a.pem"}),
+                     "--tls-cert, --tls-key and --tls-ca go together");
+  expect_usage_error(with({"--executor", "vm"}), "--executor: 'vm' is not raw or sandbox");
+  expect_usage_error(with({"--max-output", "10"}), "--max-output: must be at least 1024 bytes");
+  expect_usage_error(with({"--log-level", "loud"}), "--log-level: 'loud' is not one of");
+  expect_usage_error(with({"--log-format", "xml"}), "--log-format: 'xml' is not text or json");
+  Invocation inv = parse_ok(with({"--cpu", "2", "--memory", "4GiB", "--label", "zone=eu",
+                                  "--node-name", "edge-1", "--slots", "3"}));
+  EXPECT_EQ(inv.agent.capacity.cpu, "2");
+  EXPECT_EQ(inv.agent.capacity.labels, (std::vector<std::string>{"zone=eu"}));
+  EXPECT_EQ(inv.agent.capacity.name, "edge-1");
+  EXPECT_EQ(inv.agent.slots, 3);
 }
 
 TEST(ServerResourcesArgs, LabelsComeFromAConfigFileArray) {
