@@ -121,6 +121,13 @@ class FakeScheduler final : public nomad_lite::SchedulerService::Service {
                          nomad_lite::SubmitJobResponse* response) override {
     if (grpc::Status s = refuse(context, true); !s.ok()) return s;
     std::lock_guard lock(mu_);
+    for (const auto& id : request->after()) {  // as api::Service: only existing jobs
+      if (find(id) == jobs_.end()) {
+        return grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            "after: no job '" + id + "' (a job can wait only for jobs submitted before it)");
+      }
+    }
     submissions_.push_back(*request);
     nomad_lite::Job* job = response->mutable_job();
     job->set_id("job-" + std::to_string(submissions_.size()));

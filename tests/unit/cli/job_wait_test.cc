@@ -222,6 +222,28 @@ TEST(JobSubmit, WithoutWaitPrintsTheAcknowledgedJob) {
   EXPECT_TRUE(server.wait_requests().empty());
 }
 
+TEST(JobSubmit, AnUnknownAfterIdIsInvalidInputWithExitCode2NamingIt) {
+  FakeScheduler server;
+  server.add_job("j-known", "true");
+  Client client({server.address()}, quick_policy());
+  Invocation inv;
+  inv.command = Command::kJobSubmit;
+  inv.submit.command = "true";
+  inv.submit.after = {"j-known", "j-unknown"};
+  std::ostringstream out, err;
+  EXPECT_EQ(run_client_command(inv, client, out, err), kExitInvalid);
+  EXPECT_NE(err.str().find("after: no job 'j-unknown'"), std::string::npos) << err.str();
+  EXPECT_EQ(out.str(), "");
+  EXPECT_TRUE(server.submissions().empty());
+  // Only what the server refuses as invalid: a cluster that does not answer stays exit code 1.
+  server.fail_next(100, grpc::StatusCode::UNAVAILABLE);
+  inv.submit.after = {"j-known"};
+  RetryPolicy brief = quick_policy();
+  brief.unavailable_budget = Millis(300);
+  Client impatient({server.address()}, brief);
+  EXPECT_EQ(run_client_command(inv, impatient, out, err), kExitError);
+}
+
 TEST(JobStatus, JsonCarriesTheOutputTails) {
   FakeScheduler server;
   nomad_lite::Job job = failed_with("j-1", 1);
