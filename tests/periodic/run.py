@@ -44,9 +44,9 @@ def check(name, ok, detail=""):
     return ok
 
 
-def http(url, body=None, timeout=3.0):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="POST" if body is not None else "GET")
+def http(url, body=None, timeout=3.0, raw=None):
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -204,6 +204,9 @@ def check_after(cluster, leader):
     code, body = submit({"command": "true", "after": ["no-such-job"]})
     check("after: naming a job that does not exist is 400 (no cycle can form)",
           code == 400 and "no-such-job" in json.dumps(body), f"{code} {body}")
+    r = cluster.cli("job", "submit", "--after", f"{first['id']},no-such-job", "--", "true")
+    check("CLI: job submit --after an unknown id exits 2 naming it",
+          r.returncode == 2 and "no-such-job" in r.stderr, f"{r.returncode} {r.stderr}")
 
 
 def main():
@@ -241,6 +244,12 @@ def main():
               f"{code} {body}")
         r = cluster.cli("job", "submit", "--cron", "* * * *", "--", "true")
         check("CLI: a bad cron expression exits 2", r.returncode == 2, r.stderr)
+        # Written by hand: json.dumps cannot give a key twice.
+        code, body = http(cluster.url(leader, "/api/periodic"),
+                          raw=b'{"command": "true", "every": "1s", "every": "1h"}')
+        check("REST: a body with a key given twice is 400 naming it",
+              code == 400 and "'every' appears more than once" in json.dumps(body),
+              f"{code} {body}")
 
         check_after(cluster, leader)
         ids = {
