@@ -362,6 +362,14 @@ def main():
         r = cluster.cli("job", "cancel", ids["all"])
         check("CLI: job cancel of a periodic job stops it", r.returncode == 0 and
               "cancelled" in r.stdout, r.stdout + r.stderr)
+        r = cluster.cli("job", "list", "--periodic")
+        check("CLI: job list --periodic leaves the cancelled one out and says so",
+              r.returncode == 0 and ids["all"] not in r.stdout and ids["skip"] in r.stdout and
+              "1 cancelled periodic job not shown" in r.stderr, r.stdout + r.stderr)
+        r = cluster.cli("job", "list", "--periodic", "--all")
+        row = [line for line in r.stdout.splitlines() if ids["all"] in line]
+        check("CLI: job list --periodic --all lists it as cancelled",
+              r.returncode == 0 and row and "cancelled" in row[0], r.stdout + r.stderr)
         print(f"ran in {time.monotonic() - started:.0f} s", flush=True)
     finally:
         cluster.stop_all()
