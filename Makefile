@@ -109,12 +109,18 @@ test-agents: chaos-bin
 
 # Periodic jobs with real processes (tests/periodic, plain Python 3 and REST): four jobs at 1 s
 # intervals (catch-up all, overlap skip, catch-up none and last) while the leader is SIGKILLed
-# and restarted four times, then the whole cluster is down for 13 s; every due tick has exactly
-# one child or a recorded skip or miss, none twice; and job submit --after through REST and
-# the CLI. Node logs in $(BUILD_DIR)/periodic; about 45 s.
-.PHONY: test-periodic
+# and restarted twice, then the whole cluster is down for 11 s (longer than the launcher's 10 s
+# grace, so ticks are missed); every due tick has exactly one child or a recorded skip or miss,
+# none twice; and job submit --after through REST and the CLI. Node logs in
+# $(BUILD_DIR)/periodic; about 32 s.
+.PHONY: test-periodic test-periodic-full
+PERIODIC_RUN = $(HOSTILE_PYTHON) tests/periodic/run.py --bin $(BUILD_DIR)/nomad-lite
 test-periodic: chaos-bin
-	$(HOSTILE_PYTHON) tests/periodic/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/periodic
+	$(PERIODIC_RUN) --out $(BUILD_DIR)/periodic --kills 2 --outage 11
+# The issue's own check, in make chaos: four leader kills and the whole cluster down for a
+# minute (about 90 s). Node logs in $(BUILD_DIR)/periodic-full.
+test-periodic-full: chaos-bin
+	$(PERIODIC_RUN) --out $(BUILD_DIR)/periodic-full --kills 4 --outage 60
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
 # under AddressSanitizer and UBSan.
@@ -201,6 +207,8 @@ fuzz-run-%:
 # test-chaos is the short run (one seed, 3 nodes, under 2 minutes). Every rule fails the run;
 # the longest window without an acknowledged write may be 1.5 s in make chaos and 2 s in the
 # short run (CI machines are loaded; the figure measured here is under 1 s).
+# make chaos runs test-periodic-full first (periodic jobs through leader kills and a minute
+# with the whole cluster down).
 CHAOS_SEEDS ?= 1 2 3
 CHAOS_SECONDS ?= 300
 CHAOS_FLAGS ?= --max-unavailable 1.5
@@ -215,7 +223,7 @@ test-chaos: chaos-bin
 	python3 tests/chaos/checker_selftest.py
 	$(CHAOS_RUN) --mode short --seeds 1 --nodes 3 $(CHAOS_TEST_FLAGS)
 
-chaos: chaos-bin
+chaos: chaos-bin test-periodic-full
 	$(CHAOS_RUN) --mode chaos --seeds "$(CHAOS_SEEDS)" --nodes 3,5 --seconds $(CHAOS_SECONDS) $(CHAOS_FLAGS)
 
 soak: chaos-bin

@@ -233,8 +233,11 @@ void Service::submit_job(const nomad_lite::SubmitJobRequest& request,
     return answer({make_error(Code::kInvalidArgument, std::move(error)), {}});
   }
   // A job waits only for jobs that exist (so no cycle can form); the job store checks again.
+  // Only the leader refuses here: a follower may not have applied a job the leader just
+  // acknowledged, and its proposal sends the client to the leader anyway.
   for (const auto& id : request.after()) {
-    if (!read_jobs([&](const jobs::JobStore& store) { return store.find(id) != nullptr; })) {
+    if (port_.is_leader() &&
+        !read_jobs([&](const jobs::JobStore& store) { return store.find(id) != nullptr; })) {
       return answer({make_error(Code::kInvalidArgument,
                                 "after: no job " + common::quote_input(id) +
                                     " (a job can wait only for jobs submitted before it)"),

@@ -23,6 +23,10 @@ std::string schedule_error(const nomad_lite::CreatePeriodicJobRequest& request) 
     return "give exactly one of cron (a cron expression) and every_ms (a fixed interval)";
   }
   std::string error;
+  if (request.cron().size() > jobs::kMaxCronBytes) {
+    return "cron is " + std::to_string(request.cron().size()) +
+           " bytes; the longest expression taken is " + std::to_string(jobs::kMaxCronBytes);
+  }
   if (!request.cron().empty()) {
     if (!jobs::CronSchedule::parse(request.cron(), &error)) return error;
     const date::time_zone* zone = nullptr;
@@ -99,6 +103,13 @@ void Service::create_periodic(const nomad_lite::CreatePeriodicJobRequest& reques
   }
   if (std::string error = schedule_error(request); !error.empty()) {
     return done({invalid_periodic(std::move(error)), {}});
+  }
+  // Every child would wait for the same jobs, done long before its tick (the CLI refuses
+  // --after with --cron too).
+  if (request.job().after_size() > 0) {
+    return done({invalid_periodic("after does not apply to a periodic job: its children run on "
+                                  "their schedule"),
+                 {}});
   }
   nomad_lite::Command command;
   nomad_lite::PeriodicJob* p = command.mutable_periodic_create();

@@ -67,6 +67,7 @@ struct ListFlags {
   std::string status;
   uint32_t limit = 0;
   bool periodic = false;
+  bool all = false;
 };
 
 struct BenchFlags {
@@ -227,6 +228,8 @@ void add_list_flags(CLI::App* app, ListFlags* f) {
                   "Only jobs with this status: pending, running, completed, failed, cancelled");
   app->add_option("--limit", f->limit, "Print at most N jobs (default: every match)");
   app->add_flag("--periodic", f->periodic, "List the periodic jobs (--cron, --every) instead");
+  app->add_flag("--all", f->all,
+                "With --periodic: cancelled periodic jobs too (until retention removes them)");
 }
 
 void add_node_flags(CLI::App* node, NodeFlags* f) {
@@ -665,10 +668,16 @@ Status finish_list(const ListFlags& f, ListOptions* out) {
   }
   out->limit = f.limit;
   out->periodic = f.periodic;
+  out->all = f.all;
   if (f.periodic && !f.status.empty()) {
     return Status::error(
-        "--status applies to jobs, not to --periodic (a periodic job is active, "
-        "paused or cancelled: all are listed)");
+        "--status applies to jobs, not to --periodic (active and paused periodic jobs are "
+        "listed; --all adds the cancelled ones)");
+  }
+  if (f.all && !f.periodic) {
+    return Status::error(
+        "--all applies to --periodic: job list already shows jobs of every status (--status "
+        "picks one)");
   }
   return Status::ok();
 }

@@ -93,6 +93,7 @@ struct ListOptions {
   nomad_lite::JobStatus status = nomad_lite::JOB_STATUS_UNSPECIFIED;  // UNSPECIFIED: all
   uint32_t limit = 0;                                                 // 0: every match
   bool periodic = false;  // --periodic: the periodic jobs instead
+  bool all = false;       // --all (with --periodic): cancelled periodic jobs too
 };
 
 // Every read (job status, list, wait, logs).

@@ -48,7 +48,12 @@ int submit(const Invocation& inv, Client& client, std::ostream& out, std::ostrea
   if (inv.submit.wait) request.set_wait_ms(static_cast<uint64_t>(kSubmitWait.count()));
   nomad_lite::SubmitJobResponse response;
   grpc::Status status = client.submit_job(request, &response);
-  if (!status.ok()) return fail(err, "job submit", status);
+  if (!status.ok()) {
+    // The job as given can never be accepted (an unknown --after id, a command too long):
+    // the usage code, as for a bad flag, rather than that of a failure worth retrying.
+    int code = fail(err, "job submit", status);
+    return status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ? kExitInvalid : code;
+  }
   if (inv.submit.wait) {
     const nomad_lite::Job& job = response.job();
     if (job_is_final(job)) {

@@ -17,6 +17,8 @@ namespace nomad::cli {
 
 // Exit codes besides the job's own exit code (documented in README.md, "The CLI").
 inline constexpr int kExitError = 1;         // a call failed, the job is unknown, ...
+inline constexpr int kExitInvalid = 2;       // the command line is wrong, or the server refused
+                                             // what it asked as invalid (INVALID_ARGUMENT)
 inline constexpr int kExitWaitTimeout = 3;   // the CLI's --timeout passed first
 inline constexpr int kExitJobTimeout = 124;  // the job hit its own --timeout (as timeout(1))
 inline constexpr int kExitJobNotRun = 125;   // lost with its node, or could not be started

@@ -1,5 +1,7 @@
 #include "cli/periodic_commands.h"
 
+#include <algorithm>
+
 #include "api/json.h"
 #include "api/periodic_json.h"
 #include "cli/commands.h"
@@ -151,6 +153,19 @@ int list(const Invocation& inv, Client& client, std::ostream& out, std::ostream&
   nomad_lite::ListPeriodicJobsResponse response;
   grpc::Status status = client.list_periodic_jobs({}, &response);
   if (!status.ok()) return periodic_fail(err, "job list --periodic", status);
+  // A cancelled periodic job ticks no more: like a line gone from a crontab it is left out,
+  // unless --all asks for it; retention removes it as it does a finished job.
+  size_t hidden = 0;
+  if (!inv.list.all) {
+    auto* views = response.mutable_periodic();
+    auto cancelled = [](const nomad_lite::PeriodicJobView& v) { return v.periodic().cancelled(); };
+    hidden = static_cast<size_t>(std::count_if(views->begin(), views->end(), cancelled));
+    views->erase(std::remove_if(views->begin(), views->end(), cancelled), views->end());
+  }
+  if (hidden > 0) {
+    err << "note: " << hidden << " cancelled periodic job" << (hidden == 1 ? "" : "s")
+        << " not shown (job list --periodic --all shows them)\n";
+  }
   if (inv.client.output == OutputFormat::kJson) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& view : response.periodic()) list.push_back(api::periodic_to_json(view));

@@ -25,10 +25,18 @@ api::Error invalid_periodic(std::string message) {
 // The body of POST /api/periodic: the schedule fields, and the rest as a job's (parse_submit).
 api::Outcome<nomad_lite::CreatePeriodicJobRequest> parse_create(const std::string& body) {
   api::Outcome<nomad_lite::CreatePeriodicJobRequest> out;
-  json doc = json::parse(body, nullptr, false);
+  // Strict as POST /api/jobs: the job's fields are checked again below from a re-serialized
+  // copy, which would have lost a duplicate key.
+  std::string duplicate_error;
+  json doc = parse_json_strict(body, &duplicate_error);
   if (doc.is_discarded() || !doc.is_object()) {
     out.error = invalid_periodic(
-        "the body must be a JSON object like {\"command\": \"date\", \"cron\": \"*/5 * * * *\"}");
+        std::string(doc.is_discarded() ? "the body is not valid JSON; send" : "the body must be") +
+        " a JSON object like {\"command\": \"date\", \"cron\": \"*/5 * * * *\"}");
+    return out;
+  }
+  if (!duplicate_error.empty()) {
+    out.error = invalid_periodic(std::move(duplicate_error));
     return out;
   }
   auto& r = out.value;
@@ -84,6 +92,10 @@ api::Outcome<nomad_lite::CreatePeriodicJobRequest> parse_create(const std::strin
   auto job = parse_submit(doc.dump());
   if (!job.ok()) {
     out.error = job.error;
+    if (out.error.message.rfind("unknown field", 0) == 0) {
+      out.error.message +=
+          "; a periodic job also has cron, every, tz, overlap, catch_up, keep_runs";
+    }
     return out;
   }
   *r.mutable_job() = std::move(job.value);

@@ -69,7 +69,7 @@ std::string q(std::string_view text) { return common::quote_input(text); }
 
 // Parses `body`, noting the first key that appears twice in one object: nlohmann::json keeps
 // the last value silently, so the parser's callback watches every object's keys.
-json parse_strict(std::string_view body, std::string* duplicate) {
+json parse_watching_keys(std::string_view body, std::string* duplicate) {
   std::vector<std::set<std::string>> open_objects;
   auto watch = [&](int, json::parse_event_t event, json& parsed) {
     switch (event) {
@@ -95,6 +95,16 @@ json parse_strict(std::string_view body, std::string* duplicate) {
 
 }  // namespace
 
+json parse_json_strict(std::string_view body, std::string* duplicate_error) {
+  std::string duplicate;
+  json doc = parse_watching_keys(body, &duplicate);
+  if (!duplicate.empty()) {
+    *duplicate_error = "the key '" + q(duplicate) +
+                       "' appears more than once in an object of the body; give each once";
+  }
+  return doc;
+}
+
 bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out) {
   if (text.empty() || text.size() > 20) return false;
   uint64_t v = 0;
@@ -110,17 +120,14 @@ bool parse_unsigned(std::string_view text, uint64_t max, uint64_t* out) {
 
 api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body) {
   using Out = nomad_lite::SubmitJobRequest;
-  std::string duplicate;
-  json doc = parse_strict(body, &duplicate);
+  std::string duplicate_error;
+  json doc = parse_json_strict(body, &duplicate_error);
   if (doc.is_discarded()) {
     return invalid<Out>(
         "the body is not valid JSON; send an object like "
         "{\"command\": \"echo hello\"}");
   }
-  if (!duplicate.empty()) {
-    return invalid<Out>("the key '" + q(duplicate) +
-                        "' appears more than once in an object of the body; give each once");
-  }
+  if (!duplicate_error.empty()) return invalid<Out>(std::move(duplicate_error));
   if (!doc.is_object()) {
     return invalid<Out>("the body must be a JSON object like {\"command\": \"echo hello\"}, not " +
                         type_name(doc));

@@ -6,6 +6,7 @@
 // Errors are kInvalidArgument with a message that names the field.
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,11 @@ using QueryParams = std::multimap<std::string, std::string>;  // as httplib::Par
 //  are refused
 // (a misspelt option would otherwise be silently ignored).
 api::Outcome<nomad_lite::SubmitJobRequest> parse_submit(std::string_view body);
+
+// `body` parsed as JSON (is_discarded() when it is not JSON). A key that appears twice in one
+// object (nlohmann::json would keep the last value silently) sets *duplicate_error to a message
+// naming it: every JSON body the REST API takes is refused with it.
+nlohmann::json parse_json_strict(std::string_view body, std::string* duplicate_error);
 
 // status=S (empty: any), q=TEXT, limit=N (1..1000), page_token=T. Other parameters are ignored.
 api::Outcome<nomad_lite::ListJobsRequest> parse_list_query(const QueryParams& params);

@@ -7,6 +7,8 @@
 #include <exception>
 #include <vector>
 
+#include "common/quote.h"
+
 namespace nomad::jobs {
 namespace {
 
@@ -74,13 +76,14 @@ bool parse_value(std::string_view text, const FieldSpec& spec, int* value, std::
         return true;
       }
     }
-    return fail(error, std::string(spec.name) + ": \"" + std::string(text) +
+    return fail(error, std::string(spec.name) + ": \"" + common::quote_input(text) +
                            "\" is not a name here (" + spec.names[0] + ", " + spec.names[1] +
                            ", ...)");
   }
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return fail(error, std::string(spec.name) + ": \"" + std::string(text) + "\" is not a number" +
+    return fail(error, std::string(spec.name) + ": \"" + common::quote_input(text) +
+                           "\" is not a number" +
                            (text.find_first_of("LW#?") != std::string_view::npos
                                 ? " (L, W, # and ? are not supported)"
                                 : ""));
@@ -98,15 +101,15 @@ bool parse_field(std::string_view text, const FieldSpec& spec, uint64_t* bits, s
   for (std::string_view item : split(text, ',')) {
     auto slash = split(item, '/');
     if (slash.size() > 2) {
-      return fail(error,
-                  std::string(spec.name) + ": \"" + std::string(item) + "\" has more than one '/'");
+      return fail(error, std::string(spec.name) + ": \"" + common::quote_input(item) +
+                             "\" has more than one '/'");
     }
     int step = 1;
     if (slash.size() == 2) {
       auto [end, ec] = std::from_chars(slash[1].data(), slash[1].data() + slash[1].size(), step);
       if (slash[1].empty() || ec != std::errc() || end != slash[1].data() + slash[1].size() ||
           step < 1 || step > spec.max) {
-        return fail(error, std::string(spec.name) + ": the step in \"" + std::string(item) +
+        return fail(error, std::string(spec.name) + ": the step in \"" + common::quote_input(item) +
                                "\" must be a number from 1 to " + std::to_string(spec.max));
       }
     }
@@ -117,14 +120,14 @@ bool parse_field(std::string_view text, const FieldSpec& spec, uint64_t* bits, s
     } else {
       auto dash = split(base, '-');
       if (dash.size() > 2) {
-        return fail(error, std::string(spec.name) + ": \"" + std::string(base) +
+        return fail(error, std::string(spec.name) + ": \"" + common::quote_input(base) +
                                "\" is not a range (write a-b)");
       }
       if (!parse_value(dash[0], spec, &low, error)) return false;
       if (dash.size() == 2) {
         if (!parse_value(dash[1], spec, &high, error)) return false;
         if (high < low) {
-          return fail(error, std::string(spec.name) + ": the range \"" + std::string(base) +
+          return fail(error, std::string(spec.name) + ": the range \"" + common::quote_input(base) +
                                  "\" goes backwards");
         }
       } else if (slash.size() == 1) {
@@ -201,7 +204,7 @@ std::optional<CronSchedule> CronSchedule::parse(std::string_view expression, std
   if (!fields.empty() && fields[0].starts_with('@')) {
     std::string_view expansion = fields.size() == 1 ? shortcut(fields[0]) : std::string_view();
     if (expansion.empty()) {
-      fail(error, "\"" + std::string(expression.substr(0, 100)) +
+      fail(error, "\"" + common::quote_input(expression) +
                       "\" is not a shortcut: use @yearly, @monthly, @weekly, @daily or @hourly "
                       "(for intervals, --every)");
       return std::nullopt;
@@ -212,7 +215,7 @@ std::optional<CronSchedule> CronSchedule::parse(std::string_view expression, std
     fail(error,
          "a cron expression has 5 fields (minute hour day-of-month month day-of-week), "
          "or 6 with seconds first; \"" +
-             std::string(expression.substr(0, 100)) + "\" has " + std::to_string(fields.size()));
+             common::quote_input(expression) + "\" has " + std::to_string(fields.size()));
     return std::nullopt;
   }
   CronSchedule schedule;
@@ -241,7 +244,7 @@ std::optional<CronSchedule> CronSchedule::parse(std::string_view expression, std
 
   // 28 years hold every weekday/leap-day combination: a schedule silent that long never runs.
   if (!schedule.next_after(date::sys_days{date::year{2000} / 1 / 1}, nullptr)) {
-    fail(error, "\"" + std::string(expression.substr(0, 100)) +
+    fail(error, "\"" + common::quote_input(expression) +
                     "\" never matches a real date (is the day past the month's end?)");
     return std::nullopt;
   }
@@ -309,7 +312,8 @@ bool find_time_zone(std::string_view name, const date::time_zone** zone, std::st
     *zone = date::locate_zone(name);
     return true;
   } catch (const std::exception&) {
-    return fail(error, "--tz \"" + std::string(name.substr(0, 100)) +
+    // Quoted short and with control bytes escaped: the name comes from a client.
+    return fail(error, "--tz \"" + common::quote_input(name) +
                            "\" is not a time zone known here: write an IANA name such as "
                            "Europe/Berlin or America/New_York (see /usr/share/zoneinfo)");
   }

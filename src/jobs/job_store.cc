@@ -497,6 +497,12 @@ ApplyResult JobStore::remove(const nomad_lite::RemoveJobs& command) {
     changes_.push_back(id);
     jobs_.erase(it);
   }
+  for (const auto& id : command.periodic_ids()) {
+    auto it = periodic_.find(id);
+    if (it == periodic_.end() || !it->second.cancelled()) continue;  // only cancelled ones
+    periodic_.erase(it);
+    ++periodic_version_;
+  }
   return {};
 }
 

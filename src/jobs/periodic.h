@@ -18,6 +18,8 @@ inline constexpr uint32_t kDefaultKeepRuns = 100;
 inline constexpr uint32_t kMaxKeepRuns = 10'000;
 inline constexpr size_t kMaxNotRunKept = 1000;  // skipped or missed ticks listed per job
 inline constexpr int64_t kMinEveryMs = 1000;
+// A cron expression is a line: anything longer is not one a person wrote, and it is Raft state.
+inline constexpr size_t kMaxCronBytes = 1024;
 
 // The schedule of a periodic job; nullopt with *error when its cron or zone does not parse
 // (cannot happen for a job the API accepted, unless this node's zone database lacks the zone).

@@ -403,7 +403,22 @@ bool Coordinator::add_removals(const jobs::JobStore& store, Clock::time_point no
     remove->add_job_ids(id);
     if (over > 0) --over;
   }
-  return remove->job_ids_size() > 0;
+  // Cancelled periodic jobs by the same rule, counted apart, their cancellation standing for
+  // a job's finish: the oldest beyond --retain-jobs, and those cancelled before the cutoff.
+  std::vector<std::pair<int64_t, std::string>> cancelled;
+  for (const auto& [id, p] : store.periodic()) {
+    if (p.cancelled()) cancelled.emplace_back(p.changed_at_ms(), id);
+  }
+  std::sort(cancelled.begin(), cancelled.end());
+  size_t periodic_over =
+      cancelled.size() > options_.retain_jobs ? cancelled.size() - options_.retain_jobs : 0;
+  for (const auto& [at, id] : cancelled) {
+    if (static_cast<size_t>(remove->periodic_ids_size()) >= kMaxRemovalsPerEntry) break;
+    if (periodic_over == 0 && at >= cutoff) break;
+    remove->add_periodic_ids(id);
+    if (periodic_over > 0) --periodic_over;
+  }
+  return remove->job_ids_size() > 0 || remove->periodic_ids_size() > 0;
 }
 
 std::vector<nomad_lite::Command> Coordinator::collect(const jobs::JobStore& store,

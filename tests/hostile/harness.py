@@ -79,7 +79,9 @@ class Cluster:
     # --- start and stop --------------------------------------------------------------------
 
     def start(self):
-        subprocess.run([self.binary, "tls", "init", self.certs, "--nodes", "3", "--force"],
+        # Two agent certificates: one registers, the other tries to act as it.
+        subprocess.run([self.binary, "tls", "init", self.certs, "--nodes", "3", "--agents", "2",
+                        "--force"],
                        check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(self.certs, "tokens")) as f:
             for line in f:

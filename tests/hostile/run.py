@@ -25,9 +25,11 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import batches_agents  # noqa: E402
 import batches_grpc  # noqa: E402
 import batches_http  # noqa: E402
 import batches_node  # noqa: E402
+import batches_periodic  # noqa: E402
 from harness import Cluster, load_stubs, sigterm_and_wait, wait_for  # noqa: E402
 from report import Reporter, short  # noqa: E402
 
@@ -39,7 +41,10 @@ FD_HEADROOM = 32       # and this many more open fds, once the client's connecti
 # gRPC 1.51 reads a message whole before comparing it with the 16 MiB limit: a client that
 # passed the token check and sends 64 MiB messages leaves the node about 100 MiB it keeps for
 # reuse (measured: the same after one such message as after three; README, Limits).
-RSS_HEADROOM_BY_BATCH = {"connections": 256, "grpc-oversized": 128}
+# The agents and periodic batches send such messages too (with an agent's certificate, or a
+# token): on a node that had not had one yet (run with --only) they cost the same.
+RSS_HEADROOM_BY_BATCH = {"connections": 256, "grpc-oversized": 128, "agents": 128,
+                         "periodic": 128}
 STOP_LIMIT_S = 2.0
 
 
@@ -133,6 +138,8 @@ def run(args):
             ("grpc-strict", lambda: batches_grpc.strict_inputs(cluster, pb, report, known)),
             ("http-strict", lambda: batches_http.strict_bodies(cluster, report, known)),
             ("http-oversized", lambda: batches_http.oversized(cluster, report)),
+            ("agents", lambda: batches_agents.agents(cluster, pb, rng, report, known)),
+            ("periodic", lambda: batches_periodic.periodic(cluster, pb, rng, report, known)),
             ("forged-reports", lambda: sleepers.extend(
                 batches_node.forged_reports(cluster, report, known))),
             ("job-secrets", lambda: batches_node.job_secrets(cluster, report, known)),

@@ -52,6 +52,19 @@ TEST_F(ServiceAfterTest, OnlyExistingJobsCanBeNamed) {
   EXPECT_TRUE(port_.proposed().empty());
 }
 
+TEST_F(ServiceAfterTest, AFollowerLeavesAnIdItDoesNotKnowYetToTheLeader) {
+  // The job may be one the leader acknowledged a moment ago: refusing it here would tell the
+  // client it does not exist. The proposal's NotLeader sends the client to the leader.
+  port_.leader = false;
+  ProposeResult not_leader;
+  not_leader.code = ProposeResult::Code::kNotLeader;
+  not_leader.leader_id = 2;
+  port_.refuse_with(not_leader);
+  auto out = submit({"just-acknowledged-by-the-leader"});
+  EXPECT_EQ(out.error.code, Code::kNotLeader) << out.error.message;
+  EXPECT_EQ(port_.proposed().size(), 1u);
+}
+
 TEST_F(ServiceAfterTest, ADependentWaitsThenFailsWhenItsJobIsCancelled) {
   auto first = submit({});
   ASSERT_TRUE(first.ok());

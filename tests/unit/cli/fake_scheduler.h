@@ -110,6 +110,12 @@ class FakeScheduler final : public nomad_lite::SchedulerService::Service {
     return logs_requests_;
   }
 
+  // ListPeriodicJobs answers these.
+  void add_periodic(const nomad_lite::PeriodicJob& periodic) {
+    std::lock_guard lock(mu_);
+    periodic_.push_back(periodic);
+  }
+
   std::vector<nomad_lite::SubmitJobRequest> submissions() {
     std::lock_guard lock(mu_);
     return submissions_;
@@ -121,6 +127,13 @@ class FakeScheduler final : public nomad_lite::SchedulerService::Service {
                          nomad_lite::SubmitJobResponse* response) override {
     if (grpc::Status s = refuse(context, true); !s.ok()) return s;
     std::lock_guard lock(mu_);
+    for (const auto& id : request->after()) {  // as api::Service: only existing jobs
+      if (find(id) == jobs_.end()) {
+        return grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            "after: no job '" + id + "' (a job can wait only for jobs submitted before it)");
+      }
+    }
     submissions_.push_back(*request);
     nomad_lite::Job* job = response->mutable_job();
     job->set_id("job-" + std::to_string(submissions_.size()));
@@ -130,6 +143,15 @@ class FakeScheduler final : public nomad_lite::SchedulerService::Service {
     nomad_lite::Job stored = *job;
     if (on_submit_) on_submit_(&stored);
     jobs_.push_back(stored);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListPeriodicJobs(grpc::ServerContext* context,
+                                const nomad_lite::ListPeriodicJobsRequest* /*request*/,
+                                nomad_lite::ListPeriodicJobsResponse* response) override {
+    if (grpc::Status s = refuse(context, false); !s.ok()) return s;
+    std::lock_guard lock(mu_);
+    for (const auto& p : periodic_) *response->add_periodic()->mutable_periodic() = p;
     return grpc::Status::OK;
   }
 
@@ -280,6 +302,7 @@ class FakeScheduler final : public nomad_lite::SchedulerService::Service {
   std::string leader_;
   std::vector<nomad_lite::SubmitJobRequest> submissions_;
   std::vector<nomad_lite::Job> jobs_;
+  std::vector<nomad_lite::PeriodicJob> periodic_;
   std::condition_variable changed_;  // jobs_ changed, or the server shuts down
   bool shutting_down_ = false;
   std::function<void(nomad_lite::Job*)> on_submit_;

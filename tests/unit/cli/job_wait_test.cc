@@ -222,6 +222,61 @@ TEST(JobSubmit, WithoutWaitPrintsTheAcknowledgedJob) {
   EXPECT_TRUE(server.wait_requests().empty());
 }
 
+TEST(JobSubmit, AnUnknownAfterIdIsInvalidInputWithExitCode2NamingIt) {
+  FakeScheduler server;
+  server.add_job("j-known", "true");
+  Client client({server.address()}, quick_policy());
+  Invocation inv;
+  inv.command = Command::kJobSubmit;
+  inv.submit.command = "true";
+  inv.submit.after = {"j-known", "j-unknown"};
+  std::ostringstream out, err;
+  EXPECT_EQ(run_client_command(inv, client, out, err), kExitInvalid);
+  EXPECT_NE(err.str().find("after: no job 'j-unknown'"), std::string::npos) << err.str();
+  EXPECT_EQ(out.str(), "");
+  EXPECT_TRUE(server.submissions().empty());
+  // Only what the server refuses as invalid: a cluster that does not answer stays exit code 1.
+  server.fail_next(100, grpc::StatusCode::UNAVAILABLE);
+  inv.submit.after = {"j-known"};
+  RetryPolicy brief = quick_policy();
+  brief.unavailable_budget = Millis(300);
+  Client impatient({server.address()}, brief);
+  EXPECT_EQ(run_client_command(inv, impatient, out, err), kExitError);
+}
+
+TEST(JobListPeriodic, LeavesCancelledOnesOutUnlessAll) {
+  FakeScheduler server;
+  for (auto [id, cancelled] :
+       {std::pair{"p-00000000000000a1", false}, std::pair{"p-00000000000000c1", true},
+        std::pair{"p-00000000000000c2", true}}) {
+    nomad_lite::PeriodicJob p;
+    p.set_id(id);
+    p.set_every_ms(60'000);
+    p.mutable_child()->set_command("true");
+    p.set_cancelled(cancelled);
+    server.add_periodic(p);
+  }
+  Client client({server.address()}, quick_policy());
+  Invocation inv;
+  inv.command = Command::kJobList;
+  inv.list.periodic = true;
+  std::ostringstream out, err;
+  ASSERT_EQ(run_client_command(inv, client, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("p-00000000000000a1"), std::string::npos) << out.str();
+  EXPECT_EQ(out.str().find("p-00000000000000c1"), std::string::npos) << out.str();
+  EXPECT_EQ(err.str(),
+            "note: 2 cancelled periodic jobs not shown (job list --periodic --all shows them)\n");
+
+  inv.list.all = true;
+  inv.client.output = OutputFormat::kJson;
+  std::ostringstream all_out, all_err;
+  ASSERT_EQ(run_client_command(inv, client, all_out, all_err), 0) << all_err.str();
+  auto listed = nlohmann::json::parse(all_out.str())["periodic"];
+  ASSERT_EQ(listed.size(), 3u) << all_out.str();
+  EXPECT_EQ(listed[1]["state"], "cancelled");
+  EXPECT_EQ(all_err.str(), "");
+}
+
 TEST(JobStatus, JsonCarriesTheOutputTails) {
   FakeScheduler server;
   nomad_lite::Job job = failed_with("j-1", 1);

@@ -85,6 +85,9 @@ TEST(PeriodicArgs, MistakesAreRefusedWithTheParsersMessage) {
 
 TEST(PeriodicArgs, ListPauseResumeRunNow) {
   EXPECT_TRUE(periodic_parse_ok({"job", "list", "--periodic"}).list.periodic);
+  EXPECT_FALSE(periodic_parse_ok({"job", "list", "--periodic"}).list.all);
+  EXPECT_TRUE(periodic_parse_ok({"job", "list", "--periodic", "--all"}).list.all);
+  periodic_parse_error({"job", "list", "--all"});  // job list shows every status already
   Invocation pause = periodic_parse_ok({"job", "pause", "p-0123456789abcdef"});
   EXPECT_EQ(pause.command, Command::kJobPause);
   EXPECT_EQ(pause.job_id, "p-0123456789abcdef");

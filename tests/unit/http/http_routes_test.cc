@@ -144,5 +144,38 @@ TEST_F(HttpRoutesTest, ASubmissionThatWaitsAnswersWithTheFinalJob) {
   EXPECT_EQ(not_a_duration->status, 400);
 }
 
+TEST_F(HttpRoutesTest, APeriodicJobsBodyIsParsedAsStrictlyAsAJobs) {
+  struct Case {
+    std::string body, expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           // A duplicate key, at the top (a schedule field or a job field) or nested.
+           {R"({"command": "true", "cron": "@yearly", "cron": "* * * * * *"})",
+            "the key 'cron' appears more than once"},
+           {R"({"command": "true", "every": "1m", "command": "rm -rf /tmp/x"})",
+            "the key 'command' appears more than once"},
+           {R"({"command": "true", "every": "1m", "env": {"A": "1", "A": "2"}})",
+            "the key 'A' appears more than once"},
+           {R"({"command": "true", "every": "1m",)", "the body is not valid JSON"},
+           {R"(["command"])", "the body must be a JSON object"},
+           {R"({"command": "true", "every": "1m", "paused": true})",
+            "a periodic job also has cron, every, tz, overlap, catch_up, keep_runs"},
+           {R"({"command": "true", "every": "1m", "after": ["j-1"]})",
+            "after does not apply to a periodic job"},
+           {R"({"command": "true", "cron": ")" + std::string(2000, '1') + R"( * * * *"})",
+            "cron is 2008 bytes; the longest expression taken is 1024"}}) {
+    auto res = send("POST", "/api/periodic", c.body);
+    ASSERT_TRUE(res) << c.body;
+    EXPECT_EQ(res->status, 400) << c.body << " -> " << res->body;
+    EXPECT_NE(res->body.find(c.expected), std::string::npos) << c.body << " -> " << res->body;
+  }
+  EXPECT_TRUE(port_.proposed().empty()) << "a refused body must propose nothing";
+  // The same key in two different objects is no duplicate.
+  auto fine = send("POST", "/api/periodic",
+                   R"({"command": "true", "every": "1m", "env": {"command": "1"}})");
+  ASSERT_TRUE(fine);
+  EXPECT_NE(fine->status, 400) << fine->body;
+}
+
 }  // namespace
 }  // namespace nomad::http

@@ -181,6 +181,17 @@ TEST(ParseSubmit, ADuplicateKeyIsRefusedNamingIt) {
   EXPECT_TRUE(parse_submit(R"({"command": "x", "env": {"command": "1"}})").ok());
 }
 
+TEST(ParseJsonStrict, NamesTheFirstKeyGivenTwiceInOneObject) {
+  std::string error;
+  auto doc = parse_json_strict(R"({"a": 1, "b": {"c": 1, "c": 2}, "a": 3})", &error);
+  EXPECT_FALSE(doc.is_discarded());
+  EXPECT_NE(error.find("the key 'c' appears more than once"), std::string::npos) << error;
+  error.clear();
+  parse_json_strict(R"({"a": {"x": 1}, "b": {"x": 1}})", &error);
+  EXPECT_EQ(error, "");
+  EXPECT_TRUE(parse_json_strict("{", &error).is_discarded());
+}
+
 TEST(ParseSubmit, ErrorsQuoteOnlyAShortPrefixOfTheInput) {
   std::string key(10240, 'k');
   auto out = parse_submit("{\"command\": \"x\", \"" + key + "\": 1}");

@@ -358,6 +358,32 @@ TEST(PeriodicStore, RetentionKeepsTheLastKeepRunsChildren) {
   EXPECT_EQ(store.find_periodic("p-1")->completed(), 6u);
 }
 
+TEST(PeriodicStore, RemovalTakesOnlyCancelledPeriodicJobsAndLeavesTheirChildren) {
+  JobStore store;
+  Log log;
+  for (const char* id : {"p-1", "p-2"}) {
+    store.apply(
+        log.append(create(every_second(id, nomad_lite::OVERLAP_ALLOW, nomad_lite::CATCH_UP_ALL))));
+    leader_turn(store, log, id, kStart + 1000);
+  }
+  store.apply(log.append(control("p-1", nomad_lite::PERIODIC_CANCEL, kStart + 1500)));
+  const uint64_t version = store.periodic_version();
+  nomad_lite::Command remove;
+  remove.mutable_remove()->add_periodic_ids("p-1");
+  remove.mutable_remove()->add_periodic_ids("p-2");  // active: stays
+  remove.mutable_remove()->add_periodic_ids("p-unknown");
+  ASSERT_TRUE(store.apply(log.append(remove)).status);
+  EXPECT_EQ(store.find_periodic("p-1"), nullptr);
+  ASSERT_NE(store.find_periodic("p-2"), nullptr);
+  EXPECT_GT(store.periodic_version(), version) << "listeners of periodic jobs must hear of it";
+  // Its child is an ordinary job now, left to the jobs' own retention.
+  EXPECT_NE(store.find(tick_child_id("p-1", kStart + 1000)), nullptr);
+  // Replayed (after a snapshot, or on another node), the log gives the same state.
+  JobStore replayed = apply_all(log);
+  EXPECT_EQ(replayed.find_periodic("p-1"), nullptr);
+  EXPECT_NE(replayed.find_periodic("p-2"), nullptr);
+}
+
 TEST(PeriodicStore, CronTicksFollowTheExpressionInItsZone) {
   JobStore store;
   Log log;

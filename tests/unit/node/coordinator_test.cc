@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -768,6 +769,44 @@ TEST_F(RetentionTest, RunningAndPendingJobsAreNeverRemoved) {
   EXPECT_NE(store_.find("running"), nullptr);
   EXPECT_EQ(store_.size(), 2u);
   EXPECT_TRUE(removals(collect(5000)).empty());
+}
+
+TEST_F(RetentionTest, CancelledPeriodicJobsGoByTheSameRulesAsFinishedJobs) {
+  auto o = defaults();
+  o.retain_jobs = 1;
+  o.retain_for = std::chrono::hours(1);
+  const int64_t hour = 3'600'000;
+  auto periodic = [&](const std::string& id, std::optional<int64_t> cancelled_at) {
+    nomad_lite::Command create;
+    auto* p = create.mutable_periodic_create();
+    p->set_id(id);
+    p->set_every_ms(3'600'000);
+    p->mutable_child()->set_command("true");
+    p->set_created_at_ms(wall(-3 * hour));
+    commit(create);
+    if (!cancelled_at) return;
+    nomad_lite::Command cancel;
+    cancel.mutable_periodic_control()->set_periodic_id(id);
+    cancel.mutable_periodic_control()->set_action(nomad_lite::PERIODIC_CANCEL);
+    cancel.mutable_periodic_control()->set_at_ms(*cancelled_at);
+    commit(cancel);
+  };
+  periodic("p-active", std::nullopt);
+  periodic("p-old", wall(-2 * hour));          // cancelled before the cutoff
+  periodic("p-recent-1", wall(-20 * 60'000));  // within the hour, but beyond retain_jobs 1
+  periodic("p-recent-2", wall(-10 * 60'000));  // the newest cancellation: kept
+  lead(0, o);
+  Commands c = collect(0);
+  ASSERT_EQ(c.size(), 1u);
+  const auto& ids = c[0].remove().periodic_ids();
+  EXPECT_EQ(std::vector<std::string>(ids.begin(), ids.end()),
+            (std::vector<std::string>{"p-old", "p-recent-1"}));
+  commit(c);
+  EXPECT_EQ(store_.find_periodic("p-old"), nullptr);
+  EXPECT_EQ(store_.find_periodic("p-recent-1"), nullptr);
+  EXPECT_NE(store_.find_periodic("p-recent-2"), nullptr);
+  EXPECT_NE(store_.find_periodic("p-active"), nullptr);
+  EXPECT_TRUE(collect(1000).empty());
 }
 
 // --- retry backoff ------------------------------------------------------------------------------
