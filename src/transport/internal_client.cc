@@ -12,7 +12,8 @@ InternalClient::Peer& InternalClient::peer(const std::string& address) {
   if (!p.stub) {
     // Keepalive and a short reconnect backoff: a node that comes back is reached again
     // within half a second.
-    grpc::ChannelArguments args = node_channel_arguments();
+    grpc::ChannelArguments args =
+        role_ == Role::kAgent ? agent_channel_arguments() : node_channel_arguments();
     p.channel = grpc::CreateCustomChannel(address, channel_credentials(), args);
     p.stub = nomad_lite::InternalService::NewStub(p.channel);
   }

@@ -20,6 +20,10 @@ namespace nomad::transport {
 
 class InternalClient {
  public:
+  // Whose channels: a server's (node_channel_arguments) or a worker-only agent's
+  // (agent_channel_arguments: fewer keepalive pings).
+  enum class Role { kNode, kAgent };
+  explicit InternalClient(Role role = Role::kNode) : role_(role) {}
   ~InternalClient();
 
   // Where the leader's acks of reports go (from the thread reading the report stream). Set
@@ -55,6 +59,7 @@ class InternalClient {
   // Ends the open report stream; `cancel` when it may still be healthy (the caller moves on).
   void close_report_stream(bool cancel);
 
+  const Role role_;
   std::mutex mu_;
   std::map<std::string, Peer> peers_;
 
