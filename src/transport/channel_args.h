@@ -22,12 +22,9 @@ inline constexpr std::chrono::milliseconds kKeepaliveTimeout{1000};
 // A worker-only agent's connections to the servers ping less often: its reports (every 500 ms
 // while it runs jobs, every 2 s at most when idle) and their acks show the connection alive,
 // and a report left unacknowledged closes a mute connection within kKeepaliveTimeout
-// (TCP_USER_TIMEOUT). A thousand agents pinging every second would cost the leader more
-// than their reports.
+// (TCP_USER_TIMEOUT). (The server still pings an agent it has not heard from for
+// kKeepaliveTime: gRPC's server settings are the same for every connection.)
 inline constexpr std::chrono::milliseconds kAgentKeepaliveTime{5000};
-// Servers ping a client after this long without hearing from it (any frame restarts the
-// wait): clients ping every kKeepaliveTime themselves, agents report every 2 s at most.
-inline constexpr std::chrono::milliseconds kServerKeepaliveTime{5000};
 
 // Message sizes, from what the API and the cluster's own traffic need (README "Limits"):
 // - A client request (SchedulerService): a 64 KiB command and 64 KiB of environment plus
@@ -58,8 +55,8 @@ grpc::ChannelArguments agent_channel_arguments();
 grpc::ChannelArguments client_channel_arguments(int index);
 
 // The server's side: it accepts the clients' frequent pings (never answering them with
-// GOAWAY "too_many_pings") and pings a client it has not heard from for
-// kServerKeepaliveTime itself, so that the streams of a client that vanished are ended.
+// GOAWAY "too_many_pings") and pings its idle clients itself, so that the streams of a
+// client that vanished are ended.
 void add_server_keepalive(grpc::ServerBuilder& builder);
 
 }  // namespace nomad::transport
