@@ -91,6 +91,7 @@ struct BenchAgentsFlags {
   CLI::App* app = nullptr;
   BenchAgentsOptions options;
   std::string servers, idle = "10s", duration = "120s", heartbeat = "500ms";
+  std::string idle_heartbeat = "2s";
 };
 
 struct TlsInitFlags {
@@ -370,6 +371,10 @@ void add_bench_agents_flags(CLI::App* app, BenchAgentsFlags* f) {
                   "Connections the agents share (default: one per agent, as real agents)");
   app->add_option("--heartbeat", f->heartbeat,
                   "Each agent's report interval (real agents: 500ms); to see what reports cost")
+      ->capture_default_str();
+  app->add_option("--idle-heartbeat", f->idle_heartbeat,
+                  "Each agent's report interval while it owes the leader nothing (real agents: "
+                  "2s, or half their lease when --worker-timeout is short)")
       ->capture_default_str();
   app->footer(
       "Start the servers with --worker-slots 0: jobs a server runs are not seen by the agents. "
@@ -736,6 +741,10 @@ Status finish_bench_agents(const BenchAgentsFlags& f, Invocation* inv) {
   if (!heartbeat) return Status::error("--heartbeat: " + why);
   if (heartbeat->count() < 10) return Status::error("--heartbeat: must be 10ms or more");
   out->heartbeat = *heartbeat;
+  auto idle_heartbeat = parse_duration(f.idle_heartbeat, &why);
+  if (!idle_heartbeat) return Status::error("--idle-heartbeat: " + why);
+  if (idle_heartbeat->count() < 10) return Status::error("--idle-heartbeat: must be 10ms or more");
+  out->idle_heartbeat = *idle_heartbeat;
   if (f.servers.empty()) return Status::ok();
   if (Status s = parse_addresses(f.servers, &inv->client.addresses); !s) {
     std::string message = s.message();  // it names --addr, the flag it usually parses

@@ -213,6 +213,7 @@ nlohmann::ordered_json bench_agents_json(AgentsBenchReport r) {
       {"connected", r.connected},
       {"connections", r.connections},
       {"heartbeat_ms", r.heartbeat_ms},
+      {"idle_heartbeat_ms", r.idle_heartbeat_ms},
       {"register_s", bench::round_to(r.register_seconds, 3)},
       {"connect_s", bench::round_to(r.connect_seconds, 3)},
       {"jobs", r.jobs},
@@ -256,6 +257,7 @@ int run_bench_agents(const BenchAgentsOptions& options, const std::vector<std::s
   report.connections =
       options.connections > 0 ? std::min(options.connections, options.agents) : options.agents;
   report.heartbeat_ms = options.heartbeat.count();
+  report.idle_heartbeat_ms = options.idle_heartbeat.count();
   report.loadavg = loadavg_now();
 
   report.leader_address = ask_leader(addresses, Clock::now() + std::chrono::seconds(10));
@@ -285,6 +287,7 @@ int run_bench_agents(const BenchAgentsOptions& options, const std::vector<std::s
   fleet_options.slots = options.slots;
   fleet_options.connections = options.connections;
   fleet_options.heartbeat = options.heartbeat;
+  fleet_options.idle_heartbeat = options.idle_heartbeat;
   fleet_options.capacity.set_cpu(4);
   fleet_options.capacity.set_memory_bytes(8 * kGiB);
   fleet_options.capacity.set_name("bench-agent");

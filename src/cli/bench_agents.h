@@ -27,9 +27,10 @@ namespace nomad::cli {
 struct AgentsBenchReport {
   int agents = 0;
   int registered = 0;
-  int connected = 0;         // both streams up when the idle measurement began
-  int connections = 0;       // the agents' connections to the leader
-  int64_t heartbeat_ms = 0;  // each agent's report interval
+  int connected = 0;              // both streams up when the idle measurement began
+  int connections = 0;            // the agents' connections to the leader
+  int64_t heartbeat_ms = 0;       // each agent's report interval
+  int64_t idle_heartbeat_ms = 0;  // ... while it owes nothing
   double register_seconds = 0, connect_seconds = 0;
   uint64_t jobs = 0;       // asked for (--count)
   uint64_t submitted = 0;  // acknowledged submissions
@@ -53,7 +54,8 @@ struct AgentsBenchReport {
   double loadavg = -1;           // the machine's 1-minute load average at the start; -1 unknown
 };
 
-// {"agents", "registered", "connected", "connections", "heartbeat_ms", "register_s", "connect_s",
+// {"agents", "registered", "connected", "connections", "heartbeat_ms", "idle_heartbeat_ms",
+// "register_s", "connect_s",
 // "jobs", "submitted",
 //  "submit_errors", "placed", "finished", "seconds", "placed_per_sec", "finished_per_sec",
 //  "p50_ms", "p99_ms", "leader_address", "leader_pid", "leader_pid_from", "leader_changed",

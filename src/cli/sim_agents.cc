@@ -94,7 +94,7 @@ class AgentFleet::Agent {
       reopen_at = reopen_at_;
     }
     if (report_open && update_open) {
-      send_report();
+      if (due_for_heartbeat(now)) send_report();
     } else if (report_open || update_open) {
       cancel();
     } else if (now >= reopen_at) {
@@ -166,6 +166,15 @@ class AgentFleet::Agent {
     return capacity;
   }
 
+  // A heartbeat is due at this tick: every one while finishes are owed, else once per
+  // idle_heartbeat (ticks come every `heartbeat`: the nearest one).
+  bool due_for_heartbeat(Clock::time_point now) {
+    const auto& o = fleet_.options_;
+    std::lock_guard lock(mu_);
+    if (jobs_.owed() > 0 || o.idle_heartbeat <= o.heartbeat) return true;
+    return now - last_report_ + o.heartbeat / 2 >= o.idle_heartbeat;
+  }
+
   // Writes a report now, or right after the one being written (it then carries the newest
   // owed finishes).
   void send_report() {
@@ -191,6 +200,7 @@ class AgentFleet::Agent {
     report->set_node_id(id_);
     report->set_slots(fleet_.options_.slots);
     report->set_seq(++seq_);
+    last_report_ = Clock::now();
     *report->mutable_capacity() = capacity();
     jobs_.add_owed(report);
   }
@@ -295,6 +305,7 @@ class AgentFleet::Agent {
   Clock::time_point reopen_at_{};  // when the streams may be reopened, once both ended
   SimAgentJobs jobs_;
   uint64_t seq_ = 0;
+  Clock::time_point last_report_{};                 // when the last report was filled
   ReportReactor* report_ = nullptr;                 // until its OnDone
   bool report_open_ = false, update_open_ = false;  // their reactors are not done yet
   bool report_dead_ = false;                        // the report stream failed: no more writes
@@ -322,7 +333,7 @@ std::shared_ptr<grpc::Channel> AgentFleet::channel(const std::string& address, i
   if (!channel) {
     // A real agent's settings (node-to-node: keepalive, short reconnect backoff), and an
     // argument that gives each connection number a connection of its own.
-    grpc::ChannelArguments args = transport::node_channel_arguments();
+    grpc::ChannelArguments args = transport::agent_channel_arguments();
     args.SetInt("nomad.channel_index", connection);
     channel = grpc::CreateCustomChannel(address, transport::channel_credentials(), args);
   }

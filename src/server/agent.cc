@@ -43,6 +43,8 @@ constexpr auto kAgentMaxBackoff = std::chrono::seconds(2);
 // Reports that fail in a row before the agent looks for the leader again (its stream to a
 // leader that vanished may not have ended yet).
 constexpr int kFailedReportsBeforeSearch = 4;
+// The longest an idle agent goes between reports (shorter when the lease span is short).
+constexpr auto kIdleReportInterval = std::chrono::seconds(2);
 
 int agent_config_error(const std::string& message) {
   std::fprintf(stderr, "nomad-lite agent: %s\n", message.c_str());
@@ -147,9 +149,9 @@ class Agent {
   size_t next_server_ = 0;
   std::string leader_;
   grpc::ClientContext* stream_context_ = nullptr;  // the open AgentStream's
-  transport::InternalStubs stubs_;
+  transport::InternalStubs stubs_{transport::InternalStubs::Kind::kAgent};
 
-  transport::InternalClient internal_;
+  transport::InternalClient internal_{transport::InternalClient::Role::kAgent};
   std::unique_ptr<worker::Worker> worker_;
   AgentMirror mirror_;  // the stream thread's
   std::atomic<int> failed_reports_{0};
@@ -252,6 +254,11 @@ void Agent::start_worker() {
   wo.lease_span = worker::lease_span(std::chrono::milliseconds(settings_.worker_timeout_ms()),
                                      std::chrono::milliseconds(settings_.election_timeout_ms()));
   wo.report_interval = std::min(wo.report_interval, wo.lease_span / 4);
+  // Idle, an agent reports less often: a thousand agents' reports are most of what they cost
+  // the leader. Twice per lease span keeps the lease (an assignment starts at once) and
+  // reports well within --worker-timeout.
+  wo.idle_report_interval = std::clamp<std::chrono::milliseconds>(
+      wo.lease_span / 2, wo.report_interval, kIdleReportInterval);
   wo.executor.root = std::filesystem::path(config_.data_dir) / "jobs";
   wo.executor.isolation = config_.executor;
   wo.executor.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms());

@@ -7,8 +7,8 @@ int ms(std::chrono::milliseconds d) { return static_cast<int>(d.count()); }
 
 // Keepalive pings on every connection, with or without calls on it, as often as they are
 // due. In gRPC 1.51 GRPC_ARG_KEEPALIVE_TIMEOUT_MS also becomes the socket's TCP_USER_TIMEOUT.
-void add_keepalive(grpc::ChannelArguments& args) {
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms(kKeepaliveTime));
+void add_keepalive(grpc::ChannelArguments& args, std::chrono::milliseconds every = kKeepaliveTime) {
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, ms(every));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(kKeepaliveTimeout));
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // 0: no limit
@@ -38,14 +38,18 @@ grpc::ChannelArguments peer_channel_arguments() {
   return args;
 }
 
-grpc::ChannelArguments node_channel_arguments() {
+grpc::ChannelArguments node_channel_arguments(std::chrono::milliseconds keepalive) {
   grpc::ChannelArguments args;
   // gRPC's default backoff grows to two minutes, and meanwhile every call would fail at once.
   set_backoff(args, std::chrono::milliseconds(100), std::chrono::milliseconds(300));
   args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, static_cast<int>(kMaxNodeMessageBytes));
   args.SetInt(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, static_cast<int>(kMaxNodeMessageBytes));
-  add_keepalive(args);
+  add_keepalive(args, keepalive);
   return args;
+}
+
+grpc::ChannelArguments agent_channel_arguments() {
+  return node_channel_arguments(kAgentKeepaliveTime);
 }
 
 grpc::ChannelArguments client_channel_arguments(int index) {

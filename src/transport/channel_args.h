@@ -19,6 +19,12 @@ namespace nomad::transport {
 
 inline constexpr std::chrono::milliseconds kKeepaliveTime{1000};
 inline constexpr std::chrono::milliseconds kKeepaliveTimeout{1000};
+// A worker-only agent's connections to the servers ping less often: its reports (every 500 ms
+// while it runs jobs, every 2 s at most when idle) and their acks show the connection alive,
+// and a report left unacknowledged closes a mute connection within kKeepaliveTimeout
+// (TCP_USER_TIMEOUT). (The server still pings an agent it has not heard from for
+// kKeepaliveTime: gRPC's server settings are the same for every connection.)
+inline constexpr std::chrono::milliseconds kAgentKeepaliveTime{5000};
 
 // Message sizes, from what the API and the cluster's own traffic need (README "Limits"):
 // - A client request (SchedulerService): a 64 KiB command and 64 KiB of environment plus
@@ -38,7 +44,11 @@ grpc::ChannelArguments peer_channel_arguments();
 
 // Other node-to-node channels (worker reports to the leader, output streams, requests
 // forwarded to the leader): reconnect backoff 100 ms growing to 300 ms.
-grpc::ChannelArguments node_channel_arguments();
+grpc::ChannelArguments node_channel_arguments(std::chrono::milliseconds keepalive = kKeepaliveTime);
+
+// A worker-only agent's channels to the servers: as node_channel_arguments(), with a
+// keepalive every kAgentKeepaliveTime.
+grpc::ChannelArguments agent_channel_arguments();
 
 // The command-line client: backoff 50 ms growing to 500 ms. Channels with distinct `index`
 // get connections of their own.

@@ -21,6 +21,11 @@ namespace nomad::transport {
 
 class InternalClient {
  public:
+  // Whose channels: a server's (node_channel_arguments) or a worker-only agent's
+  // (agent_channel_arguments: fewer keepalive pings).
+  enum class Role { kNode, kAgent };
+  explicit InternalClient(Role role = Role::kNode)
+      : peers_(role == Role::kAgent ? InternalStubs::Kind::kAgent : InternalStubs::Kind::kNode) {}
   ~InternalClient();
 
   // Where the leader's acks of reports go (from the thread reading the report stream). Set

@@ -9,7 +9,9 @@ InternalStubs::Peer& InternalStubs::at(const std::string& address) {
   std::lock_guard lock(mu_);
   Peer& p = peers_[address];
   if (!p.stub) {
-    p.channel = grpc::CreateCustomChannel(address, channel_credentials(), node_channel_arguments());
+    p.channel = grpc::CreateCustomChannel(
+        address, channel_credentials(),
+        kind_ == Kind::kAgent ? agent_channel_arguments() : node_channel_arguments());
     p.stub = nomad_lite::InternalService::NewStub(p.channel);
   }
   return p;

@@ -19,6 +19,11 @@ namespace nomad::transport {
 
 class InternalStubs {
  public:
+  // The channel settings: a node's, or an agent's (agent_channel_arguments: fewer keepalive
+  // pings, so a thousand idle agents cost the leader little).
+  enum class Kind { kNode, kAgent };
+  explicit InternalStubs(Kind kind = Kind::kNode) : kind_(kind) {}
+
   struct Peer {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<nomad_lite::InternalService::Stub> stub;
@@ -28,6 +33,7 @@ class InternalStubs {
   Peer& at(const std::string& address);
 
  private:
+  const Kind kind_;
   std::mutex mu_;
   std::map<std::string, Peer> peers_;
 };

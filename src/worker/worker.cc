@@ -330,16 +330,25 @@ void Worker::finished(ExecResult r) {
   cv_.notify_one();
 }
 
+std::chrono::milliseconds Worker::heartbeat_interval_locked() const {
+  const bool idle = started_.empty() && finished_.empty() && waiting_.empty() && active_.empty();
+  return idle && options_.idle_report_interval > options_.report_interval
+             ? options_.idle_report_interval
+             : options_.report_interval;
+}
+
 void Worker::reporter() {
-  auto next = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_heartbeat{};  // none yet: the first goes at once
   while (true) {
     nomad_lite::WorkerReport report;
     bool heartbeat = false;
     {
       std::unique_lock lock(mu_);
-      // Wake for news, for the heartbeat, or when the first unsent start falls due.
+      // Wake for news, for the heartbeat, or when the first unsent start falls due. The
+      // heartbeat's interval is looked at again on each wake: work arriving at an idle worker
+      // brings it forward.
       auto first_due = [&] {
-        auto due = next;
+        auto due = last_heartbeat + heartbeat_interval_locked();
         for (const auto& [k, s] : started_) {
           if (s.fresh) due = std::min(due, s.due);
         }
@@ -352,7 +361,7 @@ void Worker::reporter() {
       }
       if (stopping_) return;
       news_ = false;
-      heartbeat = now >= next;
+      heartbeat = now >= last_heartbeat + heartbeat_interval_locked();
       report.set_node_id(options_.node_id);
       report.set_slots(options_.slots);
       if (options_.capacity) *report.mutable_capacity() = *options_.capacity;
@@ -391,7 +400,7 @@ void Worker::reporter() {
       spdlog::debug("worker report not delivered (no leader reachable); will resend");
     }
     // News goes out at once; the heartbeat (which resends everything unconfirmed) keeps its pace.
-    if (heartbeat) next = std::chrono::steady_clock::now() + options_.report_interval;
+    if (heartbeat) last_heartbeat = std::chrono::steady_clock::now();
   }
 }
 

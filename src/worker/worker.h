@@ -36,6 +36,10 @@ struct WorkerOptions {
   uint32_t slots = 0;
   std::chrono::milliseconds default_timeout{0};  // for jobs submitted without one; 0: none
   std::chrono::milliseconds report_interval{500};
+  // The heartbeat while nothing runs, waits or is owed to the leader (0: report_interval).
+  // News (an assignment, a start, a finish) still goes out at once, and the heartbeat is back
+  // to report_interval from the moment there is any.
+  std::chrono::milliseconds idle_report_interval{0};
   // A start is reported this long after the spawn: most short jobs finish first, and their
   // finish (which carries the start time) then makes the one Raft command for both.
   std::chrono::milliseconds start_report_delay{50};
@@ -73,6 +77,9 @@ class Worker {
  private:
   using AttemptId = std::pair<std::string, uint32_t>;
   void reporter();
+  // The heartbeat interval now: idle_report_interval when nothing runs, waits or is owed.
+  // Caller holds mu_.
+  std::chrono::milliseconds heartbeat_interval_locked() const;
   // Stops the running attempts of on_disconnect-stop jobs whenever the lease runs out.
   void lease_keeper();
   // Starts the waiting attempts if the lease allows. Caller holds mu_.

@@ -34,11 +34,13 @@ class WorkerReportsTest : public ::testing::Test {
 
   void start(std::chrono::milliseconds start_report_delay,
              std::chrono::milliseconds lease_span = 60s, std::chrono::milliseconds kill_grace = 5s,
-             std::chrono::milliseconds report_interval = 10s) {
+             std::chrono::milliseconds report_interval = 10s,
+             std::chrono::milliseconds idle_report_interval = 0ms) {
     WorkerOptions o;
     o.node_id = 1;
     o.slots = 2;
     o.report_interval = report_interval;  // 10 s: no heartbeat within a test, only news
+    o.idle_report_interval = idle_report_interval;
     o.start_report_delay = start_report_delay;
     o.lease_span = lease_span;
     o.executor.root = root_;
@@ -174,6 +176,20 @@ TEST_F(WorkerReportsTest, AHeartbeatDoesNotSendAStartBeforeItIsDue) {
   EXPECT_GE(finish, 5) << "too few heartbeats while the job ran to show anything";
   for (const auto& r : reports_) EXPECT_FALSE(has_start(r, "straddles"));
   EXPECT_GT(reports_[finish].finished(0).started_at_ms(), 0);
+}
+
+TEST_F(WorkerReportsTest, AnIdleWorkerHeartbeatsAtTheIdleIntervalAndABusyOneAtTheUsualOne) {
+  start(/*start_report_delay=*/30s, 60s, 5s, /*report_interval=*/20ms,
+        /*idle_report_interval=*/1s);
+  ASSERT_TRUE(wait_for_reports(1)) << "no first heartbeat";
+  // Idle: the next heartbeat a second after the first, not 20 ms (50 in that second).
+  EXPECT_FALSE(wait_for_reports(3, 1500ms)) << "an idle worker heartbeats at report_interval";
+  EXPECT_TRUE(wait_for_reports(2, 5s)) << "an idle worker stopped heartbeating";
+  // An attempt arrives: heartbeats every 20 ms while it runs (it runs for 30 s: news alone
+  // would be one report, its start being due only then).
+  const size_t before = report_count();
+  run("busy", "sleep 30");
+  EXPECT_TRUE(wait_for_reports(before + 10, 5s)) << "a busy worker kept the idle interval";
 }
 
 TEST_F(WorkerReportsTest, AJobStillRunningWhenItsStartIsDueIsReportedStarted) {
