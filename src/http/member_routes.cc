@@ -14,6 +14,7 @@
 #include "http/errors.h"
 #include "http/http_server.h"
 #include "http/leader_forwarder.h"
+#include "http/request_parse.h"
 #include "transport/channel_args.h"
 #include "transport/security.h"
 
@@ -69,11 +70,13 @@ api::Outcome<nomad_lite::AddServerRequest> parse_add(const std::string& body) {
     out.error = {api::Code::kInvalidArgument, std::move(message), 0, {}};
     return out;
   };
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::string duplicate_error;
+  json doc = parse_json_strict(body, &duplicate_error);
   if (doc.is_discarded() || !doc.is_object()) {
     return invalid(
         "the body must be a JSON object like {\"id\": 4, \"address\": \"10.0.0.4:50051\"}");
   }
+  if (!duplicate_error.empty()) return invalid(std::move(duplicate_error));
   for (const auto& [key, value] : doc.items()) {
     if (key == "id") {
       if (!value.is_number_unsigned()) return invalid("'id' must be a node id (a number from 1)");

@@ -1,13 +1,11 @@
 // Drain and eligibility of a node (README "Draining a node"): operator role when the server
 // has a --token-file. A follower passes the write on to the leader.
 
-#include <future>
-
 #include "api/json.h"
 #include "common/duration.h"
 #include "http/errors.h"
 #include "http/http_server.h"
-#include "http/limits.h"
+#include "http/leader_write.h"
 #include "http/request_parse.h"
 
 namespace nomad::http {
@@ -19,13 +17,18 @@ api::Error invalid(std::string message) {
   return {api::Code::kInvalidArgument, std::move(message), 0, {}};
 }
 
-// The body as a JSON object ({} when empty); unknown fields are refused.
+// The body as a JSON object ({} when empty); unknown fields and a key given twice are refused.
 api::Outcome<json> parse_object(const std::string& body,
                                 std::initializer_list<const char*> fields) {
   api::Outcome<json> out;
-  out.value = body.empty() ? json::object() : json::parse(body, nullptr, false);
+  std::string duplicate_error;
+  out.value = body.empty() ? json::object() : parse_json_strict(body, &duplicate_error);
   if (out.value.is_discarded() || !out.value.is_object()) {
     out.error = invalid("the body must be a JSON object");
+    return out;
+  }
+  if (!duplicate_error.empty()) {
+    out.error = invalid(std::move(duplicate_error));
     return out;
   }
   for (const auto& [key, value] : out.value.items()) {
@@ -88,21 +91,13 @@ void HttpServer::add_node_routes() {
     api::Error refused =
         service_.authorize(req.get_header_value("Authorization"), api::Role::kOperator);
     if (refused.code != api::Code::kOk) return reply_error(res, refused);
-    auto answer = std::make_shared<std::promise<api::Outcome<nomad_lite::NodeScheduling>>>();
-    auto future = answer->get_future();
-    local([answer](api::Outcome<nomad_lite::NodeSchedulingResponse> o) {
-      answer->set_value({std::move(o.error), std::move(*o.value.mutable_node())});
-    });
-    if (future.wait_for(kWriteDeadline) != std::future_status::ready) {
-      return reply_error(res, {api::Code::kUnavailable,
-                               "the cluster did not answer in time; check GET /api/cluster",
-                               0,
-                               {}});
-    }
-    auto out = future.get();
-    if (out.error.code == api::Code::kNotLeader) {
-      out = forward(out.error.leader_address, req.get_header_value("Authorization"));
-    }
+    // The service answers with the whole response, the leader's forward with its node alone.
+    auto start = [&local](auto done) {
+      local([done](api::Outcome<nomad_lite::NodeSchedulingResponse> o) {
+        done({std::move(o.error), std::move(*o.value.mutable_node())});
+      });
+    };
+    auto out = write_at_leader<nomad_lite::NodeScheduling>(req, start, forward);
     if (!out.ok()) return reply_error(res, out.error);
     reply_json(res, 200, api::scheduling_to_json(out.value));
   };

@@ -2,14 +2,13 @@
 // pause, resume, cancel, run-now. Writes reaching a follower go on to the leader.
 
 #include <future>
-#include <memory>
 
 #include "api/json.h"
 #include "api/periodic_json.h"
 #include "common/duration.h"
 #include "http/errors.h"
 #include "http/http_server.h"
-#include "http/limits.h"
+#include "http/leader_write.h"
 #include "http/request_parse.h"
 #include "jobs/periodic.h"
 
@@ -108,21 +107,7 @@ void HttpServer::add_periodic_routes() {
   // Runs `local` on this node; when it is not the leader, `forward` to the leader instead.
   auto write = [this](const Request& req, Response& res, int status, const auto& local,
                       const auto& forward) {
-    auto answer = std::make_shared<std::promise<api::Outcome<nomad_lite::PeriodicJobResponse>>>();
-    auto future = answer->get_future();
-    local([answer](api::Outcome<nomad_lite::PeriodicJobResponse> o) {
-      answer->set_value(std::move(o));
-    });
-    if (future.wait_for(kWriteDeadline) != std::future_status::ready) {
-      return reply_error(res, {api::Code::kUnavailable,
-                               "the cluster did not answer in time; check GET /api/cluster",
-                               0,
-                               {}});
-    }
-    auto out = future.get();
-    if (out.error.code == api::Code::kNotLeader) {
-      out = forward(out.error.leader_address, req.get_header_value("Authorization"));
-    }
+    auto out = write_at_leader<nomad_lite::PeriodicJobResponse>(req, local, forward);
     if (!out.ok()) return reply_error(res, out.error);
     json body = api::periodic_to_json(out.value.periodic());
     body["index"] = out.value.index();

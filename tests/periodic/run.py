@@ -20,45 +20,17 @@ Exit code 1 when a check fails; one PASS/FAIL line per check.
 import argparse
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "support"))
-from localhost import free_ports, wait_for  # noqa: E402
+from checks import check, finish  # noqa: E402
+from local_cluster import FINAL, LocalCluster  # noqa: E402
+from localhost import wait_for  # noqa: E402
 
 GRACE_MS = 10_000  # the launcher's grace (src/jobs/periodic_ticks.h)
-failures = []
-
-
-def check(name, ok, detail=""):
-    print(f"{'PASS' if ok else 'FAIL'} {name}" + (f": {detail}" if detail and not ok else ""),
-          flush=True)
-    if not ok:
-        failures.append(name)
-    return ok
-
-
-def http(url, body=None, timeout=3.0, raw=None):
-    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        try:
-            return e.code, json.loads(e.read() or b"null")
-        except ValueError:
-            return e.code, None
-    except OSError:
-        return 0, None
 
 
 def ms(rfc3339):
@@ -68,68 +40,26 @@ def ms(rfc3339):
     return round(t.timestamp() * 1000)
 
 
-class Cluster:
-    def __init__(self, binary, out):
-        self.binary, self.out = binary, out
-        self.procs = {}
-        ports = free_ports(6)
-        self.grpc = {i: ports[i - 1] for i in (1, 2, 3)}
-        self.web = {i: ports[i + 2] for i in (1, 2, 3)}
+def new_cluster(binary, out):
+    """Three servers with dashboards; a snapshot every 50 entries, so that restarts and lagging
+    followers go through snapshot installs too."""
+    return LocalCluster(binary, out, dashboards=True,
+                        server_args=["--worker-slots", "4", "--snapshot-entries", "50"])
 
-    def start(self, i):
-        peers = ",".join(f"{j}:127.0.0.1:{self.grpc[j]}" for j in (1, 2, 3) if j != i)
-        args = [self.binary, "server", "--node-id", str(i), "--port", str(self.grpc[i]),
-                "--dashboard-port", str(self.web[i]), "--peers", peers,
-                "--data-dir", os.path.join(self.out, f"data-{i}"), "--worker-slots", "4",
-                "--snapshot-entries", "50"]
-        with open(os.path.join(self.out, f"node-{i}.log"), "ab") as log:
-            self.procs[i] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, cwd=self.out)
 
-    def kill(self, i):
-        p = self.procs.get(i)
-        if p and p.poll() is None:
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-
-    def stop_all(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-
-    def url(self, i, path):
-        return f"http://127.0.0.1:{self.web[i]}{path}"
-
-    def leader(self):
-        for i in (1, 2, 3):
-            p = self.procs.get(i)
-            if not p or p.poll() is not None:
-                continue
-            code, body = http(self.url(i, "/api/cluster"), timeout=0.5)
-            if code == 200 and body.get("role") == "leader":
-                return i
-        return 0
-
-    def cli(self, *args):
-        addr = ",".join(f"127.0.0.1:{self.grpc[i]}" for i in (1, 2, 3))
-        return subprocess.run([self.binary, "--addr", addr, *args], capture_output=True,
-                              text=True, timeout=30)
+def text_cli(cluster, *args):
+    """(exit code, stdout, stderr) of a CLI call in its table output, as a person reads it."""
+    return cluster.cli(list(args), output=None)
 
 
 def create(cluster, leader, name, body):
-    code, out = http(cluster.url(leader, "/api/periodic"), body)
+    code, out = cluster.rest("POST", "/api/periodic", body, node=leader)
     check(f"create {name}", code == 201, f"{code} {out}")
     return out["id"]
 
 
 def final_state(cluster, leader, pid):
-    code, p = http(cluster.url(leader, f"/api/periodic/{pid}?consistent=1"))
+    code, p = cluster.rest("GET", f"/api/periodic/{pid}?consistent=1", node=leader)
     return p if code == 200 else None
 
 
@@ -173,29 +103,32 @@ def check_after(cluster, leader):
     """--after through the REST API and the CLI: a job waits for the jobs it names, fails
     with dependency_failed when one fails, and can name only existing jobs."""
     def submit(body):
-        return http(cluster.url(leader, "/api/jobs"), body)
+        return cluster.rest("POST", "/api/jobs", body, node=leader)
+
+    def job(job_id):
+        return cluster.rest("GET", f"/api/jobs/{job_id}", node=leader)[1] or {}
+
+    def jobs():
+        return (cluster.rest("GET", "/api/jobs?limit=1000", node=leader)[1] or {}).get("jobs", [])
 
     code, first = submit({"command": "sleep 1"})
     code2, waiting = submit({"command": "true", "after": [first["id"]]})
     check("after: a job naming a running one is accepted and waits",
           code == 201 and code2 == 201 and waiting["status"] == "pending", f"{code2} {waiting}")
-    _, seen = http(cluster.url(leader, f"/api/jobs/{waiting['id']}"))
+    seen = job(waiting["id"])
     check("after: its pending reason names the job it waits for",
           seen and seen["status"] != "pending" or
-          seen["pending_reason"] == f"waiting for job {first['id']}", f"{seen}")
-    done = wait_for(lambda: (http(cluster.url(leader, f"/api/jobs/{waiting['id']}"))[1] or {})
-                    .get("status") == "completed", 15, 0.2)
-    _, a = http(cluster.url(leader, f"/api/jobs/{first['id']}"))
-    _, b = http(cluster.url(leader, f"/api/jobs/{waiting['id']}"))
+          seen.get("pending_reason") == f"waiting for job {first['id']}", f"{seen}")
+    done = wait_for(lambda: job(waiting["id"]).get("status") == "completed", 15, 0.2)
+    a, b = job(first["id"]), job(waiting["id"])
     check("after: it ran once the job it waited for completed",
           done and a.get("finished_at") and b.get("started_at") and
           ms(b["started_at"]) >= ms(a["finished_at"]), f"{a} {b}")
     _, failing = submit({"command": "sleep 0.5; exit 3"})
-    r = cluster.cli("job", "submit", "--after", failing["id"], "--", "echo never")
-    dependent = r.stdout.split()[1] if r.returncode == 0 and len(r.stdout.split()) > 1 else ""
-    check("CLI: job submit --after is accepted", r.returncode == 0, r.stdout + r.stderr)
-    failed = wait_for(lambda: [j for j in (http(cluster.url(leader, "/api/jobs?limit=1000"))[1]
-                                           or {"jobs": []})["jobs"]
+    rc, out, err = text_cli(cluster, "job", "submit", "--after", failing["id"], "--", "echo never")
+    dependent = out.split()[1] if rc == 0 and len(out.split()) > 1 else ""
+    check("CLI: job submit --after is accepted", rc == 0, out + err)
+    failed = wait_for(lambda: [j for j in jobs()
                                if j["after"] == [failing["id"]] and j["status"] == "failed"], 15,
                       0.2)
     check("after: a job whose dependency failed ends failed (dependency_failed) without running",
@@ -204,9 +137,10 @@ def check_after(cluster, leader):
     code, body = submit({"command": "true", "after": ["no-such-job"]})
     check("after: naming a job that does not exist is 400 (no cycle can form)",
           code == 400 and "no-such-job" in json.dumps(body), f"{code} {body}")
-    r = cluster.cli("job", "submit", "--after", f"{first['id']},no-such-job", "--", "true")
+    rc, _, err = text_cli(cluster, "job", "submit", "--after", f"{first['id']},no-such-job", "--",
+                          "true")
     check("CLI: job submit --after an unknown id exits 2 naming it",
-          r.returncode == 2 and "no-such-job" in r.stderr, f"{r.returncode} {r.stderr}")
+          rc == 2 and "no-such-job" in err, f"{rc} {err}")
 
 
 def main():
@@ -222,31 +156,27 @@ def main():
     # Each kill lets at least 5 s of ticks pass, the outage its own length: the "all" job
     # must have seen at least that many ticks.
     min_ticks = int(5 * args.kills + args.outage)
-    out = os.path.abspath(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    cluster = Cluster(os.path.abspath(args.bin), out)
-    started = time.monotonic()
+    outdir = os.path.abspath(args.out)
+    cluster = new_cluster(os.path.abspath(args.bin), outdir)
     try:
-        for i in (1, 2, 3):
-            cluster.start(i)
+        cluster.bootstrap()
         leader = wait_for(cluster.leader, 20)
         if not check("a leader is elected", bool(leader)):
-            return 1
+            return finish(outdir)
         # Bad input: the parser's own messages, as 400 and CLI exit code 2.
-        code, body = http(cluster.url(leader, "/api/periodic"),
-                          {"command": "true", "cron": "61 * * * *"})
+        code, body = cluster.rest("POST", "/api/periodic",
+                                  {"command": "true", "cron": "61 * * * *"}, node=leader)
         check("REST: a bad cron expression is 400 naming the field",
               code == 400 and "minute" in json.dumps(body), f"{code} {body}")
-        code, body = http(cluster.url(leader, "/api/periodic"),
-                          {"command": "true", "cron": "0 3 * * *", "tz": "Mars/Olympus"})
+        code, body = cluster.rest("POST", "/api/periodic", {"command": "true", "cron": "0 3 * * *",
+                                                            "tz": "Mars/Olympus"}, node=leader)
         check("REST: an unknown zone is 400", code == 400 and "Mars/Olympus" in json.dumps(body),
               f"{code} {body}")
-        r = cluster.cli("job", "submit", "--cron", "* * * *", "--", "true")
-        check("CLI: a bad cron expression exits 2", r.returncode == 2, r.stderr)
+        rc, _, err = text_cli(cluster, "job", "submit", "--cron", "* * * *", "--", "true")
+        check("CLI: a bad cron expression exits 2", rc == 2, err)
         # Written by hand: json.dumps cannot give a key twice.
-        code, body = http(cluster.url(leader, "/api/periodic"),
-                          raw=b'{"command": "true", "every": "1s", "every": "1h"}')
+        code, body = cluster.rest("POST", "/api/periodic", node=leader,
+                                  raw=b'{"command": "true", "every": "1s", "every": "1h"}')
         check("REST: a body with a key given twice is 400 naming it",
               code == 400 and "'every' appears more than once" in json.dumps(body),
               f"{code} {body}")
@@ -271,17 +201,21 @@ def main():
             if not leader:
                 check(f"kill {k + 1}: a leader is known", False)
                 continue
-            cluster.kill(leader)
+            cluster.stop(leader, signal.SIGKILL)
             new = wait_for(lambda: (lambda n: n if n and n != leader else 0)(cluster.leader()), 10)
             check(f"kill {k + 1}: node {leader} SIGKILLed, node {new} leads", bool(new))
-            cluster.start(leader)
-        # The whole cluster down for longer than the grace.
+            cluster.restart(leader)
+        # The whole cluster down for longer than the grace. It goes down late in a second, so
+        # that with --outage just over the grace two ticks are overdue by more than the grace
+        # when it is back (the "last" job runs one of them and must record the other missed);
+        # going down early in a second left only one whenever the election was quick.
+        wait_for(lambda: 0.7 <= time.time() % 1 < 0.9, 2, 0.01)
         for i in (1, 2, 3):
-            cluster.kill(i)
+            cluster.stop(i, signal.SIGKILL)
         deadline = time.monotonic() + args.outage
         wait_for(lambda: time.monotonic() >= deadline, args.outage + 1, 0.2)
         for i in (1, 2, 3):
-            cluster.start(i)
+            cluster.restart(i)
         leader = wait_for(cluster.leader, 20)
         check("after the outage a leader is elected", bool(leader))
         # Let the catch-up and a few ticks on time happen, then stop the ticks.
@@ -290,16 +224,15 @@ def main():
                              ms(final_state(cluster, leader, pid)["last_tick"]) >= up * 1000 + 2000
                              for pid in ids.values()), 15, 0.2)
         for name, pid in ids.items():
-            code, body = http(cluster.url(leader, f"/api/periodic/{pid}/pause"), {})
+            code, body = cluster.rest("POST", f"/api/periodic/{pid}/pause", {}, node=leader)
             check(f"pause {name}", code == 200 and body["state"] == "paused", f"{code} {body}")
         # Children still running end (the skip job's sleeps); then read everything.
         def all_final():
-            code, body = http(cluster.url(leader, "/api/jobs?limit=1000&consistent=1"))
+            code, body = cluster.rest("GET", "/api/jobs?limit=1000&consistent=1", node=leader)
             if code != 200:
                 return None
             jobs = body["jobs"]
-            return jobs if all(j["status"] in ("completed", "failed", "cancelled")
-                               for j in jobs) else None
+            return jobs if all(j["status"] in FINAL for j in jobs) else None
         jobs = wait_for(all_final, 30, 0.3)
         check("every child ended", bool(jobs))
         jobs = jobs or []
@@ -349,35 +282,30 @@ def main():
                     check("last: one overdue tick ran for the outage", len(late) == 1,
                           f"{len(late)} overdue ticks ran")
 
-        r = cluster.cli("job", "list", "--periodic")
-        check("CLI: job list --periodic lists them", r.returncode == 0 and
-              all(pid in r.stdout for pid in ids.values()), r.stdout + r.stderr)
-        r = cluster.cli("job", "status", ids["skip"])
+        rc, out, err = text_cli(cluster, "job", "list", "--periodic")
+        check("CLI: job list --periodic lists them", rc == 0 and
+              all(pid in out for pid in ids.values()), out + err)
+        rc, out, err = text_cli(cluster, "job", "status", ids["skip"])
         check("CLI: job status of a periodic job shows its schedule, counts and runs",
-              r.returncode == 0 and "every 1s" in r.stdout and "skipped" in r.stdout and
-              "History" in r.stdout, r.stdout + r.stderr)
-        r = cluster.cli("job", "run-now", ids["all"])
-        check("CLI: job run-now starts one child", r.returncode == 0 and
-              f"{ids['all']}-now-1" in r.stdout, r.stdout + r.stderr)
-        r = cluster.cli("job", "cancel", ids["all"])
-        check("CLI: job cancel of a periodic job stops it", r.returncode == 0 and
-              "cancelled" in r.stdout, r.stdout + r.stderr)
-        r = cluster.cli("job", "list", "--periodic")
+              rc == 0 and "every 1s" in out and "skipped" in out and
+              "History" in out, out + err)
+        rc, out, err = text_cli(cluster, "job", "run-now", ids["all"])
+        check("CLI: job run-now starts one child", rc == 0 and
+              f"{ids['all']}-now-1" in out, out + err)
+        rc, out, err = text_cli(cluster, "job", "cancel", ids["all"])
+        check("CLI: job cancel of a periodic job stops it", rc == 0 and
+              "cancelled" in out, out + err)
+        rc, out, err = text_cli(cluster, "job", "list", "--periodic")
         check("CLI: job list --periodic leaves the cancelled one out and says so",
-              r.returncode == 0 and ids["all"] not in r.stdout and ids["skip"] in r.stdout and
-              "1 cancelled periodic job not shown" in r.stderr, r.stdout + r.stderr)
-        r = cluster.cli("job", "list", "--periodic", "--all")
-        row = [line for line in r.stdout.splitlines() if ids["all"] in line]
+              rc == 0 and ids["all"] not in out and ids["skip"] in out and
+              "1 cancelled periodic job not shown" in err, out + err)
+        rc, out, err = text_cli(cluster, "job", "list", "--periodic", "--all")
+        row = [line for line in out.splitlines() if ids["all"] in line]
         check("CLI: job list --periodic --all lists it as cancelled",
-              r.returncode == 0 and row and "cancelled" in row[0], r.stdout + r.stderr)
-        print(f"ran in {time.monotonic() - started:.0f} s", flush=True)
+              rc == 0 and row and "cancelled" in row[0], out + err)
     finally:
         cluster.stop_all()
-    if failures:
-        print(f"{len(failures)} check(s) failed; node logs in {out}", flush=True)
-        return 1
-    print("all periodic checks passed", flush=True)
-    return 0
+    return finish(outdir)
 
 
 if __name__ == "__main__":

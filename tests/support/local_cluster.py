@@ -225,12 +225,12 @@ class LocalCluster:
 
     # --- REST and gRPC -------------------------------------------------------------------
 
-    def rest(self, method, path, body=None, node=None):
+    def rest(self, method, path, body=None, node=None, raw=None):
         """(HTTP status, decoded JSON) from node's dashboard port (default: the leader's, else
-        any live server's); (0, None) when it did not answer."""
+        any live server's); (0, None) when it did not answer. raw: bytes sent instead of body."""
         node = node or self.leader() or self.live()[0]
         return try_http_json(f"http://127.0.0.1:{self.http_ports[node]}{path}", body,
-                             timeout=10, method=method)
+                             timeout=10, method=method, raw=raw)
 
     def channel(self, i):
         """A gRPC channel to server i (TLS with the client certificate when secure)."""

@@ -14,13 +14,14 @@ def _decode(raw):
         return None
 
 
-def http_json(url, body=None, timeout=3.0, method=None):
+def http_json(url, body=None, timeout=3.0, method=None, raw=None):
     """GET url, or POST body as JSON when given (or `method`); returns (HTTP status, the decoded
-    JSON answer or None), an error status with its JSON body too. Raises OSError when no answer
-    came (refused, reset, timed out)."""
-    data = None if body is None else json.dumps(body).encode()
+    JSON answer or None), an error status with its JSON body too. raw: bytes sent as they are
+    instead of body (a body json.dumps cannot write, such as a key given twice). Raises OSError
+    when no answer came (refused, reset, timed out)."""
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data,
-                                 method=method or ("POST" if body is not None else "GET"))
+                                 method=method or ("POST" if data is not None else "GET"))
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -30,9 +31,9 @@ def http_json(url, body=None, timeout=3.0, method=None):
         return e.code, _decode(e.read())
 
 
-def try_http_json(url, body=None, timeout=3.0, method=None):
+def try_http_json(url, body=None, timeout=3.0, method=None, raw=None):
     """http_json, with (0, None) when no answer came: for polling a node that may be down."""
     try:
-        return http_json(url, body, timeout, method)
+        return http_json(url, body, timeout, method, raw)
     except OSError:
         return 0, None

@@ -1,6 +1,6 @@
 // The REST server's routes on a fake cluster port: a known path asked with a method it does not
 // take gets 405 and an Allow header, both from the one route table; a submission that asks to
-// wait answers with the final job.
+// wait answers with the final job; every JSON body refuses a key given twice.
 
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -175,6 +175,23 @@ TEST_F(HttpRoutesTest, APeriodicJobsBodyIsParsedAsStrictlyAsAJobs) {
                    R"({"command": "true", "every": "1m", "env": {"command": "1"}})");
   ASSERT_TRUE(fine);
   EXPECT_NE(fine->status, 400) << fine->body;
+}
+
+TEST_F(HttpRoutesTest, MemberAndNodeBodiesRefuseAKeyGivenTwiceNamingIt) {
+  struct Case {
+    std::string path, body, key;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/api/members", R"({"id": 4, "address": "127.0.0.1:1", "id": 5})", "id"},
+           {"/api/nodes/1/drain", R"({"deadline": "5m", "deadline": "0s"})", "deadline"},
+           {"/api/nodes/1/eligibility", R"({"eligible": true, "eligible": false})", "eligible"}}) {
+    auto res = send("POST", c.path, c.body);
+    ASSERT_TRUE(res) << c.path;
+    EXPECT_EQ(res->status, 400) << c.path << " " << c.body << " -> " << res->body;
+    EXPECT_NE(res->body.find("the key '" + c.key + "' appears more than once"), std::string::npos)
+        << c.path << " " << c.body << " -> " << res->body;
+  }
+  EXPECT_TRUE(port_.proposed().empty()) << "a refused body must propose nothing";
 }
 
 }  // namespace
