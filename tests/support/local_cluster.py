@@ -135,7 +135,7 @@ class LocalCluster:
         processes.stop_all(self.others + list(self.procs.values()))
 
     def live(self):
-        return [i for i, p in self.procs.items() if p.poll() is None and i not in self.removed]
+        return [i for i, p in list(self.procs.items()) if p.poll() is None and i not in self.removed]
 
     # --- the CLI -------------------------------------------------------------------------
 
