@@ -9,8 +9,8 @@ FUZZ_DIR ?= build-fuzz
 ASAN_DIR ?= $(FUZZ_DIR)
 SANITIZE_CONFIGURE = CXX=clang++ cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug \
   -DNOMAD_SANITIZE=ON -DNOMAD_FUZZ=ON
-ASAN_SIM_SEEDS ?= 300
-FUZZ_SECONDS ?= 56
+ASAN_SIM_SEEDS ?= 200
+FUZZ_SECONDS ?= 32
 
 .PHONY: fuzz-service all deps build test test-unit test-asan test-fuzz test-e2e test-chaos chaos-bin chaos soak bench bench-etcd bench-jobs run cluster cluster-secure clean format
 

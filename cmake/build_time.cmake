@@ -50,7 +50,7 @@ endfunction()
 # clone has none), so the longest tests would start last and run alone at the end. COST (seconds
 # measured with -j2) makes ctest start them first.
 function(nomad_start_long_tests_first)
-  foreach(test_and_cost cluster-and-jobs-with-tls-and-tokens:60 raft-sim-5-nodes:24
+  foreach(test_and_cost cluster-and-jobs-with-tls-and-tokens:35 raft-sim-5-nodes:24
           raft-sim-disk-full:9 raft-sim-3-nodes:7)
     string(REPLACE ":" ";" pair ${test_and_cost})
     list(GET pair 0 test_name)
