@@ -214,6 +214,19 @@ def job_on(c, job_id):
     return c.get(f"/api/jobs/{job_id}")
 
 
+def submit_long_jobs(c, stream, runs, prefix, count, sleep):
+    """`count` jobs keyed prefix1.. that each sleep `sleep` s, counted in the stream's
+    acknowledged jobs; returns [(key, job id)] of those acknowledged."""
+    long_jobs = []
+    for n in range(1, count + 1):
+        key = f"{prefix}{n}"
+        job_id = c.submit_keyed(key, script(key, runs, sleep=sleep))
+        if check(f"long job {key} is acknowledged", job_id):
+            long_jobs.append((key, job_id))
+            stream.acked.append((key, job_id))
+    return long_jobs
+
+
 def drain(c, stream, runs):
     """Long jobs are placed on one node; node drain --deadline 1s ends them as drained, they run
     again elsewhere; the node gets no new job and is reported drained once empty."""
@@ -224,13 +237,7 @@ def drain(c, stream, runs):
     for o in others:
         rc, _, err = c.cli(["node", "eligibility", str(o), "off"])
         check(f"node eligibility {o} off", rc == 0, err)
-    long_jobs = []
-    for n in range(1, 4):
-        key = f"drain{n}"
-        job_id = c.submit_keyed(key, script(key, runs, sleep=3))
-        if check(f"long job {key} is acknowledged", job_id):
-            long_jobs.append((key, job_id))
-            stream.acked.append((key, job_id))
+    long_jobs = submit_long_jobs(c, stream, runs, "drain", 3, sleep=3)
 
     def running_on_x():
         jobs = c.jobs() or {}
@@ -315,13 +322,7 @@ def drain(c, stream, runs):
 def save_while_jobs_flow(c, stream, runs, file):
     """operator snapshot save while the stream runs and two long jobs run; returns what was
     acknowledged before the save and the jobs as listed just before it."""
-    long_jobs = []
-    for n in range(1, 3):
-        key = f"atsave{n}"
-        job_id = c.submit_keyed(key, script(key, runs, sleep=4))
-        if check(f"long job {key} is acknowledged", job_id):
-            long_jobs.append((key, job_id))
-            stream.acked.append((key, job_id))
+    long_jobs = submit_long_jobs(c, stream, runs, "atsave", 2, sleep=4)
 
     def long_running():
         jobs = c.jobs() or {}
