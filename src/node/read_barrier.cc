@@ -63,7 +63,9 @@ void Node::on_read_states(const std::vector<raft::ReadState>& states) {
 }
 
 void Node::release_reads() {
-  raft::Index applied = core_->applied_index();
+  // What the job store holds, not the core's applied index: a snapshot the core accepted in
+  // step() moves that at once, and the store takes the snapshot only in the next Ready.
+  raft::Index applied = jobs_index_;
   while (!reads_to_apply_.empty() && reads_to_apply_.begin()->first <= applied) {
     ReadCallback done = std::move(reads_to_apply_.begin()->second.done);
     reads_to_apply_.erase(reads_to_apply_.begin());
@@ -78,7 +80,7 @@ void Node::tick_reads(std::chrono::steady_clock::time_point now) {
     if (r.deadline <= now) {
       r.done(Status::error("no leader confirmed a read index in time (none is elected, or it "
                            "cannot reach a majority); retry shortly"),
-             core_->applied_index());
+             jobs_index_);
       continue;
     }
     uint64_t id = next_read_id_++;
@@ -92,7 +94,7 @@ void Node::tick_reads(std::chrono::steady_clock::time_point now) {
     }
     it->second.done(Status::error("the leader did not confirm a read index in time (it may have "
                                   "lost its majority); retry shortly"),
-                    core_->applied_index());
+                    jobs_index_);
     it = reads_in_core_.erase(it);
   }
   for (auto it = reads_to_apply_.begin(); it != reads_to_apply_.end();) {
@@ -100,14 +102,14 @@ void Node::tick_reads(std::chrono::steady_clock::time_point now) {
       ++it;
       continue;
     }
-    it->second.done(Status::error(applied_error(it->first, core_->applied_index())),
-                    core_->applied_index());
+    it->second.done(Status::error(applied_error(it->first, jobs_index_)),
+                    jobs_index_);
     it = reads_to_apply_.erase(it);
   }
 }
 
 void Node::fail_reads(const std::string& why) {
-  raft::Index applied = core_ ? core_->applied_index() : 0;
+  raft::Index applied = jobs_index_;
   for (auto& [id, r] : reads_in_core_) r.done(Status::error(why), applied);
   for (auto& r : reads_to_retry_) r.done(Status::error(why), applied);
   for (auto& [index, r] : reads_to_apply_) r.done(Status::error(why), applied);

@@ -24,22 +24,28 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-// Distinct free ports, all held open at once so none is handed out twice.
+// Distinct free ports below the kernel's ephemeral range (32768 and up): a port the kernel
+// hands out for port 0 may meanwhile become the local end of one of the browser's outgoing
+// connections before the node binds it. Ports handed out once in this process are not reused.
+const handedOut = new Set();
+
+function bindable(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 export async function freePorts(count) {
-  const servers = [];
-  try {
-    for (let i = 0; i < count; i += 1) {
-      const server = net.createServer();
-      await new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-      servers.push(server);
-    }
-    return servers.map((s) => s.address().port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  const ports = [];
+  while (ports.length < count) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await bindable(port)) ports.push(port);
   }
+  return ports;
 }
 
 const isRunning = (node) => Boolean(node.process) && node.process.exitCode === null && node.process.signalCode === null;

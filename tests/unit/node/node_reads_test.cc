@@ -166,5 +166,43 @@ TEST_F(NodeReads, TransferToAStoppedNodeIsRefusedAsUnreachable) {
   EXPECT_EQ(cluster_.node(leader_).leader_id(), leader_) << "it still leads";
 }
 
+// A follower cut off while the leader compacts its log catches up by a snapshot. A read waiting
+// for an index the snapshot covers is answered only once the job store holds the snapshot: the
+// core counts the snapshot as applied when its last chunk arrives, a Ready before the store
+// takes it.
+TEST(NodeReadsSnapshot, AReadTheSnapshotCoversSeesTheSnapshotsJobs) {
+  InProcessCluster cluster(3, [](ServerConfig& c) { c.snapshot_entries = 4; });
+  cluster.start_all();
+  const raft::NodeId leader = cluster.wait_for_leader();
+  ASSERT_NE(leader, raft::kNoNode);
+  const raft::NodeId behind = leader == 3 ? 2 : 3;
+  cluster.network().isolate(behind);
+  raft::Index wanted = 0;
+  // Snapshots come once as many entries as there are jobs were applied since the last one.
+  for (int i = 0; i < 80; ++i) {
+    auto answer = propose(cluster.node(leader), submit_command("job-" + std::to_string(i)));
+    ASSERT_TRUE(answered(answer));
+    ASSERT_EQ(answer.get().code, ProposeOutcome::Code::kApplied);
+    if (i == 10) wanted = answer.get().index;
+  }
+  ASSERT_TRUE(eventually([&] { return cluster.log(leader).released_to() > wanted; }))
+      << "the leader compacted past the index the read waits for: released to "
+      << cluster.log(leader).released_to() << ", wanted " << wanted
+      << ", snapshot " << cluster.snapshots(leader).durable_index();
+
+  // Whether the job is there is looked at when the read is released, on the loop thread.
+  auto seen = std::make_shared<std::promise<bool>>();
+  auto answer = seen->get_future();
+  Node& node = cluster.node(behind);
+  node.read_barrier(wanted, /*linearizable=*/false,
+                    std::chrono::steady_clock::now() + std::chrono::seconds(5),
+                    [seen, &node](Status s, raft::Index) {
+                      seen->set_value(s && has_job(node, "job-10"));
+                    });
+  cluster.network().heal();
+  ASSERT_EQ(answer.wait_for(kPatience), std::future_status::ready);
+  EXPECT_TRUE(answer.get()) << "the read was released before the job store took the snapshot";
+}
+
 }  // namespace
 }  // namespace nomad::node::testing
