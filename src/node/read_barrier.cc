@@ -102,8 +102,7 @@ void Node::tick_reads(std::chrono::steady_clock::time_point now) {
       ++it;
       continue;
     }
-    it->second.done(Status::error(applied_error(it->first, jobs_index_)),
-                    jobs_index_);
+    it->second.done(Status::error(applied_error(it->first, jobs_index_)), jobs_index_);
     it = reads_to_apply_.erase(it);
   }
 }

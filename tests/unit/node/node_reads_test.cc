@@ -187,18 +187,16 @@ TEST(NodeReadsSnapshot, AReadTheSnapshotCoversSeesTheSnapshotsJobs) {
   }
   ASSERT_TRUE(eventually([&] { return cluster.log(leader).released_to() > wanted; }))
       << "the leader compacted past the index the read waits for: released to "
-      << cluster.log(leader).released_to() << ", wanted " << wanted
-      << ", snapshot " << cluster.snapshots(leader).durable_index();
+      << cluster.log(leader).released_to() << ", wanted " << wanted << ", snapshot "
+      << cluster.snapshots(leader).durable_index();
 
   // Whether the job is there is looked at when the read is released, on the loop thread.
   auto seen = std::make_shared<std::promise<bool>>();
   auto answer = seen->get_future();
   Node& node = cluster.node(behind);
-  node.read_barrier(wanted, /*linearizable=*/false,
-                    std::chrono::steady_clock::now() + std::chrono::seconds(5),
-                    [seen, &node](Status s, raft::Index) {
-                      seen->set_value(s && has_job(node, "job-10"));
-                    });
+  node.read_barrier(
+      wanted, /*linearizable=*/false, std::chrono::steady_clock::now() + std::chrono::seconds(5),
+      [seen, &node](Status s, raft::Index) { seen->set_value(s && has_job(node, "job-10")); });
   cluster.network().heal();
   ASSERT_EQ(answer.wait_for(kPatience), std::future_status::ready);
   EXPECT_TRUE(answer.get()) << "the read was released before the job store took the snapshot";
