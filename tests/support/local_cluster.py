@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 
 import processes
 from localhost import free_ports, wait_for
@@ -35,6 +36,14 @@ def accepts(port):
     with socket.socket() as s:
         s.settimeout(0.5)
         return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 class LocalCluster:
@@ -98,8 +107,14 @@ class LocalCluster:
         proc = processes.spawn(self.server_args(i, cert_of) + list(extra), self.logs[i],
                                cwd=self.out)
         self.procs[i] = proc
-        # A CLI call that finds the port closed backs off for seconds: wait until it listens.
-        wait_for(lambda: proc.poll() is not None or accepts(self.ports[i]), 10, 0.02)
+        # A CLI call that finds the port closed backs off for seconds: wait until it listens,
+        # as its own log says (another process on the port would accept connections too).
+        serving = f"serving gRPC on 127.0.0.1:{self.ports[i]} "
+        wait_for(lambda: proc.poll() is not None or (accepts(self.ports[i]) and
+                                                     serving in read_text(self.logs[i])), 10, 0.02)
+        if proc.poll() is not None:
+            print(f"local_cluster: server {i} exited at start with code {proc.returncode} "
+                  f"(log {self.logs[i]}): {read_text(self.logs[i])[-400:]}", file=sys.stderr)
         return proc
 
     def restart(self, i):
