@@ -14,14 +14,19 @@ void add_keepalive(grpc::ChannelArguments& args, std::chrono::milliseconds every
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // 0: no limit
 }
 
-// gRPC waits max(this minimum, the current backoff) for a connection attempt (including the
-// TLS and HTTP/2 handshakes) before it gives up and tries again: its default minimum of 20 s
+// gRPC gives a connection attempt (TCP, TLS and HTTP/2 handshakes) max(GRPC_ARG_MIN_RECONNECT_
+// BACKOFF_MS, the current backoff), then dials again after the backoff. Its default of 20 s
 // would let one SYN dropped by a partition hold the channel for 20 s after the partition
-// healed.
+// healed; a limit as short as the backoff (a few hundred ms) abandons every TLS handshake
+// that a loaded server needs longer for, so under load no connection ever comes back (seen:
+// three TLS servers on 2 cores with hundreds of agents connecting lost their peers for good
+// and elected leaders every few seconds). So attempts get `connect_timeout`, while the redial
+// after a refused or failed attempt starts at `min` and grows to `max`.
 void set_backoff(grpc::ChannelArguments& args, std::chrono::milliseconds min,
-                 std::chrono::milliseconds max) {
+                 std::chrono::milliseconds max,
+                 std::chrono::milliseconds connect_timeout = kConnectTimeout) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, ms(min));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ms(min));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, ms(connect_timeout));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, ms(max));
 }
 
@@ -49,7 +54,13 @@ grpc::ChannelArguments node_channel_arguments(std::chrono::milliseconds keepaliv
 }
 
 grpc::ChannelArguments agent_channel_arguments() {
-  return node_channel_arguments(kAgentKeepaliveTime);
+  grpc::ChannelArguments args = node_channel_arguments(kAgentKeepaliveTime);
+  // A fleet of agents reconnects at once when the leader changes or a server restarts, and
+  // with TLS each connection costs the server a handshake: agents redial from 1 s (gRPC adds
+  // 20% jitter) and give an attempt kAgentConnectTimeout. A lost connection costs an agent
+  // seconds, not the cluster its leader.
+  set_backoff(args, std::chrono::milliseconds(1000), kAgentConnectTimeout, kAgentConnectTimeout);
+  return args;
 }
 
 grpc::ChannelArguments client_channel_arguments(int index) {
@@ -72,6 +83,10 @@ void add_server_keepalive(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                              ms(kKeepaliveTime) / 2);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // A client that gave up on its handshake does not tell the server: gRPC's default of 120 s
+  // would keep each abandoned handshake's socket that long (a reconnecting fleet of agents
+  // ran a server out of file descriptors). Twice an agent's connect timeout.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 2 * ms(kAgentConnectTimeout));
 }
 
 }  // namespace nomad::transport

@@ -8,8 +8,8 @@
 // (HTTP/2 PING, kKeepaliveTime after the last one was answered) and close it when a ping or
 // sent data stays unacknowledged for kKeepaliveTimeout (gRPC also sets TCP_USER_TIMEOUT to
 // it). A dead connection is thus closed within about two seconds, and a channel then redials
-// with a short backoff and a connect timeout no longer than that backoff, so a partition
-// that heals is crossed again within a few hundred milliseconds.
+// with a short backoff, each attempt given kConnectTimeout, so a partition that heals is
+// crossed again within about a second.
 
 #include <grpcpp/grpcpp.h>
 
@@ -25,6 +25,11 @@ inline constexpr std::chrono::milliseconds kKeepaliveTimeout{1000};
 // (TCP_USER_TIMEOUT). (The server still pings an agent it has not heard from for
 // kKeepaliveTime: gRPC's server settings are the same for every connection.)
 inline constexpr std::chrono::milliseconds kAgentKeepaliveTime{5000};
+// How long a connection attempt (TCP, TLS and HTTP/2 handshakes) may take between nodes and
+// from clients, and from agents (channel_args.cc says why neither is the few hundred ms of the
+// reconnect backoff).
+inline constexpr std::chrono::milliseconds kConnectTimeout{1000};
+inline constexpr std::chrono::milliseconds kAgentConnectTimeout{5000};
 
 // Message sizes, from what the API and the cluster's own traffic need (README "Limits"):
 // - A client request (SchedulerService): a 64 KiB command and 64 KiB of environment plus

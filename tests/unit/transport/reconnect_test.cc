@@ -161,7 +161,7 @@ double deliver_within(transport::PeerTransport& transport, RaftServer& server, r
   return delivered ? seconds_since(start) : -1;
 }
 
-TEST(PeerReconnect, AMuteConnectionIsClosedByBothEndsAndRedialledWithinASecondOfTheHeal) {
+TEST(PeerReconnect, AMuteConnectionIsClosedByBothEndsAndRedialledAboutASecondAfterTheHeal) {
   RaftServer server;
   TcpProxy proxy(server.port());
   auto transport = peer_transport_to(proxy.port());
@@ -189,7 +189,9 @@ TEST(PeerReconnect, AMuteConnectionIsClosedByBothEndsAndRedialledWithinASecondOf
   proxy.heal();
   const double healed_after = deliver_within(*transport, server, 2, 3s);
   ASSERT_GT(healed_after, 0) << "no message got through within 3 s of the heal";
-  EXPECT_LE(healed_after, 1.0);
+  // An attempt made into the hole gives up after kConnectTimeout (1 s), the next comes within
+  // the backoff's 300 ms.
+  EXPECT_LE(healed_after, 1.5);
   std::printf(
       "mute connection closed after %.2f s (client) and %.2f s (server); messages flow "
       "again %.2f s after the heal\n",
