@@ -32,7 +32,7 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # (CPU only) at the lowest CPU and I/O priority beside the suites that mostly wait on timers
 # and the network, so two cores stay busy without slowing the nodes under test.
 TEST_SUITES ?= test-unit test-e2e test-chaos test-membership+test-periodic \
-  test-agents+test-reads+test-probes test-hostile test-docker
+  test-agents+test-reads+test-probes test-hostile+test-docker
 TEST_AFTER_SANITIZE ?= asan-test-runs fuzz-runs
 # Run one after another in the background at the lowest priority: the sanitizer build, then the
 # simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
