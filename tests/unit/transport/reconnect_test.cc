@@ -190,8 +190,8 @@ TEST(PeerReconnect, AMuteConnectionIsClosedByBothEndsAndRedialledAboutASecondAft
   const double healed_after = deliver_within(*transport, server, 2, 3s);
   ASSERT_GT(healed_after, 0) << "no message got through within 3 s of the heal";
   // An attempt made into the hole gives up after kConnectTimeout (1 s), the next comes within
-  // the backoff's 300 ms.
-  EXPECT_LE(healed_after, 1.5);
+  // the backoff's 300 ms (plus 20% jitter): at most about 1.4 s, with room for a loaded machine.
+  EXPECT_LE(healed_after, 2.0);
   std::printf(
       "mute connection closed after %.2f s (client) and %.2f s (server); messages flow "
       "again %.2f s after the heal\n",
