@@ -1,9 +1,8 @@
 #include "cli/sim_agents.h"
 
-#include <random>
-
 #include "cli/client.h"
 #include "cli/sim_agent_jobs.h"
+#include "common/random_id.h"
 #include "common/unix_time.h"
 #include "transport/channel_args.h"
 #include "transport/security.h"
@@ -16,15 +15,6 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTick = std::chrono::milliseconds(10);  // the heartbeat thread's step
 constexpr auto kCallTimeout = std::chrono::seconds(5);
 constexpr auto kReopenBackoff = std::chrono::milliseconds(250);
-// As a real agent (server/agent.cc): streams ended together are reopened apart, each after a
-// random share of this.
-constexpr auto kRejoinSpread = std::chrono::milliseconds(1000);
-
-std::chrono::milliseconds rejoin_spread() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::chrono::milliseconds(
-      std::uniform_int_distribution<int64_t>(0, kRejoinSpread.count())(rng));
-}
 constexpr auto kLeaderAskInterval = std::chrono::milliseconds(500);
 // A simulated agent's address, where servers would fetch its jobs' output: it has none (its
 // jobs print nothing), and nothing listens there.
@@ -288,7 +278,9 @@ class AgentFleet::Agent {
       if (open == &report_open_) report_ = nullptr;
       count_connected_locked();
       if (!report_open_ && !update_open_) {
-        reopen_at_ = Clock::now() + kReopenBackoff + rejoin_spread();
+        // As a real agent: streams ended together are reopened apart.
+        reopen_at_ =
+            Clock::now() + kReopenBackoff + common::random_delay(transport::kAgentRejoinSpread);
         fleet_.waiting_reopen_.fetch_add(1);
       }
     }

@@ -50,4 +50,9 @@ std::string random_hex(size_t bytes) {
   return out;
 }
 
+std::chrono::milliseconds random_delay(std::chrono::milliseconds at_most) {
+  return std::chrono::milliseconds(
+      std::uniform_int_distribution<int64_t>(0, at_most.count())(generator()));
+}
+
 }  // namespace nomad::common

@@ -14,13 +14,13 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <thread>
 
 #include "api/auth.h"
 #include "api/peer_gate.h"
 #include "api/service.h"
 #include "common/log.h"
+#include "common/random_id.h"
 #include "common/thread_name.h"
 #include "proto/nomad_lite.grpc.pb.h"
 #include "server/agent_config.h"
@@ -41,8 +41,6 @@ namespace {
 constexpr auto kAgentRegisterTimeout = std::chrono::seconds(5);
 constexpr auto kAgentFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kAgentMaxBackoff = std::chrono::seconds(2);
-// How long at most an agent waits before following a new leader (see run_stream).
-constexpr auto kAgentRejoinSpread = std::chrono::milliseconds(1000);
 // Reports that fail in a row before the agent looks for the leader again (its stream to a
 // leader that vanished may not have ended yet).
 constexpr int kFailedReportsBeforeSearch = 4;
@@ -133,8 +131,6 @@ class Agent {
   bool wait_backoff(std::chrono::milliseconds* backoff);
   // Sleeps `delay` or until stop(). False: stopped.
   bool wait_quietly(std::chrono::milliseconds delay);
-  // Uniform in [0, at_most].
-  std::chrono::milliseconds random_delay(std::chrono::milliseconds at_most);
   std::string leader() {
     std::lock_guard lock(mu_);
     return leader_;
@@ -152,7 +148,6 @@ class Agent {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::mt19937_64 rng_{std::random_device{}()};
   bool stopping_ = false;
   std::vector<std::string> servers_;
   size_t next_server_ = 0;
@@ -188,16 +183,10 @@ bool Agent::wait_quietly(std::chrono::milliseconds delay) {
   return !stopping_;
 }
 
-std::chrono::milliseconds Agent::random_delay(std::chrono::milliseconds at_most) {
-  std::lock_guard lock(mu_);
-  return std::chrono::milliseconds(
-      std::uniform_int_distribution<int64_t>(0, at_most.count())(rng_));
-}
-
 bool Agent::wait_backoff(std::chrono::milliseconds* backoff) {
   // Half the backoff, plus a random share of the other half: agents that failed together
   // retry apart.
-  const auto delay = *backoff / 2 + random_delay(*backoff / 2);
+  const auto delay = *backoff / 2 + common::random_delay(*backoff / 2);
   *backoff = std::min<std::chrono::milliseconds>(*backoff * 2, kAgentMaxBackoff);
   return wait_quietly(delay);
 }
@@ -331,10 +320,7 @@ void Agent::run_stream() {
     spdlog::info("the stream from {} ended ({}); looking for the leader", to,
                  s.ok() ? std::string("closed") : s.error_message());
     internal_.interrupt_report_stream();
-    // A leader change ends every agent's stream at once: each waits a random share of
-    // kAgentRejoinSpread first, so the new leader takes their registrations (and, with TLS,
-    // handshakes) spread out rather than all in the same instant.
-    if (any && !wait_quietly(random_delay(kAgentRejoinSpread))) return;
+    if (any && !wait_quietly(common::random_delay(transport::kAgentRejoinSpread))) return;
     if (!any && !wait_backoff(&backoff)) return;
     std::string error;
     if (!register_agent(&error)) {

@@ -30,6 +30,10 @@ inline constexpr std::chrono::milliseconds kAgentKeepaliveTime{5000};
 // reconnect backoff).
 inline constexpr std::chrono::milliseconds kConnectTimeout{1000};
 inline constexpr std::chrono::milliseconds kAgentConnectTimeout{5000};
+// A leader change ends every agent's stream at once: each agent (and each simulated one of
+// `bench agents`) waits a random share of this before following the new leader, so the new
+// leader takes their registrations (and, with TLS, handshakes) spread out.
+inline constexpr std::chrono::milliseconds kAgentRejoinSpread{1000};
 
 // Message sizes, from what the API and the cluster's own traffic need (README "Limits"):
 // - A client request (SchedulerService): a 64 KiB command and 64 KiB of environment plus

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <regex>
 #include <set>
@@ -74,6 +75,25 @@ TEST(RandomIds, ThreadsNeverRepeatEachOther) {
   std::set<std::string> all;
   for (const auto& ids : made) all.insert(ids.begin(), ids.end());
   EXPECT_EQ(all.size(), size_t{kThreads} * kEach);
+}
+
+}  // namespace
+}  // namespace nomad::common
+
+namespace nomad::common {
+namespace {
+
+TEST(RandomDelay, StaysWithinItsBoundAndSpreadsOverIt) {
+  const auto bound = std::chrono::milliseconds(1000);
+  std::set<int64_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const auto d = random_delay(bound);
+    ASSERT_GE(d.count(), 0);
+    ASSERT_LE(d.count(), bound.count());
+    seen.insert(std::min<int64_t>(d.count() / 100, 9));
+  }
+  EXPECT_EQ(seen.size(), 10u) << "every tenth of the bound is drawn";
+  EXPECT_EQ(random_delay(std::chrono::milliseconds(0)).count(), 0);
 }
 
 }  // namespace
