@@ -2,6 +2,8 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <functional>
+#include <string_view>
 
 namespace nomad::sim {
 
@@ -16,14 +18,10 @@ uint64_t mix64(uint64_t z) {
 }  // namespace
 
 uint64_t entry_data_hash(const raft::Entry& entry) {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a 64
-  auto mix = [&h](unsigned char c) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  };
-  mix(static_cast<unsigned char>(entry.type));
-  for (char c : entry.data) mix(static_cast<unsigned char>(c));
-  return h;
+  // The standard library's string hash reads 8 bytes at a time (byte-wise FNV-1a was a tenth of
+  // the simulation's time); the type is mixed in so equal data of another type differs.
+  const uint64_t data = std::hash<std::string_view>{}(entry.data);
+  return mix64(data ^ (static_cast<uint64_t>(entry.type) + 0x9e3779b97f4a7c15ULL));
 }
 
 uint64_t chain_hash(uint64_t prev, raft::Index index, raft::Term term, uint64_t data_hash) {
