@@ -8,7 +8,8 @@ FUZZ_DIR ?= build-fuzz
 # coverage, Debug at -O1): the libraries are compiled once for both.
 ASAN_DIR ?= $(FUZZ_DIR)
 SANITIZE_CONFIGURE = CXX=clang++ cmake -S . -B $(ASAN_DIR) -DCMAKE_BUILD_TYPE=Debug \
-  -DNOMAD_SANITIZE=ON -DNOMAD_FUZZ=ON
+  -DNOMAD_SANITIZE=ON -DNOMAD_FUZZ=ON \
+  -DNOMAD_SANITIZER_SUITE="$(ASAN_TARGETS) make-seed-corpus $(FUZZ_TARGETS:%=%-fuzz)"
 ASAN_SIM_SEEDS ?= 200
 FUZZ_SECONDS ?= 32
 
@@ -142,10 +143,11 @@ test-asan: sanitize-configure
 asan-runs:
 	$(MAKE) --no-print-directory -j$(JOBS) -O $(ASAN_RUNS:%=asan-run-%)
 
-# Everything test-asan and test-fuzz build, in one call (make test runs it in the background).
+# Everything test-asan and test-fuzz build (make test runs it in the background), as the one
+# target sanitizer-suite (SANITIZE_CONFIGURE names its parts): several --target goals would be
+# built one after another, each fuzz target on one core.
 sanitize-build: sanitize-configure
-	cmake --build $(ASAN_DIR) -j$(JOBS) --target $(ASAN_TARGETS) make-seed-corpus \
-	  $(FUZZ_TARGETS:%=%-fuzz)
+	cmake --build $(ASAN_DIR) -j$(JOBS) --target sanitizer-suite
 
 # The runs, $(JOBS) at a time (each is one thread), the longest first.
 ASAN_RUNS := sim-5 sim-3 worker-tests raft-tests storage-tests jobs-tests storage-crash-tests
