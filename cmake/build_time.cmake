@@ -50,7 +50,7 @@ endfunction()
 # ctest test each: run as one process per test, their 784 tests spent more on process starts and
 # ctest's bookkeeping than on testing (about 50 s of the unit suite, against 10 s in one process
 # per executable). --gtest_brief=1 prints only the tests that fail; a single test is run with
-# e.g. build/raft-tests --gtest_filter='Election.*'.
+# e.g. build/raft-tests --gtest_filter='ElectionTest.*'.
 function(nomad_add_fast_tests target)
   add_test(NAME ${target} COMMAND ${target} --gtest_brief=1)
 endfunction()

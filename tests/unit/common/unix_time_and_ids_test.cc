@@ -77,12 +77,6 @@ TEST(RandomIds, ThreadsNeverRepeatEachOther) {
   EXPECT_EQ(all.size(), size_t{kThreads} * kEach);
 }
 
-}  // namespace
-}  // namespace nomad::common
-
-namespace nomad::common {
-namespace {
-
 TEST(RandomDelay, StaysWithinItsBoundAndSpreadsOverIt) {
   const auto bound = std::chrono::milliseconds(1000);
   std::set<int64_t> seen;
