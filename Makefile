@@ -20,8 +20,16 @@ all: build
 deps:
 	@./scripts/install-deps
 
+# clang compiles this code base a quarter faster than GCC 12 (680 against 910 CPU-s for the
+# whole build on 2 cores), most of it in the test executables' -O0 sources, and it is installed
+# anyway for the sanitizer build. CXX=g++ make build (with a new BUILD_DIR) uses GCC, as the
+# Dockerfile's source build does; both must compile the code without a warning.
+ifeq ($(origin CXX),default)
+  CXX := clang++
+endif
+
 $(BUILD_DIR)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	CXX=$(CXX) cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
 build: deps $(BUILD_DIR)/CMakeCache.txt
 	cmake --build $(BUILD_DIR) -j$(JOBS)

@@ -15,3 +15,6 @@ endif()
 configure_file(${CMAKE_SOURCE_DIR}/cmake/build_info.cc.in
   ${CMAKE_BINARY_DIR}/generated/build_info.cc @ONLY)
 target_sources(nomad_common PRIVATE ${CMAKE_BINARY_DIR}/generated/build_info.cc)
+# Apart from nomad_common's unity batches: a new commit then recompiles only this file.
+set_source_files_properties(${CMAKE_BINARY_DIR}/generated/build_info.cc PROPERTIES
+  SKIP_UNITY_BUILD_INCLUSION ON)

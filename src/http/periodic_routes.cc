@@ -105,8 +105,8 @@ api::Outcome<nomad_lite::CreatePeriodicJobRequest> parse_create(const std::strin
 
 void HttpServer::add_periodic_routes() {
   // Runs `local` on this node; when it is not the leader, `forward` to the leader instead.
-  auto write = [this](const Request& req, Response& res, int status, const auto& local,
-                      const auto& forward) {
+  auto write = [](const Request& req, Response& res, int status, const auto& local,
+                  const auto& forward) {
     auto out = write_at_leader<nomad_lite::PeriodicJobResponse>(req, local, forward);
     if (!out.ok()) return reply_error(res, out.error);
     json body = api::periodic_to_json(out.value.periodic());
@@ -131,10 +131,13 @@ void HttpServer::add_periodic_routes() {
       },
       Run::kWorker);
 
-  for (auto [action, name] : {std::pair{nomad_lite::PERIODIC_PAUSE, "pause"},
-                              std::pair{nomad_lite::PERIODIC_RESUME, "resume"},
-                              std::pair{nomad_lite::PERIODIC_CANCEL, "cancel"},
-                              std::pair{nomad_lite::PERIODIC_RUN_NOW, "run-now"}}) {
+  for (const auto& action_and_name : {std::pair{nomad_lite::PERIODIC_PAUSE, "pause"},
+                                      std::pair{nomad_lite::PERIODIC_RESUME, "resume"},
+                                      std::pair{nomad_lite::PERIODIC_CANCEL, "cancel"},
+                                      std::pair{nomad_lite::PERIODIC_RUN_NOW, "run-now"}}) {
+    // Copied out of the pair: clang before 16 cannot capture a structured binding in a lambda.
+    const auto action = action_and_name.first;
+    const auto* name = action_and_name.second;
     route(
         "POST", std::string("/api/periodic/{id}/") + name,
         [this, write, action](const Request& req, Response& res) {

@@ -9,29 +9,18 @@
 
 #include "storage/crc32c.h"
 #include "storage/file_util.h"
+#include "storage/le_bytes.h"
 
 namespace nomad::storage {
 namespace {
 
-constexpr char kMagic[] = "NLBACKUP";
-constexpr size_t kMagicSize = 8;
-constexpr size_t kPreambleSize = kMagicSize + 4 + 4 + 4;
+constexpr char kBackupMagic[] = "NLBACKUP";
+constexpr size_t kBackupMagicSize = 8;
+constexpr size_t kPreambleSize = kBackupMagicSize + 4 + 4 + 4;
 
-void put_u32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_u64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
 void put_string(std::string* out, std::string_view s) {
   put_u32(out, static_cast<uint32_t>(s.size()));
   out->append(s);
-}
-
-uint64_t get_le(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
 }
 
 // Reads the metadata block field by field; any read past its end fails.
@@ -108,7 +97,7 @@ std::string encode_backup(BackupHeader header, std::string_view data) {
   header.data_length = data.size();
   header.data_crc = crc32c(data.data(), data.size());
   std::string metadata = encode_metadata(header);
-  std::string out(kMagic, kMagicSize);
+  std::string out(kBackupMagic, kBackupMagicSize);
   out.reserve(kPreambleSize + metadata.size() + data.size());
   put_u32(&out, header.version);
   put_u32(&out, static_cast<uint32_t>(metadata.size()));
@@ -125,7 +114,8 @@ Status decode_backup_header(std::string_view bytes, const std::string& name, Bac
         name + " is damaged (" + what +
         "): take a new snapshot with 'operator snapshot save', or use another copy");
   };
-  if (bytes.size() < kMagicSize || bytes.substr(0, kMagicSize) != std::string_view(kMagic)) {
+  if (bytes.size() < kBackupMagicSize ||
+      bytes.substr(0, kBackupMagicSize) != std::string_view(kBackupMagic)) {
     return Status::error(name +
                          " is not a nomad-lite snapshot file (it does not start with NLBACKUP); "
                          "'operator snapshot save FILE' makes one");
@@ -135,14 +125,14 @@ Status decode_backup_header(std::string_view bytes, const std::string& name, Bac
                          " bytes, less than a snapshot file's header");
   }
   BackupHeader h;
-  h.version = static_cast<uint32_t>(get_le(bytes.data() + kMagicSize, 4));
+  h.version = static_cast<uint32_t>(get_le(bytes.data() + kBackupMagicSize, 4));
   if (h.version != kBackupFormatVersion) {
     return Status::error(name + " has snapshot format version " + std::to_string(h.version) +
                          "; this nomad-lite reads version " + std::to_string(kBackupFormatVersion) +
                          ": use the nomad-lite release that saved it");
   }
-  const auto meta_length = static_cast<uint32_t>(get_le(bytes.data() + kMagicSize + 4, 4));
-  const auto meta_crc = static_cast<uint32_t>(get_le(bytes.data() + kMagicSize + 8, 4));
+  const auto meta_length = static_cast<uint32_t>(get_le(bytes.data() + kBackupMagicSize + 4, 4));
+  const auto meta_crc = static_cast<uint32_t>(get_le(bytes.data() + kBackupMagicSize + 8, 4));
   if (meta_length > kMaxBackupMetadataBytes) {
     return damaged("its header claims " + std::to_string(meta_length) + " bytes of metadata");
   }

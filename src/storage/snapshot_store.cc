@@ -11,6 +11,7 @@
 
 #include "storage/crc32c.h"
 #include "storage/file_util.h"
+#include "storage/le_bytes.h"
 
 namespace nomad::storage {
 namespace fs = std::filesystem;
@@ -21,20 +22,6 @@ constexpr char kMagicWithMembership[] = "NLSNAP2\n";
 constexpr size_t kMagicSize = 8;
 constexpr size_t kHeaderSize = kMagicSize + 8 + 8 + 8 + 4;
 constexpr size_t kMembershipHeaderSize = 4 + 4;  // after kHeaderSize in NLSNAP2
-
-void put_u32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-void put_u64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t get_u64(const char* p, int bytes = 8) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 std::string file_name(raft::Index index, raft::Term term) {
   char name[64];
@@ -149,15 +136,15 @@ Status SnapshotStore::load_latest(std::optional<Snapshot>* out) const {
     return damaged("bad header");
   }
   Snapshot snap;
-  snap.index = get_u64(bytes.data() + kMagicSize);
-  snap.term = get_u64(bytes.data() + kMagicSize + 8);
-  uint64_t length = get_u64(bytes.data() + kMagicSize + 16);
-  auto crc = static_cast<uint32_t>(get_u64(bytes.data() + kMagicSize + 24, 4));
+  snap.index = get_le(bytes.data() + kMagicSize);
+  snap.term = get_le(bytes.data() + kMagicSize + 8);
+  uint64_t length = get_le(bytes.data() + kMagicSize + 16);
+  auto crc = static_cast<uint32_t>(get_le(bytes.data() + kMagicSize + 24, 4));
   size_t data_start = kHeaderSize;
   if (with_membership) {
     if (bytes.size() < kHeaderSize + kMembershipHeaderSize) return damaged("bad header");
-    uint64_t membership_length = get_u64(bytes.data() + kHeaderSize, 4);
-    auto membership_crc = static_cast<uint32_t>(get_u64(bytes.data() + kHeaderSize + 4, 4));
+    uint64_t membership_length = get_le(bytes.data() + kHeaderSize, 4);
+    auto membership_crc = static_cast<uint32_t>(get_le(bytes.data() + kHeaderSize + 4, 4));
     data_start = kHeaderSize + kMembershipHeaderSize;
     if (membership_length > bytes.size() - data_start) return damaged("membership length");
     std::string_view encoded(bytes.data() + data_start, membership_length);

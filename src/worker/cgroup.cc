@@ -13,6 +13,7 @@
 #include <system_error>
 #include <thread>
 
+#include "common/errno_text.h"
 #include "worker/cgroup_files.h"
 
 namespace nomad::worker {
@@ -79,7 +80,7 @@ std::string enable_v2_controllers(const fs::path& own) {
   if (error.empty() || errno != EBUSY) return error;
   fs::path leaf = own / kCgroupServerLeaf;
   if (::mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST) {
-    return "cannot create " + leaf.string() + ": " + errno_text(errno);
+    return "cannot create " + leaf.string() + ": " + common::errno_text(errno);
   }
   if (std::string moved = write_control(leaf / "cgroup.procs", std::to_string(getpid()));
       !moved.empty()) {
@@ -145,7 +146,7 @@ std::unique_ptr<CgroupTree> CgroupTree::create(const CgroupPlaces& places, std::
     remove_stale_trees(parent);
     fs::path dir = parent / name;
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      *why = "cannot create " + dir.string() + ": " + errno_text(errno);
+      *why = "cannot create " + dir.string() + ": " + common::errno_text(errno);
       return nullptr;  // the destructor removes those made
     }
     tree->dirs_.push_back(dir);
@@ -199,7 +200,7 @@ std::unique_ptr<AttemptCgroup> CgroupTree::make_attempt(const std::string& name,
     fs::path dir = parent / name;
     // An existing one is taken over: names are unique per tree, so it is ours.
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-      return fail("cannot create " + dir.string() + ": " + errno_text(errno));
+      return fail("cannot create " + dir.string() + ": " + common::errno_text(errno));
     }
     cg->dirs_.push_back(dir);
   }
@@ -255,7 +256,7 @@ std::unique_ptr<AttemptCgroup> CgroupTree::make_attempt(const std::string& name,
   for (const fs::path& dir : cg->dirs_) {
     fs::path procs = dir / "cgroup.procs";
     int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return fail("cannot open " + procs.string() + ": " + errno_text(errno));
+    if (fd < 0) return fail("cannot open " + procs.string() + ": " + common::errno_text(errno));
     cg->join_fds_.push_back(fd);
   }
   return cg;
@@ -325,7 +326,7 @@ bool AttemptCgroup::remove(std::string* error) {
       it = dirs_.erase(it);
       continue;
     }
-    if (errno != EBUSY) *error = "cannot remove " + it->string() + ": " + errno_text(errno);
+    if (errno != EBUSY) *error = "cannot remove " + it->string() + ": " + common::errno_text(errno);
     all = false;
     ++it;
   }

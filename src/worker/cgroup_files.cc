@@ -9,11 +9,11 @@
 #include <sstream>
 #include <system_error>
 
+#include "common/errno_text.h"
+
 namespace nomad::worker::cgroup_files {
 
 namespace fs = std::filesystem;
-
-std::string errno_text(int err) { return std::system_category().message(err); }
 
 bool read_text(const fs::path& path, std::string* out) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -46,7 +46,7 @@ bool read_number(const fs::path& path, uint64_t* value) {
 // One write of `text` to a control file, as the kernel wants it; "" or what failed.
 std::string write_control(const fs::path& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) return "cannot open " + path.string() + ": " + errno_text(errno);
+  if (fd < 0) return "cannot open " + path.string() + ": " + common::errno_text(errno);
   ssize_t n;
   while ((n = ::write(fd, text.data(), text.size())) < 0 && errno == EINTR) {
   }
@@ -54,7 +54,7 @@ std::string write_control(const fs::path& path, const std::string& text) {
   ::close(fd);
   if (n != static_cast<ssize_t>(text.size())) {
     std::string error =
-        "cannot write '" + text + "' to " + path.string() + ": " + errno_text(saved);
+        "cannot write '" + text + "' to " + path.string() + ": " + common::errno_text(saved);
     errno = saved;  // the caller may look at it (EBUSY)
     return error;
   }

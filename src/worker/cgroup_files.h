@@ -21,7 +21,6 @@ bool read_number(const std::filesystem::path& path, uint64_t* value);
 std::string write_control(const std::filesystem::path& path, const std::string& text);
 bool path_exists(const std::filesystem::path& path);
 std::vector<std::string> split(std::string_view text, char sep);
-std::string errno_text(int err);
 
 // The text of a file such as memory.events or cpu.stat: the value of `key` on its "key value"
 // line; false when there is none.

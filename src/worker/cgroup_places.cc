@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/errno_text.h"
 #include "worker/cgroup_files.h"
 
 namespace nomad::worker {
@@ -165,12 +166,12 @@ CgroupPlaces find_cgroup_places(const CgroupSources& sources) {
   std::string proc_cgroup, mountinfo;
   if (!read_text(sources.proc_cgroup, &proc_cgroup)) {
     CgroupPlaces none;
-    none.why_not = "cannot read " + sources.proc_cgroup + ": " + errno_text(errno);
+    none.why_not = "cannot read " + sources.proc_cgroup + ": " + common::errno_text(errno);
     return none;
   }
   if (!read_text(sources.mountinfo, &mountinfo)) {
     CgroupPlaces none;
-    none.why_not = "cannot read " + sources.mountinfo + ": " + errno_text(errno);
+    none.why_not = "cannot read " + sources.mountinfo + ": " + common::errno_text(errno);
     return none;
   }
   return find_cgroup_places(proc_cgroup, mountinfo);

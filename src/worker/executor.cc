@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <system_error>
 
+#include "common/errno_text.h"
 #include "common/log.h"
 #include "common/thread_name.h"
 #include "common/unix_time.h"
@@ -32,8 +33,6 @@ rlim_t settable_limit(Resource resource, rlim_t wanted) {
   if (getrlimit(resource, &current) != 0 || current.rlim_max == RLIM_INFINITY) return wanted;
   return std::min(wanted, current.rlim_max);
 }
-
-std::string errno_text(int err) { return std::system_category().message(err); }
 
 // The first directory on the way to `path` (as far as it exists) that `user` may not search,
 // judged by the mode bits (ACLs are not read); "" when there is none.
@@ -81,14 +80,14 @@ Executor::State::State(ExecutorOptions opts, StartedFn started, FinishedFn finis
   wake_fd.reset(above_stdio(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)));
   devnull_fd.reset(above_stdio(open("/dev/null", O_RDONLY | O_CLOEXEC)));
   if (epoll_fd.get() < 0 || wake_fd.get() < 0 || devnull_fd.get() < 0) {
-    init_error = "the executor cannot start: " + errno_text(errno);
+    init_error = "the executor cannot start: " + common::errno_text(errno);
     return;
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = 0;  // process ids start at 1
   if (epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, wake_fd.get(), &ev) != 0) {
-    init_error = "the executor cannot start: " + errno_text(errno);
+    init_error = "the executor cannot start: " + common::errno_text(errno);
     return;
   }
   if (!options.job_user.empty()) {
@@ -311,15 +310,16 @@ Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stde
       result.finished = true;  // it ran here and never wrote to this stream
       return result;
     }
-    result.status =
-        Status::error(errno == ENOENT ? "no output of job " + key.job_id + " attempt " +
-                                            std::to_string(key.attempt) + " on this node"
-                                      : "cannot read " + path.string() + ": " + errno_text(errno));
+    result.status = Status::error(
+        errno == ENOENT ? "no output of job " + key.job_id + " attempt " +
+                              std::to_string(key.attempt) + " on this node"
+                        : "cannot read " + path.string() + ": " + common::errno_text(errno));
     return result;
   }
   struct stat st;
   if (fstat(fd.get(), &st) != 0) {
-    result.status = Status::error("cannot read " + path.string() + ": " + errno_text(errno));
+    result.status =
+        Status::error("cannot read " + path.string() + ": " + common::errno_text(errno));
     return result;
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -331,7 +331,8 @@ Executor::ReadResult Executor::read_output(const AttemptKey& key, bool from_stde
                         static_cast<off_t>(offset + got));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        result.status = Status::error("cannot read " + path.string() + ": " + errno_text(errno));
+        result.status =
+            Status::error("cannot read " + path.string() + ": " + common::errno_text(errno));
         result.data.clear();
         return result;
       }

@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "common/duration.h"
+#include "common/errno_text.h"
 #include "common/log.h"
 #include "common/unix_time.h"
 #include "worker/executor_state.h"
@@ -36,8 +37,6 @@ constexpr int kReadsPerWakeup = 4;        // 256 KiB: a chatty job does not star
 constexpr auto kRetireEvery = std::chrono::milliseconds(10);
 constexpr int kRetireTries = 1000;
 constexpr auto kMemorySampleEvery = std::chrono::seconds(1);
-
-std::string errno_text(int err) { return std::system_category().message(err); }
 
 std::string printable(const std::string& s) {
   std::string out;
@@ -85,7 +84,7 @@ void Executor::State::run() {
   while (true) {
     int n = epoll_wait(epoll_fd.get(), events, 64, next_timeout_ms());
     if (n < 0) {
-      if (errno != EINTR) spdlog::error("executor: epoll_wait: {}", errno_text(errno));
+      if (errno != EINTR) spdlog::error("executor: epoll_wait: {}", common::errno_text(errno));
       n = 0;
     }
     for (int i = 0; i < n; ++i) on_event(events[i].data.u64);
@@ -184,7 +183,7 @@ void Executor::State::spawn(ExecSpec spec) {
     // The init enters the namespaces, mounts /proc and then drops to the job user itself.
     if (access(options.shell.c_str(), X_OK) != 0) {  // else only the init would see it
       return report_unstarted(spec.key,
-                              "cannot execute " + options.shell + ": " + errno_text(errno));
+                              "cannot execute " + options.shell + ": " + common::errno_text(errno));
     }
     request.program = namespace_init;
     request.shown_as = options.shell;
@@ -208,12 +207,12 @@ void Executor::State::spawn(ExecSpec spec) {
     p->out[stream]->set_path(output_file(spec.key, stream == 1));
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
-      return report_unstarted(spec.key, "cannot create a pipe: " + errno_text(errno));
+      return report_unstarted(spec.key, "cannot create a pipe: " + common::errno_text(errno));
     }
     p->pipes[stream].reset(fds[0]);
     write_ends[stream].reset(above_stdio(fds[1]));
     if (write_ends[stream].get() < 0 || fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
-      return report_unstarted(spec.key, "cannot create a pipe: " + errno_text(errno));
+      return report_unstarted(spec.key, "cannot create a pipe: " + common::errno_text(errno));
     }
   }
   request.stdin_fd = devnull_fd.get();
@@ -257,7 +256,7 @@ void Executor::State::spawn(ExecSpec spec) {
     watched = epoll_ctl(epoll_fd.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
   }
   if (!watched) {
-    std::string why = errno_text(errno);
+    std::string why = common::errno_text(errno);
     ::kill(-p->pid, SIGKILL);
     siginfo_t info;
     while (waitid(P_PID, p->pid, &info, WEXITED) != 0 && errno == EINTR) {
@@ -297,7 +296,7 @@ Status Executor::State::make_work_dir(const std::filesystem::path& work) {
   // server's, so the job cannot replace or truncate what it printed.
   if (run_as && lchown(work.c_str(), run_as->uid, run_as->gid) != 0) {
     return Status::error("cannot give the work directory " + work.string() + " to user " +
-                         run_as->name + ": " + errno_text(errno));
+                         run_as->name + ": " + common::errno_text(errno));
   }
   return Status::ok();
 }
@@ -411,7 +410,7 @@ void Executor::State::on_exit(Process& p) {
   }
   ExecResult result;
   if (rc < 0) {
-    result.error = "the exit status is unknown: " + errno_text(errno);
+    result.error = "the exit status is unknown: " + common::errno_text(errno);
     common::log_warn("executor: " + result.error,
                      {{"job_id", p.key.job_id}, {"attempt", p.key.attempt}});
     usage = {};

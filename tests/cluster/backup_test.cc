@@ -114,8 +114,9 @@ TEST(BackupRestore, ANewClusterRestoredFromASnapshotHoldsEveryJob) {
   TestCluster restored(3, {"--worker-slots", "2", "--restore", file}, /*dashboards=*/true);
   restored.start_all();
   ASSERT_NE(restored.wait_for_leader(), 0u);
-  for (const auto& [id, before] : saved.jobs) {
+  for (const auto& [saved_id, before] : saved.jobs) {
     if (!is_final(before)) continue;
+    const std::string& id = saved_id;  // a lambda may not capture a structured binding (clang 14)
     for (uint64_t node : restored.ids()) {
       std::optional<nomad_lite::Job> now;
       ASSERT_TRUE(wait_until([&] { return (now = restored.job(node, id)).has_value(); }))

@@ -265,7 +265,9 @@ TEST(StrictInputs, AnIdempotencyKeyReusedWithADifferentRequestIsAlreadyExistsNam
       {"retries", [](Sub& r) { r.set_retries(2); }},
       {"priority", [](Sub& r) { r.set_priority(3); }},
   };
-  for (const auto& [field, change] : changes) {
+  for (const auto& [field, change_of_field] : changes) {
+    const auto& change =
+        change_of_field;  // a lambda may not capture a structured binding (clang 14)
     grpc::Status s = submit_with(*stub, [&](Sub& r) {
       r.set_idempotency_key("k1");
       change(r);

@@ -57,7 +57,9 @@ def compile_command(entries, library):
     for entry in entries:
         args = entry.get("arguments") or shlex.split(entry["command"])
         output = args[args.index("-o") + 1] if "-o" in args else ""
-        if output.startswith(f"CMakeFiles/{library}.dir/"):
+        # Not the precompiled header's own compile (clang's has -emit-pch, which -fsyntax-only
+        # would turn into a header written to stdout).
+        if output.startswith(f"CMakeFiles/{library}.dir/") and not output.endswith((".pch", ".gch")):
             return args, entry["directory"], entry["file"], output
     raise SystemExit(f"no compile command of {library} in compile_commands.json: build it first")
 
@@ -81,7 +83,7 @@ def try_compile(args, directory, source, output, header, scratch):
             continue
         cmd.append(a)
     cmd += ["-fsyntax-only", path]
-    return subprocess.run(cmd, cwd=directory, capture_output=True, text=True)
+    return subprocess.run(cmd, cwd=directory, capture_output=True, text=True, errors="replace")
 
 
 def main():
