@@ -37,23 +37,29 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 # Unit tests and the simulation, the dashboard in a real browser, gRPC health, reflection and
 # JSON logs (test-probes), a short run of the fault suite, the Docker Compose cluster
 # (test-docker), hostile input, and last the core's and storage's tests again under ASan/UBSan
-# and a short libFuzzer run over each input from outside. scripts/run-tests runs the sanitizer
-# build (CPU only) at the lowest CPU and I/O priority beside the suites that mostly wait on
-# timers and the network, so two cores stay busy without slowing the nodes under test.
-# test-hostile bounds each node's memory after oversized requests: it runs on a quiet machine,
-# after the sanitizer build (beside the Docker test and that build, a node kept 173 MiB where
-# 163 were allowed).
-TEST_SUITES ?= test-unit test-e2e test-chaos test-membership+test-periodic \
-  test-agents+test-reads+test-probes test-docker
-TEST_AFTER_SANITIZE ?= test-hostile asan-test-runs fuzz-runs
-# Run one after another in the background at the lowest priority: the sanitizer build, then the
-# simulation under ASan (deterministic and timer-free: starved of CPU it only ends later).
-TEST_BACKGROUND ?= sanitize-build asan-sim-runs
+# and a short libFuzzer run over each input from outside. Only the programs (nomad-lite,
+# nomad-lite-init) are built first: scripts/run-tests then builds the test executables, the
+# sanitizer build and the ASan simulation in the background at the lowest CPU and I/O priority,
+# beside the suites that need only the programs and mostly wait on timers and the network, so
+# two cores stay busy without slowing the nodes under test. The unit tests follow once the main
+# build is done, the ASan runs and the fuzzers once everything is.
+TEST_SUITES ?= test-e2e test-chaos test-membership+test-periodic \
+  test-agents+test-reads+test-probes test-docker test-hostile
+TEST_AFTER_BUILD ?= test-unit
+TEST_AFTER_SANITIZE ?= asan-test-runs+fuzz-runs
+# Run one after another in the background at the lowest priority: the rest of the main build,
+# the sanitizer build, then the simulation under ASan (deterministic and timer-free: starved of
+# CPU it only ends later).
+TEST_BACKGROUND ?= build sanitize-build asan-sim-runs
+
+# What the suites that start real processes need built first: `make test-e2e` builds them;
+# run-tests sets it empty, since the background is building in the same directory then.
+SUITE_BIN ?= chaos-bin
 
 # docker-prepare-start: packages, dockerd and base images for test-docker, in the background.
-test: docker-prepare-start format-check build
-	@MAKE="$(MAKE)" TEST_SUITES="$(TEST_SUITES)" TEST_AFTER_SANITIZE="$(TEST_AFTER_SANITIZE)" \
-	  TEST_BACKGROUND="$(TEST_BACKGROUND)" \
+test: docker-prepare-start format-check chaos-bin
+	@MAKE="$(MAKE)" TEST_SUITES="$(TEST_SUITES)" TEST_AFTER_BUILD="$(TEST_AFTER_BUILD)" \
+	  TEST_AFTER_SANITIZE="$(TEST_AFTER_SANITIZE)" TEST_BACKGROUND="$(TEST_BACKGROUND)" \
 	  SANITIZE_LOG="$(BUILD_DIR)/sanitize-build.log" ./scripts/run-tests
 
 # One more test than cores: most cluster tests wait on timers and the network (3 at a time took
@@ -70,7 +76,7 @@ E2E_DIR := tests/e2e
 $(E2E_DIR)/node_modules/.package-lock.json: $(E2E_DIR)/package.json $(E2E_DIR)/package-lock.json | deps
 	cd $(E2E_DIR) && npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 
-test-e2e: build $(E2E_DIR)/node_modules/.package-lock.json
+test-e2e: $(SUITE_BIN) $(E2E_DIR)/node_modules/.package-lock.json
 	cd $(E2E_DIR) && NOMAD_LITE_BIN=$(abspath $(BUILD_DIR))/nomad-lite E2E_OUT=$(abspath $(BUILD_DIR))/e2e \
 	  node --test --test-concurrency=1 --test-timeout=120000 --test-reporter=spec
 
@@ -84,7 +90,7 @@ test-e2e: build $(E2E_DIR)/node_modules/.package-lock.json
 HOSTILE_PYTHON ?= /usr/bin/python3
 HOSTILE_FLAGS ?=
 
-test-hostile: chaos-bin
+test-hostile: $(SUITE_BIN)
 	$(HOSTILE_PYTHON) tests/hostile/run.py --self-check
 	$(HOSTILE_PYTHON) tests/hostile/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/hostile $(HOSTILE_FLAGS)
 
@@ -94,7 +100,7 @@ test-hostile: chaos-bin
 # hand-encoded health messages until a node left alone goes NOT_SERVING; its logs must be
 # JSON lines. Node logs in $(BUILD_DIR)/probes; under 60 s.
 .PHONY: test-probes
-test-probes: chaos-bin
+test-probes: $(SUITE_BIN)
 	$(HOSTILE_PYTHON) tests/probes/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/probes
 
 # Read-your-writes, consistent reads and leadership transfer from a Python client (tests/reads,
@@ -102,7 +108,7 @@ test-probes: chaos-bin
 # 3-node cluster; a job submitted on the leader is never NOT_FOUND on a follower right after,
 # and a leader stopped with SIGTERM hands over in well under an election timeout. Under 90 s.
 .PHONY: test-reads
-test-reads: chaos-bin
+test-reads: $(SUITE_BIN)
 	$(HOSTILE_PYTHON) tests/reads/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/reads
 # Membership changes with real processes under a job stream (tests/membership): 3 -> 4 -> 5
 # nodes with --join, a SIGKILLed node replaced, the leader removed, back to 3; then --join
@@ -110,14 +116,14 @@ test-reads: chaos-bin
 # Also transfer-leader, node drain, snapshot save and --restore into a new cluster, and
 # --force-new-cluster on a survivor grown back to 3 voters with --join (about 50 s).
 .PHONY: test-membership
-test-membership: chaos-bin
+test-membership: $(SUITE_BIN)
 	$(HOSTILE_PYTHON) tests/membership/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/membership
 # Worker-only agents with real processes (tests/agents): 3 servers with --worker-slots 0 and 10
 # agents run 300 jobs, spread; an agent SIGKILLed mid-job, restarted, the leader SIGKILLed;
 # resources, constraints and oom where the build has them; a bench agents smoke run; then TLS
 # and tokens with agent certificates, and tokens without TLS. Logs in $(BUILD_DIR)/agents.
 .PHONY: test-agents
-test-agents: chaos-bin
+test-agents: $(SUITE_BIN)
 	$(HOSTILE_PYTHON) tests/agents/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/agents
 
 # Periodic jobs with real processes (tests/periodic, plain Python 3 and REST): four jobs at 1 s
@@ -128,11 +134,11 @@ test-agents: chaos-bin
 # $(BUILD_DIR)/periodic; about 32 s.
 .PHONY: test-periodic test-periodic-full
 PERIODIC_RUN = $(HOSTILE_PYTHON) tests/periodic/run.py --bin $(BUILD_DIR)/nomad-lite
-test-periodic: chaos-bin
+test-periodic: $(SUITE_BIN)
 	$(PERIODIC_RUN) --out $(BUILD_DIR)/periodic --kills 2 --outage 11
 # The issue's own check, in make chaos: four leader kills and the whole cluster down for a
 # minute (about 90 s). Node logs in $(BUILD_DIR)/periodic-full.
-test-periodic-full: chaos-bin
+test-periodic-full: $(SUITE_BIN)
 	$(PERIODIC_RUN) --out $(BUILD_DIR)/periodic-full --kills 4 --outage 60
 
 # The consensus core, the simulation, storage, the job state machine and the executor again
@@ -231,9 +237,9 @@ DURATION ?= 1h
 CHAOS_RUN = python3 tests/chaos/run.py --bin $(BUILD_DIR)/nomad-lite --out $(BUILD_DIR)/chaos
 
 chaos-bin: deps $(BUILD_DIR)/CMakeCache.txt
-	cmake --build $(BUILD_DIR) -j$(JOBS) --target nomad-lite
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target nomad-lite nomad-lite-init
 
-test-chaos: chaos-bin
+test-chaos: $(SUITE_BIN)
 	python3 tests/chaos/checker_selftest.py
 	$(CHAOS_RUN) --mode short --seeds 1 --nodes 3 $(CHAOS_TEST_FLAGS)
 
@@ -316,7 +322,7 @@ test-packaging: build
 docker-prepare-start: deps
 	@./scripts/docker-prepare start
 
-test-docker: chaos-bin
+test-docker: $(SUITE_BIN)
 	NOMAD_LITE_BIN=$(BUILD_DIR)/nomad-lite ./scripts/test-docker
 
 test-docker-full: chaos-bin
