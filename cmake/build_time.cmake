@@ -20,24 +20,14 @@ endfunction()
 # instantiated, once per batch instead of once per file. jobs-tests' ten files took 56 s of CPU
 # one by one and 12 s as one batch. The files of one target therefore share a namespace: a helper
 # in a test file's anonymous namespace must not have the name (or the overloads) of another's in
-# the same target; the files below still do, and compile on their own.
-set(NOMAD_TESTS_OUTSIDE_UNITY
-  tests/unit/raft/commit_test.cc tests/unit/raft/replication_test.cc
-  tests/unit/cli/config_file_test.cc tests/unit/cli/job_logs_test.cc
-  tests/unit/cli/job_wait_test.cc tests/unit/cli/security_args_test.cc
-  tests/cluster/http_test.cc tests/cluster/limits_test.cc
-  tests/unit/storage/wal_test.cc tests/unit/worker/job_user_test.cc
-  tests/unit/api/service_reads_test.cc tests/unit/cli/member_args_test.cc
-  tests/unit/cli/node_args_test.cc tests/unit/node/coordinator_test.cc tests/cluster/drain_test.cc)
+# the same target. Files whose helpers would clash keep them in a namespace named after the file
+# (`namespace wal_test {`), where their own tests find them first.
 option(NOMAD_UNITY_TESTS "Compile each test executable's sources in unity batches" ON)
 
 function(nomad_compile_tests_in_unity_batches)
   if(NOT NOMAD_UNITY_TESTS)
     return()
   endif()
-  list(TRANSFORM NOMAD_TESTS_OUTSIDE_UNITY PREPEND ${CMAKE_SOURCE_DIR}/)
-  set_source_files_properties(${NOMAD_TESTS_OUTSIDE_UNITY} PROPERTIES
-    SKIP_UNITY_BUILD_INCLUSION ON)
   get_property(targets DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY BUILDSYSTEM_TARGETS)
   foreach(target IN LISTS targets)
     if(target MATCHES "-tests$")

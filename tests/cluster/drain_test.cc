@@ -13,7 +13,8 @@
 #include "cluster_harness.h"
 
 namespace nomad::testing {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace drain_test {
 
 using nomad_lite::Job;
 
@@ -287,5 +288,5 @@ TEST(Drain, OnlyTheOperatorRoleDrainsWhenTokensAreOn) {
   EXPECT_TRUE(answer.node().ineligible());
 }
 
-}  // namespace
+}  // namespace drain_test
 }  // namespace nomad::testing

@@ -17,7 +17,8 @@
 #include "cluster_harness.h"
 
 namespace nomad::testing {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace http_test {
 
 using nlohmann::json;
 
@@ -731,5 +732,5 @@ TEST(HttpApi, ABusyDashboardPortIsOneLineAndExitCode2) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
-}  // namespace
+}  // namespace http_test
 }  // namespace nomad::testing

@@ -14,7 +14,8 @@
 #include "cluster_harness.h"
 
 namespace nomad::testing {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace limits_test {
 
 using grpc::StatusCode;
 
@@ -508,5 +509,5 @@ TEST(Limits, SigtermStopsANodeWithinTwoSecondsAfterAHugeRequest) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
-}  // namespace
+}  // namespace limits_test
 }  // namespace nomad::testing

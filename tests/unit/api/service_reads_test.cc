@@ -11,7 +11,8 @@
 #include "support/job_commands.h"
 
 namespace nomad::api {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace service_reads_test {
 
 using jobs::testing::submit_cmd;
 using testing::FakeClusterPort;
@@ -112,5 +113,5 @@ TEST_F(ServiceReadsTest, WaitJobOfAJobNotYetAppliedHereWaitsInsteadOfNotFound) {
   EXPECT_TRUE(out.ok()) << out.error.message;
 }
 
-}  // namespace
+}  // namespace service_reads_test
 }  // namespace nomad::api

@@ -12,7 +12,8 @@
 #include "support/temp_dir.h"
 
 namespace nomad::cli {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace config_file_test {
 
 class ConfigFile : public ::testing::Test {
  protected:
@@ -43,7 +44,7 @@ class ConfigFile : public ::testing::Test {
     return error_of({"server", "--config", write(text)});
   }
 
-  testing::TempDir dir_{"config-file"};
+  ::nomad::testing::TempDir dir_{"config-file"};
 };
 
 #define EXPECT_HAS(haystack, needle)                               \
@@ -231,5 +232,5 @@ TEST(Version, BothFormsAndJson) {
   EXPECT_EQ(parsed.exit_code, 2);
 }
 
-}  // namespace
+}  // namespace config_file_test
 }  // namespace nomad::cli

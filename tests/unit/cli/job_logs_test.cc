@@ -8,7 +8,8 @@
 #include "fake_scheduler.h"
 
 namespace nomad::cli {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace job_logs_test {
 
 using testing::FakeScheduler;
 
@@ -148,5 +149,5 @@ TEST(JobLogs, AnUnknownJobIsAnErrorWithExitCode1) {
   EXPECT_TRUE(server.logs_requests().empty());
 }
 
-}  // namespace
+}  // namespace job_logs_test
 }  // namespace nomad::cli

@@ -10,7 +10,8 @@
 #include "fake_scheduler.h"
 
 namespace nomad::cli {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace job_wait_test {
 
 using testing::closed_address;
 using testing::FakeScheduler;
@@ -299,5 +300,5 @@ TEST(JobStatus, JsonCarriesTheOutputTails) {
   EXPECT_FALSE(nlohmann::json::parse(listed.str())["jobs"][0].contains("stderr_tail"));
 }
 
-}  // namespace
+}  // namespace job_wait_test
 }  // namespace nomad::cli

@@ -7,7 +7,8 @@
 #include "support/cli_parse.h"
 
 namespace nomad::cli {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace member_args_test {
 
 using test_support::expect_usage_error;
 using test_support::parse_error;
@@ -87,5 +88,5 @@ TEST(TlsInitArgs, AddNodeMakesOneCertificateFromTheExistingCa) {
                      "give one of them");
 }
 
-}  // namespace
+}  // namespace member_args_test
 }  // namespace nomad::cli

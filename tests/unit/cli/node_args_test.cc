@@ -7,7 +7,8 @@
 #include "support/cli_parse.h"
 
 namespace nomad::cli {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace node_args_test {
 
 using test_support::expect_usage_error;
 using test_support::parse_error;
@@ -56,5 +57,5 @@ TEST(NodeArgs, MistakesAreNamed) {
             std::string::npos);
 }
 
-}  // namespace
+}  // namespace node_args_test
 }  // namespace nomad::cli

@@ -10,7 +10,8 @@
 #include "tls/dev_pki.h"
 
 namespace nomad::cli {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace security_args_test {
 
 Invocation parse_ok(const std::vector<std::string>& args) {
   ParsedArgs parsed = parse_args(args);
@@ -124,5 +125,5 @@ TEST(SecurityArgs, TlsInitSaysWhatItWroteAndRefusesToOverwrite) {
   std::filesystem::remove_all(dir);
 }
 
-}  // namespace
+}  // namespace security_args_test
 }  // namespace nomad::cli

@@ -19,7 +19,8 @@
 #include "support/job_commands.h"
 
 namespace nomad::node {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace coordinator_test {
 
 using jobs::testing::assign_cmd;
 using jobs::testing::cancel_cmd;
@@ -835,5 +836,5 @@ TEST_F(CoordinatorTest, FailedJobWaitsForItsBackoffBeforeBeingAssigned) {
   EXPECT_EQ(job("j1").attempt(), 2u);
 }
 
-}  // namespace
+}  // namespace coordinator_test
 }  // namespace nomad::node

@@ -5,7 +5,8 @@
 #include "harness.h"
 
 namespace nomad::raft {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace commit_test {
 
 using test::Cluster;
 using test::ClusterOptions;
@@ -183,5 +184,5 @@ TEST(CommitTest, CommittedEntriesAreAppliedInOrderExactlyOnce) {
   c.expect_state_machine_safety();
 }
 
-}  // namespace
+}  // namespace commit_test
 }  // namespace nomad::raft

@@ -5,7 +5,8 @@
 #include "harness.h"
 
 namespace nomad::raft {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace replication_test {
 
 using test::append_request;
 using test::Cluster;
@@ -302,5 +303,5 @@ TEST(ReplicationTest, AFollowerWithAppendsInFlightLearnsTheCommitOnceItsLastAckI
   for (NodeId id : c.ids()) EXPECT_EQ(c.core(id).commit_index(), b.last_index) << "node " << id;
 }
 
-}  // namespace
+}  // namespace replication_test
 }  // namespace nomad::raft

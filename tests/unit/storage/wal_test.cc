@@ -14,7 +14,8 @@
 #include "support/temp_dir.h"
 
 namespace nomad::storage {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace wal_test {
 
 using raft::Entry;
 using raft::HardState;
@@ -500,5 +501,5 @@ TEST(Wal, ACommitIndexBeyondTheLogIsAnError) {
   EXPECT_NE(o.status.message().find("commit index 9"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace wal_test
 }  // namespace nomad::storage

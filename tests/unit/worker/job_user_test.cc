@@ -20,7 +20,8 @@
 #include "worker/spawn.h"
 
 namespace nomad::worker::testing {
-namespace {
+// Named after the file: its unity batch holds files whose helpers have the same names.
+namespace job_user_test {
 
 std::string text(const std::set<std::string>& lines) {
   std::string out;
@@ -220,13 +221,14 @@ std::string spawn_error_without(int capability, const Identity& user) {
         error = outcome.pid > 0 ? "started" : outcome.error;
       }
     }
-    ssize_t n = write(fds[1], error.data(), error.size());
+    ssize_t n = ::write(fds[1], error.data(), error.size());
     _exit(n == static_cast<ssize_t>(error.size()) ? 0 : 1);
   }
   close(fds[1]);
   std::string out;
   char buf[512];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<size_t>(n));
   close(fds[0]);
   waitpid(child, nullptr, 0);
   return out;
@@ -256,5 +258,5 @@ TEST_F(JobUserTest, SandboxRunsAsTheUserToo) {
   EXPECT_EQ(owner_of(attempt_dir("sandboxed") / "mine"), nobody_.uid);
 }
 
-}  // namespace
+}  // namespace job_user_test
 }  // namespace nomad::worker::testing
