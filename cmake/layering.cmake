@@ -20,6 +20,7 @@ set(NOMAD_LAYERS
   "nomad_transport: transport common raft metrics"
   "nomad_api: api jobs common raft metrics"
   "nomad_api_grpc: api transport tls jobs common raft metrics"
+  "nomad_http_wire: http common"
   "nomad_http: http api transport web jobs common raft metrics"
   "nomad_node: node storage jobs common raft metrics"
   "nomad_server: server node api http storage transport worker jobs tls web common raft metrics"
