@@ -39,7 +39,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <system_error>
+
+#include "common/errno_text.h"
 
 namespace nomad::worker {
 
@@ -151,8 +152,6 @@ __attribute__((noinline)) pid_t vfork_and_exec(const ChildPlan* plan, ChildFailu
   return pid;
 }
 
-std::string error_text(int err) { return std::system_category().message(err); }
-
 void reap(pid_t pid) {
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -174,7 +173,7 @@ Status lookup_identity(const std::string& name, Identity* out) {
   }
   // Not found is 0 with no entry, though some NSS modules report ENOENT or ESRCH.
   if (!found && (rc == 0 || rc == ENOENT || rc == ESRCH)) return Status::error("no such user");
-  if (!found) return Status::error("cannot look up user '" + name + "': " + error_text(rc));
+  if (!found) return Status::error("cannot look up user '" + name + "': " + common::errno_text(rc));
   Identity id;
   id.name = name;
   id.uid = entry.pw_uid;
@@ -245,11 +244,11 @@ SpawnOutcome spawn_process(const SpawnRequest& request) {
   int vfork_errno = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 
-  if (pid < 0) return {-1, "cannot start a process: " + error_text(vfork_errno)};
+  if (pid < 0) return {-1, "cannot start a process: " + common::errno_text(vfork_errno)};
   int stage = failure.stage;
   if (stage == kNone) return {pid, ""};
   reap(pid);
-  std::string why = error_text(failure.err);
+  std::string why = common::errno_text(failure.err);
   switch (stage) {
     case kSetpgid:
       return {-1, "cannot create a process group: " + why};
