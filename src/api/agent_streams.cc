@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 
+#include "metrics/registry.h"
 #include "proto/nomad_lite.grpc.pb.h"
 #include "transport/decoded_call.h"
 
@@ -13,6 +14,16 @@ namespace nomad::api {
 namespace {
 
 using WriteReactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
+
+metrics::Gauge& open_streams_gauge() {
+  static metrics::Gauge& gauge =
+      metrics::default_registry()
+          .gauge("nomad_lite_agent_streams_open",
+                 "Worker-only agents with their AgentStream open to this server (the leader: "
+                 "every connected agent; an idle agent is known alive by it).")
+          .get();
+  return gauge;
+}
 
 // A stream refused before its first message.
 class RefusedStream final : public WriteReactor {
@@ -318,6 +329,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* AgentStreams::open(grpc::CallbackSer
     auto& slot = streams_[req.agent_id()];
     replaced = std::move(slot);
     slot = stream;
+    open_streams_gauge().set(static_cast<double>(streams_.size()));
     fresh_.push_back(stream);
     wanted_index_.erase(req.agent_id());
     cv_.notify_one();
@@ -333,6 +345,7 @@ void AgentStreams::closed(const std::shared_ptr<Stream>& stream) {
   if (it != streams_.end() && it->second == stream) {
     streams_.erase(it);
     wanted_index_.erase(stream->agent);
+    open_streams_gauge().set(static_cast<double>(streams_.size()));
   }
 }
 
@@ -368,7 +381,9 @@ void AgentStreams::run() {
       };
       if (!streams_.empty()) {
         // The leader listener may run before the node publishes its new role: look again.
-        if (!cv_.wait_for(lock, leader_recheck_, ready)) leadership_checked_ = false;
+        const auto wake = source_.connected ? std::min(leader_recheck_, source_.connected_every)
+                                            : leader_recheck_;
+        if (!cv_.wait_for(lock, wake, ready)) leadership_checked_ = false;
       } else {
         cv_.wait(lock, ready);
       }
@@ -384,6 +399,7 @@ void AgentStreams::run() {
                "this server is no longer the leader: register again to find it"});
       fresh.clear();
     }
+    tell_connected();
     // Built under the store's read lock, posted (merged, maybe written) after it.
     std::vector<std::pair<std::shared_ptr<Stream>, nomad_lite::AgentUpdate>> out;
     source_.read([&](const jobs::JobStore& store, uint64_t applied) {
@@ -393,6 +409,20 @@ void AgentStreams::run() {
     changed.clear();
     fresh.clear();
   }
+}
+
+void AgentStreams::tell_connected() {
+  if (!source_.connected) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_connected_) return;
+  next_connected_ = now + source_.connected_every;
+  std::vector<uint64_t> agents;
+  {
+    std::lock_guard lock(mu_);
+    agents.reserve(streams_.size());
+    for (const auto& [agent, stream] : streams_) agents.push_back(agent);
+  }
+  if (!agents.empty()) source_.connected(std::move(agents));
 }
 
 void AgentStreams::collect(

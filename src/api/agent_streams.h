@@ -14,6 +14,11 @@
 // applied index alone once the leader applied that far (applied, from the apply path: the
 // thread sleeps until a job changes or an index an ack waits for is applied). Streams end
 // when this node stops leading (the agent then finds the new leader) and when the server stops.
+//
+// An open stream is also how the leader knows an idle agent is alive: every `connected_every`
+// the thread hands the node the agents whose streams are open (Source::connected), so an idle
+// agent need not report to stay placeable. A stream whose agent vanished ends by itself: the
+// agent's process closes it when it dies, and gRPC's keepalive closes a mute connection.
 
 #include <grpcpp/grpcpp.h>
 
@@ -51,6 +56,9 @@ class AgentStreams {
     std::function<void(const std::function<void(const jobs::JobStore&, uint64_t)>&)> read;
     std::function<bool()> is_leader;
     std::function<uint64_t()> term;
+    // The agents whose streams are open, every `connected_every` while any is (unset: never).
+    std::function<void(std::vector<uint64_t>)> connected;
+    std::chrono::milliseconds connected_every{1000};
   };
   // While streams are open, whether this node still leads is checked at least every
   // `leader_recheck` (the leader listener may run before the node publishes its new role).
@@ -86,6 +94,8 @@ class AgentStreams {
                std::vector<std::shared_ptr<Stream>>& fresh,
                std::vector<std::pair<std::shared_ptr<Stream>, nomad_lite::AgentUpdate>>* out);
   void end_all(const grpc::Status& status);
+  // Calls Source::connected when it is due.
+  void tell_connected();
   void closed(const std::shared_ptr<Stream>& stream);
 
   Source source_;
@@ -101,6 +111,7 @@ class AgentStreams {
   bool wanted_check_ = false;  // an ack came, or an index of wanted_index_ is applied: look
   bool leadership_checked_ = true;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point next_connected_{};  // the thread's own
   std::thread thread_;
 
   // The thread's own: which agents each job had attempts on (jobs of agents only).

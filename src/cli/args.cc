@@ -91,7 +91,7 @@ struct BenchAgentsFlags {
   CLI::App* app = nullptr;
   BenchAgentsOptions options;
   std::string servers, idle = "10s", duration = "120s", heartbeat = "500ms";
-  std::string idle_heartbeat = "2s";
+  std::string idle_heartbeat = "30s";
 };
 
 struct TlsInitFlags {
@@ -374,7 +374,7 @@ void add_bench_agents_flags(CLI::App* app, BenchAgentsFlags* f) {
       ->capture_default_str();
   app->add_option("--idle-heartbeat", f->idle_heartbeat,
                   "Each agent's report interval while it owes the leader nothing (real agents: "
-                  "2s, or half their lease when --worker-timeout is short)")
+                  "30s; the leader hears from an idle agent through its open stream)")
       ->capture_default_str();
   app->footer(
       "Start the servers with --worker-slots 0: jobs a server runs are not seen by the agents. "

@@ -150,12 +150,12 @@ struct BenchAgentsOptions {
   int concurrency = 256;   // SubmitJob calls in flight
   uint32_t slots = 8;      // each simulated agent's
   std::string command = "echo ok";
-  Millis idle{10'000};          // the leader's idle CPU is measured over this long
-  Millis duration{120'000};     // stop submitting after this long
-  int leader_pid = 0;           // 0: the process listening on the leader's (loopback) port
-  int connections = 0;          // 0: one per agent, as real agents have
-  Millis heartbeat{500};        // each agent's report interval, as a real agent's
-  Millis idle_heartbeat{2000};  // ... while it owes nothing, as a real agent's
+  Millis idle{10'000};           // the leader's idle CPU is measured over this long
+  Millis duration{120'000};      // stop submitting after this long
+  int leader_pid = 0;            // 0: the process listening on the leader's (loopback) port
+  int connections = 0;           // 0: one per agent, as real agents have
+  Millis heartbeat{500};         // each agent's report interval, as a real agent's
+  Millis idle_heartbeat{30000};  // ... while it owes nothing, as a real agent's
 };
 
 struct Invocation {

@@ -34,9 +34,10 @@ struct FleetOptions {
   uint32_t slots = 8;                 // each agent's, as --slots
   nomad_lite::NodeCapacity capacity;  // each agent's; its name gets the agent's number appended
   std::chrono::milliseconds heartbeat{500};
-  // The report interval while the agent owes the leader nothing (a real agent's: 2 s with the
-  // default --worker-timeout); no longer than `heartbeat` makes every report `heartbeat` apart.
-  std::chrono::milliseconds idle_heartbeat{2000};
+  // The report interval while the agent owes the leader nothing (a real agent's: 30 s; its
+  // open AgentStream shows the leader it is there); no longer than `heartbeat` makes every
+  // report `heartbeat` apart.
+  std::chrono::milliseconds idle_heartbeat{30000};
   int connections = 0;         // 0: one per agent; else shared round-robin
   int register_parallel = 32;  // RegisterAgent calls in flight
 };

@@ -191,6 +191,23 @@ void Coordinator::on_report(const jobs::JobStore& store, const nomad_lite::Worke
   if (report.finished_size() > 0) dirty_ = true;  // a finish frees a slot before it commits
 }
 
+std::vector<uint64_t> Coordinator::on_connected(const jobs::JobStore& store,
+                                                const std::vector<uint64_t>& agents,
+                                                Clock::time_point now) {
+  std::vector<uint64_t> heard;
+  if (!leading_) return heard;
+  const auto& running = store.running_by_node();
+  for (uint64_t agent : agents) {
+    auto w = workers_.find(agent);
+    if (w == workers_.end() || !w->second.reported) continue;  // its slots are not known yet
+    if (auto r = running.find(agent); r != running.end() && !r->second.empty()) continue;
+    if (!worker_alive(agent, now)) dirty_ = true;  // placeable again
+    w->second.last_report = now;
+    heard.push_back(agent);
+  }
+  return heard;
+}
+
 void Coordinator::on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed) {
   if (!leading_ || changed.empty()) return;
   for (const auto& id : changed) {

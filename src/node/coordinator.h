@@ -60,6 +60,12 @@ class Coordinator {
   // are dropped with a warning (rate-limited) naming the sender, the job and its node.
   void on_report(const jobs::JobStore& store, const nomad_lite::WorkerReport& report,
                  Clock::time_point now);
+  // Agents whose streams from this leader are open (AgentStreams): each that reported before
+  // and has no attempt running counts as heard from now, so an idle agent stays placeable
+  // without reporting. One with attempts is heard only from its reports: its lease and the
+  // verdict of lost (worker/lease.h) are counted from them. Returns the agents counted.
+  std::vector<uint64_t> on_connected(const jobs::JobStore& store,
+                                     const std::vector<uint64_t>& agents, Clock::time_point now);
   // Jobs changed by applied entries: their proposals are no longer in flight.
   void on_applied(const jobs::JobStore& store, const std::vector<std::string>& changed);
 

@@ -32,6 +32,13 @@ struct NodeMetrics {
       r.counter("nomad_lite_raft_leader_changes_total",
                 "Times this node saw a new leader (the first one known included).")
           .get();
+  metrics::Family<metrics::Counter>& worker_reports =
+      r.counter("nomad_lite_worker_reports_received_total",
+                "Worker reports this node took as leader, by sender (server or agent; an idle "
+                "agent reports every 30 s).",
+                {"sender"});
+  metrics::Counter& server_reports = worker_reports.with({"server"});
+  metrics::Counter& agent_reports = worker_reports.with({"agent"});
   metrics::Histogram& snapshot_seconds =
       r.histogram("nomad_lite_raft_snapshot_duration_seconds",
                   "Time to encode and write one snapshot of the job store.",
@@ -249,6 +256,11 @@ void Node::deliver_report(nomad_lite::WorkerReport report, ReportAck ack) {
   if (ack) ack({});  // leader = false
 }
 
+void Node::agents_connected(std::vector<uint64_t> agents) {
+  std::lock_guard lock(queue_mu_);
+  connected_agents_ = std::move(agents);
+}
+
 void Node::ack_reports(std::vector<QueuedReport>& reports) {
   const bool leading = core_->role() == raft::Role::kLeader && coordinator_->leading();
   for (auto& r : reports) {
@@ -421,6 +433,7 @@ void Node::run() {
   std::vector<ReadBarrier> reads;
   std::vector<Transfer> transfers;
   std::vector<ConfChangeRequest> conf_changes;
+  std::vector<uint64_t> connected;
   while (true) {
     {
       std::unique_lock lock(queue_mu_);
@@ -438,6 +451,7 @@ void Node::run() {
       reports.swap(reports_);
       waits.swap(new_waits_);
       conf_changes.swap(conf_changes_);
+      connected.swap(connected_agents_);
     }
     for (const LogWriteReport& r : log_reports) handle_log_report(r);
     log_reports.clear();
@@ -457,8 +471,18 @@ void Node::run() {
     // the same Ready as the clients' proposals (one fsync and one round for all of them).
     for (auto& r : reports) coordinator_->on_report(jobs_, r.report, now);
     if (!reports.empty() && coordinator_->leading()) {
+      for (const auto& r : reports) {
+        bool agent = jobs_.agent(r.report.node_id()) != nullptr;
+        (agent ? node_metrics().agent_reports : node_metrics().server_reports).inc();
+      }
       std::lock_guard lock(view_mu_);
       for (const auto& r : reports) worker_heard_[r.report.node_id()] = now;
+    }
+    if (!connected.empty()) {
+      std::vector<uint64_t> heard = coordinator_->on_connected(jobs_, connected, now);
+      std::lock_guard lock(view_mu_);
+      for (uint64_t agent : heard) worker_heard_[agent] = now;
+      connected.clear();
     }
     // The clients' proposals and the coordinator's commands: one propose(), one append.
     handle_proposals(proposals);

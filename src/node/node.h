@@ -156,6 +156,9 @@ class Node {
   // verdict on its attempts proposed so far (worker/lease.h). It must only hand the ack on.
   using ReportAck = std::function<void(const nomad_lite::WorkerReportAck&)>;
   void deliver_report(nomad_lite::WorkerReport report, ReportAck ack = {});
+  // The worker-only agents whose streams from this leader are open now (api/agent_streams.h):
+  // an idle one among them counts as heard from. Thread-safe; taken at the loop's next turn.
+  void agents_connected(std::vector<uint64_t> agents);
   bool is_leader() const;
   // Proposals queued or waiting for their entry to apply (at most max_pending_proposals).
   size_t pending_proposals() const;
@@ -346,6 +349,7 @@ class Node {
   std::vector<Proposal> proposals_;
   std::vector<raft::Message> inbox_;
   std::vector<QueuedReport> reports_;
+  std::vector<uint64_t> connected_agents_;  // guarded by queue_mu_; the newest list only
   std::vector<JobWait> new_waits_;
   std::vector<ConfChangeRequest> conf_changes_;
   size_t waiting_ = 0;  // proposals queued or waiting for commit

@@ -44,8 +44,10 @@ constexpr auto kAgentMaxBackoff = std::chrono::seconds(2);
 // Reports that fail in a row before the agent looks for the leader again (its stream to a
 // leader that vanished may not have ended yet).
 constexpr int kFailedReportsBeforeSearch = 4;
-// The longest an idle agent goes between reports (shorter when the lease span is short).
-constexpr auto kIdleReportInterval = std::chrono::seconds(2);
+// How often an idle agent reports. The leader hears from it through its open AgentStream
+// (api/agent_streams.h) meanwhile; the report only refreshes what the leader knows of it.
+// An assignment to an idle agent makes it report at once for a lease (worker/lease.h).
+constexpr auto kIdleReportInterval = std::chrono::seconds(30);
 
 int agent_config_error(const std::string& message) {
   std::fprintf(stderr, "nomad-lite agent: %s\n", message.c_str());
@@ -265,11 +267,10 @@ void Agent::start_worker() {
   wo.lease_span = worker::lease_span(std::chrono::milliseconds(settings_.worker_timeout_ms()),
                                      std::chrono::milliseconds(settings_.election_timeout_ms()));
   wo.report_interval = std::min(wo.report_interval, wo.lease_span / 4);
-  // Idle, an agent reports less often: a thousand agents' reports are most of what they cost
-  // the leader. Twice per lease span keeps the lease (an assignment starts at once) and
-  // reports well within --worker-timeout.
-  wo.idle_report_interval = std::clamp<std::chrono::milliseconds>(
-      wo.lease_span / 2, wo.report_interval, kIdleReportInterval);
+  // Idle, an agent reports rarely: a thousand agents' reports were most of what they cost
+  // the leader, and its open stream shows the leader it is there.
+  wo.idle_report_interval =
+      std::max<std::chrono::milliseconds>(wo.report_interval, kIdleReportInterval);
   wo.executor.root = std::filesystem::path(config_.data_dir) / "jobs";
   wo.executor.isolation = config_.executor;
   wo.executor.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms());

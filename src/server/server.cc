@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <future>
 #include <memory>
@@ -159,7 +161,12 @@ int run_server(const ServerConfig& config) {
              node.read_jobs_at(read);
            },
        .is_leader = [&node] { return node.is_leader(); },
-       .term = [&node] { return node.cluster_view().term; }},
+       .term = [&node] { return node.cluster_view().term; },
+       // An idle agent is heard from through its open stream (it reports rarely).
+       .connected =
+           [&node](std::vector<uint64_t> agents) { node.agents_connected(std::move(agents)); },
+       .connected_every = std::clamp<std::chrono::milliseconds>(
+           config.worker_timeout / 4, std::chrono::milliseconds(50), std::chrono::seconds(1))},
       peer_gate);
   api::GrpcInternalService internal(
       service,

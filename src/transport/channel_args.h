@@ -5,9 +5,10 @@
 // A network partition looks to TCP like a peer that stopped answering: no RST, no FIN. Left
 // to the kernel, a connection stays mute until its retransmission timer fires, and that timer
 // backs off to tens of seconds over a long partition. So both ends ping every connection
-// (HTTP/2 PING, kKeepaliveTime after the last one was answered) and close it when a ping or
-// sent data stays unacknowledged for kKeepaliveTimeout (gRPC also sets TCP_USER_TIMEOUT to
-// it). A dead connection is thus closed within about two seconds, and a channel then redials
+// (HTTP/2 PING, kKeepaliveTime after the last one was answered from a client's end,
+// kServerKeepaliveTime from a server's) and close it when a ping or sent data stays
+// unacknowledged for kKeepaliveTimeout (gRPC also sets TCP_USER_TIMEOUT to it). A client
+// closes a dead connection within about two seconds, and its channel then redials
 // with a short backoff, each attempt given kConnectTimeout, so a partition that heals is
 // crossed again within about a second.
 
@@ -20,11 +21,17 @@ namespace nomad::transport {
 inline constexpr std::chrono::milliseconds kKeepaliveTime{1000};
 inline constexpr std::chrono::milliseconds kKeepaliveTimeout{1000};
 // A worker-only agent's connections to the servers ping less often: its reports (every 500 ms
-// while it runs jobs, every 2 s at most when idle) and their acks show the connection alive,
-// and a report left unacknowledged closes a mute connection within kKeepaliveTimeout
-// (TCP_USER_TIMEOUT). (The server still pings an agent it has not heard from for
-// kKeepaliveTime: gRPC's server settings are the same for every connection.)
+// while it runs jobs) and their acks show the connection alive, and a report left
+// unacknowledged closes a mute connection within kKeepaliveTimeout (TCP_USER_TIMEOUT).
 inline constexpr std::chrono::milliseconds kAgentKeepaliveTime{5000};
+// A server pings each of its clients this long after the last ping was answered, and closes
+// the connection when one stays unanswered for kKeepaliveTimeout: the server's end of a mute
+// connection (and an idle agent's stream, which tells the leader the agent is there) is
+// closed within about 6 s. Every second, as clients ping, cost a leader with a thousand
+// agents' connections half of its idle CPU. Nothing waits on the server's end: the client's
+// end, which redials, is closed within about 2 s, and data the server sends unanswered closes
+// the connection within kKeepaliveTimeout. (gRPC has one set of server settings for all.)
+inline constexpr std::chrono::milliseconds kServerKeepaliveTime{5000};
 // How long a connection attempt (TCP, TLS and HTTP/2 handshakes) may take between nodes and
 // from clients, and from agents (channel_args.cc says why neither is the few hundred ms of the
 // reconnect backoff).

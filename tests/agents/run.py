@@ -39,6 +39,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TESTS, "support"))
@@ -164,6 +165,48 @@ def check_registration(c):
                    if n.get("role") == "agent" or n.get("agent") is True}
     check("REST /api/cluster lists the agents", rest_agents == set(agents), str(body))
     return set(agents)
+
+
+def leader_metrics(c):
+    """{sample: value} from the leader's GET /metrics ({} when it did not answer)."""
+    leader = c.leader()
+    if not leader:
+        return {}
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{c.http_ports[leader]}/metrics",
+                                    timeout=10) as r:
+            text = r.read().decode()
+    except OSError:
+        return {}
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def check_idle_agents(c, agent_ids):
+    """Idle agents report every 30 s: the leader knows them alive by their open streams."""
+    agent_reports = 'nomad_lite_worker_reports_received_total{sender="agent"}'
+    first = leader_metrics(c)
+    check("the leader counts every agent's stream open (nomad_lite_agent_streams_open)",
+          first.get("nomad_lite_agent_streams_open") == len(agent_ids), str(first))
+    # 8 s: over twice --worker-timeout, in which agents reporting every 2 s would send 4
+    # reports each. (Each has reported already: alive needs its slots.)
+    before = leader_metrics(c).get(agent_reports)
+    deadline, samples, always_alive = time.time() + 8, 0, True
+    while time.time() < deadline:
+        alive = c.alive_agents()
+        always_alive = always_alive and alive >= agent_ids
+        samples += 1
+        time.sleep(0.5)
+    after = leader_metrics(c).get(agent_reports)
+    check(f"idle agents stay alive for 8 s (--worker-timeout {WORKER_TIMEOUT}) without reporting",
+          always_alive and samples >= 4, f"{samples} looks")
+    sent = None if before is None or after is None else after - before
+    check(f"... and send at most one report each meanwhile (every 30 s when idle)",
+          sent is not None and sent <= len(agent_ids), f"{sent} reports from {len(agent_ids)}")
 
 
 def check_spread(c, agent_ids):
@@ -379,6 +422,7 @@ def plain(binary, out):
             labels = ["--label", f"zone={'a' if n <= 5 else 'b'}"] if resources else []
             c.start_agent(n, labels + (["--cpu", "2", "--memory", "2GiB"] if resources else []))
         agent_ids = check_registration(c)
+        check_idle_agents(c, agent_ids)
         # agent id -> agent number, from the id each kept in its data directory
         by_id = {c.agent_id(n): n for n in range(1, AGENTS + 1) if c.agent_id(n)}
         check("each agent kept the id it was given in its data directory (agent.json)",

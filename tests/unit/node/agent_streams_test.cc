@@ -1,6 +1,7 @@
 // The leader's agent streams (api::AgentStreams) over gRPC on 127.0.0.1: an ack's index that
 // entries changing no job reach is delivered as soon as the apply path says it is applied
-// (AgentStreams::applied), and the stream's thread sleeps while the index is not reached.
+// (AgentStreams::applied), and the stream's thread sleeps while the index is not reached; the
+// agents whose streams are open are handed to the node as they come and go.
 
 #include "api/agent_streams.h"
 
@@ -52,15 +53,31 @@ class AppliedStore {
 
   int reads() const { return reads_.load(); }
 
-  api::AgentStreams::Source source() {
-    return {.read =
-                [this](const std::function<void(const jobs::JobStore&, uint64_t)>& read) {
-                  ++reads_;
-                  std::lock_guard lock(mu_);
-                  read(store_, index_);
-                },
-            .is_leader = [] { return true; },
-            .term = [] { return uint64_t{1}; }};
+  // With `tell_connected`, the streams hand over the open agents every 50 ms (connected()).
+  api::AgentStreams::Source source(bool tell_connected) {
+    api::AgentStreams::Source source{
+        .read =
+            [this](const std::function<void(const jobs::JobStore&, uint64_t)>& read) {
+              ++reads_;
+              std::lock_guard lock(mu_);
+              read(store_, index_);
+            },
+        .is_leader = [] { return true; },
+        .term = [] { return uint64_t{1}; }};
+    if (tell_connected) {
+      source.connected = [this](std::vector<uint64_t> agents) {
+        std::lock_guard lock(mu_);
+        connected_.push_back(std::move(agents));
+      };
+      source.connected_every = 50ms;
+    }
+    return source;
+  }
+
+  // Every list of open agents the streams handed over so far.
+  std::vector<std::vector<uint64_t>> connected() const {
+    std::lock_guard lock(mu_);
+    return connected_;
   }
 
  private:
@@ -68,6 +85,7 @@ class AppliedStore {
   jobs::JobStore store_;
   uint64_t index_ = 0;
   std::atomic<int> reads_{0};
+  std::vector<std::vector<uint64_t>> connected_;
 };
 
 class StreamsService final : public nomad_lite::InternalService::WithRawCallbackMethod_AgentStream<
@@ -126,7 +144,8 @@ class AgentEnd {
 
 class AgentStreamsTest : public ::testing::Test {
  protected:
-  AgentStreamsTest() : gate_(false, auth_), streams_(store_.source(), gate_, kNoLeaderRecheck) {
+  explicit AgentStreamsTest(bool tell_connected = false)
+      : gate_(false, auth_), streams_(store_.source(tell_connected), gate_, kNoLeaderRecheck) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -201,6 +220,36 @@ TEST_F(AgentStreamsTest, AnAckWaitingForAnIndexNotYetAppliedLeavesTheThreadAslee
 
   apply_entry_changing_no_job();
   EXPECT_TRUE(end.wait_for_index(acked));
+}
+
+class AgentStreamsConnectedTest : public AgentStreamsTest {
+ protected:
+  AgentStreamsConnectedTest() : AgentStreamsTest(true) {}
+
+  // Whether the newest list of open agents handed over is `expected`.
+  bool newest_is(const std::vector<uint64_t>& expected) const {
+    auto lists = store_.connected();
+    return !lists.empty() && lists.back() == expected;
+  }
+};
+
+TEST_F(AgentStreamsConnectedTest, TheAgentsWithAnOpenStreamAreHandedOverUntilTheirStreamsEnd) {
+  const uint64_t first = store_.register_agent("first");
+  const uint64_t second = store_.register_agent("second");
+  EXPECT_TRUE(store_.connected().empty()) << "no stream is open yet";
+  auto first_end = std::make_unique<AgentEnd>(address_, first);
+  AgentEnd second_end(address_, second);
+  ASSERT_TRUE(first_end->wait_for_index(store_.index()));
+  ASSERT_TRUE(second_end.wait_for_index(store_.index()));
+  // Told again and again (every 50 ms here), though the leadership recheck is an hour away.
+  EXPECT_TRUE(within(5s, [&] { return newest_is({first, second}); }));
+  const size_t told = store_.connected().size();
+  EXPECT_TRUE(within(5s, [&] { return store_.connected().size() >= told + 3; }));
+
+  // The first agent's stream ends (its process died): it is no longer named.
+  first_end.reset();
+  EXPECT_TRUE(within(5s, [&] { return newest_is({second}); }))
+      << "still named after its stream ended";
 }
 
 }  // namespace

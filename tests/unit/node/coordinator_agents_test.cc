@@ -109,5 +109,49 @@ TEST_F(CoordinatorAgents, ASilentAgentsAttemptsAreDeclaredLost) {
   EXPECT_NE(j->attempts(0).error().find("node " + std::to_string(agent)), std::string::npos);
 }
 
+TEST_F(CoordinatorAgents, AnIdleAgentWhoseStreamIsOpenStaysPlaceableWithoutReporting) {
+  const uint64_t agent = register_agent("127.0.0.1:7001");
+  for (uint64_t server : {1, 2, 3}) hear(server, 0, 0);
+  hear(agent, 1, 0);
+  commit(collect(0));  // its slots
+  for (uint64_t server : {1, 2, 3}) hear(server, 0, 5000);
+  EXPECT_FALSE(coord_->worker_alive(agent, agents_at(5000))) << "silent for 5 s, no stream";
+
+  // Its stream is open: heard from, placeable again, though it sent no report.
+  EXPECT_EQ(coord_->on_connected(store_, {agent}, agents_at(5000)), std::vector<uint64_t>{agent});
+  EXPECT_TRUE(coord_->worker_alive(agent, agents_at(5000)));
+  commit({submit_cmd("j1")});
+  commit(collect(5000));
+  EXPECT_EQ(store_.find("j1")->node_id(), agent);
+  EXPECT_EQ(store_.find("j1")->status(), nomad_lite::JOB_STATUS_RUNNING);
+}
+
+TEST_F(CoordinatorAgents, AnAgentWithAnAttemptIsHeardFromOnlyThroughItsReports) {
+  const uint64_t agent = register_agent("127.0.0.1:7001");
+  for (uint64_t server : {1, 2, 3}) hear(server, 0, 0);
+  hear(agent, 1, 0);
+  commit({submit_cmd("j1")});
+  commit(collect(0));
+  ASSERT_EQ(store_.find("j1")->node_id(), agent);
+  // Its stream stays open, but its lease and the verdict on its attempt count from reports
+  // (worker/lease.h): an open stream does not keep a mute agent's attempt alive.
+  EXPECT_TRUE(coord_->on_connected(store_, {agent}, agents_at(1500)).empty());
+  for (uint64_t server : {1, 2, 3}) hear(server, 0, 2500);
+  commit(collect(2500));
+  ASSERT_GE(store_.find("j1")->attempts_size(), 1);
+  EXPECT_EQ(store_.find("j1")->attempts(0).reason(), "lost");
+}
+
+TEST_F(CoordinatorAgents, AnOpenStreamOfAnAgentThatNeverReportedCountsForNothing) {
+  const uint64_t agent = register_agent("127.0.0.1:7001");
+  // Its slots and capacity come only with a report: nothing to place on yet.
+  EXPECT_TRUE(coord_->on_connected(store_, {agent}, agents_at(0)).empty());
+  EXPECT_FALSE(coord_->worker_alive(agent, agents_at(0)));
+  // Nor does a follower count anyone.
+  hear(agent, 1, 0);
+  coord_->lose_leadership();
+  EXPECT_TRUE(coord_->on_connected(store_, {agent}, agents_at(10)).empty());
+}
+
 }  // namespace
 }  // namespace nomad::node
