@@ -5,7 +5,6 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
@@ -44,16 +43,13 @@ namespace nomad::server {
 
 namespace {
 
-// Waits for SIGTERM or SIGINT. Meanwhile, every 2 s, hands the memory freed since back to
-// the kernel: glibc keeps freed heap in its per-thread arenas, so without this the RSS would
-// stay at the peak of any burst (thousands of connections, refused oversized requests).
+// Waits for SIGTERM or SIGINT. (Freed memory goes back to the kernel by itself: jemalloc's
+// background thread, src/main.cc.)
 int wait_for_stop_signal(const sigset_t& signals) {
-  const timespec every{2, 0};
-  while (true) {
-    int received = sigtimedwait(&signals, nullptr, &every);
-    if (received > 0) return received;
-    malloc_trim(0);
+  int received = 0;
+  while (sigwait(&signals, &received) != 0) {
   }
+  return received;
 }
 
 }  // namespace
