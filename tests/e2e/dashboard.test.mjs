@@ -220,7 +220,12 @@ describe('dashboard of a 3-node cluster', () => {
   });
 
   test('long lists are paged', async () => {
+    const before = (await http(`${url()}/api/jobs?limit=1`)).body.total;
     await Promise.all(Array.from({ length: 60 }, (_, i) => cluster.submit(`true ${i}`, 1 + (i % 3))));
+    // Submitted through all three nodes: node 1 may apply the last of them after answering a
+    // first page, and then show them as live additions on top of it (seen on a loaded machine).
+    await waitFor('node 1 to have applied the 60 jobs',
+      async () => (await http(`${url()}/api/jobs?limit=1`)).body.total >= before + 60);
     // A fresh load, so the table starts from the first page rather than from live additions.
     await page.reload();
     const total = (await http(`${url()}/api/jobs?limit=1`)).body.total;
