@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "common/log_rate_limit.h"
 #include "jobs/scheduler.h"
@@ -363,7 +364,14 @@ std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& st
     if (job->has_resources())
       finishing_usage[attempt->node_id()].add(jobs::usage_of(job->resources()));
   }
+  // Looked up, not indexed: most of a thousand agents have nothing in flight.
+  auto of = [](const auto& by_node, uint64_t node) {
+    auto it = by_node.find(node);
+    return it == by_node.end() ? typename std::decay_t<decltype(by_node)>::mapped_type{}
+                               : it->second;
+  };
   std::vector<jobs::WorkerView> views;
+  views.reserve(workers_.size());
   for (const auto& [node, w] : workers_) {
     // Only members and registered agents get new attempts (a removed node still reports
     // what it runs).
@@ -371,9 +379,9 @@ std::vector<jobs::WorkerView> Coordinator::worker_views(const jobs::JobStore& st
         !store.agent(node)) {
       continue;
     }
-    views.push_back({node, w.slots, worker_alive(node, now), in_flight[node], finishing[node],
-                     w.slots * options_.queue_per_slot, w.capacity, in_flight_usage[node],
-                     finishing_usage[node]});
+    views.push_back({node, w.slots, worker_alive(node, now), of(in_flight, node),
+                     of(finishing, node), w.slots * options_.queue_per_slot, w.capacity,
+                     of(in_flight_usage, node), of(finishing_usage, node)});
   }
   return views;
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -341,6 +342,53 @@ TEST(Scheduler, PlacingAndApplyingRepeatedlyKeepsEveryNodeWithinItsSlots) {
 // Random applied states and worker views: placement takes the first eligible jobs in queue
 // order, as many as free slots and max_assignments allow, never overfills a node, and
 // spreads greedily.
+// Jobs asking for nothing are placed from the nodes kept in the policy's order; any other job
+// by looking at every node. A constraint that holds everywhere makes a job take the second
+// way with the same choices to make: both must pick the same nodes, in the same order, and
+// leave the cursor in the same place.
+TEST(Scheduler, AJobAskingNothingGoesWhereLookingAtEveryNodeWouldPutIt) {
+  for (uint32_t seed = 1; seed <= 300; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937 rng(seed);
+    auto pick = [&](uint32_t n) { return static_cast<uint32_t>(rng() % n); };
+    Replica r;
+    std::vector<WorkerView> workers;
+    const uint32_t nodes = 1 + pick(40);
+    for (uint64_t node = 1; node <= nodes; ++node) {
+      WorkerView w = worker(node, pick(4), pick(6) != 0, pick(3));
+      w.queue = pick(2);
+      w.finishing = pick(2);
+      if (pick(2) == 0) {
+        auto capacity = std::make_shared<nomad_lite::NodeCapacity>();
+        capacity->set_cpu(1 + pick(4));
+        capacity->set_memory_bytes(uint64_t{1 + pick(4)} << 30);
+        w.capacity = capacity;
+        // Sometimes more CPU in flight than the node has: it takes nothing.
+        w.in_flight_usage.millicores = pick(5) * 1000;
+        w.in_flight_usage.memory_bytes = uint64_t{pick(3)} << 30;
+      }
+      workers.push_back(w);
+    }
+    const PlacementPolicy policy =
+        pick(2) == 0 ? PlacementPolicy::kSpread : PlacementPolicy::kBinpack;
+    std::vector<NewJob> plain, constrained;
+    const uint32_t jobs = 1 + pick(60);
+    for (uint32_t i = 0; i < jobs; ++i) {
+      plain.push_back({"j" + std::to_string(i), {}, {}});
+      constrained.push_back(plain.back());
+      *constrained.back().constraints.Add() = "absent!=1";
+    }
+    uint64_t cursor_plain = pick(nodes + 2), cursor_constrained = cursor_plain;
+    auto a = place_new_jobs(r.store(), workers, plain, &cursor_plain, policy);
+    auto b = place_new_jobs(r.store(), workers, constrained, &cursor_constrained, policy);
+    std::vector<uint64_t> a_nodes, b_nodes;
+    for (const auto& x : a) a_nodes.push_back(x.node_id());
+    for (const auto& x : b) b_nodes.push_back(x.node_id());
+    EXPECT_EQ(a_nodes, b_nodes);
+    EXPECT_EQ(cursor_plain, cursor_constrained);
+  }
+}
+
 TEST(Scheduler, RandomStatesArePlacedWithinTheRules) {
   for (uint32_t seed = 1; seed <= 300; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
