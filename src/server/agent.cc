@@ -397,7 +397,7 @@ int run_agent(const AgentConfig& config) {
   int bound_port = 0;
   builder.AddListeningPort(config.listen, transport::server_credentials(tls), &bound_port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  transport::add_server_keepalive(builder);
+  transport::add_server_connection_arguments(builder);
   builder.SetMaxSendMessageSize(static_cast<int>(transport::kMaxNodeMessageBytes));
   builder.RegisterService(&log_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -212,7 +212,7 @@ int run_server(const ServerConfig& config) {
   // gRPC sets SO_REUSEPORT by default, which would let a second server share a busy port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  transport::add_server_keepalive(builder);
+  transport::add_server_connection_arguments(builder);
   builder.SetMaxReceiveMessageSize(static_cast<int>(transport::kMaxNodeMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(transport::kMaxNodeMessageBytes));
   builder.RegisterService(&scheduler);

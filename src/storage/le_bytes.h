@@ -1,4 +1,5 @@
-// Little-endian integers in a byte string, as the snapshot and backup files store them.
+// Little-endian integers in a byte string, as the WAL's records and the snapshot and backup
+// files store them.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,11 @@ namespace nomad::storage {
 
 inline void put_u32(std::string* out, uint32_t v) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// Into the 4 bytes at p (a record header being filled in place).
+inline void put_u32_at(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
 }
 
 inline void put_u64(std::string* out, uint64_t v) {

@@ -4,19 +4,12 @@
 #include <cstring>
 
 #include "storage/crc32c.h"
+#include "storage/le_bytes.h"
 
 namespace nomad::storage {
 namespace {
 
-void put_u32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-
-uint32_t get_u32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
+uint32_t get_u32(const char* p) { return static_cast<uint32_t>(get_le(p, 4)); }
 
 bool all_zero(std::string_view data) {
   return std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
@@ -31,10 +24,10 @@ bool known_type(uint8_t type) {
 
 void append_record(RecordType type, std::string_view payload, std::string* out) {
   char header[kRecordHeaderSize] = {};
-  put_u32(header, static_cast<uint32_t>(payload.size()));
+  put_u32_at(header, static_cast<uint32_t>(payload.size()));
   header[4] = static_cast<char>(type);
-  put_u32(header + 8, crc32c(payload.data(), payload.size()));
-  put_u32(header + 12, crc32c(header, 12));
+  put_u32_at(header + 8, crc32c(payload.data(), payload.size()));
+  put_u32_at(header + 12, crc32c(header, 12));
   out->append(header, kRecordHeaderSize);
   out->append(payload);
 }

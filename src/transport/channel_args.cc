@@ -73,7 +73,7 @@ grpc::ChannelArguments client_channel_arguments(int index) {
   return args;
 }
 
-void add_server_keepalive(grpc::ServerBuilder& builder) {
+void add_server_connection_arguments(grpc::ServerBuilder& builder) {
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(kServerKeepaliveTime));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(kKeepaliveTimeout));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);

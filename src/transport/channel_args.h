@@ -70,9 +70,10 @@ grpc::ChannelArguments agent_channel_arguments();
 // get connections of their own.
 grpc::ChannelArguments client_channel_arguments(int index);
 
-// The server's side: it accepts the clients' frequent pings (never answering them with
-// GOAWAY "too_many_pings") and pings its idle clients itself, so that the streams of a
-// client that vanished are ended.
-void add_server_keepalive(grpc::ServerBuilder& builder);
+// The server's side of every connection: it accepts the clients' frequent pings (never
+// answering them with GOAWAY "too_many_pings"), pings its clients itself every
+// kServerKeepaliveTime so that the streams of a client that vanished are ended, and drops a
+// connection whose handshake is not done in 2 x kAgentConnectTimeout.
+void add_server_connection_arguments(grpc::ServerBuilder& builder);
 
 }  // namespace nomad::transport

@@ -58,7 +58,7 @@ class FakeLogNode final : public nomad_lite::InternalService::CallbackService {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", transport::server_credentials({}), &port_);
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    transport::add_server_keepalive(builder);
+    transport::add_server_connection_arguments(builder);
     builder.RegisterService(this);
     server_ = builder.BuildAndStart();
     if (!server_ || port_ == 0) throw std::runtime_error("cannot start a gRPC server");

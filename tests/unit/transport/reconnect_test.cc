@@ -63,7 +63,7 @@ class RaftServer {
     builder.AddListeningPort("127.0.0.1:0", transport::server_credentials({}), &port_);
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-    transport::add_server_keepalive(builder);
+    transport::add_server_connection_arguments(builder);
     builder.SetMaxReceiveMessageSize(256 << 20);
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
